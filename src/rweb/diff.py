@@ -1,0 +1,70 @@
+"""Render-to-render patches for one component.
+
+A component renders to ``statics`` (a tuple of markup strings) and ``dyns``
+(a list of escaped HTML fragments, or :class:`CRef` references to child
+components), interleaved as ``s[0] d[0] s[1] d[1] ... s[n]``.  When the
+statics are unchanged, the patch names only the dynamic slots that changed
+(``{"1": "6"}``); when they changed (the shape of the tree changed) it is the
+whole component (``{"s": [...], "d": [...]}``), never a positional patch
+whose positions no longer mean the same thing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["CRef", "diff", "full"]
+
+
+class CRef:
+    """A dynamic slot holding the child component ``name``."""
+
+    __slots__ = ("name", "wire")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.wire = {"c": name}
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is CRef and other.name == self.name
+
+    def __ne__(self, other: object) -> bool:
+        return not (type(other) is CRef and other.name == self.name)
+
+    def __hash__(self) -> int:
+        return hash(("CRef", self.name))
+
+    def __repr__(self) -> str:
+        return f"CRef({self.name!r})"
+
+
+# Slot keys as strings, precomputed for the common sizes.
+_KEYS = tuple(str(i) for i in range(4096))
+
+
+def _out(dyns: list[Any]) -> list[Any]:
+    return [v.wire if type(v) is CRef else v for v in dyns]
+
+
+def full(statics: tuple[str, ...], dyns: list[Any]) -> dict[str, Any]:
+    """The whole component, as sent when it is new or its shape changed."""
+    return {"s": statics, "d": _out(dyns)}
+
+
+def diff(
+    old_statics: tuple[str, ...] | None,
+    old_dyns: list[Any] | None,
+    statics: tuple[str, ...],
+    dyns: list[Any],
+) -> dict[str, Any] | None:
+    """Patch from the old render to the new one, or None when nothing changed."""
+    if old_dyns is None or old_statics != statics:
+        return full(statics, dyns)
+    if old_dyns == dyns:
+        return None
+    patch: dict[str, Any] = {}
+    keys = _KEYS
+    for i, v in enumerate(dyns):
+        if v != old_dyns[i]:
+            patch[keys[i] if i < 4096 else str(i)] = v.wire if type(v) is CRef else v
+    return patch

@@ -1,0 +1,221 @@
+"""HTML builder: every standard element as a function, escaping by default.
+
+``div(*children, **attrs)`` builds an :class:`Element`.  Children may be
+strings, numbers, elements, components, lists, tuples, generators, reactive
+lists, or ``None`` / ``True`` / ``False`` (which render as nothing).
+
+Attributes are Python-friendly: ``data_action="inc"`` becomes
+``data-action="inc"``, a trailing underscore is dropped (``class_``, ``for_``),
+``True`` renders a bare boolean attribute and ``False`` / ``None`` omit it.
+Text and attribute values are always escaped; :func:`raw` marks trusted markup.
+
+``component(name, fn)`` is the unit of re-rendering (see :mod:`rweb.render`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+__all__ = [
+    "Component",
+    "Element",
+    "Markup",
+    "attr_name",
+    "component",
+    "escape",
+    "raw",
+    "to_html",
+]
+
+
+class Markup(str):
+    """A string of trusted HTML that is inserted without escaping."""
+
+    __slots__ = ()
+
+    def __html__(self) -> str:
+        return self
+
+
+def raw(markup: str) -> Markup:
+    """Mark ``markup`` as trusted HTML: it is inserted as is, never escaped."""
+    return Markup(markup)
+
+
+def escape(s: str) -> str:
+    """Escape ``& < > " '`` (text and attribute values alike)."""
+    if "&" in s:
+        s = s.replace("&", "&amp;")
+    if "<" in s:
+        s = s.replace("<", "&lt;")
+    if ">" in s:
+        s = s.replace(">", "&gt;")
+    if '"' in s:
+        s = s.replace('"', "&quot;")
+    if "'" in s:
+        s = s.replace("'", "&#x27;")
+    return s
+
+
+_ATTR_NAMES: dict[str, str] = {}
+_VALID_ATTR_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_:.@")
+
+
+def attr_name(key: str) -> str:
+    """Python keyword argument -> HTML attribute name (cached)."""
+    name = _ATTR_NAMES.get(key)
+    if name is None:
+        name = key[:-1] if key.endswith("_") and len(key) > 1 else key
+        name = name.replace("_", "-")
+        if not name or not set(name) <= _VALID_ATTR_CHARS:
+            raise ValueError(f"invalid HTML attribute name: {key!r}")
+        _ATTR_NAMES[key] = name
+    return name
+
+
+class Element:
+    """An HTML element: tag, attributes (Python-style keys) and children."""
+
+    __slots__ = ("attrs", "children", "tag", "void")
+
+    def __init__(self, tag: str, children: tuple[Any, ...], attrs: dict[str, Any], void: bool = False):
+        self.tag = tag
+        self.children = children
+        self.attrs = attrs
+        self.void = void
+
+    def __repr__(self) -> str:
+        return f"<Element {self.tag} attrs={self.attrs!r} children={len(self.children)}>"
+
+    def __html__(self) -> str:
+        return to_html(self)
+
+
+class Component:
+    """A named unit of re-rendering: ``fn`` is called with no arguments.
+
+    The component re-renders only when a reactive field that its last render
+    read has been written, or when the component that contains it re-renders.
+    """
+
+    __slots__ = ("fn", "name")
+
+    def __init__(self, name: str, fn: Callable[[], Any]):
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"component name must be a non-empty string, got {name!r}")
+        if not callable(fn):
+            raise TypeError(f"component {name!r}: fn must be callable, got {type(fn).__name__}")
+        self.name = name
+        self.fn = fn
+
+    def __repr__(self) -> str:
+        return f"<Component {self.name!r}>"
+
+
+def component(name: str, fn: Callable[[], Any]) -> Component:
+    """Declare the component ``name`` rendered by ``fn()``.
+
+    A name may appear once per page; using it twice is an error at render time.
+    """
+    return Component(name, fn)
+
+
+def to_html(node: Any) -> str:
+    """Render a tree to an HTML string (components are rendered inline, untracked)."""
+    out: list[str] = []
+    _to_html(node, out)
+    return "".join(out)
+
+
+def _to_html(node: Any, out: list[str]) -> None:
+    if node is None or node is True or node is False:
+        return
+    t = type(node)
+    if t is str:
+        out.append(escape(node))
+    elif t is Element:
+        out.append("<" + node.tag)
+        for k, v in node.attrs.items():
+            if v is None or v is False:
+                continue
+            if v is True:
+                out.append(" " + attr_name(k))
+            else:
+                out.append(f' {attr_name(k)}="{escape(v if type(v) is str else str(v))}"')
+        out.append(">")
+        if node.void:
+            return
+        for c in node.children:
+            _to_html(c, out)
+        out.append(f"</{node.tag}>")
+    elif t is Markup:
+        out.append(node)
+    elif t is int or t is float:
+        out.append(str(node))
+    elif t is Component:
+        _to_html(node.fn(), out)
+    elif isinstance(node, str):
+        out.append(node if hasattr(node, "__html__") else escape(node))
+    elif hasattr(node, "__html__"):
+        out.append(node.__html__())
+    elif hasattr(node, "__iter__"):
+        for c in node:
+            _to_html(c, out)
+    else:
+        out.append(escape(str(node)))
+
+
+# ---------------------------------------------------------------------------
+# Element functions.  Generated for every standard HTML element; ``del_`` and
+# ``object_`` stand for ``<del>`` and ``<object>`` (the names are keywords or
+# builtins in Python).
+
+_VOID = frozenset(
+    "area base br col embed hr img input link meta source track wbr".split()
+)
+
+_TAGS = """
+a abbr address area article aside audio b base bdi bdo blockquote body br button canvas
+caption cite code col colgroup data datalist dd del details dfn dialog div dl dt em embed
+fieldset figcaption figure footer form h1 h2 h3 h4 h5 h6 head header hgroup hr html i iframe
+img input ins kbd label legend li link main map mark menu meta meter nav noscript object ol
+optgroup option output p picture pre progress q rp rt ruby s samp script search section select
+slot small source span strong style sub summary sup table tbody td template textarea tfoot th
+thead time title tr track u ul var video wbr
+svg path circle rect line polyline polygon g text
+""".split()
+
+
+def _make(tag: str) -> Callable[..., Element]:
+    void = tag in _VOID
+
+    if void:
+
+        def build(*children: Any, **attrs: Any) -> Element:
+            if children:
+                raise TypeError(f"<{tag}> is a void element and takes no children")
+            return Element(tag, (), attrs, True)
+
+    else:
+
+        def build(*children: Any, **attrs: Any) -> Element:
+            return Element(tag, children, attrs)
+
+    build.__name__ = tag
+    build.__qualname__ = tag
+    build.__doc__ = f"Build a ``<{tag}>`` element."
+    return build
+
+
+_g = globals()
+for _tag in _TAGS:
+    _name = {"del": "del_", "object": "object_", "map": "map_", "input": "input_"}.get(_tag, _tag)
+    _g[_name] = _make(_tag)
+    __all__.append(_name)
+# ``input``, ``map`` and ``object`` are importable by name too; they are kept out
+# of ``__all__`` so that ``from rweb.html import *`` never shadows a builtin.
+_g["input"] = _g["input_"]
+_g["map"] = _g["map_"]
+_g["object"] = _g["object_"]
+del _g, _tag, _name

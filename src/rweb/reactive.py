@@ -1,0 +1,502 @@
+"""Reactive records and collections, with per-field dependency tracking.
+
+A *tracker* (in practice a rendered component, see :mod:`rweb.render`) is made
+current while it renders.  Every read of a reactive field during that time
+subscribes the tracker to the field; a later write to the field calls
+``tracker.invalidate()`` on exactly the trackers whose last render read it.
+
+The module keeps the current tracker in a module global (``_tracker``): rweb
+runs one event loop per process and renders synchronously, so no context
+variable is needed, and a global load is the cheapest thing a getter can do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, MutableMapping, MutableSequence
+from typing import Any, Protocol, TypeVar, dataclass_transform, overload
+
+__all__ = [
+    "RDict",
+    "RList",
+    "Tracker",
+    "is_reactive",
+    "reactive",
+    "tracking",
+    "untracked",
+]
+
+
+class Tracker(Protocol):
+    """Anything that can depend on reactive fields."""
+
+    sources: list[set[Any]]
+
+    def invalidate(self) -> None: ...
+
+
+# The tracker currently rendering, or None.  Read by every getter.
+_tracker: Any = None
+
+# Values compared by equality before a write counts as a change.
+_SCALARS = frozenset({int, float, str, bool, bytes, type(None), complex})
+
+
+def begin(tracker: Tracker | None) -> Any:
+    """Drop ``tracker``'s subscriptions and make it current; returns the previous one.
+
+    The cheap form of :class:`tracking` for the renderer: pair with :func:`end`.
+    """
+    global _tracker
+    if tracker is not None and tracker.sources:
+        unsubscribe(tracker)
+    prev = _tracker
+    _tracker = tracker
+    return prev
+
+
+def end(prev: Any) -> None:
+    """Restore the tracker that :func:`begin` returned."""
+    global _tracker
+    _tracker = prev
+
+
+class tracking:
+    """Make ``tracker`` current for the duration of a ``with`` block.
+
+    The tracker's old subscriptions are dropped on entry, so after the block it
+    depends on exactly what was read inside it.
+    """
+
+    __slots__ = ("_prev", "_tracker")
+
+    def __init__(self, tracker: Tracker | None) -> None:
+        self._tracker = tracker
+        self._prev: Any = None
+
+    def __enter__(self) -> None:
+        global _tracker
+        t = self._tracker
+        if t is not None:
+            unsubscribe(t)
+        self._prev = _tracker
+        _tracker = t
+
+    def __exit__(self, *exc: object) -> None:
+        global _tracker
+        _tracker = self._prev
+
+
+def untracked() -> tracking:
+    """``with untracked(): ...`` reads without subscribing the current tracker."""
+    return tracking(None)
+
+
+def unsubscribe(tracker: Tracker) -> None:
+    """Remove ``tracker`` from every field it subscribed to."""
+    sources = tracker.sources
+    if sources:
+        for subs in sources:
+            subs.discard(tracker)
+        sources.clear()
+
+
+def _subscribe(subs: set[Any], t: Any) -> None:
+    if t not in subs:
+        subs.add(t)
+        t.sources.append(subs)
+
+
+def _notify(subs: set[Any]) -> None:
+    # Copy: invalidation may (indirectly) unsubscribe trackers.
+    for t in tuple(subs):
+        t.invalidate()
+
+
+def _wrap(value: Any) -> Any:
+    """Plain lists and dicts stored in a reactive field become reactive too."""
+    t = type(value)
+    if t is list:
+        return RList(value)
+    if t is dict:
+        return RDict(value)
+    return value
+
+
+# ---------------------------------------------------------------------------
+# Records
+
+
+def _field_property(i: int, name: str) -> property:
+    def get(self: Any) -> Any:
+        t = _tracker
+        if t is not None:
+            s = self._rw_subs
+            subs = s[i]
+            if subs is None:
+                subs = s[i] = set()
+            if t not in subs:
+                subs.add(t)
+                t.sources.append(subs)
+        return self._rw_vals[i]
+
+    def set_(self: Any, value: Any) -> None:
+        vals = self._rw_vals
+        old = vals[i]
+        if old is value:
+            return
+        tv = type(value)
+        if tv in _SCALARS and type(old) is tv and old == value:
+            return
+        vals[i] = _wrap(value) if (tv is list or tv is dict) else value
+        subs = self._rw_subs[i]
+        if subs:
+            _notify(subs)
+
+    get.__name__ = name
+    return property(get, set_, doc=f"reactive field {name!r}")
+
+
+T = TypeVar("T")
+
+
+@dataclass_transform()
+def reactive(cls: type[T]) -> type[T]:
+    """Turn an annotated class into a reactive record.
+
+    ``@reactive class Counter: value: int`` gives ``Counter(0)`` and
+    ``Counter(value=0)``; fields with a class-level default are optional.
+    Reading a field while a tracker is current subscribes it; writing a
+    different value invalidates the field's subscribers.  Lists and dicts
+    assigned to a field become :class:`RList` / :class:`RDict`.
+    """
+    annotations = {}
+    for klass in reversed(cls.__mro__):
+        annotations.update(getattr(klass, "__annotations__", {}))
+    names = [n for n in annotations if not n.startswith("_")]
+    if not names:
+        raise TypeError(f"@reactive class {cls.__name__} declares no fields")
+    defaults: dict[str, Any] = {}
+    for n in names:
+        if n in cls.__dict__:
+            defaults[n] = cls.__dict__[n]
+    seen_default = False
+    for n in names:
+        if n in defaults:
+            seen_default = True
+        elif seen_default:
+            raise TypeError(
+                f"@reactive class {cls.__name__}: field {n!r} without a default "
+                "follows a field with one"
+            )
+    for d in defaults.values():
+        if isinstance(d, list | dict | set):
+            raise TypeError(
+                f"@reactive class {cls.__name__}: mutable default {d!r}; "
+                "use a default_factory-style __post_init__ or pass it to the constructor"
+            )
+
+    index = {n: i for i, n in enumerate(names)}
+    nfields = len(names)
+    qual = cls.__qualname__
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        if len(args) > nfields:
+            raise TypeError(f"{qual}() takes {nfields} positional arguments but {len(args)} were given")
+        vals: list[Any] = [_MISSING] * nfields
+        for i, a in enumerate(args):
+            vals[i] = _wrap(a)
+        for k, v in kwargs.items():
+            i = index.get(k)
+            if i is None:
+                raise TypeError(f"{qual}() got an unexpected keyword argument {k!r}")
+            if vals[i] is not _MISSING:
+                raise TypeError(f"{qual}() got multiple values for argument {k!r}")
+            vals[i] = _wrap(v)
+        for i, n in enumerate(names):
+            if vals[i] is _MISSING:
+                if n in defaults:
+                    vals[i] = defaults[n]
+                else:
+                    raise TypeError(f"{qual}() missing required argument: {n!r}")
+        object.__setattr__(self, "_rw_vals", vals)
+        object.__setattr__(self, "_rw_subs", [None] * nfields)
+        post = getattr(self, "__post_init__", None)
+        if post is not None:
+            post()
+
+    def __repr__(self: Any) -> str:
+        with untracked():
+            inner = ", ".join(f"{n}={self._rw_vals[i]!r}" for i, n in enumerate(names))
+        return f"{qual}({inner})"
+
+    def __eq__(self: Any, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return self is other
+
+    ns: dict[str, Any] = {
+        "__slots__": ("_rw_subs", "_rw_vals", *(("__weakref__",) if "__weakref__" not in dir(cls) else ())),
+        "__init__": __init__,
+        "__repr__": __repr__,
+        "__eq__": __eq__,
+        "__hash__": object.__hash__,
+        "__rweb_fields__": tuple(names),
+        "__match_args__": tuple(names),
+        "__doc__": cls.__doc__,
+        "__module__": cls.__module__,
+        "__qualname__": cls.__qualname__,
+        "__annotations__": annotations,
+    }
+    for k, v in cls.__dict__.items():
+        if k in ("__dict__", "__weakref__", "__annotations__") or k in names:
+            continue
+        ns.setdefault(k, v)
+    for n, i in index.items():
+        ns[n] = _field_property(i, n)
+    bases = tuple(b for b in cls.__bases__ if b is not object) or (object,)
+    new_cls = type(cls.__name__, bases, ns)
+    return new_cls  # type: ignore[return-value]
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "<missing>"
+
+
+_MISSING: Any = _Missing()
+
+
+def is_reactive(obj: object) -> bool:
+    """True for instances of ``@reactive`` classes and reactive collections."""
+    return hasattr(type(obj), "__rweb_fields__") or isinstance(obj, RList | RDict)
+
+
+# ---------------------------------------------------------------------------
+# Collections: one subscription set per collection.  Any read subscribes,
+# any mutation notifies.
+
+
+class _Collection:
+    __slots__ = ("_subs",)
+
+    def __init__(self) -> None:
+        self._subs: set[Any] = set()
+
+    def _read(self) -> None:
+        t = _tracker
+        if t is not None:
+            _subscribe(self._subs, t)
+
+    def _changed(self) -> None:
+        if self._subs:
+            _notify(self._subs)
+
+
+class RList(_Collection, MutableSequence[Any]):
+    """A list whose reads are tracked and whose mutations re-render readers."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Iterable[Any] = ()) -> None:
+        super().__init__()
+        self._items: list[Any] = [_wrap(x) for x in items]
+
+    # reads
+    @overload
+    def __getitem__(self, i: int) -> Any: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[Any]: ...
+    def __getitem__(self, i: int | slice) -> Any:
+        self._read()
+        return self._items[i]
+
+    def __len__(self) -> int:
+        self._read()
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[Any]:
+        self._read()
+        return iter(self._items)
+
+    def __reversed__(self) -> Iterator[Any]:
+        self._read()
+        return reversed(self._items)
+
+    def __contains__(self, x: object) -> bool:
+        self._read()
+        return x in self._items
+
+    def __eq__(self, other: object) -> bool:
+        self._read()
+        if isinstance(other, RList):
+            return self._items == other._items
+        if isinstance(other, list):
+            return self._items == other
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"RList({self._items!r})"
+
+    def __bool__(self) -> bool:
+        self._read()
+        return bool(self._items)
+
+    def index(self, value: Any, start: int = 0, stop: int | None = None) -> int:
+        self._read()
+        return self._items.index(value, start, len(self._items) if stop is None else stop)
+
+    def count(self, value: Any) -> int:
+        self._read()
+        return self._items.count(value)
+
+    def copy(self) -> list[Any]:
+        self._read()
+        return list(self._items)
+
+    # writes
+    def __setitem__(self, i: Any, value: Any) -> None:
+        if isinstance(i, slice):
+            self._items[i] = [_wrap(v) for v in value]
+        else:
+            self._items[i] = _wrap(value)
+        self._changed()
+
+    def __delitem__(self, i: int | slice) -> None:
+        del self._items[i]
+        self._changed()
+
+    def insert(self, index: int, value: Any) -> None:
+        self._items.insert(index, _wrap(value))
+        self._changed()
+
+    def append(self, value: Any) -> None:
+        self._items.append(_wrap(value))
+        self._changed()
+
+    def extend(self, values: Iterable[Any]) -> None:
+        self._items.extend(_wrap(v) for v in values)
+        self._changed()
+
+    def pop(self, index: int = -1) -> Any:
+        v = self._items.pop(index)
+        self._changed()
+        return v
+
+    def remove(self, value: Any) -> None:
+        self._items.remove(value)
+        self._changed()
+
+    def clear(self) -> None:
+        if self._items:
+            self._items.clear()
+            self._changed()
+
+    def sort(self, *, key: Callable[[Any], Any] | None = None, reverse: bool = False) -> None:
+        self._items.sort(key=key, reverse=reverse)
+        self._changed()
+
+    def reverse(self) -> None:
+        self._items.reverse()
+        self._changed()
+
+    def __iadd__(self, values: Iterable[Any]) -> RList:  # type: ignore[override]
+        self.extend(values)
+        return self
+
+
+class RDict(_Collection, MutableMapping[Any, Any]):
+    """A dict whose reads are tracked and whose mutations re-render readers."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Any = (), **kw: Any) -> None:
+        super().__init__()
+        self._items: dict[Any, Any] = {k: _wrap(v) for k, v in dict(items, **kw).items()}
+
+    def __getitem__(self, k: Any) -> Any:
+        self._read()
+        return self._items[k]
+
+    def get(self, k: Any, default: Any = None) -> Any:
+        self._read()
+        return self._items.get(k, default)
+
+    def __len__(self) -> int:
+        self._read()
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[Any]:
+        self._read()
+        return iter(self._items)
+
+    def __contains__(self, k: object) -> bool:
+        self._read()
+        return k in self._items
+
+    def __eq__(self, other: object) -> bool:
+        self._read()
+        if isinstance(other, RDict):
+            return self._items == other._items
+        if isinstance(other, dict):
+            return self._items == other
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"RDict({self._items!r})"
+
+    def __bool__(self) -> bool:
+        self._read()
+        return bool(self._items)
+
+    def copy(self) -> dict[Any, Any]:
+        self._read()
+        return dict(self._items)
+
+    def __setitem__(self, k: Any, value: Any) -> None:
+        items = self._items
+        if k in items:
+            old = items[k]
+            tv = type(value)
+            if old is value or (tv in _SCALARS and type(old) is tv and old == value):
+                return
+        items[k] = _wrap(value)
+        self._changed()
+
+    def __delitem__(self, k: Any) -> None:
+        del self._items[k]
+        self._changed()
+
+    def clear(self) -> None:
+        if self._items:
+            self._items.clear()
+            self._changed()
+
+    _NOTHING: Any = object()
+
+    def pop(self, k: Any, default: Any = _NOTHING) -> Any:
+        if k in self._items:
+            v = self._items.pop(k)
+            self._changed()
+            return v
+        if default is RDict._NOTHING:
+            raise KeyError(k)
+        return default
+
+    def update(self, other: Any = (), /, **kw: Any) -> None:  # type: ignore[override]
+        new = dict(other, **kw)
+        if new:
+            for k, v in new.items():
+                self._items[k] = _wrap(v)
+            self._changed()
+
+    def setdefault(self, k: Any, default: Any = None) -> Any:
+        if k in self._items:
+            self._read()
+            return self._items[k]
+        self._items[k] = v = _wrap(default)
+        self._changed()
+        return v

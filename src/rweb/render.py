@@ -1,0 +1,415 @@
+"""Components and the page they form: render, track, re-render, diff.
+
+A :class:`View` owns the components of one page.  Its root component is the
+user's ``render_page``; every :func:`rweb.html.component` met while rendering
+becomes a child :class:`ComponentState`, rendered under its own tracker so
+that a reactive write re-renders exactly the components that read the field.
+
+Each render of a component is split into statics and escaped dynamic slots
+(see :mod:`rweb.diff`); the component's root element carries
+``data-rc="<name>"`` so that the browser can find it.  ``View.flush()``
+re-renders the dirty components, parents before children, and returns one
+patch per component that changed (``None`` for a component that is gone).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from .diff import CRef, diff, full
+from .html import _ATTR_NAMES, Component, Element, Markup, attr_name, escape
+from .reactive import begin, end, unsubscribe
+
+__all__ = ["ROOT", "ComponentState", "DuplicateComponentError", "RenderError", "View"]
+
+log = logging.getLogger("rweb.render")
+
+ROOT = "root"
+"""The name of the page's root component (the user's ``render_page``)."""
+
+# Attributes whose value names an action the client may send.
+ACTION_ATTRS = frozenset({"data-action", "data-oninput", "data-onchange", "data-onsubmit"})
+
+# How many render passes one flush may take before giving up (a component
+# that writes what it reads would otherwise loop forever).
+MAX_PASSES = 16
+
+
+class DuplicateComponentError(ValueError):
+    """A component name was used twice in one page."""
+
+
+class RenderError(RuntimeError):
+    """A component's render function raised; the component keeps its last render."""
+
+    def __init__(self, component: str, cause: BaseException):
+        super().__init__(f"component {component!r} failed to render: {type(cause).__name__}: {cause}")
+        self.component = component
+        self.cause = cause
+
+
+class ComponentState:
+    """One live component of a page; the tracker its reads subscribe."""
+
+    __slots__ = (
+        "actions",
+        "children",
+        "claimed",
+        "depth",
+        "dirty",
+        "dyns",
+        "fn",
+        "name",
+        "parent",
+        "sources",
+        "statics",
+        "view",
+    )
+
+    def __init__(self, name: str, fn: Callable[[], Any], view: View, parent: ComponentState | None):
+        self.name = name
+        self.fn = fn
+        self.view = view
+        self.parent = parent
+        self.depth = 0 if parent is None else parent.depth + 1
+        self.statics: tuple[str, ...] | None = None
+        self.dyns: list[Any] | None = None
+        self.children: tuple[str, ...] = ()
+        self.sources: list[set[Any]] = []
+        self.dirty = True
+        self.actions: frozenset[str] | None = None
+        self.claimed = -1  # the view epoch in which a parent last rendered it
+
+    def invalidate(self) -> None:
+        if not self.dirty:
+            self.dirty = True
+            self.view._mark(self)
+
+    def __repr__(self) -> str:
+        return f"<ComponentState {self.name!r} depth={self.depth}>"
+
+
+def _same_fn(a: Any, b: Any) -> bool:
+    """Would ``b()`` render what ``a()`` rendered, reactive reads aside?
+
+    True when both are the same function code over the very same captured
+    objects: then only a reactive write could change the output, and those
+    are tracked.  Lets a parent re-render without re-rendering clean children.
+    """
+    if a is b:
+        return True
+    ca = getattr(a, "__code__", None)
+    if ca is None or ca is not getattr(b, "__code__", None):
+        return a == b
+    if a.__defaults__ != b.__defaults__ or a.__kwdefaults__ != b.__kwdefaults__:
+        return False
+    cla, clb = a.__closure__, b.__closure__
+    if cla is None or clb is None:
+        return cla is clb
+    for x, y in zip(cla, clb, strict=True):
+        try:
+            if x.cell_contents is not y.cell_contents:
+                return False
+        except ValueError:  # empty cell
+            return False
+    return True
+
+
+class _Pass:
+    """Scratch state for rendering one component."""
+
+    __slots__ = ("actions", "buf", "children", "comp", "dyns", "statics")
+
+    def __init__(self, comp: ComponentState) -> None:
+        self.comp = comp
+        self.buf: list[str] = []
+        self.statics: list[str] = []
+        self.dyns: list[Any] = []
+        self.children: list[str] = []
+        self.actions: set[str] | None = None
+
+
+class View:
+    """The components of one page, their renders, and what is dirty."""
+
+    __slots__ = ("_dirty", "_flushing", "actions", "comps", "epoch", "errors", "on_dirty", "root")
+
+    def __init__(self, render_page: Callable[[], Any], on_dirty: Callable[[], None] | None = None):
+        self.comps: dict[str, ComponentState] = {}
+        self.root = ComponentState(ROOT, render_page, self, None)
+        self.comps[ROOT] = self.root
+        self._dirty: list[ComponentState] = [self.root]
+        self._flushing = False
+        self.epoch = 0
+        self.actions: dict[str, int] = {}
+        self.errors: list[RenderError] = []
+        self.on_dirty = on_dirty
+
+    # -- dirtiness ---------------------------------------------------------
+
+    def _mark(self, comp: ComponentState) -> None:
+        first = not self._dirty
+        self._dirty.append(comp)
+        if first and not self._flushing and self.on_dirty is not None:
+            self.on_dirty()
+
+    @property
+    def is_dirty(self) -> bool:
+        return bool(self._dirty)
+
+    def has_action(self, name: str) -> bool:
+        """Is ``name`` bound by a ``data-action`` / ``data-on*`` attribute on the page?"""
+        return name in self.actions
+
+    # -- rendering ---------------------------------------------------------
+
+    def mount(self) -> dict[str, Any]:
+        """Render the whole page from scratch: ``{name: {"s": [...], "d": [...]}}``."""
+        for c in self.comps.values():
+            c.statics = c.dyns = None
+            c.dirty = True
+        self._dirty = [self.root]
+        out = self.flush()
+        for err in self.errors:
+            if err.component == ROOT:
+                # The root itself failed: there is no page to show.
+                raise err
+        return out
+
+    def full(self) -> dict[str, Any]:
+        """The current render of every component, without re-rendering."""
+        return {n: full(c.statics, c.dyns) for n, c in self.comps.items() if c.statics is not None}
+
+    def flush(self) -> dict[str, Any]:
+        """Re-render what is dirty; returns ``{name: patch or None}`` (None: removed).
+
+        Render errors are collected in ``self.errors`` (cleared at each flush);
+        a component that fails keeps its previous render.
+        """
+        patches: dict[str, Any] = {}
+        self.errors = []
+        if not self._dirty:
+            return patches
+        self._flushing = True
+        try:
+            passes = 0
+            while self._dirty:
+                passes += 1
+                if passes > MAX_PASSES:
+                    names = sorted({c.name for c in self._dirty})
+                    self._dirty = []
+                    err = RenderError(
+                        names[0],
+                        RuntimeError(f"components {names} keep invalidating themselves while rendering"),
+                    )
+                    self.errors.append(err)
+                    break
+                self.epoch += 1
+                batch = self._dirty
+                self._dirty = []
+                if len(batch) > 1:
+                    batch.sort(key=_depth)
+                comps = self.comps
+                for comp in batch:
+                    if comp.dirty and comps.get(comp.name) is comp:
+                        self._render(comp, patches)
+        finally:
+            self._flushing = False
+        return patches
+
+    def close(self) -> None:
+        """Drop every subscription (the page is gone)."""
+        for c in self.comps.values():
+            unsubscribe(c)
+        self.comps.clear()
+        self._dirty = []
+
+    def _render(self, comp: ComponentState, patches: dict[str, Any]) -> None:
+        name = comp.name
+        patches[name] = None  # reserve the key: parents come before their children
+        p = _Pass(comp)
+        old_children = comp.children
+        prev = begin(comp)
+        try:
+            comp.dirty = False
+            tree = comp.fn()
+            if type(tree) is Element:
+                _element(tree, p, self, patches, f' data-rc="{escape(name)}"')
+            else:
+                p.buf.append(f'<div data-rc="{escape(name)}">')
+                _walk(tree, p, self, patches)
+                p.buf.append("</div>")
+        except Exception as exc:
+            end(prev)
+            comp.dirty = False
+            err = exc if isinstance(exc, RenderError) and exc.component == name else RenderError(name, exc)
+            if not isinstance(exc, DuplicateComponentError | RenderError):
+                log.error("component %r failed to render", name, exc_info=exc)
+            self.errors.append(err)
+            # Children created by this failed render are not on the page: drop them.
+            keep = set(old_children)
+            for child in p.children:
+                if child not in keep:
+                    self._dispose(child, patches, notify=False)
+            if patches.get(name, 0) is None:
+                del patches[name]
+            if comp.statics is None:
+                # Never rendered: stand in an empty element so the page stays whole.
+                comp.statics = (f'<div data-rc="{escape(name)}" data-rweb-error=""></div>',)
+                comp.dyns = []
+                patches[name] = full(comp.statics, comp.dyns)
+            return
+        end(prev)
+        p.statics.append("".join(p.buf))
+        statics = tuple(p.statics)
+        patch = diff(comp.statics, comp.dyns, statics, p.dyns)
+        comp.statics = statics
+        comp.dyns = p.dyns
+        if patch is None:
+            del patches[name]
+        else:
+            patches[name] = patch
+        # Children that this render no longer contains are removed.
+        new_children = tuple(p.children)
+        if old_children and old_children != new_children:
+            live = set(new_children)
+            for child in old_children:
+                if child not in live:
+                    c = self.comps.get(child)
+                    if c is not None and c.parent is comp:
+                        self._dispose(child, patches, notify=True)
+        comp.children = new_children
+        actions = frozenset(p.actions) if p.actions else None
+        if actions != comp.actions:
+            self._count_actions(comp.actions, -1)
+            self._count_actions(actions, 1)
+            comp.actions = actions
+
+    def _count_actions(self, names: frozenset[str] | None, delta: int) -> None:
+        if names:
+            acts = self.actions
+            for n in names:
+                v = acts.get(n, 0) + delta
+                if v > 0:
+                    acts[n] = v
+                else:
+                    acts.pop(n, None)
+
+    def _dispose(self, name: str, patches: dict[str, Any], notify: bool) -> None:
+        c = self.comps.pop(name, None)
+        if c is None:
+            return
+        unsubscribe(c)
+        self._count_actions(c.actions, -1)
+        c.actions = None
+        if notify:
+            patches[name] = None
+        else:
+            patches.pop(name, None)
+        for child in c.children:
+            cc = self.comps.get(child)
+            if cc is not None and cc.parent is c:
+                self._dispose(child, patches, notify)
+
+    def _child(self, node: Component, p: _Pass, patches: dict[str, Any]) -> CRef:
+        name = node.name
+        parent = p.comp
+        if name == ROOT:
+            raise DuplicateComponentError(f"component name {ROOT!r} is reserved for the page itself")
+        if name in p.children:
+            raise DuplicateComponentError(f"component name {name!r} is used twice in one page")
+        p.children.append(name)
+        comps = self.comps
+        c = comps.get(name)
+        if c is None:
+            c = ComponentState(name, node.fn, self, parent)
+            comps[name] = c
+        else:
+            if c.claimed == self.epoch and c.parent is not parent:
+                raise DuplicateComponentError(f"component name {name!r} is used twice in one page")
+            if c.parent is not parent:  # moved under another parent
+                c.parent = parent
+                c.depth = parent.depth + 1
+            if not c.dirty and c.statics is not None and _same_fn(c.fn, node.fn):
+                c.claimed = self.epoch
+                return CRef(name)
+            c.fn = node.fn
+        c.claimed = self.epoch
+        self._render(c, patches)
+        return CRef(name)
+
+
+def _depth(c: ComponentState) -> int:
+    return c.depth
+
+
+def _dyn(p: _Pass, value: Any) -> None:
+    buf = p.buf
+    p.statics.append("".join(buf))
+    buf.clear()
+    p.dyns.append(value)
+
+
+def _element(el: Element, p: _Pass, view: View, patches: dict[str, Any], extra: str = "") -> None:
+    buf = p.buf
+    tag = el.tag
+    attrs = el.attrs
+    if attrs:
+        buf.append("<" + tag + extra)
+        names = _ATTR_NAMES
+        for k, v in attrs.items():
+            name = names.get(k) or attr_name(k)
+            if v is None or v is False:
+                s = ""
+            elif v is True:
+                s = " " + name
+            else:
+                sv = v if type(v) is str else str(v)
+                if name in ACTION_ATTRS:
+                    if p.actions is None:
+                        p.actions = set()
+                    p.actions.add(sv)
+                s = f' {name}="{escape(sv)}"'
+            p.statics.append("".join(buf))
+            buf.clear()
+            p.dyns.append(s)
+        buf.append(">")
+    else:
+        buf.append("<" + tag + extra + ">")
+    if el.void:
+        return
+    for c in el.children:
+        _walk(c, p, view, patches)
+    buf.append("</" + tag + ">")
+
+
+def _walk(node: Any, p: _Pass, view: View, patches: dict[str, Any]) -> None:
+    t = type(node)
+    if t is Element:
+        _element(node, p, view, patches)
+    elif t is str:
+        _dyn(p, escape(node))
+    elif node is None or t is bool:
+        return
+    elif t is int:
+        _dyn(p, str(node))
+    elif t is Component:
+        _dyn(p, view._child(node, p, patches))
+    elif t is Markup:
+        _dyn(p, str.__str__(node))
+    elif t is list or t is tuple:
+        for c in node:
+            _walk(c, p, view, patches)
+    elif t is float:
+        _dyn(p, repr(node))
+    elif hasattr(node, "__html__"):
+        _dyn(p, str(node.__html__()))
+    elif isinstance(node, str):
+        _dyn(p, escape(str(node)))
+    elif hasattr(node, "__iter__"):
+        for c in node:
+            _walk(c, p, view, patches)
+    else:
+        _dyn(p, escape(str(node)))

@@ -1,0 +1,203 @@
+"""The built-in transport: picows (WebSocket + the few plain HTTP routes) on uvloop.
+
+One :class:`Server` serves one process.  ``GET /`` answers the server-rendered
+page, ``GET /_rweb/rweb.js`` the client, and ``/ws`` upgrades to the
+WebSocket, where each connection gets a :class:`~rweb.connection.Connection`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from picows import (
+    WSCloseCode,
+    WSFrame,
+    WSListener,
+    WSMsgType,
+    WSTransport,
+    WSUpgradeRequest,
+    WSUpgradeResponse,
+    WSUpgradeResponseWithListener,
+    ws_create_server,
+)
+
+from ..connection import Connection
+from ..session import App, ConnectionInfo
+from .page import CLIENT_PATH, client_js, render_page
+
+__all__ = ["Server"]
+
+log = logging.getLogger("rweb.server")
+
+_TEXT = WSMsgType.TEXT
+_BINARY = WSMsgType.BINARY
+_CONT = WSMsgType.CONTINUATION
+_CLOSE = WSMsgType.CLOSE
+
+# Frames larger than this are cut off by picows itself (the connection is
+# dropped); below it, messages over the app's limit get a "too_large" reply.
+_HARD_FRAME_LIMIT_FACTOR = 16
+_HARD_FRAME_LIMIT_MIN = 1024 * 1024
+
+
+class _Listener(WSListener):  # type: ignore[misc]
+    __slots__ = ("conn", "frag_kind", "fragments", "fragments_size", "transport")
+
+    def __init__(self, server: Server, info: ConnectionInfo) -> None:
+        self.transport: WSTransport | None = None
+        self.frag_kind: WSMsgType | None = None
+        self.fragments: list[bytes] | None = None
+        self.fragments_size = 0
+        self.conn = Connection(server.app, server.next_writer_id(), info, self._send, server.call_soon)
+
+    def _send(self, data: bytes) -> None:
+        t = self.transport
+        if t is not None and not t.is_disconnected:
+            t.send(_TEXT, data)
+
+    def on_ws_connected(self, transport: WSTransport) -> None:
+        self.transport = transport
+        msg, ok = self.conn.open()
+        transport.send(_TEXT, msg)
+        if not ok:
+            transport.send_close(WSCloseCode.INTERNAL_ERROR, b"session setup failed")
+            transport.disconnect()
+
+    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        mt = frame.msg_type
+        try:
+            if mt is _TEXT and frame.fin:
+                if frame.payload_size > self.conn.max_size:
+                    transport.send(_TEXT, self.conn.too_large(frame.payload_size))
+                else:
+                    transport.send(_TEXT, self.conn.receive(frame.get_payload_as_memoryview()))
+            elif mt is _CLOSE:
+                transport.send_close(frame.get_close_code())
+                transport.disconnect()
+            elif mt is _TEXT or mt is _CONT or mt is _BINARY:
+                self._fragment(transport, frame, mt)
+        except Exception:
+            log.exception("session %s: internal error", self.conn.writer_id)
+
+    def _fragment(self, transport: WSTransport, frame: WSFrame, mt: WSMsgType) -> None:
+        """Binary messages, and text messages split into several frames."""
+        if mt is not _CONT:  # the first frame of a message
+            self.frag_kind, self.fragments, self.fragments_size = mt, [], 0
+        elif self.fragments is None:  # a continuation of nothing
+            return
+        if self.frag_kind is _TEXT:
+            self.fragments_size += frame.payload_size
+            if self.fragments_size <= self.conn.max_size:
+                self.fragments.append(frame.get_payload_as_bytes())
+        if not frame.fin:
+            return
+        kind, size, parts = self.frag_kind, self.fragments_size, self.fragments
+        self.frag_kind, self.fragments, self.fragments_size = None, None, 0
+        if kind is _BINARY:
+            transport.send(_TEXT, self.conn.receive_binary())
+        elif size > self.conn.max_size:
+            transport.send(_TEXT, self.conn.too_large(size))
+        else:
+            transport.send(_TEXT, self.conn.receive(b"".join(parts)))
+
+    def on_ws_disconnected(self, transport: WSTransport) -> None:
+        self.transport = None
+        self.conn.close()
+
+
+class Server:
+    """The rweb server of one process."""
+
+    def __init__(
+        self,
+        app: App,
+        host: str = "127.0.0.1",
+        port: int = 8080,
+        *,
+        ws_path: str = "/ws",
+        worker_index: int = 0,
+        workers: int = 1,
+        reuse_port: bool = False,
+        read_buffer_size: int = 1024,
+    ) -> None:
+        self.app = app
+        self.host = host
+        self.port = port
+        self.ws_path = ws_path
+        self.reuse_port = reuse_port
+        self.read_buffer_size = read_buffer_size
+        self._ids = itertools.count(worker_index, max(workers, 1))
+        self._server: asyncio.Server | None = None
+        self.call_soon: Any = None
+
+    def next_writer_id(self) -> int:
+        return next(self._ids)
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.call_soon = loop.call_soon
+        hard_limit = max(self.app.max_message_size * _HARD_FRAME_LIMIT_FACTOR, _HARD_FRAME_LIMIT_MIN)
+        self._server = await ws_create_server(
+            self._route,
+            self.host,
+            self.port,
+            disconnect_on_exception=False,
+            max_frame_size=hard_limit,
+            read_buffer_init_size=self.read_buffer_size,
+            reuse_port=self.reuse_port or None,
+            websocket_handshake_timeout=10,
+        )
+        if self.port == 0:
+            self.port = self._server.sockets[0].getsockname()[1]
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+
+    async def serve_forever(self) -> None:
+        if self._server is None:
+            await self.start()
+        assert self._server is not None
+        await self._server.serve_forever()
+
+    # -- HTTP routing ------------------------------------------------------
+
+    def _route(self, request: WSUpgradeRequest) -> Any:
+        target = request.path.decode("latin-1")
+        path = target.partition("?")[0]
+        if path == self.ws_path:
+            return _Listener(self, self._info(request, target))
+        if path == "/":
+            status, body = render_page(self.app, self._info(request, target))
+            return _http(status, body, "text/html; charset=utf-8", {"Cache-Control": "no-store"})
+        if path == CLIENT_PATH:
+            data, etag = client_js()
+            if request.headers.get("if-none-match") == etag:
+                return _http(304, None, None, {"ETag": etag})
+            return _http(
+                200, data, "text/javascript; charset=utf-8", {"ETag": etag, "Cache-Control": "no-cache"}
+            )
+        return _http(404, b"404 Not Found", "text/plain; charset=utf-8")
+
+    def _info(self, request: WSUpgradeRequest, target: str) -> ConnectionInfo:
+        return ConnectionInfo.from_request(target, request.headers.items())
+
+
+def _http(status: int, body: bytes | None, ctype: str | None, headers: dict[str, str] | None = None) -> Any:
+    extra = dict(headers or {})
+    if ctype:
+        extra["Content-Type"] = ctype
+    if status == 200:
+        response = WSUpgradeResponse.create_ok_response(body, extra)
+    elif status >= 400:
+        response = WSUpgradeResponse.create_error_response(HTTPStatus(status), body, extra)
+    else:
+        response = WSUpgradeResponse.create_ok_response(body, extra)
+        response.status = HTTPStatus(status)
+    return WSUpgradeResponseWithListener(response, None)

@@ -1,0 +1,248 @@
+"""One user's session: the user's setup, action dispatch, and render flushes.
+
+``session_setup(writer_id)`` (or ``session_setup(writer_id, conn)`` to see the
+connection's cookies, headers and query) returns ``(render_page, on_action)``.
+``on_action(action, params)`` may also be a mapping ``{action: handler(params)}``.
+
+A :class:`Session` is driven without any server: ``mount()`` renders the page,
+``dispatch(action, params)`` runs a handler and returns the patches.  Reactive
+writes made outside a dispatch (timers, other sessions) schedule a *push*
+through the ``schedule`` / ``push`` callbacks the transport provides.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from http.cookies import SimpleCookie
+from typing import Any
+from urllib.parse import parse_qsl
+
+from .render import RenderError, View
+
+__all__ = ["App", "ConnectionInfo", "Session", "SetupError", "UnknownAction"]
+
+log = logging.getLogger("rweb.session")
+
+
+class UnknownAction(Exception):
+    """Raise from ``on_action`` for an action the page does not handle."""
+
+    def __init__(self, action: str):
+        super().__init__(action)
+        self.action = action
+
+
+class SetupError(RuntimeError):
+    """``session_setup`` raised, or did not return ``(render_page, on_action)``."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionInfo:
+    """What the browser sent when it connected: path, query, headers, cookies."""
+
+    path: str = "/"
+    query: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)  # lower-case names
+    cookies: Mapping[str, str] = field(default_factory=dict)
+    client: str | None = None
+
+    @classmethod
+    def from_request(
+        cls, target: str, headers: Iterable[tuple[str, str]], client: str | None = None
+    ) -> ConnectionInfo:
+        """Build from a request target (``/ws?x=1``) and raw header pairs."""
+        path, _, qs = target.partition("?")
+        hdrs: dict[str, str] = {}
+        for k, v in headers:
+            k = k.lower()
+            hdrs[k] = f"{hdrs[k]}, {v}" if k in hdrs and k != "cookie" else v
+        cookies: dict[str, str] = {}
+        raw = hdrs.get("cookie")
+        if raw:
+            jar: SimpleCookie = SimpleCookie()
+            try:
+                jar.load(raw)
+            except Exception:  # malformed cookies are ignored, as browsers do
+                jar = SimpleCookie()
+            cookies = {k: m.value for k, m in jar.items()}
+        query = dict(parse_qsl(qs, keep_blank_values=True)) if qs else {}
+        return cls(path=path or "/", query=query, headers=hdrs, cookies=cookies, client=client)
+
+
+Setup = Callable[..., tuple[Callable[[], Any], Any]]
+
+
+class App:
+    """An rweb application: a title, a session setup, and its settings."""
+
+    def __init__(
+        self,
+        session_setup: Setup,
+        title: str = "rweb",
+        *,
+        max_message_size: int = 64 * 1024,
+        actions: Iterable[str] = (),
+        head: str = "",
+    ) -> None:
+        if not callable(session_setup):
+            raise TypeError("session_setup must be callable")
+        self.session_setup = session_setup
+        self.title = title
+        self.max_message_size = max_message_size
+        self.actions = frozenset(actions)
+        self.head = head
+        self._setup_takes_conn = _takes_two_args(session_setup)
+
+    def setup(self, writer_id: Any, conn: ConnectionInfo) -> tuple[Callable[[], Any], Any]:
+        try:
+            if self._setup_takes_conn:
+                result = self.session_setup(writer_id, conn)
+            else:
+                result = self.session_setup(writer_id)
+        except Exception as exc:
+            raise SetupError(f"session_setup raised {type(exc).__name__}: {exc}") from exc
+        if not (isinstance(result, tuple) and len(result) == 2):
+            raise SetupError("session_setup must return (render_page, on_action)")
+        render_page, on_action = result
+        if not callable(render_page):
+            raise SetupError("render_page returned by session_setup is not callable")
+        if not (callable(on_action) or isinstance(on_action, Mapping)):
+            raise SetupError("on_action must be callable or a mapping of action -> handler")
+        return render_page, on_action
+
+    def session(
+        self,
+        writer_id: Any,
+        conn: ConnectionInfo | None = None,
+        *,
+        schedule: Callable[[Callable[[], None]], Any] | None = None,
+        push: Callable[[dict[str, Any], tuple[str, str] | None], None] | None = None,
+    ) -> Session:
+        render_page, on_action = self.setup(writer_id, conn or ConnectionInfo())
+        return Session(render_page, on_action, writer_id, self.actions, schedule, push)
+
+
+def _takes_two_args(fn: Callable[..., Any]) -> bool:
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return False
+    n = 0
+    for p in sig.parameters.values():
+        if p.kind is p.VAR_POSITIONAL:
+            return True
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            n += 1
+    return n >= 2
+
+
+class Session:
+    """The state and page of one connection."""
+
+    __slots__ = (
+        "_dispatching",
+        "_push_pending",
+        "closed",
+        "extra_actions",
+        "handlers",
+        "on_action",
+        "push",
+        "schedule",
+        "view",
+        "writer_id",
+    )
+
+    def __init__(
+        self,
+        render_page: Callable[[], Any],
+        on_action: Any,
+        writer_id: Any = 0,
+        extra_actions: frozenset[str] = frozenset(),
+        schedule: Callable[[Callable[[], None]], Any] | None = None,
+        push: Callable[[dict[str, Any], tuple[str, str] | None], None] | None = None,
+    ) -> None:
+        self.writer_id = writer_id
+        self.handlers: Mapping[str, Callable[[dict[str, Any]], Any]] | None = (
+            on_action if isinstance(on_action, Mapping) else None
+        )
+        self.on_action = None if self.handlers is not None else on_action
+        self.extra_actions = extra_actions
+        self.schedule = schedule
+        self.push = push
+        self._dispatching = False
+        self._push_pending = False
+        self.closed = False
+        self.view = View(render_page, self._on_dirty)
+
+    def mount(self) -> dict[str, Any]:
+        """Render the page from scratch: ``{name: {"s": [...], "d": [...]}}``."""
+        return self.view.mount()
+
+    def dispatch(
+        self, action: str, params: dict[str, Any]
+    ) -> tuple[dict[str, Any], tuple[str, str] | None]:
+        """Run the handler for ``action`` and re-render: ``(patches, error)``.
+
+        ``error`` is ``(code, message)`` for an unknown action, a handler that
+        raised, or a component that failed to render; the patches still carry
+        whatever did change.
+        """
+        error: tuple[str, str] | None = None
+        self._dispatching = True
+        try:
+            handlers = self.handlers
+            if handlers is not None:
+                handler = handlers.get(action)
+                if handler is None:
+                    error = ("unknown_action", f"unknown action {action!r}")
+                else:
+                    handler(params)
+            elif action in self.view.actions or action in self.extra_actions:
+                self.on_action(action, params)  # type: ignore[misc]
+            else:
+                error = ("unknown_action", f"unknown action {action!r}: no element on the page binds it")
+        except UnknownAction as exc:
+            error = ("unknown_action", f"unknown action {exc.action!r}")
+        except Exception as exc:
+            log.error("on_action(%r) raised", action, exc_info=exc)
+            error = ("handler_error", f"action {action!r} failed: {type(exc).__name__}")
+        finally:
+            self._dispatching = False
+        view = self.view
+        if not view._dirty:
+            return {}, error
+        patches = view.flush()
+        if view.errors and error is None:
+            error = _render_error(view.errors)
+        return patches, error
+
+    def flush(self) -> tuple[dict[str, Any], tuple[str, str] | None]:
+        """Re-render what changed outside a dispatch (for a push)."""
+        self._push_pending = False
+        view = self.view
+        patches = view.flush()
+        return patches, (_render_error(view.errors) if view.errors else None)
+
+    def _on_dirty(self) -> None:
+        if self._dispatching or self._push_pending or self.closed or self.schedule is None:
+            return
+        self._push_pending = True
+        self.schedule(self._do_push)
+
+    def _do_push(self) -> None:
+        if self.closed or not self._push_pending:
+            return
+        patches, error = self.flush()
+        if (patches or error) and self.push is not None:
+            self.push(patches, error)
+
+    def close(self) -> None:
+        self.closed = True
+        self.view.close()
+
+
+def _render_error(errors: list[RenderError]) -> tuple[str, str]:
+    return ("render_error", "; ".join(str(e) for e in errors))
