@@ -63,6 +63,7 @@ class ComponentState:
         "fn",
         "name",
         "parent",
+        "rc",
         "sources",
         "statics",
         "view",
@@ -81,6 +82,7 @@ class ComponentState:
         self.dirty = True
         self.actions: frozenset[str] | None = None
         self.claimed = -1  # the view epoch in which a parent last rendered it
+        self.rc = f' data-rc="{escape(name)}"'  # marks the component's root element
 
     def invalidate(self) -> None:
         if not self.dirty:
@@ -120,11 +122,12 @@ def _same_fn(a: Any, b: Any) -> bool:
 class _Pass:
     """Scratch state for rendering one component."""
 
-    __slots__ = ("actions", "buf", "children", "comp", "dyns", "statics")
+    __slots__ = ("actions", "children", "comp", "dyns", "patches", "statics", "view")
 
-    def __init__(self, comp: ComponentState) -> None:
+    def __init__(self, comp: ComponentState, view: View, patches: dict[str, Any]) -> None:
         self.comp = comp
-        self.buf: list[str] = []
+        self.view = view
+        self.patches = patches
         self.statics: list[str] = []
         self.dyns: list[Any] = []
         self.children: list[str] = []
@@ -229,18 +232,16 @@ class View:
     def _render(self, comp: ComponentState, patches: dict[str, Any]) -> None:
         name = comp.name
         patches[name] = None  # reserve the key: parents come before their children
-        p = _Pass(comp)
+        p = _Pass(comp, self, patches)
         old_children = comp.children
         prev = begin(comp)
         try:
             comp.dirty = False
             tree = comp.fn()
             if type(tree) is Element:
-                _element(tree, p, self, patches, f' data-rc="{escape(name)}"')
+                last = _element(tree, p, "", comp.rc)
             else:
-                p.buf.append(f'<div data-rc="{escape(name)}">')
-                _walk(tree, p, self, patches)
-                p.buf.append("</div>")
+                last = _walk(tree, p, "<div" + comp.rc + ">") + "</div>"
         except Exception as exc:
             end(prev)
             comp.dirty = False
@@ -262,7 +263,7 @@ class View:
                 patches[name] = full(comp.statics, comp.dyns)
             return
         end(prev)
-        p.statics.append("".join(p.buf))
+        p.statics.append(last)
         statics = tuple(p.statics)
         patch = diff(comp.statics, comp.dyns, statics, p.dyns)
         comp.statics = statics
@@ -313,7 +314,7 @@ class View:
             if cc is not None and cc.parent is c:
                 self._dispose(child, patches, notify)
 
-    def _child(self, node: Component, p: _Pass, patches: dict[str, Any]) -> CRef:
+    def _child(self, node: Component, p: _Pass) -> CRef:
         name = node.name
         parent = p.comp
         if name == ROOT:
@@ -337,7 +338,7 @@ class View:
                 return CRef(name)
             c.fn = node.fn
         c.claimed = self.epoch
-        self._render(c, patches)
+        self._render(c, p.patches)
         return CRef(name)
 
 
@@ -345,71 +346,95 @@ def _depth(c: ComponentState) -> int:
     return c.depth
 
 
-def _dyn(p: _Pass, value: Any) -> None:
-    buf = p.buf
-    p.statics.append("".join(buf))
-    buf.clear()
-    p.dyns.append(value)
+_OPEN: dict[str, str] = {}
+_CLOSE: dict[str, str] = {}
 
 
-def _element(el: Element, p: _Pass, view: View, patches: dict[str, Any], extra: str = "") -> None:
-    buf = p.buf
+def _tag_strings(tag: str) -> str:
+    _OPEN[tag] = o = "<" + tag
+    _CLOSE[tag] = "</" + tag + ">"
+    return o
+
+
+# The walkers thread the static markup being accumulated through ``cur`` (a
+# local string, which CPython extends in place) and return it: the statics
+# are cut at each dynamic slot without lists or joins.
+
+
+def _element(el: Element, p: _Pass, cur: str, extra: str = "") -> str:
     tag = el.tag
+    cur += (_OPEN.get(tag) or _tag_strings(tag)) + extra
     attrs = el.attrs
     if attrs:
-        buf.append("<" + tag + extra)
+        statics = p.statics
+        dyns = p.dyns
         names = _ATTR_NAMES
         for k, v in attrs.items():
             name = names.get(k) or attr_name(k)
             if v is None or v is False:
-                s = ""
+                a = ""
             elif v is True:
-                s = " " + name
+                a = " " + name
             else:
                 sv = v if type(v) is str else str(v)
                 if name in ACTION_ATTRS:
                     if p.actions is None:
                         p.actions = set()
                     p.actions.add(sv)
-                s = f' {name}="{escape(sv)}"'
-            p.statics.append("".join(buf))
-            buf.clear()
-            p.dyns.append(s)
-        buf.append(">")
-    else:
-        buf.append("<" + tag + extra + ">")
+                a = f' {name}="{escape(sv)}"'
+            statics.append(cur)
+            dyns.append(a)
+            cur = ""
+    cur += ">"
     if el.void:
-        return
+        return cur
     for c in el.children:
-        _walk(c, p, view, patches)
-    buf.append("</" + tag + ">")
+        t = type(c)
+        if t is Element:
+            cur = _element(c, p, cur)
+        elif t is str:
+            p.statics.append(cur)
+            p.dyns.append(escape(c))
+            cur = ""
+        elif t is int:
+            p.statics.append(cur)
+            p.dyns.append(str(c))
+            cur = ""
+        else:
+            cur = _walk(c, p, cur)
+    return cur + _CLOSE[tag]
 
 
-def _walk(node: Any, p: _Pass, view: View, patches: dict[str, Any]) -> None:
+def _walk(node: Any, p: _Pass, cur: str) -> str:
     t = type(node)
     if t is Element:
-        _element(node, p, view, patches)
-    elif t is str:
-        _dyn(p, escape(node))
-    elif node is None or t is bool:
-        return
-    elif t is int:
-        _dyn(p, str(node))
-    elif t is Component:
-        _dyn(p, view._child(node, p, patches))
-    elif t is Markup:
-        _dyn(p, str.__str__(node))
-    elif t is list or t is tuple:
+        return _element(node, p, cur)
+    if node is None or t is bool:
+        return cur
+    if t is list or t is tuple:
         for c in node:
-            _walk(c, p, view, patches)
+            cur = _walk(c, p, cur)
+        return cur
+    if t is str:
+        v: Any = escape(node)
+    elif t is int:
+        v = str(node)
+    elif t is Component:
+        v = p.view._child(node, p)
+    elif t is Markup:
+        v = str.__str__(node)
     elif t is float:
-        _dyn(p, repr(node))
+        v = repr(node)
     elif hasattr(node, "__html__"):
-        _dyn(p, str(node.__html__()))
+        v = str(node.__html__())
     elif isinstance(node, str):
-        _dyn(p, escape(str(node)))
+        v = escape(str(node))
     elif hasattr(node, "__iter__"):
         for c in node:
-            _walk(c, p, view, patches)
+            cur = _walk(c, p, cur)
+        return cur
     else:
-        _dyn(p, escape(str(node)))
+        v = escape(str(node))
+    p.statics.append(cur)
+    p.dyns.append(v)
+    return ""
