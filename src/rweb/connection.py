@@ -29,7 +29,7 @@ class Connection:
         self,
         app: App,
         writer_id: Any,
-        info: ConnectionInfo,
+        info: ConnectionInfo | None,
         send: Callable[[bytes], None],
         schedule: Callable[[Callable[[], None]], Any],
     ) -> None:
@@ -40,8 +40,10 @@ class Connection:
         self.max_size = app.max_message_size
         self.session: Session | None = None
         self._make_session(schedule)
+        self.info = None  # only session_setup needs it; don't hold headers per idle session
 
     def _make_session(self, schedule: Callable[[Callable[[], None]], Any]) -> None:
+        assert self.info is not None
         try:
             self.session = self.app.session(
                 self.writer_id, self.info, schedule=schedule, push=self._push

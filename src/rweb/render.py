@@ -37,6 +37,9 @@ ACTION_ATTRS = frozenset({"data-action", "data-oninput", "data-onchange", "data-
 MAX_PASSES = 16
 
 
+_NO_ERRORS: list[Any] = []  # shared and never appended to: see View._error
+
+
 class DuplicateComponentError(ValueError):
     """A component name was used twice in one page."""
 
@@ -82,7 +85,7 @@ class ComponentState:
         self.dirty = True
         self.actions: frozenset[str] | None = None
         self.claimed = -1  # the view epoch in which a parent last rendered it
-        self.rc = f' data-rc="{escape(name)}"'  # marks the component's root element
+        self.rc = _rc_attr(name)  # marks the component's root element
 
     def invalidate(self) -> None:
         if not self.dirty:
@@ -147,7 +150,7 @@ class View:
         self._flushing = False
         self.epoch = 0
         self.actions: dict[str, int] = {}
-        self.errors: list[RenderError] = []
+        self.errors: list[RenderError] = _NO_ERRORS  # a fresh list once there is one
         self.on_dirty = on_dirty
 
     # -- dirtiness ---------------------------------------------------------
@@ -192,7 +195,8 @@ class View:
         a component that fails keeps its previous render.
         """
         patches: dict[str, Any] = {}
-        self.errors = []
+        if self.errors:
+            self.errors = _NO_ERRORS
         if not self._dirty:
             return patches
         self._flushing = True
@@ -207,7 +211,7 @@ class View:
                         names[0],
                         RuntimeError(f"components {names} keep invalidating themselves while rendering"),
                     )
-                    self.errors.append(err)
+                    self._error(err)
                     break
                 self.epoch += 1
                 batch = self._dirty
@@ -221,6 +225,11 @@ class View:
         finally:
             self._flushing = False
         return patches
+
+    def _error(self, err: RenderError) -> None:
+        if self.errors is _NO_ERRORS:
+            self.errors = []
+        self.errors.append(err)
 
     def close(self) -> None:
         """Drop every subscription (the page is gone)."""
@@ -248,7 +257,7 @@ class View:
             err = exc if isinstance(exc, RenderError) and exc.component == name else RenderError(name, exc)
             if not isinstance(exc, DuplicateComponentError | RenderError):
                 log.error("component %r failed to render", name, exc_info=exc)
-            self.errors.append(err)
+            self._error(err)
             # Children created by this failed render are not on the page: drop them.
             keep = set(old_children)
             for child in p.children:
@@ -265,8 +274,9 @@ class View:
         end(prev)
         p.statics.append(last)
         statics = tuple(p.statics)
-        patch = diff(comp.statics, comp.dyns, statics, p.dyns)
-        comp.statics = statics
+        old = comp.statics
+        patch = diff(old, comp.dyns, statics, p.dyns)
+        comp.statics = old if patch is None or "s" not in patch else _shared(statics)
         comp.dyns = p.dyns
         if patch is None:
             del patches[name]
@@ -282,7 +292,7 @@ class View:
                     if c is not None and c.parent is comp:
                         self._dispose(child, patches, notify=True)
         comp.children = new_children
-        actions = frozenset(p.actions) if p.actions else None
+        actions = _shared_actions(p.actions) if p.actions else None
         if actions != comp.actions:
             self._count_actions(comp.actions, -1)
             self._count_actions(actions, 1)
@@ -335,11 +345,73 @@ class View:
                 c.depth = parent.depth + 1
             if not c.dirty and c.statics is not None and _same_fn(c.fn, node.fn):
                 c.claimed = self.epoch
-                return CRef(name)
+                return _cref(name)
             c.fn = node.fn
         c.claimed = self.epoch
         self._render(c, p.patches)
-        return CRef(name)
+        return _cref(name)
+
+
+# Strings and statics that every session of an app renders alike are shared
+# between sessions instead of held once per session: a page's statics depend
+# only on its shape.  Bounded: when full, the tables start over.
+_SHARED_MAX = 8192
+_statics_table: dict[tuple[str, ...], tuple[str, ...]] = {}
+_rc_table: dict[str, str] = {}
+_attr_table: dict[tuple[str, str], str] = {}
+
+
+def _shared(statics: tuple[str, ...]) -> tuple[str, ...]:
+    got = _statics_table.get(statics)
+    if got is None:
+        if len(_statics_table) >= _SHARED_MAX:
+            _statics_table.clear()
+        _statics_table[statics] = got = statics
+    return got
+
+
+def _rc_attr(name: str) -> str:
+    got = _rc_table.get(name)
+    if got is None:
+        if len(_rc_table) >= _SHARED_MAX:
+            _rc_table.clear()
+        _rc_table[name] = got = f' data-rc="{escape(name)}"'
+    return got
+
+
+def _attr(name: str, value: str) -> str:
+    key = (name, value)
+    got = _attr_table.get(key)
+    if got is None:
+        got = f' {name}="{escape(value)}"'
+        if len(value) <= 64:
+            if len(_attr_table) >= _SHARED_MAX:
+                _attr_table.clear()
+            _attr_table[key] = got
+    return got
+
+
+_cref_table: dict[str, CRef] = {}
+_actions_table: dict[frozenset[str], frozenset[str]] = {}
+
+
+def _cref(name: str) -> CRef:
+    got = _cref_table.get(name)
+    if got is None:
+        if len(_cref_table) >= _SHARED_MAX:
+            _cref_table.clear()
+        _cref_table[name] = got = CRef(name)
+    return got
+
+
+def _shared_actions(names: set[str]) -> frozenset[str]:
+    fs = frozenset(names)
+    got = _actions_table.get(fs)
+    if got is None:
+        if len(_actions_table) >= _SHARED_MAX:
+            _actions_table.clear()
+        _actions_table[fs] = got = fs
+    return got
 
 
 def _depth(c: ComponentState) -> int:
@@ -381,7 +453,7 @@ def _element(el: Element, p: _Pass, cur: str, extra: str = "") -> str:
                     if p.actions is None:
                         p.actions = set()
                     p.actions.add(sv)
-                a = f' {name}="{escape(sv)}"'
+                a = _attr(name, sv)
             statics.append(cur)
             dyns.append(a)
             cur = ""

@@ -123,7 +123,9 @@ class Server:
         workers: int = 1,
         reuse_port: bool = False,
         read_buffer_size: int = 1024,
+        use_aiofastnet: bool = False,
     ) -> None:
+        self.use_aiofastnet = use_aiofastnet
         self.app = app
         self.host = host
         self.port = port
@@ -150,6 +152,12 @@ class Server:
             read_buffer_init_size=self.read_buffer_size,
             reuse_port=self.reuse_port or None,
             websocket_handshake_timeout=10,
+            # A logger adapter, not a Logger: picows then skips building a
+            # child Logger for every connection (about 1 KiB each).
+            logger_name=logging.LoggerAdapter(logging.getLogger("picows.server"), {}),
+            # Plain uvloop transports: about 5 KiB less per idle connection
+            # than aiofastnet's (measured: bare server 8.1 vs 13.5 KiB/session).
+            use_aiofastnet=self.use_aiofastnet,
         )
         if self.port == 0:
             self.port = self._server.sockets[0].getsockname()[1]
