@@ -15,11 +15,12 @@ Text and attribute values are always escaped; :func:`raw` marks trusted markup.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 __all__ = [
     "Component",
     "Element",
+    "ElementFactory",
     "Markup",
     "attr_name",
     "component",
@@ -187,7 +188,13 @@ svg path circle rect line polyline polygon g text
 """.split()
 
 
-def _make(tag: str) -> Callable[..., Element]:
+class ElementFactory(Protocol):
+    """``tag(*children, **attrs) -> Element``."""
+
+    def __call__(self, *children: Any, **attrs: Any) -> Element: ...
+
+
+def _make(tag: str) -> ElementFactory:
     void = tag in _VOID
 
     if void:
@@ -208,14 +215,133 @@ def _make(tag: str) -> Callable[..., Element]:
     return build
 
 
-_g = globals()
-for _tag in _TAGS:
-    _name = {"del": "del_", "object": "object_", "map": "map_", "input": "input_"}.get(_tag, _tag)
-    _g[_name] = _make(_tag)
-    __all__.append(_name)
+# One function per element, spelled out so that editors and type checkers see them.
+a: ElementFactory = _make("a")
+abbr: ElementFactory = _make("abbr")
+address: ElementFactory = _make("address")
+area: ElementFactory = _make("area")
+article: ElementFactory = _make("article")
+aside: ElementFactory = _make("aside")
+audio: ElementFactory = _make("audio")
+b: ElementFactory = _make("b")
+base: ElementFactory = _make("base")
+bdi: ElementFactory = _make("bdi")
+bdo: ElementFactory = _make("bdo")
+blockquote: ElementFactory = _make("blockquote")
+body: ElementFactory = _make("body")
+br: ElementFactory = _make("br")
+button: ElementFactory = _make("button")
+canvas: ElementFactory = _make("canvas")
+caption: ElementFactory = _make("caption")
+cite: ElementFactory = _make("cite")
+code: ElementFactory = _make("code")
+col: ElementFactory = _make("col")
+colgroup: ElementFactory = _make("colgroup")
+data: ElementFactory = _make("data")
+datalist: ElementFactory = _make("datalist")
+dd: ElementFactory = _make("dd")
+del_: ElementFactory = _make("del")
+details: ElementFactory = _make("details")
+dfn: ElementFactory = _make("dfn")
+dialog: ElementFactory = _make("dialog")
+div: ElementFactory = _make("div")
+dl: ElementFactory = _make("dl")
+dt: ElementFactory = _make("dt")
+em: ElementFactory = _make("em")
+embed: ElementFactory = _make("embed")
+fieldset: ElementFactory = _make("fieldset")
+figcaption: ElementFactory = _make("figcaption")
+figure: ElementFactory = _make("figure")
+footer: ElementFactory = _make("footer")
+form: ElementFactory = _make("form")
+h1: ElementFactory = _make("h1")
+h2: ElementFactory = _make("h2")
+h3: ElementFactory = _make("h3")
+h4: ElementFactory = _make("h4")
+h5: ElementFactory = _make("h5")
+h6: ElementFactory = _make("h6")
+head: ElementFactory = _make("head")
+header: ElementFactory = _make("header")
+hgroup: ElementFactory = _make("hgroup")
+hr: ElementFactory = _make("hr")
+html: ElementFactory = _make("html")
+i: ElementFactory = _make("i")
+iframe: ElementFactory = _make("iframe")
+img: ElementFactory = _make("img")
+input_: ElementFactory = _make("input")
+ins: ElementFactory = _make("ins")
+kbd: ElementFactory = _make("kbd")
+label: ElementFactory = _make("label")
+legend: ElementFactory = _make("legend")
+li: ElementFactory = _make("li")
+link: ElementFactory = _make("link")
+main: ElementFactory = _make("main")
+map_: ElementFactory = _make("map")
+mark: ElementFactory = _make("mark")
+menu: ElementFactory = _make("menu")
+meta: ElementFactory = _make("meta")
+meter: ElementFactory = _make("meter")
+nav: ElementFactory = _make("nav")
+noscript: ElementFactory = _make("noscript")
+object_: ElementFactory = _make("object")
+ol: ElementFactory = _make("ol")
+optgroup: ElementFactory = _make("optgroup")
+option: ElementFactory = _make("option")
+output: ElementFactory = _make("output")
+p: ElementFactory = _make("p")
+picture: ElementFactory = _make("picture")
+pre: ElementFactory = _make("pre")
+progress: ElementFactory = _make("progress")
+q: ElementFactory = _make("q")
+rp: ElementFactory = _make("rp")
+rt: ElementFactory = _make("rt")
+ruby: ElementFactory = _make("ruby")
+s: ElementFactory = _make("s")
+samp: ElementFactory = _make("samp")
+script: ElementFactory = _make("script")
+search: ElementFactory = _make("search")
+section: ElementFactory = _make("section")
+select: ElementFactory = _make("select")
+slot: ElementFactory = _make("slot")
+small: ElementFactory = _make("small")
+source: ElementFactory = _make("source")
+span: ElementFactory = _make("span")
+strong: ElementFactory = _make("strong")
+style: ElementFactory = _make("style")
+sub: ElementFactory = _make("sub")
+summary: ElementFactory = _make("summary")
+sup: ElementFactory = _make("sup")
+table: ElementFactory = _make("table")
+tbody: ElementFactory = _make("tbody")
+td: ElementFactory = _make("td")
+template: ElementFactory = _make("template")
+textarea: ElementFactory = _make("textarea")
+tfoot: ElementFactory = _make("tfoot")
+th: ElementFactory = _make("th")
+thead: ElementFactory = _make("thead")
+time: ElementFactory = _make("time")
+title: ElementFactory = _make("title")
+tr: ElementFactory = _make("tr")
+track: ElementFactory = _make("track")
+u: ElementFactory = _make("u")
+ul: ElementFactory = _make("ul")
+var: ElementFactory = _make("var")
+video: ElementFactory = _make("video")
+wbr: ElementFactory = _make("wbr")
+svg: ElementFactory = _make("svg")
+path: ElementFactory = _make("path")
+circle: ElementFactory = _make("circle")
+rect: ElementFactory = _make("rect")
+line: ElementFactory = _make("line")
+polyline: ElementFactory = _make("polyline")
+polygon: ElementFactory = _make("polygon")
+g: ElementFactory = _make("g")
+text: ElementFactory = _make("text")
+
 # ``input``, ``map`` and ``object`` are importable by name too; they are kept out
 # of ``__all__`` so that ``from rweb.html import *`` never shadows a builtin.
-_g["input"] = _g["input_"]
-_g["map"] = _g["map_"]
-_g["object"] = _g["object_"]
-del _g, _tag, _name
+input = input_
+map = map_
+object = object_
+
+__all__ += ['a', 'abbr', 'address', 'area', 'article', 'aside', 'audio', 'b', 'base', 'bdi', 'bdo', 'blockquote', 'body', 'br', 'button', 'canvas', 'caption', 'circle', 'cite', 'code', 'col', 'colgroup', 'data', 'datalist', 'dd', 'del_', 'details', 'dfn', 'dialog', 'div', 'dl', 'dt', 'em', 'embed', 'fieldset', 'figcaption', 'figure', 'footer', 'form', 'g', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'head', 'header', 'hgroup', 'hr', 'html', 'i', 'iframe', 'img', 'input_', 'ins', 'kbd', 'label', 'legend', 'li', 'line', 'link', 'main', 'map_', 'mark', 'menu', 'meta', 'meter', 'nav', 'noscript', 'object_', 'ol', 'optgroup', 'option', 'output', 'p', 'path', 'picture', 'polygon', 'polyline', 'pre', 'progress', 'q', 'rect', 'rp', 'rt', 'ruby', 's', 'samp', 'script', 'search', 'section', 'select', 'slot', 'small', 'source', 'span', 'strong', 'style', 'sub', 'summary', 'sup', 'svg', 'table', 'tbody', 'td', 'template', 'text', 'textarea', 'tfoot', 'th', 'thead', 'time', 'title', 'tr', 'track', 'u', 'ul', 'var', 'video', 'wbr']
