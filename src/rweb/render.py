@@ -37,6 +37,10 @@ ACTION_ATTRS = frozenset({"data-action", "data-oninput", "data-onchange", "data-
 MAX_PASSES = 16
 
 
+_ABSENT: Any = object()
+# The components being rendered, innermost last.  Module-level: rendering is
+# synchronous and one event loop renders at a time (as for reactive._tracker).
+_stack: list[Any] = []
 _NO_ERRORS: list[Any] = []  # shared and never appended to: see View._error
 
 
@@ -140,7 +144,7 @@ class _Pass:
 class View:
     """The components of one page, their renders, and what is dirty."""
 
-    __slots__ = ("_dirty", "_flushing", "actions", "comps", "epoch", "errors", "on_dirty", "root")
+    __slots__ = ("_dirty", "_flushing", "_moved", "actions", "comps", "epoch", "errors", "on_dirty", "root")
 
     def __init__(self, render_page: Callable[[], Any], on_dirty: Callable[[], None] | None = None):
         self.comps: dict[str, ComponentState] = {}
@@ -148,6 +152,7 @@ class View:
         self.comps[ROOT] = self.root
         self._dirty: list[ComponentState] = [self.root]
         self._flushing = False
+        self._moved: list[Any] | None = None  # components that changed parent in this flush
         self.epoch = 0
         self.actions: dict[str, int] = {}
         self.errors: list[RenderError] = _NO_ERRORS  # a fresh list once there is one
@@ -179,7 +184,7 @@ class View:
         self._dirty = [self.root]
         out = self.flush()
         for err in self.errors:
-            if err.component == ROOT:
+            if err.component == ROOT or isinstance(err.cause, DuplicateComponentError):
                 # The root itself failed: there is no page to show.
                 raise err
         return out
@@ -224,6 +229,13 @@ class View:
                         self._render(comp, patches)
         finally:
             self._flushing = False
+        if self._moved:
+            moved, self._moved = self._moved, None
+            for c, old in moved:
+                if self.comps.get(old.name) is old and c.name in old.children and c.parent is not old:
+                    self._error(RenderError(c.parent.name, DuplicateComponentError(
+                        f"component name {c.name!r} is used twice in one page "
+                        f"(in {old.name!r} and {c.parent.name!r})")))
         return patches
 
     def _error(self, err: RenderError) -> None:
@@ -240,10 +252,12 @@ class View:
 
     def _render(self, comp: ComponentState, patches: dict[str, Any]) -> None:
         name = comp.name
+        earlier = patches.get(name, _ABSENT)  # a patch from an earlier pass of this flush
         patches[name] = None  # reserve the key: parents come before their children
         p = _Pass(comp, self, patches)
         old_children = comp.children
         prev = begin(comp)
+        _stack.append(comp)
         try:
             comp.dirty = False
             tree = comp.fn()
@@ -252,6 +266,7 @@ class View:
             else:
                 last = _walk(tree, p, "<div" + comp.rc + ">") + "</div>"
         except Exception as exc:
+            _stack.pop()
             end(prev)
             comp.dirty = False
             err = exc if isinstance(exc, RenderError) and exc.component == name else RenderError(name, exc)
@@ -264,13 +279,17 @@ class View:
                 if child not in keep:
                     self._dispose(child, patches, notify=False)
             if patches.get(name, 0) is None:
-                del patches[name]
+                if earlier is _ABSENT:
+                    del patches[name]
+                else:
+                    patches[name] = earlier
             if comp.statics is None:
                 # Never rendered: stand in an empty element so the page stays whole.
                 comp.statics = (f'<div data-rc="{escape(name)}" data-rweb-error=""></div>',)
                 comp.dyns = []
                 patches[name] = full(comp.statics, comp.dyns)
             return
+        _stack.pop()
         end(prev)
         p.statics.append(last)
         statics = tuple(p.statics)
@@ -278,6 +297,13 @@ class View:
         patch = diff(old, comp.dyns, statics, p.dyns)
         comp.statics = old if patch is None or "s" not in patch else _shared(statics)
         comp.dyns = p.dyns
+        if earlier is not _ABSENT and earlier is not None:
+            if patch is None:
+                patch = earlier
+            elif "s" in earlier or "s" in patch:
+                patch = full(comp.statics, comp.dyns)
+            else:
+                patch = {**earlier, **patch}
         if patch is None:
             del patches[name]
         else:
@@ -324,6 +350,14 @@ class View:
             if cc is not None and cc.parent is c:
                 self._dispose(child, patches, notify)
 
+    def _may_rerender(self, comp: ComponentState | None) -> bool:
+        """Could ``comp`` still render again in this flush (it or an ancestor is dirty or rendering)?"""
+        while comp is not None:
+            if comp.dirty or comp in _stack:
+                return True
+            comp = comp.parent
+        return False
+
     def _child(self, node: Component, p: _Pass) -> CRef:
         name = node.name
         parent = p.comp
@@ -341,6 +375,20 @@ class View:
             if c.claimed == self.epoch and c.parent is not parent:
                 raise DuplicateComponentError(f"component name {name!r} is used twice in one page")
             if c.parent is not parent:  # moved under another parent
+                old = c.parent
+                if (
+                    old is not None
+                    and self.comps.get(old.name) is old
+                    and name in old.children
+                    and not self._may_rerender(old)
+                ):
+                    raise DuplicateComponentError(
+                        f"component name {name!r} is used twice in one page "
+                        f"(in {old.name!r} and {parent.name!r})"
+                    )
+                if self._moved is None:
+                    self._moved = []
+                self._moved.append((c, old))
                 c.parent = parent
                 c.depth = parent.depth + 1
             if not c.dirty and c.statics is not None and _same_fn(c.fn, node.fn):

@@ -16,7 +16,6 @@ import inspect
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -62,12 +61,16 @@ class ConnectionInfo:
         cookies: dict[str, str] = {}
         raw = hdrs.get("cookie")
         if raw:
-            jar: SimpleCookie = SimpleCookie()
-            try:
-                jar.load(raw)
-            except Exception:  # malformed cookies are ignored, as browsers do
-                jar = SimpleCookie()
-            cookies = {k: m.value for k, m in jar.items()}
+            # As browsers and most servers do: "name=value" pairs split on ";",
+            # one odd pair never hides the others (SimpleCookie stops at it).
+            for pair in raw.split(";"):
+                name, eq, value = pair.partition("=")
+                name, value = name.strip(), value.strip()
+                if not eq or not name:
+                    continue
+                if len(value) >= 2 and value[0] == value[-1] == '"':
+                    value = value[1:-1]
+                cookies.setdefault(name, value)
         query = dict(parse_qsl(qs, keep_blank_values=True)) if qs else {}
         return cls(path=path or "/", query=query, headers=hdrs, cookies=cookies, client=client)
 

@@ -76,7 +76,8 @@ class _Listener(WSListener):  # type: ignore[misc]
                 else:
                     transport.send(_TEXT, self.conn.receive(frame.get_payload_as_memoryview()))
             elif mt is _CLOSE:
-                transport.send_close(frame.get_close_code())
+                code = frame.get_close_code()
+                transport.send_close(code if code != WSCloseCode.NO_INFO else WSCloseCode.OK)
                 transport.disconnect()
             elif mt is _TEXT or mt is _CONT or mt is _BINARY:
                 self._fragment(transport, frame, mt)

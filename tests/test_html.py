@@ -1,0 +1,270 @@
+"""The HTML builder: elements, attributes, children, escaping, raw markup."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from rweb import html, raw
+from rweb.html import (
+    Element,
+    a,
+    br,
+    button,
+    component,
+    del_,
+    div,
+    escape,
+    img,
+    input_,
+    label,
+    li,
+    p,
+    span,
+    to_html,
+    ul,
+)
+from rweb.render import View
+
+XSS_TEXT = "<script>alert('x')</script> & \"q\""
+XSS_TEXT_ESCAPED = (
+    "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; &quot;q&quot;"
+)
+XSS_ATTR = '" onmouseover="alert(1)" x=\'<'
+
+
+def page_html(fn: Any) -> str:
+    """What the renderer (not to_html) produces for a page: statics and dyns joined."""
+    view = View(fn)
+    out = view.mount()["root"]
+    s, d = out["s"], out["d"]
+    parts = [s[0]]
+    for i, v in enumerate(d):
+        parts.append(v)
+        parts.append(s[i + 1])
+    return "".join(parts)
+
+
+# -- elements -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "tag",
+    "a abbr article aside b blockquote body button canvas code dd details dialog div dl dt "
+    "em fieldset figure footer form h1 h2 h3 h4 h5 h6 head header html i iframe label legend "
+    "li main nav ol option p pre section select small span strong style sub summary sup table "
+    "tbody td template textarea tfoot th thead title tr u ul video".split(),
+)
+def test_every_standard_element_is_a_function(tag: str) -> None:
+    build = getattr(html, tag)
+    assert to_html(build("x")) == f"<{tag}>x</{tag}>"
+
+
+@pytest.mark.parametrize(
+    ("fn", "tag"),
+    [("del_", "del"), ("object_", "object"), ("map_", "map"), ("input_", "input")],
+)
+def test_keyword_and_builtin_names_get_a_trailing_underscore(fn: str, tag: str) -> None:
+    assert getattr(html, fn)().tag == tag
+    if tag != "del":  # ``del`` is a keyword; the others are importable by name too
+        assert getattr(html, tag) is getattr(html, fn)
+
+
+def test_star_import_does_not_shadow_builtins() -> None:
+    for name in ("input", "map", "object"):
+        assert name not in html.__all__
+    for name in ("input_", "map_", "object_", "del_", "div"):
+        assert name in html.__all__
+
+
+@pytest.mark.parametrize("tag", ["area", "br", "col", "embed", "hr", "img", "input", "link", "meta", "wbr"])
+def test_void_elements_render_without_closing_tag(tag: str) -> None:
+    build = getattr(html, tag)
+    assert to_html(build()) == f"<{tag}>"
+
+
+def test_void_elements_in_a_rendered_page() -> None:
+    out = page_html(lambda: div(input_(value="<x>", disabled=True), br(), img(src="a.png", alt="")))
+    assert out == '<div data-rc="root"><input value="&lt;x&gt;" disabled><br><img src="a.png" alt=""></div>'
+
+
+@pytest.mark.parametrize("build", [input_, br, img, html.hr, html.meta])
+def test_void_elements_reject_children(build: Any) -> None:
+    with pytest.raises(TypeError, match="void"):
+        build("child")
+
+
+def test_element_repr_and_structure() -> None:
+    el = div("a", span("b"), id="x")
+    assert isinstance(el, Element)
+    assert el.tag == "div" and el.attrs == {"id": "x"} and len(el.children) == 2
+    assert "div" in repr(el)
+    assert el.__html__() == '<div id="x">a<span>b</span></div>'
+
+
+# -- children -----------------------------------------------------------------
+
+
+def gen() -> Any:
+    yield li("g1")
+    yield li("g2")
+
+
+CHILDREN: list[tuple[str, Any, str]] = [
+    ("string", "hi", "hi"),
+    ("int", 42, "42"),
+    ("negative", -3, "-3"),
+    ("float", 1.5, "1.5"),
+    ("element", span("s"), "<span>s</span>"),
+    ("list", ["a", span("b"), 1], "a<span>b</span>1"),
+    ("tuple", ("a", "b"), "ab"),
+    ("nested_lists", [["a", ["b"]], ("c",)], "abc"),
+    ("generator", gen(), "<li>g1</li><li>g2</li>"),
+    ("none", None, ""),
+    ("true", True, ""),
+    ("false", False, ""),
+    ("empty_list", [], ""),
+    ("conditional", [False and span("no"), True and span("yes")], "<span>yes</span>"),
+]
+
+
+@pytest.mark.parametrize(("name", "child", "expected"), CHILDREN, ids=[c[0] for c in CHILDREN])
+def test_children_kinds(name: str, child: Any, expected: str) -> None:
+    assert to_html(div(child)) == f"<div>{expected}</div>"
+
+
+@pytest.mark.parametrize(("name", "child", "expected"), CHILDREN, ids=[c[0] for c in CHILDREN])
+def test_renderer_handles_children_like_to_html(name: str, child: Any, expected: str) -> None:
+    if name == "generator":
+        child = gen()  # the module-level generator is consumed by the other test
+    assert page_html(lambda: div(child)) == f'<div data-rc="root">{expected}</div>'
+
+
+def test_list_comprehension_children() -> None:
+    assert to_html(ul([li(i) for i in range(3)])) == "<ul><li>0</li><li>1</li><li>2</li></ul>"
+
+
+def test_component_renders_inline_in_to_html() -> None:
+    assert to_html(div(component("c", lambda: span("in")))) == "<div><span>in</span></div>"
+
+
+@pytest.mark.parametrize("name", ["", None, 3])
+def test_component_requires_a_non_empty_name(name: Any) -> None:
+    with pytest.raises(TypeError):
+        component(name, lambda: "x")
+
+
+def test_component_requires_a_callable() -> None:
+    with pytest.raises(TypeError, match="callable"):
+        component("c", "not callable")  # type: ignore[arg-type]
+
+
+# -- attributes ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("attrs", "expected"),
+    [
+        ({"data_action": "inc"}, ' data-action="inc"'),
+        ({"class_": "btn"}, ' class="btn"'),
+        ({"for_": "name"}, ' for="name"'),
+        ({"aria_label": "Close"}, ' aria-label="Close"'),
+        ({"http_equiv": "refresh"}, ' http-equiv="refresh"'),
+        ({"disabled": True}, " disabled"),
+        ({"disabled": False}, ""),
+        ({"title": None}, ""),
+        ({"tabindex": 3}, ' tabindex="3"'),
+        ({"value": 0}, ' value="0"'),
+        ({"value": ""}, ' value=""'),
+        ({"id": "a", "class_": "b"}, ' id="a" class="b"'),
+    ],
+)
+def test_attributes(attrs: dict[str, Any], expected: str) -> None:
+    assert to_html(button("x", **attrs)) == f"<button{expected}>x</button>"
+    assert page_html(lambda: button("x", **attrs)) == f'<button data-rc="root"{expected}>x</button>'
+
+
+def test_label_for_and_input_attributes() -> None:
+    out = to_html(label("Name", for_="n")) + to_html(input_(id="n", type="text", required=True))
+    assert out == '<label for="n">Name</label><input id="n" type="text" required>'
+
+
+@pytest.mark.parametrize("key", ["on click", 'x"', "a>b", "a/b", "a=b", "a'b", "-<"])
+def test_invalid_attribute_names_are_refused(key: str) -> None:
+    with pytest.raises(ValueError, match="attribute"):
+        to_html(div(**{key: "v"}))
+    with pytest.raises(Exception, match="attribute"):
+        View(lambda: div(**{key: "v"})).mount()
+
+
+# -- escaping -----------------------------------------------------------------
+
+
+def test_escape_all_five_characters() -> None:
+    assert escape("& < > \" '") == "&amp; &lt; &gt; &quot; &#x27;"
+    assert escape("&amp;") == "&amp;amp;"  # escaping is not idempotent: no double-decoding tricks
+    assert escape("plain") == "plain"
+
+
+def test_text_is_escaped() -> None:
+    assert to_html(p(XSS_TEXT)) == f"<p>{XSS_TEXT_ESCAPED}</p>"
+    assert page_html(lambda: p(XSS_TEXT)) == f'<p data-rc="root">{XSS_TEXT_ESCAPED}</p>'
+
+
+def test_attribute_values_are_escaped() -> None:
+    expected = (
+        '<a href="&quot; onmouseover=&quot;alert(1)&quot; x=&#x27;&lt;">t</a>'
+    )
+    assert to_html(a("t", href=XSS_ATTR)) == expected
+    assert page_html(lambda: a("t", href=XSS_ATTR)) == expected.replace("<a ", '<a data-rc="root" ', 1)
+
+
+def test_no_payload_breaks_out_of_an_attribute() -> None:
+    for payload in (XSS_ATTR, "'><img src=x onerror=alert(1)>", '"><script>x</script>'):
+        out = to_html(div(title=payload))
+        # Exactly the two quotes that delimit the value, and no raw angle brackets inside.
+        assert out.count('"') == 2 and out.count("<") == 2 and out.count(">") == 2, out
+
+
+def test_stringified_objects_are_escaped() -> None:
+    class Evil:
+        def __str__(self) -> str:
+            return "<b>evil</b>"
+
+    assert to_html(div(Evil())) == "<div>&lt;b&gt;evil&lt;/b&gt;</div>"
+    assert to_html(div(title=Evil())) == '<div title="&lt;b&gt;evil&lt;/b&gt;"></div>'
+    assert page_html(lambda: div(Evil())) == '<div data-rc="root">&lt;b&gt;evil&lt;/b&gt;</div>'
+
+
+def test_str_subclasses_are_escaped() -> None:
+    class Name(str):
+        pass
+
+    assert to_html(div(Name("<i>"))) == "<div>&lt;i&gt;</div>"
+    assert page_html(lambda: div(Name("<i>"))) == '<div data-rc="root">&lt;i&gt;</div>'
+
+
+def test_raw_is_inserted_verbatim() -> None:
+    markup = raw("<em>trusted</em>")
+    assert to_html(div(markup, "<em>")) == "<div><em>trusted</em>&lt;em&gt;</div>"
+    assert page_html(lambda: div(markup)) == '<div data-rc="root"><em>trusted</em></div>'
+
+
+def test_raw_in_an_attribute_value_is_still_escaped() -> None:
+    assert to_html(div(title=raw('"x"'))) == '<div title="&quot;x&quot;"></div>'
+
+
+def test_objects_with_dunder_html_are_trusted() -> None:
+    class Widget:
+        def __html__(self) -> str:
+            return "<b>w</b>"
+
+    assert to_html(div(Widget())) == "<div><b>w</b></div>"
+    assert page_html(lambda: div(Widget())) == '<div data-rc="root"><b>w</b></div>'
+
+
+def test_to_html_of_plain_values() -> None:
+    assert to_html("a<b") == "a&lt;b"
+    assert to_html(None) == ""
+    assert to_html([div(), del_("x")]) == "<div></div><del>x</del>"

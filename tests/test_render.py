@@ -1,0 +1,751 @@
+"""Rendering: statics/dyns, per-component re-render, minimal patches, component lifecycle.
+
+Pages are driven in-process through the real wire protocol with
+``rweb.testing.Client`` (Connection + Session + View, no socket); ``client.html()``
+is the page as the browser would rebuild it from the messages.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter as Tally
+from typing import Any
+
+import pytest
+
+from rweb import App, RDict, RList, reactive
+from rweb.connection import Connection
+from rweb.html import button, component, div, li, p, span, to_html, ul
+from rweb.render import RenderError, View
+from rweb.session import ConnectionInfo
+from rweb.testing import Client
+
+
+@reactive
+class Counter:
+    value: int
+
+
+@reactive
+class Pair:
+    a: int = 0
+    b: int = 0
+
+
+@reactive
+class Item:
+    id: int
+    text: str
+
+
+@reactive
+class Todos:
+    items: Any
+    title: str = "Todos"
+
+
+def rebuild(comp: dict[str, Any]) -> str:
+    s, d = comp["s"], comp["d"]
+    out = [s[0]]
+    for i, v in enumerate(d):
+        out.append(v if isinstance(v, str) else f"<<{v['c']}>>")
+        out.append(s[i + 1])
+    return "".join(out)
+
+
+def action_page(fn: Any) -> Any:
+    """session_setup whose on_action runs ``fn(action, params)`` (all actions accepted)."""
+
+    def setup(writer_id: Any) -> Any:
+        return fn()
+
+    return setup
+
+
+# -- init message shape --------------------------------------------------------
+
+
+def test_init_has_root_and_components_as_statics_and_dyns(counter_example: Any) -> None:
+    c = Client(counter_example.session_setup)
+    assert c.init["t"] == "init"
+    comps = c.init["c"]
+    assert set(comps) == {"root", "display"}
+    for comp in comps.values():
+        assert set(comp) == {"s", "d"}
+        assert len(comp["s"]) == len(comp["d"]) + 1
+        assert all(isinstance(x, str) for x in comp["s"])
+    assert {"c": "display"} in comps["root"]["d"]
+    assert comps["display"]["d"] == ["Count: ", "0"]
+    display = rebuild(comps["display"])
+    assert display == '<div data-rc="display"><span>Count: </span><span>0</span></div>'
+    assert rebuild(comps["root"]).startswith('<div data-rc="root"><h1>RWeb Counter</h1>')
+    page = c.html()
+    assert page.count('data-rc="root"') == 1 and page.count('data-rc="display"') == 1
+    assert '<span>Count: </span><span>0</span>' in page
+    assert page.count("data-action=") == 3
+
+
+def test_a_root_that_is_not_an_element_is_wrapped() -> None:
+    c = Client(lambda w: (lambda: ["a", span("b")], lambda a, p: None))
+    assert c.html() == '<div data-rc="root">a<span>b</span></div>'
+
+
+def test_client_html_matches_to_html_of_the_same_tree() -> None:
+    def tree() -> Any:
+        return div(p("x < y"), ul([li(i, class_="row") for i in range(3)]), button("b", disabled=True))
+
+    c = Client(lambda w: (tree, lambda a, p: None))
+    assert c.html() == to_html(tree()).replace("<div>", '<div data-rc="root">', 1)
+
+
+# -- minimal patches -----------------------------------------------------------
+
+
+def test_counter_click_reply_is_a_tiny_slot_patch(counter_example: Any) -> None:
+    info = ConnectionInfo()
+    conn = Connection(App(counter_example.session_setup), 1, info, lambda b: None, lambda f: None)
+    conn.open()
+    for _ in range(5):
+        conn.receive(b'{"action":"inc","params":{}}')
+    reply = conn.receive(b'{"action":"inc","params":{}}')
+    assert reply == b'{"t":"r","d":{"display":{"1":"6"}}}'
+    assert len(reply) < 64
+
+
+def test_changed_attribute_patches_only_its_slot() -> None:
+    state = Pair()
+
+    def page() -> Any:
+        return div(button("go", class_=f"n{state.a}", data_action="x"), span("static"))
+
+    def on_action(action: str, params: dict[str, Any]) -> None:
+        state.a += 1
+
+    c = Client(lambda w: (page, on_action))
+    reply = c.send("x")
+    (patch,) = reply["d"].values()
+    assert reply["d"].keys() == {"root"}
+    assert list(patch.values()) == [' class="n1"']
+    assert 'class="n1"' in c.html()
+
+
+def test_shape_change_sends_the_whole_component() -> None:
+    state = Pair()
+
+    def page() -> Any:
+        return div(span("on") if state.a else None, button("t", data_action="t"))
+
+    def on_action(action: str, params: dict[str, Any]) -> None:
+        state.a = 1 - state.a
+
+    c = Client(lambda w: (page, on_action))
+    assert "<span>on</span>" not in c.html()
+    reply = c.send("t")
+    assert set(reply["d"]["root"]) == {"s", "d"}
+    assert "<span>on</span>" in c.html()
+    reply = c.send("t")
+    assert set(reply["d"]["root"]) == {"s", "d"}
+    assert "<span>on</span>" not in c.html()
+
+
+def test_same_value_write_sends_an_empty_reply_and_renders_nothing() -> None:
+    state = Pair()
+    renders = Tally()
+
+    def display() -> Any:
+        renders["display"] += 1
+        return span(state.a)
+
+    def page() -> Any:
+        renders["root"] += 1
+        return div(component("display", display), button("s", data_action="same"))
+
+    def on_action(action: str, params: dict[str, Any]) -> None:
+        state.a = 0
+
+    c = Client(lambda w: (page, on_action))
+    before = dict(renders)
+    reply = c.send("same")
+    assert reply["d"] == {}
+    assert "e" not in reply
+    assert dict(renders) == before
+
+
+# -- per-field tracking ----------------------------------------------------------
+
+
+def test_a_write_re_renders_exactly_the_components_that_read_the_field() -> None:
+    state = Pair()
+    renders = Tally()
+
+    def comp(name: str, read: Any) -> Any:
+        def fn() -> Any:
+            renders[name] += 1
+            return span(read())
+
+        return component(name, fn)
+
+    def page() -> Any:
+        renders["root"] += 1
+        return div(
+            comp("ca", lambda: state.a),
+            comp("cb", lambda: state.b),
+            comp("cab", lambda: state.a + state.b),
+            comp("none", lambda: "constant"),
+            button("a", data_action="a"),
+            button("b", data_action="b"),
+        )
+
+    def on_action(action: str, params: dict[str, Any]) -> None:
+        if action == "a":
+            state.a += 1
+        else:
+            state.b += 10
+
+    c = Client(lambda w: (page, on_action))
+    assert renders == {"root": 1, "ca": 1, "cb": 1, "cab": 1, "none": 1}
+    reply = c.send("a")
+    assert set(reply["d"]) == {"ca", "cab"}
+    assert reply["d"]["ca"] == {"0": "1"} and reply["d"]["cab"] == {"0": "1"}
+    assert renders == {"root": 1, "ca": 2, "cb": 1, "cab": 2, "none": 1}
+    reply = c.send("b")
+    assert set(reply["d"]) == {"cb", "cab"}
+    assert reply["d"]["cab"] == {"0": "11"}
+    assert renders == {"root": 1, "ca": 2, "cb": 2, "cab": 3, "none": 1}
+    assert '<span data-rc="cab">11</span>' in c.html()
+
+
+def test_one_record_read_by_several_components_and_several_records() -> None:
+    counter = Counter(0)
+    other = Counter(100)
+
+    def page() -> Any:
+        return div(
+            component("x1", lambda: span(counter.value)),
+            component("x2", lambda: span(counter.value * 2)),
+            component("y", lambda: span(other.value)),
+            button("i", data_action="inc"),
+            button("o", data_action="other"),
+        )
+
+    def on_action(action: str, params: dict[str, Any]) -> None:
+        if action == "inc":
+            counter.value += 1
+        else:
+            other.value += 1
+            counter.value += 1
+
+    c = Client(lambda w: (page, on_action))
+    assert c.send("inc")["d"] == {"x1": {"0": "1"}, "x2": {"0": "2"}}
+    assert c.send("other")["d"] == {"x1": {"0": "2"}, "x2": {"0": "4"}, "y": {"0": "101"}}
+
+
+def test_nested_records_re_render_their_readers() -> None:
+    @reactive
+    class Profile:
+        name: str
+
+    @reactive
+    class User:
+        profile: Any
+
+    first = Profile("ann")
+    user = User(first)
+
+    def page() -> Any:
+        return div(component("name", lambda: span(user.profile.name)), button("x", data_action="x"))
+
+    def on_action(action: str, params: dict[str, Any]) -> None:
+        match params["op"]:
+            case "rename":
+                user.profile.name = params["v"]
+            case "replace":
+                user.profile = Profile(params["v"])
+            case "old":
+                first.name = params["v"]
+
+    c = Client(lambda w: (page, on_action))
+    assert c.send("x", {"op": "rename", "v": "bob"})["d"] == {"name": {"0": "bob"}}
+    assert c.send("x", {"op": "replace", "v": "cy"})["d"] == {"name": {"0": "cy"}}
+    # The old profile is no longer read by anything on the page.
+    assert c.send("x", {"op": "old", "v": "zed"})["d"] == {}
+    assert "<span data-rc=\"name\">cy</span>" in c.html()
+
+
+LIST_OPS: list[tuple[str, Any]] = [
+    ("append", lambda lst: lst.append("d")),
+    ("insert", lambda lst: lst.insert(1, "x")),
+    ("pop", lambda lst: lst.pop()),
+    ("remove", lambda lst: lst.remove("b")),
+    ("setitem", lambda lst: lst.__setitem__(0, "z")),
+    ("delitem", lambda lst: lst.__delitem__(0)),
+    ("clear", lambda lst: lst.clear()),
+    ("sort", lambda lst: lst.sort(reverse=True)),
+    ("extend", lambda lst: lst.extend(["e", "f"])),
+    ("reverse", lambda lst: lst.reverse()),
+]
+
+
+@pytest.mark.parametrize(("name", "op"), LIST_OPS, ids=[n for n, _ in LIST_OPS])
+def test_list_mutations_re_render_readers(name: str, op: Any) -> None:
+    todos = Todos(["a", "b", "c"])
+    expected = ["a", "b", "c"]
+
+    def page() -> Any:
+        return div(
+            component("list", lambda: ul([li(t) for t in todos.items])),
+            component("title", lambda: p(todos.title)),
+            button("m", data_action="mutate"),
+        )
+
+    c = Client(lambda w: (page, lambda a, p: op(todos.items)))
+    reply = c.send("mutate")
+    op(expected)
+    assert set(reply["d"]) == {"list"}
+    assert c.html("list") == '<ul data-rc="list">' + "".join(f"<li>{t}</li>" for t in expected) + "</ul>"
+
+
+DICT_OPS: list[tuple[str, Any]] = [
+    ("set", lambda d: d.__setitem__("k2", "v2")),
+    ("del", lambda d: d.__delitem__("k")),
+    ("pop", lambda d: d.pop("k")),
+    ("update", lambda d: d.update({"k": "new", "k3": "v3"})),
+    ("setdefault", lambda d: d.setdefault("k4", "v4")),
+    ("clear", lambda d: d.clear()),
+]
+
+
+@pytest.mark.parametrize(("name", "op"), DICT_OPS, ids=[n for n, _ in DICT_OPS])
+def test_dict_mutations_re_render_readers(name: str, op: Any) -> None:
+    todos = Todos({"k": "v"})
+    expected = {"k": "v"}
+
+    def page() -> Any:
+        return div(
+            component("dict", lambda: ul([li(k, "=", v) for k, v in todos.items.items()])),
+            component("title", lambda: p(todos.title)),
+            button("m", data_action="mutate"),
+        )
+
+    c = Client(lambda w: (page, lambda a, p: op(todos.items)))
+    assert isinstance(todos.items, RDict)
+    reply = c.send("mutate")
+    op(expected)
+    assert set(reply["d"]) == {"dict"}
+    rows = "".join(f"<li>{k}=${v}</li>".replace("$", "") for k, v in expected.items())
+    assert c.html("dict") == f'<ul data-rc="dict">{rows}</ul>'
+
+
+def test_assigning_a_new_list_re_renders_and_old_list_is_forgotten() -> None:
+    todos = Todos(["a"])
+    old = todos.items
+
+    def page() -> Any:
+        return div(component("list", lambda: ul([li(t) for t in todos.items])), button("x", data_action="x"))
+
+    def on_action(action: str, params: dict[str, Any]) -> None:
+        if params.get("replace"):
+            todos.items = ["new"]
+        else:
+            old.append("stale")
+
+    c = Client(lambda w: (page, on_action))
+    assert set(c.send("x", {"replace": True})["d"]) == {"list"}
+    assert isinstance(todos.items, RList)
+    assert c.send("x")["d"] == {}
+    assert c.html("list") == '<ul data-rc="list"><li>new</li></ul>'
+
+
+# -- parents and children --------------------------------------------------------
+
+
+def test_parent_re_render_keeps_clean_children_and_re_renders_changed_ones() -> None:
+    state = Pair()
+    renders = Tally()
+
+    def page() -> Any:
+        renders["root"] += 1
+        label = f"label {state.a}"  # a plain value captured by the child below
+
+        def same() -> Any:
+            renders["same"] += 1
+            return span("child reads b: ", state.b)
+
+        def captured() -> Any:
+            renders["captured"] += 1
+            return span(label)
+
+        return div(
+            p(state.a),
+            component("same", same),
+            component("captured", captured),
+            button("a", data_action="a"),
+        )
+
+    def on_action(action: str, params: dict[str, Any]) -> None:
+        state.a += 1
+
+    c = Client(lambda w: (page, on_action))
+    assert renders == {"root": 1, "same": 1, "captured": 1}
+    reply = c.send("a")
+    assert renders == {"root": 2, "same": 1, "captured": 2}
+    assert set(reply["d"]) == {"root", "captured"}
+    assert reply["d"]["captured"] == {"0": "label 1"}
+    assert "label 1" in c.html()
+
+
+def test_child_with_equal_default_arguments_is_not_re_rendered() -> None:
+    state = Pair()
+    renders = Tally()
+
+    def page() -> Any:
+        return div(
+            p(state.a),
+            [component(f"row-{i}", lambda i=i: renders.update([i]) or li(i)) for i in range(3)],
+            button("a", data_action="a"),
+        )
+
+    c = Client(lambda w: (page, lambda a, p: setattr(state, "a", state.a + 1)))
+    assert renders == {0: 1, 1: 1, 2: 1}
+    reply = c.send("a")
+    assert set(reply["d"]) == {"root"}
+    assert renders == {0: 1, 1: 1, 2: 1}
+
+
+def test_dirty_child_of_a_re_rendering_parent_renders_once() -> None:
+    state = Pair()
+    renders = Tally()
+
+    def child() -> Any:
+        renders["child"] += 1
+        return span(state.b)
+
+    def page() -> Any:
+        renders["root"] += 1
+        return div(p(state.a), component("child", child), button("x", data_action="both"))
+
+    def on_action(action: str, params: dict[str, Any]) -> None:
+        state.a += 1
+        state.b += 1
+
+    c = Client(lambda w: (page, on_action))
+    reply = c.send("both")
+    assert renders == {"root": 2, "child": 2}
+    assert reply["d"] == {"root": {"0": "1"}, "child": {"0": "1"}}
+
+
+def test_keyed_rows_insert_at_top_sends_only_the_new_row_and_the_parent() -> None:
+    todos = Todos([Item(i, f"item {i}") for i in range(5)])
+    renders = Tally()
+    next_id = [100]
+
+    def row(item: Item) -> Any:
+        def fn() -> Any:
+            renders[item.id] += 1
+            return li(item.text, data_action="noop")
+
+        return component(f"row-{item.id}", fn)
+
+    def page() -> Any:
+        return div(
+            component("list", lambda: ul([row(it) for it in todos.items])),
+            button("add", data_action="add"),
+        )
+
+    def on_action(action: str, params: dict[str, Any]) -> None:
+        if action == "add":
+            todos.items.insert(0, Item(next_id[0], "fresh <b>"))
+            next_id[0] += 1
+        elif action == "edit":
+            todos.items[params["i"]].text = params["text"]
+        elif action == "reverse":
+            todos.items.reverse()
+
+    app = App(lambda w: (page, on_action), actions=["edit", "reverse"])
+    c = Client(app)
+    assert renders == dict.fromkeys(range(5), 1)
+    reply = c.send("add")
+    assert set(reply["d"]) == {"list", "row-100"}
+    assert set(reply["d"]["row-100"]) == {"s", "d"}
+    assert "fresh &lt;b&gt;" in reply["d"]["row-100"]["d"]
+    refs = [v["c"] for v in reply["d"]["list"]["d"] if isinstance(v, dict)]
+    assert refs == ["row-100", "row-0", "row-1", "row-2", "row-3", "row-4"]
+    assert renders == {**dict.fromkeys(range(5), 1), 100: 1}
+    order = re.findall(r'data-rc="(row-\d+)"', c.html())
+    assert order == refs
+    # Editing one row re-renders that row only.
+    reply = c.send("edit", {"i": 3, "text": "changed"})
+    assert reply["d"] == {"row-2": {"1": "changed"}}
+    # Reordering re-renders no row: only the parent's references move.
+    before = dict(renders)
+    reply = c.send("reverse")
+    assert set(reply["d"]) == {"list"}
+    assert dict(renders) == before
+    assert re.findall(r'data-rc="(row-\d+)"', c.html()) == refs[::-1]
+
+
+def test_removed_components_are_sent_as_null_and_stop_being_tracked() -> None:
+    todos = Todos([Item(1, "one"), Item(2, "two")])
+    renders = Tally()
+    removed: list[Item] = []
+
+    def row(item: Item) -> Any:
+        def fn() -> Any:
+            renders[item.id] += 1
+            return li(item.text, button("x", data_action=f"del-{item.id}"))
+
+        return component(f"row-{item.id}", fn)
+
+    def page() -> Any:
+        return div(component("list", lambda: ul([row(it) for it in todos.items])))
+
+    def on_action(action: str, params: dict[str, Any]) -> None:
+        if action == "del-1":
+            removed.append(todos.items.pop(0))
+        elif action == "poke":
+            removed[0].text = "poked"
+
+    c = Client(App(lambda w: (page, on_action), actions=["poke"]))
+    reply = c.send("del-1")
+    assert reply["d"]["row-1"] is None
+    assert "row-1" not in c.components and "one" not in c.html()
+    before = dict(renders)
+    reply = c.send("poke")
+    assert reply["d"] == {}
+    assert "e" not in reply
+    assert dict(renders) == before
+    assert not removed[0]._rw_subs[1]  # no subscriber left on the removed row's field
+    # Its action is gone from the page with it.
+    assert c.send("del-1")["e"]["code"] == "unknown_action"
+
+
+def test_removing_a_parent_removes_its_children() -> None:
+    state = Pair(a=1)
+
+    def page() -> Any:
+        inner = component("inner", lambda: span(state.b))
+        return div(state.a and component("outer", lambda: div(inner)), button("x", data_action="x"))
+
+    c = Client(lambda w: (page, lambda a, p: setattr(state, "a", 0)))
+    assert {"outer", "inner"} <= set(c.components)
+    reply = c.send("x")
+    assert reply["d"]["outer"] is None and reply["d"]["inner"] is None
+    assert c.send("x")["d"] == {}
+    state_b_subs = state._rw_subs[1]
+    assert not state_b_subs
+
+
+# -- component names ---------------------------------------------------------------
+
+
+def test_component_name_used_twice_in_one_parent_fails_the_mount() -> None:
+    def page() -> Any:
+        return div(component("x", lambda: "1"), component("x", lambda: "2"))
+
+    session = App(lambda w: (page, lambda a, p: None)).session(1)
+    with pytest.raises(RenderError, match="used twice"):
+        session.mount()
+
+
+def test_component_name_used_twice_under_different_parents_fails_the_mount() -> None:
+    def page() -> Any:
+        return div(
+            component("a", lambda: div(component("x", lambda: span("1")))),
+            component("b", lambda: div(component("x", lambda: span("2")))),
+        )
+
+    session = App(lambda w: (page, lambda a, p: None)).session(1)
+    with pytest.raises(RenderError, match="used twice"):
+        session.mount()
+
+
+def test_component_name_reused_by_a_later_render_is_an_error() -> None:
+    state = Pair()
+
+    def page() -> Any:
+        return div(
+            component("a", lambda: div(component("x", lambda: span("from a")))),
+            component("b", lambda: div(state.a and component("x", lambda: span("from b")))),
+            button("t", data_action="t"),
+        )
+
+    c = Client(lambda w: (page, lambda a, p: setattr(state, "a", 1)))
+    reply = c.send("t")
+    html = c.html()
+    assert html.count('data-rc="x"') == 1, html
+    assert reply.get("e", {}).get("code") == "render_error"
+
+
+@reactive
+class Where:
+    at: str = "a"
+
+
+def moving_child() -> Any:
+    return span("x")
+
+
+@pytest.mark.parametrize(("start", "end"), [("a", "b"), ("b", "a")])
+def test_a_component_can_move_between_parents_in_one_flush(start: str, end: str) -> None:
+    where = Where(start)
+
+    def holder(name: str) -> Any:
+        return component(name, lambda: div(where.at == name and component("x", moving_child)))
+
+    page = lambda: div(holder("a"), holder("b"), button("m", data_action="move"))  # noqa: E731
+    c = Client(lambda w: (page, lambda a, p: setattr(where, "at", end)))
+    assert re.search(f'data-rc="{start}"><span data-rc="x">', c.html())
+    reply = c.send("move")
+    assert "e" not in reply, reply
+    html = c.html()
+    assert html.count('data-rc="x"') == 1, html
+    assert re.search(f'data-rc="{end}"><span data-rc="x">', html), html
+
+
+def test_a_component_can_move_out_of_a_removed_parent() -> None:
+    where = Where("a")
+
+    def page() -> Any:
+        return div(
+            where.at == "a" and component("a", lambda: div(component("x", moving_child))),
+            component("b", lambda: div(where.at == "b" and component("x", moving_child))),
+            button("m", data_action="move"),
+        )
+
+    c = Client(lambda w: (page, lambda a, p: setattr(where, "at", "b")))
+    reply = c.send("move")
+    assert "e" not in reply, reply
+    assert reply["d"]["a"] is None
+    html = c.html()
+    assert html.count('data-rc="x"') == 1 and 'data-rc="b"><span data-rc="x">' in html, html
+    assert "x" in c.components and "a" not in c.components
+
+
+def test_root_is_a_reserved_component_name() -> None:
+    session = App(lambda w: (lambda: div(component("root", lambda: "x")), None or {})).session(1)
+    with pytest.raises(RenderError, match="reserved"):
+        session.mount()
+
+
+def test_a_page_whose_root_fails_does_not_open() -> None:
+    def page() -> Any:
+        raise ValueError("no page today")
+
+    conn = Connection(App(lambda w: (page, {})), 1, ConnectionInfo(), lambda b: None, lambda f: None)
+    msg, ok = conn.open()
+    assert not ok
+    assert json.loads(msg)["e"]["code"] == "render_error"
+
+
+# -- render errors -----------------------------------------------------------------
+
+
+def test_failing_component_keeps_its_last_render_and_others_update() -> None:
+    state = Pair()
+
+    def fragile() -> Any:
+        if state.b:
+            raise RuntimeError("fragile broke")
+        return span("fragile ok")
+
+    def page() -> Any:
+        return div(
+            component("count", lambda: span(state.a)),
+            component("fragile", fragile),
+            button("x", data_action="x"),
+        )
+
+    def on_action(action: str, params: dict[str, Any]) -> None:
+        state.a += 1
+        state.b = params.get("b", state.b)
+
+    c = Client(lambda w: (page, on_action))
+    reply = c.send("x", {"b": 1})
+    assert reply["e"]["code"] == "render_error"
+    assert "fragile" in reply["e"]["message"] and "fragile broke" in reply["e"]["message"]
+    assert reply["d"] == {"count": {"0": "1"}}
+    assert "fragile ok" in c.html()
+    reply = c.send("x")
+    assert "e" not in reply and reply["d"] == {"count": {"0": "2"}}
+    reply = c.send("x", {"b": 0})
+    assert "e" not in reply
+    assert reply["d"]["count"] == {"0": "3"}
+
+
+def test_component_that_fails_on_first_render_gets_a_placeholder() -> None:
+    def bad() -> Any:
+        raise KeyError("missing")
+
+    def page() -> Any:
+        return div(component("ok", lambda: span("fine")), component("bad", bad))
+
+    c = Client(lambda w: (page, {}))
+    assert c.html("bad") == '<div data-rc="bad" data-rweb-error=""></div>'
+    assert "fine" in c.html()
+
+
+def test_a_component_that_writes_what_it_reads_does_not_loop_forever() -> None:
+    state = Pair()
+
+    def greedy() -> Any:
+        state.b = state.b + 1  # invalidates itself every time it renders
+        return span(state.b)
+
+    view = View(lambda: div(component("greedy", greedy)))
+    view.mount()  # returns: the number of render passes is bounded
+    assert [e.component for e in view.errors] == ["greedy"]
+    assert "invalidating" in str(view.errors[0])
+
+
+def test_component_re_rendered_in_a_later_pass_of_the_mount_is_sent_whole() -> None:
+    # "total" renders first; "derive" (rendered after it) writes a field that
+    # "total" read, so "total" renders again in a second pass of the same flush.
+    state = Pair(a=1)
+
+    def derive() -> Any:
+        state.b = state.a * 10
+        return span("derived")
+
+    def page() -> Any:
+        return div(
+            component("total", lambda: span(state.a, "+", state.b)),
+            component("derive", derive),
+            button("x", data_action="x"),
+        )
+
+    init = App(lambda w: (page, {})).session(1).mount()
+    assert set(init["total"]) == {"s", "d"}, init["total"]
+    assert rebuild(init["total"]) == '<span data-rc="total">1+10</span>'
+
+
+def test_component_re_rendered_twice_in_one_dispatch_sends_all_its_changes() -> None:
+    # "derive" is a child of "total", so it renders during total's render, after
+    # total read b; its write to b makes total render again in a second pass.
+    state = Pair(a=1, b=10)
+
+    def derive() -> Any:
+        state.b = state.a * 10
+        return span("derived from ", state.a)
+
+    def total() -> Any:
+        return span(state.a, "+", state.b, component("derive", derive))
+
+    def page() -> Any:
+        return div(component("total", total), button("x", data_action="x"))
+
+    c = Client(lambda w: (page, lambda a, p: setattr(state, "a", state.a + 1)))
+    assert c.html("total").startswith('<span data-rc="total">1+10<')
+    c.send("x")
+    # Pass 1 changed slot 0 (a), pass 2 slot 2 (b): the browser must get both.
+    assert c.html("total").startswith('<span data-rc="total">2+20<'), c.html("total")
+
+
+def test_view_flush_with_nothing_dirty_returns_no_patches() -> None:
+    view = View(lambda: div("static"))
+    first = view.mount()
+    assert first["root"]["d"] == ["static"]
+    assert view.flush() == {}
+    assert not view.is_dirty
+    view.close()
+    assert view.comps == {}
