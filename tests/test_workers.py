@@ -198,9 +198,11 @@ def test_sigterm_with_open_sessions_closes_them_and_exits(
                 assert (await wire.click(ws))["d"]["display"]["1"] == "1"
             proc.send_signal(signal.SIGTERM)
             for ws in (a, b):
-                # Open sessions do not keep a stopping server alive.
-                with pytest.raises(ConnectionClosed):
+                # Open sessions do not keep a stopping server alive, and they
+                # are told why: 1001 "going away", so the client reconnects.
+                with pytest.raises(ConnectionClosed) as closed:
                     await asyncio.wait_for(ws.recv(), 10)
+                assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
 
     wire.run(main(), timeout=25)
     try:

@@ -45,9 +45,10 @@ _HARD_FRAME_LIMIT_MIN = 1024 * 1024
 
 
 class _Listener(WSListener):  # type: ignore[misc]
-    __slots__ = ("conn", "frag_kind", "fragments", "fragments_size", "transport")
+    __slots__ = ("conn", "frag_kind", "fragments", "fragments_size", "server", "transport")
 
     def __init__(self, server: Server, info: ConnectionInfo) -> None:
+        self.server = server
         self.transport: WSTransport | None = None
         self.frag_kind: WSMsgType | None = None
         self.fragments: list[bytes] | None = None
@@ -61,6 +62,7 @@ class _Listener(WSListener):  # type: ignore[misc]
 
     def on_ws_connected(self, transport: WSTransport) -> None:
         self.transport = transport
+        self.server.live.add(self)
         msg, ok = self.conn.open()
         transport.send(_TEXT, msg)
         if not ok:
@@ -107,6 +109,7 @@ class _Listener(WSListener):  # type: ignore[misc]
 
     def on_ws_disconnected(self, transport: WSTransport) -> None:
         self.transport = None
+        self.server.live.discard(self)
         self.conn.close()
 
 
@@ -136,6 +139,7 @@ class Server:
         self._ids = itertools.count(worker_index, max(workers, 1))
         self._server: asyncio.Server | None = None
         self.call_soon: Any = None
+        self.live: set[_Listener] = set()  # open WebSocket connections
 
     def next_writer_id(self) -> int:
         return next(self._ids)
@@ -164,10 +168,18 @@ class Server:
             self.port = self._server.sockets[0].getsockname()[1]
 
     async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
+        """Stop accepting, tell every open session 1001 "going away", and close."""
+        if self._server is None:
+            return
+        self._server.close()
+        for listener in list(self.live):
+            t = listener.transport
+            if t is not None and not t.is_disconnected:
+                t.send_close(WSCloseCode.GOING_AWAY, b"server shutting down")
+                t.disconnect()
+        self.live.clear()
+        await self._server.wait_closed()
+        self._server = None
 
     async def serve_forever(self) -> None:
         if self._server is None:
