@@ -94,7 +94,11 @@ class ComponentState:
     def invalidate(self) -> None:
         if not self.dirty:
             self.dirty = True
-            self.view._mark(self)
+            view = self.view
+            dirty = view._dirty
+            dirty.append(self)
+            if len(dirty) == 1 and not view.hold and view.on_dirty is not None:
+                view.on_dirty()
 
     def __repr__(self) -> str:
         return f"<ComponentState {self.name!r} depth={self.depth}>"
@@ -144,14 +148,16 @@ class _Pass:
 class View:
     """The components of one page, their renders, and what is dirty."""
 
-    __slots__ = ("_dirty", "_flushing", "_moved", "actions", "comps", "epoch", "errors", "on_dirty", "root")
+    __slots__ = ("_dirty", "_moved", "actions", "comps", "epoch", "errors", "hold", "on_dirty", "root")
 
     def __init__(self, render_page: Callable[[], Any], on_dirty: Callable[[], None] | None = None):
         self.comps: dict[str, ComponentState] = {}
         self.root = ComponentState(ROOT, render_page, self, None)
         self.comps[ROOT] = self.root
         self._dirty: list[ComponentState] = [self.root]
-        self._flushing = False
+        # While true, becoming dirty does not call on_dirty: the caller will
+        # flush (a dispatch in progress, or a flush itself).
+        self.hold = False
         self._moved: list[Any] | None = None  # components that changed parent in this flush
         self.epoch = 0
         self.actions: dict[str, int] = {}
@@ -159,12 +165,6 @@ class View:
         self.on_dirty = on_dirty
 
     # -- dirtiness ---------------------------------------------------------
-
-    def _mark(self, comp: ComponentState) -> None:
-        first = not self._dirty
-        self._dirty.append(comp)
-        if first and not self._flushing and self.on_dirty is not None:
-            self.on_dirty()
 
     @property
     def is_dirty(self) -> bool:
@@ -204,7 +204,8 @@ class View:
             self.errors = _NO_ERRORS
         if not self._dirty:
             return patches
-        self._flushing = True
+        hold = self.hold
+        self.hold = True
         try:
             passes = 0
             while self._dirty:
@@ -228,7 +229,7 @@ class View:
                     if comp.dirty and comps.get(comp.name) is comp:
                         self._render(comp, patches)
         finally:
-            self._flushing = False
+            self.hold = hold
         if self._moved:
             moved, self._moved = self._moved, None
             for c, old in moved:

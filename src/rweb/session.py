@@ -146,7 +146,6 @@ class Session:
     """The state and page of one connection."""
 
     __slots__ = (
-        "_dispatching",
         "_push_pending",
         "closed",
         "extra_actions",
@@ -175,7 +174,6 @@ class Session:
         self.extra_actions = extra_actions
         self.schedule = schedule
         self.push = push
-        self._dispatching = False
         self._push_pending = False
         self.closed = False
         self.view = View(render_page, self._on_dirty)
@@ -194,7 +192,8 @@ class Session:
         whatever did change.
         """
         error: tuple[str, str] | None = None
-        self._dispatching = True
+        view = self.view
+        view.hold = True  # writes made by the handler are flushed below, not pushed
         try:
             handlers = self.handlers
             if handlers is not None:
@@ -213,8 +212,7 @@ class Session:
             log.error("on_action(%r) raised", action, exc_info=exc)
             error = ("handler_error", f"action {action!r} failed: {type(exc).__name__}")
         finally:
-            self._dispatching = False
-        view = self.view
+            view.hold = False
         if not view._dirty:
             return {}, error
         patches = view.flush()
@@ -230,7 +228,7 @@ class Session:
         return patches, (_render_error(view.errors) if view.errors else None)
 
     def _on_dirty(self) -> None:
-        if self._dispatching or self._push_pending or self.closed or self.schedule is None:
+        if self._push_pending or self.closed or self.schedule is None:
             return
         self._push_pending = True
         self.schedule(self._do_push)
