@@ -1,0 +1,653 @@
+#!/usr/bin/env python3
+"""The comparison of issue #3: rweb vs. the bare WebSocket ceiling vs. PyView.
+
+Runs, one after another, the same client (``rweb bench``) at each size (default 1000
+clients x 100 clicks and 100 clients x 1000 clicks; median of ``--runs``) against:
+
+* rweb's counter (``examples/rweb_counter.py``) with 1 worker and with all cores;
+* a bare picows server that answers every message with a fixed ~60-byte reply (the
+  ceiling on this stack), with 1 worker and with all cores;
+* bare ``websockets`` and ``aiohttp`` servers (extra rows, when importable);
+* PyView's counter (``pyview-web`` 0.9, a LiveView port; own venv in
+  benchmarks/.venv-pyview, created on first use), driven with ``--protocol liveview``;
+
+plus an idle-memory run per server (KiB per idle session). Writes BENCHMARKS.md and the
+raw results as JSON under bench-results/. Every server it starts is stopped at the end,
+also on error or Ctrl-C.
+
+    python benchmarks/compare.py             # the full comparison (make bench)
+    python benchmarks/compare.py --quick     # a tiny smoke run (writes bench-results/)
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import importlib.metadata
+import importlib.util
+import json
+import os
+import platform
+import secrets
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "benchmarks"
+RESULTS = ROOT / "bench-results"
+PEER_VENV = BENCH / ".venv-pyview"
+PEER_REQUIREMENTS = ["pyview-web>=0.9,<0.10", "uvicorn[standard]", "aiohttp", "websockets"]
+HOST = "127.0.0.1"
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+# -- environment ---------------------------------------------------------------------
+def bench_env() -> dict[str, str]:
+    env = dict(os.environ)
+    # rweb is normally installed in the venv running this script; src/ keeps it working
+    # from a plain checkout too.
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "src"), env.get("PYTHONPATH")]))
+    return env
+
+
+def peer_python() -> Path:
+    return PEER_VENV / "bin" / "python"
+
+
+def ensure_peer_venv(allow_setup: bool) -> str | None:
+    """Create benchmarks/.venv-pyview with PyView (and the peer servers' libraries) on
+    first use. Returns None when usable, else the reason it is not."""
+    marker = PEER_VENV / ".installed"
+    wanted = "\n".join(PEER_REQUIREMENTS)
+    if marker.exists() and marker.read_text() == wanted and peer_python().exists():
+        return None
+    if not allow_setup:
+        return f"{PEER_VENV.relative_to(ROOT)} is not set up (run without --skip-setup)"
+    log(f"setting up {PEER_VENV.relative_to(ROOT)}: pip install {' '.join(PEER_REQUIREMENTS)}")
+    try:
+        if not peer_python().exists():
+            subprocess.run([sys.executable, "-m", "venv", str(PEER_VENV)], check=True,
+                           capture_output=True, text=True, timeout=300)
+        subprocess.run([str(peer_python()), "-m", "pip", "install", "-q", "--upgrade", "pip"],
+                       capture_output=True, text=True, timeout=600)
+        subprocess.run([str(peer_python()), "-m", "pip", "install", "-q", *PEER_REQUIREMENTS],
+                       check=True, capture_output=True, text=True, timeout=1200)
+    except subprocess.CalledProcessError as exc:
+        tail = (exc.stderr or exc.stdout or "").strip().splitlines()[-3:]
+        return "setting up the PyView venv failed: " + " / ".join(tail)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"setting up the PyView venv failed: {exc}"
+    marker.write_text(wanted)
+    return None
+
+
+def python_with(module: str) -> str | None:
+    """An interpreter that can import ``module``: this one, else the peer venv's."""
+    if importlib.util.find_spec(module) is not None:
+        return sys.executable
+    if peer_python().exists():
+        ok = subprocess.run([str(peer_python()), "-c", f"import {module}"],
+                            capture_output=True, timeout=60).returncode == 0
+        if ok:
+            return str(peer_python())
+    return None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+# -- servers -------------------------------------------------------------------------
+@dataclass
+class Spec:
+    key: str
+    label: str
+    kind: str  # rweb | bare | pyview
+    protocol: str  # rweb | liveview
+    workers: int
+    idle: bool  # measure idle memory for this one
+    command: Callable[[int], list[str] | str]  # argv, or the reason it cannot run
+    path: str = "/"
+    env: dict[str, str] = field(default_factory=dict)
+
+    def url(self, port: int) -> str:
+        scheme = "http" if self.protocol == "liveview" else "ws"
+        return f"{scheme}://{HOST}:{port}{self.path}"
+
+
+def make_specs(ncpu: int, peer_reason: str | None) -> list[Spec]:
+    def rweb_cmd(workers: int) -> Callable[[int], list[str] | str]:
+        def cmd(port: int) -> list[str] | str:
+            script = ROOT / "examples" / "rweb_counter.py"
+            if not script.exists():
+                return "examples/rweb_counter.py not found"
+            return [sys.executable, str(script), "--port", str(port), "--workers", str(workers),
+                    "--host", HOST]
+        return cmd
+
+    def bare_cmd(name: str, module: str, workers: int = 1) -> Callable[[int], list[str] | str]:
+        def cmd(port: int) -> list[str] | str:
+            py = python_with(module)
+            if py is None:
+                return f"no interpreter here can import {module}"
+            argv = [py, str(BENCH / f"bare_{name}.py"), "--host", HOST, "--port", str(port)]
+            return argv + (["--workers", str(workers)] if workers > 1 else [])
+        return cmd
+
+    def pyview_cmd(workers: int) -> Callable[[int], list[str] | str]:
+        def cmd(port: int) -> list[str] | str:
+            if peer_reason:
+                return peer_reason
+            argv = [str(peer_python()), "-m", "uvicorn", "app:app",
+                    "--app-dir", str(BENCH / "pyview_counter"), "--host", HOST,
+                    "--port", str(port), "--log-level", "warning", "--no-access-log"]
+            return argv + (["--workers", str(workers)] if workers > 1 else [])
+        return cmd
+
+    secret = {"PYVIEW_SECRET": secrets.token_hex(16)}  # same key in every uvicorn worker
+    specs = [
+        Spec("rweb-1", "rweb (1 worker)", "rweb", "rweb", 1, True, rweb_cmd(1), "/ws"),
+        Spec("rweb-n", f"rweb ({ncpu} workers)", "rweb", "rweb", ncpu, False, rweb_cmd(ncpu), "/ws"),
+        Spec("bare-picows-1", "bare picows (1 worker) = ceiling", "bare", "rweb", 1, True,
+             bare_cmd("picows", "picows")),
+        Spec("bare-picows-n", f"bare picows ({ncpu} workers) = ceiling", "bare", "rweb", ncpu,
+             False, bare_cmd("picows", "picows", ncpu)),
+        Spec("bare-websockets", "bare websockets (1 worker)", "bare", "rweb", 1, True,
+             bare_cmd("websockets", "websockets")),
+        Spec("bare-aiohttp", "bare aiohttp (1 worker)", "bare", "rweb", 1, True,
+             bare_cmd("aiohttp", "aiohttp")),
+        Spec("pyview-1", "PyView 0.9 (1 worker)", "pyview", "liveview", 1, True, pyview_cmd(1),
+             env=secret),
+        Spec("pyview-n", f"PyView 0.9 ({ncpu} workers)", "pyview", "liveview", ncpu, False,
+             pyview_cmd(ncpu), env=secret),
+    ]
+    if ncpu <= 1:
+        specs = [s for s in specs if not s.key.endswith("-n")]
+    return specs
+
+
+class Server:
+    """A server subprocess in its own process group (so that its workers go with it)."""
+
+    running: list[Server] = []
+
+    def __init__(self, spec: Spec, argv: list[str], tag: str) -> None:
+        self.spec = spec
+        self.port = int(argv[argv.index("--port") + 1])
+        logs = RESULTS / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        self.log_path = logs / f"{spec.key}-{tag}.log"
+        self.log_file = open(self.log_path, "w")
+        env = bench_env()
+        env.update(spec.env)
+        self.proc = subprocess.Popen(argv, stdout=self.log_file, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, cwd=ROOT, env=env,
+                                     start_new_session=True)
+        Server.running.append(self)
+
+    @property
+    def url(self) -> str:
+        return self.spec.url(self.port)
+
+    def wait_ready(self, timeout: float = 60.0) -> str | None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                return f"exited with code {self.proc.returncode}: {self.log_tail()}"
+            with contextlib.suppress(OSError), socket.create_connection((HOST, self.port), 0.5):
+                return None
+            time.sleep(0.05)
+        return f"not listening on port {self.port} after {timeout:.0f}s: {self.log_tail()}"
+
+    def log_tail(self, lines: int = 3) -> str:
+        self.log_file.flush()
+        try:
+            text = self.log_path.read_text(errors="replace").strip().splitlines()
+        except OSError:
+            return ""
+        return " / ".join(text[-lines:])
+
+    def stop(self) -> None:
+        if self in Server.running:
+            Server.running.remove(self)
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+        # workers that outlived their parent are still in the group
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.log_file.close()
+
+    @classmethod
+    def stop_all(cls) -> None:
+        for s in list(cls.running):
+            s.stop()
+
+
+def start_server(spec: Spec, tag: str, settle: float) -> tuple[Server | None, str | None]:
+    argv = spec.command(free_port())
+    if isinstance(argv, str):
+        return None, argv
+    server = Server(spec, argv, tag)
+    err = server.wait_ready()
+    if err:
+        server.stop()
+        return None, f"server did not start: {err}"
+    time.sleep(settle)  # let every worker start listening
+    return server, None
+
+
+# -- running the client ----------------------------------------------------------------
+def run_bench(server: Server, args: list[str], max_time: float) -> dict[str, Any]:
+    cmd = [sys.executable, "-m", "rweb.bench", "--json", "--url", server.url,
+           "--protocol", server.spec.protocol, "--server-pid", str(server.proc.pid),
+           "--max-time", str(max_time), *args]
+    cmd.append("--no-summary" if sys.stderr.isatty() else "--quiet")
+    try:
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=None, text=True, env=bench_env(),
+                              timeout=max_time + 120, cwd=ROOT)
+    except subprocess.TimeoutExpired:
+        return {"error": "client did not finish in time"}
+    try:
+        return dict(json.loads(proc.stdout))
+    except json.JSONDecodeError:
+        return {"error": f"client failed (exit code {proc.returncode})"}
+
+
+def one_line(r: dict[str, Any]) -> str:
+    if "error" in r:
+        return r["error"]
+    if r["config"]["mode"] == "idle":
+        idle = r["idle"]
+        kib = idle.get("kib_per_session")
+        return (f"{idle['sessions']:,} sessions, "
+                + (f"{kib:.2f} KiB/session" if kib is not None else "RSS not measured")
+                + f", {r['failed_sessions']:,} failed")
+    lat = r["latency_us"]
+    per = (r.get("server") or {}).get("cpu_us_per_click")
+    parts = [
+        f"{r['throughput']:,.0f} clicks/s",
+        f"P50 {fmt_lat(lat['p50'])}",
+        f"P99 {fmt_lat(lat['p99'])}",
+        f"server {per:,.1f} µs/click" if per is not None else "server CPU not measured",
+        f"client {r['client']['cpu_cores']:.2f} cores",
+        f"{r['failed_sessions']:,} failures",
+    ]
+    return ", ".join(parts)
+
+
+def median_run(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
+    good = [r for r in runs if "error" not in r]
+    if not good:
+        return None
+    good.sort(key=lambda r: r["throughput"])
+    return good[(len(good) - 1) // 2]
+
+
+# -- formatting ------------------------------------------------------------------------
+def fmt_lat(us: float | None) -> str:
+    if us is None:
+        return "-"
+    if us >= 10_000:
+        return f"{us / 1000:,.1f} ms"
+    if us >= 1000:
+        return f"{us / 1000:,.2f} ms"
+    return f"{us:,.0f} µs"
+
+
+def machine_info(peer_ok: bool) -> dict[str, Any]:
+    info: dict[str, Any] = {}
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                info["cpu"] = line.split(":", 1)[1].strip()
+                break
+    info["cores"] = os.cpu_count()
+    with contextlib.suppress(AttributeError):
+        info["usable_cores"] = len(os.sched_getaffinity(0))
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                info["ram_gib"] = round(int(line.split()[1]) / 1024 / 1024, 1)
+    info["kernel"] = platform.release()
+    with contextlib.suppress(OSError):
+        for line in Path("/etc/os-release").read_text().splitlines():
+            if line.startswith("PRETTY_NAME="):
+                info["os"] = line.split("=", 1)[1].strip('"')
+    with contextlib.suppress(OSError):
+        info["loadavg_at_start"] = Path("/proc/loadavg").read_text().split()[:3]
+    info["python"] = platform.python_version()
+    pkgs: dict[str, str] = {}
+    for name in ("rweb", "picows", "orjson", "uvloop"):
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            pkgs[name] = importlib.metadata.version(name)
+    info["packages"] = pkgs
+    if peer_ok:
+        code = ("import importlib.metadata as m, json, platform\n"
+                "out = {'python': platform.python_version()}\n"
+                "for p in ('pyview-web','uvicorn','starlette','websockets','aiohttp','uvloop',"
+                "'httptools','wsproto','picows'):\n"
+                "    try: out[p] = m.version(p)\n"
+                "    except m.PackageNotFoundError: pass\n"
+                "print(json.dumps(out))")
+        with contextlib.suppress(Exception):
+            out = subprocess.run([str(peer_python()), "-c", code], capture_output=True, text=True,
+                                 timeout=60).stdout
+            info["peer_venv"] = json.loads(out)
+    return info
+
+
+def reference_row(rows: dict[str, dict[str, Any]], prefix: str, workers: int) -> dict[str, Any] | None:
+    same = rows.get(f"{prefix}-{'1' if workers == 1 else 'n'}")
+    return same if same is not None else rows.get(f"{prefix}-1")
+
+
+def size_table(size_rows: dict[str, dict[str, Any]], specs: list[Spec]) -> list[str]:
+    out = [
+        "| Server | clicks/s | % of ceiling | vs PyView | P50 | P99 | seed avg P50 / P99 "
+        "| server CPU µs/click | bytes/click | client cores | failures |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for spec in specs:
+        entry = size_rows.get(spec.key)
+        if entry is None:
+            continue
+        r = entry.get("median")
+        if r is None:
+            out.append(f"| {spec.label} | not run: {entry.get('reason', 'failed')} |"
+                       + " |" * 9)
+            continue
+        ceiling = reference_row({k: v.get("median") for k, v in size_rows.items()
+                                 if v.get("median")}, "bare-picows", spec.workers)
+        pyview = reference_row({k: v.get("median") for k, v in size_rows.items()
+                                if v.get("median")}, "pyview", spec.workers)
+        tput = r["throughput"]
+        pct = f"{tput / ceiling['throughput'] * 100:.0f}%" if ceiling and ceiling["throughput"] else "-"
+        vs_pv = f"{tput / pyview['throughput']:.2f}x" if pyview and pyview["throughput"] else "-"
+        lat = r["latency_us"]
+        seed = r["seed"]
+        seed_s = (f"{seed['avg_latency_p50_ms']:.1f} / {seed['avg_latency_p99_ms']:.1f} ms"
+                  if seed["avg_latency_p50_ms"] is not None else "-")
+        srv = r.get("server") or {}
+        per = srv.get("cpu_us_per_click")
+        bpc = r.get("bytes_per_click")
+        fails = r["failed_sessions"]
+        fail_s = "0" if not fails else f"{fails} ({', '.join(f'{n}x {k}' for k, n in r['failures'].items())})"
+        spread = entry.get("throughputs", [])
+        tput_s = f"{tput:,.0f}"
+        if len(spread) > 1:
+            tput_s += f" <sub>({min(spread):,.0f}-{max(spread):,.0f})</sub>"
+        out.append(
+            f"| {spec.label} | {tput_s} | {pct} | {vs_pv} | {fmt_lat(lat['p50'])} | "
+            f"{fmt_lat(lat['p99'])} | {seed_s} | {f'{per:,.1f}' if per is not None else '-'} | "
+            f"{f'{bpc:,.0f}' if bpc is not None else '-'} | {r['client']['cpu_cores']:.2f} | {fail_s} |"
+        )
+    return out
+
+
+def idle_table(idle_rows: dict[str, dict[str, Any]], specs: list[Spec]) -> list[str]:
+    out = [
+        "| Server | sessions | KiB/session | server RSS before → after | failures |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for spec in specs:
+        entry = idle_rows.get(spec.key)
+        if entry is None:
+            continue
+        label = spec.label.replace(" = ceiling", "")  # a throughput ceiling, not a memory one
+        r = entry.get("result")
+        if r is None or "error" in r:
+            reason = entry.get("reason") or (r or {}).get("error", "failed")
+            out.append(f"| {label} | not run: {reason} | | | |")
+            continue
+        idle = r["idle"]
+        kib = idle.get("kib_per_session")
+        before, after = idle.get("rss_before_kib"), idle.get("rss_after_kib")
+        rss = f"{before / 1024:,.1f} → {after / 1024:,.1f} MiB" if before and after else "-"
+        out.append(f"| {label} | {idle['sessions']:,} | "
+                   f"{f'{kib:.2f}' if kib is not None else '-'} | {rss} | {r['failed_sessions']} |")
+    return out
+
+
+def write_markdown(path: Path, data: dict[str, Any], specs: list[Spec]) -> None:
+    m = data["machine"]
+    pkgs = ", ".join(f"{k} {v}" for k, v in m.get("packages", {}).items())
+    peer = m.get("peer_venv") or {}
+    peer_s = ", ".join(f"{k} {v}" for k, v in peer.items())
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Generated by `benchmarks/compare.py` on {data['date']} "
+        f"(took {data['elapsed_s'] / 60:.1f} min). This whole file is rewritten by each run.",
+        "Reproduce with:",
+        "",
+        "```sh",
+        *(["make bench   # = .venv/bin/python benchmarks/compare.py"] if data["default_args"]
+          else [data["command"]]),
+        "```",
+        "",
+        "## How it is measured",
+        "",
+        "- Client: `rweb bench` (`src/rweb/bench/`), the seed's closed-loop client in Python on "
+        "picows + uvloop: every session sends a click and waits for its reply before sending "
+        f"the next; {data['client_procs']} client process(es). A click counts only when its reply "
+        "arrived. Connecting is not timed: the timed phase starts once every session is "
+        "connected; clicks/s = answered clicks / timed phase.",
+        "- P50/P99: over every single click. \"seed avg\": the seed's own figure (percentiles of "
+        "each client's average latency), to line up with the seed's table.",
+        "- Server CPU µs/click: user+system CPU of the server's processes (parent and workers, "
+        "from /proc) during the timed phase, divided by the clicks answered.",
+        "- Ceiling: a bare picows server on the same WebSocket stack that answers every message "
+        "with a fixed 58-byte reply and does nothing else; % of ceiling compares with it at the "
+        "same worker count. \"vs PyView\" compares with PyView at the same worker count.",
+        "- rweb and the bare servers speak the seed's protocol (first message = full page, then "
+        "one reply per `{\"action\":\"inc\",\"params\":{}}`); PyView is driven with the Phoenix "
+        "LiveView protocol (HTTP GET, phx_join, `event` → `phx_reply`), like the seed's Phoenix client.",
+        f"- Median of {data['runs']} run(s) by throughput (range in small print); each server gets a "
+        "warm-up run first, which is not counted.",
+        "- Client and server share the same machine: \"client cores\" is the client's own CPU "
+        "use; near 1.0 per client process the client, not the server, is the limit.",
+        "",
+        "## Machine",
+        "",
+        f"- CPU: {m.get('cpu', '?')}, {m.get('cores')} cores ({m.get('usable_cores', '?')} usable), "
+        f"{m.get('ram_gib', '?')} GiB RAM",
+        f"- OS: {m.get('os', '?')}, kernel {m.get('kernel', '?')}; load average at start "
+        f"{' '.join(m.get('loadavg_at_start', []))}",
+        f"- Python {m.get('python')}; {pkgs}",
+    ]
+    if peer_s:
+        lines.append(f"- PyView venv: {peer_s}")
+    for label, key in data["size_labels"]:
+        lines += ["", f"## {label}", ""]
+        lines += size_table(data["sizes"].get(key, {}), specs)
+    if data.get("idle"):
+        lines += ["", f"## Idle sessions: server memory ({data['idle_sessions']:,} sessions)", ""]
+        lines.append("Server resident memory (VmRSS, summed over its processes) before connecting "
+                     "and with every session open and idle, divided by the sessions.")
+        lines.append("")
+        lines += idle_table(data["idle"], specs)
+    if data.get("notes"):
+        lines += ["", "## Notes", ""]
+        lines += [f"- {n}" for n in data["notes"]]
+    lines.append("")
+    path.write_text("\n".join(lines))
+
+
+# -- main ------------------------------------------------------------------------------
+def parse_sizes(text: str) -> list[tuple[int, int]]:
+    sizes = []
+    for part in text.split(","):
+        c, _, k = part.strip().lower().partition("x")
+        sizes.append((int(c), int(k)))
+    return sizes
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description="rweb vs. the bare ceiling vs. PyView (issue #3)")
+    p.add_argument("--quick", action="store_true",
+                   help="tiny smoke run: small sizes, 1 run, 50 idle sessions; writes bench-results/")
+    p.add_argument("--sizes", default=None, help="CLIENTSxCLICKS list (default 1000x100,100x1000)")
+    p.add_argument("--runs", type=int, default=None, help="runs per size, median reported (default 3)")
+    p.add_argument("--idle-sessions", type=int, default=None,
+                   help="sessions for the idle-memory rows, 0 to skip (default 5000)")
+    p.add_argument("--servers", default=None,
+                   help="comma list of: rweb-1, rweb-n, bare-picows-1, bare-picows-n, "
+                   "bare-websockets, bare-aiohttp, pyview-1, pyview-n (default all)")
+    p.add_argument("--client-procs", type=int, default=1, help="client worker processes (default 1)")
+    p.add_argument("--timeout", type=float, default=5.0, help="per-reply timeout (s)")
+    p.add_argument("--max-time", type=float, default=600.0, help="time bound of one client run (s)")
+    p.add_argument("--settle", type=float, default=1.0, help="seconds to wait after a server listens")
+    p.add_argument("--output", default=None,
+                   help="markdown output (default BENCHMARKS.md; bench-results/BENCHMARKS-quick.md with --quick)")
+    p.add_argument("--no-write", action="store_true", help="don't write the markdown file")
+    p.add_argument("--skip-setup", action="store_true", help="don't create the PyView venv")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    raw_argv = list(sys.argv[1:] if argv is None else argv)
+    opts = build_parser().parse_args(raw_argv)
+    sizes = parse_sizes(opts.sizes or ("20x20,10x50" if opts.quick else "1000x100,100x1000"))
+    runs = opts.runs or (1 if opts.quick else 3)
+    idle_n = opts.idle_sessions if opts.idle_sessions is not None else (50 if opts.quick else 5000)
+    warm = (5, 5) if opts.quick else (50, 50)
+    output = Path(opts.output) if opts.output else (
+        RESULTS / "BENCHMARKS-quick.md" if opts.quick else ROOT / "BENCHMARKS.md")
+    ncpu = os.cpu_count() or 1
+    RESULTS.mkdir(parents=True, exist_ok=True)
+
+    def on_term(signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)
+    t0 = time.monotonic()
+    notes: list[str] = []
+    wanted = set(opts.servers.split(",")) if opts.servers else None
+    peer_reason: str | None = "PyView not requested"
+    if wanted is None or any(k.startswith(("pyview", "bare-websockets", "bare-aiohttp")) for k in wanted):
+        peer_reason = ensure_peer_venv(not opts.skip_setup)
+        if peer_reason:
+            log(f"PyView: {peer_reason}")
+            notes.append(f"PyView could not be run: {peer_reason}")
+    specs = [s for s in make_specs(ncpu, peer_reason) if wanted is None or s.key in wanted]
+    if wanted:
+        unknown = wanted - {s.key for s in make_specs(ncpu, None)}
+        if unknown:
+            log(f"unknown --servers: {', '.join(sorted(unknown))}")
+            return 2
+
+    size_labels = [(f"{c:,} clients x {k:,} clicks", f"{c}x{k}") for c, k in sizes]
+    data: dict[str, Any] = {
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": "python benchmarks/compare.py" + ("" if not raw_argv else " " + shlex.join(raw_argv)),
+        "default_args": not raw_argv,
+        "runs": runs,
+        "client_procs": opts.client_procs,
+        "machine": machine_info(peer_reason is None),
+        "size_labels": size_labels,
+        "sizes": {key: {} for _, key in size_labels},
+        "idle": {},
+        "idle_sessions": idle_n,
+        "notes": notes,
+    }
+    common = ["--procs", str(opts.client_procs), "--timeout", str(opts.timeout)]
+    interrupted = False
+    try:
+        for spec in specs:
+            log(f"== {spec.label}")
+            if idle_n > 0 and spec.idle:
+                server, reason = start_server(spec, "idle", opts.settle)
+                if server is None:
+                    data["idle"][spec.key] = {"reason": reason}
+                    log(f"   idle: not run: {reason}")
+                else:
+                    try:
+                        r = run_bench(server, [*common, "--mode", "idle", "--clients", str(idle_n),
+                                               "--settle", "1.0", "--hold", "2.0"], opts.max_time)
+                    finally:
+                        server.stop()
+                    data["idle"][spec.key] = {"result": r}
+                    log(f"   idle {idle_n:,}: {one_line(r)}")
+            server, reason = start_server(spec, "load", opts.settle)
+            if server is None:
+                log(f"   not run: {reason}")
+                for _, key in size_labels:
+                    data["sizes"][key][spec.key] = {"reason": reason}
+                continue
+            try:
+                w = run_bench(server, [*common, "--clients", str(warm[0]), "--clicks", str(warm[1])],
+                              opts.max_time)
+                log(f"   warm-up {warm[0]}x{warm[1]}: {one_line(w)}")
+                for (clients, clicks), (_, key) in zip(sizes, size_labels, strict=True):
+                    results = []
+                    for i in range(runs):
+                        r = run_bench(server, [*common, "--clients", str(clients),
+                                               "--clicks", str(clicks)], opts.max_time)
+                        results.append(r)
+                        log(f"   {clients}x{clicks} run {i + 1}/{runs}: {one_line(r)}")
+                        if server.proc.poll() is not None:
+                            break
+                    med = median_run(results)
+                    entry: dict[str, Any] = {
+                        "median": med,
+                        "throughputs": [r["throughput"] for r in results if "error" not in r],
+                        "runs": [{k: v for k, v in r.items() if k not in ("distribution", "timeline")}
+                                 for r in results],
+                    }
+                    if med is None:
+                        entry["reason"] = next((r["error"] for r in results if "error" in r), "failed")
+                    if server.proc.poll() is not None:
+                        entry.setdefault("reason", f"server exited: {server.log_tail()}")
+                        notes.append(f"{spec.label} exited during the {key} runs: {server.log_tail()}")
+                    data["sizes"][key][spec.key] = entry
+                    if server.proc.poll() is not None:
+                        break
+            finally:
+                server.stop()
+    except KeyboardInterrupt:
+        interrupted = True
+        log("interrupted: stopping servers")
+    finally:
+        Server.stop_all()
+
+    data["elapsed_s"] = time.monotonic() - t0
+    if interrupted:
+        notes.append("The run was interrupted; some rows are missing.")
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    raw_path = RESULTS / f"compare-{stamp}.json"
+    raw_path.write_text(json.dumps(data, indent=1, default=str))
+    for _, key in size_labels:
+        print(f"\n{key}:")
+        print("\n".join(size_table(data["sizes"][key], specs)))
+    if data["idle"]:
+        print(f"\nidle ({idle_n:,} sessions):")
+        print("\n".join(idle_table(data["idle"], specs)))
+    if not opts.no_write:
+        write_markdown(output, data, specs)
+        log(f"\nwrote {output} and {raw_path}")
+    return 130 if interrupted else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
