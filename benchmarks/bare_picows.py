@@ -57,11 +57,14 @@ def listener_factory(request: WSUpgradeRequest) -> Bare:
     return Bare()
 
 
-async def serve(host: str, port: int, reuse_port: bool) -> None:
+async def serve(host: str, port: int, reuse_port: bool, aiofastnet: bool = False) -> None:
     server = await ws_create_server(
         listener_factory, host, port, reuse_port=reuse_port, backlog=4096,
         websocket_handshake_timeout=10,
         read_buffer_init_size=2048,  # grows when needed; picows' 16 KiB default is all idle memory
+        # The same socket transports as rweb's default (uvloop's own), so that
+        # this is the ceiling of rweb's stack; --aiofastnet for picows' default.
+        use_aiofastnet=aiofastnet,
     )
     stop = asyncio.get_running_loop().create_future()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -74,8 +77,8 @@ async def serve(host: str, port: int, reuse_port: bool) -> None:
         t.disconnect(False)
 
 
-def run_one(host: str, port: int, reuse_port: bool) -> None:
-    run(serve(host, port, reuse_port))
+def run_one(host: str, port: int, reuse_port: bool, aiofastnet: bool = False) -> None:
+    run(serve(host, port, reuse_port, aiofastnet))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,9 +86,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8090)
     p.add_argument("--workers", type=int, default=1, help="processes sharing the port (SO_REUSEPORT)")
+    p.add_argument("--aiofastnet", action="store_true",
+                   help="aiofastnet socket transports (picows' default) instead of uvloop's")
     args = p.parse_args(argv)
     if args.workers <= 1:
-        run_one(args.host, args.port, False)
+        run_one(args.host, args.port, False, args.aiofastnet)
         return 0
     if args.port == 0:  # all workers must share one port: pick it now
         with socket.socket() as s:
@@ -96,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         pid = os.fork()
         if pid == 0:
             try:
-                run_one(args.host, args.port, True)
+                run_one(args.host, args.port, True, args.aiofastnet)
             finally:
                 os._exit(0)
         children.append(pid)

@@ -47,5 +47,13 @@ if __name__ == "__main__":
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--workers", type=int, default=None, help="worker processes (default: one per CPU)")
+    parser.add_argument("--aiofastnet", action="store_true", help="aiofastnet socket transports")
     args = parser.parse_args()
-    start_rweb(args.port, "RWeb Counter", session_setup, host=args.host, workers=args.workers)
+    start_rweb(
+        args.port,
+        "RWeb Counter",
+        session_setup,
+        host=args.host,
+        workers=args.workers,
+        aiofastnet=args.aiofastnet,
+    )

@@ -156,6 +156,7 @@ class Server:
             max_frame_size=hard_limit,
             read_buffer_init_size=self.read_buffer_size,
             reuse_port=self.reuse_port or None,
+            backlog=4096,  # a thousand browsers connecting at once must not meet SYN retries
             websocket_handshake_timeout=10,
             # A logger adapter, not a Logger: picows then skips building a
             # child Logger for every connection (about 1 KiB each).
