@@ -42,6 +42,7 @@ _ABSENT: Any = object()
 # synchronous and one event loop renders at a time (as for reactive._tracker).
 _stack: list[Any] = []
 _NO_ERRORS: list[Any] = []  # shared and never appended to: see View._error
+_NO_CHILDREN: list[str] = []  # shared and never appended to: see View._child
 
 
 class DuplicateComponentError(ValueError):
@@ -133,15 +134,14 @@ def _same_fn(a: Any, b: Any) -> bool:
 class _Pass:
     """Scratch state for rendering one component."""
 
-    __slots__ = ("actions", "children", "comp", "dyns", "patches", "statics", "view")
+    __slots__ = ("actions", "children", "comp", "dyns", "patches", "statics")
 
-    def __init__(self, comp: ComponentState, view: View, patches: dict[str, Any]) -> None:
+    def __init__(self, comp: ComponentState, patches: dict[str, Any]) -> None:
         self.comp = comp
-        self.view = view
         self.patches = patches
         self.statics: list[str] = []
         self.dyns: list[Any] = []
-        self.children: list[str] = []
+        self.children: list[str] = _NO_CHILDREN  # a fresh list once there is a child
         self.actions: set[str] | None = None
 
 
@@ -255,7 +255,7 @@ class View:
         name = comp.name
         earlier = patches.get(name, _ABSENT)  # a patch from an earlier pass of this flush
         patches[name] = None  # reserve the key: parents come before their children
-        p = _Pass(comp, self, patches)
+        p = _Pass(comp, patches)
         old_children = comp.children
         prev = begin(comp)
         _stack.append(comp)
@@ -366,6 +366,8 @@ class View:
             raise DuplicateComponentError(f"component name {ROOT!r} is reserved for the page itself")
         if name in p.children:
             raise DuplicateComponentError(f"component name {name!r} is used twice in one page")
+        if p.children is _NO_CHILDREN:
+            p.children = []
         p.children.append(name)
         comps = self.comps
         c = comps.get(name)
@@ -468,13 +470,31 @@ def _depth(c: ComponentState) -> int:
 
 
 _OPEN: dict[str, str] = {}
+_OPEN_BARE: dict[str, str] = {}  # "<tag>", for elements without attributes
 _CLOSE: dict[str, str] = {}
 
 
 def _tag_strings(tag: str) -> str:
     _OPEN[tag] = o = "<" + tag
+    _OPEN_BARE[tag] = o + ">"
     _CLOSE[tag] = "</" + tag + ">"
     return o
+
+
+# Escaped forms of short texts seen before (labels, numbers-as-text, names):
+# a dict hit is several times cheaper than escaping again.  Bounded.
+_escaped: dict[str, str] = {}
+
+
+def _esc(text: str) -> str:
+    got = _escaped.get(text)
+    if got is None:
+        got = escape(text)
+        if len(text) <= 32:
+            if len(_escaped) >= _SHARED_MAX:
+                _escaped.clear()
+            _escaped[text] = got
+    return got
 
 
 # The walkers thread the static markup being accumulated through ``cur`` (a
@@ -484,8 +504,11 @@ def _tag_strings(tag: str) -> str:
 
 def _element(el: Element, p: _Pass, cur: str, extra: str = "") -> str:
     tag = el.tag
-    cur += (_OPEN.get(tag) or _tag_strings(tag)) + extra
     attrs = el.attrs
+    if not attrs and not extra:
+        cur += _OPEN_BARE.get(tag) or (_tag_strings(tag) + ">")
+    else:
+        cur += (_OPEN.get(tag) or _tag_strings(tag)) + extra
     if attrs:
         statics = p.statics
         dyns = p.dyns
@@ -506,16 +529,29 @@ def _element(el: Element, p: _Pass, cur: str, extra: str = "") -> str:
             statics.append(cur)
             dyns.append(a)
             cur = ""
-    cur += ">"
+        cur += ">"
+    elif extra:
+        cur += ">"
     if el.void:
         return cur
     for c in el.children:
         t = type(c)
         if t is Element:
+            kids = c.children
+            if len(kids) == 1 and not c.attrs:
+                # A leaf like span("Count: ") or td(n): inline, no recursive call.
+                x = kids[0]
+                tx = type(x)
+                if tx is str or tx is int:
+                    ctag = c.tag
+                    p.statics.append(cur + (_OPEN_BARE.get(ctag) or (_tag_strings(ctag) + ">")))
+                    p.dyns.append(str(x) if tx is int else (_escaped.get(x) or _esc(x)))
+                    cur = _CLOSE[ctag]
+                    continue
             cur = _element(c, p, cur)
         elif t is str:
             p.statics.append(cur)
-            p.dyns.append(escape(c))
+            p.dyns.append(_escaped.get(c) or _esc(c))
             cur = ""
         elif t is int:
             p.statics.append(cur)
@@ -537,11 +573,11 @@ def _walk(node: Any, p: _Pass, cur: str) -> str:
             cur = _walk(c, p, cur)
         return cur
     if t is str:
-        v: Any = escape(node)
+        v: Any = _escaped.get(node) or _esc(node)
     elif t is int:
         v = str(node)
     elif t is Component:
-        v = p.view._child(node, p)
+        v = p.comp.view._child(node, p)
     elif t is Markup:
         v = str.__str__(node)
     elif t is float:
