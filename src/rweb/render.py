@@ -42,7 +42,8 @@ _ABSENT: Any = object()
 # synchronous and one event loop renders at a time (as for reactive._tracker).
 _stack: list[Any] = []
 _NO_ERRORS: list[Any] = []  # shared and never appended to: see View._error
-_NO_CHILDREN: list[str] = []  # shared and never appended to: see View._child
+_NO_CHILDREN: list[Any] = []  # shared and never appended to: see View._child
+_NO_PATCHES: dict[str, Any] = {}
 
 
 class DuplicateComponentError(ValueError):
@@ -63,16 +64,20 @@ class ComponentState:
 
     __slots__ = (
         "actions",
+        "acts",
         "children",
         "claimed",
         "depth",
         "dirty",
+        "dy",
         "dyns",
         "fn",
+        "kids",
         "name",
         "parent",
         "rc",
         "sources",
+        "st",
         "statics",
         "view",
     )
@@ -91,6 +96,12 @@ class ComponentState:
         self.actions: frozenset[str] | None = None
         self.claimed = -1  # the view epoch in which a parent last rendered it
         self.rc = _rc_attr(name)  # marks the component's root element
+        # Scratch state while this component renders (see View._render):
+        # statics and dynamics so far, child names met, action names bound.
+        self.st: list[str] = _NO_CHILDREN
+        self.dy: list[Any] = _NO_CHILDREN
+        self.kids: list[str] = _NO_CHILDREN
+        self.acts: set[str] | None = None
 
     def invalidate(self) -> None:
         if not self.dirty:
@@ -131,24 +142,10 @@ def _same_fn(a: Any, b: Any) -> bool:
     return True
 
 
-class _Pass:
-    """Scratch state for rendering one component."""
-
-    __slots__ = ("actions", "children", "comp", "dyns", "patches", "statics")
-
-    def __init__(self, comp: ComponentState, patches: dict[str, Any]) -> None:
-        self.comp = comp
-        self.patches = patches
-        self.statics: list[str] = []
-        self.dyns: list[Any] = []
-        self.children: list[str] = _NO_CHILDREN  # a fresh list once there is a child
-        self.actions: set[str] | None = None
-
-
 class View:
     """The components of one page, their renders, and what is dirty."""
 
-    __slots__ = ("_dirty", "_moved", "actions", "comps", "epoch", "errors", "hold", "on_dirty", "root")
+    __slots__ = ("_dirty", "_moved", "_patches", "actions", "comps", "epoch", "errors", "hold", "on_dirty", "root")
 
     def __init__(self, render_page: Callable[[], Any], on_dirty: Callable[[], None] | None = None):
         self.comps: dict[str, ComponentState] = {}
@@ -159,6 +156,7 @@ class View:
         # flush (a dispatch in progress, or a flush itself).
         self.hold = False
         self._moved: list[Any] | None = None  # components that changed parent in this flush
+        self._patches: dict[str, Any] = _NO_PATCHES  # the flush in progress
         self.epoch = 0
         self.actions: dict[str, int] = {}
         self.errors: list[RenderError] = _NO_ERRORS  # a fresh list once there is one
@@ -206,6 +204,7 @@ class View:
             return patches
         hold = self.hold
         self.hold = True
+        self._patches = patches
         try:
             passes = 0
             while self._dirty:
@@ -230,6 +229,7 @@ class View:
                         self._render(comp, patches)
         finally:
             self.hold = hold
+            self._patches = _NO_PATCHES
         if self._moved:
             moved, self._moved = self._moved, None
             for c, old in moved:
@@ -255,7 +255,11 @@ class View:
         name = comp.name
         earlier = patches.get(name, _ABSENT)  # a patch from an earlier pass of this flush
         patches[name] = None  # reserve the key: parents come before their children
-        p = _Pass(comp, patches)
+        p = comp
+        p.st = []
+        p.dy = []
+        p.kids = _NO_CHILDREN
+        p.acts = None
         old_children = comp.children
         prev = begin(comp)
         _stack.append(comp)
@@ -276,9 +280,11 @@ class View:
             self._error(err)
             # Children created by this failed render are not on the page: drop them.
             keep = set(old_children)
-            for child in p.children:
+            for child in p.kids:
                 if child not in keep:
                     self._dispose(child, patches, notify=False)
+            p.st = p.dy = p.kids = _NO_CHILDREN
+            p.acts = None
             if patches.get(name, 0) is None:
                 if earlier is _ABSENT:
                     del patches[name]
@@ -292,12 +298,14 @@ class View:
             return
         _stack.pop()
         end(prev)
-        p.statics.append(last)
-        statics = tuple(p.statics)
+        p.st.append(last)
+        statics = tuple(p.st)
+        dyns = p.dy
+        p.st = p.dy = _NO_CHILDREN
         old = comp.statics
-        patch = diff(old, comp.dyns, statics, p.dyns)
+        patch = diff(old, comp.dyns, statics, dyns)
         comp.statics = old if patch is None or "s" not in patch else _shared(statics)
-        comp.dyns = p.dyns
+        comp.dyns = dyns
         if earlier is not _ABSENT and earlier is not None:
             if patch is None:
                 patch = earlier
@@ -310,7 +318,8 @@ class View:
         else:
             patches[name] = patch
         # Children that this render no longer contains are removed.
-        new_children = tuple(p.children)
+        new_children = tuple(p.kids)
+        p.kids = _NO_CHILDREN
         if old_children and old_children != new_children:
             live = set(new_children)
             for child in old_children:
@@ -319,7 +328,8 @@ class View:
                     if c is not None and c.parent is comp:
                         self._dispose(child, patches, notify=True)
         comp.children = new_children
-        actions = _shared_actions(p.actions) if p.actions else None
+        actions = _shared_actions(p.acts) if p.acts else None
+        p.acts = None
         if actions != comp.actions:
             self._count_actions(comp.actions, -1)
             self._count_actions(actions, 1)
@@ -359,16 +369,16 @@ class View:
             comp = comp.parent
         return False
 
-    def _child(self, node: Component, p: _Pass) -> CRef:
+    def _child(self, node: Component, p: ComponentState) -> CRef:
         name = node.name
-        parent = p.comp
+        parent = p
         if name == ROOT:
             raise DuplicateComponentError(f"component name {ROOT!r} is reserved for the page itself")
-        if name in p.children:
+        if name in p.kids:
             raise DuplicateComponentError(f"component name {name!r} is used twice in one page")
-        if p.children is _NO_CHILDREN:
-            p.children = []
-        p.children.append(name)
+        if p.kids is _NO_CHILDREN:
+            p.kids = []
+        p.kids.append(name)
         comps = self.comps
         c = comps.get(name)
         if c is None:
@@ -399,7 +409,7 @@ class View:
                 return _cref(name)
             c.fn = node.fn
         c.claimed = self.epoch
-        self._render(c, p.patches)
+        self._render(c, self._patches)
         return _cref(name)
 
 
@@ -502,7 +512,7 @@ def _esc(text: str) -> str:
 # are cut at each dynamic slot without lists or joins.
 
 
-def _element(el: Element, p: _Pass, cur: str, extra: str = "") -> str:
+def _element(el: Element, p: ComponentState, cur: str, extra: str = "") -> str:
     tag = el.tag
     attrs = el.attrs
     if not attrs and not extra:
@@ -510,8 +520,8 @@ def _element(el: Element, p: _Pass, cur: str, extra: str = "") -> str:
     else:
         cur += (_OPEN.get(tag) or _tag_strings(tag)) + extra
     if attrs:
-        statics = p.statics
-        dyns = p.dyns
+        statics = p.st
+        dyns = p.dy
         names = _ATTR_NAMES
         for k, v in attrs.items():
             name = names.get(k) or attr_name(k)
@@ -522,9 +532,9 @@ def _element(el: Element, p: _Pass, cur: str, extra: str = "") -> str:
             else:
                 sv = v if type(v) is str else str(v)
                 if name in ACTION_ATTRS:
-                    if p.actions is None:
-                        p.actions = set()
-                    p.actions.add(sv)
+                    if p.acts is None:
+                        p.acts = set()
+                    p.acts.add(sv)
                 a = _attr(name, sv)
             statics.append(cur)
             dyns.append(a)
@@ -544,25 +554,25 @@ def _element(el: Element, p: _Pass, cur: str, extra: str = "") -> str:
                 tx = type(x)
                 if tx is str or tx is int:
                     ctag = c.tag
-                    p.statics.append(cur + (_OPEN_BARE.get(ctag) or (_tag_strings(ctag) + ">")))
-                    p.dyns.append(str(x) if tx is int else (_escaped.get(x) or _esc(x)))
+                    p.st.append(cur + (_OPEN_BARE.get(ctag) or (_tag_strings(ctag) + ">")))
+                    p.dy.append(str(x) if tx is int else (_escaped.get(x) or _esc(x)))
                     cur = _CLOSE[ctag]
                     continue
             cur = _element(c, p, cur)
         elif t is str:
-            p.statics.append(cur)
-            p.dyns.append(_escaped.get(c) or _esc(c))
+            p.st.append(cur)
+            p.dy.append(_escaped.get(c) or _esc(c))
             cur = ""
         elif t is int:
-            p.statics.append(cur)
-            p.dyns.append(str(c))
+            p.st.append(cur)
+            p.dy.append(str(c))
             cur = ""
         else:
             cur = _walk(c, p, cur)
     return cur + _CLOSE[tag]
 
 
-def _walk(node: Any, p: _Pass, cur: str) -> str:
+def _walk(node: Any, p: ComponentState, cur: str) -> str:
     t = type(node)
     if t is Element:
         return _element(node, p, cur)
@@ -577,7 +587,7 @@ def _walk(node: Any, p: _Pass, cur: str) -> str:
     elif t is int:
         v = str(node)
     elif t is Component:
-        v = p.comp.view._child(node, p)
+        v = p.view._child(node, p)
     elif t is Markup:
         v = str.__str__(node)
     elif t is float:
@@ -592,6 +602,6 @@ def _walk(node: Any, p: _Pass, cur: str) -> str:
         return cur
     else:
         v = escape(str(node))
-    p.statics.append(cur)
-    p.dyns.append(v)
+    p.st.append(cur)
+    p.dy.append(v)
     return ""
