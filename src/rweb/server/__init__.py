@@ -9,7 +9,6 @@ runs in the calling process.
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import os
 import signal
@@ -134,9 +133,6 @@ def start_rweb(
         run_worker(app, host, port, ready=ready, aiofastnet=aiofastnet)
         return
     _check_port_free(host, port)
-    # Objects made so far (modules, the app) are shared copy-on-write by the
-    # workers: keep the collector from touching (and so copying) them.
-    gc.freeze()
     log.info("rweb: %r serving on %s with %d workers", title, url, n)
     _supervise(app, host, port, n, aiofastnet)
 
