@@ -422,22 +422,20 @@ _rc_table: dict[str, str] = {}
 _attr_table: dict[tuple[str, str], str] = {}
 
 
+def _remember(table: dict[Any, Any], key: Any, value: Any) -> Any:
+    """Store ``value`` under ``key`` in a bounded sharing table; returns ``value``."""
+    if len(table) >= _SHARED_MAX:
+        table.clear()
+    table[key] = value
+    return value
+
+
 def _shared(statics: tuple[str, ...]) -> tuple[str, ...]:
-    got = _statics_table.get(statics)
-    if got is None:
-        if len(_statics_table) >= _SHARED_MAX:
-            _statics_table.clear()
-        _statics_table[statics] = got = statics
-    return got
+    return _statics_table.get(statics) or _remember(_statics_table, statics, statics)
 
 
 def _rc_attr(name: str) -> str:
-    got = _rc_table.get(name)
-    if got is None:
-        if len(_rc_table) >= _SHARED_MAX:
-            _rc_table.clear()
-        _rc_table[name] = got = f' data-rc="{escape(name)}"'
-    return got
+    return _rc_table.get(name) or _remember(_rc_table, name, f' data-rc="{escape(name)}"')
 
 
 def _attr(name: str, value: str) -> str:
@@ -446,9 +444,7 @@ def _attr(name: str, value: str) -> str:
     if got is None:
         got = f' {name}="{escape(value)}"'
         if len(value) <= 64:
-            if len(_attr_table) >= _SHARED_MAX:
-                _attr_table.clear()
-            _attr_table[key] = got
+            _remember(_attr_table, key, got)
     return got
 
 
@@ -457,22 +453,12 @@ _actions_table: dict[frozenset[str], frozenset[str]] = {}
 
 
 def _cref(name: str) -> CRef:
-    got = _cref_table.get(name)
-    if got is None:
-        if len(_cref_table) >= _SHARED_MAX:
-            _cref_table.clear()
-        _cref_table[name] = got = CRef(name)
-    return got
+    return _cref_table.get(name) or _remember(_cref_table, name, CRef(name))
 
 
 def _shared_actions(names: set[str]) -> frozenset[str]:
     fs = frozenset(names)
-    got = _actions_table.get(fs)
-    if got is None:
-        if len(_actions_table) >= _SHARED_MAX:
-            _actions_table.clear()
-        _actions_table[fs] = got = fs
-    return got
+    return _actions_table.get(fs) or _remember(_actions_table, fs, fs)
 
 
 def _depth(c: ComponentState) -> int:
@@ -497,13 +483,9 @@ _escaped: dict[str, str] = {}
 
 
 def _esc(text: str) -> str:
-    got = _escaped.get(text)
-    if got is None:
-        got = escape(text)
-        if len(text) <= 32:
-            if len(_escaped) >= _SHARED_MAX:
-                _escaped.clear()
-            _escaped[text] = got
+    got = escape(text)
+    if len(text) <= 32:
+        _remember(_escaped, text, got)
     return got
 
 

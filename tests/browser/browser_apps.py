@@ -2,39 +2,22 @@
 
 from __future__ import annotations
 
-from rweb import reactive
-from rweb.html import button, component, div, h1, span
+import importlib.util
+import sys
+from pathlib import Path
 
+# The seed's counter, exactly as examples/rweb_counter.py has it: the browser
+# tests drive the example itself, not a copy of it.
+_PATH = Path(__file__).resolve().parents[2] / "examples" / "rweb_counter.py"
+_spec = importlib.util.spec_from_file_location("rweb_example_rweb_counter", _PATH)
+assert _spec is not None and _spec.loader is not None
+_example = sys.modules.get(_spec.name) or importlib.util.module_from_spec(_spec)
+if _spec.name not in sys.modules:
+    sys.modules[_spec.name] = _example
+    _spec.loader.exec_module(_example)
 
-@reactive
-class Counter:
-    value: int
-
-
-def counter_setup(writer_id):
-    counter = Counter(0)
-
-    def render_page():
-        return div(
-            h1("RWeb Counter"),
-            component("display", lambda: div(span("Count: "), span(counter.value))),
-            div(
-                button("+", data_action="inc"),
-                button("-", data_action="dec"),
-                button("Reset", data_action="reset"),
-            ),
-        )
-
-    def on_action(action, params):
-        match action:
-            case "inc":
-                counter.value += 1
-            case "dec":
-                counter.value -= 1
-            case "reset":
-                counter.value = 0
-
-    return render_page, on_action
+Counter = _example.Counter
+counter_setup = _example.session_setup
 
 
 BUTTONS = {
