@@ -277,10 +277,43 @@ def is_reactive(obj: object) -> bool:
 
 
 class _Collection:
+    """Shared by RList and RDict: ``_items`` holds the plain list or dict."""
+
     __slots__ = ("_subs",)
+    _items: Any
+    _plain: type  # list or dict: what an instance compares equal to
 
     def __init__(self) -> None:
         self._subs: set[Any] = set()
+
+    def __len__(self) -> int:
+        self._read()
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[Any]:
+        self._read()
+        return iter(self._items)
+
+    def __contains__(self, x: object) -> bool:
+        self._read()
+        return x in self._items
+
+    def __eq__(self, other: object) -> bool:
+        self._read()
+        if type(other) is type(self):
+            return bool(self._items == other._items)  # type: ignore[attr-defined]
+        if isinstance(other, self._plain):
+            return bool(self._items == other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._items!r})"
+
+    def __bool__(self) -> bool:
+        self._read()
+        return bool(self._items)
 
     def _read(self) -> None:
         t = _tracker
@@ -296,6 +329,7 @@ class RList(_Collection, MutableSequence[Any]):
     """A list whose reads are tracked and whose mutations re-render readers."""
 
     __slots__ = ("_items",)
+    _plain = list
 
     def __init__(self, items: Iterable[Any] = ()) -> None:
         super().__init__()
@@ -310,38 +344,9 @@ class RList(_Collection, MutableSequence[Any]):
         self._read()
         return self._items[i]
 
-    def __len__(self) -> int:
-        self._read()
-        return len(self._items)
-
-    def __iter__(self) -> Iterator[Any]:
-        self._read()
-        return iter(self._items)
-
     def __reversed__(self) -> Iterator[Any]:
         self._read()
         return reversed(self._items)
-
-    def __contains__(self, x: object) -> bool:
-        self._read()
-        return x in self._items
-
-    def __eq__(self, other: object) -> bool:
-        self._read()
-        if isinstance(other, RList):
-            return self._items == other._items
-        if isinstance(other, list):
-            return self._items == other
-        return NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        return f"RList({self._items!r})"
-
-    def __bool__(self) -> bool:
-        self._read()
-        return bool(self._items)
 
     def index(self, value: Any, start: int = 0, stop: int | None = None) -> int:
         self._read()
@@ -410,6 +415,7 @@ class RDict(_Collection, MutableMapping[Any, Any]):
     """A dict whose reads are tracked and whose mutations re-render readers."""
 
     __slots__ = ("_items",)
+    _plain = dict
 
     def __init__(self, items: Any = (), **kw: Any) -> None:
         super().__init__()
@@ -423,34 +429,6 @@ class RDict(_Collection, MutableMapping[Any, Any]):
         self._read()
         return self._items.get(k, default)
 
-    def __len__(self) -> int:
-        self._read()
-        return len(self._items)
-
-    def __iter__(self) -> Iterator[Any]:
-        self._read()
-        return iter(self._items)
-
-    def __contains__(self, k: object) -> bool:
-        self._read()
-        return k in self._items
-
-    def __eq__(self, other: object) -> bool:
-        self._read()
-        if isinstance(other, RDict):
-            return self._items == other._items
-        if isinstance(other, dict):
-            return self._items == other
-        return NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        return f"RDict({self._items!r})"
-
-    def __bool__(self) -> bool:
-        self._read()
-        return bool(self._items)
 
     def copy(self) -> dict[Any, Any]:
         self._read()
