@@ -168,10 +168,6 @@ class View:
     def is_dirty(self) -> bool:
         return bool(self._dirty)
 
-    def has_action(self, name: str) -> bool:
-        """Is ``name`` bound by a ``data-action`` / ``data-on*`` attribute on the page?"""
-        return name in self.actions
-
     # -- rendering ---------------------------------------------------------
 
     def mount(self) -> dict[str, Any]:
@@ -186,10 +182,6 @@ class View:
                 # The root itself failed: there is no page to show.
                 raise err
         return out
-
-    def full(self) -> dict[str, Any]:
-        """The current render of every component, without re-rendering."""
-        return {n: full(c.statics, c.dyns) for n, c in self.comps.items() if c.statics is not None}
 
     def flush(self) -> dict[str, Any]:
         """Re-render what is dirty; returns ``{name: patch or None}`` (None: removed).
