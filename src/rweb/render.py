@@ -309,23 +309,25 @@ class View:
             del patches[name]
         else:
             patches[name] = patch
-        # Children that this render no longer contains are removed.
-        new_children = tuple(p.kids)
-        p.kids = _NO_CHILDREN
-        if old_children and old_children != new_children:
-            live = set(new_children)
-            for child in old_children:
-                if child not in live:
-                    c = self.comps.get(child)
-                    if c is not None and c.parent is comp:
-                        self._dispose(child, patches, notify=True)
-        comp.children = new_children
-        actions = _shared_actions(p.acts) if p.acts else None
-        p.acts = None
-        if actions != comp.actions:
-            self._count_actions(comp.actions, -1)
-            self._count_actions(actions, 1)
-            comp.actions = actions
+        if p.kids or old_children:
+            # Children that this render no longer contains are removed.
+            new_children = tuple(p.kids)
+            p.kids = _NO_CHILDREN
+            if old_children and old_children != new_children:
+                live = set(new_children)
+                for child in old_children:
+                    if child not in live:
+                        c = self.comps.get(child)
+                        if c is not None and c.parent is comp:
+                            self._dispose(child, patches, notify=True)
+            comp.children = new_children
+        if p.acts or comp.actions:
+            actions = _shared_actions(p.acts) if p.acts else None
+            p.acts = None
+            if actions != comp.actions:
+                self._count_actions(comp.actions, -1)
+                self._count_actions(actions, 1)
+                comp.actions = actions
 
     def _count_actions(self, names: frozenset[str] | None, delta: int) -> None:
         if names:
