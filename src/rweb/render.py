@@ -158,7 +158,10 @@ class View:
         self._moved: list[Any] | None = None  # components that changed parent in this flush
         self._patches: dict[str, Any] = _NO_PATCHES  # the flush in progress
         self.epoch = 0
-        self.actions: dict[str, int] = {}
+        # Every action bound on the page (data-action, data-on*): the union of
+        # the components' sets, recomputed when one of them changes; shared
+        # between sessions whose pages bind the same actions.
+        self.actions: frozenset[str] = _NO_ACTIONS
         self.errors: list[RenderError] = _NO_ERRORS  # a fresh list once there is one
         self.on_dirty = on_dirty
 
@@ -325,27 +328,24 @@ class View:
             actions = _shared_actions(p.acts) if p.acts else None
             p.acts = None
             if actions != comp.actions:
-                self._count_actions(comp.actions, -1)
-                self._count_actions(actions, 1)
                 comp.actions = actions
+                self._collect_actions()
 
-    def _count_actions(self, names: frozenset[str] | None, delta: int) -> None:
-        if names:
-            acts = self.actions
-            for n in names:
-                v = acts.get(n, 0) + delta
-                if v > 0:
-                    acts[n] = v
-                else:
-                    acts.pop(n, None)
+    def _collect_actions(self) -> None:
+        bound: set[str] = set()
+        for c in self.comps.values():
+            if c.actions:
+                bound |= c.actions
+        self.actions = _shared_actions(bound) if bound else _NO_ACTIONS
 
     def _dispose(self, name: str, patches: dict[str, Any], notify: bool) -> None:
         c = self.comps.pop(name, None)
         if c is None:
             return
         unsubscribe(c)
-        self._count_actions(c.actions, -1)
-        c.actions = None
+        if c.actions:
+            c.actions = None
+            self._collect_actions()
         if notify:
             patches[name] = None
         else:
@@ -444,6 +444,7 @@ def _attr(name: str, value: str) -> str:
 
 _cref_table: dict[str, CRef] = {}
 _actions_table: dict[frozenset[str], frozenset[str]] = {}
+_NO_ACTIONS: frozenset[str] = frozenset()
 
 
 def _cref(name: str) -> CRef:
