@@ -6,15 +6,12 @@ reply as bare_picows.py, for an extra comparison row.
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import os
-import signal
 import sys
 from typing import Any
 
 from aiohttp import WSMsgType, web
-from bare_common import PAGE, REPLY, run
+from bare_common import PAGE, REPLY, serve_main, stop_on_signals
 
 PAGE_S = PAGE.decode()
 REPLY_S = REPLY.decode()
@@ -39,22 +36,14 @@ async def main_async(host: str, port: int) -> None:
     await site.start()
     server: Any = site._server
     port = server.sockets[0].getsockname()[1]
-    loop = asyncio.get_running_loop()
-    stop = loop.create_future()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, lambda: stop.done() or stop.set_result(None))
+    stop = stop_on_signals()
     print(f"bare aiohttp listening on ws://{host}:{port}/ (pid {os.getpid()})", flush=True)
     await stop
     await runner.cleanup()
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8092)
-    args = p.parse_args(argv)
-    run(main_async(args.host, args.port))
-    return 0
+    return serve_main(__doc__, 8092, main_async, argv)
 
 
 if __name__ == "__main__":

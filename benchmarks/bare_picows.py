@@ -10,7 +10,6 @@ No framework on this WebSocket stack can be faster than this.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import os
 import signal
@@ -18,7 +17,7 @@ import socket
 import sys
 from typing import Any
 
-from bare_common import PAGE, REPLY, run
+from bare_common import PAGE, REPLY, run, stop_on_signals
 from picows import (
     WSCloseCode,
     WSListener,
@@ -66,9 +65,7 @@ async def serve(host: str, port: int, reuse_port: bool, aiofastnet: bool = False
         # this is the ceiling of rweb's stack; --aiofastnet for picows' default.
         use_aiofastnet=aiofastnet,
     )
-    stop = asyncio.get_running_loop().create_future()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        asyncio.get_running_loop().add_signal_handler(sig, lambda: stop.done() or stop.set_result(None))
+    stop = stop_on_signals()
     port = server.sockets[0].getsockname()[1]  # the real one when asked for port 0
     print(f"bare picows listening on ws://{host}:{port}/ (pid {os.getpid()})", flush=True)
     await stop

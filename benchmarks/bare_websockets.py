@@ -6,13 +6,10 @@
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import os
-import signal
 import sys
 
-from bare_common import PAGE, REPLY, run
+from bare_common import PAGE, REPLY, serve_main, stop_on_signals
 from websockets.asyncio.server import ServerConnection, serve
 
 PAGE_S = PAGE.decode()
@@ -26,10 +23,7 @@ async def handler(ws: ServerConnection) -> None:
 
 
 async def main_async(host: str, port: int) -> None:
-    loop = asyncio.get_running_loop()
-    stop = loop.create_future()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, lambda: stop.done() or stop.set_result(None))
+    stop = stop_on_signals()
     async with serve(handler, host, port, compression=None, max_queue=None, backlog=4096,
                      ping_interval=None) as server:
         port = next(iter(server.sockets)).getsockname()[1]
@@ -39,12 +33,7 @@ async def main_async(host: str, port: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8091)
-    args = p.parse_args(argv)
-    run(main_async(args.host, args.port))
-    return 0
+    return serve_main(__doc__, 8091, main_async, argv)
 
 
 if __name__ == "__main__":
