@@ -113,6 +113,29 @@ class Session(WSListener):
     def on_ws_connected(self, transport: WSTransport) -> None:
         self.transport = transport
 
+    # Each click sends a new message (LiveView refs) or the same bytes again (rweb).
+    fresh_messages = False
+
+    def next_message(self) -> bytes:
+        return self.msg
+
+    def answered(self, transport: WSTransport, now: int) -> None:
+        """The reply to the click in flight arrived at ``now``: record it, send the next."""
+        dt = now - self.t_sent
+        self.eng.lat_append(dt)
+        self.sum_ns += dt
+        self.n += 1
+        left = self.left - 1
+        self.left = left
+        if left > 0:
+            if self.fresh_messages:
+                self.msg = self.next_message()
+            self.t_sent = perf_counter_ns()
+            transport.send(TEXT, self.msg)
+        else:
+            self.state = DONE
+            self.eng.session_finished(now)
+
     def on_ws_frame(self, transport: WSTransport, frame: Any) -> None:
         now = perf_counter_ns()
         mt = frame.msg_type
@@ -122,18 +145,7 @@ class Session(WSListener):
                 return
             state = self.state
             if state == WAITING:
-                dt = now - self.t_sent
-                self.eng.lat_append(dt)
-                self.sum_ns += dt
-                self.n += 1
-                left = self.left - 1
-                self.left = left
-                if left > 0:
-                    self.t_sent = perf_counter_ns()
-                    transport.send(TEXT, self.msg)
-                else:
-                    self.state = DONE
-                    self.eng.session_finished(now)
+                self.answered(transport, now)
             elif state == WAIT_INITIAL:
                 self.state = IDLE
                 if not self.ready.done():
@@ -173,6 +185,7 @@ class LiveViewSession(Session):
     ``phx_reply`` with the click's ref and status "ok"; other pushes are skipped."""
 
     __slots__ = ("buf", "hb_ref", "page", "prefix", "ref", "ref_s", "suffix")
+    fresh_messages = True
 
     def __init__(self, eng: Engine) -> None:
         super().__init__(eng)
@@ -227,19 +240,7 @@ class LiveViewSession(Session):
                 if status != "ok":
                     self.eng.fail(self, f"event reply status {status}")
                     return
-                dt = now - self.t_sent
-                self.eng.lat_append(dt)
-                self.sum_ns += dt
-                self.n += 1
-                left = self.left - 1
-                self.left = left
-                if left > 0:
-                    self.msg = self.next_message()
-                    self.t_sent = perf_counter_ns()
-                    transport.send(TEXT, self.msg)
-                else:
-                    self.state = DONE
-                    self.eng.session_finished(now)
+                self.answered(transport, now)
             elif state == JOINING:
                 if ref == "1" and event == "phx_reply":
                     status = _status(msg)
