@@ -368,6 +368,7 @@ def size_table(size_rows: dict[str, dict[str, Any]], specs: list[Spec]) -> list[
         "| server CPU µs/click | bytes/click | client cores | failures |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
+    medians = {k: v["median"] for k, v in size_rows.items() if v.get("median")}
     for spec in specs:
         entry = size_rows.get(spec.key)
         if entry is None:
@@ -377,10 +378,8 @@ def size_table(size_rows: dict[str, dict[str, Any]], specs: list[Spec]) -> list[
             out.append(f"| {spec.label} | not run: {entry.get('reason', 'failed')} |"
                        + " |" * 9)
             continue
-        ceiling = reference_row({k: v.get("median") for k, v in size_rows.items()
-                                 if v.get("median")}, "bare-picows", spec.workers)
-        pyview = reference_row({k: v.get("median") for k, v in size_rows.items()
-                                if v.get("median")}, "pyview", spec.workers)
+        ceiling = reference_row(medians, "bare-picows", spec.workers)
+        pyview = reference_row(medians, "pyview", spec.workers)
         tput = r["throughput"]
         pct = f"{tput / ceiling['throughput'] * 100:.0f}%" if ceiling and ceiling["throughput"] else "-"
         vs_pv = f"{tput / pyview['throughput']:.2f}x" if pyview and pyview["throughput"] else "-"
