@@ -73,10 +73,8 @@ class _Listener(WSListener):  # type: ignore[misc]
         mt = frame.msg_type
         try:
             if mt is _TEXT and frame.fin:
-                if frame.payload_size > self.conn.max_size:
-                    transport.send(_TEXT, self.conn.too_large(frame.payload_size))
-                else:
-                    transport.send(_TEXT, self.conn.receive(frame.get_payload_as_memoryview()))
+                # Connection.receive refuses what is over the size limit.
+                transport.send(_TEXT, self.conn.receive(frame.get_payload_as_memoryview()))
             elif mt is _CLOSE:
                 code = frame.get_close_code()
                 transport.send_close(code if code != WSCloseCode.NO_INFO else WSCloseCode.OK)
