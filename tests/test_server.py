@@ -277,6 +277,21 @@ def test_many_sessions_open_and_close_without_leaks(wire: Any) -> None:
         assert remaining == 0
 
 
+def test_open_sessions_do_not_keep_the_handshake_headers(counter_server: Served, wire: Any) -> None:
+    # picows keeps the upgrade request and response for the life of the socket;
+    # their header tables would be most of an idle session's memory.
+    async def main() -> None:
+        async with wire.connect(counter_server.ws_url, additional_headers={"Cookie": "a=1"}) as ws:
+            await wire.recv(ws)
+            kept = counter_server.call(lambda: [
+                (lst.transport.request.headers, lst.transport.response.headers)
+                for lst in counter_server.server.live
+            ])
+            assert kept == [(None, None)]
+
+    wire.run(main())
+
+
 def test_writer_ids_are_unique_across_workers(counter_example: Any) -> None:
     from rweb import App
     from rweb.server import Server

@@ -37,6 +37,7 @@ class Served:
     port: int
     app: App
     loop: asyncio.AbstractEventLoop
+    server: Any = None  # the rweb.server.picows_transport.Server (touch it only via call())
 
     @property
     def url(self) -> str:
@@ -104,7 +105,7 @@ def serve(
         raise RuntimeError("the test server failed to start") from state["error"]
     loop: asyncio.AbstractEventLoop = state["loop"]
     try:
-        yield Served(host, state["server"].port, app, loop)
+        yield Served(host, state["server"].port, app, loop, state["server"])
     finally:
         loop.call_soon_threadsafe(lambda: state["stop"].done() or state["stop"].set_result(None))
         thread.join(10)

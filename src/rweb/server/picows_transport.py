@@ -62,6 +62,7 @@ class _Listener(WSListener):  # type: ignore[misc]
 
     def on_ws_connected(self, transport: WSTransport) -> None:
         self.transport = transport
+        _drop_handshake(transport)
         self.server.live.add(self)
         msg, ok = self.conn.open()
         transport.send(_TEXT, msg)
@@ -111,6 +112,18 @@ class _Listener(WSListener):  # type: ignore[misc]
         self.conn.close()
 
 
+def _drop_handshake(transport: WSTransport) -> None:
+    """Let go of the upgrade request's and response's headers once connected.
+
+    picows keeps both objects for the life of the connection; the session was
+    already built from the request (ConnectionInfo), so their header tables
+    are dead weight per idle session.
+    """
+    for msg in (transport.request, transport.response):
+        if msg is not None:
+            msg.headers = None
+
+
 class Server:
     """The rweb server of one process."""
 
@@ -152,7 +165,7 @@ class Server:
             self.port,
             disconnect_on_exception=False,
             max_frame_size=hard_limit,
-            read_buffer_init_size=self.read_buffer_size,
+            read_buffer_init_size=self.read_buffer_size,  # picows 2.3 allocates at least 2 KiB
             reuse_port=self.reuse_port or None,
             backlog=4096,  # a thousand browsers connecting at once must not meet SYN retries
             websocket_handshake_timeout=10,
