@@ -497,7 +497,7 @@ def format_human(r: dict[str, Any]) -> str:
             lines.append("  Note: client processes were >90% busy; the result may be client-bound"
                          " (try more --procs)")
         if r.get("extra_messages"):
-            lines.append(f"  Unexpected extra messages: {r['extra_messages']:,}")
+            lines.append(f"  Other messages (pushes, not replies): {r['extra_messages']:,}")
         lines.append(f"  Success: {seed['success_clients']:,}, Failures: {seed['failed_clients']:,}")
     if r["failures"]:
         lines.append("  Failure reasons:")

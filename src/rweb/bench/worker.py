@@ -76,8 +76,27 @@ class ClientFailed(Exception):
     """Raised into a session's ready-future by Engine.fail (already counted)."""
 
 
+# rweb's wire format (docs/protocol.md): a server push is not a reply, and a reply that
+# carries an error is a failed click. The seed's format (what the bare servers speak)
+# has neither, so any other complete message answers the click.
+_PUSH_PREFIX = b'{"t":"p"'
+_ERROR_MARK = b',"e":{"code":"'  # only rweb's encoder writes this: "e" is a top-level key
+
+
+def _error_code(data: bytes) -> str:
+    try:
+        return str(orjson.loads(data)["e"]["code"])
+    except Exception:
+        return "?"
+
+
 class Session(WSListener):
-    """One rweb-protocol session: any complete data message answers the outstanding click."""
+    """One rweb-protocol session: the next complete reply answers the outstanding click.
+
+    rweb pushes (``"t":"p"``) are counted as extra messages, not as replies; an rweb
+    reply with an error fails the session. Any other message (the seed's protocol, the
+    bare servers) is the reply.
+    """
 
     __slots__ = (
         "eng",
@@ -145,7 +164,16 @@ class Session(WSListener):
                 return
             state = self.state
             if state == WAITING:
-                self.answered(transport, now)
+                if frame.payload_size < 8 or mt is not TEXT:
+                    self.answered(transport, now)
+                    return
+                data = frame.get_payload_as_bytes()
+                if data.startswith(_PUSH_PREFIX):
+                    self.extra += 1
+                elif _ERROR_MARK in data:
+                    self.eng.fail(self, f"error reply ({_error_code(data)})")
+                else:
+                    self.answered(transport, now)
             elif state == WAIT_INITIAL:
                 self.state = IDLE
                 if not self.ready.done():
