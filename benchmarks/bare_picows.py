@@ -4,7 +4,11 @@ It sends a small fixed first message on connect (so the same bench client works:
 waits for a "full page") and answers every data message with a fixed ~60-byte reply.
 No framework on this WebSocket stack can be faster than this.
 
-    python benchmarks/bare_picows.py --port 8090 [--workers N] [--host 127.0.0.1]
+``--spin-us N`` adds N µs of busy CPU work per message: a stand-in for a framework
+that costs N µs more per click, to see what server CPU alone does to throughput and
+tail latency when client and server share the cores.
+
+    python benchmarks/bare_picows.py --port 8090 [--workers N] [--host 127.0.0.1] [--spin-us N]
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import os
 import signal
 import socket
 import sys
+from time import perf_counter_ns
 from typing import Any
 
 from bare_common import PAGE, REPLY, run, stop_on_signals
@@ -23,7 +28,6 @@ from picows import (
     WSListener,
     WSMsgType,
     WSTransport,
-    WSUpgradeRequest,
     ws_create_server,
 )
 
@@ -52,13 +56,22 @@ class Bare(WSListener):
             transport.disconnect()
 
 
-def listener_factory(request: WSUpgradeRequest) -> Bare:
-    return Bare()
+class Spinning(Bare):
+    spin_ns = 0
+
+    def on_ws_frame(self, transport: WSTransport, frame: Any) -> None:
+        if frame.msg_type is TEXT:
+            until = perf_counter_ns() + self.spin_ns
+            while perf_counter_ns() < until:
+                pass
+        super().on_ws_frame(transport, frame)
 
 
-async def serve(host: str, port: int, reuse_port: bool, aiofastnet: bool = False) -> None:
+async def serve(host: str, port: int, reuse_port: bool, aiofastnet: bool = False, spin_us: float = 0) -> None:
+    Spinning.spin_ns = int(spin_us * 1000)
+    listener = Spinning if spin_us > 0 else Bare
     server = await ws_create_server(
-        listener_factory, host, port, reuse_port=reuse_port, backlog=4096,
+        lambda request: listener(), host, port, reuse_port=reuse_port, backlog=4096,
         websocket_handshake_timeout=10,
         read_buffer_init_size=2048,  # grows when needed; picows' 16 KiB default is all idle memory
         # The same socket transports as rweb's default (uvloop's own), so that
@@ -74,8 +87,8 @@ async def serve(host: str, port: int, reuse_port: bool, aiofastnet: bool = False
         t.disconnect(False)
 
 
-def run_one(host: str, port: int, reuse_port: bool, aiofastnet: bool = False) -> None:
-    run(serve(host, port, reuse_port, aiofastnet))
+def run_one(host: str, port: int, reuse_port: bool, aiofastnet: bool = False, spin_us: float = 0) -> None:
+    run(serve(host, port, reuse_port, aiofastnet, spin_us))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,9 +98,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=1, help="processes sharing the port (SO_REUSEPORT)")
     p.add_argument("--aiofastnet", action="store_true",
                    help="aiofastnet socket transports (picows' default) instead of uvloop's")
+    p.add_argument("--spin-us", type=float, default=0.0,
+                   help="busy CPU work per message, in µs (default 0: the ceiling)")
     args = p.parse_args(argv)
     if args.workers <= 1:
-        run_one(args.host, args.port, False, args.aiofastnet)
+        run_one(args.host, args.port, False, args.aiofastnet, args.spin_us)
         return 0
     if args.port == 0:  # all workers must share one port: pick it now
         with socket.socket() as s:
@@ -98,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         pid = os.fork()
         if pid == 0:
             try:
-                run_one(args.host, args.port, True, args.aiofastnet)
+                run_one(args.host, args.port, True, args.aiofastnet, args.spin_us)
             finally:
                 os._exit(0)
         children.append(pid)
