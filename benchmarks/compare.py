@@ -132,7 +132,7 @@ class Spec:
 
 
 def make_specs(ncpu: int, peer_reason: str | None, spin: dict[str, float] | None = None) -> list[Spec]:
-    """The servers, in run order. ``spin["us"]``, filled in by main() once rweb and the
+    """The servers, in run order. ``spin["us"]``, filled in (by Rounds) once rweb and the
     bare server have run, is the busy work per click of the bare-picows-spin row."""
     def rweb_cmd(workers: int) -> Callable[[int], list[str] | str]:
         def cmd(port: int) -> list[str] | str:
@@ -290,13 +290,13 @@ def run_bench(server: Server, args: list[str], max_time: float) -> dict[str, Any
         return {"error": f"client failed (exit code {proc.returncode})"}
 
 
-def extra_cpu_us(data: dict[str, Any]) -> float | None:
-    """rweb's server CPU per click over the bare server's (all cores, first size)."""
-    first = next(iter(data["sizes"].values()), {})
+def extra_cpu_us(results: dict[str, list[dict[str, Any]]]) -> float | None:
+    """rweb's server CPU per click over the bare server's (all cores), from their runs."""
 
     def cpu(key: str) -> float | None:
-        med = (first.get(key) or {}).get("median") or {}
-        return (med.get("server") or {}).get("cpu_us_per_click")
+        got = [((r.get("server") or {}).get("cpu_us_per_click")) for r in results.get(key, [])]
+        got = [x for x in got if x is not None]
+        return sorted(got)[(len(got) - 1) // 2] if got else None
 
     rweb, bare = cpu("rweb-n"), cpu("bare-picows-n")
     return None if rweb is None or bare is None else max(0.0, rweb - bare)
@@ -545,7 +545,9 @@ def write_markdown(path: Path, data: dict[str, Any], specs: list[Spec]) -> None:
         "one reply per `{\"action\":\"inc\",\"params\":{}}`); PyView is driven with the Phoenix "
         "LiveView protocol (HTTP GET, phx_join, `event` → `phx_reply`), like the seed's Phoenix client.",
         f"- Median of {data['runs']} run(s) by throughput (range in small print); each server gets a "
-        "warm-up run first, which is not counted.",
+        "warm-up run first, which is not counted. The runs are interleaved: all servers are up at "
+        "once (idle while not measured) and each round runs every server once, in a rotating "
+        "order, so that the machine's drifting background load hits every row alike.",
         "- Client and server share the same machine: \"client cores\" is the client's own CPU "
         "use; near 1.0 per client process the client, not the server, is the limit.",
         "",
@@ -602,6 +604,110 @@ def write_markdown(path: Path, data: dict[str, Any], specs: list[Spec]) -> None:
         lines += [f"- {n}" for n in data["notes"]]
     lines.append("")
     path.write_text("\n".join(lines))
+
+
+class Rounds:
+    """The load runs, interleaved: every server is up at once (idle while the others
+    are measured), and each round runs every server once, in an order that rotates
+    from round to round. On a shared, noisy machine the load drifts over minutes; this
+    way a drift hits every server alike instead of whichever ran during it, so the
+    ratios within one run stay fair.
+
+    The busy-work control (bare-picows-spin) needs rweb's and the bare server's CPU per
+    click, so it joins after the first round of the first size and is topped up to the
+    same number of runs at the end of that size.
+    """
+
+    def __init__(self, specs: list[Spec], sizes: list[tuple[int, int]],
+                 size_labels: list[tuple[str, str]], runs: int, warm: tuple[int, int],
+                 common: list[str], opts: argparse.Namespace, data: dict[str, Any],
+                 spin: dict[str, float], ncpu: int) -> None:
+        self.specs, self.sizes, self.size_labels = specs, sizes, size_labels
+        self.runs, self.warm, self.common, self.opts = runs, warm, common, opts
+        self.data, self.spin, self.ncpu = data, spin, ncpu
+        self.live: dict[str, Server] = {}  # key -> running server, in spec order
+        self.dead: dict[str, str] = {}  # key -> why it is not (or no longer) measured
+
+    def bench(self, server: Server, clients: int, clicks: int) -> dict[str, Any]:
+        return run_bench(server, [*self.common, "--clients", str(clients), "--clicks", str(clicks)],
+                         self.opts.max_time)
+
+    def start(self, spec: Spec) -> None:
+        server, reason = start_server(spec, "load", self.opts.settle)
+        if server is None:
+            log(f"== {spec.label}: not run: {reason}")
+            self.dead[spec.key] = str(reason)
+            return
+        w = self.bench(server, *self.warm)
+        log(f"== {spec.label}: warm-up {self.warm[0]}x{self.warm[1]}: {one_line(w)}")
+        self.live[spec.key] = server
+
+    def check(self, key: str) -> None:
+        server = self.live[key]
+        if server.proc.poll() is not None:
+            reason = f"server exited: {server.log_tail()}"
+            self.data["notes"].append(f"{server.spec.label}: {reason}")
+            self.dead[key] = reason
+            del self.live[key]
+            server.stop()
+
+    def run(self) -> None:
+        spin_spec = next((s for s in self.specs if s.key == "bare-picows-spin"), None)
+        try:
+            for spec in self.specs:
+                if spec is not spin_spec:
+                    self.start(spec)
+            for si, ((clients, clicks), (_, key)) in enumerate(zip(self.sizes, self.size_labels, strict=True)):
+                results: dict[str, list[dict[str, Any]]] = {k: [] for k in self.live}
+                for i in range(self.runs):
+                    keys = list(self.live)
+                    keys = keys[i % len(keys):] + keys[:i % len(keys)] if keys else keys
+                    for k in keys:
+                        r = self.bench(self.live[k], clients, clicks)
+                        results.setdefault(k, []).append(r)
+                        log(f"   {clients}x{clicks} run {i + 1}/{self.runs} {k}: {one_line(r)}")
+                        self.check(k)
+                    if si == 0 and i == 0 and spin_spec is not None:
+                        self.start_spin(spin_spec, results)
+                for k, server in list(self.live.items()):  # the control joined late: top up
+                    while len(results.setdefault(k, [])) < self.runs and k in self.live:
+                        r = self.bench(server, clients, clicks)
+                        results[k].append(r)
+                        log(f"   {clients}x{clicks} run {len(results[k])}/{self.runs} {k}: {one_line(r)}")
+                        self.check(k)
+                for spec in self.specs:
+                    self.data["sizes"][key][spec.key] = self.entry(results.get(spec.key), spec.key)
+        finally:
+            for server in self.live.values():
+                server.stop()
+
+    def start_spin(self, spec: Spec, first_round: dict[str, list[dict[str, Any]]]) -> None:
+        extra = extra_cpu_us(first_round)
+        if extra is None:
+            self.dead[spec.key] = "needs this run's rweb-n and bare-picows-n rows"
+            return
+        self.spin["us"] = extra
+        self.data["notes"].append(
+            f"The busy work of \"{spec.label}\" was {extra:.1f} µs per click: rweb's server "
+            f"CPU per click minus the bare server's, both {self.ncpu} workers, in the first "
+            "round of the first size.")
+        self.start(spec)
+
+    def entry(self, results: list[dict[str, Any]] | None, key: str) -> dict[str, Any]:
+        if not results:
+            return {"reason": self.dead.get(key, "not run")}
+        med = median_run(results)
+        entry: dict[str, Any] = {
+            "median": med,
+            "throughputs": [r["throughput"] for r in results if "error" not in r],
+            "runs": [{k: v for k, v in r.items() if k not in ("distribution", "timeline")}
+                     for r in results],
+        }
+        if med is None:
+            entry["reason"] = next((r["error"] for r in results if "error" in r), "failed")
+        elif key in self.dead:
+            entry["reason"] = self.dead[key]
+        return entry
 
 
 # -- main ------------------------------------------------------------------------------
@@ -704,64 +810,23 @@ def main(argv: list[str] | None = None) -> int:
                     server.stop()
                 data["scale"] = {"result": r}
                 log(f"   {one_line(r)}")
-        for spec in specs:
-            log(f"== {spec.label}")
-            if spec.key == "bare-picows-spin" and "us" not in spin:
-                extra = extra_cpu_us(data)
-                if extra is not None:
-                    spin["us"] = extra
-                    notes.append(f"The busy work of \"{spec.label}\" was {extra:.1f} µs per click: "
-                                 "rweb's server CPU per click minus the bare server's, both "
-                                 f"{ncpu} workers, first size of this run.")
-            if idle_n > 0 and spec.idle:
-                server, reason = start_server(spec, "idle", opts.settle)
-                if server is None:
-                    data["idle"][spec.key] = {"reason": reason}
-                    log(f"   idle: not run: {reason}")
-                else:
-                    try:
-                        r = run_bench(server, [*common, "--mode", "idle", "--clients", str(idle_n),
-                                               "--settle", "1.0", "--hold", "2.0"], opts.max_time)
-                    finally:
-                        server.stop()
-                    data["idle"][spec.key] = {"result": r}
-                    log(f"   idle {idle_n:,}: {one_line(r)}")
-            server, reason = start_server(spec, "load", opts.settle)
+        for spec in specs:  # idle memory: a fresh server each
+            if idle_n <= 0 or not spec.idle:
+                continue
+            log(f"== {spec.label}: {idle_n:,} idle sessions")
+            server, reason = start_server(spec, "idle", opts.settle)
             if server is None:
+                data["idle"][spec.key] = {"reason": reason}
                 log(f"   not run: {reason}")
-                for _, key in size_labels:
-                    data["sizes"][key][spec.key] = {"reason": reason}
                 continue
             try:
-                w = run_bench(server, [*common, "--clients", str(warm[0]), "--clicks", str(warm[1])],
-                              opts.max_time)
-                log(f"   warm-up {warm[0]}x{warm[1]}: {one_line(w)}")
-                for (clients, clicks), (_, key) in zip(sizes, size_labels, strict=True):
-                    results = []
-                    for i in range(runs):
-                        r = run_bench(server, [*common, "--clients", str(clients),
-                                               "--clicks", str(clicks)], opts.max_time)
-                        results.append(r)
-                        log(f"   {clients}x{clicks} run {i + 1}/{runs}: {one_line(r)}")
-                        if server.proc.poll() is not None:
-                            break
-                    med = median_run(results)
-                    entry: dict[str, Any] = {
-                        "median": med,
-                        "throughputs": [r["throughput"] for r in results if "error" not in r],
-                        "runs": [{k: v for k, v in r.items() if k not in ("distribution", "timeline")}
-                                 for r in results],
-                    }
-                    if med is None:
-                        entry["reason"] = next((r["error"] for r in results if "error" in r), "failed")
-                    if server.proc.poll() is not None:
-                        entry.setdefault("reason", f"server exited: {server.log_tail()}")
-                        notes.append(f"{spec.label} exited during the {key} runs: {server.log_tail()}")
-                    data["sizes"][key][spec.key] = entry
-                    if server.proc.poll() is not None:
-                        break
+                r = run_bench(server, [*common, "--mode", "idle", "--clients", str(idle_n),
+                                       "--settle", "1.0", "--hold", "2.0"], opts.max_time)
             finally:
                 server.stop()
+            data["idle"][spec.key] = {"result": r}
+            log(f"   {one_line(r)}")
+        Rounds(specs, sizes, size_labels, runs, warm, common, opts, data, spin, ncpu).run()
     except KeyboardInterrupt:
         interrupted = True
         log("interrupted: stopping servers")
