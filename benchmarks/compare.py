@@ -665,7 +665,7 @@ class Rounds:
                     for k in keys:
                         r = self.bench(self.live[k], clients, clicks)
                         results.setdefault(k, []).append(r)
-                        log(f"   {clients}x{clicks} run {i + 1}/{self.runs} {k}: {one_line(r)}")
+                        log(f"   {clients}x{clicks} run {len(results[k])}/{self.runs} {k}: {one_line(r)}")
                         self.check(k)
                     if si == 0 and i == 0 and spin_spec is not None:
                         self.start_spin(spin_spec, results)
