@@ -507,6 +507,16 @@ def targets_section(data: dict[str, Any]) -> list[str]:
     if scale and "idle" in scale:
         out.append(f"| 15,000 concurrent sessions on one machine without errors | {scale['idle']['sessions']:,} "
                    f"sessions, {scale['failed_sessions']} failed | {ok(scale['failed_sessions'] == 0)} |")
+    if spin:
+        out += [
+            "",
+            "Reading the P99 row: the control is the bare picows server with the same workers, "
+            "made to burn per click the CPU that rweb spends over it (see Notes), so it has "
+            "rweb's CPU load and none of rweb's code. When its P99 is close to rweb's, the "
+            "tail comes from that load on cores the client shares (a worker waiting for a core "
+            "while its sessions' clicks queue), not from anything else rweb does, and only "
+            "less CPU per click lowers it.",
+        ]
     return out
 
 
@@ -741,12 +751,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="markdown output (default BENCHMARKS.md; bench-results/BENCHMARKS-quick.md with --quick)")
     p.add_argument("--no-write", action="store_true", help="don't write the markdown file")
     p.add_argument("--skip-setup", action="store_true", help="don't create the PyView venv")
+    p.add_argument("--render", metavar="JSON",
+                   help="run nothing: rewrite the markdown from a raw result file of an earlier run")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     raw_argv = list(sys.argv[1:] if argv is None else argv)
     opts = build_parser().parse_args(raw_argv)
+    if opts.render:
+        data = json.loads(Path(opts.render).read_text())
+        specs = make_specs(data["machine"].get("cores") or os.cpu_count() or 1, None)
+        output = Path(opts.output) if opts.output else ROOT / "BENCHMARKS.md"
+        write_markdown(output, data, specs)
+        log(f"wrote {output} from {opts.render}")
+        return 0
     sizes = parse_sizes(opts.sizes or ("20x20,10x50" if opts.quick else "1000x100,100x1000"))
     runs = opts.runs or (1 if opts.quick else 3)
     idle_n = opts.idle_sessions if opts.idle_sessions is not None else (50 if opts.quick else 5000)
