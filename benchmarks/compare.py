@@ -132,7 +132,7 @@ class Spec:
 
 
 def make_specs(ncpu: int, peer_reason: str | None, spin: dict[str, float] | None = None) -> list[Spec]:
-    """The servers, in run order. ``spin["us"]``, filled in (by Rounds) once rweb and the
+    """The servers, in table order. ``spin["us"]``, filled in (by Rounds) once rweb and the
     bare server have run, is the busy work per click of the bare-picows-spin row."""
     def rweb_cmd(workers: int) -> Callable[[int], list[str] | str]:
         def cmd(port: int) -> list[str] | str:
