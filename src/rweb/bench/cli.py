@@ -530,7 +530,7 @@ def main(argv: list[str] | None = None) -> int:
     if opts.report:
         from .report import write_report
 
-        write_report(result, opts.report)
+        write_report(result, opts.report, human)
         if not opts.quiet:
             print(f"  Report: {opts.report}", file=sys.stderr if opts.json else sys.stdout)
     sys.stdout.flush()

@@ -195,8 +195,7 @@ def render_report(r: dict[str, Any], summary_text: str) -> str:
     return "\n".join(parts)
 
 
-def write_report(r: dict[str, Any], path: str) -> None:
-    from .cli import format_human
-
+def write_report(r: dict[str, Any], path: str, summary: str) -> None:
+    """Write the HTML report of result ``r``, with ``summary`` (the human text) on top."""
     with open(path, "w", encoding="utf-8") as f:
-        f.write(render_report(r, format_human(r)))
+        f.write(render_report(r, summary))
