@@ -103,6 +103,19 @@ def test_element_repr_and_structure() -> None:
     assert el.__html__() == '<div id="x">a<span>b</span></div>'
 
 
+def test_element_functions_build_what_the_constructor_builds() -> None:
+    # The element functions skip Element.__init__ for speed: every slot must still be set.
+    for built, made in [
+        (div("a", 1, id="x"), Element("div", ("a", 1), {"id": "x"})),
+        (br(), Element("br", (), {}, True)),
+        (input_(type="text", value="v"), Element("input", (), {"type": "text", "value": "v"}, True)),
+    ]:
+        assert type(built) is Element
+        assert {k: getattr(built, k) for k in Element.__slots__} == {
+            k: getattr(made, k) for k in Element.__slots__
+        }
+
+
 # -- children -----------------------------------------------------------------
 
 
