@@ -343,8 +343,44 @@ def fmt_lat(us: float | None) -> str:
     return f"{us:,.0f} µs"
 
 
+def speed_probe() -> dict[str, float]:
+    """How fast this (shared) machine runs right now, best of several tries each:
+    ``python_ms``, a fixed pure-Python loop; ``tcp_rtt_us``, one 40-byte ping-pong over a
+    loopback TCP connection (4 syscalls, 2 segments: the kernel's share of a click).
+    Shared cloud cores slow down and speed up with their neighbours' load, the network
+    path and the interpreter not always together; taken before every load run, these
+    tell whether two runs' absolute figures can be compared (ratios within one run
+    always can)."""
+    best = float("inf")
+    for _ in range(15):
+        t = time.perf_counter()
+        d: dict[int, int] = {}
+        for i in range(200_000):
+            d[i & 1023] = d.get(i & 1023, 0) + i
+        best = min(best, time.perf_counter() - t)
+    rtt = float("inf")
+    with socket.socket() as ls:
+        ls.bind((HOST, 0))
+        ls.listen(1)
+        with socket.create_connection(ls.getsockname()) as a:
+            b, _ = ls.accept()
+            with b:
+                for s in (a, b):
+                    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                msg = b"x" * 40
+                for _ in range(5):
+                    t = time.perf_counter()
+                    for _ in range(1000):
+                        a.sendall(msg)
+                        b.recv(64)
+                        b.sendall(msg)
+                        a.recv(64)
+                    rtt = min(rtt, (time.perf_counter() - t) / 1000)
+    return {"python_ms": round(best * 1000, 1), "tcp_rtt_us": round(rtt * 1e6, 2)}
+
+
 def machine_info(peer_ok: bool) -> dict[str, Any]:
-    info: dict[str, Any] = {}
+    info: dict[str, Any] = {"speed_probes": [speed_probe()]}
     with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -569,6 +605,17 @@ def write_markdown(path: Path, data: dict[str, Any], specs: list[Spec]) -> None:
         f"{' '.join(m.get('loadavg_at_start', []))}",
         f"- Python {m.get('python')}; {pkgs}",
     ]
+    probes = m.get("speed_probes") or []
+    if probes:
+        def spread(key: str, unit: str) -> str:
+            v = sorted(p[key] for p in probes)
+            return f"median {v[len(v) // 2]} {unit} (range {v[0]}-{v[-1]})"
+
+        lines.append(
+            f"- Speed probes, taken before every load run ({len(probes)}; lower is faster): a fixed "
+            f"pure-Python loop {spread('python_ms', 'ms')}; a loopback TCP ping-pong "
+            f"{spread('tcp_rtt_us', 'µs')}. These shared cores speed up and slow down with their "
+            "neighbours' load: compare absolute figures only between runs with similar probes.")
     if peer_s:
         lines.append(f"- PyView venv: {peer_s}")
     for label, key in data["size_labels"]:
@@ -639,6 +686,7 @@ class Rounds:
         self.dead: dict[str, str] = {}  # key -> why it is not (or no longer) measured
 
     def bench(self, server: Server, clients: int, clicks: int) -> dict[str, Any]:
+        self.data["machine"]["speed_probes"].append(speed_probe())
         return run_bench(server, [*self.common, "--clients", str(clients), "--clicks", str(clicks)],
                          self.opts.max_time)
 
@@ -853,6 +901,7 @@ def main(argv: list[str] | None = None) -> int:
         Server.stop_all()
 
     data["elapsed_s"] = time.monotonic() - t0
+    data["machine"]["speed_probes"].append(speed_probe())
     if interrupted:
         notes.append("The run was interrupted; some rows are missing.")
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")

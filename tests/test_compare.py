@@ -33,6 +33,7 @@ def test_quick_comparison_writes_every_row(tmp_path: Path) -> None:
         assert f"bare picows ({ncpu} workers) + rweb's extra CPU as busy work" in labels
         assert "was " in md and "µs per click: rweb's server CPU per click minus" in md
     assert not any("not run" in line for line in rows), rows
+    assert "Speed probes, taken before every load run" in md
     # Every load row of both sizes answered every click: the failures column is "0".
     load_rows = [line for line in rows if line.count("|") > 8]
     assert load_rows and all(line.rstrip(" |").endswith("| 0") for line in load_rows), load_rows
