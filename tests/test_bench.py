@@ -159,59 +159,6 @@ def test_idle_mode(bare_server: tuple[str, int]) -> None:
     assert idle["rss_before_kib"] > 0 and idle["kib_per_session"] is not None
 
 
-# -- rweb's pushes and error replies --------------------------------------------------
-class PushThenReply(WSListener):
-    """Speaks rweb's format: on each click, a push at once and the reply 20 ms later.
-    Counts clicks that arrive while a reply is still owed (the client took the push
-    for the reply)."""
-
-    early = 0
-
-    def __init__(self) -> None:
-        self.owed = False
-
-    def on_ws_connected(self, transport: WSTransport) -> None:
-        transport.send(WSMsgType.TEXT, b'{"t":"init","c":{}}')
-
-    def on_ws_frame(self, transport: WSTransport, frame: Any) -> None:
-        if frame.msg_type == WSMsgType.CLOSE:
-            transport.send_close(WSCloseCode.OK)
-            transport.disconnect()
-            return
-        if self.owed:
-            PushThenReply.early += 1
-        self.owed = True
-        transport.send(WSMsgType.TEXT, b'{"t":"p","d":{"clock":{"0":"12:00"}}}')
-
-        def reply() -> None:
-            self.owed = False
-            transport.send(WSMsgType.TEXT, b'{"t":"r","d":{"display":{"1":"1"}}}')
-
-        asyncio.get_running_loop().call_later(0.02, reply)
-
-
-def test_rweb_pushes_are_not_taken_for_replies() -> None:
-    PushThenReply.early = 0
-    with thread_server(lambda req: PushThenReply()) as port:
-        rc, r, err = run_bench("--url", f"ws://127.0.0.1:{port}/ws", "--clients", "3", "--clicks", "5")
-    assert rc == 0, err
-    assert r["clicks"] == {"expected": 15, "answered": 15, "lost": 0}
-    assert PushThenReply.early == 0
-    assert r["extra_messages"] == 15
-    assert r["latency_us"]["min"] >= 15_000  # every click waited for its own reply
-
-
-def test_rweb_error_replies_are_failures() -> None:
-    def setup(writer_id: Any) -> Any:
-        return (lambda: div(button("+", data_action="inc"))), (lambda action, params: None)
-
-    with serve(setup) as srv:
-        rc, r, _ = run_bench("--url", srv.ws_url, "--clients", "2", "--clicks", "5", "--action", "nope")
-    assert rc == 1
-    assert r["failures"] == {"error reply (unknown_action)": 2}
-    assert r["clicks"]["answered"] == 0
-
-
 def test_connection_refused_is_counted() -> None:
     import socket
 
@@ -255,6 +202,55 @@ def test_reply_timeouts_counted_with_reason() -> None:
     assert r["connect"]["ok"] == 3
     assert r["failures"] == {"reply timeout": 3}
     assert r["clicks"]["answered"] == 0 and r["clicks"]["lost"] == 15
+
+
+# -- rweb's pushes and error replies --------------------------------------------------
+class PushThenReply(Silent):
+    """Speaks rweb's format: on each click, a push at once and the reply 20 ms later.
+    Counts clicks that arrive while a reply is still owed (the client took the push
+    for the reply)."""
+
+    early = 0
+
+    def __init__(self) -> None:
+        self.owed = False
+
+    def on_ws_frame(self, transport: WSTransport, frame: Any) -> None:
+        if frame.msg_type == WSMsgType.CLOSE:
+            super().on_ws_frame(transport, frame)
+            return
+        if self.owed:
+            PushThenReply.early += 1
+        self.owed = True
+        transport.send(WSMsgType.TEXT, b'{"t":"p","d":{"clock":{"0":"12:00"}}}')
+
+        def reply() -> None:
+            self.owed = False
+            transport.send(WSMsgType.TEXT, b'{"t":"r","d":{"display":{"1":"1"}}}')
+
+        asyncio.get_running_loop().call_later(0.02, reply)
+
+
+def test_rweb_pushes_are_not_taken_for_replies() -> None:
+    PushThenReply.early = 0
+    with thread_server(lambda req: PushThenReply()) as port:
+        rc, r, err = run_bench("--url", f"ws://127.0.0.1:{port}/ws", "--clients", "3", "--clicks", "5")
+    assert rc == 0, err
+    assert r["clicks"] == {"expected": 15, "answered": 15, "lost": 0}
+    assert PushThenReply.early == 0
+    assert r["extra_messages"] == 15
+    assert r["latency_us"]["min"] >= 15_000  # every click waited for its own reply
+
+
+def test_rweb_error_replies_are_failures() -> None:
+    def setup(writer_id: Any) -> Any:
+        return (lambda: div(button("+", data_action="inc"))), (lambda action, params: None)
+
+    with serve(setup) as srv:
+        rc, r, _ = run_bench("--url", srv.ws_url, "--clients", "2", "--clicks", "5", "--action", "nope")
+    assert rc == 1
+    assert r["failures"] == {"error reply (unknown_action)": 2}
+    assert r["clicks"]["answered"] == 0
 
 
 # -- the LiveView protocol against a tiny fake Phoenix server -------------------------
