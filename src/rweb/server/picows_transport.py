@@ -140,7 +140,7 @@ class Server:
         worker_index: int = 0,
         workers: int = 1,
         reuse_port: bool = False,
-        read_buffer_size: int = 1024,
+        read_buffer_size: int = 2048,
         use_aiofastnet: bool = False,
     ) -> None:
         self.use_aiofastnet = use_aiofastnet
@@ -168,7 +168,7 @@ class Server:
             self.port,
             disconnect_on_exception=False,
             max_frame_size=hard_limit,
-            read_buffer_init_size=self.read_buffer_size,  # picows 2.3 allocates at least 2 KiB
+            read_buffer_init_size=self.read_buffer_size,  # picows 2.3 never allocates less than 2 KiB
             reuse_port=self.reuse_port or None,
             backlog=4096,  # a thousand browsers connecting at once must not meet SYN retries
             websocket_handshake_timeout=10,
