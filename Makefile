@@ -7,32 +7,44 @@ PY     := $(VENV)/bin/python
 PORT   ?= 8080
 WORKERS ?=
 
-.PHONY: run test lint bench venv clean
+.PHONY: run test lint bench build venv clean
 
-$(VENV)/.installed: pyproject.toml
+# pip builds the compiled modules (Cython, see setup.py) into src/rweb; Cython
+# also goes into the venv so that `make build` can rebuild them after an edit.
+$(VENV)/.installed: pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q 'Cython>=3.0,<4' 'setuptools>=77'
 	$(PY) -m pip install -q -e .
 	touch $@
 
+# The test extra's packages only: reinstalling rweb itself would compile it again.
 $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['test']))" > $(VENV)/test-requirements.txt
+	$(PY) -m pip install -q -r $(VENV)/test-requirements.txt
 	touch $@
 
 venv: $(VENV)/.installed
 
-run: $(VENV)/.installed
+# Recompile what changed since the last build (an edited .py or .pxd), in place.
+# Without a C compiler the extensions are skipped and rweb runs as plain Python.
+build: $(VENV)/.installed
+	$(PY) setup.py -q build_ext --inplace
+
+run: build
 	$(PY) examples/rweb_counter.py --port $(PORT) $(if $(WORKERS),--workers $(WORKERS))
 
-test: $(VENV)/.installed-test
-	$(PY) -m ruff check src tests examples benchmarks
-	$(PY) -m pytest -q
+# With a C compiler present the compiled build must be the one under test.
+test: $(VENV)/.installed-test build
+	$(PY) -m ruff check src tests examples benchmarks setup.py
+	RWEB_EXPECT_COMPILED=$$(command -v cc >/dev/null && echo 1) $(PY) -m pytest -q
 
 lint: $(VENV)/.installed-test
-	$(PY) -m ruff check src tests examples benchmarks
+	$(PY) -m ruff check src tests examples benchmarks setup.py
 
-bench: $(VENV)/.installed
+bench: build
 	$(PY) benchmarks/compare.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info
+	rm -f src/rweb/*.so src/rweb/*.c

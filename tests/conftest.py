@@ -30,6 +30,18 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # A compiled module older than its source would be tested instead of the edit.
+    import rweb
+
+    stale = rweb.stale_extensions()
+    if stale:
+        pytest.exit(
+            f"compiled rweb modules older than their source: {', '.join(stale)}; run `make build`",
+            returncode=2,
+        )
+
+
 def _load_example(name: str) -> ModuleType:
     path = EXAMPLES / f"{name}.py"
     spec = importlib.util.spec_from_file_location(f"rweb_example_{name}", path)

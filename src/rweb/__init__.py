@@ -8,12 +8,14 @@ user action sends the browser only what changed, over one WebSocket.
     from rweb.html import div, span, button, component
 """
 
+from ._build import COMPILED, stale_extensions
 from .html import component, raw
 from .reactive import RDict, RList, reactive
 from .server import start_rweb
 from .session import App, ConnectionInfo, UnknownAction
 
 __all__ = [
+    "COMPILED",
     "App",
     "ConnectionInfo",
     "RDict",
@@ -22,6 +24,7 @@ __all__ = [
     "component",
     "raw",
     "reactive",
+    "stale_extensions",
     "start_rweb",
 ]
 

@@ -197,7 +197,7 @@ class ElementFactory(Protocol):
 # The element functions build an Element without calling Element.__init__ (one
 # Python frame less per element of every render: -16% instructions for the counter's
 # display component); keep them in step with __init__.
-_new = object.__new__
+_new = Element.__new__  # object.__new__ in pure Python; the type's tp_new when compiled
 
 
 def _make(tag: str) -> ElementFactory:

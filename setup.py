@@ -1,0 +1,47 @@
+"""The compiled build of rweb's hot path (optional).
+
+Cython compiles every rweb module that has a ``.pxd`` file beside it (plain
+Python, typed by that file) into a C extension: the per-click path (decode, dispatch,
+render, diff, encode) then runs about a quarter fewer instructions.  The
+``.py`` files stay the source of truth and run as they are wherever the build
+is skipped: without a C compiler (each extension is optional), or with
+``RWEB_PURE_PYTHON=1``.  ``rweb.COMPILED`` says which one is running.
+
+After editing a compiled module, rebuild in place (``make build``); a stale
+extension would otherwise shadow the edited source (``rweb.stale_extensions()``
+lists them, and the test suite refuses to run over them).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from setuptools import Extension, setup
+
+PACKAGE = Path(__file__).resolve().parent / "src" / "rweb"
+COMPILED = sorted(p.stem for p in PACKAGE.glob("*.pxd"))
+
+DIRECTIVES = {
+    "language_level": 3,
+    # Types come from the .pxd files only; the annotations are for readers
+    # and type checkers (Cython would otherwise enforce e.g. exact ``str``).
+    "annotation_typing": False,
+    "binding": True,  # functions keep Python signatures and introspection
+}
+
+
+def extensions() -> list[Extension]:
+    if os.environ.get("RWEB_PURE_PYTHON"):
+        return []
+    try:
+        from Cython.Build import cythonize
+    except ImportError:
+        return []
+    exts = [
+        Extension(f"rweb.{name}", [f"src/rweb/{name}.py"], optional=True) for name in COMPILED
+    ]
+    return cythonize(exts, compiler_directives=DIRECTIVES, quiet=True)
+
+
+setup(ext_modules=extensions())

@@ -1,0 +1,46 @@
+"""Which build of rweb is running: the compiled hot path or plain Python.
+
+``setup.py`` compiles some modules with Cython when it can.  Python imports an
+extension in preference to the ``.py`` beside it, so an extension built from
+an older source would silently shadow an edit: :func:`stale_extensions` finds
+those (``make build`` rebuilds them).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.machinery
+from pathlib import Path
+
+__all__ = ["COMPILED", "COMPILED_MODULES", "compiled_modules", "stale_extensions"]
+
+_HERE = Path(__file__).resolve().parent
+_EXT = tuple(importlib.machinery.EXTENSION_SUFFIXES)
+
+# setup.py compiles every module that has a .pxd beside it.
+COMPILED_MODULES = tuple(sorted(p.stem for p in _HERE.glob("*.pxd")))
+
+
+def compiled_modules() -> list[str]:
+    """The rweb modules that run compiled in this process."""
+    mods = [importlib.import_module(f"{__package__}.{name}") for name in COMPILED_MODULES]
+    return [m.__name__.rpartition(".")[2] for m in mods if (m.__file__ or "").endswith(_EXT)]
+
+
+def stale_extensions() -> list[str]:
+    """Extensions older than their ``.py`` or ``.pxd`` (an edit not yet rebuilt)."""
+    stale = []
+    for name in COMPILED_MODULES:
+        exts = [p for p in _HERE.glob(name + ".*") if p.name.endswith(_EXT)]
+        if not exts:
+            continue
+        built = min(p.stat().st_mtime for p in exts)
+        for src in (_HERE / f"{name}.py", _HERE / f"{name}.pxd"):
+            if src.exists() and src.stat().st_mtime > built:
+                stale.append(name)
+                break
+    return stale
+
+
+COMPILED: bool = bool(COMPILED_MODULES) and compiled_modules() == list(COMPILED_MODULES)
+"""True when the whole hot path runs compiled (every one of COMPILED_MODULES)."""

@@ -1,0 +1,7 @@
+# Cython declarations for connection.py (the compiled build; see setup.py).
+
+from .session cimport Session
+
+cdef class Connection:
+    cdef public object app, info, max_size, send, writer_id
+    cdef public Session session

@@ -1,0 +1,11 @@
+# Cython declarations for html.py (the compiled build; see setup.py).
+# Keep in step with the classes' __slots__.
+
+cdef class Element:
+    cdef public str tag
+    cdef public tuple children
+    cdef public dict attrs
+    cdef public bint void
+
+cdef class Component:
+    cdef public object fn, name

@@ -1,0 +1,75 @@
+"""The two builds of rweb: compiled (Cython, see setup.py) and plain Python.
+
+The rest of the suite runs whichever build is installed (compiled, under
+``make test`` on a machine with a C compiler).  Here the plain-Python modules
+run the core tests too, from a copy of the package without extensions, so the
+fallback cannot rot unnoticed.
+"""
+
+from __future__ import annotations
+
+import importlib.machinery
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import rweb
+from rweb import _build
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "src" / "rweb"
+_EXT = tuple(importlib.machinery.EXTENSION_SUFFIXES)
+
+# Unit and single-process server tests: everything the compiled modules touch.
+CORE_TESTS = ["test_html.py", "test_protocol.py", "test_reactive.py", "test_render.py",
+              "test_session.py", "test_server.py"]
+
+
+def test_every_compiled_module_has_its_declarations() -> None:
+    assert set(_build.COMPILED_MODULES) == {
+        "connection", "diff", "html", "protocol", "reactive", "render", "session",
+    }
+    assert set(_build.compiled_modules()) <= set(_build.COMPILED_MODULES)
+
+
+@pytest.mark.skipif(
+    not os.environ.get("RWEB_EXPECT_COMPILED"),
+    reason="RWEB_EXPECT_COMPILED is not set (make test sets it when a C compiler is present)",
+)
+def test_the_compiled_build_is_in_use() -> None:
+    # The extensions are optional in setup.py: a failed build must not pass for a compiled one.
+    assert rweb.COMPILED, f"compiled: {_build.compiled_modules()} of {_build.COMPILED_MODULES}"
+
+
+def test_stale_extensions_are_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "render.py").write_text("x = 1\n")
+    (tmp_path / "render.pxd").write_text("\n")
+    ext = tmp_path / ("render" + _EXT[0])
+    ext.write_bytes(b"")
+    (tmp_path / "diff.py").write_text("x = 1\n")  # no extension: plain Python, never stale
+    monkeypatch.setattr(_build, "_HERE", tmp_path)
+    monkeypatch.setattr(_build, "COMPILED_MODULES", ("diff", "render"))
+    os.utime(ext, (1000, 1000))
+    assert _build.stale_extensions() == ["render"]
+    os.utime(ext, None)
+    os.utime(tmp_path / "render.py", (1000, 1000))
+    os.utime(tmp_path / "render.pxd", (1000, 1000))
+    assert _build.stale_extensions() == []
+
+
+def test_the_plain_python_build_passes_the_core_tests(tmp_path: Path) -> None:
+    pure = tmp_path / "src"
+    shutil.copytree(PACKAGE, pure / "rweb", ignore=shutil.ignore_patterns("*.so", "*.pyd", "*.c", "__pycache__"))
+    probe = "import rweb, rweb.render as r; print(rweb.COMPILED, r.__file__)"
+    env = {**os.environ, "PYTHONPATH": str(pure), "RWEB_EXPECT_COMPILED": ""}
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=60)
+    assert out.stdout.split() == ["False", str(pure / "rweb" / "render.py")], out.stderr
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *CORE_TESTS],
+        cwd=ROOT / "tests", env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
