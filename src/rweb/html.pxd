@@ -1,6 +1,8 @@
 # Cython declarations for html.py (the compiled build; see setup.py).
 # Keep in step with the classes' __slots__.
 
+cimport cython
+
 cdef class Element:
     cdef public str tag
     cdef public tuple children
@@ -9,3 +11,7 @@ cdef class Element:
 
 cdef class Component:
     cdef public object fn, name
+
+cdef object _new
+@cython.locals(el=Element)
+cpdef Element _build(str tag, tuple children, dict attrs, bint void)

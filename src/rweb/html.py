@@ -196,8 +196,19 @@ class ElementFactory(Protocol):
 
 # The element functions build an Element without calling Element.__init__ (one
 # Python frame less per element of every render: -16% instructions for the counter's
-# display component); keep them in step with __init__.
-_new = Element.__new__  # object.__new__ in pure Python; the type's tp_new when compiled
+# display component); keep them in step with __init__.  Compiled (see setup.py),
+# they call _build instead, a C function that sets the Element's typed fields.
+_new = Element.__new__
+_COMPILED = not __file__.endswith(".py")
+
+
+def _build(tag: str, children: tuple[Any, ...], attrs: dict[str, Any], void: bool) -> Element:
+    el = Element.__new__(Element)  # Cython: the type's tp_new, no __init__
+    el.tag = tag
+    el.children = children
+    el.attrs = attrs
+    el.void = void
+    return el
 
 
 def _make(tag: str) -> ElementFactory:
@@ -208,12 +219,12 @@ def _make(tag: str) -> ElementFactory:
         def build(*children: Any, **attrs: Any) -> Element:
             if children:
                 raise TypeError(f"<{tag}> is a void element and takes no children")
-            el = _new(Element)
-            el.tag = tag
-            el.children = ()
-            el.attrs = attrs
-            el.void = True
-            return el
+            return _build(tag, (), attrs, True)
+
+    elif _COMPILED:
+
+        def build(*children: Any, **attrs: Any) -> Element:
+            return _build(tag, children, attrs, False)
 
     else:
 

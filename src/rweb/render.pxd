@@ -1,6 +1,8 @@
 # Cython declarations for render.py (the compiled build; see setup.py).
 # Keep in step with the classes' __slots__.
 
+cimport cython
+
 from .html cimport Element
 
 cdef class ComponentState:
@@ -16,8 +18,14 @@ cdef class View:
     cdef public object _moved, _patches, actions, comps, errors, on_dirty, root
     cdef public long epoch
     cdef public bint hold
+    @cython.locals(batch=list, comp=ComponentState)
     cpdef dict flush(self)
     cpdef _render(self, ComponentState comp, dict patches)
 
+cdef list _stack
+cdef dict _statics_table, _rc_table, _attr_table, _cref_table, _actions_table
+cdef dict _OPEN, _OPEN_BARE, _CLOSE, _escaped
+
+@cython.locals(attrs=dict, statics=list, dyns=list, names=dict, ce=Element, kids=tuple)
 cdef str _element(Element el, ComponentState p, str cur, str extra=*)
 cdef str _walk(object node, ComponentState p, str cur)

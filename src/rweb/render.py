@@ -524,18 +524,19 @@ def _element(el: Element, p: ComponentState, cur: str, extra: str = "") -> str:
     for c in el.children:
         t = type(c)
         if t is Element:
-            kids = c.children
-            if len(kids) == 1 and not c.attrs:
+            ce = c  # typed Element in the compiled build (render.pxd)
+            kids = ce.children
+            if len(kids) == 1 and not ce.attrs:
                 # A leaf like span("Count: ") or td(n): inline, no recursive call.
                 x = kids[0]
                 tx = type(x)
                 if tx is str or tx is int:
-                    ctag = c.tag
+                    ctag = ce.tag
                     p.st.append(cur + (_OPEN_BARE.get(ctag) or (_tag_strings(ctag) + ">")))
                     p.dy.append(str(x) if tx is int else (_escaped.get(x) or _esc(x)))
                     cur = _CLOSE[ctag]
                     continue
-            cur = _element(c, p, cur)
+            cur = _element(ce, p, cur)
         elif t is str:
             p.st.append(cur)
             p.dy.append(_escaped.get(c) or _esc(c))
