@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import pytest
@@ -480,3 +481,34 @@ def test_every_rdict_read_subscribes(name: str, read: Any) -> None:
     read_with(probe, lambda: read(d))
     d["new"] = 1
     assert probe.invalidations == 1
+
+
+def test_records_inherit_from_mixins_and_other_records() -> None:
+    class Doubler:
+        def double(self) -> int:
+            return self.value * 2  # type: ignore[attr-defined]
+
+    @reactive
+    class Base(Doubler):
+        value: int
+
+    @reactive
+    class Derived(Base):
+        label: str = "x"
+
+    d = Derived(4)
+    assert (d.value, d.label, d.double()) == (4, "x", 8)
+    assert repr(d).endswith("Derived(value=4, label='x')")
+    assert weakref.ref(d)() is d
+    probe = Probe()
+    assert read_with(probe, lambda: d.value) == 4
+    d.label = "y"
+    assert probe.invalidations == 0
+    d.value = 5
+    assert probe.invalidations == 1
+    assert repr(Derived.value) == "<reactive field 'value'>"
+
+
+def test_records_without_bases_have_no_instance_dict() -> None:
+    with pytest.raises(AttributeError):
+        Counter(1).other = 1  # type: ignore[attr-defined]

@@ -1,3 +1,14 @@
 # Cython declarations for reactive.py (the compiled build; see setup.py).
-# The module is compiled as it is: its hot functions are closures (the
-# record field properties), which a .pxd cannot type.
+
+cdef object _tracker
+
+cdef class _Record:
+    cdef public list _rw_subs, _rw_vals
+    cdef object __weakref__
+
+cdef object _read(_Record rec, Py_ssize_t i)
+cdef object _write(_Record rec, Py_ssize_t i, object value)
+
+cdef class _Field:
+    cdef readonly Py_ssize_t i
+    cdef readonly str name

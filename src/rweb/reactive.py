@@ -126,34 +126,62 @@ def _wrap(value: Any) -> Any:
 # Records
 
 
-def _field_property(i: int, name: str) -> property:
-    def get(self: Any) -> Any:
-        t = _tracker
-        if t is not None:
-            s = self._rw_subs
-            subs = s[i]
-            if subs is None:
-                subs = s[i] = set()
-            if t not in subs:
-                subs.add(t)
-                t.sources.append(subs)
-        return self._rw_vals[i]
+class _Record:
+    """The base of every ``@reactive`` class: field values and subscriber sets, by index."""
 
-    def set_(self: Any, value: Any) -> None:
-        vals = self._rw_vals
-        old = vals[i]
-        if old is value:
-            return
-        tv = type(value)
-        if tv in _SCALARS and type(old) is tv and old == value:
-            return
-        vals[i] = _wrap(value) if (tv is list or tv is dict) else value
-        subs = self._rw_subs[i]
-        if subs:
-            _notify(subs)
+    __slots__ = ("__weakref__", "_rw_subs", "_rw_vals")
 
-    get.__name__ = name
-    return property(get, set_, doc=f"reactive field {name!r}")
+
+def _read(rec: _Record, i: int) -> Any:
+    t = _tracker
+    if t is not None:
+        s = rec._rw_subs
+        subs = s[i]
+        if subs is None:
+            subs = s[i] = set()
+        if t not in subs:
+            subs.add(t)
+            t.sources.append(subs)
+    return rec._rw_vals[i]
+
+
+def _write(rec: _Record, i: int, value: Any) -> None:
+    vals = rec._rw_vals
+    old = vals[i]
+    if old is value:
+        return
+    tv = type(value)
+    if tv in _SCALARS and type(old) is tv and old == value:
+        return
+    vals[i] = _wrap(value) if (tv is list or tv is dict) else value
+    subs = rec._rw_subs[i]
+    if subs:
+        _notify(subs)
+
+
+class _Field:
+    """A reactive record's field: reads subscribe the current tracker, writes notify.
+
+    A data descriptor rather than a property: in the compiled build (see
+    setup.py) its get and set are C slots on typed records, no Python call.
+    """
+
+    __slots__ = ("i", "name")
+
+    def __init__(self, i: int, name: str) -> None:
+        self.i = i
+        self.name = name
+
+    def __get__(self, obj: Any, owner: Any) -> Any:
+        if obj is None:
+            return self
+        return _read(obj, self.i)
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        _write(obj, self.i, value)
+
+    def __repr__(self) -> str:
+        return f"<reactive field {self.name!r}>"
 
 
 T = TypeVar("T")
@@ -235,7 +263,7 @@ def reactive(cls: type[T]) -> type[T]:
         return self is other
 
     ns: dict[str, Any] = {
-        "__slots__": ("_rw_subs", "_rw_vals", *(("__weakref__",) if "__weakref__" not in dir(cls) else ())),
+        "__slots__": (),
         "__init__": __init__,
         "__repr__": __repr__,
         "__eq__": __eq__,
@@ -252,8 +280,10 @@ def reactive(cls: type[T]) -> type[T]:
             continue
         ns.setdefault(k, v)
     for n, i in index.items():
-        ns[n] = _field_property(i, n)
-    bases = tuple(b for b in cls.__bases__ if b is not object) or (object,)
+        ns[n] = _Field(i, n)
+    bases = tuple(b for b in cls.__bases__ if b is not object)
+    if not any(issubclass(b, _Record) for b in bases):
+        bases += (_Record,)
     new_cls = type(cls.__name__, bases, ns)
     return new_cls  # type: ignore[return-value]
 
