@@ -1,5 +1,6 @@
 # Cython declarations for connection.py (the compiled build; see setup.py).
 
+from .protocol cimport decode, encode_reply
 from .session cimport Session
 
 cdef class Connection:

@@ -13,8 +13,14 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from . import protocol
-from .protocol import ProtocolError
+from .protocol import (
+    ProtocolError,
+    decode,
+    encode_error,
+    encode_init,
+    encode_push,
+    encode_reply,
+)
 from .session import App, ConnectionInfo, Session, SetupError
 
 __all__ = ["Connection"]
@@ -56,42 +62,42 @@ class Connection:
         """The first message: the full page.  ``(message, ok)``; close if not ok."""
         session = self.session
         if session is None:
-            return protocol.encode_error("setup_error", "the session could not be set up"), False
+            return encode_error("setup_error", "the session could not be set up"), False
         try:
-            return protocol.encode_init(session.mount()), True
+            return encode_init(session.mount()), True
         except Exception as exc:
             log.error("session %s: the page failed to render", self.writer_id, exc_info=exc)
-            return protocol.encode_error("render_error", f"the page failed to render: {exc}"), False
+            return encode_error("render_error", f"the page failed to render: {exc}"), False
 
     def receive(self, data: bytes | str) -> bytes:
         """One client text message -> exactly one reply."""
         if len(data) > self.max_size:
             return self.too_large(len(data))
         try:
-            action, params, ref = protocol.decode(data)
+            action, params, ref = decode(data)
         except ProtocolError as exc:
             log.warning("session %s: %s: %s", self.writer_id, exc.code, exc.message)
-            return protocol.encode_error(exc.code, exc.message, exc.ref)
+            return encode_error(exc.code, exc.message, exc.ref)
         session = self.session
         if session is None:
-            return protocol.encode_error("setup_error", "the session could not be set up", ref)
+            return encode_error("setup_error", "the session could not be set up", ref)
         patches, error = session.dispatch(action, params)
         if error is not None:
             log.warning("session %s: %s: %s", self.writer_id, error[0], error[1])
-        return protocol.encode_reply(patches, ref, error)
+        return encode_reply(patches, ref, error)
 
     def receive_binary(self) -> bytes:
         log.warning("session %s: binary frame refused", self.writer_id)
-        return protocol.encode_error("binary_frame", "binary frames are not accepted; send JSON text")
+        return encode_error("binary_frame", "binary frames are not accepted; send JSON text")
 
     def too_large(self, size: int) -> bytes:
         log.warning("session %s: message of %d bytes refused", self.writer_id, size)
-        return protocol.encode_error(
+        return encode_error(
             "too_large", f"message of {size} bytes exceeds the limit of {self.max_size}"
         )
 
     def _push(self, patches: dict[str, Any], error: tuple[str, str] | None) -> None:
-        self.send(protocol.encode_push(patches, error))
+        self.send(encode_push(patches, error))
 
     def close(self) -> None:
         if self.session is not None:

@@ -4,3 +4,4 @@ cdef class CRef:
     cdef public object name, wire
 
 cpdef dict diff(tuple old_statics, list old_dyns, tuple statics, list dyns)
+cpdef dict full(tuple statics, list dyns)

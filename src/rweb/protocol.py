@@ -60,11 +60,12 @@ class ProtocolError(Exception):
 def decode(data: bytes | str) -> tuple[str, dict[str, Any], Any]:
     """``{"action", "params", "ref"}`` -> ``(action, params, ref)``; raises ProtocolError."""
     try:
-        msg = _loads(data)
+        value = _loads(data)
     except _JSONDecodeError as exc:
         raise ProtocolError("bad_json", f"invalid JSON: {exc}") from None
-    if type(msg) is not dict:
-        raise ProtocolError("bad_message", f"a message must be a JSON object, not {_jtype(msg)}")
+    if type(value) is not dict:
+        raise ProtocolError("bad_message", f"a message must be a JSON object, not {_jtype(value)}")
+    msg = value  # typed dict in the compiled build (protocol.pxd)
     ref = msg.get("ref")
     if ref is not None and type(ref) is not int and type(ref) is not str:
         raise ProtocolError("bad_message", f"'ref' must be a string or an integer, not {_jtype(ref)}")

@@ -2,6 +2,10 @@
 
 cdef object _tracker
 
+cpdef object begin(object tracker)
+cpdef object end(object prev)
+cpdef object unsubscribe(object tracker)
+
 cdef class _Record:
     cdef public list _rw_subs, _rw_vals
     cdef object __weakref__

@@ -3,7 +3,9 @@
 
 cimport cython
 
+from .diff cimport diff, full
 from .html cimport Element
+from .reactive cimport begin, end, unsubscribe
 
 cdef class ComponentState:
     cdef public object actions, acts, children, sources, fn, name, parent, rc, statics, dyns
