@@ -4,7 +4,9 @@
 Runs, one after another, the same client (``rweb bench``) at each size (default 1000
 clients x 100 clicks and 100 clients x 1000 clicks; median of ``--runs``) against:
 
-* rweb's counter (``examples/rweb_counter.py``) with 1 worker and with all cores;
+* rweb's counter (``examples/rweb_counter.py``) with 1 worker and with all cores, and
+  with all cores on rweb's plain-Python modules (a copy of the package without its
+  compiled extensions: what the compiled build gains, in the same run);
 * a bare picows server that answers every message with a fixed ~60-byte reply (the
   ceiling on this stack), with 1 worker and with all cores;
 * the same bare server with all cores, made to burn per click the CPU that rweb spent
@@ -131,16 +133,37 @@ class Spec:
         return f"{scheme}://{HOST}:{port}{self.path}"
 
 
+def plain_python_tree() -> Path:
+    """A copy of the rweb package without compiled extensions (bench-results/plain-python)."""
+    import shutil
+
+    import rweb
+
+    dest = RESULTS / "plain-python"
+    shutil.rmtree(dest, ignore_errors=True)
+    shutil.copytree(Path(rweb.__file__).parent, dest / "rweb",
+                    ignore=shutil.ignore_patterns("*.so", "*.pyd", "*.c", "__pycache__"))
+    return dest
+
+
 def make_specs(ncpu: int, peer_reason: str | None, spin: dict[str, float] | None = None) -> list[Spec]:
     """The servers, in table order. ``spin["us"]``, filled in (by Rounds) once rweb and the
     bare server have run, is the busy work per click of the bare-picows-spin row."""
-    def rweb_cmd(workers: int) -> Callable[[int], list[str] | str]:
+    def rweb_cmd(workers: int, plain: bool = False) -> Callable[[int], list[str] | str]:
         def cmd(port: int) -> list[str] | str:
             script = ROOT / "examples" / "rweb_counter.py"
             if not script.exists():
                 return "examples/rweb_counter.py not found"
-            return [sys.executable, str(script), "--port", str(port), "--workers", str(workers),
+            argv = [sys.executable, str(script), "--port", str(port), "--workers", str(workers),
                     "--host", HOST]
+            if plain:
+                import rweb
+
+                if not rweb.COMPILED:
+                    return "rweb is not compiled here: the rweb rows already run plain Python"
+                path = os.pathsep.join([str(plain_python_tree()), os.environ.get("PYTHONPATH", "")])
+                argv = ["env", f"PYTHONPATH={path}", *argv]
+            return argv
         return cmd
 
     def bare_cmd(name: str, module: str, workers: int = 1) -> Callable[[int], list[str] | str]:
@@ -173,6 +196,8 @@ def make_specs(ncpu: int, peer_reason: str | None, spin: dict[str, float] | None
     specs = [
         Spec("rweb-1", "rweb (1 worker)", "rweb", "rweb", 1, True, rweb_cmd(1), "/ws"),
         Spec("rweb-n", f"rweb ({ncpu} workers)", "rweb", "rweb", ncpu, False, rweb_cmd(ncpu), "/ws"),
+        Spec("rweb-n-py", f"rweb ({ncpu} workers), plain Python", "rweb", "rweb", ncpu, False,
+             rweb_cmd(ncpu, plain=True), "/ws"),
         Spec("bare-picows-1", "bare picows (1 worker) = ceiling", "bare", "rweb", 1, True,
              bare_cmd("picows", "picows")),
         Spec("bare-picows-n", f"bare picows ({ncpu} workers) = ceiling", "bare", "rweb", ncpu,
@@ -406,6 +431,13 @@ def machine_info(peer_ok: bool) -> dict[str, Any]:
         with contextlib.suppress(importlib.metadata.PackageNotFoundError):
             pkgs[name] = importlib.metadata.version(name)
     info["packages"] = pkgs
+    import rweb
+    from rweb import _build
+
+    info["rweb_build"] = {"compiled": _build.compiled_modules(), "modules": list(_build.COMPILED_MODULES)}
+    with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+        info["rweb_build"]["cython"] = importlib.metadata.version("Cython")
+    info["rweb_build"]["all"] = rweb.COMPILED
     if peer_ok:
         code = ("import importlib.metadata as m, json, platform\n"
                 "out = {'python': platform.python_version()}\n"
@@ -556,6 +588,18 @@ def targets_section(data: dict[str, Any]) -> list[str]:
     return out
 
 
+def build_line(build: dict[str, Any] | None) -> str:
+    if not build:
+        return "not recorded"
+    if build.get("all"):
+        cy = f" with Cython {build['cython']}" if build.get("cython") else ""
+        return (f"compiled{cy} ({', '.join(build['modules'])}); the \"plain Python\" row runs "
+                "the same modules uncompiled")
+    if build.get("compiled"):
+        return f"partly compiled ({', '.join(build['compiled'])} of {', '.join(build['modules'])})"
+    return "plain Python (no compiled extensions)"
+
+
 def write_markdown(path: Path, data: dict[str, Any], specs: list[Spec]) -> None:
     m = data["machine"]
     pkgs = ", ".join(f"{k} {v}" for k, v in m.get("packages", {}).items())
@@ -604,6 +648,7 @@ def write_markdown(path: Path, data: dict[str, Any], specs: list[Spec]) -> None:
         f"- OS: {m.get('os', '?')}, kernel {m.get('kernel', '?')}; load average at start "
         f"{' '.join(m.get('loadavg_at_start', []))}",
         f"- Python {m.get('python')}; {pkgs}",
+        f"- rweb build: {build_line(m.get('rweb_build'))}",
     ]
     probes = m.get("speed_probes") or []
     if probes:
@@ -786,7 +831,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--idle-sessions", type=int, default=None,
                    help="sessions for the idle-memory rows, 0 to skip (default 5000)")
     p.add_argument("--servers", default=None,
-                   help="comma list of: rweb-1, rweb-n, bare-picows-1, bare-picows-n, bare-picows-spin, "
+                   help="comma list of: rweb-1, rweb-n, rweb-n-py, bare-picows-1, bare-picows-n, bare-picows-spin, "
                    "bare-websockets, bare-aiohttp, pyview-1, pyview-n (default all)")
     p.add_argument("--client-procs", type=int, default=1, help="client worker processes (default 1)")
     p.add_argument("--timeout", type=float, default=5.0, help="per-reply timeout (s)")

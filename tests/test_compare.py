@@ -13,18 +13,23 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_quick_comparison_writes_every_row(tmp_path: Path) -> None:
+    import rweb
+
     out = tmp_path / "bench.md"
+    ncpu = os.cpu_count() or 1
+    # The plain-Python row runs only when the rweb under test is compiled.
+    plain = rweb.COMPILED and ncpu > 1
+    servers = "rweb-1,rweb-n,bare-picows-n,bare-picows-spin" + (",rweb-n-py" if plain else "")
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "src"), env.get("PYTHONPATH")]))
     proc = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "compare.py"), "--quick", "--skip-setup",
-         "--servers", "rweb-1,rweb-n,bare-picows-n,bare-picows-spin", "--runs", "2",
+         "--servers", servers, "--runs", "2",
          "--idle-sessions", "10", "--max-time", "60", "--output", str(out)],
         capture_output=True, text=True, timeout=240, env=env, cwd=ROOT,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     md = out.read_text()
-    ncpu = os.cpu_count() or 1
     rows = [line for line in md.splitlines() if line.startswith("| rweb") or line.startswith("| bare")]
     labels = {line.split("|")[1].strip() for line in rows}
     assert "rweb (1 worker)" in labels
@@ -34,8 +39,13 @@ def test_quick_comparison_writes_every_row(tmp_path: Path) -> None:
         assert "was " in md and "µs per click: rweb's server CPU per click minus" in md
     assert not any("not run" in line for line in rows), rows
     assert "Speed probes, taken before every load run" in md
+    if plain:
+        assert f"rweb ({ncpu} workers), plain Python" in labels
+        assert "- rweb build: compiled" in md
+    else:
+        assert "- rweb build: " in md
     # Every load row of both sizes answered every click: the failures column is "0".
     load_rows = [line for line in rows if line.count("|") > 8]
     assert load_rows and all(line.rstrip(" |").endswith("| 0") for line in load_rows), load_rows
     # The interleaved rounds ran every server in each round.
-    assert proc.stderr.count("20x20 run 2/2") == (4 if ncpu > 1 else 1)
+    assert proc.stderr.count("20x20 run 2/2") == (5 if plain else 4 if ncpu > 1 else 1)
