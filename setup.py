@@ -1,8 +1,8 @@
 """The compiled build of rweb's hot path (optional).
 
 Cython compiles every rweb module that has a ``.pxd`` file beside it (plain
-Python, typed by that file) into a C extension: the per-click path (decode, dispatch,
-render, diff, encode) then runs about a quarter fewer instructions.  The
+Python, typed by that file) into a C extension: a counter click (decode, dispatch,
+render, diff, encode) then runs about half the instructions.  The
 ``.py`` files stay the source of truth and run as they are wherever the build
 is skipped: without a C compiler (each extension is optional), or with
 ``RWEB_PURE_PYTHON=1``.  ``rweb.COMPILED`` says which one is running.
