@@ -38,10 +38,16 @@ def extensions() -> list[Extension]:
         from Cython.Build import cythonize
     except ImportError:
         return []
-    exts = [
-        Extension(f"rweb.{name}", [f"src/rweb/{name}.py"], optional=True) for name in COMPILED
-    ]
-    return cythonize(exts, compiler_directives=DIRECTIVES, quiet=True)
+    exts = cythonize(
+        [Extension(f"rweb.{name}", [f"src/rweb/{name}.py"]) for name in COMPILED],
+        compiler_directives=DIRECTIVES,
+        quiet=True,
+    )
+    for ext in exts:
+        # A failed compile (no C compiler, no Python headers) leaves the .py in use.
+        # Set after cythonize, which does not carry the flag over.
+        ext.optional = True
+    return exts
 
 
 setup(ext_modules=extensions())

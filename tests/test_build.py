@@ -9,6 +9,7 @@ fallback cannot rot unnoticed.
 from __future__ import annotations
 
 import importlib.machinery
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -73,3 +74,29 @@ def test_the_plain_python_build_passes_the_core_tests(tmp_path: Path) -> None:
         cwd=ROOT / "tests", env=env, capture_output=True, text=True, timeout=300,
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+
+
+@pytest.mark.skipif(importlib.util.find_spec("Cython") is None, reason="Cython is not installed")
+@pytest.mark.parametrize("compiler", ["none", "cc"])
+def test_a_failed_compile_leaves_plain_python(tmp_path: Path, compiler: str) -> None:
+    # setup.py on one small module: without a working C compiler the build still
+    # succeeds (the extension is optional) and leaves the .py to run; with one, it
+    # builds the extension (so this test can tell the two apart).
+    if compiler == "cc" and shutil.which("cc") is None:
+        pytest.skip("no C compiler here")
+    for name in ("setup.py", "setup.cfg", "pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, tmp_path)
+    pkg = tmp_path / "src" / "rweb"
+    pkg.mkdir(parents=True)
+    for name in ("__init__.py", "diff.py", "diff.pxd"):
+        shutil.copy(PACKAGE / name, pkg)
+    env = dict(os.environ)
+    if compiler == "none":
+        env.update(CC="false", LDSHARED="false")
+    run = subprocess.run(
+        [sys.executable, "setup.py", "-q", "build_ext", "--inplace"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    built = [p.name for p in pkg.iterdir() if p.name.endswith(_EXT)]
+    assert built == ([] if compiler == "none" else [f"diff{_EXT[0]}"])
