@@ -8,6 +8,7 @@ fallback cannot rot unnoticed.
 
 from __future__ import annotations
 
+import importlib
 import importlib.machinery
 import importlib.util
 import os
@@ -35,6 +36,20 @@ def test_every_compiled_module_has_its_declarations() -> None:
         "connection", "diff", "html", "protocol", "reactive", "render", "session",
     }
     assert set(_build.compiled_modules()) <= set(_build.COMPILED_MODULES)
+
+
+def test_every_slot_is_declared_for_the_compiled_build() -> None:
+    # A slot added to a class in the .py but not to its .pxd would not exist when
+    # compiled (and one only in the .pxd would not exist in plain Python).
+    checked = 0
+    for name in _build.COMPILED_MODULES:
+        module = importlib.import_module(f"rweb.{name}")
+        for cls in vars(module).values():
+            if isinstance(cls, type) and cls.__module__ == module.__name__ and "__slots__" in vars(cls):
+                missing = [s for s in cls.__slots__ if s != "__weakref__" and not hasattr(cls, s)]
+                assert not missing, f"{name}.{cls.__name__}: {missing} not declared"
+                checked += 1
+    assert checked >= 9  # Element, Component, CRef, ComponentState, View, Session, Connection, ...
 
 
 @pytest.mark.skipif(
