@@ -15,7 +15,8 @@ clients x 100 clicks and 100 clients x 1000 clicks; median of ``--runs``) agains
 * PyView's counter (``pyview-web`` 0.9, a LiveView port; own venv in
   benchmarks/.venv-pyview, created on first use), driven with ``--protocol liveview``;
 
-plus an idle-memory run per server (KiB per idle session). Writes BENCHMARKS.md and the
+plus an idle-memory run per server (KiB per idle session) and the in-process cost of a
+click, compiled build vs plain Python (``render_cost.py``). Writes BENCHMARKS.md and the
 raw results as JSON under bench-results/. Every server it starts is stopped at the end,
 also on error or Ctrl-C.
 
@@ -588,6 +589,27 @@ def targets_section(data: dict[str, Any]) -> list[str]:
     return out
 
 
+def render_cost_section(rc: dict[str, Any] | None) -> list[str]:
+    """The in-process cost of a click (benchmarks/render_cost.py), compiled vs plain Python."""
+    if not rc:
+        return []
+    out = ["", "## In-process cost per click: compiled build vs plain Python", ""]
+    if "result" not in rc:
+        return [*out, f"Not run: {rc.get('reason')}"]
+    out += [
+        "No sockets: `Connection.receive` (decode, dispatch, reactive writes, re-render, diff, "
+        "encode) round-robin over many sessions, the two builds in alternating subprocesses "
+        "(`benchmarks/render_cost.py`, median of 5). `counter`: the seed's counter, one `inc`; "
+        "`table`: a 100-row table whose every row changes on each click.",
+        "",
+        "| page | compiled µs/click | plain Python µs/click | compiled / plain |",
+        "|---|---:|---:|---:|",
+    ]
+    for page, v in rc["result"].items():
+        out.append(f"| {page} | {v['compiled']:.2f} | {v['plain']:.2f} | {v['ratio']:.2f} |")
+    return out
+
+
 def build_line(build: dict[str, Any] | None) -> str:
     if not build:
         return "not recorded"
@@ -685,6 +707,7 @@ def write_markdown(path: Path, data: dict[str, Any], specs: list[Spec]) -> None:
                 f"{idle.get('kib_per_session', 0):.2f} KiB resident per session. The machine's "
                 "file-descriptor hard limit is 20,000 per process; client and server raise their "
                 "soft limit to it.")
+    lines += render_cost_section(data.get("render_cost"))
     lines += targets_section(data)
     lines += [
         "",
@@ -843,6 +866,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", default=None,
                    help="markdown output (default BENCHMARKS.md; bench-results/BENCHMARKS-quick.md with --quick)")
     p.add_argument("--no-write", action="store_true", help="don't write the markdown file")
+    p.add_argument("--no-render-cost", action="store_true",
+                   help="skip the in-process compiled-vs-plain-Python run (benchmarks/render_cost.py)")
     p.add_argument("--skip-setup", action="store_true", help="don't create the PyView venv")
     p.add_argument("--render", metavar="JSON",
                    help="run nothing: rewrite the markdown from a raw result file of an earlier run")
@@ -903,6 +928,7 @@ def main(argv: list[str] | None = None) -> int:
         "idle": {},
         "idle_sessions": idle_n,
         "scale": None,
+        "render_cost": None,
         "notes": notes,
     }
     common = ["--procs", str(opts.client_procs), "--timeout", str(opts.timeout)]
@@ -938,6 +964,13 @@ def main(argv: list[str] | None = None) -> int:
                 server.stop()
             data["idle"][spec.key] = {"result": r}
             log(f"   {one_line(r)}")
+        if not opts.no_render_cost:
+            log("== in-process cost per click: compiled vs plain Python")
+            from render_cost import measure
+
+            got = measure(*((2, 20, 2) if opts.quick else (5, 200, 20)))
+            data["render_cost"] = {"reason": got} if isinstance(got, str) else {"result": got}
+            log(f"   {got}")
         Rounds(specs, sizes, size_labels, runs, warm, common, opts, data, spin, ncpu).run()
     except KeyboardInterrupt:
         interrupted = True

@@ -42,6 +42,8 @@ def test_quick_comparison_writes_every_row(tmp_path: Path) -> None:
     if plain:
         assert f"rweb ({ncpu} workers), plain Python" in labels
         assert "- rweb build: compiled" in md
+        cost = [line for line in md.splitlines() if line.startswith(("| counter |", "| table |"))]
+        assert len(cost) == 2, md
     else:
         assert "- rweb build: " in md
     # Every load row of both sizes answered every click: the failures column is "0".
@@ -49,3 +51,24 @@ def test_quick_comparison_writes_every_row(tmp_path: Path) -> None:
     assert load_rows and all(line.rstrip(" |").endswith("| 0") for line in load_rows), load_rows
     # The interleaved rounds ran every server in each round.
     assert proc.stderr.count("20x20 run 2/2") == (5 if plain else 4 if ncpu > 1 else 1)
+
+
+def test_render_cost_prints_both_pages_for_both_builds() -> None:
+    import rweb
+
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "src"), env.get("PYTHONPATH")]))
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "render_cost.py"), "--rounds", "1",
+         "--sessions", "20", "--clicks", "2"],
+        capture_output=True, text=True, timeout=240, env=env, cwd=ROOT,
+    )
+    if not rweb.COMPILED:
+        assert proc.returncode == 1 and "not compiled" in proc.stdout
+        return
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = {line.split()[0]: line.split()[1:] for line in proc.stdout.splitlines()[2:]}
+    assert set(rows) == {"counter", "table"}
+    for compiled, plain, ratio in rows.values():
+        assert float(compiled) > 0 and float(plain) > 0
+        assert abs(float(ratio) - float(compiled) / float(plain)) < 0.01
