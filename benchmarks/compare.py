@@ -970,7 +970,9 @@ def main(argv: list[str] | None = None) -> int:
 
             got = measure(*((2, 20, 2) if opts.quick else (5, 200, 20)))
             data["render_cost"] = {"reason": got} if isinstance(got, str) else {"result": got}
-            log(f"   {got}")
+            log("   " + (got if isinstance(got, str) else "; ".join(
+                f"{page} {v['compiled']:.2f} vs {v['plain']:.2f} µs/click ({v['ratio']:.2f})"
+                for page, v in got.items())))
         Rounds(specs, sizes, size_labels, runs, warm, common, opts, data, spin, ncpu).run()
     except KeyboardInterrupt:
         interrupted = True
