@@ -599,7 +599,8 @@ def render_cost_section(rc: dict[str, Any] | None) -> list[str]:
     out += [
         "No sockets: `Connection.receive` (decode, dispatch, reactive writes, re-render, diff, "
         "encode) round-robin over many sessions, the two builds in alternating subprocesses "
-        "(`benchmarks/render_cost.py`, median of 5). `counter`: the seed's counter, one `inc`; "
+        f"(`benchmarks/render_cost.py`, median of {rc.get('rounds', 5)}). `counter`: the seed's "
+        "counter, one `inc`; "
         "`table`: a 100-row table whose every row changes on each click.",
         "",
         "| page | compiled µs/click | plain Python µs/click | compiled / plain |",
@@ -968,8 +969,10 @@ def main(argv: list[str] | None = None) -> int:
             log("== in-process cost per click: compiled vs plain Python")
             from render_cost import measure
 
-            got = measure(*((2, 20, 2) if opts.quick else (5, 200, 20)))
-            data["render_cost"] = {"reason": got} if isinstance(got, str) else {"result": got}
+            rc_args = (2, 20, 2) if opts.quick else (5, 200, 20)  # rounds, sessions, clicks
+            got = measure(*rc_args)
+            data["render_cost"] = ({"reason": got} if isinstance(got, str)
+                                   else {"result": got, "rounds": rc_args[0]})
             log("   " + (got if isinstance(got, str) else "; ".join(
                 f"{page} {v['compiled']:.2f} vs {v['plain']:.2f} µs/click ({v['ratio']:.2f})"
                 for page, v in got.items())))
