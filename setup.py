@@ -2,7 +2,8 @@
 
 Cython compiles every rweb module that has a ``.pxd`` file beside it (plain
 Python, typed by that file) into a C extension: a counter click (decode, dispatch,
-render, diff, encode) then runs about half the instructions.  The
+render, diff, encode) then takes about half the time in-process
+(``benchmarks/render_cost.py``).  The
 ``.py`` files stay the source of truth and run as they are wherever the build
 is skipped: without a C compiler (each extension is optional), or with
 ``RWEB_PURE_PYTHON=1``.  ``rweb.COMPILED`` says which one is running.

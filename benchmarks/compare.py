@@ -136,15 +136,9 @@ class Spec:
 
 def plain_python_tree() -> Path:
     """A copy of the rweb package without compiled extensions (bench-results/plain-python)."""
-    import shutil
+    from rweb._build import copy_plain_python
 
-    import rweb
-
-    dest = RESULTS / "plain-python"
-    shutil.rmtree(dest, ignore_errors=True)
-    shutil.copytree(Path(rweb.__file__).parent, dest / "rweb",
-                    ignore=shutil.ignore_patterns("*.so", "*.pyd", "*.c", "__pycache__"))
-    return dest
+    return copy_plain_python(RESULTS / "plain-python")
 
 
 def make_specs(ncpu: int, peer_reason: str | None, spin: dict[str, float] | None = None) -> list[Spec]:

@@ -78,8 +78,7 @@ def test_stale_extensions_are_found(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 
 def test_the_plain_python_build_passes_the_core_tests(tmp_path: Path) -> None:
-    pure = tmp_path / "src"
-    shutil.copytree(PACKAGE, pure / "rweb", ignore=shutil.ignore_patterns("*.so", "*.pyd", "*.c", "__pycache__"))
+    pure = _build.copy_plain_python(tmp_path / "src")
     probe = "import rweb, rweb.render as r; print(rweb.COMPILED, r.__file__)"
     env = {**os.environ, "PYTHONPATH": str(pure), "RWEB_EXPECT_COMPILED": ""}
     out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=60)

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import importlib
 import importlib.machinery
+import shutil
 from pathlib import Path
 
-__all__ = ["COMPILED", "COMPILED_MODULES", "compiled_modules", "stale_extensions"]
+__all__ = ["COMPILED", "COMPILED_MODULES", "compiled_modules", "copy_plain_python", "stale_extensions"]
 
 _HERE = Path(__file__).resolve().parent
 _EXT = tuple(importlib.machinery.EXTENSION_SUFFIXES)
@@ -40,6 +41,16 @@ def stale_extensions() -> list[str]:
                 stale.append(name)
                 break
     return stale
+
+
+def copy_plain_python(dest: Path) -> Path:
+    """Copy this rweb package, without its compiled extensions, to ``dest/rweb``.
+
+    Put ``dest`` first on ``PYTHONPATH`` to run the plain-Python build (tests, benchmarks).
+    """
+    shutil.rmtree(dest / "rweb", ignore_errors=True)
+    shutil.copytree(_HERE, dest / "rweb", ignore=shutil.ignore_patterns("*.so", "*.pyd", "*.c", "__pycache__"))
+    return dest
 
 
 COMPILED: bool = bool(COMPILED_MODULES) and compiled_modules() == list(COMPILED_MODULES)
