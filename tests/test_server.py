@@ -236,6 +236,55 @@ def test_close_frame_without_a_status_code_gets_a_valid_close(
         assert code == 1000 or 3000 <= code < 5000, f"invalid close code {code} echoed"
 
 
+def masked_frame(opcode: int, payload: bytes, fin: bool = True) -> bytes:
+    """A client frame (RFC 6455: client frames are masked)."""
+    mask = os.urandom(4)
+    n = len(payload)
+    head = bytes([(0x80 if fin else 0) | opcode])
+    if n < 126:
+        head += bytes([0x80 | n])
+    else:
+        head += bytes([0x80 | 126]) + struct.pack("!H", n)
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+def test_messages_read_together_are_answered_in_order(counter_server: Served) -> None:
+    # The server answers in batches (every message read in one loop pass, then
+    # every send).  Messages arriving in one write land in one batch; frames
+    # that are not plain text (a fragmented message, a binary frame, a close)
+    # must not overtake the replies to the messages before them.
+    def text(msg: dict[str, Any]) -> bytes:
+        return masked_frame(0x1, json.dumps(msg).encode())
+
+    frag = json.dumps({"action": "dec", "ref": "frag"}).encode()
+    burst = b"".join(text({"action": "inc", "ref": i}) for i in range(1, 21))
+    burst += masked_frame(0x1, frag[:10], fin=False) + masked_frame(0x0, frag[10:])
+    burst += masked_frame(0x2, b"\x00\x01")
+    burst += b"".join(text({"action": "inc", "ref": i}) for i in range(21, 26))
+    burst += masked_frame(0x8, struct.pack("!H", 1000))
+
+    async def main() -> list[tuple[int, bytes]]:
+        reader, writer = await raw_ws(counter_server)
+        try:
+            assert (await read_frame(reader))[0] == 0x1  # the init message
+            writer.write(burst)
+            await writer.drain()
+            return [await read_frame(reader) for _ in range(20 + 1 + 1 + 5 + 1)]
+        finally:
+            writer.close()
+
+    frames = asyncio.run(main())
+    replies = [json.loads(payload) for opcode, payload in frames[:-1]]
+    assert all(opcode == 0x1 for opcode, _ in frames[:-1])
+    expected: list[tuple[Any, str | None]] = [(i, str(i)) for i in range(1, 21)]
+    expected += [("frag", "19"), (None, None)]
+    expected += [(i, str(i - 1)) for i in range(21, 26)]
+    got = [(r.get("ref"), r["d"].get("display", {}).get("1")) for r in replies]
+    assert got == expected
+    assert replies[21]["e"]["code"] == "binary_frame"
+    assert frames[-1][0] == 0x8
+
+
 def test_many_sessions_open_and_close_without_leaks(wire: Any) -> None:
     @reactive
     class Hits:

@@ -3,6 +3,14 @@
 One :class:`Server` serves one process.  ``GET /`` answers the server-rendered
 page, ``GET /_rweb/rweb.js`` the client, and ``/ws`` upgrades to the
 WebSocket, where each connection gets a :class:`~rweb.connection.Connection`.
+
+Messages are answered in batches: a text frame is only queued when it arrives,
+and once the event loop has read every socket that was ready, one callback
+handles the whole queue in two passes, first every message (decode, dispatch,
+render, diff, encode), then every send.  Reading, Python work and the kernel's
+send path each run back to back instead of interleaved per message, which keeps
+their code and data warm: under load this measured less server CPU per click
+and a shorter latency tail than answering each frame as it is read.  Each connection's replies keep the order of its messages.
 """
 
 from __future__ import annotations
@@ -75,9 +83,18 @@ class _Listener(WSListener):  # type: ignore[misc]
         mt = frame.msg_type
         try:
             if mt is _TEXT and frame.fin:
-                # Connection.receive refuses what is over the size limit.
-                transport.send(_TEXT, self.conn.receive(frame.get_payload_as_memoryview()))
-            elif mt is _CLOSE:
+                # Answered by Server.answer; Connection.receive refuses what is
+                # over the size limit.
+                srv = self.server
+                inbox = srv.inbox
+                inbox.append(self)
+                inbox.append(frame.get_payload_as_bytes())
+                if len(inbox) == 2:
+                    srv.call_soon(srv.answer)
+                return
+            # Anything else may answer or close: first answer what came before it.
+            self.server.answer()
+            if mt is _CLOSE:
                 code = frame.get_close_code()
                 transport.send_close(code if code != WSCloseCode.NO_INFO else WSCloseCode.OK)
                 transport.disconnect()
@@ -154,6 +171,31 @@ class Server:
         self._server: asyncio.Server | None = None
         self.call_soon: Any = None
         self.live: set[_Listener] = set()  # open WebSocket connections
+        # Text messages read but not yet answered: listener, payload, listener, ...
+        self.inbox: list[Any] = []
+
+    def answer(self) -> None:
+        """Answer every queued message: all of them first, then all the sends."""
+        inbox = self.inbox
+        if not inbox:
+            return
+        self.inbox = []
+        # In place: each message's slot becomes its reply (None: nothing to send).
+        for i in range(0, len(inbox), 2):
+            listener = inbox[i]
+            reply = None
+            if listener.transport is not None:  # still connected
+                try:
+                    reply = listener.conn.receive(inbox[i + 1])
+                except Exception:
+                    log.exception("session %s: internal error", listener.conn.writer_id)
+            inbox[i + 1] = reply
+        for i in range(0, len(inbox), 2):
+            reply = inbox[i + 1]
+            if reply is not None:
+                t = inbox[i].transport
+                if t is not None and not t.is_disconnected:
+                    t.send(_TEXT, reply)
 
     def next_writer_id(self) -> int:
         return next(self._ids)
