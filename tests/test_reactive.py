@@ -8,14 +8,14 @@ from typing import Any
 import pytest
 
 from rweb import RDict, RList, reactive
-from rweb.reactive import begin, end, is_reactive, tracking, untracked
+from rweb.reactive import Tracker, begin, end, is_reactive, tracking, untracked
 
 
-class Probe:
-    """A real tracker (the Tracker protocol): counts its invalidations."""
+class Probe(Tracker):
+    """A real tracker: counts its invalidations."""
 
     def __init__(self) -> None:
-        self.sources: list[set[Any]] = []
+        super().__init__()
         self.invalidations = 0
 
     def invalidate(self) -> None:
@@ -270,6 +270,19 @@ def test_begin_end_restore_the_outer_tracker() -> None:
     p.label = "q"
     p.x = 9
     assert (outer.invalidations, inner.invalidations) == (2, 1)
+
+
+def test_a_tracker_must_derive_from_tracker() -> None:
+    class Duck:  # has the attributes, not the base class
+        sources: list[set[Any]] = []
+
+        def invalidate(self) -> None:
+            pass
+
+    with pytest.raises(TypeError, match="Tracker"):
+        tracking(Duck())  # type: ignore[arg-type]
+    with pytest.raises(NotImplementedError):
+        Tracker().invalidate()
 
 
 def test_nested_records_track_each_level() -> None:

@@ -1,16 +1,28 @@
 # Cython declarations for reactive.py (the compiled build; see setup.py).
 
-cdef object _tracker
+cimport cython
 
-cpdef object begin(object tracker)
-cpdef object end(object prev)
-cpdef object unsubscribe(object tracker)
+cdef class Tracker:
+    cdef public list sources
+    cpdef invalidate(self)
+
+cdef Tracker _tracker
+
+cpdef object begin(Tracker tracker)
+cpdef object end(Tracker prev)
+@cython.locals(subs=set)
+cpdef object unsubscribe(Tracker tracker)
+cdef object _subscribe(set subs, Tracker t)
+@cython.locals(t=Tracker)
+cdef object _notify(set subs)
 
 cdef class _Record:
     cdef public list _rw_subs, _rw_vals
     cdef object __weakref__
 
+@cython.locals(t=Tracker, s=list, subs=set)
 cdef object _read(_Record rec, Py_ssize_t i)
+@cython.locals(subs=set)
 cdef object _write(_Record rec, Py_ssize_t i, object value)
 
 cdef class _Field:

@@ -13,7 +13,7 @@ variable is needed, and a global load is the cheapest thing a getter can do.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, MutableMapping, MutableSequence
-from typing import Any, Protocol, TypeVar, dataclass_transform, overload
+from typing import Any, TypeVar, dataclass_transform, overload
 
 __all__ = [
     "RDict",
@@ -26,16 +26,25 @@ __all__ = [
 ]
 
 
-class Tracker(Protocol):
-    """Anything that can depend on reactive fields."""
+class Tracker:
+    """The base of anything that can depend on reactive fields (a rendered component).
 
-    sources: list[set[Any]]
+    ``sources`` holds the subscriber sets it is in; a write to one of those
+    fields calls :meth:`invalidate`.  A base class rather than a protocol: in
+    the compiled build (see setup.py) both are then C-level accesses.
+    """
 
-    def invalidate(self) -> None: ...
+    __slots__ = ("sources",)
+
+    def __init__(self) -> None:
+        self.sources: list[set[Any]] = []
+
+    def invalidate(self) -> None:
+        raise NotImplementedError
 
 
 # The tracker currently rendering, or None.  Read by every getter.
-_tracker: Any = None
+_tracker: Tracker | None = None
 
 # Values compared by equality before a write counts as a change.
 _SCALARS = frozenset({int, float, str, bool, bytes, type(None), complex})
@@ -70,6 +79,8 @@ class tracking:
     __slots__ = ("_prev", "_tracker")
 
     def __init__(self, tracker: Tracker | None) -> None:
+        if tracker is not None and not isinstance(tracker, Tracker):
+            raise TypeError(f"a tracker must be a rweb.reactive.Tracker, not {type(tracker).__name__}")
         self._tracker = tracker
         self._prev: Any = None
 
@@ -100,7 +111,7 @@ def unsubscribe(tracker: Tracker) -> None:
         sources.clear()
 
 
-def _subscribe(subs: set[Any], t: Any) -> None:
+def _subscribe(subs: set[Any], t: Tracker) -> None:
     if t not in subs:
         subs.add(t)
         t.sources.append(subs)

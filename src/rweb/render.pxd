@@ -5,10 +5,10 @@ cimport cython
 
 from .diff cimport diff, full
 from .html cimport Element
-from .reactive cimport begin, end, unsubscribe
+from .reactive cimport Tracker, begin, end, unsubscribe
 
-cdef class ComponentState:
-    cdef public object actions, acts, children, sources, fn, name, parent, rc, statics, dyns
+cdef class ComponentState(Tracker):
+    cdef public object actions, acts, children, fn, name, parent, rc, statics, dyns
     cdef public View view
     cdef public list st, dy, kids
     cdef public bint dirty

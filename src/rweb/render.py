@@ -20,7 +20,7 @@ from typing import Any
 
 from .diff import CRef, diff, full
 from .html import _ATTR_NAMES, Component, Element, Markup, attr_name, escape
-from .reactive import begin, end, unsubscribe
+from .reactive import Tracker, begin, end, unsubscribe
 
 __all__ = ["ROOT", "ComponentState", "DuplicateComponentError", "RenderError", "View"]
 
@@ -59,7 +59,7 @@ class RenderError(RuntimeError):
         self.cause = cause
 
 
-class ComponentState:
+class ComponentState(Tracker):
     """One live component of a page; the tracker its reads subscribe."""
 
     __slots__ = (
@@ -76,7 +76,6 @@ class ComponentState:
         "name",
         "parent",
         "rc",
-        "sources",
         "st",
         "statics",
         "view",
