@@ -1,7 +1,10 @@
 # Cython declarations for diff.py (the compiled build; see setup.py).
 
+cimport cython
+
 cdef class CRef:
     cdef public object name, wire
 
+@cython.locals(patch=dict, keys=tuple, i=Py_ssize_t)
 cpdef dict diff(tuple old_statics, list old_dyns, tuple statics, list dyns)
 cpdef dict full(tuple statics, list dyns)

@@ -60,11 +60,14 @@ def diff(
     """Patch from the old render to the new one, or None when nothing changed."""
     if old_dyns is None or old_statics != statics:
         return full(statics, dyns)
-    if old_dyns == dyns:
-        return None
-    patch: dict[str, Any] = {}
+    # Same statics, so as many slots: one pass, and no dict unless one changed.
+    patch: dict[str, Any] | None = None
     keys = _KEYS
-    for i, v in enumerate(dyns):
-        if v != old_dyns[i]:
+    for i in range(len(dyns)):
+        v = dyns[i]
+        old = old_dyns[i]
+        if v is not old and v != old:
+            if patch is None:
+                patch = {}
             patch[keys[i] if i < 4096 else str(i)] = v.wire if type(v) is CRef else v
     return patch

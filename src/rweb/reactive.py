@@ -118,6 +118,10 @@ def _subscribe(subs: set[Any], t: Tracker) -> None:
 
 
 def _notify(subs: set[Any]) -> None:
+    if len(subs) == 1:  # the common case: no copy, as nothing iterates after the call
+        for t in subs:
+            t.invalidate()
+            return
     # Copy: invalidation may (indirectly) unsubscribe trackers.
     for t in tuple(subs):
         t.invalidate()
