@@ -4,16 +4,21 @@ It sends a small fixed first message on connect (so the same bench client works:
 waits for a "full page") and answers every data message with a fixed ~60-byte reply.
 No framework on this WebSocket stack can be faster than this.
 
+``--batched`` answers like rweb's server does: frames are queued as they are read and
+answered together once the loop has read every ready socket (to see whether that
+alone moves the ceiling).
+
 ``--spin-us N`` adds N µs of busy CPU work per message: a stand-in for a framework
 that costs N µs more per click, to see what server CPU alone does to throughput and
 tail latency when client and server share the cores.
 
-    python benchmarks/bare_picows.py --port 8090 [--workers N] [--host 127.0.0.1] [--spin-us N]
+    python benchmarks/bare_picows.py --port 8090 [--workers N] [--host 127.0.0.1] [--batched] [--spin-us N]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import os
 import signal
@@ -56,6 +61,28 @@ class Bare(WSListener):
             transport.disconnect()
 
 
+class Batched(Bare):
+    """Queue each text frame; one callback per loop pass answers them all."""
+
+    queue: list[WSTransport] = []
+
+    def on_ws_frame(self, transport: WSTransport, frame: Any) -> None:
+        if frame.msg_type is TEXT:
+            q = Batched.queue
+            q.append(transport)
+            if len(q) == 1:
+                asyncio.get_running_loop().call_soon(Batched.answer)
+        else:
+            super().on_ws_frame(transport, frame)
+
+    @staticmethod
+    def answer() -> None:
+        q, Batched.queue = Batched.queue, []
+        for t in q:
+            if not t.is_disconnected:
+                t.send(TEXT, REPLY)
+
+
 class Spinning(Bare):
     spin_ns = 0
 
@@ -67,9 +94,11 @@ class Spinning(Bare):
         super().on_ws_frame(transport, frame)
 
 
-async def serve(host: str, port: int, reuse_port: bool, aiofastnet: bool = False, spin_us: float = 0) -> None:
+async def serve(
+    host: str, port: int, reuse_port: bool, aiofastnet: bool = False, spin_us: float = 0, batched: bool = False
+) -> None:
     Spinning.spin_ns = int(spin_us * 1000)
-    listener = Spinning if spin_us > 0 else Bare
+    listener = Spinning if spin_us > 0 else Batched if batched else Bare
     server = await ws_create_server(
         lambda request: listener(), host, port, reuse_port=reuse_port, backlog=4096,
         websocket_handshake_timeout=10,
@@ -87,8 +116,10 @@ async def serve(host: str, port: int, reuse_port: bool, aiofastnet: bool = False
         t.disconnect(False)
 
 
-def run_one(host: str, port: int, reuse_port: bool, aiofastnet: bool = False, spin_us: float = 0) -> None:
-    run(serve(host, port, reuse_port, aiofastnet, spin_us))
+def run_one(
+    host: str, port: int, reuse_port: bool, aiofastnet: bool = False, spin_us: float = 0, batched: bool = False
+) -> None:
+    run(serve(host, port, reuse_port, aiofastnet, spin_us, batched))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -98,11 +129,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=1, help="processes sharing the port (SO_REUSEPORT)")
     p.add_argument("--aiofastnet", action="store_true",
                    help="aiofastnet socket transports (picows' default) instead of uvloop's")
+    p.add_argument("--batched", action="store_true",
+                   help="answer the frames read in one loop pass together, as rweb's server does")
     p.add_argument("--spin-us", type=float, default=0.0,
                    help="busy CPU work per message, in µs (default 0: the ceiling)")
     args = p.parse_args(argv)
     if args.workers <= 1:
-        run_one(args.host, args.port, False, args.aiofastnet, args.spin_us)
+        run_one(args.host, args.port, False, args.aiofastnet, args.spin_us, args.batched)
         return 0
     if args.port == 0:  # all workers must share one port: pick it now
         with socket.socket() as s:
@@ -113,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         pid = os.fork()
         if pid == 0:
             try:
-                run_one(args.host, args.port, True, args.aiofastnet, args.spin_us)
+                run_one(args.host, args.port, True, args.aiofastnet, args.spin_us, args.batched)
             finally:
                 os._exit(0)
         children.append(pid)

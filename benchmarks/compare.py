@@ -9,6 +9,8 @@ clients x 100 clicks and 100 clients x 1000 clicks; median of ``--runs``) agains
   compiled extensions: what the compiled build gains, in the same run);
 * a bare picows server that answers every message with a fixed ~60-byte reply (the
   ceiling on this stack), with 1 worker and with all cores;
+* the same bare server with all cores answering in batches, as rweb's server does
+  (whether that alone moves the ceiling);
 * the same bare server with all cores, made to burn per click the CPU that rweb spent
   over it in this run (``--spin-us``): the control for rweb's tail latency;
 * bare ``websockets`` and ``aiohttp`` servers (extra rows, when importable);
@@ -177,6 +179,10 @@ def make_specs(ncpu: int, peer_reason: str | None, spin: dict[str, float] | None
         argv = bare_cmd("picows", "picows", ncpu)(port)
         return argv if isinstance(argv, str) else [*argv, "--spin-us", f"{us:.1f}"]
 
+    def batched_cmd(port: int) -> list[str] | str:
+        argv = bare_cmd("picows", "picows", ncpu)(port)
+        return argv if isinstance(argv, str) else [*argv, "--batched"]
+
     def pyview_cmd(workers: int) -> Callable[[int], list[str] | str]:
         def cmd(port: int) -> list[str] | str:
             if peer_reason:
@@ -197,6 +203,10 @@ def make_specs(ncpu: int, peer_reason: str | None, spin: dict[str, float] | None
              bare_cmd("picows", "picows")),
         Spec("bare-picows-n", f"bare picows ({ncpu} workers) = ceiling", "bare", "rweb", ncpu,
              False, bare_cmd("picows", "picows", ncpu)),
+        # rweb's server answers in batches (rweb.server.picows_transport): does that
+        # alone move the ceiling?
+        Spec("bare-picows-batched", f"bare picows ({ncpu} workers), answering in batches like rweb",
+             "bare", "rweb", ncpu, False, batched_cmd),
         # The control for tail latency: the bare server made to burn, per click, the CPU
         # that rweb spends over it. If its P99 is like rweb's, the tail comes from the CPU
         # load on shared cores, not from anything else rweb does.
@@ -541,8 +551,10 @@ def targets_section(data: dict[str, Any]) -> list[str]:
         return "met" if cond else "**not met**"
 
     spin = med("bare-picows-spin")
-    spin_p99 = (f" (the bare server burning the same extra CPU: {spin['latency_us']['p99'] / 1000:.1f} ms)"
-                if spin else "")
+    refs = [f"the bare server itself: {bare['latency_us']['p99'] / 1000:.1f} ms"]
+    if spin:
+        refs.append(f"the bare server burning the same extra CPU: {spin['latency_us']['p99'] / 1000:.1f} ms")
+    spin_p99 = f" ({'; '.join(refs)})"
 
     out = [
         "",
@@ -849,7 +861,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--idle-sessions", type=int, default=None,
                    help="sessions for the idle-memory rows, 0 to skip (default 5000)")
     p.add_argument("--servers", default=None,
-                   help="comma list of: rweb-1, rweb-n, rweb-n-py, bare-picows-1, bare-picows-n, bare-picows-spin, "
+                   help="comma list of: rweb-1, rweb-n, rweb-n-py, bare-picows-1, bare-picows-n, bare-picows-batched, "
+                   "bare-picows-spin, "
                    "bare-websockets, bare-aiohttp, pyview-1, pyview-n (default all)")
     p.add_argument("--client-procs", type=int, default=1, help="client worker processes (default 1)")
     p.add_argument("--timeout", type=float, default=5.0, help="per-reply timeout (s)")

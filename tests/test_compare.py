@@ -19,7 +19,7 @@ def test_quick_comparison_writes_every_row(tmp_path: Path) -> None:
     ncpu = os.cpu_count() or 1
     # The plain-Python row runs only when the rweb under test is compiled.
     plain = rweb.COMPILED and ncpu > 1
-    servers = "rweb-1,rweb-n,bare-picows-n,bare-picows-spin" + (",rweb-n-py" if plain else "")
+    servers = "rweb-1,rweb-n,bare-picows-n,bare-picows-batched,bare-picows-spin" + (",rweb-n-py" if plain else "")
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "src"), env.get("PYTHONPATH")]))
     proc = subprocess.run(
@@ -36,6 +36,7 @@ def test_quick_comparison_writes_every_row(tmp_path: Path) -> None:
     if ncpu > 1:
         assert f"rweb ({ncpu} workers)" in labels
         assert f"bare picows ({ncpu} workers) + rweb's extra CPU as busy work" in labels
+        assert f"bare picows ({ncpu} workers), answering in batches like rweb" in labels
         assert "was " in md and "µs per click: rweb's server CPU per click minus" in md
     assert not any("not run" in line for line in rows), rows
     assert "Speed probes, taken before every load run" in md
@@ -50,7 +51,7 @@ def test_quick_comparison_writes_every_row(tmp_path: Path) -> None:
     load_rows = [line for line in rows if line.count("|") > 8]
     assert load_rows and all(line.rstrip(" |").endswith("| 0") for line in load_rows), load_rows
     # The interleaved rounds ran every server in each round.
-    assert proc.stderr.count("20x20 run 2/2") == (5 if plain else 4 if ncpu > 1 else 1)
+    assert proc.stderr.count("20x20 run 2/2") == (6 if plain else 5 if ncpu > 1 else 1)
 
 
 def test_render_cost_prints_both_pages_for_both_builds() -> None:
