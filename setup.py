@@ -2,7 +2,7 @@
 
 Cython compiles every rweb module that has a ``.pxd`` file beside it (plain
 Python, typed by that file) into a C extension: a counter click (decode, dispatch,
-render, diff, encode) then takes about half the time in-process
+render, diff, encode) then takes a quarter to a half of the time in-process
 (``benchmarks/render_cost.py``).  The
 ``.py`` files stay the source of truth and run as they are wherever the build
 is skipped: without a C compiler (each extension is optional), or with
