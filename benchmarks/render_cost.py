@@ -36,7 +36,8 @@ import rweb
 from rweb import reactive
 from rweb.connection import Connection
 from rweb.html import button, component, div, table, td, tr
-from rweb.session import App, ConnectionInfo
+from rweb.app import App
+from rweb.session import ConnectionInfo
 from rweb_counter import session_setup as counter_setup
 
 sessions, clicks = int(sys.argv[2]), int(sys.argv[3])

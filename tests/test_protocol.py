@@ -115,17 +115,16 @@ def test_encoders_produce_the_documented_shapes() -> None:
 
 
 def test_every_documented_error_code_is_known() -> None:
-    assert set(ERROR_CODES) == {
-        "bad_json",
-        "bad_message",
-        "bad_params",
-        "binary_frame",
-        "too_large",
-        "unknown_action",
-        "handler_error",
-        "render_error",
-        "setup_error",
-    }
+    import re
+    from pathlib import Path
+
+    from rweb.protocol import ErrorCode
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "protocol.md").read_text()
+    table = doc.split("| code | cause | session state |", 1)[1].split("\n\n", 1)[0]
+    documented = set(re.findall(r"^\| `([a-z_]+)` +\|", table, re.M))
+    assert set(ERROR_CODES) == {c.value for c in ErrorCode} == documented
+    assert "not_found" in documented
 
 
 # -- against the real server -----------------------------------------------------

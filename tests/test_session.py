@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from rweb import App, ConnectionInfo, UnknownAction, reactive
+from rweb import App, Conn, ConnectionInfo, UnknownAction, reactive
 from rweb.html import button, component, div, form, input_, li, p, span, ul
 from rweb.session import SetupError
 from rweb.testing import Client, serve
@@ -37,7 +37,9 @@ def counter_setup(writer_id: Any) -> Any:
 
 def test_app_requires_a_callable_setup() -> None:
     with pytest.raises(TypeError):
-        App("not callable")  # type: ignore[arg-type]
+        App("title", "not callable")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        App(42)  # type: ignore[arg-type]
 
 
 def test_setup_gets_the_writer_id() -> None:
@@ -55,19 +57,19 @@ def test_setup_gets_the_writer_id() -> None:
 def test_two_argument_setup_gets_the_connection_info() -> None:
     seen: list[Any] = []
 
-    def setup(writer_id: Any, conn: ConnectionInfo) -> Any:
+    def setup(writer_id: Any, conn: Conn) -> Any:
         seen.append(conn)
         return (lambda: p(conn.path, " ", conn.query.get("x", "-"))), {}
 
-    info = ConnectionInfo(path="/ws", query={"x": "1"})
-    c = Client(setup, info=info)
-    assert seen == [info]
-    assert "/ws 1" in c.html()
+    # The socket's query is the page's when the join names no page URL.
+    c = Client(setup, info=ConnectionInfo(path="/ws", query={"x": "1"}))
+    assert [(x.path, dict(x.query), x.live, x.writer_id) for x in seen] == [("/", {"x": "1"}, True, 1)]
+    assert "/ 1" in c.html()
 
 
 def test_setup_with_a_defaulted_second_argument_gets_the_connection_info() -> None:
     def setup(writer_id: Any, conn: Any = None) -> Any:
-        return (lambda: p("conn" if isinstance(conn, ConnectionInfo) else "none")), {}
+        return (lambda: p("conn" if isinstance(conn, Conn) else "none")), {}
 
     assert "conn" in Client(setup).html()
 
@@ -399,7 +401,8 @@ def test_real_server_passes_cookies_query_and_headers(wire: Any) -> None:
         async with wire.connect(url + "?x=1&y=2", additional_headers=headers, user_agent_header="ua/1") as ws:
             init = await wire.recv(ws)
             root = init["c"]["root"]["d"]
-            assert "/ws" in root and "1" in root and "abc123" in root and "ua/1" in root
+            # Without a page URL in the join, the page is "/" and the socket's query is its query.
+            assert "/" in root and "1" in root and "abc123" in root and "ua/1" in root
             assert "&lt;dark&gt;" in root  # cookie values are escaped like any text
             assert (await wire.click(ws))["d"]["display"] == {"1": "1"}
 

@@ -6,26 +6,63 @@ user action sends the browser only what changed, over one WebSocket.
 
     from rweb import reactive, start_rweb
     from rweb.html import div, span, button, component
+
+``import rweb`` loads no transport: the server (picows) and the ASGI adapter
+load when used.
 """
 
-from ._build import COMPILED, stale_extensions
+from typing import Any
+
+from ._build import COMPILED
+from .app import App, Conn, Redirect
 from .html import component, raw
+from .http import (
+    HTMLResponse,
+    HTTPError,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Request,
+    Response,
+)
 from .reactive import RDict, RList, reactive
-from .server import start_rweb
-from .session import App, ConnectionInfo, UnknownAction
+from .session import ConnectionInfo, UnknownAction
 
 __all__ = [
     "COMPILED",
     "App",
+    "Conn",
     "ConnectionInfo",
+    "HTMLResponse",
+    "HTTPError",
+    "JSONResponse",
+    "PlainTextResponse",
     "RDict",
     "RList",
+    "Redirect",
+    "RedirectResponse",
+    "Request",
+    "Response",
     "UnknownAction",
+    "asgi",
     "component",
     "raw",
     "reactive",
-    "stale_extensions",
     "start_rweb",
 ]
 
 __version__ = "0.1.0"
+
+
+def start_rweb(*args: Any, **kwargs: Any) -> None:
+    """Serve an app; see :func:`rweb.server.start_rweb` (loads the server on first use)."""
+    from .server import start_rweb as start
+
+    start(*args, **kwargs)
+
+
+def asgi(app: App) -> Any:
+    """An ASGI application serving ``app`` (uvicorn, granian, or mounted in Starlette / FastAPI)."""
+    from .asgi import ASGIApp
+
+    return ASGIApp(app)

@@ -1,10 +1,20 @@
-"""Protocol glue for one WebSocket, independent of the transport.
+"""One browser tab's socket as a sans-I/O state machine: messages in, bytes out.
 
-A transport (the built-in picows server, the ASGI adapter, the in-process
-test client) creates one :class:`Connection` per socket and feeds it frames;
-the connection decodes them, drives its :class:`~rweb.session.Session`, and
-hands back the bytes to send.  Messages the server sends on its own (pushes)
-go out through the ``send`` callback.
+A transport (the built-in picows server, the ASGI adapter, the in-process test
+client) creates one :class:`Connection` per socket and drives it the same way:
+
+- ``Connection(app, writer_id, info, send, schedule)``: ``info`` is what the
+  socket request carried (its query holds the page's URL: the join, see
+  :class:`rweb.protocol.Join`); the page's session is set up;
+- ``open() -> (bytes, ok)``: the first message (the page); close if not ok;
+- ``receive(data) -> bytes``: one client message, exactly one reply;
+- ``close()``: the socket is gone; the session ends and its hooks run.
+
+Messages the server sends on its own (pushes, effects asked for outside an
+action) go out through ``send``; ``schedule(fn)`` must run ``fn`` soon on the
+same loop.  Nothing here touches a socket.
+
+States: ``joining`` (built) -> ``live`` (open() succeeded) -> ``closed``.
 """
 
 from __future__ import annotations
@@ -12,28 +22,43 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import parse_qsl
 
 from .protocol import (
     ProtocolError,
     decode,
+    decode_control,
     encode_error,
     encode_init,
     encode_push,
     encode_reply,
 )
-from .session import App, ConnectionInfo, Session, SetupError
+from .session import ConnectionInfo, Session, SetupError
 
 __all__ = ["Connection"]
 
 log = logging.getLogger("rweb.connection")
 
+JOINING, LIVE, CLOSED = "joining", "live", "closed"
+
 
 class Connection:
-    __slots__ = ("app", "info", "max_size", "send", "session", "writer_id")
+    __slots__ = (
+        "app",
+        "conn",
+        "effects",
+        "failure",
+        "max_size",
+        "schedule",
+        "send",
+        "session",
+        "state",
+        "writer_id",
+    )
 
     def __init__(
         self,
-        app: App,
+        app: Any,
         writer_id: Any,
         info: ConnectionInfo | None,
         send: Callable[[bytes], None],
@@ -41,33 +66,103 @@ class Connection:
     ) -> None:
         self.app = app
         self.writer_id = writer_id
-        self.info = info
         self.send = send
+        self.schedule = schedule
         self.max_size = app.max_message_size
         self.session: Session | None = None
-        self._make_session(schedule)
-        self.info = None  # only session_setup needs it; don't hold headers per idle session
+        self.conn: Any = None  # the Conn given to the page's setup (kept when user code may use it)
+        self.effects: list[Any] | None = None  # asked for by user code, not yet sent
+        self.state = JOINING
+        # (error code, message) or a Redirect when the page could not be set up
+        self.failure: Any = self._mount(page_info(info or ConnectionInfo()))
 
-    def _make_session(self, schedule: Callable[[Callable[[], None]], Any]) -> None:
-        assert self.info is not None
+    # -- the page's session ----------------------------------------------------
+
+    def _mount(self, info: ConnectionInfo) -> Any:
+        """Set up the session of the page at ``info.path``; returns a failure or None."""
+        from .app import Redirect
+
+        app = self.app
+        conn = app.make_conn(info, live=True, writer_id=self.writer_id)
+        conn._connection = self
+        if conn.route is None:
+            log.info("session %s: no page at %s", self.writer_id, info.path)
+            return ("not_found", f"no page at {info.path}")
         try:
-            self.session = self.app.session(
-                self.writer_id, self.info, schedule=schedule, push=self._push
+            render_page, on_action = app.setup(conn)
+            self.session = Session(
+                render_page, on_action, self.writer_id, app.actions, self.schedule, self._push
             )
+        except Redirect as exc:
+            return exc
         except SetupError as exc:
             log.error("session %s: %s", self.writer_id, exc, exc_info=exc.__cause__)
-            self.session = None
+            return ("setup_error", "the session could not be set up")
+        # Keep the Conn only where user code can reach it (it holds the headers).
+        if app._start_hooks or app._end_hooks or takes_conn(conn.route.endpoint):
+            self.conn = conn
+        else:
+            conn._connection = None
+        return None
+
+    def _page(self, ref: Any = None, url: str | None = None) -> tuple[bytes, bool]:
+        """The page's first message: ``(init, True)``, or a failure and False."""
+        failure = self.failure
+        if failure is not None:
+            self.failure = None
+            if isinstance(failure, tuple):
+                return encode_error(failure[0], failure[1], ref), False
+            # A redirect: the browser loads another URL.
+            return encode_init({}, ref, effects=[["nav", {"url": failure.url, "mode": "load"}]]), False
+        session = self.session
+        assert session is not None
+        try:
+            components = session.mount()
+        except Exception as exc:
+            log.error("session %s: the page failed to render", self.writer_id, exc_info=exc)
+            return encode_error("render_error", f"the page failed to render: {type(exc).__name__}", ref), False
+        effects, self.effects = self.effects, None
+        conn = self.conn
+        title = None
+        if url is not None and conn is not None and conn.route is not None:
+            title = conn.route.title
+        return encode_init(components, ref, url, title or (self.app.title if url else None), effects), True
 
     def open(self) -> tuple[bytes, bool]:
         """The first message: the full page.  ``(message, ok)``; close if not ok."""
-        session = self.session
-        if session is None:
-            return encode_error("setup_error", "the session could not be set up"), False
-        try:
-            return encode_init(session.mount()), True
-        except Exception as exc:
-            log.error("session %s: the page failed to render", self.writer_id, exc_info=exc)
-            return encode_error("render_error", f"the page failed to render: {exc}"), False
+        msg, ok = self._page()
+        if ok:
+            self.state = LIVE
+            self._started()
+        return msg, ok
+
+    def _started(self) -> None:
+        conn = self.conn
+        if conn is not None:
+            self.app.session_started(conn, self)
+        else:
+            self.app.sessions[self.writer_id] = self
+
+    def _ended(self) -> None:
+        session, self.session = self.session, None
+        if session is not None:
+            session.close()
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            conn._connection = None
+            closers = conn._closers
+            if closers:
+                conn._closers = None
+                for fn in closers:
+                    try:
+                        fn()
+                    except Exception:
+                        log.exception("session %s: an on_close callback raised", self.writer_id)
+            self.app.session_ended(conn, self)
+        elif self.app.sessions.get(self.writer_id) is self:
+            del self.app.sessions[self.writer_id]
+
+    # -- messages ------------------------------------------------------------------
 
     def receive(self, data: bytes | str) -> bytes:
         """One client text message -> exactly one reply."""
@@ -78,13 +173,67 @@ class Connection:
         except ProtocolError as exc:
             log.warning("session %s: %s: %s", self.writer_id, exc.code, exc.message)
             return encode_error(exc.code, exc.message, exc.ref)
+        if action is None:
+            return self._control(params, ref)
         session = self.session
         if session is None:
             return encode_error("setup_error", "the session could not be set up", ref)
         patches, error = session.dispatch(action, params)
         if error is not None:
             log.warning("session %s: %s: %s", self.writer_id, error[0], error[1])
+        effects = self.effects
+        if effects is not None:
+            self.effects = None
+            return encode_reply(patches, ref, error, effects)
         return encode_reply(patches, ref, error)
+
+    def _control(self, msg: dict[str, Any], ref: Any) -> bytes:
+        try:
+            nav = decode_control(msg, ref)
+        except ProtocolError as exc:
+            log.warning("session %s: %s: %s", self.writer_id, exc.code, exc.message)
+            return encode_error(exc.code, exc.message, exc.ref)
+        return self.navigate_to(nav.url, ref)
+
+    def navigate_to(self, url: str, ref: Any = None) -> bytes:
+        """The browser now shows ``url``: patch this page or mount the page there."""
+        path, _, qs = url.partition("?")
+        app = self.app
+        found = app.router.page_for(path)
+        if found is None:
+            # Not a reactive page (a plain handler, a static file, a 404): load it.
+            return encode_reply({}, ref, None, [["nav", {"url": app.root_path + url, "mode": "load"}]])
+        route, params = found
+        conn = self.conn
+        session = self.session
+        if (
+            conn is not None
+            and session is not None
+            and conn.route is route
+            and conn._params_hook is not None
+        ):
+            conn.path = path
+            conn.params = params
+            conn.query = dict(parse_qsl(qs, keep_blank_values=True))
+            patches, error = session.call(conn._params_hook, params, conn.query)
+            effects, self.effects = self.effects, None
+            return encode_reply(patches, ref, error, effects)
+        # Another page (or this one anew): end this session, start that one.
+        old = self.conn
+        info = ConnectionInfo(
+            path=path,
+            query=dict(parse_qsl(qs, keep_blank_values=True)),
+            headers=old.headers if old is not None else {},
+            cookies=old.cookies if old is not None else {},
+            client=old.client if old is not None else None,
+        )
+        self._ended()
+        self.effects = None
+        self.failure = self._mount(info)
+        msg, ok = self._page(ref, url)
+        if ok:
+            self._started()
+        return msg
 
     def receive_binary(self) -> bytes:
         log.warning("session %s: binary frame refused", self.writer_id)
@@ -96,10 +245,87 @@ class Connection:
             "too_large", f"message of {size} bytes exceeds the limit of {self.max_size}"
         )
 
+    # -- work from outside an action ------------------------------------------------
+
+    def run(self, fn: Callable[[Any], Any]) -> None:
+        """Run ``fn(conn)`` in this session (on its loop) and push what it changed."""
+        session = self.session
+        if session is None:
+            return
+        patches, error = session.call(fn, self.conn)
+        effects, self.effects = self.effects, None
+        if patches or error or effects:
+            self.send(encode_push(patches, error, effects))
+
+    def effect(self, kind: str, data: dict[str, Any]) -> None:
+        """Ask the browser to do something (navigate, redeem a cookie) with the next message."""
+        if self.effects is None:
+            self.effects = []
+            # If no reply is under way to carry it, a push will.
+            self.schedule(self._flush_effects)
+        self.effects.append([kind, data])
+
+    def _flush_effects(self) -> None:
+        effects = self.effects
+        if effects is not None and self.state == LIVE:
+            self.effects = None
+            self.send(encode_push({}, None, effects))
+
     def _push(self, patches: dict[str, Any], error: tuple[str, str] | None) -> None:
-        self.send(encode_push(patches, error))
+        effects = self.effects
+        if effects is not None:
+            self.effects = None
+        self.send(encode_push(patches, error, effects))
 
     def close(self) -> None:
-        if self.session is not None:
-            self.session.close()
-            self.session = None
+        if self.state == CLOSED:
+            return
+        self.state = CLOSED
+        self._ended()
+
+
+def page_info(info: ConnectionInfo) -> ConnectionInfo:
+    """The socket request's info -> the page's: its path and query come from the join URL."""
+    query = info.query
+    url = query.get("url") if query else None
+    if url is None:
+        if info.path == "/":
+            return info
+        return ConnectionInfo(path="/", query=query, headers=info.headers, cookies=info.cookies, client=info.client)
+    if not url.startswith("/") or url.startswith("//"):
+        url = "/"
+    path, _, qs = url.partition("?")
+    return ConnectionInfo(
+        path=path or "/",
+        query=dict(parse_qsl(qs, keep_blank_values=True)),
+        headers=info.headers,
+        cookies=info.cookies,
+        client=info.client,
+    )
+
+
+def takes_conn(setup: Callable[..., Any]) -> bool:
+    """Does ``setup`` take ``(writer_id, conn)`` rather than ``(writer_id)``?  (cached)"""
+    known = _TAKES_CONN.get(setup)
+    if known is None:
+        known = _TAKES_CONN[setup] = _takes_two_args(setup)
+    return known
+
+
+_TAKES_CONN: dict[Any, bool] = {}
+
+
+def _takes_two_args(fn: Callable[..., Any]) -> bool:
+    import inspect
+
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return False
+    n = 0
+    for p in sig.parameters.values():
+        if p.kind is p.VAR_POSITIONAL:
+            return True
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            n += 1
+    return n >= 2

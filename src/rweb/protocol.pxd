@@ -4,4 +4,4 @@ cimport cython
 
 @cython.locals(msg=dict)
 cpdef tuple decode(object data)
-cpdef bytes encode_reply(dict patches, object ref=*, object error=*)
+cpdef bytes encode_reply(dict patches, object ref=*, object error=*, object effects=*)

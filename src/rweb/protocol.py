@@ -3,6 +3,9 @@
 Client -> server (text frames, JSON)::
 
     {"action": "inc", "params": {...}, "ref": 7}     # params and ref optional
+    {"t": "nav", "url": "/items/3", "ref": 8}         # live navigation (control message)
+
+The join (which page the socket shows) rides on the socket's URL: :class:`Join`.
 
 Server -> client (text frames, JSON), see ``docs/protocol.md``::
 
@@ -10,19 +13,29 @@ Server -> client (text frames, JSON), see ``docs/protocol.md``::
     {"t": "r", "d": {name: patch | null, ...}, "ref": 7}        # one per client message
     {"t": "r", "d": {...}, "e": {"code": ..., "message": ...}}  # a reply carrying an error
     {"t": "p", "d": {...}}                                      # sent on the server's own
+    {"t": "init", "c": {...}, "ref": 8, "url": "/items/3"}      # the reply to a nav to another page
+    ..., "fx": [["nav", {"url": ..., "mode": ...}], ["cookie", {...}]]   # effects on r and p
 
 This module knows nothing about sessions or transports: bytes in, values out.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
+from urllib.parse import parse_qsl
 
 import orjson
 
 __all__ = [
     "ERROR_CODES",
+    "Action",
+    "ErrorCode",
+    "Join",
+    "Nav",
     "ProtocolError",
+    "assemble",
     "decode",
     "encode_error",
     "encode_init",
@@ -34,7 +47,23 @@ _loads = orjson.loads
 _dumps = orjson.dumps
 _JSONDecodeError = orjson.JSONDecodeError
 
-ERROR_CODES = {
+
+class ErrorCode(StrEnum):
+    """Every error the server reports on the socket (``{"e": {"code": ...}}``)."""
+
+    BAD_JSON = "bad_json"
+    BAD_MESSAGE = "bad_message"
+    BAD_PARAMS = "bad_params"
+    BINARY_FRAME = "binary_frame"
+    TOO_LARGE = "too_large"
+    UNKNOWN_ACTION = "unknown_action"
+    HANDLER_ERROR = "handler_error"
+    RENDER_ERROR = "render_error"
+    SETUP_ERROR = "setup_error"
+    NOT_FOUND = "not_found"
+
+
+ERROR_CODES: dict[str, str] = {
     "bad_json": "the frame is not valid JSON",
     "bad_message": "the message is not an object with a string 'action'",
     "bad_params": "'params' is not an object",
@@ -44,7 +73,53 @@ ERROR_CODES = {
     "handler_error": "the action handler raised an exception",
     "render_error": "a component failed to render; it keeps its last render",
     "setup_error": "the session could not be set up",
+    "not_found": "no page at this URL",
 }
+"""Each code's meaning (``docs/protocol.md`` lists them too)."""
+
+# Keys of control messages (client -> server) and of server messages.
+T = "t"
+NAV = "nav"  # client -> server: {"t": "nav", "url": "/items/3", "ref": 4}
+JOIN_URL_PARAM = "url"  # the socket URL's query parameter that carries the page's URL
+
+
+@dataclass(frozen=True, slots=True)
+class Join:
+    """A browser joins the page at ``url`` (path and query within the app).
+
+    Carried by the socket's own URL (``/ws?url=/items/3%3Fq%3D1``), so that a
+    client that sends nothing first, like the seed's benchmark, still gets
+    the page at once.  Without ``url``, the page is ``/`` and the socket's
+    query string is the page's.
+    """
+
+    url: str
+
+    @classmethod
+    def from_socket_query(cls, query_string: str) -> Join:
+        if query_string:
+            for key, value in parse_qsl(query_string, keep_blank_values=True):
+                if key == JOIN_URL_PARAM:
+                    return cls(value if value.startswith("/") else "/" + value)
+            return cls("/?" + query_string)
+        return cls("/")
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """``{"action": name, "params": {...}, "ref": r}``: the user did something."""
+
+    name: str
+    params: dict[str, Any]
+    ref: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class Nav:
+    """``{"t": "nav", "url": "/x", "ref": r}``: the browser shows another URL of the app."""
+
+    url: str
+    ref: Any = None
 
 
 class ProtocolError(Exception):
@@ -57,8 +132,12 @@ class ProtocolError(Exception):
         self.ref = ref
 
 
-def decode(data: bytes | str) -> tuple[str, dict[str, Any], Any]:
-    """``{"action", "params", "ref"}`` -> ``(action, params, ref)``; raises ProtocolError."""
+def decode(data: bytes | str) -> tuple[Any, dict[str, Any], Any]:
+    """``{"action", "params", "ref"}`` -> ``(action, params, ref)``; raises ProtocolError.
+
+    A control message (``{"t": ...}``, no ``action``) decodes to
+    ``(None, message, ref)``: see :func:`decode_control`.
+    """
     try:
         value = _loads(data)
     except _JSONDecodeError as exc:
@@ -72,6 +151,8 @@ def decode(data: bytes | str) -> tuple[str, dict[str, Any], Any]:
     action = msg.get("action")
     if type(action) is not str:
         if action is None:
+            if "t" in msg:
+                return None, msg, ref
             raise ProtocolError("bad_message", "missing 'action'", ref)
         raise ProtocolError("bad_message", f"'action' must be a string, not {_jtype(action)}", ref)
     params = msg.get("params")
@@ -80,6 +161,17 @@ def decode(data: bytes | str) -> tuple[str, dict[str, Any], Any]:
     elif type(params) is not dict:
         raise ProtocolError("bad_params", f"'params' must be an object, not {_jtype(params)}", ref)
     return action, params, ref
+
+
+def decode_control(msg: dict[str, Any], ref: Any) -> Nav:
+    """A control message (what :func:`decode` gave as ``(None, msg, ref)``) -> its type."""
+    t = msg.get(T)
+    if t == NAV:
+        url = msg.get("url")
+        if type(url) is not str or not url.startswith("/") or url.startswith("//"):
+            raise ProtocolError("bad_message", "'url' must be a path within the app", ref)
+        return Nav(url, ref)
+    raise ProtocolError("bad_message", f"unknown message type {t!r}", ref)
 
 
 def _jtype(v: Any) -> str:
@@ -95,29 +187,81 @@ def _jtype(v: Any) -> str:
     }.get(type(v), type(v).__name__)
 
 
-def encode_init(components: dict[str, Any]) -> bytes:
-    return _dumps({"t": "init", "c": components})
+def encode_init(
+    components: dict[str, Any],
+    ref: Any = None,
+    url: str | None = None,
+    title: str | None = None,
+    effects: list[Any] | None = None,
+) -> bytes:
+    if ref is None and url is None and title is None and effects is None:
+        return _dumps({"t": "init", "c": components})
+    msg: dict[str, Any] = {"t": "init", "c": components}
+    if ref is not None:
+        msg["ref"] = ref
+    if url is not None:
+        msg["url"] = url
+    if title is not None:
+        msg["title"] = title
+    if effects:
+        msg["fx"] = effects
+    return _dumps(msg)
 
 
 def encode_reply(
-    patches: dict[str, Any], ref: Any = None, error: tuple[str, str] | None = None
+    patches: dict[str, Any],
+    ref: Any = None,
+    error: tuple[str, str] | None = None,
+    effects: list[Any] | None = None,
 ) -> bytes:
-    if ref is None and error is None:
+    if ref is None and error is None and effects is None:
         return _dumps({"t": "r", "d": patches})
     msg: dict[str, Any] = {"t": "r", "d": patches}
     if ref is not None:
         msg["ref"] = ref
     if error is not None:
         msg["e"] = {"code": error[0], "message": error[1]}
+    if effects:
+        msg["fx"] = effects
     return _dumps(msg)
 
 
-def encode_error(code: str, message: str, ref: Any = None) -> bytes:
+def encode_error(code: str, message: str, ref: Any = None, effects: list[Any] | None = None) -> bytes:
     """A reply that carries only an error (nothing was dispatched)."""
-    return encode_reply({}, ref, (code, message))
+    return encode_reply({}, ref, (code, message), effects)
 
 
-def encode_push(patches: dict[str, Any], error: tuple[str, str] | None = None) -> bytes:
-    if error is None:
+def encode_push(
+    patches: dict[str, Any],
+    error: tuple[str, str] | None = None,
+    effects: list[Any] | None = None,
+) -> bytes:
+    if error is None and effects is None:
         return _dumps({"t": "p", "d": patches})
-    return _dumps({"t": "p", "d": patches, "e": {"code": error[0], "message": error[1]}})
+    msg: dict[str, Any] = {"t": "p", "d": patches}
+    if error is not None:
+        msg["e"] = {"code": error[0], "message": error[1]}
+    if effects:
+        msg["fx"] = effects
+    return _dumps(msg)
+
+
+def assemble(components: dict[str, Any], name: str = "root", _depth: int = 0) -> str:
+    """A component's HTML from what the wire carries (``{name: {"s": [...], "d": [...]}}``).
+
+    ``s[0] + d[0] + s[1] + ... + s[n]``, a ``{"c": child}`` dynamic replaced
+    by the child's own HTML: what the browser client builds, what the HTTP
+    first paint serves, what ``rweb.testing`` shows.
+    """
+    if _depth > 256:
+        raise ValueError(f"components nested too deep at {name!r}")
+    c = components[name]
+    s, d = c["s"], c["d"]
+    out = [s[0]]
+    for i, v in enumerate(d):
+        if type(v) is dict:
+            out.append(assemble(components, v["c"], _depth + 1))
+        elif v is not None:
+            out.append(v)
+        out.append(s[i + 1])
+    return "".join(out)

@@ -1,7 +1,7 @@
 """One user's session: the user's setup, action dispatch, and render flushes.
 
-``session_setup(writer_id)`` (or ``session_setup(writer_id, conn)`` to see the
-connection's cookies, headers and query) returns ``(render_page, on_action)``.
+``session_setup(writer_id)`` (or ``session_setup(writer_id, conn)``, see
+:class:`rweb.app.Conn`) returns ``(render_page, on_action)``.
 ``on_action(action, params)`` may also be a mapping ``{action: handler(params)}``.
 
 A :class:`Session` is driven without any server: ``mount()`` renders the page,
@@ -12,16 +12,16 @@ through the ``schedule`` / ``push`` callbacks the transport provides.
 
 from __future__ import annotations
 
-import inspect
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
+from .http import parse_cookies
 from .render import RenderError, View
 
-__all__ = ["App", "ConnectionInfo", "Session", "SetupError", "UnknownAction"]
+__all__ = ["ConnectionInfo", "Session", "SetupError", "UnknownAction"]
 
 log = logging.getLogger("rweb.session")
 
@@ -58,88 +58,9 @@ class ConnectionInfo:
         for k, v in headers:
             k = k.lower()
             hdrs[k] = f"{hdrs[k]}, {v}" if k in hdrs and k != "cookie" else v
-        cookies: dict[str, str] = {}
-        raw = hdrs.get("cookie")
-        if raw:
-            # As browsers and most servers do: "name=value" pairs split on ";",
-            # one odd pair never hides the others (SimpleCookie stops at it).
-            for pair in raw.split(";"):
-                name, eq, value = pair.partition("=")
-                name, value = name.strip(), value.strip()
-                if not eq or not name:
-                    continue
-                if len(value) >= 2 and value[0] == value[-1] == '"':
-                    value = value[1:-1]
-                cookies.setdefault(name, value)
+        cookies = parse_cookies(hdrs.get("cookie"))
         query = dict(parse_qsl(qs, keep_blank_values=True)) if qs else {}
         return cls(path=path or "/", query=query, headers=hdrs, cookies=cookies, client=client)
-
-
-Setup = Callable[..., tuple[Callable[[], Any], Any]]
-
-
-class App:
-    """An rweb application: a title, a session setup, and its settings."""
-
-    def __init__(
-        self,
-        session_setup: Setup,
-        title: str = "rweb",
-        *,
-        max_message_size: int = 64 * 1024,
-        actions: Iterable[str] = (),
-        head: str = "",
-    ) -> None:
-        if not callable(session_setup):
-            raise TypeError("session_setup must be callable")
-        self.session_setup = session_setup
-        self.title = title
-        self.max_message_size = max_message_size
-        self.actions = frozenset(actions)
-        self.head = head
-        self._setup_takes_conn = _takes_two_args(session_setup)
-
-    def setup(self, writer_id: Any, conn: ConnectionInfo) -> tuple[Callable[[], Any], Any]:
-        try:
-            if self._setup_takes_conn:
-                result = self.session_setup(writer_id, conn)
-            else:
-                result = self.session_setup(writer_id)
-        except Exception as exc:
-            raise SetupError(f"session_setup raised {type(exc).__name__}: {exc}") from exc
-        if not (isinstance(result, tuple) and len(result) == 2):
-            raise SetupError("session_setup must return (render_page, on_action)")
-        render_page, on_action = result
-        if not callable(render_page):
-            raise SetupError("render_page returned by session_setup is not callable")
-        if not (callable(on_action) or isinstance(on_action, Mapping)):
-            raise SetupError("on_action must be callable or a mapping of action -> handler")
-        return render_page, on_action
-
-    def session(
-        self,
-        writer_id: Any,
-        conn: ConnectionInfo | None = None,
-        *,
-        schedule: Callable[[Callable[[], None]], Any] | None = None,
-        push: Callable[[dict[str, Any], tuple[str, str] | None], None] | None = None,
-    ) -> Session:
-        render_page, on_action = self.setup(writer_id, conn or ConnectionInfo())
-        return Session(render_page, on_action, writer_id, self.actions, schedule, push)
-
-
-def _takes_two_args(fn: Callable[..., Any]) -> bool:
-    try:
-        sig = inspect.signature(fn)
-    except (TypeError, ValueError):
-        return False
-    n = 0
-    for p in sig.parameters.values():
-        if p.kind is p.VAR_POSITIONAL:
-            return True
-        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
-            n += 1
-    return n >= 2
 
 
 class Session:
@@ -239,6 +160,28 @@ class Session:
         patches, error = self.flush()
         if (patches or error) and self.push is not None:
             self.push(patches, error)
+
+    def call(self, fn: Callable[..., Any], *args: Any) -> tuple[dict[str, Any], tuple[str, str] | None]:
+        """Run ``fn(*args)`` as an action runs (its writes batched) and re-render: ``(patches, error)``."""
+        error: tuple[str, str] | None = None
+        view = self.view
+        hold = view.hold
+        view.hold = True
+        try:
+            fn(*args)
+        except Exception as exc:
+            name = getattr(fn, "__qualname__", repr(fn))
+            log.error("%s raised in session %s", name, self.writer_id, exc_info=exc)
+            error = ("handler_error", f"{name} failed: {type(exc).__name__}")
+        finally:
+            view.hold = hold
+        self._push_pending = False
+        if not view._dirty:
+            return {}, error
+        patches = view.flush()
+        if view.errors and error is None:
+            error = _render_error(view.errors)
+        return patches, error
 
     def close(self) -> None:
         self.closed = True

@@ -23,8 +23,9 @@ from typing import Any
 
 import orjson
 
+from .app import App
 from .connection import Connection
-from .session import App, ConnectionInfo
+from .session import ConnectionInfo
 
 __all__ = ["Client", "Served", "serve"]
 

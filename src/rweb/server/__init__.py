@@ -17,10 +17,17 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ..session import App
-from .picows_transport import Server
+from ..app import App
 
 __all__ = ["Server", "default_workers", "run_worker", "start_rweb"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Server":  # picows loads only when a server is wanted
+        from .picows_transport import Server
+
+        return Server
+    raise AttributeError(name)
 
 log = logging.getLogger("rweb.server")
 
@@ -40,7 +47,7 @@ def _run(coro: Any) -> Any:
     return uvloop.run(coro)
 
 
-async def _serve(server: Server, ready: Callable[[Server], None] | None = None) -> None:
+async def _serve(server: Any, ready: Callable[[Any], None] | None = None) -> None:
     await server.start()
     if ready is not None:
         ready(server)
@@ -64,10 +71,12 @@ def run_worker(
     *,
     worker_index: int = 0,
     workers: int = 1,
-    ready: Callable[[Server], None] | None = None,
+    ready: Callable[[Any], None] | None = None,
     aiofastnet: bool = False,
 ) -> None:
     """Serve ``app`` in this process until SIGINT / SIGTERM."""
+    from .picows_transport import Server
+
     server = Server(
         app,
         host,
@@ -95,8 +104,8 @@ def _setup_logging() -> None:
 
 def start_rweb(
     port: int,
-    title: str,
-    session_setup: Callable[..., Any],
+    title: str | App,
+    session_setup: Callable[..., Any] | None = None,
     *,
     host: str = "127.0.0.1",
     workers: int | None = None,
@@ -105,7 +114,11 @@ def start_rweb(
     head: str = "",
     aiofastnet: bool = False,
 ) -> None:
-    """Serve ``session_setup``'s app at ``http://host:port/`` until stopped.
+    """Serve an app at ``http://host:port/`` until stopped.
+
+    ``start_rweb(port, title, session_setup)`` serves one reactive page at
+    ``/``; ``start_rweb(port, app)`` serves an :class:`~rweb.App` with its
+    routes (the keyword settings then come from the app).
 
     ``workers`` processes share the port (default: one per CPU); each browser
     session lives wholly in one of them.  ``max_message_size`` bounds a client
@@ -116,9 +129,15 @@ def start_rweb(
     message, about 5 KiB more memory per idle session than uvloop's own.
     """
     _setup_logging()
-    app = App(
-        session_setup, title, max_message_size=max_message_size, actions=actions, head=head
-    )
+    if isinstance(title, App):
+        app = title
+        title = app.title
+    else:
+        if session_setup is None:
+            raise TypeError("start_rweb(port, title, session_setup) or start_rweb(port, app)")
+        app = App(
+            session_setup, title, max_message_size=max_message_size, actions=actions, head=head
+        )
     n = default_workers() if workers is None else workers
     if n < 1:
         raise ValueError("workers must be at least 1")
@@ -127,7 +146,7 @@ def start_rweb(
     if n == 1:
         ws_url = "ws" + url[4:] + "ws"
 
-        def ready(server: Server) -> None:
+        def ready(server: Any) -> None:
             log.info("rweb: %r serving on %s (WebSocket at %s)", title, url, ws_url)
 
         run_worker(app, host, port, ready=ready, aiofastnet=aiofastnet)

@@ -1,19 +1,21 @@
-"""The HTML page served at ``GET /`` and the client script, for any transport."""
+"""The HTML page of a reactive route (its first paint) and the client script, for any transport."""
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import secrets
 from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from ..diff import CRef
 from ..html import escape
-from ..render import ROOT, View
-from ..session import App, ConnectionInfo
+from ..http import Request, Response
+from ..protocol import assemble
+from ..routing import Route
+from ..session import ConnectionInfo, Session, SetupError
 
-__all__ = ["CLIENT_PATH", "client_js", "component_html", "render_page"]
+__all__ = ["CLIENT_PATH", "client_js", "client_response", "page_html", "page_response"]
 
 log = logging.getLogger("rweb.server")
 
@@ -27,24 +29,13 @@ def client_js() -> tuple[bytes, str]:
     return data, '"' + hashlib.sha256(data).hexdigest()[:16] + '"'
 
 
-def component_html(view: View, name: str = ROOT) -> str:
-    """A component's current HTML, with its children inlined."""
-    out: list[str] = []
-    _emit(view, name, out)
-    return "".join(out)
-
-
-def _emit(view: View, name: str, out: list[str]) -> None:
-    c = view.comps[name]
-    statics, dyns = c.statics, c.dyns
-    assert statics is not None and dyns is not None
-    for i, d in enumerate(dyns):
-        out.append(statics[i])
-        if type(d) is CRef:
-            _emit(view, d.name, out)
-        else:
-            out.append(d)
-    out.append(statics[-1])
+def client_response(request: Request) -> Response:
+    data, etag = client_js()
+    if request.headers.get("if-none-match") == etag:
+        return Response(b"", 304, {"ETag": etag})
+    return Response(
+        data, 200, {"ETag": etag, "Cache-Control": "no-cache"}, media_type="text/javascript; charset=utf-8"
+    )
 
 
 _STYLE = (
@@ -54,31 +45,80 @@ _STYLE = (
 )
 
 
-def render_page(app: App, info: ConnectionInfo, writer_id: Any = None) -> tuple[int, bytes]:
-    """``(status, html)`` for the first paint: the page rendered by a throwaway session.
-
-    As in LiveView's disconnected render, ``session_setup`` runs once for the
-    HTTP request and once more for the WebSocket that follows.
-    """
-    title = escape(app.title)
-    try:
-        session = app.session(writer_id, info)
-        try:
-            session.mount()
-            body = component_html(session.view)
-        finally:
-            session.close()
-        status = 200
-    except Exception as exc:
-        log.error("GET %s: the page failed to render", info.path, exc_info=exc)
-        body = '<div data-rc="root"><p>This page failed to render.</p></div>'
-        status = 500
-    html = (
+def page_html(app: Any, title: str, body: str, root_path: str = "") -> bytes:
+    """The whole document around a page's body: head, client script, socket URL."""
+    root = escape(root_path)
+    return (
         "<!DOCTYPE html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{title}</title><style>{_STYLE}</style>{app.head}"
-        f'<script src="{CLIENT_PATH}" defer></script></head>'
+        f'<meta name="rweb-root" content="{root}">'
+        f'<meta name="rweb-socket" content="{root}{escape(app.socket_path)}">'
+        f"<title>{escape(title)}</title><style>{_STYLE}</style>{app.head}"
+        f'<script src="{root}{CLIENT_PATH}" defer></script></head>'
         f'<body>{body}<div id="rweb-status" role="status" aria-live="polite"></div></body></html>'
+    ).encode()
+
+
+def page_response(app: Any, request: Request, route: Route, params: dict[str, Any]) -> Response:
+    """The first paint of a reactive page: rendered by a throwaway session (``conn.live`` is False).
+
+    As in LiveView's disconnected render, ``session_setup`` runs once for the
+    HTTP request and once more for the WebSocket that follows.  Cookies the
+    setup sets ride on this response; a ``Redirect`` it raises becomes a 303.
+    """
+    from ..app import Conn, Redirect
+    from ..http import RedirectResponse
+
+    info = ConnectionInfo(
+        path=request.path,
+        query=dict(request.query),
+        headers=request.headers,
+        cookies=request.cookies,
+        client=request.client,
     )
-    return status, html.encode()
+    conn = Conn(app, info, route=route, params=params, live=False, writer_id=None)
+    root_path = request.root_path or app.root_path
+    try:
+        render_page, on_action = app.setup(conn)
+    except Redirect as exc:
+        response: Response = RedirectResponse(_rooted(exc.url, root_path))
+        for c in conn._response_cookies:
+            response.headers.append(("Set-Cookie", c))
+        return response
+    except SetupError as exc:
+        ref = secrets.token_hex(4)
+        log.error("GET %s: session setup failed (ref %s): %s", request.path, ref, exc, exc_info=exc.__cause__)
+        body, status = _failed(ref), 500
+    else:
+        session = Session(render_page, on_action, None, app.actions)
+        try:
+            body = assemble(session.mount())
+            status = 200
+        except Exception as exc:
+            ref = secrets.token_hex(4)
+            log.error("GET %s: the page failed to render (ref %s)", request.path, ref, exc_info=exc)
+            body, status = _failed(ref), 500
+        finally:
+            session.close()
+    html = page_html(app, route.title or app.title, body, root_path)
+    response = Response(
+        html,
+        status,
+        {"Cache-Control": "no-store"},
+        media_type="text/html; charset=utf-8",
+    )
+    for c in conn._response_cookies:
+        response.headers.append(("Set-Cookie", c))
+    return response
+
+
+def _failed(ref: str) -> str:
+    # The exception's text stays in the log; the visitor gets a reference to quote.
+    return f'<div data-rc="root"><p>This page failed to load (ref {ref}).</p></div>'
+
+
+def _rooted(url: str, root_path: str) -> str:
+    if root_path and url.startswith("/") and not url.startswith(root_path + "/") and url != root_path:
+        return root_path + url
+    return url

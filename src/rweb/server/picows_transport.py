@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import logging
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import unquote
 
 from picows import (
     WSCloseCode,
@@ -36,8 +36,8 @@ from picows import (
 )
 
 from ..connection import Connection
-from ..session import App, ConnectionInfo
-from .page import CLIENT_PATH, client_js, render_page
+from ..http import Request, Response
+from ..session import ConnectionInfo
 
 __all__ = ["Server"]
 
@@ -150,7 +150,7 @@ class Server:
 
     def __init__(
         self,
-        app: App,
+        app: Any,
         host: str = "127.0.0.1",
         port: int = 8080,
         *,
@@ -168,7 +168,8 @@ class Server:
         self.ws_path = ws_path
         self.reuse_port = reuse_port
         self.read_buffer_size = read_buffer_size
-        self._ids = itertools.count(worker_index, max(workers, 1))
+        self.worker_index = worker_index
+        self.workers = workers
         self._server: asyncio.Server | None = None
         self.call_soon: Any = None
         self.live: set[_Listener] = set()  # open WebSocket connections
@@ -202,11 +203,12 @@ class Server:
                         log.exception("session %s: send failed", inbox[i].conn.writer_id)
 
     def next_writer_id(self) -> int:
-        return next(self._ids)
+        return self.app.next_writer_id()
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         self.call_soon = loop.call_soon
+        self.app.bind(loop, self.worker_index, self.workers)
         hard_limit = max(self.app.max_message_size * _HARD_FRAME_LIMIT_FACTOR, _HARD_FRAME_LIMIT_MIN)
         self._server = await ws_create_server(
             self._route,
@@ -253,23 +255,31 @@ class Server:
 
     def _route(self, request: WSUpgradeRequest) -> Any:
         target = request.path.decode("latin-1")
-        path = target.partition("?")[0]
+        path, _, qs = target.partition("?")
         if path == self.ws_path:
             return _Listener(self, self._info(request, target))
-        if path == "/":
-            status, body = render_page(self.app, self._info(request, target))
-            return _http(status, body, "text/html; charset=utf-8", {"Cache-Control": "no-store"})
-        if path == CLIENT_PATH:
-            data, etag = client_js()
-            if request.headers.get("if-none-match") == etag:
-                return _http(304, None, None, {"ETag": etag})
-            return _http(
-                200, data, "text/javascript; charset=utf-8", {"ETag": etag, "Cache-Control": "no-cache"}
-            )
-        return _http(404, b"404 Not Found", "text/plain; charset=utf-8")
+        req = Request(
+            request.method.decode("latin-1"),
+            unquote(path),
+            query_string=qs,
+            headers=list(request.headers.items()),
+        )
+        response = self.app.handle_http_sync(req)
+        if response is None:  # an async handler: not servable through picows' own HTTP
+            return _http(500, b"500 Internal Server Error", "text/plain; charset=utf-8")
+        return _from_response(response)
 
     def _info(self, request: WSUpgradeRequest, target: str) -> ConnectionInfo:
         return ConnectionInfo.from_request(target, request.headers.items())
+
+
+def _from_response(response: Response) -> Any:
+    headers: dict[str, str] = {}
+    for k, v in response.headers:
+        if k.lower() == "set-cookie" and k in headers:
+            continue  # picows takes a mapping; the HTTP/1.1 front end keeps every Set-Cookie
+        headers[k] = v
+    return _http(response.status, response.body or None, None, headers)
 
 
 def _http(status: int, body: bytes | None, ctype: str | None, headers: dict[str, str] | None = None) -> Any:

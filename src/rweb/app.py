@@ -1,0 +1,574 @@
+"""The application: routes, and the services every transport and session share.
+
+An :class:`App` holds
+
+- the **router**: reactive pages (``@app.page``) and plain HTTP handlers
+  (``@app.get``, ``@app.post``, ...), static folders, the client script;
+- the **registry** of this process's live sessions by writer id, and the
+  writer-id allocation (unique across the server's worker processes);
+- **hooks** run when a live session starts and ends;
+- a **scheduler**: :meth:`App.call_soon` and :meth:`App.in_session` run work on
+  the event loop that owns the sessions, from any thread;
+- a **pub/sub** interface (:mod:`rweb.pubsub`), in-process by default.
+
+Transports (``rweb.server`` on picows, ``rweb.asgi``, ``rweb.testing``) stay
+thin: they turn bytes into a :class:`~rweb.http.Request` for
+:meth:`App.handle_http`, or into a :class:`~rweb.connection.Connection` for a
+WebSocket, and write back what they are given.
+
+``App(session_setup, title)`` (one page at ``/``, as ``start_rweb`` builds)
+keeps working unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import itertools
+import logging
+import os
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+from urllib.parse import unquote
+
+from .connection import takes_conn
+from .http import (
+    HTMLResponse,
+    HTTPError,
+    QueryParams,
+    RedirectResponse,
+    Request,
+    Response,
+    format_cookie,
+    format_cookie_deletion,
+    is_local_path,
+    to_response,
+)
+from .pubsub import LocalPubSub, PubSub
+from .routing import Route, Router
+from .session import ConnectionInfo, Session, SetupError
+from .signing import Signer
+
+__all__ = ["App", "Conn", "Redirect"]
+
+log = logging.getLogger("rweb.app")
+
+CLIENT_PATH = "/_rweb/rweb.js"
+COOKIE_PATH = "/_rweb/cookie"
+SOCKET_PATH = "/ws"
+
+Setup = Callable[..., tuple[Callable[[], Any], Any]]
+Handler = Callable[[Request], Any]
+Hook = Callable[["Conn"], Any]
+
+
+class Redirect(Exception):
+    """Raise from a page's setup (or a handler) to send the browser elsewhere.
+
+    On the HTTP first paint it becomes a 303 response; in a live session the
+    browser loads ``url``.  ``url`` is a path on this site or an http(s) URL.
+    """
+
+    def __init__(self, url: str):
+        if not (is_local_path(url) or url.lower().startswith(("http://", "https://"))):
+            raise ValueError(f"unsafe redirect target {url!r}")
+        super().__init__(url)
+        self.url = url
+
+
+class Conn:
+    """What a page's setup knows of its browser, and what it can ask of it.
+
+    Read: ``path``, ``params`` (the route's path parameters), ``query``,
+    ``headers``, ``cookies``, ``client``, ``live`` (False during the HTTP
+    first paint, True in the live session), ``writer_id``.
+
+    Ask (in the setup or later, in a handler): :meth:`set_cookie`,
+    :meth:`clear_cookie`, :meth:`navigate`, :meth:`patch`, :meth:`redirect`;
+    register :meth:`on_close` and :meth:`on_params` callbacks.
+    """
+
+    __slots__ = (
+        "_closers",
+        "_connection",
+        "_params_hook",
+        "_response_cookies",
+        "app",
+        "client",
+        "cookies",
+        "headers",
+        "live",
+        "params",
+        "path",
+        "query",
+        "route",
+        "writer_id",
+    )
+
+    def __init__(
+        self,
+        app: App,
+        info: ConnectionInfo,
+        *,
+        route: Route | None = None,
+        params: Mapping[str, Any] | None = None,
+        live: bool = False,
+        writer_id: Any = None,
+    ) -> None:
+        self.app = app
+        self.path = info.path
+        self.query = info.query
+        self.headers = info.headers
+        self.cookies = info.cookies
+        self.client = info.client
+        self.route = route
+        self.params: Mapping[str, Any] = dict(params or {})
+        self.live = live
+        self.writer_id = writer_id
+        self._connection: Any = None  # the live Connection, once there is one
+        self._response_cookies: list[str] = []  # Set-Cookie values for the first paint
+        self._closers: list[Callable[[], Any]] | None = None
+        self._params_hook: Callable[..., Any] | None = None
+
+    @property
+    def url(self) -> str:
+        """The page's path and query string, within the app."""
+        from urllib.parse import urlencode
+
+        return self.path + ("?" + urlencode(list(self.query.items())) if self.query else "")
+
+    # -- cookies -------------------------------------------------------------
+
+    def set_cookie(self, name: str, value: str, **attrs: Any) -> None:
+        """Set a cookie in the browser, HttpOnly ones included (see :func:`rweb.http.format_cookie`).
+
+        During the first paint it rides on the HTTP response.  In a live
+        session the browser redeems a short-lived encrypted token over HTTP
+        (``POST /_rweb/cookie``): JavaScript never sees an HttpOnly value.
+        """
+        self._cookie(format_cookie(name, value, **attrs))
+
+    def clear_cookie(self, name: str, **attrs: Any) -> None:
+        """Remove a cookie (give the path and domain it was set with)."""
+        self._cookie(format_cookie_deletion(name, **attrs))
+
+    def _cookie(self, header: str) -> None:
+        if self._connection is None:
+            self._response_cookies.append(header)
+        else:
+            token = self.app.cookie_token([header])
+            self._connection.effect("cookie", {"url": self.app.root_path + COOKIE_PATH, "token": token})
+
+    # -- navigation ----------------------------------------------------------
+
+    def navigate(self, url: str, *, replace: bool = False) -> None:
+        """Show another page of this app without a reload (a new session for it)."""
+        self._nav(url, "replace" if replace else "push")
+
+    def patch(self, url: str, *, replace: bool = False) -> None:
+        """Change this page's URL (and its parameters) while keeping its session."""
+        self._nav(url, "replace" if replace else "push")
+
+    def redirect(self, url: str) -> None:
+        """Load ``url`` in the browser (a full page load; any site's http(s) URL)."""
+        if self._connection is None:
+            raise Redirect(url)
+        Redirect(url)  # validates
+        self._connection.effect("nav", {"url": url, "mode": "load"})
+
+    def _nav(self, url: str, mode: str) -> None:
+        if not is_local_path(url):
+            raise ValueError(f"navigate() takes a path within the app, not {url!r}")
+        if self._connection is None:
+            raise Redirect(url)
+        self._connection.effect("nav", {"url": url, "mode": mode})
+
+    # -- callbacks -----------------------------------------------------------
+
+    def on_close(self, fn: Callable[[], Any]) -> Callable[[], Any]:
+        """Run ``fn()`` when this live session ends (tab closed, navigated away, server stopping)."""
+        if self.live:
+            if self._closers is None:
+                self._closers = []
+            self._closers.append(fn)
+        return fn
+
+    def on_params(self, fn: Callable[[Mapping[str, Any], QueryParams], Any]) -> Callable[..., Any]:
+        """Keep the session on a patch to this page with new parameters: ``fn(params, query)``.
+
+        Without it, navigating to the same page with other parameters mounts a fresh session.
+        """
+        self._params_hook = fn
+        return fn
+
+    def __repr__(self) -> str:
+        return f"<Conn {self.path!r} live={self.live} writer_id={self.writer_id!r}>"
+
+
+class App:
+    """An rweb application: pages, plain handlers, static files, and shared services.
+
+    ``App("Shop", static={"/static": "public"})`` then ``@app.page("/")``,
+    ``@app.get("/about")``...; or ``App(session_setup, title)`` for the
+    single-page form that ``start_rweb(port, title, session_setup)`` uses.
+
+    Limits (all on by default): ``max_message_size`` (one WebSocket message),
+    ``max_body_size`` (one HTTP request body), ``max_header_size`` (an HTTP
+    request's headers, enforced by the transport).
+    """
+
+    def __init__(
+        self,
+        title: str | Setup = "rweb",
+        session_setup: Setup | str | None = None,
+        *,
+        static: Mapping[str, str | os.PathLike[str]] | None = None,
+        max_message_size: int = 64 * 1024,
+        max_body_size: int = 1024 * 1024,
+        max_header_size: int = 16 * 1024,
+        actions: Iterable[str] = (),
+        head: str = "",
+        secret_key: str | bytes | None = None,
+        root_path: str = "",
+        socket_path: str = SOCKET_PATH,
+        favicon: str | None = None,
+    ) -> None:
+        if callable(title):  # App(session_setup, title): the single-page form
+            title, session_setup = (session_setup if isinstance(session_setup, str) else "rweb"), title
+        elif session_setup is not None and not callable(session_setup):
+            raise TypeError("session_setup must be callable")
+        if not isinstance(title, str):
+            raise TypeError("title must be a string")
+        self.title = title
+        self.max_message_size = max_message_size
+        self.max_body_size = max_body_size
+        self.max_header_size = max_header_size
+        self.actions = frozenset(actions)
+        self.head = head
+        self.root_path = root_path.rstrip("/")
+        self.socket_path = socket_path
+        self.favicon = favicon
+        self.router = Router()
+        self.static: dict[str, Any] = {}
+        for prefix, folder in (static or {}).items():
+            self.mount_static(prefix, folder)
+        self.signer = Signer(secret_key if secret_key is not None else secrets.token_bytes(32))
+        # -- services (per process: forked workers each get their own copy) --
+        self.sessions: dict[Any, Any] = {}  # writer id -> live Connection
+        self.pubsub: PubSub = LocalPubSub()
+        self._start_hooks: list[Hook] = []
+        self._end_hooks: list[Hook] = []
+        self._ids = itertools.count(0)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: int | None = None
+        self._redeemed: dict[str, float] = {}  # cookie tokens used in this process
+        self.session_setup: Setup | None = None
+        if session_setup is not None:
+            self.session_setup = session_setup  # type: ignore[assignment]
+            self.page("/")(session_setup)  # type: ignore[arg-type]
+
+    # -- declaring routes ----------------------------------------------------
+
+    def page(
+        self, path: str, *, title: str | None = None, name: str | None = None
+    ) -> Callable[[Setup], Setup]:
+        """A reactive page at ``path``: the decorated function is its ``session_setup(writer_id, conn)``."""
+
+        def register(setup: Setup) -> Setup:
+            if not callable(setup):
+                raise TypeError("a page's session_setup must be callable")
+            self.router.add(
+                Route(path, setup, "page", frozenset({"GET"}), name or "", title=title)
+            )
+            return setup
+
+        return register
+
+    def route(
+        self, path: str, methods: Iterable[str] = ("GET",), *, name: str | None = None
+    ) -> Callable[[Handler], Handler]:
+        """A plain HTTP handler ``handler(request) -> Response | str | dict | None`` (may be ``async``)."""
+        ms = frozenset(m.upper() for m in methods)
+
+        def register(handler: Handler) -> Handler:
+            if not callable(handler):
+                raise TypeError("a handler must be callable")
+            self.router.add(Route(path, handler, "http", ms, name or ""))
+            return handler
+
+        return register
+
+    def get(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
+        return self.route(path, ("GET",), **kw)
+
+    def post(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
+        return self.route(path, ("POST",), **kw)
+
+    def put(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
+        return self.route(path, ("PUT",), **kw)
+
+    def patch(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
+        return self.route(path, ("PATCH",), **kw)
+
+    def delete(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
+        return self.route(path, ("DELETE",), **kw)
+
+    def mount_static(self, prefix: str, folder: str | os.PathLike[str]) -> None:
+        """Serve the files under ``folder`` at ``prefix/...``."""
+        from .static import StaticFiles
+
+        prefix = "/" + prefix.strip("/")
+        self.static[prefix] = StaticFiles(folder)
+
+    def url_for(self, name: str, **params: Any) -> str:
+        """The URL (with the app's root path) of the route called ``name``."""
+        return self.root_path + self.router.by_name(name).url_for(**params)
+
+    # -- hooks ---------------------------------------------------------------
+
+    def on_session_start(self, fn: Hook) -> Hook:
+        """``fn(conn)`` when a live session has started (after its setup)."""
+        self._start_hooks.append(fn)
+        return fn
+
+    def on_session_end(self, fn: Hook) -> Hook:
+        """``fn(conn)`` when a live session ends: socket closed, navigated away, server stopping."""
+        self._end_hooks.append(fn)
+        return fn
+
+    def _run_hooks(self, hooks: list[Hook], conn: Conn, what: str) -> None:
+        for fn in hooks:
+            try:
+                fn(conn)
+            except Exception:
+                log.exception("session %s: a session %s hook raised", conn.writer_id, what)
+
+    # -- the scheduler ---------------------------------------------------------
+
+    def bind(self, loop: asyncio.AbstractEventLoop, worker_index: int = 0, workers: int = 1) -> None:
+        """Called by a transport when it starts serving on ``loop`` (one per process)."""
+        self._loop = loop
+        self._loop_thread = threading.get_ident()
+        self._ids = itertools.count(worker_index, max(workers, 1))
+
+    def next_writer_id(self) -> int:
+        """A writer id unique across this server's worker processes."""
+        return next(self._ids)
+
+    def call_soon(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run ``fn(*args)`` on the sessions' event loop, from any thread."""
+        loop = self._loop
+        if loop is None:
+            raise RuntimeError("the app is not being served yet")
+        if threading.get_ident() == self._loop_thread:
+            loop.call_soon(fn, *args)
+        else:
+            loop.call_soon_threadsafe(fn, *args)
+
+    def in_session(self, writer_id: Any, fn: Callable[[Conn], Any]) -> bool:
+        """Run ``fn(conn)`` in the live session ``writer_id`` on its loop, from any thread.
+
+        Reactive writes made by ``fn`` reach the browser as one push.  Returns
+        False when no such session lives in this process (now; it may end
+        before ``fn`` runs, in which case ``fn`` does not run).
+        """
+        if writer_id not in self.sessions:
+            return False
+
+        def run() -> None:
+            connection = self.sessions.get(writer_id)
+            if connection is not None:
+                connection.run(fn)
+
+        self.call_soon(run)
+        return True
+
+    # -- sessions ----------------------------------------------------------------
+
+    def make_conn(
+        self, info: ConnectionInfo, *, live: bool, writer_id: Any = None
+    ) -> Conn:
+        found = self.router.page_for(info.path)
+        route, params = found if found else (None, {})
+        return Conn(self, info, route=route, params=params, live=live, writer_id=writer_id)
+
+    def setup(self, conn: Conn) -> tuple[Callable[[], Any], Any]:
+        """Run the page's ``session_setup``; raises SetupError, Redirect or LookupError (no page)."""
+        route = conn.route
+        if route is None:
+            raise LookupError(conn.path)
+        setup = route.endpoint
+        try:
+            if takes_conn(setup):
+                result = setup(conn.writer_id, conn)
+            else:
+                result = setup(conn.writer_id)
+        except Redirect:
+            raise
+        except Exception as exc:
+            # Logged by the caller; the browser only ever sees "setup_error".
+            raise SetupError(f"session_setup raised {type(exc).__name__}: {exc}") from exc
+        if not (isinstance(result, tuple) and len(result) == 2):
+            raise SetupError("session_setup must return (render_page, on_action)")
+        render_page, on_action = result
+        if not callable(render_page):
+            raise SetupError("render_page returned by session_setup is not callable")
+        if not (callable(on_action) or isinstance(on_action, Mapping)):
+            raise SetupError("on_action must be callable or a mapping of action -> handler")
+        return render_page, on_action
+
+    def session(
+        self,
+        writer_id: Any,
+        conn: ConnectionInfo | Conn | None = None,
+        *,
+        schedule: Callable[[Callable[[], None]], Any] | None = None,
+        push: Callable[[dict[str, Any], tuple[str, str] | None], None] | None = None,
+    ) -> Session:
+        """A session for the page at ``conn.path`` (``/`` by default), outside any transport."""
+        if not isinstance(conn, Conn):
+            conn = self.make_conn(conn or ConnectionInfo(), live=writer_id is not None, writer_id=writer_id)
+        render_page, on_action = self.setup(conn)
+        return Session(render_page, on_action, writer_id, self.actions, schedule, push)
+
+    def session_started(self, conn: Conn, connection: Any) -> None:
+        self.sessions[conn.writer_id] = connection
+        if self._start_hooks:
+            self._run_hooks(self._start_hooks, conn, "start")
+
+    def session_ended(self, conn: Conn, connection: Any) -> None:
+        if self.sessions.get(conn.writer_id) is connection:
+            del self.sessions[conn.writer_id]
+        if self._end_hooks:
+            self._run_hooks(self._end_hooks, conn, "end")
+
+    # -- cookies set from a live session ------------------------------------------
+
+    COOKIE_TOKEN_TTL = 60.0
+
+    def cookie_token(self, set_cookies: list[str]) -> str:
+        """An encrypted, signed, expiring token that ``POST /_rweb/cookie`` turns into Set-Cookie headers.
+
+        Any worker (or instance sharing ``secret_key``) can redeem it; each
+        process redeems a token once.
+        """
+        return self.signer.encrypt("\n".join(set_cookies).encode())
+
+    def redeem_cookie_token(self, token: str) -> list[str] | None:
+        now = time.monotonic()
+        if len(self._redeemed) > 1024:
+            self._redeemed = {t: exp for t, exp in self._redeemed.items() if exp > now}
+        if token in self._redeemed:
+            return None
+        data = self.signer.decrypt(token, max_age=self.COOKIE_TOKEN_TTL)
+        if data is None:
+            return None
+        self._redeemed[token] = now + self.COOKIE_TOKEN_TTL
+        return data.decode().split("\n")
+
+    # -- plain HTTP -------------------------------------------------------------------
+
+    async def handle_http(self, request: Request) -> Response:
+        """Answer one plain HTTP request (never raises: errors become 4xx/5xx pages)."""
+        request.app = self
+        try:
+            response = await self._dispatch_http(request)
+        except HTTPError as exc:
+            response = error_response(exc.status, exc.detail, exc.headers)
+        except Redirect as exc:
+            response = RedirectResponse(exc.url)
+        except Exception:
+            ref = secrets.token_hex(4)
+            log.exception("%s %s failed (ref %s)", request.method, request.path, ref)
+            response = error_response(500, f"Internal Server Error (ref {ref})")
+        return response
+
+    def handle_http_sync(self, request: Request) -> Response | None:
+        """:meth:`handle_http` without awaiting, when no async handler is involved (None otherwise)."""
+        coro = self.handle_http(request)
+        try:
+            coro.send(None)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+        coro.close()
+        return None
+
+    async def _dispatch_http(self, request: Request) -> Response:
+        path, method = request.path, request.method
+        if path == CLIENT_PATH and method in ("GET", "HEAD"):
+            from .server.page import client_response
+
+            return client_response(request)
+        if path == COOKIE_PATH:
+            return self._cookie_endpoint(request)
+        for prefix, files in self.static.items():
+            if path == prefix or path.startswith(prefix + "/"):
+                if method not in ("GET", "HEAD"):
+                    return error_response(405, headers={"Allow": "GET, HEAD"})
+                return files.respond(request, path[len(prefix) :])
+        match = self.router.match(method, path)
+        if match.route is None:
+            if match.status == 405:
+                return error_response(405, headers={"Allow": ", ".join(sorted(match.allowed))})
+            if path == "/favicon.ico" and method in ("GET", "HEAD"):
+                return self._favicon()
+            return error_response(404)
+        request.path_params = match.params
+        route = match.route
+        if route.kind == "page":
+            from .server.page import page_response
+
+            return page_response(self, request, route, match.params)
+        result = route.endpoint(request)
+        if inspect.isawaitable(result):
+            result = await result
+        return to_response(result)
+
+    def _cookie_endpoint(self, request: Request) -> Response:
+        if request.method != "POST":
+            return error_response(405, headers={"Allow": "POST"})
+        token = request.body.decode("latin-1").strip() or request.query.get("t", "")
+        headers = self.redeem_cookie_token(token) if token else None
+        if headers is None:
+            return error_response(403, "invalid or expired cookie token")
+        response = Response(b"", 204, {"Cache-Control": "no-store"})
+        for h in headers:
+            response.headers.append(("Set-Cookie", h))
+        return response
+
+    def _favicon(self) -> Response:
+        if self.favicon is not None:
+            return RedirectResponse(self.favicon, 302)
+        # No icon: an empty one, cached, rather than a 404 on every page load.
+        return Response(b"", 204, {"Cache-Control": "public, max-age=86400"})
+
+    def __repr__(self) -> str:
+        return f"<App {self.title!r} {len(self.router.routes)} routes>"
+
+
+def error_response(status: int, detail: str | None = None, headers: Mapping[str, str] | None = None) -> Response:
+    """A small HTML error page; ``detail`` is shown as text (escaped), never an exception's message."""
+    from html import escape
+    from http import HTTPStatus
+
+    phrase = HTTPStatus(status).phrase
+    text = escape(detail or phrase)
+    body = (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{status} {escape(phrase)}'
+        f"</title></head><body><h1>{status} {escape(phrase)}</h1>"
+        + (f"<p>{text}</p>" if detail and detail != phrase else "")
+        + "</body></html>"
+    )
+    response = HTMLResponse(body, status, headers)
+    return response
+
+
+def split_target(target: str) -> tuple[str, str]:
+    """A request target -> (percent-decoded path, raw query string)."""
+    path, _, qs = target.partition("?")
+    return unquote(path) or "/", qs
+
+

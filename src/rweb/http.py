@@ -1,0 +1,456 @@
+"""Plain HTTP: requests, responses and cookies, independent of any transport.
+
+A plain handler (``@app.get``, ``@app.post``, ...) takes a :class:`Request` and
+returns a :class:`Response` (or a ``str`` for an HTML page, a ``dict`` or
+``list`` for JSON).  The transports (the built-in server, the ASGI adapter,
+``rweb.testing``) build the request and write the response; nothing here
+touches a socket.
+
+Cookies are set with the secure defaults a login cookie needs
+(``HttpOnly``, ``Secure``, ``SameSite=Lax``, ``Path=/``); every attribute can
+be changed per cookie.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from http import HTTPStatus
+from typing import Any, Literal
+from urllib.parse import parse_qsl, quote
+
+import orjson
+
+__all__ = [
+    "HTMLResponse",
+    "HTTPError",
+    "Headers",
+    "JSONResponse",
+    "PlainTextResponse",
+    "QueryParams",
+    "RedirectResponse",
+    "Request",
+    "Response",
+    "format_cookie",
+    "parse_cookies",
+]
+
+SameSite = Literal["lax", "strict", "none"]
+
+
+class HTTPError(Exception):
+    """Raise from a handler to answer ``status`` with a short plain-text body."""
+
+    def __init__(self, status: int, detail: str | None = None, headers: Mapping[str, str] | None = None):
+        self.status = int(status)
+        self.detail = detail if detail is not None else HTTPStatus(self.status).phrase
+        self.headers = dict(headers or {})
+        super().__init__(f"{self.status} {self.detail}")
+
+
+# -- multi-valued mappings -------------------------------------------------
+
+
+class _MultiDict(Mapping[str, str]):
+    """An immutable mapping where a key may repeat: ``m[k]`` is the first value."""
+
+    __slots__ = ("_first", "_items")
+
+    def __init__(self, items: Iterable[tuple[str, str]] = ()) -> None:
+        self._items: list[tuple[str, str]] = list(items)
+        self._first: dict[str, str] = {}
+        for k, v in self._items:
+            self._first.setdefault(k, v)
+
+    def __getitem__(self, key: str) -> str:
+        return self._first[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._first)
+
+    def __len__(self) -> int:
+        return len(self._first)
+
+    def getlist(self, key: str) -> list[str]:
+        return [v for k, v in self._items if k == key]
+
+    def multi_items(self) -> list[tuple[str, str]]:
+        return list(self._items)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._items!r})"
+
+
+class QueryParams(_MultiDict):
+    """A query string or a url-encoded form: ``q["x"]`` and ``q.getlist("x")``."""
+
+    __slots__ = ()
+
+    @classmethod
+    def parse(cls, qs: str | bytes) -> QueryParams:
+        if isinstance(qs, bytes):
+            qs = qs.decode("latin-1")
+        return cls(parse_qsl(qs, keep_blank_values=True)) if qs else cls()
+
+
+class Headers(_MultiDict):
+    """Request headers, looked up case-insensitively (names are stored lower-case)."""
+
+    __slots__ = ()
+
+    def __init__(self, items: Iterable[tuple[str, str]] = ()) -> None:
+        super().__init__((k.lower(), v) for k, v in items)
+
+    def __getitem__(self, key: str) -> str:
+        return self._first[key.lower()]
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and key.lower() in self._first
+
+    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+        return self._first.get(key.lower(), default)
+
+    def getlist(self, key: str) -> list[str]:
+        return super().getlist(key.lower())
+
+
+# -- cookies -------------------------------------------------------------------
+
+
+def parse_cookies(header: str | None) -> dict[str, str]:
+    """A ``Cookie`` header -> ``{name: value}``, as browsers and most servers read it.
+
+    ``name=value`` pairs split on ``;``; one odd pair never hides the others
+    (``http.cookies.SimpleCookie`` stops at it); the first of a repeated name wins.
+    """
+    cookies: dict[str, str] = {}
+    if not header:
+        return cookies
+    for pair in header.split(";"):
+        name, eq, value = pair.partition("=")
+        name, value = name.strip(), value.strip()
+        if not eq or not name:
+            continue
+        if len(value) >= 2 and value[0] == value[-1] == '"':
+            value = value[1:-1]
+        cookies.setdefault(name, value)
+    return cookies
+
+
+# RFC 6265: a cookie name is a token; a value is cookie-octets (we refuse the
+# rest instead of quoting it, so what a handler sets is what the browser sends).
+_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_COOKIE_VALUE = re.compile(r"^[!#-+\--:<-\[\]-~]*$")
+_ATTR_VALUE = re.compile(r"^[^\x00-\x1f\x7f;]*$")
+
+
+def format_cookie(
+    name: str,
+    value: str = "",
+    *,
+    max_age: int | None = None,
+    expires: datetime | None = None,
+    path: str | None = "/",
+    domain: str | None = None,
+    secure: bool = True,
+    httponly: bool = True,
+    samesite: SameSite | None = "lax",
+    partitioned: bool = False,
+) -> str:
+    """One ``Set-Cookie`` header value; refuses names and values a browser would misread."""
+    if not _TOKEN.match(name):
+        raise ValueError(f"invalid cookie name {name!r}")
+    if not _COOKIE_VALUE.match(value):
+        raise ValueError(
+            f"invalid cookie value for {name!r}: use only printable ASCII without spaces, "
+            "quotes, commas, semicolons or backslashes (URL-encode or sign it first)"
+        )
+    parts = [f"{name}={value}"]
+    if max_age is not None:
+        parts.append(f"Max-Age={int(max_age)}")
+    if expires is not None:
+        if expires.tzinfo is None:
+            expires = expires.replace(tzinfo=UTC)
+        parts.append("Expires=" + format_datetime(expires.astimezone(UTC), usegmt=True))
+    for attr, v in (("Path", path), ("Domain", domain)):
+        if v is not None:
+            if not _ATTR_VALUE.match(v):
+                raise ValueError(f"invalid cookie {attr} {v!r}")
+            parts.append(f"{attr}={v}")
+    if secure or samesite == "none" or partitioned:
+        parts.append("Secure")  # SameSite=None and Partitioned require it
+    if httponly:
+        parts.append("HttpOnly")
+    if samesite is not None:
+        if samesite not in ("lax", "strict", "none"):
+            raise ValueError(f"samesite must be 'lax', 'strict' or 'none', not {samesite!r}")
+        parts.append("SameSite=" + samesite.capitalize())
+    if partitioned:
+        parts.append("Partitioned")
+    return "; ".join(parts)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def format_cookie_deletion(
+    name: str, *, path: str | None = "/", domain: str | None = None, secure: bool = True,
+    httponly: bool = True, samesite: SameSite | None = "lax",
+) -> str:
+    """A ``Set-Cookie`` that removes ``name`` (path and domain must match the one that set it)."""
+    return format_cookie(
+        name, "", max_age=0, expires=_EPOCH, path=path, domain=domain, secure=secure,
+        httponly=httponly, samesite=samesite,
+    )
+
+
+# -- requests ------------------------------------------------------------------
+
+
+class Request:
+    """One plain HTTP request, as a handler sees it.
+
+    ``path`` is the path within the app (after any mount prefix, which is
+    ``root_path``), percent-decoded; ``path_params`` holds the route's
+    parameters; ``query``, ``headers`` and ``cookies`` are read-only mappings;
+    ``body`` is the whole body (bounded by the app's ``max_body_size``).
+    """
+
+    __slots__ = (
+        "_cookies",
+        "_form",
+        "_query",
+        "app",
+        "body",
+        "client",
+        "headers",
+        "method",
+        "path",
+        "path_params",
+        "query_string",
+        "root_path",
+        "scheme",
+    )
+
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        *,
+        query_string: str = "",
+        headers: Headers | Iterable[tuple[str, str]] = (),
+        body: bytes = b"",
+        client: str | None = None,
+        scheme: str = "http",
+        root_path: str = "",
+        app: Any = None,
+    ) -> None:
+        self.method = method.upper()
+        self.path = path or "/"
+        self.query_string = query_string
+        self.headers = headers if isinstance(headers, Headers) else Headers(headers)
+        self.body = body
+        self.client = client
+        self.scheme = scheme
+        self.root_path = root_path
+        self.app = app
+        self.path_params: dict[str, Any] = {}
+        self._query: QueryParams | None = None
+        self._cookies: dict[str, str] | None = None
+        self._form: QueryParams | None = None
+
+    @property
+    def query(self) -> QueryParams:
+        if self._query is None:
+            self._query = QueryParams.parse(self.query_string)
+        return self._query
+
+    @property
+    def cookies(self) -> dict[str, str]:
+        if self._cookies is None:
+            self._cookies = parse_cookies(self.headers.get("cookie"))
+        return self._cookies
+
+    @property
+    def url(self) -> str:
+        """The full URL the browser asked for (from the ``Host`` header)."""
+        host = self.headers.get("host", "localhost")
+        qs = f"?{self.query_string}" if self.query_string else ""
+        return f"{self.scheme}://{host}{quote(self.root_path + self.path)}{qs}"
+
+    def form(self) -> QueryParams:
+        """The fields of a url-encoded form body (``application/x-www-form-urlencoded``).
+
+        Raises :class:`HTTPError` 415 for another content type (multipart
+        bodies come with uploads) and 400 for a body that is not UTF-8.
+        """
+        if self._form is None:
+            ctype = self.headers.get("content-type", "").partition(";")[0].strip().lower()
+            if not self.body:
+                self._form = QueryParams()
+            elif ctype not in ("application/x-www-form-urlencoded", ""):
+                raise HTTPError(415, f"expected a url-encoded form, not {ctype}")
+            else:
+                try:
+                    text = self.body.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise HTTPError(400, "the form is not valid UTF-8") from None
+                self._form = QueryParams(parse_qsl(text, keep_blank_values=True))
+        return self._form
+
+    def json(self) -> Any:
+        """The body as JSON; :class:`HTTPError` 400 when it is not."""
+        try:
+            return orjson.loads(self.body)
+        except orjson.JSONDecodeError:
+            raise HTTPError(400, "the body is not valid JSON") from None
+
+    def __repr__(self) -> str:
+        return f"<Request {self.method} {self.path}>"
+
+
+# -- responses -----------------------------------------------------------------
+
+
+class Response:
+    """A plain HTTP response: status, headers, body, cookies.
+
+    ``headers`` may repeat a name (``Set-Cookie``); names are kept as given.
+    """
+
+    __slots__ = ("body", "headers", "status")
+    media_type: str | None = None
+
+    def __init__(
+        self,
+        body: bytes | str = b"",
+        status: int = 200,
+        headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
+        media_type: str | None = None,
+    ) -> None:
+        self.status = int(status)
+        self.body = body.encode() if isinstance(body, str) else bytes(body)
+        if headers is None:
+            self.headers: list[tuple[str, str]] = []
+        elif isinstance(headers, Mapping):
+            self.headers = list(headers.items())
+        else:
+            self.headers = list(headers)
+        for k, v in self.headers:
+            _check_header(k, v)
+        media_type = media_type or self.media_type
+        if media_type and not self.has_header("content-type"):
+            if media_type.startswith("text/") and "charset" not in media_type:
+                media_type += "; charset=utf-8"
+            self.headers.append(("Content-Type", media_type))
+
+    def has_header(self, name: str) -> bool:
+        name = name.lower()
+        return any(k.lower() == name for k, _ in self.headers)
+
+    def header(self, name: str, default: str | None = None) -> str | None:
+        name = name.lower()
+        for k, v in self.headers:
+            if k.lower() == name:
+                return v
+        return default
+
+    def set_header(self, name: str, value: str) -> None:
+        """Set ``name`` to ``value``, replacing any earlier value."""
+        _check_header(name, value)
+        low = name.lower()
+        self.headers = [(k, v) for k, v in self.headers if k.lower() != low]
+        self.headers.append((name, value))
+
+    def set_cookie(self, name: str, value: str = "", **attrs: Any) -> None:
+        """Add a ``Set-Cookie``; see :func:`format_cookie` for the attributes and defaults."""
+        self.headers.append(("Set-Cookie", format_cookie(name, value, **attrs)))
+
+    def delete_cookie(self, name: str, **attrs: Any) -> None:
+        """Add a ``Set-Cookie`` that removes ``name`` (give the same path and domain it was set with)."""
+        self.headers.append(("Set-Cookie", format_cookie_deletion(name, **attrs)))
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.status}>"
+
+
+def _check_header(name: str, value: str) -> None:
+    if not _TOKEN.match(name):
+        raise ValueError(f"invalid header name {name!r}")
+    if "\r" in value or "\n" in value or "\x00" in value:
+        raise ValueError(f"invalid header value for {name!r}: line breaks are not allowed")
+
+
+class HTMLResponse(Response):
+    __slots__ = ()
+    media_type = "text/html; charset=utf-8"
+
+
+class PlainTextResponse(Response):
+    __slots__ = ()
+    media_type = "text/plain; charset=utf-8"
+
+
+class JSONResponse(Response):
+    __slots__ = ()
+    media_type = "application/json"
+
+    def __init__(
+        self,
+        content: Any,
+        status: int = 200,
+        headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
+    ) -> None:
+        super().__init__(orjson.dumps(content), status, headers)
+
+
+_SAFE_REDIRECT = re.compile(r"^(/(?![/\\])|https?://)", re.IGNORECASE)
+
+
+class RedirectResponse(Response):
+    """A redirect (303 See Other by default: the right one after a form POST).
+
+    Only a path on this site (``/login``) or an ``http(s)://`` URL is accepted;
+    ``javascript:``, ``//evil.example`` and other scheme-relative or odd
+    targets raise ``ValueError``, so that a redirect built from user input
+    (``?next=...``) cannot send a visitor elsewhere by a trick of syntax.
+    """
+
+    __slots__ = ()
+
+    def __init__(
+        self,
+        url: str,
+        status: int = 303,
+        headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
+    ) -> None:
+        if not _SAFE_REDIRECT.match(url) or any(c in url for c in "\r\n\x00"):
+            raise ValueError(f"unsafe redirect target {url!r}")
+        if status not in (301, 302, 303, 307, 308):
+            raise ValueError(f"a redirect status is 301, 302, 303, 307 or 308, not {status}")
+        super().__init__(b"", status, headers)
+        self.set_header("Location", quote(url, safe=":/?#[]@!$&'()*+,;=%-._~"))
+
+
+def is_local_path(url: str) -> bool:
+    """True for a path on this site (``/x``), never for ``//host`` or ``/\\host``."""
+    return bool(url) and url[0] == "/" and not url.startswith(("//", "/\\"))
+
+
+def to_response(value: Any) -> Response:
+    """What a handler returned -> a Response (``str``: HTML; ``dict``/``list``: JSON; ``None``: 204)."""
+    if isinstance(value, Response):
+        return value
+    if isinstance(value, str):
+        return HTMLResponse(value)
+    if isinstance(value, (dict, list)):
+        return JSONResponse(value)
+    if value is None:
+        return Response(b"", 204)
+    if isinstance(value, bytes):
+        return Response(value, media_type="application/octet-stream")
+    raise TypeError(
+        f"a handler must return a Response, str, dict, list, bytes or None, not {type(value).__name__}"
+    )

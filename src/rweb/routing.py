@@ -1,0 +1,136 @@
+"""Routes: paths with parameters, matched to reactive pages and plain handlers.
+
+A path pattern is literal text with ``{name}`` parameters: ``/items/{item_id}``.
+A parameter matches one path segment unless it says otherwise:
+``{n:int}`` (digits, converted to ``int``), ``{slug:str}`` (the default),
+``{rest:path}`` (the rest of the path, slashes included).
+
+:meth:`Router.match` answers the route and its parameters, or says whether the
+path is unknown (404) or known for other methods (405, with the allowed ones).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Match", "Route", "Router"]
+
+_PARAM = re.compile(r"{([A-Za-z_][A-Za-z0-9_]*)(?::([a-z]+))?}")
+_CONVERTERS: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "str": (r"[^/]+", str),
+    "int": (r"[0-9]+", int),
+    "path": (r".*", str),
+}
+
+
+@dataclass(eq=False)
+class Route:
+    """One path pattern, the methods it answers and what answers them.
+
+    ``kind`` is ``"page"`` (a reactive page: ``endpoint`` is its session
+    setup) or ``"http"`` (a plain handler: request -> response).
+    """
+
+    path: str
+    endpoint: Callable[..., Any]
+    kind: str
+    methods: frozenset[str]
+    name: str = ""
+    title: str | None = None
+    on_params: Callable[..., Any] | None = None
+    regex: re.Pattern[str] = field(init=False, repr=False)
+    converters: dict[str, Callable[[str], Any]] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.path.startswith("/"):
+            raise ValueError(f"a route path starts with '/': {self.path!r}")
+        pattern, pos, self.converters = "^", 0, {}
+        for m in _PARAM.finditer(self.path):
+            name, conv = m.group(1), m.group(2) or "str"
+            if conv not in _CONVERTERS:
+                raise ValueError(f"unknown converter {conv!r} in {self.path!r} (str, int, path)")
+            if name in self.converters:
+                raise ValueError(f"parameter {name!r} appears twice in {self.path!r}")
+            regex, convert = _CONVERTERS[conv]
+            pattern += re.escape(self.path[pos : m.start()]) + f"(?P<{name}>{regex})"
+            self.converters[name] = convert
+            pos = m.end()
+        self.regex = re.compile(pattern + re.escape(self.path[pos:]) + "$")
+        if not self.name:
+            self.name = getattr(self.endpoint, "__name__", self.path)
+
+    def match(self, path: str) -> dict[str, Any] | None:
+        m = self.regex.match(path)
+        if m is None:
+            return None
+        return {k: self.converters[k](v) for k, v in m.groupdict().items()}
+
+    def url_for(self, **params: Any) -> str:
+        """This route's path with ``params`` filled in (percent-encoded)."""
+        from urllib.parse import quote
+
+        def fill(m: re.Match[str]) -> str:
+            name, conv = m.group(1), m.group(2) or "str"
+            if name not in params:
+                raise KeyError(f"missing parameter {name!r} for {self.path!r}")
+            return quote(str(params[name]), safe="/" if conv == "path" else "")
+
+        return _PARAM.sub(fill, self.path)
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """The result of :meth:`Router.match`: a route and its parameters, or a status."""
+
+    route: Route | None
+    params: dict[str, Any]
+    status: int = 200  # 404: no route has this path; 405: not for this method
+    allowed: frozenset[str] = frozenset()
+
+
+class Router:
+    """Routes in the order they were added; the first whose pattern and method match wins."""
+
+    def __init__(self) -> None:
+        self.routes: list[Route] = []
+
+    def add(self, route: Route) -> Route:
+        for r in self.routes:
+            if r.path == route.path and r.methods & route.methods:
+                both = ", ".join(sorted(r.methods & route.methods))
+                raise ValueError(f"route {route.path!r} is already defined for {both}")
+        self.routes.append(route)
+        return route
+
+    def match(self, method: str, path: str) -> Match:
+        allowed: set[str] = set()
+        for route in self.routes:
+            params = route.match(path)
+            if params is None:
+                continue
+            if method in route.methods or (method == "HEAD" and "GET" in route.methods):
+                return Match(route, params)
+            allowed |= route.methods
+        if allowed:
+            if "GET" in allowed:
+                allowed.add("HEAD")
+            return Match(None, {}, 405, frozenset(allowed))
+        return Match(None, {}, 404)
+
+    def page_for(self, path: str) -> tuple[Route, dict[str, Any]] | None:
+        """The reactive page at ``path`` (what a live session joins), if any."""
+        for route in self.routes:
+            if route.kind == "page":
+                params = route.match(path)
+                if params is not None:
+                    return route, params
+        return None
+
+    def by_name(self, name: str) -> Route:
+        for route in self.routes:
+            if route.name == name:
+                return route
+        raise KeyError(f"no route named {name!r}")
