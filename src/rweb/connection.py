@@ -252,7 +252,13 @@ class Connection:
         session = self.session
         if session is None:
             return
-        patches, error = session.call(fn, self.conn)
+        conn = self.conn
+        if conn is None:  # the setup took no conn: a bare one (no headers were kept)
+            from .app import Conn
+
+            conn = self.conn = Conn(self.app, ConnectionInfo(), live=True, writer_id=self.writer_id)
+            conn._connection = self
+        patches, error = session.call(fn, conn)
         effects, self.effects = self.effects, None
         if patches or error or effects:
             self.send(encode_push(patches, error, effects))

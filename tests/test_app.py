@@ -1,0 +1,405 @@
+"""The runtime layer: routes, joins, live navigation, effects, hooks, the registry and the scheduler.
+
+In-process tests drive :class:`rweb.connection.Connection` directly (bytes in,
+bytes out); the scheduler and registry tests run the real server and a real
+WebSocket client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+
+import rweb
+from rweb import App, Conn, ConnectionInfo, Redirect, reactive
+from rweb.connection import Connection
+from rweb.html import button, component, div, p, span
+from rweb.protocol import Join, assemble
+from rweb.testing import serve
+
+
+@reactive
+class Count:
+    value: int
+
+
+def make_app() -> tuple[App, list[str]]:
+    """Two reactive pages, one with a params hook, a refusing page, a plain page."""
+    events: list[str] = []
+    app = App("Shop")
+
+    @app.page("/")
+    def home(writer_id: Any, conn: Conn) -> Any:
+        count = Count(0)
+        events.append(f"setup / live={conn.live}")
+        conn.on_close(lambda: events.append("closed /"))
+
+        def on_action(action: str, params: dict[str, Any]) -> None:
+            if action == "inc":
+                count.value += 1
+            elif action == "go":
+                conn.navigate(f"/items/{params['id']}")
+            elif action == "away":
+                conn.redirect("https://example.org/")
+            elif action == "cookie":
+                conn.set_cookie("flavour", "oat")
+
+        return (
+            lambda: div(
+                component("n", lambda: span(count.value)),
+                button("+", data_action="inc"),
+                button("go", data_action="go"),
+                button("away", data_action="away"),
+                button("cookie", data_action="cookie"),
+            ),
+            on_action,
+        )
+
+    @app.page("/items/{item_id:int}", title="Item")
+    def item(writer_id: Any, conn: Conn) -> Any:
+        shown = Count(conn.params["item_id"])
+        clicks = Count(0)
+        events.append(f"setup item {conn.params['item_id']}")
+
+        @conn.on_params
+        def params(params: dict[str, Any], query: Any) -> None:
+            shown.value = params["item_id"]
+
+        def on_action(action: str, params: dict[str, Any]) -> None:
+            clicks.value += 1
+
+        return (
+            lambda: div(
+                component("item", lambda: span("item ", shown.value)),
+                component("clicks", lambda: span(clicks.value)),
+                button("+", data_action="click"),
+            ),
+            on_action,
+        )
+
+    @app.page("/private")
+    def private(writer_id: Any, conn: Conn) -> Any:
+        if conn.cookies.get("user") != "ann":
+            raise Redirect("/login")
+        return (lambda: p("hello ann")), {}
+
+    @app.get("/about")
+    def about(request: rweb.Request) -> str:
+        return "<p>about</p>"
+
+    return app, events
+
+
+class Tab:
+    """One in-process socket: the page's components as the browser keeps them."""
+
+    def __init__(self, app: App, url: str = "/", cookies: dict[str, str] | None = None) -> None:
+        self.sent: list[dict[str, Any]] = []
+        self.scheduled: list[Callable[[], None]] = []
+        info = ConnectionInfo(path="/ws", query={"url": url}, cookies=cookies or {})
+        self.conn = Connection(app, 7, info, lambda b: self.sent.append(json.loads(b)), self.scheduled.append)
+        raw, self.ok = self.conn.open()
+        self.init = json.loads(raw)
+        self.comps: dict[str, Any] = dict(self.init.get("c", {}))
+        self.ref = 0
+
+    def send(self, msg: dict[str, Any]) -> dict[str, Any]:
+        self.ref += 1
+        reply = json.loads(self.conn.receive(json.dumps({**msg, "ref": self.ref})))
+        assert reply["ref"] == self.ref
+        if reply["t"] == "init":
+            self.comps = dict(reply["c"])
+        else:
+            for name, patch in reply.get("d", {}).items():
+                if patch is None:
+                    self.comps.pop(name, None)
+                elif "s" in patch:
+                    self.comps[name] = patch
+                else:
+                    for k, v in patch.items():
+                        self.comps[name]["d"][int(k)] = v
+        return reply
+
+    def click(self, action: str, **params: Any) -> dict[str, Any]:
+        return self.send({"action": action, "params": params})
+
+    def nav(self, url: str) -> dict[str, Any]:
+        return self.send({"t": "nav", "url": url})
+
+    def html(self) -> str:
+        return assemble(self.comps)
+
+    def run_pending(self) -> None:
+        while self.scheduled:
+            self.scheduled.pop(0)()
+
+
+# -- joins -----------------------------------------------------------------------
+
+
+def test_the_join_url_picks_the_page_and_its_parameters() -> None:
+    app, events = make_app()
+    tab = Tab(app, "/items/3?x=1")
+    assert tab.ok and "item 3" in tab.html()
+    assert events == ["setup item 3"]
+
+
+def test_join_without_url_is_the_root_page_with_the_socket_query() -> None:
+    assert Join.from_socket_query("") == Join("/")
+    assert Join.from_socket_query("x=1") == Join("/?x=1")
+    assert Join.from_socket_query("url=%2Fitems%2F3%3Fq%3D1") == Join("/items/3?q=1")
+
+
+def test_join_to_an_unknown_page_is_not_found_and_closes() -> None:
+    app, _ = make_app()
+    tab = Tab(app, "/nowhere")
+    assert not tab.ok
+    assert tab.init["e"]["code"] == "not_found"
+    assert app.sessions == {}
+
+
+def test_a_page_that_refuses_the_session_redirects_the_browser() -> None:
+    app, _ = make_app()
+    tab = Tab(app, "/private")
+    assert not tab.ok
+    assert tab.init["fx"] == [["nav", {"url": "/login", "mode": "load"}]]
+    assert Tab(app, "/private", cookies={"user": "ann"}).ok
+
+
+def test_setup_is_told_whether_it_runs_for_the_first_paint_or_live() -> None:
+    app, events = make_app()
+    response = asyncio.run(app.handle_http(rweb.Request("GET", "/")))
+    assert response.status == 200 and b'data-rc="root"' in response.body
+    Tab(app, "/")
+    assert events == ["setup / live=False", "setup / live=True"]
+
+
+def test_first_paint_of_a_refusing_page_is_a_303() -> None:
+    app, _ = make_app()
+    response = asyncio.run(app.handle_http(rweb.Request("GET", "/private")))
+    assert response.status == 303 and response.header("location") == "/login"
+
+
+# -- live navigation ---------------------------------------------------------------
+
+
+def test_navigating_to_another_page_mounts_its_session_and_ends_the_old_one() -> None:
+    app, events = make_app()
+    tab = Tab(app, "/")
+    tab.click("inc")
+    reply = tab.nav("/items/5")
+    assert reply["t"] == "init" and reply["url"] == "/items/5" and reply["title"] == "Item"
+    assert "item 5" in tab.html()
+    assert events[-2:] == ["closed /", "setup item 5"]
+    reply = tab.nav("/")
+    assert reply["t"] == "init"
+    assert "<span data-rc=\"n\">0</span>" in tab.html()  # a fresh session
+
+
+def test_a_patch_to_the_same_page_keeps_the_session_and_calls_its_params_hook() -> None:
+    app, events = make_app()
+    tab = Tab(app, "/items/1")
+    tab.click("click")
+    reply = tab.nav("/items/2")
+    assert reply["t"] == "r" and reply["d"] == {"item": {"1": "2"}}
+    assert "item 2" in tab.html() and '<span data-rc="clicks">1</span>' in tab.html()
+    assert events == ["setup item 1"]
+
+
+def test_navigating_to_a_plain_page_tells_the_browser_to_load_it() -> None:
+    app, _ = make_app()
+    tab = Tab(app, "/")
+    reply = tab.nav("/about")
+    assert reply["fx"] == [["nav", {"url": "/about", "mode": "load"}]]
+    assert "+" in tab.html()  # the session goes on until the browser leaves
+
+
+@pytest.mark.parametrize("url", ["//evil.example/x", "https://evil.example/", "items", 42])
+def test_a_nav_to_anything_but_an_app_path_is_refused(url: Any) -> None:
+    app, _ = make_app()
+    tab = Tab(app, "/")
+    reply = tab.nav(url)
+    assert reply["e"]["code"] == "bad_message"
+    assert tab.click("inc")["d"] == {"n": {"0": "1"}}  # the session is intact
+
+
+def test_navigate_from_a_handler_is_an_effect_on_the_reply() -> None:
+    app, _ = make_app()
+    tab = Tab(app, "/")
+    reply = tab.click("go", id=9)
+    assert reply["fx"] == [["nav", {"url": "/items/9", "mode": "push"}]]
+    tab.run_pending()
+    assert tab.sent == []  # the reply carried it: nothing more is pushed
+
+
+def test_redirect_to_another_site_from_a_handler() -> None:
+    app, _ = make_app()
+    tab = Tab(app, "/")
+    assert tab.click("away")["fx"] == [["nav", {"url": "https://example.org/", "mode": "load"}]]
+
+
+def test_navigate_refuses_urls_outside_the_app() -> None:
+    conn = Conn(App("x"), ConnectionInfo(), live=True)
+    with pytest.raises(ValueError):
+        conn.navigate("https://evil.example/")
+    with pytest.raises(ValueError):
+        conn.redirect("javascript:alert(1)")
+
+
+# -- cookies from a live session ------------------------------------------------------
+
+
+def test_a_cookie_set_in_a_live_session_is_redeemed_once_over_http() -> None:
+    app, _ = make_app()
+    tab = Tab(app, "/")
+    reply = tab.click("cookie")
+    [(kind, data)] = reply["fx"]
+    assert kind == "cookie" and data["url"] == "/_rweb/cookie"
+    assert "oat" not in data["token"]  # encrypted: JavaScript never sees an HttpOnly value
+    ok = asyncio.run(app.handle_http(rweb.Request("POST", "/_rweb/cookie", body=data["token"].encode())))
+    assert ok.status == 204
+    assert ok.header("set-cookie") == "flavour=oat; Path=/; Secure; HttpOnly; SameSite=Lax"
+    again = asyncio.run(app.handle_http(rweb.Request("POST", "/_rweb/cookie", body=data["token"].encode())))
+    assert again.status == 403
+    t = data["token"]
+    forged = t[:40] + ("A" if t[40] != "A" else "B") + t[41:]
+    bad = asyncio.run(app.handle_http(rweb.Request("POST", "/_rweb/cookie", body=forged.encode())))
+    assert bad.status == 403
+
+
+def test_a_cookie_token_from_another_app_secret_is_refused() -> None:
+    a, _ = make_app()
+    b = App("other")
+    token = a.cookie_token(["k=v; Path=/"])
+    assert b.redeem_cookie_token(token) is None
+    assert a.redeem_cookie_token(token) == ["k=v; Path=/"]
+
+
+def test_a_cookie_set_during_the_first_paint_rides_on_the_response() -> None:
+    app = App("x")
+
+    @app.page("/")
+    def home(writer_id: Any, conn: Conn) -> Any:
+        if not conn.live:
+            conn.set_cookie("seen", "1", max_age=60)
+        return (lambda: p("hi")), {}
+
+    response = asyncio.run(app.handle_http(rweb.Request("GET", "/")))
+    assert ("Set-Cookie", "seen=1; Max-Age=60; Path=/; Secure; HttpOnly; SameSite=Lax") in response.headers
+
+
+# -- hooks and the registry --------------------------------------------------------------
+
+
+def test_session_hooks_and_the_registry() -> None:
+    app, _ = make_app()
+    seen: list[tuple[str, Any, str]] = []
+    app.on_session_start(lambda c: seen.append(("start", c.writer_id, c.path)))
+    app.on_session_end(lambda c: seen.append(("end", c.writer_id, c.path)))
+    tab = Tab(app, "/")
+    assert app.sessions[7] is tab.conn
+    tab.nav("/items/1")
+    assert app.sessions[7] is tab.conn
+    tab.conn.close()
+    tab.conn.close()  # twice is harmless
+    assert app.sessions == {}
+    assert seen == [("start", 7, "/"), ("end", 7, "/"), ("start", 7, "/items/1"), ("end", 7, "/items/1")]
+
+
+def test_a_hook_that_raises_is_logged_and_does_not_stop_the_session(caplog: pytest.LogCaptureFixture) -> None:
+    app, _ = make_app()
+
+    @app.on_session_start
+    def boom(conn: Conn) -> None:
+        raise RuntimeError("hook")
+
+    tab = Tab(app, "/")
+    assert tab.ok and tab.click("inc")["d"] == {"n": {"0": "1"}}
+    assert any("start hook raised" in r.getMessage() for r in caplog.records)
+
+
+def test_a_session_whose_setup_takes_no_conn_keeps_no_headers() -> None:
+    app = App(lambda w: ((lambda: p("x")), {}), "t")
+    info = ConnectionInfo(path="/ws", headers={"user-agent": "x" * 1000})
+    c = Connection(app, 1, info, lambda b: None, lambda f: None)
+    c.open()
+    assert c.conn is None and app.sessions[1] is c
+    c.close()
+    assert app.sessions == {}
+
+
+# -- the scheduler, through the real server ------------------------------------------
+
+
+def test_in_session_from_another_thread_pushes_to_that_browser(wire: Any) -> None:
+    app = App("clock")
+    counts: dict[Any, Count] = {}
+
+    @app.page("/")
+    def home(writer_id: Any) -> Any:
+        counts[writer_id] = c = Count(0)
+        return (lambda: div(component("n", lambda: span(c.value)))), {}
+
+    with serve(app) as srv:
+
+        async def main() -> None:
+            async with wire.connect(srv.ws_url + "?url=" + quote("/")) as ws:
+                await wire.recv(ws)
+                [wid] = list(srv.call(lambda: list(app.sessions)))
+
+                def write(conn: Conn) -> None:
+                    counts[conn.writer_id].value += 5
+
+                done = threading.Event()
+
+                def worker() -> None:
+                    assert app.in_session(wid, write)
+                    assert not app.in_session("nobody", write)
+                    done.set()
+
+                threading.Thread(target=worker).start()
+                push = await wire.recv(ws)
+                assert done.wait(5)
+                assert push == {"t": "p", "d": {"n": {"0": "5"}}}
+
+        wire.run(main())
+    assert app.sessions == {}
+
+
+def test_call_soon_before_serving_is_an_error() -> None:
+    with pytest.raises(RuntimeError):
+        App("x").call_soon(lambda: None)
+
+
+def test_writer_ids_are_unique_across_workers() -> None:
+    app = App("x")
+    loop = asyncio.new_event_loop()
+    try:
+        app.bind(loop, worker_index=1, workers=3)
+        assert [app.next_writer_id() for _ in range(3)] == [1, 4, 7]
+    finally:
+        loop.close()
+
+
+# -- pub/sub ---------------------------------------------------------------------------
+
+
+def test_local_pubsub_delivers_in_order_and_unsubscribes(caplog: pytest.LogCaptureFixture) -> None:
+    ps = App("x").pubsub
+    got: list[Any] = []
+    off = ps.subscribe("room", lambda t, m: got.append((t, m)))
+    ps.subscribe("room", lambda t, m: 1 / 0)
+    ps.publish("room", {"n": 1})
+    ps.publish("other", 2)
+    off()
+    off()
+    ps.publish("room", 3)
+    assert got == [("room", {"n": 1})]
+    assert ps.subscribers("room") == 1
+    assert any("subscriber" in r.getMessage() for r in caplog.records)
