@@ -123,48 +123,14 @@ def component(name: str, fn: Callable[[], Any]) -> Component:
 
 
 def to_html(node: Any) -> str:
-    """Render a tree to an HTML string (components are rendered inline, untracked)."""
-    out: list[str] = []
-    _to_html(node, out)
-    return "".join(out)
+    """Render a tree to an HTML string (components inline, untracked).
 
+    One renderer: this is :func:`rweb.render.to_html`, the walkers that
+    render pages.
+    """
+    from .render import to_html as render_to_html
 
-def _to_html(node: Any, out: list[str]) -> None:
-    if node is None or node is True or node is False:
-        return
-    t = type(node)
-    if t is str:
-        out.append(escape(node))
-    elif t is Element:
-        out.append("<" + node.tag)
-        for k, v in node.attrs.items():
-            if v is None or v is False:
-                continue
-            if v is True:
-                out.append(" " + attr_name(k))
-            else:
-                out.append(f' {attr_name(k)}="{escape(v if type(v) is str else str(v))}"')
-        out.append(">")
-        if node.void:
-            return
-        for c in node.children:
-            _to_html(c, out)
-        out.append(f"</{node.tag}>")
-    elif t is Markup:
-        out.append(node)
-    elif t is int or t is float:
-        out.append(str(node))
-    elif t is Component:
-        _to_html(node.fn(), out)
-    elif isinstance(node, str):
-        out.append(node if hasattr(node, "__html__") else escape(node))
-    elif hasattr(node, "__html__"):
-        out.append(node.__html__())
-    elif hasattr(node, "__iter__"):
-        for c in node:
-            _to_html(c, out)
-    else:
-        out.append(escape(str(node)))
+    return render_to_html(node)
 
 
 # ---------------------------------------------------------------------------

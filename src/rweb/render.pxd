@@ -7,27 +7,30 @@ from .diff cimport diff, full
 from .html cimport Element
 from .reactive cimport Tracker, begin, end, unsubscribe
 
-cdef class ComponentState(Tracker):
-    cdef public object actions, acts, children, fn, name, parent, rc, statics, dyns
-    cdef public View view
+cdef class RenderContext:
+    cdef public object comp, view, outer, acts
     cdef public list st, dy, kids
+
+cdef class ComponentState(Tracker):
+    cdef public object actions, children, fn, name, parent, rc, statics, dyns
+    cdef public View view
     cdef public bint dirty
     cdef public long depth, claimed
     cpdef invalidate(self)
 
 cdef class View:
     cdef public list _dirty
-    cdef public object _moved, _patches, actions, comps, errors, on_dirty, root
+    cdef public object _moved, _patches, actions, comps, errors, on_dirty, rendering, root
     cdef public long epoch
     cdef public bint hold
     @cython.locals(batch=list, comp=ComponentState)
     cpdef dict flush(self)
+    @cython.locals(p=RenderContext)
     cpdef _render(self, ComponentState comp, dict patches)
 
-cdef list _stack
 cdef dict _statics_table, _rc_table, _attr_table, _cref_table, _actions_table
 cdef dict _OPEN, _OPEN_BARE, _CLOSE, _escaped
 
 @cython.locals(attrs=dict, statics=list, dyns=list, names=dict, ce=Element, kids=tuple)
-cdef str _element(Element el, ComponentState p, str cur, str extra=*)
-cdef str _walk(object node, ComponentState p, str cur)
+cdef str _element(Element el, RenderContext p, str cur, str extra=*)
+cdef str _walk(object node, RenderContext p, str cur)

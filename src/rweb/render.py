@@ -22,7 +22,7 @@ from .diff import CRef, diff, full
 from .html import _ATTR_NAMES, Component, Element, Markup, attr_name, escape
 from .reactive import Tracker, begin, end, unsubscribe
 
-__all__ = ["ROOT", "ComponentState", "DuplicateComponentError", "RenderError", "View"]
+__all__ = ["ROOT", "ComponentState", "DuplicateComponentError", "RenderContext", "RenderError", "View", "to_html"]
 
 log = logging.getLogger("rweb.render")
 
@@ -38,9 +38,6 @@ MAX_PASSES = 16
 
 
 _ABSENT: Any = object()
-# The components being rendered, innermost last.  Module-level: rendering is
-# synchronous and one event loop renders at a time (as for reactive._tracker).
-_stack: list[Any] = []
 _NO_ERRORS: list[Any] = []  # shared and never appended to: see View._error
 _NO_CHILDREN: list[Any] = []  # shared and never appended to: see View._child
 _NO_PATCHES: dict[str, Any] = {}
@@ -59,24 +56,42 @@ class RenderError(RuntimeError):
         self.cause = cause
 
 
+class RenderContext:
+    """The state of one component's render in progress.
+
+    What the walkers accumulate (statics and dynamics so far, the child
+    components met, the actions bound) lives here, not in the component, and
+    ``outer`` links to the render that contains this one (a parent renders a
+    new or changed child in place), so that the view knows which components
+    are rendering.  ``comp`` is None for a detached render (:func:`to_html`).
+    """
+
+    __slots__ = ("acts", "comp", "dy", "kids", "outer", "st", "view")
+
+    def __init__(self, comp: ComponentState | None, view: View | None, outer: RenderContext | None):
+        self.comp = comp
+        self.view = view
+        self.outer = outer
+        self.st: list[str] = []
+        self.dy: list[Any] = []
+        self.kids: list[str] = _NO_CHILDREN
+        self.acts: set[str] | None = None
+
+
 class ComponentState(Tracker):
     """One live component of a page; the tracker its reads subscribe."""
 
     __slots__ = (
         "actions",
-        "acts",
         "children",
         "claimed",
         "depth",
         "dirty",
-        "dy",
         "dyns",
         "fn",
-        "kids",
         "name",
         "parent",
         "rc",
-        "st",
         "statics",
         "view",
     )
@@ -95,12 +110,6 @@ class ComponentState(Tracker):
         self.actions: frozenset[str] | None = None
         self.claimed = -1  # the view epoch in which a parent last rendered it
         self.rc = _rc_attr(name)  # marks the component's root element
-        # Scratch state while this component renders (see View._render):
-        # statics and dynamics so far, child names met, action names bound.
-        self.st: list[str] = _NO_CHILDREN
-        self.dy: list[Any] = _NO_CHILDREN
-        self.kids: list[str] = _NO_CHILDREN
-        self.acts: set[str] | None = None
 
     def invalidate(self) -> None:
         if not self.dirty:
@@ -144,7 +153,19 @@ def _same_fn(a: Any, b: Any) -> bool:
 class View:
     """The components of one page, their renders, and what is dirty."""
 
-    __slots__ = ("_dirty", "_moved", "_patches", "actions", "comps", "epoch", "errors", "hold", "on_dirty", "root")
+    __slots__ = (
+        "_dirty",
+        "_moved",
+        "_patches",
+        "actions",
+        "comps",
+        "epoch",
+        "errors",
+        "hold",
+        "on_dirty",
+        "rendering",
+        "root",
+    )
 
     def __init__(self, render_page: Callable[[], Any], on_dirty: Callable[[], None] | None = None):
         self.comps: dict[str, ComponentState] = {}
@@ -163,6 +184,7 @@ class View:
         self.actions: frozenset[str] = _NO_ACTIONS
         self.errors: list[RenderError] = _NO_ERRORS  # a fresh list once there is one
         self.on_dirty = on_dirty
+        self.rendering: RenderContext | None = None  # the innermost render in progress
 
     # -- dirtiness ---------------------------------------------------------
 
@@ -249,14 +271,10 @@ class View:
         name = comp.name
         earlier = patches.get(name, _ABSENT)  # a patch from an earlier pass of this flush
         patches[name] = None  # reserve the key: parents come before their children
-        p = comp
-        p.st = []
-        p.dy = []
-        p.kids = _NO_CHILDREN
-        p.acts = None
+        p = RenderContext(comp, self, self.rendering)
+        self.rendering = p
         old_children = comp.children
         prev = begin(comp)
-        _stack.append(comp)
         try:
             comp.dirty = False
             tree = comp.fn()
@@ -265,7 +283,7 @@ class View:
             else:
                 last = _walk(tree, p, "<div" + comp.rc + ">") + "</div>"
         except Exception as exc:
-            _stack.pop()
+            self.rendering = p.outer
             end(prev)
             comp.dirty = False
             err = exc if isinstance(exc, RenderError) and exc.component == name else RenderError(name, exc)
@@ -277,8 +295,6 @@ class View:
             for child in p.kids:
                 if child not in keep:
                     self._dispose(child, patches, notify=False)
-            p.st = p.dy = p.kids = _NO_CHILDREN
-            p.acts = None
             if patches.get(name, 0) is None:
                 if earlier is _ABSENT:
                     del patches[name]
@@ -290,12 +306,11 @@ class View:
                 comp.dyns = []
                 patches[name] = full(comp.statics, comp.dyns)
             return
-        _stack.pop()
+        self.rendering = p.outer
         end(prev)
         p.st.append(last)
         statics = tuple(p.st)
         dyns = p.dy
-        p.st = p.dy = _NO_CHILDREN
         old = comp.statics
         patch = diff(old, comp.dyns, statics, dyns)
         comp.statics = old if patch is None or "s" not in patch else _shared(statics)
@@ -314,7 +329,6 @@ class View:
         if p.kids or old_children:
             # Children that this render no longer contains are removed.
             new_children = tuple(p.kids)
-            p.kids = _NO_CHILDREN
             if old_children and old_children != new_children:
                 live = set(new_children)
                 for child in old_children:
@@ -325,7 +339,6 @@ class View:
             comp.children = new_children
         if p.acts or comp.actions:
             actions = _shared_actions(p.acts) if p.acts else None
-            p.acts = None
             if actions != comp.actions:
                 comp.actions = actions
                 self._collect_actions()
@@ -357,14 +370,19 @@ class View:
     def _may_rerender(self, comp: ComponentState | None) -> bool:
         """Could ``comp`` still render again in this flush (it or an ancestor is dirty or rendering)?"""
         while comp is not None:
-            if comp.dirty or comp in _stack:
+            if comp.dirty:
                 return True
+            ctx = self.rendering
+            while ctx is not None:
+                if ctx.comp is comp:
+                    return True
+                ctx = ctx.outer
             comp = comp.parent
         return False
 
-    def _child(self, node: Component, p: ComponentState) -> CRef:
+    def _child(self, node: Component, p: RenderContext) -> CRef:
         name = node.name
-        parent = p
+        parent = p.comp
         if name == ROOT:
             raise DuplicateComponentError(f"component name {ROOT!r} is reserved for the page itself")
         if name in p.kids:
@@ -488,7 +506,7 @@ def _esc(text: str) -> str:
 # are cut at each dynamic slot without lists or joins.
 
 
-def _element(el: Element, p: ComponentState, cur: str, extra: str = "") -> str:
+def _element(el: Element, p: RenderContext, cur: str, extra: str = "") -> str:
     tag = el.tag
     attrs = el.attrs
     if not attrs and not extra:
@@ -549,7 +567,7 @@ def _element(el: Element, p: ComponentState, cur: str, extra: str = "") -> str:
     return cur + _CLOSE[tag]
 
 
-def _walk(node: Any, p: ComponentState, cur: str) -> str:
+def _walk(node: Any, p: RenderContext, cur: str) -> str:
     t = type(node)
     if t is Element:
         return _element(node, p, cur)
@@ -564,7 +582,11 @@ def _walk(node: Any, p: ComponentState, cur: str) -> str:
     elif t is int:
         v = str(node)
     elif t is Component:
-        v = p.view._child(node, p)
+        view = p.view
+        if view is None:  # a detached render: the component inline, untracked
+            cur = _walk(node.fn(), p, cur)
+            return cur
+        v = view._child(node, p)
     elif t is Markup:
         v = str.__str__(node)
     elif t is float:
@@ -582,3 +604,20 @@ def _walk(node: Any, p: ComponentState, cur: str) -> str:
     p.st.append(cur)
     p.dy.append(v)
     return ""
+
+
+def to_html(node: Any) -> str:
+    """Render a tree to an HTML string, outside any page (components inline, untracked).
+
+    The same walkers as a page's render: what the browser shows of a
+    component is exactly ``to_html`` of its tree plus its ``data-rc`` marker.
+    """
+    p = RenderContext(None, None, None)
+    p.st.append(_walk(node, p, ""))
+    st = p.st
+    dy = p.dy
+    out = [st[0]]
+    for i in range(len(dy)):
+        out.append(dy[i])
+        out.append(st[i + 1])
+    return "".join(out)
