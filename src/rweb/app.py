@@ -316,12 +316,19 @@ class App:
     def delete(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
         return self.route(path, ("DELETE",), **kw)
 
-    def mount_static(self, prefix: str, folder: str | os.PathLike[str]) -> None:
-        """Serve the files under ``folder`` at ``prefix/...``."""
+    def mount_static(self, prefix: str, folder: str | os.PathLike[str] | Any, **options: Any) -> None:
+        """Serve the files under ``folder`` at ``prefix/...`` (options: see :class:`rweb.static.StaticFiles`).
+
+        ``folder`` may also be a ready ``StaticFiles``.  Routes come first: a
+        static folder at ``/`` serves what no route answers.
+        """
         from .static import StaticFiles
 
         prefix = "/" + prefix.strip("/")
-        self.static[prefix] = StaticFiles(folder)
+        files = folder if isinstance(folder, StaticFiles) else StaticFiles(folder, **options)
+        self.static[prefix.rstrip("/")] = files
+        # The longest prefix first: /static/img before /static before /.
+        self.static = dict(sorted(self.static.items(), key=lambda kv: -len(kv[0])))
 
     def url_for(self, name: str, **params: Any) -> str:
         """The URL (with the app's root path) of the route called ``name``."""
@@ -504,12 +511,13 @@ class App:
             return client_response(request)
         if path == COOKIE_PATH:
             return self._cookie_endpoint(request)
-        for prefix, files in self.static.items():
-            if path == prefix or path.startswith(prefix + "/"):
-                if method not in ("GET", "HEAD"):
-                    return error_response(405, headers={"Allow": "GET, HEAD"})
-                return files.respond(request, path[len(prefix) :])
         match = self.router.match(method, path)
+        if match.route is None and match.status == 404:
+            for prefix, files in self.static.items():
+                if path == prefix or path.startswith(prefix + "/"):
+                    if method not in ("GET", "HEAD"):
+                        return error_response(405, headers={"Allow": "GET, HEAD"})
+                    return files.respond(request, path[len(prefix) :])
         if match.route is None:
             if match.status == 405:
                 return error_response(405, headers={"Allow": ", ".join(sorted(match.allowed))})
