@@ -8,9 +8,9 @@ render, diff, encode) then takes a quarter to a half of the time in-process
 is skipped: without a C compiler (each extension is optional), or with
 ``RWEB_PURE_PYTHON=1``.  ``rweb.COMPILED`` says which one is running.
 
-After editing a compiled module, rebuild in place (``make build``); a stale
-extension would otherwise shadow the edited source (``rweb.stale_extensions()``
-lists them, and the test suite refuses to run over them).
+The generated C goes to ``build/cython``.  After editing a compiled module,
+rebuild (``make build``); the extension beside a source would otherwise shadow
+the edit (the test suite refuses to run over such a stale extension).
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ def extensions() -> list[Extension]:
         [Extension(f"rweb.{name}", [f"src/rweb/{name}.py"]) for name in COMPILED],
         compiler_directives=DIRECTIVES,
         quiet=True,
+        build_dir="build/cython",  # generated C stays out of the sources
     )
     for ext in exts:
         # A failed compile (no C compiler, no Python headers) leaves the .py in use.

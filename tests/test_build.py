@@ -32,10 +32,24 @@ CORE_TESTS = ["test_html.py", "test_protocol.py", "test_reactive.py", "test_rend
 
 
 def test_every_compiled_module_has_its_declarations() -> None:
-    assert set(_build.COMPILED_MODULES) == {
+    assert set(_build.COMPILED_MODULES) == {p.stem for p in PACKAGE.glob("*.pxd")} == {
         "connection", "diff", "html", "protocol", "reactive", "render", "session",
     }
     assert set(_build.compiled_modules()) <= set(_build.COMPILED_MODULES)
+    # Each module says itself how it runs (cython.compiled), whatever its file is called.
+    for name in _build.COMPILED_MODULES:
+        module = importlib.import_module(f"rweb.{name}")
+        assert module._COMPILED == (module.__file__ or "").endswith(_EXT)
+
+
+def test_generated_c_stays_out_of_the_sources() -> None:
+    assert not list(PACKAGE.glob("*.c"))
+
+
+def test_import_rweb_loads_no_transport() -> None:
+    probe = "import sys, rweb, rweb.reactive; print(sorted(m for m in ('picows', 'uvloop', 'httptools', 'rweb.server.picows_transport', 'rweb.asgi') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "[]", out.stderr
 
 
 def test_every_slot_is_declared_for_the_compiled_build() -> None:

@@ -35,6 +35,13 @@ from .protocol import (
 )
 from .session import ConnectionInfo, Session, SetupError
 
+try:  # True in the compiled build (setup.py), False when this file runs as plain Python
+    import cython
+
+    _COMPILED: bool = cython.compiled
+except ImportError:
+    _COMPILED = False
+
 __all__ = ["Connection"]
 
 log = logging.getLogger("rweb.connection")

@@ -13,6 +13,13 @@ from __future__ import annotations
 
 from typing import Any
 
+try:  # True in the compiled build (setup.py), False when this file runs as plain Python
+    import cython
+
+    _COMPILED: bool = cython.compiled
+except ImportError:
+    _COMPILED = False
+
 __all__ = ["CRef", "diff", "full"]
 
 

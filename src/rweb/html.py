@@ -17,6 +17,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
+try:  # True in the compiled build (setup.py), False when this file runs as plain Python
+    import cython
+
+    _COMPILED: bool = cython.compiled
+except ImportError:
+    _COMPILED = False
+
 __all__ = [
     "Component",
     "Element",

@@ -28,6 +28,13 @@ from urllib.parse import parse_qsl
 
 import orjson
 
+try:  # True in the compiled build (setup.py), False when this file runs as plain Python
+    import cython
+
+    _COMPILED: bool = cython.compiled
+except ImportError:
+    _COMPILED = False
+
 __all__ = [
     "ERROR_CODES",
     "Action",

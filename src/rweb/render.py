@@ -22,6 +22,13 @@ from .diff import CRef, diff, full
 from .html import _ATTR_NAMES, Component, Element, Markup, attr_name, escape
 from .reactive import Tracker, begin, end, unsubscribe
 
+try:  # True in the compiled build (setup.py), False when this file runs as plain Python
+    import cython
+
+    _COMPILED: bool = cython.compiled
+except ImportError:
+    _COMPILED = False
+
 __all__ = ["ROOT", "ComponentState", "DuplicateComponentError", "RenderContext", "RenderError", "View", "to_html"]
 
 log = logging.getLogger("rweb.render")

@@ -21,6 +21,13 @@ from urllib.parse import parse_qsl
 from .http import parse_cookies
 from .render import RenderError, View
 
+try:  # True in the compiled build (setup.py), False when this file runs as plain Python
+    import cython
+
+    _COMPILED: bool = cython.compiled
+except ImportError:
+    _COMPILED = False
+
 __all__ = ["ConnectionInfo", "Session", "SetupError", "UnknownAction"]
 
 log = logging.getLogger("rweb.session")
