@@ -63,6 +63,6 @@ def start_rweb(*args: Any, **kwargs: Any) -> None:
 
 def asgi(app: App) -> Any:
     """An ASGI application serving ``app`` (uvicorn, granian, or mounted in Starlette / FastAPI)."""
-    from .asgi import ASGIApp
+    from .server.asgi import ASGIApp
 
     return ASGIApp(app)

@@ -160,7 +160,8 @@ class Conn:
             self._response_cookies.append(header)
         else:
             token = self.app.cookie_token([header])
-            self._connection.effect("cookie", {"url": self.app.root_path + COOKIE_PATH, "token": token})
+            # Effect URLs are within the app: the browser puts its root path in front.
+            self._connection.effect("cookie", {"url": COOKIE_PATH, "token": token})
 
     # -- navigation ----------------------------------------------------------
 

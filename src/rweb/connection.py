@@ -209,7 +209,7 @@ class Connection:
         found = app.router.page_for(path)
         if found is None:
             # Not a reactive page (a plain handler, a static file, a 404): load it.
-            return encode_reply({}, ref, None, [["nav", {"url": app.root_path + url, "mode": "load"}]])
+            return encode_reply({}, ref, None, [["nav", {"url": url, "mode": "load"}]])
         route, params = found
         conn = self.conn
         session = self.session

@@ -1,0 +1,52 @@
+"""The seed's counter mounted under ``/counter`` in a Starlette app, next to a route of its own.
+
+    uvicorn examples.asgi_mount:app             # from the repository's root
+    python examples/asgi_mount.py [--port 8000] [--host 127.0.0.1]
+
+http://127.0.0.1:8000/ is Starlette's page; http://127.0.0.1:8000/counter/
+the counter (its script at /counter/_rweb/rweb.js, its socket at /counter/ws).
+Needs ``pip install uvicorn starlette``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+from starlette.routing import Mount, Route
+
+import rweb
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the seed's counter, beside this file
+from rweb_counter import session_setup
+
+counter = rweb.App(session_setup, "RWeb Counter")
+
+
+async def home(request: Request) -> HTMLResponse:
+    return HTMLResponse(
+        "<!DOCTYPE html><title>Starlette + rweb</title>"
+        '<h1>A Starlette app</h1><p><a href="/counter/">The rweb counter</a></p>'
+    )
+
+
+app = Starlette(
+    routes=[
+        Route("/", home),
+        Mount("/counter", app=rweb.asgi(counter)),
+    ]
+)
+
+
+if __name__ == "__main__":
+    import uvicorn
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--host", default="127.0.0.1")
+    args = parser.parse_args()
+    uvicorn.run(app, host=args.host, port=args.port)

@@ -1,0 +1,592 @@
+"""rweb as an ASGI application (``rweb.asgi``), served by a real uvicorn process.
+
+Each server is a ``python -m uvicorn`` child process on 127.0.0.1 and a free
+port, started from this module's app factories (``--factory``), polled until
+it answers and terminated afterwards; every wait is bounded.  The real
+``websockets`` client and ``http.client`` talk to it.  A few cases that a
+server cannot show (the lifespan's 1001 at shutdown: uvicorn closes its
+sockets with 1012 before the lifespan ends; a body refused without being
+read) drive the ASGI callable in-process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import importlib.util
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("uvicorn")
+pytest.importorskip("starlette")
+
+import rweb
+from rweb import App, Conn, PlainTextResponse, Redirect, Request, reactive
+from rweb.html import button, component, div, h1, p, span
+from rweb.protocol import assemble
+from rweb.server.asgi import ASGIApp, route_path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+INC = '{"action":"inc","params":{}}'  # exactly what the seed's client sends
+START_TIMEOUT = 20.0
+
+
+# -- the apps the uvicorn child serves (module-level factories) ----------------------
+
+
+def _seed_counter() -> Any:
+    spec = importlib.util.spec_from_file_location("rweb_asgi_seed_counter", ROOT / "examples" / "rweb_counter.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.session_setup
+
+
+@reactive
+class Shared:
+    n: int
+
+
+def build_app() -> App:
+    """A multi-page app: the seed's counter at /, pages with parameters, plain handlers."""
+    app = App("Shop", max_body_size=1024)
+    app.page("/", title="RWeb Counter")(_seed_counter())
+    shared = Shared(0)
+
+    @app.page("/items/{n:int}", title="Item", name="item")
+    def item(writer_id: Any, conn: Conn) -> Any:
+        return (lambda: div(h1("Item ", conn.params["n"]), p("q=", conn.query.get("q", "")))), {}
+
+    @app.page("/shared")
+    def shared_page(writer_id: Any, conn: Conn) -> Any:
+        mine = Shared(0)
+
+        def render() -> Any:
+            return div(
+                component("all", lambda: span(shared.n)),
+                component("mine", lambda: span(mine.n)),
+                button("bump", data_action="bump"),
+                button("twice", data_action="twice"),
+                button("login", data_action="login"),
+            )
+
+        def later() -> None:
+            mine.n += 1
+
+        def on_action(action: str, params: dict[str, Any]) -> None:
+            if action == "bump":
+                shared.n += 1
+            elif action == "twice":  # one change in the reply, one pushed after it
+                mine.n += 1
+                conn.app.call_soon(later)
+            elif action == "login":
+                conn.set_cookie("sid", "abc123")
+
+        return render, on_action
+
+    @app.page("/go")
+    def go(writer_id: Any) -> Any:
+        raise Redirect("/items/1")
+
+    @app.page("/broken")
+    def broken(writer_id: Any) -> Any:
+        raise RuntimeError("no page")
+
+    @app.get("/hello")
+    def hello(request: Request) -> Any:
+        return PlainTextResponse(f"hello {request.query.get('name', 'world')}")
+
+    @app.get("/where")
+    def where(request: Request) -> Any:
+        return {
+            "path": request.path,
+            "root_path": request.root_path,
+            "url_for": app.url_for("item", n=3),
+            "client": request.client,
+        }
+
+    @app.post("/echo")
+    def echo(request: Request) -> Any:
+        form = request.form()
+        response = rweb.JSONResponse({"name": form.get("name"), "tags": form.getlist("tag")})
+        response.set_cookie("a", "1")
+        response.set_cookie("b", "2")
+        return response
+
+    return app
+
+
+def plain_app() -> Any:
+    return rweb.asgi(build_app())
+
+
+def mounted_app() -> Any:
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse as StarlettePlainText
+    from starlette.routing import Mount, Route
+
+    async def home(request: Any) -> Any:
+        return StarlettePlainText("starlette home")
+
+    return Starlette(routes=[Route("/", home), Mount("/app", app=rweb.asgi(build_app()))])
+
+
+# -- a uvicorn child process --------------------------------------------------------
+
+
+@dataclass
+class Uvicorn:
+    host: str
+    port: int
+    proc: subprocess.Popen[bytes]
+
+    def ws(self, path: str) -> str:
+        return f"ws://{self.host}:{self.port}{path}"
+
+    def request(
+        self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, http.client.HTTPMessage, bytes]:
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=10)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            resp = conn.getresponse()
+            return resp.status, resp.headers, resp.read()
+        finally:
+            conn.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _answers(host: str, port: int) -> bool:
+    try:
+        conn = http.client.HTTPConnection(host, port, timeout=1)
+        try:
+            conn.request("GET", "/")
+            conn.getresponse().read()
+            return True
+        finally:
+            conn.close()
+    except OSError:
+        return False
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+@contextmanager
+def run_uvicorn(target: str, *args: str, cwd: Path = HERE) -> Iterator[Uvicorn]:
+    """Serve ``target`` (``module:attr``) with uvicorn until the generator is closed."""
+    host = "127.0.0.1"
+    with tempfile.TemporaryFile() as log:
+        for _ in range(3):  # another process may take the free port first
+            port = _free_port()
+            cmd = [sys.executable, "-m", "uvicorn", target, *args]
+            cmd += ["--host", host, "--port", str(port), "--log-level", "warning"]
+            proc = subprocess.Popen(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ))
+            deadline = time.monotonic() + START_TIMEOUT
+            while proc.poll() is None and time.monotonic() < deadline and not _answers(host, port):
+                time.sleep(0.05)
+            if proc.poll() is None and _answers(host, port):
+                break
+            _stop(proc)
+        else:
+            log.seek(0)
+            pytest.fail("uvicorn did not start:\n" + log.read().decode(errors="replace"))
+        try:
+            yield Uvicorn(host, port, proc)
+        finally:
+            _stop(proc)
+
+
+@pytest.fixture(scope="module")
+def plain() -> Iterator[Uvicorn]:
+    with run_uvicorn("test_asgi:plain_app", "--factory", "--app-dir", str(HERE)) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def mounted() -> Iterator[Uvicorn]:
+    with run_uvicorn("test_asgi:mounted_app", "--factory", "--app-dir", str(HERE)) as server:
+        yield server
+
+
+def _text(body: bytes) -> str:
+    return body.decode()
+
+
+# -- HTTP ---------------------------------------------------------------------------------
+
+
+def test_the_counter_page_and_the_client_script(plain: Uvicorn) -> None:
+    status, headers, body = plain.request("GET", "/")
+    assert status == 200
+    assert headers["content-type"].startswith("text/html")
+    assert int(headers["content-length"]) == len(body)
+    page = _text(body)
+    assert "<title>RWeb Counter</title>" in page
+    assert '<div data-rc="display"><span>Count: </span><span>0</span></div>' in page
+    assert '<meta name="rweb-socket" content="/ws">' in page
+    assert '<script src="/_rweb/rweb.js" defer>' in page
+
+    status, headers, js = plain.request("GET", "/_rweb/rweb.js")
+    assert status == 200 and headers["content-type"].startswith("text/javascript")
+    assert len(js) > 1000 and int(headers["content-length"]) == len(js)
+    status, _, body = plain.request("GET", "/_rweb/rweb.js", headers={"If-None-Match": headers["etag"]})
+    assert status == 304 and body == b""
+
+
+def test_head_keeps_the_length_without_a_body(plain: Uvicorn) -> None:
+    _, _, page = plain.request("GET", "/items/2")
+    status, headers, body = plain.request("HEAD", "/items/2")
+    assert status == 200
+    assert body == b""
+    assert int(headers["content-length"]) == len(page)
+
+
+def test_pages_with_parameters_and_plain_handlers(plain: Uvicorn) -> None:
+    status, _, body = plain.request("GET", "/items/7?q=%3Cx%3E")
+    assert status == 200
+    assert "<title>Item</title>" in _text(body)
+    assert "<h1>Item 7</h1><p>q=&lt;x&gt;</p>" in _text(body)
+
+    status, headers, body = plain.request("GET", "/hello?name=asgi")
+    assert status == 200 and body == b"hello asgi"
+    assert headers["content-type"].startswith("text/plain")
+
+    status, _, body = plain.request("GET", "/where")
+    assert status == 200
+    assert json.loads(body) == {"path": "/where", "root_path": "", "url_for": "/items/3", "client": "127.0.0.1"}
+
+
+def test_post_reads_a_form_and_sets_several_cookies(plain: Uvicorn) -> None:
+    form = b"name=Ada+L&tag=x&tag=y"
+    status, headers, body = plain.request(
+        "POST", "/echo", form, {"Content-Type": "application/x-www-form-urlencoded"}
+    )
+    assert status == 200
+    assert json.loads(body) == {"name": "Ada L", "tags": ["x", "y"]}
+    cookies = headers.get_all("set-cookie") or []
+    assert [c.split(";")[0] for c in cookies] == ["a=1", "b=2"]
+
+
+def test_a_body_over_the_limit_is_refused(plain: Uvicorn) -> None:
+    status, headers, body = plain.request(
+        "POST", "/echo", b"name=" + b"x" * 2000, {"Content-Type": "application/x-www-form-urlencoded"}
+    )
+    assert status == 413
+    assert headers["connection"] == "close"
+    assert b"413" in body
+
+
+def test_404_405_redirect_and_failing_page(plain: Uvicorn) -> None:
+    status, headers, body = plain.request("GET", "/nope")
+    assert status == 404 and headers["content-type"].startswith("text/html")
+    status, headers, _ = plain.request("GET", "/echo")
+    assert status == 405 and headers["allow"] == "POST"
+    status, headers, _ = plain.request("POST", "/hello", b"")
+    assert status == 405 and headers["allow"] == "GET, HEAD"
+    status, headers, _ = plain.request("GET", "/go")
+    assert status == 303 and headers["location"] == "/items/1"
+    status, _, body = plain.request("GET", "/broken")
+    assert status == 500 and b"no page" not in body
+
+
+# -- WebSocket --------------------------------------------------------------------------------
+
+
+def test_the_seed_counter_over_the_socket(plain: Uvicorn, wire: Any) -> None:
+    async def main() -> None:
+        async with wire.connect(plain.ws("/ws")) as ws:
+            init = await wire.recv(ws)
+            assert init["t"] == "init"
+            assert init["c"]["display"]["d"] == ["Count: ", "0"]
+            await ws.send(INC)
+            raw = await asyncio.wait_for(ws.recv(), wire.timeout)
+            assert raw == '{"t":"r","d":{"display":{"1":"1"}}}'
+            await ws.send(INC)
+            assert (await wire.recv(ws))["d"] == {"display": {"1": "2"}}
+
+    wire.run(main())
+
+
+def test_a_socket_joins_the_page_of_its_url(plain: Uvicorn, wire: Any) -> None:
+    async def main() -> None:
+        async with wire.connect(plain.ws("/ws?url=/items/5%3Fq%3Dhi")) as ws:
+            init = await wire.recv(ws)
+            assert init["t"] == "init"
+            assert "<h1>Item 5</h1><p>q=hi</p>" in assemble(init["c"])
+
+    wire.run(main())
+
+
+def test_binary_and_oversized_messages_get_error_replies(plain: Uvicorn, wire: Any) -> None:
+    async def main() -> None:
+        async with wire.connect(plain.ws("/ws")) as ws:
+            await wire.recv(ws)
+            assert (await wire.ask(ws, b"\x00\x01"))["e"]["code"] == "binary_frame"
+            big = json.dumps({"action": "inc", "params": {"x": "é" * 40_000}})  # 80 KB in UTF-8
+            assert (await wire.ask(ws, big))["e"]["code"] == "too_large"
+            assert (await wire.ask(ws, "not json"))["e"]["code"] == "bad_json"
+            assert (await wire.ask(ws, INC))["d"] == {"display": {"1": "1"}}
+
+    wire.run(main())
+
+
+def test_replies_and_pushes_keep_their_order(plain: Uvicorn, wire: Any) -> None:
+    async def main() -> None:
+        async with wire.connect(plain.ws("/ws?url=/shared")) as a, wire.connect(plain.ws("/ws?url=/shared")) as b:
+            await wire.recv(a)
+            await wire.recv(b)
+            # The handler's write is in the reply; the one it schedules comes after, pushed.
+            first = await wire.ask(a, {"action": "twice", "params": {}})
+            assert first["t"] == "r" and first["d"] == {"mine": {"0": "1"}}
+            second = await wire.recv(a)
+            assert second["t"] == "p" and second["d"] == {"mine": {"0": "2"}}
+            # A write in one session reaches the other as a push.
+            reply = await wire.ask(a, {"action": "bump", "params": {}})
+            assert reply["t"] == "r" and "all" in reply["d"]
+            push = await wire.recv(b)
+            assert push["t"] == "p" and push["d"]["all"] == reply["d"]["all"]
+
+    wire.run(main())
+
+
+def test_a_redirecting_page_closes_1000_a_failing_one_1011(plain: Uvicorn, wire: Any) -> None:
+    async def main() -> None:
+        async with wire.connect(plain.ws("/ws?url=/go")) as ws:
+            init = await wire.recv(ws)
+            assert init["fx"] == [["nav", {"url": "/items/1", "mode": "load"}]]
+            await asyncio.wait_for(ws.wait_closed(), wire.timeout)
+            assert ws.close_code == 1000
+        async with wire.connect(plain.ws("/ws?url=/broken")) as ws:
+            assert (await wire.recv(ws))["e"]["code"] == "setup_error"
+            await asyncio.wait_for(ws.wait_closed(), wire.timeout)
+            assert ws.close_code == 1011
+
+    wire.run(main())
+
+
+def test_a_socket_at_another_path_is_refused(plain: Uvicorn, wire: Any) -> None:
+    from websockets.exceptions import InvalidStatus
+
+    async def main() -> None:
+        with pytest.raises(InvalidStatus) as info:
+            async with wire.connect(plain.ws("/elsewhere")):
+                pass
+        assert info.value.response.status_code == 404
+
+    wire.run(main())
+
+
+# -- mounted in Starlette ---------------------------------------------------------------------
+
+
+def test_mounted_app_serves_its_page_under_the_prefix(mounted: Uvicorn) -> None:
+    status, _, body = mounted.request("GET", "/")
+    assert status == 200 and body == b"starlette home"
+
+    status, _, body = mounted.request("GET", "/app/")
+    assert status == 200
+    page = _text(body)
+    assert '<meta name="rweb-socket" content="/app/ws">' in page
+    assert '<meta name="rweb-root" content="/app">' in page
+    assert '<script src="/app/_rweb/rweb.js" defer>' in page
+    assert '<div data-rc="display"><span>Count: </span><span>0</span></div>' in page
+
+    status, headers, js = mounted.request("GET", "/app/_rweb/rweb.js")
+    assert status == 200 and headers["content-type"].startswith("text/javascript") and len(js) > 1000
+
+
+def test_mounted_app_handlers_see_paths_within_the_app(mounted: Uvicorn) -> None:
+    status, _, body = mounted.request("GET", "/app/where")
+    assert status == 200
+    assert json.loads(body) == {
+        "path": "/where",
+        "root_path": "/app",
+        "url_for": "/app/items/3",
+        "client": "127.0.0.1",
+    }
+    status, _, body = mounted.request(
+        "POST", "/app/echo", b"name=x", {"Content-Type": "application/x-www-form-urlencoded"}
+    )
+    assert status == 200 and json.loads(body)["name"] == "x"
+    status, headers, _ = mounted.request("GET", "/app/go")
+    assert status == 303 and headers["location"] == "/app/items/1"
+    assert mounted.request("GET", "/app/nope")[0] == 404
+    assert mounted.request("GET", "/app/echo")[0] == 405
+
+
+def test_mounted_socket(mounted: Uvicorn, wire: Any) -> None:
+    async def main() -> None:
+        async with wire.connect(mounted.ws("/app/ws")) as ws:
+            assert (await wire.recv(ws))["t"] == "init"
+            await ws.send(INC)
+            assert await asyncio.wait_for(ws.recv(), wire.timeout) == '{"t":"r","d":{"display":{"1":"1"}}}'
+            # Live navigation to a path that is no page loads it; effect URLs are
+            # within the app (the browser puts its root path, /app, in front).
+            reply = await wire.ask(ws, {"t": "nav", "url": "/hello"})
+            assert reply["fx"] == [["nav", {"url": "/hello", "mode": "load"}]]
+        async with wire.connect(mounted.ws("/app/ws?url=/shared")) as ws:
+            await wire.recv(ws)
+            # A cookie set in a live session is redeemed at the mounted app's endpoint.
+            reply = await wire.ask(ws, {"action": "login", "params": {}})
+            [[kind, effect]] = reply["fx"]
+            assert kind == "cookie" and effect["url"] == "/_rweb/cookie"
+            status, headers, _ = await asyncio.to_thread(
+                mounted.request, "POST", "/app" + effect["url"], effect["token"].encode()
+            )
+            assert status == 204
+            assert (headers["set-cookie"] or "").startswith("sid=abc123;")
+
+    wire.run(main())
+
+
+# -- the example ------------------------------------------------------------------------------
+
+
+def test_the_asgi_mount_example(wire: Any) -> None:
+    with run_uvicorn("examples.asgi_mount:app", cwd=ROOT) as server:
+        status, _, body = server.request("GET", "/")
+        assert status == 200 and b'href="/counter/"' in body
+        status, _, body = server.request("GET", "/counter/")
+        assert status == 200 and b'<meta name="rweb-socket" content="/counter/ws">' in body
+
+        async def main() -> None:
+            async with wire.connect(server.ws("/counter/ws")) as ws:
+                assert (await wire.recv(ws))["t"] == "init"
+                assert (await wire.ask(ws, INC))["d"] == {"display": {"1": "1"}}
+
+        wire.run(main())
+
+
+# -- in-process: what a server does not show ---------------------------------------------------
+
+
+class Channel:
+    """One ASGI connection driven by hand: ``put`` what the server would receive, ``get`` what the app sent."""
+
+    def __init__(self) -> None:
+        self.to_app: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.from_app: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.received = 0
+
+    async def receive(self) -> dict[str, Any]:
+        self.received += 1
+        return await self.to_app.get()
+
+    async def send(self, message: Any) -> None:
+        await self.from_app.put(dict(message))
+
+    async def get(self) -> dict[str, Any]:
+        return await asyncio.wait_for(self.from_app.get(), 5)
+
+
+def _ws_scope(path: str = "/ws", query: bytes = b"") -> dict[str, Any]:
+    return {
+        "type": "websocket",
+        "path": path,
+        "root_path": "",
+        "query_string": query,
+        "headers": [(b"host", b"test")],
+        "client": ("127.0.0.1", 1234),
+        "scheme": "ws",
+        "subprotocols": [],
+    }
+
+
+def test_lifespan_binds_the_app_and_shutdown_closes_sockets_with_1001(wire: Any) -> None:
+    asgi_app = rweb.asgi(App(_seed_counter(), "c"))
+
+    async def main() -> None:
+        life = Channel()
+        life_task = asyncio.create_task(asgi_app({"type": "lifespan"}, life.receive, life.send))
+        await life.to_app.put({"type": "lifespan.startup"})
+        assert (await life.get())["type"] == "lifespan.startup.complete"
+        bound = asyncio.get_running_loop().create_future()
+        asgi_app.app.call_soon(bound.set_result, True)  # refuses before the app is bound
+        assert await asyncio.wait_for(bound, 5)
+
+        sock = Channel()
+        task = asyncio.create_task(asgi_app(_ws_scope(), sock.receive, sock.send))
+        await sock.to_app.put({"type": "websocket.connect"})
+        assert (await sock.get())["type"] == "websocket.accept"
+        assert json.loads((await sock.get())["text"])["t"] == "init"
+        await sock.to_app.put({"type": "websocket.receive", "text": INC})
+        assert (await sock.get())["text"] == '{"t":"r","d":{"display":{"1":"1"}}}'
+
+        await life.to_app.put({"type": "lifespan.shutdown"})
+        assert await sock.get() == {"type": "websocket.close", "code": 1001}
+        await sock.to_app.put({"type": "websocket.disconnect", "code": 1001})
+        await asyncio.wait_for(task, 5)
+        assert (await life.get())["type"] == "lifespan.shutdown.complete"
+        await asyncio.wait_for(life_task, 5)
+        assert asgi_app.app.sessions == {}
+
+    wire.run(main())
+
+
+def test_an_oversized_body_is_refused_without_reading_it(wire: Any) -> None:
+    asgi_app = rweb.asgi(App(_seed_counter(), "c", max_body_size=10))
+
+    def scope(headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
+        return {"type": "http", "method": "POST", "path": "/", "root_path": "", "query_string": b"",
+                "headers": headers, "client": None, "scheme": "http"}
+
+    async def main() -> None:
+        # Declared too large: answered before any body is read.
+        ch = Channel()
+        await asgi_app(scope([(b"content-length", b"11")]), ch.receive, ch.send)
+        assert ch.received == 0
+        start = await ch.get()
+        assert start["status"] == 413
+        assert (b"connection", b"close") in start["headers"]
+        # Streamed: reading stops at the chunk that crosses the limit.
+        ch = Channel()
+        for chunk in (b"12345", b"678901", b"never read"):
+            ch.to_app.put_nowait({"type": "http.request", "body": chunk, "more_body": True})
+        await asgi_app(scope([]), ch.receive, ch.send)
+        assert ch.received == 2
+        assert (await ch.get())["status"] == 413
+
+    wire.run(main())
+
+
+def test_route_path_with_and_without_the_prefix_in_path() -> None:
+    assert route_path({"path": "/app/ws", "root_path": "/app"}) == "/ws"
+    assert route_path({"path": "/ws", "root_path": "/app"}) == "/ws"
+    assert route_path({"path": "/app", "root_path": "/app"}) == "/"
+    assert route_path({"path": "/application", "root_path": "/app"}) == "/application"
+    assert route_path({"path": "/x", "root_path": ""}) == "/x"
+
+
+def test_rweb_asgi_stays_callable_once_the_adapter_is_imported() -> None:
+    import rweb.server.asgi
+
+    first, second = rweb.asgi(App(_seed_counter())), rweb.asgi(App(_seed_counter()))
+    assert isinstance(first, ASGIApp) and isinstance(second, ASGIApp)
+    with pytest.raises(TypeError):
+        rweb.asgi(object())  # type: ignore[arg-type]
