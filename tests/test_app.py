@@ -403,3 +403,27 @@ def test_local_pubsub_delivers_in_order_and_unsubscribes(caplog: pytest.LogCaptu
     assert got == [("room", {"n": 1})]
     assert ps.subscribers("room") == 1
     assert any("subscriber" in r.getMessage() for r in caplog.records)
+
+
+def test_a_navigation_to_a_page_whose_setup_fails_loads_it_for_real() -> None:
+    app, _ = make_app()
+
+    @app.page("/broken")
+    def broken(writer_id: Any) -> Any:
+        raise RuntimeError("db down")
+
+    tab = Tab(app, "/")
+    reply = tab.nav("/broken")
+    assert reply["e"]["code"] == "setup_error" and "db down" not in json.dumps(reply)
+    assert reply["fx"] == [["nav", {"url": "/broken", "mode": "load"}]]
+
+
+def test_a_cookie_set_live_is_seen_by_the_next_page() -> None:
+    app, _ = make_app()
+    tab = Tab(app, "/")
+    conn = app.sessions[7].conn
+    conn.set_cookie("user", "ann")
+    tab.run_pending()
+    assert tab.nav("/private")["t"] == "init" and "hello ann" in tab.html()
+    app.sessions[7].conn.clear_cookie("user")
+    assert tab.nav("/private")["fx"] == [["nav", {"url": "/login", "mode": "load"}]]

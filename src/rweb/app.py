@@ -159,6 +159,16 @@ class Conn:
         if self._connection is None:
             self._response_cookies.append(header)
         else:
+            # The session's own copy follows, so that a page reached by live
+            # navigation sees the cookie as the browser will send it.
+            name, _, rest = header.partition("=")
+            value, _, attrs = rest.partition(";")
+            cookies = dict(self.cookies)
+            if "Max-Age=0" in attrs:
+                cookies.pop(name, None)
+            else:
+                cookies[name] = value
+            self.cookies = cookies
             token = self.app.cookie_token([header])
             # Effect URLs are within the app: the browser puts its root path in front.
             self._connection.effect("cookie", {"url": COOKIE_PATH, "token": token})
@@ -170,7 +180,8 @@ class Conn:
         self._nav(url, "replace" if replace else "push")
 
     def patch(self, url: str, *, replace: bool = False) -> None:
-        """Change this page's URL (and its parameters) while keeping its session."""
+        """Change this page's URL and parameters: the session goes on when the page registered
+        :meth:`on_params` (which is then called); otherwise the page mounts anew, as with navigate."""
         self._nav(url, "replace" if replace else "push")
 
     def redirect(self, url: str) -> None:
@@ -266,6 +277,7 @@ class App:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
         self._redeemed: dict[str, float] = {}  # cookie tokens used in this process
+        self.pages = 0  # how many reactive pages (live navigation needs the socket's headers)
         self.session_setup: Setup | None = None
         if session_setup is not None:
             self.session_setup = session_setup  # type: ignore[assignment]
@@ -284,6 +296,7 @@ class App:
             self.router.add(
                 Route(path, setup, "page", frozenset({"GET"}), name or "", title=title)
             )
+            self.pages += 1
             return setup
 
         return register

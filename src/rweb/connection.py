@@ -105,8 +105,9 @@ class Connection:
         except SetupError as exc:
             log.error("session %s: %s", self.writer_id, exc, exc_info=exc.__cause__)
             return ("setup_error", "the session could not be set up")
-        # Keep the Conn only where user code can reach it (it holds the headers).
-        if app._start_hooks or app._end_hooks or takes_conn(conn.route.endpoint):
+        # Keep the Conn (it holds the headers) where user code can reach it, or
+        # where a live navigation may take the socket to another page.
+        if app._start_hooks or app._end_hooks or app.pages > 1 or takes_conn(conn.route.endpoint):
             self.conn = conn
         else:
             conn._connection = None
@@ -237,6 +238,11 @@ class Connection:
         self._ended()
         self.effects = None
         self.failure = self._mount(info)
+        failure = self.failure
+        if type(failure) is tuple and failure[0] == "setup_error":
+            # The browser loads the URL for real and shows the server's error page.
+            self.failure = None
+            return encode_reply({}, ref, failure, [["nav", {"url": url, "mode": "load"}]])
         msg, ok = self._page(ref, url)
         if ok:
             self._started()

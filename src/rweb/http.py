@@ -41,7 +41,7 @@ SameSite = Literal["lax", "strict", "none"]
 
 
 class HTTPError(Exception):
-    """Raise from a handler to answer ``status`` with a short plain-text body."""
+    """Raise from a handler to answer ``status`` with a small HTML error page showing ``detail`` (escaped)."""
 
     def __init__(self, status: int, detail: str | None = None, headers: Mapping[str, str] | None = None):
         self.status = int(status)

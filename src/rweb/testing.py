@@ -1,33 +1,82 @@
-"""Testing helpers: a real server on a free loopback port, and an in-process client.
+"""Testing helpers: a real server on a free port, an in-process live client, an in-process HTTP client.
 
-``serve(session_setup)`` starts the real picows server in a background thread
+``serve(app_or_setup)`` starts the real picows server in a background thread
 (its own event loop) on 127.0.0.1 and a free port::
 
     with serve(session_setup) as srv:
         ...  # srv.url == "http://127.0.0.1:PORT/", srv.ws_url == "ws://127.0.0.1:PORT/ws"
 
-``Client(session_setup)`` drives one session in-process through the same wire
-protocol (JSON in, JSON out) with no socket at all, and keeps the browser's
+``Client(app_or_setup, url)`` joins the page at ``url`` in-process, through
+the same wire protocol (JSON in, JSON out) and the same
+:class:`~rweb.connection.Connection` as a real socket, and keeps the browser's
 view of the page (each component's statics and dynamics) so that ``html()``
-is what the browser would show.
+is what the browser would show.  It does what the browser client does with
+the server's effects: it follows live navigation (``conn.navigate``,
+``conn.patch``), redeems cookie tokens (``conn.set_cookie``) over HTTP, and
+records full page loads (``Redirect``, ``conn.redirect``) in ``loaded``.
+
+``TestClient(app)`` answers plain HTTP requests in-process through
+:meth:`App.handle_http` (no socket, no thread), keeps a cookie jar across
+requests, and opens live sessions that carry its cookies
+(``http.live("/")``): log in over HTTP, then drive the protected page.
+
+Work that the app schedules on its event loop (pushes after a write outside
+an action, :meth:`App.call_soon`, :meth:`App.in_session`) waits in a queue
+shared by every in-process client of the app, until a test calls
+``run_pending()``, which runs it as the event loop would.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Iterator
+import time
+import weakref
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any, cast
+from urllib.parse import unquote, urlencode, urljoin, urlsplit
 
 import orjson
 
-from .app import App
-from .connection import Connection
+from .app import App, error_response
+from .connection import Connection, page_info
+from .http import Request, Response
+from .protocol import assemble
 from .session import ConnectionInfo
 
-__all__ = ["Client", "Served", "serve"]
+__all__ = [
+    "Client",
+    "CookieJar",
+    "Served",
+    "SetCookie",
+    "TestClient",
+    "TestResponse",
+    "serve",
+]
+
+BASE_URL = "http://testserver"
+USER_AGENT = "rweb-testclient"
+MAX_REDIRECTS = 20
+MAX_EFFECTS = 100  # effects followed for one message: a redirect loop fails instead of hanging
+MAX_PENDING = 100_000  # callbacks run by one run_pending(): a callback that reschedules itself fails
+
+Params = Mapping[str, Any] | Iterable[tuple[str, Any]]
+HeaderArg = Mapping[str, str | None]
+
+
+def _as_app(app_or_setup: Callable[..., Any] | App, app_options: dict[str, Any]) -> App:
+    if isinstance(app_or_setup, App):
+        if app_options:
+            raise TypeError(f"options {sorted(app_options)} are for App(session_setup, ...), not an App")
+        return app_or_setup
+    return App(app_or_setup, **app_options)
+
+
+# -- the real server ---------------------------------------------------------------
 
 
 @dataclass
@@ -112,54 +161,866 @@ def serve(
         thread.join(10)
 
 
-class Client:
-    """Drive one session in-process, through the wire protocol.
+# -- the in-process event loop -----------------------------------------------------
 
-    ``send(action, params)`` returns the decoded reply; ``pushes`` collects
-    messages the server sent on its own; ``html(name)`` rebuilds a component's
-    HTML (the whole page by default) from what the server sent, exactly as the
-    browser client does.
+
+class _PendingLoop:
+    """Stands in for the event loop of an app driven in-process: callbacks wait for ``run_pending``.
+
+    It offers what :meth:`App.call_soon` and the connections use
+    (``call_soon``, ``call_soon_threadsafe``); nothing runs until a test asks.
+    """
+
+    def __init__(self) -> None:
+        self.ready: deque[tuple[Callable[..., Any], tuple[Any, ...]]] = deque()
+        self.clients: weakref.WeakSet[Client] = weakref.WeakSet()  # the app's live test clients
+
+    def call_soon(self, fn: Callable[..., Any], *args: Any) -> None:
+        self.ready.append((fn, args))
+
+    call_soon_threadsafe = call_soon
+
+    def schedule(self, fn: Callable[[], Any]) -> None:
+        self.ready.append((fn, ()))
+
+    def run_pending(self) -> int:
+        """Run the queued callbacks, and those they queue, until none is left; how many ran.
+
+        Each client then carries out the effects its pushes brought (a
+        navigation may queue more work, which runs too).
+        """
+        n = 0
+        ready = self.ready
+        while True:
+            while ready:
+                n += 1
+                if n > MAX_PENDING:
+                    raise RuntimeError(f"more than {MAX_PENDING} callbacks in one run_pending(): a loop?")
+                fn, args = ready.popleft()
+                fn(*args)
+            for client in list(self.clients):
+                client._follow()
+            if not ready:
+                return n
+
+
+_LOOPS: weakref.WeakKeyDictionary[App, _PendingLoop] = weakref.WeakKeyDictionary()
+_LOOPS_LOCK = threading.Lock()
+
+
+def _pending_loop(app: App) -> _PendingLoop:
+    """The app's in-process loop, shared by all its test clients; binds the app to it if unbound."""
+    with _LOOPS_LOCK:
+        loop = _LOOPS.get(app)
+        if loop is None:
+            loop = _LOOPS[app] = _PendingLoop()
+        if app._loop is None:  # not served for real: app.call_soon / in_session queue here
+            app.bind(cast(asyncio.AbstractEventLoop, loop))
+        return loop
+
+
+# -- cookies -----------------------------------------------------------------------
+
+
+@dataclass
+class SetCookie:
+    """One ``Set-Cookie`` header, parsed: the cookie and its attributes."""
+
+    name: str
+    value: str
+    path: str | None = None
+    domain: str | None = None
+    max_age: int | None = None
+    expires: float | None = None  # a Unix time
+    secure: bool = False
+    httponly: bool = False
+    samesite: str | None = None  # as sent: "Lax", "Strict", "None"
+    partitioned: bool = False
+    raw: str = field(default="", repr=False)
+
+    @classmethod
+    def parse(cls, header: str) -> SetCookie | None:
+        """Parse one ``Set-Cookie`` value (None when it has no ``name=``)."""
+        first, *attrs = header.split(";")
+        name, eq, value = first.partition("=")
+        name, value = name.strip(), value.strip()
+        if not eq or not name:
+            return None
+        if len(value) >= 2 and value[0] == value[-1] == '"':
+            value = value[1:-1]
+        cookie = cls(name, value, raw=header)
+        for attr in attrs:
+            key, _, val = attr.partition("=")
+            key, val = key.strip().lower(), val.strip()
+            if key == "path":
+                cookie.path = val if val.startswith("/") else None
+            elif key == "domain":
+                cookie.domain = val.lstrip(".").lower() or None
+            elif key == "max-age":
+                try:
+                    cookie.max_age = int(val)
+                except ValueError:
+                    pass
+            elif key == "expires":
+                try:
+                    cookie.expires = parsedate_to_datetime(val).timestamp()
+                except (TypeError, ValueError, IndexError):
+                    pass
+            elif key == "secure":
+                cookie.secure = True
+            elif key == "httponly":
+                cookie.httponly = True
+            elif key == "samesite":
+                cookie.samesite = val
+            elif key == "partitioned":
+                cookie.partitioned = True
+        return cookie
+
+    def expiry(self, now: float) -> float | None:
+        """When the cookie expires (Unix time; Max-Age wins over Expires), None for a session cookie."""
+        if self.max_age is not None:
+            return now + self.max_age if self.max_age > 0 else 0.0
+        return self.expires
+
+
+@dataclass
+class _Stored:
+    name: str
+    value: str
+    path: str
+    expires: float | None  # Unix time; None: until the jar is cleared
+    cookie: SetCookie
+
+
+def _default_path(request_path: str) -> str:
+    """RFC 6265 5.1.4: the directory of the request path."""
+    if not request_path.startswith("/") or request_path.count("/") == 1:
+        return "/"
+    return request_path[: request_path.rindex("/")]
+
+
+def _path_matches(request_path: str, cookie_path: str) -> bool:
+    """RFC 6265 5.1.4 path-match."""
+    if request_path == cookie_path:
+        return True
+    if request_path.startswith(cookie_path):
+        return cookie_path.endswith("/") or request_path[len(cookie_path)] == "/"
+    return False
+
+
+class CookieJar:
+    """The cookies of one test browser, keyed by name and path, as RFC 6265 stores them.
+
+    ``jar["sid"]`` is the value of ``sid`` (the one with the longest path when
+    several paths hold one); cookies set with ``Max-Age=0`` or an
+    ``Expires`` in the past are removed; ``Secure`` cookies are kept and sent
+    over plain ``http://`` too, since a test talks to the app in-process.
+    ``Domain`` is not checked: there is one host.
+    """
+
+    def __init__(self, cookies: Mapping[str, str] | None = None) -> None:
+        self._cookies: dict[tuple[str, str], _Stored] = {}
+        for name, value in (cookies or {}).items():
+            self.set(name, value)
+
+    # -- reading -----------------------------------------------------------------
+
+    def _live(self) -> list[_Stored]:
+        now = time.time()
+        dead = [k for k, c in self._cookies.items() if c.expires is not None and c.expires <= now]
+        for k in dead:
+            del self._cookies[k]
+        return sorted(self._cookies.values(), key=lambda c: -len(c.path))
+
+    def for_path(self, path: str) -> dict[str, str]:
+        """The cookies a browser sends with a request for ``path`` (longer paths first)."""
+        out: dict[str, str] = {}
+        for c in self._live():
+            if _path_matches(path, c.path):
+                out.setdefault(c.name, c.value)
+        return out
+
+    def header(self, path: str) -> str:
+        """The ``Cookie`` header for a request to ``path`` ("" when none)."""
+        return "; ".join(f"{k}={v}" for k, v in self.for_path(path).items())
+
+    def attributes(self, name: str) -> SetCookie | None:
+        """The ``Set-Cookie`` that stored ``name`` (its attributes), if the jar holds it."""
+        for c in self._live():
+            if c.name == name:
+                return c.cookie
+        return None
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        for c in self._live():
+            if c.name == name:
+                return c.value
+        return default
+
+    def __getitem__(self, name: str) -> str:
+        value = self.get(name)
+        if value is None:
+            raise KeyError(name)
+        return value
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self.get(name) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(dict.fromkeys(c.name for c in self._live()))
+
+    def __len__(self) -> int:
+        return len(dict.fromkeys(c.name for c in self._live()))
+
+    def __bool__(self) -> bool:
+        return bool(self._live())
+
+    def as_dict(self) -> dict[str, str]:
+        return {name: self[name] for name in self}
+
+    def __repr__(self) -> str:
+        return f"CookieJar({self.as_dict()!r})"
+
+    # -- writing ------------------------------------------------------------------
+
+    def set(self, name: str, value: str, *, path: str = "/") -> None:
+        """Store a cookie as the browser would (a session cookie, no attributes)."""
+        self._cookies[(name, path)] = _Stored(name, value, path, None, SetCookie(name, value, path=path))
+
+    def delete(self, name: str, *, path: str | None = None) -> None:
+        """Remove ``name`` (at ``path``, or at every path)."""
+        for key in [k for k in self._cookies if k[0] == name and (path is None or k[1] == path)]:
+            del self._cookies[key]
+
+    def clear(self) -> None:
+        self._cookies.clear()
+
+    def store(self, cookie: SetCookie, request_path: str = "/") -> None:
+        """Apply one parsed ``Set-Cookie`` received for ``request_path``."""
+        path = cookie.path or _default_path(request_path)
+        key = (cookie.name, path)
+        expires = cookie.expiry(time.time())
+        if expires is not None and expires <= time.time():
+            self._cookies.pop(key, None)
+            return
+        self._cookies[key] = _Stored(cookie.name, cookie.value, path, expires, cookie)
+
+    def update_from(self, headers: Iterable[tuple[str, str]], request_path: str = "/") -> list[SetCookie]:
+        """Apply every ``Set-Cookie`` among ``headers``; returns them parsed."""
+        received: list[SetCookie] = []
+        for k, v in headers:
+            if k.lower() == "set-cookie":
+                cookie = SetCookie.parse(v)
+                if cookie is not None:
+                    self.store(cookie, request_path)
+                    received.append(cookie)
+        return received
+
+
+# -- plain HTTP in-process -------------------------------------------------------------
+
+
+class TestResponse:
+    """What :class:`TestClient` answers: the app's :class:`~rweb.http.Response` and helpers.
+
+    ``status``, ``headers`` (a list of pairs, names as the app gave them),
+    ``header(name)``, ``body``, ``text``, ``json()``, ``cookies`` (the values
+    this response set: ``{name: value}``, ``""`` for a deletion),
+    ``set_cookies`` (the same, parsed with their attributes), ``location``,
+    ``url`` (what was asked for), ``request`` and ``history`` (the redirects
+    followed to get here).
+    """
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(
+        self,
+        response: Response,
+        request: Request,
+        url: str,
+        set_cookies: list[SetCookie],
+        history: list[TestResponse] | None = None,
+    ) -> None:
+        self.response = response
+        self.request = request
+        self.url = url
+        self.set_cookies = set_cookies
+        self.history = history or []
+
+    @property
+    def status(self) -> int:
+        return self.response.status
+
+    @property
+    def headers(self) -> list[tuple[str, str]]:
+        return self.response.headers
+
+    @property
+    def body(self) -> bytes:
+        return self.response.body
+
+    def header(self, name: str, default: str | None = None) -> str | None:
+        """The first value of header ``name`` (any case), or ``default``."""
+        return self.response.header(name, default)
+
+    def header_list(self, name: str) -> list[str]:
+        """Every value of header ``name`` (``Set-Cookie`` repeats)."""
+        low = name.lower()
+        return [v for k, v in self.response.headers if k.lower() == low]
+
+    @property
+    def text(self) -> str:
+        ctype = self.header("content-type") or ""
+        charset = "utf-8"
+        for part in ctype.split(";")[1:]:
+            key, _, val = part.partition("=")
+            if key.strip().lower() == "charset" and val.strip():
+                charset = val.strip().strip('"')
+        return self.body.decode(charset, errors="replace")
+
+    def json(self) -> Any:
+        return orjson.loads(self.body)
+
+    @property
+    def cookies(self) -> dict[str, str]:
+        return {c.name: c.value for c in self.set_cookies}
+
+    def cookie(self, name: str) -> SetCookie | None:
+        """The parsed ``Set-Cookie`` for ``name`` in this response (its attributes), if any."""
+        for c in reversed(self.set_cookies):
+            if c.name == name:
+                return c
+        return None
+
+    @property
+    def location(self) -> str | None:
+        return self.header("location")
+
+    @property
+    def is_redirect(self) -> bool:
+        return self.status in (301, 302, 303, 307, 308) and self.location is not None
+
+    def __repr__(self) -> str:
+        return f"<TestResponse {self.status} {self.request.method} {self.url}>"
+
+
+class TestClient:
+    """Plain HTTP to an app, in-process: ``get``, ``post``, ... through :meth:`App.handle_http`.
+
+    Like a browser on ``base_url`` (``http://testserver``): it sends
+    ``Host``, a ``User-Agent`` and, on requests other than GET and HEAD,
+    ``Origin`` (as browsers do for a form post or a ``fetch``); it keeps the
+    cookies the app sets (``cookies``, a :class:`CookieJar`) and sends them
+    back; ``data=`` sends a url-encoded form, ``json=`` a JSON body,
+    ``content=`` raw bytes.  A header given as ``None`` is not sent.
+    ``live(url)`` joins a reactive page with the jar's cookies.
+
+    Async handlers run on a private event loop (no thread); a TestClient
+    cannot be used from inside a running loop (an ``async def`` test): await
+    ``app.handle_http(request)`` there instead.
+    """
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(
+        self,
+        app_or_setup: Callable[..., Any] | App,
+        base_url: str = BASE_URL,
+        *,
+        headers: HeaderArg | None = None,
+        cookies: Mapping[str, str] | None = None,
+        follow_redirects: bool = False,
+        client: str | None = "127.0.0.1",
+        **app_options: Any,
+    ) -> None:
+        self.app = _as_app(app_or_setup, app_options)
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"base_url must be an http(s) URL with a host, not {base_url!r}")
+        self.base_url = f"{parts.scheme}://{parts.netloc}"
+        self.scheme = parts.scheme
+        self.host = parts.netloc
+        self.headers: dict[str, str | None] = {k.lower(): v for k, v in (headers or {}).items()}
+        self.cookies = CookieJar(cookies)
+        self.follow_redirects = follow_redirects
+        self.client = client
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._live: list[Client] = []
+        self.pending = _pending_loop(self.app)
+
+    # -- requests ----------------------------------------------------------------
+
+    def get(self, url: str, **kw: Any) -> TestResponse:
+        return self.request("GET", url, **kw)
+
+    def head(self, url: str, **kw: Any) -> TestResponse:
+        return self.request("HEAD", url, **kw)
+
+    def post(self, url: str, **kw: Any) -> TestResponse:
+        return self.request("POST", url, **kw)
+
+    def put(self, url: str, **kw: Any) -> TestResponse:
+        return self.request("PUT", url, **kw)
+
+    def patch(self, url: str, **kw: Any) -> TestResponse:
+        return self.request("PATCH", url, **kw)
+
+    def delete(self, url: str, **kw: Any) -> TestResponse:
+        return self.request("DELETE", url, **kw)
+
+    def options(self, url: str, **kw: Any) -> TestResponse:
+        return self.request("OPTIONS", url, **kw)
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Params | None = None,
+        data: Params | None = None,
+        json: Any = None,
+        content: bytes | str | None = None,
+        headers: HeaderArg | None = None,
+        cookies: Mapping[str, str] | None = None,
+        follow_redirects: bool | None = None,
+    ) -> TestResponse:
+        """One request (and the redirects that follow, with ``follow_redirects``)."""
+        method = method.upper()
+        if sum(x is not None for x in (data, json, content)) > 1:
+            raise TypeError("give at most one of data=, json= and content=")
+        body = b""
+        ctype = None
+        if data is not None:
+            body, ctype = urlencode(_pairs(data)).encode(), "application/x-www-form-urlencoded"
+        elif json is not None:
+            body, ctype = orjson.dumps(json), "application/json"
+        elif content is not None:
+            body = content.encode() if isinstance(content, str) else bytes(content)
+        extra: dict[str, str | None] = {}
+        if ctype is not None:
+            extra["content-type"] = ctype
+        if headers:
+            extra.update({k.lower(): v for k, v in headers.items()})
+        follow = self.follow_redirects if follow_redirects is None else follow_redirects
+        history: list[TestResponse] = []
+        target = self._target(url, params)
+        while True:
+            response = self._send(method, target, body, extra, cookies)
+            if not (follow and response.is_redirect):
+                response.history = history
+                return response
+            history.append(response)
+            if len(history) > MAX_REDIRECTS:
+                raise RuntimeError(f"more than {MAX_REDIRECTS} redirects from {url!r}")
+            assert response.location is not None
+            nxt = urljoin(self.base_url + target, response.location)
+            parts = urlsplit(nxt)
+            if f"{parts.scheme}://{parts.netloc}" != self.base_url:
+                response.history = history[:-1]
+                return response  # another site: not ours to follow
+            target = parts.path + (f"?{parts.query}" if parts.query else "")
+            if response.status == 303 or (response.status in (301, 302) and method == "POST"):
+                if method != "HEAD":
+                    method = "GET"
+                body = b""
+                extra = {k: v for k, v in extra.items() if k not in ("content-type",)}
+
+    def _target(self, url: str, params: Params | None) -> str:
+        if url.startswith(("http://", "https://")):
+            parts = urlsplit(url)
+            if f"{parts.scheme}://{parts.netloc}" != self.base_url:
+                raise ValueError(f"{url!r} is not on {self.base_url}")
+            url = parts.path + (f"?{parts.query}" if parts.query else "")
+        if not url.startswith("/"):
+            raise ValueError(f"a request URL is a path (/x) or a URL on {self.base_url}, not {url!r}")
+        url = url.partition("#")[0]
+        if params:
+            extra = urlencode(_pairs(params))
+            url += ("&" if "?" in url else "?") + extra
+        return url
+
+    def _request_headers(
+        self, method: str, path: str, body: bytes, extra: Mapping[str, str | None],
+        cookies: Mapping[str, str] | None,
+    ) -> list[tuple[str, str]]:
+        hdrs: dict[str, str | None] = {"host": self.host, "user-agent": USER_AGENT}
+        if method not in ("GET", "HEAD"):
+            hdrs["origin"] = self.base_url
+        jar = self.cookies.for_path(path)
+        if cookies:
+            jar.update(cookies)
+        if jar:
+            hdrs["cookie"] = "; ".join(f"{k}={v}" for k, v in jar.items())
+        if body:
+            hdrs["content-length"] = str(len(body))
+        hdrs.update(self.headers)
+        hdrs.update(extra)
+        return [(k, v) for k, v in hdrs.items() if v is not None]
+
+    def _send(
+        self, method: str, target: str, body: bytes, extra: Mapping[str, str | None],
+        cookies: Mapping[str, str] | None,
+    ) -> TestResponse:
+        raw_path, _, qs = target.partition("?")
+        app = self.app
+        root_path = ""
+        path = unquote(raw_path) or "/"
+        if app.root_path and (path == app.root_path or path.startswith(app.root_path + "/")):
+            root_path, path = app.root_path, path[len(app.root_path) :] or "/"
+        request = Request(
+            method,
+            path,
+            query_string=qs,
+            headers=self._request_headers(method, raw_path, body, extra, cookies),
+            body=body,
+            client=self.client,
+            scheme=self.scheme,
+            root_path=root_path,
+        )
+        if len(body) > app.max_body_size:  # what the transports answer, without calling the app
+            response = error_response(413, headers={"Connection": "close"})
+        else:
+            response = self._run(app.handle_http(request))
+        if method == "HEAD" and response.body:  # the transports send HEAD's headers only
+            response.body = b""
+        received = self.cookies.update_from(response.headers, raw_path)
+        return TestResponse(response, request, target, received)
+
+    def _run(self, coro: Any) -> Response:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            coro.close()
+            raise RuntimeError(
+                "TestClient cannot run inside a running event loop (an async test): "
+                "use `await app.handle_http(rweb.Request(...))` there"
+            )
+        if self._loop is None or self._loop.is_closed():
+            self._loop = asyncio.new_event_loop()
+            weakref.finalize(self, self._loop.close)  # also when close() is never called
+        return cast(Response, self._loop.run_until_complete(coro))
+
+    # -- live sessions ---------------------------------------------------------------
+
+    def live(self, url: str = "/", **kw: Any) -> Client:
+        """Join the reactive page at ``url`` with this client's cookies (see :class:`Client`).
+
+        Cookies set by the session (``conn.set_cookie``) are redeemed through
+        this client and land in its jar.
+        """
+        if "writer_id" not in kw:
+            wid = self.app.next_writer_id()
+            while wid in self.app.sessions:  # a Client made with an explicit id holds it
+                wid = self.app.next_writer_id()
+            kw["writer_id"] = wid
+        client = Client(self.app, url, http=self, **kw)
+        self._live.append(client)
+        return client
+
+    def run_pending(self) -> int:
+        """Run the work the app queued on its (in-process) event loop; see :meth:`Client.run_pending`."""
+        return self.pending.run_pending()
+
+    def close(self) -> None:
+        """Close the live sessions this client opened, and its event loop."""
+        for c in self._live:
+            c.close()
+        self._live.clear()
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.close()
+
+    def __enter__(self) -> TestClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _pairs(values: Params) -> list[tuple[str, str]]:
+    items = values.items() if isinstance(values, Mapping) else values
+    out: list[tuple[str, str]] = []
+    for k, v in items:
+        if isinstance(v, list | tuple):
+            out.extend((k, _str(x)) for x in v)
+        else:
+            out.append((k, _str(v)))
+    return out
+
+
+def _str(v: Any) -> str:
+    if v is True or v is False:
+        return "true" if v else "false"
+    return str(v)
+
+
+# -- live sessions in-process ---------------------------------------------------------
+
+
+class Client:
+    """Drive one live session in-process, through the wire protocol, as a browser tab would.
+
+    ``Client(app_or_setup, url)`` joins the page at ``url`` (``/`` by default)
+    the way the browser's socket does (the join URL in the socket's query),
+    with ``cookies`` and ``headers`` on the socket request.  For a bare
+    ``session_setup``, an :class:`~rweb.App` is made (``**app_options`` go to
+    it).  ``info`` gives the socket's :class:`~rweb.ConnectionInfo` as is
+    (its query's ``url`` names the page; without one the page is ``/``).
+
+    - ``send(action, params)``: one action; returns the decoded reply;
+    - ``navigate(url)``: what a click on a ``data-navigate`` link does (a new
+      history entry, then the ``nav`` message); an ``init`` reply replaces the
+      page; returns the reply.  ``back()`` and ``forward()`` walk the history;
+    - ``html(name)``: a component's HTML (the whole page by default), rebuilt
+      with :func:`rweb.protocol.assemble` from what the server sent;
+    - ``url``, ``title``: what the browser shows; ``history``;
+    - ``effects``: every effect (``fx``) received, in order, as
+      ``(kind, data)``; ``nav`` effects with mode ``push``/``replace`` are
+      followed like the browser does, ``cookie`` effects are redeemed over
+      HTTP (``cookies`` is the jar), a ``load`` (a ``Redirect``,
+      ``conn.redirect``, a link to a plain page) is recorded in ``loaded``
+      and ``redirected_to`` and ends the session, as leaving the page does;
+    - ``pushes``: the messages the server sent on its own; ``run_pending()``
+      runs the work queued on the app's event loop (pushes after a write
+      outside an action, ``app.in_session``, ``app.call_soon``);
+    - ``close()``: the tab is closed (the session's ``on_close`` and end
+      hooks run).
+
+    A join refused with an error (``setup_error``, ``not_found``) raises
+    ``RuntimeError``; one refused with a redirect does not: ``ok`` is False
+    and ``redirected_to`` says where the browser went.
     """
 
     def __init__(
         self,
-        session_setup: Callable[..., Any] | App,
+        app_or_setup: Callable[..., Any] | App,
+        url: str | None = None,
         *,
         writer_id: Any = 1,
         info: ConnectionInfo | None = None,
+        cookies: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        http: TestClient | None = None,
         **app_options: Any,
     ) -> None:
-        app = session_setup if isinstance(session_setup, App) else App(session_setup, **app_options)
+        if http is not None:
+            if app_options or (not isinstance(app_or_setup, App)) or app_or_setup is not http.app:
+                raise TypeError("a Client given http= drives that TestClient's app")
+            app = http.app
+        else:
+            app = _as_app(app_or_setup, app_options)
+            http = TestClient(app)
+        self.app = app
+        self.http = http
+        self.writer_id = writer_id
         self.pushes: list[dict[str, Any]] = []
-        self._scheduled: list[Callable[[], None]] = []
+        self.replies: list[dict[str, Any]] = []
+        self.effects: list[tuple[str, dict[str, Any]]] = []
+        self.loaded: list[str] = []
         self.components: dict[str, dict[str, Any]] = {}
+        self.title: str | None = None
+        self.closed = False
         self._ref = 0
-        self.conn = Connection(app, writer_id, info or ConnectionInfo(), self._on_push, self._scheduled.append)
-        raw, ok = self.conn.open()
-        self.init = orjson.loads(raw)
-        if not ok:
-            raise RuntimeError(f"the session did not open: {self.init.get('e')}")
-        self._apply(self.init["c"])
+        self._fx: deque[tuple[str, dict[str, Any]]] = deque()
+        self._loop = _pending_loop(app)
+        info = self._socket_info(url, info, cookies, headers)
+        if url is None:
+            page = page_info(info)
+            url = page.path + (f"?{urlencode(list(page.query.items()))}" if page.query else "")
+        self.history: list[str] = [url]
+        self._at = 0
+        self.conn = Connection(app, writer_id, info, self._on_push, self._loop.schedule)
+        self._loop.clients.add(self)
+        raw, self.ok = self.conn.open()
+        self.init: dict[str, Any] = orjson.loads(raw)
+        if not self.ok and "e" in self.init:
+            self.close()  # the transport closes the socket
+            raise RuntimeError(f"the session did not open: {self.init['e']}")
+        self._receive(self.init)
+        self._follow()  # a refused join carries a "load" effect, which closes
+        if not self.ok and not self.closed:
+            self.close()
+
+    def _socket_info(
+        self,
+        url: str | None,
+        info: ConnectionInfo | None,
+        cookies: Mapping[str, str] | None,
+        headers: Mapping[str, str] | None,
+    ) -> ConnectionInfo:
+        if info is not None and url is None and cookies is None and headers is None:
+            return info
+        if url is not None and not (url.startswith("/") and not url.startswith("//")):
+            raise ValueError(f"url is a path within the app (/x?y=1), not {url!r}")
+        socket_path = self.app.root_path + self.app.socket_path
+        if info is not None:
+            query = dict(info.query)
+            hdrs = dict(info.headers)
+            jar = dict(info.cookies)
+            path, client = info.path, info.client
+        else:
+            query, jar, path, client = {}, {}, socket_path, self.http.client
+            hdrs = {
+                "host": self.http.host,
+                "origin": self.http.base_url,
+                "user-agent": USER_AGENT,
+            }
+            jar = self.http.cookies.for_path(socket_path)
+        if url is not None:
+            query["url"] = url
+        hdrs.update({k.lower(): v for k, v in (headers or {}).items()})
+        jar.update(cookies or {})
+        if jar:
+            hdrs["cookie"] = "; ".join(f"{k}={v}" for k, v in jar.items())
+        return ConnectionInfo(path=path, query=query, headers=hdrs, cookies=jar, client=client)
+
+    # -- what the browser shows ---------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """The app URL the browser shows (path and query within the app)."""
+        return self.history[self._at]
+
+    @property
+    def redirected_to(self) -> str | None:
+        """Where the last full page load went (None when none happened)."""
+        return self.loaded[-1] if self.loaded else None
+
+    @property
+    def cookies(self) -> CookieJar:
+        """The browser's cookie jar (shared with the TestClient this session came from)."""
+        return self.http.cookies
+
+    def html(self, name: str = "root") -> str:
+        """The HTML of component ``name`` and its children, as the browser builds it."""
+        return assemble(self.components, name)
+
+    # -- what the user does ----------------------------------------------------------------
 
     def send(self, action: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Send an action (a click, an input, a form) and return the server's reply."""
         self._ref += 1
         msg = {"action": action, "params": params or {}, "ref": self._ref}
         return self.send_raw(orjson.dumps(msg))
 
     def send_raw(self, data: bytes | str) -> dict[str, Any]:
-        reply = orjson.loads(self.conn.receive(data))
-        self._apply(reply.get("d") or {})
+        """Send one raw text message and return the decoded reply."""
+        self._check_open()
+        reply: dict[str, Any] = orjson.loads(self.conn.receive(data))
+        self.replies.append(reply)
+        self._receive(reply)
+        self._follow()
         return reply
 
-    def run_pending(self) -> None:
-        """Run the pushes the session scheduled (what the event loop would do)."""
-        while self._scheduled:
-            self._scheduled.pop(0)()
+    def navigate(self, url: str, *, replace: bool = False) -> dict[str, Any]:
+        """Show the app's page at ``url`` live (a ``data-navigate`` link); returns the reply."""
+        self._check_open()
+        if replace:
+            self.history[self._at] = url
+        else:
+            del self.history[self._at + 1 :]
+            self.history.append(url)
+            self._at += 1
+        reply = self._nav(url)
+        self._follow()
+        return reply
+
+    def back(self) -> dict[str, Any]:
+        """The browser's back button (between live-navigated entries)."""
+        return self._go(-1)
+
+    def forward(self) -> dict[str, Any]:
+        """The browser's forward button."""
+        return self._go(1)
+
+    def _go(self, step: int) -> dict[str, Any]:
+        self._check_open()
+        at = self._at + step
+        if not 0 <= at < len(self.history):
+            raise IndexError("no history entry there")
+        self._at = at
+        reply = self._nav(self.history[at])
+        self._follow()
+        return reply
+
+    def run_pending(self) -> int:
+        """Run what the app queued on its event loop (pushes, ``call_soon``, ``in_session``), as the loop would.
+
+        The queue is the app's, shared by every in-process client of the app:
+        other sessions' pushes run too.  Returns how many callbacks ran.
+        """
+        return self._loop.run_pending()
+
+    def close(self) -> None:
+        """The tab goes away: the session ends (``on_close``, end hooks)."""
+        self.closed = True
+        self.conn.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- the wire --------------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self.closed:
+            where = f" (the browser loaded {self.redirected_to})" if self.loaded else ""
+            raise RuntimeError(f"the session is closed{where}")
+
+    def _nav(self, url: str) -> dict[str, Any]:
+        self._ref += 1
+        reply: dict[str, Any] = orjson.loads(
+            self.conn.receive(orjson.dumps({"t": "nav", "url": url, "ref": self._ref}))
+        )
+        self.replies.append(reply)
+        self._receive(reply)
+        return reply
 
     def _on_push(self, data: bytes) -> None:
         msg = orjson.loads(data)
         self.pushes.append(msg)
-        self._apply(msg.get("d") or {})
+        self._receive(msg)
+
+    def _receive(self, msg: dict[str, Any]) -> None:
+        if msg.get("t") == "init":
+            self.components = {}
+            self._apply(msg.get("c") or {})
+            if msg.get("title") is not None:
+                self.title = msg["title"]
+        else:
+            self._apply(msg.get("d") or {})
+        for kind, data in msg.get("fx") or ():
+            self.effects.append((kind, data))
+            self._fx.append((kind, data))
+
+    def _follow(self) -> None:
+        """Carry out the effects received, in order, as the browser client does."""
+        done = 0
+        while self._fx:
+            kind, data = self._fx.popleft()
+            done += 1
+            if done > MAX_EFFECTS:
+                raise RuntimeError(f"more than {MAX_EFFECTS} effects in a row: a navigation loop?")
+            if kind == "cookie":
+                self.http.post(data["url"], content=data["token"], headers={"content-type": "text/plain"})
+            elif kind == "nav":
+                if self.closed:
+                    continue  # the page is gone: the browser left it
+                url, mode = data["url"], data.get("mode")
+                if mode == "load":
+                    self.loaded.append(url)
+                    self.close()
+                elif mode in ("push", "replace"):
+                    if mode == "replace":
+                        self.history[self._at] = url
+                    else:
+                        del self.history[self._at + 1 :]
+                        self.history.append(url)
+                        self._at += 1
+                    self._nav(url)
 
     def _apply(self, patches: dict[str, Any]) -> None:
         comps = self.components
@@ -173,14 +1034,7 @@ class Client:
                 for k, v in patch.items():
                     d[int(k)] = v
 
-    def html(self, name: str = "root") -> str:
-        c = self.components[name]
-        s, d = c["s"], c["d"]
-        out = [s[0]]
-        for i, v in enumerate(d):
-            out.append(self.html(v["c"]) if isinstance(v, dict) else v)
-            out.append(s[i + 1])
-        return "".join(out)
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "live"
+        return f"<Client {self.url!r} {state} writer_id={self.writer_id!r}>"
 
-    def close(self) -> None:
-        self.conn.close()
