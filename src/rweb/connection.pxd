@@ -4,5 +4,5 @@ from .protocol cimport decode, encode_reply
 from .session cimport Session
 
 cdef class Connection:
-    cdef public object app, conn, effects, failure, max_size, schedule, send, state, writer_id
+    cdef public object app, conn, effects, max_size, schedule, send, state, writer_id
     cdef public Session session

@@ -54,7 +54,6 @@ class Connection:
         "app",
         "conn",
         "effects",
-        "failure",
         "max_size",
         "schedule",
         "send",
@@ -79,9 +78,13 @@ class Connection:
         self.session: Session | None = None
         self.conn: Any = None  # the Conn given to the page's setup (kept when user code may use it)
         self.effects: list[Any] | None = None  # asked for by user code, not yet sent
-        self.state = JOINING
+        # joining -> live -> closed; while joining, a failed setup is kept here
+        # for open() to report: (error code, message) or a Redirect.
+        self.state: Any = JOINING
         # (error code, message) or a Redirect when the page could not be set up
-        self.failure: Any = self._mount(page_info(info or ConnectionInfo()))
+        failure = self._mount(page_info(info or ConnectionInfo()))
+        if failure is not None:
+            self.state = failure
 
     # -- the page's session ----------------------------------------------------
 
@@ -115,9 +118,9 @@ class Connection:
 
     def _page(self, ref: Any = None, url: str | None = None) -> tuple[bytes, bool]:
         """The page's first message: ``(init, True)``, or a failure and False."""
-        failure = self.failure
-        if failure is not None:
-            self.failure = None
+        failure = self.state
+        if type(failure) is not str:
+            self.state = JOINING
             if isinstance(failure, tuple):
                 return encode_error(failure[0], failure[1], ref), False
             # A redirect: the browser loads another URL.
@@ -135,6 +138,11 @@ class Connection:
         if url is not None and conn is not None and conn.route is not None:
             title = conn.route.title
         return encode_init(components, ref, url, title or (self.app.title if url else None), effects), True
+
+    def redirecting(self) -> bool:
+        """Before open(): True when the page sends the browser elsewhere (close normally, 1000)."""
+        state = self.state
+        return type(state) is not str and type(state) is not tuple
 
     def open(self) -> tuple[bytes, bool]:
         """The first message: the full page.  ``(message, ok)``; close if not ok."""
@@ -237,13 +245,14 @@ class Connection:
         )
         self._ended()
         self.effects = None
-        self.failure = self._mount(info)
-        failure = self.failure
+        failure = self._mount(info)
         if type(failure) is tuple and failure[0] == "setup_error":
             # The browser loads the URL for real and shows the server's error page.
-            self.failure = None
             return encode_reply({}, ref, failure, [["nav", {"url": url, "mode": "load"}]])
+        if failure is not None:
+            self.state = failure
         msg, ok = self._page(ref, url)
+        self.state = LIVE
         if ok:
             self._started()
         return msg

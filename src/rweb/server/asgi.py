@@ -27,7 +27,7 @@ import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from ..app import App, Redirect, error_response
+from ..app import App, error_response
 from ..connection import Connection
 from ..http import Request, Response
 from ..session import ConnectionInfo
@@ -154,7 +154,7 @@ class ASGIApp:
         socket = _Socket(send)
         loop = asyncio.get_running_loop()
         connection = Connection(app, app.next_writer_id(), info, socket.push, loop.call_soon)
-        redirect = isinstance(connection.failure, Redirect)
+        redirect = connection.redirecting()
         await send({"type": "websocket.accept"})
         socket.handler = asyncio.current_task()
         writer = loop.create_task(socket.run())
