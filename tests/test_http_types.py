@@ -224,3 +224,25 @@ def test_encrypted_tokens_hide_and_authenticate() -> None:
     flipped = t[:40] + ("A" if t[40] != "A" else "B") + t[41:]  # inside the tag
     assert s.decrypt(flipped) is None
     assert s.decrypt("!!") is None and s.decrypt("") is None
+
+
+def test_respond_runs_an_async_handler_once_and_only_when_awaited() -> None:
+    app = App("x")
+    calls: list[str] = []
+
+    @app.post("/insert")
+    async def insert(request: Request) -> dict[str, int]:
+        calls.append("before await")  # e.g. a database insert: must happen once
+        await asyncio.sleep(0)
+        return {"n": len(calls)}
+
+    pending = app.respond(Request("POST", "/insert"))
+    assert not isinstance(pending, Response) and calls == []
+
+    async def finish() -> Response:
+        return await pending  # type: ignore[misc]
+
+    assert asyncio.run(finish()).body == b'{"n":1}' and calls == ["before await"]
+    assert asyncio.run(app.handle_http(Request("POST", "/insert"))).body == b'{"n":2}'
+    sync = app.respond(Request("GET", "/nope"))
+    assert isinstance(sync, Response) and sync.status == 404

@@ -30,7 +30,7 @@ import os
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import unquote
 
@@ -48,6 +48,7 @@ from .http import (
     to_response,
 )
 from .pubsub import LocalPubSub, PubSub
+from .render import error_ref
 from .routing import Route, Router
 from .session import ConnectionInfo, Session, SetupError
 from .signing import Signer
@@ -494,30 +495,42 @@ class App:
 
     async def handle_http(self, request: Request) -> Response:
         """Answer one plain HTTP request (never raises: errors become 4xx/5xx pages)."""
+        response = self.respond(request)
+        if isinstance(response, Response):
+            return response
+        return await response
+
+    def respond(self, request: Request) -> Response | Awaitable[Response]:
+        """Answer at once, or return an awaitable that answers (an ``async`` handler, none of whose code has run yet).
+
+        Never raises: errors become 4xx/5xx pages.  Transports that can answer
+        synchronously (the built-in server) call this and await only when needed.
+        """
         request.app = self
         try:
-            response = await self._dispatch_http(request)
-        except HTTPError as exc:
-            response = error_response(exc.status, exc.detail, exc.headers)
-        except Redirect as exc:
-            response = RedirectResponse(exc.url)
-        except Exception:
-            ref = secrets.token_hex(4)
-            log.exception("%s %s failed (ref %s)", request.method, request.path, ref)
-            response = error_response(500, f"Internal Server Error (ref {ref})")
-        return response
+            result = self._dispatch_http(request)
+        except Exception as exc:
+            return self._failed(request, exc)
+        if isinstance(result, Response):
+            return result
+        return self._finish(request, result)
 
-    def handle_http_sync(self, request: Request) -> Response | None:
-        """:meth:`handle_http` without awaiting, when no async handler is involved (None otherwise)."""
-        coro = self.handle_http(request)
+    async def _finish(self, request: Request, pending: Awaitable[Any]) -> Response:
         try:
-            coro.send(None)
-        except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
-        coro.close()
-        return None
+            return to_response(await pending)
+        except Exception as exc:
+            return self._failed(request, exc)
 
-    async def _dispatch_http(self, request: Request) -> Response:
+    def _failed(self, request: Request, exc: Exception) -> Response:
+        if isinstance(exc, HTTPError):
+            return error_response(exc.status, exc.detail, exc.headers)
+        if isinstance(exc, Redirect):
+            return RedirectResponse(exc.url)
+        ref = error_ref()
+        log.error("%s %s failed (ref %s)", request.method, request.path, ref, exc_info=exc)
+        return error_response(500, f"Internal Server Error (ref {ref})")
+
+    def _dispatch_http(self, request: Request) -> Response | Awaitable[Any]:
         path, method = request.path, request.method
         if path == CLIENT_PATH and method in ("GET", "HEAD"):
             from .server.page import client_response
@@ -546,7 +559,7 @@ class App:
             return page_response(self, request, route, match.params)
         result = route.endpoint(request)
         if inspect.isawaitable(result):
-            result = await result
+            return result
         return to_response(result)
 
     def _cookie_endpoint(self, request: Request) -> Response:

@@ -33,6 +33,7 @@ from .protocol import (
     encode_push,
     encode_reply,
 )
+from .render import RenderError, error_ref
 from .session import ConnectionInfo, Session, SetupError
 
 try:  # True in the compiled build (setup.py), False when this file runs as plain Python
@@ -106,8 +107,9 @@ class Connection:
         except Redirect as exc:
             return exc
         except SetupError as exc:
-            log.error("session %s: %s", self.writer_id, exc, exc_info=exc.__cause__)
-            return ("setup_error", "the session could not be set up")
+            ref = error_ref()
+            log.error("session %s: %s (ref %s)", self.writer_id, exc, ref, exc_info=exc.__cause__)
+            return ("setup_error", f"the session could not be set up (ref {ref})")
         # Keep the Conn (it holds the headers) where user code can reach it, or
         # where a live navigation may take the socket to another page.
         if app._start_hooks or app._end_hooks or app.pages > 1 or takes_conn(conn.route.endpoint):
@@ -130,8 +132,11 @@ class Connection:
         try:
             components = session.mount()
         except Exception as exc:
-            log.error("session %s: the page failed to render", self.writer_id, exc_info=exc)
-            return encode_error("render_error", f"the page failed to render: {type(exc).__name__}", ref), False
+            eref = exc.ref if isinstance(exc, RenderError) else error_ref()
+            log.error("session %s: the page failed to render (ref %s)", self.writer_id, eref, exc_info=exc)
+            return encode_error(
+                "render_error", f"the page failed to render: {type(exc).__name__} (ref {eref})", ref
+            ), False
         effects, self.effects = self.effects, None
         conn = self.conn
         title = None

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from secrets import token_hex as _token_hex
 from typing import Any
 
 from .diff import CRef, diff, full
@@ -29,7 +30,16 @@ try:  # True in the compiled build (setup.py), False when this file runs as plai
 except ImportError:
     _COMPILED = False
 
-__all__ = ["ROOT", "ComponentState", "DuplicateComponentError", "RenderContext", "RenderError", "View", "to_html"]
+__all__ = [
+    "ROOT",
+    "ComponentState",
+    "DuplicateComponentError",
+    "RenderContext",
+    "RenderError",
+    "View",
+    "error_ref",
+    "to_html",
+]
 
 log = logging.getLogger("rweb.render")
 
@@ -61,6 +71,18 @@ class RenderError(RuntimeError):
         super().__init__(f"component {component!r} failed to render: {type(cause).__name__}: {cause}")
         self.component = component
         self.cause = cause
+        # Quoted in the log line and to the browser, which sees only the type.
+        self.ref = error_ref()
+
+    @property
+    def public(self) -> str:
+        """What the browser may be told: no exception message (it can hold secrets)."""
+        return f"component {self.component!r} failed to render: {type(self.cause).__name__} (ref {self.ref})"
+
+
+def error_ref() -> str:
+    """A short random id that ties what a visitor is shown to the server's log line."""
+    return _token_hex(4)
 
 
 class RenderContext:
@@ -295,7 +317,7 @@ class View:
             comp.dirty = False
             err = exc if isinstance(exc, RenderError) and exc.component == name else RenderError(name, exc)
             if not isinstance(exc, DuplicateComponentError | RenderError):
-                log.error("component %r failed to render", name, exc_info=exc)
+                log.error("component %r failed to render (ref %s)", name, err.ref, exc_info=exc)
             self._error(err)
             # Children created by this failed render are not on the page: drop them.
             keep = set(old_children)

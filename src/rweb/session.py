@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from .http import parse_cookies
-from .render import RenderError, View
+from .render import RenderError, View, error_ref
 
 try:  # True in the compiled build (setup.py), False when this file runs as plain Python
     import cython
@@ -137,8 +137,9 @@ class Session:
         except UnknownAction as exc:
             error = ("unknown_action", f"unknown action {exc.action!r}")
         except Exception as exc:
-            log.error("on_action(%r) raised", action, exc_info=exc)
-            error = ("handler_error", f"action {action!r} failed: {type(exc).__name__}")
+            ref = error_ref()
+            log.error("session %s: on_action(%r) raised (ref %s)", self.writer_id, action, ref, exc_info=exc)
+            error = ("handler_error", f"action {action!r} failed: {type(exc).__name__} (ref {ref})")
         finally:
             view.hold = False
         if not view._dirty:
@@ -178,8 +179,9 @@ class Session:
             fn(*args)
         except Exception as exc:
             name = getattr(fn, "__qualname__", repr(fn))
-            log.error("%s raised in session %s", name, self.writer_id, exc_info=exc)
-            error = ("handler_error", f"{name} failed: {type(exc).__name__}")
+            ref = error_ref()
+            log.error("session %s: %s raised (ref %s)", self.writer_id, name, ref, exc_info=exc)
+            error = ("handler_error", f"{name} failed: {type(exc).__name__} (ref {ref})")
         finally:
             view.hold = hold
         self._push_pending = False
@@ -196,4 +198,4 @@ class Session:
 
 
 def _render_error(errors: list[RenderError]) -> tuple[str, str]:
-    return ("render_error", "; ".join(str(e) for e in errors))
+    return ("render_error", "; ".join(e.public for e in errors))

@@ -1,8 +1,10 @@
-"""The built-in transport: picows (WebSocket + the few plain HTTP routes) on uvloop.
+"""The built-in transport: an HTTP/1.1 front end, and picows for the WebSocket, on uvloop.
 
-One :class:`Server` serves one process.  ``GET /`` answers the server-rendered
-page, ``GET /_rweb/rweb.js`` the client, and ``/ws`` upgrades to the
-WebSocket, where each connection gets a :class:`~rweb.connection.Connection`.
+One :class:`Server` serves one process.  Every connection starts in the
+HTTP/1.1 front end (:mod:`rweb.server.http1`), which answers plain requests
+with :meth:`rweb.App.handle_http` (pages, handlers, static files, the client
+script).  A ``GET`` of ``ws_path`` (``/ws``) asking for a WebSocket is handed
+to picows, and each WebSocket gets a :class:`~rweb.connection.Connection`.
 
 Messages are answered in batches: a text frame is only queued when it arrives,
 and once the event loop has read every socket that was ready, one callback
@@ -19,25 +21,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from http import HTTPStatus
 from typing import Any
-from urllib.parse import unquote
 
 from picows import (
+    WSAutoPingStrategy,
     WSCloseCode,
     WSFrame,
     WSListener,
     WSMsgType,
     WSTransport,
     WSUpgradeRequest,
-    WSUpgradeResponse,
-    WSUpgradeResponseWithListener,
-    ws_create_server,
 )
+from picows.picows import WSProtocol
 
 from ..connection import Connection
-from ..http import Request, Response
 from ..session import ConnectionInfo
+from .http1 import HTTPFront, split_target
 
 __all__ = ["Server"]
 
@@ -146,7 +145,16 @@ def _drop_handshake(transport: WSTransport) -> None:
 
 
 class Server:
-    """The rweb server of one process."""
+    """The rweb server of one process.
+
+    HTTP timeouts, in seconds (read when used, so they may be changed on a
+    running server): ``header_timeout`` for a request's headers (from the
+    connection or the request's first byte), ``body_timeout`` between two
+    reads of a body, ``keepalive_timeout`` for an idle keep-alive connection,
+    ``linger_timeout`` for draining what a client still sends after the
+    response that closes its connection; ``shutdown_timeout`` bounds
+    :meth:`close`.
+    """
 
     def __init__(
         self,
@@ -160,6 +168,11 @@ class Server:
         reuse_port: bool = False,
         read_buffer_size: int = 2048,
         use_aiofastnet: bool = False,
+        header_timeout: float = 10.0,
+        body_timeout: float = 30.0,
+        keepalive_timeout: float = 10.0,
+        linger_timeout: float = 2.0,
+        shutdown_timeout: float = 10.0,
     ) -> None:
         self.use_aiofastnet = use_aiofastnet
         self.app = app
@@ -170,7 +183,15 @@ class Server:
         self.read_buffer_size = read_buffer_size
         self.worker_index = worker_index
         self.workers = workers
+        self.header_timeout = header_timeout
+        self.body_timeout = body_timeout
+        self.keepalive_timeout = keepalive_timeout
+        self.linger_timeout = linger_timeout
+        self.shutdown_timeout = shutdown_timeout
         self._server: asyncio.Server | None = None
+        self._front: HTTPFront | None = None
+        self._ws_logger: Any = None
+        self._hard_limit = _HARD_FRAME_LIMIT_MIN
         self.call_soon: Any = None
         self.live: set[_Listener] = set()  # open WebSocket connections
         # Text messages read but not yet answered: listener, payload, listener, ...
@@ -209,40 +230,80 @@ class Server:
         loop = asyncio.get_running_loop()
         self.call_soon = loop.call_soon
         self.app.bind(loop, self.worker_index, self.workers)
-        hard_limit = max(self.app.max_message_size * _HARD_FRAME_LIMIT_FACTOR, _HARD_FRAME_LIMIT_MIN)
-        self._server = await ws_create_server(
-            self._route,
-            self.host,
-            self.port,
-            disconnect_on_exception=False,
-            max_frame_size=hard_limit,
-            read_buffer_init_size=self.read_buffer_size,  # picows 2.3 never allocates less than 2 KiB
-            reuse_port=self.reuse_port or None,
-            backlog=4096,  # a thousand browsers connecting at once must not meet SYN retries
-            websocket_handshake_timeout=10,
-            # A logger adapter, not a Logger: picows then skips building a
-            # child Logger for every connection (about 1 KiB each).
-            logger_name=logging.LoggerAdapter(logging.getLogger("picows.server"), {}),
+        self._hard_limit = max(self.app.max_message_size * _HARD_FRAME_LIMIT_FACTOR, _HARD_FRAME_LIMIT_MIN)
+        # A logger adapter, not a Logger: picows then skips building a child
+        # Logger for every connection (about 1 KiB each).
+        self._ws_logger = logging.LoggerAdapter(logging.getLogger("picows.server"), {})
+        self._front = HTTPFront(self, self._ws_protocol)
+        if self.use_aiofastnet:
+            import aiofastnet
+
+            create_server: Any = aiofastnet.create_server
+            args: tuple[Any, ...] = (loop, self._front)
+        else:
             # Plain uvloop transports: about 5 KiB less per idle connection
             # than aiofastnet's (measured: bare server 8.1 vs 13.5 KiB/session).
-            use_aiofastnet=self.use_aiofastnet,
+            create_server = loop.create_server
+            args = (self._front,)
+        self._server = await create_server(
+            *args,
+            host=self.host,
+            port=self.port,
+            reuse_port=self.reuse_port or None,
+            backlog=4096,  # a thousand browsers connecting at once must not meet SYN retries
         )
         if self.port == 0:
             self.port = self._server.sockets[0].getsockname()[1]
 
+    def _ws_protocol(self) -> WSProtocol:
+        """A picows protocol for a WebSocket upgrade, built as ``picows.ws_create_server`` builds it."""
+        return WSProtocol(
+            None,  # host+port
+            None,  # ws_path
+            False,  # is_client_side
+            self._route,
+            self._ws_logger,
+            False,  # disconnect_on_exception
+            10,  # websocket_handshake_timeout
+            False,  # enable_auto_ping
+            20,  # auto_ping_idle_timeout
+            20,  # auto_ping_reply_timeout
+            WSAutoPingStrategy.PING_WHEN_IDLE,
+            True,  # enable_auto_pong
+            self._hard_limit,  # max_frame_size
+            None,  # extra_headers
+            self.read_buffer_size,  # read_buffer_init_size: picows 2.3 never allocates less than 2 KiB
+        )
+
     async def close(self) -> None:
-        """Stop accepting, answer what was read, tell every open session 1001 "going away", and close."""
+        """Stop accepting, answer what was read, tell every open session 1001 "going away", and close.
+
+        Idle HTTP connections close at once, busy ones after the responses
+        they owe; whatever is still open after ``shutdown_timeout`` is aborted.
+        """
         if self._server is None:
             return
         self._server.close()
         self.answer()
-        for listener in list(self.live):
+        listeners = list(self.live)
+        for listener in listeners:
             t = listener.transport
             if t is not None and not t.is_disconnected:
                 t.send_close(WSCloseCode.GOING_AWAY, b"server shutting down")
                 t.disconnect()
         self.live.clear()
-        await self._server.wait_closed()
+        if self._front is not None:
+            self._front.shutdown()
+        try:
+            await asyncio.wait_for(self._server.wait_closed(), self.shutdown_timeout)
+        except TimeoutError:
+            log.warning("connections still open %.1f s after the server closed: aborted", self.shutdown_timeout)
+            if self._front is not None:
+                self._front.abort()
+            for listener in listeners:
+                t = listener.transport
+                if t is not None:
+                    t.underlying_transport.abort()
         self._server = None
 
     async def serve_forever(self) -> None:
@@ -251,46 +312,19 @@ class Server:
         assert self._server is not None
         await self._server.serve_forever()
 
-    # -- HTTP routing ------------------------------------------------------
+    # -- WebSocket routing ---------------------------------------------------
 
     def _route(self, request: WSUpgradeRequest) -> Any:
-        target = request.path.decode("latin-1")
-        path, _, qs = target.partition("?")
+        """picows' listener factory: the socket path gets a session, anything else 404.
+
+        Only upgrade requests for ``ws_path`` reach picows (the HTTP front end
+        answers everything else); this is the last check.
+        """
+        path, qs = split_target(request.path)
         if path == self.ws_path:
-            return _Listener(self, self._info(request, target))
-        req = Request(
-            request.method.decode("latin-1"),
-            unquote(path),
-            query_string=qs,
-            headers=list(request.headers.items()),
-        )
-        response = self.app.handle_http_sync(req)
-        if response is None:  # an async handler: not servable through picows' own HTTP
-            return _http(500, b"500 Internal Server Error", "text/plain; charset=utf-8")
-        return _from_response(response)
+            return _Listener(self, self._info(request, f"{path}?{qs}" if qs else path))
+        return None
 
     def _info(self, request: WSUpgradeRequest, target: str) -> ConnectionInfo:
         return ConnectionInfo.from_request(target, request.headers.items())
 
-
-def _from_response(response: Response) -> Any:
-    headers: dict[str, str] = {}
-    for k, v in response.headers:
-        if k.lower() == "set-cookie" and k in headers:
-            continue  # picows takes a mapping; the HTTP/1.1 front end keeps every Set-Cookie
-        headers[k] = v
-    return _http(response.status, response.body or None, None, headers)
-
-
-def _http(status: int, body: bytes | None, ctype: str | None, headers: dict[str, str] | None = None) -> Any:
-    extra = dict(headers or {})
-    if ctype:
-        extra["Content-Type"] = ctype
-    if status == 200:
-        response = WSUpgradeResponse.create_ok_response(body, extra)
-    elif status >= 400:
-        response = WSUpgradeResponse.create_error_response(HTTPStatus(status), body, extra)
-    else:
-        response = WSUpgradeResponse.create_ok_response(body, extra)
-        response.status = HTTPStatus(status)
-    return WSUpgradeResponseWithListener(response, None)
