@@ -427,3 +427,48 @@ def test_a_cookie_set_live_is_seen_by_the_next_page() -> None:
     assert tab.nav("/private")["t"] == "init" and "hello ann" in tab.html()
     app.sessions[7].conn.clear_cookie("user")
     assert tab.nav("/private")["fx"] == [["nav", {"url": "/login", "mode": "load"}]]
+
+
+# -- the socket's Origin ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("origin", "host", "allowed", "ok"),
+    [
+        (None, "a.example:8080", None, True),  # no browser
+        ("http://a.example:8080", "a.example:8080", None, True),
+        ("https://A.example:8080", "a.example:8080", None, True),
+        ("https://evil.example", "a.example:8080", None, False),
+        ("http://a.example", "a.example:8080", None, False),  # another port is another origin
+        ("null", "a.example:8080", None, False),
+        ("file://", "a.example", None, False),
+        ("https://evil.example", "a.example", ["https://evil.example"], True),
+        ("https://x.example.com", "a", ["https://*.example.com"], True),
+        ("https://example.com", "a", ["https://*.example.com"], False),
+        ("http://x.example.com", "a", ["https://*.example.com"], False),
+        ("null", "a", ["*"], True),
+    ],
+)
+def test_origin_check(origin: str | None, host: str, allowed: list[str] | None, ok: bool) -> None:
+    app = App("x", allowed_origins=allowed)
+    headers = {"host": host} | ({"origin": origin} if origin is not None else {})
+    assert app.origin_allowed(headers) is ok
+
+
+def test_a_socket_from_another_site_is_refused_by_the_real_server(wire: Any, caplog: pytest.LogCaptureFixture) -> None:
+    from websockets.exceptions import InvalidStatus
+
+    app, _ = make_app()
+    with serve(app) as srv:
+
+        async def main() -> None:
+            host = f"127.0.0.1:{srv.port}"
+            with pytest.raises(InvalidStatus) as exc:
+                async with wire.connect(srv.ws_url, origin="https://evil.example"):
+                    pass
+            assert exc.value.response.status_code == 403
+            async with wire.connect(srv.ws_url, origin=f"http://{host}") as ws:
+                assert (await wire.recv(ws))["t"] == "init"
+
+        wire.run(main())
+    assert any("Origin 'https://evil.example' is not allowed" in r.getMessage() for r in caplog.records)

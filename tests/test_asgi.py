@@ -590,3 +590,15 @@ def test_rweb_asgi_stays_callable_once_the_adapter_is_imported() -> None:
     assert isinstance(first, ASGIApp) and isinstance(second, ASGIApp)
     with pytest.raises(TypeError):
         rweb.asgi(object())  # type: ignore[arg-type]
+
+
+def test_a_socket_from_another_site_is_refused_under_uvicorn(plain: Uvicorn, wire: Any) -> None:
+    from websockets.exceptions import InvalidStatus
+
+    async def main() -> None:
+        with pytest.raises(InvalidStatus) as exc:
+            async with wire.connect(plain.ws("/ws"), origin="https://evil.example"):
+                pass
+        assert exc.value.response.status_code == 403
+
+    wire.run(main())

@@ -248,6 +248,7 @@ class App:
         root_path: str = "",
         socket_path: str = SOCKET_PATH,
         favicon: str | None = None,
+        allowed_origins: Iterable[str] | None = None,
     ) -> None:
         if callable(title):  # App(session_setup, title): the single-page form
             title, session_setup = (session_setup if isinstance(session_setup, str) else "rweb"), title
@@ -264,6 +265,9 @@ class App:
         self.root_path = root_path.rstrip("/")
         self.socket_path = socket_path
         self.favicon = favicon
+        # None: a socket is accepted from a page of the host it connects to.
+        self.allowed_origins = None if allowed_origins is None else _origin_patterns(allowed_origins)
+        self._refusals = _LogLimit()
         self.router = Router()
         self.static: dict[str, Any] = {}
         for prefix, folder in (static or {}).items():
@@ -467,6 +471,37 @@ class App:
         if self._end_hooks:
             self._run_hooks(self._end_hooks, conn, "end")
 
+    # -- the socket's Origin ------------------------------------------------------------
+
+    def origin_allowed(self, headers: Mapping[str, str]) -> bool:
+        """May a WebSocket with these (lower-case) request headers join?
+
+        As Phoenix's ``check_origin``: a browser always sends ``Origin`` with a
+        WebSocket, and a page from another site must not open a socket that
+        carries this site's cookies (cross-site WebSocket hijacking).  By
+        default the Origin's host and port must be the ``Host`` the socket
+        connects to; ``App(allowed_origins=[...])`` lists the origins allowed
+        instead (``"https://app.example.com"``, ``"https://*.example.com"``,
+        or ``"*"`` for any).  ``Origin: null`` (sandboxed frames, ``file:``
+        pages) is refused unless listed.  A request without ``Origin`` comes
+        from no browser (the seed's benchmark client, a test) and is accepted.
+        Refusals are logged (rate-limited).
+        """
+        origin = headers.get("origin")
+        if origin is None:
+            return True
+        origin = origin.strip().lower()
+        patterns = self.allowed_origins
+        if patterns is None:
+            scheme, sep, rest = origin.partition("://")
+            host = headers.get("host", "").strip().lower()
+            ok = bool(sep) and scheme in ("http", "https") and bool(host) and rest == host
+        else:
+            ok = any(_origin_matches(origin, p) for p in patterns)
+        if not ok and self._refusals.allow():
+            log.warning("WebSocket refused: Origin %r is not allowed (Host %r)", origin, headers.get("host"))
+        return ok
+
     # -- cookies set from a live session ------------------------------------------
 
     COOKIE_TOKEN_TTL = 60.0
@@ -599,6 +634,40 @@ def error_response(status: int, detail: str | None = None, headers: Mapping[str,
     )
     response = HTMLResponse(body, status, headers)
     return response
+
+
+def _origin_patterns(origins: Iterable[str]) -> tuple[str, ...]:
+    if isinstance(origins, str):
+        raise TypeError("allowed_origins is a list of origins, not one string")
+    return tuple(o.strip().rstrip("/").lower() for o in origins)
+
+
+def _origin_matches(origin: str, pattern: str) -> bool:
+    if pattern == "*" or pattern == origin:
+        return True
+    scheme, sep, host = pattern.partition("://")
+    if sep and host.startswith("*."):  # https://*.example.com: any subdomain, not the domain itself
+        o_scheme, o_sep, o_host = origin.partition("://")
+        return o_sep == sep and o_scheme == scheme and o_host.endswith(host[1:])
+    return False
+
+
+class _LogLimit:
+    """At most ``per_second`` log lines a second for one kind of event (floods stay out of the log)."""
+
+    __slots__ = ("count", "per_second", "second")
+
+    def __init__(self, per_second: int = 5) -> None:
+        self.per_second = per_second
+        self.second = 0
+        self.count = 0
+
+    def allow(self) -> bool:
+        now = int(time.monotonic())
+        if now != self.second:
+            self.second, self.count = now, 0
+        self.count += 1
+        return self.count <= self.per_second
 
 
 def split_target(target: str) -> tuple[str, str]:

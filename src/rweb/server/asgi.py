@@ -43,6 +43,7 @@ Send = Callable[[Message], Awaitable[None]]
 
 NORMAL_CLOSURE = 1000  # a page that redirects: the browser loads the other URL
 GOING_AWAY = 1001
+POLICY_VIOLATION = 1008  # sent before accept: the server answers 403 (a foreign Origin)
 INTERNAL_ERROR = 1011
 SHUTDOWN_TIMEOUT = 5.0  # bound on waiting for sockets to close at shutdown
 
@@ -151,6 +152,9 @@ class ASGIApp:
             [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]],
             _client(scope),
         )
+        if not app.origin_allowed(info.headers):
+            await send({"type": "websocket.close", "code": POLICY_VIOLATION})  # 403 before accept
+            return
         socket = _Socket(send)
         loop = asyncio.get_running_loop()
         connection = Connection(app, app.next_writer_id(), info, socket.push, loop.call_soon)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from http import HTTPStatus
 from typing import Any
 
 from picows import (
@@ -31,6 +32,8 @@ from picows import (
     WSMsgType,
     WSTransport,
     WSUpgradeRequest,
+    WSUpgradeResponse,
+    WSUpgradeResponseWithListener,
 )
 from picows.picows import WSProtocol
 
@@ -73,10 +76,14 @@ class _Listener(WSListener):  # type: ignore[misc]
         self.transport = transport
         _drop_handshake(transport)
         self.server.live.add(self)
+        redirecting = self.conn.redirecting()
         msg, ok = self.conn.open()
         transport.send(_TEXT, msg)
         if not ok:
-            transport.send_close(WSCloseCode.INTERNAL_ERROR, b"session setup failed")
+            if redirecting:  # the page sent the browser elsewhere: a normal close
+                transport.send_close(WSCloseCode.OK, b"redirected")
+            else:
+                transport.send_close(WSCloseCode.INTERNAL_ERROR, b"session setup failed")
             transport.disconnect()
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
@@ -322,7 +329,13 @@ class Server:
         """
         path, qs = split_target(request.path)
         if path == self.ws_path:
-            return _Listener(self, self._info(request, f"{path}?{qs}" if qs else path))
+            info = self._info(request, f"{path}?{qs}" if qs else path)
+            if not self.app.origin_allowed(info.headers):
+                response = WSUpgradeResponse.create_error_response(
+                    HTTPStatus.FORBIDDEN, b"403 Forbidden: this site's socket cannot be opened from another origin"
+                )
+                return WSUpgradeResponseWithListener(response, None)
+            return _Listener(self, info)
         return None
 
     def _info(self, request: WSUpgradeRequest, target: str) -> ConnectionInfo:
