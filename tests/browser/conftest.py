@@ -1,8 +1,16 @@
 """Browser tests: the real client (rweb.js) in headless Chromium against the real server.
 
-One Chromium for the whole run (``browser``), a fresh tab per test (``page``),
-and ``open_app(session_setup)`` to serve an app on a free loopback port and
-load it.  Skipped when Chromium is not installed (CI installs Debian's).
+Two drivers, both on Debian's Chromium (nothing is downloaded):
+
+- CDP (``cdp.py``): one Chromium for the whole run (``browser``), a fresh tab
+  per test (``page``), and ``open_app(session_setup)`` to serve an app on a
+  free loopback port and load it;
+- Playwright for Python: one Chromium per test module (``pw_browser``), a new
+  context (fresh cookies and storage) and page per test (``pw_page``), and
+  ``pw_open(app, path)`` to serve an ``rweb.App`` and load one of its pages.
+
+Skipped when Chromium (or, for the Playwright tests, the playwright package)
+is not installed.
 """
 
 from __future__ import annotations
@@ -13,14 +21,23 @@ import socket
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 
 from cdp import Browser, Page, find_chromium
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser as PWBrowser
+    from playwright.sync_api import BrowserContext as PWContext
+    from playwright.sync_api import Page as PWPage
+
+    from rweb import App
+    from rweb.testing import Served
 
 # Installed in every tab before any page script: records the client's window
 # events, and tags the server-rendered elements (readyState "interactive" comes
@@ -196,3 +213,132 @@ class TcpProxy:
         finally:
             with contextlib.suppress(OSError):
                 dst.shutdown(socket.SHUT_WR)
+
+
+# -- Playwright ---------------------------------------------------------------------
+
+PW_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+PW_TIMEOUT_MS = 10_000  # the bound on every Playwright wait, action and page load
+
+# The CDP tests' recorder, plus the client's navigation and cookie events.
+PW_RECORDER = (
+    RECORDER
+    + r"""
+(() => {
+  window.__rweb_navs = [];
+  window.__rweb_cookies = [];
+  addEventListener("rweb:navigate", (e) => {
+    const d = e.detail || {};
+    window.__rweb_navs.push({url: d.url, kind: d.kind, current: d.current, t: d.msg ? d.msg.t : null});
+  });
+  addEventListener("rweb:cookie", (e) => window.__rweb_cookies.push(e.detail));
+  // Survives page loads in this tab: was the "Reconnecting" banner ever shown?
+  addEventListener("rweb:disconnected", () => sessionStorage.setItem("rweb-was-down", location.pathname));
+})();
+"""
+)
+
+
+@pytest.fixture(scope="module")
+def pw_browser() -> Iterator[PWBrowser]:
+    """Debian's Chromium driven by Playwright (one per module: Playwright's sync API
+    keeps an event loop marked running in this thread while it is started)."""
+    path = find_chromium()
+    if path is None:
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("playwright is not installed (pip install -e '.[test]')")
+    with sync_playwright() as pw:
+        # launch() gives the browser a fresh temporary profile, removed on close.
+        browser = pw.chromium.launch(executable_path=path, args=PW_ARGS, timeout=30_000)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def pw_context(pw_browser: PWBrowser) -> Iterator[PWContext]:
+    """A new browser context per test: its own cookies, storage and cache."""
+    context = pw_browser.new_context()
+    context.set_default_timeout(PW_TIMEOUT_MS)
+    context.set_default_navigation_timeout(PW_TIMEOUT_MS)
+    context.add_init_script(PW_RECORDER)
+    try:
+        yield context
+    finally:
+        context.close()
+
+
+@dataclass
+class PWPageErrors:
+    errors: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def pw_page(pw_context: PWContext) -> Iterator[PWPage]:
+    """A page in a fresh context; fails the test if its scripts threw."""
+    page = pw_context.new_page()
+    seen = PWPageErrors()
+    page.on("pageerror", lambda exc: seen.errors.append(str(exc)))
+    yield page
+    assert not seen.errors, f"uncaught exceptions in the page: {seen.errors}"
+
+
+@dataclass
+class LiveApp:
+    """An app served on a loopback port and shown in a Playwright page."""
+
+    page: PWPage
+    server: Served
+
+    @property
+    def base(self) -> str:
+        return f"http://{self.server.host}:{self.server.port}"
+
+    def url(self, path: str = "/") -> str:
+        return self.base + path
+
+    def goto(self, path: str = "/", *, connected: bool = True) -> None:
+        """Load ``path`` for real; wait for the client's socket to be up (when ``connected``)."""
+        self.page.goto(self.url(path))
+        if connected:
+            self.wait_connected()
+
+    def wait_connected(self) -> None:
+        self.page.wait_for_function("window.rweb && window.rweb.connected", timeout=PW_TIMEOUT_MS)
+
+    @property
+    def path(self) -> str:
+        """The path and query shown in the address bar."""
+        u = urlsplit(self.page.url)
+        return u.path + ("?" + u.query if u.query else "")
+
+    def text(self, selector: str) -> str | None:
+        return self.page.evaluate(
+            "(s) => document.querySelector(s)?.textContent ?? null", selector
+        )
+
+
+@pytest.fixture
+def pw_open(pw_page: PWPage) -> Iterator[Callable[..., LiveApp]]:
+    """``pw_open(app, path="/", connected=True)``: serve ``app`` (an ``rweb.App``), load ``path``."""
+    from rweb.testing import serve
+
+    with contextlib.ExitStack() as stack:
+
+        def opener(app: App, path: str = "/", *, connected: bool = True) -> LiveApp:
+            live = LiveApp(pw_page, stack.enter_context(serve(app)))
+            live.goto(path, connected=connected)
+            return live
+
+        yield opener

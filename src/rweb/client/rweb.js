@@ -1,11 +1,17 @@
-/* rweb browser client: one WebSocket, server-rendered components, DOM morphing.
+/* rweb browser client: one WebSocket, server-rendered components, DOM morphing,
+ * live navigation between the app's pages.
  *
  * Hand-written, no build step, no dependencies. The wire protocol is described
  * in docs/protocol.md. In short:
+ *   join              ws(s)://host{root}/ws?url=/items/3%3Fq%3D1   (the page's URL within the app;
+ *                     from <meta name="rweb-socket">; without that meta: /ws + location.search)
  *   client -> server  {"action": "inc", "params": {...}, "ref": 7}
+ *                     {"t": "nav", "url": "/items/4", "ref": 8}      (live navigation)
  *   server -> client  {"t": "init", "c": {name: {"s": [...], "d": [...]}}}
+ *                     {"t": "init", "c": {...}, "ref": 8, "url": ..., "title": ...}  (nav: another page)
  *                     {"t": "r", "d": {name: patch | null}, "ref": 7, "e": {...}}
  *                     {"t": "p", "d": {...}}
+ *                     any of them: "fx": [["nav", {url, mode}], ["cookie", {url, token}]]
  * A component's HTML is s[0] + d[0] + s[1] + ... + s[n]; a dynamic is an
  * escaped HTML string or {"c": "<child name>"}. Its root element carries
  * data-rc="<name>". Each changed component is rebuilt and morphed in place.
@@ -17,15 +23,35 @@
  *   data-oninput="x"       input event sends {"value": ...} (and "checked" for checkboxes, radios)
  *   data-onchange="x"      change event, the same
  *   data-debounce="ms"     with data-oninput: send once typing pauses for ms
+ *   <a href data-navigate> a plain left click shows the link's page without a reload: the
+ *                          history gets a new entry and the server mounts that page on this
+ *                          socket (or patches this one); data-navigate="replace" replaces the
+ *                          entry. Modified clicks, target="_blank", other origins and links
+ *                          while disconnected are left to the browser. Back / forward between
+ *                          such entries navigate live too.
+ *
+ * Effects ("fx" on any server message), in order; their paths are within the app (the
+ * root path from <meta name="rweb-root"> goes in front unless they already start with it):
+ *   ["nav", {url, mode: "push" | "replace"}]  show app URL `url` live (nav message, then history)
+ *   ["nav", {url, mode: "load"}]              load `url` (or an http(s):// URL) for real, after
+ *                                             pending cookie requests; no banner meanwhile
+ *   ["cookie", {url, token}]                  POST the token to `url`; the answer's Set-Cookie
+ *                                             headers set the cookies (HttpOnly ones too)
  *
  * Window events:
- *   rweb:connected     {msg}             an init arrived (first connection or reconnect)
+ *   rweb:connected     {msg}             an init arrived on a new socket (first connection or reconnect)
  *   rweb:disconnected  {}                the connection was lost (the page shows it)
  *   rweb:update        {components, msg} after the DOM was updated for init, r or p
  *   rweb:error         {code, message, ref, t}  a reply or push carried an error
+ *   rweb:navigate      {url, kind, ref, current, msg}  a live navigation's reply was applied;
+ *                                         kind: "mount" (another page), "patch" (same session),
+ *                                         "load" (a real page load follows), "error"
+ *   rweb:cookie        {url, ok, status}  a cookie request finished
  *
- * window.rweb: send(action, params) -> Promise<reply | null>, connected,
- * components, connect(), disconnect(), html(name), morph(el, markup).
+ * window.rweb: send(action, params) -> Promise<reply | null>, navigate(url, {replace}) ->
+ * Promise<reply | null>, cookiesSet() -> Promise<bool> (pending cookie requests done),
+ * url (the app URL shown), root, connected, components, connect(), disconnect(), html(name),
+ * morph(el, markup).
  */
 (() => {
   "use strict";
@@ -35,6 +61,8 @@
   const MIN_DELAY = 200; // first reconnect delay (ms), doubled per failed attempt
   const MAX_DELAY = 10000;
   const MAX_DEPTH = 256; // component nesting: guards against reference cycles
+  const COOKIE_WAIT = 5000; // a page load waits this long at most for pending cookie requests (ms)
+  const LEAVE_WAIT = 15000; // a page load that has not unloaded the page by then did not happen (ms)
   const PARAM_PREFIX = "data-param-";
   const STYLE =
     "#rweb-status{display:none}" +
@@ -42,17 +70,27 @@
     "padding:4px 8px;background:#b00020;color:#fff;font:14px sans-serif;text-align:center;z-index:2147483647}";
 
   const comps = Object.create(null); // name -> {s: [...], d: [...]}
-  const pending = new Map(); // ref -> resolve of send()'s promise
-  const debounced = new Map(); // element -> timeout id
+  const pending = new Map(); // ref -> resolve of send()'s or navigate()'s promise
+  const debounced = new Map(); // element -> {id: timeout id, fire}
+  const navs = new Map(); // ref of a nav message -> {url, mode, hash, scroll}
+  const cookieRequests = new Set(); // promises of the cookie requests under way
   const tpl = document.createElement("template");
   let sock = null; // the current WebSocket, or null
   let connected = false; // the current socket's init arrived
   let down = false; // the disconnected state is shown
   let stopped = false; // rweb.disconnect() was called
   let unloading = false;
+  let leaving = false; // a page load asked for by the server is under way
   let attempt = 0; // failed connection attempts in a row
   let timer = null;
   let ref = 0;
+  let joined = null; // the app URL the current socket joined
+  let current = null; // the app URL of the page shown (path and query within the root)
+  let navRef = null; // the ref of the latest navigation, until its reply
+  let navMounted = false; // a navigation since the latest one's reply mounted another page...
+  let navTitle = null; // ... with this title
+  let root = null; // the app's root path: "" or "/prefix" (<meta name="rweb-root">)
+  let socketPath = null; // <meta name="rweb-socket">, or null: the legacy /ws + location.search
 
   const emit = (name, detail) => window.dispatchEvent(new CustomEvent(name, { detail }));
 
@@ -331,8 +369,17 @@
       return;
     }
     if (!msg || typeof msg !== "object") return;
+    // The reply to a navigation? Only the latest one scrolls and follows redirects.
+    const nav = msg.ref != null ? navs.get(msg.ref) : undefined;
+    let latest = false;
+    if (nav !== undefined) {
+      navs.delete(msg.ref);
+      latest = msg.ref === navRef;
+      if (latest) navRef = null;
+    }
     let names = [];
     if (msg.t === "init") {
+      // A new page: the socket's first message, or another page mounted by a navigation.
       for (const k in comps) delete comps[k];
       const c = msg.c || {};
       for (const k in c) comps[k] = { s: c[k].s, d: c[k].d || [] };
@@ -342,10 +389,17 @@
           if (!render("root")) console.warn('rweb: no [data-rc="root"] element on the page');
         });
       }
-      connected = true;
-      attempt = 0;
-      setDown(false);
-      emit("rweb:connected", { msg });
+      if (msg.ref == null) {
+        connected = true;
+        attempt = 0;
+        current = joined;
+        setDown(false);
+        emit("rweb:connected", { msg });
+      } else {
+        // Another page: the latest navigation's reply shows its title and scrolls.
+        navMounted = true;
+        if (typeof msg.title === "string") navTitle = msg.title;
+      }
       emit("rweb:update", { components: names, msg });
     } else if (msg.t === "r" || msg.t === "p") {
       if (msg.d && typeof msg.d === "object") {
@@ -358,13 +412,329 @@
       console.warn("rweb:", msg.e.code, msg.e.message);
       emit("rweb:error", { code: msg.e.code, message: msg.e.message, ref: msg.ref, t: msg.t });
     }
-    if (msg.t === "r" && msg.ref != null) {
+    const loads = runEffects(msg, nav, latest);
+    if (nav !== undefined) navigated(msg, nav, latest, loads);
+    else if (msg.t === "init" && msg.ref == null && connected && !leaving && appUrl(location) !== joined) {
+      // The browser moved on (back / forward) while this socket was joining.
+      const url = appUrl(location);
+      if (url !== null) navigate(url, "pop", location.hash);
+    }
+    if ((msg.t === "r" || msg.t === "init") && msg.ref != null) {
       const resolve = pending.get(msg.ref);
       if (resolve) {
         pending.delete(msg.ref);
         resolve(msg);
       }
     }
+  }
+
+  // A navigation's reply was applied. The latest one's shows in the address bar
+  // (the history entry is pushed now, not before: a page that turns out to be a
+  // plain page or a redirect is then loaded with a clean history), sets the
+  // title and scrolls; a failure leaves no page on the socket: load it for real.
+  function navigated(msg, nav, latest, loads) {
+    let kind;
+    if (loads) kind = "load";
+    else if (msg.e) kind = "error";
+    else kind = msg.t === "init" ? "mount" : "patch";
+    if (latest) {
+      const mounted = navMounted, title = navTitle;
+      navMounted = false;
+      navTitle = null;
+      if (kind === "error" && fatal(msg)) {
+        kind = "load";
+        load(root + nav.url + nav.hash, nav);
+      } else if (kind !== "load") {
+        showUrl(nav);
+        if (title !== null) document.title = title;
+        scrollAfter(nav, mounted);
+      }
+    }
+    emit("rweb:navigate", { url: nav.url, kind, ref: msg.ref, current: latest, msg });
+  }
+
+  // The history entry of a navigation the server answered.
+  function showUrl(nav) {
+    current = nav.url;
+    if (nav.mode === "pop") return; // the browser already shows it
+    const full = root + nav.url + nav.hash;
+    if (nav.mode === "push" && full !== location.pathname + location.search + location.hash) {
+      saveScroll(nav.from);
+      history.pushState(null, "", full);
+    } else {
+      history.replaceState(null, "", full);
+    }
+  }
+
+  // An error in a navigation's reply that leaves no page on the socket (the old
+  // session ended, the new one could not be mounted).
+  const fatal = (msg) =>
+    msg.t === "init" ||
+    msg.e.code === "setup_error" ||
+    msg.e.code === "not_found" ||
+    (msg.e.code === "render_error" && !(msg.d && Object.keys(msg.d).length));
+
+  function scrollAfter(nav, mounted) {
+    if (nav.scroll) {
+      window.scrollTo(nav.scroll[0], nav.scroll[1]); // back / forward: where the page was
+      return;
+    }
+    if (nav.hash.length > 1) {
+      let id = nav.hash.slice(1);
+      try { id = decodeURIComponent(id); } catch { /* keep it as is */ }
+      const el = document.getElementById(id);
+      if (el) {
+        el.scrollIntoView();
+        return;
+      }
+    }
+    if (mounted) window.scrollTo(0, 0);
+  }
+
+  // ------------------------------------------------------------- effects
+
+  // Run a message's effects in order; true if the page is being left (a real page load).
+  // `nav`: the navigation this message answers, if any (a superseded one's redirect
+  // is not followed).
+  function runEffects(msg, nav, latest) {
+    const fx = msg.fx;
+    if (!Array.isArray(fx)) return false;
+    let loads = false;
+    for (const item of fx) {
+      if (!Array.isArray(item) || !item[1] || typeof item[1] !== "object") continue;
+      const kind = item[0], data = item[1];
+      if (kind === "cookie") {
+        redeemCookie(data);
+      } else if (kind === "nav") {
+        if (nav !== undefined && !latest) continue;
+        if (data.mode === "load") {
+          // The page asked for (or joined) sends the browser elsewhere: see load().
+          const how = nav !== undefined ? nav : msg.t === "init" ? "replace" : "assign";
+          loads = load(data.url, how) || loads;
+        } else if (isLocal(data.url)) navTo(data.url, data.mode === "replace" ? "replace" : "push");
+        else console.warn("rweb: navigation to a URL outside the app refused", data.url);
+      } else {
+        console.warn("rweb: unknown effect", kind);
+      }
+    }
+    return loads;
+  }
+
+  // A real page load of `url` (a path on this site, or http(s)://), once the pending
+  // cookies are set. `how`: "assign" (a new history entry), "replace", or the
+  // navigation that led here: its history entry was not pushed yet, so a push
+  // assigns, a replace replaces, and back / forward replace the entry the browser
+  // went to.
+  function load(url, how) {
+    if (isLocal(url)) url = rooted(url);
+    else if (typeof url !== "string" || !/^https?:\/\//i.test(url)) {
+      console.warn("rweb: refused to load", url);
+      return false;
+    }
+    const mode = typeof how === "string" ? how : how.mode;
+    leave(() => {
+      if (mode === "push" || mode === "assign") location.assign(url);
+      else if (mode === "pop" && url === location.pathname + location.search + location.hash) location.reload();
+      else location.replace(url);
+    });
+    return true;
+  }
+
+  // Leave the page: no banner and no reconnect while the next page loads.
+  function leave(go) {
+    leaving = true;
+    afterCookies(go);
+    // A load that leaves the page where it is (a download, a 204) gives it back.
+    setTimeout(() => {
+      leaving = false;
+      if (!sock && !stopped && !unloading) {
+        setDown(true);
+        reconnectLater();
+      }
+    }, LEAVE_WAIT);
+  }
+
+  function redeemCookie(data) {
+    const token = data.token;
+    if (!isLocal(data.url) || typeof token !== "string") {
+      console.warn("rweb: bad cookie effect", data);
+      return;
+    }
+    const url = rooted(data.url);
+    const req = fetch(url, {
+      method: "POST",
+      body: token,
+      credentials: "same-origin",
+      cache: "no-store",
+      keepalive: true, // survives a page load that follows
+      headers: { "Content-Type": "text/plain" },
+    }).then(
+      (res) => {
+        if (!res.ok) console.warn("rweb: the cookie request failed with HTTP", res.status);
+        emit("rweb:cookie", { url, ok: res.ok, status: res.status });
+        return res.ok;
+      },
+      (err) => {
+        console.warn("rweb: the cookie request failed", err);
+        emit("rweb:cookie", { url, ok: false, status: 0 });
+        return false;
+      },
+    );
+    cookieRequests.add(req);
+    req.then(() => cookieRequests.delete(req));
+  }
+
+  // Resolves (true if all succeeded) once the cookie requests under way now are done.
+  function cookiesSet() {
+    if (!cookieRequests.size) return Promise.resolve(true);
+    return Promise.all(Array.from(cookieRequests)).then((oks) => oks.every(Boolean));
+  }
+
+  function afterCookies(fn) {
+    if (!cookieRequests.size) {
+      fn();
+      return;
+    }
+    let done = false;
+    const once = () => {
+      if (!done) {
+        done = true;
+        fn();
+      }
+    };
+    cookiesSet().then(once, once);
+    setTimeout(once, COOKIE_WAIT);
+  }
+
+  // ---------------------------------------------------------- navigation
+
+  function config() {
+    if (root !== null) return;
+    const meta = (name) => {
+      const m = document.querySelector('meta[name="' + name + '"]');
+      return m ? m.getAttribute("content") : null;
+    };
+    root = (meta("rweb-root") || "").replace(/\/+$/, "");
+    socketPath = meta("rweb-socket");
+  }
+
+  // A path on this site: "/x", never "//host" or "/\host".
+  const isLocal = (url) => typeof url === "string" && /^\/(?![/\\])/.test(url);
+
+  // The URLs in effects are paths within the app: the root path goes in front
+  // (unless it is there already, as the server does for a Redirect's Location).
+  function rooted(path) {
+    config();
+    return !root || path === root || path.startsWith(root + "/") ? path : root + path;
+  }
+
+  // The URL within the app (path and query, without the root path or the hash) of a
+  // same-origin URL or of `location`; null when it is outside the app's root path.
+  function appUrl(u) {
+    config();
+    let path = u.pathname;
+    if (root) {
+      if (path === root) path = "/";
+      else if (path.startsWith(root + "/")) path = path.slice(root.length);
+      else return null;
+    }
+    return path + u.search;
+  }
+
+  const live = () => connected && sock !== null && sock.readyState === WebSocket.OPEN;
+
+  // Remember where the page was scrolled (`at`: [x, y]), for back / forward.
+  function saveScroll(at) {
+    const st = history.state;
+    const state = st && typeof st === "object" && !Array.isArray(st) ? { ...st } : {};
+    state.rwebScroll = at;
+    try {
+      history.replaceState(state, "");
+    } catch { /* not cloneable: no scroll restoration */ }
+  }
+
+  function savedScroll() {
+    const st = history.state, s = st && st.rwebScroll;
+    return Array.isArray(s) && s.length === 2 ? s : null;
+  }
+
+  // Show the app's `url` (path and query) without a reload. Once the server
+  // answered, "push" and "replace" update the history, "pop" (back / forward:
+  // the browser already shows the URL) does not. `hash` is kept in the address
+  // bar. Resolves with the server's reply, or null.
+  function navigate(url, mode, hash) {
+    hash = hash || "";
+    config();
+    if (!live()) {
+      // Not connected: a real page load does the same; after back / forward while
+      // reconnecting, the join asks for the URL shown.
+      if (mode !== "pop") location.assign(root + url + hash);
+      else if (stopped) location.reload();
+      return Promise.resolve(null);
+    }
+    // What the user typed before leaving reaches the page it was typed in.
+    for (const { id, fire } of Array.from(debounced.values())) {
+      clearTimeout(id);
+      fire();
+    }
+    const r = ++ref;
+    navRef = r;
+    navs.set(r, {
+      url,
+      mode,
+      hash,
+      from: [window.scrollX, window.scrollY], // where the page being left was
+      scroll: mode === "pop" ? savedScroll() : null, // where the page shown now was left
+    });
+    return new Promise((resolve) => {
+      pending.set(r, resolve);
+      try {
+        sock.send(JSON.stringify({ t: "nav", url, ref: r }));
+      } catch {
+        pending.delete(r);
+        navs.delete(r);
+        resolve(null);
+      }
+    });
+  }
+
+  // `url`: an app URL, possibly with a #hash.
+  function navTo(url, mode) {
+    const i = url.indexOf("#");
+    return i < 0 ? navigate(url, mode, "") : navigate(url.slice(0, i), mode, url.slice(i));
+  }
+
+  function onNavClick(e) {
+    if (e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
+    const t = elementOf(e.target), a = t && t.closest("a[data-navigate]");
+    if (!a || a.hasAttribute("download")) return;
+    const target = (a.getAttribute("target") || "").trim().toLowerCase();
+    if (target && target !== "_self") return;
+    const href = a.getAttribute("href");
+    if (href === null) return;
+    let u;
+    try {
+      u = new URL(href, document.baseURI);
+    } catch {
+      return;
+    }
+    if (u.origin !== location.origin) return;
+    const url = appUrl(u);
+    if (url === null) return; // outside the app
+    if (u.hash && url === current && url === appUrl(location)) return; // an anchor on this page
+    if (!live()) return; // the browser loads it
+    e.preventDefault();
+    navigate(url, a.getAttribute("data-navigate") === "replace" ? "replace" : "push", u.hash);
+  }
+
+  function onPopState() {
+    const url = appUrl(location);
+    if (url === null) {
+      location.reload();
+      return;
+    }
+    if (url === current) return; // only the hash changed
+    navigate(url, "pop", location.hash);
   }
 
   // Send an action. Resolves with the server's reply once the DOM is updated,
@@ -413,8 +783,17 @@
     if (on && !was) emit("rweb:disconnected", {});
   }
 
-  const wsUrl = () =>
-    (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws" + location.search;
+  // The socket joins the page shown: its URL within the app rides in the `url` parameter.
+  function wsUrl() {
+    config();
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    joined = appUrl(location) ?? "/";
+    if (socketPath === null) return scheme + "//" + location.host + "/ws" + location.search; // no meta: legacy
+    const u = new URL(socketPath, location.href);
+    if (u.protocol === "http:" || u.protocol === "https:") u.protocol = scheme;
+    u.searchParams.set("url", joined);
+    return u.href;
+  }
 
   function connect() {
     clearTimeout(timer);
@@ -442,12 +821,16 @@
 
   function onDown() {
     connected = false;
+    navs.clear();
+    navRef = null;
+    navMounted = false;
+    navTitle = null;
     const waiting = Array.from(pending.values());
     pending.clear();
     for (const resolve of waiting) resolve(null);
-    for (const id of debounced.values()) clearTimeout(id);
+    for (const { id } of debounced.values()) clearTimeout(id);
     debounced.clear();
-    if (unloading) return; // leaving the page: no banner, no reconnect
+    if (unloading || leaving) return; // leaving the page: no banner, no reconnect
     setDown(true);
     if (!stopped) reconnectLater();
   }
@@ -461,7 +844,7 @@
   }
 
   function reconnectNow() {
-    if (sock || stopped || unloading) return;
+    if (sock || stopped || unloading || leaving) return;
     attempt = 0;
     connect();
   }
@@ -543,9 +926,10 @@
       debounced.delete(bound);
       send(action, fieldParams(el, bound));
     };
-    clearTimeout(debounced.get(bound));
+    const was = debounced.get(bound);
+    if (was) clearTimeout(was.id);
     const ms = attr === "data-oninput" ? parseInt(bound.getAttribute("data-debounce"), 10) : 0;
-    if (ms > 0) debounced.set(bound, setTimeout(fire, ms));
+    if (ms > 0) debounced.set(bound, { id: setTimeout(fire, ms), fire });
     else fire();
   }
 
@@ -553,7 +937,7 @@
     // A change ends the typing: a debounced input is sent now.
     const el = elementOf(e.target), bound = el && el.closest("[data-oninput]");
     if (bound && debounced.has(bound)) {
-      clearTimeout(debounced.get(bound));
+      clearTimeout(debounced.get(bound).id);
       debounced.delete(bound);
       send(bound.getAttribute("data-oninput"), fieldParams(el, bound));
     }
@@ -561,13 +945,18 @@
   }
 
   document.addEventListener("click", onClick);
+  document.addEventListener("click", onNavClick);
+  window.addEventListener("popstate", onPopState);
   document.addEventListener("submit", onSubmit);
   document.addEventListener("input", (e) => onField(e, "data-oninput"));
   document.addEventListener("change", onChange);
   window.addEventListener("pagehide", () => { unloading = true; });
   window.addEventListener("pageshow", (e) => {
     unloading = false;
-    if (e.persisted) reconnectNow(); // back from the back/forward cache
+    if (e.persisted) {
+      leaving = false;
+      reconnectNow(); // back from the back/forward cache
+    }
   });
   window.addEventListener("online", reconnectNow);
 
@@ -576,6 +965,15 @@
   window.rweb = {
     version: 1,
     send,
+    /** Show the app's `url` ("/items/3?x=1", within the root path) without a reload. */
+    navigate(url, opts) {
+      if (!isLocal(url)) throw new TypeError("rweb.navigate takes a path within the app");
+      return navTo(url, opts && opts.replace ? "replace" : "push");
+    },
+    cookiesSet,
+    /** The app URL (path and query within the root path) of the page shown. */
+    get url() { return current; },
+    get root() { config(); return root; },
     get connected() { return connected; },
     get components() { return comps; },
     get _socket() { return sock; },
