@@ -472,3 +472,41 @@ def test_a_socket_from_another_site_is_refused_by_the_real_server(wire: Any, cap
 
         wire.run(main())
     assert any("Origin 'https://evil.example' is not allowed" in r.getMessage() for r in caplog.records)
+
+
+def test_join_and_nav_urls_are_percent_decoded_like_http_paths() -> None:
+    app = App("x")
+
+    @app.page("/t/{slug}")
+    def t(writer_id: Any, conn: Conn) -> Any:
+        slug = conn.params["slug"]
+        return (lambda: p(slug)), {}
+
+    tab = Tab(app, "/t/a%20b")
+    assert "a b" in tab.html()
+    tab.nav("/t/c%C3%A9")
+    assert "cé" in tab.html()
+
+
+def test_a_page_that_fails_to_render_after_a_nav_is_not_patched_later() -> None:
+    app = App("x")
+    hooked: list[Any] = []
+
+    @app.page("/")
+    def home(writer_id: Any) -> Any:
+        return (lambda: p("home")), {}
+
+    @app.page("/bad/{n}")
+    def bad(writer_id: Any, conn: Conn) -> Any:
+        conn.on_params(lambda params, q: hooked.append(params))
+
+        def render() -> Any:
+            raise RuntimeError("broken")
+
+        return render, {}
+
+    tab = Tab(app, "/")
+    assert tab.nav("/bad/1")["e"]["code"] == "render_error"
+    reply = tab.nav("/bad/2")  # mounts anew (and fails again): no hook on a page never shown
+    assert reply["e"]["code"] == "render_error" and hooked == []
+    assert tab.nav("/")["t"] == "init" and "home" in tab.html()

@@ -466,10 +466,10 @@ class App:
             self._run_hooks(self._start_hooks, conn, "start")
 
     def session_ended(self, conn: Conn, connection: Any) -> None:
-        if self.sessions.get(conn.writer_id) is connection:
+        if self.sessions.get(conn.writer_id) is connection:  # it started: its end hooks run
             del self.sessions[conn.writer_id]
-        if self._end_hooks:
-            self._run_hooks(self._end_hooks, conn, "end")
+            if self._end_hooks:
+                self._run_hooks(self._end_hooks, conn, "end")
 
     # -- the socket's Origin ------------------------------------------------------------
 

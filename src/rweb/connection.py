@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 from .protocol import (
     ProtocolError,
@@ -134,6 +134,7 @@ class Connection:
         except Exception as exc:
             eref = exc.ref if isinstance(exc, RenderError) else error_ref()
             log.error("session %s: the page failed to render (ref %s)", self.writer_id, eref, exc_info=exc)
+            self._ended()  # a page that never showed has no session to patch later
             return encode_error(
                 "render_error", f"the page failed to render: {type(exc).__name__} (ref {eref})", ref
             ), False
@@ -219,6 +220,7 @@ class Connection:
     def navigate_to(self, url: str, ref: Any = None) -> bytes:
         """The browser now shows ``url``: patch this page or mount the page there."""
         path, _, qs = url.partition("?")
+        path = unquote(path) or "/"  # as the HTTP transports decode a request's path
         app = self.app
         found = app.router.page_for(path)
         if found is None:
@@ -329,7 +331,7 @@ def page_info(info: ConnectionInfo) -> ConnectionInfo:
         url = "/"
     path, _, qs = url.partition("?")
     return ConnectionInfo(
-        path=path or "/",
+        path=unquote(path) or "/",
         query=dict(parse_qsl(qs, keep_blank_values=True)),
         headers=info.headers,
         cookies=info.cookies,
