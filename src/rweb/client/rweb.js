@@ -977,6 +977,8 @@
     get connected() { return connected; },
     get components() { return comps; },
     get _socket() { return sock; },
+    /** Tests: handle one server message (its JSON text) as if the socket had delivered it. */
+    _receive: (data) => onMessage({ data }),
     /** Connect again after disconnect(), or retry now while reconnecting. */
     connect() {
       stopped = false;
