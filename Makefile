@@ -42,8 +42,11 @@ test: $(VENV)/.installed-test build
 lint: $(VENV)/.installed-test
 	$(PY) -m ruff check src tests examples benchmarks setup.py
 
+# BASELINE=DIR: a built checkout of an earlier rweb, measured in the same run
+# (git worktree add DIR REV && (cd DIR && ../main/.venv/bin/python setup.py -q build_ext --inplace)).
+BASELINE ?=
 bench: build
-	$(PY) benchmarks/compare.py
+	$(PY) benchmarks/compare.py $(if $(BASELINE),--baseline $(BASELINE))
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info

@@ -143,9 +143,22 @@ def plain_python_tree() -> Path:
     return copy_plain_python(RESULTS / "plain-python")
 
 
-def make_specs(ncpu: int, peer_reason: str | None, spin: dict[str, float] | None = None) -> list[Spec]:
+def _git_rev(path: Path) -> str:
+    try:
+        out = subprocess.run(["git", "-C", str(path), "rev-parse", "--short", "HEAD"],
+                             capture_output=True, text=True, timeout=10)
+    except OSError:
+        return "?"
+    return out.stdout.strip() or "?"
+
+
+def make_specs(
+    ncpu: int, peer_reason: str | None, spin: dict[str, float] | None = None, baseline: Path | None = None
+) -> list[Spec]:
     """The servers, in table order. ``spin["us"]``, filled in (by Rounds) once rweb and the
-    bare server have run, is the busy work per click of the bare-picows-spin row."""
+    bare server have run, is the busy work per click of the bare-picows-spin row.
+    ``baseline``: a checkout of an earlier rweb (built), whose counter runs as the
+    "baseline" rows, so that a change is measured against it in the same run."""
     def rweb_cmd(workers: int, plain: bool = False) -> Callable[[int], list[str] | str]:
         def cmd(port: int) -> list[str] | str:
             script = ROOT / "examples" / "rweb_counter.py"
@@ -193,12 +206,31 @@ def make_specs(ncpu: int, peer_reason: str | None, spin: dict[str, float] | None
             return argv + (["--workers", str(workers)] if workers > 1 else [])
         return cmd
 
+    def baseline_cmd(workers: int) -> Callable[[int], list[str] | str]:
+        def cmd(port: int) -> list[str] | str:
+            if baseline is None:
+                return "no --baseline checkout given"
+            script = baseline / "examples" / "rweb_counter.py"
+            if not script.exists():
+                return f"{script} not found"
+            return ["env", f"PYTHONPATH={baseline / 'src'}", sys.executable, str(script),
+                    "--port", str(port), "--workers", str(workers), "--host", HOST]
+        return cmd
+
+    base_rev = _git_rev(baseline) if baseline is not None else "?"
     secret = {"PYVIEW_SECRET": secrets.token_hex(16)}  # same key in every uvicorn worker
+    baseline_specs = [] if baseline is None else [
+        Spec("rweb-base-1", f"rweb (1 worker), baseline {base_rev}", "rweb", "rweb", 1, True,
+             baseline_cmd(1), "/ws"),
+        Spec("rweb-base-n", f"rweb ({ncpu} workers), baseline {base_rev}", "rweb", "rweb", ncpu, False,
+             baseline_cmd(ncpu), "/ws"),
+    ]
     specs = [
         Spec("rweb-1", "rweb (1 worker)", "rweb", "rweb", 1, True, rweb_cmd(1), "/ws"),
         Spec("rweb-n", f"rweb ({ncpu} workers)", "rweb", "rweb", ncpu, False, rweb_cmd(ncpu), "/ws"),
         Spec("rweb-n-py", f"rweb ({ncpu} workers), plain Python", "rweb", "rweb", ncpu, False,
              rweb_cmd(ncpu, plain=True), "/ws"),
+        *baseline_specs,
         Spec("bare-picows-1", "bare picows (1 worker) = ceiling", "bare", "rweb", 1, True,
              bare_cmd("picows", "picows")),
         Spec("bare-picows-n", f"bare picows ({ncpu} workers) = ceiling", "bare", "rweb", ncpu,
@@ -529,6 +561,32 @@ def idle_table(idle_rows: dict[str, dict[str, Any]], specs: list[Spec]) -> list[
     return out
 
 
+def baseline_section(data: dict[str, Any]) -> list[str]:
+    """This build against the --baseline checkout, row for row, in the same run."""
+    if not data.get("baseline"):
+        return []
+    out = ["", "## Against the baseline (same run)", "",
+           "| size | workers | server CPU µs/click: this build / baseline | clicks/s: this build / baseline |",
+           "|---|---:|---|---|"]
+    for _, size in data["size_labels"]:
+        rows = data["sizes"].get(size) or {}
+        for new, old in (("rweb-1", "rweb-base-1"), ("rweb-n", "rweb-base-n")):
+            a, b = (rows.get(new) or {}).get("median"), (rows.get(old) or {}).get("median")
+            if not a or not b:
+                continue
+            ca = (a.get("server") or {}).get("cpu_us_per_click")
+            cb = (b.get("server") or {}).get("cpu_us_per_click")
+            cpu = f"{ca:.1f} / {cb:.1f} = {ca / cb:.3f}" if ca and cb else "-"
+            tp = f"{a['throughput']:,.0f} / {b['throughput']:,.0f} = {a['throughput'] / b['throughput']:.3f}"
+            out.append(f"| {size} | {new.rpartition('-')[2]} | {cpu} | {tp} |")
+    idle = data.get("idle") or {}
+    ka = (((idle.get("rweb-1") or {}).get("result") or {}).get("idle") or {}).get("kib_per_session")
+    kb = (((idle.get("rweb-base-1") or {}).get("result") or {}).get("idle") or {}).get("kib_per_session")
+    if ka is not None and kb is not None:
+        out += ["", f"Idle memory per session: {ka:.2f} KiB against the baseline's {kb:.2f} KiB."]
+    return out
+
+
 def targets_section(data: dict[str, Any]) -> list[str]:
     """Issue #3's bars at 1000 x 100, read off this run."""
     rows = data["sizes"].get("1000x100") or {}
@@ -715,6 +773,7 @@ def write_markdown(path: Path, data: dict[str, Any], specs: list[Spec]) -> None:
                 "file-descriptor hard limit is 20,000 per process; client and server raise their "
                 "soft limit to it.")
     lines += render_cost_section(data.get("render_cost"))
+    lines += baseline_section(data)
     lines += targets_section(data)
     lines += [
         "",
@@ -861,7 +920,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--idle-sessions", type=int, default=None,
                    help="sessions for the idle-memory rows, 0 to skip (default 5000)")
     p.add_argument("--servers", default=None,
-                   help="comma list of: rweb-1, rweb-n, rweb-n-py, bare-picows-1, bare-picows-n, bare-picows-batched, "
+                   help="comma list of: rweb-1, rweb-n, rweb-n-py, rweb-base-1, rweb-base-n (with --baseline), bare-picows-1, bare-picows-n, bare-picows-batched, "
                    "bare-picows-spin, "
                    "bare-websockets, bare-aiohttp, pyview-1, pyview-n (default all)")
     p.add_argument("--client-procs", type=int, default=1, help="client worker processes (default 1)")
@@ -877,6 +936,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-render-cost", action="store_true",
                    help="skip the in-process compiled-vs-plain-Python run (benchmarks/render_cost.py)")
     p.add_argument("--skip-setup", action="store_true", help="don't create the PyView venv")
+    p.add_argument("--baseline", metavar="DIR",
+                   help="a built checkout of an earlier rweb (git worktree + make build): its counter "
+                        "runs as extra 'baseline' rows (rweb-base-1, rweb-base-n) in the same run")
     p.add_argument("--render", metavar="JSON",
                    help="run nothing: rewrite the markdown from a raw result file of an earlier run")
     return p
@@ -887,7 +949,8 @@ def main(argv: list[str] | None = None) -> int:
     opts = build_parser().parse_args(raw_argv)
     if opts.render:
         data = json.loads(Path(opts.render).read_text())
-        specs = make_specs(data["machine"].get("cores") or os.cpu_count() or 1, None)
+        base = Path(data["baseline"]) if data.get("baseline") else None
+        specs = make_specs(data["machine"].get("cores") or os.cpu_count() or 1, None, baseline=base)
         output = Path(opts.output) if opts.output else ROOT / "BENCHMARKS.md"
         write_markdown(output, data, specs)
         log(f"wrote {output} from {opts.render}")
@@ -916,9 +979,10 @@ def main(argv: list[str] | None = None) -> int:
             log(f"PyView: {peer_reason}")
             notes.append(f"PyView could not be run: {peer_reason}")
     spin: dict[str, float] = {}
-    specs = [s for s in make_specs(ncpu, peer_reason, spin) if wanted is None or s.key in wanted]
+    baseline = Path(opts.baseline).resolve() if opts.baseline else None
+    specs = [s for s in make_specs(ncpu, peer_reason, spin, baseline) if wanted is None or s.key in wanted]
     if wanted:
-        unknown = wanted - {s.key for s in make_specs(ncpu, None)}
+        unknown = wanted - {s.key for s in make_specs(ncpu, None, baseline=baseline or Path("."))}
         if unknown:
             log(f"unknown --servers: {', '.join(sorted(unknown))}")
             return 2
@@ -938,6 +1002,7 @@ def main(argv: list[str] | None = None) -> int:
         "scale": None,
         "render_cost": None,
         "notes": notes,
+        "baseline": str(baseline) if baseline else None,
     }
     common = ["--procs", str(opts.client_procs), "--timeout", str(opts.timeout)]
     interrupted = False
