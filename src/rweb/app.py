@@ -50,7 +50,7 @@ from .http import (
 from .pubsub import LocalPubSub, PubSub
 from .render import error_ref
 from .routing import Route, Router
-from .session import ConnectionInfo, Session, SetupError
+from .session import ConnectionInfo, Session, SetupError, _task_cancelled
 from .signing import Signer
 
 __all__ = ["App", "Conn", "Redirect"]
@@ -231,6 +231,10 @@ class App:
     Limits (all on by default): ``max_message_size`` (one WebSocket message),
     ``max_body_size`` (one HTTP request body), ``max_header_size`` (an HTTP
     request's headers, enforced by the transport).
+
+    ``slow_callback_ms`` (default 100): a synchronous handler, page setup or
+    render that holds the event loop longer is logged (a warning naming it,
+    at most once a minute each; ``None`` or ``0``: never).  See docs/handlers.md.
     """
 
     def __init__(
@@ -249,6 +253,7 @@ class App:
         socket_path: str = SOCKET_PATH,
         favicon: str | None = None,
         allowed_origins: Iterable[str] | None = None,
+        slow_callback_ms: float | None = 100,
     ) -> None:
         if callable(title):  # App(session_setup, title): the single-page form
             title, session_setup = (session_setup if isinstance(session_setup, str) else "rweb"), title
@@ -267,6 +272,11 @@ class App:
         self.favicon = favicon
         # None: a socket is accepted from a page of the host it connects to.
         self.allowed_origins = None if allowed_origins is None else _origin_patterns(allowed_origins)
+        if slow_callback_ms is not None and slow_callback_ms < 0:
+            raise ValueError("slow_callback_ms must be positive (or None: never log)")
+        self.slow_callback_ms = slow_callback_ms
+        # In seconds, as sessions compare it (0.0: off).
+        self.slow_callback = (slow_callback_ms or 0) / 1000
         self._refusals = _LogLimit()
         self.router = Router()
         self.static: dict[str, Any] = {}
@@ -369,7 +379,7 @@ class App:
         for fn in hooks:
             try:
                 fn(conn)
-            except Exception:
+            except BaseException:  # user code: SystemExit, KeyboardInterrupt... stop only this hook
                 log.exception("session %s: a session %s hook raised", conn.writer_id, what)
 
     # -- the scheduler ---------------------------------------------------------
@@ -393,6 +403,16 @@ class App:
             loop.call_soon(fn, *args)
         else:
             loop.call_soon_threadsafe(fn, *args)
+
+    def spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
+        """Run ``coro`` as a task on the sessions' event loop; call it on that loop (an async handler's task).
+
+        Keep the task (asyncio holds tasks weakly).
+        """
+        loop = self._loop
+        if loop is None:
+            raise RuntimeError("the app is not being served yet")
+        return loop.create_task(coro)  # type: ignore[arg-type]
 
     def in_session(self, writer_id: Any, fn: Callable[[Conn], Any]) -> bool:
         """Run ``fn(conn)`` in the live session ``writer_id`` on its loop, from any thread.
@@ -434,7 +454,7 @@ class App:
                 result = setup(conn.writer_id)
         except Redirect:
             raise
-        except Exception as exc:
+        except BaseException as exc:  # KeyboardInterrupt, SystemExit... from user code fail this setup only
             # Logged by the caller; the browser only ever sees "setup_error".
             raise SetupError(f"session_setup raised {type(exc).__name__}: {exc}") from exc
         if not (isinstance(result, tuple) and len(result) == 2):
@@ -458,7 +478,7 @@ class App:
         if not isinstance(conn, Conn):
             conn = self.make_conn(conn or ConnectionInfo(), live=writer_id is not None, writer_id=writer_id)
         render_page, on_action = self.setup(conn)
-        return Session(render_page, on_action, writer_id, self.actions, schedule, push)
+        return Session(render_page, on_action, writer_id, self.actions, schedule, push, self.slow_callback)
 
     def session_started(self, conn: Conn, connection: Any) -> None:
         self.sessions[conn.writer_id] = connection
@@ -544,7 +564,7 @@ class App:
         request.app = self
         try:
             result = self._dispatch_http(request)
-        except Exception as exc:
+        except BaseException as exc:  # user code: a SystemExit in a handler is a 500, not the worker's end
             return self._failed(request, exc)
         if isinstance(result, Response):
             return result
@@ -553,10 +573,12 @@ class App:
     async def _finish(self, request: Request, pending: Awaitable[Any]) -> Response:
         try:
             return to_response(await pending)
-        except Exception as exc:
+        except BaseException as exc:
+            if isinstance(exc, GeneratorExit) or _task_cancelled(exc):
+                raise  # this request's task is cancelled (the client left, the server stops)
             return self._failed(request, exc)
 
-    def _failed(self, request: Request, exc: Exception) -> Response:
+    def _failed(self, request: Request, exc: BaseException) -> Response:
         if isinstance(exc, HTTPError):
             return error_response(exc.status, exc.detail, exc.headers)
         if isinstance(exc, Redirect):

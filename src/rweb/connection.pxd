@@ -3,6 +3,9 @@
 from .protocol cimport decode, encode_reply
 from .session cimport Session
 
+cdef class _Busy:
+    cdef public object pending, queue, task
+
 cdef class Connection:
     cdef public object app, conn, effects, max_size, schedule, send, state, writer_id
     cdef public Session session

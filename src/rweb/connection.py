@@ -7,19 +7,27 @@ client) creates one :class:`Connection` per socket and drives it the same way:
   socket request carried (its query holds the page's URL: the join, see
   :class:`rweb.protocol.Join`); the page's session is set up;
 - ``open() -> (bytes, ok)``: the first message (the page); close if not ok;
-- ``receive(data) -> bytes``: one client message, exactly one reply;
-- ``close()``: the socket is gone; the session ends and its hooks run.
+- ``receive(data) -> bytes | None``: one client message, exactly one reply:
+  returned at once, or, ``None``, sent later through ``send`` (an async
+  handler is running, this message's or an earlier one's);
+- ``close()``: the socket is gone; the session ends and its hooks run (and an
+  async handler still running is cancelled).
 
 Messages the server sends on its own (pushes, effects asked for outside an
 action) go out through ``send``; ``schedule(fn)`` must run ``fn`` soon on the
-same loop.  Nothing here touches a socket.
+same loop; an async handler runs as a task on the app's loop
+(:meth:`rweb.App.spawn`).  Nothing here touches a socket.
 
-States: ``joining`` (built) -> ``live`` (open() succeeded) -> ``closed``.
+States: ``joining`` (built) -> ``live`` (open() succeeded) -> ``closed``; while
+an async handler runs, the state is a :class:`_Busy` holding its task and the
+messages that arrived meanwhile, answered in order once its reply is sent.
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, unquote
@@ -34,7 +42,7 @@ from .protocol import (
     encode_reply,
 )
 from .render import RenderError, error_ref
-from .session import ConnectionInfo, Session, SetupError
+from .session import ConnectionInfo, Session, SetupError, _discard, _name, report_slow
 
 try:  # True in the compiled build (setup.py), False when this file runs as plain Python
     import cython
@@ -48,6 +56,20 @@ __all__ = ["Connection"]
 log = logging.getLogger("rweb.connection")
 
 JOINING, LIVE, CLOSED = "joining", "live", "closed"
+
+# What waits in a busy connection's queue: (kind, argument).
+_MESSAGE, _BINARY, _TOO_LARGE, _RUN = 0, 1, 2, 3
+
+
+class _Busy:
+    """The state of a connection while an async handler runs."""
+
+    __slots__ = ("pending", "queue", "task")
+
+    def __init__(self, pending: Any) -> None:
+        self.pending = pending  # the handler's awaitable until the task takes it
+        self.queue: deque[tuple[int, Any]] = deque()  # what arrived meanwhile, in order
+        self.task: Any = None
 
 
 class Connection:
@@ -99,10 +121,12 @@ class Connection:
         if conn.route is None:
             log.info("session %s: no page at %s", self.writer_id, info.path)
             return ("not_found", f"no page at {info.path}")
+        slow = app.slow_callback
+        t0 = time.perf_counter()
         try:
             render_page, on_action = app.setup(conn)
             self.session = Session(
-                render_page, on_action, self.writer_id, app.actions, self.schedule, self._push
+                render_page, on_action, self.writer_id, app.actions, self.schedule, self._push, slow
             )
         except Redirect as exc:
             return exc
@@ -110,6 +134,9 @@ class Connection:
             ref = error_ref()
             log.error("session %s: %s (ref %s)", self.writer_id, exc, ref, exc_info=exc.__cause__)
             return ("setup_error", f"the session could not be set up (ref {ref})")
+        elapsed = time.perf_counter() - t0
+        if elapsed > slow > 0:
+            report_slow(f"session_setup {_name(conn.route.endpoint)}", self.writer_id, elapsed, slow)
         # Keep the Conn (it holds the headers) where user code can reach it, or
         # where a live navigation may take the socket to another page.
         if app._start_hooks or app._end_hooks or app.pages > 1 or takes_conn(conn.route.endpoint):
@@ -131,7 +158,7 @@ class Connection:
         assert session is not None
         try:
             components = session.mount()
-        except Exception as exc:
+        except BaseException as exc:  # Session.mount turns a BaseException into a RenderError
             eref = exc.ref if isinstance(exc, RenderError) else error_ref()
             log.error("session %s: the page failed to render (ref %s)", self.writer_id, eref, exc_info=exc)
             self._ended()  # a page that never showed has no session to patch later
@@ -178,7 +205,7 @@ class Connection:
                 for fn in closers:
                     try:
                         fn()
-                    except Exception:
+                    except BaseException:  # user code: nothing it raises escapes
                         log.exception("session %s: an on_close callback raised", self.writer_id)
             self.app.session_ended(conn, self)
         elif self.app.sessions.get(self.writer_id) is self:
@@ -186,8 +213,16 @@ class Connection:
 
     # -- messages ------------------------------------------------------------------
 
-    def receive(self, data: bytes | str) -> bytes:
-        """One client text message -> exactly one reply."""
+    def receive(self, data: bytes | str) -> bytes | None:
+        """One client text message -> its reply, or None: the reply will come through ``send``.
+
+        None when an async handler runs (this message's, or an earlier one's:
+        then this message waits and is answered in order once it is done).
+        """
+        state = self.state
+        if type(state) is _Busy:
+            state.queue.append((_MESSAGE, data))
+            return None
         if len(data) > self.max_size:
             return self.too_large(len(data))
         try:
@@ -201,6 +236,8 @@ class Connection:
         if session is None:
             return encode_error("setup_error", "the session could not be set up", ref)
         patches, error = session.dispatch(action, params)
+        if patches is None:  # an async handler: ``error`` is its awaitable
+            return self._start(session, action, error, ref)
         if error is not None:
             log.warning("session %s: %s: %s", self.writer_id, error[0], error[1])
         effects = self.effects
@@ -208,6 +245,75 @@ class Connection:
             self.effects = None
             return encode_reply(patches, ref, error, effects)
         return encode_reply(patches, ref, error)
+
+    # -- async handlers ---------------------------------------------------------------
+
+    def _start(self, session: Session, action: str, pending: Any, ref: Any) -> bytes | None:
+        """Run an async handler as a task; its reply goes out through ``send`` when it is done."""
+        busy = _Busy(pending)
+        coro = self._answer_later(busy, session, action, pending, ref)
+        try:
+            busy.task = self.app.spawn(coro)
+        except Exception as exc:  # no event loop to run it on (a Connection driven by hand)
+            coro.close()
+            session.abandon(pending)
+            eref = error_ref()
+            log.error("session %s: async handler for %r not started (ref %s)", self.writer_id, action, eref,
+                      exc_info=exc)
+            return encode_error("handler_error", f"action {action!r} failed: {type(exc).__name__} (ref {eref})", ref)
+        self.state = busy
+        return None
+
+    async def _answer_later(self, busy: _Busy, session: Session, action: str, pending: Any, ref: Any) -> None:
+        busy.pending = None  # the task has it now: close() cancels the task
+        try:
+            patches, error = await session.finish(action, pending)
+        except BaseException as exc:
+            if self.state is not busy or isinstance(exc, GeneratorExit):
+                raise  # the socket closed, or the loop is going away: nobody to answer
+            # Cancelled by someone else, or an internal error: the message still gets its reply.
+            eref = error_ref()
+            log.error("session %s: action %r: %s (ref %s)", self.writer_id, action, type(exc).__name__, eref,
+                      exc_info=exc if isinstance(exc, Exception) else None)
+            patches, _ = session.flush() if not session.closed else ({}, None)
+            effects, self.effects = self.effects, None
+            error = ("handler_error", f"action {action!r} failed: {type(exc).__name__} (ref {eref})")
+            self.send(encode_reply(patches, ref, error, effects))
+            self._drain(busy)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        if self.state is not busy:  # the socket closed while the handler ran
+            return
+        if error is not None:
+            log.warning("session %s: %s: %s", self.writer_id, error[0], error[1])
+        effects, self.effects = self.effects, None
+        self.send(encode_reply(patches, ref, error, effects))
+        self._drain(busy)
+
+    def _drain(self, busy: _Busy) -> None:
+        """The async handler is done and answered: answer what waited for it, in order."""
+        queue = busy.queue
+        self.state = LIVE
+        while queue:
+            kind, arg = queue.popleft()
+            reply: bytes | None = None
+            if kind == _MESSAGE:
+                reply = self.receive(arg)
+            elif kind == _RUN:
+                self.run(arg)
+            elif kind == _BINARY:
+                reply = self.receive_binary()
+            else:
+                reply = self.too_large(arg)
+            state = self.state
+            if type(state) is _Busy:  # another async handler: the rest waits for it
+                state.queue = queue
+                return
+            if state is not LIVE:
+                return
+            if reply is not None:
+                self.send(reply)
 
     def _control(self, msg: dict[str, Any], ref: Any) -> bytes:
         try:
@@ -264,11 +370,21 @@ class Connection:
             self._started()
         return msg
 
-    def receive_binary(self) -> bytes:
+    def receive_binary(self) -> bytes | None:
+        """A binary message -> its error reply (None while an async handler runs: see receive)."""
+        state = self.state
+        if type(state) is _Busy:
+            state.queue.append((_BINARY, None))
+            return None
         log.warning("session %s: binary frame refused", self.writer_id)
         return encode_error("binary_frame", "binary frames are not accepted; send JSON text")
 
-    def too_large(self, size: int) -> bytes:
+    def too_large(self, size: int) -> bytes | None:
+        """A message over the size limit -> its error reply (None while an async handler runs: see receive)."""
+        state = self.state
+        if type(state) is _Busy:
+            state.queue.append((_TOO_LARGE, size))
+            return None
         log.warning("session %s: message of %d bytes refused", self.writer_id, size)
         return encode_error(
             "too_large", f"message of {size} bytes exceeds the limit of {self.max_size}"
@@ -277,9 +393,16 @@ class Connection:
     # -- work from outside an action ------------------------------------------------
 
     def run(self, fn: Callable[[Any], Any]) -> None:
-        """Run ``fn(conn)`` in this session (on its loop) and push what it changed."""
+        """Run ``fn(conn)`` in this session (on its loop) and push what it changed.
+
+        While an async handler runs, ``fn`` waits for it (its reply goes first).
+        """
         session = self.session
         if session is None:
+            return
+        state = self.state
+        if type(state) is _Busy:
+            state.queue.append((_RUN, fn))
             return
         conn = self.conn
         if conn is None:  # the setup took no conn: a bare one (no headers were kept)
@@ -313,9 +436,17 @@ class Connection:
         self.send(encode_push(patches, error, effects))
 
     def close(self) -> None:
-        if self.state == CLOSED:
+        state = self.state
+        if state == CLOSED:
             return
         self.state = CLOSED
+        if type(state) is _Busy:  # the session is gone: its async handler stops, unanswered
+            state.queue.clear()
+            pending, state.pending = state.pending, None
+            if pending is not None:  # the task has not started: the handler never will
+                _discard(pending)
+            if state.task is not None:
+                state.task.cancel()
         self._ended()
 
 

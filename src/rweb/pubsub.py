@@ -69,7 +69,7 @@ class LocalPubSub:
         for cb in tuple(subs):  # a callback may unsubscribe itself
             try:
                 cb(topic, message)
-            except Exception:
+            except BaseException:  # user code: even SystemExit must not stop the others
                 log.exception("a subscriber of %r raised", topic)
 
     def subscribers(self, topic: str) -> int:

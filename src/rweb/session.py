@@ -3,34 +3,70 @@
 ``session_setup(writer_id)`` (or ``session_setup(writer_id, conn)``, see
 :class:`rweb.app.Conn`) returns ``(render_page, on_action)``.
 ``on_action(action, params)`` may also be a mapping ``{action: handler(params)}``.
+Either may be ``async def`` (see docs/handlers.md).
 
 A :class:`Session` is driven without any server: ``mount()`` renders the page,
 ``dispatch(action, params)`` runs a handler and returns the patches.  Reactive
 writes made outside a dispatch (timers, other sessions) schedule a *push*
 through the ``schedule`` / ``push`` callbacks the transport provides.
+
+Whatever user code raises (``KeyboardInterrupt``, ``SystemExit`` and
+``asyncio.CancelledError`` included) becomes an error reply and a log line;
+only the cancellation of an async handler's own task (its socket closed, the
+loop stopping) goes on as a cancellation.  A synchronous handler, setup or
+render that holds the event loop longer than ``slow`` seconds is logged.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from types import CoroutineType
 from typing import Any
 from urllib.parse import parse_qsl
 
+from .diff import full
+from .html import escape
 from .http import parse_cookies
-from .render import RenderError, View, error_ref
+from .reactive import end
+from .render import ROOT, RenderError, View, error_ref
 
 try:  # True in the compiled build (setup.py), False when this file runs as plain Python
     import cython
 
     _COMPILED: bool = cython.compiled
-except ImportError:
+except ImportError:  # plain Python without Cython: what _ticks asks of it
+    from types import SimpleNamespace
+
+    cython = SimpleNamespace(compiled=False)
     _COMPILED = False
 
-__all__ = ["ConnectionInfo", "Session", "SetupError", "UnknownAction"]
+__all__ = ["SLOW_CALLBACK", "ConnectionInfo", "Session", "SetupError", "UnknownAction", "report_slow"]
 
 log = logging.getLogger("rweb.session")
+
+SLOW_CALLBACK = 0.1
+"""Seconds a synchronous handler, setup or render may hold the event loop before it is logged
+(``App(slow_callback_ms=...)``; asyncio's debug mode uses the same 100 ms)."""
+
+SLOW_LOG_INTERVAL = 60.0
+"""The same slow handler (or render, or setup) is logged at most once in this many seconds."""
+
+_monotonic = time.monotonic
+
+
+def _ticks() -> float:
+    """Seconds on a monotonic clock, to time user code.
+
+    Compiled, a coarse clock (CLOCK_MONOTONIC_COARSE: a few ms of resolution,
+    a few ns a read, see session.pxd), plenty for a threshold of 100 ms and
+    cheap enough to read three times a click.
+    """
+    # cython.compiled is a constant to Cython: compiled, this is one C call.
+    return _coarse_ticks() if cython.compiled else _monotonic()  # noqa: F821 (_coarse_ticks: session.pxd)
 
 
 class UnknownAction(Exception):
@@ -71,7 +107,13 @@ class ConnectionInfo:
 
 
 class Session:
-    """The state and page of one connection."""
+    """The state and page of one connection.
+
+    ``dispatch(action, params)`` answers ``(patches, error)``; for an async
+    handler it answers ``(None, awaitable)`` instead, and the page stays held
+    (nothing is pushed) until ``await finish(action, awaitable)`` has run the
+    handler and re-rendered.
+    """
 
     __slots__ = (
         "_push_pending",
@@ -81,6 +123,7 @@ class Session:
         "on_action",
         "push",
         "schedule",
+        "slow",
         "view",
         "writer_id",
     )
@@ -93,6 +136,7 @@ class Session:
         extra_actions: frozenset[str] = frozenset(),
         schedule: Callable[[Callable[[], None]], Any] | None = None,
         push: Callable[[dict[str, Any], tuple[str, str] | None], None] | None = None,
+        slow: float = SLOW_CALLBACK,
     ) -> None:
         self.writer_id = writer_id
         self.handlers: Mapping[str, Callable[[dict[str, Any]], Any]] | None = (
@@ -104,24 +148,37 @@ class Session:
         self.push = push
         self._push_pending = False
         self.closed = False
+        # Seconds of user code that are logged as blocking the loop (0: never).
+        self.slow = slow
         self.view = View(render_page, self._on_dirty)
 
     def mount(self) -> dict[str, Any]:
         """Render the page from scratch: ``{name: {"s": [...], "d": [...]}}``."""
-        return self.view.mount()
+        t0 = _ticks()
+        try:
+            components = self.view.mount()
+        except Exception:
+            raise
+        except BaseException as exc:  # let through by the render: a failed page all the same
+            raise _abort_render(self.view, exc) from exc
+        _lap(self, "render", "", t0)
+        return components
 
     def dispatch(
         self, action: str, params: dict[str, Any]
-    ) -> tuple[dict[str, Any], tuple[str, str] | None]:
+    ) -> tuple[dict[str, Any] | None, Any]:
         """Run the handler for ``action`` and re-render: ``(patches, error)``.
 
         ``error`` is ``(code, message)`` for an unknown action, a handler that
         raised, or a component that failed to render; the patches still carry
-        whatever did change.
+        whatever did change.  An async handler answers ``(None, awaitable)``:
+        see :meth:`finish`.
         """
         error: tuple[str, str] | None = None
+        result = None
         view = self.view
         view.hold = True  # writes made by the handler are flushed below, not pushed
+        t0 = _ticks()
         try:
             handlers = self.handlers
             if handlers is not None:
@@ -129,32 +186,83 @@ class Session:
                 if handler is None:
                     error = ("unknown_action", f"unknown action {action!r}")
                 else:
-                    handler(params)
-            elif action in self.view.actions or action in self.extra_actions:
-                self.on_action(action, params)  # type: ignore[misc]
+                    result = handler(params)
+            elif action in view.actions or action in self.extra_actions:
+                result = self.on_action(action, params)  # type: ignore[misc]
             else:
                 error = ("unknown_action", f"unknown action {action!r}: no element on the page binds it")
         except UnknownAction as exc:
             error = ("unknown_action", f"unknown action {exc.action!r}")
-        except Exception as exc:
-            ref = error_ref()
-            log.error("session %s: on_action(%r) raised (ref %s)", self.writer_id, action, ref, exc_info=exc)
-            error = ("handler_error", f"action {action!r} failed: {type(exc).__name__} (ref {ref})")
-        finally:
-            view.hold = False
+        except BaseException as exc:  # KeyboardInterrupt, SystemExit, CancelledError too: see docs/handlers.md
+            error = self._failed(action, exc)
+        if result is not None and _is_awaitable(result):
+            return None, result  # still held: finish() awaits it, then re-renders
+        view.hold = False
+        t1 = _lap(self, "handler", action, t0)
         if not view._dirty:
             return {}, error
-        patches = view.flush()
+        try:
+            patches = view.flush()
+        except BaseException as exc:  # a render let it through: see _recover
+            patches = self._recover(exc)
+        _lap(self, "render", action, t1)
         if view.errors and error is None:
             error = _render_error(view.errors)
         return patches, error
 
+    async def finish(self, action: str, pending: Any) -> tuple[dict[str, Any], tuple[str, str] | None]:
+        """Await the async handler that :meth:`dispatch` started, then re-render: ``(patches, error)``.
+
+        What the handler raises becomes the error, as for a synchronous one,
+        except what stops the task running this: its cancellation
+        (``CancelledError`` while ``Task.cancelling()``: the socket closed, the
+        loop is stopping) and the closing of this coroutine (``GeneratorExit``
+        thrown in from outside the task's step): those go on.
+        """
+        error: tuple[str, str] | None = None
+        view = self.view
+        task = _current_task()
+        try:
+            await pending
+        except UnknownAction as exc:
+            error = ("unknown_action", f"unknown action {exc.action!r}")
+        except BaseException as exc:
+            if _task_cancelled(exc) or (
+                isinstance(exc, GeneratorExit) and (task is None or _current_task() is not task)
+            ):
+                view.hold = False
+                raise
+            error = self._failed(action, exc)
+        view.hold = False
+        if self.closed:
+            return {}, error
+        return self._rerender(action, error)
+
+    def abandon(self, pending: Any) -> None:
+        """An awaitable from :meth:`dispatch` that will never be awaited: discard it and release the page."""
+        _discard(pending)
+        self.view.hold = False
+        if self.view._dirty and not self.closed:
+            self._on_dirty()
+
     def flush(self) -> tuple[dict[str, Any], tuple[str, str] | None]:
         """Re-render what changed outside a dispatch (for a push)."""
         self._push_pending = False
+        return self._rerender("", None)
+
+    def _rerender(self, action: str, error: tuple[str, str] | None) -> tuple[dict[str, Any], tuple[str, str] | None]:
         view = self.view
-        patches = view.flush()
-        return patches, (_render_error(view.errors) if view.errors else None)
+        if not view._dirty:
+            return {}, error
+        t0 = _ticks()
+        try:
+            patches = view.flush()
+        except BaseException as exc:
+            patches = self._recover(exc)
+        _lap(self, "render", action, t0)
+        if view.errors and error is None:
+            error = _render_error(view.errors)
+        return patches, error
 
     def _on_dirty(self) -> None:
         if self._push_pending or self.closed or self.schedule is None:
@@ -164,6 +272,9 @@ class Session:
 
     def _do_push(self) -> None:
         if self.closed or not self._push_pending:
+            return
+        if self.view.hold:  # an async handler is running: its reply carries the changes
+            self._push_pending = False
             return
         patches, error = self.flush()
         if (patches or error) and self.push is not None:
@@ -175,26 +286,205 @@ class Session:
         view = self.view
         hold = view.hold
         view.hold = True
+        name = _name(fn)
+        t0 = _ticks()
         try:
-            fn(*args)
-        except Exception as exc:
-            name = getattr(fn, "__qualname__", repr(fn))
+            result = fn(*args)
+            if result is not None and _is_awaitable(result):
+                _discard(result)
+                raise TypeError(f"{name} is async: only synchronous functions run here")
+        except BaseException as exc:  # as in dispatch: nothing user code raises escapes
             ref = error_ref()
-            log.error("session %s: %s raised (ref %s)", self.writer_id, name, ref, exc_info=exc)
+            log.error(
+                "session %s: %s raised %s (ref %s)", self.writer_id, name, type(exc).__name__, ref, exc_info=exc
+            )
             error = ("handler_error", f"{name} failed: {type(exc).__name__} (ref {ref})")
         finally:
             view.hold = hold
+        _lap(self, "function", name, t0)
         self._push_pending = False
-        if not view._dirty:
-            return {}, error
-        patches = view.flush()
-        if view.errors and error is None:
-            error = _render_error(view.errors)
-        return patches, error
+        return self._rerender(name, error)
 
     def close(self) -> None:
         self.closed = True
         self.view.close()
+
+    # -- failures -------------------------------------------------------------------
+
+    def _failed(self, action: str, exc: BaseException) -> tuple[str, str]:
+        ref = error_ref()
+        log.error(
+            "session %s: on_action(%r) raised %s (ref %s)",
+            self.writer_id, action, type(exc).__name__, ref, exc_info=exc,
+        )
+        return ("handler_error", f"action {action!r} failed: {type(exc).__name__} (ref {ref})")
+
+    def _recover(self, exc: BaseException) -> dict[str, Any]:
+        """A render let an exception through its component (a BaseException): set the page right.
+
+        The flush stopped half-way and its patches are lost: the trackers are
+        restored, the component that raised keeps its last render (an empty
+        stand-in if it had none), what else was dirty renders again, and every
+        component is sent whole, so that the browser matches the server.  The
+        render error is in ``view.errors``.
+        """
+        view = self.view
+        err = _abort_render(view, exc)
+        log.error("session %s: component %r failed to render (ref %s)", self.writer_id, err.component, err.ref,
+                  exc_info=exc)
+        for _ in range(3):  # each failure takes its component out of the next pass
+            view._dirty = [c for c in view.comps.values() if c.dirty]
+            try:
+                view.flush()
+                break
+            except BaseException as again:
+                bad = _abort_render(view, again)
+                log.error("session %s: component %r failed to render (ref %s)", self.writer_id, bad.component,
+                          bad.ref, exc_info=again)
+        else:
+            for c in view.comps.values():
+                c.dirty = False
+            view._dirty = []
+        comps = view.comps
+        # Components made by a render that was cut short and not used since are on no page.
+        live: set[str] = set()
+        todo = [view.root]
+        while todo:
+            c = todo.pop()
+            live.add(c.name)
+            for child in c.children:
+                cc = comps.get(child)
+                if cc is not None and cc.parent is c and child not in live:
+                    todo.append(cc)
+        for name in [n for n in comps if n not in live]:
+            view._dispose(name, {}, False)
+        patches = {
+            c.name: full(c.statics, c.dyns)
+            for c in sorted(comps.values(), key=_depth)
+            if c.statics is not None
+        }
+        view._error(err)
+        return patches
+
+    # -- blocking ---------------------------------------------------------------------
+
+    def _blocked(self, what: str, action: str, seconds: float) -> None:
+        if what == "handler":
+            if self.handlers is not None:
+                fn = self.handlers.get(action)
+                name = f"handler {_name(fn)} (action {action!r})"
+            else:
+                name = f"on_action {_name(self.on_action)} (action {action!r})"
+        elif what == "render":
+            name = f"render of {_name(self.view.root.fn)}" + (f" after {action!r}" if action else "")
+        else:
+            name = action
+        report_slow(name, self.writer_id, seconds, self.slow)
+
+
+def _lap(session: Session, what: str, action: str, t0: float) -> float:
+    """Now, after logging ``what`` if it held the loop since ``t0`` for over ``session.slow`` seconds."""
+    t = _ticks()
+    slow = session.slow
+    if t - t0 > slow and slow > 0.0:
+        _slow_path(session, what, action, t - t0)
+    return t
+
+
+def _slow_path(session: Session, what: str, action: str, seconds: float) -> None:
+    session._blocked(what, action, seconds)
+
+
+def report_slow(name: str, writer_id: Any, seconds: float, threshold: float) -> None:
+    """Log (at most once a minute per ``name``) that ``name`` held the event loop for ``seconds``."""
+    now = _monotonic()
+    last = _slow_logged.get(name)
+    if last is not None and now - last < SLOW_LOG_INTERVAL:
+        return
+    if len(_slow_logged) >= 1024:
+        _slow_logged.clear()
+    _slow_logged[name] = now
+    log.warning(
+        "session %s: %s blocked the event loop for %.0f ms (limit %.0f ms): every session of this worker "
+        "waited; run blocking work off the loop (docs/handlers.md)",
+        writer_id, name, seconds * 1000, threshold * 1000,
+    )
+
+
+_slow_logged: dict[str, float] = {}
+
+
+def _name(fn: Any) -> str:
+    """``module.qualname`` of a function, for the log."""
+    qualname = getattr(fn, "__qualname__", None)
+    if qualname is None:
+        return repr(fn)
+    module = getattr(fn, "__module__", None)
+    return f"{module}.{qualname}" if module else qualname
+
+
+def _is_awaitable(result: Any) -> bool:
+    return type(result) is CoroutineType or hasattr(type(result), "__await__")
+
+
+def _discard(pending: Any) -> None:
+    """Close a coroutine that will not run (no "never awaited" warning), or cancel a future."""
+    close = getattr(pending, "close", None)
+    if close is not None:
+        close()
+    else:
+        cancel = getattr(pending, "cancel", None)
+        if cancel is not None:
+            cancel()
+
+
+def _current_task() -> asyncio.Task[Any] | None:
+    try:
+        return asyncio.current_task()
+    except RuntimeError:  # no loop running
+        return None
+
+
+def _task_cancelled(exc: BaseException) -> bool:
+    """Is ``exc`` the cancellation of the running task (not a CancelledError the handler came upon)?"""
+    if not isinstance(exc, asyncio.CancelledError):
+        return False
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:  # no loop running: nothing to tell apart
+        return True
+    return task is None or task.cancelling() > 0
+
+
+def _abort_render(view: View, exc: BaseException) -> RenderError:
+    """Undo what a render cut short by ``exc`` left behind; the error, for the component that raised.
+
+    The innermost component rendering raised: it keeps its last render (or an
+    empty stand-in) and is no longer dirty; the components rendering around
+    it stopped half-way and are dirty again.
+    """
+    ctx = view.rendering
+    failed = None
+    while ctx is not None:
+        comp = ctx.comp
+        if failed is None:
+            failed = comp
+        elif comp is not None:
+            comp.dirty = True
+        ctx = ctx.outer
+    view.rendering = None
+    end(None)  # the renders cut short left their trackers current
+    if failed is None:
+        return RenderError(ROOT, exc)
+    failed.dirty = False
+    if failed.statics is None:
+        failed.statics = (f'<div data-rc="{escape(failed.name)}" data-rweb-error=""></div>',)
+        failed.dyns = []
+    return RenderError(failed.name, exc)
+
+
+def _depth(c: Any) -> int:
+    return c.depth
 
 
 def _render_error(errors: list[RenderError]) -> tuple[str, str]:

@@ -23,7 +23,9 @@ requests, and opens live sessions that carry its cookies
 Work that the app schedules on its event loop (pushes after a write outside
 an action, :meth:`App.call_soon`, :meth:`App.in_session`) waits in a queue
 shared by every in-process client of the app, until a test calls
-``run_pending()``, which runs it as the event loop would.
+``run_pending()``, which runs it as the event loop would.  Async handlers run
+as tasks on a private asyncio loop, while a client's ``send`` waits for the
+reply.
 """
 
 from __future__ import annotations
@@ -174,6 +176,41 @@ class _PendingLoop:
     def __init__(self) -> None:
         self.ready: deque[tuple[Callable[..., Any], tuple[Any, ...]]] = deque()
         self.clients: weakref.WeakSet[Client] = weakref.WeakSet()  # the app's live test clients
+        self.aio: asyncio.AbstractEventLoop | None = None  # runs async handlers (App.spawn)
+
+    def create_task(self, coro: Any) -> asyncio.Task[Any]:
+        """A task (an async handler's) on this loop's asyncio loop: it runs while a client waits (:meth:`run_until`)."""
+        aio = self.aio
+        if aio is None or aio.is_closed():
+            aio = self.aio = asyncio.new_event_loop()
+            weakref.finalize(self, aio.close)
+        return aio.create_task(coro)
+
+    def run_until(self, done: Callable[[], bool], timeout: float) -> None:
+        """Run the tasks until ``done()``: TimeoutError after ``timeout`` s, RuntimeError if none is left to run.
+
+        Callbacks queued with ``call_soon`` still wait for :meth:`run_pending`.
+        """
+        deadline = time.monotonic() + timeout
+        while not done():
+            aio = self.aio
+            tasks = asyncio.all_tasks(aio) if aio is not None and not aio.is_closed() else set()
+            if not tasks:
+                raise RuntimeError("waiting for a reply that no running handler will send")
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"no reply within {timeout} s: an async handler still runs")
+            assert aio is not None
+            aio.run_until_complete(asyncio.wait(tasks, timeout=left, return_when=asyncio.FIRST_COMPLETED))
+
+    def settle(self, timeout: float = 1.0) -> None:
+        """Let cancelled tasks (the handlers of closed sessions) finish, so none is destroyed pending."""
+        aio = self.aio
+        if aio is None or aio.is_closed() or aio.is_running():
+            return
+        tasks = [t for t in asyncio.all_tasks(aio) if t.cancelling()]
+        if tasks:
+            aio.run_until_complete(asyncio.wait(tasks, timeout=timeout))
 
     def call_soon(self, fn: Callable[..., Any], *args: Any) -> None:
         self.ready.append((fn, args))
@@ -784,6 +821,8 @@ class Client:
     - ``pushes``: the messages the server sent on its own; ``run_pending()``
       runs the work queued on the app's event loop (pushes after a write
       outside an action, ``app.in_session``, ``app.call_soon``);
+    - an async handler runs on a private asyncio loop while ``send`` waits
+      for its reply (at most ``timeout`` seconds, 10 by default);
     - ``close()``: the tab is closed (the session's ``on_close`` and end
       hooks run).
 
@@ -821,6 +860,7 @@ class Client:
         self.components: dict[str, dict[str, Any]] = {}
         self.title: str | None = None
         self.closed = False
+        self.timeout = 10.0  # seconds send() waits for the reply of an async handler
         self._ref = 0
         self._fx: deque[tuple[str, dict[str, Any]]] = deque()
         self._loop = _pending_loop(app)
@@ -907,9 +947,7 @@ class Client:
     def send_raw(self, data: bytes | str) -> dict[str, Any]:
         """Send one raw text message and return the decoded reply."""
         self._check_open()
-        reply: dict[str, Any] = orjson.loads(self.conn.receive(data))
-        self.replies.append(reply)
-        self._receive(reply)
+        reply = self._exchange(data)
         self._follow()
         return reply
 
@@ -953,9 +991,10 @@ class Client:
         return self._loop.run_pending()
 
     def close(self) -> None:
-        """The tab goes away: the session ends (``on_close``, end hooks)."""
+        """The tab goes away: the session ends (``on_close``, end hooks; an async handler still running is cancelled)."""
         self.closed = True
         self.conn.close()
+        self._loop.settle()
 
     def __enter__(self) -> Client:
         return self
@@ -972,16 +1011,28 @@ class Client:
 
     def _nav(self, url: str) -> dict[str, Any]:
         self._ref += 1
-        reply: dict[str, Any] = orjson.loads(
-            self.conn.receive(orjson.dumps({"t": "nav", "url": url, "ref": self._ref}))
-        )
+        return self._exchange(orjson.dumps({"t": "nav", "url": url, "ref": self._ref}))
+
+    def _exchange(self, data: bytes | str) -> dict[str, Any]:
+        """One message to the server -> its reply, waited for while an async handler runs."""
+        n = len(self.replies)
+        raw = self.conn.receive(data)
+        if raw is None:  # the reply comes through _on_push once the handler is done
+            self._loop.run_until(lambda: len(self.replies) > n or self.closed, self.timeout)
+            if len(self.replies) <= n:
+                raise RuntimeError("the session closed before its reply came")
+            return self.replies[n]
+        reply: dict[str, Any] = orjson.loads(raw)
         self.replies.append(reply)
         self._receive(reply)
         return reply
 
     def _on_push(self, data: bytes) -> None:
         msg = orjson.loads(data)
-        self.pushes.append(msg)
+        if msg.get("t") == "r":  # a reply sent later: an async handler's, or one that waited for it
+            self.replies.append(msg)
+        else:
+            self.pushes.append(msg)
         self._receive(msg)
 
     def _receive(self, msg: dict[str, Any]) -> None:

@@ -1,25 +1,33 @@
 """Serving rweb apps: ``start_rweb`` and its worker processes.
 
 ``start_rweb(port, title, session_setup, workers=N)`` runs N worker processes
-that share the port (``SO_REUSEPORT``: the kernel spreads connections between
-them); each session lives wholly in one worker.  With ``workers=1`` the server
-runs in the calling process.
+forked from a supervising parent; each session lives wholly in one worker.
+The parent binds the listening socket once and every worker accepts from it,
+so while a worker restarts the others take its share, and when none is up the
+kernel queues new connections in the backlog instead of refusing them.  A
+worker that exits is restarted with exponential backoff (``restart_delay``
+doubling up to ``max_restart_delay``, back to the start once a worker has run
+``restart_reset`` seconds), for as long as the parent lives.  With
+``workers=1`` the server runs in the calling process.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import select
 import signal
-import sys
+import socket
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from ..app import App
 
-__all__ = ["Server", "default_workers", "run_worker", "start_rweb"]
+__all__ = ["RestartPolicy", "Server", "default_workers", "describe_exit", "listen", "run_worker", "start_rweb"]
 
 
 def __getattr__(name: str) -> Any:
@@ -73,8 +81,15 @@ def run_worker(
     workers: int = 1,
     ready: Callable[[Any], None] | None = None,
     aiofastnet: bool = False,
+    sock: socket.socket | None = None,
+    **limits: Any,
 ) -> None:
-    """Serve ``app`` in this process until SIGINT / SIGTERM."""
+    """Serve ``app`` in this process until SIGINT / SIGTERM.
+
+    ``sock``: a listening socket to serve instead of binding ``host:port``;
+    ``limits``: the :class:`~rweb.server.picows_transport.Server` limits
+    (``ping_interval``, ``max_write_buffer``, ...).
+    """
     from .picows_transport import Server
 
     server = Server(
@@ -83,8 +98,10 @@ def run_worker(
         port,
         worker_index=worker_index,
         workers=workers,
-        reuse_port=workers > 1,
+        reuse_port=workers > 1 and sock is None,
         use_aiofastnet=aiofastnet,
+        sock=sock,
+        **limits,
     )
     _run(_serve(server, ready))
 
@@ -113,6 +130,16 @@ def start_rweb(
     actions: Iterable[str] = (),
     head: str = "",
     aiofastnet: bool = False,
+    ping_interval: float | None = 20.0,
+    ping_timeout: float = 20.0,
+    write_high_water: int = 64 * 1024,
+    write_low_water: int = 16 * 1024,
+    max_write_buffer: int = 4 * 1024 * 1024,
+    max_paused: float = 60.0,
+    recv_buffer: int | None = 64 * 1024,
+    restart_delay: float = 0.1,
+    max_restart_delay: float = 30.0,
+    restart_reset: float = 10.0,
 ) -> None:
     """Serve an app at ``http://host:port/`` until stopped.
 
@@ -127,6 +154,18 @@ def start_rweb(
     trusted markup for the page's ``<head>``.  ``aiofastnet=True`` uses
     aiofastnet's socket transports (picows' default): about 1.7 µs less CPU per
     message, about 5 KiB more memory per idle session than uvloop's own.
+
+    Limits (docs/security.md, "Limits"), for either form: a socket silent for
+    ``ping_interval`` seconds is pinged and closed when nothing comes back
+    within ``ping_timeout`` (``ping_interval=None``: no heartbeat); a socket
+    with more than ``write_high_water`` bytes unsent is not read, and its
+    pushes are held back and coalesced, until less than ``write_low_water``
+    is left; one with more than ``max_write_buffer`` bytes unsent or paused
+    for ``max_paused`` seconds is closed; ``recv_buffer`` is the kernel's
+    receive buffer of a WebSocket (what one read takes from one client).  A crashed worker is restarted after
+    ``restart_delay`` seconds, doubling with each crash in a row up to
+    ``max_restart_delay``; a worker that ran ``restart_reset`` seconds starts
+    the count again.
     """
     _setup_logging()
     if isinstance(title, App):
@@ -141,6 +180,17 @@ def start_rweb(
     n = default_workers() if workers is None else workers
     if n < 1:
         raise ValueError("workers must be at least 1")
+    if not 0 < write_low_water <= write_high_water <= max_write_buffer:
+        raise ValueError("need 0 < write_low_water <= write_high_water <= max_write_buffer")
+    limits: dict[str, Any] = {
+        "ping_interval": ping_interval,
+        "ping_timeout": ping_timeout,
+        "write_high_water": write_high_water,
+        "write_low_water": write_low_water,
+        "max_write_buffer": max_write_buffer,
+        "max_paused": max_paused,
+        "recv_buffer": recv_buffer,
+    }
     url = f"http://{'[' + host + ']' if ':' in host else host}:{port}/"
 
     if n == 1:
@@ -149,74 +199,238 @@ def start_rweb(
         def ready(server: Any) -> None:
             log.info("rweb: %r serving on %s (WebSocket at %s)", title, url, ws_url)
 
-        run_worker(app, host, port, ready=ready, aiofastnet=aiofastnet)
+        run_worker(app, host, port, ready=ready, aiofastnet=aiofastnet, **limits)
         return
-    _check_port_free(host, port)
+    sock = listen(host, port)
     log.info("rweb: %r serving on %s with %d workers", title, url, n)
-    _supervise(app, host, port, n, aiofastnet)
+    policy = RestartPolicy(restart_delay, max_restart_delay, restart_reset)
+    _supervise(app, sock, n, aiofastnet, limits, policy)
 
 
-def _check_port_free(host: str, port: int) -> None:
-    """Fail early, in the parent, if the port is taken (children would each fail)."""
-    import socket
+def listen(host: str, port: int, backlog: int = 4096) -> socket.socket:
+    """A TCP socket bound to ``host:port`` and listening (raises ``OSError`` if the port is taken).
 
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        s.bind((host, port))
+    The parent of the workers holds it for as long as it runs: connections
+    wait in its backlog while no worker accepts.
+    """
+    infos = socket.getaddrinfo(
+        host or None, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP, flags=socket.AI_PASSIVE
+    )
+    family, kind, proto, _, addr = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6 and hasattr(socket, "IPPROTO_IPV6"):
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind(addr)
+        sock.listen(backlog)
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
-def _supervise(app: App, host: str, port: int, n: int, aiofastnet: bool) -> None:
-    children: dict[int, int] = {}  # pid -> worker index
+@dataclass(frozen=True)
+class RestartPolicy:
+    """When the supervisor restarts a worker that exited: exponential backoff.
+
+    The n-th exit in a row waits ``delay * 2**(n-1)`` seconds, at most
+    ``max_delay``; a worker that ran ``reset_after`` seconds or more before it
+    exited counts as healthy, so its next restart waits ``delay`` again.
+    """
+
+    delay: float = 0.1
+    max_delay: float = 30.0
+    reset_after: float = 10.0
+
+    def next_delay(self, failures: int) -> float:
+        """The wait before the restart that follows ``failures`` exits in a row (1, 2, ...)."""
+        return min(self.delay * 2 ** min(max(failures - 1, 0), 64), self.max_delay)
+
+
+@dataclass
+class _Worker:
+    index: int
+    pid: int = 0
+    started: float = 0.0
+    failures: int = 0  # exits in a row, each after less than reset_after seconds of running
+    due: float | None = 0.0  # when to (re)start it; None while it runs
+
+
+def describe_exit(status: int) -> str:
+    """A wait status in words: ``exited with code 1``, ``was killed by signal SIGSEGV (11)``."""
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            name = "unknown"
+        text = f"was killed by signal {name} ({sig})"
+        if os.WCOREDUMP(status):
+            text += ", core dumped"
+        return text
+    if os.WIFEXITED(status):
+        return f"exited with code {os.WEXITSTATUS(status)}"
+    return f"ended with wait status {status}"  # pragma: no cover - stopped/continued are not reported
+
+
+def _die_with_parent(parent: int) -> None:
+    """Linux: this worker gets SIGTERM when the supervisor dies (no orphan keeps serving)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except Exception:  # pragma: no cover - not Linux
+        return
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(0)
+
+
+_SUPERVISOR_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD)
+
+
+def _supervise(
+    app: App,
+    sock: socket.socket,
+    n: int,
+    aiofastnet: bool,
+    limits: dict[str, Any],
+    policy: RestartPolicy,
+) -> None:
+    """Run ``n`` workers on ``sock`` until SIGINT / SIGTERM; restart those that exit, with backoff."""
+    host, port = sock.getsockname()[:2]
+    parent = os.getpid()
+    workers = [_Worker(i) for i in range(n)]
+    children: dict[int, _Worker] = {}  # pid -> worker
     stopping = False
+    kill_at: float | None = None
+    # SIGCHLD and the stop signals wake the select() below through this pipe.
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_r, False)
+    os.set_blocking(wake_w, False)
 
-    def spawn(index: int) -> None:
-        pid = os.fork()
+    def spawn(w: _Worker) -> None:
+        # No signal may run the parent's handlers in the child before it resets them.
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, _SUPERVISOR_SIGNALS)
+        try:
+            pid = os.fork()
+        except OSError as exc:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+            w.failures += 1
+            delay = policy.next_delay(w.failures)
+            w.due = time.monotonic() + delay
+            log.error("worker %d could not be started (%s); trying again in %.1f s", w.index, exc, delay)
+            return
         if pid == 0:  # the worker
             code = 0
             try:
-                signal.signal(signal.SIGINT, signal.SIG_DFL)
-                signal.signal(signal.SIGTERM, signal.SIG_DFL)
-                run_worker(app, host, port, worker_index=index, workers=n, aiofastnet=aiofastnet)
+                signal.set_wakeup_fd(-1)
+                os.close(wake_r)
+                os.close(wake_w)
+                for sig in _SUPERVISOR_SIGNALS:
+                    signal.signal(sig, signal.SIG_DFL)
+                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+                _die_with_parent(parent)
+                import faulthandler
+
+                if not faulthandler.is_enabled():
+                    faulthandler.enable()  # a segfault leaves its Python traceback in the log
+                run_worker(
+                    app, host, port, worker_index=w.index, workers=n, aiofastnet=aiofastnet, sock=sock, **limits
+                )
             except BaseException:
-                log.exception("worker %d crashed", index)
+                log.exception("worker %d crashed", w.index)
                 code = 1
             finally:
                 logging.shutdown()
                 os._exit(code)
-        children[pid] = index
+        w.pid, w.started, w.due = pid, time.monotonic(), None
+        children[pid] = w
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
     def stop(signum: int, _frame: Any) -> None:
-        nonlocal stopping
-        stopping = True
+        nonlocal stopping, kill_at
+        if not stopping:
+            stopping = True
+            kill_at = time.monotonic() + 30.0
         for pid in list(children):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
 
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
-    for i in range(n):
-        spawn(i)
-    recent: list[float] = []
-    while children:
-        try:
-            pid, status = os.wait()
-        except ChildProcessError:
-            break
-        except InterruptedError:  # pragma: no cover - PEP 475 retries
-            continue
-        index = children.pop(pid, None)
-        if index is None or stopping:
-            continue
-        code = os.waitstatus_to_exitcode(status)
-        log.error("worker %d (pid %d) exited with %s; restarting it", index, pid, code)
-        now = time.monotonic()
-        recent = [t for t in recent if now - t < 10] + [now]
-        if len(recent) > 5 * n:
-            log.critical("workers keep crashing; giving up")
-            stop(signal.SIGTERM, None)
-            sys.exit(1)
-        spawn(index)
+    def reap() -> None:
+        while children:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                children.clear()
+                return
+            if pid == 0:
+                return
+            w = children.pop(pid, None)
+            if w is None:
+                continue
+            if stopping:
+                # SIGTERM is how it was asked to stop (before its loop could catch it).
+                if status != 0 and not (os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGTERM):
+                    log.warning("worker %d (pid %d) %s while stopping", w.index, pid, describe_exit(status))
+                continue
+            now = time.monotonic()
+            ran = now - w.started
+            if ran >= policy.reset_after:
+                w.failures = 0
+            w.failures += 1
+            delay = policy.next_delay(w.failures)
+            w.due = now + delay
+            log.error(
+                "worker %d (pid %d) %s after %.1f s; restarting it in %.1f s (exit %d in a row)",
+                w.index,
+                pid,
+                describe_exit(status),
+                ran,
+                delay,
+                w.failures,
+            )
+
+    previous = {sig: signal.getsignal(sig) for sig in _SUPERVISOR_SIGNALS}
+    old_wakeup = signal.set_wakeup_fd(wake_w)
+    try:
+        signal.signal(signal.SIGCHLD, lambda _s, _f: None)  # a handler, so that the wakeup fd hears it
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        while True:
+            reap()
+            now = time.monotonic()
+            if stopping:
+                if not children:
+                    break
+                if kill_at is not None and now >= kill_at:
+                    log.warning("workers still running 30 s after SIGTERM: killed")
+                    for pid in list(children):
+                        with contextlib.suppress(ProcessLookupError):
+                            os.kill(pid, signal.SIGKILL)
+                    kill_at = None
+                timeout = None if kill_at is None else max(kill_at - now, 0.0)
+            else:
+                for w in workers:
+                    if w.due is not None and w.due <= now:
+                        if w.failures:
+                            log.info("worker %d: restarting", w.index)
+                        spawn(w)
+                due = [w.due for w in workers if w.due is not None]
+                timeout = max(min(due) - time.monotonic(), 0.0) if due else None
+            try:
+                select.select([wake_r], [], [], timeout)
+            except InterruptedError:  # pragma: no cover - PEP 475 retries
+                pass
+            with contextlib.suppress(BlockingIOError):
+                while os.read(wake_r, 512):
+                    pass
+    finally:
+        signal.set_wakeup_fd(old_wakeup)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        os.close(wake_r)
+        os.close(wake_w)
+        sock.close()

@@ -222,7 +222,13 @@ class _Socket:
 
 
 def _answer(connection: Connection, message: Message, limit: int) -> bytes | None:
-    """One ``websocket.receive`` -> its reply (None after an internal error, logged)."""
+    """One ``websocket.receive`` -> its reply, or None: nothing to send now.
+
+    None while an async handler runs (its reply, then the replies to what
+    arrived meanwhile, go out through the socket's ``push`` in order), or after
+    an internal error (logged).  Synchronous: nothing can cancel it half-way, so
+    whatever it meets (a ``SystemExit`` included) is an error of this message only.
+    """
     try:
         text = message.get("text")
         if text is None:
@@ -231,7 +237,7 @@ def _answer(connection: Connection, message: Message, limit: int) -> bytes | Non
         if size > limit:
             return connection.too_large(size)
         return connection.receive(text)
-    except Exception:
+    except BaseException:
         log.exception("session %s: internal error", connection.writer_id)
         return None
 

@@ -91,7 +91,7 @@ def page_response(app: Any, request: Request, route: Route, params: dict[str, An
         log.error("GET %s: session setup failed (ref %s): %s", request.path, ref, exc, exc_info=exc.__cause__)
         body, status = _failed(ref), 500
     else:
-        session = Session(render_page, on_action, None, app.actions)
+        session = Session(render_page, on_action, None, app.actions, slow=app.slow_callback)
         try:
             body = assemble(session.mount())
             status = 200

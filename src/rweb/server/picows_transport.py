@@ -21,6 +21,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
+import struct
+import time
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
@@ -40,6 +44,7 @@ from picows.picows import WSProtocol
 from ..connection import Connection
 from ..session import ConnectionInfo
 from .http1 import HTTPFront, split_target
+from .limits import LOG_LIMIT, TCP_INFO_AVAILABLE, recv_age
 
 __all__ = ["Server"]
 
@@ -55,6 +60,22 @@ _CLOSE = WSMsgType.CLOSE
 _HARD_FRAME_LIMIT_FACTOR = 16
 _HARD_FRAME_LIMIT_MIN = 1024 * 1024
 
+# The heartbeat looks at this many sockets per event-loop turn (a few ms at most).
+_SWEEP_SLICE = 256
+# SO_LINGER on, 0 s: closing resets the connection and drops what the kernel still buffers.
+_LINGER_RESET = struct.pack("ii", 1, 0)
+
+
+class _Paused:
+    """A connection whose socket stopped draining: since when, and the work held back meanwhile."""
+
+    __slots__ = ("deferred", "since")
+
+    def __init__(self, since: float) -> None:
+        self.since = since
+        # Functions the session scheduled while paused (its push): run on resume.
+        self.deferred: list[Callable[[], Any]] | None = None
+
 
 class _Listener(WSListener):  # type: ignore[misc]
     __slots__ = ("conn", "frag_kind", "fragments", "fragments_size", "server", "transport")
@@ -65,17 +86,90 @@ class _Listener(WSListener):  # type: ignore[misc]
         self.frag_kind: WSMsgType | None = None
         self.fragments: list[bytes] | None = None
         self.fragments_size = 0
-        self.conn = Connection(server.app, server.next_writer_id(), info, self._send, server.call_soon)
+        # The listener itself is the session's scheduler (see __call__): pushes
+        # wait while the socket does not drain.
+        self.conn = Connection(server.app, server.next_writer_id(), info, self._send, self)
+
+    def __call__(self, fn: Callable[[], Any]) -> None:
+        """Schedule ``fn`` (a session's push, an effect) soon; held back while the socket is paused.
+
+        A held-back push is not lost: the session stays "push pending" and
+        further writes only mark its components dirty, so on resume one push
+        carries the current diff (pushes to a slow reader are coalesced).
+        """
+        srv = self.server
+        if srv.paused:
+            p = srv.paused.get(self)
+            if p is not None:
+                if p.deferred is None:
+                    p.deferred = [fn]
+                else:
+                    p.deferred.append(fn)
+                return
+        srv.call_soon(fn)
 
     def _send(self, data: bytes) -> None:
         t = self.transport
         if t is not None and not t.is_disconnected:
             t.send(_TEXT, data)
+            srv = self.server
+            if srv.paused and self in srv.paused:
+                self._check_buffer(t)
+
+    def _check_buffer(self, t: WSTransport) -> None:
+        """Close a paused connection whose unsent data passed ``max_write_buffer`` (soon: not inside a write)."""
+        size = t.underlying_transport.get_write_buffer_size()
+        if size > self.server.max_write_buffer and not t.is_close_frame_sent:
+            self.server.call_soon(
+                self.server.drop,
+                self,
+                WSCloseCode.POLICY_VIOLATION,
+                "client too slow: too much unread data",
+                f"{size} bytes unsent (limit {self.server.max_write_buffer}): the client does not read",
+            )
+
+    def pause_writing(self) -> None:
+        """picows: the socket's write buffer passed the high-water mark.
+
+        Stop reading this socket (no new messages, so no new replies) and hold
+        its pushes back until the buffer drains below the low-water mark.
+        """
+        t = self.transport
+        srv = self.server
+        if t is None or t.is_disconnected or self in srv.paused:
+            return
+        srv.paused[self] = _Paused(time.monotonic())
+        with contextlib.suppress(Exception):
+            t.underlying_transport.pause_reading()
+        # Again after this turn: the HTTP front end resumes reading once it
+        # has handed a socket over, which may be after its first page was sent.
+        srv.call_soon(self._repause)
+        self._check_buffer(t)
+
+    def _repause(self) -> None:
+        t = self.transport
+        if t is not None and not t.is_disconnected and self in self.server.paused:
+            with contextlib.suppress(Exception):
+                t.underlying_transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        """picows: the write buffer drained below the low-water mark: read again, push what waited."""
+        self.server.resume(self)
 
     def on_ws_connected(self, transport: WSTransport) -> None:
         self.transport = transport
         _drop_handshake(transport)
-        self.server.live.add(self)
+        srv = self.server
+        ut = transport.underlying_transport
+        with contextlib.suppress(Exception):
+            ut.set_write_buffer_limits(high=srv.write_high_water, low=srv.write_low_water)
+        if srv.recv_buffer:
+            # picows doubles its read buffer whenever a read fills it, so what one
+            # read takes (and one batch of answers holds) would only be bounded by
+            # the kernel's receive buffer, megabytes: a flood must meet a small one.
+            with contextlib.suppress(Exception):
+                ut.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, srv.recv_buffer)
+        srv.live.add(self)
         redirecting = self.conn.redirecting()
         msg, ok = self.conn.open()
         transport.send(_TEXT, msg)
@@ -107,7 +201,7 @@ class _Listener(WSListener):  # type: ignore[misc]
                 transport.disconnect()
             elif mt is _TEXT or mt is _CONT or mt is _BINARY:
                 self._fragment(transport, frame, mt)
-        except Exception:
+        except BaseException:  # nothing may escape into the event loop (a SystemExit would stop the worker)
             log.exception("session %s: internal error", self.conn.writer_id)
 
     def _fragment(self, transport: WSTransport, frame: WSFrame, mt: WSMsgType) -> None:
@@ -125,15 +219,19 @@ class _Listener(WSListener):  # type: ignore[misc]
         kind, size, parts = self.frag_kind, self.fragments_size, self.fragments
         self.frag_kind, self.fragments, self.fragments_size = None, None, 0
         if kind is _BINARY:
-            transport.send(_TEXT, self.conn.receive_binary())
+            reply = self.conn.receive_binary()
         elif size > self.conn.max_size:
-            transport.send(_TEXT, self.conn.too_large(size))
+            reply = self.conn.too_large(size)
         else:
-            transport.send(_TEXT, self.conn.receive(b"".join(parts)))
+            reply = self.conn.receive(b"".join(parts))
+        if reply is not None:  # None: an async handler runs; the reply comes through _send
+            transport.send(_TEXT, reply)
 
     def on_ws_disconnected(self, transport: WSTransport) -> None:
         self.transport = None
-        self.server.live.discard(self)
+        srv = self.server
+        srv.live.discard(self)
+        srv.forget(self)
         self.conn.close()
 
 
@@ -161,6 +259,22 @@ class Server:
     ``linger_timeout`` for draining what a client still sends after the
     response that closes its connection; ``shutdown_timeout`` bounds
     :meth:`close`.
+
+    WebSocket limits (read when used, too; docs/security.md, "Limits"):
+
+    - back-pressure: when a socket has more than ``write_high_water`` bytes
+      unsent, the server stops reading it and holds its pushes back (they are
+      coalesced into one), until less than ``write_low_water`` is left;
+    - a paused socket with more than ``max_write_buffer`` bytes unsent, or
+      paused for more than ``max_paused`` seconds, is closed (1008);
+    - heartbeat: a socket that received nothing for ``ping_interval`` seconds
+      is pinged, and closed (1001) when nothing comes back within
+      ``ping_timeout`` (``ping_interval=None``: no heartbeat).  One timer
+      serves every connection (it reads the kernel's "last data received"
+      per socket), so an idle session costs no memory for it.
+
+    ``sock``: an already bound listening socket to serve (the worker
+    processes of :func:`rweb.server.start_rweb` share their parent's).
     """
 
     def __init__(
@@ -180,6 +294,14 @@ class Server:
         keepalive_timeout: float = 10.0,
         linger_timeout: float = 2.0,
         shutdown_timeout: float = 10.0,
+        ping_interval: float | None = 20.0,
+        ping_timeout: float = 20.0,
+        write_high_water: int = 64 * 1024,
+        write_low_water: int = 16 * 1024,
+        max_write_buffer: int = 4 * 1024 * 1024,
+        max_paused: float = 60.0,
+        recv_buffer: int | None = 64 * 1024,
+        sock: socket.socket | None = None,
     ) -> None:
         self.use_aiofastnet = use_aiofastnet
         self.app = app
@@ -195,6 +317,25 @@ class Server:
         self.keepalive_timeout = keepalive_timeout
         self.linger_timeout = linger_timeout
         self.shutdown_timeout = shutdown_timeout
+        self.ping_interval = ping_interval
+        self.ping_timeout = ping_timeout
+        self.write_high_water = write_high_water
+        self.write_low_water = write_low_water
+        self.max_write_buffer = max_write_buffer
+        self.max_paused = max_paused
+        self.recv_buffer = recv_buffer
+        self.sock = sock
+        # Connections whose socket stopped draining (reading paused, pushes held back).
+        self.paused: dict[_Listener, _Paused] = {}
+        # Connections pinged by the heartbeat, not yet answered -> the heartbeat
+        # pass that pinged them (one int object per pass, shared by its entries).
+        self.pinged: dict[_Listener, int] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        self._sweep_todo: list[_Listener] | None = None
+        self._next_sweep = 0.0
+        self._pass: int = 0  # the current heartbeat pass
+        self._pass_times: dict[int, float] = {}  # heartbeat pass -> when it began
+        self._log_limit_installed = False
         self._server: asyncio.Server | None = None
         self._front: HTTPFront | None = None
         self._ws_logger: Any = None
@@ -205,19 +346,25 @@ class Server:
         self.inbox: list[Any] = []
 
     def answer(self) -> None:
-        """Answer every queued message: all of them first, then all the sends."""
+        """Answer every queued message: all of them first, then all the sends.
+
+        Each message is answered on its own: whatever one raises (user code
+        cannot: the session turns it into an error reply) costs the others
+        nothing.  A message whose async handler runs has no reply yet (None):
+        it goes out through the connection's ``send`` when the handler is done.
+        """
         inbox = self.inbox
         if not inbox:
             return
         self.inbox = []
-        # In place: each message's slot becomes its reply (None: nothing to send).
+        # In place: each message's slot becomes its reply (None: nothing to send now).
         for i in range(0, len(inbox), 2):
             listener = inbox[i]
             reply = None
             if listener.transport is not None:  # still connected
                 try:
                     reply = listener.conn.receive(inbox[i + 1])
-                except Exception:
+                except BaseException:
                     log.exception("session %s: internal error", listener.conn.writer_id)
             inbox[i + 1] = reply
         for i in range(0, len(inbox), 2):
@@ -227,7 +374,7 @@ class Server:
                 if t is not None and not t.is_disconnected:
                     try:
                         t.send(_TEXT, reply)
-                    except Exception:  # one socket's failure must not cost the others their replies
+                    except BaseException:  # one socket's failure must not cost the others their replies
                         log.exception("session %s: send failed", inbox[i].conn.writer_id)
 
     def next_writer_id(self) -> int:
@@ -252,15 +399,25 @@ class Server:
             # than aiofastnet's (measured: bare server 8.1 vs 13.5 KiB/session).
             create_server = loop.create_server
             args = (self._front,)
-        self._server = await create_server(
-            *args,
-            host=self.host,
-            port=self.port,
-            reuse_port=self.reuse_port or None,
-            backlog=4096,  # a thousand browsers connecting at once must not meet SYN retries
-        )
+        if self.sock is not None:
+            # A socket bound (and listened on) by the parent process: it keeps
+            # queueing connections while this worker restarts.
+            self._server = await create_server(*args, sock=self.sock, backlog=4096)
+            self.port = self.sock.getsockname()[1]
+        else:
+            self._server = await create_server(
+                *args,
+                host=self.host,
+                port=self.port,
+                reuse_port=self.reuse_port or None,
+                backlog=4096,  # a thousand browsers connecting at once must not meet SYN retries
+            )
         if self.port == 0:
             self.port = self._server.sockets[0].getsockname()[1]
+        if not self._log_limit_installed:
+            LOG_LIMIT.install()
+            self._log_limit_installed = True
+        self._timer = loop.call_later(self._tick_period(), self._tick)
 
     def _ws_protocol(self) -> WSProtocol:
         """A picows protocol for a WebSocket upgrade, built as ``picows.ws_create_server`` builds it."""
@@ -272,9 +429,12 @@ class Server:
             self._ws_logger,
             False,  # disconnect_on_exception
             10,  # websocket_handshake_timeout
-            False,  # enable_auto_ping
-            20,  # auto_ping_idle_timeout
-            20,  # auto_ping_reply_timeout
+            # picows' own heartbeat runs a task per connection (1.8 KiB per idle
+            # session, measured); the server's timer does it where the kernel
+            # says when a socket last received data (Linux), picows elsewhere.
+            self.ping_interval is not None and not TCP_INFO_AVAILABLE,  # enable_auto_ping
+            self.ping_interval or 20,  # auto_ping_idle_timeout
+            min(self.ping_timeout, self.ping_interval or 20),  # auto_ping_reply_timeout
             WSAutoPingStrategy.PING_WHEN_IDLE,
             True,  # enable_auto_pong
             self._hard_limit,  # max_frame_size
@@ -291,14 +451,24 @@ class Server:
         if self._server is None:
             return
         self._server.close()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._sweep_todo = None
+        if self._log_limit_installed:
+            self._log_limit_installed = False
+            LOG_LIMIT.uninstall()
         self.answer()
         listeners = list(self.live)
         for listener in listeners:
             t = listener.transport
             if t is not None and not t.is_disconnected:
                 t.send_close(WSCloseCode.GOING_AWAY, b"server shutting down")
-                t.disconnect()
+                # A socket that does not drain would hold the shutdown up: abort it.
+                t.disconnect(listener not in self.paused)
         self.live.clear()
+        self.paused.clear()
+        self.pinged.clear()
         if self._front is not None:
             self._front.shutdown()
         try:
@@ -312,6 +482,168 @@ class Server:
                 if t is not None:
                     t.underlying_transport.abort()
         self._server = None
+
+    # -- back-pressure and heartbeat -------------------------------------------
+
+    def resume(self, listener: _Listener) -> None:
+        """``listener``'s socket drained: read it again and run what waited (its push)."""
+        p = self.paused.pop(listener, None)
+        if p is None:
+            return
+        t = listener.transport
+        if t is not None and not t.is_disconnected:
+            with contextlib.suppress(Exception):
+                t.underlying_transport.resume_reading()
+        if p.deferred:
+            call_soon = self.call_soon
+            for fn in p.deferred:
+                call_soon(fn)
+
+    def forget(self, listener: _Listener) -> None:
+        """``listener`` disconnected: drop its limit state (what it held back runs, and finds it closed)."""
+        self.pinged.pop(listener, None)
+        p = self.paused.pop(listener, None)
+        if p is not None and p.deferred:
+            call_soon = self.call_soon
+            for fn in p.deferred:
+                call_soon(fn)
+
+    def drop(self, listener: _Listener, code: WSCloseCode, reason: str, why: str, level: int = logging.WARNING) -> None:
+        """Close ``listener``'s socket at once (``code``, ``reason``) and log ``why``."""
+        t = listener.transport
+        if t is None or t.is_disconnected or t.is_close_frame_sent:
+            return
+        log.log(level, "session %s: %s; closed (%d %s)", listener.conn.writer_id, why, int(code), reason)
+        t.send_close(code, reason.encode())
+        # The peer does not read (or is gone): flushing could wait forever, and
+        # a plain close would leave the kernel holding what it buffered (up to
+        # megabytes) until its own timeouts.  A reset frees both at once.
+        ut = t.underlying_transport
+        with contextlib.suppress(Exception):
+            ut.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
+        ut.abort()
+
+    def _tick_period(self) -> float:
+        """Seconds between two ticks: a quarter of the shortest limit they enforce (at most 5)."""
+        limits = [x for x in (self.ping_interval, self.ping_timeout, self.max_paused) if x]
+        return max(0.05, min(min(limits) / 4 if limits else 5.0, 5.0))
+
+    def _sweep_period(self) -> float:
+        """Seconds between two heartbeat passes over every socket: half the shorter ping setting."""
+        interval = self.ping_interval or 20.0
+        return max(0.05, min(interval, self.ping_timeout) / 2)
+
+    def _tick(self) -> None:
+        """The server's one timer: paused sockets' limits, the log limit, the heartbeat."""
+        self._timer = None
+        if self._server is None:
+            return
+        loop = asyncio.get_running_loop()
+        try:
+            now = time.monotonic()
+            if self.paused:
+                self._check_paused(now)
+            LOG_LIMIT.flush(now)
+            if (
+                self.ping_interval is not None
+                and TCP_INFO_AVAILABLE
+                and self._sweep_todo is None
+                and now >= self._next_sweep
+                and self.live
+            ):
+                self._next_sweep = now + self._sweep_period() - 0.01
+                self._pass += 1
+                times = self._pass_times
+                times[self._pass] = now
+                horizon = now - 2 * (self.ping_timeout + self._sweep_period())
+                for old in [g for g, t in times.items() if t < horizon]:
+                    del times[old]
+                self._sweep_todo = list(self.live)
+                self._sweep()
+        except Exception:
+            log.exception("the server's limit timer failed")
+        self._timer = loop.call_later(min(self._tick_period(), self._sweep_period()), self._tick)
+
+    def _check_paused(self, now: float) -> None:
+        limit = self.max_write_buffer
+        for listener, p in list(self.paused.items()):
+            t = listener.transport
+            if t is None or t.is_disconnected:
+                self.forget(listener)
+                continue
+            size = t.underlying_transport.get_write_buffer_size()
+            if size > limit:
+                self.drop(
+                    listener,
+                    WSCloseCode.POLICY_VIOLATION,
+                    "client too slow: too much unread data",
+                    f"{size} bytes unsent (limit {limit}): the client does not read",
+                )
+            elif now - p.since > self.max_paused:
+                self.drop(
+                    listener,
+                    WSCloseCode.POLICY_VIOLATION,
+                    "client too slow: no reading",
+                    f"the client read too little for {now - p.since:.0f} s ({size} bytes unsent)",
+                )
+            else:
+                with contextlib.suppress(Exception):
+                    t.underlying_transport.pause_reading()
+
+    def _sweep(self) -> None:
+        """The heartbeat over every connection, ``_SWEEP_SLICE`` of them per event-loop turn."""
+        todo = self._sweep_todo
+        if todo is None or self._server is None:
+            self._sweep_todo = None
+            return
+        interval = self.ping_interval
+        if interval is None:
+            self._sweep_todo = None
+            return
+        timeout = self.ping_timeout
+        gen = self._pass
+        times = self._pass_times
+        now = time.monotonic()
+        pinged = self.pinged
+        paused = self.paused
+        for _ in range(min(_SWEEP_SLICE, len(todo))):
+            listener = todo.pop()
+            t = listener.transport
+            if t is None or t.is_disconnected or t.is_close_frame_sent or listener in paused:
+                pinged.pop(listener, None)
+                continue
+            age = recv_age(t.underlying_transport.get_extra_info("socket"))
+            if age is None:
+                continue
+            pinged_in = pinged.get(listener)
+            if pinged_in is not None:
+                # Pinged when the pass began (or a few ms later), after at least
+                # ``interval`` s without data: an answer is data received after
+                # that, so "last data" moved past (ping time - interval / 2).
+                ping_time = times.get(pinged_in, 0.0)
+                if age < now - ping_time + interval / 2:  # something came back
+                    del pinged[listener]
+                elif now - ping_time >= timeout:
+                    del pinged[listener]
+                    self.drop(
+                        listener,
+                        WSCloseCode.GOING_AWAY,
+                        "no answer to ping",
+                        f"nothing received for {age:.0f} s, no answer to a ping within {timeout:g} s",
+                        logging.INFO,
+                    )
+                continue
+            if age >= interval:
+                try:
+                    t.send_ping()
+                except Exception:
+                    log.exception("session %s: ping failed", listener.conn.writer_id)
+                    continue
+                pinged[listener] = gen
+        if todo:
+            self.call_soon(self._sweep)
+        else:
+            self._sweep_todo = None
 
     async def serve_forever(self) -> None:
         if self._server is None:

@@ -1,0 +1,682 @@
+"""Per-connection limits of the built-in server: back-pressure, the heartbeat, the log limit.
+
+Servers whose memory is measured run as subprocesses (``python app.py``, the
+app below written to a temporary directory, one worker) so that their RSS is
+theirs alone; the others run in a thread of the test process.  Clients are the
+real ``websockets`` client or raw sockets (to send and not read); every wait
+and every loop is bounded.  Loopback only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import html
+import json
+import logging
+import os
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rweb import App, reactive
+from rweb.html import button, component, div, span
+from rweb.server.limits import TCP_INFO_AVAILABLE, SessionLogLimit, recv_age
+
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="/proc and TCP_INFO")
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# The app the subprocess servers run: a counter per session, a record shared by
+# every session ("bump" rewrites it), and "stats", which shows the server's own
+# view of its sockets (their unsent bytes, how many are paused) and its RSS.
+APP = r'''
+import gc, json, os, sys, time
+from rweb import reactive, start_rweb
+from rweb.html import button, component, div, span
+
+@reactive
+class Counter:
+    value: int
+
+@reactive
+class Board:
+    n: int
+    text: str
+
+@reactive
+class Stats:
+    text: str
+
+board = Board(0, "")
+
+def rss_kib():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+def server_stats():
+    from rweb.server.picows_transport import Server
+    server = next(o for o in gc.get_objects() if isinstance(o, Server))
+    sizes = [
+        l.transport.underlying_transport.get_write_buffer_size()
+        for l in server.live if l.transport is not None
+    ]
+    return {"live": len(server.live), "paused": len(getattr(server, "paused", ())),
+            "buffered": sum(sizes), "max_buffered": max(sizes, default=0), "rss_kib": rss_kib(),
+            "at": time.monotonic()}  # each answer differs: a reply always carries it
+
+def session_setup(writer_id):
+    counter = Counter(0)
+    stats = Stats("")
+
+    def render_page():
+        return div(
+            component("display", lambda: div(span("Count: "), span(counter.value))),
+            component("board", lambda: div(span(board.n), span(board.text))),
+            component("stats", lambda: div(stats.text)),
+            button("+", data_action="inc"),
+        )
+
+    def on_action(action, params):
+        if action == "inc":
+            counter.value += 1
+        elif action == "bump":
+            board.n += 1
+            board.text = str(board.n % 10) * int(params.get("size", 100))
+        elif action == "stats":
+            stats.text = json.dumps(server_stats())
+
+    return render_page, on_action
+
+if __name__ == "__main__":
+    port, workers, options = int(sys.argv[1]), int(sys.argv[2]), json.loads(sys.argv[3])
+    start_rweb(port, "limits", session_setup, host="127.0.0.1", workers=workers,
+               actions=("inc", "bump", "stats"), **options)
+'''
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+class AppServer:
+    def __init__(self, proc: subprocess.Popen[bytes], port: int, log_path: Path) -> None:
+        self.proc = proc
+        self.port = port
+        self.log_path = log_path
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@contextlib.contextmanager
+def app_server(tmp_path: Path, **options: Any) -> Iterator[AppServer]:
+    """The app above in a subprocess (one worker), with ``start_rweb`` ``options``."""
+    app = tmp_path / "limits_app.py"
+    app.write_text(APP)
+    port = free_port()
+    log_path = tmp_path / "server.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, str(app), str(port), "1", json.dumps(options)],
+            cwd=tmp_path,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", "RWEB_LOG_LEVEL": "INFO"},
+        )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"the server exited early:\n{log_path.read_text()}")
+            try:
+                socket.create_connection(("127.0.0.1", port), 1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"the server did not start:\n{log_path.read_text()}")
+                time.sleep(0.05)
+        yield AppServer(proc, port, log_path)
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
+
+
+# -- a raw client: sends what it likes, reads only when told to ---------------------------
+
+
+def masked_frame(opcode: int, payload: bytes) -> bytes:
+    mask = os.urandom(4)
+    n = len(payload)
+    head = bytes([0x80 | opcode])
+    if n < 126:
+        head += bytes([0x80 | n])
+    elif n < 65536:
+        head += bytes([0x80 | 126]) + struct.pack("!H", n)
+    else:
+        head += bytes([0x80 | 127]) + struct.pack("!Q", n)
+    body = (int.from_bytes(payload, "big") ^ int.from_bytes((mask * (n // 4 + 1))[:n], "big")).to_bytes(n, "big")
+    return head + mask + body
+
+
+CLICK = json.dumps({"action": "inc", "params": {}}).encode()
+
+
+class RawClient:
+    """A blocking WebSocket client on a plain socket (``rcvbuf``: a small receive window)."""
+
+    def __init__(self, port: int, rcvbuf: int | None = None, timeout: float = 10.0) -> None:
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf is not None:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        s.settimeout(timeout)
+        s.connect(("127.0.0.1", port))
+        key = base64.b64encode(os.urandom(16)).decode()
+        s.sendall(
+            (
+                f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            ).encode()
+        )
+        self.sock = s
+        self.buf = b""
+        while b"\r\n\r\n" not in self.buf:
+            chunk = s.recv(4096)
+            if not chunk:
+                raise ConnectionError("closed during the handshake")
+            self.buf += chunk
+        head, _, self.buf = self.buf.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 101"), head
+
+    def _exactly(self, n: int) -> bytes:
+        while len(self.buf) < n:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("closed")
+            self.buf += chunk
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def read_frame(self) -> tuple[int, bytes]:
+        b0, b1 = self._exactly(2)
+        n = b1 & 0x7F
+        if n == 126:
+            n = struct.unpack("!H", self._exactly(2))[0]
+        elif n == 127:
+            n = struct.unpack("!Q", self._exactly(8))[0]
+        return b0 & 0x0F, self._exactly(n)
+
+    def closed_within(self, seconds: float) -> bool:
+        """Read (and drop) until the server closes the socket; False if still open after ``seconds``."""
+        deadline = time.monotonic() + seconds
+        self.sock.settimeout(0.2)
+        while time.monotonic() < deadline:
+            try:
+                if not self.sock.recv(1 << 20):
+                    return True
+            except TimeoutError:
+                continue
+            except OSError:  # reset
+                return True
+        return False
+
+    def dropped_within(self, seconds: float) -> bool:
+        """Without reading: did the server drop the connection (a reset: the socket is CLOSED)?"""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            state = self.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 8)[0]
+            if state == 7:  # TCP_CLOSE
+                return True
+            time.sleep(0.02)
+        return False
+
+    def flood(self, frame: bytes, max_bytes: int, seconds: float) -> int:
+        """Send ``frame`` again and again, never reading; stop when blocked for 1 s. Bytes sent."""
+        blob = frame * max(1, 65536 // len(frame))
+        sent = 0
+        deadline = time.monotonic() + seconds
+        self.sock.settimeout(1.0)
+        view = memoryview(blob)
+        while sent < max_bytes and time.monotonic() < deadline:
+            try:
+                sent += self.sock.send(view)
+            except TimeoutError:
+                break
+            except OSError:
+                break
+        return sent
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.close()
+
+
+async def click_latencies(wire: Any, url: str, clicks: int) -> list[float]:
+    async with wire.connect(url) as ws:
+        await wire.recv(ws)
+        out = []
+        for i in range(1, clicks + 1):
+            t0 = time.perf_counter()
+            reply = await wire.click(ws, ref=i)
+            out.append(time.perf_counter() - t0)
+            assert reply["ref"] == i and reply["d"]["display"]["1"] == str(i)
+            await asyncio.sleep(0.01)
+        return out
+
+
+async def stats(wire: Any, ws: Any) -> dict[str, Any]:
+    reply = await wire.click(ws, "stats")
+    return json.loads(html.unescape(reply["d"]["stats"]["0"]))
+
+
+# -- back-pressure: a client that sends and never reads -----------------------------------
+
+
+def test_a_click_flood_that_is_never_read_stays_bounded(tmp_path: Path, wire: Any) -> None:
+    with app_server(tmp_path, max_paused=3.0) as srv:
+        pid = srv.proc.pid
+        before = rss_kib(pid)
+        flooder = RawClient(srv.port, rcvbuf=16 * 1024)
+        try:
+            flooder.read_frame()  # the page; nothing is read after it
+            frame = masked_frame(0x1, CLICK)
+            result: dict[str, Any] = {}
+
+            def flood() -> None:
+                result["sent"] = flooder.flood(frame, 64 * 1024 * 1024, 6.0)
+
+            thread = threading.Thread(target=flood)
+            thread.start()
+            time.sleep(0.5)
+            # Meanwhile another session clicks, unhindered.
+            latencies = wire.run(click_latencies(wire, srv.url, 50), timeout=30)
+            thread.join(15)
+            during = rss_kib(pid)
+            # The server stopped reading the flood: the client's sends blocked
+            # long before 64 MiB (the issue: 33.6 MiB of clicks made +2.3 GiB).
+            assert result["sent"] < 16 * 1024 * 1024, result
+            assert during - before < 40 * 1024, (before, during, result)
+            latencies.sort()
+            assert latencies[len(latencies) // 2] < 0.1, latencies
+            assert latencies[-1] < 1.0, latencies
+            # Paused longer than max_paused (3 s): closed, and said so.
+            assert flooder.dropped_within(10), "the flooding socket was never closed"
+        finally:
+            flooder.close()
+
+        async def after() -> dict[str, Any]:
+            async with wire.connect(srv.url) as ws:
+                await wire.recv(ws)
+                return await stats(wire, ws)
+
+        st = wire.run(after())
+        assert st["live"] == 1 and st["paused"] == 0, st
+        log = srv.log()
+    assert "client too slow" in log and "closed (1008" in log, log[-3000:]
+    assert log.count("\n") < 50, log[-3000:]
+
+
+def test_a_flood_of_bad_frames_gets_a_bounded_log(tmp_path: Path, wire: Any) -> None:
+    with app_server(tmp_path) as srv:
+        pid = srv.proc.pid
+        before = rss_kib(pid)
+        client = RawClient(srv.port)
+        frames = 20_000
+        try:
+            client.read_frame()
+            blob = masked_frame(0x1, b"x") * 1000
+            errors = 0
+
+            def drain() -> None:
+                nonlocal errors
+                while errors < frames:
+                    opcode, payload = client.read_frame()
+                    assert opcode == 0x1 and b'"bad_json"' in payload, payload
+                    errors += 1
+
+            reader = threading.Thread(target=drain)
+            reader.start()
+            for _ in range(frames // 1000):
+                client.sock.sendall(blob)
+            reader.join(30)
+            assert errors == frames
+            # And a binary-frame flood, unread this time.
+            binary = masked_frame(0x2, b"\x00") * 1000
+            client.flood(binary, 8 * 1024 * 1024, 3.0)
+            after = rss_kib(pid)
+        finally:
+            client.close()
+        time.sleep(0.3)
+        log = srv.log()
+    lines = [line for line in log.splitlines() if "session 0:" in line]
+    # Five lines, then a summary line per 10 s at most (the issue: 94 MB of log).
+    assert 5 <= len(lines) <= 12, "\n".join(lines)
+    assert len(log) < 20_000, log[-3000:]
+    assert "log limit" in lines[4]
+    assert after - before < 40 * 1024, (before, after)
+
+
+# -- a slow reader of a shared record ----------------------------------------------------
+
+
+def test_a_slow_reader_of_a_shared_record_does_not_grow_memory(tmp_path: Path, wire: Any) -> None:
+    readers, writes, size = 99, 500, 16 * 1024
+    with app_server(tmp_path) as srv:
+        slow = RawClient(srv.port, rcvbuf=4096)
+        slow.read_frame()  # the page; then it never reads again
+
+        async def main() -> list[dict[str, Any]]:
+            drained = 0
+            stop = asyncio.Event()
+
+            async def reader() -> None:
+                nonlocal drained
+                r, w = await asyncio.open_connection("127.0.0.1", srv.port)
+                key = base64.b64encode(os.urandom(16)).decode()
+                w.write(
+                    f"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                    f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+                )
+                try:
+                    while not stop.is_set():
+                        try:
+                            chunk = await asyncio.wait_for(r.read(1 << 20), 0.2)
+                        except TimeoutError:
+                            continue
+                        if not chunk:
+                            return
+                        drained += len(chunk)
+                finally:
+                    w.close()
+
+            tasks = [asyncio.create_task(reader()) for _ in range(readers)]
+            samples = []
+            async with wire.connect(srv.url, max_size=None) as ws:
+                await wire.recv(ws)
+                for i in range(1, writes + 1):
+                    await wire.click(ws, "bump", params={"size": size})
+                    if i in (200, writes):
+                        await asyncio.sleep(0.5)  # let the readers catch up
+                        samples.append(await stats(wire, ws))
+            stop.set()
+            await asyncio.gather(*tasks)
+            assert drained > readers * (writes - 5) * size, drained
+            return samples
+
+        first, last = wire.run(main(), timeout=90)
+        slow.close()
+    # The slow reader's socket is paused: its pushes wait, coalesced into one.
+    assert last["paused"] >= 1, last
+    assert last["max_buffered"] < 64 * 1024 + 2 * size, last
+    # Memory does not follow the writes: without back-pressure, the 300 writes
+    # between the samples queue 4.7 MiB more for the slow reader.
+    assert last["rss_kib"] - first["rss_kib"] < 2 * 1024, (first, last)
+
+
+# -- in-process: coalescing, the hard limit, the heartbeat ---------------------------------
+
+
+@contextlib.contextmanager
+def threaded_server(app: App, **limits: Any) -> Iterator[Any]:
+    """The real server in a thread, with Server ``limits``."""
+    from rweb.server.picows_transport import Server
+
+    state: dict[str, Any] = {}
+    started = threading.Event()
+
+    async def main() -> None:
+        server = Server(app, "127.0.0.1", 0, **limits)
+        await server.start()
+        state.update(server=server, loop=asyncio.get_running_loop(), stop=asyncio.get_running_loop().create_future())
+        started.set()
+        try:
+            await state["stop"]
+        finally:
+            await server.close()
+
+    def run() -> None:
+        import uvloop
+
+        try:
+            uvloop.run(main())
+        except BaseException as exc:  # pragma: no cover - reported below
+            state["error"] = exc
+            started.set()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    assert started.wait(10) and "error" not in state, state.get("error")
+    server, loop = state["server"], state["loop"]
+
+    def call(fn: Any) -> Any:
+        async def run_it() -> Any:
+            return fn()
+
+        return asyncio.run_coroutine_threadsafe(run_it(), loop).result(5)
+
+    server.call_in_loop = call
+    try:
+        yield server
+    finally:
+        loop.call_soon_threadsafe(lambda: state["stop"].done() or state["stop"].set_result(None))
+        thread.join(10)
+
+
+@reactive
+class Shared:
+    n: int
+    text: str
+
+
+def shared_app(shared: Shared) -> App:
+    def setup(writer_id: Any) -> Any:
+        def page() -> Any:
+            return div(
+                component("n", lambda: span(shared.n)),
+                component("text", lambda: span(shared.text)),
+                button("+", data_action="bump"),
+            )
+
+        def on_action(action: str, params: dict[str, Any]) -> None:
+            write(shared, int(params.get("size", 0)))
+
+        return page, on_action
+
+    return App(setup, "shared")
+
+
+def write(shared: Shared, size: int = 8192) -> None:
+    """One write of the shared record: a push of ``size`` bytes to every session."""
+    shared.n += 1
+    if size:
+        shared.text = str(shared.n % 10) * size
+
+
+def test_pushes_to_a_paused_socket_are_held_back_and_coalesced() -> None:
+    shared = Shared(0, "")
+    with threaded_server(shared_app(shared), write_high_water=4096, write_low_water=1024) as server:
+        slow = RawClient(server.port, rcvbuf=2048)
+        slow.read_frame()
+        call = server.call_in_loop
+        writes = 0
+        # Write until the slow reader's socket is paused (kernel buffers fill first).
+        for _ in range(200):
+            for _ in range(10):  # each write in a loop turn of its own: one push each
+                call(lambda: write(shared))
+                writes += 1
+            if call(lambda: len(server.paused)):
+                break
+        assert call(lambda: len(server.paused)) == 1, "the slow reader was never paused"
+        buffered = call(lambda: next(iter(server.paused)).transport.underlying_transport.get_write_buffer_size())
+        for _ in range(300):  # more writes: none is encoded for the paused socket
+            call(lambda: write(shared))
+            writes += 1
+        assert call(lambda: next(iter(server.paused)).transport.underlying_transport.get_write_buffer_size()) == buffered
+        final = call(lambda: shared.n)
+        # Now it reads: the pushes that were held back arrive as one, with the latest value.
+        slow.sock.settimeout(5)
+        seen = []
+        while True:
+            opcode, payload = slow.read_frame()
+            assert opcode == 0x1
+            msg = json.loads(payload)
+            seen.append(msg["d"]["n"]["0"] if "n" in msg["d"] else None)
+            if seen[-1] == str(final):
+                break
+        assert len(seen) < writes - 250, (len(seen), writes)
+        assert call(lambda: len(server.paused)) == 0
+        slow.close()
+
+
+def test_a_paused_socket_over_the_hard_limit_is_closed(caplog: pytest.LogCaptureFixture) -> None:
+    shared = Shared(0, "")
+    limits = {"write_high_water": 8192, "write_low_water": 2048, "max_write_buffer": 32 * 1024}
+    with caplog.at_level(logging.WARNING, "rweb.server"), threaded_server(shared_app(shared), **limits) as server:
+        flooder = RawClient(server.port, rcvbuf=2048)
+        try:
+            flooder.read_frame()
+            # Each click's reply is 8 KiB: the replies to one read pass the hard limit.
+            click = json.dumps({"action": "bump", "params": {"size": 8192}}).encode()
+            flooder.flood(masked_frame(0x1, click), 8 << 20, 5.0)
+            assert flooder.dropped_within(5)
+        finally:
+            flooder.close()
+        assert server.call_in_loop(lambda: (len(server.live), len(server.paused))) == (0, 0)
+    assert any("the client does not read" in r.getMessage() and "1008" in r.getMessage() for r in caplog.records)
+
+
+def test_a_socket_paused_too_long_is_closed(caplog: pytest.LogCaptureFixture) -> None:
+    shared = Shared(0, "")
+    limits = {"write_high_water": 4096, "write_low_water": 1024, "max_paused": 0.5}
+    with caplog.at_level(logging.WARNING, "rweb.server"), threaded_server(shared_app(shared), **limits) as server:
+        slow = RawClient(server.port, rcvbuf=2048)
+        slow.read_frame()
+        call = server.call_in_loop
+        for _ in range(2000):
+            call(lambda: write(shared))
+            if call(lambda: len(server.paused)):
+                break
+        t0 = time.monotonic()
+        assert slow.dropped_within(5)
+        assert 0.3 < time.monotonic() - t0 < 4
+        slow.close()
+    assert any("read too little" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.skipif(not TCP_INFO_AVAILABLE, reason="the server-wide heartbeat reads TCP_INFO")
+def test_heartbeat_closes_a_silent_peer_and_keeps_a_live_one(wire: Any, caplog: pytest.LogCaptureFixture) -> None:
+    shared = Shared(0, "")
+    with caplog.at_level(logging.INFO, "rweb.server"), threaded_server(
+        shared_app(shared), ping_interval=0.4, ping_timeout=0.4
+    ) as server:
+        silent = RawClient(server.port)  # reads nothing and never answers a ping
+        silent.read_frame()
+
+        async def live() -> None:
+            # The websockets client answers pings by itself.
+            async with wire.connect(wire_url(server)) as ws:
+                await wire.recv(ws)
+                t0 = time.monotonic()
+                assert await asyncio.to_thread(silent.closed_within, 4.0)
+                took = time.monotonic() - t0
+                assert 0.3 < took < 4.0, took
+                await asyncio.sleep(0.5)
+                # Still open, and was pinged meanwhile (it stays idle).
+                reply = await wire.click(ws, "bump")
+                assert reply["d"]["n"]["0"] == "1"
+
+        wire.run(live(), timeout=20)
+    assert any("no answer to a ping" in r.getMessage() for r in caplog.records)
+
+
+def wire_url(server: Any) -> str:
+    return f"ws://127.0.0.1:{server.port}/ws"
+
+
+@pytest.mark.skipif(not TCP_INFO_AVAILABLE, reason="TCP_INFO")
+def test_recv_age_reads_the_kernel() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        a = socket.create_connection(listener.getsockname())
+        b, _ = listener.accept()
+        with a, b:
+            a.sendall(b"x")
+            time.sleep(0.3)
+            age = recv_age(b)
+            assert age is not None and 0.25 <= age < 2.0, age
+            a.sendall(b"y")
+            time.sleep(0.05)
+            age = recv_age(b)
+            assert age is not None and age < 0.25, age
+    assert recv_age(object()) is None
+
+
+# -- the log limit -----------------------------------------------------------------------
+
+
+def test_session_log_limit(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    now = [1000.0]
+    monkeypatch.setattr(time, "monotonic", lambda: now[0])
+    limit = SessionLogLimit(burst=3, period=10.0)
+    logger = logging.getLogger("rweb.test_limits")
+    logger.addFilter(limit)
+    try:
+        with caplog.at_level(logging.INFO, "rweb.test_limits"):
+            for i in range(10):
+                logger.warning("session %s: bad_json: %s", 7, i)
+            logger.warning("session %s: fine", 8)  # another session has its own count
+            logger.warning("not about a session")
+            got = [r.getMessage() for r in caplog.records]
+            assert got[:3] == ["session 7: bad_json: 0", "session 7: bad_json: 1", got[2]]
+            assert got[2].startswith("session 7: bad_json: 2 [log limit")
+            assert got[3:] == ["session 8: fine", "not about a session"]
+            caplog.clear()
+            # The flood goes on: a summary per period, nothing else.
+            now[0] += 10.5
+            for i in range(5):
+                logger.warning("session %s: bad_json: %s", 7, 100 + i)
+            got = [r.getMessage() for r in caplog.records]
+            assert len(got) == 1 and got[0].startswith("session 7: 7 more log lines left out"), got
+            assert got[0].endswith("the last: session 7: bad_json: 9")
+            caplog.clear()
+            # The timer's flush summarises, then forgets sessions that went quiet.
+            now[0] += 10.5
+            limit.flush()
+            got = [r.getMessage() for r in caplog.records]
+            assert len(got) == 1 and "5 more log lines" in got[0] and got[0].endswith("bad_json: 104"), got
+            now[0] += 10.5
+            limit.flush()
+            assert limit.table == {}
+            caplog.clear()
+            logger.warning("session %s: again", 7)
+            assert [r.getMessage() for r in caplog.records] == ["session 7: again"]
+    finally:
+        logger.removeFilter(limit)
