@@ -510,3 +510,10 @@ def test_a_page_that_fails_to_render_after_a_nav_is_not_patched_later() -> None:
     reply = tab.nav("/bad/2")  # mounts anew (and fails again): no hook on a page never shown
     assert reply["e"]["code"] == "render_error" and hooked == []
     assert tab.nav("/")["t"] == "init" and "home" in tab.html()
+
+
+def test_a_heartbeat_ping_is_answered_by_an_empty_reply() -> None:
+    app, _ = make_app()
+    tab = Tab(app, "/")
+    assert tab.send({"t": "ping"}) == {"t": "r", "d": {}, "ref": 1}
+    assert tab.send({"t": "pong"})["e"]["code"] == "bad_message"

@@ -33,6 +33,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 from .protocol import (
+    Ping,
     ProtocolError,
     decode,
     decode_control,
@@ -321,6 +322,8 @@ class Connection:
         except ProtocolError as exc:
             log.warning("session %s: %s: %s", self.writer_id, exc.code, exc.message)
             return encode_error(exc.code, exc.message, exc.ref)
+        if type(nav) is Ping:
+            return encode_reply({}, ref)
         return self.navigate_to(nav.url, ref)
 
     def navigate_to(self, url: str, ref: Any = None) -> bytes:

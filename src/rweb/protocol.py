@@ -41,6 +41,7 @@ __all__ = [
     "ErrorCode",
     "Join",
     "Nav",
+    "Ping",
     "ProtocolError",
     "assemble",
     "decode",
@@ -87,6 +88,7 @@ ERROR_CODES: dict[str, str] = {
 # Keys of control messages (client -> server) and of server messages.
 T = "t"
 NAV = "nav"  # client -> server: {"t": "nav", "url": "/items/3", "ref": 4}
+PING = "ping"  # client -> server: {"t": "ping", "ref": "hb9"}, answered by an empty reply
 JOIN_URL_PARAM = "url"  # the socket URL's query parameter that carries the page's URL
 
 
@@ -118,6 +120,13 @@ class Action:
 
     name: str
     params: dict[str, Any]
+    ref: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class Ping:
+    """``{"t": "ping", "ref": r}``: the client checks that the socket is alive (answered ``{"t": "r", "d": {}}``)."""
+
     ref: Any = None
 
 
@@ -170,7 +179,7 @@ def decode(data: bytes | str) -> tuple[Any, dict[str, Any], Any]:
     return action, params, ref
 
 
-def decode_control(msg: dict[str, Any], ref: Any) -> Nav:
+def decode_control(msg: dict[str, Any], ref: Any) -> Nav | Ping:
     """A control message (what :func:`decode` gave as ``(None, msg, ref)``) -> its type."""
     t = msg.get(T)
     if t == NAV:
@@ -178,6 +187,8 @@ def decode_control(msg: dict[str, Any], ref: Any) -> Nav:
         if type(url) is not str or not url.startswith("/") or url.startswith("//"):
             raise ProtocolError("bad_message", "'url' must be a path within the app", ref)
         return Nav(url, ref)
+    if t == PING:
+        return Ping(ref)
     raise ProtocolError("bad_message", f"unknown message type {t!r}", ref)
 
 

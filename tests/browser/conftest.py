@@ -149,6 +149,7 @@ class TcpProxy:
         self.refusing = False
         self._lock = threading.Lock()
         self._socks: set[socket.socket] = set()
+        self._frozen: set[socket.socket] = set()  # black holes: open, but nothing gets through
         self._listener = socket.create_server(("127.0.0.1", 0))
         self._listener.settimeout(0.2)
         self.port = self._listener.getsockname()[1]
@@ -168,6 +169,12 @@ class TcpProxy:
         self._thread.join(5)
         self._listener.close()
         self.cut()
+
+    def freeze(self) -> None:
+        """Every proxied connection turns into a black hole: open, silent both ways
+        (a sleeping laptop, a proxy that dropped the connection without telling)."""
+        with self._lock:
+            self._frozen |= self._socks
 
     def cut(self) -> None:
         with self._lock:
@@ -207,6 +214,8 @@ class TcpProxy:
                 data = src.recv(65536)
                 if not data:
                     break
+                if src in self._frozen or dst in self._frozen:
+                    continue  # swallowed
                 dst.sendall(data)
         except OSError:
             pass

@@ -63,6 +63,13 @@
   const MAX_DEPTH = 256; // component nesting: guards against reference cycles
   const COOKIE_WAIT = 5000; // a page load waits this long at most for pending cookie requests (ms)
   const LEAVE_WAIT = 15000; // a page load that has not unloaded the page by then did not happen (ms)
+  // Heartbeat: after HEARTBEAT ms without a message from the server the client
+  // asks {"t":"ping"}; no answer within HEARTBEAT_WAIT ms means the socket is
+  // dead (a sleeping laptop, a proxy that dropped it silently): reconnect.
+  // Both can be set before this script runs: window.rwebConfig = {heartbeat, heartbeatWait}.
+  const settings = (typeof window.rwebConfig === "object" && window.rwebConfig) || {};
+  const HEARTBEAT = settings.heartbeat > 0 ? settings.heartbeat : 25000;
+  const HEARTBEAT_WAIT = settings.heartbeatWait > 0 ? settings.heartbeatWait : 10000;
   const PARAM_PREFIX = "data-param-";
   const STYLE =
     "#rweb-status{display:none}" +
@@ -91,6 +98,9 @@
   let navTitle = null; // ... with this title
   let root = null; // the app's root path: "" or "/prefix" (<meta name="rweb-root">)
   let socketPath = null; // <meta name="rweb-socket">, or null: the legacy /ws + location.search
+  let heard = 0; // when the current socket last received a message (performance.now())
+  let pinged = 0; // when a heartbeat ping went out unanswered, or 0
+  let beat = null; // the heartbeat interval
 
   const emit = (name, detail) => window.dispatchEvent(new CustomEvent(name, { detail }));
 
@@ -808,8 +818,13 @@
       return;
     }
     sock = s;
+    heard = performance.now();
+    pinged = 0;
     s.onmessage = (ev) => {
-      if (sock === s) onMessage(ev);
+      if (sock !== s) return;
+      heard = performance.now();
+      pinged = 0;
+      onMessage(ev);
     };
     s.onclose = () => {
       if (sock !== s) return;
@@ -817,6 +832,30 @@
       onDown();
     };
     s.onerror = () => { /* a close event follows */ };
+    if (beat === null) beat = setInterval(heartbeat, Math.min(1000, HEARTBEAT_WAIT / 2));
+  }
+
+  // A socket that stays silent gets a ping; one that does not answer is dropped.
+  function heartbeat() {
+    const s = sock;
+    if (!s || s.readyState !== WebSocket.OPEN) return;
+    const now = performance.now();
+    // Replies come in order: while an action is under way (a slow async
+    // handler), the ping's answer waits behind it, so allow it much longer.
+    const wait = pending.size || navs.size ? 4 * (HEARTBEAT + HEARTBEAT_WAIT) : HEARTBEAT_WAIT;
+    if (pinged) {
+      if (now - pinged > wait) {
+        console.warn("rweb: the server stopped answering; reconnecting");
+        sock = null; // its late events are ignored from now on
+        try { s.close(4000, "no heartbeat"); } catch { /* already closing */ }
+        onDown();
+      }
+    } else if (now - heard > HEARTBEAT) {
+      pinged = now;
+      try {
+        s.send(JSON.stringify({ t: "ping", ref: "hb" + ++ref }));
+      } catch { /* the close event follows */ }
+    }
   }
 
   function onDown() {
