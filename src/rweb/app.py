@@ -50,7 +50,7 @@ from .http import (
 from .pubsub import LocalPubSub, PubSub
 from .render import error_ref
 from .routing import Route, Router
-from .session import ConnectionInfo, Session, SetupError, _task_cancelled
+from .session import ConnectionInfo, Session, SetupError, UnknownAction, _task_cancelled
 from .signing import Signer
 
 __all__ = ["App", "Conn", "Redirect"]
@@ -217,6 +217,89 @@ class Conn:
         self._params_hook = fn
         return fn
 
+    # -- work tied to the session's life -------------------------------------
+
+    def _in_session(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run ``fn(*args)`` inside this session (its writes pushed as one batch), if it still lives."""
+        connection = self._connection
+        if connection is not None:
+            connection.run(lambda _conn: fn(*args))
+
+    def _tie(self, stop: Callable[[], Any]) -> Callable[[], Any]:
+        """``stop()`` runs when the session ends (or at once when it is not live)."""
+        if not self.live:
+            raise RuntimeError("timers, tasks, topics and presence belong to the live session (conn.live)")
+        self.on_close(stop)
+        return stop
+
+    def every(self, seconds: float, fn: Callable[[], Any]) -> Callable[[], None]:
+        """Call ``fn()`` in this session every ``seconds`` while it lives; returns ``cancel()``.
+
+        ``fn``'s reactive writes reach the browser as one push.  An exception
+        is logged (and shown as ``handler_error``) and the timer goes on.
+        """
+        if seconds <= 0:
+            raise ValueError("every() needs a positive interval")
+        loop = self.app.loop()
+        handle: list[asyncio.TimerHandle | None] = [None]
+
+        def tick() -> None:
+            if handle[0] is None:
+                return
+            handle[0] = loop.call_later(seconds, tick)
+            self._in_session(fn)
+
+        handle[0] = loop.call_later(seconds, tick)
+
+        def cancel() -> None:
+            h, handle[0] = handle[0], None
+            if h is not None:
+                h.cancel()
+
+        self._tie(cancel)
+        return cancel
+
+    def spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
+        """Run ``coro`` as a task of this session: cancelled when the session ends.
+
+        Reactive writes the task makes reach the browser as pushes, as any
+        write outside an action does.
+        """
+        task = self.app.loop().create_task(coro)  # type: ignore[arg-type]
+        self._tie(task.cancel)
+        return task
+
+    def subscribe(self, topic: str, fn: Callable[[Any], Any]) -> Callable[[], None]:
+        """Call ``fn(message)`` in this session for every message on ``topic``; returns ``unsubscribe()``.
+
+        Messages come from :meth:`App.publish` in this process or, with a
+        broker, in any process.  Unsubscribed when the session ends.
+        """
+        off = self.app.pubsub.subscribe(topic, lambda _t, message: self._in_session(fn, message))
+        self._tie(off)
+        return off
+
+    def track(self, topic: str, key: str, meta: Any = None) -> None:
+        """Be present in ``topic`` under ``key`` (with JSON ``meta``) until the session ends."""
+        presence = self.app.presence_service()
+        presence.track(topic, key, meta)
+        self._tie(lambda: presence.untrack(topic, key))
+
+    def watch(self, topic: str, fn: Callable[[dict[str, Any]], Any]) -> Callable[[], None]:
+        """Call ``fn(members)`` in this session now and whenever ``topic``'s presence changes.
+
+        ``members`` maps each key to its meta.  Returns the function that stops watching.
+        """
+        presence = self.app.presence_service()
+
+        def changed(*_args: Any) -> None:
+            self._in_session(fn, presence.list(topic))
+
+        off = presence.subscribe(topic, on_join=changed, on_leave=changed)
+        self._tie(off)
+        fn(presence.list(topic))
+        return off
+
     def __repr__(self) -> str:
         return f"<Conn {self.path!r} live={self.live} writer_id={self.writer_id!r}>"
 
@@ -253,6 +336,7 @@ class App:
         socket_path: str = SOCKET_PATH,
         favicon: str | None = None,
         allowed_origins: Iterable[str] | None = None,
+        broker: str | PubSub | None = None,
         slow_callback_ms: float | None = 100,
     ) -> None:
         if callable(title):  # App(session_setup, title): the single-page form
@@ -285,7 +369,12 @@ class App:
         self.signer = Signer(secret_key if secret_key is not None else secrets.token_bytes(32))
         # -- services (per process: forked workers each get their own copy) --
         self.sessions: dict[Any, Any] = {}  # writer id -> live Connection
-        self.pubsub: PubSub = LocalPubSub()
+        # broker: None (topics within this process), "redis://..." (rweb.broker_redis,
+        # started in each worker by startup()), or a PubSub object.
+        self.broker = broker
+        self.pubsub: PubSub = broker if broker is not None and not isinstance(broker, str) else LocalPubSub()
+        self._presence: Any = None
+        self._started = False
         self._start_hooks: list[Hook] = []
         self._end_hooks: list[Hook] = []
         self._ids = itertools.count(0)
@@ -389,6 +478,82 @@ class App:
         self._loop = loop
         self._loop_thread = threading.get_ident()
         self._ids = itertools.count(worker_index, max(workers, 1))
+
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The event loop that runs this process's sessions."""
+        if self._loop is None:
+            raise RuntimeError("the app is not being served yet")
+        return self._loop
+
+    async def startup(self) -> None:
+        """Start the app's services in this process (transports call it once serving; after any fork)."""
+        if self._started:
+            return
+        self._started = True
+        if isinstance(self.broker, str):
+            from .broker_redis import RedisPubSub
+
+            broker = RedisPubSub(self.broker)
+            await broker.start()
+            self.pubsub = broker
+        elif self.broker is not None and hasattr(self.broker, "start"):
+            await self.broker.start()
+
+    async def shutdown(self) -> None:
+        """Stop the app's services (the broker flushes what is queued)."""
+        if not self._started:
+            return
+        self._started = False
+        close = getattr(self.pubsub, "close", None)
+        if close is not None:
+            await close()
+
+    def publish(self, topic: str, message: Any) -> None:
+        """Publish ``message`` (JSON) on ``topic``, from anywhere: a handler, a timer, another thread.
+
+        Subscribers (``conn.subscribe``) in this process get it on the loop;
+        with a broker, those in every other process too.
+        """
+        loop = self._loop
+        if loop is not None and threading.get_ident() != self._loop_thread:
+            loop.call_soon_threadsafe(self.pubsub.publish, topic, message)
+        else:
+            self.pubsub.publish(topic, message)
+
+    def presence_service(self) -> Any:
+        """The presence service of this app's broker (rweb.presence)."""
+        if self._presence is None or getattr(self._presence, "_owner", None) is not self.pubsub:
+            from .presence import presence_for
+
+            self._presence = presence_for(self.pubsub)
+        return self._presence
+
+    def presence(self, topic: str) -> dict[str, Any]:
+        """Who is present in ``topic`` (key -> meta), across processes with a broker."""
+        return dict(self.presence_service().list(topic))
+
+    def trigger(self, writer_id: Any, action: str, params: dict[str, Any] | None = None) -> bool:
+        """Run ``action`` in the live session ``writer_id`` as if its user had clicked; the result is pushed.
+
+        From any thread.  False when no such session lives in this process.
+        """
+        def run(conn: Conn) -> None:
+            connection = conn._connection
+            session = connection.session if connection is not None else None
+            if session is None:
+                return
+            handlers = session.handlers
+            if handlers is not None:
+                handler = handlers.get(action)
+                if handler is None:
+                    raise UnknownAction(action)
+                result = handler(dict(params or {}))
+            else:
+                result = session.on_action(action, dict(params or {}))
+            if inspect.isawaitable(result):  # an async handler: it goes on as a task of the session
+                conn.spawn(result)
+
+        return self.in_session(writer_id, run)
 
     def next_writer_id(self) -> int:
         """A writer id unique across this server's worker processes."""

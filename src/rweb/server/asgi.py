@@ -65,6 +65,8 @@ class ASGIApp:
             await self._http(scope, receive, send)
         elif kind == "websocket":
             self._bind(scope)
+            if not self.app._started:
+                await self.app.startup()
             await self._websocket(scope, receive, send)
         elif kind == "lifespan":
             await self._lifespan(receive, send)
@@ -89,6 +91,7 @@ class ASGIApp:
             if message["type"] == "lifespan.startup":
                 try:
                     self._bind()
+                    await self.app.startup()
                 except Exception as exc:
                     await send({"type": "lifespan.startup.failed", "message": repr(exc)})
                     return
@@ -110,6 +113,7 @@ class ASGIApp:
         tasks = [s.handler for s in sockets if s.handler is not None and not s.handler.done()]
         if tasks:
             await asyncio.wait(tasks, timeout=timeout)
+        await self.app.shutdown()
 
     # -- http -------------------------------------------------------------------
 

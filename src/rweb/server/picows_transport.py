@@ -23,6 +23,7 @@ import contextlib
 import logging
 import socket
 import struct
+import threading
 import time
 from collections.abc import Callable
 from http import HTTPStatus
@@ -106,7 +107,10 @@ class _Listener(WSListener):  # type: ignore[misc]
                 else:
                     p.deferred.append(fn)
                 return
-        srv.call_soon(fn)
+        if threading.get_ident() == srv.loop_thread:
+            srv.call_soon(fn)
+        else:  # a reactive write made on another thread: wake the loop
+            srv.loop.call_soon_threadsafe(self, fn)
 
     def _send(self, data: bytes) -> None:
         t = self.transport
@@ -341,6 +345,8 @@ class Server:
         self._ws_logger: Any = None
         self._hard_limit = _HARD_FRAME_LIMIT_MIN
         self.call_soon: Any = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.loop_thread: int | None = None  # the thread that runs the loop
         self.live: set[_Listener] = set()  # open WebSocket connections
         # Text messages read but not yet answered: listener, payload, listener, ...
         self.inbox: list[Any] = []
@@ -383,7 +389,10 @@ class Server:
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         self.call_soon = loop.call_soon
+        self.loop = loop
+        self.loop_thread = threading.get_ident()
         self.app.bind(loop, self.worker_index, self.workers)
+        await self.app.startup()  # the broker, in this worker (after the fork)
         self._hard_limit = max(self.app.max_message_size * _HARD_FRAME_LIMIT_FACTOR, _HARD_FRAME_LIMIT_MIN)
         # A logger adapter, not a Logger: picows then skips building a child
         # Logger for every connection (about 1 KiB each).
@@ -482,6 +491,10 @@ class Server:
                 if t is not None:
                     t.underlying_transport.abort()
         self._server = None
+        try:
+            await self.app.shutdown()
+        except Exception:
+            log.exception("the app's services failed to stop cleanly")
 
     # -- back-pressure and heartbeat -------------------------------------------
 

@@ -1,0 +1,187 @@
+"""Push from anywhere: timers, tasks, topics, presence and triggers tied to a session's life.
+
+Through the real server (``rweb.testing.serve``) and a real WebSocket client;
+the broker test runs two servers (two Apps, as two instances would) through a
+real redis-server on a free loopback port.  Every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from redis_server import RedisServer, redis_py_missing
+
+from rweb import App, Conn, reactive
+from rweb.html import component, div, li, span, ul
+from rweb.testing import serve
+
+
+@reactive
+class Box:
+    value: Any
+
+
+def board_app(broker: Any = None, instance: str = "i1") -> App:
+    """A page that shows the last message of topic "news", who is in "room", and a clock tick.
+
+    Writer ids are unique within one server, not across instances: presence
+    keys carry the instance's name.
+    """
+    app = App("board", broker=broker, actions=["say", "poke"])
+
+    @app.page("/")
+    def home(writer_id: Any, conn: Conn) -> Any:
+        news, members, ticks = Box(""), Box({}), Box(0)
+        conn.subscribe("news", lambda m: setattr(news, "value", m["text"]))
+        conn.track("room", f"{instance}-{writer_id}", {"name": f"user {instance}-{writer_id}"})
+        conn.watch("room", lambda ms: setattr(members, "value", dict(ms)))
+        if conn.query.get("clock"):
+            conn.every(0.05, lambda: setattr(ticks, "value", ticks.value + 1))
+
+        def on_action(action: str, params: dict[str, Any]) -> None:
+            if action == "say":
+                app.publish("news", {"text": params["text"]})
+            elif action == "poke":
+                news.value = "poked"
+
+        return (
+            lambda: div(
+                component("news", lambda: span(news.value)),
+                component("who", lambda: ul([li(m["name"]) for _, m in sorted(members.value.items())])),
+                component("ticks", lambda: span(ticks.value)),
+            ),
+            on_action,
+        )
+
+    return app
+
+
+async def until(ws: Any, wire: Any, pred: Any, timeout: float = 5.0) -> dict[str, Any]:
+    """Read messages until ``pred(msg)``; returns that message."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while True:
+        msg = await wire.recv(ws, max(0.05, end - loop.time()))
+        if pred(msg):
+            return msg
+
+
+def news_is(text: str) -> Any:
+    return lambda m: (m.get("d") or {}).get("news") == {"0": text}
+
+
+def test_a_timer_pushes_and_stops_with_the_session(wire: Any) -> None:
+    app = board_app()
+    with serve(app) as srv:
+
+        async def main() -> None:
+            async with wire.connect(srv.ws_url + "?url=" + "/%3Fclock%3D1") as ws:
+                await wire.recv(ws)
+                seen = []
+                while len(seen) < 3:
+                    msg = await wire.recv(ws)
+                    if msg["t"] == "p" and "ticks" in msg["d"]:
+                        seen.append(int(msg["d"]["ticks"]["0"]))
+                assert seen == sorted(seen) and seen[-1] >= 3
+
+        wire.run(main())
+        srv.call(lambda: None)
+    assert app.sessions == {}
+
+
+def test_publish_from_another_thread_reaches_every_subscriber_once(wire: Any) -> None:
+    app = board_app()
+    with serve(app) as srv:
+
+        async def main() -> None:
+            async with wire.connect(srv.ws_url) as a, wire.connect(srv.ws_url) as b:
+                await wire.recv(a)
+                await wire.recv(b)
+                threading.Thread(target=app.publish, args=("news", {"text": "from a thread"})).start()
+                await until(a, wire, news_is("from a thread"))
+                await until(b, wire, news_is("from a thread"))
+                # From a session: the sender's reply and the other's push.
+                await a.send('{"action":"say","params":{"text":"hello <b>"}}')
+                await until(a, wire, news_is("hello &lt;b&gt;"))
+                await until(b, wire, news_is("hello &lt;b&gt;"))
+            assert srv.call(lambda: app.pubsub.subscribers("news")) == 0  # unsubscribed at the end
+
+        wire.run(main())
+
+
+def test_presence_joins_and_a_closed_tab_leaves_at_once(wire: Any) -> None:
+    app = board_app()
+    with serve(app) as srv:
+
+        async def main() -> None:
+            async with wire.connect(srv.ws_url) as a:
+                await wire.recv(a)
+                async with wire.connect(srv.ws_url) as b:
+                    await wire.recv(b)
+                    await until(a, wire, lambda m: "who" in (m.get("d") or {}) and str(m).count("user ") == 2)
+                    assert len(srv.call(lambda: app.presence("room"))) == 2
+                await until(a, wire, lambda m: "who" in (m.get("d") or {}) and str(m).count("user ") == 1)
+                assert len(srv.call(lambda: app.presence("room"))) == 1
+
+        wire.run(main())
+
+
+def test_trigger_runs_an_action_in_a_session_from_outside(wire: Any) -> None:
+    app = board_app()
+    with serve(app) as srv:
+
+        async def main() -> None:
+            async with wire.connect(srv.ws_url) as ws:
+                await wire.recv(ws)
+                [wid] = srv.call(lambda: list(app.sessions))
+                done: list[bool] = []
+                t = threading.Thread(target=lambda: done.append(app.trigger(wid, "poke")))
+                t.start()
+                await until(ws, wire, news_is("poked"))
+                t.join(5)
+                assert done == [True] and app.trigger("nobody", "poke") is False
+
+        wire.run(main())
+
+
+def test_timers_and_topics_belong_to_the_live_session() -> None:
+    app = App("x")
+    conn = Conn(app, __import__("rweb").ConnectionInfo(), live=False)
+    with pytest.raises(RuntimeError):
+        conn.subscribe("t", print)
+
+
+# -- across servers, through Redis ------------------------------------------------------
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    if redis_py_missing() is not None:
+        pytest.skip(str(redis_py_missing()))
+    server = RedisServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+def test_topics_and_presence_cross_servers_through_redis(redis_server: RedisServer, wire: Any) -> None:
+    one, two = board_app(redis_server.url, "one"), board_app(redis_server.url, "two")
+    with serve(one) as s1, serve(two) as s2:
+
+        async def main() -> None:
+            async with wire.connect(s1.ws_url) as a, wire.connect(s2.ws_url) as b:
+                await wire.recv(a)
+                await wire.recv(b)
+                # b's server learns of a (another instance) through Redis presence.
+                await until(b, wire, lambda m: "who" in (m.get("d") or {}) and str(m).count("user ") == 2, 10)
+                await a.send('{"action":"say","params":{"text":"across"}}')
+                await until(b, wire, news_is("across"), 10)
+                await until(a, wire, news_is("across"))
+
+        wire.run(main())
