@@ -185,3 +185,78 @@ def test_topics_and_presence_cross_servers_through_redis(redis_server: RedisServ
                 await until(a, wire, news_is("across"))
 
         wire.run(main())
+
+
+# -- state shared between sessions: never split silently ----------------------------------
+
+
+@reactive
+class Tally:
+    n: int
+
+
+def tally_app(tally: Tally, broker: Any = None) -> App:
+    app = App("tally", broker=broker, actions=["bump"])
+
+    @app.page("/")
+    def home(writer_id: Any) -> Any:
+        def on_action(action: str, params: dict[str, Any]) -> None:
+            tally.n += 1
+
+        return (lambda: div(component("n", lambda: span(tally.n)))), on_action
+
+    return app
+
+
+def test_several_workers_without_a_broker_refuse_state_that_sessions_share(caplog: pytest.LogCaptureFixture) -> None:
+    from rweb import process_local
+    from rweb.reactive import on_shared_state
+    from rweb.testing import Client
+
+    shared = Tally(0)
+    app = tally_app(shared)
+    app.refuse_split_state(2)
+    try:
+        first = Client(app, writer_id=1)
+        assert "0" in first.html()  # one session alone: nothing is shared yet
+        for wid in (2, 3):  # every other session's page that reads the same record: refused
+            other = Client(app, writer_id=wid)
+            assert "data-rweb-error" in other.html() and "0" not in other.html()
+        assert sum("without a broker" in r.getMessage() for r in caplog.records) == 1
+        assert any("without a broker" in r.getMessage() for r in caplog.records)
+        own = process_local(Tally(5))
+        local = tally_app(own)
+        Client(local, writer_id=1)
+        assert "5" in Client(local, writer_id=2).html()  # declared per process: allowed
+    finally:
+        on_shared_state(None)
+
+
+def test_start_rweb_refuses_shared_records_with_several_workers_and_no_broker() -> None:
+    from rweb.server import start_rweb
+
+    app = tally_app(Tally(0))
+    app.share("tally", Tally(0))
+    with pytest.raises(RuntimeError, match="without one"):
+        start_rweb(0, app, workers=2)
+
+
+def test_a_shared_record_is_identical_in_two_servers_through_redis(redis_server: RedisServer, wire: Any) -> None:
+    t1, t2 = Tally(0), Tally(0)
+    one, two = tally_app(t1, redis_server.url), tally_app(t2, redis_server.url)
+    one.share("tally", t1)
+    two.share("tally", t2)
+    with serve(one) as s1, serve(two) as s2:
+
+        async def main() -> None:
+            async with wire.connect(s1.ws_url) as a, wire.connect(s2.ws_url) as b:
+                await wire.recv(a)
+                await wire.recv(b)
+                for _ in range(3):
+                    await a.send('{"action":"bump","params":{}}')
+                await until(b, wire, lambda m: (m.get("d") or {}).get("n") == {"0": "3"}, 10)
+                await b.send('{"action":"bump","params":{}}')
+                await until(a, wire, lambda m: (m.get("d") or {}).get("n") == {"0": "4"}, 10)
+
+        wire.run(main())
+    assert t1.n == t2.n == 4

@@ -14,7 +14,7 @@ load when used.
 from typing import Any
 
 from ._build import COMPILED
-from .app import App, Conn, Redirect
+from .app import App, Conn, Redirect, SharedStateError
 from .html import component, raw
 from .http import (
     HTMLResponse,
@@ -25,7 +25,7 @@ from .http import (
     Request,
     Response,
 )
-from .reactive import RDict, RList, reactive
+from .reactive import RDict, RList, process_local, reactive
 from .session import ConnectionInfo, UnknownAction
 
 __all__ = [
@@ -43,9 +43,11 @@ __all__ = [
     "RedirectResponse",
     "Request",
     "Response",
+    "SharedStateError",
     "UnknownAction",
     "asgi",
     "component",
+    "process_local",
     "raw",
     "reactive",
     "start_rweb",

@@ -53,7 +53,7 @@ from .routing import Route, Router
 from .session import ConnectionInfo, Session, SetupError, UnknownAction, _task_cancelled
 from .signing import Signer
 
-__all__ = ["App", "Conn", "Redirect"]
+__all__ = ["App", "Conn", "Redirect", "SharedStateError"]
 
 log = logging.getLogger("rweb.app")
 
@@ -64,6 +64,10 @@ SOCKET_PATH = "/ws"
 Setup = Callable[..., tuple[Callable[[], Any], Any]]
 Handler = Callable[[Request], Any]
 Hook = Callable[["Conn"], Any]
+
+
+class SharedStateError(RuntimeError):
+    """State that sessions share would split silently between worker processes."""
 
 
 class Redirect(Exception):
@@ -375,6 +379,7 @@ class App:
         self.pubsub: PubSub = broker if broker is not None and not isinstance(broker, str) else LocalPubSub()
         self._presence: Any = None
         self._started = False
+        self._shared: dict[str, Any] = {}  # name -> rweb.sharing.Replica
         self._start_hooks: list[Hook] = []
         self._end_hooks: list[Hook] = []
         self._ids = itertools.count(0)
@@ -498,6 +503,8 @@ class App:
             self.pubsub = broker
         elif self.broker is not None and hasattr(self.broker, "start"):
             await self.broker.start()
+        for replica in self._shared.values():
+            replica.start()
 
     async def shutdown(self) -> None:
         """Stop the app's services (the broker flushes what is queued)."""
@@ -554,6 +561,56 @@ class App:
                 conn.spawn(result)
 
         return self.in_session(writer_id, run)
+
+    # -- state shared by sessions across processes ---------------------------------
+
+    @property
+    def shared_records(self) -> list[str]:
+        return list(self._shared)
+
+    def share(self, name: str, record: Any) -> Any:
+        """Keep ``record`` (a ``@reactive`` record all sessions read) identical in every worker and instance.
+
+        Each process holds its own copy and renders from it; a change made in
+        one (its fields' values: JSON, lists and dicts included) is published
+        through the broker after the batch and applied by every other
+        process, whose sessions are then pushed.  Concurrent changes converge:
+        the last one by (time, instance) wins everywhere.  Needs a broker when
+        the server runs several workers (start_rweb refuses otherwise).
+        """
+        from .reactive import is_reactive, process_local
+        from .sharing import Replica
+
+        if not is_reactive(record) or not hasattr(type(record), "__rweb_fields__"):
+            raise TypeError("app.share() takes a @reactive record")
+        if name in self._shared:
+            raise ValueError(f"a record is already shared as {name!r}")
+        process_local(record)  # correct across processes by replication, not by accident
+        self._shared[name] = Replica(self, name, record)
+        return record
+
+    def refuse_split_state(self, workers: int) -> None:
+        """Several workers, no broker: a record read by two sessions' pages is an error at first use."""
+        import weakref
+
+        from .reactive import on_shared_state
+
+        logged: Any = weakref.WeakSet()
+
+        def refuse(record: Any) -> None:
+            name = type(record).__qualname__
+            msg = (
+                f"{name} record {record!r} is read by several sessions, but this server runs {workers} "
+                "worker processes without a broker: sessions on other workers would never see its "
+                "changes. Share it with app.share(name, record) and a broker (App(broker='redis://...')), "
+                "run workers=1, or declare it rweb.process_local(record) if each worker may differ."
+            )
+            if record not in logged:  # once per record in the log; refused every time
+                logged.add(record)
+                log.error(msg)
+            raise SharedStateError(msg)
+
+        on_shared_state(refuse)
 
     def next_writer_id(self) -> int:
         """A writer id unique across this server's worker processes."""

@@ -28,3 +28,5 @@ cdef object _write(_Record rec, Py_ssize_t i, object value)
 cdef class _Field:
     cdef readonly Py_ssize_t i
     cdef readonly str name
+
+cdef object _on_shared

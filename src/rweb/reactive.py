@@ -27,6 +27,8 @@ __all__ = [
     "RList",
     "Tracker",
     "is_reactive",
+    "on_shared_state",
+    "process_local",
     "reactive",
     "tracking",
     "untracked",
@@ -162,9 +164,56 @@ def _read(rec: _Record, i: int) -> Any:
         if subs is None:
             subs = s[i] = set()
         if t not in subs:
+            if subs and _on_shared is not None:  # another tracker reads it too: another session's?
+                _check_shared(rec, subs, t)
             subs.add(t)
             t.sources.append(subs)
     return rec._rw_vals[i]
+
+
+# Shared state across sessions: set by the server when sessions of other
+# worker processes cannot see this process's writes (several workers, no
+# broker).  Called when a tracker subscribes to a field that a tracker of
+# another group (another session's page) already reads, unless the record is
+# in _SHARED_OK.  Costs nothing for a field only one component reads.
+_on_shared: Callable[[Any], None] | None = None
+
+
+def on_shared_state(hook: Callable[[Any], None] | None) -> None:
+    """``hook(record)`` whenever a record is read by the pages of two different sessions (None: off)."""
+    global _on_shared
+    _on_shared = hook
+
+
+def _check_shared(rec: Any, subs: set[Any], t: Any) -> None:
+    group = getattr(t, "view", None)
+    if group is None:
+        return
+    for other in subs:
+        if getattr(other, "view", group) is not group:
+            hook = _on_shared
+            if hook is not None and rec not in _SHARED_OK:
+                hook(rec)  # may raise: the read (and the render) is refused, every time
+            return
+
+
+def _shared_ok() -> Any:
+    import weakref
+
+    return weakref.WeakSet()
+
+
+_SHARED_OK: Any = _shared_ok()
+
+
+def process_local(record: Any) -> Any:
+    """Declare that ``record``, though read by several sessions, may differ between worker processes.
+
+    (A per-process cache, a counter of this worker's sessions.)  Without this,
+    a server with several workers and no broker refuses such state at first use.
+    """
+    _SHARED_OK.add(record)
+    return record
 
 
 def _write(rec: _Record, i: int, value: Any) -> None:

@@ -180,6 +180,16 @@ def start_rweb(
     n = default_workers() if workers is None else workers
     if n < 1:
         raise ValueError("workers must be at least 1")
+    if n > 1 and app.broker is None:
+        # Correct by default: state that sessions share cannot silently split
+        # between workers that cannot see each other's writes.
+        if app.shared_records:
+            raise RuntimeError(
+                f"app.share({', '.join(map(repr, app.shared_records))}) keeps state identical in every "
+                f"worker through a broker, and this server runs {n} workers without one: pass "
+                "broker='redis://...' to App, or run workers=1"
+            )
+        app.refuse_split_state(n)
     if not 0 < write_low_water <= write_high_water <= max_write_buffer:
         raise ValueError("need 0 < write_low_water <= write_high_water <= max_write_buffer")
     limits: dict[str, Any] = {
