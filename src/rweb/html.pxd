@@ -15,3 +15,7 @@ cdef class Component:
 cdef object _new
 @cython.locals(el=Element)
 cpdef Element _build(str tag, tuple children, dict attrs, bint void)
+
+cdef dict _schemes
+@cython.locals(first=Py_UCS4)
+cpdef object _check_attr(object kind, object name, object value, str text, str tag)

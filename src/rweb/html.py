@@ -8,6 +8,8 @@ Attributes are Python-friendly: ``data_action="inc"`` becomes
 ``data-action="inc"``, a trailing underscore is dropped (``class_``, ``for_``),
 ``True`` renders a bare boolean attribute and ``False`` / ``None`` omit it.
 Text and attribute values are always escaped; :func:`raw` marks trusted markup.
+URL attributes (``href``, ``src``, ``action``...) accept only safe schemes and
+event-handler attributes (``on*``) are refused: see docs/security.md.
 
 ``component(name, fn)`` is the unit of re-rendering (see :mod:`rweb.render`).
 """
@@ -25,15 +27,21 @@ except ImportError:
     _COMPILED = False
 
 __all__ = [
+    "SAFE_URL_SCHEMES",
+    "URL_ATTRS",
     "Component",
     "Element",
     "ElementFactory",
     "Markup",
+    "UnsafeAttributeError",
+    "UnsafeURLError",
     "attr_name",
+    "check_url",
     "component",
     "escape",
     "raw",
     "to_html",
+    "url_scheme",
 ]
 
 
@@ -66,20 +74,182 @@ def escape(s: str) -> str:
     return s
 
 
+class UnsafeURLError(ValueError):
+    """A URL attribute's value has a scheme that is not allowed (``javascript:``, ``data:``...).
+
+    Raised at render time: the component fails to render (``render_error``)
+    and keeps its last render.  A :class:`Markup` value (:func:`raw`) is trusted.
+    """
+
+
+class UnsafeAttributeError(ValueError):
+    """An attribute that would run or embed code: ``on*`` event handlers, ``srcdoc``."""
+
+
+# Schemes a URL attribute may use (besides relative URLs).  Replace the set to
+# allow more, e.g. ``rweb.html.SAFE_URL_SCHEMES = SAFE_URL_SCHEMES | {"sms"}``.
+SAFE_URL_SCHEMES: frozenset[str] = frozenset({"http", "https", "mailto", "tel"})
+
+# Attributes whose value is a URL (HTML, SVG, obsolete ones browsers still honour).
+URL_ATTRS: frozenset[str] = frozenset(
+    "action background cite codebase data dynsrc formaction href icon longdesc lowsrc "
+    "manifest poster profile src usemap xlink:href".split()
+)
+# Attributes whose value is a list of URLs (space-separated; srcset: comma-separated candidates).
+_URL_LIST_ATTRS = frozenset({"ping", "srcset", "imagesrcset"})
+
+# What the renderer does with an attribute, by lowercase name (absent: nothing special).
+KIND_ACTION = 1  # data-action & co: the value names an action the client may send
+KIND_URL = 2  # checked by check_url
+KIND_URL_LIST = 3  # each URL checked
+KIND_OBJECT_DATA = 4  # ``data``: a URL on <object> only
+KIND_HTML = 5  # srcdoc: a whole HTML document
+_ATTR_KINDS: dict[str, int] = {
+    **{n: KIND_URL for n in URL_ATTRS},
+    **{n: KIND_URL_LIST for n in _URL_LIST_ATTRS},
+    "data": KIND_OBJECT_DATA,
+    "srcdoc": KIND_HTML,
+    **{n: KIND_ACTION for n in ("data-action", "data-oninput", "data-onchange", "data-onsubmit")},
+}
+
+
+class _SpecialName(str):
+    """An attribute name that the renderer checks or records: its class's ``kind`` says how.
+
+    attr_name() returns one for such names (it is equal to the plain name), so
+    that the renderer tells them apart by type, without a lookup per attribute.
+    """
+
+    __slots__ = ()
+    kind = 0
+
+
+_SPECIAL_NAME_CLASSES: dict[int, type[_SpecialName]] = {
+    kind: type(f"_SpecialName{kind}", (_SpecialName,), {"__slots__": (), "kind": kind})
+    for kind in (KIND_ACTION, KIND_URL, KIND_URL_LIST, KIND_OBJECT_DATA, KIND_HTML)
+}
+
 _ATTR_NAMES: dict[str, str] = {}
+_ATTR_NAMES_MAX = 4096  # distinct keys remembered (names built from user data would grow it)
 _VALID_ATTR_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_:.@")
 
 
 def attr_name(key: str) -> str:
-    """Python keyword argument -> HTML attribute name (cached)."""
+    """Python keyword argument -> HTML attribute name (validated once, then cached).
+
+    Refused: names that are not plain ASCII names (spaces, quotes, ``=``,
+    ``>``, ``/``, control characters...: :class:`ValueError`) and event
+    handlers, ``on*`` in any case (:class:`UnsafeAttributeError`).
+    """
     name = _ATTR_NAMES.get(key)
     if name is None:
         name = key[:-1] if key.endswith("_") and len(key) > 1 else key
         name = name.replace("_", "-")
         if not name or not set(name) <= _VALID_ATTR_CHARS:
             raise ValueError(f"invalid HTML attribute name: {key!r}")
+        low = name.lower()
+        if low.startswith("on"):
+            raise UnsafeAttributeError(
+                f"event-handler attribute {name!r} refused: rweb renders no inline script. "
+                "Use data-action (or data-oninput, data-onchange, data-onsubmit) to send an action "
+                "to the server, or a script of your own that calls addEventListener"
+            )
+        kind = _ATTR_KINDS.get(low)  # (HTML attribute names are case-insensitive)
+        if kind is not None:
+            name = _SPECIAL_NAME_CLASSES[kind](name)
+        if len(_ATTR_NAMES) >= _ATTR_NAMES_MAX:
+            _ATTR_NAMES.clear()
         _ATTR_NAMES[key] = name
     return name
+
+
+_SCHEME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.")
+_ALPHA = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_CONTROLS = "".join(map(chr, range(32))) + "\x7f"
+_DROP_CONTROLS = str.maketrans("", "", _CONTROLS)
+_LEADING = _CONTROLS + " "
+_DATA_IMAGE = "data:image/"  # url_scheme()'s answer for data:image/... URLs
+
+# url_scheme() of short values seen before.  Bounded.
+_schemes: dict[str, str] = {}
+
+
+def url_scheme(url: str) -> str:
+    """The scheme a browser reads in ``url``, lowercase; ``""`` for a relative URL.
+
+    As browsers parse it: leading spaces and control characters are skipped,
+    tabs and newlines inside are ignored (``"java\tscript:"`` is ``javascript``);
+    every control character is dropped here, to err on the safe side.
+    ``data:image/...`` URLs answer ``"data:image/"``.
+    """
+    got = _schemes.get(url)
+    if got is not None:
+        return got
+    scheme = ""
+    u = url.lstrip(_LEADING)
+    colon = u.find(":")
+    if colon > 0:
+        head = u[:colon]
+        if not head.isprintable():  # a control character inside: drop them all
+            u = u.translate(_DROP_CONTROLS)
+            colon = u.find(":")
+            head = u[:colon] if colon > 0 else ""
+        if head and head[0] in _ALPHA and set(head) <= _SCHEME_CHARS:
+            scheme = head.lower()
+            if scheme == "data":
+                mime = u[colon + 1 : colon + 40].translate(_DROP_CONTROLS).lstrip(" ")
+                if mime[:6].lower() == "image/":
+                    scheme = _DATA_IMAGE
+    if len(url) <= 256:
+        if len(_schemes) >= 4096:
+            _schemes.clear()
+        _schemes[url] = scheme
+    return scheme
+
+
+def check_url(url: str, attr: str = "href", tag: str = "a") -> None:
+    """Raise :class:`UnsafeURLError` unless ``url`` is safe in ``<tag attr=...>``.
+
+    Safe: a relative URL, or one of :data:`SAFE_URL_SCHEMES` (http, https,
+    mailto, tel); ``data:image/...`` too in ``src`` / ``srcset`` of ``<img>``
+    and ``<source>`` (an image runs no script).
+    """
+    scheme = url_scheme(url)
+    if not scheme or scheme in SAFE_URL_SCHEMES:
+        return
+    if scheme == _DATA_IMAGE:
+        if (tag == "img" or tag == "source") and (attr == "src" or attr == "srcset"):
+            return
+        scheme = "data"
+    shown = url if len(url) <= 40 else url[:37] + "..."
+    raise UnsafeURLError(
+        f"unsafe URL in <{tag} {attr}=...>: the scheme {scheme!r} is not allowed ({shown!r}); "
+        f"allowed: relative URLs, {', '.join(sorted(SAFE_URL_SCHEMES))}"
+        " (wrap a value you trust in raw() to pass it as is)"
+    )
+
+
+def _check_attr(kind: int, name: str, value: Any, text: str, tag: str) -> None:
+    """The renderer's check of an attribute of kind ``kind`` (see _ATTR_KINDS) but actions; ``text`` is ``str(value)``."""
+    if type(value) is not str and (isinstance(value, Markup) or hasattr(value, "__html__")):
+        return  # trusted by its author
+    if kind == KIND_URL:
+        if text:  # the common case first, without a lookup: /path, #id, ?q, ./x
+            first = text[0]
+            if first == "/" or first == "#" or first == "?" or first == ".":
+                return  # no scheme starts so: relative
+        check_url(text, name.lower(), tag)
+    elif kind == KIND_URL_LIST:
+        for part in text.replace(",", " ").split():
+            check_url(part, name.lower(), tag)
+    elif kind == KIND_OBJECT_DATA:
+        if tag.lower() == "object":
+            check_url(text, name.lower(), tag)
+    elif kind == KIND_HTML:
+        raise UnsafeAttributeError(
+            f"<{tag} {name.lower()}=...> refused: its value is an HTML document, where any text can run "
+            "as script; pass raw(...) for markup you trust"
+        )
 
 
 class Element:

@@ -4,7 +4,7 @@
 cimport cython
 
 from .diff cimport diff, full
-from .html cimport Element
+from .html cimport Element, _check_attr
 from .reactive cimport Tracker, begin, end, unsubscribe
 
 cdef class RenderContext:
@@ -15,6 +15,7 @@ cdef class ComponentState(Tracker):
     cdef public object actions, children, fn, name, parent, rc, statics, dyns
     cdef public View view
     cdef public bint dirty
+    cdef public int room  # beside dirty: fills the padding before depth
     cdef public long depth, claimed
     cpdef invalidate(self)
 
@@ -30,7 +31,8 @@ cdef class View:
 
 cdef dict _statics_table, _rc_table, _attr_table, _cref_table, _actions_table
 cdef dict _OPEN, _OPEN_BARE, _CLOSE, _escaped
+cdef object _KIND_ACTION, _html_room
 
 @cython.locals(attrs=dict, statics=list, dyns=list, names=dict, ce=Element, kids=tuple)
-cdef str _element(Element el, RenderContext p, str cur, str extra=*)
-cdef str _walk(object node, RenderContext p, str cur)
+cdef str _element(Element el, RenderContext p, str cur, long room, str extra=*)
+cdef str _walk(object node, RenderContext p, str cur, long room)

@@ -10,17 +10,32 @@ Each render of a component is split into statics and escaped dynamic slots
 ``data-rc="<name>"`` so that the browser can find it.  ``View.flush()``
 re-renders the dirty components, parents before children, and returns one
 patch per component that changed (``None`` for a component that is gone).
+
+The walkers recurse, so a tree may nest at most :data:`MAX_DEPTH` levels and
+components at most :data:`MAX_COMPONENT_DEPTH` deep; deeper, the render fails
+with :class:`TooDeepError` (see docs/security.md, "Limits").
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextvars import ContextVar
 from secrets import token_hex as _token_hex
 from typing import Any
 
 from .diff import CRef, diff, full
-from .html import _ATTR_NAMES, Component, Element, Markup, attr_name, escape
+from .html import (
+    _ATTR_KINDS,
+    _ATTR_NAMES,
+    KIND_ACTION,
+    Component,
+    Element,
+    Markup,
+    _check_attr,
+    attr_name,
+    escape,
+)
 from .reactive import Tracker, begin, end, unsubscribe
 
 try:  # True in the compiled build (setup.py), False when this file runs as plain Python
@@ -31,11 +46,14 @@ except ImportError:
     _COMPILED = False
 
 __all__ = [
+    "MAX_COMPONENT_DEPTH",
+    "MAX_DEPTH",
     "ROOT",
     "ComponentState",
     "DuplicateComponentError",
     "RenderContext",
     "RenderError",
+    "TooDeepError",
     "View",
     "error_ref",
     "to_html",
@@ -47,7 +65,18 @@ ROOT = "root"
 """The name of the page's root component (the user's ``render_page``)."""
 
 # Attributes whose value names an action the client may send.
-ACTION_ATTRS = frozenset({"data-action", "data-oninput", "data-onchange", "data-onsubmit"})
+ACTION_ATTRS = frozenset(n for n, kind in _ATTR_KINDS.items() if kind == KIND_ACTION)
+_KIND_ACTION: Any = KIND_ACTION
+
+MAX_DEPTH = 512
+"""How deep a tree may nest: each element, each list / tuple / generator /
+iterable child and each component counts one level (``div([span("x")])`` is
+three).  Browsers' HTML parsers stop nesting at 512 elements too.  Deeper,
+the render fails with :class:`TooDeepError`.  Read when a render starts (a
+page's root component: when its view is created); set it at start-up."""
+
+MAX_COMPONENT_DEPTH = 100
+"""How deep components may nest in a page (the root is at depth 0)."""
 
 # How many render passes one flush may take before giving up (a component
 # that writes what it reads would otherwise loop forever).
@@ -62,6 +91,22 @@ _NO_PATCHES: dict[str, Any] = {}
 
 class DuplicateComponentError(ValueError):
     """A component name was used twice in one page."""
+
+
+class TooDeepError(ValueError):
+    """A tree nests deeper than :data:`MAX_DEPTH`, or components deeper than :data:`MAX_COMPONENT_DEPTH`.
+
+    The walkers recurse: without this limit a deep enough tree would exhaust
+    the C stack (compiled) or Python's recursion limit.
+    """
+
+
+def _too_deep(where: Any) -> TooDeepError:
+    what = f"<{where.tag}>" if type(where) is Element else type(where).__name__
+    return TooDeepError(
+        f"the tree is too deep: {what} is nested more than {MAX_DEPTH} levels deep "
+        "(each element, list/iterable child and component counts one; rweb.render.MAX_DEPTH)"
+    )
 
 
 class RenderError(RuntimeError):
@@ -121,6 +166,7 @@ class ComponentState(Tracker):
         "name",
         "parent",
         "rc",
+        "room",
         "statics",
         "view",
     )
@@ -131,6 +177,8 @@ class ComponentState(Tracker):
         self.view = view
         self.parent = parent
         self.depth = 0 if parent is None else parent.depth + 1
+        # Levels of nesting left for its tree (MAX_DEPTH minus where it sits in the page).
+        self.room: int = MAX_DEPTH if parent is None else 0
         self.statics: tuple[str, ...] | None = None
         self.dyns: list[Any] | None = None
         self.children: tuple[str, ...] = ()
@@ -308,15 +356,19 @@ class View:
             comp.dirty = False
             tree = comp.fn()
             if type(tree) is Element:
-                last = _element(tree, p, "", comp.rc)
+                last = _element(tree, p, "", comp.room, comp.rc)
             else:
-                last = _walk(tree, p, "<div" + comp.rc + ">") + "</div>"
+                if comp.room <= 0:  # the <div> around what the component returned
+                    raise _too_deep(tree)
+                last = _walk(tree, p, "<div" + comp.rc + ">", comp.room - 1) + "</div>"
         except Exception as exc:
             self.rendering = p.outer
             end(prev)
             comp.dirty = False
             err = exc if isinstance(exc, RenderError) and exc.component == name else RenderError(name, exc)
-            if not isinstance(exc, DuplicateComponentError | RenderError):
+            if isinstance(exc, TooDeepError):  # the message says it all; the traceback would be MAX_DEPTH long
+                log.error("component %r failed to render (ref %s): %s", name, err.ref, exc)
+            elif not isinstance(exc, DuplicateComponentError | RenderError):
                 log.error("component %r failed to render (ref %s)", name, err.ref, exc_info=exc)
             self._error(err)
             # Children created by this failed render are not on the page: drop them.
@@ -409,7 +461,7 @@ class View:
             comp = comp.parent
         return False
 
-    def _child(self, node: Component, p: RenderContext) -> CRef:
+    def _child(self, node: Component, p: RenderContext, room: int) -> CRef:
         name = node.name
         parent = p.comp
         if name == ROOT:
@@ -422,7 +474,10 @@ class View:
         comps = self.comps
         c = comps.get(name)
         if c is None:
+            if parent.depth >= MAX_COMPONENT_DEPTH:
+                raise _components_too_deep(name)
             c = ComponentState(name, node.fn, self, parent)
+            c.room = room
             comps[name] = c
         else:
             if c.claimed == self.epoch and c.parent is not parent:
@@ -439,11 +494,14 @@ class View:
                         f"component name {name!r} is used twice in one page "
                         f"(in {old.name!r} and {parent.name!r})"
                     )
+                if parent.depth >= MAX_COMPONENT_DEPTH:
+                    raise _components_too_deep(name)
                 if self._moved is None:
                     self._moved = []
                 self._moved.append((c, old))
                 c.parent = parent
                 c.depth = parent.depth + 1
+            c.room = room
             if not c.dirty and c.statics is not None and _same_fn(c.fn, node.fn):
                 c.claimed = self.epoch
                 return _cref(name)
@@ -451,6 +509,13 @@ class View:
         c.claimed = self.epoch
         self._render(c, self._patches)
         return _cref(name)
+
+
+def _components_too_deep(name: str) -> TooDeepError:
+    return TooDeepError(
+        f"components are nested too deep: {name!r} would be more than {MAX_COMPONENT_DEPTH} "
+        "components deep (rweb.render.MAX_COMPONENT_DEPTH)"
+    )
 
 
 # Strings and statics that every session of an app renders alike are shared
@@ -511,7 +576,14 @@ _OPEN_BARE: dict[str, str] = {}  # "<tag>", for elements without attributes
 _CLOSE: dict[str, str] = {}
 
 
+_TAG_START = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_TAG_CHARS = _TAG_START | frozenset("0123456789-_:.")
+
+
 def _tag_strings(tag: str) -> str:
+    """The markup of ``tag``, made once per tag; a tag that is no name is refused (``Element(...)`` takes any)."""
+    if not tag or tag[0] not in _TAG_START or not set(tag) <= _TAG_CHARS:
+        raise ValueError(f"invalid HTML tag name: {tag!r}")
     _OPEN[tag] = o = "<" + tag
     _OPEN_BARE[tag] = o + ">"
     _CLOSE[tag] = "</" + tag + ">"
@@ -532,10 +604,15 @@ def _esc(text: str) -> str:
 
 # The walkers thread the static markup being accumulated through ``cur`` (a
 # local string, which CPython extends in place) and return it: the statics
-# are cut at each dynamic slot without lists or joins.
+# are cut at each dynamic slot without lists or joins.  ``room`` is how many
+# levels of nesting the node may still take (MAX_DEPTH at the top): an
+# argument, not a field, so that counting costs a subtraction and a test.
 
 
-def _element(el: Element, p: RenderContext, cur: str, extra: str = "") -> str:
+def _element(el: Element, p: RenderContext, cur: str, room: int, extra: str = "") -> str:
+    room -= 1  # what the children may take
+    if room < 0:
+        raise _too_deep(el)
     tag = el.tag
     attrs = el.attrs
     if not attrs and not extra:
@@ -554,10 +631,14 @@ def _element(el: Element, p: RenderContext, cur: str, extra: str = "") -> str:
                 a = " " + name
             else:
                 sv = v if type(v) is str else str(v)
-                if name in ACTION_ATTRS:
-                    if p.acts is None:
-                        p.acts = set()
-                    p.acts.add(sv)
+                if type(name) is not str:  # an action, a URL...: see html._SpecialName
+                    kind = name.kind
+                    if kind is _KIND_ACTION:
+                        if p.acts is None:
+                            p.acts = set()
+                        p.acts.add(sv)
+                    else:
+                        _check_attr(kind, name, v, sv, tag)
                 a = _attr(name, sv)
             statics.append(cur)
             dyns.append(a)
@@ -576,13 +657,13 @@ def _element(el: Element, p: RenderContext, cur: str, extra: str = "") -> str:
                 # A leaf like span("Count: ") or td(n): inline, no recursive call.
                 x = kids[0]
                 tx = type(x)
-                if tx is str or tx is int:
+                if (tx is str or tx is int) and room > 0:
                     ctag = ce.tag
                     p.st.append(cur + (_OPEN_BARE.get(ctag) or (_tag_strings(ctag) + ">")))
                     p.dy.append(str(x) if tx is int else (_escaped.get(x) or _esc(x)))
                     cur = _CLOSE[ctag]
                     continue
-            cur = _element(ce, p, cur)
+            cur = _element(ce, p, cur, room)
         elif t is str:
             p.st.append(cur)
             p.dy.append(_escaped.get(c) or _esc(c))
@@ -592,41 +673,66 @@ def _element(el: Element, p: RenderContext, cur: str, extra: str = "") -> str:
             p.dy.append(str(c))
             cur = ""
         else:
-            cur = _walk(c, p, cur)
+            cur = _walk(c, p, cur, room)
     return cur + _CLOSE[tag]
 
 
-def _walk(node: Any, p: RenderContext, cur: str) -> str:
+def _walk(node: Any, p: RenderContext, cur: str, room: int) -> str:
     t = type(node)
     if t is Element:
-        return _element(node, p, cur)
+        return _element(node, p, cur, room)
     if node is None or t is bool:
         return cur
     if t is list or t is tuple:
+        if room <= 0:
+            raise _too_deep(node)
+        room -= 1
         for c in node:
-            cur = _walk(c, p, cur)
+            if type(c) is Element:
+                cur = _element(c, p, cur, room)
+            else:
+                cur = _walk(c, p, cur, room)
         return cur
     if t is str:
         v: Any = _escaped.get(node) or _esc(node)
     elif t is int:
         v = str(node)
     elif t is Component:
+        if room <= 0:
+            raise _too_deep(node)
         view = p.view
         if view is None:  # a detached render: the component inline, untracked
-            cur = _walk(node.fn(), p, cur)
-            return cur
-        v = view._child(node, p)
+            tree = node.fn()
+            if type(tree) is Element:  # (one call less: in plain Python, calls are the stack)
+                return _element(tree, p, cur, room - 1)
+            return _walk(tree, p, cur, room - 1)
+        v = view._child(node, p, room - 1)
     elif t is Markup:
         v = str.__str__(node)
     elif t is float:
         v = repr(node)
+    elif isinstance(node, Element):  # a subclass
+        return _element(node, p, cur, room)
     elif hasattr(node, "__html__"):
-        v = str(node.__html__())
+        # Its __html__ may render a tree of its own (to_html): that one nests here.
+        if room <= 0:
+            raise _too_deep(node)
+        token = _html_room.set(room - 1)
+        try:
+            v = str(node.__html__())
+        finally:
+            _html_room.reset(token)
     elif isinstance(node, str):
         v = escape(str(node))
     elif hasattr(node, "__iter__"):
+        if room <= 0:
+            raise _too_deep(node)
+        room -= 1
         for c in node:
-            cur = _walk(c, p, cur)
+            if type(c) is Element:
+                cur = _element(c, p, cur, room)
+            else:
+                cur = _walk(c, p, cur, room)
         return cur
     else:
         v = escape(str(node))
@@ -635,14 +741,24 @@ def _walk(node: Any, p: RenderContext, cur: str) -> str:
     return ""
 
 
+# The room left where an object's __html__ is being called by the walkers (-1: none).
+_html_room: ContextVar[int] = ContextVar("rweb_html_room", default=-1)
+
+
 def to_html(node: Any) -> str:
     """Render a tree to an HTML string, outside any page (components inline, untracked).
 
     The same walkers as a page's render: what the browser shows of a
     component is exactly ``to_html`` of its tree plus its ``data-rc`` marker.
+    The same checks too: :class:`TooDeepError` past :data:`MAX_DEPTH` levels,
+    :class:`~rweb.html.UnsafeURLError` and :class:`~rweb.html.UnsafeAttributeError`.
     """
     p = RenderContext(None, None, None)
-    p.st.append(_walk(node, p, ""))
+    room = _html_room.get()
+    # Called from an object's __html__ inside a render: a nested render, whose
+    # calls (__html__, to_html) count three levels more.
+    room = MAX_DEPTH if room < 0 else max(room - 3, 0)
+    p.st.append(_walk(node, p, "", room))
     st = p.st
     dy = p.dy
     out = [st[0]]
