@@ -517,3 +517,22 @@ def test_a_heartbeat_ping_is_answered_by_an_empty_reply() -> None:
     tab = Tab(app, "/")
     assert tab.send({"t": "ping"}) == {"t": "r", "d": {}, "ref": 1}
     assert tab.send({"t": "pong"})["e"]["code"] == "bad_message"
+
+
+def test_debug_mode_shows_the_exception_message_production_does_not(caplog: pytest.LogCaptureFixture) -> None:
+    from rweb import render
+
+    def setup(writer_id: Any) -> Any:
+        def on_action(action: str, params: dict[str, Any]) -> None:
+            raise KeyError("token-abc123")
+
+        return (lambda: div(button("x", data_action="x"))), on_action
+
+    try:
+        quiet = Tab(App(setup, "x"))
+        msg = quiet.click("x")["e"]["message"]
+        assert "KeyError (ref " in msg and "token-abc123" not in msg
+        loud = Tab(App(setup, "x", debug=True))
+        assert "token-abc123" in loud.click("x")["e"]["message"]
+    finally:
+        render.DEBUG = False

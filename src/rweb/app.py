@@ -48,7 +48,7 @@ from .http import (
     to_response,
 )
 from .pubsub import LocalPubSub, PubSub
-from .render import error_ref
+from .render import describe, error_ref
 from .routing import Route, Router
 from .session import ConnectionInfo, Session, SetupError, UnknownAction, _task_cancelled
 from .signing import Signer
@@ -226,13 +226,24 @@ class Conn:
     def _in_session(self, fn: Callable[..., Any], *args: Any) -> None:
         """Run ``fn(*args)`` inside this session (its writes pushed as one batch), if it still lives."""
         connection = self._connection
-        if connection is not None:
-            connection.run(lambda _conn: fn(*args))
+        if connection is None:
+            return
+        session = connection.session
+        if session is None or session.view.hold:
+            # Still in its setup, or inside its own action (it published to a topic
+            # it reads): run now, and the page or the reply carries the writes.
+            if session is not None or connection.state == "joining":
+                fn(*args)
+            return
+        connection.run(lambda _conn: fn(*args))
+
+    def _live_only(self, what: str) -> None:
+        """Checked before anything is created: the first paint's throwaway session has no life to tie to."""
+        if not self.live:
+            raise RuntimeError(f"conn.{what}() belongs to the live session: call it when conn.live is True")
 
     def _tie(self, stop: Callable[[], Any]) -> Callable[[], Any]:
-        """``stop()`` runs when the session ends (or at once when it is not live)."""
-        if not self.live:
-            raise RuntimeError("timers, tasks, topics and presence belong to the live session (conn.live)")
+        """``stop()`` runs when the session ends."""
         self.on_close(stop)
         return stop
 
@@ -242,6 +253,7 @@ class Conn:
         ``fn``'s reactive writes reach the browser as one push.  An exception
         is logged (and shown as ``handler_error``) and the timer goes on.
         """
+        self._live_only("every")
         if seconds <= 0:
             raise ValueError("every() needs a positive interval")
         loop = self.app.loop()
@@ -269,6 +281,10 @@ class Conn:
         Reactive writes the task makes reach the browser as pushes, as any
         write outside an action does.
         """
+        if not self.live:
+            if hasattr(coro, "close"):
+                coro.close()  # never started: no "never awaited" warning
+            self._live_only("spawn")
         task = self.app.loop().create_task(coro)  # type: ignore[arg-type]
         self._tie(task.cancel)
         return task
@@ -279,12 +295,14 @@ class Conn:
         Messages come from :meth:`App.publish` in this process or, with a
         broker, in any process.  Unsubscribed when the session ends.
         """
+        self._live_only("subscribe")
         off = self.app.pubsub.subscribe(topic, lambda _t, message: self._in_session(fn, message))
         self._tie(off)
         return off
 
     def track(self, topic: str, key: str, meta: Any = None) -> None:
         """Be present in ``topic`` under ``key`` (with JSON ``meta``) until the session ends."""
+        self._live_only("track")
         presence = self.app.presence_service()
         presence.track(topic, key, meta)
         self._tie(lambda: presence.untrack(topic, key))
@@ -294,6 +312,7 @@ class Conn:
 
         ``members`` maps each key to its meta.  Returns the function that stops watching.
         """
+        self._live_only("watch")
         presence = self.app.presence_service()
 
         def changed(*_args: Any) -> None:
@@ -341,6 +360,7 @@ class App:
         favicon: str | None = None,
         allowed_origins: Iterable[str] | None = None,
         broker: str | PubSub | None = None,
+        debug: bool = False,
         slow_callback_ms: float | None = 100,
     ) -> None:
         if callable(title):  # App(session_setup, title): the single-page form
@@ -376,6 +396,11 @@ class App:
         # broker: None (topics within this process), "redis://..." (rweb.broker_redis,
         # started in each worker by startup()), or a PubSub object.
         self.broker = broker
+        self.debug = debug
+        if debug:  # process-wide: errors shown to the browser carry their message
+            from . import render
+
+            render.DEBUG = True
         self.pubsub: PubSub = broker if broker is not None and not isinstance(broker, str) else LocalPubSub()
         self._presence: Any = None
         self._started = False
@@ -807,7 +832,7 @@ class App:
             return RedirectResponse(exc.url)
         ref = error_ref()
         log.error("%s %s failed (ref %s)", request.method, request.path, ref, exc_info=exc)
-        return error_response(500, f"Internal Server Error (ref {ref})")
+        return error_response(500, f"Internal Server Error: {describe(exc, ref)}")
 
     def _dispatch_http(self, request: Request) -> Response | Awaitable[Any]:
         path, method = request.path, request.method

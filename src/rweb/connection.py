@@ -42,7 +42,7 @@ from .protocol import (
     encode_push,
     encode_reply,
 )
-from .render import RenderError, error_ref
+from .render import RenderError, describe, error_ref
 from .session import ConnectionInfo, Session, SetupError, _discard, _name, report_slow
 
 try:  # True in the compiled build (setup.py), False when this file runs as plain Python
@@ -134,7 +134,8 @@ class Connection:
         except SetupError as exc:
             ref = error_ref()
             log.error("session %s: %s (ref %s)", self.writer_id, exc, ref, exc_info=exc.__cause__)
-            return ("setup_error", f"the session could not be set up (ref {ref})")
+            cause = exc.__cause__ or exc
+            return ("setup_error", f"the session could not be set up: {describe(cause, ref)}")
         elapsed = time.perf_counter() - t0
         if elapsed > slow > 0:
             report_slow(f"session_setup {_name(conn.route.endpoint)}", self.writer_id, elapsed, slow)
@@ -164,7 +165,7 @@ class Connection:
             log.error("session %s: the page failed to render (ref %s)", self.writer_id, eref, exc_info=exc)
             self._ended()  # a page that never showed has no session to patch later
             return encode_error(
-                "render_error", f"the page failed to render: {type(exc).__name__} (ref {eref})", ref
+                "render_error", f"the page failed to render: {describe(exc, eref)}", ref
             ), False
         effects, self.effects = self.effects, None
         conn = self.conn
@@ -261,7 +262,7 @@ class Connection:
             eref = error_ref()
             log.error("session %s: async handler for %r not started (ref %s)", self.writer_id, action, eref,
                       exc_info=exc)
-            return encode_error("handler_error", f"action {action!r} failed: {type(exc).__name__} (ref {eref})", ref)
+            return encode_error("handler_error", f"action {action!r} failed: {describe(exc, eref)}", ref)
         self.state = busy
         return None
 
@@ -278,7 +279,7 @@ class Connection:
                       exc_info=exc if isinstance(exc, Exception) else None)
             patches, _ = session.flush() if not session.closed else ({}, None)
             effects, self.effects = self.effects, None
-            error = ("handler_error", f"action {action!r} failed: {type(exc).__name__} (ref {eref})")
+            error = ("handler_error", f"action {action!r} failed: {describe(exc, eref)}")
             self.send(encode_reply(patches, ref, error, effects))
             self._drain(busy)
             if not isinstance(exc, Exception):

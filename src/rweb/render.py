@@ -122,12 +122,26 @@ class RenderError(RuntimeError):
     @property
     def public(self) -> str:
         """What the browser may be told: no exception message (it can hold secrets)."""
-        return f"component {self.component!r} failed to render: {type(self.cause).__name__} (ref {self.ref})"
+        return f"component {self.component!r} failed to render: {describe(self.cause, self.ref)}"
 
 
 def error_ref() -> str:
     """A short random id that ties what a visitor is shown to the server's log line."""
     return _token_hex(4)
+
+
+DEBUG = False
+"""Debug mode (``App(debug=True)`` sets it, for the whole process): errors shown to
+the browser carry the exception's message too.  Never in production: a message
+can hold a token, a path, a user's data."""
+
+
+def describe(exc: BaseException, ref: str) -> str:
+    """An error as the browser may see it: its type and a reference to the log line
+    (plus its message in debug mode)."""
+    if DEBUG:
+        return f"{type(exc).__name__} (ref {ref}): {exc}"
+    return f"{type(exc).__name__} (ref {ref})"
 
 
 class RenderContext:

@@ -32,7 +32,7 @@ from .diff import full
 from .html import escape
 from .http import parse_cookies
 from .reactive import end
-from .render import ROOT, RenderError, View, error_ref
+from .render import ROOT, RenderError, View, describe, error_ref
 
 try:  # True in the compiled build (setup.py), False when this file runs as plain Python
     import cython
@@ -298,7 +298,7 @@ class Session:
             log.error(
                 "session %s: %s raised %s (ref %s)", self.writer_id, name, type(exc).__name__, ref, exc_info=exc
             )
-            error = ("handler_error", f"{name} failed: {type(exc).__name__} (ref {ref})")
+            error = ("handler_error", f"{name} failed: {describe(exc, ref)}")
         finally:
             view.hold = hold
         _lap(self, "function", name, t0)
@@ -317,7 +317,7 @@ class Session:
             "session %s: on_action(%r) raised %s (ref %s)",
             self.writer_id, action, type(exc).__name__, ref, exc_info=exc,
         )
-        return ("handler_error", f"action {action!r} failed: {type(exc).__name__} (ref {ref})")
+        return ("handler_error", f"action {action!r} failed: {describe(exc, ref)}")
 
     def _recover(self, exc: BaseException) -> dict[str, Any]:
         """A render let an exception through its component (a BaseException): set the page right.

@@ -12,6 +12,7 @@ from typing import Any
 from ..html import escape
 from ..http import Request, Response
 from ..protocol import assemble
+from ..render import describe
 from ..routing import Route
 from ..session import ConnectionInfo, Session, SetupError
 
@@ -89,7 +90,7 @@ def page_response(app: Any, request: Request, route: Route, params: dict[str, An
     except SetupError as exc:
         ref = secrets.token_hex(4)
         log.error("GET %s: session setup failed (ref %s): %s", request.path, ref, exc, exc_info=exc.__cause__)
-        body, status = _failed(ref), 500
+        body, status = _failed(describe(exc.__cause__ or exc, ref)), 500
     else:
         session = Session(render_page, on_action, None, app.actions, slow=app.slow_callback)
         try:
@@ -98,7 +99,7 @@ def page_response(app: Any, request: Request, route: Route, params: dict[str, An
         except Exception as exc:
             ref = secrets.token_hex(4)
             log.error("GET %s: the page failed to render (ref %s)", request.path, ref, exc_info=exc)
-            body, status = _failed(ref), 500
+            body, status = _failed(describe(exc, ref)), 500
         finally:
             session.close()
     html = page_html(app, route.title or app.title, body, root_path)
@@ -113,10 +114,9 @@ def page_response(app: Any, request: Request, route: Route, params: dict[str, An
     return response
 
 
-def _failed(ref: str) -> str:
-    # The exception's text stays in the log; the visitor gets a reference to quote.
-    return f'<div data-rc="root"><p>This page failed to load (ref {ref}).</p></div>'
-
+def _failed(what: str) -> str:
+    # The exception's text stays in the log (unless in debug mode); the visitor gets a reference to quote.
+    return f'<div data-rc="root"><p>This page failed to load: {escape(what)}.</p></div>'
 
 def _rooted(url: str, root_path: str) -> str:
     if root_path and url.startswith("/") and not url.startswith(root_path + "/") and url != root_path:
