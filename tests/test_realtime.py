@@ -260,3 +260,63 @@ def test_a_shared_record_is_identical_in_two_servers_through_redis(redis_server:
 
         wire.run(main())
     assert t1.n == t2.n == 4
+
+
+def test_the_first_paint_creates_no_timer_topic_or_presence() -> None:
+    import asyncio as aio
+
+    from rweb import Request
+
+    app = App("x")
+
+    @app.page("/")
+    def home(writer_id: Any, conn: Conn) -> Any:
+        for call in (lambda: conn.track("room", "ghost"), lambda: conn.subscribe("t", print),
+                     lambda: conn.every(1, print), lambda: conn.watch("room", print)):
+            with pytest.raises(RuntimeError, match="live session"):
+                call()
+        return (lambda: div("x")), {}
+
+    assert aio.run(app.handle_http(Request("GET", "/"))).status == 200
+    assert app.presence("room") == {} and app.pubsub.subscribers("t") == 0
+
+
+def test_watch_before_track_sees_the_session_itself_and_an_own_publish_rides_on_the_reply() -> None:
+    from rweb.testing import Client
+
+    app = App("x", actions=["say"])
+
+    @app.page("/")
+    def home(writer_id: Any, conn: Conn) -> Any:
+        who, said = Box({}), Box("")
+        conn.watch("room", lambda ms: setattr(who, "value", dict(ms)))  # before track
+        conn.track("room", f"u{writer_id}", {"n": writer_id})
+        conn.subscribe("news", lambda m: setattr(said, "value", m))
+
+        def on_action(action: str, params: dict[str, Any]) -> None:
+            app.publish("news", params["text"])
+
+        return (lambda: div(component("who", lambda: span(len(who.value))),
+                            component("said", lambda: span(said.value)))), on_action
+
+    a = Client(app, writer_id=1)
+    assert "<span data-rc=\"who\">1</span>" in a.html()
+    b = Client(app, writer_id=2)
+    assert "<span data-rc=\"who\">2</span>" in b.html()
+    a.run_pending()
+    assert "<span data-rc=\"who\">2</span>" in a.html()
+    n = len(a.pushes)
+    reply = a.send("say", {"text": "hi"})
+    assert reply["d"]["said"] == {"0": "hi"} and len(a.pushes) == n  # one message: the reply
+    b.run_pending()
+    assert "hi" in b.html()
+
+
+def test_the_in_process_broker_carries_json_values_as_redis_does() -> None:
+    app = App("x")
+    got: list[Any] = []
+    app.pubsub.subscribe("t", lambda _t, m: got.append(m))
+    app.publish("t", (1, 2))
+    assert got == [[1, 2]]
+    with pytest.raises(TypeError):
+        app.publish("t", {1, 2})

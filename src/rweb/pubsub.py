@@ -16,9 +16,13 @@ import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
+import orjson
+
 __all__ = ["LocalPubSub", "PubSub", "Subscriber"]
 
 log = logging.getLogger("rweb.pubsub")
+
+_dumps, _loads = orjson.dumps, orjson.loads
 
 Subscriber = Callable[[str, Any], Any]
 
@@ -63,6 +67,9 @@ class LocalPubSub:
         return unsubscribe
 
     def publish(self, topic: str, message: Any) -> None:
+        # As across processes: subscribers get the JSON value (a tuple arrives as a
+        # list), and what is not JSON is refused here too, not only with a broker.
+        message = _loads(_dumps(message))
         subs = self._topics.get(topic)
         if not subs:
             return

@@ -31,6 +31,7 @@ reply.
 from __future__ import annotations
 
 import asyncio
+import heapq
 import threading
 import time
 import weakref
@@ -166,6 +167,18 @@ def serve(
 # -- the in-process event loop -----------------------------------------------------
 
 
+class _Timer:
+    """A timer of the in-process loop (what ``loop.call_later`` returns)."""
+
+    __slots__ = ("args", "cancelled", "fn", "when")
+
+    def __init__(self, when: float, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        self.when, self.fn, self.args, self.cancelled = when, fn, args, False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
 class _PendingLoop:
     """Stands in for the event loop of an app driven in-process: callbacks wait for ``run_pending``.
 
@@ -177,6 +190,40 @@ class _PendingLoop:
         self.ready: deque[tuple[Callable[..., Any], tuple[Any, ...]]] = deque()
         self.clients: weakref.WeakSet[Client] = weakref.WeakSet()  # the app's live test clients
         self.aio: asyncio.AbstractEventLoop | None = None  # runs async handlers (App.spawn)
+        # Timers (conn.every): on a virtual clock that only :meth:`advance` moves.
+        self.now = 0.0
+        self.timers: list[tuple[float, int, _Timer]] = []
+        self._seq = 0
+
+    def time(self) -> float:
+        return self.now
+
+    def call_later(self, delay: float, fn: Callable[..., Any], *args: Any) -> _Timer:
+        return self.call_at(self.now + max(0.0, delay), fn, *args)
+
+    def call_at(self, when: float, fn: Callable[..., Any], *args: Any) -> _Timer:
+        timer = _Timer(when, fn, args)
+        self._seq += 1
+        heapq.heappush(self.timers, (when, self._seq, timer))
+        return timer
+
+    def advance(self, seconds: float) -> int:
+        """Move the virtual clock by ``seconds``: timers fall due in order, each followed by what it queued.
+
+        Returns how many callbacks ran (timers included).
+        """
+        end = self.now + seconds
+        n = 0
+        while self.timers and self.timers[0][0] <= end:
+            when, _, timer = heapq.heappop(self.timers)
+            self.now = max(self.now, when)
+            if timer.cancelled:
+                continue
+            n += 1
+            timer.fn(*timer.args)
+            n += self.run_pending()
+        self.now = end
+        return n + self.run_pending()
 
     def create_task(self, coro: Any) -> asyncio.Task[Any]:
         """A task (an async handler's) on this loop's asyncio loop: it runs while a client waits (:meth:`run_until`)."""
@@ -237,8 +284,21 @@ class _PendingLoop:
                 fn(*args)
             for client in list(self.clients):
                 client._follow()
+            if not ready and self._step_tasks():
+                continue  # a background task (conn.spawn) ran and may have queued work
             if not ready:
                 return n
+
+    def _step_tasks(self) -> bool:
+        """Let the background tasks run up to their next real wait; True if there were any."""
+        aio = self.aio
+        if aio is None or aio.is_closed() or aio.is_running():
+            return False
+        if not [t for t in asyncio.all_tasks(aio) if not t.done()]:
+            return False
+        before = len(self.ready)
+        aio.run_until_complete(asyncio.sleep(0))
+        return len(self.ready) > before
 
 
 _LOOPS: weakref.WeakKeyDictionary[App, _PendingLoop] = weakref.WeakKeyDictionary()
@@ -989,6 +1049,13 @@ class Client:
         other sessions' pushes run too.  Returns how many callbacks ran.
         """
         return self._loop.run_pending()
+
+    def advance(self, seconds: float) -> int:
+        """Let ``seconds`` of (virtual) time pass: timers (``conn.every``) fire in order, their pushes arrive.
+
+        The clock is the app's in-process loop's, shared by its clients.
+        """
+        return self._loop.advance(seconds)
 
     def close(self) -> None:
         """The tab goes away: the session ends (``on_close``, end hooks; an async handler still running is cancelled)."""
