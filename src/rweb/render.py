@@ -375,7 +375,7 @@ class View:
                 if comp.room <= 0:  # the <div> around what the component returned
                     raise _too_deep(tree)
                 last = _walk(tree, p, "<div" + comp.rc + ">", comp.room - 1) + "</div>"
-        except Exception as exc:
+        except BaseException as exc:  # user code: even SystemExit is this component's error
             self.rendering = p.outer
             end(prev)
             comp.dirty = False
