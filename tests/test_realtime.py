@@ -320,3 +320,21 @@ def test_the_in_process_broker_carries_json_values_as_redis_does() -> None:
     assert got == [[1, 2]]
     with pytest.raises(TypeError):
         app.publish("t", {1, 2})
+
+
+def test_with_a_broker_an_unshared_record_that_sessions_share_is_refused_too() -> None:
+    import asyncio as aio
+
+    from rweb.pubsub import LocalPubSub
+    from rweb.testing import Client
+
+    app = tally_app(Tally(0), broker=LocalPubSub())  # a broker: other processes exist by design
+    aio.run(app.startup())
+    try:
+        Client(app, writer_id=1)
+        assert "data-rweb-error" in Client(app, writer_id=2).html()
+    finally:
+        aio.run(app.shutdown())
+    other = tally_app(Tally(0))  # the check ends with the app's services
+    Client(other, writer_id=1)
+    assert "data-rweb-error" not in Client(other, writer_id=2).html()

@@ -530,12 +530,20 @@ class App:
             await self.broker.start()
         for replica in self._shared.values():
             replica.start()
+        if self.broker is not None:
+            self.refuse_split_state()
+            self._refusing = True
 
     async def shutdown(self) -> None:
         """Stop the app's services (the broker flushes what is queued)."""
         if not self._started:
             return
         self._started = False
+        if getattr(self, "_refusing", False):
+            from .reactive import on_shared_state
+
+            self._refusing = False
+            on_shared_state(None)
         close = getattr(self.pubsub, "close", None)
         if close is not None:
             await close()
@@ -614,8 +622,13 @@ class App:
         self._shared[name] = Replica(self, name, record)
         return record
 
-    def refuse_split_state(self, workers: int) -> None:
-        """Several workers, no broker: a record read by two sessions' pages is an error at first use."""
+    def refuse_split_state(self, workers: int | None = None) -> None:
+        """A record read by two sessions' pages is an error at first use (unless shared or process_local).
+
+        Installed by start_rweb for several workers without a broker
+        (``workers``), and by startup() whenever the app has a broker
+        (``workers=None``: then other processes exist by design).
+        """
         import weakref
 
         from .reactive import on_shared_state
@@ -624,12 +637,20 @@ class App:
 
         def refuse(record: Any) -> None:
             name = type(record).__qualname__
-            msg = (
-                f"{name} record {record!r} is read by several sessions, but this server runs {workers} "
-                "worker processes without a broker: sessions on other workers would never see its "
-                "changes. Share it with app.share(name, record) and a broker (App(broker='redis://...')), "
-                "run workers=1, or declare it rweb.process_local(record) if each worker may differ."
-            )
+            if workers is not None:
+                msg = (
+                    f"{name} record {record!r} is read by several sessions, but this server runs {workers} "
+                    "worker processes without a broker: sessions on other workers would never see its "
+                    "changes. Share it with app.share(name, record) and a broker (App(broker='redis://...')), "
+                    "run workers=1, or declare it rweb.process_local(record) if each worker may differ."
+                )
+            else:
+                msg = (
+                    f"{name} record {record!r} is read by several sessions, and this app runs with a broker "
+                    "(several processes or servers): sessions of the other processes would never see its "
+                    "changes. Share it with app.share(name, record), or declare it "
+                    "rweb.process_local(record) if each process may differ."
+                )
             if record not in logged:  # once per record in the log; refused every time
                 logged.add(record)
                 log.error(msg)

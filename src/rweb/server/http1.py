@@ -601,7 +601,8 @@ class HTTP1Protocol(asyncio.BufferedProtocol):
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in self._headers]
         self._url, self._headers, self._body = [], [], []
         request = Request(
-            method, self._path, query_string=self._qs, headers=headers, body=body, client=self._peer()
+            method, self._path, query_string=self._qs, headers=headers, body=body, client=self._peer(),
+            root_path=self._front.app.root_path,  # behind a proxy that strips the app's prefix
         )
         head = method == "HEAD"
         keep = self._keep_alive and not self._closing
