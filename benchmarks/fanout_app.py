@@ -1,0 +1,174 @@
+"""The servers that ``benchmarks/fanout.py`` measures, one per ``--page``:
+
+* ``fanout`` (rweb): a page whose component ``v`` reads one reactive record that every
+  session shares, and a component ``pid`` showing the worker's process id (so that a
+  client knows which worker holds its session). The action ``set`` (``{"value": N}``)
+  writes the record: every session that shows it gets a push. With ``--broker`` the
+  record is kept identical in every worker through Redis (``app.share``); without, it is
+  a plain module-level record (one worker only).
+* ``counter`` (rweb): the seed's counter, state per session only (``--broker`` or not):
+  what a broker costs a click that shares nothing.
+* ``bare``: the fan-out ceiling, a bare picows server on uvloop (one process) that sends
+  ``{"t":"init","pid":N}`` on connect and forwards every text message it receives to
+  every other connection, as is. No framework can fan out faster on this stack.
+
+    python benchmarks/fanout_app.py --page fanout --port 8095 [--workers 2 --broker redis://127.0.0.1:6379/0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from typing import Any
+
+from rweb import App, reactive, start_rweb
+from rweb.bench.procfs import raise_nofile_limit
+from rweb.html import button, component, div, h1, span
+
+
+@reactive
+class Board:
+    value: int
+
+
+def fanout_app(broker: str | None) -> App:
+    board = Board(0)
+    app = App("fan-out", broker=broker, actions=["set"])
+    if broker:
+        app.share("board", board)
+
+    @app.page("/")
+    def home(writer_id: Any) -> Any:
+        def on_action(action: str, params: dict[str, Any]) -> None:
+            if action == "set":
+                board.value = int(params["value"])
+
+        def render_page() -> Any:
+            return div(
+                component("pid", lambda: span(os.getpid())),  # after the fork: this worker's
+                component("v", lambda: span(board.value)),
+            )
+
+        return render_page, on_action
+
+    return app
+
+
+def counter_app(broker: str | None) -> App:
+    """The seed's counter (examples/rweb_counter.py), on an App that may have a broker."""
+
+    @reactive
+    class Counter:
+        value: int
+
+    def session_setup(writer_id: Any) -> Any:
+        counter = Counter(0)
+
+        def render_page() -> Any:
+            return div(
+                h1("RWeb Counter"),
+                component("display", lambda: div(span("Count: "), span(counter.value))),
+                div(
+                    button("+", data_action="inc"),
+                    button("-", data_action="dec"),
+                    button("Reset", data_action="reset"),
+                ),
+            )
+
+        def on_action(action: str, params: dict[str, Any]) -> None:
+            match action:
+                case "inc":
+                    counter.value += 1
+                case "dec":
+                    counter.value -= 1
+                case "reset":
+                    counter.value = 0
+
+        return render_page, on_action
+
+    return App(session_setup, "RWeb Counter", broker=broker)
+
+
+# -- the bare fan-out ceiling ------------------------------------------------------------
+def serve_bare(host: str, port: int) -> None:
+    from picows import WSCloseCode, WSListener, WSMsgType, WSTransport, ws_create_server
+
+    text, close = WSMsgType.TEXT, WSMsgType.CLOSE
+    init = b'{"t":"init","pid":%d}' % os.getpid()
+    peers: set[WSTransport] = set()
+
+    class Forward(WSListener):
+        def on_ws_connected(self, transport: WSTransport) -> None:
+            peers.add(transport)
+            transport.send(text, init)
+
+        def on_ws_disconnected(self, transport: WSTransport) -> None:
+            peers.discard(transport)
+
+        def on_ws_frame(self, transport: WSTransport, frame: Any) -> None:
+            mt = frame.msg_type
+            if mt is text:
+                data = frame.get_payload_as_bytes()
+                for t in peers:
+                    if t is not transport:
+                        t.send(text, data)
+            elif mt is close:
+                transport.send_close(WSCloseCode.OK)
+                transport.disconnect()
+
+    async def main() -> None:
+        server = await ws_create_server(
+            lambda request: Forward(), host, port, backlog=4096, websocket_handshake_timeout=10,
+            read_buffer_init_size=2048, use_aiofastnet=False,  # rweb's default transports
+        )
+        loop = asyncio.get_running_loop()
+        stop: asyncio.Future[None] = loop.create_future()
+
+        def stopping() -> None:
+            if not stop.done():
+                stop.set_result(None)
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stopping)
+        print(f"bare fan-out listening on ws://{host}:{port}/ (pid {os.getpid()})", flush=True)
+        await stop
+        server.close()
+        for t in list(peers):
+            t.disconnect(False)
+
+    try:
+        import uvloop
+
+        factory: Any = uvloop.new_event_loop
+    except ImportError:  # pragma: no cover
+        factory = None
+    with asyncio.Runner(loop_factory=factory) as runner:
+        runner.run(main())
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    p.add_argument("--page", choices=("fanout", "counter", "bare"), default="fanout")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8095)
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--broker", default=None, help="redis://... (default: none, in-process topics)")
+    args = p.parse_args(argv)
+    with contextlib.suppress(Exception):
+        raise_nofile_limit()  # 10,000 sessions need 10,000 descriptors
+    if args.page == "bare":
+        if args.workers != 1 or args.broker:
+            p.error("the bare server runs one process, without a broker")
+        serve_bare(args.host, args.port)
+        return 0
+    app = fanout_app(args.broker) if args.page == "fanout" else counter_app(args.broker)
+    start_rweb(args.port, app, host=args.host, workers=args.workers)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
