@@ -45,8 +45,11 @@ lint: $(VENV)/.installed-test
 # BASELINE=DIR: a built checkout of an earlier rweb, measured in the same run
 # (git worktree add DIR REV && (cd DIR && ../main/.venv/bin/python setup.py -q build_ext --inplace)).
 BASELINE ?=
+# Then the real-time fan-out (benchmarks/fanout.py, about 2 minutes), appended to BENCHMARKS.md.
 bench: build
 	$(PY) benchmarks/compare.py $(if $(BASELINE),--baseline $(BASELINE))
+	$(PY) benchmarks/fanout.py --json bench-results/fanout.json > bench-results/fanout-tables.md
+	{ printf '\n## Fan-out: one write, many sessions (benchmarks/fanout.py)\n\n'; cat bench-results/fanout-tables.md; } >> BENCHMARKS.md
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info

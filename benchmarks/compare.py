@@ -258,28 +258,22 @@ def make_specs(
     return specs
 
 
-class Server:
-    """A server subprocess in its own process group (so that its workers go with it)."""
+class GroupProcess:
+    """A server subprocess in its own process group (so that its workers go with it),
+    logging to bench-results/logs/<log_name>.log; stopped with SIGTERM, then SIGKILL."""
 
-    running: list[Server] = []
+    running: list[GroupProcess] = []
 
-    def __init__(self, spec: Spec, argv: list[str], tag: str) -> None:
-        self.spec = spec
-        self.port = int(argv[argv.index("--port") + 1])
+    def __init__(self, argv: list[str], log_name: str, port: int, env: dict[str, str] | None = None) -> None:
+        self.port = port
         logs = RESULTS / "logs"
         logs.mkdir(parents=True, exist_ok=True)
-        self.log_path = logs / f"{spec.key}-{tag}.log"
+        self.log_path = logs / f"{log_name}.log"
         self.log_file = open(self.log_path, "w")
-        env = bench_env()
-        env.update(spec.env)
         self.proc = subprocess.Popen(argv, stdout=self.log_file, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, cwd=ROOT, env=env,
+                                     stdin=subprocess.DEVNULL, cwd=ROOT, env={**bench_env(), **(env or {})},
                                      start_new_session=True)
-        Server.running.append(self)
-
-    @property
-    def url(self) -> str:
-        return self.spec.url(self.port)
+        GroupProcess.running.append(self)
 
     def wait_ready(self, timeout: float = 60.0) -> str | None:
         deadline = time.monotonic() + timeout
@@ -300,8 +294,8 @@ class Server:
         return " / ".join(text[-lines:])
 
     def stop(self) -> None:
-        if self in Server.running:
-            Server.running.remove(self)
+        if self in GroupProcess.running:
+            GroupProcess.running.remove(self)
         if self.proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGTERM)
@@ -320,6 +314,18 @@ class Server:
     def stop_all(cls) -> None:
         for s in list(cls.running):
             s.stop()
+
+
+class Server(GroupProcess):
+    """One of the servers compared (a Spec), on the port its argv names."""
+
+    def __init__(self, spec: Spec, argv: list[str], tag: str) -> None:
+        self.spec = spec
+        super().__init__(argv, f"{spec.key}-{tag}", int(argv[argv.index("--port") + 1]), spec.env)
+
+    @property
+    def url(self) -> str:
+        return self.spec.url(self.port)
 
 
 def start_server(spec: Spec, tag: str, settle: float) -> tuple[Server | None, str | None]:

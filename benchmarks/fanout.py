@@ -41,7 +41,6 @@ import math
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -166,66 +165,24 @@ def note_other_benchmarks() -> None:
 
 
 # -- processes -----------------------------------------------------------------------------
-class Proc:
-    """A subprocess in its own process group: stopped with SIGTERM, then SIGKILL, workers too."""
-
-    running: list[Proc] = []
+class Proc(compare.GroupProcess):
+    """A server of this benchmark (compare.py's process handling: own group, log, SIGTERM then SIGKILL)."""
 
     def __init__(self, argv: list[str], name: str, port: int) -> None:
-        logs = ROOT / "bench-results" / "logs"
-        logs.mkdir(parents=True, exist_ok=True)
         self.name = name
-        self.port = port
-        self.log_path = logs / f"fanout-{name}.log"
-        self.log_file = open(self.log_path, "w")  # closed in stop()
-        self.proc = subprocess.Popen(
-            argv, stdout=self.log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            cwd=ROOT, env=compare.bench_env(), start_new_session=True,
-        )
-        Proc.running.append(self)
+        super().__init__(argv, f"fanout-{name}", port)
 
     def wait_listening(self, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with code {self.proc.returncode}: {self.tail()}")
-            with contextlib.suppress(OSError), socket.create_connection((HOST, self.port), 0.5):
-                return
-            time.sleep(0.05)
-        raise RuntimeError(f"{self.name} not listening on port {self.port} after {timeout:.0f} s: {self.tail()}")
+        err = self.wait_ready(timeout)
+        if err is not None:
+            raise RuntimeError(f"{self.name}: {err}")
 
     def pids(self) -> list[int]:
         """The server's processes: the parent and its workers, each once."""
         return procfs.with_descendants([self.proc.pid])
 
     def tail(self, lines: int = 3) -> str:
-        self.log_file.flush()
-        try:
-            text = self.log_path.read_text(errors="replace").strip().splitlines()
-        except OSError:
-            return ""
-        return " / ".join(text[-lines:])
-
-    def stop(self) -> None:
-        if self in Proc.running:
-            Proc.running.remove(self)
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(5)
-        with contextlib.suppress(ProcessLookupError, PermissionError):  # workers left behind
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        self.log_file.close()
-
-    @classmethod
-    def stop_all(cls) -> None:
-        for p in list(cls.running):
-            p.stop()
+        return self.log_tail(lines)
 
 
 @contextlib.contextmanager

@@ -8,14 +8,13 @@ Integration tests run the real server (``rweb.testing.serve``: picows on a free
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
+from examples_loader import load_example
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -42,20 +41,12 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         )
 
 
-def _load_example(name: str) -> ModuleType:
-    path = EXAMPLES / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"rweb_example_{name}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="session")
 def counter_example() -> ModuleType:
     """examples/rweb_counter.py, imported as a module (its ``__main__`` block does not run)."""
-    return _load_example("rweb_counter")
+    return load_example("rweb_counter")
 
 
 class Wire:

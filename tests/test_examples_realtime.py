@@ -10,7 +10,6 @@ redis-server on a free loopback port.  Every wait is bounded.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import itertools
 import json
 import re
@@ -18,10 +17,10 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+from examples_loader import load_example
 from redis_server import RedisServer, redis_py_missing
 
 from rweb.testing import Client, TestClient, serve
@@ -30,20 +29,11 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 TOKEN = "a-test-push-token"
 
 
-def _load_example(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"rweb_example_{name}", EXAMPLES / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = sys.modules.get(spec.name)
-    if module is None:
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
-    return module
 
 
-clock = _load_example("clock")
-chat = _load_example("chat")
-rooms_push = _load_example("rooms_push")
+clock = load_example("clock")
+chat = load_example("chat")
+rooms_push = load_example("rooms_push")
 
 
 def texts(tab: Client, component: str) -> list[str]:

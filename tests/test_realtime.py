@@ -338,3 +338,34 @@ def test_with_a_broker_an_unshared_record_that_sessions_share_is_refused_too() -
     other = tally_app(Tally(0))  # the check ends with the app's services
     Client(other, writer_id=1)
     assert "data-rweb-error" not in Client(other, writer_id=2).html()
+
+
+def test_a_session_hears_of_a_gap_in_its_topic() -> None:
+    """conn.subscribe(..., on_gap=...): the broker may have missed messages; the session reloads."""
+    from rweb.pubsub import LocalPubSub
+    from rweb.testing import Client
+
+    class GappyBroker(LocalPubSub):
+        def __init__(self) -> None:
+            super().__init__()
+            self.gaps: list[Any] = []
+
+        def subscribe(self, topic: str, callback: Any, *, on_gap: Any = None) -> Any:
+            if on_gap is not None:
+                self.gaps.append((topic, on_gap))
+            return super().subscribe(topic, callback)
+
+    broker = GappyBroker()
+    app = App("x", broker=broker)
+
+    @app.page("/")
+    def home(writer_id: Any, conn: Conn) -> Any:
+        reloads = Box(0)
+        conn.subscribe("news", print, on_gap=lambda: setattr(reloads, "value", reloads.value + 1))
+        return (lambda: div(component("n", lambda: span(reloads.value)))), {}
+
+    c = Client(app)
+    [(topic, gap)] = broker.gaps
+    gap(topic)  # what the Redis broker does after a reconnection
+    c.run_pending()
+    assert c.pushes[-1]["d"] == {"n": {"0": "1"}}

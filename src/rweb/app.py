@@ -289,14 +289,27 @@ class Conn:
         self._tie(task.cancel)
         return task
 
-    def subscribe(self, topic: str, fn: Callable[[Any], Any]) -> Callable[[], None]:
+    def subscribe(
+        self, topic: str, fn: Callable[[Any], Any], *, on_gap: Callable[[], Any] | None = None
+    ) -> Callable[[], None]:
         """Call ``fn(message)`` in this session for every message on ``topic``; returns ``unsubscribe()``.
 
         Messages come from :meth:`App.publish` in this process or, with a
-        broker, in any process.  Unsubscribed when the session ends.
+        broker, in any process.  ``on_gap()`` runs in the session when
+        messages may have been missed (the broker reconnected, or a publisher
+        had to drop some): reload what the page shows from its source.
+        Unsubscribed when the session ends.
         """
         self._live_only("subscribe")
-        off = self.app.pubsub.subscribe(topic, lambda _t, message: self._in_session(fn, message))
+        deliver = lambda _t, message: self._in_session(fn, message)  # noqa: E731
+        if on_gap is None:
+            off = self.app.pubsub.subscribe(topic, deliver)
+        else:
+            gap = lambda _t: self._in_session(on_gap)  # noqa: E731
+            try:
+                off = self.app.pubsub.subscribe(topic, deliver, on_gap=gap)  # type: ignore[call-arg]
+            except TypeError:  # the in-process broker: no gaps to report
+                off = self.app.pubsub.subscribe(topic, deliver)
         self._tie(off)
         return off
 

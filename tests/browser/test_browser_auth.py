@@ -8,28 +8,12 @@ out sends the browser back to the login form for good.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from conftest import PW_TIMEOUT_MS, LiveApp
+from examples_loader import load_example
 
-
-def _load_example() -> ModuleType:
-    path = Path(__file__).resolve().parents[2] / "examples" / "secure_auth.py"
-    spec = importlib.util.spec_from_file_location("rweb_example_secure_auth", path)
-    assert spec is not None and spec.loader is not None
-    module = sys.modules.get(spec.name)
-    if module is None:
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
-    return module
-
-
-auth = _load_example()
+auth = load_example("secure_auth")
 
 
 def make() -> Any:

@@ -5,36 +5,20 @@ cookie set from a live session reaches the browser."""
 
 from __future__ import annotations
 
-import importlib.util
 import socket
-import sys
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 from conftest import PW_TIMEOUT_MS, LiveApp
+from examples_loader import load_example
 
 from rweb import App, Conn, Redirect
 from rweb.html import button, component, div, p, span
 
-
-def _load_example() -> ModuleType:
-    path = Path(__file__).resolve().parents[2] / "examples" / "multi_page.py"
-    spec = importlib.util.spec_from_file_location("rweb_example_multi_page", path)
-    assert spec is not None and spec.loader is not None
-    module = sys.modules.get(spec.name)
-    if module is None:
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
-    return module
-
-
-example = _load_example()
+example = load_example("multi_page")
 
 # Set on `window` by a test: it survives live navigations, a real page load drops it.
 MARK = "window.__marker = 'still here'"

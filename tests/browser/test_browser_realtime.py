@@ -15,19 +15,16 @@ Every wait is bounded (``PW_TIMEOUT_MS``, 10 s, unless said otherwise).
 from __future__ import annotations
 
 import contextlib
-import importlib.util
-import sys
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
-from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from conftest import PW_RECORDER, PW_TIMEOUT_MS, LiveApp
+from examples_loader import load_example
 
 from rweb.testing import Served, serve
 
@@ -36,21 +33,11 @@ if TYPE_CHECKING:
     from playwright.sync_api import Page as PWPage
 
 
-def _load_example(name: str) -> ModuleType:
-    path = Path(__file__).resolve().parents[2] / "examples" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"rweb_example_{name}", path)
-    assert spec is not None and spec.loader is not None
-    module = sys.modules.get(spec.name)
-    if module is None:
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
-    return module
 
 
-clock = _load_example("clock")
-chat = _load_example("chat")
-rooms_push = _load_example("rooms_push")
+clock = load_example("clock")
+chat = load_example("chat")
+rooms_push = load_example("rooms_push")
 
 TOKEN = "a-test-push-token"
 
