@@ -98,6 +98,7 @@ def build_app(
     presence_timeout: float = 15.0,
     reconnect_max: float = 0.5,
     secret_key: str | None = None,
+    resume_grace: float = 1.0,
 ) -> tuple[App, RedisPubSub, ProcessState]:
     state = ProcessState()
     broker = RedisPubSub(
@@ -119,6 +120,8 @@ def build_app(
         root_path=root_path,
         secret_key=secret_key,
         actions=["say", "inc", "login", "banner"],
+        # A socket that nginx or a test cuts keeps its session (and its presence) this long.
+        resume_grace=resume_grace,
     )
 
     # One record kept identical in every process through the broker (app.share).
@@ -196,6 +199,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ping-interval", type=float, default=20.0, help="0: no heartbeat")
     parser.add_argument("--presence-heartbeat", type=float, default=5.0)
     parser.add_argument("--presence-timeout", type=float, default=15.0)
+    parser.add_argument("--resume-grace", type=float, default=1.0, help="seconds a cut socket's session waits")
     args = parser.parse_args(argv)
     secret_key = os.environ.get("RWEB_SECRET_KEY")
     if not secret_key:
@@ -210,6 +214,7 @@ def main(argv: list[str] | None = None) -> None:
         presence_heartbeat=args.presence_heartbeat,
         presence_timeout=args.presence_timeout,
         secret_key=secret_key,
+        resume_grace=args.resume_grace,
     )
     start_rweb(
         args.port, app, workers=1, host="127.0.0.1", ping_interval=args.ping_interval or None

@@ -40,7 +40,8 @@ def test_the_python_client_replays_the_transcript(name: str) -> None:
     app, url, _steps = APPS[name]()
     assert url == t["url"]
     c = Client(app, url)
-    assert c.init == t["init"]
+    # The resume token is the one field that differs between runs.
+    assert {k: v for k, v in c.init.items() if k != "tok"} == {k: v for k, v in t["init"].items() if k != "tok"}
     assert c.html() == t["html"]
     for step in t["steps"]:
         if step["send"].get("t") == "nav":

@@ -374,6 +374,7 @@ class App:
         allowed_origins: Iterable[str] | None = None,
         broker: str | PubSub | None = None,
         debug: bool = False,
+        resume_grace: float = 30.0,
         slow_callback_ms: float | None = 100,
     ) -> None:
         if callable(title):  # App(session_setup, title): the single-page form
@@ -410,6 +411,9 @@ class App:
         # started in each worker by startup()), or a PubSub object.
         self.broker = broker
         self.debug = debug
+        # A socket lost without a close keeps its session this long for the browser to resume it (0: off).
+        self.resume_grace = resume_grace
+        self._boot = secrets.token_hex(8)  # per process (bind): a token never matches another life's session
         if debug:  # process-wide: errors shown to the browser carry their message
             from . import render
 
@@ -518,6 +522,7 @@ class App:
 
     def bind(self, loop: asyncio.AbstractEventLoop, worker_index: int = 0, workers: int = 1) -> None:
         """Called by a transport when it starts serving on ``loop`` (one per process)."""
+        self._boot = secrets.token_hex(8)  # after the fork: each worker its own
         self._loop = loop
         self._loop_thread = threading.get_ident()
         self._ids = itertools.count(worker_index, max(workers, 1))
@@ -549,6 +554,7 @@ class App:
 
     async def shutdown(self) -> None:
         """Stop the app's services (the broker flushes what is queued)."""
+        self.end_detached()
         if not self._started:
             return
         self._started = False
@@ -670,6 +676,40 @@ class App:
             raise SharedStateError(msg)
 
         on_shared_state(refuse)
+
+    # -- resuming sessions ----------------------------------------------------------------
+
+    def resume_token(self, writer_id: Any) -> str:
+        """The token a browser presents to get session ``writer_id`` back after a lost socket.
+
+        Signed with the app's key and bound to this process's life (a token
+        from before a restart, or from another worker, matches nothing).
+        """
+        return self.signer.sign(f"{self._boot}.{writer_id}")
+
+    def resume_target(self, token: str, info: ConnectionInfo) -> Any:
+        """The detached connection ``token`` names in this process, or None (a fresh session then)."""
+        from .signing import BadSignature
+
+        try:
+            boot, _, wid = self.signer.unsign(token).partition(".")
+        except BadSignature:
+            return None
+        if boot != self._boot:
+            return None
+        for key, connection in self.sessions.items():
+            if str(key) == wid:
+                state = connection.state
+                if type(state).__name__ == "_Detached":
+                    return connection
+                return None
+        return None
+
+    def end_detached(self) -> None:
+        """End every session still waiting for its browser (the server stops)."""
+        for connection in list(self.sessions.values()):
+            if type(connection.state).__name__ == "_Detached":
+                connection.close()
 
     def next_writer_id(self) -> int:
         """A writer id unique across this server's worker processes."""

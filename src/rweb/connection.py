@@ -32,6 +32,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
+from .diff import full
 from .protocol import (
     Ping,
     ProtocolError,
@@ -78,6 +79,7 @@ class Connection:
         "app",
         "conn",
         "effects",
+        "last_ref",
         "max_size",
         "schedule",
         "send",
@@ -105,8 +107,17 @@ class Connection:
         # joining -> live -> closed; while joining, a failed setup is kept here
         # for open() to report: (error code, message) or a Redirect.
         self.state: Any = JOINING
+        self.last_ref: Any = None  # the ref of the last action applied (exactly once across a resume)
+        info = info or ConnectionInfo()
+        token = info.query.get("tok") if info.query else None
+        if token is not None and app.resume_grace > 0:
+            old = app.resume_target(token, info)
+            if old is not None:
+                self._adopt(old)
+                return
+            self.state = _FRESH  # a token nobody holds any more: a new session, and the browser is told
         # (error code, message) or a Redirect when the page could not be set up
-        failure = self._mount(page_info(info or ConnectionInfo()))
+        failure = self._mount(page_info(info))
         if failure is not None:
             self.state = failure
 
@@ -181,11 +192,84 @@ class Connection:
 
     def open(self) -> tuple[bytes, bool]:
         """The first message: the full page.  ``(message, ok)``; close if not ok."""
+        state = self.state
+        if state is _RESUMED:
+            self.state = LIVE
+            return self._resumed_page(), True
+        if state is _FRESH:
+            self.state = JOINING
         msg, ok = self._page()
         if ok:
             self.state = LIVE
             self._started()
+            if self.app.resume_grace > 0:
+                msg = _with(msg, tok=self.app.resume_token(self.writer_id), fresh=state is _FRESH)
         return msg, ok
+
+    # -- resuming: the socket was lost, the session was not ------------------------------
+
+    def lost(self) -> None:
+        """The socket dropped without a close (network, sleep, proxy): keep the session for the grace period.
+
+        A browser that joins again with the session's token within
+        ``app.resume_grace`` seconds gets it back (:meth:`_adopt`); otherwise it
+        ends as on close.  A clean close (a close frame: a tab closed, a page
+        left) ends it at once: use :meth:`close`.
+        """
+        state = self.state
+        if state is not LIVE or self.session is None or self.app.resume_grace <= 0:
+            self.close()
+            return
+        try:
+            handle = self.app.loop().call_later(self.app.resume_grace, self._expire)
+        except RuntimeError:  # not served (driven by hand): nothing to wait on
+            self.close()
+            return
+        self.state = _Detached(handle)
+        self.send = _nowhere  # pushes while away: the session stays dirty; the resume sends the page
+
+    def _expire(self) -> None:
+        if type(self.state) is _Detached:
+            log.info("session %s: not resumed within %.0f s: ended", self.writer_id, self.app.resume_grace)
+            self.state = LIVE
+            self.close()
+
+    def _adopt(self, old: Connection) -> None:
+        """Take over ``old``'s session (detached, same process): same writer id, same state."""
+        detached = old.state
+        detached.handle.cancel()
+        self.writer_id = old.writer_id
+        self.session, old.session = old.session, None
+        self.conn, old.conn = old.conn, None
+        # Until the browser sends a newer ref, one it sends again was already applied.
+        last = old.last_ref
+        self.last_ref = _Resent(last) if type(last) is int else last
+        self.effects, old.effects = old.effects, None
+        old.state = CLOSED
+        session = self.session
+        assert session is not None
+        session.push = self._push
+        session.schedule = self.schedule
+        if self.conn is not None:
+            self.conn._connection = self
+        self.app.sessions[self.writer_id] = self
+        self.state = _RESUMED
+        log.info("session %s: resumed", self.writer_id)
+
+    def _resumed_page(self) -> bytes:
+        """The page as it is now (what changed while away included), for a resumed browser."""
+        session = self.session
+        assert session is not None
+        session.flush()  # apply what was written while the socket was away
+        comps = session.view.comps
+        components = {name: full(c.statics, c.dyns) for name, c in comps.items() if c.statics is not None}
+        effects, self.effects = self.effects, None
+        msg = encode_init(components, None, None, None, effects)
+        last = self.last_ref
+        return _with(
+            msg, tok=self.app.resume_token(self.writer_id), resumed=True,
+            last=last.ref if type(last) is _Resent else last,
+        )
 
     def _started(self) -> None:
         conn = self.conn
@@ -237,6 +321,11 @@ class Connection:
         session = self.session
         if session is None:
             return encode_error("setup_error", "the session could not be set up", ref)
+        if ref is not None:
+            last = self.last_ref
+            if type(last) is _Resent and type(ref) is int and ref <= last.ref:
+                return encode_reply({}, ref)  # sent again after a resume: applied once already
+            self.last_ref = ref
         patches, error = session.dispatch(action, params)
         if patches is None:  # an async handler: ``error`` is its awaitable
             return self._start(session, action, error, ref)
@@ -444,7 +533,9 @@ class Connection:
         if state == CLOSED:
             return
         self.state = CLOSED
-        if type(state) is _Busy:  # the session is gone: its async handler stops, unanswered
+        if type(state) is _Detached:
+            state.handle.cancel()
+        elif type(state) is _Busy:  # the session is gone: its async handler stops, unanswered
             state.queue.clear()
             pending, state.pending = state.pending, None
             if pending is not None:  # the task has not started: the handler never will
@@ -452,6 +543,48 @@ class Connection:
             if state.task is not None:
                 state.task.cancel()
         self._ended()
+
+
+class _Detached:
+    """The socket is gone, the session waits for its browser until ``handle`` fires."""
+
+    __slots__ = ("handle",)
+
+    def __init__(self, handle: Any) -> None:
+        self.handle = handle
+
+
+class _Resent:
+    """``last_ref`` after a resume: refs up to ``ref`` were applied before the socket was lost.
+
+    Only then are repeated refs dropped (a client may well send the same ref
+    every time, as some load clients do; the browser's grow by one)."""
+
+    __slots__ = ("ref",)
+
+    def __init__(self, ref: int) -> None:
+        self.ref = ref
+
+
+_RESUMED = "resumed"  # state between adopting a session and open()
+_FRESH = "fresh"  # state of a join whose token nobody holds: open() says so
+
+
+def _nowhere(data: bytes) -> None:
+    """Where a detached session's messages go: nowhere (the resume sends the whole page)."""
+
+
+def _with(msg: bytes, **fields: Any) -> bytes:
+    """An encoded init with more top-level fields (the resume's; rare, so no fast path)."""
+    import orjson
+
+    value = orjson.loads(msg)
+    for k, v in fields.items():
+        if v is not None and v is not False:
+            value[k] = v
+        elif k == "last" and fields.get("resumed"):
+            value[k] = None
+    return orjson.dumps(value)
 
 
 def page_info(info: ConnectionInfo) -> ConnectionInfo:

@@ -167,6 +167,7 @@ class ASGIApp:
         socket.handler = asyncio.current_task()
         writer = loop.create_task(socket.run())
         self._sockets.add(socket)
+        lost = False
         try:
             msg, ok = connection.open()
             socket.push(msg)
@@ -181,12 +182,17 @@ class ASGIApp:
                     if reply is not None:
                         socket.push(reply)
                 elif kind == "websocket.disconnect":
+                    # 1006: no close frame (the network, a sleeping laptop): the browser may resume.
+                    lost = message.get("code") == 1006
                     break
         finally:
             self._sockets.discard(socket)
             socket.closed = True
             writer.cancel()
-            connection.close()
+            if lost:
+                connection.lost()
+            else:
+                connection.close()
 
 
 class _Socket:

@@ -79,11 +79,12 @@ class _Paused:
 
 
 class _Listener(WSListener):  # type: ignore[misc]
-    __slots__ = ("conn", "frag_kind", "fragments", "fragments_size", "server", "transport")
+    __slots__ = ("closed_cleanly", "conn", "frag_kind", "fragments", "fragments_size", "server", "transport")
 
     def __init__(self, server: Server, info: ConnectionInfo) -> None:
         self.server = server
         self.transport: WSTransport | None = None
+        self.closed_cleanly = False
         self.frag_kind: WSMsgType | None = None
         self.fragments: list[bytes] | None = None
         self.fragments_size = 0
@@ -200,6 +201,7 @@ class _Listener(WSListener):  # type: ignore[misc]
             # Anything else may answer or close: first answer what came before it.
             self.server.answer()
             if mt is _CLOSE:
+                self.closed_cleanly = True  # the browser left: its session ends now
                 code = frame.get_close_code()
                 transport.send_close(code if code != WSCloseCode.NO_INFO else WSCloseCode.OK)
                 transport.disconnect()
@@ -236,7 +238,10 @@ class _Listener(WSListener):  # type: ignore[misc]
         srv = self.server
         srv.live.discard(self)
         srv.forget(self)
-        self.conn.close()
+        if self.closed_cleanly or srv.closing:
+            self.conn.close()
+        else:  # lost without a close: the browser may come back for its session
+            self.conn.lost()
 
 
 def _drop_handshake(transport: WSTransport) -> None:
@@ -347,6 +352,7 @@ class Server:
         self.call_soon: Any = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.loop_thread: int | None = None  # the thread that runs the loop
+        self.closing = False  # close() under way: sessions end, none waits to be resumed
         self.live: set[_Listener] = set()  # open WebSocket connections
         # Text messages read but not yet answered: listener, payload, listener, ...
         self.inbox: list[Any] = []
@@ -459,6 +465,7 @@ class Server:
         """
         if self._server is None:
             return
+        self.closing = True
         self._server.close()
         if self._timer is not None:
             self._timer.cancel()

@@ -1,0 +1,139 @@
+"""Sessions that survive a lost socket (same process): resume by token, actions applied exactly once.
+
+Through the real server and a real WebSocket client: the connection is cut
+the hard way (the TCP transport aborted, no close frame), and a new socket
+joins with the session's token.  Every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+from urllib.parse import quote
+
+from rweb import App, Conn, reactive
+from rweb.html import button, component, div, span
+from rweb.testing import serve
+
+
+@reactive
+class Count:
+    n: int
+
+
+def counter_app(**options: Any) -> tuple[App, list[str]]:
+    events: list[str] = []
+    app = App("resume", **options)
+
+    @app.page("/")
+    def home(writer_id: Any, conn: Conn) -> Any:
+        count = Count(0)
+        events.append("setup")
+        conn.on_close(lambda: events.append("closed"))
+        conn.subscribe("bump", lambda m: setattr(count, "n", count.n + m))
+
+        def on_action(action: str, params: dict[str, Any]) -> None:
+            count.n += 1
+
+        return (lambda: div(component("n", lambda: span(count.n)), button("+", data_action="inc"))), on_action
+
+    return app, events
+
+
+def cut(ws: Any) -> None:
+    """Lose the connection without a close frame (as a network failure does)."""
+    ws.transport.abort()
+
+
+async def click(ws: Any, wire: Any, ref: int) -> dict[str, Any]:
+    await ws.send(json.dumps({"action": "inc", "params": {}, "ref": ref}))
+    return await wire.recv(ws)
+
+
+def shown(msg: dict[str, Any]) -> str:
+    return str(msg["c"]["n"]["d"][0])
+
+
+def test_a_lost_socket_is_resumed_with_its_state_and_actions_apply_once(wire: Any) -> None:
+    app, events = counter_app()
+    with serve(app) as srv:
+
+        async def main() -> None:
+            ws = await wire.connect(srv.ws_url + "?url=/")
+            init = await wire.recv(ws)
+            token = init["tok"]
+            assert "resumed" not in init and "fresh" not in init
+            for ref in (1, 2, 3):
+                await click(ws, wire, ref)
+            cut(ws)
+            await asyncio.sleep(0.1)
+            assert events == ["setup"]  # the session waits for its browser
+            srv.call(lambda: app.publish("bump", 10))  # a write while away
+            async with wire.connect(srv.ws_url + "?url=/&tok=" + quote(token)) as again:
+                resumed = await wire.recv(again)
+                assert resumed["resumed"] is True and resumed["last"] == 3
+                assert shown(resumed) == "13"  # its state, and what changed while it was away
+                # The browser re-sends what it does not know was applied: applied once.
+                assert (await click(again, wire, 3))["d"] == {}
+                assert (await click(again, wire, 4))["d"] == {"n": {"0": "14"}}
+                assert events == ["setup"]  # the same session, not a new one
+            assert events == ["setup", "closed"]  # a clean close ends it at once
+
+        wire.run(main())
+
+
+def test_a_session_not_reclaimed_in_time_ends_and_its_token_gets_a_fresh_one(wire: Any) -> None:
+    app, events = counter_app(resume_grace=0.3)
+    with serve(app) as srv:
+
+        async def main() -> None:
+            ws = await wire.connect(srv.ws_url)
+            token = (await wire.recv(ws))["tok"]
+            await click(ws, wire, 1)
+            cut(ws)
+            deadline = time.monotonic() + 5
+            while events != ["setup", "closed"] and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            assert events == ["setup", "closed"]  # its end hook ran after the grace period
+            async with wire.connect(srv.ws_url + "?tok=" + quote(token)) as again:
+                init = await wire.recv(again)
+                assert init["fresh"] is True and "resumed" not in init and shown(init) == "0"
+            async with wire.connect(srv.ws_url + "?tok=forged.token.here") as forged:
+                assert (await wire.recv(forged))["fresh"] is True
+
+        wire.run(main())
+
+
+def test_resume_can_be_turned_off(wire: Any) -> None:
+    app, events = counter_app(resume_grace=0)
+    with serve(app) as srv:
+
+        async def main() -> None:
+            ws = await wire.connect(srv.ws_url)
+            assert "tok" not in await wire.recv(ws)
+            cut(ws)
+            deadline = time.monotonic() + 5
+            while "closed" not in events and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+            assert events == ["setup", "closed"]
+
+        wire.run(main())
+
+
+def test_stopping_the_server_ends_waiting_sessions() -> None:
+    app, events = counter_app()
+
+    async def main(url: str) -> None:
+        import websockets
+
+        ws = await websockets.connect(url, proxy=None)
+        await ws.recv()
+        cut(ws)
+        await asyncio.sleep(0.1)
+
+    with serve(app) as srv:
+        asyncio.run(main(srv.ws_url))
+        assert events == ["setup"]
+    assert events == ["setup", "closed"] and app.sessions == {}
