@@ -137,3 +137,28 @@ def test_stopping_the_server_ends_waiting_sessions() -> None:
         asyncio.run(main(srv.ws_url))
         assert events == ["setup"]
     assert events == ["setup", "closed"] and app.sessions == {}
+
+
+def test_a_token_takes_over_a_session_whose_old_socket_the_server_still_thinks_alive(wire: Any) -> None:
+    # The browser's heartbeat found the socket dead before the server's did.
+    app, events = counter_app()
+    with serve(app) as srv:
+
+        async def main() -> None:
+            async with wire.connect(srv.ws_url) as old:
+                token = (await wire.recv(old))["tok"]
+                await click(old, wire, 1)
+                async with wire.connect(srv.ws_url + "?tok=" + quote(token)) as new:
+                    resumed = await wire.recv(new)
+                    assert resumed["resumed"] is True and shown(resumed) == "1"
+                    assert (await click(new, wire, 2))["d"] == {"n": {"0": "2"}}
+                    assert events == ["setup"]
+
+        wire.run(main())
+
+
+def test_the_token_is_not_part_of_the_pages_query() -> None:
+    from rweb.connection import page_info
+    from rweb.session import ConnectionInfo
+
+    assert dict(page_info(ConnectionInfo(path="/", query={"x": "1", "tok": "t"})).query) == {"x": "1"}

@@ -700,7 +700,9 @@ class App:
         for key, connection in self.sessions.items():
             if str(key) == wid:
                 state = connection.state
-                if type(state).__name__ == "_Detached":
+                # Detached, or still "live" on a socket the browser already gave up on
+                # (its heartbeat found it dead before the server's did): take it over.
+                if type(state).__name__ == "_Detached" or state == "live":
                     return connection
                 return None
         return None

@@ -237,7 +237,9 @@ class Connection:
     def _adopt(self, old: Connection) -> None:
         """Take over ``old``'s session (detached, same process): same writer id, same state."""
         detached = old.state
-        detached.handle.cancel()
+        if type(detached) is _Detached:
+            detached.handle.cancel()
+        old.send = _nowhere  # a socket still open there (a dead one) gets nothing more
         self.writer_id = old.writer_id
         self.session, old.session = old.session, None
         self.conn, old.conn = old.conn, None
@@ -590,9 +592,11 @@ def _with(msg: bytes, **fields: Any) -> bytes:
 def page_info(info: ConnectionInfo) -> ConnectionInfo:
     """The socket request's info -> the page's: its path and query come from the join URL."""
     query = info.query
+    if query and "tok" in query:  # the resume token is the socket's, not the page's
+        query = {k: v for k, v in query.items() if k != "tok"}
     url = query.get("url") if query else None
     if url is None:
-        if info.path == "/":
+        if info.path == "/" and query is info.query:
             return info
         return ConnectionInfo(path="/", query=query, headers=info.headers, cookies=info.cookies, client=info.client)
     if not url.startswith("/") or url.startswith("//"):

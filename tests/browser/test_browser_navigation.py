@@ -486,10 +486,10 @@ def test_under_a_prefix_urls_keep_the_root_path(pw_page: Any, mounted_base: str)
     page.go_back()
     page.wait_for_function(texts, arg="Item 1", timeout=PW_TIMEOUT_MS)
     assert page.evaluate("location.pathname") == "/shop/items/1"
-    # A reconnect joins the page shown, within the app.
+    # A reconnect joins the page shown, within the app (with the session's resume token after it).
     page.evaluate("window.rweb._socket.close()")
     page.wait_for_function(
-        "window.rweb.connected && window.rweb._socket.url.endsWith('/shop/ws?url=%2Fitems%2F1')",
+        "window.rweb.connected && window.rweb._socket.url.split('&tok=')[0].endsWith('/shop/ws?url=%2Fitems%2F1')",
         timeout=PW_TIMEOUT_MS,
     )
     assert page.evaluate(MARKED)

@@ -42,7 +42,9 @@ def test_reconnects_after_the_socket_drops(open_app):
 
 
 def test_server_drop_shows_banner_drops_clicks_and_recovers(open_app):
-    app = open_app(counter_setup, proxy=True)
+    # Resuming off: the server sends no token, so the client queues nothing, as before.
+    # (With resuming, the default, clicks are queued: test_browser_resume.py.)
+    app = open_app(counter_setup, proxy=True, resume_grace=0)
     page = app.page
     proxy = app.proxy
     _count_to(app, 1)

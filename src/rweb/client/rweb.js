@@ -5,9 +5,12 @@
  * in docs/protocol.md. In short:
  *   join              ws(s)://host{root}/ws?url=/items/3%3Fq%3D1   (the page's URL within the app;
  *                     from <meta name="rweb-socket">; without that meta: /ws + location.search)
+ *                     ...&tok=<token>   (a reconnect: the session to resume)
  *   client -> server  {"action": "inc", "params": {...}, "ref": 7}
  *                     {"t": "nav", "url": "/items/4", "ref": 8}      (live navigation)
- *   server -> client  {"t": "init", "c": {name: {"s": [...], "d": [...]}}}
+ *   server -> client  {"t": "init", "c": {name: {"s": [...], "d": [...]}}, "tok": "<token>"}
+ *                     {"t": "init", "c": {...}, "tok": ..., "resumed": true, "last": 6}  (a reconnect: same session)
+ *                     {"t": "init", "c": {...}, "tok": ..., "fresh": true}   (a reconnect: a new session)
  *                     {"t": "init", "c": {...}, "ref": 8, "url": ..., "title": ...}  (nav: another page)
  *                     {"t": "r", "d": {name: patch | null}, "ref": 7, "e": {...}}
  *                     {"t": "p", "d": {...}}
@@ -30,6 +33,19 @@
  *                          while disconnected are left to the browser. Back / forward between
  *                          such entries navigate live too.
  *
+ * Reconnecting: the client keeps the join's token (`tok`, in memory, for this page load only)
+ * and joins with it after a lost connection. While it has one, actions are not dropped: sent
+ * while disconnected, they are queued (100 at most); sent but unanswered when the socket
+ * went, they are kept. The next init settles them: "resumed" (the same session, `c` is the
+ * page as it is now): those with ref <= `last` were applied, so they are dropped (their
+ * promises resolve with null) and the others are sent again in order with their refs;
+ * "fresh" (the session is gone): all are sent again to the new one, and rweb:fresh tells the
+ * app; neither (a server that does not resume): they are dropped. Without a token (an old
+ * server, resuming off) nothing is queued and a lost connection drops them, as before.
+ * Navigations in flight are dropped either way. While actions wait, the banner says
+ * "Reconnecting… (N pending)" and the elements clicked carry the class rweb-pending until
+ * their reply.
+ *
  * Effects ("fx" on any server message), in order; their paths are within the app (the
  * root path from <meta name="rweb-root"> goes in front unless they already start with it):
  *   ["nav", {url, mode: "push" | "replace"}]  show app URL `url` live (nav message, then history)
@@ -40,6 +56,8 @@
  *
  * Window events:
  *   rweb:connected     {msg}             an init arrived on a new socket (first connection or reconnect)
+ *   rweb:fresh         {msg, resent}     a reconnect could not resume the session: a new one started
+ *                                        (the page was reset); `resent` actions were sent to it again
  *   rweb:disconnected  {}                the connection was lost (the page shows it)
  *   rweb:update        {components, msg} after the DOM was updated for init, r or p
  *   rweb:error         {code, message, ref, t}  a reply or push carried an error
@@ -50,8 +68,8 @@
  *
  * window.rweb: send(action, params) -> Promise<reply | null>, navigate(url, {replace}) ->
  * Promise<reply | null>, cookiesSet() -> Promise<bool> (pending cookie requests done),
- * url (the app URL shown), root, connected, components, connect(), disconnect(), html(name),
- * morph(el, markup).
+ * url (the app URL shown), root, connected, components, pending (actions sent or queued,
+ * not answered yet), connect(), disconnect(), html(name), morph(el, markup).
  */
 (() => {
   "use strict";
@@ -63,6 +81,7 @@
   const MAX_DEPTH = 256; // component nesting: guards against reference cycles
   const COOKIE_WAIT = 5000; // a page load waits this long at most for pending cookie requests (ms)
   const LEAVE_WAIT = 15000; // a page load that has not unloaded the page by then did not happen (ms)
+  const MAX_QUEUE = 100; // actions kept while disconnected (queued and unanswered); more are refused
   // Heartbeat: after HEARTBEAT ms without a message from the server the client
   // asks {"t":"ping"}; no answer within HEARTBEAT_WAIT ms means the socket is
   // dead (a sleeping laptop, a proxy that dropped it silently): reconnect.
@@ -77,7 +96,13 @@
     "padding:4px 8px;background:#b00020;color:#fff;font:14px sans-serif;text-align:center;z-index:2147483647}";
 
   const comps = Object.create(null); // name -> {s: [...], d: [...]}
-  const pending = new Map(); // ref -> resolve of send()'s or navigate()'s promise
+  const pending = new Map(); // ref of a nav message -> resolve of navigate()'s promise
+  // Actions not answered yet, in ref order: ref -> {data (the JSON text), resolve (send()'s
+  // promise), el (the element clicked, or null), on (the socket it went out on, or null:
+  // queued), marked (el carries rweb-pending for it)}. Kept across a lost connection when
+  // the server gave a resume token.
+  const acts = new Map();
+  const marked = new Map(); // element -> how many of its actions are unanswered (class rweb-pending)
   const debounced = new Map(); // element -> {id: timeout id, fire}
   const navs = new Map(); // ref of a nav message -> {url, mode, hash, scroll}
   const cookieRequests = new Set(); // promises of the cookie requests under way
@@ -101,6 +126,7 @@
   let heard = 0; // when the current socket last received a message (performance.now())
   let pinged = 0; // when a heartbeat ping went out unanswered, or 0
   let beat = null; // the heartbeat interval
+  let token = null; // the session's resume token ("tok" of the latest join's init): memory only
 
   const emit = (name, detail) => window.dispatchEvent(new CustomEvent(name, { detail }));
 
@@ -403,18 +429,22 @@
         connected = true;
         attempt = 0;
         current = joined;
+        token = typeof msg.tok === "string" && msg.tok ? msg.tok : null;
         setDown(false);
         emit("rweb:connected", { msg });
+        rejoined(msg);
       } else {
         // Another page: the latest navigation's reply shows its title and scrolls.
         navMounted = true;
         if (typeof msg.title === "string") navTitle = msg.title;
       }
+      remark();
       emit("rweb:update", { components: names, msg });
     } else if (msg.t === "r" || msg.t === "p") {
       if (msg.d && typeof msg.d === "object") {
         names = topmost(applyPatches(msg.d));
         update(names);
+        if (names.length) remark();
       }
       emit("rweb:update", { components: names, msg });
     }
@@ -434,7 +464,87 @@
       if (resolve) {
         pending.delete(msg.ref);
         resolve(msg);
+      } else if (msg.t === "r" && acts.has(msg.ref)) {
+        answered(msg.ref, msg);
       }
+    }
+  }
+
+  // ----------------------------------------------------- pending actions
+
+  // Action `r` is answered (`msg`), or dropped (null): forget it, resolve its promise.
+  // Its element loses the class rweb-pending once none of its actions waits.
+  function answered(r, msg) {
+    const a = acts.get(r);
+    if (!a) return;
+    acts.delete(r);
+    if (a.marked) unmark(a.el);
+    if (down) showStatus();
+    a.resolve(msg);
+  }
+
+  // The element of action `a` shows that the action waits (only once the connection is lost:
+  // a click answered in time changes nothing but what the server sends).
+  function mark(a) {
+    if (!a.el || a.marked) return;
+    a.marked = true;
+    marked.set(a.el, (marked.get(a.el) || 0) + 1);
+    a.el.classList.add("rweb-pending");
+  }
+
+  function unmark(el) {
+    const n = (marked.get(el) || 1) - 1;
+    if (n > 0) {
+      marked.set(el, n);
+      return;
+    }
+    marked.delete(el);
+    el.classList.remove("rweb-pending");
+    if (el.getAttribute("class") === "") el.removeAttribute("class");
+  }
+
+  // A morph syncs the class attribute with the server's markup: put the marks back.
+  function remark() {
+    for (const el of marked.keys()) {
+      if (!el.classList.contains("rweb-pending")) el.classList.add("rweb-pending");
+    }
+  }
+
+  // Send the actions that did not go out on the current socket, in ref order.
+  function flush() {
+    const s = sock;
+    if (!live()) return;
+    for (const a of acts.values()) {
+      if (a.on === s) continue;
+      try {
+        s.send(a.data);
+        a.on = s;
+      } catch {
+        return; // the close event follows; they wait for the next socket
+      }
+    }
+  }
+
+  // A new socket's init arrived: settle the actions kept from before it.
+  //   resumed: the same session; the server applied every action up to `last`
+  //            (their effects are in the init): drop those, send the others again
+  //   fresh:   a new session (the old one is gone): send them all again, tell the app
+  //   neither: a server that does not resume: they are lost, as they always were
+  function rejoined(msg) {
+    if (msg.resumed === true) {
+      const last = msg.last == null ? null : Number(msg.last);
+      if (last !== null && !Number.isNaN(last)) {
+        for (const [r, a] of Array.from(acts)) {
+          if (a.on !== null && typeof r === "number" && r <= last) answered(r, null);
+        }
+      }
+      flush();
+    } else if (msg.fresh === true) {
+      const resent = acts.size;
+      flush();
+      emit("rweb:fresh", { msg, resent });
+    } else {
+      for (const r of Array.from(acts.keys())) answered(r, null);
     }
   }
 
@@ -747,20 +857,37 @@
     navigate(url, "pop", location.hash);
   }
 
-  // Send an action. Resolves with the server's reply once the DOM is updated,
-  // or with null if it was dropped (not connected) or the connection was lost
-  // before the reply. Nothing is queued while disconnected.
-  function send(action, params) {
-    if (!connected || !sock || sock.readyState !== WebSocket.OPEN) return Promise.resolve(null);
+  // Send an action; `el`: the element clicked (it carries the class rweb-pending
+  // until the reply). Resolves with the server's reply once the DOM is updated,
+  // or with null if it was dropped.
+  //
+  // With a resume token (the server keeps sessions across a lost socket), an
+  // action sent while disconnected is queued (MAX_QUEUE at most) and one whose
+  // reply the lost socket never brought is kept: both are settled by the next
+  // socket's init (see rejoined()). Without one, as before: nothing is queued,
+  // and a lost connection resolves the unanswered actions with null.
+  function send(action, params, el) {
+    const up = live();
+    if (!up && token === null) return Promise.resolve(null);
+    if (!up && acts.size >= MAX_QUEUE) {
+      console.warn("rweb: " + MAX_QUEUE + " actions wait for the connection already; dropped", action);
+      return Promise.resolve(null);
+    }
     const r = ++ref;
     const data = JSON.stringify({ action: String(action), params: params || {}, ref: r });
     return new Promise((resolve) => {
-      pending.set(r, resolve);
-      try {
-        sock.send(data);
-      } catch {
-        pending.delete(r);
-        resolve(null);
+      const a = { data, resolve, el: el || null, on: null, marked: false };
+      acts.set(r, a);
+      if (up) {
+        try {
+          sock.send(data);
+          a.on = sock;
+        } catch {
+          if (token === null) answered(r, null);
+        }
+      } else {
+        mark(a);
+        if (down) showStatus();
       }
     });
   }
@@ -789,19 +916,39 @@
       el.setAttribute("aria-live", "polite");
       document.body.appendChild(el);
     }
-    if (el) el.textContent = on ? (stopped ? "Disconnected" : "Reconnecting\u2026") : "";
+    showStatus();
     if (on && !was) emit("rweb:disconnected", {});
   }
 
-  // The socket joins the page shown: its URL within the app rides in the `url` parameter.
+  // The banner's text: "Reconnecting… (2 pending)" while actions wait for the connection.
+  function showStatus() {
+    const el = document.getElementById("rweb-status");
+    if (!el) return;
+    let text = "";
+    if (down) {
+      text = stopped ? "Disconnected" : "Reconnecting\u2026";
+      if (acts.size) text += " (" + acts.size + " pending)";
+    }
+    if (el.textContent !== text) el.textContent = text;
+  }
+
+  // The socket joins the page shown: its URL within the app rides in the `url` parameter;
+  // a session to resume, its token in `tok`.
   function wsUrl() {
     config();
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     joined = appUrl(location) ?? "/";
-    if (socketPath === null) return scheme + "//" + location.host + "/ws" + location.search; // no meta: legacy
+    if (socketPath === null) {
+      // No meta: legacy, the page's query is the socket's.
+      const q = location.search.length > 1 ? location.search : "";
+      const tok = token === null ? "" : (q ? "&" : "?") + "tok=" + encodeURIComponent(token);
+      return scheme + "//" + location.host + "/ws" + q + tok;
+    }
     const u = new URL(socketPath, location.href);
     if (u.protocol === "http:" || u.protocol === "https:") u.protocol = scheme;
     u.searchParams.set("url", joined);
+    if (token !== null) u.searchParams.set("tok", token);
+    else u.searchParams.delete("tok");
     return u.href;
   }
 
@@ -842,7 +989,7 @@
     const now = performance.now();
     // Replies come in order: while an action is under way (a slow async
     // handler), the ping's answer waits behind it, so allow it much longer.
-    const wait = pending.size || navs.size ? 4 * (HEARTBEAT + HEARTBEAT_WAIT) : HEARTBEAT_WAIT;
+    const wait = acts.size || navs.size ? 4 * (HEARTBEAT + HEARTBEAT_WAIT) : HEARTBEAT_WAIT;
     if (pinged) {
       if (now - pinged > wait) {
         console.warn("rweb: the server stopped answering; reconnecting");
@@ -867,8 +1014,15 @@
     const waiting = Array.from(pending.values());
     pending.clear();
     for (const resolve of waiting) resolve(null);
-    for (const { id } of debounced.values()) clearTimeout(id);
-    debounced.clear();
+    if (token === null) {
+      // No session to resume: the unanswered actions are lost, and so is typing not sent yet.
+      for (const r of Array.from(acts.keys())) answered(r, null);
+      for (const { id } of debounced.values()) clearTimeout(id);
+      debounced.clear();
+    } else {
+      // They wait for the next socket's init; debounced input is queued when it fires.
+      for (const a of acts.values()) mark(a);
+    }
     if (unloading || leaving) return; // leaving the page: no banner, no reconnect
     setDown(true);
     if (!stopped) reconnectLater();
@@ -945,7 +1099,7 @@
     if (tag === "A" || ((tag === "BUTTON" || tag === "INPUT") && el.form && /^(submit|image|reset)$/.test(el.type))) {
       e.preventDefault();
     }
-    send(el.getAttribute("data-action"), paramsOf(el));
+    send(el.getAttribute("data-action"), paramsOf(el), el);
   }
 
   function onSubmit(e) {
@@ -954,7 +1108,7 @@
     const action = form.getAttribute("data-action") ?? form.getAttribute("data-onsubmit");
     if (action === null) return;
     e.preventDefault();
-    send(action, formParams(form, e.submitter, paramsOf(form)));
+    send(action, formParams(form, e.submitter, paramsOf(form)), form);
   }
 
   function onField(e, attr) {
@@ -1003,7 +1157,8 @@
 
   window.rweb = {
     version: 1,
-    send,
+    /** Send an action: a promise of its reply (null: dropped). */
+    send: (action, params) => send(action, params),
     /** Show the app's `url` ("/items/3?x=1", within the root path) without a reload. */
     navigate(url, opts) {
       if (!isLocal(url)) throw new TypeError("rweb.navigate takes a path within the app");
@@ -1015,7 +1170,11 @@
     get root() { config(); return root; },
     get connected() { return connected; },
     get components() { return comps; },
+    /** Actions sent or queued and not answered yet. */
+    get pending() { return acts.size; },
     get _socket() { return sock; },
+    /** Tests: replace the resume token the next join presents. */
+    set _token(v) { token = typeof v === "string" && v ? v : null; },
     /** Tests: handle one server message (its JSON text) as if the socket had delivered it. */
     _receive: (data) => onMessage({ data }),
     /** Connect again after disconnect(), or retry now while reconnecting. */

@@ -58,6 +58,7 @@ _CLOSE = WSMsgType.CLOSE
 
 # Frames larger than this are cut off by picows itself (the connection is
 # dropped); below it, messages over the app's limit get a "too_large" reply.
+_CLIENT_GAVE_UP = 4000  # the close code rweb.js sends for a socket its heartbeat found dead
 _HARD_FRAME_LIMIT_FACTOR = 16
 _HARD_FRAME_LIMIT_MIN = 1024 * 1024
 
@@ -201,8 +202,10 @@ class _Listener(WSListener):  # type: ignore[misc]
             # Anything else may answer or close: first answer what came before it.
             self.server.answer()
             if mt is _CLOSE:
-                self.closed_cleanly = True  # the browser left: its session ends now
                 code = frame.get_close_code()
+                # The browser left (its session ends now), unless it closed a socket
+                # it found dead (4000, its heartbeat): it comes back for the session.
+                self.closed_cleanly = code != _CLIENT_GAVE_UP
                 transport.send_close(code if code != WSCloseCode.NO_INFO else WSCloseCode.OK)
                 transport.disconnect()
             elif mt is _TEXT or mt is _CONT or mt is _BINARY:
