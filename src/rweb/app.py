@@ -32,7 +32,6 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
-from urllib.parse import unquote
 
 from .connection import takes_conn
 from .http import (
@@ -232,7 +231,7 @@ class Conn:
         if session is None or session.view.hold:
             # Still in its setup, or inside its own action (it published to a topic
             # it reads): run now, and the page or the reply carries the writes.
-            if session is not None or connection.state == "joining":
+            if session is not None or connection.joining():
                 fn(*args)
             return
         connection.run(lambda _conn: fn(*args))
@@ -419,7 +418,7 @@ class App:
 
             render.DEBUG = True
         self.pubsub: PubSub = broker if broker is not None and not isinstance(broker, str) else LocalPubSub()
-        self._presence: Any = None
+        self._presence: tuple[Any, Any] | None = None
         self._started = False
         self._shared: dict[str, Any] = {}  # name -> rweb.sharing.Replica
         self._start_hooks: list[Hook] = []
@@ -581,11 +580,13 @@ class App:
 
     def presence_service(self) -> Any:
         """The presence service of this app's broker (rweb.presence)."""
-        if self._presence is None or getattr(self._presence, "_owner", None) is not self.pubsub:
+        # (pubsub, its presence): the broker changes once, when startup() replaces the in-process one.
+        cached = self._presence
+        if cached is None or cached[0] is not self.pubsub:
             from .presence import presence_for
 
-            self._presence = presence_for(self.pubsub)
-        return self._presence
+            cached = self._presence = (self.pubsub, presence_for(self.pubsub))
+        return cached[1]
 
     def presence(self, topic: str) -> dict[str, Any]:
         """Who is present in ``topic`` (key -> meta), across processes with a broker."""
@@ -688,7 +689,7 @@ class App:
         return self.signer.sign(f"{self._boot}.{writer_id}")
 
     def resume_target(self, token: str, info: ConnectionInfo) -> Any:
-        """The detached connection ``token`` names in this process, or None (a fresh session then)."""
+        """The connection ``token`` names in this process, if it can be taken over; else None (a fresh session)."""
         from .signing import BadSignature
 
         try:
@@ -697,20 +698,13 @@ class App:
             return None
         if boot != self._boot:
             return None
-        for key, connection in self.sessions.items():
-            if str(key) == wid:
-                state = connection.state
-                # Detached, or still "live" on a socket the browser already gave up on
-                # (its heartbeat found it dead before the server's did): take it over.
-                if type(state).__name__ == "_Detached" or state == "live":
-                    return connection
-                return None
-        return None
+        connection = self.sessions.get(int(wid) if wid.isdigit() else wid)
+        return connection if connection is not None and connection.resumable() else None
 
     def end_detached(self) -> None:
         """End every session still waiting for its browser (the server stops)."""
         for connection in list(self.sessions.values()):
-            if type(connection.state).__name__ == "_Detached":
+            if connection.detached():
                 connection.close()
 
     def next_writer_id(self) -> int:
@@ -1015,9 +1009,5 @@ class _LogLimit:
         return self.count <= self.per_second
 
 
-def split_target(target: str) -> tuple[str, str]:
-    """A request target -> (percent-decoded path, raw query string)."""
-    path, _, qs = target.partition("?")
-    return unquote(path) or "/", qs
 
 

@@ -158,7 +158,9 @@ class Connection:
             conn._connection = None
         return None
 
-    def _page(self, ref: Any = None, url: str | None = None) -> tuple[bytes, bool]:
+    def _page(
+        self, ref: Any = None, url: str | None = None, extra: dict[str, Any] | None = None
+    ) -> tuple[bytes, bool]:
         """The page's first message: ``(init, True)``, or a failure and False."""
         failure = self.state
         if type(failure) is not str:
@@ -183,7 +185,7 @@ class Connection:
         title = None
         if url is not None and conn is not None and conn.route is not None:
             title = conn.route.title
-        return encode_init(components, ref, url, title or (self.app.title if url else None), effects), True
+        return encode_init(components, ref, url, title or (self.app.title if url else None), effects, extra), True
 
     def redirecting(self) -> bool:
         """Before open(): True when the page sends the browser elsewhere (close normally, 1000)."""
@@ -198,15 +200,33 @@ class Connection:
             return self._resumed_page(), True
         if state is _FRESH:
             self.state = JOINING
-        msg, ok = self._page()
+        extra = None
+        if self.app.resume_grace > 0:
+            extra = {"tok": self.app.resume_token(self.writer_id)}
+            if state is _FRESH:
+                extra["fresh"] = True
+        msg, ok = self._page(extra=extra)
         if ok:
             self.state = LIVE
             self._started()
-            if self.app.resume_grace > 0:
-                msg = _with(msg, tok=self.app.resume_token(self.writer_id), fresh=state is _FRESH)
         return msg, ok
 
     # -- resuming: the socket was lost, the session was not ------------------------------
+
+    def joining(self) -> bool:
+        """Its page's setup is still running (nothing sent yet)."""
+        return self.state is JOINING
+
+    def detached(self) -> bool:
+        """Its socket was lost; the session waits for its browser."""
+        return type(self.state) is _Detached
+
+    def resumable(self) -> bool:
+        """May a browser with this session's token take it over?  Detached, or still
+        "live" on a socket the browser already gave up on (its heartbeat found it
+        dead before the server's did)."""
+        state = self.state
+        return type(state) is _Detached or state is LIVE
 
     def lost(self) -> None:
         """The socket dropped without a close (network, sleep, proxy): keep the session for the grace period.
@@ -266,12 +286,13 @@ class Connection:
         comps = session.view.comps
         components = {name: full(c.statics, c.dyns) for name, c in comps.items() if c.statics is not None}
         effects, self.effects = self.effects, None
-        msg = encode_init(components, None, None, None, effects)
         last = self.last_ref
-        return _with(
-            msg, tok=self.app.resume_token(self.writer_id), resumed=True,
-            last=last.ref if type(last) is _Resent else last,
-        )
+        extra = {
+            "tok": self.app.resume_token(self.writer_id),
+            "resumed": True,
+            "last": last.ref if type(last) is _Resent else last,
+        }
+        return encode_init(components, None, None, None, effects, extra)
 
     def _started(self) -> None:
         conn = self.conn
@@ -574,19 +595,6 @@ _FRESH = "fresh"  # state of a join whose token nobody holds: open() says so
 
 def _nowhere(data: bytes) -> None:
     """Where a detached session's messages go: nowhere (the resume sends the whole page)."""
-
-
-def _with(msg: bytes, **fields: Any) -> bytes:
-    """An encoded init with more top-level fields (the resume's; rare, so no fast path)."""
-    import orjson
-
-    value = orjson.loads(msg)
-    for k, v in fields.items():
-        if v is not None and v is not False:
-            value[k] = v
-        elif k == "last" and fields.get("resumed"):
-            value[k] = None
-    return orjson.dumps(value)
 
 
 def page_info(info: ConnectionInfo) -> ConnectionInfo:

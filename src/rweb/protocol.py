@@ -211,10 +211,14 @@ def encode_init(
     url: str | None = None,
     title: str | None = None,
     effects: list[Any] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> bytes:
-    if ref is None and url is None and title is None and effects is None:
+    """The page: every component.  ``extra``: more top-level fields (the resume's ``tok``, ...)."""
+    if ref is None and url is None and title is None and effects is None and extra is None:
         return _dumps({"t": "init", "c": components})
     msg: dict[str, Any] = {"t": "init", "c": components}
+    if extra:
+        msg.update(extra)
     if ref is not None:
         msg["ref"] = ref
     if url is not None:

@@ -12,6 +12,7 @@ variable is needed, and a global load is the cheapest thing a getter can do.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterable, Iterator, MutableMapping, MutableSequence
 from typing import Any, TypeVar, dataclass_transform, overload
 
@@ -197,13 +198,9 @@ def _check_shared(rec: Any, subs: set[Any], t: Any) -> None:
             return
 
 
-def _shared_ok() -> Any:
-    import weakref
-
-    return weakref.WeakSet()
-
-
-_SHARED_OK: Any = _shared_ok()
+# Records read by several sessions on purpose, each process its own copy
+# (rweb.process_local, and app.share's replicas): never refused.
+_SHARED_OK: Any = weakref.WeakSet()
 
 
 def process_local(record: Any) -> Any:
