@@ -320,3 +320,26 @@ def test_workers_die_with_their_supervisor(tmp_path: Path) -> None:
         alive = [k for k in kids if Path(f"/proc/{k}").exists()]
         # Zombies of a dead parent are reaped by init; a live worker would still serve.
         assert not alive, alive
+
+
+def test_sighup_replaces_the_workers_one_at_a_time(tmp_path: Path) -> None:
+    with supervised(tmp_path) as srv:
+        before = set(srv.wait_workers())
+        srv.proc.send_signal(signal.SIGHUP)
+        fewest = 2
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            kids = set(srv.workers())
+            fewest = min(fewest, len(kids))
+            if len(kids) == 2 and not kids & before:
+                break
+            time.sleep(0.005)
+        else:
+            pytest.fail(f"the workers were not all replaced:\n{srv.log()}")
+        # Never both down at once: one worker served while the other was replaced.
+        assert fewest >= 1
+        log = srv.log()
+        assert log.count("replaced (rolling restart)") == 2, log
+        assert "restarting it in" not in log  # not counted as crashes: no backoff
+        socket.create_connection(("127.0.0.1", srv.port), 2).close()
+        assert srv.proc.poll() is None

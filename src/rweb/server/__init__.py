@@ -61,7 +61,13 @@ async def _serve(server: Any, ready: Callable[[Any], None] | None = None) -> Non
         ready(server)
     loop = asyncio.get_running_loop()
     stop = loop.create_future()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    signals = [signal.SIGINT, signal.SIGTERM]
+    # One process without a supervisor: SIGHUP (a rolling restart elsewhere) stops it as
+    # gracefully as SIGTERM (sessions saved); its process manager starts it again.  A
+    # supervised worker ignores SIGHUP: its supervisor replaces the workers one at a time.
+    if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
+        signals.append(signal.SIGHUP)
+    for sig in signals:
         try:
             loop.add_signal_handler(sig, lambda: stop.done() or stop.set_result(None))
         except (NotImplementedError, RuntimeError):  # not the main thread
@@ -266,6 +272,7 @@ class _Worker:
     started: float = 0.0
     failures: int = 0  # exits in a row, each after less than reset_after seconds of running
     due: float | None = 0.0  # when to (re)start it; None while it runs
+    replacing: bool = False  # asked to stop by a rolling restart (SIGHUP): restarted at once
 
 
 def describe_exit(status: int) -> str:
@@ -298,7 +305,8 @@ def _die_with_parent(parent: int) -> None:
         os._exit(0)
 
 
-_SUPERVISOR_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD)
+_SUPERVISOR_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD, signal.SIGHUP)
+ROLL_SETTLE = 1.0  # a rolling restart's next worker stops once the last one's replacement ran this long
 
 
 def _supervise(
@@ -309,11 +317,18 @@ def _supervise(
     limits: dict[str, Any],
     policy: RestartPolicy,
 ) -> None:
-    """Run ``n`` workers on ``sock`` until SIGINT / SIGTERM; restart those that exit, with backoff."""
+    """Run ``n`` workers on ``sock`` until SIGINT / SIGTERM; restart those that exit, with backoff.
+
+    SIGHUP restarts the workers one at a time (a rolling restart): each is
+    stopped as by SIGTERM (its sessions saved, with a snapshot store, and its
+    sockets closed with 1012), restarted at once, and the next one waits until
+    the new one has run ``ROLL_SETTLE`` seconds; the others serve meanwhile.
+    """
     host, port = sock.getsockname()[:2]
     parent = os.getpid()
     workers = [_Worker(i) for i in range(n)]
     children: dict[int, _Worker] = {}  # pid -> worker
+    rolling: list[_Worker] = []  # a rolling restart's workers still to replace
     stopping = False
     kill_at: float | None = None
     # SIGCHLD and the stop signals wake the select() below through this pipe.
@@ -341,6 +356,7 @@ def _supervise(
                 os.close(wake_w)
                 for sig in _SUPERVISOR_SIGNALS:
                     signal.signal(sig, signal.SIG_DFL)
+                signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the supervisor's: see _serve
                 signal.pthread_sigmask(signal.SIG_SETMASK, mask)
                 _die_with_parent(parent)
                 import faulthandler
@@ -369,6 +385,20 @@ def _supervise(
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
 
+    def roll(_signum: int, _frame: Any) -> None:
+        if not stopping and not rolling:
+            log.info("SIGHUP: restarting the %d workers one at a time", n)
+            rolling.extend(workers)
+
+    def roll_step(now: float) -> None:
+        """Stop the next worker of a rolling restart once the previous one is back and settled."""
+        if any(w.replacing or w.due is not None or now - w.started < ROLL_SETTLE for w in workers):
+            return
+        w = rolling.pop(0)
+        w.replacing = True
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(w.pid, signal.SIGTERM)
+
     def reap() -> None:
         while children:
             try:
@@ -388,6 +418,10 @@ def _supervise(
                 continue
             now = time.monotonic()
             ran = now - w.started
+            if w.replacing:  # stopped by a rolling restart: back at once
+                w.replacing, w.failures, w.due = False, 0, now
+                log.info("worker %d (pid %d) %s: replaced (rolling restart)", w.index, pid, describe_exit(status))
+                continue
             if ran >= policy.reset_after:
                 w.failures = 0
             w.failures += 1
@@ -409,6 +443,7 @@ def _supervise(
         signal.signal(signal.SIGCHLD, lambda _s, _f: None)  # a handler, so that the wakeup fd hears it
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGHUP, roll)
         while True:
             reap()
             now = time.monotonic()
@@ -428,7 +463,11 @@ def _supervise(
                         if w.failures:
                             log.info("worker %d: restarting", w.index)
                         spawn(w)
+                if rolling:
+                    roll_step(time.monotonic())
                 due = [w.due for w in workers if w.due is not None]
+                if rolling:  # wake up when the last replacement has settled
+                    due.append(max(w.started for w in workers) + ROLL_SETTLE)
                 timeout = max(min(due) - time.monotonic(), 0.0) if due else None
             try:
                 select.select([wake_r], [], [], timeout)
