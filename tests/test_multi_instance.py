@@ -283,12 +283,12 @@ class Cluster:
 
 
 def start_instance(
-    workdir: Path, name: str, broker_url: str, secret: str, *extra: str
+    workdir: Path, name: str, broker_url: str, secret: str, *extra: str, port: int | None = None
 ) -> Instance:
-    port = free_port()
+    port = port or free_port()
     log = workdir / f"instance-{name}.log"
     env = dict(os.environ, RWEB_SECRET_KEY=secret, PYTHONUNBUFFERED="1")
-    with open(log, "wb") as out:
+    with open(log, "ab") as out:
         proc = subprocess.Popen(
             [
                 sys.executable,

@@ -27,6 +27,7 @@ from .http import (
 )
 from .reactive import RDict, RList, process_local, reactive
 from .session import ConnectionInfo, UnknownAction
+from .snapshot import transient
 
 __all__ = [
     "COMPILED",
@@ -51,6 +52,7 @@ __all__ = [
     "raw",
     "reactive",
     "start_rweb",
+    "transient",
 ]
 
 __version__ = "0.1.0"

@@ -374,6 +374,9 @@ class App:
         broker: str | PubSub | None = None,
         debug: bool = False,
         resume_grace: float = 30.0,
+        session_store: Any = None,
+        snapshot_interval: float = 1.0,
+        snapshot_limit: int = 64 * 1024,
         slow_callback_ms: float | None = 100,
     ) -> None:
         if callable(title):  # App(session_setup, title): the single-page form
@@ -403,6 +406,11 @@ class App:
         self.static: dict[str, Any] = {}
         for prefix, folder in (static or {}).items():
             self.mount_static(prefix, folder)
+        if secret_key is None:
+            secret_key = os.environ.get("RWEB_SECRET_KEY") or None
+        # Without a key of its own the app makes one up (shared by forked workers):
+        # tokens and cookies then mean nothing to another instance or after a restart.
+        self.has_secret_key = secret_key is not None
         self.signer = Signer(secret_key if secret_key is not None else secrets.token_bytes(32))
         # -- services (per process: forked workers each get their own copy) --
         self.sessions: dict[Any, Any] = {}  # writer id -> live Connection
@@ -412,6 +420,14 @@ class App:
         self.debug = debug
         # A socket lost without a close keeps its session this long for the browser to resume it (0: off).
         self.resume_grace = resume_grace
+        # Where sessions' snapshots go for a resume in another process (rweb.snapshot):
+        # a SnapshotStore, or None: the Redis broker's when there is one.
+        if snapshot_interval <= 0 or snapshot_limit <= 0:
+            raise ValueError("snapshot_interval and snapshot_limit must be positive")
+        self.session_store = session_store
+        self.snapshot_interval = snapshot_interval
+        self.snapshot_limit = snapshot_limit
+        self.snapshots: Any = None  # rweb.snapshot.Snapshots once served with a store
         self._boot = secrets.token_hex(8)  # per process (bind): a token never matches another life's session
         if debug:  # process-wide: errors shown to the browser carry their message
             from . import render
@@ -525,6 +541,7 @@ class App:
         self._loop = loop
         self._loop_thread = threading.get_ident()
         self._ids = itertools.count(worker_index, max(workers, 1))
+        self._start_snapshots()  # with a session_store given; a Redis broker's starts with startup()
 
     def loop(self) -> asyncio.AbstractEventLoop:
         """The event loop that runs this process's sessions."""
@@ -550,6 +567,33 @@ class App:
         if self.broker is not None:
             self.refuse_split_state()
             self._refusing = True
+        self._start_snapshots()
+
+    def _start_snapshots(self) -> None:
+        if self.snapshots is not None:
+            self.snapshots.start()
+            return
+        store = self.session_store
+        if store is None and hasattr(self.pubsub, "take"):  # the Redis broker keeps them
+            store = self.pubsub
+        if store is None or self.resume_grace <= 0:
+            return
+        from .snapshot import Snapshots
+
+        self.snapshots = Snapshots(self, store, self.snapshot_interval, self.snapshot_limit)
+        self.snapshots.start()
+        if not self.has_secret_key:
+            log.warning(
+                "sessions are saved for a resume in another process, but the app has no secret_key "
+                "(App(secret_key=...) or RWEB_SECRET_KEY): another instance, or this server after a "
+                "restart, cannot read their tokens and gives fresh sessions"
+            )
+
+    async def save_sessions(self, timeout: float = 5.0) -> bool:
+        """The server stops: save every session for its browser to resume elsewhere (see rweb.snapshot)."""
+        if self.snapshots is None:
+            return True
+        return await self.snapshots.save_all(timeout)
 
     async def shutdown(self) -> None:
         """Stop the app's services (the broker flushes what is queued)."""
@@ -689,7 +733,9 @@ class App:
         return self.signer.sign(f"{self._boot}.{writer_id}")
 
     def resume_target(self, token: str, info: ConnectionInfo) -> Any:
-        """The connection ``token`` names in this process, if it can be taken over; else None (a fresh session)."""
+        """What ``token`` names: a connection of this process that can be taken over; the
+        snapshot key of another process's session (a str, with a snapshot store); or None
+        (a fresh session)."""
         from .signing import BadSignature
 
         try:
@@ -697,6 +743,9 @@ class App:
         except BadSignature:
             return None
         if boot != self._boot:
+            snapshots = self.snapshots
+            if snapshots is not None and boot.isalnum() and wid.isdigit():
+                return f"snap:{boot}.{wid}"
             return None
         connection = self.sessions.get(int(wid) if wid.isdigit() else wid)
         return connection if connection is not None and connection.resumable() else None

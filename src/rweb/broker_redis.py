@@ -438,6 +438,31 @@ class RedisPubSub:
                 return False
             await asyncio.sleep(0.005)
 
+    # -- a key-value store for session snapshots (rweb.snapshot.SnapshotStore) -----------
+
+    def store(self, key: str, data: bytes, ttl: float) -> None:
+        """``SET key data PX ttl``, queued like a publish (never blocks; held while Redis is down)."""
+        name = self.channel_prefix + key
+        ms = max(int(ttl * 1000), 1)
+        self._send(lambda: ("SET", name, data, "PX", ms))
+
+    def forget(self, key: str) -> None:
+        name = self.channel_prefix + key
+        self._send(lambda: ("DEL", name))
+
+    async def take(self, key: str) -> bytes | None:
+        """``GETDEL key``: the value, and nobody else gets it.  Waits (bounded) for a first connection."""
+        event = self._connected_event
+        if not self._connected and event is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(event.wait(), self.connect_timeout)
+        result = await self._request("GETDEL", self.channel_prefix + key)
+        return bytes(result) if result is not None else None
+
+    async def sync(self, timeout: float) -> bool:
+        """Wait until every queued command and publish is written (False: not within ``timeout``)."""
+        return await self.flush(timeout, subscriptions=False)
+
     @property
     def connected(self) -> bool:
         """Whether both connections to Redis are up now."""

@@ -7,5 +7,5 @@ cdef class _Busy:
     cdef public object pending, queue, task
 
 cdef class Connection:
-    cdef public object app, conn, effects, last_ref, max_size, schedule, send, state, writer_id
+    cdef public object app, conn, effects, hangup, last_ref, max_size, schedule, send, snap, state, writer_id
     cdef public Session session

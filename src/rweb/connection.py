@@ -79,11 +79,13 @@ class Connection:
         "app",
         "conn",
         "effects",
+        "hangup",
         "last_ref",
         "max_size",
         "schedule",
         "send",
         "session",
+        "snap",
         "state",
         "writer_id",
     )
@@ -95,6 +97,7 @@ class Connection:
         info: ConnectionInfo | None,
         send: Callable[[bytes], None],
         schedule: Callable[[Callable[[], None]], Any],
+        hangup: Callable[[bool], None] | None = None,
     ) -> None:
         self.app = app
         self.writer_id = writer_id
@@ -108,10 +111,17 @@ class Connection:
         # for open() to report: (error code, message) or a Redirect.
         self.state: Any = JOINING
         self.last_ref: Any = None  # the ref of the last action applied (exactly once across a resume)
+        # Closes the socket when a first message sent later (a restored session's) failed;
+        # hangup(redirected).
+        self.hangup = hangup
+        self.snap: Any = None  # this session's snapshot entry (rweb.snapshot), with a snapshot store
         info = info or ConnectionInfo()
         token = info.query.get("tok") if info.query else None
         if token is not None and app.resume_grace > 0:
             old = app.resume_target(token, info)
+            if type(old) is str:  # a session of another process: its snapshot is fetched by open()
+                self.state = _Restore(old, info)
+                return
             if old is not None:
                 self._adopt(old)
                 return
@@ -134,6 +144,10 @@ class Connection:
             log.info("session %s: no page at %s", self.writer_id, info.path)
             return ("not_found", f"no page at {info.path}")
         slow = app.slow_callback
+        snapshots = app.snapshots
+        created: Any = None
+        if snapshots is not None:  # collect what the setup creates: the session's state to save
+            created, prev = snapshots.begin_capture()
         t0 = time.perf_counter()
         try:
             render_page, on_action = app.setup(conn)
@@ -147,6 +161,11 @@ class Connection:
             log.error("session %s: %s (ref %s)", self.writer_id, exc, ref, exc_info=exc.__cause__)
             cause = exc.__cause__ or exc
             return ("setup_error", f"the session could not be set up: {describe(cause, ref)}")
+        finally:
+            if created is not None:
+                snapshots.end_capture(prev)
+        if created is not None:
+            self.snap = snapshots.open(self, created, info.path)
         elapsed = time.perf_counter() - t0
         if elapsed > slow > 0:
             report_slow(f"session_setup {_name(conn.route.endpoint)}", self.writer_id, elapsed, slow)
@@ -190,11 +209,20 @@ class Connection:
     def redirecting(self) -> bool:
         """Before open(): True when the page sends the browser elsewhere (close normally, 1000)."""
         state = self.state
-        return type(state) is not str and type(state) is not tuple
+        return type(state) is not str and type(state) is not tuple and type(state) is not _Restore
 
-    def open(self) -> tuple[bytes, bool]:
-        """The first message: the full page.  ``(message, ok)``; close if not ok."""
+    def open(self) -> tuple[bytes | None, bool]:
+        """The first message: the full page.  ``(message, ok)``; close if not ok.
+
+        ``(None, True)``: the session is being restored from its snapshot; the
+        first message goes out through ``send`` (and ``hangup`` if it failed).
+        """
         state = self.state
+        if type(state) is _Restore:
+            busy = _Busy(None)  # messages that arrive meanwhile wait, as for an async handler
+            self.state = busy
+            busy.task = self.app.spawn(self._restore(busy, state))
+            return None, True
         if state is _RESUMED:
             self.state = LIVE
             return self._resumed_page(), True
@@ -247,6 +275,8 @@ class Connection:
             return
         self.state = _Detached(handle)
         self.send = _nowhere  # pushes while away: the session stays dirty; the resume sends the page
+        if self.snap is not None:  # the browser may come back to another process
+            self.app.snapshots.detached(self.snap)
 
     def _expire(self) -> None:
         if type(self.state) is _Detached:
@@ -267,6 +297,9 @@ class Connection:
         last = old.last_ref
         self.last_ref = _Resent(last) if type(last) is int else last
         self.effects, old.effects = old.effects, None
+        self.snap, old.snap = old.snap, None
+        if self.snap is not None:
+            self.app.snapshots.moved(self.snap, self)
         old.state = CLOSED
         session = self.session
         assert session is not None
@@ -294,6 +327,54 @@ class Connection:
         }
         return encode_init(components, None, None, None, effects, extra)
 
+    async def _restore(self, busy: _Busy, restore: _Restore) -> None:
+        """Join a session saved by another process: set the page up again, then give it the saved state."""
+        snapshots = self.app.snapshots
+        blob = await snapshots.claim(restore.key)
+        if self.state is not busy:  # the socket closed meanwhile
+            return
+        info = page_info(restore.info)
+        self.state = JOINING
+        failure = self._mount(info)
+        extra: dict[str, Any] = {"tok": self.app.resume_token(self.writer_id)}
+        if failure is not None:
+            self.state = failure
+        elif blob is not None and self.snap is not None:
+            try:
+                last = snapshots.restore(self.snap, blob, info.path)
+            except Exception as exc:
+                log.warning("session %s: its snapshot was not restored (%s): a fresh session", self.writer_id, exc)
+                self._ended()  # this half-restored session never showed
+                failure = self._mount(info)  # the setup's own state, not a half-restored one
+                if failure is not None:
+                    self.state = failure
+            else:
+                self.last_ref = _Resent(last) if type(last) is int else last
+                extra["resumed"] = True
+                extra["last"] = last
+                log.info("session %s: restored from another process's snapshot", self.writer_id)
+        if "resumed" not in extra:
+            extra["fresh"] = True
+        redirected = self.redirecting()
+        msg, ok = self._page(extra=extra)
+        self.send(msg)
+        if not ok:
+            self.state = CLOSED
+            if self.hangup is not None:
+                self.hangup(redirected)
+            return
+        self._started()
+        self._drain(busy)
+
+    def busy(self) -> bool:
+        """An async handler (or a restore) is half-way."""
+        return type(self.state) is _Busy
+
+    def applied(self) -> Any:
+        """The ref of the last action applied."""
+        last = self.last_ref
+        return last.ref if type(last) is _Resent else last
+
     def _started(self) -> None:
         conn = self.conn
         if conn is not None:
@@ -302,6 +383,10 @@ class Connection:
             self.app.sessions[self.writer_id] = self
 
     def _ended(self) -> None:
+        snap = self.snap
+        if snap is not None:
+            self.snap = None
+            self.app.snapshots.end(snap)
         session, self.session = self.session, None
         if session is not None:
             session.close()
@@ -458,6 +543,8 @@ class Connection:
             and conn._params_hook is not None
         ):
             conn.path = path
+            if self.snap is not None:
+                self.snap.path = path
             conn.params = params
             conn.query = dict(parse_qsl(qs, keep_blank_values=True))
             patches, error = session.call(conn._params_hook, params, conn.query)
@@ -575,6 +662,16 @@ class _Detached:
 
     def __init__(self, handle: Any) -> None:
         self.handle = handle
+
+
+class _Restore:
+    """The state of a join whose token names a session of another process (until open())."""
+
+    __slots__ = ("info", "key")
+
+    def __init__(self, key: str, info: ConnectionInfo) -> None:
+        self.key = key
+        self.info = info
 
 
 class _Resent:

@@ -27,6 +27,7 @@ __all__ = [
     "RDict",
     "RList",
     "Tracker",
+    "capture",
     "is_reactive",
     "on_shared_state",
     "process_local",
@@ -135,6 +136,22 @@ def _notify(subs: set[Any]) -> None:
     # Copy: invalidation may (indirectly) unsubscribe trackers.
     for t in tuple(subs):
         t.invalidate()
+
+
+# Where new records, RLists and RDicts are collected (a page's setup, for its
+# session's snapshots: rweb.snapshot), or None.
+_created: list[Any] | None = None
+
+# Every @reactive class by "module:qualname" (a snapshot names the records it holds).
+CLASSES: dict[str, type] = {}
+
+
+def capture(into: list[Any] | None) -> list[Any] | None:
+    """Collect every record, RList and RDict created from now on in ``into`` (None: stop); returns the previous list."""
+    global _created
+    prev = _created
+    _created = into
+    return prev
 
 
 def _wrap(value: Any) -> Any:
@@ -316,6 +333,9 @@ def reactive(cls: type[T]) -> type[T]:
                     raise TypeError(f"{qual}() missing required argument: {n!r}")
         object.__setattr__(self, "_rw_vals", vals)
         object.__setattr__(self, "_rw_subs", [None] * nfields)
+        created = _created
+        if created is not None:
+            created.append(self)
         post = getattr(self, "__post_init__", None)
         if post is not None:
             post()
@@ -353,6 +373,7 @@ def reactive(cls: type[T]) -> type[T]:
     if not any(issubclass(b, _Record) for b in bases):
         bases += (_Record,)
     new_cls = type(cls.__name__, bases, ns)
+    CLASSES[f"{new_cls.__module__}:{new_cls.__qualname__}"] = new_cls
     return new_cls  # type: ignore[return-value]
 
 
@@ -383,6 +404,9 @@ class _Collection:
 
     def __init__(self) -> None:
         self._subs: set[Any] = set()
+        created = _created
+        if created is not None:
+            created.append(self)
 
     def __len__(self) -> int:
         self._read()

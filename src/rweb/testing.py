@@ -301,6 +301,17 @@ class _PendingLoop:
         return len(self.ready) > before
 
 
+def _resumed(app: App, url: str, token: str, kw: dict[str, Any]) -> Client:
+    """A client of ``app`` that joins ``url`` with a resume token."""
+    probe = TestClient(app)
+    headers = {"host": probe.host, "origin": probe.base_url, "user-agent": USER_AGENT}
+    info = ConnectionInfo(
+        path=app.root_path + app.socket_path, query={"url": url, "tok": token}, headers=headers,
+        cookies={}, client=probe.client,
+    )
+    return Client(app, info=info, http=probe, **kw)
+
+
 _LOOPS: weakref.WeakKeyDictionary[App, _PendingLoop] = weakref.WeakKeyDictionary()
 _LOOPS_LOCK = threading.Lock()
 
@@ -930,9 +941,14 @@ class Client:
             url = page.path + (f"?{urlencode(list(page.query.items()))}" if page.query else "")
         self.history: list[str] = [url]
         self._at = 0
-        self.conn = Connection(app, writer_id, info, self._on_push, self._loop.schedule)
+        self.conn = Connection(app, writer_id, info, self._on_push, self._loop.schedule, self._hangup)
         self._loop.clients.add(self)
         raw, self.ok = self.conn.open()
+        if raw is None:  # a session saved by another process is being restored: its init comes later
+            self._loop.run_until(lambda: bool(self.pushes), self.timeout)
+            first = self.pushes.pop(0)
+            self.components = {}
+            raw, self.ok = orjson.dumps(first), self.ok and not self.closed
         self.init: dict[str, Any] = orjson.loads(raw)
         if not self.ok and "e" in self.init:
             self.close()  # the transport closes the socket
@@ -1062,6 +1078,42 @@ class Client:
         self.closed = True
         self.conn.close()
         self._loop.settle()
+
+    def _hangup(self, redirected: bool) -> None:
+        self.ok = False
+        self.closed = True
+
+    def lose(self) -> None:
+        """The socket drops without a close (the network, a sleeping laptop): the session waits for its browser.
+
+        Then :meth:`resume` joins again with the session's token, as the
+        browser client does; the session ends when ``app.resume_grace``
+        passes first (``advance`` the virtual clock).
+        """
+        self._check_open()
+        self.closed = True
+        self.conn.lost()
+
+    def resume(self, app: App | None = None, **kw: Any) -> Client:
+        """A new socket from this browser, presenting the session's token: the session, resumed.
+
+        ``app``: join another App (another worker or server: with a shared
+        ``session_store`` it restores the session from its snapshot).  The new
+        client's ``init`` says ``resumed`` (with ``last``, the last action
+        applied) or ``fresh``.
+        """
+        token = self.init.get("tok")
+        if token is None:
+            raise RuntimeError("this session has no resume token (App(resume_grace=0)?)")
+        target = app or self.app
+        if target is not self.app:
+            client = _resumed(target, self.url, token, kw)
+        else:
+            info = self._socket_info(self.url, None, None, None)
+            info.query["tok"] = token
+            client = Client(target, info=info, http=self.http, **kw)
+        client._ref = self._ref  # the browser's refs go on growing
+        return client
 
     def __enter__(self) -> Client:
         return self

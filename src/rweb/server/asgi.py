@@ -9,7 +9,7 @@ built-in server serves:
   :class:`~rweb.connection.Connection` per socket; its replies and pushes go
   out, in order, through one writer task per socket;
 - ``lifespan``: binds the app to the server's event loop at startup and closes
-  the live sockets with 1001 ("going away") at shutdown.  Servers that send no
+  the live sockets with 1012 ("service restart") at shutdown.  Servers that send no
   lifespan, and Starlette's ``Mount`` (which does not forward it), get the
   binding on the first request.
 
@@ -42,7 +42,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 NORMAL_CLOSURE = 1000  # a page that redirects: the browser loads the other URL
-GOING_AWAY = 1001
+SERVICE_RESTART = 1012  # the server stops and comes back: reconnect at once
 POLICY_VIOLATION = 1008  # sent before accept: the server answers 403 (a foreign Origin)
 INTERNAL_ERROR = 1011
 SHUTDOWN_TIMEOUT = 5.0  # bound on waiting for sockets to close at shutdown
@@ -57,6 +57,7 @@ class ASGIApp:
         self.app = app
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sockets: set[_Socket] = set()  # live WebSockets
+        self._stopping = False  # sessions saved for the next server: nothing more is answered
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -102,14 +103,21 @@ class ASGIApp:
                 return
 
     async def shutdown(self, timeout: float = SHUTDOWN_TIMEOUT) -> None:
-        """Close every live socket with 1001 and wait (at most ``timeout`` s) for them to end.
+        """Save the sessions, close every live socket with 1012 and wait (at most ``timeout`` s) for them to end.
 
-        Run at lifespan shutdown; a parent app that does not forward lifespan
+        With a snapshot store (see rweb.snapshot) the sessions are saved first
+        and messages are no longer answered, so that browsers, which come back
+        at once on 1012 (service restart), resume them elsewhere.  Run at
+        lifespan shutdown; a parent app that does not forward lifespan
         (Starlette's ``Mount``) can await it from its own.
         """
         sockets = list(self._sockets)
+        if self.app.snapshots is not None:
+            self._stopping = True
+            if not await self.app.save_sessions(min(5.0, timeout)):
+                log.warning("sessions' snapshots were not all written before the server stopped")
         for socket in sockets:
-            socket.close(GOING_AWAY)
+            socket.close(SERVICE_RESTART)
         tasks = [s.handler for s in sockets if s.handler is not None and not s.handler.done()]
         if tasks:
             await asyncio.wait(tasks, timeout=timeout)
@@ -161,7 +169,10 @@ class ASGIApp:
             return
         socket = _Socket(send)
         loop = asyncio.get_running_loop()
-        connection = Connection(app, app.next_writer_id(), info, socket.push, loop.call_soon)
+        connection = Connection(
+            app, app.next_writer_id(), info, socket.push, loop.call_soon,
+            lambda redirected: socket.close(NORMAL_CLOSURE if redirected else INTERNAL_ERROR),
+        )
         redirect = connection.redirecting()
         await send({"type": "websocket.accept"})
         socket.handler = asyncio.current_task()
@@ -170,7 +181,8 @@ class ASGIApp:
         lost = False
         try:
             msg, ok = connection.open()
-            socket.push(msg)
+            if msg is not None:  # None: a session restored from a snapshot; it comes through push
+                socket.push(msg)
             if not ok:
                 socket.close(NORMAL_CLOSURE if redirect else INTERNAL_ERROR)
             limit = app.max_message_size
@@ -178,6 +190,8 @@ class ASGIApp:
                 message = await receive()
                 kind = message["type"]
                 if kind == "websocket.receive":
+                    if self._stopping:  # saved already: the browser sends it again after resuming
+                        continue
                     reply = _answer(connection, message, limit)
                     if reply is not None:
                         socket.push(reply)

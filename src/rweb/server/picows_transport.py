@@ -91,7 +91,7 @@ class _Listener(WSListener):  # type: ignore[misc]
         self.fragments_size = 0
         # The listener itself is the session's scheduler (see __call__): pushes
         # wait while the socket does not drain.
-        self.conn = Connection(server.app, server.next_writer_id(), info, self._send, self)
+        self.conn = Connection(server.app, server.next_writer_id(), info, self._send, self, self._hangup)
 
     def __call__(self, fn: Callable[[], Any]) -> None:
         """Schedule ``fn`` (a session's push, an effect) soon; held back while the socket is paused.
@@ -121,6 +121,16 @@ class _Listener(WSListener):  # type: ignore[misc]
             srv = self.server
             if srv.paused and self in srv.paused:
                 self._check_buffer(t)
+
+    def _hangup(self, redirected: bool) -> None:
+        """A first message sent later (a restored session's) said the session failed: close."""
+        t = self.transport
+        if t is not None and not t.is_disconnected:
+            if redirected:
+                t.send_close(WSCloseCode.OK, b"redirected")
+            else:
+                t.send_close(WSCloseCode.INTERNAL_ERROR, b"session setup failed")
+            t.disconnect()
 
     def _check_buffer(self, t: WSTransport) -> None:
         """Close a paused connection whose unsent data passed ``max_write_buffer`` (soon: not inside a write)."""
@@ -178,13 +188,11 @@ class _Listener(WSListener):  # type: ignore[misc]
         srv.live.add(self)
         redirecting = self.conn.redirecting()
         msg, ok = self.conn.open()
+        if msg is None:  # restoring a session saved by another process: it comes through _send
+            return
         transport.send(_TEXT, msg)
         if not ok:
-            if redirecting:  # the page sent the browser elsewhere: a normal close
-                transport.send_close(WSCloseCode.OK, b"redirected")
-            else:
-                transport.send_close(WSCloseCode.INTERNAL_ERROR, b"session setup failed")
-            transport.disconnect()
+            self._hangup(redirecting)
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
         mt = frame.msg_type
@@ -461,10 +469,13 @@ class Server:
         )
 
     async def close(self) -> None:
-        """Stop accepting, answer what was read, tell every open session 1001 "going away", and close.
+        """Stop accepting, answer what was read, save the sessions, tell every socket 1012 "service restart", and close.
 
-        Idle HTTP connections close at once, busy ones after the responses
-        they owe; whatever is still open after ``shutdown_timeout`` is aborted.
+        With a snapshot store (see rweb.snapshot) the sessions' state is saved
+        first, so that their browsers, which come back at once on 1012, resume
+        them on another worker or on the next server.  Idle HTTP connections
+        close at once, busy ones after the responses they owe; whatever is
+        still open after ``shutdown_timeout`` is aborted.
         """
         if self._server is None:
             return
@@ -477,12 +488,22 @@ class Server:
         if self._log_limit_installed:
             self._log_limit_installed = False
             LOG_LIMIT.uninstall()
-        self.answer()
         listeners = list(self.live)
+        if self.app.snapshots is not None:
+            # Nothing more is read: what the snapshots hold is what the browsers saw acknowledged.
+            for listener in listeners:
+                t = listener.transport
+                if t is not None and not t.is_disconnected:
+                    with contextlib.suppress(Exception):
+                        t.underlying_transport.pause_reading()
+            self.answer()
+            if not await self.app.save_sessions(min(5.0, self.shutdown_timeout)):
+                log.warning("sessions' snapshots were not all written before the server stopped")
+        self.answer()
         for listener in listeners:
             t = listener.transport
             if t is not None and not t.is_disconnected:
-                t.send_close(WSCloseCode.GOING_AWAY, b"server shutting down")
+                t.send_close(WSCloseCode.SERVICE_RESTART, b"server restarting")
                 # A socket that does not drain would hold the shutdown up: abort it.
                 t.disconnect(listener not in self.paused)
         self.live.clear()

@@ -1,0 +1,561 @@
+"""Session snapshots: a session's reactive state saved through the broker, restored by any process.
+
+A session whose socket is lost may come back on another worker, another
+instance behind the load balancer, or a server started after a deploy.  With a
+snapshot store (the Redis broker's, by default), each process keeps the state
+of its sessions there, and the process a browser comes back to restores it:
+the page's setup runs again, then the records it created take their saved
+values.
+
+What is saved: the reactive records (``@reactive``), ``RList`` and ``RDict``
+that the page's setup creates, in the order it creates them, and everything
+they hold: JSON values (``None``, booleans, numbers, strings), tuples, lists
+and dicts of those, and further records and collections (created later, by
+handlers: a todo appended to a list), with their identity (an object reached
+twice is restored once, reached twice).  Records are matched by position and
+class on restore; fields by name.  What is not saved:
+
+- a record declared :func:`transient` (a cache, a connection);
+- a field holding anything else (a ``datetime``, a function, a set, a custom
+  object): the field keeps the value setup gave it, and the first snapshot
+  that meets it logs a warning naming the record, the field and the type;
+- records created outside the setup and not reachable from its records (a
+  module-level shared record is the app's, not the session's);
+- plain Python variables of the setup's closure.
+
+The snapshot format (JSON, version 1)::
+
+    {"v": 1, "path": "/items/3", "last": 41,
+     "objs": [["r", "app:Counter", {"value": 3}],     # a record: class, fields
+              ["l", [1, {"$i": 3}]],                  # an RList
+              ["d", [["a", 1]]],                      # an RDict: [key, value] pairs
+              ["x"]]}                                 # transient: not saved
+
+The first entries are the setup's objects, in creation order; the others are
+objects reached from them.  Inside values, ``{"$i": n}`` refers to entry
+``n``, ``{"$t": [...]}`` is a tuple, ``{"$l": [...]}`` a plain list and
+``{"$d": [[k, v], ...]}`` a plain dict.  ``last`` is the ref of the last
+action applied, so that actions are applied exactly once across processes.
+
+When: a session whose state changed is saved at most once per
+``App(snapshot_interval=1.0)`` seconds (one batch for every session that
+changed), at once when its socket is lost, and all at once when the server
+stops (SIGTERM).  A snapshot larger than ``App(snapshot_limit=64 KiB)`` is
+not kept (a warning; a resume elsewhere then starts afresh).  Snapshots live
+for ``App(resume_grace=...)`` seconds after the socket went away, and an hour
+while it is open; a session that ends deletes its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import weakref
+from collections.abc import Awaitable
+from typing import Any, Protocol
+
+import orjson
+
+from .reactive import _SHARED_OK, CLASSES, RDict, RList, Tracker, capture, is_reactive, tracking
+
+__all__ = ["MemoryStore", "SnapshotStore", "Snapshots", "transient"]
+
+log = logging.getLogger("rweb.snapshot")
+
+VERSION = 1
+LIVE_TTL = 3600.0  # a snapshot of a session whose socket is open (a crash loses nothing older)
+CLAIM_TIMEOUT = 2.0  # seconds a joining browser waits for its snapshot before a fresh session
+ASK_TIMEOUT = 0.5  # seconds a claim waits for the process that holds the session (a dead one never answers)
+TOPIC = "rweb:owner:"  # + a process's boot id: claims of its sessions, and answers to its claims
+
+_TRANSIENT: Any = weakref.WeakSet()
+
+
+def transient(obj: Any) -> Any:
+    """Declare that a record (or RList/RDict) of a session is not saved in its snapshots.
+
+    After a resume in another process it holds what the page's setup gave it.
+    """
+    _TRANSIENT.add(obj)
+    return obj
+
+
+class SnapshotStore(Protocol):
+    """Where snapshots go: a key-value store with expiry, shared by every process that may resume a session."""
+
+    def store(self, key: str, data: bytes, ttl: float) -> None:
+        """Keep ``data`` under ``key`` for ``ttl`` seconds (fire and forget)."""
+
+    def forget(self, key: str) -> None:
+        """Delete ``key`` (fire and forget)."""
+
+    def take(self, key: str) -> Awaitable[bytes | None]:
+        """Get and delete ``key`` atomically (two browsers never get one session)."""
+
+    def sync(self, timeout: float) -> Awaitable[bool]:
+        """Wait until what was stored is written (False: not within ``timeout``)."""
+
+
+class MemoryStore:
+    """A :class:`SnapshotStore` in this process's memory: for tests, and for several Apps in one process."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, tuple[bytes, float]] = {}
+
+    def store(self, key: str, data: bytes, ttl: float) -> None:
+        self.data[key] = (data, time.monotonic() + ttl)
+
+    def forget(self, key: str) -> None:
+        self.data.pop(key, None)
+
+    def get(self, key: str) -> bytes | None:
+        found = self.data.get(key)
+        if found is None or found[1] < time.monotonic():
+            return None
+        return found[0]
+
+    async def take(self, key: str) -> bytes | None:
+        value = self.get(key)
+        self.data.pop(key, None)
+        return value
+
+    async def sync(self, timeout: float) -> bool:
+        return True
+
+
+class _Unsaved(Exception):
+    """A value a snapshot cannot hold."""
+
+
+class _Shared(_Unsaved):
+    """A record the app shares between sessions (app.share, process_local): the app's, not the session's."""
+
+
+class Entry(Tracker):
+    """One session's snapshot: its setup's objects, and whether they changed since the last save.
+
+    A tracker over everything the last save read: any write to the session's
+    state marks it dirty (whichever code path made it: an action, a timer,
+    another thread), at the cost of one call per write.
+    """
+
+    __slots__ = ("connection", "dirty", "key", "objects", "path", "service", "ttl")
+
+    def __init__(self, service: Snapshots, connection: Any, objects: list[Any], path: str) -> None:
+        super().__init__()
+        self.service = service
+        self.connection = connection
+        self.objects = objects
+        self.path = path  # the page's (a patch changes it)
+        self.key = ""
+        self.dirty = False
+        self.ttl = LIVE_TTL
+
+    def invalidate(self) -> None:
+        if not self.dirty:
+            self.dirty = True
+            self.service._mark(self)
+
+
+class Snapshots:
+    """The app's snapshot service in this process (``app.snapshots``)."""
+
+    def __init__(self, app: Any, store: SnapshotStore, interval: float, limit: int) -> None:
+        self.app = app
+        self.store = store
+        self.interval = interval
+        self.limit = limit
+        self.closing = False
+        self._dirty: list[Entry] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self._warned: set[str] = set()
+        self._asked: dict[int, asyncio.Future[bool]] = {}  # claims waiting for the owner's answer
+        self._asks = 0
+        self._unsubscribe: Any = None
+        self.saved = 0  # counters, for tests and benchmarks
+        self.restored = 0
+
+    def start(self) -> None:
+        """Listen for claims of this process's sessions by other processes (after any fork; again
+        when the app's broker changed, as startup() replaces the in-process one)."""
+        pubsub = self.app.pubsub
+        if self._unsubscribe is not None:
+            if self._unsubscribe[0] is pubsub:
+                return
+            self._unsubscribe[1]()
+        self._unsubscribe = (pubsub, pubsub.subscribe(TOPIC + self.app._boot, self._owner_message))
+
+    # -- a session's life -------------------------------------------------------------
+
+    def begin_capture(self) -> tuple[list[Any], Any]:
+        """Collect the records, lists and dicts created from now on (the page's setup)."""
+        created: list[Any] = []
+        return created, capture(created)
+
+    def end_capture(self, prev: Any) -> None:
+        capture(prev)
+
+    def open(self, connection: Any, objects: list[Any], path: str) -> Entry:
+        """A session was set up: its entry (saved once it changes)."""
+        entry = Entry(self, connection, objects, path)
+        entry.key = self.key_for(connection.writer_id)
+        self._read(entry)  # subscribe to its state
+        return entry
+
+    def key_for(self, writer_id: Any) -> str:
+        return f"snap:{self.app._boot}.{writer_id}"
+
+    def moved(self, entry: Entry, connection: Any) -> None:
+        """The session was taken over by another socket of this process (same writer id)."""
+        entry.connection = connection
+        entry.ttl = LIVE_TTL
+
+    def detached(self, entry: Entry) -> None:
+        """Its socket was lost: save it now, for the grace period (the browser may come back elsewhere)."""
+        entry.ttl = max(self.app.resume_grace, 1.0)
+        self._save(entry, final=True)
+
+    def end(self, entry: Entry) -> None:
+        """The session ended here: its snapshot goes (unless the server stops: then it is its way back)."""
+        entry.connection = None
+        entry.dirty = True  # never marked again
+        from .reactive import unsubscribe
+
+        unsubscribe(entry)
+        if not self.closing:
+            self.store.forget(entry.key)
+
+    # -- saving ---------------------------------------------------------------------
+
+    def _mark(self, entry: Entry) -> None:
+        self._dirty.append(entry)
+        if self._timer is None:
+            loop = self.app._loop
+            if loop is not None:
+                self._timer = loop.call_later(self.interval, self.flush)
+
+    def flush(self) -> None:
+        """Save every session that changed since its last save (the timer's batch)."""
+        self._timer = None
+        dirty, self._dirty = self._dirty, []
+        for entry in dirty:
+            connection = entry.connection
+            if connection is None:
+                continue
+            if connection.busy():  # an async handler is half-way: its state is not one to restore
+                self._dirty.append(entry)
+                continue
+            self._save(entry)
+        if self._dirty and self._timer is None and self.app._loop is not None:
+            self._timer = self.app._loop.call_later(self.interval, self.flush)
+
+    async def save_all(self, timeout: float = 5.0) -> bool:
+        """The server stops: save every session for the grace period, and wait until stored."""
+        self.closing = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._dirty = []
+        # An async handler half-way has a state no browser saw: let it finish (bounded).
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout / 2
+        while any(c.busy() for c in self.app.sessions.values()) and loop.time() < deadline:
+            await asyncio.sleep(0.01)
+        for connection in list(self.app.sessions.values()):
+            entry = getattr(connection, "snap", None)
+            if entry is not None and entry.connection is connection:
+                entry.ttl = max(self.app.resume_grace, 1.0)
+                self._save(entry, final=True)
+        try:
+            return await self.store.sync(timeout)
+        except Exception:
+            log.exception("snapshots could not be written before the server stopped")
+            return False
+
+    def _save(self, entry: Entry, final: bool = False) -> None:
+        """Store the entry's state; ``final``: no socket of this process serves it any more
+        (lost, or the server stops), so a claim need not ask this process first."""
+        entry.dirty = False
+        connection = entry.connection
+        data = self._read(entry)
+        if data is None:
+            return
+        last = connection.applied() if connection is not None else None
+        doc = {"v": VERSION, "path": entry.path, "last": last, "objs": data}
+        if final:
+            doc["final"] = True
+        blob = orjson.dumps(doc)
+        if len(blob) > self.limit:
+            self._warn(
+                f"size:{entry.key}",
+                "session %s: its snapshot is %d bytes, over the limit of %d (App(snapshot_limit=...)): "
+                "not kept; a resume in another process starts afresh",
+                getattr(connection, "writer_id", "?"), len(blob), self.limit,
+            )
+            self.store.forget(entry.key)
+            return
+        self.store.store(entry.key, blob, entry.ttl)
+        self.saved += 1
+
+    def _read(self, entry: Entry) -> list[Any] | None:
+        """Encode the entry's objects, subscribing it to everything read."""
+        try:
+            with tracking(entry):
+                return _Encoder(entry.objects, self).encode()
+        except Exception:
+            log.exception("session snapshot failed")
+            return None
+
+    def _warn(self, what: str, msg: str, *args: Any) -> None:
+        if what not in self._warned:
+            self._warned.add(what)
+            log.warning(msg, *args)
+
+    # -- restoring ----------------------------------------------------------------------
+
+    async def claim(self, key: str) -> bytes | None:
+        """The snapshot of the session named ``key`` (taken: nobody else gets it), or None.
+
+        A final snapshot (its socket was lost, or its server stopped) is taken
+        as it is.  Otherwise the process that holds the session may still
+        serve it (its socket is half-open: it has not noticed the loss yet)
+        and its snapshot may lag by up to ``snapshot_interval``: that process
+        is asked to save it now and end it, and answers within milliseconds;
+        a process that is gone does not answer, and what the store holds is
+        taken after ``ASK_TIMEOUT``.
+        """
+        boot, _, wid = key.removeprefix("snap:").partition(".")
+        try:
+            blob = await asyncio.wait_for(self.store.take(key), CLAIM_TIMEOUT)
+            if blob is not None and b'"final":true' in blob:
+                self.app.pubsub.publish(TOPIC + boot, {"gone": wid})  # its copy (detached) ends there
+                return blob
+            if await self._ask(boot, wid):
+                newer = await asyncio.wait_for(self.store.take(key), CLAIM_TIMEOUT)
+                if newer is not None:
+                    return newer
+            return blob
+        except Exception as exc:
+            log.warning("session snapshot %s could not be read (%s): a fresh session", key, exc)
+            return None
+
+    async def _ask(self, boot: str, wid: str) -> bool:
+        """Ask process ``boot`` to save session ``wid`` now and let it go; True if it did."""
+        self._asks += 1
+        n = self._asks
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._asked[n] = future
+        try:
+            self.app.pubsub.publish(TOPIC + boot, {"claim": wid, "from": self.app._boot, "n": n})
+            return await asyncio.wait_for(future, ASK_TIMEOUT)
+        except TimeoutError:
+            return False
+        finally:
+            self._asked.pop(n, None)
+
+    def _owner_message(self, _topic: str, msg: Any) -> None:
+        if not isinstance(msg, dict):
+            return
+        if "n" in msg and "saved" in msg:  # an answer to one of this process's claims
+            future = self._asked.get(msg["n"])
+            if future is not None and not future.done():
+                future.set_result(bool(msg["saved"]))
+            return
+        wid = msg.get("claim", msg.get("gone"))
+        if not isinstance(wid, str) or not wid.isdigit():
+            return
+        connection = self.app.sessions.get(int(wid))
+        entry = getattr(connection, "snap", None) if connection is not None else None
+        saved = False
+        if entry is not None and "claim" in msg and not connection.busy():
+            self._save(entry, final=True)  # queued before the answer: the claimer reads it after
+            saved = True
+        if connection is not None and (saved or "gone" in msg):
+            log.info("session %s: taken over by another process", wid)
+            entry = connection.snap
+            if entry is not None:
+                entry.connection = None  # its snapshot is the other process's now: not deleted
+                connection.snap = None
+                from .reactive import unsubscribe
+
+                unsubscribe(entry)
+            connection.close()
+        if "claim" in msg and isinstance(msg.get("from"), str):
+            self.app.pubsub.publish(TOPIC + msg["from"], {"n": msg.get("n"), "saved": saved})
+
+    def restore(self, entry: Entry, blob: bytes, path: str) -> Any:
+        """Give the setup's objects their saved values; returns the saved ``last`` ref.
+
+        Raises ValueError when the snapshot does not fit (another page, another format).
+        """
+        doc = orjson.loads(blob)
+        if not isinstance(doc, dict) or doc.get("v") != VERSION or not isinstance(doc.get("objs"), list):
+            raise ValueError("not a snapshot of this version")
+        if doc.get("path") != path:
+            raise ValueError(f"a snapshot of {doc.get('path')!r}, not of {path!r}")
+        _Decoder(entry.objects, doc["objs"], self).decode()
+        self._read(entry)  # follow the restored objects
+        entry.dirty = False
+        self.restored += 1
+        return doc.get("last")
+
+
+def _class_name(cls: type) -> str:
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+class _Encoder:
+    __slots__ = ("ids", "objs", "out", "service")
+
+    def __init__(self, objects: list[Any], service: Snapshots) -> None:
+        self.service = service
+        self.objs = list(objects)
+        self.ids = {id(o): i for i, o in enumerate(objects)}
+        self.out: list[Any] = []
+
+    def encode(self) -> list[Any]:
+        i = 0
+        while i < len(self.objs):  # the list grows as objects are reached
+            self.out.append(self.entry(self.objs[i], i))
+            i += 1
+        return self.out
+
+    def entry(self, obj: Any, i: int) -> list[Any]:
+        if obj in _TRANSIENT:
+            return ["x"]
+        t = type(obj)
+        if t is RList:
+            obj._read()
+            try:
+                return ["l", [self.value(v) for v in obj._items]]
+            except _Unsaved as exc:
+                self.unsaved(f"an RList (object {i})", exc)
+                return ["x"]
+        if t is RDict:
+            obj._read()
+            try:
+                return ["d", [[self.key(k), self.value(v)] for k, v in obj._items.items()]]
+            except _Unsaved as exc:
+                self.unsaved(f"an RDict (object {i})", exc)
+                return ["x"]
+        fields: dict[str, Any] = {}
+        for name in t.__rweb_fields__:
+            value = getattr(obj, name)  # subscribes the entry
+            try:
+                fields[name] = self.value(value)
+            except _Unsaved as exc:
+                self.unsaved(f"field {t.__qualname__}.{name}", exc)
+        return ["r", _class_name(t), fields]
+
+    def unsaved(self, where: str, exc: _Unsaved) -> None:
+        if type(exc) is _Shared:  # the setup's value is the right one: the same shared record
+            return
+        self.service._warn(
+            f"unsaved:{where}",
+            "%s holds %s, which a session snapshot cannot save: after a resume in another process it has "
+            "the value the page's setup gave it (save JSON values, records, RList/RDict; or declare the "
+            "record rweb.transient)",
+            where, exc,
+        )
+
+    def key(self, k: Any) -> Any:
+        if k is None or type(k) in (str, int, float, bool):
+            return k
+        raise _Unsaved(f"a key of type {type(k).__name__}")
+
+    def value(self, v: Any) -> Any:
+        t = type(v)
+        if v is None or t is str or t is int or t is float or t is bool:
+            return v
+        if t is RList or t is RDict or is_reactive(v):
+            n = self.ids.get(id(v))
+            if n is None:
+                if v in _SHARED_OK:
+                    raise _Shared("a shared record")
+                if v in _TRANSIENT:
+                    raise _Unsaved("a transient record")
+                n = self.ids[id(v)] = len(self.objs)
+                self.objs.append(v)
+            return {"$i": n}
+        if t is tuple:
+            return {"$t": [self.value(x) for x in v]}
+        if t is list:
+            return {"$l": [self.value(x) for x in v]}
+        if t is dict:
+            return {"$d": [[self.key(k), self.value(x)] for k, x in v.items()]}
+        name = t.__qualname__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}"
+        raise _Unsaved(f"a value of type {name}")
+
+
+class _Decoder:
+    __slots__ = ("docs", "made", "service")
+
+    def __init__(self, objects: list[Any], docs: list[Any], service: Snapshots) -> None:
+        self.service = service
+        self.docs = docs
+        self.made: list[Any] = list(objects)
+
+    def decode(self) -> None:
+        docs, made = self.docs, self.made
+        n_setup = len(made)
+        # Objects reached from the setup's: made empty first (references may form cycles).
+        for doc in docs[n_setup:]:
+            made.append(self.blank(doc))
+        for i, doc in enumerate(docs):
+            if i >= len(made):
+                break
+            self.fill(made[i], doc, i)
+
+    def blank(self, doc: Any) -> Any:
+        kind = doc[0]
+        if kind == "l":
+            return RList()
+        if kind == "d":
+            return RDict()
+        if kind == "r":
+            cls = CLASSES.get(doc[1])
+            if cls is None:
+                raise ValueError(f"no @reactive class {doc[1]} in this process")
+            obj = cls.__new__(cls)
+            fields = cls.__rweb_fields__
+            object.__setattr__(obj, "_rw_vals", [None] * len(fields))
+            object.__setattr__(obj, "_rw_subs", [None] * len(fields))
+            return obj
+        return None
+
+    def fill(self, obj: Any, doc: Any, i: int) -> None:
+        kind = doc[0]
+        if kind == "x" or obj is None or obj in _TRANSIENT:
+            return
+        t = type(obj)
+        if kind == "l" and t is RList:
+            obj[:] = [self.value(v) for v in doc[1]]
+        elif kind == "d" and t is RDict:
+            obj.clear()
+            obj.update({k: self.value(v) for k, v in doc[1]})
+        elif kind == "r" and is_reactive(obj) and _class_name(t) == doc[1]:
+            saved = doc[2]
+            for name in t.__rweb_fields__:
+                if name in saved:
+                    setattr(obj, name, self.value(saved[name]))
+        else:
+            self.service._warn(
+                f"mismatch:{i}:{doc[:2] if kind == 'r' else kind}",
+                "session snapshot: object %d was %s, the page's setup now makes %s: not restored "
+                "(did the setup change between the two processes?)",
+                i, doc[1] if kind == "r" else {"l": "an RList", "d": "an RDict"}.get(kind, kind), t.__qualname__,
+            )
+
+    def value(self, v: Any) -> Any:
+        if type(v) is dict:
+            if "$i" in v:
+                return self.made[v["$i"]]
+            if "$t" in v:
+                return tuple(self.value(x) for x in v["$t"])
+            if "$l" in v:
+                return [self.value(x) for x in v["$l"]]
+            if "$d" in v:
+                return {k: self.value(x) for k, x in v["$d"]}
+            raise ValueError("a malformed snapshot value")
+        return v

@@ -1,0 +1,170 @@
+"""Sessions resumed in another process through a real Redis: another instance, and a restarted server.
+
+Two instances of tests/multi_instance_app.py (one worker each, the same
+secret key, the same redis-server) stand for two workers or two machines
+behind a load balancer.  A browser's session lives on instance one; its socket
+is lost (aborted: no close frame), or stays half-open, or instance one is
+stopped (SIGTERM) and started again.  The browser (a websockets client doing
+what rweb.js does) joins again with its token and gets its session back, with
+the actions it sends again applied once.
+
+Loopback only; every wait is bounded; the processes are stopped afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import shutil
+import signal
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from redis_server import RedisServer
+from test_multi_instance import (
+    STEP,
+    Instance,
+    missing,
+    part,
+    start_instance,
+    stop_process,
+    tail,
+    wait_serving,
+)
+
+SECRET = "resume-across-test-secret-0123456789abcdef"
+
+
+@pytest.fixture(scope="module")
+def deployment() -> Iterator[tuple[Path, RedisServer, dict[str, Instance]]]:
+    reason = missing()
+    if reason is not None:
+        pytest.skip(reason)
+    with contextlib.ExitStack() as stack:
+        workdir = Path(tempfile.mkdtemp(prefix="rweb-resume-"))
+        stack.callback(shutil.rmtree, workdir, True)
+        redis = RedisServer()
+        stack.callback(redis.close)
+        redis.start()
+        instances = {name: start_instance(workdir, name, redis.url, SECRET) for name in ("one", "two")}
+        stack.callback(lambda: [stop_process(i.proc) for i in instances.values()])
+        for instance in instances.values():
+            wait_serving(instance)
+        yield workdir, redis, instances
+
+
+async def connect(instance: Instance, token: str | None = None) -> tuple[Any, dict[str, Any]]:
+    from websockets.asyncio.client import connect as ws_connect
+
+    url = f"ws://127.0.0.1:{instance.port}/ws?url=/"
+    if token is not None:
+        url += "&tok=" + quote(token, safe="")
+    ws = await ws_connect(url, proxy=None, compression=None, open_timeout=STEP, close_timeout=2, ping_interval=None)
+    init = json.loads(await asyncio.wait_for(ws.recv(), STEP))
+    assert init["t"] == "init", init
+    return ws, init
+
+
+async def click(ws: Any, ref: int) -> dict[str, Any]:
+    """Send ``inc`` with ``ref``; its reply (pushes before it are skipped)."""
+    await ws.send(json.dumps({"action": "inc", "params": {}, "ref": ref}))
+    while True:
+        msg = json.loads(await asyncio.wait_for(ws.recv(), STEP))
+        if msg["t"] == "r" and msg.get("ref") == ref:
+            return msg
+
+
+def count(msg: dict[str, Any]) -> str | None:
+    """The count an init shows, or the new count a reply carries (None: unchanged)."""
+    if msg["t"] == "init":
+        return str(msg["c"]["count"]["d"][0])
+    patch = (msg.get("d") or {}).get("count")
+    return str(next(iter(patch.values()))) if patch else None
+
+
+def abort(ws: Any) -> None:
+    """The network drops the socket: no close frame."""
+    ws.transport.abort()
+
+
+def run(coro: Any, timeout: float = 60.0) -> Any:
+    return asyncio.run(asyncio.wait_for(coro, timeout))
+
+
+def test_a_socket_lost_on_one_instance_resumes_on_the_other(deployment: Any) -> None:
+    _, _, instances = deployment
+
+    async def main() -> None:
+        ws, init = await connect(instances["one"])
+        for ref in (1, 2, 3):
+            await click(ws, ref)
+        abort(ws)
+        ws2, init2 = await connect(instances["two"], init["tok"])
+        try:
+            assert init2.get("resumed") is True and init2["last"] == 3, init2
+            assert "instance two" in part(init2, "me") and count(init2) == "3"
+            # The reply to ref 3 was lost with the socket: sent again, applied once.
+            assert count(await click(ws2, 3)) is None
+            assert count(await click(ws2, 4)) == "4"
+        finally:
+            await ws2.close()
+
+    run(main())
+
+
+def test_a_half_open_socket_hands_its_latest_state_over(deployment: Any) -> None:
+    """The browser gave up on a socket the server still thinks open: the holder saves it now and lets go."""
+    _, _, instances = deployment
+
+    async def main() -> None:
+        ws, init = await connect(instances["one"])
+        for ref in (1, 2):
+            await click(ws, ref)  # within the snapshot interval: only instance one knows
+        ws2, init2 = await connect(instances["two"], init["tok"])
+        try:
+            assert init2.get("resumed") is True and init2["last"] == 2, init2
+            assert count(init2) == "2"
+        finally:
+            await ws2.close()
+            abort(ws)
+
+    run(main())
+
+
+def test_a_restarted_server_resumes_its_sessions(deployment: Any) -> None:
+    workdir, redis, instances = deployment
+    one = instances["one"]
+
+    async def main() -> float:
+        from websockets.exceptions import ConnectionClosed
+
+        ws, init = await connect(one)
+        for ref in (1, 2, 3):
+            await click(ws, ref)
+        t0 = time.monotonic()
+        one.proc.send_signal(signal.SIGTERM)
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), STEP)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1012
+        await asyncio.to_thread(one.proc.wait, STEP)
+        again = start_instance(workdir, "one", redis.url, SECRET, port=one.port)
+        instances["one"] = again
+        await asyncio.to_thread(wait_serving, again)
+        ws2, init2 = await connect(again, init["tok"])
+        elapsed = time.monotonic() - t0
+        try:
+            assert init2.get("resumed") is True and init2["last"] == 3, (init2, tail(again.log))
+            assert count(init2) == "3"
+            assert count(await click(ws2, 4)) == "4"
+        finally:
+            await ws2.close()
+        return elapsed
+
+    elapsed = run(main())
+    print(f"stop -> restarted server -> resumed page: {elapsed:.2f} s")

@@ -1,0 +1,286 @@
+"""Sessions saved by one process and restored by another (rweb.snapshot), in-process.
+
+Two Apps stand for two worker processes (or a server and the one started after
+it): they share a snapshot store and a broker, as workers share Redis.  The
+same path through the real server and Redis is tested in
+tests/test_resume_across.py.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+import pytest
+
+from rweb import App, RList, process_local, reactive, transient
+from rweb.html import component, div, li, span, ul
+from rweb.pubsub import LocalPubSub
+from rweb.snapshot import MemoryStore
+from rweb.testing import Client
+
+
+@reactive
+class Todo:
+    text: str
+    done: bool = False
+
+
+@reactive
+class State:
+    count: int = 0
+    todos: Any = None
+    pinned: Any = None  # the same Todo as one of todos'
+    extra: Any = None
+
+
+SHARED = process_local(State(100, []))  # read by every session: the app's, not a session's
+
+
+def board(events: list[str] | None = None) -> Any:
+    def setup(writer_id: Any) -> Any:
+        state = State(0, [])
+        cache = transient(State(0, []))
+
+        def add(params: dict[str, Any]) -> None:
+            todo = Todo(str(params["text"]))
+            state.todos.append(todo)
+            state.pinned = todo
+
+        def handlers() -> dict[str, Any]:
+            return {
+                "inc": lambda p: setattr(state, "count", state.count + 1),
+                "add": add,
+                "done": lambda p: setattr(state.pinned, "done", True),
+                "cache": lambda p: setattr(cache, "count", cache.count + 1),
+                "extra": lambda p: setattr(state, "extra", p["value"] if "value" in p else object()),
+                "shared": lambda p: setattr(state, "extra", SHARED),
+                "big": lambda p: state.todos.extend(Todo("x" * 1000) for _ in range(100)),
+            }
+
+        def render() -> Any:
+            return div(
+                component("count", lambda: span(state.count)),
+                component("cache", lambda: span(cache.count)),
+                component(
+                    "todos",
+                    lambda: ul([li(t.text + (" (done)" if t.done else "")) for t in state.todos]),
+                ),
+            )
+
+        return render, handlers()
+
+    return setup
+
+
+ACTIONS = ("inc", "add", "done", "cache", "extra", "shared", "big")
+
+
+def pair(**options: Any) -> tuple[App, App, MemoryStore]:
+    """Two "processes" of one deployment: same key, same store, same broker."""
+    store, broker = MemoryStore(), LocalPubSub()
+    opts = dict(session_store=store, broker=broker, secret_key="k" * 32, actions=ACTIONS, **options)
+    a = App(board(), "board", **opts)
+    b = App(board(), "board", **opts)
+    return a, b, store
+
+
+def state_fields(blob: bytes) -> dict[str, Any]:
+    """The fields of the first State a snapshot holds (its RList comes first: created first)."""
+    doc = orjson.loads(blob)
+    return next(o[2] for o in doc["objs"] if o[0] == "r" and o[1].endswith(":State"))
+
+
+def shown(client: Client, name: str) -> str:
+    html = client.html(name)
+    return html[html.index(">") + 1 : html.rindex("<")]
+
+
+def test_a_lost_session_is_restored_by_another_process() -> None:
+    a, b, store = pair()
+    c = Client(a, "/")
+    c.send("inc")
+    c.send("inc")
+    c.send("add", {"text": "milk"})
+    c.lose()  # saved at once: the browser may come back anywhere
+    assert len(store.data) == 1
+    d = c.resume(b)
+    assert d.init["resumed"] is True and d.init["last"] == 3 and "fresh" not in d.init
+    assert shown(d, "count") == "2"
+    assert "milk" in d.html("todos")
+    assert not store.data  # taken: nobody else gets this session
+    # The restored session is live: it works, and its identity links hold (pinned is todos[0]).
+    d.send("done")
+    assert "milk (done)" in d.html("todos")
+    assert a.snapshots.restored == 0 and b.snapshots.restored == 1
+
+
+def test_a_process_still_holding_the_session_saves_it_now_and_lets_it_go() -> None:
+    ended: list[Any] = []
+    a, b, store = pair(snapshot_interval=60)
+    a.on_session_end(lambda conn: ended.append(conn.writer_id))
+    c = Client(a, "/")
+    c.send("inc")
+    c.send("inc")  # within the interval: nothing saved yet
+    assert not store.data
+    # The browser found its socket dead; the server has not noticed (half-open).
+    d = c.resume(b)
+    assert d.init["resumed"] is True and shown(d, "count") == "2" and d.init["last"] == 2
+    assert ended == [1]  # a's copy ended: one session, not two
+    assert c.conn.session is None
+
+
+def test_actions_sent_again_after_a_restore_apply_once() -> None:
+    a, b, _ = pair()
+    c = Client(a, "/")
+    for _ in range(3):
+        c.send("inc")
+    c.lose()
+    d = c.resume(b)
+    assert d.init["last"] == 3
+    # The browser did not see the reply to ref 3: it sends it again, then a new click.
+    d.send_raw(orjson.dumps({"action": "inc", "params": {}, "ref": 3}))
+    assert shown(d, "count") == "3"
+    d.send("inc")  # ref 4
+    assert shown(d, "count") == "4"
+
+
+def test_a_token_restores_its_session_once() -> None:
+    a, b, _ = pair()
+    c = Client(a, "/")
+    c.send("inc")
+    c.lose()
+    assert c.resume(b).init.get("resumed") is True
+    again = c.resume(b)
+    assert again.init.get("fresh") is True and shown(again, "count") == "0"
+
+
+def test_without_a_snapshot_the_browser_is_told_the_session_is_fresh() -> None:
+    a, b, store = pair()
+    c = Client(a, "/")
+    c.send("inc")
+    c.lose()
+    store.data.clear()  # expired, or never written
+    a.sessions.clear()  # and its process is gone
+    d = c.resume(b)
+    assert d.init.get("fresh") is True and "resumed" not in d.init and shown(d, "count") == "0"
+
+
+def test_changes_are_saved_in_batches_once_per_interval() -> None:
+    a, _, store = pair(snapshot_interval=1.0)
+    c = Client(a, "/")
+    for _ in range(50):
+        c.send("inc")
+    assert a.snapshots.saved == 0
+    c.advance(1.0)
+    assert a.snapshots.saved == 1
+    blob = next(iter(store.data.values()))[0]
+    saved = orjson.loads(blob)
+    assert saved["last"] == 50 and state_fields(blob)["count"] == 50 and "final" not in saved
+    c.advance(5.0)
+    assert a.snapshots.saved == 1  # nothing changed since: nothing written
+
+
+def test_a_session_that_ends_deletes_its_snapshot() -> None:
+    a, _, store = pair()
+    c = Client(a, "/")
+    c.send("inc")
+    c.lose()
+    assert store.data
+    c2 = c.resume(a)  # same process: taken over in memory
+    assert c2.init["resumed"] is True
+    c2.close()
+    assert not store.data
+
+
+def test_a_field_that_cannot_be_saved_warns_once_and_keeps_its_setup_value(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    a, b, _ = pair()
+    c = Client(a, "/")
+    c.send("inc")
+    c.send("cache")  # a transient record: never saved
+    with caplog.at_level(logging.WARNING, "rweb.snapshot"):
+        c.send("extra")  # an object(): not JSON
+        c.lose()
+        c2 = Client(a, "/", writer_id=2)  # another session meets the same field: no second warning
+        c2.send("extra")
+        c2.lose()
+    warnings = [r.getMessage() for r in caplog.records if "cannot save" in r.getMessage()]
+    assert len(warnings) == 1 and "State.extra" in warnings[0] and "object" in warnings[0]
+    d = c.resume(b)
+    assert d.init["resumed"] is True, d.init
+    assert shown(d, "count") == "1" and shown(d, "cache") == "0", d.html()
+
+
+def test_a_shared_record_stays_shared_and_is_not_copied() -> None:
+    a, b, store = pair()
+    c = Client(a, "/")
+    c.send("shared")
+    c.lose()
+    assert "extra" not in state_fields(next(iter(store.data.values()))[0])  # not a copy: setup's value
+    d = c.resume(b)
+    assert d.init["resumed"] is True
+
+
+def test_a_snapshot_over_the_limit_is_not_kept(caplog: pytest.LogCaptureFixture) -> None:
+    a, b, store = pair(snapshot_limit=10_000)
+    c = Client(a, "/")
+    c.send("inc")
+    with caplog.at_level(logging.WARNING, "rweb.snapshot"):
+        c.send("big")
+        c.lose()
+    assert not store.data
+    assert any("over the limit of 10000" in r.getMessage() for r in caplog.records)
+    assert c.resume(b).init.get("fresh") is True
+
+
+def test_a_snapshot_of_another_page_or_a_changed_setup(caplog: pytest.LogCaptureFixture) -> None:
+    store, broker = MemoryStore(), LocalPubSub()
+    a = App("x", session_store=store, broker=broker, secret_key="k" * 32, actions=ACTIONS)
+    b = App("x", session_store=store, broker=broker, secret_key="k" * 32, actions=ACTIONS)
+    a.page("/")(board())
+
+    @reactive
+    class Other:
+        count: int = 0
+
+    def changed(writer_id: Any) -> Any:  # the next version of the page: another record first
+        other, state = Other(7), State(0, [])
+        return (lambda: div(component("count", lambda: span(f"{other.count}/{state.count}")))), {}
+
+    b.page("/")(changed)
+    c = Client(a, "/")
+    c.send("inc")
+    c.lose()
+    with caplog.at_level(logging.WARNING, "rweb.snapshot"):
+        d = c.resume(b)
+    # Object 0 was a State and is now an Other: left as the setup made it (and said so).
+    assert d.init["resumed"] is True and shown(d, "count") == "7/0"
+    assert any("did the setup change" in r.getMessage() for r in caplog.records)
+
+
+def test_snapshots_are_off_without_a_store_or_without_resuming() -> None:
+    plain = App(board(), "b", actions=ACTIONS)
+    Client(plain, "/")
+    assert plain.snapshots is None
+    off = App(board(), "b", actions=ACTIONS, session_store=MemoryStore(), resume_grace=0)
+    Client(off, "/")
+    assert off.snapshots is None
+
+
+def test_a_list_of_records_keeps_identity_and_order() -> None:
+    a, b, _ = pair()
+    c = Client(a, "/")
+    for text in ("a", "b", "c"):
+        c.send("add", {"text": text})
+    c.lose()
+    d = c.resume(b)
+    assert [x for x in ("a", "b", "c") if f"<li>{x}</li>" in d.html("todos")] == ["a", "b", "c"]
+    d.send("done")  # pinned is the last todo, the same object as todos[2]
+    assert "<li>c (done)</li>" in d.html("todos") and "<li>a</li>" in d.html("todos")
+
+
+def test_rlist_keeps_rlist() -> None:
+    assert isinstance(State(0, []).todos, RList)
