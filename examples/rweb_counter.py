@@ -1,13 +1,18 @@
 """The seed's counter: +, -, Reset, and ``Count: N`` inside the component ``display``.
 
     python examples/rweb_counter.py [--port 8080] [--host 127.0.0.1] [--workers N]
+        [--broker redis://127.0.0.1:6379/0] [--resume-grace 30]
+
+With ``--broker``, sessions are saved through Redis and resume on any worker,
+or on this server after a restart (give every process the same
+``RWEB_SECRET_KEY``); ``--resume-grace 0`` turns resuming off.
 """
 
 from __future__ import annotations
 
 import argparse
 
-from rweb import reactive, start_rweb
+from rweb import App, reactive, start_rweb
 from rweb.html import button, component, div, h1, span
 
 
@@ -48,11 +53,12 @@ if __name__ == "__main__":
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--workers", type=int, default=None, help="worker processes (default: one per CPU)")
     parser.add_argument("--aiofastnet", action="store_true", help="aiofastnet socket transports")
+    parser.add_argument("--broker", default=None, help="redis://... : sessions saved and resumed across processes")
+    parser.add_argument("--resume-grace", type=float, default=30.0, help="seconds a lost session waits (0: off)")
     args = parser.parse_args()
     start_rweb(
         args.port,
-        "RWeb Counter",
-        session_setup,
+        App(session_setup, "RWeb Counter", broker=args.broker, resume_grace=args.resume_grace),
         host=args.host,
         workers=args.workers,
         aiofastnet=args.aiofastnet,
