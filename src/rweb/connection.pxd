@@ -4,7 +4,7 @@ from .protocol cimport decode, encode_reply
 from .session cimport Session
 
 cdef class _Busy:
-    cdef public object pending, queue, task
+    cdef public object lost, pending, queue, task
 
 cdef class Connection:
     cdef public object app, conn, effects, hangup, last_ref, max_size, schedule, send, snap, state, writer_id

@@ -66,12 +66,13 @@ _MESSAGE, _BINARY, _TOO_LARGE, _RUN = 0, 1, 2, 3
 class _Busy:
     """The state of a connection while an async handler runs."""
 
-    __slots__ = ("pending", "queue", "task")
+    __slots__ = ("lost", "pending", "queue", "task")
 
     def __init__(self, pending: Any) -> None:
         self.pending = pending  # the handler's awaitable until the task takes it
         self.queue: deque[tuple[int, Any]] = deque()  # what arrived meanwhile, in order
         self.task: Any = None
+        self.lost = False  # the socket was lost meanwhile: the session waits for its browser once done
 
 
 class Connection:
@@ -123,6 +124,9 @@ class Connection:
                 self.state = _Restore(old, info)
                 return
             if old is not None:
+                if old.busy():  # its async handler still runs: open() waits for it, then takes it over
+                    self.state = _Restore(old, info)
+                    return
                 self._adopt(old)
                 return
             self.state = _FRESH  # a token nobody holds any more: a new session, and the browser is told
@@ -254,7 +258,7 @@ class Connection:
         "live" on a socket the browser already gave up on (its heartbeat found it
         dead before the server's did)."""
         state = self.state
-        return type(state) is _Detached or state is LIVE
+        return type(state) is _Detached or state is LIVE or (type(state) is _Busy and state.lost)
 
     def lost(self) -> None:
         """The socket dropped without a close (network, sleep, proxy): keep the session for the grace period.
@@ -265,6 +269,11 @@ class Connection:
         left) ends it at once: use :meth:`close`.
         """
         state = self.state
+        if type(state) is _Busy and self.session is not None and self.app.resume_grace > 0:
+            # An async handler runs: it finishes (its reply goes nowhere), then the session waits.
+            state.lost = True
+            self.send = _nowhere
+            return
         if state is not LIVE or self.session is None or self.app.resume_grace <= 0:
             self.close()
             return
@@ -328,9 +337,21 @@ class Connection:
         return encode_init(components, None, None, None, effects, extra)
 
     async def _restore(self, busy: _Busy, restore: _Restore) -> None:
-        """Join a session saved by another process: set the page up again, then give it the saved state."""
-        snapshots = self.app.snapshots
-        blob = await snapshots.claim(restore.key)
+        """Join a session saved by another process: set the page up again, then give it the saved state.
+
+        Or (``restore.key`` is a Connection) take over a session of this
+        process whose socket was lost while an async handler ran, once it is done.
+        """
+        key = restore.key
+        blob = None
+        if type(key) is not str:
+            if await self._wait_done(key) and self.state is busy:
+                self._adopt(key)
+                self.send(self._resumed_page())
+                self._drain(busy)
+                return
+        else:
+            blob = await self.app.snapshots.claim(key)
         if self.state is not busy:  # the socket closed meanwhile
             return
         info = page_info(restore.info)
@@ -341,7 +362,7 @@ class Connection:
             self.state = failure
         elif blob is not None and self.snap is not None:
             try:
-                last = snapshots.restore(self.snap, blob, info.path)
+                last = self.app.snapshots.restore(self.snap, blob, info.path)
             except Exception as exc:
                 log.warning("session %s: its snapshot was not restored (%s): a fresh session", self.writer_id, exc)
                 self._ended()  # this half-restored session never showed
@@ -365,6 +386,21 @@ class Connection:
             return
         self._started()
         self._drain(busy)
+
+    @staticmethod
+    async def _wait_done(old: Connection, timeout: float = 60.0) -> bool:
+        """Wait (bounded) until ``old``'s async handlers are done; True if it then waits for its browser."""
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while old.busy() and loop.time() < deadline:
+            task = old.state.task
+            if task is None:
+                await asyncio.sleep(0.01)
+            else:
+                await asyncio.wait({task}, timeout=max(deadline - loop.time(), 0))
+        return old.detached()
 
     def busy(self) -> bool:
         """An async handler (or a restore) is half-way."""
@@ -494,6 +530,13 @@ class Connection:
         """The async handler is done and answered: answer what waited for it, in order."""
         queue = busy.queue
         self.state = LIVE
+        if busy.lost:  # nobody to answer: messages that waited stay unapplied (the browser sends them again)
+            for kind, arg in queue:
+                if kind == _RUN:  # work of the server's (app.in_session): it still runs
+                    self.run(arg)
+            queue.clear()
+            self.lost()
+            return
         while queue:
             kind, arg = queue.popleft()
             reply: bytes | None = None
@@ -665,11 +708,13 @@ class _Detached:
 
 
 class _Restore:
-    """The state of a join whose token names a session of another process (until open())."""
+    """The state of a join, until open(), whose token names a session to wait for: another
+    process's (``key``: its snapshot key), or one of this process whose socket was lost while
+    an async handler ran (``key``: its Connection)."""
 
     __slots__ = ("info", "key")
 
-    def __init__(self, key: str, info: ConnectionInfo) -> None:
+    def __init__(self, key: Any, info: ConnectionInfo) -> None:
         self.key = key
         self.info = info
 
