@@ -45,6 +45,7 @@ from urllib.parse import unquote, urlencode, urljoin, urlsplit
 
 import orjson
 
+from ._page import Page, PageError
 from .app import App, error_response
 from .connection import Connection, page_info
 from .http import Request, Response
@@ -54,6 +55,8 @@ from .session import ConnectionInfo
 __all__ = [
     "Client",
     "CookieJar",
+    "Page",
+    "PageError",
     "Served",
     "SetCookie",
     "TestClient",
@@ -816,6 +819,10 @@ class TestClient:
         self._live.append(client)
         return client
 
+    def page(self, url: str = "/", *, raise_errors: bool = True, **kw: Any) -> Page:
+        """The page at ``url`` as a :class:`Page` (selectors, clicks, forms) with this client's cookies."""
+        return Page(self.live(url, **kw), raise_errors=raise_errors)
+
     def run_pending(self) -> int:
         """Run the work the app queued on its (in-process) event loop; see :meth:`Client.run_pending`."""
         return self.pending.run_pending()
@@ -923,6 +930,7 @@ class Client:
         self.timeout = 10.0  # seconds send() waits for the reply of an async handler
         self._ref = 0
         self._fx: deque[tuple[str, dict[str, Any]]] = deque()
+        self._watchers: list[Callable[[dict[str, Any]], None]] = []  # told of each message applied (Page)
         self._loop = _pending_loop(app)
         info = self._socket_info(url, info, cookies, headers)
         if url is None:
@@ -1113,6 +1121,8 @@ class Client:
         for kind, data in msg.get("fx") or ():
             self.effects.append((kind, data))
             self._fx.append((kind, data))
+        for watch in self._watchers:
+            watch(msg)
 
     def _follow(self) -> None:
         """Carry out the effects received, in order, as the browser client does."""
