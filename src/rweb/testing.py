@@ -20,6 +20,11 @@ records full page loads (``Redirect``, ``conn.redirect``) in ``loaded``.
 requests, and opens live sessions that carry its cookies
 (``http.live("/")``): log in over HTTP, then drive the protected page.
 
+``Page(app, url)`` (or ``http.page(url)``, ``Page(client)``) drives a
+``Client`` by CSS selectors and user steps (``click``, ``fill``, ``check``,
+``select``, ``submit``, ``follow``), sending for each what the browser client
+would send; see :mod:`rweb._page` and :mod:`rweb.dom`.
+
 Work that the app schedules on its event loop (pushes after a write outside
 an action, :meth:`App.call_soon`, :meth:`App.in_session`) waits in a queue
 shared by every in-process client of the app, until a test calls
