@@ -347,3 +347,58 @@ def test_typed_values_survive_a_re_render_unless_the_server_changes_them() -> No
     page.fill("#q", "abc")
     page.client.send("search", {"value": "zzz"})  # the value attribute changed, but the user is in the field
     assert page.value("#q") == "abc" and page.attr("#q", "value") == "zzz"
+
+
+# -- an example app, and an app under a root path ------------------------------------------
+
+
+def test_the_multi_page_example_by_its_links_and_buttons() -> None:
+    from examples_loader import load_example
+
+    app = load_example("multi_page").build_app()
+    with TestClient(app) as http:
+        page = http.page("/")
+        page.click("#inc")
+        assert page.text("#count") == "1"
+        page.follow("#nav-item")
+        assert page.url == "/items/1" and page.text("#page") == "Item 1"
+        page.click("#like")
+        page.click("#next")  # a data-navigate link: the same session, the likes stay
+        assert page.url == "/items/2" and page.text("#likes") == "1"
+        page.click("#server-next")  # conn.patch
+        page.click("#next-replace")
+        assert page.client.history == ["/", "/items/1", "/items/2", "/items/4"]
+        page.follow("#prev")
+        assert page.text("#page") == "Item 3"
+        page.click("#nav-members")  # refused without the cookie: the browser loads /about
+        assert page.redirected_to == "/about" and page.closed
+        page = http.page("/")
+        page.click("#join")  # the cookie (over HTTP), then the members' page for real
+        assert http.cookies["member"] == "yes" and page.redirected_to == "/members"
+        assert http.page("/members").text("#welcome") == "Welcome, member."
+
+
+def test_links_under_a_root_path() -> None:
+    app = App("Mounted", root_path="/shop")
+
+    @app.page("/", name="home")
+    def home(writer_id: Any) -> Any:
+        return (
+            lambda: div(
+                a("two", href=app.url_for("item", n=2), id="two", data_navigate=True),
+                a("out", href="/elsewhere", id="outside", data_navigate=True),
+                a("anchor", href="#top", id="anchor", data_navigate=True),
+            )
+        ), {}
+
+    @app.page("/items/{n:int}", name="item")
+    def item(writer_id: Any, conn: Conn) -> Any:
+        return (lambda: p(f"item {conn.params['n']}", id="item")), {}
+
+    page = Page(app)
+    assert page.attr("#two", "href") == "/shop/items/2"
+    assert page.follow("#anchor") == [] and page.client.history == ["/"]
+    with pytest.raises(PageError, match=r"is outside the app \(root '/shop'\)"):
+        page.follow("#outside")
+    page.follow("#two")
+    assert page.url == "/items/2" and page.text("#item") == "item 2"
