@@ -21,7 +21,7 @@ from rweb import App, Conn, ConnectionInfo, Redirect, reactive
 from rweb.connection import Connection
 from rweb.html import button, component, div, p, span
 from rweb.protocol import Join, assemble
-from rweb.testing import serve
+from rweb.testing import Page, serve
 
 
 @reactive
@@ -191,24 +191,25 @@ def test_first_paint_of_a_refusing_page_is_a_303() -> None:
 
 def test_navigating_to_another_page_mounts_its_session_and_ends_the_old_one() -> None:
     app, events = make_app()
-    tab = Tab(app, "/")
-    tab.click("inc")
-    reply = tab.nav("/items/5")
+    page = Page(app, "/")
+    page.click("button[data-action=inc]")
+    assert page.text("[data-rc=n]") == "1"
+    [reply] = page.navigate("/items/5")
     assert reply["t"] == "init" and reply["url"] == "/items/5" and reply["title"] == "Item"
-    assert "item 5" in tab.html()
+    assert page.text("[data-rc=item]") == "item 5" and not page.exists("[data-rc=n]")
     assert events[-2:] == ["closed /", "setup item 5"]
-    reply = tab.nav("/")
+    [reply] = page.navigate("/")
     assert reply["t"] == "init"
-    assert "<span data-rc=\"n\">0</span>" in tab.html()  # a fresh session
+    assert page.text("[data-rc=n]") == "0"  # a fresh session
 
 
 def test_a_patch_to_the_same_page_keeps_the_session_and_calls_its_params_hook() -> None:
     app, events = make_app()
-    tab = Tab(app, "/items/1")
-    tab.click("click")
-    reply = tab.nav("/items/2")
+    page = Page(app, "/items/1")
+    page.click("button[data-action=click]")
+    [reply] = page.navigate("/items/2")
     assert reply["t"] == "r" and reply["d"] == {"item": {"1": "2"}}
-    assert "item 2" in tab.html() and '<span data-rc="clicks">1</span>' in tab.html()
+    assert page.text("[data-rc=item]") == "item 2" and page.text("[data-rc=clicks]") == "1"
     assert events == ["setup item 1"]
 
 

@@ -23,7 +23,7 @@ import pytest
 from examples_loader import load_example
 from redis_server import RedisServer, redis_py_missing
 
-from rweb.testing import Client, TestClient, serve
+from rweb.testing import Client, Page, TestClient, serve
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 TOKEN = "a-test-push-token"
@@ -56,14 +56,14 @@ def test_clock_first_paint_shows_the_time_and_starts_no_timer() -> None:
 
 def test_clock_live_page_in_process() -> None:
     ticks = itertools.count()
-    tab = Client(clock.build_app(interval=1.0, now=lambda: f"tick {next(ticks)}"))
-    assert 'id="time"' in tab.html("clock")
-    before = len(tab.pushes)
-    tab.advance(3.0)  # virtual time: three ticks, three pushes
-    assert len(tab.pushes) == before + 3 and "tick" in tab.html("clock")
-    assert tab.send("stop")["t"] == "r"
-    tab.advance(3.0)
-    assert len(tab.pushes) == before + 3  # stopped
+    page = Page(clock.build_app(interval=1.0, now=lambda: f"tick {next(ticks)}"))
+    assert page.exists(".clock > #time")
+    pushes = page.advance(3.0)  # virtual time: three ticks, three pushes
+    assert len(pushes) == 3 and page.text("#time") == "tick 3"
+    assert page.text("#pushes") == "3"
+    [reply] = page.click("#stop")
+    assert reply["t"] == "r"
+    assert page.advance(3.0) == [] and page.text("#time") == "tick 3"  # stopped
 
 
 def test_clock_timer_pushes_over_a_real_socket(wire: Any) -> None:
@@ -105,11 +105,12 @@ async def _send(ws: Any, action: str, params: dict[str, Any] | None = None) -> A
 # -- the chat --------------------------------------------------------------------------------
 
 
-def named(app: Any, room: str, name: str, writer_id: str) -> Client:
-    tab = Client(app, f"/rooms/{room}", writer_id=writer_id)
-    tab.send("name", {"name": name})
-    tab.run_pending()
-    return tab
+def named(app: Any, room: str, name: str, writer_id: str) -> Page:
+    page = Page(app, f"/rooms/{room}", writer_id=writer_id)
+    page.fill("#name", name)
+    page.click("#set-name")  # submits the name form
+    page.run_pending()
+    return page
 
 
 def test_chat_lists_rooms_and_refuses_unknown_ones() -> None:
@@ -133,38 +134,45 @@ def test_chat_messages_reach_their_room_only() -> None:
         named(app, "A", "Bob", "bob"),
         named(app, "B", "Cy", "cy"),
     )
-    assert 'data-key="text-0"' in ann.html("say")
+    assert ann.attr("#text", "data-key") == "text-0"
 
-    ann.send("say", {"text": "  hello <b>A</b>\n "})
+    ann.fill("#text", "hello")
+    ann.submit("#say-form", {"text": "  hello <b>A</b>\n "})  # not what a text box gives: cleaned
     ann.run_pending()
     for tab in (ann, bob):
-        [line] = texts(tab, "messages")
-        assert line.endswith("Ann: hello &lt;b&gt;A&lt;/b&gt;")  # one line, escaped
-    assert texts(cy, "messages") == []
+        [line] = tab.texts("#messages li")
+        assert line.endswith("Ann: hello <b>A</b>")  # one line ...
+        assert tab.count("#messages li b") == 1  # ... escaped: the name's <b> only
+    assert cy.texts("#messages li") == []
     # The message box is a new element (a new key) without a value: the browser shows it empty.
-    say_form = ann.html("say")
-    assert 'data-key="text-1"' in say_form and "value=" not in say_form
+    assert ann.attr("#text", "data-key") == "text-1" and ann.attr("#text", "value") is None
+    assert ann.value("#text") == ""  # what was typed went with the old element
 
-    cy.send("say", {"text": "in B"})
+    cy.fill("#text", "in B")
+    cy.click("#send")
     cy.run_pending()
-    assert [t.split(" ", 1)[1] for t in texts(cy, "messages")] == ["Cy: in B"]
-    assert len(texts(ann, "messages")) == len(texts(bob, "messages")) == 1
+    assert [t.split(" ", 1)[1] for t in cy.texts("#messages li")] == ["Cy: in B"]
+    assert ann.count("#messages li") == bob.count("#messages li") == 1
 
 
 def test_chat_needs_a_name_and_ignores_empty_messages() -> None:
     app = chat.build_app(rooms=("A",))
-    tab = Client(app, "/rooms/A")
-    assert "Choose a name to write." in tab.html("say")
-    assert tab.send("name", {"name": " \t "})["t"] == "r"
+    tab = Page(app, "/rooms/A")
+    assert tab.text("#say-form") == "Choose a name to write." and not tab.exists("#text")
+    tab.fill("#name", " \t ")
+    [reply] = tab.submit("#name-form")
+    assert reply["t"] == "r"
     tab.run_pending()
-    assert "Choose a name." in tab.html("error")
-    tab.send("name", {"name": "Ann"})
+    assert tab.text("#error") == "Choose a name."
+    tab.fill("#name", "Ann")
+    tab.submit("#name-form")
     tab.run_pending()
-    assert tab.html("error") == '<p data-rc="error" id="error" class="error"></p>'
-    tab.send("say", {"text": "   "})
-    tab.send("say", {"text": ["not", "a string"]})
+    assert tab.client.html("error") == '<p data-rc="error" id="error" class="error"></p>'
+    tab.fill("#text", "   ")
+    tab.submit("#say-form")
+    tab.client.send("say", {"text": ["not", "a string"]})  # what no form sends
     tab.run_pending()
-    assert texts(tab, "messages") == [] and 'data-key="text-0"' in tab.html("say")
+    assert tab.texts("#messages li") == [] and tab.attr("#text", "data-key") == "text-0"
 
 
 def test_chat_who_is_here_and_a_closed_tab_leaves() -> None:
@@ -175,22 +183,23 @@ def test_chat_who_is_here_and_a_closed_tab_leaves() -> None:
     bob = named(app, "A", "bob <i>", "bob")
     cy = named(app, "B", "Cy", "cy")
     ann.run_pending()
-    assert texts(ann, "members") == ["Ann (you)", "bob &lt;i&gt;"]
-    assert texts(bob, "members") == ["Ann", "bob &lt;i&gt; (you)"]
-    assert texts(cy, "members") == ["Cy (you)"]
+    assert ann.texts("#members li") == ["Ann (you)", "bob <i>"]
+    assert bob.texts("#members li") == ["Ann", "bob <i> (you)"] and not bob.exists("#members i")
+    assert cy.texts("#members li") == ["Cy (you)"]
     assert {m["name"] for m in app.presence("room:A").values()} == {"Ann", "bob <i>"}
     assert texts(lobby, "rooms") == ["A (2 here)", "B (1 here)"]
 
     # A new name: the same member, another meta.
-    bob.send("name", {"name": "Bob"})
+    bob.fill("#name", "Bob")
+    bob.submit("#name-form")
     bob.run_pending()
-    assert texts(ann, "members") == ["Ann (you)", "Bob"]
+    assert ann.texts("#members li") == ["Ann (you)", "Bob"]
 
     bob.close()
     ann.run_pending()
-    assert texts(ann, "members") == ["Ann (you)"]
+    assert ann.texts("#members li") == ["Ann (you)"]
     assert texts(lobby, "rooms") == ["A (1 here)", "B (1 here)"]
-    assert texts(cy, "members") == ["Cy (you)"]
+    assert cy.texts("#members li") == ["Cy (you)"]
     # Not named yet: in the room (it reads the messages) but not in the list.
     dan = Client(app, "/rooms/A", writer_id="dan")
     assert texts(dan, "members") == ["Ann"]
@@ -199,11 +208,12 @@ def test_chat_who_is_here_and_a_closed_tab_leaves() -> None:
 def test_chat_name_is_kept_in_a_cookie() -> None:
     app = chat.build_app(rooms=("A", "B"))
     with TestClient(app) as http:
-        tab = http.live("/rooms/A")
-        tab.send("name", {"name": "Zoë; a=b \x00" + "x" * 40})
+        tab = http.page("/rooms/A")
+        tab.fill("#name", "Zoë; a=b \x00" + "x" * 40)
+        tab.submit("#name-form")
         tab.run_pending()
         name = "Zoë; a=b " + "x" * 23  # printable, one line, at most 32 characters
-        assert f'<b id="me">{name}</b>' in tab.html("say")
+        assert tab.text("#me") == name and tab.attr("#name", "value") == name
         assert http.cookies["chat_name"] == "Zo%C3%AB%3B%20a%3Db%20" + "x" * 23
         # Another room (and a reload) knows the name.
         assert f'<b id="me">{name}</b>' in http.live("/rooms/B").html("say")
@@ -218,7 +228,7 @@ def test_chat_history_is_bounded_and_shown_to_latecomers() -> None:
     app.publish("room:A", "not a message")
     app.publish("room:A", {"id": 1, "name": "x", "text": "bad id"})
     ann.run_pending()
-    lines = texts(ann, "messages")
+    lines = texts(ann.client, "messages")
     assert len(lines) == chat.HISTORY
     assert lines[0].endswith("Bot: n10") and lines[-1].endswith(f"Bot: n{chat.HISTORY + 9}")
     # Someone joining now sees the room's recent messages, kept in this process.

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from rweb.testing import Client, TestClient
+from rweb.testing import Client, PageError, TestClient
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "secure_auth.py"
 KEY = "test-secret-key-0123456789abcdef"
@@ -150,17 +150,19 @@ def test_the_protected_page_after_signing_in(http: TestClient) -> None:
 
 def test_the_live_page_shows_the_user_and_counts(http: TestClient) -> None:
     sign_in(http)
-    live = http.live("/")
-    assert live.ok and "Hello, alice" in live.html()
-    assert live.send("inc")["d"] == {"count": {"2": "1"}}
-    live.send("inc")
-    assert live.html("count") == '<p data-rc="count">Clicks: <span id="count">2</span></p>'
-    # Live navigation to the second page keeps the signed-in socket.
-    reply = live.navigate("/account")
-    assert reply["t"] == "init" and live.title == "Account"
-    assert '<strong id="user">alice</strong>' in live.html() and "This sign-in lasts until" in live.html()
-    live.back()
-    assert live.url == "/" and "Hello, alice" in live.html()
+    page = http.page("/")
+    assert page.client.ok and page.text("h1") == "Hello, alice"
+    [reply] = page.click("button[data-action=inc]")
+    assert reply["d"] == {"count": {"2": "1"}}
+    page.click("button[data-action=inc]")
+    assert page.client.html("count") == '<p data-rc="count">Clicks: <span id="count">2</span></p>'
+    # Live navigation to the second page (the header's link) keeps the signed-in socket.
+    [reply] = page.follow("header nav a[href='/account']")
+    assert reply["t"] == "init" and page.title == "Account"
+    assert page.text("#user") == "alice" and page.text("h1") == "Account"
+    assert page.texts("div > p")[-1].startswith("This sign-in lasts until ")
+    page.back()
+    assert page.url == "/" and page.text("h1") == "Hello, alice"
 
 
 def test_signed_in_visitors_skip_the_form(http: TestClient) -> None:
@@ -214,11 +216,11 @@ def test_a_session_that_expires_while_open_goes_to_the_form(
     sa: ModuleType, http: TestClient, clock: Clock
 ) -> None:
     sign_in(http)
-    live = http.live("/")
-    live.send("inc")
+    page = http.page("/")
+    page.click("button[data-action=inc]")
     clock.now += sa.SESSION_TTL
-    live.send("inc")
-    assert live.redirected_to == "/login" and live.closed
+    page.click("button[data-action=inc]")
+    assert page.redirected_to == "/login" and page.closed
 
 
 def test_a_removed_user_is_refused(sa: ModuleType, clock: Clock) -> None:
@@ -244,7 +246,11 @@ def test_a_live_join_from_another_site_is_refused(sa: ModuleType, http: TestClie
 
 def test_signing_out_clears_the_cookie(sa: ModuleType, http: TestClient) -> None:
     sign_in(http)
-    assert "Sign out" in http.live("/").html()
+    page = http.page("/")
+    # A plain form: the browser posts it for real (the answer's Set-Cookie clears the cookie).
+    assert page.attr("form", "action") == "/auth/logout"
+    with pytest.raises(PageError, match=r"no data-action nor data-onsubmit: the browser would submit it for real"):
+        page.click("form button")
     r = http.post("/auth/logout")
     assert r.status == 303 and r.location == "/login"
     cleared = r.cookie(sa.SESSION_COOKIE)

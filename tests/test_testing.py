@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 
 from rweb import App, Conn, ConnectionInfo, Redirect, Request, reactive
+from rweb.dom import parse_html
 from rweb.html import a, button, component, div, p, span
 from rweb.http import HTMLResponse, HTTPError, JSONResponse, RedirectResponse, Response
 from rweb.protocol import assemble
-from rweb.testing import Client, CookieJar, SetCookie, TestClient, TestResponse
+from rweb.testing import Client, CookieJar, Page, SetCookie, TestClient, TestResponse
 
 
 @reactive
@@ -112,17 +113,15 @@ def test_client_joins_the_page_at_url_with_its_query() -> None:
     assert c.ok and c.url == "/items/3?x=1"
     assert c.html() == '<div data-rc="root"><span data-rc="item">item 3</span></div>'
     assert events == ["setup item 3"]
-    c2 = Client(app, "/?q=a+b")
-    assert "q=a b" in c2.html()
+    page = Page(app, "/?q=a+b")
+    assert page.texts("div > p")[0] == "q=a b user=-"
 
 
 def test_client_sends_cookies_and_headers_on_the_socket() -> None:
     app, _ = shop()
-    c = Client(app, "/", cookies={"user": "ann"}, headers={"User-Agent": "pytest/1"})
-    html = c.html()
-    assert "user=ann" in html and "ua=pytest/1" in html
+    page = Page(app, "/", cookies={"user": "ann"}, headers={"User-Agent": "pytest/1"})
     # Like a browser's socket, it carries the page's Origin.
-    assert "origin=http://testserver" in html
+    assert page.texts("div > p") == ["q=- user=ann", "ua=pytest/1 origin=http://testserver"]
     assert Client(app, "/private", cookies={"user": "ann"}).html() == '<p data-rc="root">hello ann</p>'
 
 
@@ -661,16 +660,20 @@ def test_a_handler_reaches_a_live_session_through_the_app() -> None:
         return {"delivered": app.in_session(wid, bump)}
 
     http = TestClient(app)
-    live = http.live("/")
-    assert http.post(f"/notify/{live.writer_id}").json() == {"delivered": True}
+    page = http.page("/")
+    assert http.post(f"/notify/{page.client.writer_id}").json() == {"delivered": True}
     assert http.post("/notify/12345").json() == {"delivered": False}
-    http.run_pending()
-    assert live.html("n") == '<span data-rc="n">1</span>'
+    assert page.text("[data-rc=n]") == "0"  # the push waits for the loop
+    [push] = page.run_pending()
+    assert push["d"] == {"n": {"0": "1"}} and page.text("[data-rc=n]") == "1"
 
 
 def test_the_first_paint_and_the_live_page_agree() -> None:
     app, _ = shop()
     http = TestClient(app)
     first = http.get("/items/3")
-    live = http.live("/items/3")
+    live = http.page("/items/3")
     assert live.html() in first.text
+    # The same tree, parsed: the first paint's root is the live page's.
+    [root] = parse_html(first.text).select("[data-rc=root]")
+    assert root.to_html() == live.find("[data-rc=root]").to_html()

@@ -20,6 +20,11 @@ records full page loads (``Redirect``, ``conn.redirect``) in ``loaded``.
 requests, and opens live sessions that carry its cookies
 (``http.live("/")``): log in over HTTP, then drive the protected page.
 
+``Page(app, url)`` (or ``http.page(url)``, ``Page(client)``) drives a
+``Client`` by CSS selectors and user steps (``click``, ``fill``, ``check``,
+``select``, ``submit``, ``follow``), sending for each what the browser client
+would send; see :mod:`rweb._page` and :mod:`rweb.dom`.
+
 Work that the app schedules on its event loop (pushes after a write outside
 an action, :meth:`App.call_soon`, :meth:`App.in_session`) waits in a queue
 shared by every in-process client of the app, until a test calls
@@ -45,6 +50,7 @@ from urllib.parse import unquote, urlencode, urljoin, urlsplit
 
 import orjson
 
+from ._page import Page, PageError
 from .app import App, error_response
 from .connection import Connection, page_info
 from .http import Request, Response
@@ -54,6 +60,8 @@ from .session import ConnectionInfo
 __all__ = [
     "Client",
     "CookieJar",
+    "Page",
+    "PageError",
     "Served",
     "SetCookie",
     "TestClient",
@@ -827,6 +835,10 @@ class TestClient:
         self._live.append(client)
         return client
 
+    def page(self, url: str = "/", *, raise_errors: bool = True, **kw: Any) -> Page:
+        """The page at ``url`` as a :class:`Page` (selectors, clicks, forms) with this client's cookies."""
+        return Page(self.live(url, **kw), raise_errors=raise_errors)
+
     def run_pending(self) -> int:
         """Run the work the app queued on its (in-process) event loop; see :meth:`Client.run_pending`."""
         return self.pending.run_pending()
@@ -934,6 +946,7 @@ class Client:
         self.timeout = 10.0  # seconds send() waits for the reply of an async handler
         self._ref = 0
         self._fx: deque[tuple[str, dict[str, Any]]] = deque()
+        self._watchers: list[Callable[[dict[str, Any]], None]] = []  # told of each message applied (Page)
         self._loop = _pending_loop(app)
         info = self._socket_info(url, info, cookies, headers)
         if url is None:
@@ -1165,6 +1178,8 @@ class Client:
         for kind, data in msg.get("fx") or ():
             self.effects.append((kind, data))
             self._fx.append((kind, data))
+        for watch in self._watchers:
+            watch(msg)
 
     def _follow(self) -> None:
         """Carry out the effects received, in order, as the browser client does."""
