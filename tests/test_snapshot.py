@@ -284,3 +284,38 @@ def test_a_list_of_records_keeps_identity_and_order() -> None:
 
 def test_rlist_keeps_rlist() -> None:
     assert isinstance(State(0, []).todos, RList)
+
+
+def async_counter() -> Any:
+    def setup(writer_id: Any) -> Any:
+        state = State(0, [])
+
+        async def slow(params: dict[str, Any]) -> None:
+            import asyncio
+
+            await asyncio.sleep(0.05)
+            state.count += 10
+
+        return (lambda: div(component("count", lambda: span(state.count)))), {
+            "inc": lambda p: setattr(state, "count", state.count + 1),
+            "slow": slow,
+        }
+
+    return setup
+
+
+def test_a_socket_lost_while_an_async_handler_runs_keeps_its_session() -> None:
+    app = App(async_counter(), "a", actions=("inc", "slow"))
+    c = Client(app, "/")
+    c.send("inc")
+    c.conn.receive(orjson.dumps({"action": "slow", "params": {}, "ref": 2}))  # starts, unanswered
+    c.conn.receive(orjson.dumps({"action": "inc", "params": {}, "ref": 3}))  # waits for it
+    assert c.conn.busy()
+    c.lose()
+    assert c.conn.session is not None  # not ended
+    # The browser comes back while the handler still runs: attached once it is done.
+    d = c.resume()
+    assert d.init["resumed"] is True and d.init["last"] == 2, d.init
+    assert shown(d, "count") == "11"  # the handler's work; ref 3 waited and was not applied
+    d.send_raw(orjson.dumps({"action": "inc", "params": {}, "ref": 3}))  # sent again by the browser
+    assert shown(d, "count") == "12"
