@@ -264,7 +264,9 @@ class Snapshots:
             await asyncio.sleep(0.01)
         for connection in list(self.app.sessions.values()):
             entry = getattr(connection, "snap", None)
-            if entry is not None and entry.connection is connection:
+            # One still half-way keeps its last snapshot: an older state, but the one its
+            # "last" ref belongs to (the browser sends the unanswered action again).
+            if entry is not None and entry.connection is connection and not connection.busy():
                 entry.ttl = max(self.app.resume_grace, 1.0)
                 self._save(entry, final=True)
         try:
