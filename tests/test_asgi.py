@@ -602,3 +602,29 @@ def test_a_socket_from_another_site_is_refused_under_uvicorn(plain: Uvicorn, wir
         assert exc.value.response.status_code == 403
 
     wire.run(main())
+
+
+def test_a_socket_the_server_closes_for_a_restart_keeps_its_session_for_a_resume(wire: Any) -> None:
+    """uvicorn closes sockets with 1012 before the lifespan's shutdown: the session is kept (then saved)."""
+    asgi_app = rweb.asgi(App(_seed_counter(), "c"))
+
+    async def main() -> None:
+        life = Channel()
+        life_task = asyncio.create_task(asgi_app({"type": "lifespan"}, life.receive, life.send))
+        await life.to_app.put({"type": "lifespan.startup"})
+        assert (await life.get())["type"] == "lifespan.startup.complete"
+        sock = Channel()
+        task = asyncio.create_task(asgi_app(_ws_scope(), sock.receive, sock.send))
+        await sock.to_app.put({"type": "websocket.connect"})
+        assert (await sock.get())["type"] == "websocket.accept"
+        assert json.loads((await sock.get())["text"])["t"] == "init"
+        await sock.to_app.put({"type": "websocket.disconnect", "code": 1012})
+        await asyncio.wait_for(task, 5)
+        (connection,) = asgi_app.app.sessions.values()
+        assert connection.detached()
+        await life.to_app.put({"type": "lifespan.shutdown"})
+        assert (await life.get())["type"] == "lifespan.shutdown.complete"
+        await asyncio.wait_for(life_task, 5)
+        assert not asgi_app.app.sessions  # the stopping server ends what waits
+
+    wire.run(main())

@@ -196,8 +196,9 @@ class ASGIApp:
                     if reply is not None:
                         socket.push(reply)
                 elif kind == "websocket.disconnect":
-                    # 1006: no close frame (the network, a sleeping laptop): the browser may resume.
-                    lost = message.get("code") == 1006
+                    # 1006: no close frame (the network, a sleeping laptop); 1012: the server
+                    # (uvicorn) restarts and closed it first: the browser may resume.
+                    lost = message.get("code") in (1006, 1012)
                     break
         finally:
             self._sockets.discard(socket)
