@@ -203,7 +203,7 @@ def test_the_server_still_stops_and_cancels_running_handlers(server: Served, eve
             await asyncio.wait_for(asyncio.wrap_future(closing), 10)
             with pytest.raises(ConnectionClosed) as closed:
                 await wire.recv(a)
-            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1012
         await wait_for(lambda: any(e.startswith("cancelled") for e in events))
 
     wire.run(main())

@@ -199,10 +199,10 @@ def test_sigterm_with_open_sessions_closes_them_and_exits(
             proc.send_signal(signal.SIGTERM)
             for ws in (a, b):
                 # Open sessions do not keep a stopping server alive, and they
-                # are told why: 1001 "going away", so the client reconnects.
+                # are told why: 1012 "service restart", so the client reconnects at once.
                 with pytest.raises(ConnectionClosed) as closed:
                     await asyncio.wait_for(ws.recv(), 10)
-                assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
+                assert closed.value.rcvd is not None and closed.value.rcvd.code == 1012
 
     wire.run(main(), timeout=25)
     try:

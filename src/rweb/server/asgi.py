@@ -9,7 +9,7 @@ built-in server serves:
   :class:`~rweb.connection.Connection` per socket; its replies and pushes go
   out, in order, through one writer task per socket;
 - ``lifespan``: binds the app to the server's event loop at startup and closes
-  the live sockets with 1001 ("going away") at shutdown.  Servers that send no
+  the live sockets with 1012 ("service restart") at shutdown, as uvicorn does.  Servers that send no
   lifespan, and Starlette's ``Mount`` (which does not forward it), get the
   binding on the first request.
 
@@ -42,7 +42,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 NORMAL_CLOSURE = 1000  # a page that redirects: the browser loads the other URL
-GOING_AWAY = 1001
+SERVICE_RESTART = 1012  # at shutdown: the browser client reconnects at once, banner only if it stays down
 POLICY_VIOLATION = 1008  # sent before accept: the server answers 403 (a foreign Origin)
 INTERNAL_ERROR = 1011
 SHUTDOWN_TIMEOUT = 5.0  # bound on waiting for sockets to close at shutdown
@@ -102,14 +102,14 @@ class ASGIApp:
                 return
 
     async def shutdown(self, timeout: float = SHUTDOWN_TIMEOUT) -> None:
-        """Close every live socket with 1001 and wait (at most ``timeout`` s) for them to end.
+        """Close every live socket with 1012 (service restart) and wait (at most ``timeout`` s) for them to end.
 
         Run at lifespan shutdown; a parent app that does not forward lifespan
         (Starlette's ``Mount``) can await it from its own.
         """
         sockets = list(self._sockets)
         for socket in sockets:
-            socket.close(GOING_AWAY)
+            socket.close(SERVICE_RESTART)
         tasks = [s.handler for s in sockets if s.handler is not None and not s.handler.done()]
         if tasks:
             await asyncio.wait(tasks, timeout=timeout)

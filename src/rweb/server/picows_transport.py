@@ -461,7 +461,12 @@ class Server:
         )
 
     async def close(self) -> None:
-        """Stop accepting, answer what was read, tell every open session 1001 "going away", and close.
+        """Stop accepting, answer what was read, tell every open session 1012 "service restart", and close.
+
+        1012 rather than 1001: the process stops, but the service is
+        expected back (a deploy, a restart under a supervisor); the browser
+        client then retries within a few hundred ms and shows its banner only
+        if the server is not back within ``rwebConfig.restartBanner`` (2 s).
 
         Idle HTTP connections close at once, busy ones after the responses
         they owe; whatever is still open after ``shutdown_timeout`` is aborted.
@@ -482,7 +487,7 @@ class Server:
         for listener in listeners:
             t = listener.transport
             if t is not None and not t.is_disconnected:
-                t.send_close(WSCloseCode.GOING_AWAY, b"server shutting down")
+                t.send_close(WSCloseCode.SERVICE_RESTART, b"server restarting")
                 # A socket that does not drain would hold the shutdown up: abort it.
                 t.disconnect(listener not in self.paused)
         self.live.clear()
