@@ -46,6 +46,12 @@
  * "Reconnecting… (N pending)" and the elements clicked carry the class rweb-pending until
  * their reply.
  *
+ * Restarts: a socket closed with 1012 (service restart: the server stops, and is expected
+ * back) is retried after 100-250 ms, then with the usual backoff; the banner (and
+ * rweb:disconnected) only shows if the page is not connected again after
+ * window.rwebConfig.restartBanner ms (2000; 0: at once). Clicks meanwhile are queued and
+ * marked rweb-pending, as during any disconnection.
+ *
  * Effects ("fx" on any server message), in order; their paths are within the app (the
  * root path from <meta name="rweb-root"> goes in front unless they already start with it):
  *   ["nav", {url, mode: "push" | "replace"}]  show app URL `url` live (nav message, then history)
@@ -58,7 +64,8 @@
  *   rweb:connected     {msg}             an init arrived on a new socket (first connection or reconnect)
  *   rweb:fresh         {msg, resent}     a reconnect could not resume the session: a new one started
  *                                        (the page was reset); `resent` actions were sent to it again
- *   rweb:disconnected  {}                the connection was lost (the page shows it)
+ *   rweb:disconnected  {}                the connection was lost (the page shows it; after a 1012
+ *                                        close, only once restartBanner ms passed without a socket)
  *   rweb:update        {components, msg} after the DOM was updated for init, r or p
  *   rweb:error         {code, message, ref, t}  a reply or push carried an error
  *   rweb:navigate      {url, kind, ref, current, msg}  a live navigation's reply was applied;
@@ -70,6 +77,10 @@
  * Promise<reply | null>, cookiesSet() -> Promise<bool> (pending cookie requests done),
  * url (the app URL shown), root, connected, components, pending (actions sent or queued,
  * not answered yet), connect(), disconnect(), html(name), morph(el, markup).
+ *
+ * window.rwebConfig (set before this script runs; all in ms): heartbeat (25000: ping after
+ * that much silence), heartbeatWait (10000: no answer by then, the socket is dead),
+ * restartBanner (2000: after a 1012 close, the banner waits that long for the socket).
  */
 (() => {
   "use strict";
@@ -89,6 +100,12 @@
   const settings = (typeof window.rwebConfig === "object" && window.rwebConfig) || {};
   const HEARTBEAT = settings.heartbeat > 0 ? settings.heartbeat : 25000;
   const HEARTBEAT_WAIT = settings.heartbeatWait > 0 ? settings.heartbeatWait : 10000;
+  // A socket closed with 1012 (the server restarts): the first retry comes after
+  // RESTART_RETRY ms (with jitter), and the banner shows only if the page is still not
+  // connected RESTART_BANNER ms after the close (window.rwebConfig.restartBanner; 0: at once).
+  const RESTART_BANNER = settings.restartBanner >= 0 ? settings.restartBanner : 2000;
+  const RESTART_RETRY = [100, 250];
+  const SERVICE_RESTART = 1012;
   const PARAM_PREFIX = "data-param-";
   const STYLE =
     "#rweb-status{display:none}" +
@@ -127,6 +144,9 @@
   let pinged = 0; // when a heartbeat ping went out unanswered, or 0
   let beat = null; // the heartbeat interval
   let token = null; // the session's resume token ("tok" of the latest join's init): memory only
+  let quietUntil = 0; // after a 1012 close: no banner before then (performance.now()), or 0
+  let quietTimer = null; // shows the banner at quietUntil if the page is still not connected
+  let restartRetry = false; // the next reconnect is the first one after a 1012 close
 
   const emit = (name, detail) => window.dispatchEvent(new CustomEvent(name, { detail }));
 
@@ -430,6 +450,7 @@
         attempt = 0;
         current = joined;
         token = typeof msg.tok === "string" && msg.tok ? msg.tok : null;
+        endQuiet();
         setDown(false);
         emit("rweb:connected", { msg });
         rejoined(msg);
@@ -973,9 +994,10 @@
       pinged = 0;
       onMessage(ev);
     };
-    s.onclose = () => {
+    s.onclose = (ev) => {
       if (sock !== s) return;
       sock = null;
+      if (ev.code === SERVICE_RESTART && connected) restarting();
       onDown();
     };
     s.onerror = () => { /* a close event follows */ };
@@ -1024,16 +1046,50 @@
       for (const a of acts.values()) mark(a);
     }
     if (unloading || leaving) return; // leaving the page: no banner, no reconnect
-    setDown(true);
+    if (quietUntil && !stopped && performance.now() < quietUntil) {
+      // The server is restarting: its failed handshakes meanwhile show nothing either.
+      if (quietTimer === null) quietTimer = setTimeout(quietOver, quietUntil - performance.now());
+    } else {
+      setDown(true);
+    }
     if (!stopped) reconnectLater();
+  }
+
+  // The server closed the socket with 1012 (service restart): it is expected back soon, so
+  // retry at once and keep the banner off for RESTART_BANNER ms. The actions clicked
+  // meanwhile are queued and marked rweb-pending as during any disconnection.
+  function restarting() {
+    attempt = 0;
+    restartRetry = true;
+    quietUntil = performance.now() + RESTART_BANNER;
+  }
+
+  function quietOver() {
+    quietTimer = null;
+    quietUntil = 0;
+    if (!connected && !unloading && !leaving) setDown(true);
+  }
+
+  function endQuiet() {
+    clearTimeout(quietTimer);
+    quietTimer = null;
+    quietUntil = 0;
+    restartRetry = false;
   }
 
   function reconnectLater() {
     clearTimeout(timer);
-    const base = Math.min(MAX_DELAY, MIN_DELAY * 2 ** attempt);
+    let delay;
+    if (restartRetry) {
+      restartRetry = false;
+      delay = RESTART_RETRY[0] + Math.random() * (RESTART_RETRY[1] - RESTART_RETRY[0]);
+    } else {
+      const base = Math.min(MAX_DELAY, MIN_DELAY * 2 ** attempt);
+      delay = base / 2 + Math.random() * (base / 2);
+    }
     attempt++;
     // Jitter: after a server restart, its clients come back spread out.
-    timer = setTimeout(connect, base / 2 + Math.random() * (base / 2));
+    timer = setTimeout(connect, delay);
   }
 
   function reconnectNow() {
