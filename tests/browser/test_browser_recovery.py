@@ -54,6 +54,7 @@ class Fields:
     size: str
     user: str  # the user of the last login: the login form shows it (value="...")
     login: str  # the last login's params, as JSON
+    logins: int  # the login form's key: a new session renders a new element
 
 
 def fields_setup(applied: list[str]) -> Callable[[Any], Any]:
@@ -61,7 +62,7 @@ def fields_setup(applied: list[str]) -> Callable[[Any], Any]:
     every action the server applies is appended to ``applied``."""
 
     def setup(writer_id: Any) -> Any:
-        st = Fields("", "", False, "", "s", "", "")
+        st = Fields("", "", False, "", "s", "", "", 0)
 
         def render_page() -> Any:
             return div(
@@ -91,13 +92,18 @@ def fields_setup(applied: list[str]) -> Callable[[Any], Any]:
                 ),
                 component(
                     "login",
-                    lambda: form(
-                        input_(name="user", id="user", type="text", value=st.user),
-                        input_(name="password", id="password", type="password"),
-                        textarea("", name="note", id="note"),
-                        button("Log in", id="go", type="submit"),
-                        data_onsubmit="login",
-                        id="login-form",
+                    lambda: div(
+                        div(
+                            form(
+                                input_(name="user", id="user", type="text", value=st.user),
+                                input_(name="password", id="password", type="password"),
+                                textarea("", name="note", id="note"),
+                                input_(name="remember", id="remember", type="checkbox"),
+                                button("Log in", id="go", type="submit"),
+                                data_onsubmit="login",
+                            ),
+                            data_key=f"login-{st.logins}",
+                        )
                     ),
                 ),
                 component("result", lambda: pre(st.login, id="result")),
@@ -118,6 +124,7 @@ def fields_setup(applied: list[str]) -> Callable[[Any], Any]:
                     if params["checked"]:
                         st.size = params["value"]
                 case "login":
+                    st.logins += 1
                     st.user = params["user"]
                     st.login = json.dumps(params, sort_keys=True)
 
@@ -291,6 +298,8 @@ def test_a_fresh_session_gets_what_the_user_typed(live) -> None:
     page.fill("#user", "bob")
     page.fill("#password", "secret")
     page.fill("#note", "remember me")
+    page.check("#remember")
+    page.evaluate("document.querySelector('#user').__tag = 1")
 
     old = app.cut()
     page.focus("#text")  # (the banner covers it)
@@ -306,18 +315,25 @@ def test_a_fresh_session_gets_what_the_user_typed(live) -> None:
     # The new session got each bound field once, with what the page shows.
     assert app.echo() == ["abc!", "", True, "blue", "m"]
     assert sorted(app.applied) == ["choose", "flag", "size", "typed"]
-    # The login form kept what was typed: the new page renders value="" for #user.
+    # The login form kept what was typed, though the new page renders another element for
+    # it (another data-key), with value="" for #user.
     assert page.evaluate("document.querySelector('#user').getAttribute('value')") == ""
-    assert [app.value(s) for s in ("#user", "#password", "#note")] == ["bob", "secret", "remember me"]
+    assert page.evaluate("document.querySelector('#user').__tag") is None  # a new element
+    assert [app.value(s) for s in ("#user", "#password", "#note", "#remember")] == [
+        "bob", "secret", "remember me", True,
+    ]
     (event,) = app.recovered()
     assert event["fresh"] is True
     by_name = {f["name"]: f for f in event["fields"]}
-    assert by_name["user"] == {"name": "user", "action": None, "resent": False, "restored": True}
+    # #text too: the new page renders value="" there; its queued action carries "abc!".
+    assert {n for n, f in by_name.items() if f["restored"] and not f["resent"]} == {
+        "text", "user", "password", "note", "remember",
+    }
+    assert by_name["user"]["action"] is None
     assert {n for n, f in by_name.items() if f["resent"]} == {"flag", "choice", "size"}  # text was queued
-    assert "password" not in by_name and "note" not in by_name  # the morph left them alone
 
     page.click("#go")
     page.wait_for_function("document.querySelector('#result').textContent.includes('bob')")
     assert json.loads(page.evaluate("document.querySelector('#result').textContent")) == {
-        "note": "remember me", "password": "secret", "user": "bob",
+        "note": "remember me", "password": "secret", "remember": "on", "user": "bob",
     }
