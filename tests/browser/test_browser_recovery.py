@@ -57,12 +57,14 @@ class Fields:
     logins: int  # the login form's key: a new session renders a new element
 
 
-def fields_setup(applied: list[str]) -> Callable[[Any], Any]:
+def fields_setup(applied: list[str], states: list[Fields]) -> Callable[[Any], Any]:
     """A page with bound fields (echoed in #echo) and a login form only sent on submit;
-    every action the server applies is appended to ``applied``."""
+    every action the server applies is appended to ``applied``, each session's state to
+    ``states``."""
 
     def setup(writer_id: Any) -> Any:
         st = Fields("", "", False, "", "s", "", "", 0)
+        states.append(st)
 
         def render_page() -> Any:
             return div(
@@ -139,6 +141,7 @@ class Live:
     server: Served
     proxy: TcpProxy
     applied: list[str]
+    states: list[Fields]
 
     def echo(self) -> list[Any]:
         return json.loads(self.page.evaluate("document.querySelector('#echo').textContent"))
@@ -199,11 +202,12 @@ def live(pw_page: Page) -> Iterator[Callable[..., Live]]:
 
         def opener(**opts: Any) -> Live:
             applied: list[str] = []
-            srv = stack.enter_context(serve(fields_setup(applied), **opts))
+            states: list[Fields] = []
+            srv = stack.enter_context(serve(fields_setup(applied, states), **opts))
             proxy = stack.enter_context(TcpProxy(srv.port))
             pw_page.goto(proxy.url)
             pw_page.wait_for_function("window.rweb && window.rweb.connected", timeout=PW_TIMEOUT_MS)
-            return Live(pw_page, srv, proxy, applied)
+            return Live(pw_page, srv, proxy, applied, states)
 
         yield opener
 
@@ -337,3 +341,26 @@ def test_a_fresh_session_gets_what_the_user_typed(live) -> None:
     assert json.loads(page.evaluate("document.querySelector('#result').textContent")) == {
         "note": "remember me", "password": "secret", "remember": "on", "user": "bob",
     }
+
+
+def test_a_value_the_server_changed_while_away_is_not_overwritten(live) -> None:
+    app = live()
+    page = app.page
+    page.click("#text")
+    page.keyboard.type("mine")
+    app.wait_echo(0, "mine")
+    page.evaluate("document.activeElement.blur()")
+    old = app.cut()
+    # While the socket is away the server changes the field (a timer, another tab's write).
+    st = app.states[-1]  # the live session's (the first paint had its own)
+    assert st.text == "mine"
+    app.server.loop.call_soon_threadsafe(setattr, st, "text", "theirs")
+    time.sleep(0.2)
+    del app.applied[:]
+    app.reconnect(old)
+    app.wait_echo(0, "theirs")
+    app.settle()
+    assert app.value("#text") == "theirs"  # the user's older value was not put back...
+    assert app.applied == []  # ... nor sent
+    assert app.recovered() == []
+    assert page.evaluate("window.__fresh") == 0
