@@ -4,7 +4,7 @@ Each server is a ``python -m uvicorn`` child process on 127.0.0.1 and a free
 port, started from this module's app factories (``--factory``), polled until
 it answers and terminated afterwards; every wait is bounded.  The real
 ``websockets`` client and ``http.client`` talk to it.  A few cases that a
-server cannot show (the lifespan's 1012 at shutdown: uvicorn closes its
+server cannot show (the lifespan's own 1012 at shutdown: uvicorn closes its
 sockets with 1012 before the lifespan ends; a body refused without being
 read) drive the ASGI callable in-process.
 """
@@ -540,7 +540,7 @@ def test_lifespan_binds_the_app_and_shutdown_closes_sockets_with_1012(wire: Any)
 
         await life.to_app.put({"type": "lifespan.shutdown"})
         assert await sock.get() == {"type": "websocket.close", "code": 1012}
-        await sock.to_app.put({"type": "websocket.disconnect", "code": 1001})
+        await sock.to_app.put({"type": "websocket.disconnect", "code": 1012})
         await asyncio.wait_for(task, 5)
         assert (await life.get())["type"] == "lifespan.shutdown.complete"
         await asyncio.wait_for(life_task, 5)

@@ -46,6 +46,21 @@
  * "Reconnecting… (N pending)" and the elements clicked carry the class rweb-pending until
  * their reply.
  *
+ * Form recovery: what the user typed survives a reconnect. While disconnected, a field's
+ * data-oninput / data-onchange action is queued once (its latest value replaces the one it
+ * queued last). Before a resumed or fresh init is morphed in, the fields whose state is the
+ * user's are captured, and put back if the morph changed them (bound or not: a login form
+ * keeps what was typed). Then every bound field whose state the server does not have (not
+ * sent, debounced, or, after a fresh session, changed from what the new page renders) sends
+ * its action once, after the queued actions; rweb:recovered lists them. A field the server
+ * changed after it applied the user's value keeps the server's.
+ *
+ * Restarts: a socket closed with 1012 (service restart: the server stops, and is expected
+ * back) is retried after 100-250 ms, then with the usual backoff; the banner (and
+ * rweb:disconnected) only shows if the page is not connected again after
+ * window.rwebConfig.restartBanner ms (2000; 0: at once). Clicks meanwhile are queued and
+ * marked rweb-pending, as during any disconnection.
+ *
  * Effects ("fx" on any server message), in order; their paths are within the app (the
  * root path from <meta name="rweb-root"> goes in front unless they already start with it):
  *   ["nav", {url, mode: "push" | "replace"}]  show app URL `url` live (nav message, then history)
@@ -58,7 +73,10 @@
  *   rweb:connected     {msg}             an init arrived on a new socket (first connection or reconnect)
  *   rweb:fresh         {msg, resent}     a reconnect could not resume the session: a new one started
  *                                        (the page was reset); `resent` actions were sent to it again
- *   rweb:disconnected  {}                the connection was lost (the page shows it)
+ *   rweb:disconnected  {}                the connection was lost (the page shows it; after a 1012
+ *                                        close, only once restartBanner ms passed without a socket)
+ *   rweb:recovered     {fresh, fields}   after a reconnect, form fields were put back or sent again:
+ *                                        fields: [{el, name, action, resent, restored}]
  *   rweb:update        {components, msg} after the DOM was updated for init, r or p
  *   rweb:error         {code, message, ref, t}  a reply or push carried an error
  *   rweb:navigate      {url, kind, ref, current, msg}  a live navigation's reply was applied;
@@ -70,6 +88,10 @@
  * Promise<reply | null>, cookiesSet() -> Promise<bool> (pending cookie requests done),
  * url (the app URL shown), root, connected, components, pending (actions sent or queued,
  * not answered yet), connect(), disconnect(), html(name), morph(el, markup).
+ *
+ * window.rwebConfig (set before this script runs; all in ms): heartbeat (25000: ping after
+ * that much silence), heartbeatWait (10000: no answer by then, the socket is dead),
+ * restartBanner (2000: after a 1012 close, the banner waits that long for the socket).
  */
 (() => {
   "use strict";
@@ -89,6 +111,12 @@
   const settings = (typeof window.rwebConfig === "object" && window.rwebConfig) || {};
   const HEARTBEAT = settings.heartbeat > 0 ? settings.heartbeat : 25000;
   const HEARTBEAT_WAIT = settings.heartbeatWait > 0 ? settings.heartbeatWait : 10000;
+  // A socket closed with 1012 (the server restarts): the first retry comes after
+  // RESTART_RETRY ms (with jitter), and the banner shows only if the page is still not
+  // connected RESTART_BANNER ms after the close (window.rwebConfig.restartBanner; 0: at once).
+  const RESTART_BANNER = settings.restartBanner >= 0 ? settings.restartBanner : 2000;
+  const RESTART_RETRY = [100, 250];
+  const SERVICE_RESTART = 1012;
   const PARAM_PREFIX = "data-param-";
   const STYLE =
     "#rweb-status{display:none}" +
@@ -104,6 +132,10 @@
   const acts = new Map();
   const marked = new Map(); // element -> how many of its actions are unanswered (class rweb-pending)
   const debounced = new Map(); // element -> {id: timeout id, fire}
+  // Form field -> its state (see stateOf()) as the server has it: what the client last sent
+  // for it, or (no entry) what the server rendered. A field whose state differs has news
+  // the server has not seen: it is sent again after a reconnect (see recover()).
+  let known = new WeakMap();
   const navs = new Map(); // ref of a nav message -> {url, mode, hash, scroll}
   const cookieRequests = new Set(); // promises of the cookie requests under way
   const tpl = document.createElement("template");
@@ -127,6 +159,9 @@
   let pinged = 0; // when a heartbeat ping went out unanswered, or 0
   let beat = null; // the heartbeat interval
   let token = null; // the session's resume token ("tok" of the latest join's init): memory only
+  let quietUntil = 0; // after a 1012 close: no banner before then (performance.now()), or 0
+  let quietTimer = null; // shows the banner at quietUntil if the page is still not connected
+  let restartRetry = false; // the next reconnect is the first one after a 1012 close
 
   const emit = (name, detail) => window.dispatchEvent(new CustomEvent(name, { detail }));
 
@@ -220,8 +255,14 @@
         syncAttrs(from, to);
         if (!busy) {
           const value = to.getAttribute("value"), checked = to.hasAttribute("checked");
-          if (value !== oldValue && from.type !== "file" && from.value !== (value ?? "")) from.value = value ?? "";
-          if (checked !== oldChecked && from.checked !== checked) from.checked = checked;
+          if (value !== oldValue && from.type !== "file" && from.value !== (value ?? "")) {
+            from.value = value ?? "";
+            known.delete(from);
+          }
+          if (checked !== oldChecked && from.checked !== checked) {
+            from.checked = checked;
+            known.delete(from);
+          }
         }
         return from;
       }
@@ -230,14 +271,21 @@
         const text = to.value; // a parsed textarea's value is its text
         if (from.defaultValue !== text) {
           from.defaultValue = text; // the value follows unless the user edited it
-          if (!busy && from.value !== text) from.value = text;
+          if (!busy && from.value !== text) {
+            from.value = text;
+            known.delete(from);
+          }
         }
         return from;
       }
       case "OPTION": {
         const was = from.hasAttribute("selected"), is = to.hasAttribute("selected");
         syncAttrs(from, to);
-        if (!busy && was !== is && from.selected !== is) from.selected = is;
+        if (!busy && was !== is && from.selected !== is) {
+          from.selected = is;
+          const sel = from.closest("select");
+          if (sel) known.delete(sel);
+        }
         break;
       }
       default:
@@ -416,6 +464,10 @@
     let names = [];
     if (msg.t === "init") {
       // A new page: the socket's first message, or another page mounted by a navigation.
+      // A reconnect's init is morphed over what the user typed: keep it (see capture()).
+      const rejoin = msg.ref == null && (msg.resumed === true || msg.fresh === true);
+      const saved = rejoin ? capture(msg) : null;
+      let restored = [];
       for (const k in comps) delete comps[k];
       const c = msg.c || {};
       for (const k in c) comps[k] = { s: c[k].s, d: c[k].d || [] };
@@ -423,6 +475,7 @@
         names = ["root"];
         keepFocus(() => {
           if (!render("root")) console.warn('rweb: no [data-rc="root"] element on the page');
+          if (saved) restored = restore(saved);
         });
       }
       if (msg.ref == null) {
@@ -430,9 +483,10 @@
         attempt = 0;
         current = joined;
         token = typeof msg.tok === "string" && msg.tok ? msg.tok : null;
+        endQuiet();
         setDown(false);
         emit("rweb:connected", { msg });
-        rejoined(msg);
+        rejoined(msg, restored);
       } else {
         // Another page: the latest navigation's reply shows its title and scrolls.
         navMounted = true;
@@ -530,7 +584,10 @@
   //            (their effects are in the init): drop those, send the others again
   //   fresh:   a new session (the old one is gone): send them all again, tell the app
   //   neither: a server that does not resume: they are lost, as they always were
-  function rejoined(msg) {
+  // Then the form fields whose state the server has not seen are sent (recover()): typed
+  // while disconnected and not queued, debounced and not sent yet, or, after a fresh
+  // session, every field the user changed. `restored`: the fields capture() put back.
+  function rejoined(msg, restored) {
     if (msg.resumed === true) {
       const last = msg.last == null ? null : Number(msg.last);
       if (last !== null && !Number.isNaN(last)) {
@@ -539,9 +596,14 @@
         }
       }
       flush();
+      recover(false, restored);
     } else if (msg.fresh === true) {
       const resent = acts.size;
       flush();
+      // The new session knows only what was sent to it just now.
+      known = new WeakMap();
+      for (const a of acts.values()) if (a.field && a.on === sock) known.set(a.field, a.state);
+      recover(true, restored);
       emit("rweb:fresh", { msg, resent });
     } else {
       for (const r of Array.from(acts.keys())) answered(r, null);
@@ -866,9 +928,18 @@
   // reply the lost socket never brought is kept: both are settled by the next
   // socket's init (see rejoined()). Without one, as before: nothing is queued,
   // and a lost connection resolves the unanswered actions with null.
-  function send(action, params, el) {
+  //
+  // `field`: the form control whose input or change this action sends (its state is then
+  // known to the server). While disconnected, a field's action replaces the one it queued
+  // last if nothing was queued after it: typing while down queues one action per field.
+  function send(action, params, el, field) {
     const up = live();
     if (!up && token === null) return Promise.resolve(null);
+    if (!up && field) {
+      let tail = null;
+      for (const e of acts) tail = e;
+      if (tail && tail[1].on === null && tail[1].field === field) answered(tail[0], null);
+    }
     if (!up && acts.size >= MAX_QUEUE) {
       console.warn("rweb: " + MAX_QUEUE + " actions wait for the connection already; dropped", action);
       return Promise.resolve(null);
@@ -876,7 +947,8 @@
     const r = ++ref;
     const data = JSON.stringify({ action: String(action), params: params || {}, ref: r });
     return new Promise((resolve) => {
-      const a = { data, resolve, el: el || null, on: null, marked: false };
+      const a = { data, resolve, el: el || null, on: null, marked: false, field: field || null, state: null };
+      if (field) a.state = noteSent(field);
       acts.set(r, a);
       if (up) {
         try {
@@ -973,9 +1045,10 @@
       pinged = 0;
       onMessage(ev);
     };
-    s.onclose = () => {
+    s.onclose = (ev) => {
       if (sock !== s) return;
       sock = null;
+      if (ev.code === SERVICE_RESTART && connected) restarting();
       onDown();
     };
     s.onerror = () => { /* a close event follows */ };
@@ -1024,16 +1097,50 @@
       for (const a of acts.values()) mark(a);
     }
     if (unloading || leaving) return; // leaving the page: no banner, no reconnect
-    setDown(true);
+    if (quietUntil && !stopped && performance.now() < quietUntil) {
+      // The server is restarting: its failed handshakes meanwhile show nothing either.
+      if (quietTimer === null) quietTimer = setTimeout(quietOver, quietUntil - performance.now());
+    } else {
+      setDown(true);
+    }
     if (!stopped) reconnectLater();
+  }
+
+  // The server closed the socket with 1012 (service restart): it is expected back soon, so
+  // retry at once and keep the banner off for RESTART_BANNER ms. The actions clicked
+  // meanwhile are queued and marked rweb-pending as during any disconnection.
+  function restarting() {
+    attempt = 0;
+    restartRetry = true;
+    quietUntil = performance.now() + RESTART_BANNER;
+  }
+
+  function quietOver() {
+    quietTimer = null;
+    quietUntil = 0;
+    if (!connected && !unloading && !leaving) setDown(true);
+  }
+
+  function endQuiet() {
+    clearTimeout(quietTimer);
+    quietTimer = null;
+    quietUntil = 0;
+    restartRetry = false;
   }
 
   function reconnectLater() {
     clearTimeout(timer);
-    const base = Math.min(MAX_DELAY, MIN_DELAY * 2 ** attempt);
+    let delay;
+    if (restartRetry) {
+      restartRetry = false;
+      delay = RESTART_RETRY[0] + Math.random() * (RESTART_RETRY[1] - RESTART_RETRY[0]);
+    } else {
+      const base = Math.min(MAX_DELAY, MIN_DELAY * 2 ** attempt);
+      delay = base / 2 + Math.random() * (base / 2);
+    }
     attempt++;
     // Jitter: after a server restart, its clients come back spread out.
-    timer = setTimeout(connect, base / 2 + Math.random() * (base / 2));
+    timer = setTimeout(connect, delay);
   }
 
   function reconnectNow() {
@@ -1091,6 +1198,184 @@
 
   const elementOf = (t) => (t instanceof Element ? t : t && t.parentElement);
 
+  // ------------------------------------------------------- form recovery
+
+  // What the user typed must survive a reconnect. Each form field's state (value, checkedness
+  // or selected options) is compared with what the server has (`known`, else the rendered
+  // default): what differs is put back after the morph of the reconnect's init and, for the
+  // fields bound with data-oninput / data-onchange, sent again (once, the latest value).
+  // Only on a reconnect: this costs nothing per message.
+
+  const FIELDS = "input, select, textarea";
+
+  // A control whose state the user sets (not hidden, file or button inputs).
+  const editable = (el) =>
+    el.nodeName === "INPUT" ? !/^(hidden|file|submit|reset|button|image)$/i.test(el.type) : true;
+
+  const checkable = (el) => el.nodeName === "INPUT" && (el.type === "checkbox" || el.type === "radio");
+
+  // A string that changes when what the user sees in the field changes.
+  function stateOf(el) {
+    if (checkable(el)) return el.checked ? "1" : "0";
+    if (el.nodeName === "SELECT") return JSON.stringify(Array.from(el.selectedOptions, (o) => o.value));
+    return el.value;
+  }
+
+  // The state the field had as rendered (its value / checked / selected attributes).
+  function defaultStateOf(el) {
+    if (checkable(el)) return el.defaultChecked ? "1" : "0";
+    if (el.nodeName === "SELECT") {
+      const opts = Array.from(el.options);
+      let on = opts.filter((o) => o.defaultSelected);
+      if (!el.multiple) {
+        // The last one marked selected; else a drop-down shows the first one enabled.
+        const first = el.size > 1 ? undefined : opts.find((o) => !o.disabled);
+        on = on.length ? on.slice(-1) : first ? [first] : [];
+      }
+      return JSON.stringify(on.map((o) => o.value));
+    }
+    return el.defaultValue;
+  }
+
+  function setState(el, s) {
+    if (checkable(el)) el.checked = s === "1";
+    else if (el.nodeName === "SELECT") {
+      const values = JSON.parse(s);
+      for (const o of el.options) o.selected = values.includes(o.value);
+    } else el.value = s;
+  }
+
+  // The state the server has for the field.
+  const knownOf = (el) => (known.has(el) ? known.get(el) : defaultStateOf(el));
+
+  // The field's binding: {bound, action} (data-oninput first), or null.
+  function bindingOf(el) {
+    for (const attr of ["data-oninput", "data-onchange"]) {
+      const bound = el.closest("[" + attr + "]");
+      if (bound) return { bound, action: bound.getAttribute(attr) };
+    }
+    return null;
+  }
+
+  // The field's state goes to the server (sent, or queued): it is known from now on.
+  function noteSent(el) {
+    const s = stateOf(el);
+    known.set(el, s);
+    return s;
+  }
+
+  // Send the bound action of field `el` with its params.
+  function sendField(el, bound, action) {
+    // A form's binding sends all of its fields.
+    if (bound.nodeName === "FORM") for (const f of bound.elements) if (f !== el && editable(f)) noteSent(f);
+    return send(action, fieldParams(el, bound), null, el);
+  }
+
+  // A key that finds a field again when the morph replaced its element: its id, else its
+  // form (or component) and name (and value, for a checkbox or radio), and its rank
+  // among the fields with the same key.
+  function fieldKeys(fields) {
+    const keys = new Map(), seen = new Map();
+    for (const el of fields) {
+      let k;
+      if (el.id) k = "#" + el.id;
+      else {
+        const scope = el.form || el.closest("[data-rc]");
+        let where = "";
+        if (scope) {
+          if (scope.id) where = "#" + scope.id;
+          else if (scope.nodeName === "FORM") where = "form:" + (scope.getAttribute("name") ?? Array.prototype.indexOf.call(document.forms, scope));
+          else where = "rc:" + scope.getAttribute("data-rc");
+        }
+        k = where + "|" + el.nodeName + "|" + (el.name || "") + (checkable(el) ? "=" + el.value : "");
+      }
+      const n = seen.get(k) || 0;
+      seen.set(k, n + 1);
+      keys.set(el, k + "|" + n);
+    }
+    return keys;
+  }
+
+  // Before a reconnect's init (`msg`) is morphed in: the fields whose state is the user's.
+  //   resumed: those the server has not applied: their state differs from what it has,
+  //            or is in an action it did not apply (queued, or sent after `last`)
+  //   fresh:   those the user changed (they differ from what was rendered, or were sent)
+  // A field whose value the server changed since it applied the user's stays as the server
+  // has it. Unchecked radios are left out: checking another one of the group unchecks them.
+  function capture(msg) {
+    const fresh = msg.fresh === true, last = msg.last == null ? null : Number(msg.last);
+    const waiting = new Set();
+    for (const [r, a] of acts) {
+      if (a.field && (fresh || a.on === null || typeof r !== "number" || last === null || !(r <= last))) waiting.add(a.field);
+    }
+    const out = [];
+    const fields = Array.from(document.querySelectorAll(FIELDS)).filter((el) => editable(el) && !el.disabled);
+    let keys = null;
+    for (const el of fields) {
+      if (el.readOnly || (el.type === "radio" && !el.checked)) continue;
+      const s = stateOf(el);
+      const mine = fresh
+        ? s !== defaultStateOf(el) || known.get(el) === s
+        : s !== knownOf(el) || (waiting.has(el) && known.get(el) === s);
+      if (!mine) continue;
+      keys = keys || fieldKeys(fields);
+      out.push({ el, s, key: keys.get(el) });
+    }
+    return out;
+  }
+
+  // After the morph: put back the captured states the morph changed (on the same element,
+  // or the one that replaced it). The fields restored.
+  function restore(saved) {
+    const restored = [];
+    let byKey = null;
+    for (const f of saved) {
+      let el = f.el;
+      if (!el.isConnected) {
+        if (!byKey) {
+          byKey = new Map();
+          const fields = Array.from(document.querySelectorAll(FIELDS)).filter(editable);
+          for (const [e, k] of fieldKeys(fields)) byKey.set(k, e);
+        }
+        el = byKey.get(f.key);
+        if (!el || el.disabled || el.readOnly || checkable(el) !== checkable(f.el) || el.nodeName !== f.el.nodeName) continue;
+      }
+      if (stateOf(el) === f.s) continue;
+      try {
+        setState(el, f.s);
+      } catch {
+        continue; // a state this control cannot take (a value its type refuses)
+      }
+      restored.push(el);
+    }
+    return restored;
+  }
+
+  // After a reconnect's init and the actions it settled: send every bound field whose state
+  // the server does not have (once per form for a form's binding), with its latest state;
+  // rweb:recovered says which fields were restored and which were sent.
+  function recover(fresh, restored) {
+    // Debounced input not sent yet goes now, with the rest.
+    for (const { id } of debounced.values()) clearTimeout(id);
+    debounced.clear();
+    const fields = [], forms = new Set();
+    for (const el of document.querySelectorAll(FIELDS)) {
+      if (!editable(el) || el.disabled || el.readOnly || (el.type === "radio" && !el.checked)) continue;
+      const b = bindingOf(el);
+      if (!b || stateOf(el) === knownOf(el)) continue;
+      if (b.bound.nodeName === "FORM") {
+        if (forms.has(b.bound)) continue;
+        forms.add(b.bound);
+      }
+      sendField(el, b.bound, b.action);
+      fields.push({ el, name: el.name || el.id || null, action: b.action, resent: true, restored: restored.includes(el) });
+    }
+    for (const el of restored) {
+      if (!fields.some((f) => f.el === el)) fields.push({ el, name: el.name || el.id || null, action: null, resent: false, restored: true });
+    }
+    if (fields.length) emit("rweb:recovered", { fresh, fields });
+  }
+
   function onClick(e) {
     if (e.button !== 0) return;
     const t = elementOf(e.target), el = t && t.closest("[data-action]");
@@ -1117,7 +1402,7 @@
     const action = bound.getAttribute(attr);
     const fire = () => {
       debounced.delete(bound);
-      send(action, fieldParams(el, bound));
+      sendField(el, bound, action);
     };
     const was = debounced.get(bound);
     if (was) clearTimeout(was.id);
@@ -1132,7 +1417,7 @@
     if (bound && debounced.has(bound)) {
       clearTimeout(debounced.get(bound).id);
       debounced.delete(bound);
-      send(bound.getAttribute("data-oninput"), fieldParams(el, bound));
+      sendField(el, bound, bound.getAttribute("data-oninput"));
     }
     onField(e, "data-onchange");
   }

@@ -9,7 +9,7 @@ built-in server serves:
   :class:`~rweb.connection.Connection` per socket; its replies and pushes go
   out, in order, through one writer task per socket;
 - ``lifespan``: binds the app to the server's event loop at startup and closes
-  the live sockets with 1012 ("service restart") at shutdown.  Servers that send no
+  the live sockets with 1012 ("service restart") at shutdown, as uvicorn does.  Servers that send no
   lifespan, and Starlette's ``Mount`` (which does not forward it), get the
   binding on the first request.
 

@@ -471,6 +471,11 @@ class Server:
     async def close(self) -> None:
         """Stop accepting, answer what was read, save the sessions, tell every socket 1012 "service restart", and close.
 
+        1012 rather than 1001: the process stops, but the service is
+        expected back (a deploy, a restart under a supervisor); the browser
+        client then retries within a few hundred ms and shows its banner only
+        if the server is not back within ``rwebConfig.restartBanner`` (2 s).
+
         With a snapshot store (see rweb.snapshot) the sessions' state is saved
         first, so that their browsers, which come back at once on 1012, resume
         them on another worker or on the next server.  Idle HTTP connections

@@ -1,0 +1,205 @@
+"""A server restart (SIGTERM, then the same port again): no banner flash when it is quick.
+
+A stopping server closes its sockets with 1012 (service restart). The client
+retries within a few hundred ms and shows its "Reconnecting" banner only if
+the page is still not connected ``rwebConfig.restartBanner`` ms (2 s) after
+the close. The server here is a real process (the seed's counter example,
+one worker) stopped with SIGTERM and started again on the same port; its new
+process does not know the old session, so the page gets a fresh one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from browser_apps import BUTTONS
+from conftest import PW_TIMEOUT_MS
+from playwright.sync_api import Page
+
+ROOT = Path(__file__).resolve().parents[2]
+COUNTER = ROOT / "examples" / "rweb_counter.py"
+DISPLAY = '[data-rc="display"]'
+
+# Before any page script: the close codes of the client's sockets, and whether (and when)
+# the disconnected state was ever shown.
+RECORDER = """
+window.__closes = [];
+const WS = window.WebSocket;
+window.WebSocket = class extends WS {
+  constructor(...args) {
+    super(...args);
+    this.addEventListener("close", (e) => window.__closes.push({code: e.code, at: performance.now()}));
+  }
+};
+window.__down_at = [];
+new MutationObserver(() => {
+  if (document.documentElement.classList.contains("rweb-disconnected")) window.__down_at.push(performance.now());
+}).observe(document, {subtree: true, attributes: true, attributeFilter: ["class"]});
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class CounterProcess:
+    """The counter example served by its own process on ``port`` (one worker)."""
+
+    def __init__(self, port: int, log: Path) -> None:
+        self.port = port
+        self.log = log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> float:
+        """Start it; returns once it answers (bounded), with the seconds that took."""
+        t0 = time.monotonic()
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, str(COUNTER), "--port", str(self.port), "--host", "127.0.0.1", "--workers", "1"],
+                cwd=ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT / "src")},
+            )
+        deadline = t0 + 15
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                pytest.fail(f"the server exited early ({self.proc.returncode}):\n{self.log.read_text()}")
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), 0.5):
+                return time.monotonic() - t0
+            time.sleep(0.01)
+        pytest.fail(f"the server did not listen within 15 s:\n{self.log.read_text()}")
+
+    def stop(self) -> None:
+        """SIGTERM, and wait (bounded) for the process to exit."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        assert self.proc.wait(10) == 0, self.log.read_text()
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+@pytest.fixture
+def counter(pw_page: Page, tmp_path: Path) -> Iterator[Callable[..., CounterProcess]]:
+    """``counter(config=None)``: serve the counter in a process, load it (``config``: rwebConfig)."""
+    procs: list[CounterProcess] = []
+    pw_page.add_init_script(RECORDER)
+
+    def opener(config: dict[str, Any] | None = None) -> CounterProcess:
+        if config is not None:
+            pw_page.add_init_script(f"window.rwebConfig = {json.dumps(config)};")
+        proc = CounterProcess(free_port(), tmp_path / "server.log")
+        procs.append(proc)
+        proc.start()
+        pw_page.goto(f"http://127.0.0.1:{proc.port}/")
+        pw_page.wait_for_function("window.rweb && window.rweb.connected", timeout=PW_TIMEOUT_MS)
+        return proc
+
+    try:
+        yield opener
+    finally:
+        for p in procs:
+            p.kill()
+
+
+def count(page: Page) -> str | None:
+    return page.evaluate("(s) => document.querySelector(s)?.textContent ?? null", DISPLAY)
+
+
+def wait_count(page: Page, n: int) -> None:
+    page.wait_for_function(
+        "([s, t]) => document.querySelector(s)?.textContent === t", arg=[DISPLAY, f"Count: {n}"], timeout=PW_TIMEOUT_MS
+    )
+
+
+def wait_closed(page: Page) -> dict[str, Any]:
+    page.wait_for_function("window.__closes.length > 0", timeout=PW_TIMEOUT_MS)
+    return page.evaluate("window.__closes[0]")
+
+
+def wait_reconnected(page: Page, old: Any) -> None:
+    page.wait_for_function(
+        "(s) => window.rweb.connected && window.rweb._socket !== null && window.rweb._socket !== s",
+        arg=old,
+        timeout=PW_TIMEOUT_MS,
+    )
+
+
+def test_a_quick_restart_shows_no_banner(counter, pw_page: Page) -> None:
+    page = pw_page
+    server = counter()
+    page.click(BUTTONS["inc"])
+    wait_count(page, 1)
+    old = page.evaluate_handle("window.rweb._socket")
+
+    server.stop()
+    stopped = time.monotonic()
+    assert wait_closed(page)["code"] == 1012
+    page.click(BUTTONS["inc"])  # while the server is away: queued, shown as pending
+    assert page.evaluate("window.rweb.pending") == 1
+    assert page.evaluate("document.querySelector('[data-action=inc]').classList.contains('rweb-pending')")
+    took = server.start()
+    assert time.monotonic() - stopped < 1.5, "the restart was not quick: this test says nothing"
+    assert took < 1.0
+
+    wait_reconnected(page, old)
+    # A new process: a fresh session (0), which got the queued click.
+    wait_count(page, 1)
+    page.wait_for_function("window.rweb.pending === 0", timeout=PW_TIMEOUT_MS)
+    assert page.evaluate("document.querySelectorAll('.rweb-pending').length") == 0
+    # The disconnected state (html.rweb-disconnected: what shows the banner) never came.
+    assert page.evaluate("window.__down_at") == []
+    assert page.evaluate("__rweb_events.filter(e => e.type === 'rweb:disconnected').length") == 0
+    assert page.evaluate("getComputedStyle(document.getElementById('rweb-status')).display") == "none"
+    # The first retry came quickly (the first close after the 1012 is that retry's, or success).
+    closes = page.evaluate("window.__closes")
+    if len(closes) > 1:
+        assert closes[1]["at"] - closes[0]["at"] < 400
+    page.click(BUTTONS["inc"])
+    wait_count(page, 2)
+
+
+@pytest.mark.parametrize(("config", "banner_ms", "away_s"), [(None, 2000, 2.8), ({"restartBanner": 400}, 400, 1.2)])
+def test_a_slow_restart_shows_the_banner_after_the_delay(
+    counter, pw_page: Page, config: dict[str, Any] | None, banner_ms: int, away_s: float
+) -> None:
+    page = pw_page
+    server = counter(config)
+    old = page.evaluate_handle("window.rweb._socket")
+    server.stop()
+    closed = wait_closed(page)
+    assert closed["code"] == 1012
+    page.wait_for_function(
+        "document.documentElement.classList.contains('rweb-disconnected')", timeout=PW_TIMEOUT_MS
+    )
+    (down_at,) = page.evaluate("window.__down_at")
+    waited = down_at - closed["at"]
+    assert banner_ms - 50 <= waited < banner_ms + 1000
+    assert page.evaluate("document.getElementById('rweb-status').textContent") == "Reconnecting\u2026"
+    assert page.evaluate("getComputedStyle(document.getElementById('rweb-status')).display") == "block"
+    page.evaluate("(s) => document.querySelector(s).click()", BUTTONS["inc"])  # the banner may cover it
+    assert page.evaluate("document.getElementById('rweb-status').textContent") == "Reconnecting\u2026 (1 pending)"
+
+    time.sleep(max(0.0, away_s - waited / 1000))  # away for about away_s in all
+    server.start()
+    wait_reconnected(page, old)
+    wait_count(page, 1)  # a fresh session, with the queued click
+    assert not page.evaluate("document.documentElement.classList.contains('rweb-disconnected')")
+    page.click(BUTTONS["inc"])
+    wait_count(page, 2)
