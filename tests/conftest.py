@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -41,6 +42,25 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         )
 
 
+
+
+@pytest.fixture
+def redis_server() -> Iterator[Any]:
+    """A private redis-server on a free 127.0.0.1 port (tests/redis_server.py), stopped afterwards.
+
+    Skips, saying why, without redis-server or redis-py.
+    """
+    from redis_server import RedisServer, redis_py_missing
+
+    reason = redis_py_missing()
+    if reason is not None:
+        pytest.skip(reason)
+    server = RedisServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.close()
 
 
 @pytest.fixture(scope="session")

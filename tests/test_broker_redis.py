@@ -25,16 +25,6 @@ if redis_py_missing() is None:
 FAST = {"reconnect_min": 0.02, "reconnect_max": 0.2, "connect_timeout": 2.0, "io_timeout": 2.0}
 
 
-@pytest.fixture
-def redis_server() -> Iterator[RedisServer]:
-    server = RedisServer()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.close()
-
-
 BrokerFactory = Callable[..., tuple["RedisPubSub", LoopThread]]
 
 

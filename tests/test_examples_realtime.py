@@ -15,20 +15,18 @@ import json
 import re
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from examples_loader import load_example
-from redis_server import RedisServer, redis_py_missing
+from redis_server import RedisServer
 
 from rweb.testing import Client, Page, TestClient, serve
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 TOKEN = "a-test-push-token"
-
-
 
 
 clock = load_example("clock")
@@ -245,18 +243,6 @@ def test_chat_first_paint_of_a_room() -> None:
 
 
 # -- across two servers, through Redis ---------------------------------------------------------
-
-
-@pytest.fixture
-def redis_server() -> Iterator[RedisServer]:
-    if redis_py_missing() is not None:
-        pytest.skip(str(redis_py_missing()))
-    server = RedisServer()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.close()
 
 
 async def _until(

@@ -83,18 +83,6 @@ def test_local_presence() -> None:
 # -- across processes ------------------------------------------------------------------------
 
 
-@pytest.fixture
-def redis_server() -> Iterator[RedisServer]:
-    if REDIS_MISSING is not None:
-        pytest.skip(REDIS_MISSING)
-    server = RedisServer()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.close()
-
-
 BrokerFactory = Callable[..., tuple["RedisPubSub", LoopThread]]
 
 

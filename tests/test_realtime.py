@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from redis_server import RedisServer, redis_py_missing
+from redis_server import RedisServer
 
 from rweb import App, Conn, reactive
 from rweb.html import component, div, li, span, ul
@@ -156,18 +155,6 @@ def test_timers_and_topics_belong_to_the_live_session() -> None:
 
 
 # -- across servers, through Redis ------------------------------------------------------
-
-
-@pytest.fixture
-def redis_server() -> Iterator[RedisServer]:
-    if redis_py_missing() is not None:
-        pytest.skip(str(redis_py_missing()))
-    server = RedisServer()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.close()
 
 
 def test_topics_and_presence_cross_servers_through_redis(redis_server: RedisServer, wire: Any) -> None:

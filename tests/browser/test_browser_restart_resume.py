@@ -19,16 +19,14 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from browser_apps import BUTTONS
 from conftest import PW_TIMEOUT_MS
 from playwright.sync_api import Page
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from redis_server import RedisServer, free_port, redis_py_missing
+from redis_server import RedisServer, free_port
 
 COUNTER = Path(__file__).resolve().parents[2] / "examples" / "rweb_counter.py"
 DISPLAY = '[data-rc="display"]'
@@ -45,19 +43,6 @@ WebSocket.prototype.send = function (data) {
   return send.call(this, data);
 };
 """
-
-
-@pytest.fixture(scope="module")
-def redis() -> Iterator[RedisServer]:
-    reason = redis_py_missing()
-    if reason is not None:
-        pytest.skip(reason)
-    server = RedisServer()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.close()
 
 
 def start(port: int, redis: RedisServer, log: Path) -> subprocess.Popen[bytes]:
@@ -97,11 +82,11 @@ def wait_count(page: Page, n: int) -> None:
 
 
 def test_a_restarted_server_keeps_the_count_and_applies_the_outage_click_once(
-    pw_page: Page, redis: RedisServer, tmp_path: Path
+    pw_page: Page, redis_server: RedisServer, tmp_path: Path
 ) -> None:
     port = free_port()
     log = tmp_path / "server.log"
-    proc = start(port, redis, log)
+    proc = start(port, redis_server, log)
     try:
         pw_page.add_init_script(RECORDER)
         pw_page.goto(f"http://127.0.0.1:{port}/")
@@ -116,7 +101,7 @@ def test_a_restarted_server_keeps_the_count_and_applies_the_outage_click_once(
         pw_page.click(BUTTONS["inc"])  # while no server runs: queued, shown as pending
         assert pw_page.evaluate("document.querySelector('.rweb-pending') !== null")
 
-        proc = start(port, redis, log)
+        proc = start(port, redis_server, log)
         wait_count(pw_page, 4)  # restored at 3, then the queued click
         pw_page.wait_for_function("window.rweb.connected", timeout=PW_TIMEOUT_MS)
         time.sleep(0.5)  # a click applied twice would show by now
