@@ -16,8 +16,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import shutil
 import signal
+import socket
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -26,7 +30,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from redis_server import RedisServer
+from redis_server import RedisServer, free_port, wait_until
 from test_multi_instance import (
     STEP,
     Instance,
@@ -81,11 +85,16 @@ async def click(ws: Any, ref: int) -> dict[str, Any]:
 
 
 def count(msg: dict[str, Any]) -> str | None:
-    """The count an init shows, or the new count a reply carries (None: unchanged)."""
+    """The count an init shows, or the new count a reply carries (None: unchanged).
+
+    The board's component ``count`` is the number; the seed counter's ``display`` ends with it.
+    """
     if msg["t"] == "init":
-        return str(msg["c"]["count"]["d"][0])
-    patch = (msg.get("d") or {}).get("count")
-    return str(next(iter(patch.values()))) if patch else None
+        comp = msg["c"].get("count") or msg["c"]["display"]
+        return str(comp["d"][-1])
+    d = msg.get("d") or {}
+    patch = d.get("count") or d.get("display")
+    return str(list(patch.values())[-1]) if patch else None
 
 
 def abort(ws: Any) -> None:
@@ -168,3 +177,53 @@ def test_a_restarted_server_resumes_its_sessions(deployment: Any) -> None:
 
     elapsed = run(main())
     print(f"stop -> restarted server -> resumed page: {elapsed:.2f} s")
+
+
+def test_a_resume_landing_on_another_worker_restores_the_session(tmp_path: Path, redis_server: Any) -> None:
+    """start_rweb(workers=2) with a broker: whichever worker the reconnect lands on, the session is back."""
+    port = free_port()
+    log = tmp_path / "server.log"
+    counter = Path(__file__).resolve().parent.parent / "examples" / "rweb_counter.py"
+    env = dict(os.environ, RWEB_SECRET_KEY=SECRET, PYTHONUNBUFFERED="1")
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, str(counter), "--port", str(port), "--workers", "2", "--broker", redis_server.url],
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+        )
+    server = Instance("workers", port, log, proc)
+
+    def worker_of(init: dict[str, Any]) -> int:
+        return int(init["tok"].split(".")[1]) % 2  # writer ids are worker index + k * workers
+
+    def listening() -> bool:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.5).close()
+            return True
+        except OSError:
+            return False
+
+    async def main() -> None:
+        ws, init = await connect(server)
+        first = worker_of(init)
+        for ref in (1, 2, 3):
+            await click(ws, ref)
+        token, last_count = init["tok"], "3"
+        for _ in range(40):  # the kernel picks the worker: try until the other one answers
+            abort(ws)
+            ws, init = await connect(server, token)
+            assert init.get("resumed") is True, (init, tail(log))
+            assert count(init) == last_count
+            token = init["tok"]
+            if worker_of(init) != first:
+                break
+        else:
+            pytest.fail("40 reconnects never landed on the other worker")
+        assert count(await click(ws, 4)) == "4"
+        await ws.close()
+
+    try:
+        assert wait_until(listening, 20), tail(log)
+        run(main())
+        assert "restored from another process's snapshot" in log.read_text(errors="replace")
+    finally:
+        stop_process(proc)
