@@ -204,6 +204,25 @@ class Conn:
 
     # -- callbacks -----------------------------------------------------------
 
+    def stream(
+        self,
+        name: str,
+        row: Callable[[Any], Any],
+        *,
+        key: Callable[[Any], Any],
+        tag: str = "div",
+        limit: int | None = None,
+        **attrs: Any,
+    ) -> Any:
+        """A :class:`rweb.stream.Stream`: a long list whose rows the browser keeps (LiveView's ``stream``).
+
+        ``row(item)`` renders one row (an element), ``key(item)`` names it;
+        the stream renders as ``<tag data-stream=name **attrs>``.  See rweb.stream.
+        """
+        from .stream import Stream
+
+        return Stream(self, name, row, key=key, tag=tag, limit=limit, attrs=attrs)
+
     def on_close(self, fn: Callable[[], Any]) -> Callable[[], Any]:
         """Run ``fn()`` when this live session ends (tab closed, navigated away, server stopping)."""
         if self.live:

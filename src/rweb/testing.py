@@ -309,6 +309,18 @@ class _PendingLoop:
         return len(self.ready) > before
 
 
+def _fill_stream(html: str, name: str, rows: str) -> str:
+    """Put a stream's rows into its (empty) container in ``html``."""
+    from html import escape
+
+    marker = f' data-stream="{escape(name, quote=True)}"'
+    at = html.find(marker)
+    if at < 0:
+        return html
+    end = html.index(">", at) + 1
+    return html[:end] + rows + html[end:]
+
+
 def _resumed(app: App, url: str, token: str, kw: dict[str, Any]) -> Client:
     """A client of ``app`` that joins ``url`` with a resume token."""
     probe = TestClient(app)
@@ -941,6 +953,7 @@ class Client:
         self.effects: list[tuple[str, dict[str, Any]]] = []
         self.loaded: list[str] = []
         self.components: dict[str, dict[str, Any]] = {}
+        self.streams: dict[str, dict[str, str]] = {}  # stream name -> its rows' HTML by key, in order
         self.title: str | None = None
         self.closed = False
         self.timeout = 10.0  # seconds send() waits for the reply of an async handler
@@ -1022,8 +1035,12 @@ class Client:
         return self.http.cookies
 
     def html(self, name: str = "root") -> str:
-        """The HTML of component ``name`` and its children, as the browser builds it."""
-        return assemble(self.components, name)
+        """The HTML of component ``name`` and its children, as the browser builds it (streams' rows included)."""
+        html = assemble(self.components, name)
+        for stream, rows in self.streams.items():
+            if rows:
+                html = _fill_stream(html, stream, "".join(rows.values()))
+        return html
 
     # -- what the user does ----------------------------------------------------------------
 
@@ -1177,9 +1194,38 @@ class Client:
             self._apply(msg.get("d") or {})
         for kind, data in msg.get("fx") or ():
             self.effects.append((kind, data))
-            self._fx.append((kind, data))
+            if kind == "stream":  # the page's rows change with the message, as in the browser
+                self._stream(data)
+            else:
+                self._fx.append((kind, data))
         for watch in self._watchers:
             watch(msg)
+
+    def _stream(self, data: dict[str, Any]) -> None:
+        """Apply a stream effect's ops to ``streams`` (see rweb.stream and rweb.js's applyStream)."""
+        rows = self.streams.setdefault(data["name"], {})
+        for op in data["ops"]:
+            if op[0] == "r":
+                rows.clear()
+            elif op[0] == "d":
+                rows.pop(op[1], None)
+            elif op[1] in rows:  # "i" of a row shown: in place
+                rows[op[1]] = op[2]
+            else:
+                at = op[3]
+                if at == -1 or at >= len(rows):
+                    rows[op[1]] = op[2]
+                else:
+                    items = list(rows.items())
+                    items.insert(at, (op[1], op[2]))
+                    rows.clear()
+                    rows.update(items)
+        limit = data.get("limit")
+        if limit:
+            items = list(rows.items())
+            items = items[:limit] if limit > 0 else items[limit:]
+            rows.clear()
+            rows.update(items)
 
     def _follow(self) -> None:
         """Carry out the effects received, in order, as the browser client does."""
