@@ -1,4 +1,4 @@
-"""``rweb`` command line: ``rweb run``, ``rweb bench``, ``rweb version``."""
+"""``rweb`` command line: ``rweb run``, ``rweb new``, ``rweb bench``, ``rweb version``."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import sys
 USAGE = """\
 usage: rweb run path/to/app.py[:name] [--port 8080] [--host 127.0.0.1] [--reload]
                                   serve an app; --reload restarts it when a file changes
+       rweb new DIRECTORY         create a project: app.py, tests, Makefile (make run, make test)
        rweb bench [options]       load-test an rweb (or LiveView) server; see rweb bench --help
        rweb version"""
 
@@ -21,6 +22,10 @@ def main(argv: list[str] | None = None) -> int:
         from .runner import main as run_main
 
         return run_main(rest)
+    if cmd == "new":
+        from .scaffold import main as new_main
+
+        return new_main(rest)
     if cmd == "bench":
         from .bench.cli import main as bench_main
 
