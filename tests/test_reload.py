@@ -188,7 +188,8 @@ def test_rweb_run_reload_restarts_on_changes_survives_a_syntax_error_and_stops(t
     app.write_text(app_source("first version"))
     (tmp_path / ".venv").mkdir()
     (tmp_path / ".venv" / "noise.py").write_text("x = 1\n")
-    with reloading(tmp_path, ["-m", "rweb", "run", "app.py", "--reload", "--port", "PORT"]) as srv:
+    with reloading(tmp_path, ["-m", "rweb", "run", "app.py", "--reload", "--port", "PORT", "--workers", "3"]) as srv:
+        assert srv.log().count("reload runs one server process: workers=3 ignored") == 1
 
         async def first_then_edit() -> str:
             async with wire.connect(srv.ws_url, open_timeout=20) as ws:
@@ -224,7 +225,8 @@ def test_rweb_run_reload_restarts_on_changes_survives_a_syntax_error_and_stops(t
         assert srv.log().count("changed: restarting the server") == 3
 
         kids = children_of(srv.proc.pid)
-        assert len(kids) == 1
+        assert len(kids) == 1 and children_of(kids[0]) == []  # one server, no workers of its own
+        assert srv.log().count("workers=3 ignored") == 1
         started = time.monotonic()
         assert srv.stop(signal.SIGTERM) == 0
         assert time.monotonic() - started < 12

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import logging
 import os
 import sys
 from pathlib import Path
@@ -138,6 +139,10 @@ def main(argv: list[str]) -> int:
     if reload and not child_socket_pending():
         # The reloader never imports the app: a syntax error there only stops its server.
         _setup_logging()
+        if args.workers is not None and args.workers > 1:
+            logging.getLogger("rweb.server").warning(
+                "rweb: reload runs one server process: workers=%d ignored", args.workers
+            )
         watch = args.reload_dir or watch_dirs(args.target)
         try:
             run_reloader([sys.executable, "-m", "rweb", "run", *argv], host=args.host, port=args.port, watch=watch)

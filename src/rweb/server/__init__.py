@@ -188,9 +188,9 @@ def start_rweb(
             f"rweb run imports {_importing_app} to find its app, and that import called start_rweb(): "
             "put start_rweb(...) under `if __name__ == \"__main__\":`"
         )
-    if reload is None:
-        from ..reload import env_reload
+    from ..reload import child_socket_pending, env_reload
 
+    if reload is None:
         reload = env_reload()
     if isinstance(title, App):
         app = title
@@ -205,7 +205,7 @@ def start_rweb(
     if n < 1:
         raise ValueError("workers must be at least 1")
     if reload and n > 1:
-        if workers is not None:
+        if workers is not None and not child_socket_pending():  # said once, by the reloader
             log.warning("rweb: reload runs one server process: workers=%d ignored", n)
         n = 1
     if n > 1 and app.broker is None:
