@@ -11,8 +11,8 @@ error) leaves its traceback in the log and the reloader waits for the next
 change.  SIGINT / SIGTERM stop the child and the reloader; SIGHUP restarts
 the child.
 
-No dependency: a scan of a small app's files takes well under a millisecond
-per hundred files, so polling every quarter of a second costs nothing.
+No dependency: a scan costs about 8 µs per file (rweb's own checkout, 117
+files: 0.9 ms), so polling a small app every quarter of a second costs nothing.
 """
 
 from __future__ import annotations
