@@ -1,6 +1,6 @@
 """Several pages in one app, shown over one WebSocket without page reloads.
 
-    python examples/multi_page.py [--port 8080] [--host 127.0.0.1] [--workers N]
+    python examples/multi_page.py [--port 8080] [--host 127.0.0.1] [--workers N] [--reload]
 
 - ``/``: a counter. Each time the page is mounted it gets a new session, so
   the count starts again at 0; "Open item 1" calls ``conn.navigate``.
@@ -186,5 +186,6 @@ if __name__ == "__main__":
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--workers", type=int, default=1, help="worker processes (default: 1)")
+    parser.add_argument("--reload", action="store_true", help="restart when a file changes (one worker)")
     args = parser.parse_args()
-    start_rweb(args.port, app, host=args.host, workers=args.workers)
+    start_rweb(args.port, app, host=args.host, workers=args.workers, reload=args.reload or None)

@@ -1,7 +1,7 @@
 """The seed's counter: +, -, Reset, and ``Count: N`` inside the component ``display``.
 
     python examples/rweb_counter.py [--port 8080] [--host 127.0.0.1] [--workers N]
-        [--broker redis://127.0.0.1:6379/0] [--resume-grace 30]
+        [--broker redis://127.0.0.1:6379/0] [--resume-grace 30] [--reload]
 
 With ``--broker``, sessions are saved through Redis and resume on any worker,
 or on this server after a restart (give every process the same
@@ -55,6 +55,7 @@ if __name__ == "__main__":
     parser.add_argument("--aiofastnet", action="store_true", help="aiofastnet socket transports")
     parser.add_argument("--broker", default=None, help="redis://... : sessions saved and resumed across processes")
     parser.add_argument("--resume-grace", type=float, default=30.0, help="seconds a lost session waits (0: off)")
+    parser.add_argument("--reload", action="store_true", help="restart when a file changes (one worker)")
     args = parser.parse_args()
     start_rweb(
         args.port,
@@ -62,4 +63,5 @@ if __name__ == "__main__":
         host=args.host,
         workers=args.workers,
         aiofastnet=args.aiofastnet,
+        reload=args.reload or None,
     )

@@ -1,17 +1,31 @@
-"""``rweb`` command line: ``rweb bench ...``, ``rweb version``."""
+"""``rweb`` command line: ``rweb run``, ``rweb new``, ``rweb bench``, ``rweb version``."""
 
 from __future__ import annotations
 
 import sys
 
+USAGE = """\
+usage: rweb run path/to/app.py[:name] [--port 8080] [--host 127.0.0.1] [--reload]
+                                  serve an app; --reload restarts it when a file changes
+       rweb new DIRECTORY         create a project: app.py, tests, Makefile (make run, make test)
+       rweb bench [options]       load-test an rweb (or LiveView) server; see rweb bench --help
+       rweb version"""
+
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if not args or args[0] in ("-h", "--help", "help"):
-        print("usage: rweb bench [options]   load-test an rweb (or LiveView) server; see rweb bench --help")
-        print("       rweb version")
+        print(USAGE)
         return 0 if args else 2
     cmd, rest = args[0], args[1:]
+    if cmd == "run":
+        from .runner import main as run_main
+
+        return run_main(rest)
+    if cmd == "new":
+        from .scaffold import main as new_main
+
+        return new_main(rest)
     if cmd == "bench":
         from .bench.cli import main as bench_main
 
@@ -22,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         print(__version__)
         return 0
     print(f"rweb: unknown command {cmd!r}", file=sys.stderr)
+    print(USAGE, file=sys.stderr)
     return 2
 
 

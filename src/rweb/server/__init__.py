@@ -146,6 +146,8 @@ def start_rweb(
     restart_delay: float = 0.1,
     max_restart_delay: float = 30.0,
     restart_reset: float = 10.0,
+    reload: bool | None = None,
+    reload_dirs: Iterable[str | os.PathLike[str]] | None = None,
 ) -> None:
     """Serve an app at ``http://host:port/`` until stopped.
 
@@ -172,8 +174,24 @@ def start_rweb(
     ``restart_delay`` seconds, doubling with each crash in a row up to
     ``max_restart_delay``; a worker that ran ``restart_reset`` seconds starts
     the count again.
+
+    ``reload=True`` (or the environment variable ``RWEB_RELOAD=1``) is for
+    development: this process becomes a reloader that runs the same command
+    again as the server, in one worker process, and restarts it when a file
+    of the app changes (``*.py``, templates, static files under
+    ``reload_dirs``, by default the directory of the ``__main__`` script);
+    open pages reconnect by themselves (docs/devx.md).
     """
     _setup_logging()
+    if _importing_app is not None:
+        raise RuntimeError(
+            f"rweb run imports {_importing_app} to find its app, and that import called start_rweb(): "
+            "put start_rweb(...) under `if __name__ == \"__main__\":`"
+        )
+    from ..reload import child_socket_pending, env_reload
+
+    if reload is None:
+        reload = env_reload()
     if isinstance(title, App):
         app = title
         title = app.title
@@ -186,6 +204,10 @@ def start_rweb(
     n = default_workers() if workers is None else workers
     if n < 1:
         raise ValueError("workers must be at least 1")
+    if reload and n > 1:
+        if workers is not None and not child_socket_pending():  # said once, by the reloader
+            log.warning("rweb: reload runs one server process: workers=%d ignored", n)
+        n = 1
     if n > 1 and app.broker is None:
         # Correct by default: state that sessions share cannot silently split
         # between workers that cannot see each other's writes.
@@ -209,6 +231,9 @@ def start_rweb(
     }
     url = f"http://{'[' + host + ']' if ':' in host else host}:{port}/"
 
+    if reload:
+        _reload(app, host, port, reload_dirs, aiofastnet, limits)
+        return
     if n == 1:
         ws_url = "ws" + url[4:] + "ws"
 
@@ -221,6 +246,34 @@ def start_rweb(
     log.info("rweb: %r serving on %s with %d workers", title, url, n)
     policy = RestartPolicy(restart_delay, max_restart_delay, restart_reset)
     _supervise(app, sock, n, aiofastnet, limits, policy)
+
+
+# Set by `rweb run` while it imports the app's module: start_rweb() there would serve too early.
+_importing_app: str | None = None
+
+
+def _reload(
+    app: App,
+    host: str,
+    port: int,
+    reload_dirs: Iterable[str | os.PathLike[str]] | None,
+    aiofastnet: bool,
+    limits: dict[str, Any],
+) -> None:
+    """``start_rweb(reload=True)``: in the reloader, run it; in the server it started, serve."""
+    from ..reload import child_socket, default_watch, run_reloader, this_command
+
+    sock = child_socket()
+    if sock is None:
+        watch = default_watch() if reload_dirs is None else list(reload_dirs)
+        run_reloader(this_command(), host=host, port=port, watch=watch)
+        return
+
+    def ready(server: Any) -> None:
+        shown = f"[{host}]" if ":" in host else host
+        log.info("rweb: %r serving on http://%s:%d/ (reloaded on changes)", app.title, shown, server.port)
+
+    run_worker(app, host, port, ready=ready, aiofastnet=aiofastnet, sock=sock, **limits)
 
 
 def listen(host: str, port: int, backlog: int = 4096) -> socket.socket:

@@ -1,0 +1,340 @@
+"""``rweb new DIRECTORY``: a new rweb project, ready for ``make run`` and ``make test``.
+
+The project holds ``app.py`` (a counter page, a todo page with a form, a
+``data-navigate`` link between them, a JSON handler and a stylesheet),
+``tests/test_app.py`` (``rweb.testing``: in-process, no browser),
+a ``Makefile``, ``pyproject.toml``, ``README.md`` and ``.gitignore``.
+An existing directory must be empty.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+__all__ = ["ProjectExists", "create_project", "main", "project_name"]
+
+
+class ProjectExists(Exception):
+    """The directory exists and is not empty (nothing was written)."""
+
+
+APP = '''\
+"""__TITLE__: an rweb app.
+
+    make run     # http://localhost:8080, restarted when a file changes
+    make test    # the tests in tests/
+
+- ``/``: a counter. A click changes the count on the server; the browser
+  gets only the new number.
+- ``/todos``: a todo list with a form.
+- ``/api/hello?name=Ada``: a plain JSON handler.
+
+Each open page (each browser tab) has its own session: its own count, its own
+list. The links with ``data-navigate`` switch pages over the same WebSocket.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rweb import App, Conn, Request, reactive
+from rweb.html import a, button, component, div, form, h1, input_, li, nav, p, span, ul
+
+HERE = Path(__file__).resolve().parent
+
+app = App(
+    "__TITLE__",
+    static={"/static": HERE / "static"},
+    head='<link rel="stylesheet" href="/static/style.css">',
+)
+
+
+@reactive
+class Counter:
+    value: int
+
+
+@reactive
+class Todos:
+    items: list
+
+
+def nav_bar() -> Any:
+    return nav(
+        a("Counter", href=app.url_for("home"), id="nav-home", data_navigate=True),
+        " | ",
+        a("Todos", href=app.url_for("todos"), id="nav-todos", data_navigate=True),
+    )
+
+
+@app.page("/", title="Counter")
+def home(writer_id: int, conn: Conn) -> Any:
+    counter = Counter(0)
+
+    def render() -> Any:
+        return div(
+            nav_bar(),
+            h1("Counter"),
+            # A component: only this part is rendered again when counter.value changes.
+            component("count", lambda: p("Count: ", span(counter.value, id="count"))),
+            button("+", data_action="inc", id="inc"),
+            button("-", data_action="dec", id="dec"),
+            button("Reset", data_action="reset", id="reset"),
+        )
+
+    def on_action(action: str, params: dict[str, Any]) -> None:
+        match action:
+            case "inc":
+                counter.value += 1
+            case "dec":
+                counter.value -= 1
+            case "reset":
+                counter.value = 0
+
+    return render, on_action
+
+
+@app.page("/todos", title="Todos")
+def todos(writer_id: int, conn: Conn) -> Any:
+    todos = Todos([])
+
+    def todo_list() -> Any:
+        if not todos.items:
+            return p("Nothing to do.", id="empty")
+        return ul(
+            [
+                li(span(text), " ", button("Done", data_action="done", data_param_text=text))
+                for text in todos.items
+            ],
+            id="todos",
+        )
+
+    def render() -> Any:
+        return div(
+            nav_bar(),
+            h1("Todos"),
+            form(
+                input_(name="text", placeholder="Something to do", autocomplete="off"),
+                button("Add"),
+                id="add",
+                data_onsubmit="add",
+            ),
+            component("list", todo_list),
+        )
+
+    def add(params: dict[str, Any]) -> None:
+        text = str(params.get("text", "")).strip()
+        if text and text not in todos.items:
+            todos.items.append(text)
+
+    def done(params: dict[str, Any]) -> None:
+        if params.get("text") in todos.items:
+            todos.items.remove(params["text"])
+
+    return render, {"add": add, "done": done}
+
+
+@app.get("/api/hello")
+def hello(request: Request) -> dict[str, Any]:
+    """A plain handler: a dict is sent as JSON."""
+    return {"hello": request.query.get("name", "world")}
+
+
+if __name__ == "__main__":
+    import argparse
+
+    from rweb import start_rweb
+
+    parser = argparse.ArgumentParser(description="Serve __TITLE__.")
+    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--reload", action="store_true", help="restart when a file changes")
+    args = parser.parse_args()
+    start_rweb(args.port, app, host=args.host, workers=1, reload=args.reload)
+'''
+
+TEST_APP = '''\
+"""The app's pages, driven in-process as a user would (rweb.testing: no browser, no server)."""
+
+from rweb.testing import Page, TestClient
+
+from app import app
+
+
+def test_the_counter_counts() -> None:
+    page = Page(app, "/")
+    assert page.text("#count") == "0"
+    page.click("#inc")
+    page.click("#inc")
+    page.click("#dec")
+    assert page.text("#count") == "1"
+    page.click("#reset")
+    assert page.text("#count") == "0"
+
+
+def test_todos_are_added_and_done() -> None:
+    page = Page(app, "/todos")
+    assert page.exists("#empty")
+    page.fill("#add [name=text]", "buy milk")
+    page.submit("#add")
+    page.submit("#add", {"text": "walk the dog"})
+    page.submit("#add", {"text": "   "})  # blank: ignored
+    assert page.texts("#todos li span") == ["buy milk", "walk the dog"]
+    page.click("#todos li:first-child button")
+    assert page.texts("#todos li span") == ["walk the dog"]
+
+
+def test_the_link_switches_pages_live() -> None:
+    page = Page(app, "/")
+    page.follow("#nav-todos")
+    assert page.url == "/todos" and page.title == "Todos"
+    page.follow("#nav-home")
+    assert page.url == "/" and page.text("#count") == "0"
+
+
+def test_first_paint_and_json() -> None:
+    http = TestClient(app)
+    r = http.get("/")
+    assert r.status == 200
+    assert '<span id="count">0</span>' in r.text
+    assert http.get("/api/hello?name=Ada").json() == {"hello": "Ada"}
+    assert http.get("/static/style.css").status == 200
+'''
+
+MAKEFILE = '''\
+# Two commands do all set-up:
+#   make run    serve the app on http://localhost:8080, restarted when a file changes
+#   make test   run the tests
+# RWEB is what pip installs as rweb: the PyPI name, or a checkout (make run RWEB=../rweb).
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PORT   ?= 8080
+RWEB   ?= rweb
+
+.PHONY: run test clean
+
+$(VENV)/.installed: pyproject.toml
+\t$(PYTHON) -m venv $(VENV)
+\t$(PY) -m pip install -q --upgrade pip
+\t$(PY) -m pip install -q "$(RWEB)" "pytest>=8"
+\ttouch $@
+
+run: $(VENV)/.installed
+\t$(PY) -m rweb run app.py --reload --host 127.0.0.1 --port $(PORT)
+
+test: $(VENV)/.installed
+\t$(PY) -m pytest -q
+
+clean:
+\trm -rf $(VENV) .pytest_cache
+'''
+
+PYPROJECT = '''\
+[project]
+name = "__NAME__"
+version = "0.1.0"
+description = "An rweb app"
+requires-python = ">=3.11"
+dependencies = ["rweb"]
+
+[project.optional-dependencies]
+test = ["pytest>=8"]
+
+[tool.pytest.ini_options]
+testpaths = ["tests"]
+pythonpath = ["."]
+'''
+
+README = '''\
+# __TITLE__
+
+An [rweb](https://pypi.org/project/rweb/) app: pages rendered on the server,
+kept live over one WebSocket.
+
+```sh
+make run     # creates .venv, installs rweb, serves http://localhost:8080 (restarted when a file changes)
+make test    # runs tests/ (in-process: no browser, no server)
+```
+
+`make run PORT=9000` picks another port; `make run RWEB=path/to/rweb` installs
+rweb from a checkout instead of PyPI.
+
+- `app.py`: the app. `/` is a counter, `/todos` a todo list with a form,
+  `/api/hello?name=Ada` a JSON handler; `static/` is served at `/static`.
+- `tests/test_app.py`: the pages driven as a user would, with `rweb.testing`.
+
+While `make run` runs, saving a file restarts the server and the open pages
+reconnect by themselves, each with a new session (its state starts again).
+Without the Makefile: `rweb run app.py --reload`, or `python app.py --reload`.
+'''
+
+GITIGNORE = '''\
+.venv/
+__pycache__/
+*.py[cod]
+.pytest_cache/
+*.egg-info/
+build/
+dist/
+'''
+
+STYLE = '''\
+body { font-family: system-ui, sans-serif; max-width: 40rem; margin: 2rem auto; padding: 0 1rem; }
+nav { margin-bottom: 1rem; }
+button { margin-right: 0.25rem; }
+'''
+
+
+def project_name(directory: Path) -> str:
+    """A distribution name from the directory's name: ``My App`` -> ``my-app``."""
+    name = re.sub(r"[^A-Za-z0-9]+", "-", directory.name).strip("-").lower()
+    return name or "rweb-app"
+
+
+def create_project(directory: str | Path) -> list[Path]:
+    """Write a new project into ``directory`` (created; an existing one must be empty); the files written."""
+    root = Path(directory)
+    if root.exists():
+        if not root.is_dir():
+            raise ProjectExists(f"{root} exists and is not a directory")
+        if any(root.iterdir()):
+            raise ProjectExists(f"{root} exists and is not empty: nothing was written")
+    name = project_name(root.resolve())
+    title = name.replace("-", " ").title()
+    files = {
+        "app.py": APP,
+        "tests/test_app.py": TEST_APP,
+        "static/style.css": STYLE,
+        "Makefile": MAKEFILE,
+        "pyproject.toml": PYPROJECT,
+        "README.md": README,
+        ".gitignore": GITIGNORE,
+    }
+    written = []
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text.replace("__NAME__", name).replace("__TITLE__", title))
+        written.append(path)
+    return written
+
+
+def main(argv: list[str]) -> int:
+    """``rweb new DIRECTORY``; the exit status."""
+    parser = argparse.ArgumentParser(prog="rweb new", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("directory", help="the project's directory (created; an existing one must be empty)")
+    args = parser.parse_args(argv)
+    try:
+        create_project(args.directory)
+    except ProjectExists as exc:
+        print(f"rweb new: {exc}", file=sys.stderr)
+        return 1
+    print(f"created {args.directory}: app.py, tests/test_app.py, Makefile, pyproject.toml, README.md")
+    print(f"  cd {args.directory} && make run    # http://localhost:8080, restarted when a file changes")
+    print("  make test")
+    return 0
