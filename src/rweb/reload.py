@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import secrets
 import select
 import signal
 import socket
@@ -142,9 +143,17 @@ class _Reloader:
         self.reported = False  # the child's own exit was logged
         self.stopping = False
         self.restart = False  # SIGHUP
+        # One key for every server this reloader starts: with a broker, a page's session is
+        # saved by the server that stops and restored by the next one (docs/resume.md).
+        self.secret = os.environ.get("RWEB_SECRET_KEY") or secrets.token_urlsafe(32)
 
     def start(self) -> None:
-        env = {**os.environ, CHILD_ENV: str(os.getpid()), FD_ENV: str(self.sock.fileno())}
+        env = {
+            **os.environ,
+            CHILD_ENV: str(os.getpid()),
+            FD_ENV: str(self.sock.fileno()),
+            "RWEB_SECRET_KEY": self.secret,
+        }
         try:
             self.proc = subprocess.Popen(self.command, env=env, pass_fds=(self.sock.fileno(),))
         except OSError as exc:
