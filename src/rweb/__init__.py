@@ -25,12 +25,14 @@ from .http import (
     Request,
     Response,
 )
+from .js_commands import JS
 from .reactive import RDict, RList, process_local, reactive
 from .session import ConnectionInfo, UnknownAction
 from .snapshot import transient
 
 __all__ = [
     "COMPILED",
+    "JS",
     "App",
     "Conn",
     "ConnectionInfo",

@@ -204,6 +204,20 @@ class Conn:
 
     # -- callbacks -----------------------------------------------------------
 
+    def push_event(self, name: str, payload: Any = None) -> None:
+        """Send the page an event (LiveView's ``push_event``): the client hooks' ``handleEvent(name)``
+        callbacks get ``payload`` (JSON), then the window event ``rweb:event`` ({name, payload})."""
+        import orjson
+
+        orjson.dumps(payload)  # JSON, or a TypeError here rather than in the message
+        if self._connection is not None:
+            self._connection.effect("event", {"name": str(name), "payload": payload})
+
+    def exec_js(self, js: Any) -> None:
+        """Run JS commands (an ``rweb.JS``) in the page, with the next message."""
+        if self._connection is not None:
+            self._connection.effect("js", {"cmds": js.cmds})
+
     def stream(
         self,
         name: str,

@@ -104,12 +104,14 @@ KIND_URL = 2  # checked by check_url
 KIND_URL_LIST = 3  # each URL checked
 KIND_OBJECT_DATA = 4  # ``data``: a URL on <object> only
 KIND_HTML = 5  # srcdoc: a whole HTML document
+KIND_ACTION_LIST = 6  # data-hook-actions: space-separated actions a client hook may send
 _ATTR_KINDS: dict[str, int] = {
     **{n: KIND_URL for n in URL_ATTRS},
     **{n: KIND_URL_LIST for n in _URL_LIST_ATTRS},
     "data": KIND_OBJECT_DATA,
     "srcdoc": KIND_HTML,
     **{n: KIND_ACTION for n in ("data-action", "data-oninput", "data-onchange", "data-onsubmit")},
+    "data-hook-actions": KIND_ACTION_LIST,
 }
 
 
@@ -126,7 +128,7 @@ class _SpecialName(str):
 
 _SPECIAL_NAME_CLASSES: dict[int, type[_SpecialName]] = {
     kind: type(f"_SpecialName{kind}", (_SpecialName,), {"__slots__": (), "kind": kind})
-    for kind in (KIND_ACTION, KIND_URL, KIND_URL_LIST, KIND_OBJECT_DATA, KIND_HTML)
+    for kind in (KIND_ACTION, KIND_URL, KIND_URL_LIST, KIND_OBJECT_DATA, KIND_HTML, KIND_ACTION_LIST)
 }
 
 _ATTR_NAMES: dict[str, str] = {}

@@ -29,6 +29,7 @@ from .html import (
     _ATTR_KINDS,
     _ATTR_NAMES,
     KIND_ACTION,
+    KIND_ACTION_LIST,
     Component,
     Element,
     Markup,
@@ -67,6 +68,7 @@ ROOT = "root"
 # Attributes whose value names an action the client may send.
 ACTION_ATTRS = frozenset(n for n, kind in _ATTR_KINDS.items() if kind == KIND_ACTION)
 _KIND_ACTION: Any = KIND_ACTION
+_KIND_ACTION_LIST: Any = KIND_ACTION_LIST
 
 MAX_DEPTH = 512
 """How deep a tree may nest: each element, each list / tuple / generator /
@@ -651,6 +653,10 @@ def _element(el: Element, p: RenderContext, cur: str, room: int, extra: str = ""
                         if p.acts is None:
                             p.acts = set()
                         p.acts.add(sv)
+                    elif kind is _KIND_ACTION_LIST:  # a hook's actions
+                        if p.acts is None:
+                            p.acts = set()
+                        p.acts.update(sv.split())
                     else:
                         _check_attr(kind, name, v, sv, tag)
                 a = _attr(name, sv)
