@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from conftest import PW_TIMEOUT_MS, LiveApp
+from conftest import PW_TIMEOUT_MS, LiveApp, TcpProxy
 
 from rweb import App, reactive
 from rweb.html import button, component, div, form, input_, span
+from rweb.testing import serve
 
 WAIT = 10.0  # the longest a held action waits for the test to let it go (s)
 
@@ -211,3 +212,31 @@ def test_busy_delay_below_zero_turns_it_off(pw_context: Any, pw_open: Any, gate:
         "",
         False,
     ]
+
+
+def test_disable_with_lasts_until_the_reply_to_the_action_sent_again(pw_page: Any, gate: Gate) -> None:
+    with serve(build(gate)) as srv, TcpProxy(srv.port) as proxy:
+        page = pw_page
+        page.goto(proxy.url)
+        live = LiveApp(page, srv)
+        live.wait_connected()
+        first = page.evaluate_handle("window.rweb._socket")
+        proxy.freeze()  # the click never reaches the server on this socket
+        page.click("#save")
+        assert state(live, "#save") == {"loading": True, "disabled": True, "text": "Saving…", "cls": "rweb-loading"}
+        proxy.cut()
+        wait_js(live, "() => document.querySelector('#save').classList.contains('rweb-pending')")
+        assert state(live, "#save")["text"] == "Saving…"
+        # Back: the action is sent again, and the server holds it.
+        wait_js(live, "(s) => window.rweb.connected && window.rweb._socket !== s", first)
+        deadline = time.monotonic() + WAIT
+        while gate.hits != ["save:"] and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert gate.hits == ["save:"]
+        # rweb-pending, like rweb-loading, stays until the reply.
+        now = state(live, "#save")
+        assert sorted(now.pop("cls").split()) == ["rweb-loading", "rweb-pending"]
+        assert now == {"loading": True, "disabled": True, "text": "Saving…"}
+        gate.opened.set()
+        wait_js(live, "() => document.querySelector('#n').textContent === '1'")
+        assert state(live, "#save") == {"loading": False, "disabled": False, "text": "Save (1)", "cls": None}

@@ -36,8 +36,8 @@
  *
  * Pending states: the element clicked (a submitted form, and its submit button) carries the
  * class rweb-loading from the action's send until its reply (an error too), or until it is
- * dropped, reconnects included; rweb-pending as well while that reply waits for a lost
- * connection. <html> carries rweb-busy (#rweb-busy, a thin bar at the top, shows) once an action
+ * dropped, reconnects included; rweb-pending as well once the action met a lost connection
+ * (until the same reply). <html> carries rweb-busy (#rweb-busy, a thin bar at the top, shows) once an action
  * or navigation has waited rwebConfig.busyDelay ms on the socket, until none waits.
  *
  * Form controls and the server's values: a changed value / checked / selected attribute in
