@@ -11,7 +11,7 @@ import pytest
 
 from rweb import App, Conn, ConnectionInfo, Redirect, Request, reactive
 from rweb.dom import parse_html
-from rweb.html import a, button, component, div, p, span
+from rweb.html import a, button, component, div, form, input_, p, span
 from rweb.http import HTMLResponse, HTTPError, JSONResponse, RedirectResponse, Response
 from rweb.protocol import assemble
 from rweb.testing import Client, CookieJar, Page, SetCookie, TestClient, TestResponse
@@ -348,6 +348,52 @@ def test_pushes_from_in_session_reach_the_client() -> None:
     c.run_pending()
     assert [m["d"] for m in c.pushes] == [{"n": {"0": "1"}}, {"n": {"0": "2"}}]
     assert c.html("n") == '<span data-rc="n">2</span>'
+
+
+def test_reset_and_focus_are_effects_of_the_reply_or_a_push() -> None:
+    app = App("todo")
+    painted: list[bool] = []
+
+    @app.page("/")
+    def home(writer_id: Any, conn: Conn) -> Any:
+        # During the first paint there is no browser to ask: both do nothing.
+        conn.focus("#text")
+        conn.reset("#new")
+        painted.append(conn.live)
+
+        def on_action(action: str, params: dict[str, Any]) -> None:
+            if action == "add":
+                conn.reset("form#new")
+                conn.focus("#new input[name=text]")
+            elif action == "bad":
+                conn.focus("  ")
+
+        return (
+            lambda: div(
+                form(input_(name="text", id="text"), data_action="add", id="new"),
+                button("?", data_action="bad"),
+            )
+        ), on_action
+
+    assert TestClient(app).get("/").status == 200
+    c = Client(app)
+    assert painted == [False, True]
+    # The live setup's effects ride on the init.
+    assert c.effects == [("focus", {"selector": "#text"}), ("reset", {"selector": "#new"})]
+    reply = c.send("add")
+    assert reply["fx"] == [
+        ["reset", {"selector": "form#new"}],
+        ["focus", {"selector": "#new input[name=text]"}],
+    ]
+    assert c.effects[2:] == [
+        ("reset", {"selector": "form#new"}),
+        ("focus", {"selector": "#new input[name=text]"}),
+    ]
+    assert c.send("bad")["e"]["code"] == "handler_error"
+    # Outside a handler: a push carries them.
+    app.in_session(c.writer_id, lambda conn: conn.focus("#text"))
+    c.run_pending()
+    assert c.pushes[-1]["fx"] == [["focus", {"selector": "#text"}]]
 
 
 def test_close_runs_the_session_end_hooks() -> None:

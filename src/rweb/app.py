@@ -91,8 +91,9 @@ class Conn:
     first paint, True in the live session), ``writer_id``.
 
     Ask (in the setup or later, in a handler): :meth:`set_cookie`,
-    :meth:`clear_cookie`, :meth:`navigate`, :meth:`patch`, :meth:`redirect`;
-    register :meth:`on_close` and :meth:`on_params` callbacks.
+    :meth:`clear_cookie`, :meth:`navigate`, :meth:`patch`, :meth:`redirect`,
+    :meth:`reset`, :meth:`focus`; register :meth:`on_close` and
+    :meth:`on_params` callbacks.
     """
 
     __slots__ = (
@@ -201,6 +202,29 @@ class Conn:
         if self._connection is None:
             raise Redirect(url)
         self._connection.effect("nav", {"url": url, "mode": mode})
+
+    # -- form fields ---------------------------------------------------------
+
+    def reset(self, selector: str) -> None:
+        """Give the fields of the forms (or the fields) ``selector`` matches in the browser the
+        values the server renders for them, even the focused one and what the user typed.
+
+        The reset happens after this message's patches are applied: ``conn.reset("#new-todo")``
+        in the handler of the form's submit empties a field the page renders without a value.
+        Outside a live session (the HTTP first paint) it does nothing.
+        """
+        self._field_effect("reset", selector)
+
+    def focus(self, selector: str) -> None:
+        """Move the browser's focus to the first element ``selector`` matches (after this
+        message's patches). Outside a live session it does nothing: render ``autofocus``."""
+        self._field_effect("focus", selector)
+
+    def _field_effect(self, kind: str, selector: str) -> None:
+        if not isinstance(selector, str) or not selector.strip():
+            raise ValueError(f"{kind}() takes a CSS selector, not {selector!r}")
+        if self._connection is not None:
+            self._connection.effect(kind, {"selector": selector})
 
     # -- callbacks -----------------------------------------------------------
 

@@ -53,9 +53,15 @@ def test_a_click_changes_only_the_text_node(open_app):
     page.evaluate("window.__mutations.length = 0")
     app.click_and_wait(BUTTONS["inc"])
     muts = page.evaluate("window.__mutations")
+    # The button carries the class rweb-loading until the reply: its class attribute comes
+    # and goes; the reply itself changes one text node.
+    loading = {"type": "attributes", "target": "BUTTON", "added": 0, "removed": 0, "attr": "class"}
     assert muts == [
-        {"type": "characterData", "target": "#text", "added": 0, "removed": 0, "attr": None}
+        loading,
+        {"type": "characterData", "target": "#text", "added": 0, "removed": 0, "attr": None},
+        loading,
     ]
+    assert page.evaluate("document.querySelector('[data-action=inc]').hasAttribute('class')") is False
 
 
 def test_error_replies_raise_an_event_and_leave_the_page_working(open_app):

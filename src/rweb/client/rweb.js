@@ -26,6 +26,25 @@
  *   data-oninput="x"       input event sends {"value": ...} (and "checked" for checkboxes, radios)
  *   data-onchange="x"      change event, the same
  *   data-debounce="ms"     with data-oninput: send once typing pauses for ms
+ *   data-throttle="ms"     with data-action (clicks) or data-oninput: at most one action per ms:
+ *                          the first at once, then one at the end of each ms window that had
+ *                          events, with the latest of them (the field's value then); wins over
+ *                          data-debounce
+ *   data-disable-with="t"  on a data-action element, or a form's submit button: while its action
+ *                          waits for its reply the element is disabled and shows t; then it shows
+ *                          what the server rendered
+ *
+ * Pending states: the element clicked (a submitted form, and its submit button) carries the
+ * class rweb-loading from the action's send until its reply (an error too), or until it is
+ * dropped, reconnects included; rweb-pending as well once the action met a lost connection
+ * (until the same reply). <html> carries rweb-busy (#rweb-busy, a thin bar at the top, shows) once an action
+ * or navigation has waited rwebConfig.busyDelay ms on the socket, until none waits.
+ *
+ * Form controls and the server's values: a changed value / checked / selected attribute in
+ * the reply to one of this page's actions is applied, to the focused control too, unless the
+ * user changed that control since the action went (or a later action, or typing held back by
+ * data-debounce / data-throttle, carries its newer state); in a push it is never applied to
+ * the focused control nor to one whose state the server has not seen (docs/forms.md).
  *   <a href data-navigate> a plain left click shows the link's page without a reload: the
  *                          history gets a new entry and the server mounts that page on this
  *                          socket (or patches this one); data-navigate="replace" replaces the
@@ -79,6 +98,9 @@
  *                                             ["r"] reset, ["i", key, html, at] insert or replace in
  *                                             place, ["d", key] delete; then keep |limit| rows at most.
  *                                             A re-render leaves a stream container's children alone.
+ *   ["reset", {selector}]                     the fields of the forms (or fields) it matches get
+ *                                             what the server rendered, focused or not
+ *   ["focus", {selector}]                     focus the first element it matches
  *
  * Window events:
  *   rweb:connected     {msg}             an init arrived on a new socket (first connection or reconnect)
@@ -96,6 +118,7 @@
  *                                         kind: "mount" (another page), "patch" (same session),
  *                                         "load" (a real page load follows), "error"
  *   rweb:cookie        {url, ok, status}  a cookie request finished
+ *   rweb:busy, rweb:idle  {}             <html> got, or lost, the class rweb-busy
  *
  * window.rweb: send(action, params) -> Promise<reply | null>, navigate(url, {replace}) ->
  * Promise<reply | null>, cookiesSet() -> Promise<bool> (pending cookie requests done),
@@ -104,7 +127,8 @@
  *
  * window.rwebConfig (set before this script runs; all in ms): heartbeat (25000: ping after
  * that much silence), heartbeatWait (10000: no answer by then, the socket is dead),
- * restartBanner (2000: after a 1012 close, the banner waits that long for the socket).
+ * restartBanner (2000: after a 1012 close, the banner waits that long for the socket),
+ * busyDelay (200: rweb-busy after an action waited that long; 0: at once; -1: never, no events).
  */
 (() => {
   "use strict";
@@ -129,12 +153,20 @@
   // connected RESTART_BANNER ms after the close (window.rwebConfig.restartBanner; 0: at once).
   const RESTART_BANNER = settings.restartBanner >= 0 ? settings.restartBanner : 2000;
   const RESTART_RETRY = [100, 250];
+  // The page is busy (class rweb-busy on <html>, a bar at the top, rweb:busy) once an action
+  // has waited that long for its reply (window.rwebConfig.busyDelay; 0: at once; < 0: never).
+  const BUSY_DELAY = typeof settings.busyDelay === "number" ? settings.busyDelay : 200;
   const SERVICE_RESTART = 1012;
   const PARAM_PREFIX = "data-param-";
   const STYLE =
     "#rweb-status{display:none}" +
     "html.rweb-disconnected #rweb-status{display:block;position:fixed;top:0;left:0;right:0;" +
-    "padding:4px 8px;background:#b00020;color:#fff;font:14px sans-serif;text-align:center;z-index:2147483647}";
+    "padding:4px 8px;background:#b00020;color:#fff;font:14px sans-serif;text-align:center;z-index:2147483647}" +
+    "#rweb-busy{display:none}" +
+    "html.rweb-busy #rweb-busy{display:block;position:fixed;top:0;left:0;right:0;height:3px;z-index:2147483646;" +
+    "pointer-events:none;background:linear-gradient(90deg,transparent,#29d 50%,transparent) no-repeat;" +
+    "background-size:40% 100%;animation:rweb-busy 1.2s linear infinite}" +
+    "@keyframes rweb-busy{from{background-position:-60% 0}to{background-position:160% 0}}";
 
   const comps = Object.create(null); // name -> {s: [...], d: [...]}
   const pending = new Map(); // ref of a nav message -> resolve of navigate()'s promise
@@ -144,7 +176,14 @@
   // the server gave a resume token.
   const acts = new Map();
   const marked = new Map(); // element -> how many of its actions are unanswered (class rweb-pending)
+  const loading = new Map(); // element -> how many of its actions are unanswered (class rweb-loading)
+  // Element with data-disable-with -> {n: its unanswered actions, disabled, content: what the
+  // server rendered (its child nodes, or an input's value)}: shown disabled with that text.
+  const disabledWith = new Map();
   const debounced = new Map(); // element -> {id: timeout id, fire}
+  // data-throttle: element -> {id: the window's timeout id, fire: the send held for the window's
+  // end, or null}
+  const throttled = new Map();
   // Form field -> its state (see stateOf()) as the server has it: what the client last sent
   // for it, or (no entry) what the server rendered. A field whose state differs has news
   // the server has not seen: it is sent again after a reconnect (see recover()).
@@ -175,6 +214,11 @@
   let quietUntil = 0; // after a 1012 close: no banner before then (performance.now()), or 0
   let quietTimer = null; // shows the banner at quietUntil if the page is still not connected
   let restartRetry = false; // the next reconnect is the first one after a 1012 close
+  let busy = false; // <html> carries rweb-busy
+  let busyTimer = null;
+  // The message whose patches are being morphed in: {a: the action it answers, or null (a
+  // push), ref}; null: an init, or rweb.morph() (see holds()).
+  let applying = null;
 
   const emit = (name, detail) => window.dispatchEvent(new CustomEvent(name, { detail }));
 
@@ -219,6 +263,8 @@
     return k ? "i" + k : null;
   }
 
+  const selects = new WeakMap(); // a <select> being morphed -> its options keep their state
+
   const compatible = (a, b) =>
     a.nodeType === b.nodeType && a.nodeName === b.nodeName && a.namespaceURI === b.namespaceURI;
 
@@ -245,13 +291,64 @@
     }
   }
 
+  // Does form control `el` keep its state (value, checkedness, selection) although the server
+  // renders another one? Asked only when its value / checked / selected attribute changed.
+  //   the reply to one of this page's actions: the server's value wins, focused or not,
+  //     unless the user changed the field since that action went (what it sent for the
+  //     field, or, for the focused field it did not send, its state then), or a later
+  //     action still on its way, or typing held back (data-debounce, data-throttle),
+  //     carries the field's newer state
+  //   a push (or the reply to a navigation): never over the focused control, nor over one
+  //     whose state the server has not seen (typed but not sent, sent and not answered)
+  //   an init, rweb.morph(): the focused control keeps its state (a reconnect's init is
+  //     handled by capture() / restore())
+  function holds(el) {
+    const ctx = applying, focused = editing(el);
+    if (ctx === null) return focused;
+    for (const b of debounced.keys()) if (b === el || b.contains(el)) return true;
+    for (const [b, t] of throttled) if (t.fire && (b === el || b.contains(el))) return true;
+    const a = ctx.a;
+    for (const [r, b] of acts) {
+      if (b !== a && (a === null || r > ctx.ref) && sentState(b, el) !== undefined) return true;
+    }
+    if (a === null) return focused || stateOf(el) !== knownOf(el);
+    const s = sentState(a, el);
+    if (s !== undefined) return stateOf(el) !== s;
+    return focused && (el !== a.focus || stateOf(el) !== a.focusState);
+  }
+
+  // The state action `a` sent for field `el`, or undefined.
+  const sentState = (a, el) => (a.field === el ? a.state : a.seen ? a.seen.get(el) : undefined);
+
+  // Set the value of an input or textarea; the focused one keeps its caret where it can.
+  function setValue(el, v) {
+    let sel = null;
+    if (el === document.activeElement) {
+      try {
+        if (typeof el.selectionStart === "number") sel = [el.selectionStart, el.selectionEnd, el.selectionDirection];
+      } catch { /* this input type has no selection */ }
+    }
+    el.value = v;
+    if (sel) {
+      try { el.setSelectionRange(Math.min(sel[0], v.length), Math.min(sel[1], v.length), sel[2]); } catch { /* ignore */ }
+    }
+  }
+
   // Morph `from` (in the page) into `to` (parsed); returns the node now in the page.
   //
   // Form controls: the value, checkedness and selectedness of a control follow
-  // the server when its value / checked / selected attribute changed, except
-  // on the control that has focus. A control the server renders the same way
+  // the server when its value / checked / selected attribute changed, except where
+  // the user's state is kept (see holds()). A control the server renders the same way
   // as before keeps what the user typed or ticked.
   function morph(from, to) {
+    const out = morphNode(from, to);
+    // An element shown with its data-disable-with text now has the server's content: keep
+    // that for later, and show the text again.
+    if (disabledWith.size && out === from && disabledWith.has(from)) redisable(from);
+    return out;
+  }
+
+  function morphNode(from, to) {
     if (!compatible(from, to)) {
       from.parentNode.replaceChild(to, from);
       return to;
@@ -261,15 +358,16 @@
       return from;
     }
     if (from.isEqualNode(to)) return from;
-    const busy = editing(from);
     switch (from.nodeName) {
       case "INPUT": {
         const oldValue = from.getAttribute("value"), oldChecked = from.hasAttribute("checked");
+        const value = to.getAttribute("value"), checked = to.hasAttribute("checked");
+        // Asked before the attributes change: the state the server had is the old one.
+        const keep = (value !== oldValue || checked !== oldChecked) && holds(from);
         syncAttrs(from, to);
-        if (!busy) {
-          const value = to.getAttribute("value"), checked = to.hasAttribute("checked");
+        if (!keep) {
           if (value !== oldValue && from.type !== "file" && from.value !== (value ?? "")) {
-            from.value = value ?? "";
+            setValue(from, value ?? "");
             known.delete(from);
           }
           if (checked !== oldChecked && from.checked !== checked) {
@@ -283,20 +381,27 @@
         syncAttrs(from, to);
         const text = to.value; // a parsed textarea's value is its text
         if (from.defaultValue !== text) {
+          const keep = holds(from);
           from.defaultValue = text; // the value follows unless the user edited it
-          if (!busy && from.value !== text) {
-            from.value = text;
+          if (!keep && from.value !== text) {
+            setValue(from, text);
             known.delete(from);
           }
         }
         return from;
       }
+      case "SELECT":
+        // Its options follow the server, or all keep the user's choice.
+        selects.set(from, holds(from));
+        syncAttrs(from, to);
+        break;
       case "OPTION": {
         const was = from.hasAttribute("selected"), is = to.hasAttribute("selected");
         syncAttrs(from, to);
-        if (!busy && was !== is && from.selected !== is) {
+        const sel = was !== is ? from.closest("select") : null;
+        const keep = sel && selects.has(sel) ? selects.get(sel) : editing(from);
+        if (!keep && was !== is && from.selected !== is) {
           from.selected = is;
-          const sel = from.closest("select");
           if (sel) known.delete(sel);
         }
         break;
@@ -307,6 +412,7 @@
         if (from.hasAttribute("data-stream")) return from;
     }
     morphChildren(from, to);
+    if (from.nodeName === "SELECT") selects.delete(from);
     return from;
   }
 
@@ -475,6 +581,7 @@
       navs.delete(msg.ref);
       latest = msg.ref === navRef;
       if (latest) navRef = null;
+      checkBusy();
     }
     let names = [];
     if (msg.t === "init") {
@@ -512,7 +619,14 @@
     } else if (msg.t === "r" || msg.t === "p") {
       if (msg.d && typeof msg.d === "object") {
         names = topmost(applyPatches(msg.d));
-        update(names);
+        // The reply to one of this page's actions, or a push (see holds()).
+        const a = msg.t === "r" && msg.ref != null ? acts.get(msg.ref) : undefined;
+        applying = { a: a || null, ref: a ? msg.ref : null };
+        try {
+          update(names);
+        } finally {
+          applying = null;
+        }
         if (names.length) remark();
       }
       emit("rweb:update", { components: names, msg });
@@ -544,34 +658,45 @@
   // ----------------------------------------------------- pending actions
 
   // Action `r` is answered (`msg`), or dropped (null): forget it, resolve its promise.
-  // Its element loses the class rweb-pending once none of its actions waits.
+  // Its elements lose the classes rweb-pending and rweb-loading, and their data-disable-with
+  // text, once none of their actions waits.
   function answered(r, msg) {
     const a = acts.get(r);
     if (!a) return;
     acts.delete(r);
-    if (a.marked) unmark(a.el);
+    if (a.marked) uncount(marked, a.el, "rweb-pending");
+    if (a.loads) for (const el of a.loads) uncount(loading, el, "rweb-loading");
+    if (a.disables) for (const el of a.disables) enable(el);
     if (down) showStatus();
+    checkBusy();
     a.resolve(msg);
   }
 
-  // The element of action `a` shows that the action waits (only once the connection is lost:
-  // a click answered in time changes nothing but what the server sends).
+  // The element of action `a` shows that the action waits for the connection (only once the
+  // connection is lost: a click answered in time changes nothing but what the server sends).
   function mark(a) {
     if (!a.el || a.marked) return;
     a.marked = true;
-    marked.set(a.el, (marked.get(a.el) || 0) + 1);
-    a.el.classList.add("rweb-pending");
+    count(marked, a.el, "rweb-pending");
   }
 
-  function unmark(el) {
-    const n = (marked.get(el) || 1) - 1;
+  function count(map, el, cls) {
+    map.set(el, (map.get(el) || 0) + 1);
+    el.classList.add(cls);
+  }
+
+  function uncount(map, el, cls) {
+    const n = (map.get(el) || 1) - 1;
     if (n > 0) {
-      marked.set(el, n);
+      map.set(el, n);
       return;
     }
-    marked.delete(el);
-    el.classList.remove("rweb-pending");
-    if (el.getAttribute("class") === "") el.removeAttribute("class");
+    map.delete(el);
+    if (el.classList.length === 1 && el.classList.contains(cls)) el.removeAttribute("class");
+    else {
+      el.classList.remove(cls);
+      if (el.getAttribute("class") === "") el.removeAttribute("class");
+    }
   }
 
   // A morph syncs the class attribute with the server's markup: put the marks back.
@@ -579,6 +704,97 @@
     for (const el of marked.keys()) {
       if (!el.classList.contains("rweb-pending")) el.classList.add("rweb-pending");
     }
+    for (const el of loading.keys()) {
+      if (!el.classList.contains("rweb-loading")) el.classList.add("rweb-loading");
+    }
+  }
+
+  // ------------------------------------------------ data-disable-with
+
+  // While one of its actions waits for its reply, an element with data-disable-with is
+  // disabled (aria-disabled for an element that cannot be: its clicks are ignored) and
+  // shows that text instead of its content; then it gets back what the server rendered.
+  const canDisable = (el) => "disabled" in el && el.nodeName !== "A";
+  const textInput = (el) => el.nodeName === "INPUT";
+
+  function disable(el) {
+    const d = disabledWith.get(el);
+    if (d) {
+      d.n++;
+      return;
+    }
+    disabledWith.set(el, { n: 1, disabled: false, content: null });
+    redisable(el);
+  }
+
+  // Note what `el` shows now (the server's rendering) and show the data-disable-with text.
+  function redisable(el) {
+    const d = disabledWith.get(el), text = el.getAttribute("data-disable-with") ?? "";
+    if (canDisable(el)) {
+      d.disabled = el.disabled;
+      el.disabled = true;
+    } else {
+      d.disabled = el.getAttribute("aria-disabled");
+      el.setAttribute("aria-disabled", "true");
+    }
+    if (textInput(el)) {
+      d.content = el.value;
+      el.value = text;
+    } else {
+      d.content = Array.from(el.childNodes);
+      el.textContent = text;
+    }
+  }
+
+  function enable(el) {
+    const d = disabledWith.get(el);
+    if (!d || --d.n > 0) return;
+    disabledWith.delete(el);
+    if (canDisable(el)) el.disabled = d.disabled;
+    else if (d.disabled === null) el.removeAttribute("aria-disabled");
+    else el.setAttribute("aria-disabled", d.disabled);
+    if (textInput(el)) el.value = d.content;
+    else el.replaceChildren(...d.content);
+  }
+
+  // ------------------------------------------------------------ busy
+
+  // <html> gets the class rweb-busy (and the window rweb:busy) once an action or a navigation
+  // has waited BUSY_DELAY ms for its reply on the current socket; it loses it (rweb:idle)
+  // when none waits. A lost connection shows the banner instead.
+  function checkBusy() {
+    if (BUSY_DELAY < 0) return;
+    let oldest = Infinity;
+    if (live()) {
+      for (const a of acts.values()) if (a.on === sock && a.at < oldest) oldest = a.at;
+      for (const n of navs.values()) if (n.at < oldest) oldest = n.at;
+    }
+    if (oldest === Infinity) {
+      clearTimeout(busyTimer);
+      busyTimer = null;
+      if (busy) setBusy(false);
+      return;
+    }
+    if (busy || busyTimer !== null) return;
+    const wait = oldest + BUSY_DELAY - performance.now();
+    if (wait <= 0) setBusy(true);
+    else busyTimer = setTimeout(() => {
+      busyTimer = null;
+      checkBusy();
+    }, wait);
+  }
+
+  function setBusy(on) {
+    busy = on;
+    const doc = document.documentElement;
+    doc.classList.toggle("rweb-busy", on);
+    if (on && !document.getElementById("rweb-busy") && document.body) {
+      const el = document.createElement("div");
+      el.id = "rweb-busy";
+      el.setAttribute("aria-hidden", "true");
+      document.body.appendChild(el);
+    }
+    emit(on ? "rweb:busy" : "rweb:idle", {});
   }
 
   // Send the actions that did not go out on the current socket, in ref order.
@@ -590,10 +806,12 @@
       try {
         s.send(a.data);
         a.on = s;
+        a.at = performance.now();
       } catch {
-        return; // the close event follows; they wait for the next socket
+        break; // the close event follows; they wait for the next socket
       }
     }
+    checkBusy();
   }
 
   // A new socket's init arrived: settle the actions kept from before it.
@@ -718,6 +936,11 @@
         serverEvent(data);
       } else if (kind === "js") {
         if (Array.isArray(data.cmds)) runJs(data.cmds, document.body);
+      } else if (kind === "reset") {
+        for (const el of select(data.selector)) resetFields(el);
+      } else if (kind === "focus") {
+        const el = select(data.selector)[0];
+        if (el) el.focus();
       } else {
         console.warn("rweb: unknown effect", kind);
       }
@@ -958,6 +1181,39 @@
     emit("rweb:stream", { name, ops: ops.length });
   }
 
+  // The elements a selector in an effect names (none, with a warning, for a bad one).
+  function select(selector) {
+    try {
+      return Array.from(document.querySelectorAll(selector));
+    } catch {
+      console.warn("rweb: bad selector in an effect", selector);
+      return [];
+    }
+  }
+
+  // The "reset" effect: the fields of a form (or container), or a field, get the state the
+  // server rendered (their value / checked / selected attributes), focused or not; typing
+  // held back for them (data-debounce, data-throttle) is dropped.
+  function resetFields(el) {
+    const fields = el.matches(FIELDS) ? [el] : Array.from(el.querySelectorAll(FIELDS));
+    for (const f of fields) {
+      if (!editable(f)) continue;
+      for (const [key, t] of throttled) if (key === f || key.contains(f)) t.fire = null;
+      for (const [key, d] of Array.from(debounced)) {
+        if (key === f || key.contains(f)) {
+          clearTimeout(d.id);
+          debounced.delete(key);
+        }
+      }
+      const s = defaultStateOf(f);
+      if (stateOf(f) !== s) {
+        if (f.nodeName === "INPUT" && !checkable(f)) setValue(f, s);
+        else setState(f, s);
+      }
+      known.delete(f);
+    }
+  }
+
   // A real page load of `url` (a path on this site, or http(s)://), once the pending
   // cookies are set. `how`: "assign" (a new history entry), "replace", or the
   // navigation that led here: its history entry was not pushed yet, so a push
@@ -1111,10 +1367,7 @@
       return Promise.resolve(null);
     }
     // What the user typed before leaving reaches the page it was typed in.
-    for (const { id, fire } of Array.from(debounced.values())) {
-      clearTimeout(id);
-      fire();
-    }
+    for (const key of [...debounced.keys(), ...throttled.keys()]) flushHeld(key);
     const r = ++ref;
     navRef = r;
     navs.set(r, {
@@ -1123,11 +1376,13 @@
       hash,
       from: [window.scrollX, window.scrollY], // where the page being left was
       scroll: mode === "pop" ? savedScroll() : null, // where the page shown now was left
+      at: performance.now(),
     });
     return new Promise((resolve) => {
       pending.set(r, resolve);
       try {
         sock.send(JSON.stringify({ t: "nav", url, ref: r }));
+        checkBusy();
       } catch {
         pending.delete(r);
         navs.delete(r);
@@ -1175,9 +1430,9 @@
     navigate(url, "pop", location.hash);
   }
 
-  // Send an action; `el`: the element clicked (it carries the class rweb-pending
-  // until the reply). Resolves with the server's reply once the DOM is updated,
-  // or with null if it was dropped.
+  // Send an action; `el`: the element clicked, or the form submitted (it carries the class
+  // rweb-loading until the reply, rweb-pending too while the reply waits for the connection).
+  // Resolves with the server's reply once the DOM is updated, or with null if it was dropped.
   //
   // With a resume token (the server keeps sessions across a lost socket), an
   // action sent while disconnected is queued (MAX_QUEUE at most) and one whose
@@ -1188,7 +1443,10 @@
   // `field`: the form control whose input or change this action sends (its state is then
   // known to the server). While disconnected, a field's action replaces the one it queued
   // last if nothing was queued after it: typing while down queues one action per field.
-  function send(action, params, el, field) {
+  // `opts`: {submitter (the submit button: rweb-loading too), seen (form fields -> the state
+  // sent for them)}. The elements with data-disable-with among `el` (or the form's submit
+  // buttons) show that text until the reply.
+  function send(action, params, el, field, opts) {
     const up = live();
     if (!up && token === null) return Promise.resolve(null);
     if (!up && field) {
@@ -1203,13 +1461,36 @@
     const r = ++ref;
     const data = JSON.stringify({ action: String(action), params: params || {}, ref: r });
     return new Promise((resolve) => {
-      const a = { data, resolve, el: el || null, on: null, marked: false, field: field || null, state: null };
+      const a = {
+        data, resolve, el: el || null, on: null, at: 0, marked: false, field: field || null, state: null,
+        seen: (opts && opts.seen) || null, loads: null, disables: null, focus: null, focusState: null,
+      };
       if (field) a.state = noteSent(field);
+      // The focused field's state now: a reply that changes it overwrites only that (holds()).
+      const f = document.activeElement;
+      if (f && f !== document.body && f !== field && f.matches(FIELDS)) {
+        a.focus = f;
+        a.focusState = stateOf(f);
+      }
+      if (el) {
+        const submitter = opts && opts.submitter;
+        a.loads = submitter && submitter !== el ? [el, submitter] : [el];
+        for (const e of a.loads) count(loading, e, "rweb-loading");
+        const dis = el.nodeName === "FORM"
+          ? Array.from(el.elements).filter((b) => /^(submit|image)$/.test(b.type) && b.hasAttribute("data-disable-with"))
+          : el.hasAttribute("data-disable-with") ? [el] : [];
+        if (dis.length) {
+          a.disables = dis;
+          for (const e of dis) disable(e);
+        }
+      }
       acts.set(r, a);
       if (up) {
         try {
           sock.send(data);
           a.on = sock;
+          a.at = performance.now();
+          checkBusy();
         } catch {
           if (token === null) answered(r, null);
         }
@@ -1337,6 +1618,7 @@
   function onDown() {
     connected = false;
     navs.clear();
+    checkBusy(); // nothing is under way on a lost socket: the banner shows instead
     navRef = null;
     navMounted = false;
     navTitle = null;
@@ -1348,6 +1630,8 @@
       for (const r of Array.from(acts.keys())) answered(r, null);
       for (const { id } of debounced.values()) clearTimeout(id);
       debounced.clear();
+      for (const { id } of throttled.values()) clearTimeout(id);
+      throttled.clear();
     } else {
       // They wait for the next socket's init; debounced input is queued when it fires.
       for (const a of acts.values()) mark(a);
@@ -1611,9 +1895,10 @@
   // the server does not have (once per form for a form's binding), with its latest state;
   // rweb:recovered says which fields were restored and which were sent.
   function recover(fresh, restored) {
-    // Debounced input not sent yet goes now, with the rest.
+    // Debounced or throttled input not sent yet goes now, with the rest.
     for (const { id } of debounced.values()) clearTimeout(id);
     debounced.clear();
+    for (const [key, t] of throttled) if (key.hasAttribute("data-oninput")) t.fire = null;
     const fields = [], forms = new Set();
     for (const el of document.querySelectorAll(FIELDS)) {
       if (!editable(el) || el.disabled || el.readOnly || (el.type === "radio" && !el.checked)) continue;
@@ -1632,6 +1917,48 @@
     if (fields.length) emit("rweb:recovered", { fresh, fields });
   }
 
+  // data-throttle="ms": at most one action per window of ms for `key`. The first one goes at
+  // once and opens a window; those that come during the window are held, the latest one
+  // replacing the others (`fire` sends it); at the window's end the one held, if any, goes
+  // and opens the next window.
+  function throttle(key, ms, fire) {
+    const t = throttled.get(key);
+    if (t) t.fire = fire;
+    else {
+      fire();
+      throttleWindow(key, ms);
+    }
+  }
+
+  function throttleWindow(key, ms) {
+    const t = { id: 0, fire: null };
+    t.id = setTimeout(() => {
+      throttled.delete(key);
+      if (t.fire) {
+        t.fire();
+        throttleWindow(key, ms);
+      }
+    }, ms);
+    throttled.set(key, t);
+  }
+
+  // Send the action held back for `key` (data-debounce, data-throttle) now.
+  function flushHeld(key) {
+    const d = debounced.get(key);
+    if (d) {
+      clearTimeout(d.id);
+      d.fire();
+    }
+    const t = throttled.get(key);
+    if (t && t.fire) {
+      const fire = t.fire;
+      t.fire = null;
+      fire();
+    }
+  }
+
+  const throttleOf = (el) => parseInt(el.getAttribute("data-throttle"), 10);
+
   function onClick(e) {
     if (e.button !== 0) return;
     const t = elementOf(e.target), el = t && t.closest("[data-action]");
@@ -1640,7 +1967,11 @@
     if (tag === "A" || ((tag === "BUTTON" || tag === "INPUT") && el.form && /^(submit|image|reset)$/.test(el.type))) {
       e.preventDefault();
     }
-    send(el.getAttribute("data-action"), paramsOf(el), el);
+    if (disabledWith.has(el)) return; // its action is under way (data-disable-with)
+    const action = el.getAttribute("data-action"), params = paramsOf(el);
+    const ms = throttleOf(el);
+    if (ms > 0) throttle(el, ms, () => send(action, params, el));
+    else send(action, params, el);
   }
 
   function onSubmit(e) {
@@ -1649,7 +1980,11 @@
     const action = form.getAttribute("data-action") ?? form.getAttribute("data-onsubmit");
     if (action === null) return;
     e.preventDefault();
-    send(action, formParams(form, e.submitter, paramsOf(form)), form);
+    // What typing the form's bindings held back goes first.
+    for (const key of [...debounced.keys(), ...throttled.keys()]) if (form.contains(key)) flushHeld(key);
+    const seen = new Map();
+    for (const f of form.elements) if (editable(f)) seen.set(f, stateOf(f));
+    send(action, formParams(form, e.submitter, paramsOf(form)), form, null, { submitter: e.submitter, seen });
   }
 
   function onField(e, attr) {
@@ -1662,19 +1997,22 @@
     };
     const was = debounced.get(bound);
     if (was) clearTimeout(was.id);
-    const ms = attr === "data-oninput" ? parseInt(bound.getAttribute("data-debounce"), 10) : 0;
+    const input = attr === "data-oninput";
+    const throttleMs = input ? throttleOf(bound) : 0;
+    if (throttleMs > 0) {
+      debounced.delete(bound);
+      throttle(bound, throttleMs, fire);
+      return;
+    }
+    const ms = input ? parseInt(bound.getAttribute("data-debounce"), 10) : 0;
     if (ms > 0) debounced.set(bound, { id: setTimeout(fire, ms), fire });
     else fire();
   }
 
   function onChange(e) {
-    // A change ends the typing: a debounced input is sent now.
+    // A change ends the typing: a debounced or throttled input is sent now.
     const el = elementOf(e.target), bound = el && el.closest("[data-oninput]");
-    if (bound && debounced.has(bound)) {
-      clearTimeout(debounced.get(bound).id);
-      debounced.delete(bound);
-      sendField(el, bound, bound.getAttribute("data-oninput"));
-    }
+    if (bound) flushHeld(bound);
     onField(e, "data-onchange");
   }
 
