@@ -140,10 +140,18 @@ can hold a token, a path, a user's data."""
 
 def describe(exc: BaseException, ref: str) -> str:
     """An error as the browser may see it: its type and a reference to the log line
-    (plus its message in debug mode)."""
+    (plus, in debug mode, its message and traceback: the client shows them in an overlay)."""
     if DEBUG:
-        return f"{type(exc).__name__} (ref {ref}): {exc}"
+        import traceback
+
+        trace = "".join(traceback.format_exception(exc))
+        if len(trace) > MAX_TRACE:
+            trace = "...\n" + trace[-MAX_TRACE:]
+        return f"{type(exc).__name__} (ref {ref}): {exc}\n\n{trace}"
     return f"{type(exc).__name__} (ref {ref})"
+
+
+MAX_TRACE = 16 * 1024  # characters of a traceback shown in debug mode (its end: where it failed)
 
 
 class RenderContext:

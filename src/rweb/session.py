@@ -207,7 +207,7 @@ class Session:
             patches = self._recover(exc)
         _lap(self, "render", action, t1)
         if view.errors and error is None:
-            error = _render_error(view.errors)
+            error = _render_error(view.errors, self.writer_id, f"action {action!r}")
         return patches, error
 
     async def finish(self, action: str, pending: Any) -> tuple[dict[str, Any], tuple[str, str] | None]:
@@ -261,7 +261,7 @@ class Session:
             patches = self._recover(exc)
         _lap(self, "render", action, t0)
         if view.errors and error is None:
-            error = _render_error(view.errors)
+            error = _render_error(view.errors, self.writer_id, f"after {action}" if action else "a push")
         return patches, error
 
     def _on_dirty(self) -> None:
@@ -487,5 +487,10 @@ def _depth(c: Any) -> int:
     return c.depth
 
 
-def _render_error(errors: list[RenderError]) -> tuple[str, str]:
+def _render_error(errors: list[RenderError], writer_id: Any = None, cause: str = "") -> tuple[str, str]:
+    """The error a render failure gives the browser; the log says which session, and what caused it
+    (the render's own log line, with the traceback, names the component)."""
+    if cause:
+        for e in errors:
+            log.error("session %s: %s: component %r failed to render (ref %s)", writer_id, cause, e.component, e.ref)
     return ("render_error", "; ".join(e.public for e in errors))

@@ -55,7 +55,8 @@ def page_html(app: Any, title: str, body: str, root_path: str = "") -> bytes:
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f'<meta name="rweb-root" content="{root}">'
         f'<meta name="rweb-socket" content="{root}{escape(app.socket_path)}">'
-        f"<title>{escape(title)}</title><style>{_STYLE}</style>{app.head}"
+        + ('<meta name="rweb-debug" content="1">' if app.debug else "")
+        + f"<title>{escape(title)}</title><style>{_STYLE}</style>{app.head}"
         f'<script src="{root}{CLIENT_PATH}" defer></script></head>'
         f'<body>{body}<div id="rweb-status" role="status" aria-live="polite"></div></body></html>'
     ).encode()
