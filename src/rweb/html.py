@@ -356,6 +356,11 @@ def _build(tag: str, children: tuple[Any, ...], attrs: dict[str, Any], void: boo
     return el
 
 
+# Elements whose text the browser does not decode: escaping would change it, not escaping
+# would let a value end the element early.  Only raw(...) text goes in.
+_RAW_TEXT = frozenset({"script", "style"})
+
+
 def _make(tag: str) -> ElementFactory:
     void = tag in _VOID
 
@@ -365,6 +370,19 @@ def _make(tag: str) -> ElementFactory:
             if children:
                 raise TypeError(f"<{tag}> is a void element and takes no children")
             return _build(tag, (), attrs, True)
+
+    elif tag in _RAW_TEXT:
+
+        def build(*children: Any, **attrs: Any) -> Element:
+            for c in children:
+                if not isinstance(c, Markup):
+                    raise TypeError(
+                        f"<{tag}> text is not escaped by browsers, so rweb cannot put {type(c).__name__} "
+                        f"there safely: use <{tag} src/href=...> with a static file, App(head=...) for a "
+                        "page-wide one, a client hook for code per element (docs/hooks.md), or raw(...) "
+                        "for text you wrote yourself"
+                    )
+            return _build(tag, children, attrs, False)
 
     elif _COMPILED:
 
