@@ -45,11 +45,17 @@ lint: $(VENV)/.installed-test
 # BASELINE=DIR: a built checkout of an earlier rweb, measured in the same run
 # (git worktree add DIR REV && (cd DIR && ../main/.venv/bin/python setup.py -q build_ext --inplace)).
 BASELINE ?=
-# Then the real-time fan-out (benchmarks/fanout.py, about 2 minutes), appended to BENCHMARKS.md.
+# Then the real-time fan-out (benchmarks/fanout.py, about 2 minutes), what saving sessions costs
+# (benchmarks/snapshot_cost.py, needs redis-server, about 3 minutes) and long lists
+# (benchmarks/stream_rows.py), appended to BENCHMARKS.md.
 bench: build
 	$(PY) benchmarks/compare.py $(if $(BASELINE),--baseline $(BASELINE))
 	$(PY) benchmarks/fanout.py --json bench-results/fanout.json > bench-results/fanout-tables.md
 	{ printf '\n## Fan-out: one write, many sessions (benchmarks/fanout.py)\n\n'; cat bench-results/fanout-tables.md; } >> BENCHMARKS.md
+	$(PY) benchmarks/snapshot_cost.py > bench-results/snapshot-cost.md
+	{ printf '\n## Sessions saved for a resume elsewhere (benchmarks/snapshot_cost.py)\n\n'; cat bench-results/snapshot-cost.md; } >> BENCHMARKS.md
+	$(PY) benchmarks/stream_rows.py > bench-results/stream-rows.md
+	{ printf '\n## Long lists: streams (benchmarks/stream_rows.py)\n\n'; cat bench-results/stream-rows.md; } >> BENCHMARKS.md
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info
