@@ -319,3 +319,31 @@ def test_a_socket_lost_while_an_async_handler_runs_keeps_its_session() -> None:
     assert shown(d, "count") == "11"  # the handler's work; ref 3 waited and was not applied
     d.send_raw(orjson.dumps({"action": "inc", "params": {}, "ref": 3}))  # sent again by the browser
     assert shown(d, "count") == "12"
+
+
+@reactive
+class Flags:
+    final: bool = True  # a field whose JSON looks like the snapshot's own "final" marker
+
+
+def test_a_field_named_final_does_not_make_a_snapshot_final() -> None:
+    from rweb.snapshot import FINAL
+
+    store = MemoryStore()
+    app = App("f", session_store=store, secret_key="k" * 32, actions=("flip",))
+
+    @app.page("/")
+    def page(writer_id: Any) -> Any:
+        flags = Flags()
+        return (lambda: div(component("f", lambda: span(str(flags.final))))), {
+            "flip": lambda p: setattr(flags, "final", not flags.final)
+        }
+
+    c = Client(app, "/")
+    c.send("flip")
+    c.send("flip")
+    c.advance(1.0)  # the interval's save: the session is live, so not final
+    blob = next(iter(store.data.values()))[0]
+    assert b'"final":true' in blob and not blob.startswith(FINAL)
+    c.lose()  # now final
+    assert next(iter(store.data.values()))[0].startswith(FINAL)

@@ -25,7 +25,7 @@ class on restore; fields by name.  What is not saved:
 
 The snapshot format (JSON, version 1)::
 
-    {"v": 1, "path": "/items/3", "last": 41,
+    {"final": true, "v": 1, "path": "/items/3", "last": 41,
      "objs": [["r", "app:Counter", {"value": 3}],     # a record: class, fields
               ["l", [1, {"$i": 3}]],                  # an RList
               ["d", [["a", 1]]],                      # an RDict: [key, value] pairs
@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 import weakref
 from collections.abc import Awaitable
@@ -67,6 +68,7 @@ VERSION = 1
 LIVE_TTL = 3600.0  # a snapshot of a session whose socket is open (a crash loses nothing older)
 CLAIM_TIMEOUT = 2.0  # seconds a joining browser waits for its snapshot before a fresh session
 ASK_TIMEOUT = 0.5  # seconds a claim waits for the process that holds the session (a dead one never answers)
+FINAL = b'{"final":true,'  # how a final snapshot starts (see Snapshots._save)
 TOPIC = "rweb:owner:"  # + a process's boot id: claims of its sessions, and answers to its claims
 
 _TRANSIENT: Any = weakref.WeakSet()
@@ -230,10 +232,15 @@ class Snapshots:
 
     def _mark(self, entry: Entry) -> None:
         self._dirty.append(entry)
-        if self._timer is None:
-            loop = self.app._loop
-            if loop is not None:
-                self._timer = loop.call_later(self.interval, self.flush)
+        if self._timer is None and self.app._loop is not None:
+            if threading.get_ident() == self.app._loop_thread:
+                self._arm()
+            else:  # a write made on another thread: the timer is the loop's business
+                self.app._loop.call_soon_threadsafe(self._arm)
+
+    def _arm(self) -> None:
+        if self._timer is None and self._dirty:
+            self._timer = self.app._loop.call_later(self.interval, self.flush)
 
     def flush(self) -> None:
         """Save every session that changed since its last save (the timer's batch)."""
@@ -284,9 +291,9 @@ class Snapshots:
         if data is None:
             return
         last = connection.applied() if connection is not None else None
-        doc = {"v": VERSION, "path": entry.path, "last": last, "objs": data}
-        if final:
-            doc["final"] = True
+        # "final" first: a claim reads it from the first bytes (FINAL), whatever the state holds.
+        doc: dict[str, Any] = {"final": True} if final else {}
+        doc.update(v=VERSION, path=entry.path, last=last, objs=data)
         blob = orjson.dumps(doc)
         if len(blob) > self.limit:
             self._warn(
@@ -330,7 +337,7 @@ class Snapshots:
         boot, _, wid = key.removeprefix("snap:").partition(".")
         try:
             blob = await asyncio.wait_for(self.store.take(key), CLAIM_TIMEOUT)
-            if blob is not None and b'"final":true' in blob:
+            if blob is not None and blob.startswith(FINAL):
                 self.app.pubsub.publish(TOPIC + boot, {"gone": wid})  # its copy (detached) ends there
                 return blob
             if await self._ask(boot, wid):
