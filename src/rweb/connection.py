@@ -342,50 +342,67 @@ class Connection:
         Or (``restore.key`` is a Connection) take over a session of this
         process whose socket was lost while an async handler ran, once it is done.
         """
-        key = restore.key
-        blob = None
-        if type(key) is not str:
-            if await self._wait_done(key) and self.state is busy:
-                self._adopt(key)
-                self.send(self._resumed_page())
-                self._drain(busy)
-                return
-        else:
-            blob = await self.app.snapshots.claim(key)
-        if self.state is not busy:  # the socket closed meanwhile
+        try:
+            page = await self._restored_page(busy, restore)
+        except BaseException as exc:  # nothing may leave this socket waiting for a page forever
+            eref = error_ref()
+            log.error("session %s: could not be resumed (ref %s)", self.writer_id, eref, exc_info=exc)
+            page = encode_error("setup_error", f"the session could not be set up: {describe(exc, eref)}"), False, False
+            if self.session is not None:
+                self._ended()
+            if not isinstance(exc, Exception):
+                self.state = CLOSED
+                raise
+        if page is None:  # the socket closed meanwhile
             return
-        info = page_info(restore.info)
-        self.state = JOINING
-        failure = self._mount(info)
-        extra: dict[str, Any] = {"tok": self.app.resume_token(self.writer_id)}
-        if failure is not None:
-            self.state = failure
-        elif blob is not None and self.snap is not None:
-            try:
-                last = self.app.snapshots.restore(self.snap, blob, info.path)
-            except Exception as exc:
-                log.warning("session %s: its snapshot was not restored (%s): a fresh session", self.writer_id, exc)
-                self._ended()  # this half-restored session never showed
-                failure = self._mount(info)  # the setup's own state, not a half-restored one
-                if failure is not None:
-                    self.state = failure
-            else:
-                self.last_ref = _Resent(last) if type(last) is int else last
-                extra["resumed"] = True
-                extra["last"] = last
-                log.info("session %s: restored from another process's snapshot", self.writer_id)
-        if "resumed" not in extra:
-            extra["fresh"] = True
-        redirected = self.redirecting()
-        msg, ok = self._page(extra=extra)
+        msg, ok, redirected = page
         self.send(msg)
         if not ok:
             self.state = CLOSED
             if self.hangup is not None:
                 self.hangup(redirected)
             return
-        self._started()
+        if self.state is JOINING:  # a page set up here (not a session taken over)
+            self._started()
         self._drain(busy)
+
+    async def _restored_page(self, busy: _Busy, restore: _Restore) -> tuple[bytes, bool, bool] | None:
+        """The first message for a join that waited: ``(message, ok, redirected)``, or None if the
+        socket closed meanwhile."""
+        key = restore.key
+        blob = None
+        if type(key) is not str:
+            if await self._wait_done(key) and self.state is busy:
+                self._adopt(key)
+                self.state = busy
+                return self._resumed_page(), True, False
+        else:
+            blob = await self.app.snapshots.claim(key)
+        if self.state is not busy:
+            return None
+        info = page_info(restore.info)
+        self.state = JOINING
+        failure = self._mount(info)
+        extra: dict[str, Any] = {"tok": self.app.resume_token(self.writer_id)}
+        if failure is None and blob is not None and self.snap is not None:
+            try:
+                last = self.app.snapshots.restore(self.snap, blob, info.path)
+            except Exception as exc:
+                log.warning("session %s: its snapshot was not restored (%s): a fresh session", self.writer_id, exc)
+                self._ended()  # this half-restored session never showed
+                failure = self._mount(info)  # the setup's own state, not a half-restored one
+            else:
+                self.last_ref = _Resent(last) if type(last) is int else last
+                extra["resumed"] = True
+                extra["last"] = last
+                log.info("session %s: restored from another process's snapshot", self.writer_id)
+        if failure is not None:
+            self.state = failure
+        if "resumed" not in extra:
+            extra["fresh"] = True
+        redirected = self.redirecting()
+        msg, ok = self._page(extra=extra)
+        return msg, ok, redirected
 
     @staticmethod
     async def _wait_done(old: Connection, timeout: float = 60.0) -> bool:
