@@ -9,9 +9,9 @@ from typing import Any
 import orjson
 import pytest
 
-from rweb import App, Conn
+from rweb import App, Conn, reactive
 from rweb.html import button, div, form, li, span, ul
-from rweb.testing import Client
+from rweb.testing import Client, serve
 from rweb.upload import chunk_frame
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40  # 10,248 bytes
@@ -316,3 +316,66 @@ def test_the_first_paint_renders_the_input_without_a_session() -> None:
     r = TestClient(app).get("/")
     assert r.status == 200 and 'data-upload="avatar"' in r.text
     assert seen["upload"]._uploads.dir is None
+
+
+# -- over a real socket: picows here, ASGI (uvicorn) in test_asgi.py ---------------------------
+
+
+def add_upload_page(app: App, path: str) -> None:
+    """A page with an upload "doc" whose "save" renders each file's name, size and sha256."""
+
+    @app.page(path)
+    def page(writer_id: Any, conn: Conn) -> Any:
+        up = conn.allow_upload("doc", accept="*", max_size=1024 * 1024)
+        shown = Shown()
+
+        def save(params: dict[str, Any]) -> None:
+            shown.text = " ".join(f"{f.name}:{f.size}:{hashlib.sha256(f.read()).hexdigest()}" for f in up.consume())
+
+        def render() -> Any:
+            return div(up.input(), ul([li(f"{e.name} {e.progress}", e.error or "") for e in up.entries]),
+                       span(shown.text, id="shown"))
+
+        return render, {"save": save}
+
+
+@reactive
+class Shown:
+    text: str = ""
+
+
+async def upload_over_the_wire(wire: Any, url: str, limit: int) -> None:
+    """Upload a file of 300 KB in chunks through a real socket, then the failures that matter there."""
+    data = os.urandom(300_000)
+    async with wire.connect(url) as ws:
+        assert (await wire.recv(ws))["t"] == "init"
+        files = [{"name": "a.bin", "size": len(data), "type": "application/octet-stream"}]
+        reply = await wire.ask(ws, {"t": "upload", "name": "doc", "files": files, "ref": 1})
+        assert reply["t"] == "r" and reply["ref"] == 1, reply
+        (fid,) = reply["up"]["ids"]
+        chunk = reply["up"]["chunk"]
+        assert chunk == limit - 5
+        for at in range(0, len(data), chunk):
+            frame = chunk_frame(fid, data[at : at + chunk])
+            await ws.send([frame[:100], frame[100:]] if at == 0 else frame)  # one in two fragments
+        await ws.send(orjson.dumps({"action": "save", "params": {"doc": [fid]}, "ref": 2}).decode())
+        reply = await wire.reply(ws)  # the progress pushes come first
+        assert reply["ref"] == 2 and "e" not in reply, reply
+        assert f"a.bin:{len(data)}:{hashlib.sha256(data).hexdigest()}" in orjson.dumps(reply["d"]).decode()
+        # A binary frame over the message limit is refused as any message is.
+        assert (await wire.ask(ws, chunk_frame(fid, b"x" * limit)))["e"]["code"] == "too_large"
+        # More bytes than declared: a push says so, and no reply comes for the frame.
+        files = [{"name": "b.bin", "size": 10, "type": ""}]
+        (fid,) = (await wire.ask(ws, {"t": "upload", "name": "doc", "files": files, "ref": 3}))["up"]["ids"]
+        push = await wire.ask(ws, chunk_frame(fid, b"x" * 11))
+        assert push["t"] == "p" and push["e"]["code"] == "upload_failed", push
+        # A binary frame that is no upload's: the error reply, as before.
+        assert (await wire.ask(ws, b"\x00\x01"))["e"]["code"] == "binary_frame"
+        assert (await wire.ask(ws, {"t": "ping", "ref": "hb"}))["ref"] == "hb"
+
+
+def test_an_upload_through_the_picows_server(wire: Any) -> None:
+    app = App("up", max_message_size=8192)
+    add_upload_page(app, "/")
+    with serve(app) as srv:
+        wire.run(upload_over_the_wire(wire, srv.ws_url, 8192))
