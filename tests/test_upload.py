@@ -379,3 +379,39 @@ def test_an_upload_through_the_picows_server(wire: Any) -> None:
     add_upload_page(app, "/")
     with serve(app) as srv:
         wire.run(upload_over_the_wire(wire, srv.ws_url, 8192))
+
+
+def test_chunks_wait_behind_an_async_handler_in_order() -> None:
+    import asyncio
+
+    app, seen = make_app()
+
+    @app.page("/slow")
+    def slow(writer_id: Any, conn: Conn) -> Any:
+        up = conn.allow_upload("doc", accept="*")
+        got: list[str] = []
+        seen["slow"] = got
+        seen["slow_up"] = up
+
+        async def wait(params: dict[str, Any]) -> None:
+            await asyncio.sleep(0.01)
+            got.append("waited")
+
+        def save(params: dict[str, Any]) -> None:
+            got.extend(f"{f.name}:{f.size}" for f in up.consume())
+
+        return (lambda: div(up.input())), {"wait": wait, "save": save}
+
+    c = Client(app, "/slow")
+    c.upload("doc", [("a.txt", b"", "text/plain")])
+    assert [(e.name, e.done, e.progress) for e in seen["slow_up"].entries] == [("a.txt", True, 100)]  # empty: done
+    files = [{"name": "b.txt", "size": 6, "type": "text/plain"}]
+    (fid,) = c.send_raw(orjson.dumps({"t": "upload", "name": "doc", "files": files, "ref": 40}))["up"]["ids"]
+    n = len(c.replies)
+    assert c.conn.receive(orjson.dumps({"action": "wait", "ref": 41})) is None  # the handler runs
+    assert c.conn.receive_binary(chunk_frame(fid, b"abc")) is None  # these wait for it, in order
+    assert c.conn.receive_binary(chunk_frame(fid, b"def")) is None
+    assert c.conn.receive(orjson.dumps({"action": "save", "ref": 42})) is None
+    c._loop.run_until(lambda: len(c.replies) >= n + 2, 5)
+    assert seen["slow"] == ["waited", "b.txt:6"]
+    c.close()
