@@ -61,9 +61,12 @@ class Shared:
 
 
 def build_app() -> App:
-    """A multi-page app: the seed's counter at /, pages with parameters, plain handlers."""
+    """A multi-page app: the seed's counter at /, pages with parameters, plain handlers, an upload."""
+    from test_upload import add_upload_page
+
     app = App("Shop", max_body_size=1024)
     app.page("/", title="RWeb Counter")(_seed_counter())
+    add_upload_page(app, "/upload")
     shared = Shared(0)
 
     @app.page("/items/{n:int}", title="Item", name="item")
@@ -354,6 +357,12 @@ def test_binary_and_oversized_messages_get_error_replies(plain: Uvicorn, wire: A
             assert (await wire.ask(ws, INC))["d"] == {"display": {"1": "1"}}
 
     wire.run(main())
+
+
+def test_an_upload_over_the_socket(plain: Uvicorn, wire: Any) -> None:
+    from test_upload import upload_over_the_wire
+
+    wire.run(upload_over_the_wire(wire, plain.ws("/ws?url=/upload"), 64 * 1024))
 
 
 def test_replies_and_pushes_keep_their_order(plain: Uvicorn, wire: Any) -> None:

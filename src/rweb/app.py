@@ -101,6 +101,7 @@ class Conn:
         "_connection",
         "_params_hook",
         "_response_cookies",
+        "_uploads",
         "app",
         "client",
         "cookies",
@@ -137,6 +138,7 @@ class Conn:
         self._response_cookies: list[str] = []  # Set-Cookie values for the first paint
         self._closers: list[Callable[[], Any]] | None = None
         self._params_hook: Callable[..., Any] | None = None
+        self._uploads: Any = None  # rweb.upload.Uploads, once the page allows an upload
 
     @property
     def url(self) -> str:
@@ -260,6 +262,41 @@ class Conn:
         from .stream import Stream
 
         return Stream(self, name, row, key=key, tag=tag, limit=limit, attrs=attrs)
+
+    def allow_upload(
+        self,
+        name: str,
+        *,
+        accept: Iterable[str] | str,
+        max_size: int | None = None,
+        max_files: int = 1,
+        auto: bool = False,
+    ) -> Any:
+        """Let the page upload files over its socket: a :class:`rweb.upload.Upload` (see docs/uploads.md).
+
+        ``accept``: extensions (``".png"``) and MIME types (``"image/jpeg"``,
+        ``"image/*"``), or ``"*"`` for any; ``max_size``: bytes per file (8
+        MiB by default); ``max_files``: files per request; ``auto``: upload as
+        soon as files are chosen, not on the form's submit.  Render
+        ``up.input()`` in the form; its handler calls ``up.consume()``.
+        """
+        from .upload import DEFAULT_MAX_SIZE, Upload, Uploads
+
+        if not isinstance(name, str) or not name:
+            raise ValueError("an upload needs a name")
+        if max_size is None:
+            max_size = DEFAULT_MAX_SIZE
+        if type(max_size) is not int or max_size <= 0 or type(max_files) is not int or max_files <= 0:
+            raise ValueError("max_size and max_files must be positive integers")
+        uploads = self._uploads
+        if uploads is None:
+            uploads = self._uploads = Uploads(self)
+            if self.live:
+                self.on_close(uploads.close)
+        if name in uploads.by_name:
+            raise ValueError(f"upload {name!r} is allowed already")
+        up = uploads.by_name[name] = Upload(uploads, name, accept, max_size, max_files, auto)
+        return up
 
     def on_close(self, fn: Callable[[], Any]) -> Callable[[], Any]:
         """Run ``fn()`` when this live session ends (tab closed, navigated away, server stopping)."""
@@ -405,7 +442,8 @@ class App:
 
     Limits (all on by default): ``max_message_size`` (one WebSocket message),
     ``max_body_size`` (one HTTP request body), ``max_header_size`` (an HTTP
-    request's headers, enforced by the transport).
+    request's headers, enforced by the transport), ``max_upload_bytes`` (the
+    bytes of a session's uploaded files not consumed yet, see docs/uploads.md).
 
     ``slow_callback_ms`` (default 100): a synchronous handler, page setup or
     render that holds the event loop longer is logged (a warning naming it,
@@ -435,6 +473,7 @@ class App:
         snapshot_interval: float = 1.0,
         snapshot_limit: int = 64 * 1024,
         slow_callback_ms: float | None = 100,
+        max_upload_bytes: int = 64 * 1024 * 1024,
     ) -> None:
         if callable(title):  # App(session_setup, title): the single-page form
             title, session_setup = (session_setup if isinstance(session_setup, str) else "rweb"), title
@@ -446,6 +485,7 @@ class App:
         self.max_message_size = max_message_size
         self.max_body_size = max_body_size
         self.max_header_size = max_header_size
+        self.max_upload_bytes = max_upload_bytes  # what a session's uploads hold on disk, not consumed
         self.actions = frozenset(actions)
         self.head = head
         self.root_path = root_path.rstrip("/")

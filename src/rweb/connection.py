@@ -34,6 +34,7 @@ from urllib.parse import parse_qsl, unquote
 
 from .diff import full
 from .protocol import (
+    Nav,
     Ping,
     ProtocolError,
     decode,
@@ -42,6 +43,7 @@ from .protocol import (
     encode_init,
     encode_push,
     encode_reply,
+    encode_upload_reply,
 )
 from .render import RenderError, describe, error_ref
 from .session import ConnectionInfo, Session, SetupError, _discard, _name, report_slow
@@ -269,6 +271,9 @@ class Connection:
         left) ends it at once: use :meth:`close`.
         """
         state = self.state
+        conn = self.conn
+        if conn is not None and conn._uploads is not None:
+            conn._uploads.lost()  # the files under way cannot go on: their entries say so
         if type(state) is _Busy and self.session is not None and self.app.resume_grace > 0:
             # An async handler runs: it finishes (its reply goes nowhere), then the session waits.
             state.lost = True
@@ -562,7 +567,7 @@ class Connection:
             elif kind == _RUN:
                 self.run(arg)
             elif kind == _BINARY:
-                reply = self.receive_binary()
+                reply = self.receive_binary(arg)
             else:
                 reply = self.too_large(arg)
             state = self.state
@@ -582,7 +587,39 @@ class Connection:
             return encode_error(exc.code, exc.message, exc.ref)
         if type(nav) is Ping:
             return encode_reply({}, ref)
-        return self.navigate_to(nav.url, ref)
+        if type(nav) is Nav:
+            return self.navigate_to(nav.url, ref)
+        return self._upload(nav, ref)
+
+    def _upload(self, msg: Any, ref: Any) -> bytes:
+        """An upload's request or cancel (rweb.upload): one reply, with the page's changes."""
+        from .protocol import UploadCancel
+
+        session = self.session
+        conn = self.conn
+        uploads = conn._uploads if conn is not None else None
+        if session is None or uploads is None:
+            return encode_error("upload_refused", f"no upload named {msg.name!r} on this page", ref)
+        if type(msg) is UploadCancel:
+            up = uploads.by_name.get(msg.name)
+            if up is None:
+                return encode_error("upload_refused", f"no upload named {msg.name!r} on this page", ref)
+            patches, error = session.call(up.cancel)
+            effects, self.effects = self.effects, None
+            return encode_reply(patches, ref, error, effects)
+        answer: list[Any] = []
+        patches, error = session.call(lambda: answer.extend(uploads.start(msg.name, msg.files)))
+        effects, self.effects = self.effects, None
+        if error is None and answer:
+            ids, refused = answer
+            if refused is not None:
+                log.warning("session %s: upload_refused: %s", self.writer_id, refused)
+                error = ("upload_refused", refused)
+            else:
+                from .upload import HEADER
+
+                return encode_upload_reply(patches, ref, ids, self.max_size - HEADER, effects)
+        return encode_reply(patches, ref, error, effects)
 
     def navigate_to(self, url: str, ref: Any = None) -> bytes:
         """The browser now shows ``url``: patch this page or mount the page there."""
@@ -633,12 +670,25 @@ class Connection:
             self._started()
         return msg
 
-    def receive_binary(self) -> bytes | None:
-        """A binary message -> its error reply (None while an async handler runs: see receive)."""
+    def receive_binary(self, data: bytes | None = None) -> bytes | None:
+        """A binary message: an upload's chunk (rweb.upload), which gets no reply (None), or an error reply.
+
+        None too while an async handler runs: the frame waits, as in receive.
+        """
         state = self.state
         if type(state) is _Busy:
-            state.queue.append((_BINARY, None))
+            state.queue.append((_BINARY, data))
             return None
+        conn = self.conn
+        if data is not None and conn is not None and conn._uploads is not None and self.session is not None:
+            if len(data) > self.max_size:
+                return self.too_large(len(data))
+            ours, error = conn._uploads.receive(data)
+            if ours:
+                if error is not None:  # the file failed: the page shows it, the browser hears why
+                    patches, _ = self.session.call(_nothing)
+                    self._push(patches, error)
+                return None
         log.warning("session %s: binary frame refused", self.writer_id)
         return encode_error("binary_frame", "binary frames are not accepted; send JSON text")
 
@@ -750,6 +800,10 @@ class _Resent:
 
 _RESUMED = "resumed"  # state between adopting a session and open()
 _FRESH = "fresh"  # state of a join whose token nobody holds: open() says so
+
+
+def _nothing() -> None:
+    """Run through Session.call to render what was written outside it."""
 
 
 def _nowhere(data: bytes) -> None:

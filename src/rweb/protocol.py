@@ -4,6 +4,9 @@ Client -> server (text frames, JSON)::
 
     {"action": "inc", "params": {...}, "ref": 7}     # params and ref optional
     {"t": "nav", "url": "/items/3", "ref": 8}         # live navigation (control message)
+    {"t": "upload", "name": "avatar", "files": [...], "ref": 9}   # start uploads (rweb.upload)
+    {"t": "upload_cancel", "name": "avatar", "ref": 10}
+    binary frames: an upload's chunks (rweb.upload)
 
 The join (which page the socket shows) rides on the socket's URL: :class:`Join`.
 
@@ -43,12 +46,15 @@ __all__ = [
     "Nav",
     "Ping",
     "ProtocolError",
+    "UploadCancel",
+    "UploadStart",
     "assemble",
     "decode",
     "encode_error",
     "encode_init",
     "encode_push",
     "encode_reply",
+    "encode_upload_reply",
 ]
 
 _loads = orjson.loads
@@ -69,6 +75,8 @@ class ErrorCode(StrEnum):
     RENDER_ERROR = "render_error"
     SETUP_ERROR = "setup_error"
     NOT_FOUND = "not_found"
+    UPLOAD_REFUSED = "upload_refused"
+    UPLOAD_FAILED = "upload_failed"
 
 
 ERROR_CODES: dict[str, str] = {
@@ -82,6 +90,8 @@ ERROR_CODES: dict[str, str] = {
     "render_error": "a component failed to render; it keeps its last render",
     "setup_error": "the session could not be set up",
     "not_found": "no page at this URL",
+    "upload_refused": "an upload was refused (unknown name, too many files, too large, a type not accepted)",
+    "upload_failed": "an upload's file failed (more bytes than declared, the disk): its entry shows why",
 }
 """Each code's meaning (``docs/protocol.md`` lists them too)."""
 
@@ -89,6 +99,9 @@ ERROR_CODES: dict[str, str] = {
 T = "t"
 NAV = "nav"  # client -> server: {"t": "nav", "url": "/items/3", "ref": 4}
 PING = "ping"  # client -> server: {"t": "ping", "ref": "hb9"}, answered by an empty reply
+UPLOAD = "upload"  # client -> server: {"t": "upload", "name": "avatar", "files": [{name, size, type}], "ref": 5}
+UPLOAD_CANCEL = "upload_cancel"  # client -> server: {"t": "upload_cancel", "name": "avatar", "ref": 6}
+MAX_UPLOAD_FILES = 100  # files one upload message may declare (an upload's own max_files is lower)
 JOIN_URL_PARAM = "url"  # the socket URL's query parameter that carries the page's URL
 
 
@@ -138,6 +151,23 @@ class Nav:
     ref: Any = None
 
 
+@dataclass(frozen=True, slots=True)
+class UploadStart:
+    """``{"t": "upload", "name": n, "files": [{"name", "size", "type"}], "ref": r}``: files to upload."""
+
+    name: str
+    files: tuple[tuple[str, int, str], ...]  # (name, size, type) as the browser declares them
+    ref: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class UploadCancel:
+    """``{"t": "upload_cancel", "name": n, "ref": r}``: drop the upload's files."""
+
+    name: str
+    ref: Any = None
+
+
 class ProtocolError(Exception):
     """A client message that cannot be dispatched; ``code`` is one of ERROR_CODES."""
 
@@ -179,7 +209,7 @@ def decode(data: bytes | str) -> tuple[Any, dict[str, Any], Any]:
     return action, params, ref
 
 
-def decode_control(msg: dict[str, Any], ref: Any) -> Nav | Ping:
+def decode_control(msg: dict[str, Any], ref: Any) -> Nav | Ping | UploadStart | UploadCancel:
     """A control message (what :func:`decode` gave as ``(None, msg, ref)``) -> its type."""
     t = msg.get(T)
     if t == NAV:
@@ -189,7 +219,30 @@ def decode_control(msg: dict[str, Any], ref: Any) -> Nav | Ping:
         return Nav(url, ref)
     if t == PING:
         return Ping(ref)
+    if t == UPLOAD or t == UPLOAD_CANCEL:
+        name = msg.get("name")
+        if type(name) is not str:
+            raise ProtocolError("bad_message", "'name' must be a string (the upload's name)", ref)
+        if t == UPLOAD_CANCEL:
+            return UploadCancel(name, ref)
+        return UploadStart(name, _upload_files(msg.get("files"), ref), ref)
     raise ProtocolError("bad_message", f"unknown message type {t!r}", ref)
+
+
+def _upload_files(files: Any, ref: Any) -> tuple[tuple[str, int, str], ...]:
+    if type(files) is not list or not files or len(files) > MAX_UPLOAD_FILES:
+        raise ProtocolError("bad_message", f"'files' must be a list of 1 to {MAX_UPLOAD_FILES} files", ref)
+    out = []
+    for f in files:
+        if type(f) is not dict:
+            raise ProtocolError("bad_message", "each file must be an object {name, size, type}", ref)
+        name, size, mime = f.get("name"), f.get("size"), f.get("type", "")
+        if type(name) is not str or type(size) is not int or size < 0 or type(mime) is not str:
+            raise ProtocolError(
+                "bad_message", "each file needs a string 'name', an integer 'size' >= 0 and a string 'type'", ref
+            )
+        out.append((name, size, mime))
+    return tuple(out)
 
 
 def _jtype(v: Any) -> str:
@@ -243,6 +296,18 @@ def encode_reply(
         msg["ref"] = ref
     if error is not None:
         msg["e"] = {"code": error[0], "message": error[1]}
+    if effects:
+        msg["fx"] = effects
+    return _dumps(msg)
+
+
+def encode_upload_reply(
+    patches: dict[str, Any], ref: Any, ids: list[int], chunk: int, effects: list[Any] | None = None
+) -> bytes:
+    """The reply to an accepted upload request: the files' ids and the chunk size to send them in."""
+    msg: dict[str, Any] = {"t": "r", "d": patches, "up": {"ids": ids, "chunk": chunk}}
+    if ref is not None:
+        msg["ref"] = ref
     if effects:
         msg["fx"] = effects
     return _dumps(msg)

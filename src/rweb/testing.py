@@ -56,6 +56,7 @@ from .connection import Connection, page_info
 from .http import Request, Response
 from .protocol import assemble
 from .session import ConnectionInfo
+from .upload import chunk_frame
 
 __all__ = [
     "Client",
@@ -1054,6 +1055,58 @@ class Client:
         """Send one raw text message and return the decoded reply."""
         self._check_open()
         reply = self._exchange(data)
+        self._follow()
+        return reply
+
+    def upload(
+        self, name: str, files: Iterable[tuple[str, bytes, str]], *, chunk: int | None = None
+    ) -> dict[str, Any]:
+        """Upload ``files`` (``(file name, content, type)``) to the page's upload ``name``, as the browser does.
+
+        The request (``{"t": "upload", ...}``), then each file's chunks as
+        binary frames (``chunk`` bytes each, the server's size by default),
+        then the pushes they caused (progress, an ``upload_failed``).  Returns
+        the request's reply: its ``up`` holds the files' ids, or its ``e``
+        says why the request was refused (then nothing is sent).  Send the
+        form's action next: its handler's ``consume()`` gets the files.
+        """
+        self._check_open()
+        files = list(files)
+        self._ref += 1
+        msg = {
+            "t": "upload",
+            "name": name,
+            "files": [{"name": n, "size": len(data), "type": t} for n, data, t in files],
+            "ref": self._ref,
+        }
+        reply = self.send_raw(orjson.dumps(msg))
+        up = reply.get("up")
+        if up is None:
+            return reply
+        size = chunk or up["chunk"]
+        for fid, (_, data, _) in zip(up["ids"], files, strict=True):
+            for at in range(0, len(data), size):
+                self.send_binary(chunk_frame(fid, data[at : at + size]))
+        return reply
+
+    def cancel_upload(self, name: str) -> dict[str, Any]:
+        """What a ``data-upload-cancel`` button does: drop the upload's files; returns the reply."""
+        self._ref += 1
+        return self.send_raw(orjson.dumps({"t": "upload_cancel", "name": name, "ref": self._ref}))
+
+    def send_binary(self, data: bytes) -> dict[str, Any] | None:
+        """Send one binary frame; returns the reply it got (an error), or None (an upload's chunk: no reply).
+
+        The pushes it caused are run (``pushes``).
+        """
+        self._check_open()
+        raw = self.conn.receive_binary(data)
+        reply = None
+        if raw is not None:
+            reply = orjson.loads(raw)
+            self.replies.append(reply)
+            self._receive(reply)
+        self.run_pending()
         self._follow()
         return reply
 

@@ -30,6 +30,12 @@
  *                          the first at once, then one at the end of each ms window that had
  *                          events, with the latest of them (the field's value then); wins over
  *                          data-debounce
+ *   data-upload="name"     on <input type=file> (conn.allow_upload): a submit of its form uploads the
+ *                          files over the socket first ({"t": "upload", ...}, then binary frames:
+ *                          0x01, the file id on 4 bytes, a chunk), then sends the action with the ids
+ *                          in the field; the input carries data-progress meanwhile; with
+ *                          data-upload-auto it uploads as soon as files are chosen
+ *   data-upload-cancel="n" click: stop upload n, clear its input, the server drops its files
  *   data-disable-with="t"  on a data-action element, or a form's submit button: while its action
  *                          waits for its reply the element is disabled and shows t; then it shows
  *                          what the server rendered
@@ -118,6 +124,8 @@
  *                                         kind: "mount" (another page), "patch" (same session),
  *                                         "load" (a real page load follows), "error"
  *   rweb:cookie        {url, ok, status}  a cookie request finished
+ *   rweb:upload        {name, input, ok, reason}  an upload ended (reason: "disconnected",
+ *                                        "cancelled", or the error code of a refusal)
  *   rweb:busy, rweb:idle  {}             <html> got, or lost, the class rweb-busy
  *
  * window.rweb: send(action, params) -> Promise<reply | null>, navigate(url, {replace}) ->
@@ -708,6 +716,7 @@
     for (const el of loading.keys()) {
       if (!el.classList.contains("rweb-loading")) el.classList.add("rweb-loading");
     }
+    if (uploads.size) reprogress();
   }
 
   // ------------------------------------------------ data-disable-with
@@ -1744,6 +1753,157 @@
     connect();
   }
 
+  // ------------------------------------------------------------- uploads
+
+  // A file input with data-upload="name" (conn.allow_upload) sends its files over the socket
+  // (docs/uploads.md): {"t": "upload", name, files, ref} declares them; the reply's "up"
+  // gives their ids and the chunk size; each file then goes as binary frames (0x01, the id
+  // on 4 bytes, a chunk), paced by the socket's bufferedAmount. The form's action follows,
+  // with the ids in the upload's field. Progress shows through the server's renders; the
+  // input carries data-progress (0-100, of what went out) meanwhile.
+  const UPLOAD_HIGH = 1024 * 1024; // bytes queued in the socket above which sending waits
+  const UPLOADS = "input[type=file][data-upload]";
+  const uploads = new Map(); // input -> {sig, promise of {ok, ids}, cancelled, progress}
+
+  const fileSig = (input) =>
+    Array.from(input.files || [], (f) => f.name + "\u0000" + f.size + "\u0000" + f.lastModified).join("\u0001");
+
+  const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  // A control message with a ref: a promise of its reply (null if the socket went first).
+  function control(msg) {
+    if (!live()) return Promise.resolve(null);
+    const r = ++ref, s = sock;
+    return new Promise((resolve) => {
+      pending.set(r, resolve);
+      try {
+        s.send(JSON.stringify(Object.assign(msg, { ref: r })));
+      } catch {
+        pending.delete(r);
+        resolve(null);
+      }
+    });
+  }
+
+  // Upload the files chosen in `input` (once per choice: a submit during the upload waits for
+  // it). Resolves with {ok, ids, reason}.
+  function upload(input) {
+    const sig = fileSig(input);
+    const was = uploads.get(input);
+    if (was && was.sig === sig && !was.cancelled) return was.promise;
+    if (was) was.cancelled = true; // another choice replaces it (so does the server)
+    const rec = { sig, promise: null, cancelled: false, progress: 0 };
+    uploads.set(input, rec);
+    rec.promise = sendUpload(input, rec).then((res) => {
+      if (uploads.get(input) === rec) {
+        if (!res.ok) uploads.delete(input);
+        input.removeAttribute("data-progress");
+      }
+      emit("rweb:upload", { name: input.getAttribute("data-upload"), input, ok: res.ok, reason: res.reason || null });
+      return res;
+    });
+    return rec.promise;
+  }
+
+  async function sendUpload(input, rec) {
+    const name = input.getAttribute("data-upload");
+    const files = Array.from(input.files || []);
+    const s = sock;
+    const reply = await control({
+      t: "upload", name, files: files.map((f) => ({ name: f.name, size: f.size, type: f.type || "" })),
+    });
+    if (!reply) return { ok: false, reason: "disconnected" };
+    if (reply.e || !reply.up) return { ok: false, reason: reply.e ? reply.e.code : "refused" };
+    if (rec.cancelled) return { ok: false, reason: "cancelled" };
+    const { ids, chunk } = reply.up;
+    let total = 0, sent = 0;
+    for (const f of files) total += f.size;
+    setProgress(input, rec, 0);
+    for (let i = 0; i < files.length; i++) {
+      const f = files[i];
+      for (let at = 0; at < f.size; at += chunk) {
+        while (sock === s && !rec.cancelled && s.bufferedAmount > UPLOAD_HIGH) await pause(5);
+        if (sock !== s || !connected) return { ok: false, reason: "disconnected" };
+        if (rec.cancelled) return { ok: false, reason: "cancelled" };
+        const buf = await f.slice(at, at + chunk).arrayBuffer();
+        if (sock !== s || !connected) return { ok: false, reason: "disconnected" };
+        if (rec.cancelled) return { ok: false, reason: "cancelled" };
+        const frame = new Uint8Array(5 + buf.byteLength);
+        frame[0] = 1;
+        new DataView(frame.buffer).setUint32(1, ids[i]);
+        frame.set(new Uint8Array(buf), 5);
+        try {
+          s.send(frame);
+        } catch {
+          return { ok: false, reason: "disconnected" };
+        }
+        sent += buf.byteLength;
+        setProgress(input, rec, Math.floor((sent * 100) / total));
+      }
+    }
+    return { ok: true, ids };
+  }
+
+  function setProgress(input, rec, p) {
+    rec.progress = p;
+    if (input.getAttribute("data-progress") !== String(p)) input.setAttribute("data-progress", String(p));
+  }
+
+  // A morph syncs the attributes with the server's markup: put the uploads' progress back.
+  function reprogress() {
+    for (const [input, rec] of uploads) {
+      if (input.isConnected && !rec.cancelled && input.hasAttribute("data-upload") &&
+          !input.hasAttribute("data-progress") && rec.progress < 100) {
+        input.setAttribute("data-progress", String(rec.progress));
+      }
+    }
+  }
+
+  // data-upload-cancel="name": stop sending, forget the choice, and the server drops the files.
+  function cancelUpload(name) {
+    for (const [input, rec] of Array.from(uploads)) {
+      if (input.getAttribute("data-upload") !== name) continue;
+      rec.cancelled = true;
+      uploads.delete(input);
+      input.removeAttribute("data-progress");
+    }
+    for (const input of document.querySelectorAll(UPLOADS)) {
+      if (input.getAttribute("data-upload") === name) input.value = "";
+    }
+    return control({ t: "upload_cancel", name });
+  }
+
+  // A submit of a form with files chosen in its upload inputs: upload them, then send the
+  // action (the form carries rweb-loading meanwhile); a refused, cancelled or interrupted
+  // upload sends nothing (the page shows why: the server renders it).
+  function submitWithUploads(form, inputs, action, params, opts) {
+    count(loading, form, "rweb-loading");
+    const submitter = opts.submitter && opts.submitter !== form ? opts.submitter : null;
+    if (submitter) count(loading, submitter, "rweb-loading");
+    const done = () => {
+      uncount(loading, form, "rweb-loading");
+      if (submitter) uncount(loading, submitter, "rweb-loading");
+    };
+    const promises = inputs.map(upload);
+    const recs = inputs.map((input) => uploads.get(input));
+    return Promise.all(promises).then((results) => {
+      if (!results.every((r) => r.ok)) {
+        done();
+        return null;
+      }
+      inputs.forEach((input, i) => { params[input.name || input.getAttribute("data-upload")] = results[i].ids; });
+      const reply = send(action, params, form, null, opts);
+      done();
+      // The files went with this action: a later submit uploads the choice again.
+      inputs.forEach((input, i) => { if (uploads.get(input) === recs[i]) uploads.delete(input); });
+      return reply.then((msg) => {
+        // Answered without an error: the choice is cleared (unless the user chose again meanwhile).
+        if (msg && !msg.e) inputs.forEach((input, i) => { if (fileSig(input) === recs[i].sig) input.value = ""; });
+        return msg;
+      });
+    });
+  }
+
   // -------------------------------------------------------------- events
 
   function paramsOf(el) {
@@ -2016,7 +2176,14 @@
 
   function onClick(e) {
     if (e.button !== 0) return;
-    const t = elementOf(e.target), el = t && t.closest("[data-action]");
+    const t = elementOf(e.target);
+    const c = t && t.closest("[data-upload-cancel]");
+    if (c) {
+      e.preventDefault();
+      cancelUpload(c.getAttribute("data-upload-cancel"));
+      return;
+    }
+    const el = t && t.closest("[data-action]");
     if (!el || el.nodeName === "FORM") return; // a form's action is sent on submit
     const tag = el.nodeName;
     if (tag === "A" || ((tag === "BUTTON" || tag === "INPUT") && el.form && /^(submit|image|reset)$/.test(el.type))) {
@@ -2039,7 +2206,18 @@
     for (const key of [...debounced.keys(), ...throttled.keys()]) if (form.contains(key)) flushHeld(key);
     const seen = new Map();
     for (const f of form.elements) if (editable(f)) seen.set(f, stateOf(f));
-    send(action, formParams(form, e.submitter, paramsOf(form)), form, null, { submitter: e.submitter, seen });
+    const params = formParams(form, e.submitter, paramsOf(form));
+    const opts = { submitter: e.submitter, seen };
+    const ups = Array.from(form.querySelectorAll(UPLOADS)).filter((i) => i.form === form || i.closest("form") === form);
+    if (ups.length) {
+      for (const i of ups) params[i.name || i.getAttribute("data-upload")] = [];
+      const chosen = ups.filter((i) => i.files && i.files.length);
+      if (chosen.length) {
+        submitWithUploads(form, chosen, action, params, opts);
+        return;
+      }
+    }
+    send(action, params, form, null, opts);
   }
 
   function onField(e, attr) {
@@ -2065,8 +2243,10 @@
   }
 
   function onChange(e) {
+    const el = elementOf(e.target);
+    if (el && el.matches(UPLOADS) && el.hasAttribute("data-upload-auto") && el.files && el.files.length) upload(el);
     // A change ends the typing: a debounced or throttled input is sent now.
-    const el = elementOf(e.target), bound = el && el.closest("[data-oninput]");
+    const bound = el && el.closest("[data-oninput]");
     if (bound) flushHeld(bound);
     onField(e, "data-onchange");
   }

@@ -257,7 +257,10 @@ def _answer(connection: Connection, message: Message, limit: int) -> bytes | Non
     try:
         text = message.get("text")
         if text is None:
-            return connection.receive_binary()
+            data = message.get("bytes") or b""
+            if len(data) > limit:
+                return connection.too_large(len(data))
+            return connection.receive_binary(data)  # an upload's chunk (rweb.upload), or refused
         size = len(text) if text.isascii() else len(text.encode())
         if size > limit:
             return connection.too_large(size)

@@ -222,23 +222,22 @@ class _Listener(WSListener):  # type: ignore[misc]
             log.exception("session %s: internal error", self.conn.writer_id)
 
     def _fragment(self, transport: WSTransport, frame: WSFrame, mt: WSMsgType) -> None:
-        """Binary messages, and text messages split into several frames."""
+        """Binary messages (uploads' chunks), and text messages split into several frames."""
         if mt is not _CONT:  # the first frame of a message
             self.frag_kind, self.fragments, self.fragments_size = mt, [], 0
         elif self.fragments is None:  # a continuation of nothing
             return
-        if self.frag_kind is _TEXT:
-            self.fragments_size += frame.payload_size
-            if self.fragments_size <= self.conn.max_size:
-                self.fragments.append(frame.get_payload_as_bytes())
+        self.fragments_size += frame.payload_size
+        if self.fragments_size <= self.conn.max_size:  # beyond it, only the size is kept
+            self.fragments.append(frame.get_payload_as_bytes())
         if not frame.fin:
             return
         kind, size, parts = self.frag_kind, self.fragments_size, self.fragments
         self.frag_kind, self.fragments, self.fragments_size = None, None, 0
-        if kind is _BINARY:
-            reply = self.conn.receive_binary()
-        elif size > self.conn.max_size:
+        if size > self.conn.max_size:
             reply = self.conn.too_large(size)
+        elif kind is _BINARY:  # an upload's chunk (no reply), or refused
+            reply = self.conn.receive_binary(parts[0] if len(parts) == 1 else b"".join(parts))
         else:
             reply = self.conn.receive(b"".join(parts))
         if reply is not None:  # None: an async handler runs; the reply comes through _send
