@@ -347,3 +347,13 @@ def test_a_field_named_final_does_not_make_a_snapshot_final() -> None:
     assert b'"final":true' in blob and not blob.startswith(FINAL)
     c.lose()  # now final
     assert next(iter(store.data.values()))[0].startswith(FINAL)
+
+
+def test_transient_and_process_local_take_lists_and_dicts_too() -> None:
+    from rweb import RDict
+    from rweb.snapshot import _TRANSIENT
+
+    items, table = RList([1]), RDict(a=1)
+    assert transient(items) is items and items in _TRANSIENT and RList([1]) not in _TRANSIENT
+    assert transient(table) is table and table in _TRANSIENT
+    assert process_local(RList()) is not None

@@ -215,9 +215,30 @@ def _check_shared(rec: Any, subs: set[Any], t: Any) -> None:
             return
 
 
+class IdentitySet:
+    """A set of objects by identity, holding them weakly: RList and RDict (unhashable) included."""
+
+    __slots__ = ("_refs",)
+
+    def __init__(self) -> None:
+        self._refs: dict[int, Any] = {}
+
+    def add(self, obj: Any) -> None:
+        key = id(obj)
+        refs = self._refs
+        refs[key] = weakref.ref(obj, lambda _r, key=key: refs.pop(key, None))
+
+    def __contains__(self, obj: object) -> bool:
+        ref = self._refs.get(id(obj))
+        return ref is not None and ref() is obj
+
+    def __len__(self) -> int:
+        return len(self._refs)
+
+
 # Records read by several sessions on purpose, each process its own copy
 # (rweb.process_local, and app.share's replicas): never refused.
-_SHARED_OK: Any = weakref.WeakSet()
+_SHARED_OK: Any = IdentitySet()
 
 
 def process_local(record: Any) -> Any:
@@ -398,7 +419,7 @@ def is_reactive(obj: object) -> bool:
 class _Collection:
     """Shared by RList and RDict: ``_items`` holds the plain list or dict."""
 
-    __slots__ = ("_subs",)
+    __slots__ = ("__weakref__", "_subs")  # weakly referable: rweb.transient, process_local
     _items: Any
     _plain: type  # list or dict: what an instance compares equal to
 

@@ -52,13 +52,22 @@ import asyncio
 import logging
 import threading
 import time
-import weakref
 from collections.abc import Awaitable
 from typing import Any, Protocol
 
 import orjson
 
-from .reactive import _SHARED_OK, CLASSES, RDict, RList, Tracker, capture, is_reactive, tracking
+from .reactive import (
+    _SHARED_OK,
+    CLASSES,
+    IdentitySet,
+    RDict,
+    RList,
+    Tracker,
+    capture,
+    is_reactive,
+    tracking,
+)
 
 __all__ = ["MemoryStore", "SnapshotStore", "Snapshots", "transient"]
 
@@ -71,7 +80,7 @@ ASK_TIMEOUT = 0.5  # seconds a claim waits for the process that holds the sessio
 FINAL = b'{"final":true,'  # how a final snapshot starts (see Snapshots._save)
 TOPIC = "rweb:owner:"  # + a process's boot id: claims of its sessions, and answers to its claims
 
-_TRANSIENT: Any = weakref.WeakSet()
+_TRANSIENT: Any = IdentitySet()
 
 
 def transient(obj: Any) -> Any:
