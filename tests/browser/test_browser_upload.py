@@ -153,3 +153,35 @@ def test_a_refused_type_shows_the_error(pw_open: Any) -> None:
     assert live.text("#saves") == "0"  # no action was sent
     assert page.evaluate("document.getElementById('f').classList.contains('rweb-loading')") is False
     assert state["up"]._uploads.dir is None
+
+
+def test_an_auto_upload_starts_when_a_file_is_chosen(pw_open: Any, tmp_path: Path) -> None:
+    app = App("auto", max_message_size=16 * 1024)
+
+    @app.page("/")
+    def page(writer_id: Any, conn: Conn) -> Any:
+        up = conn.allow_upload("pic", accept="*", max_size=4 * MB, auto=True)
+        result = Result()
+
+        def keep(params: dict[str, Any]) -> None:
+            result.text = ", ".join(f"{f.name} {f.size}" for f in up.consume())
+
+        return (lambda: div(
+            form(up.input(id="file"), button("Keep", id="keep"), data_onsubmit="keep", id="f"),
+            ul([li(f"{e.name} {'done' if e.done else e.progress}") for e in up.entries], id="entries"),
+            span(result.text, id="result"),
+        )), {"keep": keep}
+
+    live: LiveApp = pw_open(app)
+    data = os.urandom(MB // 2)
+    path = tmp_path / "photo.bin"
+    path.write_bytes(data)
+    live.page.set_input_files("#file", str(path))
+    # Uploaded on its own, before any submit.
+    live.page.wait_for_function(
+        "document.getElementById('entries').textContent === 'photo.bin done'", timeout=PW_TIMEOUT_MS
+    )
+    live.page.click("#keep")
+    live.page.wait_for_function(
+        f"document.getElementById('result').textContent === 'photo.bin {len(data)}'", timeout=PW_TIMEOUT_MS
+    )
