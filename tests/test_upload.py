@@ -173,6 +173,7 @@ def test_more_bytes_than_declared_fail_the_file() -> None:
     assert c.send_binary(chunk_frame(fid, b"7890X")) is None  # no reply of its own: a push says it
     [push] = [p for p in c.pushes if "e" in p]
     assert push["t"] == "p" and push["e"]["code"] == "upload_failed"
+    assert ["upload_stop", {"name": "avatar"}] in push["fx"]  # the browser stops sending
     assert "more bytes than the 10 declared" in c.html()
     assert not os.path.exists(path)
     # Its chunks still under way are dropped silently; ids never given are refused as before.
@@ -225,10 +226,15 @@ def test_cancel_drops_the_entries_and_files() -> None:
     assert c.send_binary(chunk_frame(fid, b"x" * 50)) is None  # in flight when it was cancelled
     c.send("save")
     assert seen["files"] == []
-    # up.cancel() from a handler does the same.
+    # up.cancel() from a handler does the same; a file under way is stopped in the browser too.
+    reply = c.send_raw(orjson.dumps({"t": "upload", "name": "avatar", "ref": 50,
+                                     "files": [{"name": "c.png", "size": 100, "type": "image/png"}]}))
+    (fid,) = reply["up"]["ids"]
+    c.send_binary(chunk_frame(fid, b"x" * 10))
+    assert ["upload_stop", {"name": "avatar"}] in c.send("cancel")["fx"]
     (fid,) = c.upload("avatar", [("b.png", b"b" * 10, "image/png")])["up"]["ids"]
     assert "b.png 100%" in c.html()
-    c.send("cancel")
+    assert "fx" not in c.send("cancel")  # nothing under way: nothing to stop
     assert "b.png" not in c.html() and seen["upload"]._uploads.files == {}
     c.close()
 

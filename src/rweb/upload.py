@@ -215,7 +215,9 @@ class Upload:
         return out
 
     def cancel(self) -> None:
-        """Drop every entry of this upload, and its file (received or under way)."""
+        """Drop every entry of this upload, and its file (received or under way); the browser stops sending."""
+        if any(f.fh is not None for f in self._uploads.files.values() if f.upload is self):
+            self._uploads.stop(self.name)
         self._uploads.drop(self)
         self.entries.clear()
         self._status.error = None
@@ -322,6 +324,12 @@ class Uploads:
             return f"{total} bytes: over this session's upload limit ({limit} bytes)"
         return None
 
+    def stop(self, name: str) -> None:
+        """Tell the browser to stop sending upload ``name``'s chunks (the effect ``upload_stop``)."""
+        connection = self.conn._connection
+        if connection is not None:
+            connection.effect("upload_stop", {"name": name})
+
     def drop(self, up: Upload) -> None:
         """Forget ``up``'s files (their chunks still under way are then ignored)."""
         for fid in [fid for fid, f in self.files.items() if f.upload is up]:
@@ -375,6 +383,7 @@ class Uploads:
         log.warning("session %s: upload %r refused: %s", self.conn.writer_id, entry.name, why)
         self.files.pop(entry.id, None)
         f.drop()
+        self.stop(f.upload.name)
         entry.done = False
         entry.error = why
         return ("upload_failed", f"{entry.name!r}: {why}")

@@ -98,6 +98,7 @@
  *                                             pending cookie requests; no banner meanwhile
  *   ["cookie", {url, token}]                  POST the token to `url`; the answer's Set-Cookie
  *                                             headers set the cookies (HttpOnly ones too)
+ *   ["upload_stop", {name}]                   the server dropped upload `name`: stop sending it
  *   ["event", {name, payload}]                conn.push_event: hooks' handleEvent(name), then rweb:event
  *   ["js", {cmds}]                            conn.exec_js: run JS commands
  *   ["stream", {name, ops, limit?}]           change the rows of <... data-stream=name> (rweb.stream):
@@ -996,6 +997,8 @@
         else console.warn("rweb: navigation to a URL outside the app refused", data.url);
       } else if (kind === "stream") {
         applyStream(data);
+      } else if (kind === "upload_stop") {
+        stopUploads(data.name);
       } else if (kind === "event") {
         serverEvent(data);
       } else if (kind === "js") {
@@ -1856,6 +1859,17 @@
           !input.hasAttribute("data-progress") && rec.progress < 100) {
         input.setAttribute("data-progress", String(rec.progress));
       }
+    }
+  }
+
+  // The server dropped upload `name` (cancelled by the app, or more bytes than declared):
+  // stop sending its chunks; the file stays chosen, for the user to try again.
+  function stopUploads(name) {
+    for (const [input, rec] of Array.from(uploads)) {
+      if (input.getAttribute("data-upload") !== name) continue;
+      rec.cancelled = true;
+      uploads.delete(input);
+      input.removeAttribute("data-progress");
     }
   }
 
