@@ -29,6 +29,8 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
+from processes import free_port
+
 T = TypeVar("T")
 
 REDIS_SERVER = shutil.which("redis-server")
@@ -46,12 +48,6 @@ def redis_py_missing() -> str | None:
     if REDIS_SERVER is None:
         return SKIP_REASON
     return None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_until(pred: Callable[[], Any], timeout: float = 10.0, interval: float = 0.01) -> bool:

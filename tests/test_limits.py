@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from processes import free_port
 
 from rweb import App, reactive
 from rweb.html import button, component, div, span
@@ -104,12 +105,6 @@ if __name__ == "__main__":
     start_rweb(port, "limits", session_setup, host="127.0.0.1", workers=workers,
                actions=("inc", "bump", "stats"), **options)
 '''
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def rss_kib(pid: int) -> int:

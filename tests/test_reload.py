@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from processes import children_of, free_port
 
 from rweb import App
 from rweb.reload import changes, scan
@@ -48,27 +49,6 @@ def home(writer_id):
 
 def app_source(text: str) -> str:
     return APP.replace("TEXT", text)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def children_of(pid: int) -> list[int]:
-    kids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat.rpartition(")")[2].split()
-        if int(fields[1]) == pid and fields[0] != "Z":
-            kids.append(int(entry.name))
-    return sorted(kids)
 
 
 def alive(pid: int) -> bool:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from processes import children_of, free_port
 
 from rweb.server import RestartPolicy, describe_exit
 
@@ -64,27 +65,6 @@ if __name__ == "__main__":
     port, options = int(sys.argv[1]), json.loads(sys.argv[2])
     start_rweb(port, "supervised", session_setup, host="127.0.0.1", workers=2, **options)
 '''
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def children_of(pid: int) -> list[int]:
-    kids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat.rpartition(")")[2].split()
-        if int(fields[1]) == pid and fields[0] != "Z":
-            kids.append(int(entry.name))
-    return sorted(kids)
 
 
 class Supervised:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from processes import children_of, free_port
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="SO_REUSEPORT workers and /proc")
 
@@ -32,12 +33,6 @@ CLICKS = 5
 HANDSHAKE_CONCURRENCY = 100
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def raise_nofile_limit() -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard == resource.RLIM_INFINITY or soft < hard:
@@ -45,22 +40,6 @@ def raise_nofile_limit() -> None:
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < CONNECTIONS + 200:
         pytest.skip(f"RLIMIT_NOFILE hard limit {soft} is too low for {CONNECTIONS} sockets")
-
-
-def children_of(pid: int) -> list[int]:
-    """Child processes of ``pid`` (scanning /proc: no CONFIG_PROC_CHILDREN needed)."""
-    kids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # pid (comm) state ppid ...: comm may contain spaces, so split after ")".
-        if int(stat.rpartition(")")[2].split()[1]) == pid:
-            kids.append(int(entry.name))
-    return sorted(kids)
 
 
 def tcp_inodes(port: int, state: str) -> set[str]:

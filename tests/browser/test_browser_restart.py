@@ -23,9 +23,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from browser_apps import BUTTONS
 from conftest import PW_TIMEOUT_MS
 from playwright.sync_api import Page
+from processes import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 COUNTER = ROOT / "examples" / "rweb_counter.py"
@@ -47,12 +50,6 @@ new MutationObserver(() => {
   if (document.documentElement.classList.contains("rweb-disconnected")) window.__down_at.push(performance.now());
 }).observe(document, {subtree: true, attributes: true, attributeFilter: ["class"]});
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class CounterProcess:
