@@ -104,9 +104,9 @@ def child_socket() -> socket.socket | None:
     fd = os.environ.pop(FD_ENV, None)
     if parent is None or fd is None:
         return None
-    from .server import _die_with_parent
+    from .proc import die_with_parent
 
-    _die_with_parent(int(parent))
+    die_with_parent(int(parent))
     sock = socket.socket(fileno=int(fd))
     sock.set_inheritable(False)
     sock.setblocking(False)
@@ -261,7 +261,7 @@ def run_reloader(
     ``stop_timeout`` seconds).  ``watch``: the directories scanned, every
     ``interval`` seconds, for files with one of ``extensions``.
     """
-    from .server import listen
+    from .proc import listen
 
     dirs = [os.path.abspath(d) for d in watch]
     exts = tuple(e.lstrip(".") for e in extensions)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..app import App
+from ..proc import die_with_parent, listen
 
 __all__ = ["RestartPolicy", "Server", "default_workers", "describe_exit", "listen", "run_worker", "start_rweb"]
 
@@ -276,30 +277,6 @@ def _reload(
     run_worker(app, host, port, ready=ready, aiofastnet=aiofastnet, sock=sock, **limits)
 
 
-def listen(host: str, port: int, backlog: int = 4096) -> socket.socket:
-    """A TCP socket bound to ``host:port`` and listening (raises ``OSError`` if the port is taken).
-
-    The parent of the workers holds it for as long as it runs: connections
-    wait in its backlog while no worker accepts.
-    """
-    infos = socket.getaddrinfo(
-        host or None, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP, flags=socket.AI_PASSIVE
-    )
-    family, kind, proto, _, addr = infos[0]
-    sock = socket.socket(family, kind, proto)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if family == socket.AF_INET6 and hasattr(socket, "IPPROTO_IPV6"):
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-        sock.bind(addr)
-        sock.listen(backlog)
-        sock.setblocking(False)
-    except BaseException:
-        sock.close()
-        raise
-    return sock
-
-
 @dataclass(frozen=True)
 class RestartPolicy:
     """When the supervisor restarts a worker that exited: exponential backoff.
@@ -343,19 +320,6 @@ def describe_exit(status: int) -> str:
     if os.WIFEXITED(status):
         return f"exited with code {os.WEXITSTATUS(status)}"
     return f"ended with wait status {status}"  # pragma: no cover - stopped/continued are not reported
-
-
-def _die_with_parent(parent: int) -> None:
-    """Linux: this worker gets SIGTERM when the supervisor dies (no orphan keeps serving)."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
-    except Exception:  # pragma: no cover - not Linux
-        return
-    if os.getppid() != parent:  # the parent died before prctl took effect
-        os._exit(0)
 
 
 _SUPERVISOR_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD, signal.SIGHUP)
@@ -411,7 +375,7 @@ def _supervise(
                     signal.signal(sig, signal.SIG_DFL)
                 signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the supervisor's: see _serve
                 signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-                _die_with_parent(parent)
+                die_with_parent(parent)
                 import faulthandler
 
                 if not faulthandler.is_enabled():
