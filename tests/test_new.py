@@ -64,10 +64,12 @@ def test_the_makefile_installs_rweb_from_RWEB_and_serves_with_reload(project: Pa
         return done.stdout
 
     default = dry_run("run")
-    assert '.venv/bin/python -m pip install -q "rweb" "pytest>=8"' in default
+    # Made from this checkout: it installs this checkout (a package named rweb on an index
+    # could be another project), unless RWEB says otherwise.
+    assert f'.venv/bin/python -m pip install -q "{ROOT}" "pytest>=8"' in default
     assert ".venv/bin/python -m rweb run app.py --reload --host 127.0.0.1 --port 8080" in default
-    local = dry_run("test", f"RWEB={ROOT}", "PORT=9000")
-    assert f'pip install -q "{ROOT}" "pytest>=8"' in local
+    local = dry_run("test", "RWEB=../elsewhere/rweb", "PORT=9000")
+    assert 'pip install -q "../elsewhere/rweb" "pytest>=8"' in local
     assert ".venv/bin/python -m pytest -q" in local
     assert not (project / ".venv").exists()  # -n: nothing ran
 

@@ -209,12 +209,13 @@ MAKEFILE = '''\
 # Two commands do all set-up:
 #   make run    serve the app on http://localhost:8080, restarted when a file changes
 #   make test   run the tests
-# RWEB is what pip installs as rweb: the PyPI name, or a checkout (make run RWEB=../rweb).
+# RWEB is what pip installs as rweb: the checkout this project was made from, or another
+# (make run RWEB=../rweb), or a package name.
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PORT   ?= 8080
-RWEB   ?= rweb
+RWEB   ?= __RWEB__
 
 .PHONY: run test clean
 
@@ -296,6 +297,21 @@ def project_name(directory: Path) -> str:
     return name or "rweb-app"
 
 
+def rweb_source() -> str:
+    """What the new project's Makefile installs as rweb: the source checkout this rweb runs
+    from (its ``pyproject.toml`` names the project ``rweb``), else the package name."""
+    here = Path(__file__).resolve().parent  # .../src/rweb in a checkout
+    for root in (here.parent.parent, here.parent):
+        pyproject = root / "pyproject.toml"
+        try:
+            text = pyproject.read_text()
+        except OSError:
+            continue
+        if re.search(r'^name\s*=\s*"rweb"', text, re.MULTILINE):
+            return str(root)
+    return "rweb"
+
+
 def create_project(directory: str | Path) -> list[Path]:
     """Write a new project into ``directory`` (created; an existing one must be empty); the files written."""
     root = Path(directory)
@@ -306,6 +322,7 @@ def create_project(directory: str | Path) -> list[Path]:
             raise ProjectExists(f"{root} exists and is not empty: nothing was written")
     name = project_name(root.resolve())
     title = name.replace("-", " ").title()
+    source = rweb_source()
     files = {
         "app.py": APP,
         "tests/test_app.py": TEST_APP,
@@ -319,7 +336,7 @@ def create_project(directory: str | Path) -> list[Path]:
     for rel, text in files.items():
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text.replace("__NAME__", name).replace("__TITLE__", title))
+        path.write_text(text.replace("__NAME__", name).replace("__TITLE__", title).replace("__RWEB__", source))
         written.append(path)
     return written
 
