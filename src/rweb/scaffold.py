@@ -263,7 +263,7 @@ make test    # runs tests/ (in-process: no browser, no server)
 ```
 
 `make run PORT=9000` picks another port; `make run RWEB=path/to/rweb` installs
-rweb from a checkout instead of PyPI.
+rweb from another checkout than the one this project was made from.
 
 - `app.py`: the app. `/` is a counter, `/todos` a todo list with a form,
   `/api/hello?name=Ada` a JSON handler; `static/` is served at `/static`.
