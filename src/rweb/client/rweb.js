@@ -1875,12 +1875,7 @@
 
   // data-upload-cancel="name": stop sending, forget the choice, and the server drops the files.
   function cancelUpload(name) {
-    for (const [input, rec] of Array.from(uploads)) {
-      if (input.getAttribute("data-upload") !== name) continue;
-      rec.cancelled = true;
-      uploads.delete(input);
-      input.removeAttribute("data-progress");
-    }
+    stopUploads(name);
     for (const input of document.querySelectorAll(UPLOADS)) {
       if (input.getAttribute("data-upload") === name) input.value = "";
     }
