@@ -529,11 +529,45 @@ def test_debug_mode_shows_the_exception_message_production_does_not(caplog: pyte
 
         return (lambda: div(button("x", data_action="x"))), on_action
 
-    try:
-        quiet = Tab(App(setup, "x"))
-        msg = quiet.click("x")["e"]["message"]
-        assert "KeyError (ref " in msg and "token-abc123" not in msg
-        loud = Tab(App(setup, "x", debug=True))
-        assert "token-abc123" in loud.click("x")["e"]["message"]
-    finally:
-        render.DEBUG = False
+    quiet = Tab(App(setup, "x"))
+    msg = quiet.click("x")["e"]["message"]
+    assert "KeyError (ref " in msg and "token-abc123" not in msg
+    loud = Tab(App(setup, "x", debug=True))
+    shown = loud.click("x")["e"]["message"]
+    assert "token-abc123" in shown and "Traceback" in shown and "in on_action" in shown
+    # Debug mode is the app's, not the process's: an app without it still says nothing.
+    assert not render.DEBUG
+    assert "token-abc123" not in quiet.click("x")["e"]["message"]
+    assert "token-abc123" not in Tab(App(setup, "x")).click("x")["e"]["message"]
+
+
+def test_debug_mode_covers_renders_and_the_first_paint() -> None:
+    from rweb.testing import TestClient
+
+    @reactive
+    class Boom:
+        on: bool = False
+
+    def setup(writer_id: Any) -> Any:
+        boom = Boom()
+
+        def part() -> Any:
+            if boom.on:
+                raise ValueError("secret-render")
+            return span("fine")
+
+        def on_action(action: str, params: dict[str, Any]) -> None:
+            boom.on = True
+
+        return (lambda: div(component("part", part), button("x", data_action="x"))), on_action
+
+    def broken(writer_id: Any) -> Any:
+        raise RuntimeError("secret-setup")
+
+    for debug in (False, True):
+        app = App(setup, "x", debug=debug)
+        app.page("/broken")(broken)
+        msg = Tab(app).click("x")["e"]["message"]
+        assert ("secret-render" in msg) is debug, msg
+        page = TestClient(app).get("/broken")
+        assert page.status == 500 and ("secret-setup" in page.text) is debug

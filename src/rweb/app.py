@@ -526,10 +526,6 @@ class App:
         self.snapshot_limit = snapshot_limit
         self.snapshots: Any = None  # rweb.snapshot.Snapshots once served with a store
         self._boot = secrets.token_hex(8)  # per process (bind): a token never matches another life's session
-        if debug:  # process-wide: errors shown to the browser carry their message
-            from . import render
-
-            render.DEBUG = True
         self.pubsub: PubSub = broker if broker is not None and not isinstance(broker, str) else LocalPubSub()
         self._presence: tuple[Any, Any] | None = None
         self._started = False
@@ -941,7 +937,7 @@ class App:
         if not isinstance(conn, Conn):
             conn = self.make_conn(conn or ConnectionInfo(), live=writer_id is not None, writer_id=writer_id)
         render_page, on_action = self.setup(conn)
-        return Session(render_page, on_action, writer_id, self.actions, schedule, push, self.slow_callback)
+        return Session(render_page, on_action, writer_id, self.actions, schedule, push, self.slow_callback, self.debug)
 
     def session_started(self, conn: Conn, connection: Any) -> None:
         self.sessions[conn.writer_id] = connection
@@ -1048,7 +1044,7 @@ class App:
             return RedirectResponse(exc.url)
         ref = error_ref()
         log.error("%s %s failed (ref %s)", request.method, request.path, ref, exc_info=exc)
-        return error_response(500, f"Internal Server Error: {describe(exc, ref)}")
+        return error_response(500, f"Internal Server Error: {describe(exc, ref, self.debug or None)}")
 
     def _dispatch_http(self, request: Request) -> Response | Awaitable[Any]:
         path, method = request.path, request.method

@@ -158,7 +158,7 @@ class Connection:
         try:
             render_page, on_action = app.setup(conn)
             self.session = Session(
-                render_page, on_action, self.writer_id, app.actions, self.schedule, self._push, slow
+                render_page, on_action, self.writer_id, app.actions, self.schedule, self._push, slow, app.debug
             )
         except Redirect as exc:
             return exc
@@ -166,7 +166,7 @@ class Connection:
             ref = error_ref()
             log.error("session %s: %s (ref %s)", self.writer_id, exc, ref, exc_info=exc.__cause__)
             cause = exc.__cause__ or exc
-            return ("setup_error", f"the session could not be set up: {describe(cause, ref)}")
+            return ("setup_error", f"the session could not be set up: {self._shown(cause, ref)}")
         finally:
             if created is not None:
                 snapshots.end_capture(prev)
@@ -203,7 +203,7 @@ class Connection:
             log.error("session %s: the page failed to render (ref %s)", self.writer_id, eref, exc_info=exc)
             self._ended()  # a page that never showed has no session to patch later
             return encode_error(
-                "render_error", f"the page failed to render: {describe(exc, eref)}", ref
+                "render_error", f"the page failed to render: {self._shown(exc, eref)}", ref
             ), False
         effects, self.effects = self.effects, None
         conn = self.conn
@@ -352,7 +352,7 @@ class Connection:
         except BaseException as exc:  # nothing may leave this socket waiting for a page forever
             eref = error_ref()
             log.error("session %s: could not be resumed (ref %s)", self.writer_id, eref, exc_info=exc)
-            page = encode_error("setup_error", f"the session could not be set up: {describe(exc, eref)}"), False, False
+            page = encode_error("setup_error", f"the session could not be set up: {self._shown(exc, eref)}"), False, False
             if self.session is not None:
                 self._ended()
             if not isinstance(exc, Exception):
@@ -423,6 +423,10 @@ class Connection:
             else:
                 await asyncio.wait({task}, timeout=max(deadline - loop.time(), 0))
         return old.detached()
+
+    def _shown(self, exc: BaseException, ref: str) -> str:
+        """An error as the browser may see it (its message and traceback too in debug mode)."""
+        return describe(exc, ref, self.app.debug or None)
 
     def busy(self) -> bool:
         """An async handler (or a restore) is half-way."""
@@ -517,7 +521,7 @@ class Connection:
             eref = error_ref()
             log.error("session %s: async handler for %r not started (ref %s)", self.writer_id, action, eref,
                       exc_info=exc)
-            return encode_error("handler_error", f"action {action!r} failed: {describe(exc, eref)}", ref)
+            return encode_error("handler_error", f"action {action!r} failed: {self._shown(exc, eref)}", ref)
         self.state = busy
         return None
 
@@ -534,7 +538,7 @@ class Connection:
                       exc_info=exc if isinstance(exc, Exception) else None)
             patches, _ = session.flush() if not session.closed else ({}, None)
             effects, self.effects = self.effects, None
-            error = ("handler_error", f"action {action!r} failed: {describe(exc, eref)}")
+            error = ("handler_error", f"action {action!r} failed: {self._shown(exc, eref)}")
             self.send(encode_reply(patches, ref, error, effects))
             self._drain(busy)
             if not isinstance(exc, Exception):

@@ -124,7 +124,11 @@ class RenderError(RuntimeError):
     @property
     def public(self) -> str:
         """What the browser may be told: no exception message (it can hold secrets)."""
-        return f"component {self.component!r} failed to render: {describe(self.cause, self.ref)}"
+        return self.shown(None)
+
+    def shown(self, debug: bool | None) -> str:
+        """:attr:`public`, or with the message and traceback for an app in debug mode."""
+        return f"component {self.component!r} failed to render: {describe(self.cause, self.ref, debug)}"
 
 
 def error_ref() -> str:
@@ -133,15 +137,16 @@ def error_ref() -> str:
 
 
 DEBUG = False
-"""Debug mode (``App(debug=True)`` sets it, for the whole process): errors shown to
-the browser carry the exception's message too.  Never in production: a message
-can hold a token, a path, a user's data."""
+"""Debug mode where no app says (``App(debug=...)`` decides for its own sessions and
+pages): errors shown to the browser carry the exception's message too.  Never in
+production: a message can hold a token, a path, a user's data."""
 
 
-def describe(exc: BaseException, ref: str) -> str:
+def describe(exc: BaseException, ref: str, debug: bool | None = None) -> str:
     """An error as the browser may see it: its type and a reference to the log line
-    (plus, in debug mode, its message and traceback: the client shows them in an overlay)."""
-    if DEBUG:
+    (plus, in debug mode, its message and traceback: the client shows them in an overlay).
+    ``debug``: the app's setting (None: the module's :data:`DEBUG`)."""
+    if DEBUG if debug is None else debug:
         import traceback
 
         trace = "".join(traceback.format_exception(exc))

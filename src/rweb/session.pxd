@@ -24,7 +24,7 @@ cdef extern from *:
 cdef double _ticks() noexcept
 
 cdef class Session:
-    cdef public bint _push_pending, closed  # two flags in one word
+    cdef public bint _push_pending, closed, debug
     cdef public double slow
     cdef public object extra_actions, handlers, on_action, push, schedule, writer_id
     cdef public View view

@@ -118,6 +118,7 @@ class Session:
     __slots__ = (
         "_push_pending",
         "closed",
+        "debug",
         "extra_actions",
         "handlers",
         "on_action",
@@ -137,8 +138,10 @@ class Session:
         schedule: Callable[[Callable[[], None]], Any] | None = None,
         push: Callable[[dict[str, Any], tuple[str, str] | None], None] | None = None,
         slow: float = SLOW_CALLBACK,
+        debug: bool = False,
     ) -> None:
         self.writer_id = writer_id
+        self.debug = debug  # errors shown to the browser carry their message and traceback (App(debug=True))
         self.handlers: Mapping[str, Callable[[dict[str, Any]], Any]] | None = (
             on_action if isinstance(on_action, Mapping) else None
         )
@@ -207,7 +210,7 @@ class Session:
             patches = self._recover(exc)
         _lap(self, "render", action, t1)
         if view.errors and error is None:
-            error = _render_error(view.errors, self.writer_id, f"action {action!r}")
+            error = _render_error(view.errors, self.writer_id, f"action {action!r}", self.debug or None)
         return patches, error
 
     async def finish(self, action: str, pending: Any) -> tuple[dict[str, Any], tuple[str, str] | None]:
@@ -261,7 +264,7 @@ class Session:
             patches = self._recover(exc)
         _lap(self, "render", action, t0)
         if view.errors and error is None:
-            error = _render_error(view.errors, self.writer_id, f"after {action}" if action else "a push")
+            error = _render_error(view.errors, self.writer_id, f"after {action}" if action else "a push", self.debug or None)
         return patches, error
 
     def _on_dirty(self) -> None:
@@ -298,7 +301,7 @@ class Session:
             log.error(
                 "session %s: %s raised %s (ref %s)", self.writer_id, name, type(exc).__name__, ref, exc_info=exc
             )
-            error = ("handler_error", f"{name} failed: {describe(exc, ref)}")
+            error = ("handler_error", f"{name} failed: {describe(exc, ref, self.debug or None)}")
         finally:
             view.hold = hold
         _lap(self, "function", name, t0)
@@ -317,7 +320,7 @@ class Session:
             "session %s: on_action(%r) raised %s (ref %s)",
             self.writer_id, action, type(exc).__name__, ref, exc_info=exc,
         )
-        return ("handler_error", f"action {action!r} failed: {describe(exc, ref)}")
+        return ("handler_error", f"action {action!r} failed: {describe(exc, ref, self.debug or None)}")
 
     def _recover(self, exc: BaseException) -> dict[str, Any]:
         """A render let an exception through its component (a BaseException): set the page right.
@@ -487,10 +490,12 @@ def _depth(c: Any) -> int:
     return c.depth
 
 
-def _render_error(errors: list[RenderError], writer_id: Any = None, cause: str = "") -> tuple[str, str]:
+def _render_error(
+    errors: list[RenderError], writer_id: Any = None, cause: str = "", debug: bool | None = None
+) -> tuple[str, str]:
     """The error a render failure gives the browser; the log says which session, and what caused it
     (the render's own log line, with the traceback, names the component)."""
     if cause:
         for e in errors:
             log.error("session %s: %s: component %r failed to render (ref %s)", writer_id, cause, e.component, e.ref)
-    return ("render_error", "; ".join(e.public for e in errors))
+    return ("render_error", "; ".join(e.shown(debug) for e in errors))

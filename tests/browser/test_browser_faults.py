@@ -6,10 +6,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import pytest
 from conftest import PW_TIMEOUT_MS, LiveApp
 
-from rweb import App, render
+from rweb import App
 from rweb.html import button, div
 
 
@@ -26,8 +25,7 @@ def failing_app(**options: Any) -> App:
     return app
 
 
-def test_debug_mode_shows_an_overlay_with_the_traceback(pw_open: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(render, "DEBUG", render.DEBUG)  # App(debug=True) sets it for the process
+def test_debug_mode_shows_an_overlay_with_the_traceback(pw_open: Any) -> None:
     live: LiveApp = pw_open(failing_app(debug=True))
     live.page.click("#go")
     live.page.wait_for_selector("#rweb-error-overlay", timeout=PW_TIMEOUT_MS)

@@ -91,16 +91,16 @@ def page_response(app: Any, request: Request, route: Route, params: dict[str, An
     except SetupError as exc:
         ref = secrets.token_hex(4)
         log.error("GET %s: session setup failed (ref %s): %s", request.path, ref, exc, exc_info=exc.__cause__)
-        body, status = _failed(describe(exc.__cause__ or exc, ref)), 500
+        body, status = _failed(describe(exc.__cause__ or exc, ref, app.debug or None)), 500
     else:
-        session = Session(render_page, on_action, None, app.actions, slow=app.slow_callback)
+        session = Session(render_page, on_action, None, app.actions, slow=app.slow_callback, debug=app.debug)
         try:
             body = assemble(session.mount())
             status = 200
         except Exception as exc:
             ref = secrets.token_hex(4)
             log.error("GET %s: the page failed to render (ref %s)", request.path, ref, exc_info=exc)
-            body, status = _failed(describe(exc, ref)), 500
+            body, status = _failed(describe(exc, ref, app.debug or None)), 500
         finally:
             session.close()
     html = page_html(app, route.title or app.title, body, root_path)
