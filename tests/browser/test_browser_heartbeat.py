@@ -26,5 +26,8 @@ def test_a_silent_socket_is_dropped_and_the_page_reconnects(pw_context: BrowserC
             "(s) => window.rweb.connected && window.rweb._socket !== s", arg=first, timeout=PW_TIMEOUT_MS
         )
         assert page.evaluate("__rweb_events.filter(e => e.type === 'rweb:connected').length") == 2
+        # The new socket took the session over (the server still thought the old one alive):
+        # the count goes on from 1, it does not start again.
+        assert page.text_content("[data-rc=display]") == "Count: 1"  # a fresh session would show 0
         page.click("text=+")
-        page.wait_for_function("document.querySelector('[data-rc=display]').textContent === 'Count: 1'")
+        page.wait_for_function("document.querySelector('[data-rc=display]').textContent === 'Count: 2'")
