@@ -46,10 +46,9 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable, Iterable
-from html import escape
 from typing import Any
 
-from .html import to_html
+from .html import Element, raw, to_html
 from .reactive import untracked
 
 __all__ = ["Stream"]
@@ -89,18 +88,16 @@ class Stream:
         # A new stream starts with a reset: a fresh session (or a page restored elsewhere)
         # replaces whatever rows the browser still shows.
         self._data: Any = None
-        # Before the session is live (the HTTP first paint): rows rendered into the page.
-        self._inline: list[str] | None = None if conn.live else []
+        # Before the session is live (the HTTP first paint): (key, row) rendered into the page.
+        self._inline: list[tuple[str, str]] | None = None if conn.live else []
         self._op(["r"])
 
     # -- what the page renders ------------------------------------------------------
 
     def __html__(self) -> str:
         """The container element (with the first paint's rows inline)."""
-        attrs = "".join(f' {_attr_name(k)}="{escape(str(v), quote=True)}"' for k, v in self._attrs.items()
-                        if v is not None and v is not False)
-        inner = "".join(self._inline) if self._inline is not None else ""
-        return f'<{self.tag} data-stream="{escape(self.name, quote=True)}"{attrs}>{inner}</{self.tag}>'
+        rows = tuple(raw(html) for _, html in self._inline) if self._inline is not None else ()
+        return to_html(Element(self.tag, rows, {"data_stream": self.name, **self._attrs}))
 
     # -- changing the rows -------------------------------------------------------------
 
@@ -110,9 +107,9 @@ class Stream:
         html = self._render(item, key)
         if self._inline is not None:
             if at == -1 or at >= len(self._inline):
-                self._inline.append(html)
+                self._inline.append((key, html))
             else:
-                self._inline.insert(at, html)
+                self._inline.insert(at, (key, html))
             return
         self._op(["i", key, html, at])
 
@@ -134,8 +131,7 @@ class Stream:
         """Remove the row of ``item`` (or, ``by_key=True``, the row whose key is ``item_or_key``)."""
         key = str(item_or_key if by_key else self.key(item_or_key))
         if self._inline is not None:
-            marker = f' data-key="{escape(key, quote=True)}"'
-            self._inline = [h for h in self._inline if marker not in h.split(">", 1)[0]]
+            self._inline = [row for row in self._inline if row[0] != key]
             return
         self._op(["d", key])
 
@@ -150,14 +146,14 @@ class Stream:
     # -- internals ---------------------------------------------------------------------
 
     def _render(self, item: Any, key: str) -> str:
+        """``row(item)``, marked ``data-key`` (the renderer escapes and checks it like any attribute)."""
         with untracked():
-            html = to_html(self.row(item))
-        if not html.startswith("<") or html.startswith("</"):
-            raise TypeError(f"stream {self.name!r}: a row must be one element, not {html[:40]!r}")
-        end = 1
-        while end < len(html) and html[end] not in " >/\t\n":
-            end += 1
-        return f'{html[:end]} data-key="{escape(key, quote=True)}"{html[end:]}'
+            node = self.row(item)
+            if not isinstance(node, Element):
+                raise TypeError(f"stream {self.name!r}: a row must be one element, not {type(node).__name__}")
+            attrs = dict(node.attrs)
+            attrs.pop("data_key", None)
+            return to_html(Element(node.tag, node.children, {"data_key": key, **attrs}, node.void))
 
     def _op(self, op: list[Any]) -> None:
         if self._inline is not None:  # the first paint: the reset is nothing to do
@@ -193,9 +189,3 @@ def _pending(connection: Any, data: dict[str, Any]) -> bool:
             return True
     return False
 
-
-def _attr_name(name: str) -> str:
-    name = name.rstrip("_").replace("_", "-")
-    if not name.replace("-", "").isalnum():
-        raise ValueError(f"not an attribute name: {name!r}")
-    return name
