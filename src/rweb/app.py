@@ -838,7 +838,7 @@ class App:
         if boot != self._boot:
             snapshots = self.snapshots
             if snapshots is not None and boot.isalnum() and wid.isdigit():
-                return f"snap:{boot}.{wid}"
+                return snapshots.key_for(wid, boot)
             return None
         connection = self.sessions.get(int(wid) if wid.isdigit() else wid)
         return connection if connection is not None and connection.resumable() else None

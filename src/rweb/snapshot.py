@@ -77,6 +77,7 @@ VERSION = 1
 LIVE_TTL = 3600.0  # a snapshot of a session whose socket is open (a crash loses nothing older)
 CLAIM_TIMEOUT = 2.0  # seconds a joining browser waits for its snapshot before a fresh session
 ASK_TIMEOUT = 0.5  # seconds a claim waits for the process that holds the session (a dead one never answers)
+KEY_PREFIX = "snap:"  # + the process's boot id, ".", the writer id
 FINAL = b'{"final":true,'  # how a final snapshot starts (see Snapshots._save)
 TOPIC = "rweb:owner:"  # + a process's boot id: claims of its sessions, and answers to its claims
 
@@ -214,8 +215,9 @@ class Snapshots:
         self._read(entry)  # subscribe to its state
         return entry
 
-    def key_for(self, writer_id: Any) -> str:
-        return f"snap:{self.app._boot}.{writer_id}"
+    def key_for(self, writer_id: Any, boot: str | None = None) -> str:
+        """The store key of session ``writer_id`` of process ``boot`` (this one by default)."""
+        return f"{KEY_PREFIX}{boot or self.app._boot}.{writer_id}"
 
     def moved(self, entry: Entry, connection: Any) -> None:
         """The session was taken over by another socket of this process (same writer id)."""
@@ -343,7 +345,7 @@ class Snapshots:
         a process that is gone does not answer, and what the store holds is
         taken after ``ASK_TIMEOUT``.
         """
-        boot, _, wid = key.removeprefix("snap:").partition(".")
+        boot, _, wid = key.removeprefix(KEY_PREFIX).partition(".")
         try:
             blob = await asyncio.wait_for(self.store.take(key), CLAIM_TIMEOUT)
             if blob is not None and blob.startswith(FINAL):
