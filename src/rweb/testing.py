@@ -322,15 +322,40 @@ def _fill_stream(html: str, name: str, rows: str) -> str:
     return html[:end] + rows + html[end:]
 
 
-def _resumed(app: App, url: str, token: str, kw: dict[str, Any]) -> Client:
-    """A client of ``app`` that joins ``url`` with a resume token."""
-    probe = TestClient(app)
-    headers = {"host": probe.host, "origin": probe.base_url, "user-agent": USER_AGENT}
-    info = ConnectionInfo(
-        path=app.root_path + app.socket_path, query={"url": url, "tok": token}, headers=headers,
-        cookies={}, client=probe.client,
-    )
-    return Client(app, info=info, http=probe, **kw)
+def _socket_info(
+    app: App,
+    http: TestClient,
+    url: str | None,
+    info: ConnectionInfo | None,
+    cookies: Mapping[str, str] | None,
+    headers: Mapping[str, str] | None,
+) -> ConnectionInfo:
+    """What the socket request of a page at ``url`` carries: the join, headers, cookies."""
+    if info is not None and url is None and cookies is None and headers is None:
+        return info
+    if url is not None and not (url.startswith("/") and not url.startswith("//")):
+        raise ValueError(f"url is a path within the app (/x?y=1), not {url!r}")
+    socket_path = app.root_path + app.socket_path
+    if info is not None:
+        query = dict(info.query)
+        hdrs = dict(info.headers)
+        jar = dict(info.cookies)
+        path, client = info.path, info.client
+    else:
+        query, jar, path, client = {}, {}, socket_path, http.client
+        hdrs = {
+            "host": http.host,
+            "origin": http.base_url,
+            "user-agent": USER_AGENT,
+        }
+        jar = http.cookies.for_path(socket_path)
+    if url is not None:
+        query["url"] = url
+    hdrs.update({k.lower(): v for k, v in (headers or {}).items()})
+    jar.update(cookies or {})
+    if jar:
+        hdrs["cookie"] = "; ".join(f"{k}={v}" for k, v in jar.items())
+    return ConnectionInfo(path=path, query=query, headers=hdrs, cookies=jar, client=client)
 
 
 _LOOPS: weakref.WeakKeyDictionary[App, _PendingLoop] = weakref.WeakKeyDictionary()
@@ -962,7 +987,7 @@ class Client:
         self._fx: deque[tuple[str, dict[str, Any]]] = deque()
         self._watchers: list[Callable[[dict[str, Any]], None]] = []  # told of each message applied (Page)
         self._loop = _pending_loop(app)
-        info = self._socket_info(url, info, cookies, headers)
+        info = _socket_info(app, http, url, info, cookies, headers)
         if url is None:
             page = page_info(info)
             url = page.path + (f"?{urlencode(list(page.query.items()))}" if page.query else "")
@@ -984,39 +1009,6 @@ class Client:
         self._follow()  # a refused join carries a "load" effect, which closes
         if not self.ok and not self.closed:
             self.close()
-
-    def _socket_info(
-        self,
-        url: str | None,
-        info: ConnectionInfo | None,
-        cookies: Mapping[str, str] | None,
-        headers: Mapping[str, str] | None,
-    ) -> ConnectionInfo:
-        if info is not None and url is None and cookies is None and headers is None:
-            return info
-        if url is not None and not (url.startswith("/") and not url.startswith("//")):
-            raise ValueError(f"url is a path within the app (/x?y=1), not {url!r}")
-        socket_path = self.app.root_path + self.app.socket_path
-        if info is not None:
-            query = dict(info.query)
-            hdrs = dict(info.headers)
-            jar = dict(info.cookies)
-            path, client = info.path, info.client
-        else:
-            query, jar, path, client = {}, {}, socket_path, self.http.client
-            hdrs = {
-                "host": self.http.host,
-                "origin": self.http.base_url,
-                "user-agent": USER_AGENT,
-            }
-            jar = self.http.cookies.for_path(socket_path)
-        if url is not None:
-            query["url"] = url
-        hdrs.update({k.lower(): v for k, v in (headers or {}).items()})
-        jar.update(cookies or {})
-        if jar:
-            hdrs["cookie"] = "; ".join(f"{k}={v}" for k, v in jar.items())
-        return ConnectionInfo(path=path, query=query, headers=hdrs, cookies=jar, client=client)
 
     # -- what the browser shows ---------------------------------------------------------
 
@@ -1189,12 +1181,10 @@ class Client:
         if token is None:
             raise RuntimeError("this session has no resume token (App(resume_grace=0)?)")
         target = app or self.app
-        if target is not self.app:
-            client = _resumed(target, self.url, token, kw)
-        else:
-            info = self._socket_info(self.url, None, None, None)
-            info.query["tok"] = token
-            client = Client(target, info=info, http=self.http, **kw)
+        http = self.http if target is self.app else TestClient(target)  # another server: its own jar
+        info = _socket_info(target, http, self.url, None, None, None)
+        info.query["tok"] = token
+        client = Client(target, info=info, http=http, **kw)
         client._ref = self._ref  # the browser's refs go on growing
         return client
 
