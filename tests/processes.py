@@ -1,9 +1,13 @@
-"""Test helpers for real processes: a free loopback port, a process's children (Linux /proc)."""
+"""Test helpers for real processes: a free loopback port, a process's children (Linux /proc), a server."""
 
 from __future__ import annotations
 
 import socket
+import subprocess
+import time
 from pathlib import Path
+
+import pytest
 
 
 def free_port() -> int:
@@ -27,3 +31,33 @@ def children_of(pid: int) -> list[int]:
         if int(fields[1]) == pid and fields[0] != "Z":
             kids.append(int(entry.name))
     return sorted(kids)
+
+
+class ServerProcess:
+    """A server started by a test as a subprocess: its port and its log."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], port: int, log_path: Path) -> None:
+        self.proc = proc
+        self.port = port
+        self.log_path = log_path
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_listening(self, timeout: float = 20.0) -> None:
+        """Until the port accepts a connection; fails the test (with the log) if the server exits first."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                pytest.fail(f"the server exited early:\n{self.log()}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), 1).close()
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"the server did not listen:\n{self.log()}")
+                time.sleep(0.05)

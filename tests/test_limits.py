@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from processes import free_port
+from processes import ServerProcess, free_port
 
 from rweb import App, reactive
 from rweb.html import button, component, div, span
@@ -114,22 +114,8 @@ def rss_kib(pid: int) -> int:
     raise AssertionError("no VmRSS")
 
 
-class AppServer:
-    def __init__(self, proc: subprocess.Popen[bytes], port: int, log_path: Path) -> None:
-        self.proc = proc
-        self.port = port
-        self.log_path = log_path
-
-    @property
-    def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/ws"
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-
 @contextlib.contextmanager
-def app_server(tmp_path: Path, **options: Any) -> Iterator[AppServer]:
+def app_server(tmp_path: Path, **options: Any) -> Iterator[ServerProcess]:
     """The app above in a subprocess (one worker), with ``start_rweb`` ``options``."""
     app = tmp_path / "limits_app.py"
     app.write_text(APP)
@@ -143,19 +129,10 @@ def app_server(tmp_path: Path, **options: Any) -> Iterator[AppServer]:
             stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONUNBUFFERED": "1", "RWEB_LOG_LEVEL": "INFO"},
         )
+    server = ServerProcess(proc, port, log_path)
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"the server exited early:\n{log_path.read_text()}")
-            try:
-                socket.create_connection(("127.0.0.1", port), 1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"the server did not start:\n{log_path.read_text()}")
-                time.sleep(0.05)
-        yield AppServer(proc, port, log_path)
+        server.wait_listening()
+        yield server
     finally:
         if proc.poll() is None:
             proc.terminate()

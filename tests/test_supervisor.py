@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from processes import children_of, free_port
+from processes import ServerProcess, children_of, free_port
 
 from rweb.server import RestartPolicy, describe_exit
 
@@ -67,19 +67,7 @@ if __name__ == "__main__":
 '''
 
 
-class Supervised:
-    def __init__(self, proc: subprocess.Popen[bytes], port: int, log_path: Path) -> None:
-        self.proc = proc
-        self.port = port
-        self.log_path = log_path
-
-    @property
-    def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/ws"
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
+class Supervised(ServerProcess):
     def workers(self) -> list[int]:
         return children_of(self.proc.pid)
 
@@ -116,15 +104,7 @@ def supervised(tmp_path: Path, **options: Any) -> Iterator[Supervised]:
     srv = Supervised(proc, port, log_path)
     try:
         srv.wait_workers()
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), 1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"the server did not listen:\n{srv.log()}")
-                time.sleep(0.05)
+        srv.wait_listening()
         yield srv
     finally:
         kids = children_of(proc.pid)
