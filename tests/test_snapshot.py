@@ -282,10 +282,6 @@ def test_a_list_of_records_keeps_identity_and_order() -> None:
     assert "<li>c (done)</li>" in d.html("todos") and "<li>a</li>" in d.html("todos")
 
 
-def test_rlist_keeps_rlist() -> None:
-    assert isinstance(State(0, []).todos, RList)
-
-
 def async_counter() -> Any:
     def setup(writer_id: Any) -> Any:
         state = State(0, [])
