@@ -421,3 +421,18 @@ def test_chunks_wait_behind_an_async_handler_in_order() -> None:
     c._loop.run_until(lambda: len(c.replies) >= n + 2, 5)
     assert seen["slow"] == ["waited", "b.txt:6"]
     c.close()
+
+
+def test_an_uploads_state_is_not_in_the_sessions_snapshots() -> None:
+    """Files are this process's: a snapshot leaves the upload's entries out (rweb.transient)."""
+    from rweb.snapshot import MemoryStore
+
+    app, _ = make_app()
+    store = MemoryStore()
+    app.session_store = store
+    c = Client(app)
+    c.upload("avatar", [("a.png", b"abc", "image/png")])
+    c.lose()  # saved at once
+    (blob,) = (data for data, _ in store.data.values())
+    assert orjson.loads(blob)["v"] == 1
+    assert b"a.png" not in blob and b"UploadEntry" not in blob and b"_Status" not in blob, blob

@@ -44,7 +44,8 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from .reactive import RList, capture, reactive, untracked
+from .reactive import RList, reactive, untracked
+from .snapshot import transient
 
 __all__ = [
     "CHUNK_KIND",
@@ -173,13 +174,9 @@ class Upload:
         self.max_size = max_size
         self.max_files = max_files
         self.auto = auto
-        # Not in the session's snapshot (made outside its capture): the files are this process's.
-        prev = capture(None)
-        try:
-            self.entries: RList = RList()
-            self._status = _Status()
-        finally:
-            capture(prev)
+        # Not in the session's snapshots (rweb.snapshot): the files are this process's.
+        self.entries: RList = transient(RList())
+        self._status = transient(_Status())
 
     @property
     def error(self) -> str | None:
