@@ -45,6 +45,7 @@ from .protocol import (
     encode_reply,
     encode_upload_reply,
 )
+from .reactive import capture
 from .render import RenderError, describe, error_ref
 from .session import ConnectionInfo, Session, SetupError, _discard, _name, report_slow
 
@@ -153,7 +154,8 @@ class Connection:
         snapshots = app.snapshots
         created: Any = None
         if snapshots is not None:  # collect what the setup creates: the session's state to save
-            created, prev = snapshots.begin_capture()
+            created = []
+            prev = capture(created)
         t0 = time.perf_counter()
         try:
             render_page, on_action = app.setup(conn)
@@ -169,7 +171,7 @@ class Connection:
             return ("setup_error", f"the session could not be set up: {self._shown(cause, ref)}")
         finally:
             if created is not None:
-                snapshots.end_capture(prev)
+                capture(prev)
         if created is not None:
             self.snap = snapshots.open(self, created, info.path)
         elapsed = time.perf_counter() - t0

@@ -64,7 +64,6 @@ from .reactive import (
     RDict,
     RList,
     Tracker,
-    capture,
     is_reactive,
     tracking,
 )
@@ -154,13 +153,13 @@ class Entry(Tracker):
 
     __slots__ = ("connection", "dirty", "key", "objects", "path", "service", "ttl")
 
-    def __init__(self, service: Snapshots, connection: Any, objects: list[Any], path: str) -> None:
+    def __init__(self, service: Snapshots, connection: Any, objects: list[Any], path: str, key: str) -> None:
         super().__init__()
         self.service = service
         self.connection = connection
         self.objects = objects
         self.path = path  # the page's (a patch changes it)
-        self.key = ""
+        self.key = key
         self.dirty = False
         self.ttl = LIVE_TTL
 
@@ -200,18 +199,9 @@ class Snapshots:
 
     # -- a session's life -------------------------------------------------------------
 
-    def begin_capture(self) -> tuple[list[Any], Any]:
-        """Collect the records, lists and dicts created from now on (the page's setup)."""
-        created: list[Any] = []
-        return created, capture(created)
-
-    def end_capture(self, prev: Any) -> None:
-        capture(prev)
-
     def open(self, connection: Any, objects: list[Any], path: str) -> Entry:
-        """A session was set up: its entry (saved once it changes)."""
-        entry = Entry(self, connection, objects, path)
-        entry.key = self.key_for(connection.writer_id)
+        """A session was set up (``objects``: what its setup created, rweb.reactive.capture): its entry."""
+        entry = Entry(self, connection, objects, path, self.key_for(connection.writer_id))
         self._read(entry)  # subscribe to its state
         return entry
 
