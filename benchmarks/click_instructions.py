@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+"""Instructions per counter click in-process, counted by Callgrind: this build against another.
+
+Seconds swing on a shared 2-core machine; instruction counts do not (the same
+binary, inputs and environment give the same total whatever else runs).  Each
+build runs the seed's counter (``examples/rweb_counter.py``) in-process, no
+sockets: every click goes through ``Connection.receive`` (decode, dispatch,
+reactive write, re-render, diff, encode), round-robin over ``--sessions``
+sessions.  The process runs twice under ``valgrind --tool=callgrind``, with
+``--clicks`` and with ``2 * --clicks`` clicks per session; the difference of
+the two totals divided by the extra clicks is the cost of one click, start-up
+and imports cancelled out.
+
+    python benchmarks/click_instructions.py                       # this checkout only
+    python benchmarks/click_instructions.py --baseline ../base    # a built checkout of another rweb
+
+The baseline is a checkout whose compiled modules are built in place
+(``git worktree add DIR REV && (cd DIR && python setup.py -q build_ext --inplace)``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Runs under valgrind: opens the sessions, warms them up, then clicks.
+MEASURE = r"""
+import sys
+sys.path.insert(0, sys.argv[1])
+import rweb
+from rweb.app import App
+from rweb.connection import Connection
+from rweb.session import ConnectionInfo
+from rweb_counter import session_setup
+
+sessions, clicks = int(sys.argv[2]), int(sys.argv[3])
+app = App(session_setup, "bench")
+conns = [Connection(app, i, ConnectionInfo(), lambda b: None, lambda f: None) for i in range(sessions)]
+for c in conns:
+    _, ok = c.open()
+    assert ok
+msg = b'{"action":"inc","params":{}}'
+for c in conns:
+    c.receive(msg)
+for _ in range(clicks):
+    for c in conns:
+        c.receive(msg)
+print("compiled" if rweb.COMPILED else "plain")
+"""
+
+# Addresses feed object hashes and allocation patterns: the same layout each run (setarch -R).
+NO_ASLR = ["setarch", os.uname().machine, "-R"] if shutil.which("setarch") else []
+COLLECTED = re.compile(r"Collected\s*:\s*(\d+)")
+
+
+def total(src: Path, examples: Path, sessions: int, clicks: int) -> tuple[int, str]:
+    """Instructions of one whole run, and which build ran."""
+    env = dict(os.environ, PYTHONPATH=str(src), PYTHONHASHSEED="0")
+    proc = subprocess.run(
+        [*NO_ASLR, "valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
+         sys.executable, "-c", MEASURE, str(examples), str(sessions), str(clicks)],
+        env=env, capture_output=True, text=True, timeout=900, check=False,
+    )
+    found = COLLECTED.search(proc.stderr)
+    if proc.returncode != 0 or found is None:
+        raise SystemExit(f"callgrind run failed ({src}):\n{proc.stderr[-2000:]}")
+    return int(found.group(1)), proc.stdout.strip().splitlines()[-1]
+
+
+def per_click(checkout: Path, sessions: int, clicks: int) -> tuple[float, str]:
+    src, examples = checkout / "src", checkout / "examples"
+    low, build = total(src, examples, sessions, clicks)
+    high, _ = total(src, examples, sessions, 2 * clicks)
+    return (high - low) / (sessions * clicks), build
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--baseline", type=Path, help="a built checkout of another rweb, measured in the same run")
+    p.add_argument("--sessions", type=int, default=50)
+    p.add_argument("--clicks", type=int, default=40, help="clicks per session in the shorter run")
+    opts = p.parse_args(argv)
+    if shutil.which("valgrind") is None:
+        print("valgrind is not installed (apt-get install valgrind)")
+        return 1
+    rows = [("this checkout", ROOT)]
+    if opts.baseline is not None:
+        rows.append(("baseline", opts.baseline.resolve()))
+    got = {}
+    for label, path in rows:
+        got[label] = per_click(path, opts.sessions, opts.clicks)
+    print(f"instructions per counter click in-process (Callgrind, {opts.sessions} sessions)")
+    for label, (n, build) in got.items():
+        print(f"{label:<16}{n:>12,.0f}  ({build})")
+    if opts.baseline is not None:
+        ratio = got["this checkout"][0] / got["baseline"][0]
+        print(f"{'ratio':<16}{ratio:>12.4f}  (this checkout / baseline)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
