@@ -31,6 +31,17 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
+    # In CI every tool the suite drives must be here: a missing one fails the run
+    # instead of skipping its tests (tests/tools.py).
+    import tools
+
+    if tools.required():
+        absent = tools.missing()
+        if absent:
+            pytest.exit(
+                f"{tools.REQUIRE_ENV} is set and these are missing: {', '.join(absent)}",
+                returncode=3,
+            )
     # A compiled module older than its source would be tested instead of the edit.
     import rweb
 

@@ -45,13 +45,12 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+import tools
 from redis_server import RedisServer, TcpGate, free_port, redis_py_missing, wait_until
 
 HERE = Path(__file__).resolve().parent
 APP_MODULE = HERE / "multi_instance_app.py"
-NGINX = shutil.which("nginx") or next(
-    (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.access(p, os.X_OK)), None
-)
+NGINX = tools.nginx()
 SECRET = "multi-instance-test-secret-0123456789abcdef"  # shared by one and two
 MAX_PENDING = 5  # instance one's bound on publishes held while it cannot reach Redis
 PING_INTERVAL = 0.5  # the instances' heartbeat (server pings), scaled down from 20 s

@@ -21,6 +21,7 @@ import tempfile
 import time
 from typing import Any
 
+import tools
 from websockets.sync.client import connect
 
 __all__ = ["Browser", "CDPError", "JSError", "Page", "find_chromium"]
@@ -57,10 +58,7 @@ class JSError(RuntimeError):
 
 def find_chromium() -> str | None:
     """The Chromium executable: $RWEB_CHROMIUM, /usr/bin/chromium, or chromium on PATH."""
-    for cand in (os.environ.get("RWEB_CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium")):
-        if cand and os.path.isfile(cand) and os.access(cand, os.X_OK):
-            return cand
-    return None
+    return tools.chromium()
 
 
 class Browser:
