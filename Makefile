@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 PORT   ?= 8080
 WORKERS ?=
 
-.PHONY: run test lint bench build venv clean
+.PHONY: run test lint bench build venv clean mutate
 
 # pip builds the compiled modules (Cython, see setup.py) into src/rweb; Cython
 # also goes into the venv so that `make build` can rebuild them after an edit.
@@ -36,11 +36,17 @@ run: build
 
 # With a C compiler present the compiled build must be the one under test.
 test: $(VENV)/.installed-test build
-	$(PY) -m ruff check src tests examples benchmarks setup.py
+	$(PY) -m ruff check src tests examples benchmarks scripts setup.py
 	RWEB_EXPECT_COMPILED=$$(command -v cc >/dev/null && echo 1) $(PY) -m pytest -q
 
+# Mutation testing of the security checks (scripts/mutate.py, pure-Python copy in build/mutate):
+# fails when a mutant survives. mutmut is pinned: the script reads its result files.
+mutate: $(VENV)/.installed-test
+	$(PY) -m pip install -q 'mutmut==3.8.1'
+	$(PY) scripts/mutate.py
+
 lint: $(VENV)/.installed-test
-	$(PY) -m ruff check src tests examples benchmarks setup.py
+	$(PY) -m ruff check src tests examples benchmarks scripts setup.py
 
 # BASELINE=DIR: a built checkout of an earlier rweb, measured in the same run
 # (git worktree add DIR REV && (cd DIR && ../main/.venv/bin/python setup.py -q build_ext --inplace)).

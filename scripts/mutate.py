@@ -1,0 +1,176 @@
+#!/usr/bin/env python3
+"""Mutation testing of rweb's security checks (``make mutate``): every mutant must be killed.
+
+A test suite can pass while a check it claims to cover is broken.  This run
+breaks each check on purpose, one small change at a time (mutmut: a ``<`` for
+a ``<=``, a ``True`` for a ``False``, a string emptied, a call dropped...), and
+runs the tests that reach it; a mutant that no test notices is a hole in the
+suite.  The checks under test are listed in :data:`TARGETS` by concern
+(escaping, Origin, redirects, cookies, headers, tokens, snapshots).
+
+The run mutates the pure-Python modules (the compiled build would shadow them):
+the checkout's files are copied to ``build/mutate`` without compiled
+extensions, mutmut's settings are written there, and mutmut runs the tests of
+:data:`TESTS` that reach each mutated function.  It prints, per concern, the
+mutants killed and every survivor with its diff, and exits 1 when one
+survives or when a targeted function is reached by no test.
+
+A line whose change cannot be observed (a log message's wording) carries
+``# pragma: no mutate``; each such pragma says why on its line.
+
+    python scripts/mutate.py                 # everything in TARGETS
+    python scripts/mutate.py --only origin   # one concern
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+WORK = ROOT / "build" / "mutate"
+
+# Concern -> mutmut names of the functions that hold its checks (module.xǁClassǁmethod for methods).
+TARGETS: dict[str, list[str]] = {
+    "escaping": [
+        "rweb.html.x_escape",
+        "rweb.html.x_attr_name",
+        "rweb.html.x_url_scheme",
+        "rweb.html.x_check_url",
+        "rweb.html.x__check_attr",
+    ],
+    "origin": [
+        "rweb.app.xǁAppǁorigin_allowed",
+        "rweb.app.x__origin_matches",
+        "rweb.app.x__origin_patterns",
+    ],
+    "redirect": [
+        "rweb.http.x_is_local_path",
+    ],
+    "cookie": [
+        "rweb.http.x_format_cookie",
+        "rweb.http.x_format_cookie_deletion",
+        "rweb.http.x_parse_cookies",
+    ],
+    "header": [
+        "rweb.http.x__check_header",
+    ],
+    "token": [
+        "rweb.signing.xǁSignerǁ*",
+        "rweb.app.xǁAppǁresume_token",
+        "rweb.app.xǁAppǁresume_target",
+        "rweb.app.xǁAppǁcookie_token",
+        "rweb.app.xǁAppǁredeem_cookie_token",
+    ],
+    "snapshot": [
+        "rweb.snapshot.xǁSnapshotsǁrestore",
+        "rweb.snapshot.xǁ_Decoderǁ*",
+    ],
+}
+
+# The tests that exercise those checks (mutmut runs, per mutant, those of them that reach it).
+TESTS = [
+    "tests/test_safety.py",
+    "tests/test_html.py",
+    "tests/test_http_types.py",
+    "tests/test_handlers.py",
+    "tests/test_app.py",
+    "tests/test_server.py",
+    "tests/test_secure_auth.py",
+    "tests/test_resume.py",
+    "tests/test_snapshot.py",
+]
+
+# What the copy needs besides the mutated sources.
+COPY = ["src", "tests", "docs", "examples", "benchmarks", "pyproject.toml", "setup.py", "setup.cfg"]
+
+
+def copy_checkout() -> None:
+    """The checkout's files (tracked and new, not ignored) into WORK, without compiled modules."""
+    if WORK.exists():
+        shutil.rmtree(WORK)
+    files = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "--", *COPY],
+        cwd=ROOT, check=True, capture_output=True, text=True,
+    ).stdout.splitlines()
+    for name in files:
+        src = ROOT / name
+        if src.is_file():
+            dst = WORK / name
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dst)
+
+
+def configure(modules: list[str]) -> None:
+    mutated = sorted({"src/" + m.split(".x", 1)[0].replace(".", "/") + ".py" for m in modules})
+    settings = {
+        "source_paths": ["src/rweb/"],
+        "only_mutate": mutated,
+        "also_copy": ["docs", "examples", "benchmarks", "setup.py"],
+        "pytest_add_cli_args_test_selection": TESTS,
+        "pytest_add_cli_args": ["-p", "no:cacheprovider", "-q"],
+    }
+    lines = ["", "[tool.mutmut]"] + [f"{k} = {json.dumps(v)}" for k, v in settings.items()]
+    with (WORK / "pyproject.toml").open("a") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def results() -> dict[str, int | None]:
+    """mutant name -> exit code of its test run (None: not run), from mutmut's metadata."""
+    out: dict[str, int | None] = {}
+    for meta in (WORK / "mutants").rglob("*.meta"):
+        out.update(json.loads(meta.read_text())["exit_code_by_key"])
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--only", choices=sorted(TARGETS), action="append", help="a concern (repeatable)")
+    p.add_argument("--max-children", type=int, default=2)
+    opts = p.parse_args(argv)
+    concerns = opts.only or list(TARGETS)
+    names = [n for c in concerns for n in TARGETS[c]]
+    globs = [n + "__mutmut_*" for n in names]
+
+    copy_checkout()
+    configure(names)
+    mutmut = [sys.executable, "-c", "from mutmut.__main__ import cli; cli()"]
+    run = subprocess.run([*mutmut, "run", "--max-children", str(opts.max_children), *globs],
+                         cwd=WORK, check=False, capture_output=True, text=True)
+    if run.returncode != 0:
+        print(run.stdout[-3000:], run.stderr[-3000:], sep="\n")
+        print(f"mutmut run failed (exit {run.returncode})")
+        return 2
+
+    from mutmut.stats import status_by_exit_code
+
+    got = results()
+    bad = 0
+    for concern in concerns:
+        mine = {k: v for k, v in got.items() if any(fnmatch.fnmatchcase(k, g) for g in
+                                                   (n + "__mutmut_*" for n in TARGETS[concern]))}
+        status = {k: status_by_exit_code.get(v, "not checked") if v is not None else "not checked"
+                  for k, v in mine.items()}
+        killed = sum(s in ("killed", "caught by type check") for s in status.values())
+        print(f"{concern:<10} {len(mine):>4} mutants, {killed:>4} killed")
+        for name in TARGETS[concern]:
+            if not any(fnmatch.fnmatchcase(k, name + "__mutmut_*") for k in mine):
+                print(f"    no mutant of {name}: the name is wrong or the function is gone")
+                bad += 1
+        for k, s in sorted(status.items()):
+            if s not in ("killed", "caught by type check"):
+                bad += 1
+                shown = subprocess.run([*mutmut, "show", k], cwd=WORK, check=False,
+                                       capture_output=True, text=True).stdout
+                print(f"    {s}: {k}\n" + "\n".join("      " + line for line in shown.splitlines()[1:]))
+    print("every mutant killed" if bad == 0 else f"{bad} mutants or targets not covered")
+    return 0 if bad == 0 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
