@@ -27,6 +27,7 @@ import inspect
 import itertools
 import logging
 import os
+import re
 import secrets
 import threading
 import time
@@ -49,6 +50,7 @@ from .http import (
 from .pubsub import LocalPubSub, PubSub
 from .render import describe, error_ref
 from .routing import Route, Router
+from .security import SAFE_METHODS, add_headers, csrf_cookie, header_defaults
 from .session import ConnectionInfo, Session, SetupError, UnknownAction, _task_cancelled
 from .signing import Signer
 
@@ -474,6 +476,7 @@ class App:
         snapshot_limit: int = 64 * 1024,
         slow_callback_ms: float | None = 100,
         max_upload_bytes: int = 64 * 1024 * 1024,
+        security_headers: Mapping[str, str | None] | None = None,
     ) -> None:
         if callable(title):  # App(session_setup, title): the single-page form
             title, session_setup = (session_setup if isinstance(session_setup, str) else "rweb"), title
@@ -493,6 +496,8 @@ class App:
         self.favicon = favicon
         # None: a socket is accepted from a page of the host it connects to.
         self.allowed_origins = None if allowed_origins is None else _origin_patterns(allowed_origins)
+        # What every HTTP response gets unless it sets the header itself (rweb.security).
+        self.security_headers = header_defaults(security_headers)
         if slow_callback_ms is not None and slow_callback_ms < 0:
             raise ValueError("slow_callback_ms must be positive (or None: never log)")
         self.slow_callback_ms = slow_callback_ms
@@ -561,15 +566,25 @@ class App:
         return register
 
     def route(
-        self, path: str, methods: Iterable[str] = ("GET",), *, name: str | None = None
+        self,
+        path: str,
+        methods: Iterable[str] = ("GET",),
+        *,
+        name: str | None = None,
+        csrf: bool | str = True,
     ) -> Callable[[Handler], Handler]:
-        """A plain HTTP handler ``handler(request) -> Response | str | dict | None`` (may be ``async``)."""
+        """A plain HTTP handler ``handler(request) -> Response | str | dict | None`` (may be ``async``).
+
+        ``csrf``: ``True`` refuses a POST, PUT, PATCH or DELETE from another
+        site (403); ``"token"`` also requires ``request.csrf_token()``'s token;
+        ``False`` accepts other sites (webhooks).  See docs/security.md.
+        """
         ms = frozenset(m.upper() for m in methods)
 
         def register(handler: Handler) -> Handler:
             if not callable(handler):
                 raise TypeError("a handler must be callable")
-            self.router.add(Route(path, handler, "http", ms, name or ""))
+            self.router.add(Route(path, handler, "http", ms, name or "", csrf=csrf))
             return handler
 
         return register
@@ -969,17 +984,58 @@ class App:
         origin = headers.get("origin")
         if origin is None:
             return True
-        origin = origin.strip().lower()
-        patterns = self.allowed_origins
-        if patterns is None:
-            scheme, sep, rest = origin.partition("://")
-            host = headers.get("host", "").strip().lower()
-            ok = bool(sep) and scheme in ("http", "https") and bool(host) and rest == host
-        else:
-            ok = any(_origin_matches(origin, p) for p in patterns)
+        ok = self._origin_ok(origin, headers.get("host"))
         if not ok and self._refusals.allow():
             log.warning("WebSocket refused: Origin %r is not allowed (Host %r)", origin, headers.get("host"))
         return ok
+
+    def _origin_ok(self, origin: str, host: str | None) -> bool:
+        """The rule: ``origin`` is listed in ``allowed_origins``, or (none listed) is the ``host`` itself.
+
+        Exact: scheme ``http``/``https``, then host and port equal to ``host``,
+        never a prefix or a suffix of it (``https://a.example.evil.com`` is not
+        ``a.example``).  ``host=None``: only a listed origin passes.
+        """
+        origin = origin.strip().lower()
+        patterns = self.allowed_origins
+        if patterns is not None:
+            return any(_origin_matches(origin, p) for p in patterns)
+        if not host:
+            return False
+        scheme, sep, rest = origin.partition("://")
+        return bool(sep) and scheme in ("http", "https") and rest == host.strip().lower()
+
+    def cross_site(self, request: Request) -> bool:
+        """Is ``request`` a state-changing request from another site, to refuse (CSRF)?
+
+        Go 1.25's ``CrossOriginProtection``: GET, HEAD and OPTIONS always pass;
+        ``Sec-Fetch-Site: same-origin`` or ``none`` (typed by the user) passes,
+        ``same-site`` and ``cross-site`` pass only from an origin listed in
+        ``allowed_origins``; without ``Sec-Fetch-Site`` (older browsers) the
+        ``Origin`` must pass the socket's rule (:meth:`origin_allowed`).  A
+        request with neither header comes from no browser and passes.
+        Refusals are logged (rate-limited).
+        """
+        if request.method in SAFE_METHODS:
+            return False
+        headers = request.headers
+        origin = headers.get("origin")
+        site = headers.get("sec-fetch-site")
+        if site is not None:
+            site = site.strip().lower()
+            if site in ("same-origin", "none"):
+                return False
+            ok = origin is not None and self._origin_ok(origin, None)
+        elif origin is None:
+            return False
+        else:
+            ok = self._origin_ok(origin, headers.get("host"))
+        if not ok and self._refusals.allow():
+            log.warning(
+                "%s %s refused: a cross-site request (Origin %r, Sec-Fetch-Site %r, Host %r)",
+                request.method, request.path, origin, site, headers.get("host"),
+            )
+        return not ok
 
     # -- cookies set from a live session ------------------------------------------
 
@@ -1024,18 +1080,27 @@ class App:
         try:
             result = self._dispatch_http(request)
         except BaseException as exc:  # user code: a SystemExit in a handler is a 500, not the worker's end
-            return self._failed(request, exc)
+            return self._outgoing(request, self._failed(request, exc))
         if isinstance(result, Response):
-            return result
+            return self._outgoing(request, result)
         return self._finish(request, result)
 
     async def _finish(self, request: Request, pending: Awaitable[Any]) -> Response:
         try:
-            return to_response(await pending)
+            response = to_response(await pending)
         except BaseException as exc:
             if isinstance(exc, GeneratorExit) or _task_cancelled(exc):
                 raise  # this request's task is cancelled (the client left, the server stops)
-            return self._failed(request, exc)
+            response = self._failed(request, exc)
+        return self._outgoing(request, response)
+
+    def _outgoing(self, request: Request, response: Response) -> Response:
+        """What every response gets on its way out: the protective headers, a CSRF id cookie made for it."""
+        if request._csrf_cookie is not None:
+            cookie = csrf_cookie(request)
+            if cookie is not None:
+                response.headers.append(("Set-Cookie", cookie))
+        return add_headers(response, self.security_headers)
 
     def _failed(self, request: Request, exc: BaseException) -> Response:
         if isinstance(exc, HTTPError):
@@ -1073,6 +1138,11 @@ class App:
             from .server.page import page_response
 
             return page_response(self, request, route, match.params)
+        if route.csrf and method not in SAFE_METHODS:
+            if self.cross_site(request):
+                return _cross_site_refusal()
+            if route.csrf == "token":
+                request.require_csrf()
         result = route.endpoint(request)
         if inspect.isawaitable(result):
             return result
@@ -1081,7 +1151,10 @@ class App:
     def _cookie_endpoint(self, request: Request) -> Response:
         if request.method != "POST":
             return error_response(405, headers={"Allow": "POST"})
-        token = request.body.decode("latin-1").strip() or request.query.get("t", "")
+        if self.cross_site(request):
+            return _cross_site_refusal()
+        # The body only: a token in the URL would land in logs, histories and Referer headers.
+        token = request.body.decode("latin-1").strip()
         headers = self.redeem_cookie_token(token) if token else None
         if headers is None:
             return error_response(403, "invalid or expired cookie token")
@@ -1117,6 +1190,10 @@ def error_response(status: int, detail: str | None = None, headers: Mapping[str,
     return response
 
 
+def _cross_site_refusal() -> Response:
+    return error_response(403, "Cross-site request refused: this site does not accept it from another site.")
+
+
 def _origin_patterns(origins: Iterable[str]) -> tuple[str, ...]:
     if isinstance(origins, str):
         raise TypeError("allowed_origins is a list of origins, not one string")
@@ -1129,8 +1206,15 @@ def _origin_matches(origin: str, pattern: str) -> bool:
     scheme, sep, host = pattern.partition("://")
     if sep and host.startswith("*."):  # https://*.example.com: any subdomain, not the domain itself
         o_scheme, o_sep, o_host = origin.partition("://")
-        return o_sep == sep and o_scheme == scheme and o_host.endswith(host[1:])
+        return (
+            o_sep == sep and o_scheme == scheme and o_host.endswith(host[1:])
+            and _ORIGIN_HOST.match(o_host[: -len(host) + 1]) is not None
+        )
     return False
+
+
+# The subdomain part of an origin a wildcard matches: DNS labels, nothing else (no "@", "/", ":").
+_ORIGIN_HOST = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$")
 
 
 class _LogLimit:

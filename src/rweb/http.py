@@ -220,6 +220,7 @@ class Request:
 
     __slots__ = (
         "_cookies",
+        "_csrf_cookie",
         "_form",
         "_query",
         "app",
@@ -260,6 +261,7 @@ class Request:
         self._query: QueryParams | None = None
         self._cookies: dict[str, str] | None = None
         self._form: QueryParams | None = None
+        self._csrf_cookie: str | None = None  # a CSRF id made by csrf_token(), set on the response
 
     @property
     def query(self) -> QueryParams:
@@ -306,6 +308,30 @@ class Request:
             return orjson.loads(self.body)
         except orjson.JSONDecodeError:
             raise HTTPError(400, "the body is not valid JSON") from None
+
+    def csrf_token(self) -> str:
+        """A CSRF token for this browser, to send back in the form field ``_csrf`` or the header ``X-CSRF-Token``.
+
+        Signed with the app's key and bound to a random id in a cookie (set
+        on this response when the browser has none); see docs/security.md.
+        """
+        from .security import csrf_token
+
+        return csrf_token(self)
+
+    def csrf_input(self) -> Any:
+        """``<input type="hidden" name="_csrf" value="...">`` with :meth:`csrf_token`, for a form."""
+        from .html import input_
+        from .security import CSRF_FIELD
+
+        return input_(type="hidden", name=CSRF_FIELD, value=self.csrf_token())
+
+    def require_csrf(self) -> None:
+        """Raise :class:`HTTPError` 403 unless the request carries a valid :meth:`csrf_token`."""
+        from .security import csrf_valid
+
+        if not csrf_valid(self):
+            raise HTTPError(403, "missing or invalid CSRF token")
 
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.path}>"

@@ -32,6 +32,11 @@ class Route:
 
     ``kind`` is ``"page"`` (a reactive page: ``endpoint`` is its session
     setup) or ``"http"`` (a plain handler: request -> response).
+
+    ``csrf`` (plain handlers; docs/security.md): ``True``, the default, refuses
+    state-changing requests from other sites (``Origin`` / ``Sec-Fetch-Site``);
+    ``"token"`` requires a valid CSRF token as well; ``False`` accepts any
+    site (a webhook, an endpoint other sites post to by design).
     """
 
     path: str
@@ -41,12 +46,15 @@ class Route:
     name: str = ""
     title: str | None = None
     on_params: Callable[..., Any] | None = None
+    csrf: bool | str = True
     regex: re.Pattern[str] = field(init=False, repr=False)
     converters: dict[str, Callable[[str], Any]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.path.startswith("/"):
             raise ValueError(f"a route path starts with '/': {self.path!r}")
+        if not (type(self.csrf) is bool or self.csrf == "token"):
+            raise ValueError(f"csrf is True, False or 'token', not {self.csrf!r}")
         pattern, pos, self.converters = "^", 0, {}
         for m in _PARAM.finditer(self.path):
             name, conv = m.group(1), m.group(2) or "str"

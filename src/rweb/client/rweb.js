@@ -1570,12 +1570,23 @@
 
   // ------------------------------------------------------ the connection
 
+  // The banner's and the busy bar's rules, in the cascade layer "rweb": the page's own
+  // (unlayered) styles override them. A constructed stylesheet, not a <style> element, so
+  // that a strict Content-Security-Policy (style-src 'self', no 'unsafe-inline') allows it.
   function installStyle() {
-    // First in <head>, so that the page's own styles override it.
-    if (document.getElementById("rweb-style")) return;
+    const css = "@layer rweb{" + STYLE + "}";
+    if (typeof CSSStyleSheet === "function" && "adoptedStyleSheets" in document) {
+      if (document.adoptedStyleSheets.some((s) => s.__rweb)) return;
+      const sheet = new CSSStyleSheet();
+      sheet.replaceSync(css);
+      sheet.__rweb = true;
+      document.adoptedStyleSheets = [...document.adoptedStyleSheets, sheet];
+      return;
+    }
+    if (document.getElementById("rweb-style")) return; // an older browser: a <style> element
     const st = document.createElement("style");
     st.id = "rweb-style";
-    st.textContent = STYLE;
+    st.textContent = css;
     const head = document.head || document.documentElement;
     head.insertBefore(st, head.firstChild);
   }

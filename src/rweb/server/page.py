@@ -39,15 +39,13 @@ def client_response(request: Request) -> Response:
     )
 
 
-_STYLE = (
-    "#rweb-status{display:none}"
-    "html.rweb-disconnected #rweb-status{display:block;position:fixed;top:0;left:0;right:0;"
-    "padding:4px 8px;background:#b00020;color:#fff;font:14px sans-serif;text-align:center;z-index:2147483647}"
-)
-
-
 def page_html(app: Any, title: str, body: str, root_path: str = "") -> bytes:
-    """The whole document around a page's body: head, client script, socket URL."""
+    """The whole document around a page's body: head, client script, socket URL.
+
+    No inline script or style: the page works under a strict Content-Security-Policy
+    (``script-src 'self'; style-src 'self'``, docs/security.md).  The status banner is
+    empty (so invisible) until rweb.js styles it.
+    """
     root = escape(root_path)
     return (
         "<!DOCTYPE html>\n"
@@ -56,7 +54,7 @@ def page_html(app: Any, title: str, body: str, root_path: str = "") -> bytes:
         f'<meta name="rweb-root" content="{root}">'
         f'<meta name="rweb-socket" content="{root}{escape(app.socket_path)}">'
         + ('<meta name="rweb-debug" content="1">' if app.debug else "")
-        + f"<title>{escape(title)}</title><style>{_STYLE}</style>{app.head}"
+        + f"<title>{escape(title)}</title>{app.head}"
         f'<script src="{root}{CLIENT_PATH}" defer></script></head>'
         f'<body>{body}<div id="rweb-status" role="status" aria-live="polite"></div></body></html>'
     ).encode()

@@ -1,0 +1,126 @@
+"""Protective response headers and the CSRF token (see docs/security.md).
+
+- **Headers.** :data:`SECURITY_HEADERS` go on every response of
+  :meth:`rweb.App.respond` (pages, handlers, errors, static files, the client
+  script) that does not set them itself; ``App(security_headers={...})``
+  changes or drops them (``None``) for the app, and a response drops one by
+  setting it to ``""``.
+- **Cross-site requests** are refused by :meth:`rweb.App.cross_site` (the
+  ``Origin`` / ``Sec-Fetch-Site`` check, by default on every state-changing
+  request to a plain handler).
+- **The CSRF token**, an explicit check on top: :func:`csrf_token` signs a
+  random per-browser id kept in a cookie; :func:`csrf_valid` checks that the
+  token a request carries (form field ``_csrf`` or header ``X-CSRF-Token``)
+  was signed by this app for that browser's cookie.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+from .http import Response, format_cookie
+from .signing import BadSignature
+
+__all__ = [
+    "CSRF_FIELD",
+    "CSRF_HEADER",
+    "SAFE_METHODS",
+    "SECURITY_HEADERS",
+    "csrf_cookie_name",
+    "csrf_token",
+    "csrf_valid",
+]
+
+# Methods that change nothing (RFC 9110's safe methods): never refused as cross-site.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+# Phoenix's put_secure_browser_headers, less what browsers dropped (X-XSS-Protection, X-Download-Options).
+SECURITY_HEADERS: Mapping[str, str] = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "SAMEORIGIN",
+    "Content-Security-Policy": "frame-ancestors 'self'; base-uri 'self'",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+}
+
+CSRF_FIELD = "_csrf"
+CSRF_HEADER = "X-CSRF-Token"
+_CSRF_PREFIX = "csrf:"  # what is signed: never taken for another token of the app's Signer
+
+
+def header_defaults(overrides: Mapping[str, str | None] | None) -> tuple[tuple[str, str, str], ...]:
+    """(name, lower-case name, value) of each header every response gets, ``overrides`` applied."""
+    merged: dict[str, tuple[str, str | None]] = {k.lower(): (k, v) for k, v in SECURITY_HEADERS.items()}
+    for name, value in (overrides or {}).items():
+        if value is not None:
+            Response(b"", 200, [(name, value)])  # a name and value that can go on the wire, or ValueError
+        merged[name.lower()] = (name, value)
+    return tuple((name, low, value) for low, (name, value) in merged.items() if value is not None)
+
+
+def add_headers(response: Response, defaults: tuple[tuple[str, str, str], ...]) -> Response:
+    """Give ``response`` each default it does not set itself; a header it set to ``""`` is dropped."""
+    headers = response.headers
+    have: set[str] = set()
+    blank = False
+    for name, value in headers:
+        have.add(name.lower())
+        blank = blank or not value
+    for name, low, value in defaults:
+        if low not in have:
+            headers.append((name, value))
+    if blank:
+        drop = {low for _, low, _ in defaults}
+        response.headers = [(k, v) for k, v in headers if v or k.lower() not in drop]
+    return response
+
+
+# -- the CSRF token ------------------------------------------------------------------------
+
+
+def csrf_cookie_name(scheme: str) -> str:
+    """``__Host-rweb_csrf`` over https (no sibling subdomain can set it), ``rweb_csrf`` over http."""
+    return "__Host-rweb_csrf" if scheme == "https" else "rweb_csrf"
+
+
+def _browser_id(request: Any) -> str | None:
+    ident = request.cookies.get(csrf_cookie_name(request.scheme))
+    return ident if ident and len(ident) == 32 and ident.isalnum() else None
+
+
+def csrf_token(request: Any) -> str:
+    """A token for a form (or a ``fetch`` header) of this browser; sets the browser's id cookie when it has none."""
+    ident = _browser_id(request) or request._csrf_cookie
+    if ident is None:
+        ident = request._csrf_cookie = secrets.token_hex(16)
+    return str(request.app.signer.sign(_CSRF_PREFIX + ident))
+
+
+def csrf_cookie(request: Any) -> str | None:
+    """The ``Set-Cookie`` value for the id :func:`csrf_token` made in this request, if it made one."""
+    ident = request._csrf_cookie
+    if ident is None:
+        return None
+    https = request.scheme == "https"
+    return format_cookie(csrf_cookie_name(request.scheme), ident, secure=https, samesite="lax")
+
+
+def csrf_valid(request: Any) -> bool:
+    """Does ``request`` carry a token this app signed for this browser's id cookie?"""
+    ident = _browser_id(request)
+    if ident is None:
+        return False
+    token = request.headers.get(CSRF_HEADER)
+    if token is None:
+        ctype = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+        if ctype in ("application/x-www-form-urlencoded", ""):
+            token = request.form().get(CSRF_FIELD)
+    if not token:
+        return False
+    try:
+        value = request.app.signer.unsign(token)
+    except BadSignature:
+        return False
+    return hmac.compare_digest(value.encode(), (_CSRF_PREFIX + ident).encode())
