@@ -23,6 +23,7 @@ keeps working unchanged.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import inspect
 import itertools
 import logging
@@ -33,6 +34,8 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
+import orjson
+
 from .connection import takes_conn
 from .http import (
     HTMLResponse,
@@ -41,6 +44,7 @@ from .http import (
     RedirectResponse,
     Request,
     Response,
+    check_headers,
     format_cookie,
     format_cookie_deletion,
     is_local_path,
@@ -51,6 +55,7 @@ from .render import describe, error_ref
 from .routing import Route, Router
 from .session import ConnectionInfo, Session, SetupError, UnknownAction, _task_cancelled
 from .signing import Signer
+from .single_use import KEY_SIZE, UsedTokens
 
 __all__ = ["App", "Conn", "Redirect", "SharedStateError"]
 
@@ -443,7 +448,9 @@ class App:
     Limits (all on by default): ``max_message_size`` (one WebSocket message),
     ``max_body_size`` (one HTTP request body), ``max_header_size`` (an HTTP
     request's headers, enforced by the transport), ``max_upload_bytes`` (the
-    bytes of a session's uploaded files not consumed yet, see docs/uploads.md).
+    bytes of a session's uploaded files not consumed yet, see docs/uploads.md),
+    ``max_cookie_tokens`` (cookie tokens redeemed within a minute without a
+    broker: beyond, they are refused; docs/security.md).
 
     ``slow_callback_ms`` (default 100): a synchronous handler, page setup or
     render that holds the event loop longer is logged (a warning naming it,
@@ -474,6 +481,7 @@ class App:
         snapshot_limit: int = 64 * 1024,
         slow_callback_ms: float | None = 100,
         max_upload_bytes: int = 64 * 1024 * 1024,
+        max_cookie_tokens: int = 10_000,
     ) -> None:
         if callable(title):  # App(session_setup, title): the single-page form
             title, session_setup = (session_setup if isinstance(session_setup, str) else "rweb"), title
@@ -535,7 +543,9 @@ class App:
         self._ids = itertools.count(0)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
-        self._redeemed: dict[str, float] = {}  # cookie tokens used in this process
+        # Cookie tokens redeemed (the last COOKIE_TOKEN_TTL s), in memory the workers forked
+        # from this process share; with a Redis broker, Redis keeps them instead.
+        self._used_tokens = UsedTokens(max_cookie_tokens)
         self.pages = 0  # how many reactive pages (live navigation needs the socket's headers)
         self.session_setup: Setup | None = None
         if session_setup is not None:
@@ -986,24 +996,39 @@ class App:
     COOKIE_TOKEN_TTL = 60.0
 
     def cookie_token(self, set_cookies: list[str]) -> str:
-        """An encrypted, signed, expiring token that ``POST /_rweb/cookie`` turns into Set-Cookie headers.
+        """An encrypted, authenticated, expiring token that ``POST /_rweb/cookie`` turns into Set-Cookie headers.
 
-        Any worker (or instance sharing ``secret_key``) can redeem it; each
-        process redeems a token once.
+        Any worker (or instance sharing ``secret_key``) can redeem it, once:
+        see :meth:`redeem_cookie_token`.
         """
-        return self.signer.encrypt("\n".join(set_cookies).encode())
+        # A JSON list, not lines: no value can turn into a second header on the way.
+        return self.signer.encrypt(orjson.dumps(set_cookies))
 
-    def redeem_cookie_token(self, token: str) -> list[str] | None:
-        now = time.monotonic()
-        if len(self._redeemed) > 1024:
-            self._redeemed = {t: exp for t, exp in self._redeemed.items() if exp > now}
-        if token in self._redeemed:
-            return None
+    async def redeem_cookie_token(self, token: str) -> list[str] | None:
+        """The Set-Cookie values of ``token`` the first time it is presented, else None.
+
+        Once per server: the workers share a table of the tokens redeemed
+        (rweb.single_use; at most ``max_cookie_tokens`` a minute, refused
+        beyond); with a Redis broker, once across every instance using it
+        (``SET NX``).  Without a broker, separate servers (or ``uvicorn
+        --workers``) each redeem a token once.  When Redis cannot answer the
+        token is refused: a replay is never let through.
+        """
         data = self.signer.decrypt(token, max_age=self.COOKIE_TOKEN_TTL)
         if data is None:
             return None
-        self._redeemed[token] = now + self.COOKIE_TOKEN_TTL
-        return data.decode().split("\n")
+        key = hashlib.sha256(token.encode()).digest()[:KEY_SIZE]  # decrypt() accepts one spelling only
+        claim = getattr(self.pubsub, "claim", None)
+        if claim is None:
+            first = self._used_tokens.claim(key, self.COOKIE_TOKEN_TTL)
+        else:
+            try:
+                first = await claim("cookie-token:" + key.hex(), self.COOKIE_TOKEN_TTL)
+            except Exception as exc:
+                if _claim_refusals.allow():
+                    log.warning("a cookie token was refused: the broker could not record its use (%s)", exc)
+                return None
+        return _set_cookies(data) if first else None
 
     # -- plain HTTP -------------------------------------------------------------------
 
@@ -1078,11 +1103,11 @@ class App:
             return result
         return to_response(result)
 
-    def _cookie_endpoint(self, request: Request) -> Response:
+    async def _cookie_endpoint(self, request: Request) -> Response:
         if request.method != "POST":
             return error_response(405, headers={"Allow": "POST"})
         token = request.body.decode("latin-1").strip() or request.query.get("t", "")
-        headers = self.redeem_cookie_token(token) if token else None
+        headers = await self.redeem_cookie_token(token) if token else None
         if headers is None:
             return error_response(403, "invalid or expired cookie token")
         response = Response(b"", 204, {"Cache-Control": "no-store"})
@@ -1114,6 +1139,31 @@ def error_response(status: int, detail: str | None = None, headers: Mapping[str,
         + "</body></html>"
     )
     response = HTMLResponse(body, status, headers)
+    return response
+
+
+def _set_cookies(data: bytes) -> list[str] | None:
+    """A cookie token's Set-Cookie values (a JSON list of strings), or None."""
+    try:
+        values = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        return None
+    return values
+
+
+def sendable(response: Response) -> Response:
+    """``response``, or a 500 page when one of its headers cannot go on the wire (logged).
+
+    Transports write what this passes: a handler that appended a value with CR,
+    LF or NUL to ``response.headers`` directly cannot split the response.
+    """
+    try:
+        check_headers(response)
+    except ValueError:
+        log.exception("a response cannot be sent as it is (a header); answering 500")
+        return error_response(500)
     return response
 
 
@@ -1151,5 +1201,4 @@ class _LogLimit:
         return self.count <= self.per_second
 
 
-
-
+_claim_refusals = _LogLimit()  # cookie tokens refused while the broker cannot answer

@@ -33,6 +33,8 @@ __all__ = [
     "RedirectResponse",
     "Request",
     "Response",
+    "check_header",
+    "check_headers",
     "format_cookie",
     "parse_cookies",
 ]
@@ -141,9 +143,11 @@ def parse_cookies(header: str | None) -> dict[str, str]:
 
 # RFC 6265: a cookie name is a token; a value is cookie-octets (we refuse the
 # rest instead of quoting it, so what a handler sets is what the browser sends).
-_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
-_COOKIE_VALUE = re.compile(r"^[!#-+\--:<-\[\]-~]*$")
-_ATTR_VALUE = re.compile(r"^[^\x00-\x1f\x7f;]*$")
+# Patterns are used with fullmatch: ``$`` would let a trailing newline through.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_COOKIE_VALUE = re.compile(r"[!#-+\--:<-\[\]-~]*")
+_ATTR_VALUE = re.compile(r"[^\x00-\x1f\x7f;]*")
+_BAD_HEADER_VALUE = re.compile(r"[\r\n\x00]")
 
 
 def format_cookie(
@@ -160,9 +164,9 @@ def format_cookie(
     partitioned: bool = False,
 ) -> str:
     """One ``Set-Cookie`` header value; refuses names and values a browser would misread."""
-    if not _TOKEN.match(name):
+    if not _TOKEN.fullmatch(name):
         raise ValueError(f"invalid cookie name {name!r}")
-    if not _COOKIE_VALUE.match(value):
+    if not _COOKIE_VALUE.fullmatch(value):
         raise ValueError(
             f"invalid cookie value for {name!r}: use only printable ASCII without spaces, "
             "quotes, commas, semicolons or backslashes (URL-encode or sign it first)"
@@ -176,7 +180,7 @@ def format_cookie(
         parts.append("Expires=" + format_datetime(expires.astimezone(UTC), usegmt=True))
     for attr, v in (("Path", path), ("Domain", domain)):
         if v is not None:
-            if not _ATTR_VALUE.match(v):
+            if not _ATTR_VALUE.fullmatch(v):
                 raise ValueError(f"invalid cookie {attr} {v!r}")
             parts.append(f"{attr}={v}")
     if secure or samesite == "none" or partitioned:
@@ -339,7 +343,7 @@ class Response:
         else:
             self.headers = list(headers)
         for k, v in self.headers:
-            _check_header(k, v)
+            check_header(k, v)
         media_type = media_type or self.media_type
         if media_type and not self.has_header("content-type"):
             if media_type.startswith("text/") and "charset" not in media_type:
@@ -359,7 +363,7 @@ class Response:
 
     def set_header(self, name: str, value: str) -> None:
         """Set ``name`` to ``value``, replacing any earlier value."""
-        _check_header(name, value)
+        check_header(name, value)
         low = name.lower()
         self.headers = [(k, v) for k, v in self.headers if k.lower() != low]
         self.headers.append((name, value))
@@ -376,11 +380,23 @@ class Response:
         return f"<{type(self).__name__} {self.status}>"
 
 
-def _check_header(name: str, value: str) -> None:
-    if not _TOKEN.match(name):
+def check_header(name: str, value: str) -> None:
+    """Raises ValueError for a header that cannot go on the wire as it is: a name that is
+    not a token, or CR, LF or NUL in the value (a second header, or a cut one, in disguise).
+
+    Responses check what they are given; the transports check again what they write,
+    so that a handler appending to ``response.headers`` directly cannot split a response.
+    """
+    if not _TOKEN.fullmatch(name):
         raise ValueError(f"invalid header name {name!r}")
-    if "\r" in value or "\n" in value or "\x00" in value:
-        raise ValueError(f"invalid header value for {name!r}: line breaks are not allowed")
+    if _BAD_HEADER_VALUE.search(value):
+        raise ValueError(f"invalid header value for {name!r}: CR, LF and NUL are not allowed")
+
+
+def check_headers(response: Response) -> None:
+    """:func:`check_header` for every header of ``response``."""
+    for name, value in response.headers:
+        check_header(name, value)
 
 
 class HTMLResponse(Response):
