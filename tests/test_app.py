@@ -46,7 +46,7 @@ def make_app() -> tuple[App, list[str]]:
             elif action == "go":
                 conn.navigate(f"/items/{params['id']}")
             elif action == "away":
-                conn.redirect("https://example.org/")
+                conn.redirect("https://example.org/", external=True)
             elif action == "cookie":
                 conn.set_cookie("flavour", "oat")
 

@@ -44,7 +44,9 @@ from .http import (
     RedirectResponse,
     Request,
     Response,
+    UnsafeRedirect,
     check_headers,
+    check_redirect,
     format_cookie,
     format_cookie_deletion,
     is_local_path,
@@ -78,14 +80,16 @@ class Redirect(Exception):
     """Raise from a page's setup (or a handler) to send the browser elsewhere.
 
     On the HTTP first paint it becomes a 303 response; in a live session the
-    browser loads ``url``.  ``url`` is a path on this site or an http(s) URL.
+    browser loads ``url``.  ``url`` is a path on this site, or another site's
+    http(s) URL with ``external=True`` or a host in ``App(allowed_redirect_hosts=...)``
+    (otherwise :class:`~rweb.http.UnsafeRedirect` when the app meets it).
     """
 
-    def __init__(self, url: str):
-        if not (is_local_path(url) or url.lower().startswith(("http://", "https://"))):
-            raise ValueError(f"unsafe redirect target {url!r}")
+    def __init__(self, url: str, *, external: bool = False):
+        check_redirect(url, external=True)  # a URL at all; its host is checked by the app
         super().__init__(url)
         self.url = url
+        self.external = external
 
 
 class Conn:
@@ -196,16 +200,18 @@ class Conn:
         :meth:`on_params` (which is then called); otherwise the page mounts anew, as with navigate."""
         self._nav(url, "replace" if replace else "push")
 
-    def redirect(self, url: str) -> None:
-        """Load ``url`` in the browser (a full page load; any site's http(s) URL)."""
+    def redirect(self, url: str, *, external: bool = False) -> None:
+        """Load ``url`` in the browser (a full page load): a path of this site, or another
+        site's http(s) URL with ``external=True`` or a host in ``App(allowed_redirect_hosts=...)``
+        (LiveView's ``redirect(to:)`` and ``redirect(external:)``); else :class:`~rweb.http.UnsafeRedirect`."""
+        check_redirect(url, self.app.allowed_redirect_hosts, external=external)
         if self._connection is None:
-            raise Redirect(url)
-        Redirect(url)  # validates
+            raise Redirect(url, external=True)
         self._connection.effect("nav", {"url": url, "mode": "load"})
 
     def _nav(self, url: str, mode: str) -> None:
         if not is_local_path(url):
-            raise ValueError(f"navigate() takes a path within the app, not {url!r}")
+            raise UnsafeRedirect(f"navigate() takes a path within the app, not {url!r}")
         if self._connection is None:
             raise Redirect(url)
         self._connection.effect("nav", {"url": url, "mode": mode})
@@ -473,6 +479,7 @@ class App:
         socket_path: str = SOCKET_PATH,
         favicon: str | None = None,
         allowed_origins: Iterable[str] | None = None,
+        allowed_redirect_hosts: Iterable[str] = (),
         broker: str | PubSub | None = None,
         debug: bool = False,
         resume_grace: float = 30.0,
@@ -501,6 +508,10 @@ class App:
         self.favicon = favicon
         # None: a socket is accepted from a page of the host it connects to.
         self.allowed_origins = None if allowed_origins is None else _origin_patterns(allowed_origins)
+        # Hosts (``example.com``, ``example.com:8443``) redirects may go to without external=True.
+        if isinstance(allowed_redirect_hosts, str):
+            raise TypeError("allowed_redirect_hosts is a list of hosts, not one string")
+        self.allowed_redirect_hosts = frozenset(h.strip().lower() for h in allowed_redirect_hosts)
         if slow_callback_ms is not None and slow_callback_ms < 0:
             raise ValueError("slow_callback_ms must be positive (or None: never log)")
         self.slow_callback_ms = slow_callback_ms
@@ -921,7 +932,11 @@ class App:
                 result = setup(conn.writer_id, conn)
             else:
                 result = setup(conn.writer_id)
-        except Redirect:
+        except Redirect as exc:
+            try:
+                check_redirect(exc.url, self.allowed_redirect_hosts, external=exc.external)
+            except UnsafeRedirect as unsafe:
+                raise SetupError(f"session_setup raised Redirect: {unsafe}") from unsafe
             raise
         except BaseException as exc:  # KeyboardInterrupt, SystemExit... from user code fail this setup only
             # Logged by the caller; the browser only ever sees "setup_error".
@@ -1048,6 +1063,8 @@ class App:
         request.app = self
         try:
             result = self._dispatch_http(request)
+            if isinstance(result, RedirectResponse):
+                result.checked(self.allowed_redirect_hosts)
         except BaseException as exc:  # user code: a SystemExit in a handler is a 500, not the worker's end
             return self._failed(request, exc)
         if isinstance(result, Response):
@@ -1056,7 +1073,10 @@ class App:
 
     async def _finish(self, request: Request, pending: Awaitable[Any]) -> Response:
         try:
-            return to_response(await pending)
+            response = to_response(await pending)
+            if isinstance(response, RedirectResponse):
+                response.checked(self.allowed_redirect_hosts)
+            return response
         except BaseException as exc:
             if isinstance(exc, GeneratorExit) or _task_cancelled(exc):
                 raise  # this request's task is cancelled (the client left, the server stops)
@@ -1066,7 +1086,10 @@ class App:
         if isinstance(exc, HTTPError):
             return error_response(exc.status, exc.detail, exc.headers)
         if isinstance(exc, Redirect):
-            return RedirectResponse(exc.url)
+            try:
+                return RedirectResponse(exc.url, external=exc.external).checked(self.allowed_redirect_hosts)
+            except UnsafeRedirect as unsafe:
+                exc = unsafe
         ref = error_ref()
         log.error("%s %s failed (ref %s)", request.method, request.path, ref, exc_info=exc)
         return error_response(500, f"Internal Server Error: {describe(exc, ref, self.debug or None)}")
@@ -1117,7 +1140,7 @@ class App:
 
     def _favicon(self) -> Response:
         if self.favicon is not None:
-            return RedirectResponse(self.favicon, 302)
+            return RedirectResponse(self.favicon, 302, external=True)  # the app named it
         # No icon: an empty one, cached, rather than a 404 on every page load.
         return Response(b"", 204, {"Cache-Control": "public, max-age=86400"})
 
