@@ -18,7 +18,15 @@ from typing import Any
 import pytest
 
 import rweb
-from rweb import App, Conn, Redirect, RedirectResponse, Request, UnsafeRedirect, url_has_allowed_host_and_scheme
+from rweb import (
+    App,
+    Conn,
+    Redirect,
+    RedirectResponse,
+    Request,
+    UnsafeRedirect,
+    url_has_allowed_host_and_scheme,
+)
 from rweb.html import button, div, p
 from rweb.http import check_redirect, is_local_path
 from rweb.protocol import ProtocolError, decode_control
