@@ -23,7 +23,6 @@ import hashlib
 import hmac
 import http.client
 import os
-import signal
 import struct
 import subprocess
 import sys
@@ -277,16 +276,7 @@ def token_server(tmp_path: Path, name: str, workers: int, broker: str = "") -> I
             time.sleep(0.02)
         yield srv
     finally:
-        kids = children_of(proc.pid)
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-        for pid in kids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        srv.stop()
 
 
 def live_token(wire: Any, srv: ServerProcess) -> str:
