@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import socket
 import subprocess
 import time
@@ -61,3 +64,17 @@ class ServerProcess:
                 if time.monotonic() > deadline:
                     pytest.fail(f"the server did not listen:\n{self.log()}")
                 time.sleep(0.05)
+
+    def stop(self) -> None:
+        """SIGTERM, bounded waits, then SIGKILL for the server and any worker it leaves behind."""
+        kids = children_of(self.proc.pid)
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        for pid in kids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)

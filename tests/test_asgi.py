@@ -584,6 +584,33 @@ def test_an_oversized_body_is_refused_without_reading_it(wire: Any) -> None:
     wire.run(main())
 
 
+def test_a_header_a_handler_appends_with_a_line_break_is_a_500(wire: Any) -> None:
+    """Checked where rweb.asgi writes the response: the server below it may not check (uvicorn's h11
+    would refuse it, its httptools protocol would not), so in-process, as the server calls it."""
+    app = App("h")
+
+    @app.get("/appended")
+    def appended(request: Request) -> Any:
+        response = PlainTextResponse("hi")
+        response.headers.append(("X-Note", "a\r\nSet-Cookie: injected=1"))
+        return response
+
+    asgi_app = rweb.asgi(app)
+
+    async def main() -> None:
+        ch = Channel()
+        ch.to_app.put_nowait({"type": "http.request", "body": b"", "more_body": False})
+        scope = {"type": "http", "method": "GET", "path": "/appended", "root_path": "", "query_string": b"",
+                 "headers": [], "client": None, "scheme": "http"}
+        await asgi_app(scope, ch.receive, ch.send)
+        start = await ch.get()
+        assert start["status"] == 500
+        assert not any(k in (b"x-note", b"set-cookie") for k, _ in start["headers"])
+        assert b"injected" not in (await ch.get())["body"]
+
+    wire.run(main())
+
+
 def test_route_path_with_and_without_the_prefix_in_path() -> None:
     assert route_path({"path": "/app/ws", "root_path": "/app"}) == "/ws"
     assert route_path({"path": "/ws", "root_path": "/app"}) == "/ws"

@@ -721,7 +721,8 @@ def test_a_signed_cookie_token_from_one_instance_is_redeemed_by_the_other(cluste
     status, headers, _ = http(two.url + "/_rweb/cookie", method="POST", data=token)
     assert status == 204
     assert any(c.startswith("user=ada;") and "HttpOnly" in c for c in headers["set-cookie"])
-    assert http(two.url + "/_rweb/cookie", method="POST", data=token)[0] == 403  # once per process
+    assert http(two.url + "/_rweb/cookie", method="POST", data=token)[0] == 403  # once
+    assert http(one.url + "/_rweb/cookie", method="POST", data=token)[0] == 403  # once across instances (broker)
 
 
 # -- (b) Redis goes away and comes back ------------------------------------------------------

@@ -107,17 +107,7 @@ def supervised(tmp_path: Path, **options: Any) -> Iterator[Supervised]:
         srv.wait_listening()
         yield srv
     finally:
-        kids = children_of(proc.pid)
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
-        for pid in kids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        srv.stop()
 
 
 async def session_works(wire: Any, url: str, timeout: float = 10.0) -> None:

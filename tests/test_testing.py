@@ -42,7 +42,7 @@ def shop() -> tuple[App, list[str]]:
                 case "go-replace":
                     conn.navigate(f"/items/{params['id']}", replace=True)
                 case "away":
-                    conn.redirect("https://example.org/")
+                    conn.redirect("https://example.org/", external=True)
                 case "login":
                     conn.set_cookie("user", params["name"])
                 case "cookie-then-leave":
@@ -472,7 +472,7 @@ def api() -> App:
 
     @app.get("/away")
     def away(request: Request) -> Response:
-        return RedirectResponse("https://example.org/")
+        return RedirectResponse("https://example.org/", external=True)
 
     @app.get("/loop")
     def loop(request: Request) -> Response:

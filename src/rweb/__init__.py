@@ -24,6 +24,8 @@ from .http import (
     RedirectResponse,
     Request,
     Response,
+    UnsafeRedirect,
+    url_has_allowed_host_and_scheme,
 )
 from .js_commands import JS
 from .reactive import RDict, RList, process_local, reactive
@@ -48,6 +50,7 @@ __all__ = [
     "Response",
     "SharedStateError",
     "UnknownAction",
+    "UnsafeRedirect",
     "asgi",
     "component",
     "process_local",
@@ -55,6 +58,7 @@ __all__ = [
     "reactive",
     "start_rweb",
     "transient",
+    "url_has_allowed_host_and_scheme",
 ]
 
 __version__ = "0.1.0"

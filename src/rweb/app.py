@@ -23,6 +23,7 @@ keeps working unchanged.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import inspect
 import itertools
 import logging
@@ -34,6 +35,8 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
+import orjson
+
 from .connection import takes_conn
 from .http import (
     HTMLResponse,
@@ -42,6 +45,9 @@ from .http import (
     RedirectResponse,
     Request,
     Response,
+    UnsafeRedirect,
+    check_headers,
+    check_redirect,
     format_cookie,
     format_cookie_deletion,
     is_local_path,
@@ -53,6 +59,7 @@ from .routing import Route, Router
 from .security import SAFE_METHODS, add_headers, csrf_cookie, header_defaults
 from .session import ConnectionInfo, Session, SetupError, UnknownAction, _task_cancelled
 from .signing import Signer
+from .single_use import KEY_SIZE, UsedTokens
 
 __all__ = ["App", "Conn", "Redirect", "SharedStateError"]
 
@@ -75,14 +82,16 @@ class Redirect(Exception):
     """Raise from a page's setup (or a handler) to send the browser elsewhere.
 
     On the HTTP first paint it becomes a 303 response; in a live session the
-    browser loads ``url``.  ``url`` is a path on this site or an http(s) URL.
+    browser loads ``url``.  ``url`` is a path on this site, or another site's
+    http(s) URL with ``external=True`` or a host in ``App(allowed_redirect_hosts=...)``
+    (otherwise :class:`~rweb.http.UnsafeRedirect` when the app meets it).
     """
 
-    def __init__(self, url: str):
-        if not (is_local_path(url) or url.lower().startswith(("http://", "https://"))):
-            raise ValueError(f"unsafe redirect target {url!r}")
+    def __init__(self, url: str, *, external: bool = False):
+        check_redirect(url, external=True)  # a URL at all; its host is checked by the app
         super().__init__(url)
         self.url = url
+        self.external = external
 
 
 class Conn:
@@ -193,16 +202,18 @@ class Conn:
         :meth:`on_params` (which is then called); otherwise the page mounts anew, as with navigate."""
         self._nav(url, "replace" if replace else "push")
 
-    def redirect(self, url: str) -> None:
-        """Load ``url`` in the browser (a full page load; any site's http(s) URL)."""
+    def redirect(self, url: str, *, external: bool = False) -> None:
+        """Load ``url`` in the browser (a full page load): a path of this site, or another
+        site's http(s) URL with ``external=True`` or a host in ``App(allowed_redirect_hosts=...)``
+        (LiveView's ``redirect(to:)`` and ``redirect(external:)``); else :class:`~rweb.http.UnsafeRedirect`."""
+        check_redirect(url, self.app.allowed_redirect_hosts, external=external)
         if self._connection is None:
-            raise Redirect(url)
-        Redirect(url)  # validates
+            raise Redirect(url, external=True)
         self._connection.effect("nav", {"url": url, "mode": "load"})
 
     def _nav(self, url: str, mode: str) -> None:
         if not is_local_path(url):
-            raise ValueError(f"navigate() takes a path within the app, not {url!r}")
+            raise UnsafeRedirect(f"navigate() takes a path within the app, not {url!r}")
         if self._connection is None:
             raise Redirect(url)
         self._connection.effect("nav", {"url": url, "mode": mode})
@@ -445,7 +456,9 @@ class App:
     Limits (all on by default): ``max_message_size`` (one WebSocket message),
     ``max_body_size`` (one HTTP request body), ``max_header_size`` (an HTTP
     request's headers, enforced by the transport), ``max_upload_bytes`` (the
-    bytes of a session's uploaded files not consumed yet, see docs/uploads.md).
+    bytes of a session's uploaded files not consumed yet, see docs/uploads.md),
+    ``max_cookie_tokens`` (cookie tokens redeemed within a minute without a
+    broker: beyond, they are refused; docs/security.md).
 
     ``slow_callback_ms`` (default 100): a synchronous handler, page setup or
     render that holds the event loop longer is logged (a warning naming it,
@@ -468,6 +481,7 @@ class App:
         socket_path: str = SOCKET_PATH,
         favicon: str | None = None,
         allowed_origins: Iterable[str] | None = None,
+        allowed_redirect_hosts: Iterable[str] = (),
         broker: str | PubSub | None = None,
         debug: bool = False,
         resume_grace: float = 30.0,
@@ -477,6 +491,7 @@ class App:
         slow_callback_ms: float | None = 100,
         max_upload_bytes: int = 64 * 1024 * 1024,
         security_headers: Mapping[str, str | None] | None = None,
+        max_cookie_tokens: int = 10_000,
     ) -> None:
         if callable(title):  # App(session_setup, title): the single-page form
             title, session_setup = (session_setup if isinstance(session_setup, str) else "rweb"), title
@@ -498,6 +513,10 @@ class App:
         self.allowed_origins = None if allowed_origins is None else _origin_patterns(allowed_origins)
         # What every HTTP response gets unless it sets the header itself (rweb.security).
         self.security_headers = header_defaults(security_headers)
+        # Hosts (``example.com``, ``example.com:8443``) redirects may go to without external=True.
+        if isinstance(allowed_redirect_hosts, str):
+            raise TypeError("allowed_redirect_hosts is a list of hosts, not one string")
+        self.allowed_redirect_hosts = frozenset(h.strip().lower() for h in allowed_redirect_hosts)
         if slow_callback_ms is not None and slow_callback_ms < 0:
             raise ValueError("slow_callback_ms must be positive (or None: never log)")
         self.slow_callback_ms = slow_callback_ms
@@ -540,7 +559,9 @@ class App:
         self._ids = itertools.count(0)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
-        self._redeemed: dict[str, float] = {}  # cookie tokens used in this process
+        # Cookie tokens redeemed (the last COOKIE_TOKEN_TTL s), in memory the workers forked
+        # from this process share; with a Redis broker, Redis keeps them instead.
+        self._used_tokens = UsedTokens(max_cookie_tokens)
         self.pages = 0  # how many reactive pages (live navigation needs the socket's headers)
         self.session_setup: Setup | None = None
         if session_setup is not None:
@@ -926,7 +947,11 @@ class App:
                 result = setup(conn.writer_id, conn)
             else:
                 result = setup(conn.writer_id)
-        except Redirect:
+        except Redirect as exc:
+            try:
+                check_redirect(exc.url, self.allowed_redirect_hosts, external=exc.external)
+            except UnsafeRedirect as unsafe:
+                raise SetupError(f"session_setup raised Redirect: {unsafe}") from unsafe
             raise
         except BaseException as exc:  # KeyboardInterrupt, SystemExit... from user code fail this setup only
             # Logged by the caller; the browser only ever sees "setup_error".
@@ -1042,24 +1067,39 @@ class App:
     COOKIE_TOKEN_TTL = 60.0
 
     def cookie_token(self, set_cookies: list[str]) -> str:
-        """An encrypted, signed, expiring token that ``POST /_rweb/cookie`` turns into Set-Cookie headers.
+        """An encrypted, authenticated, expiring token that ``POST /_rweb/cookie`` turns into Set-Cookie headers.
 
-        Any worker (or instance sharing ``secret_key``) can redeem it; each
-        process redeems a token once.
+        Any worker (or instance sharing ``secret_key``) can redeem it, once:
+        see :meth:`redeem_cookie_token`.
         """
-        return self.signer.encrypt("\n".join(set_cookies).encode())
+        # A JSON list, not lines: no value can turn into a second header on the way.
+        return self.signer.encrypt(orjson.dumps(set_cookies))
 
-    def redeem_cookie_token(self, token: str) -> list[str] | None:
-        now = time.monotonic()
-        if len(self._redeemed) > 1024:
-            self._redeemed = {t: exp for t, exp in self._redeemed.items() if exp > now}
-        if token in self._redeemed:
-            return None
+    async def redeem_cookie_token(self, token: str) -> list[str] | None:
+        """The Set-Cookie values of ``token`` the first time it is presented, else None.
+
+        Once per server: the workers share a table of the tokens redeemed
+        (rweb.single_use; at most ``max_cookie_tokens`` a minute, refused
+        beyond); with a Redis broker, once across every instance using it
+        (``SET NX``).  Without a broker, separate servers (or ``uvicorn
+        --workers``) each redeem a token once.  When Redis cannot answer the
+        token is refused: a replay is never let through.
+        """
         data = self.signer.decrypt(token, max_age=self.COOKIE_TOKEN_TTL)
         if data is None:
             return None
-        self._redeemed[token] = now + self.COOKIE_TOKEN_TTL
-        return data.decode().split("\n")
+        key = hashlib.sha256(token.encode()).digest()[:KEY_SIZE]  # decrypt() accepts one spelling only
+        claim = getattr(self.pubsub, "claim", None)
+        if claim is None:
+            first = self._used_tokens.claim(key, self.COOKIE_TOKEN_TTL)
+        else:
+            try:
+                first = await claim("cookie-token:" + key.hex(), self.COOKIE_TOKEN_TTL)
+            except Exception as exc:
+                if _claim_refusals.allow():
+                    log.warning("a cookie token was refused: the broker could not record its use (%s)", exc)
+                return None
+        return _set_cookies(data) if first else None
 
     # -- plain HTTP -------------------------------------------------------------------
 
@@ -1079,6 +1119,8 @@ class App:
         request.app = self
         try:
             result = self._dispatch_http(request)
+            if isinstance(result, RedirectResponse):
+                result.checked(self.allowed_redirect_hosts)
         except BaseException as exc:  # user code: a SystemExit in a handler is a 500, not the worker's end
             return self._outgoing(request, self._failed(request, exc))
         if isinstance(result, Response):
@@ -1088,6 +1130,8 @@ class App:
     async def _finish(self, request: Request, pending: Awaitable[Any]) -> Response:
         try:
             response = to_response(await pending)
+            if isinstance(response, RedirectResponse):
+                response.checked(self.allowed_redirect_hosts)
         except BaseException as exc:
             if isinstance(exc, GeneratorExit) or _task_cancelled(exc):
                 raise  # this request's task is cancelled (the client left, the server stops)
@@ -1106,7 +1150,10 @@ class App:
         if isinstance(exc, HTTPError):
             return error_response(exc.status, exc.detail, exc.headers)
         if isinstance(exc, Redirect):
-            return RedirectResponse(exc.url)
+            try:
+                return RedirectResponse(exc.url, external=exc.external).checked(self.allowed_redirect_hosts)
+            except UnsafeRedirect as unsafe:
+                exc = unsafe
         ref = error_ref()
         log.error("%s %s failed (ref %s)", request.method, request.path, ref, exc_info=exc)
         return error_response(500, f"Internal Server Error: {describe(exc, ref, self.debug or None)}")
@@ -1148,14 +1195,14 @@ class App:
             return result
         return to_response(result)
 
-    def _cookie_endpoint(self, request: Request) -> Response:
+    async def _cookie_endpoint(self, request: Request) -> Response:
         if request.method != "POST":
             return error_response(405, headers={"Allow": "POST"})
         if self.cross_site(request):
             return _cross_site_refusal()
         # The body only: a token in the URL would land in logs, histories and Referer headers.
         token = request.body.decode("latin-1").strip()
-        headers = self.redeem_cookie_token(token) if token else None
+        headers = await self.redeem_cookie_token(token) if token else None
         if headers is None:
             return error_response(403, "invalid or expired cookie token")
         response = Response(b"", 204, {"Cache-Control": "no-store"})
@@ -1165,7 +1212,7 @@ class App:
 
     def _favicon(self) -> Response:
         if self.favicon is not None:
-            return RedirectResponse(self.favicon, 302)
+            return RedirectResponse(self.favicon, 302, external=True)  # the app named it
         # No icon: an empty one, cached, rather than a 404 on every page load.
         return Response(b"", 204, {"Cache-Control": "public, max-age=86400"})
 
@@ -1192,6 +1239,31 @@ def error_response(status: int, detail: str | None = None, headers: Mapping[str,
 
 def _cross_site_refusal() -> Response:
     return error_response(403, "Cross-site request refused: this site does not accept it from another site.")
+
+
+def _set_cookies(data: bytes) -> list[str] | None:
+    """A cookie token's Set-Cookie values (a JSON list of strings), or None."""
+    try:
+        values = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        return None
+    return values
+
+
+def sendable(response: Response) -> Response:
+    """``response``, or a 500 page when one of its headers cannot go on the wire (logged).
+
+    Transports write what this passes: a handler that appended a value with CR,
+    LF or NUL to ``response.headers`` directly cannot split the response.
+    """
+    try:
+        check_headers(response)
+    except ValueError:
+        log.exception("a response cannot be sent as it is (a header); answering 500")
+        return error_response(500)
+    return response
 
 
 def _origin_patterns(origins: Iterable[str]) -> tuple[str, ...]:
@@ -1235,5 +1307,4 @@ class _LogLimit:
         return self.count <= self.per_second
 
 
-
-
+_claim_refusals = _LogLimit()  # cookie tokens refused while the broker cannot answer

@@ -452,12 +452,24 @@ class RedisPubSub:
 
     async def take(self, key: str) -> bytes | None:
         """``GETDEL key``: the value, and nobody else gets it.  Waits (bounded) for a first connection."""
+        await self._first_connection()
+        result = await self._request("GETDEL", self.channel_prefix + key)
+        return bytes(result) if result is not None else None
+
+    async def claim(self, key: str, ttl: float) -> bool:
+        """``SET key 1 NX PX ttl``: True for the first claim of ``key`` within ``ttl`` seconds,
+        across every process that uses this Redis (single-use tokens).  Raises when Redis
+        cannot answer (the caller refuses then: a replay is never accepted by default)."""
+        ms = max(int(ttl * 1000), 1)
+        await self._first_connection()
+        return await self._request("SET", self.channel_prefix + key, b"1", "NX", "PX", ms) is not None
+
+    async def _first_connection(self) -> None:
+        """Wait (at most ``connect_timeout``) while Redis is not connected (at start, or after a loss)."""
         event = self._connected_event
         if not self._connected and event is not None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(event.wait(), self.connect_timeout)
-        result = await self._request("GETDEL", self.channel_prefix + key)
-        return bytes(result) if result is not None else None
 
     async def sync(self, timeout: float) -> bool:
         """Wait until every queued command and publish is written (False: not within ``timeout``)."""

@@ -33,8 +33,14 @@ __all__ = [
     "RedirectResponse",
     "Request",
     "Response",
+    "UnsafeRedirect",
+    "check_header",
+    "check_headers",
+    "check_redirect",
     "format_cookie",
+    "is_local_path",
     "parse_cookies",
+    "url_has_allowed_host_and_scheme",
 ]
 
 SameSite = Literal["lax", "strict", "none"]
@@ -141,9 +147,11 @@ def parse_cookies(header: str | None) -> dict[str, str]:
 
 # RFC 6265: a cookie name is a token; a value is cookie-octets (we refuse the
 # rest instead of quoting it, so what a handler sets is what the browser sends).
-_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
-_COOKIE_VALUE = re.compile(r"^[!#-+\--:<-\[\]-~]*$")
-_ATTR_VALUE = re.compile(r"^[^\x00-\x1f\x7f;]*$")
+# Patterns are used with fullmatch: ``$`` would let a trailing newline through.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_COOKIE_VALUE = re.compile(r"[!#-+\--:<-\[\]-~]*")
+_ATTR_VALUE = re.compile(r"[^\x00-\x1f\x7f;]*")
+_BAD_HEADER_VALUE = re.compile(r"[\r\n\x00]")
 
 
 def format_cookie(
@@ -160,9 +168,9 @@ def format_cookie(
     partitioned: bool = False,
 ) -> str:
     """One ``Set-Cookie`` header value; refuses names and values a browser would misread."""
-    if not _TOKEN.match(name):
+    if not _TOKEN.fullmatch(name):
         raise ValueError(f"invalid cookie name {name!r}")
-    if not _COOKIE_VALUE.match(value):
+    if not _COOKIE_VALUE.fullmatch(value):
         raise ValueError(
             f"invalid cookie value for {name!r}: use only printable ASCII without spaces, "
             "quotes, commas, semicolons or backslashes (URL-encode or sign it first)"
@@ -176,7 +184,7 @@ def format_cookie(
         parts.append("Expires=" + format_datetime(expires.astimezone(UTC), usegmt=True))
     for attr, v in (("Path", path), ("Domain", domain)):
         if v is not None:
-            if not _ATTR_VALUE.match(v):
+            if not _ATTR_VALUE.fullmatch(v):
                 raise ValueError(f"invalid cookie {attr} {v!r}")
             parts.append(f"{attr}={v}")
     if secure or samesite == "none" or partitioned:
@@ -365,7 +373,7 @@ class Response:
         else:
             self.headers = list(headers)
         for k, v in self.headers:
-            _check_header(k, v)
+            check_header(k, v)
         media_type = media_type or self.media_type
         if media_type and not self.has_header("content-type"):
             if media_type.startswith("text/") and "charset" not in media_type:
@@ -385,7 +393,7 @@ class Response:
 
     def set_header(self, name: str, value: str) -> None:
         """Set ``name`` to ``value``, replacing any earlier value."""
-        _check_header(name, value)
+        check_header(name, value)
         low = name.lower()
         self.headers = [(k, v) for k, v in self.headers if k.lower() != low]
         self.headers.append((name, value))
@@ -402,11 +410,23 @@ class Response:
         return f"<{type(self).__name__} {self.status}>"
 
 
-def _check_header(name: str, value: str) -> None:
-    if not _TOKEN.match(name):
+def check_header(name: str, value: str) -> None:
+    """Raises ValueError for a header that cannot go on the wire as it is: a name that is
+    not a token, or CR, LF or NUL in the value (a second header, or a cut one, in disguise).
+
+    Responses check what they are given; the transports check again what they write,
+    so that a handler appending to ``response.headers`` directly cannot split a response.
+    """
+    if not _TOKEN.fullmatch(name):
         raise ValueError(f"invalid header name {name!r}")
-    if "\r" in value or "\n" in value or "\x00" in value:
-        raise ValueError(f"invalid header value for {name!r}: line breaks are not allowed")
+    if _BAD_HEADER_VALUE.search(value):
+        raise ValueError(f"invalid header value for {name!r}: CR, LF and NUL are not allowed")
+
+
+def check_headers(response: Response) -> None:
+    """:func:`check_header` for every header of ``response``."""
+    for name, value in response.headers:
+        check_header(name, value)
 
 
 class HTMLResponse(Response):
@@ -432,37 +452,110 @@ class JSONResponse(Response):
         super().__init__(orjson.dumps(content), status, headers)
 
 
-_SAFE_REDIRECT = re.compile(r"^(/(?![/\\])|https?://)", re.IGNORECASE)
+class UnsafeRedirect(ValueError):
+    """A redirect or navigation to a URL this site does not send browsers to: another site
+    not named (``external=True``, ``App(allowed_redirect_hosts=...)``), or no URL at all."""
+
+
+# Browsers drop tabs and newlines anywhere in a URL and read a backslash as a slash:
+# ``/\t/evil`` and ``/\evil`` are ``//evil``, another host.  Neither is ever in a URL we send.
+_UNSAFE_URL_CHAR = re.compile(r"[\x00-\x1f\x7f\\]")
+# An absolute http(s) URL written plainly: its authority has no user part (``good@evil``).
+_ABSOLUTE_URL = re.compile(r"https?://([^/?#@\s]+)(?:[/?#].*)?", re.IGNORECASE | re.DOTALL)
+
+
+def is_local_path(url: str) -> bool:
+    """True for a path on this site (``/x``, ``/x?q#f``): the one rule for every redirect and navigation.
+
+    Never for ``//host``, a scheme (``https:x``, ``javascript:``), a leading
+    space, nor for a URL with a backslash or a control character anywhere.
+    """
+    return (
+        type(url) is str and url[:1] == "/" and url[1:2] != "/" and _UNSAFE_URL_CHAR.search(url) is None
+    )
+
+
+def _url_host(url: str) -> str | None:
+    """The authority (lower case, port included) of a plainly written absolute http(s) URL, else None."""
+    if type(url) is not str or _UNSAFE_URL_CHAR.search(url) is not None:
+        return None
+    m = _ABSOLUTE_URL.fullmatch(url)
+    return m.group(1).lower() if m else None
+
+
+def url_has_allowed_host_and_scheme(
+    url: str, allowed_hosts: Iterable[str] = (), *, require_https: bool = False
+) -> bool:
+    """May a redirect taken from the request (``?next=...``) go to ``url``? (as Django's helper)
+
+    True for a path on this site (:func:`is_local_path`), or for an
+    ``http(s)://`` URL whose host (``example.com``, or ``example.com:8443``
+    with a port) is in ``allowed_hosts`` (give ``request.app.allowed_redirect_hosts``);
+    ``require_https`` refuses ``http://``.  False for everything else::
+
+        target = request.query.get("next", "/")
+        if not url_has_allowed_host_and_scheme(target, request.app.allowed_redirect_hosts):
+            target = "/"
+        return RedirectResponse(target)
+    """
+    if is_local_path(url):
+        return True
+    host = _url_host(url)
+    if host is None or (require_https and url[:6].lower() != "https:"):
+        return False
+    return host in {h.lower() for h in allowed_hosts}
+
+
+def check_redirect(url: str, allowed_hosts: Iterable[str] = (), *, external: bool = False) -> str:
+    """``url`` when a redirect may go there, else :class:`UnsafeRedirect`: a path of this site,
+    an http(s) URL of a host in ``allowed_hosts``, or any http(s) URL when ``external``."""
+    if url_has_allowed_host_and_scheme(url, allowed_hosts):
+        return url
+    host = _url_host(url)
+    if host is None:
+        raise UnsafeRedirect(f"unsafe redirect target {url!r}: neither a path of this site nor an http(s) URL")
+    if external:
+        return url
+    raise UnsafeRedirect(
+        f"redirect to another site refused ({host}): pass external=True for a URL the app chose, "
+        "or name the host in App(allowed_redirect_hosts=[...])"
+    )
 
 
 class RedirectResponse(Response):
     """A redirect (303 See Other by default: the right one after a form POST).
 
-    Only a path on this site (``/login``) or an ``http(s)://`` URL is accepted;
-    ``javascript:``, ``//evil.example`` and other scheme-relative or odd
-    targets raise ``ValueError``, so that a redirect built from user input
-    (``?next=...``) cannot send a visitor elsewhere by a trick of syntax.
+    To a path on this site (``/login``), or to another site when the app says
+    so: ``external=True``, or its host in ``App(allowed_redirect_hosts=...)``.
+    ``javascript:``, ``//evil.example``, ``/\\evil.example`` and other odd
+    targets raise :class:`UnsafeRedirect` (a ``ValueError``) at once; a URL of
+    another site is refused when the app answers (a 500 with a reference in
+    the log).  For a target taken from the request (``?next=...``), check it
+    first with :func:`url_has_allowed_host_and_scheme` and fall back to ``/``.
     """
 
-    __slots__ = ()
+    __slots__ = ("external", "url")
 
     def __init__(
         self,
         url: str,
         status: int = 303,
         headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
+        *,
+        external: bool = False,
     ) -> None:
-        if not _SAFE_REDIRECT.match(url) or any(c in url for c in "\r\n\x00"):
-            raise ValueError(f"unsafe redirect target {url!r}")
+        check_redirect(url, external=True)  # a URL at all; the host is the app's to allow (checked)
         if status not in (301, 302, 303, 307, 308):
             raise ValueError(f"a redirect status is 301, 302, 303, 307 or 308, not {status}")
         super().__init__(b"", status, headers)
+        self.url = url
+        self.external = external
         self.set_header("Location", quote(url, safe=":/?#[]@!$&'()*+,;=%-._~"))
 
-
-def is_local_path(url: str) -> bool:
-    """True for a path on this site (``/x``), never for ``//host`` or ``/\\host``."""
-    return bool(url) and url[0] == "/" and not url.startswith(("//", "/\\"))
+    def checked(self, allowed_hosts: Iterable[str]) -> RedirectResponse:
+        """This response, if its target is allowed (:func:`check_redirect`); else UnsafeRedirect."""
+        check_redirect(self.url, allowed_hosts, external=self.external)
+        return self
 
 
 def to_response(value: Any) -> Response:

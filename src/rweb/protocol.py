@@ -31,6 +31,8 @@ from urllib.parse import parse_qsl
 
 import orjson
 
+from .http import is_local_path
+
 try:  # True in the compiled build (setup.py), False when this file runs as plain Python
     import cython
 
@@ -214,7 +216,7 @@ def decode_control(msg: dict[str, Any], ref: Any) -> Nav | Ping | UploadStart | 
     t = msg.get(T)
     if t == NAV:
         url = msg.get("url")
-        if type(url) is not str or not url.startswith("/") or url.startswith("//"):
+        if not is_local_path(url):  # the one rule: never //host, /\\host, nor a control character
             raise ProtocolError("bad_message", "'url' must be a path within the app", ref)
         return Nav(url, ref)
     if t == PING:

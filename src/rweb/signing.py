@@ -1,14 +1,19 @@
-"""Signed and encrypted tokens from a secret key, with the standard library only.
+"""Signed and encrypted tokens from a secret key.
 
 - :meth:`Signer.sign` / :meth:`Signer.unsign`: a value with an HMAC-SHA256
   signature and a timestamp (for session cookies: the browser can read the
   value but cannot forge or alter it; ``max_age`` bounds its age).
 - :meth:`Signer.encrypt` / :meth:`Signer.decrypt`: the value is also hidden
   (used for cookies set from a live session, whose token passes through the
-  page's JavaScript).  Encrypt-then-MAC: a keystream from HMAC-SHA256 in
-  counter mode over a random 16-byte nonce (HMAC as a PRF), then an
-  HMAC-SHA256 tag over nonce, timestamp and ciphertext; separate keys for the
-  two, derived from the secret.  Tokens are URL-safe base64.
+  page's JavaScript).  AES-256-GCM from the ``cryptography`` package (an
+  authenticated encryption, never a construction of our own): the key is
+  derived from the secret with HKDF-SHA256, each token has a random 12-byte
+  nonce, and the format byte and the timestamp are its associated data, so
+  that neither can be altered.  A token is ``version (1) | timestamp (8) |
+  nonce (12) | ciphertext and tag``, in URL-safe base64 without padding; only
+  that exact encoding is accepted (one token, one spelling: a store of
+  redeemed tokens can key on the text).  Tokens of the earlier HMAC-CTR
+  format are refused.
 
 Every comparison of signatures is constant-time (``hmac.compare_digest``).
 """
@@ -21,6 +26,11 @@ import hmac
 import os
 import struct
 import time
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 __all__ = ["BadSignature", "Signer"]
 
@@ -40,7 +50,7 @@ def _unb64(text: str) -> bytes:
 class Signer:
     """Signs and encrypts with keys derived from ``secret`` (keep it out of the repository)."""
 
-    __slots__ = ("_enc_key", "_mac_key", "_sign_key")
+    __slots__ = ("_aead", "_sign_key")
 
     def __init__(self, secret: str | bytes, salt: str = "rweb") -> None:
         if isinstance(secret, str):
@@ -52,8 +62,8 @@ class Signer:
             return hmac.new(secret, f"{salt}:{purpose}".encode(), hashlib.sha256).digest()
 
         self._sign_key = derive("sign")
-        self._enc_key = derive("encrypt")
-        self._mac_key = derive("mac")
+        key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=f"{salt}:aes-gcm".encode()).derive(secret)
+        self._aead = AESGCM(key)
 
     # -- signatures ---------------------------------------------------------
 
@@ -82,34 +92,32 @@ class Signer:
 
     # -- encryption ---------------------------------------------------------
 
-    def _keystream(self, nonce: bytes, n: int) -> bytes:
-        out = bytearray()
-        counter = 0
-        while len(out) < n:
-            out += hmac.new(self._enc_key, nonce + struct.pack(">Q", counter), hashlib.sha256).digest()
-            counter += 1
-        return bytes(out[:n])
-
     def encrypt(self, data: bytes) -> str:
-        nonce = os.urandom(16)
-        stamp = struct.pack(">Q", int(time.time()))
-        cipher = bytes(a ^ b for a, b in zip(data, self._keystream(nonce, len(data)), strict=True))
-        tag = hmac.new(self._mac_key, nonce + stamp + cipher, hashlib.sha256).digest()
-        return _b64(nonce + stamp + tag + cipher)
+        """``data``, encrypted and authenticated, with the time it was made (see the module's docstring)."""
+        head = _VERSION + struct.pack(">Q", int(time.time()))
+        nonce = os.urandom(_NONCE)
+        return _b64(head + nonce + self._aead.encrypt(nonce, data, head))
 
     def decrypt(self, token: str, max_age: float | None = None) -> bytes | None:
-        """The data of a token made by :meth:`encrypt`, or None (altered, foreign or expired)."""
+        """The data of a token made by :meth:`encrypt`, or None (altered, foreign, older than
+        ``max_age`` seconds, of another format, or not in its one encoding)."""
         try:
             raw = _unb64(token)
         except (ValueError, TypeError):
             return None
-        if len(raw) < 56:
+        if len(raw) < _HEAD + _NONCE + 16 or raw[:1] != _VERSION or _b64(raw) != token:
             return None
-        nonce, stamp, tag, cipher = raw[:16], raw[16:24], raw[24:56], raw[56:]
-        want = hmac.new(self._mac_key, nonce + stamp + cipher, hashlib.sha256).digest()
-        if not hmac.compare_digest(tag, want):
+        head, nonce = raw[:_HEAD], raw[_HEAD : _HEAD + _NONCE]
+        try:
+            data = self._aead.decrypt(nonce, raw[_HEAD + _NONCE :], head)
+        except InvalidTag:
             return None
-        (ts,) = struct.unpack(">Q", stamp)
+        (ts,) = struct.unpack(">Q", head[1:])
         if max_age is not None and time.time() - ts > max_age:
             return None
-        return bytes(a ^ b for a, b in zip(cipher, self._keystream(nonce, len(cipher)), strict=True))
+        return data
+
+
+_VERSION = b"\x01"  # the format of encrypt()'s tokens (AES-GCM); the HMAC-CTR ones had none
+_HEAD = 9  # version and timestamp: the associated data
+_NONCE = 12

@@ -51,7 +51,7 @@ from urllib.parse import unquote, urlencode, urljoin, urlsplit
 import orjson
 
 from ._page import Page, PageError
-from .app import App, error_response
+from .app import App, error_response, sendable
 from .connection import Connection, page_info
 from .http import Request, Response
 from .protocol import assemble
@@ -834,7 +834,7 @@ class TestClient:
         if len(body) > app.max_body_size:  # what the transports answer, without calling the app
             response = error_response(413, headers={"Connection": "close"})
         else:
-            response = self._run(app.handle_http(request))
+            response = sendable(self._run(app.handle_http(request)))  # as the transports write it
         if method == "HEAD" and response.body:  # the transports send HEAD's headers only
             response.body = b""
         received = self.cookies.update_from(response.headers, raw_path)

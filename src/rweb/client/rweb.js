@@ -1380,7 +1380,9 @@
   }
 
   // A path on this site: "/x", never "//host" or "/\host".
-  const isLocal = (url) => typeof url === "string" && /^\/(?![/\\])/.test(url);
+  // A path of this site: the server's rule (rweb.http.is_local_path), never //host, nor a
+  // backslash or a control character anywhere (browsers read /\\host and /<tab>/host as //host).
+  const isLocal = (url) => typeof url === "string" && /^\/(?!\/)[^\x00-\x1f\x7f\\]*$/.test(url);
 
   // The URLs in effects are paths within the app: the root path goes in front
   // (unless it is there already, as the server does for a Redirect's Location).

@@ -27,7 +27,7 @@ import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from ..app import App, error_response
+from ..app import App, error_response, sendable
 from ..connection import Connection
 from ..http import Request, Response
 from ..session import ConnectionInfo
@@ -337,6 +337,7 @@ def _headers(response: Response) -> list[tuple[bytes, bytes]]:
 
 
 async def _respond(send: Send, response: Response, head: bool) -> None:
+    response = sendable(response)
     await send({"type": "http.response.start", "status": response.status, "headers": _headers(response)})
     await send({"type": "http.response.body", "body": b"" if head else response.body})
 

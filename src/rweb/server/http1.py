@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -38,7 +37,7 @@ from urllib.parse import unquote_to_bytes
 
 import httptools
 
-from ..http import Request, Response
+from ..http import Request, Response, check_header
 
 __all__ = ["HTTP1Protocol", "HTTPFront", "split_target"]
 
@@ -130,8 +129,6 @@ def _date() -> bytes:
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _NO_BODY = (204, 304)
 _SKIPPED = frozenset(("content-length", "transfer-encoding", "connection", "keep-alive"))
-_BAD_NAME = re.compile(r"[^!#$%&'*+\-.^_`|~0-9A-Za-z]")
-_BAD_VALUE = re.compile(r"[\r\n\x00]")
 
 
 def encode_response(
@@ -161,8 +158,7 @@ def encode_response(
             continue
         if low == "date":
             has_date = True
-        if not name or _BAD_NAME.search(name) or _BAD_VALUE.search(value):
-            raise ValueError(f"invalid response header {name!r}")
+        check_header(name, value)  # a handler may have appended to response.headers directly
         parts.append(f"{name}: {value}\r\n")
     body = response.body
     if status not in _NO_BODY:

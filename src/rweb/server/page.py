@@ -82,7 +82,7 @@ def page_response(app: Any, request: Request, route: Route, params: dict[str, An
     try:
         render_page, on_action = app.setup(conn)
     except Redirect as exc:
-        response: Response = RedirectResponse(_rooted(exc.url, root_path))
+        response: Response = RedirectResponse(_rooted(exc.url, root_path), external=exc.external)
         for c in conn._response_cookies:
             response.headers.append(("Set-Cookie", c))
         return response
