@@ -715,8 +715,18 @@ def test_firefox_connection_header_is_accepted(srv: Served) -> None:
         assert json.loads(read_frame(f)[1])["ref"] == 2
 
 
+@pytest.mark.parametrize("version", [b"8", b"7", b"99", None])
+def test_an_upgrade_to_another_websocket_version_is_426_naming_13(srv: Served, version: bytes | None) -> None:
+    # RFC 6455 4.2.2: only version 13 is spoken; the answer says which to use.
+    head = b"Sec-WebSocket-Version: " + version + b"\r\n" if version is not None else b""
+    reply, _ = exchange(srv, ws_handshake().replace(b"Sec-WebSocket-Version: 13\r\n", head))
+    assert reply.status == 426
+    assert reply.all("Sec-WebSocket-Version") == ["13"]
+    assert srv.call(lambda: len(srv.server.live)) == 0
+
+
 def test_bad_websocket_upgrade_is_refused_by_picows(srv: Served) -> None:
-    raw = ws_handshake().replace(b"Sec-WebSocket-Version: 13", b"Sec-WebSocket-Version: 99")
+    raw = ws_handshake().replace(b"Sec-WebSocket-Key: ", b"Sec-WebSocket-Key: x")
     reply, _ = exchange(srv, raw)
     assert reply.status == 400
 
