@@ -300,8 +300,9 @@ class Server:
 
     HTTP timeouts, in seconds (read when used, so they may be changed on a
     running server): ``header_timeout`` for a request's headers (from the
-    connection or the request's first byte), ``body_timeout`` between two
-    reads of a body, ``keepalive_timeout`` for an idle keep-alive connection,
+    connection or the request's first byte), ``body_timeout`` for a whole
+    body (from the end of its headers: a body trickled in is cut off, 408),
+    ``keepalive_timeout`` for an idle keep-alive connection,
     ``linger_timeout`` for draining what a client still sends after the
     response that closes its connection; ``shutdown_timeout`` bounds
     :meth:`close`.
