@@ -32,7 +32,9 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
+
+from rweb.bench import procfs
+from rweb.bench.stats import percentile
 
 SERVER = """
 import sys
@@ -68,11 +70,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @contextlib.contextmanager
@@ -165,8 +162,7 @@ def held_back(times: list[float], every_ms: float) -> list[float]:
 
 
 def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+    return percentile(sorted(values), q * 100)
 
 
 def main() -> None:
@@ -179,14 +175,14 @@ def main() -> None:
     port = free_port()
     with server(port) as proc:
         baseline = [ms for _, ms in probe(port, 1.0, args.every)]
-        cpu0 = cpu_seconds(proc.pid)
+        cpu0 = procfs.cpu_snapshot([proc.pid])
         answered0 = int(get(port, "/answered"))
         sent: list[int] = []
         until = time.monotonic() + args.seconds + 1
         t = threading.Thread(target=flood, args=(port, args.floods, args.requests, until, sent), daemon=True)
         t.start()
         samples = probe(port, args.seconds, args.every)
-        cpu = cpu_seconds(proc.pid) - cpu0
+        cpu = procfs.cpu_seconds_between(cpu0, procfs.cpu_snapshot([proc.pid]))
         answered = int(get(port, "/answered")) - answered0 - len(samples) - 1
         t.join(args.seconds + 10)
     times = [ms for _, ms in samples]
