@@ -370,6 +370,29 @@ def test_pipelined_requests_are_answered_in_order(srv: Served) -> None:
     assert bodies[7] == b"n=3" and replies[7].header("connection") == "close"
 
 
+def test_a_long_pipeline_in_one_write_is_answered_in_order_then_upgraded(srv: Served) -> None:
+    # More than a turn's share of requests in one read: the server answers a few
+    # per event-loop turn, parsing the rest later (bodies and an upgrade included).
+    body = bytes(range(97, 123)) * 38  # 988 bytes, over several parse slices
+    raw = b"".join(b"GET /n/%d HTTP/1.1\r\nHost: t\r\n\r\n" % i for i in range(150))
+    raw += b"POST /size HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+    raw += b"POST /size HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+    raw += b"".join(b"%x\r\n%s\r\n" % (len(body[i : i + 100]), body[i : i + 100]) for i in range(0, len(body), 100))
+    raw += b"0\r\n\r\n"
+    raw += b"".join(b"GET /n/%d HTTP/1.1\r\nHost: t\r\n\r\n" % i for i in range(150, 300))
+    raw += ws_handshake() + masked_text(b'{"action":"x","ref":9}')
+    with connect(srv) as s:
+        s.sendall(raw)
+        f = s.makefile("rb")
+        replies = [read_reply(f) for _ in range(302)]
+        assert read_reply(f, head=True).status == 101
+        assert json.loads(read_frame(f)[1])["t"] == "init"
+        assert json.loads(read_frame(f)[1])["ref"] == 9
+    numbers = [r.body for r in replies[:150] + replies[152:]]
+    assert numbers == [b"n=%d" % i for i in range(300)]
+    assert [json.loads(r.body) for r in replies[150:152]] == [{"len": len(body), "tail": "vwxyz"}] * 2
+
+
 def test_connection_close_is_honoured(srv: Served) -> None:
     reply, rest = exchange(srv, b"GET /n/1 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
     assert reply.body == b"n=1" and reply.header("connection") == "close" and rest == b""
@@ -611,6 +634,27 @@ def test_slow_body_is_cut_off() -> None:
             assert time.monotonic() - start < 3
 
 
+def test_a_body_trickled_in_is_cut_off_at_its_deadline() -> None:
+    # One byte every 0.15 s: each read came in time, the whole body does not.
+    with serve(make_app()) as srv:
+        set_timeouts(srv, body_timeout=0.6)
+        with connect(srv) as s:
+            start = time.monotonic()
+            s.sendall(b"POST /size HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n")
+            s.settimeout(0.15)
+            data = b""
+            for _ in range(20):  # 3 s at most
+                try:
+                    data = s.recv(4096)
+                    break
+                except TimeoutError:
+                    send_until_refused(s, b"x", 1)
+            s.settimeout(TIMEOUT)
+            took = time.monotonic() - start
+            assert data.startswith(b"HTTP/1.1 408"), data
+            assert 0.5 < took < 2
+
+
 def test_idle_keep_alive_is_closed() -> None:
     with serve(make_app()) as srv:
         set_timeouts(srv, keepalive_timeout=0.3)
@@ -704,6 +748,17 @@ def test_websocket_handshake_split_over_many_reads(srv: Served) -> None:
         assert json.loads(read_frame(f)[1])["t"] == "init"
 
 
+def test_websocket_handshake_longer_than_a_parse_slice_with_messages_behind_it(srv: Served) -> None:
+    # One read, parsed a slice at a time: picows must still get the request and the frame as sent.
+    raw = ws_handshake().replace(b"Host: t\r\n", b"Host: t\r\nCookie: k=" + b"v" * 1500 + b"\r\n")
+    with connect(srv) as s:
+        f = s.makefile("rb")
+        s.sendall(raw + b"".join(masked_text(b'{"action":"x","ref":%d}' % i) for i in range(20)))
+        assert read_reply(f, head=True).status == 101
+        assert json.loads(read_frame(f)[1])["t"] == "init"
+        assert [json.loads(read_frame(f)[1])["ref"] for _ in range(20)] == list(range(20))
+
+
 def test_firefox_connection_header_is_accepted(srv: Served) -> None:
     # Firefox sends "Connection: keep-alive, Upgrade"; picows alone takes only "Upgrade".
     raw = ws_handshake().replace(b"Connection: Upgrade", b"Connection: keep-alive, Upgrade")
@@ -715,8 +770,18 @@ def test_firefox_connection_header_is_accepted(srv: Served) -> None:
         assert json.loads(read_frame(f)[1])["ref"] == 2
 
 
+@pytest.mark.parametrize("version", [b"8", b"7", b"99", None])
+def test_an_upgrade_to_another_websocket_version_is_426_naming_13(srv: Served, version: bytes | None) -> None:
+    # RFC 6455 4.2.2: only version 13 is spoken; the answer says which to use.
+    head = b"Sec-WebSocket-Version: " + version + b"\r\n" if version is not None else b""
+    reply, _ = exchange(srv, ws_handshake().replace(b"Sec-WebSocket-Version: 13\r\n", head))
+    assert reply.status == 426
+    assert reply.all("Sec-WebSocket-Version") == ["13"]
+    assert srv.call(lambda: len(srv.server.live)) == 0
+
+
 def test_bad_websocket_upgrade_is_refused_by_picows(srv: Served) -> None:
-    raw = ws_handshake().replace(b"Sec-WebSocket-Version: 13", b"Sec-WebSocket-Version: 99")
+    raw = ws_handshake().replace(b"Sec-WebSocket-Key: ", b"Sec-WebSocket-Key: x")
     reply, _ = exchange(srv, raw)
     assert reply.status == 400
 

@@ -16,6 +16,7 @@ import html
 import json
 import logging
 import os
+import select
 import socket
 import struct
 import subprocess
@@ -107,6 +108,40 @@ if __name__ == "__main__":
 '''
 
 
+# The plain-HTTP app: "/n" counts what it answers, "/answered" tells the count,
+# "/size" takes a body.
+HTTP_APP = r'''
+import json, sys
+from rweb import App, start_rweb
+from rweb.html import p
+from rweb.http import Response
+
+app = App("limits http")
+answered = [0]
+
+@app.page("/")
+def home(writer_id):
+    return (lambda: p("hello")), {}
+
+@app.get("/n")
+def n(request):
+    answered[0] += 1
+    return Response("n", media_type="text/plain")
+
+@app.get("/answered")
+def count(request):
+    return Response(str(answered[0]), media_type="text/plain")
+
+@app.post("/size")
+def size(request):
+    return Response(str(len(request.body)), media_type="text/plain")
+
+if __name__ == "__main__":
+    port, workers, options = int(sys.argv[1]), int(sys.argv[2]), json.loads(sys.argv[3])
+    start_rweb(port, app, host="127.0.0.1", workers=workers, **options)
+'''
+
+
 def rss_kib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -115,10 +150,10 @@ def rss_kib(pid: int) -> int:
 
 
 @contextlib.contextmanager
-def app_server(tmp_path: Path, **options: Any) -> Iterator[ServerProcess]:
-    """The app above in a subprocess (one worker), with ``start_rweb`` ``options``."""
+def app_server(tmp_path: Path, source: str = APP, **options: Any) -> Iterator[ServerProcess]:
+    """The app above (or ``source``) in a subprocess (one worker), with ``start_rweb`` ``options``."""
     app = tmp_path / "limits_app.py"
-    app.write_text(APP)
+    app.write_text(source)
     port = free_port()
     log_path = tmp_path / "server.log"
     with open(log_path, "wb") as log:
@@ -268,6 +303,122 @@ async def click_latencies(wire: Any, url: str, clicks: int) -> list[float]:
 async def stats(wire: Any, ws: Any) -> dict[str, Any]:
     reply = await wire.click(ws, "stats")
     return json.loads(html.unescape(reply["d"]["stats"]["0"]))
+
+
+# -- plain HTTP: bodies trickled in, pipelines never read -----------------------------------
+
+
+def http_get(port: int, path: str) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), 10) as s:
+        s.sendall(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), head
+    return body
+
+
+def test_many_bodies_trickled_in_are_all_cut_off_with_408(tmp_path: Path) -> None:
+    # Slowloris on bodies: a byte every 0.3 s kept a per-read timer from ever firing.
+    conns = 200
+    with app_server(tmp_path, HTTP_APP, body_timeout=1.0) as srv:
+        socks = []
+        try:
+            for _ in range(conns):
+                s = socket.create_connection(("127.0.0.1", srv.port), 10)
+                s.sendall(b"POST /size HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n")
+                s.setblocking(False)
+                socks.append(s)
+            start = time.monotonic()
+            answers: dict[int, bytes] = {}
+            closed: set[int] = set()
+            while len(closed) < conns and time.monotonic() - start < 5.0:
+                for i, s in enumerate(socks):
+                    if i in closed:
+                        continue
+                    with contextlib.suppress(BlockingIOError, OSError):
+                        s.send(b"x")
+                    try:
+                        while chunk := s.recv(4096):
+                            answers[i] = answers.get(i, b"") + chunk
+                        closed.add(i)  # the server closed it
+                    except BlockingIOError:
+                        pass
+                    except OSError:
+                        closed.add(i)
+                time.sleep(0.3)
+            took = time.monotonic() - start
+        finally:
+            for s in socks:
+                s.close()
+        assert len(closed) == conns, f"{conns - len(closed)} connections still open after {took:.1f} s"
+        assert took < 4.0
+        assert sum(a.startswith(b"HTTP/1.1 408") for a in answers.values()) == conns
+        assert http_get(srv.port, "/answered") == b"0"  # and the server still answers
+
+
+def test_a_pipeline_flood_never_read_stalls_and_a_get_beside_it_stays_fast(tmp_path: Path) -> None:
+    floods, requests = 20, 20_000
+    payload = b"GET /n HTTP/1.1\r\nHost: t\r\n\r\n" * requests
+    stop = threading.Event()
+
+    def flood(socks: list[socket.socket]) -> None:
+        """Send every pipeline as fast as the server takes it, never reading a byte (bounded: ``stop``)."""
+        sent = [0] * len(socks)
+        while not stop.is_set():
+            pending = [s for i, s in enumerate(socks) if sent[i] < len(payload)]
+            if not pending:
+                break
+            for s in select.select([], pending, [], 0.1)[1]:
+                i = socks.index(s)
+                with contextlib.suppress(BlockingIOError):
+                    sent[i] += s.send(payload[sent[i] : sent[i] + 65536])
+        stop.wait(60)  # the connections stay open, unread, until the test is done
+
+    with app_server(tmp_path, HTTP_APP) as srv:
+        socks = []
+        for _ in range(floods):
+            s = socket.create_connection(("127.0.0.1", srv.port), 10)
+            s.setblocking(False)
+            socks.append(s)
+        flooder = threading.Thread(target=flood, args=(socks,), daemon=True)
+        probe = socket.create_connection(("127.0.0.1", srv.port), 10)
+        probe.settimeout(10)
+        f = probe.makefile("rb")
+        latencies: list[float] = []
+        counts: list[int] = []
+        try:
+            flooder.start()
+            start = time.monotonic()
+            while time.monotonic() - start < 30.0:
+                t0 = time.perf_counter()  # a normal GET beside the flood, on a keep-alive connection
+                probe.sendall(b"GET /answered HTTP/1.1\r\nHost: t\r\n\r\n")
+                assert f.readline().startswith(b"HTTP/1.1 200")
+                length = 0
+                while (line := f.readline()) != b"\r\n":
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":")[1])
+                counts.append(int(f.read(length)))
+                latencies.append(time.perf_counter() - t0)
+                # Stalled: nothing more answered for 100 probes, 2 s or more.
+                if len(counts) > 100 and counts[-1] == counts[-101]:
+                    break
+                time.sleep(0.02)
+        finally:
+            stop.set()
+            flooder.join(10)
+            probe.close()
+            for s in socks:
+                s.close()
+    answered = counts[-1]
+    assert len(counts) > 100 and counts[-1] == counts[-101], f"still answering after 30 s: {answered}"
+    # The socket buffers hold about 1,600 small answers per connection (4,700 before
+    # the kernel was told to keep few unsent bytes); the rest is never parsed.
+    assert answered < floods * 3000, answered
+    # A probe that waited L s stands for the ones it kept from being sent meanwhile, every 20 ms.
+    waits = sorted(x for lat in latencies for x in (lat - k * 0.02 for k in range(int(lat / 0.02) + 1)))
+    assert waits[len(waits) * 99 // 100] < 0.2, (answered, latencies[-5:])
 
 
 # -- back-pressure: a client that sends and never reads -----------------------------------

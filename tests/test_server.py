@@ -236,11 +236,11 @@ def test_close_frame_without_a_status_code_gets_a_valid_close(
         assert code == 1000 or 3000 <= code < 5000, f"invalid close code {code} echoed"
 
 
-def masked_frame(opcode: int, payload: bytes, fin: bool = True) -> bytes:
-    """A client frame (RFC 6455: client frames are masked)."""
+def masked_frame(opcode: int, payload: bytes, fin: bool = True, rsv: int = 0) -> bytes:
+    """A client frame (RFC 6455: client frames are masked); ``rsv``: the RSV1-3 bits (0x40, 0x20, 0x10)."""
     mask = os.urandom(4)
     n = len(payload)
-    head = bytes([(0x80 if fin else 0) | opcode])
+    head = bytes([(0x80 if fin else 0) | rsv | opcode])
     if n < 126:
         head += bytes([0x80 | n])
     else:
@@ -369,3 +369,100 @@ def test_each_connection_gets_its_own_writer_id(wire: Any) -> None:
         rendered = wire.run(main(srv.ws_url))
     assert len(set(rendered)) == 3
     assert [str(w) for w in seen] == rendered
+
+
+# -- RFC 6455 framing: what must fail the connection (1002) ------------------------------------
+
+
+@pytest.fixture
+def tally_server() -> Iterator[tuple[Served, list[str]]]:
+    """A page whose every action is recorded, so that a frame's being applied shows."""
+    applied: list[str] = []
+
+    def setup(writer_id: Any) -> Any:
+        page = div(*(button(a, data_action=a) for a in ("before", "bad", "after", "frag", "next")))
+        return (lambda: page), (lambda action, params: applied.append(action))
+
+    with serve(setup) as srv:
+        yield srv, applied
+
+
+def click_frame(action: str = "inc", **kw: Any) -> bytes:
+    return masked_frame(0x1, json.dumps({"action": action, "params": {}}).encode(), **kw)
+
+
+def frames_until_close(srv: Served, data: bytes) -> list[tuple[int, bytes]]:
+    """Open a socket, send ``data`` after the init message, read every frame up to the close."""
+
+    async def main() -> list[tuple[int, bytes]]:
+        reader, writer = await raw_ws(srv)
+        try:
+            assert (await read_frame(reader))[0] == 0x1  # the init message
+            writer.write(data)
+            await writer.drain()
+            frames = []
+            for _ in range(50):
+                frames.append(await read_frame(reader))
+                if frames[-1][0] == 0x8:
+                    return frames
+            raise AssertionError(f"no close frame: {frames}")
+        finally:
+            writer.close()
+
+    return asyncio.run(main())
+
+
+def close_code(frame: tuple[int, bytes]) -> int:
+    opcode, payload = frame
+    assert opcode == 0x8
+    return int(struct.unpack("!H", payload[:2])[0])
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        pytest.param(click_frame("bad", rsv=0x40), id="text-rsv1"),
+        pytest.param(click_frame("bad", rsv=0x20), id="text-rsv2"),
+        pytest.param(click_frame("bad", rsv=0x10), id="text-rsv3"),
+        pytest.param(masked_frame(0x1, b'{"action":"bad",', fin=False, rsv=0x40), id="first-fragment-rsv1"),
+        pytest.param(
+            masked_frame(0x1, b'{"action":"bad",', fin=False) + masked_frame(0x0, b'"params":{}}', rsv=0x20),
+            id="continuation-rsv2",
+        ),
+        pytest.param(masked_frame(0x2, b"\x00", rsv=0x10), id="binary-rsv3"),
+        pytest.param(
+            masked_frame(0x1, b'{"action":"bad",', fin=False) + click_frame("bad"), id="text-inside-fragmented"
+        ),
+        pytest.param(
+            masked_frame(0x1, b'{"action":"bad",', fin=False) + masked_frame(0x2, b"\x00"), id="binary-inside-fragmented"
+        ),
+        pytest.param(masked_frame(0x0, b'{"action":"bad"}'), id="orphan-continuation"),
+    ],
+)
+def test_frames_that_break_rfc_6455_close_with_1002(tally_server: tuple[Served, list[str]], bad: bytes) -> None:
+    srv, applied = tally_server
+    # A click before the bad frame is answered; the bad frame and everything after it are not taken.
+    frames = frames_until_close(srv, click_frame("before") + bad + click_frame("after"))
+    assert close_code(frames[-1]) == 1002
+    assert [json.loads(p)["t"] for _, p in frames[:-1]] == ["r"]
+    assert srv.call(lambda: list(applied)) == ["before"]
+
+
+def test_a_fragmented_message_with_a_control_frame_between_its_frames_is_one_message(
+    tally_server: tuple[Served, list[str]],
+) -> None:
+    srv, applied = tally_server
+    msg = b'{"action":"frag","params":{},"ref":"f"}'
+    data = (
+        masked_frame(0x1, msg[:10], fin=False)
+        + masked_frame(0x9, b"between")  # a ping may come between a message's frames
+        + masked_frame(0x0, msg[10:20], fin=False)
+        + masked_frame(0x0, msg[20:])
+        + click_frame("next")
+        + masked_frame(0x8, struct.pack("!H", 1000))
+    )
+    frames = frames_until_close(srv, data)
+    assert frames[0] == (0xA, b"between")
+    assert [json.loads(p).get("ref") for _, p in frames[1:3]] == ["f", None]
+    assert close_code(frames[-1]) == 1000
+    assert srv.call(lambda: list(applied)) == ["frag", "next"]

@@ -144,6 +144,8 @@ def start_rweb(
     max_write_buffer: int = 4 * 1024 * 1024,
     max_paused: float = 60.0,
     recv_buffer: int | None = 64 * 1024,
+    header_timeout: float = 10.0,
+    body_timeout: float = 30.0,
     restart_delay: float = 0.1,
     max_restart_delay: float = 30.0,
     restart_reset: float = 10.0,
@@ -171,7 +173,9 @@ def start_rweb(
     pushes are held back and coalesced, until less than ``write_low_water``
     is left; one with more than ``max_write_buffer`` bytes unsent or paused
     for ``max_paused`` seconds is closed; ``recv_buffer`` is the kernel's
-    receive buffer of a WebSocket (what one read takes from one client).  A crashed worker is restarted after
+    receive buffer of a WebSocket (what one read takes from one client).  An
+    HTTP request's headers must arrive within ``header_timeout`` seconds and
+    its whole body within ``body_timeout`` seconds of them (else 408).  A crashed worker is restarted after
     ``restart_delay`` seconds, doubling with each crash in a row up to
     ``max_restart_delay``; a worker that ran ``restart_reset`` seconds starts
     the count again.
@@ -229,6 +233,8 @@ def start_rweb(
         "max_write_buffer": max_write_buffer,
         "max_paused": max_paused,
         "recv_buffer": recv_buffer,
+        "header_timeout": header_timeout,
+        "body_timeout": body_timeout,
     }
     url = f"http://{'[' + host + ']' if ':' in host else host}:{port}/"
 

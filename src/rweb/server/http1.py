@@ -7,7 +7,10 @@ returns: keep-alive, pipelining (responses in request order), ``HEAD``
 limits, each answered before the connection closes: headers over
 ``app.max_header_size`` -> 431, a body over ``app.max_body_size`` -> 413
 (checked on ``Content-Length`` up front, counted as chunks arrive), a
-malformed request -> 400, a client too slow with its headers or body -> 408.
+malformed request -> 400, a client too slow with its headers or body (each
+has an overall deadline, not one per read) -> 408.  A client that pipelines
+is answered a few requests per event-loop turn, and not at all while it
+does not read its answers (see ``_received``).
 
 After an error response the connection is closed gracefully: the write side is
 shut down and whatever the client still sends is read and dropped for a short
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -48,6 +52,21 @@ PICOWS_MAX_HEAD = 16 * 1024
 READ_BUFFER_SIZE = 64 * 1024
 # Responses owed on one connection (async handlers still running) before reading pauses.
 MAX_PIPELINE = 32
+# Requests one connection may have answered in one event-loop turn: past it, the
+# rest of what it sent waits for the next turn, so that a client pipelining
+# thousands of requests in one read shares the worker with every other one.
+TURN_REQUESTS = 4
+# A read is fed to the parser this many bytes at a time (but for a body's known
+# rest): the points where parsing may stop for the turn.  Most requests fit in
+# one slice; a connection that pipelined past a turn's share gets small ones.
+PARSE_SLICE = 1024
+PIPELINE_SLICE = 256
+# The kernel's unsent bytes past which a pipelining connection's socket stops
+# taking writes (TCP_NOTSENT_LOWAT, Linux): its answers then wait in the
+# transport, whose high-water mark stops the parsing.  Without it the kernel
+# would take megabytes of answers a client never reads (send-buffer autotuning).
+PIPELINE_NOTSENT = 16 * 1024
+_TCP_NOTSENT_LOWAT: int | None = getattr(socket, "TCP_NOTSENT_LOWAT", None)
 # A body at or above this size is written apart from its head (no copy).
 _JOIN_LIMIT = 16 * 1024
 
@@ -223,6 +242,7 @@ class HTTP1Protocol(asyncio.BufferedProtocol):
 
     __slots__ = (
         "_body",
+        "_body_length",
         "_body_size",
         "_chunk",
         "_client",
@@ -240,9 +260,11 @@ class HTTP1Protocol(asyncio.BufferedProtocol):
         "_in_message",
         "_keep_alive",
         "_method",
+        "_parse_scheduled",
         "_parser",
         "_path",
         "_pending_upgrade",
+        "_pipelining",
         "_qs",
         "_queue",
         "_raw",
@@ -250,6 +272,8 @@ class HTTP1Protocol(asyncio.BufferedProtocol):
         "_timer",
         "_timer_kind",
         "_transport",
+        "_turn",
+        "_unparsed",
         "_upgrade",
         "_url",
         "_write_paused",
@@ -270,6 +294,12 @@ class HTTP1Protocol(asyncio.BufferedProtocol):
         self._reading_paused = False
         self._write_paused = False
         self._pending_upgrade: bytes | None = None
+        # What was read and not parsed yet (this turn's share was used, or the
+        # client does not read the answers): reading waits until it is parsed.
+        self._unparsed: memoryview | None = None
+        self._parse_scheduled = False
+        self._turn = 0  # requests answered in this event-loop turn
+        self._pipelining = False  # it sent more than a turn's share at once
         self._chunk: bytes | memoryview = b""
         self._completed_in_chunk = False
         # The message being read
@@ -279,6 +309,7 @@ class HTTP1Protocol(asyncio.BufferedProtocol):
         self._headers: list[tuple[bytes, bytes]] = []
         self._body: list[bytes] = []
         self._body_size = 0
+        self._body_length = 0  # the body's Content-Length (0: none, or chunked)
         self._head_size = 0
         self._head_raw = 0
         self._raw: list[bytes | memoryview] | None = None
@@ -306,6 +337,7 @@ class HTTP1Protocol(asyncio.BufferedProtocol):
         return self._front.read_view
 
     def buffer_updated(self, nbytes: int) -> None:
+        self._turn = 0
         self._received(bytes(self._front.read_view[:nbytes]))
 
     def eof_received(self) -> bool:
@@ -350,13 +382,36 @@ class HTTP1Protocol(asyncio.BufferedProtocol):
 
     # -- reading -------------------------------------------------------------------------
 
-    def _received(self, data: bytes) -> None:
-        pieces: list[bytes | memoryview] = [data]
-        while pieces:
-            piece = pieces.pop(0)
+    def _received(self, data: bytes | memoryview) -> None:
+        """Parse ``data``, a slice at a time, until it is all parsed or parsing must wait.
+
+        Parsing stops between two slices once this turn's share of requests is
+        answered (``TURN_REQUESTS``; it goes on at the next event-loop turn),
+        or while the client does not read its answers (the transport's write
+        buffer is over its high-water mark: it goes on when that drains), or
+        while ``MAX_PIPELINE`` responses are owed; meanwhile the rest waits in
+        ``_unparsed`` and the socket is not read.  So a client pipelining
+        requests it never reads the answers to gets no more work done than the
+        socket buffers hold, and one that sends thousands of requests at once
+        is answered a few at a time, between every other connection's turns.
+        """
+        view = memoryview(data)
+        pos, end = 0, len(data)
+        while pos < end:
             parser = self._parser
-            if self._discard or parser is None or self._pending_upgrade is not None or not piece:
+            if self._discard or parser is None or self._pending_upgrade is not None:
                 return
+            if self._turn >= TURN_REQUESTS or self._write_paused or len(self._queue) >= MAX_PIPELINE:
+                self._unparsed = view[pos:]
+                if not self._pipelining:
+                    self._pipelining = True
+                    self._limit_unsent()
+                self._update_reading()
+                return
+            stop = pos + (PIPELINE_SLICE if self._pipelining else PARSE_SLICE)
+            if self._in_message and not self._in_head and self._body_length:  # a body's known rest at once
+                stop += self._body_length - self._body_size
+            piece: bytes | memoryview = data if pos == 0 and stop >= end else view[pos:stop]
             self._chunk = piece
             self._completed_in_chunk = False
             was_in_head = self._in_head
@@ -365,24 +420,53 @@ class HTTP1Protocol(asyncio.BufferedProtocol):
             try:
                 parser.feed_data(piece)
             except httptools.HttpParserUpgrade as exc:
-                rest = memoryview(piece)[int(exc.args[0]) :]
+                rest = view[pos + int(exc.args[0]) :]  # everything after the request, to the read's end
+                if self._raw:
+                    self._raw[-1] = view[pos:]
                 replay = self._upgraded(rest)
-                if replay is not None:
-                    pieces[:0] = [replay, rest]
+                if replay is None:
+                    return
+                data = replay + bytes(rest)
+                view = memoryview(data)
+                pos, end = 0, len(data)
                 continue
             except httptools.HttpParserError as exc:
                 self._parse_error(exc)
                 return
             finally:
                 self._chunk = b""
+            pos += len(piece)
             if self._in_message and not self._discard:
                 if self._in_head:
                     if was_in_head:  # the whole piece is header bytes
                         self._head_raw += len(piece)
                         if self._head_raw > self._front.app.max_header_size:
                             self._fail(431)
-                else:  # reading a body: the client has this long for the next piece
+                elif self._timer_kind != _BODY:
+                    # Reading a body: all of it must come within body_timeout of its headers.
                     self._set_timer(_BODY, self._front.server.body_timeout)
+
+    def _limit_unsent(self) -> None:
+        """Keep at most ``PIPELINE_NOTSENT`` unsent bytes in this socket's kernel buffer."""
+        t = self._transport
+        sock = t.get_extra_info("socket") if t is not None else None
+        if sock is not None and _TCP_NOTSENT_LOWAT is not None:
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, _TCP_NOTSENT_LOWAT, PIPELINE_NOTSENT)
+            except OSError:  # not TCP (a Unix socket): its buffer is fixed anyway
+                pass
+
+    def _parse_later(self) -> None:
+        """A new event-loop turn (or the client read its answers): parse what waited."""
+        self._parse_scheduled = False
+        data = self._unparsed
+        if data is None or self._transport is None:
+            return
+        self._unparsed = None
+        self._turn = 0
+        self._received(data)
+        if self._unparsed is None:
+            self._update_reading()
 
     def _parse_error(self, exc: Exception) -> None:
         if self._discard:
@@ -410,7 +494,7 @@ class HTTP1Protocol(asyncio.BufferedProtocol):
         self._url = []
         self._headers = []
         self._body = []
-        self._body_size = self._head_size = self._head_raw = 0
+        self._body_size = self._body_length = self._head_size = self._head_raw = 0
         # The message starts this piece (but for blank lines) unless another one ended in it.
         self._raw = None if self._completed_in_chunk else [self._chunk]
         self._method = b""
@@ -475,6 +559,7 @@ class HTTP1Protocol(asyncio.BufferedProtocol):
         if length > self._front.app.max_body_size:
             self._fail(413)
             raise _Stop
+        self._body_length = length
         if expect is not None:
             if expect.strip().lower() != b"100-continue":
                 self._fail(417)
@@ -592,6 +677,7 @@ class HTTP1Protocol(asyncio.BufferedProtocol):
         return self._client
 
     def _dispatch(self) -> None:
+        self._turn += 1
         method = self._method.decode("ascii")
         body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in self._headers]
@@ -735,9 +821,11 @@ class HTTP1Protocol(asyncio.BufferedProtocol):
         t = self._transport
         if t is None:
             return
-        pause = not self._discard and (
-            self._write_paused or len(self._queue) >= MAX_PIPELINE or self._pending_upgrade is not None
-        )
+        held = self._write_paused or len(self._queue) >= MAX_PIPELINE or self._pending_upgrade is not None
+        if self._unparsed is not None and not held and not self._parse_scheduled:
+            self._parse_scheduled = True
+            self._front.loop.call_soon(self._parse_later)
+        pause = not self._discard and (held or self._unparsed is not None)
         if pause != self._reading_paused:
             self._reading_paused = pause
             if pause:
@@ -789,5 +877,6 @@ class HTTP1Protocol(asyncio.BufferedProtocol):
         self._queue.clear()
         self._raw = None
         self._chunk = b""
+        self._unparsed = None
         self._url, self._headers, self._body = [], [], []
         self._pending_upgrade = None

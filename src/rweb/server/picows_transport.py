@@ -55,6 +55,8 @@ _TEXT = WSMsgType.TEXT
 _BINARY = WSMsgType.BINARY
 _CONT = WSMsgType.CONTINUATION
 _CLOSE = WSMsgType.CLOSE
+# The one WebSocket version served (RFC 6455); an upgrade asking for another gets 426.
+WS_VERSION = "13"
 
 # Frames larger than this are cut off by picows itself (the connection is
 # dropped); below it, messages over the app's limit get a "too_large" reply.
@@ -80,12 +82,16 @@ class _Paused:
 
 
 class _Listener(WSListener):  # type: ignore[misc]
-    __slots__ = ("closed_cleanly", "conn", "frag_kind", "fragments", "fragments_size", "server", "transport")
+    __slots__ = ("closed_cleanly", "conn", "frag_kind", "fragments", "fragments_size", "server", "transport", "whole")
 
     def __init__(self, server: Server, info: ConnectionInfo) -> None:
         self.server = server
         self.transport: WSTransport | None = None
         self.closed_cleanly = False
+        # The kind of frame taken as a whole message on the fast path: text, or
+        # None while a fragmented message is open or after a protocol error (then
+        # every frame takes the checked path, at no cost to the fast one).
+        self.whole: WSMsgType | None = _TEXT
         self.frag_kind: WSMsgType | None = None
         self.fragments: list[bytes] | None = None
         self.fragments_size = 0
@@ -197,7 +203,7 @@ class _Listener(WSListener):  # type: ignore[misc]
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
         mt = frame.msg_type
         try:
-            if mt is _TEXT and frame.fin:
+            if mt is self.whole and frame.fin and not (frame.rsv1 or frame.rsv2 or frame.rsv3):
                 # Answered by Server.answer; Connection.receive refuses what is
                 # over the size limit.
                 srv = self.server
@@ -209,7 +215,11 @@ class _Listener(WSListener):  # type: ignore[misc]
                 return
             # Anything else may answer or close: first answer what came before it.
             self.server.answer()
-            if mt is _CLOSE:
+            if transport.is_close_frame_sent:  # failed (or closing): nothing more is taken
+                return
+            if frame.rsv1 or frame.rsv2 or frame.rsv3:  # no extension is ever negotiated
+                self._protocol_error("a reserved bit (RSV) set without an extension")
+            elif mt is _CLOSE:
                 code = frame.get_close_code()
                 # The browser left (its session ends now), unless it closed a socket
                 # it found dead (4000, its heartbeat): it comes back for the session.
@@ -221,11 +231,27 @@ class _Listener(WSListener):  # type: ignore[misc]
         except BaseException:  # nothing may escape into the event loop (a SystemExit would stop the worker)
             log.exception("session %s: internal error", self.conn.writer_id)
 
+    def _protocol_error(self, why: str) -> None:
+        """Fail the connection (RFC 6455 7.1.7): 1002, and no frame after this one is taken."""
+        self.whole = None
+        self.server.drop(self, WSCloseCode.PROTOCOL_ERROR, "protocol error", why, reset=False)
+
     def _fragment(self, transport: WSTransport, frame: WSFrame, mt: WSMsgType) -> None:
-        """Binary messages (uploads' chunks), and text messages split into several frames."""
+        """Binary messages (uploads' chunks), and text messages split into several frames.
+
+        RFC 6455 5.4: a message's frames come in a row (control frames may
+        come between them); a data frame that starts a message while one is
+        open, and a continuation with no message open, fail the connection.
+        """
         if mt is not _CONT:  # the first frame of a message
+            if self.fragments is not None:
+                self._protocol_error("a new message inside a fragmented one")
+                return
             self.frag_kind, self.fragments, self.fragments_size = mt, [], 0
-        elif self.fragments is None:  # a continuation of nothing
+            if not frame.fin:
+                self.whole = None  # until the last frame: text frames take this path
+        elif self.fragments is None:
+            self._protocol_error("a continuation frame with no message to continue")
             return
         self.fragments_size += frame.payload_size
         if self.fragments_size <= self.conn.max_size:  # beyond it, only the size is kept
@@ -234,6 +260,7 @@ class _Listener(WSListener):  # type: ignore[misc]
             return
         kind, size, parts = self.frag_kind, self.fragments_size, self.fragments
         self.frag_kind, self.fragments, self.fragments_size = None, None, 0
+        self.whole = _TEXT
         if size > self.conn.max_size:
             reply = self.conn.too_large(size)
         elif kind is _BINARY:  # an upload's chunk (no reply), or refused
@@ -273,8 +300,9 @@ class Server:
 
     HTTP timeouts, in seconds (read when used, so they may be changed on a
     running server): ``header_timeout`` for a request's headers (from the
-    connection or the request's first byte), ``body_timeout`` between two
-    reads of a body, ``keepalive_timeout`` for an idle keep-alive connection,
+    connection or the request's first byte), ``body_timeout`` for a whole
+    body (from the end of its headers: a body trickled in is cut off, 408),
+    ``keepalive_timeout`` for an idle keep-alive connection,
     ``linger_timeout`` for draining what a client still sends after the
     response that closes its connection; ``shutdown_timeout`` bounds
     :meth:`close`.
@@ -556,13 +584,29 @@ class Server:
             for fn in p.deferred:
                 call_soon(fn)
 
-    def drop(self, listener: _Listener, code: WSCloseCode, reason: str, why: str, level: int = logging.WARNING) -> None:
-        """Close ``listener``'s socket at once (``code``, ``reason``) and log ``why``."""
+    def drop(
+        self,
+        listener: _Listener,
+        code: WSCloseCode,
+        reason: str,
+        why: str,
+        level: int = logging.WARNING,
+        *,
+        reset: bool = True,
+    ) -> None:
+        """Close ``listener``'s socket at once (``code``, ``reason``) and log ``why``.
+
+        ``reset=False``: the close frame is flushed before the socket closes
+        (a client that reads gets it); otherwise the socket is reset.
+        """
         t = listener.transport
         if t is None or t.is_disconnected or t.is_close_frame_sent:
             return
         log.log(level, "session %s: %s; closed (%d %s)", listener.conn.writer_id, why, int(code), reason)
         t.send_close(code, reason.encode())
+        if not reset:
+            t.disconnect()
+            return
         # The peer does not read (or is gone): flushing could wait forever, and
         # a plain close would leave the kernel holding what it buffered (up to
         # megabytes) until its own timeouts.  A reset frees both at once.
@@ -709,6 +753,15 @@ class Server:
         """
         path, qs = split_target(request.path)
         if path == self.ws_path:
+            if request.headers.get("sec-websocket-version") != WS_VERSION:
+                # RFC 6455 4.2.2: the versions the server speaks, for the client to retry with
+                # (picows itself would also take the drafts' 7 and 8).
+                response = WSUpgradeResponse.create_error_response(
+                    HTTPStatus.UPGRADE_REQUIRED,
+                    b"426 Upgrade Required: WebSocket version 13 only",
+                    {"Sec-WebSocket-Version": WS_VERSION},
+                )
+                return WSUpgradeResponseWithListener(response, None)
             info = self._info(request, f"{path}?{qs}" if qs else path)
             if not self.app.origin_allowed(info.headers):
                 response = WSUpgradeResponse.create_error_response(
