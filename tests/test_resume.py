@@ -162,3 +162,63 @@ def test_the_token_is_not_part_of_the_pages_query() -> None:
     from rweb.session import ConnectionInfo
 
     assert dict(page_info(ConnectionInfo(path="/", query={"x": "1", "tok": "t"})).query) == {"x": "1"}
+
+
+# -- tokens are single use ------------------------------------------------------------------
+
+
+async def rejoin(wire: Any, url: str, token: str) -> tuple[Any, dict[str, Any]]:
+    ws = await wire.connect(url + "?url=/&tok=" + quote(token))
+    return ws, await wire.recv(ws)
+
+
+def test_a_resume_spends_its_token_and_hands_out_a_new_one(wire: Any) -> None:
+    app, events = counter_app()
+    with serve(app) as srv:
+
+        async def main() -> None:
+            ws = await wire.connect(srv.ws_url + "?url=/")
+            first = (await wire.recv(ws))["tok"]
+            await click(ws, wire, 1)
+            cut(ws)
+            ws, init = await rejoin(wire, srv.ws_url, first)
+            second = init["tok"]
+            assert init["resumed"] is True and second != first
+            cut(ws)  # a second drop: only the new token brings the session back
+            ws, init = await rejoin(wire, srv.ws_url, first)
+            assert init.get("fresh") is True and "resumed" not in init and shown(init) == "0"
+            await ws.close()
+            ws, init = await rejoin(wire, srv.ws_url, second)
+            assert init["resumed"] is True and shown(init) == "1"
+            # The old token cannot take over the live session either (its socket looks alive).
+            spare, again = await rejoin(wire, srv.ws_url, first)
+            assert again.get("fresh") is True
+            assert (await click(ws, wire, 2))["d"] == {"n": {"0": "2"}}  # still the first socket's
+            await spare.close()
+            await ws.close()
+            assert events.count("setup") == 3  # the session, and the two fresh ones of the spent token
+
+        wire.run(main())
+
+
+def test_two_sockets_racing_with_one_token_resume_one_session(wire: Any) -> None:
+    app, _ = counter_app()
+    with serve(app) as srv:
+
+        async def main() -> None:
+            for live in (False, True):  # a dropped socket; and one the server still thinks alive
+                ws = await wire.connect(srv.ws_url + "?url=/")
+                token = (await wire.recv(ws))["tok"]
+                await click(ws, wire, 1)
+                if not live:
+                    cut(ws)
+                racers = await asyncio.gather(*(rejoin(wire, srv.ws_url, token) for _ in range(4)))
+                inits = [init for _, init in racers]
+                assert sum(init.get("resumed") is True for init in inits) == 1, inits
+                assert sum(init.get("fresh") is True for init in inits) == 3, inits
+                for racer, _ in racers:
+                    await racer.close()
+                if live:
+                    await ws.close()
+
+        wire.run(main())

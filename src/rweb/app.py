@@ -817,31 +817,35 @@ class App:
 
     # -- resuming sessions ----------------------------------------------------------------
 
-    def resume_token(self, writer_id: Any) -> str:
-        """The token a browser presents to get session ``writer_id`` back after a lost socket.
+    def resume_token(self, connection: Any) -> str:
+        """The token a browser presents to get ``connection``'s session back after a lost socket.
 
-        Signed with the app's key and bound to this process's life (a token
-        from before a restart, or from another worker, matches nothing).
+        Signed with the app's key, bound to this process's life (a token from
+        before a restart, or from another worker, matches nothing but the
+        session's snapshot) and to the socket that holds the session (its
+        ``nonce``): a resume hands out a new token and spends the old one.
         """
-        return self.signer.sign(f"{self._boot}.{writer_id}")
+        return self.signer.sign(f"{self._boot}.{connection.writer_id}.{connection.nonce}")
 
     def resume_target(self, token: str, info: ConnectionInfo) -> Any:
-        """What ``token`` names: a connection of this process that can be taken over; the
-        snapshot key of another process's session (a str, with a snapshot store); or None
-        (a fresh session)."""
+        """What ``token`` names: a connection of this process that can be taken over (claimed: the
+        token is spent); the snapshot key of another process's session (a str, with a snapshot
+        store); or None (a fresh session)."""
         from .signing import BadSignature
 
         try:
-            boot, _, wid = self.signer.unsign(token).partition(".")
-        except BadSignature:
+            boot, wid, nonce = self.signer.unsign(token).split(".")
+        except (BadSignature, ValueError):
             return None
         if boot != self._boot:
             snapshots = self.snapshots
-            if snapshots is not None and boot.isalnum() and wid.isdigit():
-                return snapshots.key_for(wid, boot)
+            if snapshots is not None and boot.isalnum() and wid.isdigit() and nonce.isalnum():
+                return snapshots.key_for(wid, nonce, boot)
             return None
         connection = self.sessions.get(int(wid) if wid.isdigit() else wid)
-        return connection if connection is not None and connection.resumable() else None
+        if connection is None or not connection.resumable() or not connection.claim(nonce):
+            return None
+        return connection
 
     def end_detached(self) -> None:
         """End every session still waiting for its browser (the server stops)."""
