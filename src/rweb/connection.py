@@ -317,10 +317,12 @@ class Connection:
         self.send = _nowhere  # pushes while away: the session stays dirty; the resume sends the page
         if self.snap is not None:  # the browser may come back to another process
             self.app.snapshots.detached(self.snap)
+        self.app.detached(self)  # counted against the caps: the oldest waiting may end here
 
     def _expire(self) -> None:
         if type(self.state) is _Detached:
             log.info("session %s: not resumed within %.0f s: ended", self.writer_id, self.app.resume_grace)
+            self.app.undetached(self)
             self.state = LIVE
             self.close()
 
@@ -329,6 +331,7 @@ class Connection:
         detached = old.state
         if type(detached) is _Detached:
             detached.handle.cancel()
+            self.app.undetached(old)
         old.send = _nowhere  # a socket still open there (a dead one) gets nothing more
         self.writer_id = old.writer_id
         self.session, old.session = old.session, None
@@ -803,6 +806,7 @@ class Connection:
         self.state = CLOSED
         if type(state) is _Detached:
             state.handle.cancel()
+            self.app.undetached(self)
         elif type(state) is _Busy:  # the session is gone: its async handler stops, unanswered
             state.queue.clear()
             pending, state.pending = state.pending, None
