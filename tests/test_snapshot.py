@@ -425,3 +425,18 @@ def test_a_stored_snapshot_over_the_limit_is_deleted_unread(caplog: pytest.LogCa
         d = c.resume(b)
     assert d.init.get("fresh") is True and not store.data
     assert any("over the limit of 2000" in r.getMessage() and "deleted unread" in r.getMessage() for r in caplog.records)
+
+
+def test_the_test_client_resumes_with_the_latest_token_as_the_browser_does() -> None:
+    for store in (None, MemoryStore()):  # in memory; and with snapshots (the key follows the token)
+        app = App(board(), "board", actions=ACTIONS, session_store=store)
+        c = Client(app, "/")
+        c.send("inc")
+        c.lose()
+        d = c.resume()
+        assert d.init.get("resumed") is True and d.init["tok"] != c.init["tok"]
+        d.send("inc")
+        d.lose()
+        assert c.resume(writer_id=2).init.get("fresh") is True  # spent (a new socket: its own writer id)
+        e = d.resume()
+        assert e.init.get("resumed") is True and shown(e, "count") == "2"
