@@ -23,7 +23,7 @@ class on restore; fields by name.  What is not saved:
   module-level shared record is the app's, not the session's);
 - plain Python variables of the setup's closure.
 
-The snapshot format (JSON, version 1)::
+The snapshot format (JSON, version 1), under ``snap:<boot>.<writer id>.<nonce>``::
 
     {"final": true, "v": 1, "path": "/items/3", "last": 41,
      "objs": [["r", "app:Counter", {"value": 3}],     # a record: class, fields
@@ -44,6 +44,13 @@ stops (SIGTERM).  A snapshot larger than ``App(snapshot_limit=64 KiB)`` is
 not kept (a warning; a resume elsewhere then starts afresh).  Snapshots live
 for ``App(resume_grace=...)`` seconds after the socket went away, and an hour
 while it is open; a session that ends deletes its own.
+
+Checked on restore (what the store holds is untrusted): the stored length
+first (over ``snapshot_limit``: deleted unread), then the version, the page's
+path, and each field's value against its record's declared type (a string in
+an ``int`` field); any mismatch gives a fresh session and a warning.  The key
+holds the nonce of the session's current resume token: a spent token names
+no snapshot.
 """
 
 from __future__ import annotations
