@@ -147,6 +147,14 @@ def mounted_app() -> Any:
     return Starlette(routes=[Route("/", home), Mount("/app", app=rweb.asgi(build_app()))])
 
 
+def proxied_app() -> Any:
+    """Behind a proxy on 127.0.0.1 (uvicorn's own proxy handling off): rweb reads X-Forwarded-For."""
+    app = App("proxied", trusted_proxies=["127.0.0.1"])
+    app.get("/client")(lambda request: PlainTextResponse(str(request.client)))
+    app.page("/")(lambda writer_id, conn: ((lambda: div(component("who", lambda: span(str(conn.client))))), {}))
+    return rweb.asgi(app)
+
+
 # -- a uvicorn child process --------------------------------------------------------
 
 
@@ -664,3 +672,17 @@ def test_a_socket_the_server_closes_for_a_restart_keeps_its_session_for_a_resume
         assert not asgi_app.app.sessions  # the stopping server ends what waits
 
     wire.run(main())
+
+
+def test_the_client_address_from_a_trusted_proxy(wire: Any) -> None:
+    with run_uvicorn("test_asgi:proxied_app", "--factory", "--no-proxy-headers", "--app-dir", str(HERE)) as server:
+        forwarded = {"X-Forwarded-For": "198.51.100.1"}
+        status, _, body = server.request("GET", "/client", headers=forwarded)
+        assert (status, body) == (200, b"198.51.100.1")
+        assert server.request("GET", "/client")[2] == b"127.0.0.1"
+
+        async def main() -> None:
+            async with wire.connect(server.ws("/ws?url=/"), additional_headers=forwarded) as ws:
+                assert "198.51.100.1" in assemble((await wire.recv(ws))["c"])
+
+        wire.run(main())

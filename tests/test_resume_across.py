@@ -228,3 +228,116 @@ def test_a_resume_landing_on_another_worker_restores_the_session(tmp_path: Path,
         assert "restored from another process's snapshot" in log.read_text(errors="replace")
     finally:
         stop_process(proc)
+
+
+# -- one token, one session ---------------------------------------------------------------
+
+
+async def racing(instances: dict[str, Instance], token: str, where: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Join every instance named in ``where`` at once with ``token``: their inits."""
+    joined = await asyncio.gather(*(connect(instances[name], token) for name in where))
+    for ws, _ in joined:
+        await ws.close()
+    return [init for _, init in joined]
+
+
+def test_sockets_racing_with_one_token_across_processes_resume_one_session(deployment: Any) -> None:
+    _, _, instances = deployment
+
+    async def main() -> None:
+        for live in (False, True):  # a lost socket (a final snapshot); a half-open one (its holder answers)
+            ws, init = await connect(instances["one"])
+            await click(ws, 1)
+            if not live:
+                abort(ws)
+            inits = await racing(instances, init["tok"], ("two", "two", "one", "two"))
+            resumed = [i for i in inits if i.get("resumed") is True]
+            assert len(resumed) == 1 and count(resumed[0]) == "1", inits
+            assert sum(i.get("fresh") is True for i in inits) == 3, inits
+            if live:
+                abort(ws)
+
+    run(main())
+
+
+def test_a_spent_token_is_dead_in_every_process(deployment: Any) -> None:
+    _, _, instances = deployment
+
+    async def stale(token: str) -> None:
+        for name in ("two", "one"):  # wherever it is presented
+            ws, init = await connect(instances[name], token)
+            assert init.get("fresh") is True and count(init) == "0", (name, init)
+            await ws.close()
+
+    async def main() -> None:
+        ws, init = await connect(instances["one"])
+        first = init["tok"]
+        await click(ws, 1)
+        abort(ws)
+        ws, init = await connect(instances["one"], first)  # resumed where it was
+        assert init.get("resumed") is True and init["tok"] != first, init
+        second = init["tok"]
+        await click(ws, 2)
+        abort(ws)
+        await stale(first)
+        ws, init = await connect(instances["two"], second)  # resumed in another process
+        assert init.get("resumed") is True and count(init) == "2", init
+        third = init["tok"]
+        abort(ws)
+        await stale(second)
+        ws, init = await connect(instances["one"], third)
+        assert init.get("resumed") is True and count(init) == "2", init
+        await ws.close()
+
+    run(main())
+
+
+def test_a_snapshot_over_the_limit_in_redis_is_refused_unread(deployment: Any) -> None:
+    """Something wrote 20 MiB under a session's key: the claim sees its length and deletes it unread."""
+    import redis as redis_py
+
+    _, redis, instances = deployment
+    two = instances["two"]
+
+    def peak_rss_kib(pid: int) -> int:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+        raise AssertionError("no VmHWM")
+
+    async def main() -> None:
+        ws, init = await connect(instances["one"])
+        await click(ws, 1)
+        token = init["tok"]
+        abort(ws)
+        boot, wid = token.split(".")[:2]
+        client = redis_py.Redis.from_url(redis.url)
+        try:
+
+            def saved() -> list[bytes]:
+                name = f"rweb:snap:{boot}.{wid}".encode()
+                return [k for k in client.scan_iter(name + b"*", count=1000) if k.partition(name)[2][:1] in b"."]
+
+            assert await asyncio.to_thread(wait_until, saved, STEP), "no snapshot saved"
+            (key,) = saved()
+            doc = json.loads(client.get(key))
+            record = next(o for o in doc["objs"] if o[0] == "r")
+            field = next(iter(record[2]))
+            record[2][field] = "x" * (20 * 1024 * 1024)  # a final snapshot, as one would write it
+            client.set(key, json.dumps(doc).encode(), px=30_000)
+            before = peak_rss_kib(two.proc.pid)
+            t0 = time.monotonic()
+            ws2, init2 = await connect(two, token)
+            elapsed = time.monotonic() - t0
+            await ws2.close()
+            assert not client.exists(key)  # deleted, so that nobody reads it later
+        finally:
+            client.close()
+        grown = peak_rss_kib(two.proc.pid) - before
+        assert grown < 8 * 1024, f"instance two's peak RSS grew by {grown} KiB: the snapshot was read"
+        assert "deleted unread" in await asyncio.to_thread(tail, two.log, 20_000)
+        # Its holder still had the session: it saved it again and handed it over; or it had let it go.
+        assert init2.get("resumed") is True or init2.get("fresh") is True, init2
+        print(f"20 MiB snapshot refused in {elapsed * 1000:.0f} ms, peak RSS +{grown} KiB")
+
+    run(main())

@@ -353,3 +353,90 @@ def test_transient_and_process_local_take_lists_and_dicts_too() -> None:
     assert transient(items) is items and items in _TRANSIENT and RList([1]) not in _TRANSIENT
     assert transient(table) is table and table in _TRANSIENT
     assert process_local(RList()) is not None
+
+
+# -- what a snapshot must be to be restored -------------------------------------------------
+
+
+def altered(store: MemoryStore, change: Any) -> None:
+    """Change the only snapshot in ``store`` as something else than rweb could have written it."""
+    ((key, (blob, expires)),) = store.data.items()
+    doc = orjson.loads(blob)
+    change(doc)
+    store.data[key] = (orjson.dumps(doc), expires)
+
+
+def restored_fresh(caplog: pytest.LogCaptureFixture, change: Any, said: str) -> Client:
+    a, b, store = pair()
+    c = Client(a, "/")
+    c.send("inc")
+    c.send("add", {"text": "milk"})
+    c.lose()
+    altered(store, change)
+    a.sessions.clear()  # its process is gone: the store's copy is all there is
+    with caplog.at_level(logging.WARNING):
+        d = c.resume(b)
+    assert d.init.get("fresh") is True and "resumed" not in d.init, d.init
+    assert shown(d, "count") == "0"
+    assert any("a fresh session" in r.getMessage() and said in r.getMessage() for r in caplog.records), [
+        r.getMessage() for r in caplog.records
+    ]
+    return d
+
+
+def state_of(doc: dict[str, Any]) -> dict[str, Any]:
+    return next(o[2] for o in doc["objs"] if o[0] == "r" and o[1].endswith(":State"))
+
+
+def test_a_value_that_does_not_fit_its_field_gives_a_fresh_session(caplog: pytest.LogCaptureFixture) -> None:
+    d = restored_fresh(caplog, lambda doc: state_of(doc).update(count="3"), "State.count is declared int")
+    d.send("inc")  # the page works: no string where an int is declared
+    assert shown(d, "count") == "1"
+
+
+def test_a_record_reached_from_the_setups_must_fit_too(caplog: pytest.LogCaptureFixture) -> None:
+    def change(doc: dict[str, Any]) -> None:
+        todo = next(o for o in doc["objs"] if o[0] == "r" and o[1].endswith(":Todo"))
+        todo[2]["done"] = "yes"
+
+    restored_fresh(caplog, change, "Todo.done is declared bool")
+
+
+def test_a_snapshot_of_another_version_is_not_restored(caplog: pytest.LogCaptureFixture) -> None:
+    restored_fresh(caplog, lambda doc: doc.update(v=2), "not a snapshot of this version")
+
+
+def test_a_snapshot_of_another_path_is_not_restored(caplog: pytest.LogCaptureFixture) -> None:
+    restored_fresh(caplog, lambda doc: doc.update(path="/admin"), "a snapshot of '/admin'")
+
+
+def test_a_stored_snapshot_over_the_limit_is_deleted_unread(caplog: pytest.LogCaptureFixture) -> None:
+    store, broker = MemoryStore(), LocalPubSub()
+    opts = dict(session_store=store, broker=broker, secret_key="k" * 32, actions=ACTIONS)
+    a = App(board(), "board", **opts)  # saves up to 64 KiB
+    b = App(board(), "board", snapshot_limit=2_000, **opts)  # takes up to 2,000 bytes
+    c = Client(a, "/")
+    c.send("inc")
+    c.send("add", {"text": "m" * 3_000})
+    c.lose()
+    assert len(next(iter(store.data.values()))[0]) > 2_000
+    a.sessions.clear()
+    with caplog.at_level(logging.WARNING, "rweb.snapshot"):
+        d = c.resume(b)
+    assert d.init.get("fresh") is True and not store.data
+    assert any("over the limit of 2000" in r.getMessage() and "deleted unread" in r.getMessage() for r in caplog.records)
+
+
+def test_the_test_client_resumes_with_the_latest_token_as_the_browser_does() -> None:
+    for store in (None, MemoryStore()):  # in memory; and with snapshots (the key follows the token)
+        app = App(board(), "board", actions=ACTIONS, session_store=store)
+        c = Client(app, "/")
+        c.send("inc")
+        c.lose()
+        d = c.resume()
+        assert d.init.get("resumed") is True and d.init["tok"] != c.init["tok"]
+        d.send("inc")
+        d.lose()
+        assert c.resume(writer_id=2).init.get("fresh") is True  # spent (a new socket: its own writer id)
+        e = d.resume()
+        assert e.init.get("resumed") is True and shown(e, "count") == "2"

@@ -23,6 +23,7 @@ keeps working unchanged.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import inspect
 import itertools
@@ -39,6 +40,7 @@ import orjson
 
 from .connection import takes_conn
 from .http import (
+    Headers,
     HTMLResponse,
     HTTPError,
     QueryParams,
@@ -53,6 +55,7 @@ from .http import (
     is_local_path,
     to_response,
 )
+from .proxies import TrustedProxies, bucket
 from .pubsub import LocalPubSub, PubSub
 from .render import describe, error_ref
 from .routing import Route, Router
@@ -492,6 +495,10 @@ class App:
         max_upload_bytes: int = 64 * 1024 * 1024,
         security_headers: Mapping[str, str | None] | None = None,
         max_cookie_tokens: int = 10_000,
+        max_detached: int = 10_000,
+        max_detached_per_address: int | None = 100,
+        trusted_proxies: Iterable[str] | None = None,
+        proxy_header: str = "x-forwarded-for",
     ) -> None:
         if callable(title):  # App(session_setup, title): the single-page form
             title, session_setup = (session_setup if isinstance(session_setup, str) else "rweb"), title
@@ -541,6 +548,18 @@ class App:
         self.debug = debug
         # A socket lost without a close keeps its session this long for the browser to resume it (0: off).
         self.resume_grace = resume_grace
+        # Sessions held for their browsers (lost sockets) at most, in all and per client address
+        # (None: no cap per address); past either, the oldest ends (docs/security.md).
+        if max_detached < 0 or (max_detached_per_address is not None and max_detached_per_address < 0):
+            raise ValueError("max_detached and max_detached_per_address must be >= 0")
+        self.max_detached = max_detached
+        self.max_detached_per_address = max_detached_per_address
+        self._detached: dict[Any, str | None] = {}  # Connection -> its address's bucket, oldest first
+        self._detached_by: dict[str, dict[Any, None]] = {}  # bucket -> its Connections, oldest first
+        self._evictions = _LogLimit(1)
+        self.evicted = 0  # sessions ended to keep within those caps (a counter, for tests and stats)
+        # The proxies whose proxy_header says who the client is (rweb.proxies; None: the peer is).
+        self.trusted_proxies = None if trusted_proxies is None else TrustedProxies(trusted_proxies, proxy_header)
         # Where sessions' snapshots go for a resume in another process (rweb.snapshot):
         # a SnapshotStore, or None: the Redis broker's when there is one.
         if snapshot_interval <= 0 or snapshot_limit <= 0:
@@ -853,37 +872,99 @@ class App:
 
     # -- resuming sessions ----------------------------------------------------------------
 
-    def resume_token(self, writer_id: Any) -> str:
-        """The token a browser presents to get session ``writer_id`` back after a lost socket.
+    def resume_token(self, connection: Any) -> str:
+        """The token a browser presents to get ``connection``'s session back after a lost socket.
 
-        Signed with the app's key and bound to this process's life (a token
-        from before a restart, or from another worker, matches nothing).
+        Signed with the app's key, bound to this process's life (a token from
+        before a restart, or from another worker, matches nothing but the
+        session's snapshot) and to the socket that holds the session (its
+        ``nonce``): a resume hands out a new token and spends the old one.
         """
-        return self.signer.sign(f"{self._boot}.{writer_id}")
+        return self.signer.sign(f"{self._boot}.{connection.writer_id}.{connection.nonce}")
 
     def resume_target(self, token: str, info: ConnectionInfo) -> Any:
-        """What ``token`` names: a connection of this process that can be taken over; the
-        snapshot key of another process's session (a str, with a snapshot store); or None
-        (a fresh session)."""
+        """What ``token`` names: a connection of this process that can be taken over (claimed: the
+        token is spent); the snapshot key of another process's session (a str, with a snapshot
+        store); or None (a fresh session)."""
         from .signing import BadSignature
 
         try:
-            boot, _, wid = self.signer.unsign(token).partition(".")
-        except BadSignature:
+            boot, wid, nonce = self.signer.unsign(token).split(".")
+        except (BadSignature, ValueError):
             return None
         if boot != self._boot:
             snapshots = self.snapshots
-            if snapshots is not None and boot.isalnum() and wid.isdigit():
-                return snapshots.key_for(wid, boot)
+            if snapshots is not None and boot.isalnum() and wid.isdigit() and nonce.isalnum():
+                return snapshots.key_for(wid, nonce, boot)
             return None
         connection = self.sessions.get(int(wid) if wid.isdigit() else wid)
-        return connection if connection is not None and connection.resumable() else None
+        if connection is None or not connection.resumable() or not connection.claim(nonce):
+            return None
+        return connection
 
     def end_detached(self) -> None:
         """End every session still waiting for its browser (the server stops)."""
         for connection in list(self.sessions.values()):
             if connection.detached():
                 connection.close()
+
+    def detached(self, connection: Any) -> None:
+        """``connection``'s socket was lost and its session waits for its browser: counted against
+        ``max_detached`` and ``max_detached_per_address``; past either, the oldest waiting ends."""
+        key = bucket(connection.address)
+        self._detached[connection] = key
+        waiting = self._detached
+        while len(waiting) > self.max_detached:
+            self._evict(next(iter(waiting)), "max_detached", self.max_detached)
+        cap = self.max_detached_per_address
+        if key is not None and cap is not None and connection in waiting:
+            same = self._detached_by.setdefault(key, {})
+            same[connection] = None
+            while len(same) > cap:
+                self._evict(next(iter(same)), "max_detached_per_address", cap)
+
+    def undetached(self, connection: Any) -> None:
+        """``connection`` no longer waits (resumed, expired, ended)."""
+        key = self._detached.pop(connection, None)
+        if key is not None:
+            same = self._detached_by.get(key)
+            if same is not None:
+                same.pop(connection, None)
+                if not same:
+                    del self._detached_by[key]
+
+    def _evict(self, connection: Any, setting: str, cap: int) -> None:
+        self.evicted += 1
+        if self._evictions.allow():
+            log.warning(
+                "resume: more dropped sessions waiting for their browsers than App(%s=%d)%s: the oldest "
+                "(session %s, client %s) ended, %d so far%s",
+                setting, cap, "" if setting == "max_detached" else " from one address",
+                connection.writer_id, connection.address, self.evicted,
+                " (behind a proxy? App(trusted_proxies=...): see docs/security.md)"
+                if setting != "max_detached" and self.trusted_proxies is None else "",
+            )
+        self.undetached(connection)
+        connection.close()
+
+    def client_address(self, peer: str | None, headers: Mapping[str, str] | Headers) -> str | None:
+        """The client's address: the socket's ``peer``, or, from a trusted proxy, the one its
+        header gives (rweb.proxies).  Every per-address limit counts this."""
+        proxies = self.trusted_proxies
+        if proxies is None:
+            return peer
+        if isinstance(headers, Headers):
+            value = ", ".join(headers.getlist(proxies.header)) or None
+        else:
+            value = headers.get(proxies.header)
+        return proxies.client(peer, value)
+
+    def socket_info(self, info: ConnectionInfo) -> ConnectionInfo:
+        """A socket request's info, its ``client`` the client's address (:meth:`client_address`)."""
+        if self.trusted_proxies is None:
+            return info
+        client = self.client_address(info.client, info.headers)
+        return info if client == info.client else dataclasses.replace(info, client=client)
 
     def next_writer_id(self) -> int:
         """A writer id unique across this server's worker processes."""
@@ -1117,6 +1198,8 @@ class App:
         synchronously (the built-in server) call this and await only when needed.
         """
         request.app = self
+        if self.trusted_proxies is not None:
+            request.client = self.client_address(request.client, request.headers)
         try:
             result = self._dispatch_http(request)
             if isinstance(result, RedirectResponse):

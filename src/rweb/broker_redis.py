@@ -111,6 +111,16 @@ GapHook = Callable[[str], Any]
 DropHook = Callable[[str, int], Any]
 
 _GAP = b'"gap"'
+# A snapshot's claim (RedisPubSub.take): its length first; one over the limit is deleted unread
+# (its length is the answer), the others are got and deleted in one step (GETDEL).
+_TAKE = """
+local n = redis.call('STRLEN', KEYS[1])
+if n > tonumber(ARGV[1]) then
+  redis.call('DEL', KEYS[1])
+  return n
+end
+return redis.call('GETDEL', KEYS[1])
+"""
 
 
 def _connection_errors() -> tuple[type[BaseException], ...]:
@@ -450,10 +460,18 @@ class RedisPubSub:
         name = self.channel_prefix + key
         self._send(lambda: ("DEL", name))
 
-    async def take(self, key: str) -> bytes | None:
-        """``GETDEL key``: the value, and nobody else gets it.  Waits (bounded) for a first connection."""
+    async def take(self, key: str, limit: int) -> bytes | None:
+        """The value of ``key``, deleted: nobody else gets it (one script: ``STRLEN``, then ``GETDEL``).
+
+        A value longer than ``limit`` bytes is deleted without being read:
+        raises :class:`rweb.snapshot.TooLarge`.  Waits (bounded) for a first connection.
+        """
+        from .snapshot import TooLarge
+
         await self._first_connection()
-        result = await self._request("GETDEL", self.channel_prefix + key)
+        result = await self._request("EVAL", _TAKE, 1, self.channel_prefix + key, limit)
+        if type(result) is int:
+            raise TooLarge(result)
         return bytes(result) if result is not None else None
 
     async def claim(self, key: str, ttl: float) -> bool:

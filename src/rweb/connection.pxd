@@ -7,5 +7,5 @@ cdef class _Busy:
     cdef public object lost, pending, queue, task
 
 cdef class Connection:
-    cdef public object app, conn, effects, hangup, last_ref, max_size, schedule, send, snap, state, writer_id
+    cdef public object address, app, conn, effects, hangup, last_ref, max_size, nonce, schedule, send, snap, state, writer_id
     cdef public Session session

@@ -29,6 +29,8 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
+from hmac import compare_digest
+from secrets import token_hex
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
@@ -80,12 +82,14 @@ class _Busy:
 
 class Connection:
     __slots__ = (
+        "address",
         "app",
         "conn",
         "effects",
         "hangup",
         "last_ref",
         "max_size",
+        "nonce",
         "schedule",
         "send",
         "session",
@@ -120,14 +124,22 @@ class Connection:
         self.hangup = hangup
         self.snap: Any = None  # this session's snapshot entry (rweb.snapshot), with a snapshot store
         info = info or ConnectionInfo()
+        self.address = info.client  # the client's address (App.client_address): per-address limits
+        # The generation of this session's resume token: a new one with every socket that holds
+        # the session, so that a token resumes once (App.resume_token, claim).
+        self.nonce: str | None = None
         token = info.query.get("tok") if info.query else None
+        if app.resume_grace > 0:
+            self.nonce = token_hex(8)
         if token is not None and app.resume_grace > 0:
             old = app.resume_target(token, info)
             if type(old) is str:  # a session of another process: its snapshot is fetched by open()
                 self.state = _Restore(old, info)
                 return
             if old is not None:
-                if old.busy():  # its async handler still runs: open() waits for it, then takes it over
+                # Its async handler still runs (open() waits for it), or its snapshot was left for
+                # any process to take (open() takes it first): then it is taken over.
+                if old.busy() or (old.snap is not None and old.snap.final):
                     self.state = _Restore(old, info)
                     return
                 self._adopt(old)
@@ -238,7 +250,7 @@ class Connection:
             self.state = JOINING
         extra = None
         if self.app.resume_grace > 0:
-            extra = {"tok": self.app.resume_token(self.writer_id)}
+            extra = {"tok": self.app.resume_token(self)}
             if state is _FRESH:
                 extra["fresh"] = True
         msg, ok = self._page(extra=extra)
@@ -263,6 +275,18 @@ class Connection:
         dead before the server's did)."""
         state = self.state
         return type(state) is _Detached or state is LIVE or (type(state) is _Busy and state.lost)
+
+    def claim(self, nonce: str) -> bool:
+        """True once for the session's current token (its ``nonce``): that token is then spent.
+
+        Whoever claims first takes the session over; a second socket with the
+        same token, or a token of an earlier socket, gets a fresh session.
+        """
+        mine = self.nonce
+        if mine is None or not compare_digest(mine, nonce):
+            return False
+        self.nonce = None
+        return True
 
     def lost(self) -> None:
         """The socket dropped without a close (network, sleep, proxy): keep the session for the grace period.
@@ -293,10 +317,12 @@ class Connection:
         self.send = _nowhere  # pushes while away: the session stays dirty; the resume sends the page
         if self.snap is not None:  # the browser may come back to another process
             self.app.snapshots.detached(self.snap)
+        self.app.detached(self)  # counted against the caps: the oldest waiting may end here
 
     def _expire(self) -> None:
         if type(self.state) is _Detached:
             log.info("session %s: not resumed within %.0f s: ended", self.writer_id, self.app.resume_grace)
+            self.app.undetached(self)
             self.state = LIVE
             self.close()
 
@@ -305,6 +331,7 @@ class Connection:
         detached = old.state
         if type(detached) is _Detached:
             detached.handle.cancel()
+            self.app.undetached(old)
         old.send = _nowhere  # a socket still open there (a dead one) gets nothing more
         self.writer_id = old.writer_id
         self.session, old.session = old.session, None
@@ -337,7 +364,7 @@ class Connection:
         effects, self.effects = self.effects, None
         last = self.last_ref
         extra = {
-            "tok": self.app.resume_token(self.writer_id),
+            "tok": self.app.resume_token(self),
             "resumed": True,
             "last": last.ref if type(last) is _Resent else last,
         }
@@ -379,7 +406,7 @@ class Connection:
         key = restore.key
         blob = None
         if type(key) is not str:
-            if await self._wait_done(key) and self.state is busy:
+            if await self._wait_done(key) and self.state is busy and await self._took(key) and self.state is busy:
                 self._adopt(key)
                 self.state = busy
                 return self._resumed_page(), True, False
@@ -390,7 +417,7 @@ class Connection:
         info = page_info(restore.info)
         self.state = JOINING
         failure = self._mount(info)
-        extra: dict[str, Any] = {"tok": self.app.resume_token(self.writer_id)}
+        extra: dict[str, Any] = {"tok": self.app.resume_token(self)}
         if failure is None and blob is not None and self.snap is not None:
             try:
                 last = self.app.snapshots.restore(self.snap, blob, info.path)
@@ -410,6 +437,24 @@ class Connection:
         redirected = self.redirecting()
         msg, ok = self._page(extra=extra)
         return msg, ok, redirected
+
+    @staticmethod
+    async def _took(old: Connection) -> bool:
+        """Take ``old``'s snapshot out of the store before taking ``old`` over: a process that took
+        it first (the same token, racing) has the session, and ``old`` ends here."""
+        snap = old.snap
+        if snap is None or not snap.final:
+            return old.detached()
+        snapshots = old.app.snapshots
+        try:
+            won = await snapshots.take(snap.key) is not None
+        except Exception as exc:  # the store is out of reach: nobody else can have taken it
+            log.warning("session %s: its snapshot could not be taken (%s): resumed here", old.writer_id, exc)
+            won = True
+        if not won and old.detached():
+            log.info("session %s: its snapshot was taken by another process", old.writer_id)
+            old.close()
+        return won and old.detached()
 
     @staticmethod
     async def _wait_done(old: Connection, timeout: float = 60.0) -> bool:
@@ -761,6 +806,7 @@ class Connection:
         self.state = CLOSED
         if type(state) is _Detached:
             state.handle.cancel()
+            self.app.undetached(self)
         elif type(state) is _Busy:  # the session is gone: its async handler stops, unanswered
             state.queue.clear()
             pending, state.pending = state.pending, None

@@ -23,7 +23,7 @@ class on restore; fields by name.  What is not saved:
   module-level shared record is the app's, not the session's);
 - plain Python variables of the setup's closure.
 
-The snapshot format (JSON, version 1)::
+The snapshot format (JSON, version 1), under ``snap:<boot>.<writer id>.<nonce>``::
 
     {"final": true, "v": 1, "path": "/items/3", "last": 41,
      "objs": [["r", "app:Counter", {"value": 3}],     # a record: class, fields
@@ -44,6 +44,13 @@ stops (SIGTERM).  A snapshot larger than ``App(snapshot_limit=64 KiB)`` is
 not kept (a warning; a resume elsewhere then starts afresh).  Snapshots live
 for ``App(resume_grace=...)`` seconds after the socket went away, and an hour
 while it is open; a session that ends deletes its own.
+
+Checked on restore (what the store holds is untrusted): the stored length
+first (over ``snapshot_limit``: deleted unread), then the version, the page's
+path, and each field's value against its record's declared type (a string in
+an ``int`` field); any mismatch gives a fresh session and a warning.  The key
+holds the nonce of the session's current resume token: a spent token names
+no snapshot.
 """
 
 from __future__ import annotations
@@ -76,7 +83,7 @@ VERSION = 1
 LIVE_TTL = 3600.0  # a snapshot of a session whose socket is open (a crash loses nothing older)
 CLAIM_TIMEOUT = 2.0  # seconds a joining browser waits for its snapshot before a fresh session
 ASK_TIMEOUT = 0.5  # seconds a claim waits for the process that holds the session (a dead one never answers)
-KEY_PREFIX = "snap:"  # + the process's boot id, ".", the writer id
+KEY_PREFIX = "snap:"  # + the process's boot id, ".", the writer id, ".", the token's nonce
 FINAL = b'{"final":true,'  # how a final snapshot starts (see Snapshots._save)
 TOPIC = "rweb:owner:"  # + a process's boot id: claims of its sessions, and answers to its claims
 
@@ -101,8 +108,12 @@ class SnapshotStore(Protocol):
     def forget(self, key: str) -> None:
         """Delete ``key`` (fire and forget)."""
 
-    def take(self, key: str) -> Awaitable[bytes | None]:
-        """Get and delete ``key`` atomically (two browsers never get one session)."""
+    def take(self, key: str, limit: int) -> Awaitable[bytes | None]:
+        """Get and delete ``key`` atomically (two browsers never get one session).
+
+        A value longer than ``limit`` bytes is deleted without being read (its
+        stored length is checked first): raise :class:`TooLarge`.
+        """
 
     def sync(self, timeout: float) -> Awaitable[bool]:
         """Wait until what was stored is written (False: not within ``timeout``)."""
@@ -126,13 +137,23 @@ class MemoryStore:
             return None
         return found[0]
 
-    async def take(self, key: str) -> bytes | None:
+    async def take(self, key: str, limit: int) -> bytes | None:
         value = self.get(key)
         self.data.pop(key, None)
+        if value is not None and len(value) > limit:
+            raise TooLarge(len(value))
         return value
 
     async def sync(self, timeout: float) -> bool:
         return True
+
+
+class TooLarge(Exception):
+    """A stored snapshot longer than the limit: deleted, not read."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(f"{size} bytes")
+        self.size = size
 
 
 class _Unsaved(Exception):
@@ -151,7 +172,7 @@ class Entry(Tracker):
     another thread), at the cost of one call per write.
     """
 
-    __slots__ = ("connection", "dirty", "key", "objects", "path", "service", "ttl")
+    __slots__ = ("connection", "dirty", "final", "key", "objects", "path", "service", "ttl")
 
     def __init__(self, service: Snapshots, connection: Any, objects: list[Any], path: str, key: str) -> None:
         super().__init__()
@@ -161,6 +182,7 @@ class Entry(Tracker):
         self.path = path  # the page's (a patch changes it)
         self.key = key
         self.dirty = False
+        self.final = False  # the store holds a final snapshot of it (any process may take it)
         self.ttl = LIVE_TTL
 
     def invalidate(self) -> None:
@@ -201,18 +223,25 @@ class Snapshots:
 
     def open(self, connection: Any, objects: list[Any], path: str) -> Entry:
         """A session was set up (``objects``: what its setup created, rweb.reactive.capture): its entry."""
-        entry = Entry(self, connection, objects, path, self.key_for(connection.writer_id))
+        entry = Entry(self, connection, objects, path, self.key_for(connection.writer_id, connection.nonce))
         self._read(entry)  # subscribe to its state
         return entry
 
-    def key_for(self, writer_id: Any, boot: str | None = None) -> str:
-        """The store key of session ``writer_id`` of process ``boot`` (this one by default)."""
-        return f"{KEY_PREFIX}{boot or self.app._boot}.{writer_id}"
+    def key_for(self, writer_id: Any, nonce: Any, boot: str | None = None) -> str:
+        """The store key of session ``writer_id`` of process ``boot`` (this one by default), under the
+        token of ``nonce``: a token that was spent names no snapshot."""
+        return f"{KEY_PREFIX}{boot or self.app._boot}.{writer_id}.{nonce}"
 
     def moved(self, entry: Entry, connection: Any) -> None:
-        """The session was taken over by another socket of this process (same writer id)."""
+        """The session was taken over by another socket of this process (same writer id, a new
+        token): its snapshot moves to the new token's key, the old one goes."""
         entry.connection = connection
         entry.ttl = LIVE_TTL
+        key = self.key_for(connection.writer_id, connection.nonce)
+        if key != entry.key:
+            self.store.forget(entry.key)
+            entry.key = key
+            self._save(entry)
 
     def detached(self, entry: Entry) -> None:
         """Its socket was lost: save it now, for the grace period (the browser may come back elsewhere)."""
@@ -304,8 +333,10 @@ class Snapshots:
                 getattr(connection, "writer_id", "?"), len(blob), self.limit,
             )
             self.store.forget(entry.key)
+            entry.final = False
             return
         self.store.store(entry.key, blob, entry.ttl)
+        entry.final = final
         self.saved += 1
 
     def _read(self, entry: Entry) -> list[Any] | None:
@@ -324,6 +355,21 @@ class Snapshots:
 
     # -- restoring ----------------------------------------------------------------------
 
+    async def take(self, key: str) -> bytes | None:
+        """Take the snapshot under ``key`` out of the store (None: nobody left one, or another took it).
+
+        One longer than ``snapshot_limit`` is deleted unread (the store checks
+        its length first) and gives None, with a warning.
+        """
+        try:
+            return await asyncio.wait_for(self.store.take(key, self.limit), CLAIM_TIMEOUT)
+        except TooLarge as exc:
+            log.warning(
+                "session snapshot %s is %d bytes, over the limit of %d (App(snapshot_limit=...)): "
+                "deleted unread; a fresh session", key, exc.size, self.limit,
+            )
+            return None
+
     async def claim(self, key: str) -> bytes | None:
         """The snapshot of the session named ``key`` (taken: nobody else gets it), or None.
 
@@ -333,34 +379,40 @@ class Snapshots:
         and its snapshot may lag by up to ``snapshot_interval``: that process
         is asked to save it now and end it, and answers within milliseconds;
         a process that is gone does not answer, and what the store holds is
-        taken after ``ASK_TIMEOUT``.
+        taken after ``ASK_TIMEOUT``.  A process that answers that it does not
+        hold the session under this token (another socket took it, or it
+        ended) wins over what the store held: at most one claim gets a session.
         """
-        boot, _, wid = key.removeprefix(KEY_PREFIX).partition(".")
+        boot, _, rest = key.removeprefix(KEY_PREFIX).partition(".")
+        wid, _, nonce = rest.partition(".")
         try:
-            blob = await asyncio.wait_for(self.store.take(key), CLAIM_TIMEOUT)
+            blob = await self.take(key)
             if blob is not None and blob.startswith(FINAL):
-                self.app.pubsub.publish(TOPIC + boot, {"gone": wid})  # its copy (detached) ends there
+                self.app.pubsub.publish(TOPIC + boot, {"gone": wid, "nonce": nonce})  # its copy ends there
                 return blob
-            if await self._ask(boot, wid):
-                newer = await asyncio.wait_for(self.store.take(key), CLAIM_TIMEOUT)
+            answer = await self._ask(boot, wid, nonce)
+            if answer == _SAVED:
+                newer = await self.take(key)
                 if newer is not None:
                     return newer
-            return blob
+            return None if answer == _NOT_HERE else blob
         except Exception as exc:
             log.warning("session snapshot %s could not be read (%s): a fresh session", key, exc)
             return None
 
-    async def _ask(self, boot: str, wid: str) -> bool:
-        """Ask process ``boot`` to save session ``wid`` now and let it go; True if it did."""
+    async def _ask(self, boot: str, wid: str, nonce: str) -> str | None:
+        """Ask process ``boot`` to save session ``wid`` (under the token of ``nonce``) now and let it
+        go: its answer (_SAVED, _NOT_HERE, _BUSY), or None when it does not answer."""
         self._asks += 1
         n = self._asks
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._asked[n] = future
         try:
-            self.app.pubsub.publish(TOPIC + boot, {"claim": wid, "from": self.app._boot, "n": n})
+            msg = {"claim": wid, "nonce": nonce, "from": self.app._boot, "n": n}
+            self.app.pubsub.publish(TOPIC + boot, msg)
             return await asyncio.wait_for(future, ASK_TIMEOUT)
         except TimeoutError:
-            return False
+            return None
         finally:
             self._asked.pop(n, None)
 
@@ -369,30 +421,44 @@ class Snapshots:
             return
         if "n" in msg and "saved" in msg:  # an answer to one of this process's claims
             future = self._asked.get(msg["n"])
-            if future is not None and not future.done():
-                future.set_result(bool(msg["saved"]))
+            answer = msg["saved"]
+            if future is not None and not future.done() and answer in _ANSWERS:
+                future.set_result(answer)
             return
         wid = msg.get("claim", msg.get("gone"))
-        if not isinstance(wid, str) or not wid.isdigit():
+        nonce = msg.get("nonce")
+        if not isinstance(wid, str) or not wid.isdigit() or not isinstance(nonce, str):
             return
         connection = self.app.sessions.get(int(wid))
+        # Only the session's current token counts: the claim of a spent one is not answered with it.
+        if connection is not None and not connection.claim(nonce):
+            connection = None
         entry = getattr(connection, "snap", None) if connection is not None else None
-        saved = False
-        if entry is not None and "claim" in msg and not connection.busy():
-            self._save(entry, final=True)  # queued before the answer: the claimer reads it after
-            saved = True
-        if connection is not None and (saved or "gone" in msg):
-            log.info("session %s: taken over by another process", wid)
-            entry = connection.snap
-            if entry is not None:
-                entry.connection = None  # its snapshot is the other process's now: not deleted
-                connection.snap = None
-                from .reactive import unsubscribe
-
-                unsubscribe(entry)
-            connection.close()
+        answer = _NOT_HERE
+        if connection is not None:
+            answer = _BUSY
+            if "gone" in msg or (entry is not None and not connection.busy()):
+                if "claim" in msg and entry is not None:
+                    self._save(entry, final=True)  # queued before the answer: the claimer reads it after
+                    answer = _SAVED
+                log.info("session %s: taken over by another process", wid)
+                self._let_go(connection)
+                connection.close()
+            else:  # its async handler runs: the claimer takes its last snapshot; nothing more is saved
+                self._let_go(connection)
         if "claim" in msg and isinstance(msg.get("from"), str):
-            self.app.pubsub.publish(TOPIC + msg["from"], {"n": msg.get("n"), "saved": saved})
+            self.app.pubsub.publish(TOPIC + msg["from"], {"n": msg.get("n"), "saved": answer})
+
+    @staticmethod
+    def _let_go(connection: Any) -> None:
+        """The session's snapshot is another process's now: this one no longer saves or deletes it."""
+        entry = connection.snap
+        if entry is not None:
+            entry.connection = None
+            connection.snap = None
+            from .reactive import unsubscribe
+
+            unsubscribe(entry)
 
     def restore(self, entry: Entry, blob: bytes, path: str) -> Any:
         """Give the setup's objects their saved values; returns the saved ``last`` ref.
@@ -409,6 +475,13 @@ class Snapshots:
         entry.dirty = False
         self.restored += 1
         return doc.get("last")
+
+
+# A holder's answers to a claim (Snapshots._owner_message).
+_SAVED = "saved"  # saved now and let go: take the snapshot again
+_NOT_HERE = "gone"  # not held under this token: another socket took it, or it ended
+_BUSY = "busy"  # its async handler runs: take what the store held
+_ANSWERS = (_SAVED, _NOT_HERE, _BUSY)
 
 
 def _class_name(cls: type) -> str:
@@ -499,18 +572,18 @@ class _Encoder:
 
 
 class _Decoder:
-    __slots__ = ("docs", "made", "service")
+    __slots__ = ("docs", "made", "n_setup", "service")
 
     def __init__(self, objects: list[Any], docs: list[Any], service: Snapshots) -> None:
         self.service = service
         self.docs = docs
         self.made: list[Any] = list(objects)
+        self.n_setup = len(objects)
 
     def decode(self) -> None:
         docs, made = self.docs, self.made
-        n_setup = len(made)
         # Objects reached from the setup's: made empty first (references may form cycles).
-        for doc in docs[n_setup:]:
+        for doc in docs[self.n_setup:]:
             made.append(self.blank(doc))
         for i, doc in enumerate(docs):
             if i >= len(made):
@@ -546,9 +619,22 @@ class _Decoder:
             obj.update({k: self.value(v) for k, v in doc[1]})
         elif kind == "r" and is_reactive(obj) and _class_name(t) == doc[1]:
             saved = doc[2]
+            declared = _declared(t)
+            blank = i >= self.n_setup  # made here: a field the snapshot lacks holds None
             for name in t.__rweb_fields__:
                 if name in saved:
-                    setattr(obj, name, self.value(saved[name]))
+                    value = self.value(saved[name])
+                elif blank:
+                    value = None
+                else:
+                    continue
+                want = declared.get(name)
+                if want is not None and not _fits(value, want):
+                    raise ValueError(
+                        f"field {t.__qualname__}.{name} is declared {_shown_type(want)}, "
+                        f"the snapshot holds {type(value).__name__} {_short(value)}"
+                    )
+                setattr(obj, name, value)
         else:
             self.service._warn(
                 f"mismatch:{i}:{doc[:2] if kind == 'r' else kind}",
@@ -569,3 +655,91 @@ class _Decoder:
                 return {k: self.value(x) for k, x in v["$d"]}
             raise ValueError("a malformed snapshot value")
         return v
+
+
+# -- the declared types of records' fields: a restored value must fit its field's ----------
+
+_DECLARED: dict[type, dict[str, Any]] = {}
+
+
+def _declared(cls: type) -> dict[str, Any]:
+    """``cls``'s fields -> their annotations, resolved (a field whose annotation cannot be
+    resolved, or says nothing checkable, is left out: any value fits)."""
+    found = _DECLARED.get(cls)
+    if found is None:
+        import sys
+
+        module = vars(sys.modules[cls.__module__]) if cls.__module__ in sys.modules else {}
+        annotations = getattr(cls, "__annotations__", {})
+        found = {}
+        for name in cls.__rweb_fields__:  # type: ignore[attr-defined]
+            ann = annotations.get(name)
+            if isinstance(ann, str):
+                try:
+                    ann = eval(ann, dict(module))  # what typing.get_type_hints does, per field
+                except Exception:
+                    continue
+            if ann is not None and ann is not Any and ann is not object:
+                found[name] = ann
+        _DECLARED[cls] = found
+    return found
+
+
+def _fits(value: Any, want: Any) -> bool:
+    """Does ``value`` (restored from JSON) fit the annotation ``want``?  Unknown forms fit."""
+    import types
+    import typing
+
+    if want is Any or want is object:
+        return True
+    if want is None or want is type(None):
+        return value is None
+    if want is float:  # an int is a float here, as for type checkers
+        return type(value) is float or (type(value) is int)
+    if want is int:
+        return type(value) is int or type(value) is bool
+    if want is str or want is bool:
+        return type(value) is want
+    origin = typing.get_origin(want)
+    args = typing.get_args(want)
+    if origin is typing.Union or origin is types.UnionType:
+        return any(_fits(value, a) for a in args)
+    if origin is typing.Literal:
+        return value in args
+    if origin is typing.Annotated:
+        return _fits(value, args[0])
+    if origin is None:
+        if isinstance(want, type):
+            if want is list:
+                return isinstance(value, list | RList)
+            if want is dict:
+                return isinstance(value, dict | RDict)
+            return isinstance(value, want)
+        return True  # a TypeVar, a NewType, a forward reference: not checked
+    if origin is list:
+        return isinstance(value, list | RList) and (not args or all(_fits(v, args[0]) for v in value))
+    if origin is dict:
+        return isinstance(value, dict | RDict) and (
+            len(args) != 2 or all(_fits(k, args[0]) and _fits(v, args[1]) for k, v in value.items())
+        )
+    if origin is tuple:
+        if type(value) is not tuple:
+            return False
+        if len(args) == 2 and args[1] is Ellipsis:
+            return all(_fits(v, args[0]) for v in value)
+        return not args or (len(args) == len(value) and all(_fits(v, a) for v, a in zip(value, args, strict=True)))
+    if isinstance(origin, type):
+        try:
+            return isinstance(value, origin)
+        except TypeError:
+            return True
+    return True
+
+
+def _shown_type(want: Any) -> str:
+    return want.__qualname__ if isinstance(want, type) else str(want)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

@@ -1175,7 +1175,9 @@ class Client:
         ``app``: join another App (another worker or server: with a shared
         ``session_store`` it restores the session from its snapshot).  The new
         client's ``init`` says ``resumed`` (with ``last``, the last action
-        applied) or ``fresh``.
+        applied) or ``fresh``.  As in the browser, a token resumes once: the new
+        client's ``init`` holds the next one (resume *it* after a second drop),
+        and this client's is spent.
         """
         token = self.init.get("tok")
         if token is None:

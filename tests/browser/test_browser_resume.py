@@ -152,6 +152,13 @@ def test_a_lost_connection_resumes_the_same_session(resumable) -> None:
     app.page.click(BUTTONS["inc"])
     app.wait_count(4)
 
+    # A token resumes once: the resume's init carried a new one, which the next drop presents.
+    second = app.socket()
+    app.proxy.cut()
+    app.wait_reconnected(second)
+    assert app.join_token() not in (None, token)
+    assert app.count() == "Count: 4" and app.fresh() == []
+
     # The token lives in memory only: not in the address bar, not in any storage.
     assert "tok" not in page.url
     stored = page.evaluate(

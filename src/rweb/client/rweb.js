@@ -63,8 +63,9 @@
  *                          destroyed; this.pushEvent(action, params), this.handleEvent(name, fn);
  *                          data-hook-actions="a b" lists the actions it may send
  *
- * Reconnecting: the client keeps the join's token (`tok`, in memory, for this page load only)
- * and joins with it after a lost connection. While it has one, actions are not dropped: sent
+ * Reconnecting: the client keeps the latest join's token (`tok`, in memory, for this page load
+ * only) and joins with it after a lost connection; a token resumes once (every init after a
+ * reconnect carries a new one, kept in its place). While it has one, actions are not dropped: sent
  * while disconnected, they are queued (100 at most); sent but unanswered when the socket
  * went, they are kept. The next init settles them: "resumed" (the same session, `c` is the
  * page as it is now): those with ref <= `last` were applied, so they are dropped (their

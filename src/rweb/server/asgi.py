@@ -159,10 +159,12 @@ class ASGIApp:
             await _refuse(scope, send)
             return
         qs = scope.get("query_string", b"").decode("latin-1")
-        info = ConnectionInfo.from_request(
-            path + ("?" + qs if qs else ""),
-            [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]],
-            _client(scope),
+        info = app.socket_info(
+            ConnectionInfo.from_request(
+                path + ("?" + qs if qs else ""),
+                [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]],
+                _client(scope),
+            )
         )
         if not app.origin_allowed(info.headers):
             await send({"type": "websocket.close", "code": POLICY_VIOLATION})  # 403 before accept

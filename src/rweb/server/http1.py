@@ -210,10 +210,12 @@ def _error(status: int, *, head: bool = False) -> tuple[bytes, bytes, bool]:
 class HTTPFront:
     """The protocol factory of one listening server, and what its connections share.
 
-    ``ws_protocol()`` builds the picows protocol a WebSocket upgrade is handed to.
+    ``ws_protocol(peer)`` builds the picows protocol a WebSocket upgrade from ``peer`` is handed to.
     """
 
-    def __init__(self, server: FrontServer, ws_protocol: Callable[[], asyncio.BufferedProtocol]) -> None:
+    def __init__(
+        self, server: FrontServer, ws_protocol: Callable[[str | None], asyncio.BufferedProtocol]
+    ) -> None:
         self.server = server
         self.app = server.app
         self.ws_protocol = ws_protocol
@@ -646,11 +648,12 @@ class HTTP1Protocol(asyncio.BufferedProtocol):
         """Give the transport to a picows WebSocket protocol, fed ``raw`` (every byte read since the request began)."""
         t = self._transport
         front = self._front
+        peer = self._peer()
         self._release()
         if t is None or t.is_closing():
             return
         try:
-            ws = front.ws_protocol()
+            ws = front.ws_protocol(peer)
             t.set_protocol(ws)
             ws.connection_made(t)
             view = memoryview(raw)

@@ -472,13 +472,13 @@ class Server:
             self._log_limit_installed = True
         self._timer = loop.call_later(self._tick_period(), self._tick)
 
-    def _ws_protocol(self) -> WSProtocol:
-        """A picows protocol for a WebSocket upgrade, built as ``picows.ws_create_server`` builds it."""
+    def _ws_protocol(self, peer: str | None) -> WSProtocol:
+        """A picows protocol for a WebSocket upgrade from ``peer``, built as ``picows.ws_create_server`` builds it."""
         return WSProtocol(
             None,  # host+port
             None,  # ws_path
             False,  # is_client_side
-            self._route,
+            lambda request: self._route(request, peer),
             self._ws_logger,
             False,  # disconnect_on_exception
             10,  # websocket_handshake_timeout
@@ -745,7 +745,7 @@ class Server:
 
     # -- WebSocket routing ---------------------------------------------------
 
-    def _route(self, request: WSUpgradeRequest) -> Any:
+    def _route(self, request: WSUpgradeRequest, peer: str | None = None) -> Any:
         """picows' listener factory: the socket path gets a session, anything else 404.
 
         Only upgrade requests for ``ws_path`` reach picows (the HTTP front end
@@ -762,7 +762,7 @@ class Server:
                     {"Sec-WebSocket-Version": WS_VERSION},
                 )
                 return WSUpgradeResponseWithListener(response, None)
-            info = self._info(request, f"{path}?{qs}" if qs else path)
+            info = self._info(request, f"{path}?{qs}" if qs else path, peer)
             if not self.app.origin_allowed(info.headers):
                 response = WSUpgradeResponse.create_error_response(
                     HTTPStatus.FORBIDDEN, b"403 Forbidden: this site's socket cannot be opened from another origin"
@@ -771,6 +771,6 @@ class Server:
             return _Listener(self, info)
         return None
 
-    def _info(self, request: WSUpgradeRequest, target: str) -> ConnectionInfo:
-        return ConnectionInfo.from_request(target, request.headers.items())
+    def _info(self, request: WSUpgradeRequest, target: str, peer: str | None) -> ConnectionInfo:
+        return self.app.socket_info(ConnectionInfo.from_request(target, request.headers.items(), peer))
 
