@@ -18,7 +18,12 @@ For the refusal of state that would split between worker processes
 
 from __future__ import annotations
 
+import contextlib
+import os
+import subprocess
 import sys
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from rweb import App, RList, process_local, reactive, start_rweb
@@ -123,6 +128,40 @@ def make_app(broker: str | None = None) -> App:
             )
 
     return app
+
+
+@contextlib.contextmanager
+def server(tmp_path: Path, workers: int, broker: str | None = None) -> Iterator[Any]:
+    """This app served by ``start_rweb(workers=...)`` in a subprocess on a free loopback port
+    (a tests/processes.py ServerProcess), stopped afterwards."""
+    from processes import ServerProcess, children_of, free_port
+
+    port = free_port()
+    log_path = tmp_path / "server.log"
+    here = Path(__file__).resolve().parent
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, str(here / "shared_state_app.py"), str(port), str(workers), *([broker] if broker else [])],
+            cwd=tmp_path,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+    srv = ServerProcess(proc, port, log_path)
+    try:
+        srv.wait_listening()
+        yield srv
+    finally:
+        kids = children_of(proc.pid)
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+        for pid in kids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, 9)
 
 
 if __name__ == "__main__":

@@ -16,9 +16,6 @@ bounded.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,13 +23,12 @@ from typing import Any
 
 import pytest
 import shared_state_app as sa
-from processes import ServerProcess, children_of, free_port
+from processes import ServerProcess
 from redis_server import RedisServer
+from shared_state_app import server
 
 from rweb.reactive import on_shared_state
 from rweb.testing import Client
-
-HERE = Path(__file__).resolve().parent
 
 
 @pytest.fixture
@@ -96,36 +92,6 @@ def test_without_the_refusal_nothing_is_checked() -> None:
 
 
 # -- real servers -------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def server(tmp_path: Path, workers: int, broker: str | None = None) -> Iterator[ServerProcess]:
-    port = free_port()
-    log_path = tmp_path / "server.log"
-    args = [sys.executable, str(HERE / "shared_state_app.py"), str(port), str(workers)]
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            args + ([broker] if broker else []),
-            cwd=tmp_path,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(HERE)},
-        )
-    srv = ServerProcess(proc, port, log_path)
-    try:
-        srv.wait_listening()
-        yield srv
-    finally:
-        kids = children_of(proc.pid)
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-        for pid in kids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, 9)
 
 
 async def join(wire: Any, srv: ServerProcess, path: str) -> tuple[Any, dict[str, Any]]:
