@@ -200,17 +200,17 @@ def test_several_workers_without_a_broker_refuse_state_that_sessions_share(caplo
     from rweb.reactive import on_shared_state
     from rweb.testing import Client
 
-    shared = Tally(0)
+    shared = Tally(0)  # module-level state: made before the server starts
     app = tally_app(shared)
     app.refuse_split_state(2)
     try:
-        first = Client(app, writer_id=1)
-        assert "0" in first.html()  # one session alone: nothing is shared yet
-        for wid in (2, 3):  # every other session's page that reads the same record: refused
-            other = Client(app, writer_id=wid)
-            assert "data-rweb-error" in other.html() and "0" not in other.html()
+        # Refused at the first read, the first session's included: on a server of two
+        # workers it may well be the only one of its worker, and it would split silently.
+        for wid in (1, 2, 3):
+            page = Client(app, writer_id=wid)
+            assert page.init["e"]["code"] == "shared_state"
+            assert "data-rweb-error" in page.html() and "0" not in page.html()
         assert sum("without a broker" in r.getMessage() for r in caplog.records) == 1
-        assert any("without a broker" in r.getMessage() for r in caplog.records)
         own = process_local(Tally(5))
         local = tally_app(own)
         Client(local, writer_id=1)

@@ -57,6 +57,7 @@ from .http import (
 )
 from .proxies import TrustedProxies, bucket
 from .pubsub import LocalPubSub, PubSub
+from .reactive import SharedStateError
 from .render import describe, error_ref
 from .routing import Route, Router
 from .security import SAFE_METHODS, add_headers, csrf_cookie, header_defaults
@@ -75,10 +76,6 @@ SOCKET_PATH = "/ws"
 Setup = Callable[..., tuple[Callable[[], Any], Any]]
 Handler = Callable[[Request], Any]
 Hook = Callable[["Conn"], Any]
-
-
-class SharedStateError(RuntimeError):
-    """State that sessions share would split silently between worker processes."""
 
 
 class Redirect(Exception):
@@ -835,30 +832,37 @@ class App:
         return record
 
     def refuse_split_state(self, workers: int | None = None) -> None:
-        """A record read by two sessions' pages is an error at first use (unless shared or process_local).
+        """A record that a page reads but its session did not create is an error at first read
+        (module-level state, another session's; unless shared or process_local).
 
         Installed by start_rweb for several workers without a broker
         (``workers``), and by startup() whenever the app has a broker
-        (``workers=None``: then other processes exist by design).
+        (``workers=None``: then other processes exist by design).  Refused at
+        the first read, not when a second session of the same process reads
+        it: so whatever worker a connection lands on (see rweb.reactive,
+        on_shared_state).
         """
-        import weakref
+        from .reactive import IdentitySet, on_shared_state
 
-        from .reactive import on_shared_state
-
-        logged: Any = weakref.WeakSet()
+        logged = IdentitySet()  # by identity: an RList or RDict is not hashable
 
         def refuse(record: Any) -> None:
             name = type(record).__qualname__
+            shown = repr(record)
+            if len(shown) > 200:  # a module-level list of every todo...
+                shown = shown[:200] + "...)"
             if workers is not None:
                 msg = (
-                    f"{name} record {record!r} is read by several sessions, but this server runs {workers} "
+                    f"{name} record {shown} is read by a session that did not create it (module-level "
+                    f"state, or another session's), but this server runs {workers} "
                     "worker processes without a broker: sessions on other workers would never see its "
                     "changes. Share it with app.share(name, record) and a broker (App(broker='redis://...')), "
                     "run workers=1, or declare it rweb.process_local(record) if each worker may differ."
                 )
             else:
                 msg = (
-                    f"{name} record {record!r} is read by several sessions, and this app runs with a broker "
+                    f"{name} record {shown} is read by a session that did not create it (module-level "
+                    "state, or another session's), and this app runs with a broker "
                     "(several processes or servers): sessions of the other processes would never see its "
                     "changes. Share it with app.share(name, record), or declare it "
                     "rweb.process_local(record) if each process may differ."

@@ -36,6 +36,7 @@ from urllib.parse import parse_qsl, unquote
 
 from .diff import full
 from .protocol import (
+    ErrorCode,
     Nav,
     Ping,
     ProtocolError,
@@ -47,9 +48,18 @@ from .protocol import (
     encode_reply,
     encode_upload_reply,
 )
-from .reactive import capture
+from .reactive import capture, checks_owners, own
 from .render import RenderError, describe, error_ref
-from .session import ConnectionInfo, Session, SetupError, _discard, _name, report_slow
+from .session import (
+    ConnectionInfo,
+    Session,
+    SetupError,
+    _discard,
+    _name,
+    _render_error,
+    render_error_code,
+    report_slow,
+)
 
 try:  # True in the compiled build (setup.py), False when this file runs as plain Python
     import cython
@@ -165,7 +175,8 @@ class Connection:
         slow = app.slow_callback
         snapshots = app.snapshots
         created: Any = None
-        if snapshots is not None:  # collect what the setup creates: the session's state to save
+        if snapshots is not None or checks_owners():
+            # Collect what the setup creates: the session's state, to save and to tell from shared state.
             created = []
             prev = capture(created)
         t0 = time.perf_counter()
@@ -185,7 +196,9 @@ class Connection:
             if created is not None:
                 capture(prev)
         if created is not None:
-            self.snap = snapshots.open(self, created, info.path)
+            own(created, self.session.view)  # read by another page, refused (rweb.reactive.on_shared_state)
+            if snapshots is not None:
+                self.snap = snapshots.open(self, created, info.path)
         elapsed = time.perf_counter() - t0
         if elapsed > slow > 0:
             report_slow(f"session_setup {_name(conn.route.endpoint)}", self.writer_id, elapsed, slow)
@@ -216,15 +229,19 @@ class Connection:
             eref = exc.ref if isinstance(exc, RenderError) else error_ref()
             log.error("session %s: the page failed to render (ref %s)", self.writer_id, eref, exc_info=exc)
             self._ended()  # a page that never showed has no session to patch later
-            return encode_error(
-                "render_error", f"the page failed to render: {self._shown(exc, eref)}", ref
-            ), False
+            code = render_error_code([exc]) if isinstance(exc, RenderError) else ErrorCode.RENDER_ERROR
+            return encode_error(code, f"the page failed to render: {self._shown(exc, eref)}", ref), False
+        # Components that failed show empty: the browser is told why (rweb:error, the client's notice).
+        errors = session.view.errors
+        error = _render_error(errors, self.writer_id, "its page's first render", self.app.debug or None) if errors else None
         effects, self.effects = self.effects, None
         conn = self.conn
         title = None
         if url is not None and conn is not None and conn.route is not None:
             title = conn.route.title
-        return encode_init(components, ref, url, title or (self.app.title if url else None), effects, extra), True
+        return encode_init(
+            components, ref, url, title or (self.app.title if url else None), effects, extra, error
+        ), True
 
     def redirecting(self) -> bool:
         """Before open(): True when the page sends the browser elsewhere (close normally, 1000)."""

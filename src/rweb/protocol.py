@@ -77,6 +77,7 @@ class ErrorCode(StrEnum):
     RENDER_ERROR = "render_error"
     SETUP_ERROR = "setup_error"
     NOT_FOUND = "not_found"
+    SHARED_STATE = "shared_state"
     UPLOAD_REFUSED = "upload_refused"
     UPLOAD_FAILED = "upload_failed"
 
@@ -92,6 +93,8 @@ ERROR_CODES: dict[str, str] = {
     "render_error": "a component failed to render; it keeps its last render",
     "setup_error": "the session could not be set up",
     "not_found": "no page at this URL",
+    "shared_state": "a component read state that sessions share, which this server's processes would split "
+    "(the log says which record and what to do); it keeps its last render",
     "upload_refused": "an upload was refused (unknown name, too many files, too large, a type not accepted)",
     "upload_failed": "an upload's file failed (more bytes than declared, the disk): its entry shows why",
 }
@@ -267,13 +270,17 @@ def encode_init(
     title: str | None = None,
     effects: list[Any] | None = None,
     extra: dict[str, Any] | None = None,
+    error: tuple[str, str] | None = None,
 ) -> bytes:
-    """The page: every component.  ``extra``: more top-level fields (the resume's ``tok``, ...)."""
-    if ref is None and url is None and title is None and effects is None and extra is None:
+    """The page: every component.  ``extra``: more top-level fields (the resume's ``tok``, ...);
+    ``error``: (code, message) when components failed to render (they show empty)."""
+    if ref is None and url is None and title is None and effects is None and extra is None and error is None:
         return _dumps({"t": "init", "c": components})
     msg: dict[str, Any] = {"t": "init", "c": components}
     if extra:
         msg.update(extra)
+    if error is not None:
+        msg["e"] = {"code": error[0], "message": error[1]}
     if ref is not None:
         msg["ref"] = ref
     if url is not None:

@@ -4,6 +4,7 @@ cimport cython
 
 cdef class Tracker:
     cdef public list sources
+    cdef public object owner
     cpdef invalidate(self)
 
 cdef Tracker _tracker
@@ -12,12 +13,12 @@ cpdef object begin(Tracker tracker)
 cpdef object end(Tracker prev)
 @cython.locals(subs=set)
 cpdef object unsubscribe(Tracker tracker)
-cdef object _subscribe(set subs, Tracker t)
 @cython.locals(t=Tracker)
 cdef object _notify(set subs)
 
 cdef class _Record:
     cdef public list _rw_subs, _rw_vals
+    cdef public object _rw_owner
     cdef object __weakref__
 
 @cython.locals(t=Tracker, s=list, subs=set)
@@ -29,4 +30,5 @@ cdef class _Field:
     cdef readonly Py_ssize_t i
     cdef readonly str name
 
-cdef object _on_shared
+cdef object _on_shared, _FREE, _ANYONE
+cdef object _foreign(object obj, Tracker t)

@@ -26,10 +26,13 @@ except ImportError:
 __all__ = [
     "RDict",
     "RList",
+    "SharedStateError",
     "Tracker",
     "capture",
+    "checks_owners",
     "is_reactive",
     "on_shared_state",
+    "own",
     "process_local",
     "reactive",
     "tracking",
@@ -45,10 +48,13 @@ class Tracker:
     the compiled build (see setup.py) both are then C-level accesses.
     """
 
-    __slots__ = ("sources",)
+    __slots__ = ("owner", "sources")
 
     def __init__(self) -> None:
         self.sources: list[set[Any]] = []
+        # The page its reads are checked for (see on_shared_state): a component's view;
+        # None for a tracker of no page (a snapshot's, a replica's): never checked.
+        self.owner: Any = None
 
     def invalidate(self) -> None:
         raise NotImplementedError
@@ -122,12 +128,6 @@ def unsubscribe(tracker: Tracker) -> None:
         sources.clear()
 
 
-def _subscribe(subs: set[Any], t: Tracker) -> None:
-    if t not in subs:
-        subs.add(t)
-        t.sources.append(subs)
-
-
 def _notify(subs: set[Any]) -> None:
     if len(subs) == 1:  # the common case: no copy, as nothing iterates after the call
         for t in subs:
@@ -169,9 +169,13 @@ def _wrap(value: Any) -> Any:
 
 
 class _Record:
-    """The base of every ``@reactive`` class: field values and subscriber sets, by index."""
+    """The base of every ``@reactive`` class: field values, subscriber sets (by index), and owner.
 
-    __slots__ = ("__weakref__", "_rw_subs", "_rw_vals")
+    ``_rw_owner``: whose state it is, for the refusal of state that sessions
+    share (see :func:`on_shared_state`).
+    """
+
+    __slots__ = ("__weakref__", "_rw_owner", "_rw_subs", "_rw_vals")
 
 
 def _read(rec: _Record, i: int) -> Any:
@@ -182,37 +186,117 @@ def _read(rec: _Record, i: int) -> Any:
         if subs is None:
             subs = s[i] = set()
         if t not in subs:
-            if subs and _on_shared is not None:  # another tracker reads it too: another session's?
-                _check_shared(rec, subs, t)
+            if _on_shared is not None and rec._rw_owner is not t.owner:  # not this page's own state?
+                _foreign(rec, t)
             subs.add(t)
             t.sources.append(subs)
     return rec._rw_vals[i]
 
 
-# Shared state across sessions: set by the server when sessions of other
-# worker processes cannot see this process's writes (several workers, no
-# broker).  Called when a tracker subscribes to a field that a tracker of
-# another group (another session's page) already reads, unless the record is
-# in _SHARED_OK.  Costs nothing for a field only one component reads.
+class SharedStateError(RuntimeError):
+    """State that sessions share would split silently between worker processes."""
+
+
+# State that sessions share, where other processes cannot see this one's writes
+# (several workers without a broker; any app with a broker): the server sets a
+# hook (App.refuse_split_state), and then every record, RList and RDict knows
+# whose state it is (``_rw_owner``), and a page that reads one that is not its
+# own is refused at that first read, however connections are spread over the
+# processes.  Owners:
+#
+# - a page (its View): the records its session's setup created (Connection
+#   hands them over: own()), what is created later and first read by that page
+#   (a todo made by its action), and what its own records come to hold;
+# - _FREE: created while the hook is set, outside a setup, not yet read by a
+#   page nor held by a record: the first page that reads it owns it;
+# - None: nobody's, created before the hook was set (at import: module level);
+# - _ANYONE: declared per process (process_local, app.share), never refused.
+#
+# The check is one comparison where a component subscribes to a field, and
+# nothing at all without the hook.
 _on_shared: Callable[[Any], None] | None = None
 
 
+class _Tag:
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+_FREE: Any = _Tag("<free>")
+_ANYONE: Any = _Tag("<process_local>")
+
+
 def on_shared_state(hook: Callable[[Any], None] | None) -> None:
-    """``hook(record)`` whenever a record is read by the pages of two different sessions (None: off)."""
+    """``hook(record)`` when a page reads a record that is not its own state (None: off).
+
+    A page's own: what its session's setup created (see :func:`own`), and
+    what is created later and first read by it or held by its records.  Not
+    its own: what was created before the hook was set (module level), and
+    another page's.  Records declared :func:`process_local` never call it.
+    ``hook`` may raise: the read, and the component's render, fail.
+    """
     global _on_shared
     _on_shared = hook
 
 
-def _check_shared(rec: Any, subs: set[Any], t: Any) -> None:
-    group = getattr(t, "view", None)
-    if group is None:
+def checks_owners() -> bool:
+    """Is a hook set (:func:`on_shared_state`): then a page's setup hands what it created to :func:`own`."""
+    return _on_shared is not None
+
+
+def own(objects: Iterable[Any], owner: Any) -> None:
+    """The records a page's setup created (what :func:`capture` collected) are ``owner``'s state."""
+    for obj in objects:
+        if obj._rw_owner is _FREE:
+            object.__setattr__(obj, "_rw_owner", owner)
+
+
+def _foreign(obj: Any, t: Tracker) -> None:
+    """Page ``t.owner`` reads ``obj``, not (yet) its own: claim it, let it be, or call the hook."""
+    mine = t.owner
+    if mine is None:  # a tracker of no page
         return
-    for other in subs:
-        if getattr(other, "view", group) is not group:
-            hook = _on_shared
-            if hook is not None and rec not in _SHARED_OK:
-                hook(rec)  # may raise: the read (and the render) is refused, every time
-            return
+    owner = obj._rw_owner
+    if owner is _FREE:
+        object.__setattr__(obj, "_rw_owner", mine)
+        return
+    if owner is _ANYONE:
+        return
+    hook = _on_shared
+    if hook is not None:
+        hook(obj)  # may raise: the read (and the render) is refused, every time
+
+
+def _adopt(obj: Any, owner: Any) -> None:
+    """``obj`` was stored in a record or collection of ``owner``: if free, it (and the free
+    records it holds) is ``owner``'s too."""
+    if owner is _FREE:
+        return
+    todo = [obj]
+    while todo:
+        o = todo.pop()
+        if isinstance(o, _Record | _Collection) and o._rw_owner is _FREE:
+            object.__setattr__(o, "_rw_owner", owner)
+            todo.extend(_held(o))
+
+
+def _held(obj: Any) -> Iterable[Any]:
+    """What a record or collection holds."""
+    if isinstance(obj, _Record):
+        return obj._rw_vals
+    if isinstance(obj, RDict):
+        return list(obj._items.values())
+    return list(obj._items)
+
+
+def _born() -> Any:
+    """A new record's owner: free while the hook is set (a page may claim it), else nobody."""
+    return _FREE if _on_shared is not None else None
 
 
 class IdentitySet:
@@ -236,18 +320,34 @@ class IdentitySet:
         return len(self._refs)
 
 
-# Records read by several sessions on purpose, each process its own copy
-# (rweb.process_local, and app.share's replicas): never refused.
-_SHARED_OK: Any = IdentitySet()
+class _Declared:
+    """``obj in _SHARED_OK``: declared per process (process_local, app.share), or held by such a record."""
+
+    __slots__ = ()
+
+    def __contains__(self, obj: object) -> bool:
+        return isinstance(obj, _Record | _Collection) and obj._rw_owner is _ANYONE
+
+
+_SHARED_OK: Any = _Declared()
 
 
 def process_local(record: Any) -> Any:
     """Declare that ``record``, though read by several sessions, may differ between worker processes.
 
     (A per-process cache, a counter of this worker's sessions.)  Without this,
-    a server with several workers and no broker refuses such state at first use.
+    a server with several workers and no broker, or with a broker, refuses
+    state that is not a session's own at first use.  What the record holds
+    (its lists, dicts and records) is declared with it.
     """
-    _SHARED_OK.add(record)
+    if not is_reactive(record):
+        raise TypeError(f"process_local() takes a @reactive record, an RList or an RDict, not {type(record).__name__}")
+    todo = [record]
+    while todo:
+        o = todo.pop()
+        if isinstance(o, _Record | _Collection) and (o._rw_owner is None or o._rw_owner is _FREE):
+            object.__setattr__(o, "_rw_owner", _ANYONE)
+            todo.extend(_held(o))
     return record
 
 
@@ -257,9 +357,14 @@ def _write(rec: _Record, i: int, value: Any) -> None:
     if old is value:
         return
     tv = type(value)
-    if tv in _SCALARS and type(old) is tv and old == value:
-        return
-    vals[i] = _wrap(value) if (tv is list or tv is dict) else value
+    if tv in _SCALARS:
+        if type(old) is tv and old == value:
+            return
+        vals[i] = value
+    else:
+        vals[i] = value = _wrap(value)
+        if _on_shared is not None:
+            _adopt(value, rec._rw_owner)
     subs = rec._rw_subs[i]
     if subs:
         _notify(subs)
@@ -354,6 +459,7 @@ def reactive(cls: type[T]) -> type[T]:
                     raise TypeError(f"{qual}() missing required argument: {n!r}")
         object.__setattr__(self, "_rw_vals", vals)
         object.__setattr__(self, "_rw_subs", [None] * nfields)
+        object.__setattr__(self, "_rw_owner", _born())
         created = _created
         if created is not None:
             created.append(self)
@@ -419,12 +525,13 @@ def is_reactive(obj: object) -> bool:
 class _Collection:
     """Shared by RList and RDict: ``_items`` holds the plain list or dict."""
 
-    __slots__ = ("__weakref__", "_subs")  # weakly referable: rweb.transient, process_local
+    __slots__ = ("__weakref__", "_rw_owner", "_subs")  # weakly referable: rweb.transient
     _items: Any
     _plain: type  # list or dict: what an instance compares equal to
 
     def __init__(self) -> None:
         self._subs: set[Any] = set()
+        self._rw_owner: Any = _born()  # whose state it is: see on_shared_state
         created = _created
         if created is not None:
             created.append(self)
@@ -461,7 +568,19 @@ class _Collection:
     def _read(self) -> None:
         t = _tracker
         if t is not None:
-            _subscribe(self._subs, t)
+            subs = self._subs
+            if t not in subs:
+                if _on_shared is not None and self._rw_owner is not t.owner:  # not this page's own state?
+                    _foreign(self, t)
+                subs.add(t)
+                t.sources.append(subs)
+
+    def _store(self, value: Any) -> Any:
+        """``value`` as it is stored in this collection: see _wrap, and _adopt."""
+        value = _wrap(value)
+        if _on_shared is not None:
+            _adopt(value, self._rw_owner)
+        return value
 
     def _changed(self) -> None:
         if self._subs:
@@ -506,9 +625,9 @@ class RList(_Collection, MutableSequence[Any]):
     # writes
     def __setitem__(self, i: Any, value: Any) -> None:
         if isinstance(i, slice):
-            self._items[i] = [_wrap(v) for v in value]
+            self._items[i] = [self._store(v) for v in value]
         else:
-            self._items[i] = _wrap(value)
+            self._items[i] = self._store(value)
         self._changed()
 
     def __delitem__(self, i: int | slice) -> None:
@@ -516,15 +635,15 @@ class RList(_Collection, MutableSequence[Any]):
         self._changed()
 
     def insert(self, index: int, value: Any) -> None:
-        self._items.insert(index, _wrap(value))
+        self._items.insert(index, self._store(value))
         self._changed()
 
     def append(self, value: Any) -> None:
-        self._items.append(_wrap(value))
+        self._items.append(self._store(value))
         self._changed()
 
     def extend(self, values: Iterable[Any]) -> None:
-        self._items.extend(_wrap(v) for v in values)
+        self._items.extend(self._store(v) for v in values)
         self._changed()
 
     def pop(self, index: int = -1) -> Any:
@@ -584,7 +703,7 @@ class RDict(_Collection, MutableMapping[Any, Any]):
             tv = type(value)
             if old is value or (tv in _SCALARS and type(old) is tv and old == value):
                 return
-        items[k] = _wrap(value)
+        items[k] = self._store(value)
         self._changed()
 
     def __delitem__(self, k: Any) -> None:
@@ -611,13 +730,13 @@ class RDict(_Collection, MutableMapping[Any, Any]):
         new = dict(other, **kw)
         if new:
             for k, v in new.items():
-                self._items[k] = _wrap(v)
+                self._items[k] = self._store(v)
             self._changed()
 
     def setdefault(self, k: Any, default: Any = None) -> Any:
         if k in self._items:
             self._read()
             return self._items[k]
-        self._items[k] = v = _wrap(default)
+        self._items[k] = v = self._store(default)
         self._changed()
         return v

@@ -212,6 +212,7 @@ class ComponentState(Tracker):
         self.dyns: list[Any] | None = None
         self.children: tuple[str, ...] = ()
         self.sources: list[set[Any]] = []
+        self.owner: Any = view  # the page whose state its reads are (rweb.reactive.on_shared_state)
         self.dirty = True
         self.actions: frozenset[str] | None = None
         self.claimed = -1  # the view epoch in which a parent last rendered it

@@ -31,7 +31,8 @@ from urllib.parse import parse_qsl
 from .diff import full
 from .html import escape
 from .http import parse_cookies
-from .reactive import end
+from .protocol import ErrorCode
+from .reactive import SharedStateError, end
 from .render import ROOT, RenderError, View, describe, error_ref
 
 try:  # True in the compiled build (setup.py), False when this file runs as plain Python
@@ -498,4 +499,13 @@ def _render_error(
     if cause:
         for e in errors:
             log.error("session %s: %s: component %r failed to render (ref %s)", writer_id, cause, e.component, e.ref)
-    return ("render_error", "; ".join(e.shown(debug) for e in errors))
+    return (render_error_code(errors), "; ".join(e.shown(debug) for e in errors))
+
+
+def render_error_code(errors: list[RenderError]) -> ErrorCode:
+    """``shared_state`` when a component was refused state that sessions share (the log says what
+    to do: SharedStateError's message), else ``render_error``."""
+    for e in errors:
+        if isinstance(e.cause, SharedStateError):
+            return ErrorCode.SHARED_STATE
+    return ErrorCode.RENDER_ERROR

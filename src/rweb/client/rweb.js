@@ -121,7 +121,7 @@
  *   rweb:recovered     {fresh, fields}   after a reconnect, form fields were put back or sent again:
  *                                        fields: [{el, name, action, resent, restored}]
  *   rweb:update        {components, msg} after the DOM was updated for init, r or p
- *   rweb:error         {code, message, ref, t}  a reply or push carried an error
+ *   rweb:error         {code, message, ref, t}  a reply, a push or the page (init) carried an error
  *   rweb:navigate      {url, kind, ref, current, msg}  a live navigation's reply was applied;
  *                                         kind: "mount" (another page), "patch" (same session),
  *                                         "load" (a real page load follows), "error"
@@ -901,7 +901,7 @@
     msg.t === "init" ||
     msg.e.code === "setup_error" ||
     msg.e.code === "not_found" ||
-    (msg.e.code === "render_error" && !(msg.d && Object.keys(msg.d).length));
+    ((msg.e.code === "render_error" || msg.e.code === "shared_state") && !(msg.d && Object.keys(msg.d).length));
 
   function scrollAfter(nav, mounted) {
     if (nav.scroll) {
@@ -926,8 +926,9 @@
   // page has <meta name="rweb-debug">): an overlay with the error's type, message and
   // traceback. Otherwise a short notice with the reference the log line carries (the
   // error's text stays on the server); rwebConfig.errorNotice = false turns it off
-  // (rweb:error still fires).
-  const FAULTS = new Set(["handler_error", "render_error", "setup_error"]);
+  // (rweb:error still fires). A page refused state that sessions share (shared_state:
+  // the server's configuration, see docs/security.md) stays broken: its notice stays.
+  const FAULTS = new Set(["handler_error", "render_error", "setup_error", "shared_state"]);
 
   function showFault(e) {
     if (!FAULTS.has(e.code) || typeof e.message !== "string") return;
@@ -968,9 +969,11 @@
       box.append(close, head, pre);
     } else {
       const ref = /\(ref ([0-9a-f]+)\)/.exec(e.message);
-      box.textContent = "Something went wrong" + (ref ? " (reference " + ref[1] + ")" : "") + ".";
+      const lasting = e.code === "shared_state";
+      box.textContent = (lasting ? "This page cannot be shown by this server" : "Something went wrong") +
+        (ref ? " (reference " + ref[1] + ")" : "") + ".";
       clearTimeout(box.__rwebTimer);
-      box.__rwebTimer = setTimeout(() => box.remove(), 8000);
+      if (!lasting) box.__rwebTimer = setTimeout(() => box.remove(), 8000);
     }
   }
 
