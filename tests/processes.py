@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import http.client
 import os
 import signal
 import socket
@@ -11,6 +12,20 @@ import time
 from pathlib import Path
 
 import pytest
+
+
+def http_request(
+    host: str, port: int, method: str, path: str, body: bytes | str | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, http.client.HTTPMessage, bytes]:
+    """One HTTP/1.1 request on a fresh connection: status, headers, body."""
+    conn = http.client.HTTPConnection(host, port, timeout=10)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        resp = conn.getresponse()
+        return resp.status, resp.headers, resp.read()
+    finally:
+        conn.close()
 
 
 def free_port() -> int:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from processes import http_request
 
 import rweb
 from rweb import App, Request
@@ -97,13 +98,7 @@ class Target:
     def request(
         self, method: str, path: str, body: bytes | str | None = None, headers: dict[str, str] | None = None
     ) -> tuple[int, http.client.HTTPMessage, bytes]:
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=10)
-        try:
-            conn.request(method, path, body=body, headers=headers or {})
-            resp = conn.getresponse()
-            return resp.status, resp.headers, resp.read()
-        finally:
-            conn.close()
+        return http_request(self.host, self.port, method, path, body, headers)
 
     def count(self) -> int:
         status, _, body = self.request("GET", "/count")
