@@ -8,10 +8,13 @@ built-in server serves:
 - ``websocket`` at the app's socket path (``/ws`` within the app): one
   :class:`~rweb.connection.Connection` per socket; its replies and pushes go
   out, in order, through one writer task per socket;
-- ``lifespan``: binds the app to the server's event loop at startup and closes
-  the live sockets with 1012 ("service restart") at shutdown, as uvicorn does.  Servers that send no
-  lifespan, and Starlette's ``Mount`` (which does not forward it), get the
-  binding on the first request.
+- ``lifespan``: binds the app to the server's event loop and starts it (the
+  broker, then the ``app.on_startup`` hooks; a failing hook answers
+  ``lifespan.startup.failed``) at startup; at shutdown closes the live sockets
+  with 1012 ("service restart"), as uvicorn does, then stops the app (its
+  ``app.spawn`` tasks cancelled, the ``app.on_shutdown`` hooks run).  Servers
+  that send no lifespan, and Starlette's ``Mount`` (which does not forward
+  it), get the binding and the start on the first request.
 
 Under a mount (``Mount("/app", app=rweb.asgi(app))``) or ``--root-path``, paths
 are matched within the app and the page's script, socket and redirect URLs
@@ -63,6 +66,8 @@ class ASGIApp:
         kind = scope["type"]
         if kind == "http":
             self._bind(scope)
+            if not self.app._started:  # no lifespan (a Mount): the app starts with its first request
+                await self.app.startup()
             await self._http(scope, receive, send)
         elif kind == "websocket":
             self._bind(scope)
@@ -91,9 +96,8 @@ class ASGIApp:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 try:
-                    self._bind()
-                    await self.app.startup()
-                except Exception as exc:
+                    await self.startup()
+                except Exception as exc:  # an on_startup hook failed (logged): the server does not serve
                     await send({"type": "lifespan.startup.failed", "message": repr(exc)})
                     return
                 await send({"type": "lifespan.startup.complete"})
@@ -101,6 +105,16 @@ class ASGIApp:
                 await self.shutdown()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+    async def startup(self) -> None:
+        """Bind the app to the running loop and start it (its broker, then its ``on_startup`` hooks).
+
+        Run at lifespan startup; a parent app that does not forward lifespan
+        (Starlette's ``Mount``) can await it from its own (else the app starts
+        with its first request).
+        """
+        self._bind()
+        await self.app.startup()
 
     async def shutdown(self, timeout: float = SHUTDOWN_TIMEOUT) -> None:
         """Save the sessions, close every live socket with 1012 and wait (at most ``timeout`` s) for them to end.
