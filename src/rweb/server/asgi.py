@@ -27,12 +27,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from ..app import App, error_response, sendable
 from ..connection import Connection
-from ..http import Request, Response
+from ..http import PlainTextResponse, Request, Response
 from ..session import ConnectionInfo
 
 __all__ = ["ASGIApp", "route_path"]
@@ -49,6 +50,13 @@ SERVICE_RESTART = 1012  # the server stops and comes back: reconnect at once
 POLICY_VIOLATION = 1008  # sent before accept: the server answers 403 (a foreign Origin)
 INTERNAL_ERROR = 1011
 SHUTDOWN_TIMEOUT = 5.0  # bound on waiting for sockets to close at shutdown
+# A server without WebSocket support (plain `pip install uvicorn`, or `--ws none`) passes
+# the handshake on as HTTP: answered 426 and logged at most this often (seconds).
+NO_UPGRADE_LOG_INTERVAL = 60.0
+NO_UPGRADE_FIX = (
+    "Install the server with WebSocket support: pip install 'uvicorn[standard]' "
+    "(or pip install websockets), and do not run it with --ws none."
+)
 
 
 class ASGIApp:
@@ -61,6 +69,7 @@ class ASGIApp:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sockets: set[_Socket] = set()  # live WebSockets
         self._stopping = False  # sessions saved for the next server: nothing more is answered
+        self._no_upgrade_logged: float | None = None  # when a handshake without upgrade was last logged
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -142,6 +151,9 @@ class ASGIApp:
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
         head = scope["method"] == "HEAD"
+        if scope["method"] == "GET" and route_path(scope) == self.app.socket_path and _asks_websocket(headers):
+            await _respond(send, self._cannot_upgrade(), head)
+            return
         try:
             body = await _read_body(receive, headers, self.app.max_body_size)
         except _Disconnected:
@@ -161,6 +173,21 @@ class ASGIApp:
         )
         response = await self.app.handle_http(request)
         await _respond(send, response, head)
+
+    def _cannot_upgrade(self) -> Response:
+        """A WebSocket handshake that arrived as plain HTTP: the server cannot upgrade (426, logged)."""
+        now = time.monotonic()
+        if self._no_upgrade_logged is None or now - self._no_upgrade_logged >= NO_UPGRADE_LOG_INTERVAL:
+            self._no_upgrade_logged = now
+            log.error(
+                "a WebSocket handshake at %s reached rweb as a plain HTTP request: this ASGI server "
+                "cannot upgrade connections to WebSocket, so pages paint but never go live. %s",
+                self.app.socket_path, NO_UPGRADE_FIX,
+            )
+        return PlainTextResponse(
+            "426 Upgrade Required: this server cannot upgrade the connection to a WebSocket. " + NO_UPGRADE_FIX,
+            426, {"Upgrade": "websocket", "Connection": "close"},
+        )
 
     # -- websocket ----------------------------------------------------------------
 
@@ -315,6 +342,14 @@ def route_path(scope: Scope) -> str:
         if path[len(root)] == "/":
             return path[len(root) :]
     return path or "/"
+
+
+def _asks_websocket(headers: list[tuple[str, str]]) -> bool:
+    """A WebSocket handshake's ``Upgrade: websocket`` (the header's tokens, any case)."""
+    return any(
+        name.lower() == "upgrade" and "websocket" in (t.strip().lower() for t in value.split(","))
+        for name, value in headers
+    )
 
 
 class _Disconnected(Exception):
