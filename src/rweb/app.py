@@ -1289,7 +1289,10 @@ class App:
         return self._outgoing(request, response)
 
     def _outgoing(self, request: Request, response: Response) -> Response:
-        """What every response gets on its way out: the protective headers, a CSRF id cookie made for it."""
+        """What every response gets on its way out: the protective headers, a CSRF id cookie made for it
+        (and the request's form files are closed: the handler is done with them)."""
+        if request._form is not None:
+            request.close()
         if request._csrf_cookie is not None:
             cookie = csrf_cookie(request)
             if cookie is not None:
