@@ -25,7 +25,7 @@ import rweb
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the seed's counter, beside this file
 from rweb_counter import session_setup
 
-counter = rweb.App(session_setup, "RWeb Counter")
+counter = rweb.App("RWeb Counter", session_setup)
 
 
 async def home(request: Request) -> HTMLResponse:

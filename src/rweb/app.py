@@ -16,8 +16,9 @@ thin: they turn bytes into a :class:`~rweb.http.Request` for
 :meth:`App.handle_http`, or into a :class:`~rweb.connection.Connection` for a
 WebSocket, and write back what they are given.
 
-``App(session_setup, title)`` (one page at ``/``, as ``start_rweb`` builds)
-keeps working unchanged.
+``App(title, session_setup)`` serves one page at ``/`` (as
+``start_rweb(port, title, session_setup)`` builds); the older
+``App(session_setup, title)`` still works, with a ``DeprecationWarning``.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import re
 import secrets
 import threading
 import time
+import warnings
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
@@ -76,6 +78,10 @@ Setup = Callable[..., tuple[Callable[[], Any], Any]]
 Handler = Callable[[Request], Any]
 Hook = Callable[["Conn"], Any]
 LifeHook = Callable[[], Any]  # on_startup / on_shutdown: sync, or returning an awaitable
+DEPRECATED_ORDER = (
+    "App(session_setup, title) is deprecated: write App(title, session_setup), "
+    "or App(title=..., session_setup=...) (the order start_rweb(port, title, session_setup) uses)"
+)
 TASK_STOP_TIMEOUT = 5.0  # at shutdown, how long the app's cancelled background tasks may take to end
 
 
@@ -455,8 +461,10 @@ class App:
     """An rweb application: pages, plain handlers, static files, and shared services.
 
     ``App("Shop", static={"/static": "public"})`` then ``@app.page("/")``,
-    ``@app.get("/about")``...; or ``App(session_setup, title)`` for the
+    ``@app.get("/about")``...; or ``App(title, session_setup)`` for the
     single-page form that ``start_rweb(port, title, session_setup)`` uses.
+    The title and the setup are the only positional arguments; every other
+    setting is a keyword.
 
     Limits (all on by default): ``max_message_size`` (one WebSocket message),
     ``max_body_size`` (one HTTP request body), ``max_header_size`` (an HTTP
@@ -472,8 +480,8 @@ class App:
 
     def __init__(
         self,
-        title: str | Setup = "rweb",
-        session_setup: Setup | str | None = None,
+        title: str = "rweb",
+        session_setup: Setup | None = None,
         *,
         static: Mapping[str, str | os.PathLike[str]] | None = None,
         max_message_size: int = 64 * 1024,
@@ -502,8 +510,9 @@ class App:
         trusted_proxies: Iterable[str] | None = None,
         proxy_header: str = "x-forwarded-for",
     ) -> None:
-        if callable(title):  # App(session_setup, title): the single-page form
-            title, session_setup = (session_setup if isinstance(session_setup, str) else "rweb"), title
+        if callable(title):  # the old order, App(session_setup, title): still served, deprecated
+            warnings.warn(DEPRECATED_ORDER, DeprecationWarning, stacklevel=2)
+            title, session_setup = (session_setup if isinstance(session_setup, str) else "rweb"), title  # type: ignore[assignment]
         elif session_setup is not None and not callable(session_setup):
             raise TypeError("session_setup must be callable")
         if not isinstance(title, str):

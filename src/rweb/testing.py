@@ -86,9 +86,9 @@ HeaderArg = Mapping[str, str | None]
 def _as_app(app_or_setup: Callable[..., Any] | App, app_options: dict[str, Any]) -> App:
     if isinstance(app_or_setup, App):
         if app_options:
-            raise TypeError(f"options {sorted(app_options)} are for App(session_setup, ...), not an App")
+            raise TypeError(f"options {sorted(app_options)} are for App(title, session_setup, ...), not an App")
         return app_or_setup
-    return App(app_or_setup, **app_options)
+    return App(session_setup=app_or_setup, **app_options)
 
 
 # -- the real server ---------------------------------------------------------------
@@ -132,7 +132,7 @@ def serve(
     """Run the real server in a background thread for the duration of the block."""
     from .server.picows_transport import Server
 
-    app = session_setup if isinstance(session_setup, App) else App(session_setup, title, **app_options)
+    app = session_setup if isinstance(session_setup, App) else App(title, session_setup, **app_options)
     started = threading.Event()
     state: dict[str, Any] = {}
 
