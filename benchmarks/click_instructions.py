@@ -41,7 +41,7 @@ from rweb.session import ConnectionInfo
 from rweb_counter import session_setup
 
 sessions, clicks = int(sys.argv[2]), int(sys.argv[3])
-app = App(session_setup, "bench")
+app = App("bench", session_setup)
 conns = [Connection(app, i, ConnectionInfo(), lambda b: None, lambda f: None) for i in range(sessions)]
 for c in conns:
     _, ok = c.open()

@@ -90,7 +90,7 @@ def counter_app(broker: str | None) -> App:
 
         return render_page, on_action
 
-    return App(session_setup, "RWeb Counter", broker=broker)
+    return App("RWeb Counter", session_setup, broker=broker)
 
 
 # -- the bare fan-out ceiling ------------------------------------------------------------

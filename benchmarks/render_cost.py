@@ -59,7 +59,7 @@ def table_setup(writer_id):
     return page, on_action
 
 def cost(setup, msg, n_sessions, n_clicks):
-    app = App(setup, "bench")
+    app = App("bench", setup)
     conns = [Connection(app, i, ConnectionInfo(), lambda b: None, lambda f: None) for i in range(n_sessions)]
     for c in conns:
         _, ok = c.open()

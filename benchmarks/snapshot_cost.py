@@ -181,7 +181,7 @@ def part1b(rounds: int = 5) -> list[str]:
     logging.disable(logging.WARNING)  # no secret key: the warning says so, once per app
 
     def run(store: Any) -> float:
-        app = App(session_setup, "c", session_store=store)
+        app = App("c", session_setup, session_store=store)
         conns = [Client(app, "/", writer_id=i).conn for i in range(200)]
         loop = _pending_loop(app)
         msg = b'{"action":"inc","params":{}}'

@@ -5,7 +5,8 @@
 
 http://127.0.0.1:8000/ is Starlette's page; http://127.0.0.1:8000/counter/
 the counter (its script at /counter/_rweb/rweb.js, its socket at /counter/ws).
-Needs ``pip install uvicorn starlette``.
+Needs ``pip install 'uvicorn[standard]' starlette``: plain ``uvicorn`` has no
+WebSocket library, and the page would paint but never go live.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import rweb
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the seed's counter, beside this file
 from rweb_counter import session_setup
 
-counter = rweb.App(session_setup, "RWeb Counter")
+counter = rweb.App("RWeb Counter", session_setup)
 
 
 async def home(request: Request) -> HTMLResponse:

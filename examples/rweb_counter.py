@@ -59,7 +59,7 @@ if __name__ == "__main__":
     args = parser.parse_args()
     start_rweb(
         args.port,
-        App(session_setup, "RWeb Counter", broker=args.broker, resume_grace=args.resume_grace),
+        App("RWeb Counter", session_setup, broker=args.broker, resume_grace=args.resume_grace),
         host=args.host,
         workers=args.workers,
         aiofastnet=args.aiofastnet,

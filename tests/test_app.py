@@ -571,3 +571,55 @@ def test_debug_mode_covers_renders_and_the_first_paint() -> None:
         assert ("secret-render" in msg) is debug, msg
         page = TestClient(app).get("/broken")
         assert page.status == 500 and ("secret-setup" in page.text) is debug
+
+
+# -- the constructor's forms ---------------------------------------------------------------------
+
+
+def _one_page(writer_id: Any) -> Any:
+    return (lambda: div(component("x", lambda: span("one page")))), {}
+
+
+def test_the_kept_forms_make_the_same_one_page_app_without_a_warning() -> None:
+    import warnings
+
+    from rweb.testing import TestClient
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        apps = [App("One", _one_page), App(title="One", session_setup=_one_page), App("One")]
+        apps[2].page("/")(_one_page)
+        plain = App("Shop", max_body_size=10)  # the title, then keywords
+    for app in apps:
+        assert app.title == "One"
+        assert "one page" in TestClient(app).get("/").text
+    assert plain.title == "Shop" and plain.max_body_size == 10 and not plain.router.routes
+
+
+def test_the_setup_first_form_still_works_with_a_deprecation_warning_naming_the_new_form() -> None:
+    from rweb.testing import TestClient
+
+    with pytest.warns(DeprecationWarning, match=r"write App\(title, session_setup\)") as caught:
+        app = App(_one_page, "Old")  # type: ignore[arg-type]
+    assert caught[0].filename == __file__  # it points at the caller's line
+    assert app.title == "Old" and app.session_setup is _one_page
+    assert "one page" in TestClient(app).get("/").text
+    with pytest.warns(DeprecationWarning):
+        assert App(_one_page).title == "rweb"  # type: ignore[arg-type]
+
+
+def test_the_helpers_that_build_an_app_from_a_setup_use_the_kept_form(tmp_path: Any) -> None:
+    import warnings
+
+    from rweb.runner import load_app
+    from rweb.testing import Client, TestClient
+
+    script = tmp_path / "one_page_app.py"
+    script.write_text("def session_setup(writer_id):\n    return (lambda: 'x'), {}\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        assert "one page" in TestClient(_one_page).get("/").text
+        assert "one page" in Client(_one_page).html()
+        with serve(_one_page, "served") as srv:
+            assert srv.app.title == "served"
+        assert load_app(str(script), "From rweb run").title == "From rweb run"  # rweb run app.py

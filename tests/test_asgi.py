@@ -164,6 +164,12 @@ class Uvicorn:
     host: str
     port: int
     proc: subprocess.Popen[bytes]
+    log: Any = None  # the child's stdout and stderr (a temporary file)
+
+    def output(self) -> str:
+        self.log.flush()
+        self.log.seek(0)
+        return str(self.log.read().decode(errors="replace"))
 
     def ws(self, path: str) -> str:
         return f"ws://{self.host}:{self.port}{path}"
@@ -223,7 +229,7 @@ def run_uvicorn(target: str, *args: str, cwd: Path = HERE) -> Iterator[Uvicorn]:
             log.seek(0)
             pytest.fail("uvicorn did not start:\n" + log.read().decode(errors="replace"))
         try:
-            yield Uvicorn(host, port, proc)
+            yield Uvicorn(host, port, proc, log)
         finally:
             _stop(proc)
 
@@ -475,6 +481,36 @@ def test_mounted_socket(mounted: Uvicorn, wire: Any) -> None:
             assert (headers["set-cookie"] or "").startswith("sid=abc123;")
 
     wire.run(main())
+
+
+def test_a_server_without_websocket_support_gets_a_clear_426_and_one_logged_error(wire: Any) -> None:
+    # uvicorn installed without a WebSocket library behaves as --ws none: the handshake reaches the app as HTTP.
+    with run_uvicorn("test_asgi:plain_app", "--factory", "--app-dir", str(HERE), "--ws", "none") as server:
+        status, _, body = server.request("GET", "/")
+        assert status == 200  # the page paints
+        handshake = {
+            "Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
+            "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+        }
+        status, headers, body = server.request("GET", "/ws", headers=handshake)
+        assert status == 426 and headers["upgrade"] == "websocket"
+        assert "cannot upgrade" in body.decode() and "uvicorn[standard]" in body.decode()
+
+        async def main() -> None:
+            with pytest.raises(Exception) as failed:  # the real client: the handshake is refused
+                async with wire.connect(server.ws("/ws")):
+                    pass
+            assert "426" in str(failed.value)
+
+        wire.run(main())
+        status, _, _ = server.request("GET", "/hello", headers={"Upgrade": "websocket", "Connection": "Upgrade"})
+        assert status == 200  # only the socket's path is the app's WebSocket
+        deadline = time.monotonic() + 5
+        while "uvicorn[standard]" not in server.output() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        out = server.output()
+        assert out.count("cannot upgrade connections to WebSocket") == 1, out  # logged once, not per request
+        assert "pip install 'uvicorn[standard]'" in out
 
 
 # -- the example ------------------------------------------------------------------------------

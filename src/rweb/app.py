@@ -16,8 +16,9 @@ thin: they turn bytes into a :class:`~rweb.http.Request` for
 :meth:`App.handle_http`, or into a :class:`~rweb.connection.Connection` for a
 WebSocket, and write back what they are given.
 
-``App(session_setup, title)`` (one page at ``/``, as ``start_rweb`` builds)
-keeps working unchanged.
+``App(title, session_setup)`` serves one page at ``/`` (as
+``start_rweb(port, title, session_setup)`` builds); the older
+``App(session_setup, title)`` still works, with a ``DeprecationWarning``.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import re
 import secrets
 import threading
 import time
+import warnings
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
@@ -76,6 +78,12 @@ SOCKET_PATH = "/ws"
 Setup = Callable[..., tuple[Callable[[], Any], Any]]
 Handler = Callable[[Request], Any]
 Hook = Callable[["Conn"], Any]
+LifeHook = Callable[[], Any]  # on_startup / on_shutdown: sync, or returning an awaitable
+DEPRECATED_ORDER = (
+    "App(session_setup, title) is deprecated: write App(title, session_setup), "
+    "or App(title=..., session_setup=...) (the order start_rweb(port, title, session_setup) uses)"
+)
+TASK_STOP_TIMEOUT = 5.0  # at shutdown, how long the app's cancelled background tasks may take to end
 
 
 class Redirect(Exception):
@@ -450,8 +458,10 @@ class App:
     """An rweb application: pages, plain handlers, static files, and shared services.
 
     ``App("Shop", static={"/static": "public"})`` then ``@app.page("/")``,
-    ``@app.get("/about")``...; or ``App(session_setup, title)`` for the
+    ``@app.get("/about")``...; or ``App(title, session_setup)`` for the
     single-page form that ``start_rweb(port, title, session_setup)`` uses.
+    The title and the setup are the only positional arguments; every other
+    setting is a keyword.
 
     Limits (all on by default): ``max_message_size`` (one WebSocket message),
     ``max_body_size`` (one HTTP request body), ``max_header_size`` (an HTTP
@@ -467,8 +477,8 @@ class App:
 
     def __init__(
         self,
-        title: str | Setup = "rweb",
-        session_setup: Setup | str | None = None,
+        title: str = "rweb",
+        session_setup: Setup | None = None,
         *,
         static: Mapping[str, str | os.PathLike[str]] | None = None,
         max_message_size: int = 64 * 1024,
@@ -497,8 +507,9 @@ class App:
         trusted_proxies: Iterable[str] | None = None,
         proxy_header: str = "x-forwarded-for",
     ) -> None:
-        if callable(title):  # App(session_setup, title): the single-page form
-            title, session_setup = (session_setup if isinstance(session_setup, str) else "rweb"), title
+        if callable(title):  # the old order, App(session_setup, title): still served, deprecated
+            warnings.warn(DEPRECATED_ORDER, DeprecationWarning, stacklevel=2)
+            title, session_setup = (session_setup if isinstance(session_setup, str) else "rweb"), title  # type: ignore[assignment]
         elif session_setup is not None and not callable(session_setup):
             raise TypeError("session_setup must be callable")
         if not isinstance(title, str):
@@ -571,6 +582,9 @@ class App:
         self._started = False
         self._shared: dict[str, Any] = {}  # name -> rweb.sharing.Replica
         self._start_hooks: list[Hook] = []
+        self._startup_hooks: list[LifeHook] = []  # on_startup / on_shutdown: per process
+        self._shutdown_hooks: list[LifeHook] = []
+        self._tasks: set[asyncio.Task[Any]] = set()  # app.spawn's, cancelled at shutdown
         self._end_hooks: list[Hook] = []
         self._ids = itertools.count(0)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -671,6 +685,28 @@ class App:
         self._end_hooks.append(fn)
         return fn
 
+    def on_startup(self, fn: LifeHook) -> LifeHook:
+        """``fn()`` (sync or ``async``) once in each serving process, before it serves its first request.
+
+        It runs after the app is bound to the process's event loop and its
+        broker is started (each worker process of ``start_rweb(workers=N)``
+        runs it; under ASGI, at the lifespan's startup).  Hooks run in the
+        order they were added.  An exception fails the start loudly: logged,
+        the worker does not serve (the supervisor restarts it with backoff;
+        ``workers=1`` raises out of ``start_rweb``; ASGI answers
+        ``lifespan.startup.failed``).  Background work: ``app.spawn(coro)``
+        from the hook.  See docs/lifecycle.md.
+        """
+        self._startup_hooks.append(fn)
+        return fn
+
+    def on_shutdown(self, fn: LifeHook) -> LifeHook:
+        """``fn()`` (sync or ``async``) when the serving process stops gracefully (SIGTERM, SIGINT, lifespan
+        shutdown): after the sockets are closed and :meth:`spawn`'s tasks cancelled, before the broker
+        closes and the loop ends.  In the order added; an exception is logged and the next hook runs."""
+        self._shutdown_hooks.append(fn)
+        return fn
+
     def _run_hooks(self, hooks: list[Hook], conn: Conn, what: str) -> None:
         for fn in hooks:
             try:
@@ -713,6 +749,13 @@ class App:
             self.refuse_split_state()
             self._refusing = True
         self._start_snapshots()
+        for fn in self._startup_hooks:
+            try:
+                await _call(fn)
+            except Exception:
+                log.exception("startup hook %s failed: this process does not serve", _name(fn))
+                await self._stop_tasks()  # what the hooks spawned so far
+                raise
 
     def _start_snapshots(self) -> None:
         if self.snapshots is not None:
@@ -746,6 +789,12 @@ class App:
         if not self._started:
             return
         self._started = False
+        await self._stop_tasks()
+        for fn in self._shutdown_hooks:
+            try:
+                await _call(fn)
+            except Exception:
+                log.exception("shutdown hook %s failed", _name(fn))
         if getattr(self, "_refusing", False):
             from .reactive import on_shared_state
 
@@ -985,14 +1034,41 @@ class App:
             loop.call_soon_threadsafe(fn, *args)
 
     def spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
-        """Run ``coro`` as a task on the sessions' event loop; call it on that loop (an async handler's task).
+        """Run ``coro`` as a background task of the app in this process, until it ends or the server stops.
 
-        Keep the task (asyncio holds tasks weakly).
+        For work that belongs to no session (a poller, a queue consumer,
+        a periodic cleanup): start it from an :meth:`on_startup` hook (or a
+        handler), on the app's event loop.  The app keeps the task (asyncio
+        holds tasks weakly), logs the exception that ends it, and cancels it
+        at shutdown before the :meth:`on_shutdown` hooks run (waiting up to
+        ``TASK_STOP_TIMEOUT`` seconds for it to end).  From another thread:
+        ``app.call_soon(app.spawn, coro)``.  A session's own task is
+        ``conn.spawn`` (cancelled when the session ends).
         """
         loop = self._loop
         if loop is None:
-            raise RuntimeError("the app is not being served yet")
-        return loop.create_task(coro)  # type: ignore[arg-type]
+            if hasattr(coro, "close"):
+                coro.close()  # never started: no "never awaited" warning
+            raise RuntimeError("the app is not being served yet: spawn from an on_startup hook")
+        task = loop.create_task(coro)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task %s failed", task.get_name(), exc_info=task.exception())
+
+    async def _stop_tasks(self) -> None:
+        tasks = [t for t in self._tasks if not t.done()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            _done, pending = await asyncio.wait(tasks, timeout=TASK_STOP_TIMEOUT)
+            if pending:
+                log.warning("%d background tasks still running %.0f s after they were cancelled",
+                            len(pending), TASK_STOP_TIMEOUT)
 
     def in_session(self, writer_id: Any, fn: Callable[[Conn], Any]) -> bool:
         """Run ``fn(conn)`` in the live session ``writer_id`` on its loop, from any thread.
@@ -1226,7 +1302,10 @@ class App:
         return self._outgoing(request, response)
 
     def _outgoing(self, request: Request, response: Response) -> Response:
-        """What every response gets on its way out: the protective headers, a CSRF id cookie made for it."""
+        """What every response gets on its way out: the protective headers, a CSRF id cookie made for it
+        (and the request's form files are closed: the handler is done with them)."""
+        if request._form is not None:
+            request.close()
         if request._csrf_cookie is not None:
             cookie = csrf_cookie(request)
             if cookie is not None:
@@ -1374,6 +1453,17 @@ def _origin_matches(origin: str, pattern: str) -> bool:
 
 # The subdomain part of an origin a wildcard matches: DNS labels, nothing else (no "@", "/", ":").
 _ORIGIN_HOST = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$")
+
+
+async def _call(fn: LifeHook) -> None:
+    """Run a startup or shutdown hook: awaited if it is ``async`` (a task it returns, say app.spawn's, is not)."""
+    result = fn()
+    if inspect.iscoroutine(result):
+        await result
+
+
+def _name(fn: Any) -> str:
+    return getattr(fn, "__qualname__", None) or repr(fn)
 
 
 class _LogLimit:

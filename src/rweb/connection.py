@@ -16,7 +16,7 @@ client) creates one :class:`Connection` per socket and drives it the same way:
 Messages the server sends on its own (pushes, effects asked for outside an
 action) go out through ``send``; ``schedule(fn)`` must run ``fn`` soon on the
 same loop; an async handler runs as a task on the app's loop
-(:meth:`rweb.App.spawn`).  Nothing here touches a socket.
+(``app.loop().create_task``).  Nothing here touches a socket.
 
 States: ``joining`` (built) -> ``live`` (open() succeeded) -> ``closed``; while
 an async handler runs, the state is a :class:`_Busy` holding its task and the
@@ -258,7 +258,7 @@ class Connection:
         if type(state) is _Restore:
             busy = _Busy(None)  # messages that arrive meanwhile wait, as for an async handler
             self.state = busy
-            busy.task = self.app.spawn(self._restore(busy, state))
+            busy.task = self.app.loop().create_task(self._restore(busy, state))
             return None, True
         if state is _RESUMED:
             self.state = LIVE
@@ -578,7 +578,7 @@ class Connection:
         busy = _Busy(pending)
         coro = self._answer_later(busy, session, action, pending, ref)
         try:
-            busy.task = self.app.spawn(coro)
+            busy.task = self.app.loop().create_task(coro)
         except Exception as exc:  # no event loop to run it on (a Connection driven by hand)
             coro.close()
             session.abandon(pending)

@@ -290,18 +290,35 @@ class Request:
         qs = f"?{self.query_string}" if self.query_string else ""
         return f"{self.scheme}://{host}{quote(self.root_path + self.path)}{qs}"
 
-    def form(self) -> QueryParams:
-        """The fields of a url-encoded form body (``application/x-www-form-urlencoded``).
+    def form(
+        self,
+        *,
+        max_parts: int | None = None,
+        max_field_size: int | None = None,
+        max_file_size: int | None = None,
+    ) -> QueryParams:
+        """The fields of a form body: url-encoded (``application/x-www-form-urlencoded``) or
+        ``multipart/form-data`` (a form with files: each file an :class:`rweb.formdata.UploadFile`).
 
-        Raises :class:`HTTPError` 415 for another content type (multipart
-        bodies come with uploads) and 400 for a body that is not UTF-8.
+        Multipart limits (rweb.formdata; over one, 413): ``max_parts`` (1000),
+        ``max_field_size`` (1 MiB), ``max_file_size`` (default: the body's
+        limit, ``App(max_body_size)``).  The files are closed once the response
+        is made.  Raises :class:`HTTPError` 415 for another content type and 400
+        for a body that is not UTF-8 or not valid multipart.
         """
         if self._form is None:
             ctype = self.headers.get("content-type", "").partition(";")[0].strip().lower()
             if not self.body:
                 self._form = QueryParams()
+            elif ctype == "multipart/form-data":
+                from .formdata import parse_multipart
+
+                self._form = parse_multipart(
+                    self.body, self.headers.get("content-type", ""),
+                    max_parts=max_parts, max_field_size=max_field_size, max_file_size=max_file_size,
+                )
             elif ctype not in ("application/x-www-form-urlencoded", ""):
-                raise HTTPError(415, f"expected a url-encoded form, not {ctype}")
+                raise HTTPError(415, f"expected a form (url-encoded or multipart/form-data), not {ctype}")
             else:
                 try:
                     text = self.body.decode("utf-8")
@@ -309,6 +326,12 @@ class Request:
                     raise HTTPError(400, "the form is not valid UTF-8") from None
                 self._form = QueryParams(parse_qsl(text, keep_blank_values=True))
         return self._form
+
+    def close(self) -> None:
+        """Close the files of a multipart :meth:`form` (the app does it once the response is made)."""
+        close = getattr(self._form, "close", None)
+        if close is not None:
+            close()
 
     def json(self) -> Any:
         """The body as JSON; :class:`HTTPError` 400 when it is not."""

@@ -99,7 +99,7 @@ def load_app(target: str, title: str | None = None) -> App:
     if isinstance(obj, App):
         return obj
     if callable(obj):
-        return App(obj, title or label)
+        return App(title or label, obj)
     raise AppNotFound(f"{target} is a {type(obj).__name__}, neither an rweb.App nor a session_setup function")
 
 

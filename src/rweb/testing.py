@@ -19,6 +19,9 @@ records full page loads (``Redirect``, ``conn.redirect``) in ``loaded``.
 :meth:`App.handle_http` (no socket, no thread), keeps a cookie jar across
 requests, and opens live sessions that carry its cookies
 (``http.live("/")``): log in over HTTP, then drive the protected page.
+``with TestClient(app) as http:`` also starts the app as a server does (its
+``on_startup`` hooks, whose ``app.spawn`` tasks run while the client waits or
+``run_pending()`` runs) and stops it at the block's end (``on_shutdown``).
 
 ``Page(app, url)`` (or ``http.page(url)``, ``Page(client)``) drives a
 ``Client`` by CSS selectors and user steps (``click``, ``fill``, ``check``,
@@ -83,9 +86,9 @@ HeaderArg = Mapping[str, str | None]
 def _as_app(app_or_setup: Callable[..., Any] | App, app_options: dict[str, Any]) -> App:
     if isinstance(app_or_setup, App):
         if app_options:
-            raise TypeError(f"options {sorted(app_options)} are for App(session_setup, ...), not an App")
+            raise TypeError(f"options {sorted(app_options)} are for App(title, session_setup, ...), not an App")
         return app_or_setup
-    return App(app_or_setup, **app_options)
+    return App(session_setup=app_or_setup, **app_options)
 
 
 # -- the real server ---------------------------------------------------------------
@@ -129,7 +132,7 @@ def serve(
     """Run the real server in a background thread for the duration of the block."""
     from .server.picows_transport import Server
 
-    app = session_setup if isinstance(session_setup, App) else App(session_setup, title, **app_options)
+    app = session_setup if isinstance(session_setup, App) else App(title, session_setup, **app_options)
     started = threading.Event()
     state: dict[str, Any] = {}
 
@@ -258,6 +261,12 @@ class _PendingLoop:
                 raise TimeoutError(f"no reply within {timeout} s: an async handler still runs")
             assert aio is not None
             aio.run_until_complete(asyncio.wait(tasks, timeout=left, return_when=asyncio.FIRST_COMPLETED))
+
+    def run(self, coro: Any, timeout: float = 10.0) -> Any:
+        """Run ``coro`` to its end as a task of this loop (the app's startup or shutdown): its result."""
+        task = self.create_task(coro)
+        self.run_until(task.done, timeout)
+        return task.result()
 
     def settle(self, timeout: float = 1.0) -> None:
         """Let cancelled tasks (the handlers of closed sessions) finish, so none is destroyed pending."""
@@ -667,7 +676,9 @@ class TestClient:
     cookies the app sets (``cookies``, a :class:`CookieJar`) and sends them
     back; ``data=`` sends a url-encoded form, ``json=`` a JSON body,
     ``content=`` raw bytes.  A header given as ``None`` is not sent.
-    ``live(url)`` joins a reactive page with the jar's cookies.
+    ``live(url)`` joins a reactive page with the jar's cookies.  As a context
+    manager it runs the app's ``on_startup`` hooks on entry and its
+    ``on_shutdown`` hooks on exit, as a server does (docs/lifecycle.md).
 
     Async handlers run on a private event loop (no thread); a TestClient
     cannot be used from inside a running loop (an ``async def`` test): await
@@ -700,6 +711,7 @@ class TestClient:
         self.client = client
         self._loop: asyncio.AbstractEventLoop | None = None
         self._live: list[Client] = []
+        self._started = False  # the app started by `with TestClient(app)`: stopped at its end
         self.pending = _pending_loop(self.app)
 
     # -- requests ----------------------------------------------------------------
@@ -890,10 +902,17 @@ class TestClient:
             self._loop.close()
 
     def __enter__(self) -> TestClient:
+        """Start the app as a server would (its broker, then its ``on_startup`` hooks); ``__exit__`` stops it."""
+        self.pending.run(self.app.startup())
+        self._started = True
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+        if self._started:
+            self._started = False
+            self.pending.run(self.app.shutdown())
+            self.pending.settle()
 
 
 def _pairs(values: Params) -> list[tuple[str, str]]:

@@ -203,9 +203,7 @@ def start_rweb(
     else:
         if session_setup is None:
             raise TypeError("start_rweb(port, title, session_setup) or start_rweb(port, app)")
-        app = App(
-            session_setup, title, max_message_size=max_message_size, actions=actions, head=head
-        )
+        app = App(title, session_setup, max_message_size=max_message_size, actions=actions, head=head)
     n = default_workers() if workers is None else workers
     if n < 1:
         raise ValueError("workers must be at least 1")

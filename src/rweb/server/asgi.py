@@ -8,10 +8,13 @@ built-in server serves:
 - ``websocket`` at the app's socket path (``/ws`` within the app): one
   :class:`~rweb.connection.Connection` per socket; its replies and pushes go
   out, in order, through one writer task per socket;
-- ``lifespan``: binds the app to the server's event loop at startup and closes
-  the live sockets with 1012 ("service restart") at shutdown, as uvicorn does.  Servers that send no
-  lifespan, and Starlette's ``Mount`` (which does not forward it), get the
-  binding on the first request.
+- ``lifespan``: binds the app to the server's event loop and starts it (the
+  broker, then the ``app.on_startup`` hooks; a failing hook answers
+  ``lifespan.startup.failed``) at startup; at shutdown closes the live sockets
+  with 1012 ("service restart"), as uvicorn does, then stops the app (its
+  ``app.spawn`` tasks cancelled, the ``app.on_shutdown`` hooks run).  Servers
+  that send no lifespan, and Starlette's ``Mount`` (which does not forward
+  it), get the binding and the start on the first request.
 
 Under a mount (``Mount("/app", app=rweb.asgi(app))``) or ``--root-path``, paths
 are matched within the app and the page's script, socket and redirect URLs
@@ -24,12 +27,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from ..app import App, error_response, sendable
 from ..connection import Connection
-from ..http import Request, Response
+from ..http import PlainTextResponse, Request, Response
 from ..session import ConnectionInfo
 
 __all__ = ["ASGIApp", "route_path"]
@@ -46,6 +50,13 @@ SERVICE_RESTART = 1012  # the server stops and comes back: reconnect at once
 POLICY_VIOLATION = 1008  # sent before accept: the server answers 403 (a foreign Origin)
 INTERNAL_ERROR = 1011
 SHUTDOWN_TIMEOUT = 5.0  # bound on waiting for sockets to close at shutdown
+# A server without WebSocket support (plain `pip install uvicorn`, or `--ws none`) passes
+# the handshake on as HTTP: answered 426 and logged at most this often (seconds).
+NO_UPGRADE_LOG_INTERVAL = 60.0
+NO_UPGRADE_FIX = (
+    "Install the server with WebSocket support: pip install 'uvicorn[standard]' "
+    "(or pip install websockets), and do not run it with --ws none."
+)
 
 
 class ASGIApp:
@@ -58,11 +69,14 @@ class ASGIApp:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sockets: set[_Socket] = set()  # live WebSockets
         self._stopping = False  # sessions saved for the next server: nothing more is answered
+        self._no_upgrade_logged: float | None = None  # when a handshake without upgrade was last logged
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
             self._bind(scope)
+            if not self.app._started:  # no lifespan (a Mount): the app starts with its first request
+                await self.app.startup()
             await self._http(scope, receive, send)
         elif kind == "websocket":
             self._bind(scope)
@@ -91,9 +105,8 @@ class ASGIApp:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 try:
-                    self._bind()
-                    await self.app.startup()
-                except Exception as exc:
+                    await self.startup()
+                except Exception as exc:  # an on_startup hook failed (logged): the server does not serve
                     await send({"type": "lifespan.startup.failed", "message": repr(exc)})
                     return
                 await send({"type": "lifespan.startup.complete"})
@@ -101,6 +114,16 @@ class ASGIApp:
                 await self.shutdown()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+    async def startup(self) -> None:
+        """Bind the app to the running loop and start it (its broker, then its ``on_startup`` hooks).
+
+        Run at lifespan startup; a parent app that does not forward lifespan
+        (Starlette's ``Mount``) can await it from its own (else the app starts
+        with its first request).
+        """
+        self._bind()
+        await self.app.startup()
 
     async def shutdown(self, timeout: float = SHUTDOWN_TIMEOUT) -> None:
         """Save the sessions, close every live socket with 1012 and wait (at most ``timeout`` s) for them to end.
@@ -128,6 +151,9 @@ class ASGIApp:
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
         head = scope["method"] == "HEAD"
+        if scope["method"] == "GET" and route_path(scope) == self.app.socket_path and _asks_websocket(headers):
+            await _respond(send, self._cannot_upgrade(), head)
+            return
         try:
             body = await _read_body(receive, headers, self.app.max_body_size)
         except _Disconnected:
@@ -147,6 +173,21 @@ class ASGIApp:
         )
         response = await self.app.handle_http(request)
         await _respond(send, response, head)
+
+    def _cannot_upgrade(self) -> Response:
+        """A WebSocket handshake that arrived as plain HTTP: the server cannot upgrade (426, logged)."""
+        now = time.monotonic()
+        if self._no_upgrade_logged is None or now - self._no_upgrade_logged >= NO_UPGRADE_LOG_INTERVAL:
+            self._no_upgrade_logged = now
+            log.error(
+                "a WebSocket handshake at %s reached rweb as a plain HTTP request: this ASGI server "
+                "cannot upgrade connections to WebSocket, so pages paint but never go live. %s",
+                self.app.socket_path, NO_UPGRADE_FIX,
+            )
+        return PlainTextResponse(
+            "426 Upgrade Required: this server cannot upgrade the connection to a WebSocket. " + NO_UPGRADE_FIX,
+            426, {"Upgrade": "websocket", "Connection": "close"},
+        )
 
     # -- websocket ----------------------------------------------------------------
 
@@ -301,6 +342,14 @@ def route_path(scope: Scope) -> str:
         if path[len(root)] == "/":
             return path[len(root) :]
     return path or "/"
+
+
+def _asks_websocket(headers: list[tuple[str, str]]) -> bool:
+    """A WebSocket handshake's ``Upgrade: websocket`` (the header's tokens, any case)."""
+    return any(
+        name.lower() == "upgrade" and "websocket" in (t.strip().lower() for t in value.split(","))
+        for name, value in headers
+    )
 
 
 class _Disconnected(Exception):
