@@ -326,7 +326,7 @@ def test_a_hook_that_raises_is_logged_and_does_not_stop_the_session(caplog: pyte
 
 
 def test_a_session_whose_setup_takes_no_conn_keeps_no_headers() -> None:
-    app = App(lambda w: ((lambda: p("x")), {}), "t")
+    app = App("t", lambda w: ((lambda: p("x")), {}))
     info = ConnectionInfo(path="/ws", headers={"user-agent": "x" * 1000})
     c = Connection(app, 1, info, lambda b: None, lambda f: None)
     c.open()
@@ -529,16 +529,16 @@ def test_debug_mode_shows_the_exception_message_production_does_not(caplog: pyte
 
         return (lambda: div(button("x", data_action="x"))), on_action
 
-    quiet = Tab(App(setup, "x"))
+    quiet = Tab(App("x", setup))
     msg = quiet.click("x")["e"]["message"]
     assert "KeyError (ref " in msg and "token-abc123" not in msg
-    loud = Tab(App(setup, "x", debug=True))
+    loud = Tab(App("x", setup, debug=True))
     shown = loud.click("x")["e"]["message"]
     assert "token-abc123" in shown and "Traceback" in shown and "in on_action" in shown
     # Debug mode is the app's, not the process's: an app without it still says nothing.
     assert not render.DEBUG
     assert "token-abc123" not in quiet.click("x")["e"]["message"]
-    assert "token-abc123" not in Tab(App(setup, "x")).click("x")["e"]["message"]
+    assert "token-abc123" not in Tab(App("x", setup)).click("x")["e"]["message"]
 
 
 def test_debug_mode_covers_renders_and_the_first_paint() -> None:
@@ -565,7 +565,7 @@ def test_debug_mode_covers_renders_and_the_first_paint() -> None:
         raise RuntimeError("secret-setup")
 
     for debug in (False, True):
-        app = App(setup, "x", debug=debug)
+        app = App("x", setup, debug=debug)
         app.page("/broken")(broken)
         msg = Tab(app).click("x")["e"]["message"]
         assert ("secret-render" in msg) is debug, msg

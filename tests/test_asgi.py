@@ -567,7 +567,7 @@ def _ws_scope(path: str = "/ws", query: bytes = b"") -> dict[str, Any]:
 
 
 def test_lifespan_binds_the_app_and_shutdown_closes_sockets_with_1012(wire: Any) -> None:
-    asgi_app = rweb.asgi(App(_seed_counter(), "c"))
+    asgi_app = rweb.asgi(App("c", _seed_counter()))
 
     async def main() -> None:
         life = Channel()
@@ -598,7 +598,7 @@ def test_lifespan_binds_the_app_and_shutdown_closes_sockets_with_1012(wire: Any)
 
 
 def test_an_oversized_body_is_refused_without_reading_it(wire: Any) -> None:
-    asgi_app = rweb.asgi(App(_seed_counter(), "c", max_body_size=10))
+    asgi_app = rweb.asgi(App("c", _seed_counter(), max_body_size=10))
 
     def scope(headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
         return {"type": "http", "method": "POST", "path": "/", "root_path": "", "query_string": b"",
@@ -661,7 +661,7 @@ def test_route_path_with_and_without_the_prefix_in_path() -> None:
 def test_rweb_asgi_stays_callable_once_the_adapter_is_imported() -> None:
     import rweb.server.asgi
 
-    first, second = rweb.asgi(App(_seed_counter())), rweb.asgi(App(_seed_counter()))
+    first, second = rweb.asgi(App(session_setup=_seed_counter())), rweb.asgi(App(session_setup=_seed_counter()))
     assert isinstance(first, ASGIApp) and isinstance(second, ASGIApp)
     with pytest.raises(TypeError):
         rweb.asgi(object())  # type: ignore[arg-type]
@@ -681,7 +681,7 @@ def test_a_socket_from_another_site_is_refused_under_uvicorn(plain: Uvicorn, wir
 
 def test_a_socket_the_server_closes_for_a_restart_keeps_its_session_for_a_resume(wire: Any) -> None:
     """uvicorn closes sockets with 1012 before the lifespan's shutdown: the session is kept (then saved)."""
-    asgi_app = rweb.asgi(App(_seed_counter(), "c"))
+    asgi_app = rweb.asgi(App("c", _seed_counter()))
 
     async def main() -> None:
         life = Channel()

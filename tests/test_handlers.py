@@ -550,7 +550,7 @@ def test_a_base_exception_in_the_first_render_or_the_setup_fails_the_join() -> N
 
     with pytest.raises(RuntimeError, match="setup_error"):
         Client(setup_fails)
-    assert TestClient(App(setup_fails)).get("/").status == 500
+    assert TestClient(App(session_setup=setup_fails)).get("/").status == 500
 
 
 def raiser(exc: BaseException) -> Any:
@@ -720,7 +720,7 @@ def test_slow_setup_render_and_handler_are_logged_once_a_minute(caplog: pytest.L
     tab.send("inc")
     assert not [r for r in caplog.records if "blocked the event loop" in r.getMessage()]
     with pytest.raises(ValueError):
-        App(slow_setup, slow_callback_ms=-1)
+        App(session_setup=slow_setup, slow_callback_ms=-1)
 
 
 # -- docs/handlers.md ----------------------------------------------------------------------------

@@ -634,7 +634,7 @@ def shared_app(shared: Shared) -> App:
 
         return page, on_action
 
-    return App(setup, "shared")
+    return App("shared", setup)
 
 
 def write(shared: Shared, size: int = 8192) -> None:

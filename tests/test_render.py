@@ -104,7 +104,7 @@ def test_client_html_matches_to_html_of_the_same_tree() -> None:
 
 def test_counter_click_reply_is_a_tiny_slot_patch(counter_example: Any) -> None:
     info = ConnectionInfo()
-    conn = Connection(App(counter_example.session_setup), 1, info, lambda b: None, lambda f: None)
+    conn = Connection(App(session_setup=counter_example.session_setup), 1, info, lambda b: None, lambda f: None)
     conn.open()
     for _ in range(5):
         conn.receive(b'{"action":"inc","params":{}}')
@@ -462,7 +462,7 @@ def test_keyed_rows_insert_at_top_sends_only_the_new_row_and_the_parent() -> Non
         elif action == "reverse":
             todos.items.reverse()
 
-    app = App(lambda w: (page, on_action), actions=["edit", "reverse"])
+    app = App(session_setup=lambda w: (page, on_action), actions=["edit", "reverse"])
     c = Client(app)
     assert renders == dict.fromkeys(range(5), 1)
     reply = c.send("add")
@@ -506,7 +506,7 @@ def test_removed_components_are_sent_as_null_and_stop_being_tracked() -> None:
         elif action == "poke":
             removed[0].text = "poked"
 
-    c = Client(App(lambda w: (page, on_action), actions=["poke"]))
+    c = Client(App(session_setup=lambda w: (page, on_action), actions=["poke"]))
     reply = c.send("del-1")
     assert reply["d"]["row-1"] is None
     assert "row-1" not in c.components and "one" not in c.html()
@@ -543,7 +543,7 @@ def test_component_name_used_twice_in_one_parent_fails_the_mount() -> None:
     def page() -> Any:
         return div(component("x", lambda: "1"), component("x", lambda: "2"))
 
-    session = App(lambda w: (page, lambda a, p: None)).session(1)
+    session = App(session_setup=lambda w: (page, lambda a, p: None)).session(1)
     with pytest.raises(RenderError, match="used twice"):
         session.mount()
 
@@ -555,7 +555,7 @@ def test_component_name_used_twice_under_different_parents_fails_the_mount() -> 
             component("b", lambda: div(component("x", lambda: span("2")))),
         )
 
-    session = App(lambda w: (page, lambda a, p: None)).session(1)
+    session = App(session_setup=lambda w: (page, lambda a, p: None)).session(1)
     with pytest.raises(RenderError, match="used twice"):
         session.mount()
 
@@ -623,7 +623,7 @@ def test_a_component_can_move_out_of_a_removed_parent() -> None:
 
 
 def test_root_is_a_reserved_component_name() -> None:
-    session = App(lambda w: (lambda: div(component("root", lambda: "x")), None or {})).session(1)
+    session = App(session_setup=lambda w: (lambda: div(component("root", lambda: "x")), None or {})).session(1)
     with pytest.raises(RenderError, match="reserved"):
         session.mount()
 
@@ -632,7 +632,7 @@ def test_a_page_whose_root_fails_does_not_open() -> None:
     def page() -> Any:
         raise ValueError("no page today")
 
-    conn = Connection(App(lambda w: (page, {})), 1, ConnectionInfo(), lambda b: None, lambda f: None)
+    conn = Connection(App(session_setup=lambda w: (page, {})), 1, ConnectionInfo(), lambda b: None, lambda f: None)
     msg, ok = conn.open()
     assert not ok
     assert json.loads(msg)["e"]["code"] == "render_error"
@@ -716,7 +716,7 @@ def test_component_re_rendered_in_a_later_pass_of_the_mount_is_sent_whole() -> N
             button("x", data_action="x"),
         )
 
-    init = App(lambda w: (page, {})).session(1).mount()
+    init = App(session_setup=lambda w: (page, {})).session(1).mount()
     assert set(init["total"]) == {"s", "d"}, init["total"]
     assert rebuild(init["total"]) == '<span data-rc="total">1+10</span>'
 

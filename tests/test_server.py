@@ -345,7 +345,7 @@ def test_writer_ids_are_unique_across_workers(counter_example: Any) -> None:
     from rweb import App
     from rweb.server import Server
 
-    app = App(counter_example.session_setup)
+    app = App(session_setup=counter_example.session_setup)
     servers = [Server(app, worker_index=w, workers=3) for w in range(3)]
     ids = [s.next_writer_id() for s in servers for _ in range(50)]
     assert len(set(ids)) == len(ids) == 150

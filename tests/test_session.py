@@ -39,7 +39,7 @@ def test_app_requires_a_callable_setup() -> None:
     with pytest.raises(TypeError):
         App("title", "not callable")  # type: ignore[arg-type]
     with pytest.raises(TypeError):
-        App(42)  # type: ignore[arg-type]
+        App(session_setup=42)  # type: ignore[arg-type]
 
 
 def test_setup_gets_the_writer_id() -> None:
@@ -79,7 +79,7 @@ def test_setup_with_a_defaulted_second_argument_gets_the_connection_info() -> No
     [None, (lambda: p("x"),), ("not callable", {}), (lambda: p("x"), "not a handler"), [1, 2]],
 )
 def test_setup_returning_the_wrong_thing_is_a_setup_error(result: Any) -> None:
-    app = App(lambda w: result)
+    app = App(session_setup=lambda w: result)
     with pytest.raises(SetupError):
         app.session(1)
     with pytest.raises(RuntimeError, match="setup_error"):
@@ -91,7 +91,7 @@ def test_setup_that_raises_is_a_setup_error_and_is_logged(caplog: pytest.LogCapt
         raise KeyError("no such user")
 
     with pytest.raises(SetupError, match="KeyError"):
-        App(setup).session(1)
+        App(session_setup=setup).session(1)
     caplog.set_level(logging.ERROR, logger="rweb")
     with pytest.raises(RuntimeError, match="setup_error"):
         Client(setup)
@@ -217,7 +217,7 @@ def test_only_actions_bound_on_the_current_page_are_accepted() -> None:
 
         return page, on_action
 
-    c = Client(App(setup, actions=["hide"]))
+    c = Client(App(session_setup=setup, actions=["hide"]))
     for action in ("typed", "changed", "submitted"):
         assert "e" not in c.send(action)
     assert c.send("secret")["e"]["code"] == "unknown_action"

@@ -81,8 +81,8 @@ def pair(**options: Any) -> tuple[App, App, MemoryStore]:
     """Two "processes" of one deployment: same key, same store, same broker."""
     store, broker = MemoryStore(), LocalPubSub()
     opts = dict(session_store=store, broker=broker, secret_key="k" * 32, actions=ACTIONS, **options)
-    a = App(board(), "board", **opts)
-    b = App(board(), "board", **opts)
+    a = App("board", board(), **opts)
+    b = App("board", board(), **opts)
     return a, b, store
 
 
@@ -262,10 +262,10 @@ def test_a_snapshot_of_another_page_or_a_changed_setup(caplog: pytest.LogCapture
 
 
 def test_snapshots_are_off_without_a_store_or_without_resuming() -> None:
-    plain = App(board(), "b", actions=ACTIONS)
+    plain = App("b", board(), actions=ACTIONS)
     Client(plain, "/")
     assert plain.snapshots is None
-    off = App(board(), "b", actions=ACTIONS, session_store=MemoryStore(), resume_grace=0)
+    off = App("b", board(), actions=ACTIONS, session_store=MemoryStore(), resume_grace=0)
     Client(off, "/")
     assert off.snapshots is None
 
@@ -301,7 +301,7 @@ def async_counter() -> Any:
 
 
 def test_a_socket_lost_while_an_async_handler_runs_keeps_its_session() -> None:
-    app = App(async_counter(), "a", actions=("inc", "slow"))
+    app = App("a", async_counter(), actions=("inc", "slow"))
     c = Client(app, "/")
     c.send("inc")
     c.conn.receive(orjson.dumps({"action": "slow", "params": {}, "ref": 2}))  # starts, unanswered
@@ -413,8 +413,8 @@ def test_a_snapshot_of_another_path_is_not_restored(caplog: pytest.LogCaptureFix
 def test_a_stored_snapshot_over_the_limit_is_deleted_unread(caplog: pytest.LogCaptureFixture) -> None:
     store, broker = MemoryStore(), LocalPubSub()
     opts = dict(session_store=store, broker=broker, secret_key="k" * 32, actions=ACTIONS)
-    a = App(board(), "board", **opts)  # saves up to 64 KiB
-    b = App(board(), "board", snapshot_limit=2_000, **opts)  # takes up to 2,000 bytes
+    a = App("board", board(), **opts)  # saves up to 64 KiB
+    b = App("board", board(), snapshot_limit=2_000, **opts)  # takes up to 2,000 bytes
     c = Client(a, "/")
     c.send("inc")
     c.send("add", {"text": "m" * 3_000})
@@ -429,7 +429,7 @@ def test_a_stored_snapshot_over_the_limit_is_deleted_unread(caplog: pytest.LogCa
 
 def test_the_test_client_resumes_with_the_latest_token_as_the_browser_does() -> None:
     for store in (None, MemoryStore()):  # in memory; and with snapshots (the key follows the token)
-        app = App(board(), "board", actions=ACTIONS, session_store=store)
+        app = App("board", board(), actions=ACTIONS, session_store=store)
         c = Client(app, "/")
         c.send("inc")
         c.lose()

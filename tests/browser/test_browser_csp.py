@@ -31,7 +31,7 @@ document.addEventListener("securitypolicyviolation", (e) => {
 
 def test_the_counter_works_under_a_strict_csp_with_no_violation(pw_context: Any, pw_open: Any) -> None:
     pw_context.add_init_script(LISTEN)  # before the page's own scripts, on every load
-    app = App(counter_setup, "CSP", security_headers={"Content-Security-Policy": STRICT_CSP})
+    app = App("CSP", counter_setup, security_headers={"Content-Security-Policy": STRICT_CSP})
     live = pw_open(app, "/")
     page = live.page
     assert page.evaluate("document.readyState") == "complete"

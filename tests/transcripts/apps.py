@@ -37,7 +37,7 @@ def counter() -> tuple[App, str, list[dict[str, Any]]]:
             on_action,
         )
 
-    app = App(setup, "counter")
+    app = App("counter", setup)
     inc = {"action": "inc", "params": {}}
     return app, "/", [inc, inc, {"action": "dec", "params": {}}, {"action": "nope", "params": {}}]
 
@@ -70,7 +70,7 @@ def todos() -> tuple[App, str, list[dict[str, Any]]]:
             on_action,
         )
 
-    app = App(setup, "todos", actions=["top"])
+    app = App("todos", setup, actions=["top"])
     return app, "/", [
         {"action": "add", "params": {"text": "milk"}},
         {"action": "add", "params": {"text": "eggs"}},
