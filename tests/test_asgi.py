@@ -34,6 +34,7 @@ pytest.importorskip("starlette")
 
 import rweb
 from rweb import App, Conn, PlainTextResponse, Redirect, Request, reactive
+from rweb.client_script import client_url
 from rweb.html import button, component, div, h1, p, span
 from rweb.protocol import assemble
 from rweb.server.asgi import ASGIApp, route_path
@@ -253,7 +254,7 @@ def test_the_counter_page_and_the_client_script(plain: Uvicorn) -> None:
     assert "<title>RWeb Counter</title>" in page
     assert '<div data-rc="display"><span>Count: </span><span>0</span></div>' in page
     assert '<meta name="rweb-socket" content="/ws">' in page
-    assert '<script src="/_rweb/rweb.js" defer>' in page
+    assert f'<script src="{client_url()}" defer>' in page
 
     status, headers, js = plain.request("GET", "/_rweb/rweb.js")
     assert status == 200 and headers["content-type"].startswith("text/javascript")
@@ -423,7 +424,7 @@ def test_mounted_app_serves_its_page_under_the_prefix(mounted: Uvicorn) -> None:
     page = _text(body)
     assert '<meta name="rweb-socket" content="/app/ws">' in page
     assert '<meta name="rweb-root" content="/app">' in page
-    assert '<script src="/app/_rweb/rweb.js" defer>' in page
+    assert f'<script src="/app{client_url()}" defer>' in page
     assert '<div data-rc="display"><span>Count: </span><span>0</span></div>' in page
 
     status, headers, js = mounted.request("GET", "/app/_rweb/rweb.js")

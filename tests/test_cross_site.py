@@ -20,6 +20,7 @@ import pytest
 
 import rweb
 from rweb import App, Request
+from rweb.client_script import client_url
 from rweb.html import button, div, form, span, to_html
 from rweb.security import CSRF_HEADER, SECURITY_HEADERS
 from rweb.testing import TestClient, serve
@@ -338,5 +339,5 @@ def test_an_app_changes_or_drops_the_defaults() -> None:
 def test_the_first_paint_has_no_inline_script_or_style(server: Target) -> None:
     _, _, body = server.request("GET", "/")
     assert b"<style" not in body
-    assert re.findall(rb"<script[^>]*>", body) == [b'<script src="/_rweb/rweb.js" defer>']
+    assert re.findall(rb"<script[^>]*>", body) == [f'<script src="{client_url()}" defer>'.encode()]
     assert b" style=" not in body

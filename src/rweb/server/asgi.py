@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from ..app import App, error_response, sendable
+from ..client_script import client_encoded
 from ..connection import Connection
 from ..http import Request, Response
 from ..session import ConnectionInfo
@@ -92,6 +93,7 @@ class ASGIApp:
             if message["type"] == "lifespan.startup":
                 try:
                     self._bind()
+                    client_encoded()  # compressed now rather than on the first request for it
                     await self.app.startup()
                 except Exception as exc:
                     await send({"type": "lifespan.startup.failed", "message": repr(exc)})
