@@ -12,10 +12,12 @@ read) drive the ASGI callable in-process.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import http.client
 import importlib.util
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -429,6 +431,16 @@ def test_mounted_app_serves_its_page_under_the_prefix(mounted: Uvicorn) -> None:
 
     status, headers, js = mounted.request("GET", "/app/_rweb/rweb.js")
     assert status == 200 and headers["content-type"].startswith("text/javascript") and len(js) > 1000
+
+
+def test_mounted_app_serves_the_hashed_script_compressed_under_the_prefix(mounted: Uvicorn) -> None:
+    _, _, body = mounted.request("GET", "/app/")
+    src = re.findall(r'<script src="([^"]+)"', body.decode())
+    assert src == ["/app" + client_url()]
+    status, headers, js = mounted.request("GET", src[0], headers={"Accept-Encoding": "gzip"})
+    assert status == 200 and headers["content-encoding"] == "gzip" and headers["vary"] == "Accept-Encoding"
+    assert headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert gzip.decompress(js) == (ROOT / "src" / "rweb" / "client" / "rweb.js").read_bytes()
 
 
 def test_mounted_app_handlers_see_paths_within_the_app(mounted: Uvicorn) -> None:
