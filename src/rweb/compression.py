@@ -31,7 +31,7 @@ coding) the answer is ``406``.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Sequence
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 try:  # optional: pip install 'rweb[brotli]'
@@ -98,10 +98,15 @@ def parse_accept_encoding(header: str) -> dict[str, float]:
     return prefs
 
 
-def choose(header: str | None, offered: Sequence[str]) -> str | None:
+def choose(header: str | None, offered: tuple[str, ...]) -> str | None:
     """The coding to answer with: one of ``offered`` (best first), ``"identity"``, or None (nothing acceptable)."""
     if not header:
         return IDENTITY
+    return _choose(header, offered)
+
+
+@lru_cache(maxsize=256)  # browsers send a handful of values: each is parsed once
+def _choose(header: str, offered: tuple[str, ...]) -> str | None:
     prefs = parse_accept_encoding(header)
     star = prefs.get("*")
     best, best_q = None, 0.0
