@@ -341,3 +341,18 @@ def test_the_first_paint_has_no_inline_script_or_style(server: Target) -> None:
     assert b"<style" not in body
     assert re.findall(rb"<script[^>]*>", body) == [f'<script src="{client_url()}" defer>'.encode()]
     assert b" style=" not in body
+
+
+def test_the_token_is_masked_afresh_each_time_and_a_token_from_before_masking_still_passes() -> None:
+    http = TestClient(build_app())
+    first = re.search(r'value="([^"]+)"', http.get("/form").text)
+    second = re.search(r'value="([^"]+)"', http.get("/form").text)
+    assert first is not None and second is not None and first.group(1) != second.group(1)
+    ident = http.cookies.get("rweb_csrf")
+    assert ident and ident not in first.group(1)  # the browser's id is not in the page's bytes
+    for token in (first.group(1), second.group(1)):
+        assert http.post("/transfer", data={"_csrf": token}).status == 200
+    # A form printed before masking carries the signed token as it is: still accepted.
+    unmasked = http.app.signer.sign("csrf:" + ident)
+    assert http.post("/transfer", data={"_csrf": unmasked}).status == 200
+    assert http.post("/transfer", data={"_csrf": first.group(1)[:-4] + "AAAA"}).status == 403
