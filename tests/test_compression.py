@@ -151,6 +151,7 @@ def _vary(headers: http.client.HTTPMessage) -> list[str]:
         ("identity;q=0", None),
         ("identity;q=0, gzip", "gzip"),
         ("identity;q=0, *", "br"),
+        ("identity;q=0, gzip" + ", x-unknown" * 30, "gzip"),  # long: parsed, not cached
     ],
 )
 def test_choose_honours_weights_identity_and_star(header: str | None, chosen: str | None) -> None:

@@ -102,10 +102,12 @@ def choose(header: str | None, offered: tuple[str, ...]) -> str | None:
     """The coding to answer with: one of ``offered`` (best first), ``"identity"``, or None (nothing acceptable)."""
     if not header:
         return IDENTITY
+    if len(header) > 128:  # not a browser's: parsed each time rather than kept
+        return _choose.__wrapped__(header, offered)
     return _choose(header, offered)
 
 
-@lru_cache(maxsize=256)  # browsers send a handful of values: each is parsed once
+@lru_cache(maxsize=256)  # browsers send a handful of short values: each is parsed once
 def _choose(header: str, offered: tuple[str, ...]) -> str | None:
     prefs = parse_accept_encoding(header)
     star = prefs.get("*")
