@@ -4,7 +4,7 @@
     python examples/asgi_mount.py [--port 8000] [--host 127.0.0.1]
 
 http://127.0.0.1:8000/ is Starlette's page; http://127.0.0.1:8000/counter/
-the counter (its script at /counter/_rweb/rweb.js, its socket at /counter/ws).
+the counter (its script at /counter/_rweb/rweb.<hash>.js, its socket at /counter/ws).
 Needs ``pip install 'uvicorn[standard]' starlette``: plain ``uvicorn`` has no
 WebSocket library, and the page would paint but never go live.
 """

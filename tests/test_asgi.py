@@ -12,10 +12,12 @@ read) drive the ASGI callable in-process.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import http.client
 import importlib.util
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -35,6 +37,7 @@ pytest.importorskip("starlette")
 
 import rweb
 from rweb import App, Conn, PlainTextResponse, Redirect, Request, reactive
+from rweb.client_script import client_url
 from rweb.html import button, component, div, h1, p, span
 from rweb.protocol import assemble
 from rweb.server.asgi import ASGIApp, route_path
@@ -262,7 +265,7 @@ def test_the_counter_page_and_the_client_script(plain: Uvicorn) -> None:
     assert "<title>RWeb Counter</title>" in page
     assert '<div data-rc="display"><span>Count: </span><span>0</span></div>' in page
     assert '<meta name="rweb-socket" content="/ws">' in page
-    assert '<script src="/_rweb/rweb.js" defer>' in page
+    assert f'<script src="{client_url()}" defer>' in page
 
     status, headers, js = plain.request("GET", "/_rweb/rweb.js")
     assert status == 200 and headers["content-type"].startswith("text/javascript")
@@ -432,11 +435,21 @@ def test_mounted_app_serves_its_page_under_the_prefix(mounted: Uvicorn) -> None:
     page = _text(body)
     assert '<meta name="rweb-socket" content="/app/ws">' in page
     assert '<meta name="rweb-root" content="/app">' in page
-    assert '<script src="/app/_rweb/rweb.js" defer>' in page
+    assert f'<script src="/app{client_url()}" defer>' in page
     assert '<div data-rc="display"><span>Count: </span><span>0</span></div>' in page
 
     status, headers, js = mounted.request("GET", "/app/_rweb/rweb.js")
     assert status == 200 and headers["content-type"].startswith("text/javascript") and len(js) > 1000
+
+
+def test_mounted_app_serves_the_hashed_script_compressed_under_the_prefix(mounted: Uvicorn) -> None:
+    _, _, body = mounted.request("GET", "/app/")
+    src = re.findall(r'<script src="([^"]+)"', body.decode())
+    assert src == ["/app" + client_url()]
+    status, headers, js = mounted.request("GET", src[0], headers={"Accept-Encoding": "gzip"})
+    assert status == 200 and headers["content-encoding"] == "gzip" and headers["vary"] == "Accept-Encoding"
+    assert headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert gzip.decompress(js) == (ROOT / "src" / "rweb" / "client" / "rweb.js").read_bytes()
 
 
 def test_mounted_app_handlers_see_paths_within_the_app(mounted: Uvicorn) -> None:

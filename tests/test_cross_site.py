@@ -21,6 +21,7 @@ from processes import http_request
 
 import rweb
 from rweb import App, Request
+from rweb.client_script import client_url
 from rweb.html import button, div, form, span, to_html
 from rweb.security import CSRF_HEADER, SECURITY_HEADERS
 from rweb.testing import TestClient, serve
@@ -333,5 +334,20 @@ def test_an_app_changes_or_drops_the_defaults() -> None:
 def test_the_first_paint_has_no_inline_script_or_style(server: Target) -> None:
     _, _, body = server.request("GET", "/")
     assert b"<style" not in body
-    assert re.findall(rb"<script[^>]*>", body) == [b'<script src="/_rweb/rweb.js" defer>']
+    assert re.findall(rb"<script[^>]*>", body) == [f'<script src="{client_url()}" defer>'.encode()]
     assert b" style=" not in body
+
+
+def test_the_token_is_masked_afresh_each_time_and_a_token_from_before_masking_still_passes() -> None:
+    http = TestClient(build_app())
+    first = re.search(r'value="([^"]+)"', http.get("/form").text)
+    second = re.search(r'value="([^"]+)"', http.get("/form").text)
+    assert first is not None and second is not None and first.group(1) != second.group(1)
+    ident = http.cookies.get("rweb_csrf")
+    assert ident and ident not in first.group(1)  # the browser's id is not in the page's bytes
+    for token in (first.group(1), second.group(1)):
+        assert http.post("/transfer", data={"_csrf": token}).status == 200
+    # A form printed before masking carries the signed token as it is: still accepted.
+    unmasked = http.app.signer.sign("csrf:" + ident)
+    assert http.post("/transfer", data={"_csrf": unmasked}).status == 200
+    assert http.post("/transfer", data={"_csrf": first.group(1)[:-4] + "AAAA"}).status == 403

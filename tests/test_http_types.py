@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from rweb import App, HTTPError, JSONResponse, RedirectResponse, Request, Response
+from rweb.client_script import client_url
 from rweb.http import QueryParams, format_cookie, parse_cookies, to_response
 from rweb.routing import Route, Router
 from rweb.signing import BadSignature, Signer
@@ -80,6 +81,9 @@ def test_request_query_form_json_cookies() -> None:
     assert exc.value.status == 400
     with pytest.raises(HTTPError) as exc:
         Request("POST", "/", headers=[("content-type", "multipart/form-data; b=1")], body=b"x").form()
+    assert exc.value.status == 400  # multipart is parsed (rweb.formdata): without a boundary it is malformed
+    with pytest.raises(HTTPError) as exc:
+        Request("POST", "/", headers=[("content-type", "application/xml")], body=b"<x/>").form()
     assert exc.value.status == 415
 
 
@@ -197,7 +201,7 @@ def test_page_html_names_the_socket_and_root() -> None:
     app.page("/")(lambda w: ((lambda: None), {}))
     body = _get(app, "GET", "/").body.decode()
     assert '<meta name="rweb-socket" content="/app/ws">' in body
-    assert '<script src="/app/_rweb/rweb.js" defer>' in body
+    assert f'<script src="/app{client_url()}" defer>' in body
     assert "<title>T&lt;i&gt;tle</title>" in body
 
 

@@ -48,6 +48,8 @@ import pytest
 import tools
 from redis_server import RedisServer, TcpGate, free_port, redis_py_missing, wait_until
 
+from rweb.client_script import client_url
+
 HERE = Path(__file__).resolve().parent
 APP_MODULE = HERE / "multi_instance_app.py"
 NGINX = tools.nginx()
@@ -554,7 +556,7 @@ def test_the_page_loads_through_nginx_with_the_socket_meta(cluster: Cluster) -> 
         assert headers["content-type"][0].startswith("text/html")
         assert '<meta name="rweb-root" content="">' in page
         assert '<meta name="rweb-socket" content="/ws">' in page
-        assert '<script src="/_rweb/rweb.js" defer>' in page
+        assert f'<script src="{client_url()}" defer>' in page
         match = re.search(r'data-rc="me">instance (\w+)<', page)
         assert match is not None, page
         served.add(match.group(1))
@@ -605,7 +607,7 @@ def test_an_app_under_a_base_path_behind_nginx(cluster: Cluster) -> None:
     assert status == 200, page
     assert '<meta name="rweb-root" content="/app">' in page
     assert '<meta name="rweb-socket" content="/app/ws">' in page
-    assert '<script src="/app/_rweb/rweb.js" defer>' in page
+    assert f'<script src="/app{client_url()}" defer>' in page
     assert '<span data-rc="me">instance three</span>' in page
     status, _, body = http(cluster.url + "/app/_rweb/rweb.js")
     assert status == 200 and b"rweb-socket" in body

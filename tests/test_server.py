@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from rweb import ConnectionInfo, reactive
+from rweb.client_script import client_url
 from rweb.html import button, component, div, p, span
 from rweb.testing import Served, serve
 
@@ -54,7 +55,7 @@ def test_get_root_serves_the_server_rendered_page(counter_example: Any) -> None:
     assert '<div data-rc="root"><h1>RWeb Counter</h1>' in page
     assert '<div data-rc="display"><span>Count: </span><span>0</span></div>' in page
     assert '<button data-action="inc">+</button>' in page
-    assert '<script src="/_rweb/rweb.js"' in page
+    assert f'<script src="{client_url()}"' in page
     assert page.rstrip().endswith("</html>")
 
 

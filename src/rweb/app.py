@@ -40,6 +40,8 @@ from typing import Any
 
 import orjson
 
+from .client_script import CLIENT_PREFIX, client_response
+from .compression import compress_response
 from .connection import takes_conn
 from .http import (
     Headers,
@@ -71,7 +73,6 @@ __all__ = ["App", "Conn", "Redirect", "SharedStateError"]
 
 log = logging.getLogger("rweb.app")
 
-CLIENT_PATH = "/_rweb/rweb.js"
 COOKIE_PATH = "/_rweb/cookie"
 SOCKET_PATH = "/ws"
 
@@ -473,6 +474,11 @@ class App:
     ``slow_callback_ms`` (default 100): a synchronous handler, page setup or
     render that holds the event loop longer is logged (a warning naming it,
     at most once a minute each; ``None`` or ``0``: never).  See docs/handlers.md.
+
+    ``compress`` (default True): pages' first paints, and handlers' responses
+    that set ``response.compress = True``, are gzipped when the client asks
+    (``False``: never, e.g. behind a proxy that compresses).  The client script
+    is always served compressed when asked.  See docs/deploy.md.
     """
 
     def __init__(
@@ -506,6 +512,7 @@ class App:
         max_detached_per_address: int | None = 100,
         trusted_proxies: Iterable[str] | None = None,
         proxy_header: str = "x-forwarded-for",
+        compress: bool = True,
     ) -> None:
         if callable(title):  # the old order, App(session_setup, title): still served, deprecated
             warnings.warn(DEPRECATED_ORDER, DeprecationWarning, stacklevel=2)
@@ -528,6 +535,8 @@ class App:
         self.allowed_origins = None if allowed_origins is None else _origin_patterns(allowed_origins)
         # What every HTTP response gets unless it sets the header itself (rweb.security).
         self.security_headers = header_defaults(security_headers)
+        # Pages' first paints (and handlers' responses marked ``compress``) gzipped when asked (rweb.compression).
+        self.compress = compress
         # Hosts (``example.com``, ``example.com:8443``) redirects may go to without external=True.
         if isinstance(allowed_redirect_hosts, str):
             raise TypeError("allowed_redirect_hosts is a list of hosts, not one string")
@@ -1302,14 +1311,17 @@ class App:
         return self._outgoing(request, response)
 
     def _outgoing(self, request: Request, response: Response) -> Response:
-        """What every response gets on its way out: the protective headers, a CSRF id cookie made for it
-        (and the request's form files are closed: the handler is done with them)."""
+        """What every response gets on its way out: the protective headers, a CSRF id cookie made for it,
+        its body compressed as the client accepts when it is marked ``compress`` (rweb.compression);
+        and the request's form files are closed: the handler is done with them."""
         if request._form is not None:
             request.close()
         if request._csrf_cookie is not None:
             cookie = csrf_cookie(request)
             if cookie is not None:
                 response.headers.append(("Set-Cookie", cookie))
+        if response.compress and self.compress:
+            response = compress_response(request, response)
         return add_headers(response, self.security_headers)
 
     def _failed(self, request: Request, exc: BaseException) -> Response:
@@ -1326,10 +1338,10 @@ class App:
 
     def _dispatch_http(self, request: Request) -> Response | Awaitable[Any]:
         path, method = request.path, request.method
-        if path == CLIENT_PATH and method in ("GET", "HEAD"):
-            from .server.page import client_response
-
-            return client_response(request)
+        if path.startswith(CLIENT_PREFIX) and method in ("GET", "HEAD"):
+            script = client_response(request)
+            if script is not None:
+                return script
         if path == COOKIE_PATH:
             return self._cookie_endpoint(request)
         match = self.router.match(method, path)

@@ -375,9 +375,12 @@ class Response:
     """A plain HTTP response: status, headers, body, cookies.
 
     ``headers`` may repeat a name (``Set-Cookie``); names are kept as given.
+    ``compress``: ``True`` lets the app compress the body when the client asks
+    (rweb.compression; reactive pages set it, a handler's response may opt in;
+    mind BREACH, docs/security.md).
     """
 
-    __slots__ = ("body", "headers", "status")
+    __slots__ = ("body", "compress", "headers", "status")
     media_type: str | None = None
 
     def __init__(
@@ -389,6 +392,7 @@ class Response:
     ) -> None:
         self.status = int(status)
         self.body = body.encode() if isinstance(body, str) else bytes(body)
+        self.compress = False
         if headers is None:
             self.headers: list[tuple[str, str]] = []
         elif isinstance(headers, Mapping):

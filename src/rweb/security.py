@@ -9,13 +9,16 @@
   ``Origin`` / ``Sec-Fetch-Site`` check, by default on every state-changing
   request to a plain handler).
 - **The CSRF token**, an explicit check on top: :func:`csrf_token` signs a
-  random per-browser id kept in a cookie; :func:`csrf_valid` checks that the
-  token a request carries (form field ``_csrf`` or header ``X-CSRF-Token``)
-  was signed by this app for that browser's cookie.
+  random per-browser id kept in a cookie, masked per response (BREACH);
+  :func:`csrf_valid` checks that the token a request carries (form field
+  ``_csrf`` or header ``X-CSRF-Token``) was signed by this app for that
+  browser's cookie.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hmac
 import secrets
 from collections.abc import Mapping
@@ -91,11 +94,45 @@ def _browser_id(request: Any) -> str | None:
 
 
 def csrf_token(request: Any) -> str:
-    """A token for a form (or a ``fetch`` header) of this browser; sets the browser's id cookie when it has none."""
+    """A token for a form (or a ``fetch`` header) of this browser; sets the browser's id cookie when it has none.
+
+    Masked afresh on each call (:func:`_mask`): no two pages carry the same
+    bytes for it, so a compressed page does not leak it to BREACH.
+    """
     ident = _browser_id(request) or request._csrf_cookie
     if ident is None:
         ident = request._csrf_cookie = secrets.token_hex(16)
-    return str(request.app.signer.sign(_CSRF_PREFIX + ident))
+    return _mask(str(request.app.signer.sign(_CSRF_PREFIX + ident)))
+
+
+def _mask(token: str) -> str:
+    """``token`` behind a random one-time pad: base64url(pad + (pad XOR token)), as Django, Rails and Plug mask theirs.
+
+    Not encryption (the pad travels with it): it only makes the bytes differ
+    in every response, which is what defeats BREACH's guessing byte by byte.
+    """
+    raw = token.encode()
+    pad = secrets.token_bytes(len(raw))
+    masked = (int.from_bytes(pad) ^ int.from_bytes(raw)).to_bytes(len(raw))
+    return base64.urlsafe_b64encode(pad + masked).rstrip(b"=").decode("ascii")
+
+
+def _unmask(value: str) -> str | None:
+    """The signed token behind :func:`_mask`'s ``value``; a token from before masking (it has a ``.``) as it is."""
+    if "." in value:
+        return value
+    try:
+        data = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    except (ValueError, binascii.Error):
+        return None
+    half = len(data) // 2
+    if not half or len(data) != 2 * half:
+        return None
+    raw = (int.from_bytes(data[:half]) ^ int.from_bytes(data[half:])).to_bytes(half)
+    try:
+        return raw.decode("ascii")
+    except UnicodeDecodeError:
+        return None
 
 
 def csrf_cookie(request: Any) -> str | None:
@@ -117,6 +154,7 @@ def csrf_valid(request: Any) -> bool:
         ctype = request.headers.get("content-type", "").partition(";")[0].strip().lower()
         if ctype in ("application/x-www-form-urlencoded", ""):
             token = request.form().get(CSRF_FIELD)
+    token = _unmask(token) if token else None
     if not token:
         return False
     try:

@@ -102,9 +102,10 @@ from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from urllib.parse import quote
 
+from .compression import Encoded, set_coding
 from .http import RedirectResponse, Request, Response
 
-__all__ = ["DEFAULT_MAX_SIZE", "StaticFiles", "content_type"]
+__all__ = ["DEFAULT_MAX_SIZE", "StaticFiles", "content_type", "encoded_response", "not_modified"]
 
 log = logging.getLogger("rweb.static")
 
@@ -252,12 +253,35 @@ def _not_modified_since(header: str, mtime: float) -> bool:
     return int(mtime) <= ts
 
 
-def _not_modified(request: Request, etag: str, mtime: float) -> bool:
+def not_modified(request: Request, etag: str, mtime: float | None = None) -> bool:
+    """Does ``request``'s ``If-None-Match`` match ``etag`` (or, without one, ``If-Modified-Since`` cover ``mtime``)?"""
     tags = request.headers.getlist("if-none-match")
     if tags:
         return _etag_matches(",".join(tags), etag)
     since = request.headers.get("if-modified-since")
-    return since is not None and _not_modified_since(since, mtime)
+    return since is not None and mtime is not None and _not_modified_since(since, mtime)
+
+
+def encoded_response(request: Request, encoded: Encoded, *, cache_control: str, media_type: str) -> Response:
+    """Bytes that do not change (:class:`~rweb.compression.Encoded`), in the coding ``request`` accepts.
+
+    ``200`` with the coding's body, ``ETag``, ``Content-Encoding``, ``Vary:
+    Accept-Encoding`` and ``Cache-Control``; ``304`` (the same headers, no
+    body) when ``If-None-Match`` names that coding's ETag; ``406`` when the
+    client refuses every coding there is.
+    """
+    chosen = encoded.negotiate(request)
+    if chosen is None:
+        return _error(406, {"Vary": "Accept-Encoding"})
+    coding, body, etag = chosen
+    headers = [("ETag", etag), ("Cache-Control", cache_control)]
+    if not_modified(request, etag):
+        response = Response(b"", 304, headers)
+    else:
+        headers.append(("X-Content-Type-Options", "nosniff"))
+        response = Response(body, 200, headers, media_type=media_type)
+    set_coding(response, coding)
+    return response
 
 
 # -- the files -----------------------------------------------------------------------
@@ -361,7 +385,7 @@ class StaticFiles:
             return self._too_large(real, st.st_size)
         etag = _etag(st)
         headers = self._validators(etag, st)
-        if _not_modified(request, etag, st.st_mtime):
+        if not_modified(request, etag, st.st_mtime):
             return Response(b"", 304, headers)
         read = self._read(real, st)
         if read is None:

@@ -587,7 +587,8 @@ class TestResponse:
     """What :class:`TestClient` answers: the app's :class:`~rweb.http.Response` and helpers.
 
     ``status``, ``headers`` (a list of pairs, names as the app gave them),
-    ``header(name)``, ``body``, ``text``, ``json()``, ``cookies`` (the values
+    ``header(name)``, ``body`` (as sent), ``content`` (its ``Content-Encoding``
+    undone), ``text``, ``json()`` (both decoded), ``cookies`` (the values
     this response set: ``{name: value}``, ``""`` for a deletion),
     ``set_cookies`` (the same, parsed with their attributes), ``location``,
     ``url`` (what was asked for), ``request`` and ``history`` (the redirects
@@ -620,7 +621,15 @@ class TestResponse:
 
     @property
     def body(self) -> bytes:
+        """The body as it went on the wire (compressed, if the request asked and the app compressed it)."""
         return self.response.body
+
+    @property
+    def content(self) -> bytes:
+        """The body with its ``Content-Encoding`` undone (gzip, br), as a browser reads it."""
+        from .compression import decompress
+
+        return decompress(self.response.body, self.header("content-encoding"))
 
     def header(self, name: str, default: str | None = None) -> str | None:
         """The first value of header ``name`` (any case), or ``default``."""
@@ -639,10 +648,10 @@ class TestResponse:
             key, _, val = part.partition("=")
             if key.strip().lower() == "charset" and val.strip():
                 charset = val.strip().strip('"')
-        return self.body.decode(charset, errors="replace")
+        return self.content.decode(charset, errors="replace")
 
     def json(self) -> Any:
-        return orjson.loads(self.body)
+        return orjson.loads(self.content)
 
     @property
     def cookies(self) -> dict[str, str]:

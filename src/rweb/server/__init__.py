@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..app import App
+from ..client_script import client_encoded
 from ..proc import die_with_parent, listen
 
 __all__ = ["RestartPolicy", "Server", "default_workers", "describe_exit", "listen", "run_worker", "start_rweb"]
@@ -235,6 +236,7 @@ def start_rweb(
         "body_timeout": body_timeout,
     }
     url = f"http://{'[' + host + ']' if ':' in host else host}:{port}/"
+    client_encoded()  # the client script compressed once, here: forked workers inherit it
 
     if reload:
         _reload(app, host, port, reload_dirs, aiofastnet, limits)

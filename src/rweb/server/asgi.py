@@ -32,6 +32,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from ..app import App, error_response, sendable
+from ..client_script import client_encoded
 from ..connection import Connection
 from ..http import PlainTextResponse, Request, Response
 from ..session import ConnectionInfo
@@ -123,6 +124,7 @@ class ASGIApp:
         with its first request).
         """
         self._bind()
+        client_encoded()  # compressed now rather than on the first request for it
         await self.app.startup()
 
     async def shutdown(self, timeout: float = SHUTDOWN_TIMEOUT) -> None:

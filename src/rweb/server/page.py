@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import secrets
-from functools import lru_cache
-from importlib import resources
 from typing import Any
 
+from ..client_script import CLIENT_PATH, client_js, client_response, client_url
 from ..html import escape
 from ..http import Request, Response
 from ..protocol import assemble
@@ -16,27 +14,9 @@ from ..render import describe
 from ..routing import Route
 from ..session import ConnectionInfo, Session, SetupError
 
-__all__ = ["CLIENT_PATH", "client_js", "client_response", "page_html", "page_response"]
+__all__ = ["CLIENT_PATH", "client_js", "client_response", "client_url", "page_html", "page_response"]
 
 log = logging.getLogger("rweb.server")
-
-CLIENT_PATH = "/_rweb/rweb.js"
-
-
-@lru_cache(maxsize=1)
-def client_js() -> tuple[bytes, str]:
-    """The browser client and its ETag."""
-    data = resources.files("rweb").joinpath("client/rweb.js").read_bytes()
-    return data, '"' + hashlib.sha256(data).hexdigest()[:16] + '"'
-
-
-def client_response(request: Request) -> Response:
-    data, etag = client_js()
-    if request.headers.get("if-none-match") == etag:
-        return Response(b"", 304, {"ETag": etag})
-    return Response(
-        data, 200, {"ETag": etag, "Cache-Control": "no-cache"}, media_type="text/javascript; charset=utf-8"
-    )
 
 
 def page_html(app: Any, title: str, body: str, root_path: str = "") -> bytes:
@@ -55,7 +35,7 @@ def page_html(app: Any, title: str, body: str, root_path: str = "") -> bytes:
         f'<meta name="rweb-socket" content="{root}{escape(app.socket_path)}">'
         + ('<meta name="rweb-debug" content="1">' if app.debug else "")
         + f"<title>{escape(title)}</title>{app.head}"
-        f'<script src="{root}{CLIENT_PATH}" defer></script></head>'
+        f'<script src="{root}{client_url()}" defer></script></head>'
         f'<body>{body}<div id="rweb-status" role="status" aria-live="polite"></div></body></html>'
     ).encode()
 
@@ -108,6 +88,7 @@ def page_response(app: Any, request: Request, route: Route, params: dict[str, An
         {"Cache-Control": "no-store"},
         media_type="text/html; charset=utf-8",
     )
+    response.compress = True  # no secret of rweb's in it (docs/security.md, "Compression")
     for c in conn._response_cookies:
         response.headers.append(("Set-Cookie", c))
     return response
