@@ -39,6 +39,7 @@ from typing import Any
 import orjson
 
 from .connection import takes_conn
+from .health import LIVE_PATH, READY_PATH, check_path, health_response
 from .http import (
     Headers,
     HTMLResponse,
@@ -468,6 +469,12 @@ class App:
     at most once a minute each; ``None`` or ``0``: never).  See docs/handlers.md.
     """
 
+    # Health endpoints (rweb.health, docs/operations.md): their paths (None: off), set by
+    # app.health(...); draining: this process is stopping, readiness answers 503.
+    live_path: str | None = LIVE_PATH
+    ready_path: str | None = READY_PATH
+    draining: bool = False
+
     def __init__(
         self,
         title: str | Setup = "rweb",
@@ -661,6 +668,10 @@ class App:
     def url_for(self, name: str, **params: Any) -> str:
         """The URL (with the app's root path) of the route called ``name``."""
         return self.root_path + self.router.by_name(name).url_for(**params)
+
+    def health(self, *, live: str | None = LIVE_PATH, ready: str | None = READY_PATH) -> None:
+        """Where liveness and readiness answer (``None``: not served); see docs/operations.md."""
+        self.live_path, self.ready_path = check_path(live), check_path(ready)
 
     # -- hooks ---------------------------------------------------------------
 
@@ -1249,6 +1260,8 @@ class App:
             return client_response(request)
         if path == COOKIE_PATH:
             return self._cookie_endpoint(request)
+        if path == self.live_path or path == self.ready_path:
+            return health_response(self, request)
         match = self.router.match(method, path)
         if match.route is None and match.status == 404:
             for prefix, files in self.static.items():

@@ -320,6 +320,13 @@ class Server:
       serves every connection (it reads the kernel's "last data received"
       per socket), so an idle session costs no memory for it.
 
+    Draining (docs/operations.md): :meth:`start_drain` makes readiness
+    (``/_rweb/ready``) answer 503 while the open sockets are still served;
+    with ``drain_refuse`` new ``GET`` / ``HEAD`` requests and new sockets get
+    503 too, for a proxy that retries them elsewhere.  ``drain`` is how long
+    :func:`rweb.server.start_rweb`'s workers drain on SIGTERM before
+    :meth:`close`.
+
     ``sock``: an already bound listening socket to serve (the worker
     processes of :func:`rweb.server.start_rweb` share their parent's).
     """
@@ -348,6 +355,8 @@ class Server:
         max_write_buffer: int = 4 * 1024 * 1024,
         max_paused: float = 60.0,
         recv_buffer: int | None = 64 * 1024,
+        drain: float = 0.0,
+        drain_refuse: bool = True,
         sock: socket.socket | None = None,
     ) -> None:
         self.use_aiofastnet = use_aiofastnet
@@ -371,6 +380,9 @@ class Server:
         self.max_write_buffer = max_write_buffer
         self.max_paused = max_paused
         self.recv_buffer = recv_buffer
+        self.drain = drain
+        self.drain_refuse = drain_refuse
+        self.refusing = False  # draining with drain_refuse: new GET / HEAD requests and sockets get 503
         self.sock = sock
         # Connections whose socket stopped draining (reading paused, pushes held back).
         self.paused: dict[_Listener, _Paused] = {}
@@ -495,6 +507,19 @@ class Server:
             self.read_buffer_size,  # read_buffer_init_size: picows 2.3 never allocates less than 2 KiB
         )
 
+    def start_drain(self) -> None:
+        """Readiness says 503 from now on; the sockets open are still served (and, with ``drain_refuse``, new
+        ``GET`` / ``HEAD`` requests and sockets get 503).  :meth:`close` ends the drain."""
+        if self.app.draining:
+            return
+        self.app.draining = True
+        self.refusing = self.drain_refuse
+        log.info(
+            "draining: readiness answers 503%s; %d sockets still served",
+            ", and so do new requests and sockets" if self.refusing else "",
+            len(self.live),
+        )
+
     async def close(self) -> None:
         """Stop accepting, answer what was read, save the sessions, tell every socket 1012 "service restart", and close.
 
@@ -512,6 +537,7 @@ class Server:
         if self._server is None:
             return
         self.closing = True
+        self.app.draining = True  # until the listener closes, readiness says 503
         self._server.close()
         if self._timer is not None:
             self._timer.cancel()
