@@ -474,6 +474,7 @@ class App:
     live_path: str | None = LIVE_PATH
     ready_path: str | None = READY_PATH
     draining: bool = False
+    metering: Any = None  # rweb.metrics.Metrics once app.metrics() turned them on
 
     def __init__(
         self,
@@ -672,6 +673,23 @@ class App:
     def health(self, *, live: str | None = LIVE_PATH, ready: str | None = READY_PATH) -> None:
         """Where liveness and readiness answer (``None``: not served); see docs/operations.md."""
         self.live_path, self.ready_path = check_path(live), check_path(ready)
+
+    def metrics(
+        self,
+        path: str = "/_rweb/metrics",
+        *,
+        token: str | None = None,
+        interval: float = 1.0,
+        max_action_labels: int = 50,
+    ) -> None:
+        """Count Prometheus metrics and serve them at ``path`` (off until called; docs/operations.md).
+
+        Only loopback clients that came through no proxy may read them, unless
+        a ``token`` is given: then requests with ``Authorization: Bearer <token>``.
+        """
+        from .metrics import Metrics
+
+        self.metering = Metrics(check_path(path) or "", token, interval, max_action_labels)
 
     # -- hooks ---------------------------------------------------------------
 
@@ -1262,6 +1280,8 @@ class App:
             return self._cookie_endpoint(request)
         if path == self.live_path or path == self.ready_path:
             return health_response(self, request)
+        if self.metering is not None and path == self.metering.path:
+            return self.metering.respond(request)
         match = self.router.match(method, path)
         if match.route is None and match.status == 404:
             for prefix, files in self.static.items():

@@ -27,7 +27,9 @@ __all__ = [
 
 LIVE_PATH = "/_rweb/live"
 READY_PATH = "/_rweb/ready"
-RETRY_AFTER = "5"  # seconds: what a 503 of a draining process tells clients to wait before trying again
+RETRY_AFTER = (
+    "5"  # seconds: what a 503 of a draining process tells clients to wait before trying again
+)
 
 _HEADERS = (("Content-Type", "text/plain; charset=utf-8"), ("Cache-Control", "no-store"))
 
@@ -63,4 +65,6 @@ def refused_while_draining(app: Any, method: bytes, path: str) -> bool:
     sends them to another instance.  Other methods are served (proxies do not
     retry them), and so are the health checks.
     """
-    return (method == b"GET" or method == b"HEAD") and path != app.live_path and path != app.ready_path
+    return (
+        (method == b"GET" or method == b"HEAD") and path != app.live_path and path != app.ready_path
+    )

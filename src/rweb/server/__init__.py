@@ -277,7 +277,13 @@ def start_rweb(
     sock = listen(host, port)
     log.info("rweb: %r serving on %s with %d workers", title, url, n)
     policy = RestartPolicy(restart_delay, max_restart_delay, restart_reset)
-    _supervise(app, sock, n, aiofastnet, limits, policy)
+    if app.metering is None:
+        _supervise(app, sock, n, aiofastnet, limits, policy)
+        return
+    from ..metrics import multiprocess_dir
+
+    with multiprocess_dir():  # every worker's metrics, read by whichever answers a scrape
+        _supervise(app, sock, n, aiofastnet, limits, policy)
 
 
 # Set by `rweb run` while it imports the app's module: start_rweb() there would serve too early.
@@ -463,6 +469,10 @@ def _supervise(
             w = children.pop(pid, None)
             if w is None:
                 continue
+            if app.metering is not None:
+                from ..metrics import process_dead
+
+                process_dead(pid)
             if stopping:
                 # The signal is how it was asked to stop (before its loop could catch it).
                 if status != 0 and not (
