@@ -13,6 +13,11 @@ and imports cancelled out.
 
     python benchmarks/click_instructions.py                       # this checkout only
     python benchmarks/click_instructions.py --baseline ../base    # a built checkout of another rweb
+    python benchmarks/click_instructions.py --metrics             # this checkout, metrics off and on
+
+``--metrics`` measures this checkout twice: as the server answers with
+metrics off (``Connection.receive`` alone), and with ``app.metrics()`` on,
+each click timed and counted as ``Server._answer_metered`` does it.
 
 The baseline is a checkout whose compiled modules are built in place
 (``git worktree add DIR REV && (cd DIR && python setup.py -q build_ext --inplace)``).
@@ -40,8 +45,12 @@ from rweb.connection import Connection
 from rweb.session import ConnectionInfo
 from rweb_counter import session_setup
 
-sessions, clicks = int(sys.argv[2]), int(sys.argv[3])
-app = App("bench", session_setup)
+sessions, clicks, metered = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "1"
+app = App("bench", session_setup)  # the order both builds take
+if metered:  # what Server._answer_metered adds around each message
+    import time
+    app.metrics()
+    observe, clock = app.metering.observe, time.perf_counter
 conns = [Connection(app, i, ConnectionInfo(), lambda b: None, lambda f: None) for i in range(sessions)]
 for c in conns:
     _, ok = c.open()
@@ -49,9 +58,16 @@ for c in conns:
 msg = b'{"action":"inc","params":{}}'
 for c in conns:
     c.receive(msg)
-for _ in range(clicks):
-    for c in conns:
-        c.receive(msg)
+if metered:
+    for _ in range(clicks):
+        for c in conns:
+            start = clock()
+            reply = c.receive(msg)
+            observe(msg, reply, clock() - start)
+else:
+    for _ in range(clicks):
+        for c in conns:
+            c.receive(msg)
 print("compiled" if rweb.COMPILED else "plain")
 """
 
@@ -60,12 +76,12 @@ NO_ASLR = ["setarch", os.uname().machine, "-R"] if shutil.which("setarch") else 
 COLLECTED = re.compile(r"Collected\s*:\s*(\d+)")
 
 
-def total(src: Path, examples: Path, sessions: int, clicks: int) -> tuple[int, str]:
+def total(src: Path, examples: Path, sessions: int, clicks: int, metered: bool = False) -> tuple[int, str]:
     """Instructions of one whole run, and which build ran."""
     env = dict(os.environ, PYTHONPATH=str(src), PYTHONHASHSEED="0")
     proc = subprocess.run(
         [*NO_ASLR, "valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
-         sys.executable, "-c", MEASURE, str(examples), str(sessions), str(clicks)],
+         sys.executable, "-c", MEASURE, str(examples), str(sessions), str(clicks), "1" if metered else "0"],
         env=env, capture_output=True, text=True, timeout=900, check=False,
     )
     found = COLLECTED.search(proc.stderr)
@@ -74,10 +90,10 @@ def total(src: Path, examples: Path, sessions: int, clicks: int) -> tuple[int, s
     return int(found.group(1)), proc.stdout.strip().splitlines()[-1]
 
 
-def per_click(checkout: Path, sessions: int, clicks: int) -> tuple[float, str]:
+def per_click(checkout: Path, sessions: int, clicks: int, metered: bool = False) -> tuple[float, str]:
     src, examples = checkout / "src", checkout / "examples"
-    low, build = total(src, examples, sessions, clicks)
-    high, _ = total(src, examples, sessions, 2 * clicks)
+    low, build = total(src, examples, sessions, clicks, metered)
+    high, _ = total(src, examples, sessions, 2 * clicks, metered)
     return (high - low) / (sessions * clicks), build
 
 
@@ -86,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--baseline", type=Path, help="a built checkout of another rweb, measured in the same run")
     p.add_argument("--sessions", type=int, default=50)
     p.add_argument("--clicks", type=int, default=40, help="clicks per session in the shorter run")
+    p.add_argument("--metrics", action="store_true", help="this checkout with metrics off, then on (app.metrics())")
     opts = p.parse_args(argv)
     if shutil.which("valgrind") is None:
         print("valgrind is not installed (apt-get install valgrind)")
@@ -96,9 +113,14 @@ def main(argv: list[str] | None = None) -> int:
     got = {}
     for label, path in rows:
         got[label] = per_click(path, opts.sessions, opts.clicks)
+    if opts.metrics:
+        got["metrics on"] = per_click(ROOT, opts.sessions, opts.clicks, metered=True)
     print(f"instructions per counter click in-process (Callgrind, {opts.sessions} sessions)")
     for label, (n, build) in got.items():
         print(f"{label:<16}{n:>12,.0f}  ({build})")
+    if opts.metrics:
+        extra = got["metrics on"][0] - got["this checkout"][0]
+        print(f"{'metrics cost':<16}{extra:>12,.0f}  instructions per click ({extra / got['this checkout'][0]:.2%})")
     if opts.baseline is not None:
         ratio = got["this checkout"][0] / got["baseline"][0]
         print(f"{'ratio':<16}{ratio:>12.4f}  (this checkout / baseline)")

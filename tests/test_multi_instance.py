@@ -90,7 +90,8 @@ def nginx_conf(
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
             proxy_set_header X-Forwarded-Proto $scheme;
             proxy_read_timeout {read_timeout}s;
-            proxy_send_timeout {read_timeout}s;"""
+            proxy_send_timeout {read_timeout}s;
+            proxy_next_upstream error timeout http_503;"""
     tls = ""
     if tls_port is not None:
         # TLS ends here: browsers speak https/wss to nginx, nginx plain http/ws to rweb.

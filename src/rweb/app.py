@@ -43,6 +43,7 @@ import orjson
 from .client_script import CLIENT_PREFIX, client_response
 from .compression import compress_response
 from .connection import takes_conn
+from .health import LIVE_PATH, READY_PATH, check_path, health_response
 from .http import (
     Headers,
     HTMLResponse,
@@ -481,6 +482,13 @@ class App:
     is always served compressed when asked.  See docs/deploy.md.
     """
 
+    # Health endpoints (rweb.health, docs/operations.md): their paths (None: off), set by
+    # app.health(...); draining: this process is stopping, readiness answers 503.
+    live_path: str | None = LIVE_PATH
+    ready_path: str | None = READY_PATH
+    draining: bool = False
+    metering: Any = None  # rweb.metrics.Metrics once app.metrics() turned them on
+
     def __init__(
         self,
         title: str = "rweb",
@@ -681,6 +689,27 @@ class App:
     def url_for(self, name: str, **params: Any) -> str:
         """The URL (with the app's root path) of the route called ``name``."""
         return self.root_path + self.router.by_name(name).url_for(**params)
+
+    def health(self, *, live: str | None = LIVE_PATH, ready: str | None = READY_PATH) -> None:
+        """Where liveness and readiness answer (``None``: not served); see docs/operations.md."""
+        self.live_path, self.ready_path = check_path(live), check_path(ready)
+
+    def metrics(
+        self,
+        path: str = "/_rweb/metrics",
+        *,
+        token: str | None = None,
+        interval: float = 1.0,
+        max_action_labels: int = 50,
+    ) -> None:
+        """Count Prometheus metrics and serve them at ``path`` (off until called; docs/operations.md).
+
+        Only loopback clients that came through no proxy may read them, unless
+        a ``token`` is given: then requests with ``Authorization: Bearer <token>``.
+        """
+        from .metrics import Metrics
+
+        self.metering = Metrics(check_path(path) or "", token, interval, max_action_labels)
 
     # -- hooks ---------------------------------------------------------------
 
@@ -1344,6 +1373,10 @@ class App:
                 return script
         if path == COOKIE_PATH:
             return self._cookie_endpoint(request)
+        if path == self.live_path or path == self.ready_path:
+            return health_response(self, request)
+        if self.metering is not None and path == self.metering.path:
+            return self.metering.respond(request)
         match = self.router.match(method, path)
         if match.route is None and match.status == 404:
             for prefix, files in self.static.items():

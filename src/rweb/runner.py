@@ -118,6 +118,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=8080, help="port (default: 8080)")
     parser.add_argument("--workers", type=int, default=None, help="worker processes (default: one per CPU; 1 with --reload)")
     parser.add_argument("--title", default=None, help="the page title, for a bare session_setup")
+    parser.add_argument(
+        "--drain",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="on SIGTERM, answer readiness 503 this long before stopping (default: 0; docs/operations.md)",
+    )
     parser.add_argument("--reload", action="store_true", help="development: restart when a file of the app changes")
     parser.add_argument(
         "--reload-dir",
@@ -155,5 +162,5 @@ def main(argv: list[str]) -> int:
     except AppNotFound as exc:
         print(f"rweb run: {exc}", file=sys.stderr)
         return 2
-    start_rweb(args.port, app, host=args.host, workers=args.workers, reload=reload)
+    start_rweb(args.port, app, host=args.host, workers=args.workers, drain=args.drain, reload=reload)
     return 0

@@ -62,20 +62,32 @@ async def _serve(server: Any, ready: Callable[[Any], None] | None = None) -> Non
     if ready is not None:
         ready(server)
     loop = asyncio.get_running_loop()
-    stop = loop.create_future()
+    stop = loop.create_future()  # the first stop signal
+    again = loop.create_future()  # a second one: no more draining
     signals = [signal.SIGINT, signal.SIGTERM]
     # One process without a supervisor: SIGHUP (a rolling restart elsewhere) stops it as
     # gracefully as SIGTERM (sessions saved); its process manager starts it again.  A
     # supervised worker ignores SIGHUP: its supervisor replaces the workers one at a time.
     if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
         signals.append(signal.SIGHUP)
+
+    def signalled(sig: int) -> None:
+        for f in (stop, again):
+            if not f.done():
+                f.set_result(sig)
+                return
+
     for sig in signals:
         try:
-            loop.add_signal_handler(sig, lambda: stop.done() or stop.set_result(None))
+            loop.add_signal_handler(sig, signalled, sig)
         except (NotImplementedError, RuntimeError):  # not the main thread
             pass
     try:
-        await stop
+        # SIGTERM / SIGHUP: drain first (readiness 503, the open sockets served) for
+        # server.drain seconds; SIGINT, or a second signal, stops at once.
+        if await stop != signal.SIGINT and server.drain > 0:
+            server.start_drain()
+            await asyncio.wait([again], timeout=server.drain)
     finally:
         await server.close()
 
@@ -150,6 +162,8 @@ def start_rweb(
     restart_delay: float = 0.1,
     max_restart_delay: float = 30.0,
     restart_reset: float = 10.0,
+    drain: float = 0.0,
+    drain_refuse: bool = True,
     reload: bool | None = None,
     reload_dirs: Iterable[str | os.PathLike[str]] | None = None,
 ) -> None:
@@ -180,6 +194,13 @@ def start_rweb(
     ``restart_delay`` seconds, doubling with each crash in a row up to
     ``max_restart_delay``; a worker that ran ``restart_reset`` seconds starts
     the count again.
+
+    Stopping (docs/operations.md): on SIGTERM (or SIGHUP without workers),
+    each worker first drains for ``drain`` seconds: readiness
+    (``/_rweb/ready``) answers 503 while its sockets are still served, and
+    with ``drain_refuse`` new ``GET`` / ``HEAD`` requests and sockets get 503
+    (for a proxy to retry elsewhere); then its sessions are saved and its
+    sockets closed with 1012.  SIGINT, or a second SIGTERM, skips the drain.
 
     ``reload=True`` (or the environment variable ``RWEB_RELOAD=1``) is for
     development: this process becomes a reloader that runs the same command
@@ -224,6 +245,8 @@ def start_rweb(
         app.refuse_split_state(n)
     if not 0 < write_low_water <= write_high_water <= max_write_buffer:
         raise ValueError("need 0 < write_low_water <= write_high_water <= max_write_buffer")
+    if drain < 0:
+        raise ValueError("drain is a number of seconds, 0 or more")
     limits: dict[str, Any] = {
         "ping_interval": ping_interval,
         "ping_timeout": ping_timeout,
@@ -234,6 +257,8 @@ def start_rweb(
         "recv_buffer": recv_buffer,
         "header_timeout": header_timeout,
         "body_timeout": body_timeout,
+        "drain": drain,
+        "drain_refuse": drain_refuse,
     }
     url = f"http://{'[' + host + ']' if ':' in host else host}:{port}/"
     client_encoded()  # the client script compressed once, here: forked workers inherit it
@@ -252,7 +277,13 @@ def start_rweb(
     sock = listen(host, port)
     log.info("rweb: %r serving on %s with %d workers", title, url, n)
     policy = RestartPolicy(restart_delay, max_restart_delay, restart_reset)
-    _supervise(app, sock, n, aiofastnet, limits, policy)
+    if app.metering is None:
+        _supervise(app, sock, n, aiofastnet, limits, policy)
+        return
+    from ..metrics import multiprocess_dir
+
+    with multiprocess_dir():  # every worker's metrics, read by whichever answers a scrape
+        _supervise(app, sock, n, aiofastnet, limits, policy)
 
 
 # Set by `rweb run` while it imports the app's module: start_rweb() there would serve too early.
@@ -342,9 +373,11 @@ def _supervise(
 ) -> None:
     """Run ``n`` workers on ``sock`` until SIGINT / SIGTERM; restart those that exit, with backoff.
 
-    SIGHUP restarts the workers one at a time (a rolling restart): each is
-    stopped as by SIGTERM (its sessions saved, with a snapshot store, and its
-    sockets closed with 1012), restarted at once, and the next one waits until
+    SIGTERM stops every worker, each draining first (``limits["drain"]``);
+    SIGINT stops them without a drain.  SIGHUP restarts the workers one at a
+    time (a rolling restart): each is stopped at once, without a drain (its
+    sessions saved, with a snapshot store, and its sockets closed with 1012;
+    the other workers keep the server ready), restarted at once, and the next one waits until
     the new one has run ``ROLL_SETTLE`` seconds; the others serve meanwhile.
     """
     host, port = sock.getsockname()[:2]
@@ -403,10 +436,11 @@ def _supervise(
         nonlocal stopping, kill_at
         if not stopping:
             stopping = True
-            kill_at = time.monotonic() + 30.0
+            kill_at = time.monotonic() + 30.0 + limits.get("drain", 0.0)
+        # The same signal: SIGTERM drains the workers first, SIGINT (or a second SIGTERM) does not.
         for pid in list(children):
             with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
+                os.kill(pid, signum)
 
     def roll(_signum: int, _frame: Any) -> None:
         if not stopping and not rolling:
@@ -419,8 +453,9 @@ def _supervise(
             return
         w = rolling.pop(0)
         w.replacing = True
+        # SIGINT: no drain, the other workers answer for the server meanwhile.
         with contextlib.suppress(ProcessLookupError):
-            os.kill(w.pid, signal.SIGTERM)
+            os.kill(w.pid, signal.SIGINT)
 
     def reap() -> None:
         while children:
@@ -434,9 +469,15 @@ def _supervise(
             w = children.pop(pid, None)
             if w is None:
                 continue
+            if app.metering is not None:
+                from ..metrics import process_dead
+
+                process_dead(pid)
             if stopping:
-                # SIGTERM is how it was asked to stop (before its loop could catch it).
-                if status != 0 and not (os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGTERM):
+                # The signal is how it was asked to stop (before its loop could catch it).
+                if status != 0 and not (
+                    os.WIFSIGNALED(status) and os.WTERMSIG(status) in (signal.SIGTERM, signal.SIGINT)
+                ):
                     log.warning("worker %d (pid %d) %s while stopping", w.index, pid, describe_exit(status))
                 continue
             now = time.monotonic()

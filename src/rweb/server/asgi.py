@@ -136,6 +136,7 @@ class ASGIApp:
         lifespan shutdown; a parent app that does not forward lifespan
         (Starlette's ``Mount``) can await it from its own.
         """
+        self.app.draining = True  # readiness (/_rweb/ready) answers 503 from here on
         sockets = list(self._sockets)
         if self.app.snapshots is not None:
             self._stopping = True

@@ -41,6 +41,7 @@ from urllib.parse import unquote_to_bytes
 
 import httptools
 
+from ..health import draining_response, refused_while_draining
 from ..http import Request, Response, check_header
 
 __all__ = ["HTTP1Protocol", "HTTPFront", "split_target"]
@@ -83,6 +84,7 @@ class FrontServer(Protocol):
     body_timeout: float
     keepalive_timeout: float
     linger_timeout: float
+    refusing: bool  # draining, with drain_refuse: new GET / HEAD requests and sockets get 503
 
 
 class _Stop(Exception):
@@ -619,6 +621,8 @@ class HTTP1Protocol(asyncio.BufferedProtocol):
             self._fail(431)
         elif self._closing:
             self._fail(503)
+        elif self._front.server.refusing:  # a draining server: the proxy tries another instance
+            self._fail(503, draining_response())
         elif self._queue:  # once the responses before it are sent
             self._pending_upgrade = raw
             self._update_reading()
@@ -695,6 +699,10 @@ class HTTP1Protocol(asyncio.BufferedProtocol):
             self._closing = True
         http10 = self._http10
         front = self._front
+        if front.server.refusing and refused_while_draining(front.app, self._method, self._path):
+            self._closing = True
+            self._send(*encode_response(draining_response(), head=head, close=True))
+            return
         try:
             response = front.app.respond(request)
         except Exception:  # respond answers errors itself; this is a last guard
@@ -725,6 +733,9 @@ class HTTP1Protocol(asyncio.BufferedProtocol):
         self._flush()
 
     def _encode(self, response: Response, head: bool, keep: bool, http10: bool) -> tuple[bytes, bytes, bool]:
+        metering = self._front.app.metering
+        if metering is not None:
+            metering.answered(response.status)
         try:
             return encode_response(response, head=head, close=not keep, http10=http10)
         except Exception:
@@ -790,8 +801,8 @@ class HTTP1Protocol(asyncio.BufferedProtocol):
         elif self._timer_kind == _NONE:
             self._set_timer(_IDLE, self._front.server.keepalive_timeout)
 
-    def _fail(self, status: int) -> None:
-        """Answer ``status`` after what is owed, read no further request, and close."""
+    def _fail(self, status: int, response: Response | None = None) -> None:
+        """Answer ``status`` (or ``response``) after what is owed, read no further request, and close."""
         if self._discard:
             return
         head = self._method == b"HEAD" and not self._in_head
@@ -800,7 +811,10 @@ class HTTP1Protocol(asyncio.BufferedProtocol):
         self._expect_continue = False
         self._pending_upgrade = None
         self._cancel_timer()
-        self._send(*_error(status, head=head))
+        if response is None:
+            self._send(*_error(status, head=head))
+        else:
+            self._send(*encode_response(response, head=head, close=True))
 
     def _finish(self) -> None:
         """Close after the last response: shut the write side, drain the rest for a while."""

@@ -97,7 +97,8 @@ class _Listener(WSListener):  # type: ignore[misc]
         self.fragments_size = 0
         # The listener itself is the session's scheduler (see __call__): pushes
         # wait while the socket does not drain.
-        self.conn = Connection(server.app, server.next_writer_id(), info, self._send, self, self._hangup)
+        send = self._send if server.app.metering is None else self._send_metered
+        self.conn = Connection(server.app, server.next_writer_id(), info, send, self, self._hangup)
 
     def __call__(self, fn: Callable[[], Any]) -> None:
         """Schedule ``fn`` (a session's push, an effect) soon; held back while the socket is paused.
@@ -127,6 +128,11 @@ class _Listener(WSListener):  # type: ignore[misc]
             srv = self.server
             if srv.paused and self in srv.paused:
                 self._check_buffer(t)
+
+    def _send_metered(self, data: bytes) -> None:
+        """``_send`` with metrics on (app.metrics()): a push or a late reply, counted."""
+        self.server.app.metering.sent(data)
+        self._send(data)
 
     def _hangup(self, redirected: bool) -> None:
         """A first message sent later (a restored session's) said the session failed: close."""
@@ -161,6 +167,8 @@ class _Listener(WSListener):  # type: ignore[misc]
         if t is None or t.is_disconnected or self in srv.paused:
             return
         srv.paused[self] = _Paused(time.monotonic())
+        if srv.app.metering is not None:
+            srv.app.metering.pauses += 1
         with contextlib.suppress(Exception):
             t.underlying_transport.pause_reading()
         # Again after this turn: the HTTP front end resumes reading once it
@@ -192,6 +200,8 @@ class _Listener(WSListener):  # type: ignore[misc]
             with contextlib.suppress(Exception):
                 ut.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, srv.recv_buffer)
         srv.live.add(self)
+        if srv.app.metering is not None:
+            srv.app.metering.joins += 1
         redirecting = self.conn.redirecting()
         msg, ok = self.conn.open()
         if msg is None:  # restoring a session saved by another process: it comes through _send
@@ -320,6 +330,13 @@ class Server:
       serves every connection (it reads the kernel's "last data received"
       per socket), so an idle session costs no memory for it.
 
+    Draining (docs/operations.md): :meth:`start_drain` makes readiness
+    (``/_rweb/ready``) answer 503 while the open sockets are still served;
+    with ``drain_refuse`` new ``GET`` / ``HEAD`` requests and new sockets get
+    503 too, for a proxy that retries them elsewhere.  ``drain`` is how long
+    :func:`rweb.server.start_rweb`'s workers drain on SIGTERM before
+    :meth:`close`.
+
     ``sock``: an already bound listening socket to serve (the worker
     processes of :func:`rweb.server.start_rweb` share their parent's).
     """
@@ -348,6 +365,8 @@ class Server:
         max_write_buffer: int = 4 * 1024 * 1024,
         max_paused: float = 60.0,
         recv_buffer: int | None = 64 * 1024,
+        drain: float = 0.0,
+        drain_refuse: bool = True,
         sock: socket.socket | None = None,
     ) -> None:
         self.use_aiofastnet = use_aiofastnet
@@ -371,6 +390,9 @@ class Server:
         self.max_write_buffer = max_write_buffer
         self.max_paused = max_paused
         self.recv_buffer = recv_buffer
+        self.drain = drain
+        self.drain_refuse = drain_refuse
+        self.refusing = False  # draining with drain_refuse: new GET / HEAD requests and sockets get 503
         self.sock = sock
         # Connections whose socket stopped draining (reading paused, pushes held back).
         self.paused: dict[_Listener, _Paused] = {}
@@ -417,6 +439,10 @@ class Server:
                 except BaseException:
                     log.exception("session %s: internal error", listener.conn.writer_id)
             inbox[i + 1] = reply
+        self._send_replies(inbox)
+
+    def _send_replies(self, inbox: list[Any]) -> None:
+        """The second pass of :meth:`answer`: every reply sent, in order."""
         for i in range(0, len(inbox), 2):
             reply = inbox[i + 1]
             if reply is not None:
@@ -426,6 +452,28 @@ class Server:
                         t.send(_TEXT, reply)
                     except BaseException:  # one socket's failure must not cost the others their replies
                         log.exception("session %s: send failed", inbox[i].conn.writer_id)
+
+    def _answer_metered(self) -> None:
+        """:meth:`answer` with metrics on (app.metrics()): each message timed and counted, in-process."""
+        inbox = self.inbox
+        if not inbox:
+            return
+        self.inbox = []
+        observe = self.app.metering.observe
+        clock = time.perf_counter
+        for i in range(0, len(inbox), 2):
+            listener = inbox[i]
+            reply = None
+            if listener.transport is not None:
+                payload = inbox[i + 1]
+                start = clock()
+                try:
+                    reply = listener.conn.receive(payload)
+                except BaseException:
+                    log.exception("session %s: internal error", listener.conn.writer_id)
+                observe(payload, reply, clock() - start)
+            inbox[i + 1] = reply
+        self._send_replies(inbox)
 
     def next_writer_id(self) -> int:
         return self.app.next_writer_id()
@@ -438,6 +486,9 @@ class Server:
         self.app.bind(loop, self.worker_index, self.workers)
         await self.app.startup()  # the broker, in this worker (after the fork)
         self._hard_limit = max(self.app.max_message_size * _HARD_FRAME_LIMIT_FACTOR, _HARD_FRAME_LIMIT_MIN)
+        if self.app.metering is not None:  # metrics on: the metered answer (off: no call at all)
+            self.app.metering.start(self, loop)
+            self.answer = self._answer_metered  # type: ignore[method-assign]
         # A logger adapter, not a Logger: picows then skips building a child
         # Logger for every connection (about 1 KiB each).
         self._ws_logger = logging.LoggerAdapter(logging.getLogger("picows.server"), {})
@@ -495,6 +546,19 @@ class Server:
             self.read_buffer_size,  # read_buffer_init_size: picows 2.3 never allocates less than 2 KiB
         )
 
+    def start_drain(self) -> None:
+        """Readiness says 503 from now on; the sockets open are still served (and, with ``drain_refuse``, new
+        ``GET`` / ``HEAD`` requests and sockets get 503).  :meth:`close` ends the drain."""
+        if self.app.draining:
+            return
+        self.app.draining = True
+        self.refusing = self.drain_refuse
+        log.info(
+            "draining: readiness answers 503%s; %d sockets still served",
+            ", and so do new requests and sockets" if self.refusing else "",
+            len(self.live),
+        )
+
     async def close(self) -> None:
         """Stop accepting, answer what was read, save the sessions, tell every socket 1012 "service restart", and close.
 
@@ -512,6 +576,7 @@ class Server:
         if self._server is None:
             return
         self.closing = True
+        self.app.draining = True  # until the listener closes, readiness says 503
         self._server.close()
         if self._timer is not None:
             self._timer.cancel()
@@ -554,6 +619,8 @@ class Server:
                 if t is not None:
                     t.underlying_transport.abort()
         self._server = None
+        if self.app.metering is not None:
+            self.app.metering.stop()
         try:
             await self.app.shutdown()
         except Exception:
@@ -603,6 +670,8 @@ class Server:
         if t is None or t.is_disconnected or t.is_close_frame_sent:
             return
         log.log(level, "session %s: %s; closed (%d %s)", listener.conn.writer_id, why, int(code), reason)
+        if self.app.metering is not None:
+            self.app.metering.closed(reason)
         t.send_close(code, reason.encode())
         if not reset:
             t.disconnect()

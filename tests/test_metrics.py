@@ -1,0 +1,248 @@
+"""Prometheus metrics (``app.metrics()``), scraped from the real server and read with prometheus_client's parser.
+
+In-process (``rweb.testing.serve``) for one process; as a real
+``start_rweb(workers=2)`` subprocess for the multi-process mode, where the
+totals must count both workers whichever answers the scrape.  Every wait is
+bounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import http.client
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from processes import ServerProcess, free_port
+
+from rweb import App, reactive
+from rweb.html import button, component, div, span
+from rweb.server.picows_transport import Server
+from rweb.testing import serve
+
+prometheus_client = pytest.importorskip("prometheus_client")
+from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
+
+APP = r"""
+import os, sys
+from rweb import App, reactive, start_rweb
+from rweb.html import button, component, div, span
+
+app = App("metrics")
+app.metrics()
+
+@reactive
+class Counter:
+    value: int
+
+@app.page("/")
+def page(writer_id):
+    counter = Counter(0)
+
+    def inc(params):
+        counter.value += 1
+
+    render = lambda: div(span(f"pid {os.getpid()}."), component("display", lambda: div(span("Count: "), span(counter.value))),
+                         button("+", data_action="inc"))
+    return render, {"inc": inc}
+
+if __name__ == "__main__":
+    start_rweb(int(sys.argv[1]), app, host="127.0.0.1", workers=2, ping_interval=None)
+"""
+
+
+@reactive
+class Counter:
+    value: int
+
+
+def counter_app() -> App:
+    app = App("metrics")
+
+    @app.page("/")
+    def page(writer_id: Any) -> Any:
+        counter = Counter(0)
+
+        def inc(params: Any) -> None:
+            counter.value += 1
+
+        def render() -> Any:
+            return div(
+                component("display", lambda: div(span("Count: "), span(counter.value))),
+                button("+", data_action="inc"),
+            )
+
+        return render, {"inc": inc}
+
+    return app
+
+
+def get(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", path, headers=headers or {})
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+def scrape(
+    port: int, headers: dict[str, str] | None = None
+) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of /_rweb/metrics: (name, sorted labels) -> value, through the Prometheus text parser."""
+    status, body = get(port, "/_rweb/metrics", headers)
+    assert status == 200, body
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(body.decode())
+        for s in family.samples
+    }
+
+
+def value(samples: dict[Any, float], name: str, **labels: str) -> float:
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+async def clicks(
+    wire: Any, url: str, sockets: int, per_socket: int, extra: list[str] | None = None
+) -> None:
+    socks = []
+    for _ in range(sockets):
+        ws = await wire.connect(url)
+        assert (await wire.recv(ws))["t"] == "init"
+        socks.append(ws)
+    for ws in socks:
+        for _ in range(per_socket):
+            await wire.click(ws)
+        for action in extra or []:
+            await wire.ask(ws, {"action": action, "params": {}})
+    for ws in socks:
+        await ws.close()
+
+
+def test_off_by_default_and_nothing_measured(wire: Any) -> None:
+    with serve(counter_app()) as srv:
+        assert get(srv.port, "/_rweb/metrics")[0] == 404
+        assert srv.app.metering is None
+        # The server answers messages with its plain method: no timing, no counting call.
+        assert srv.call(lambda: srv.server.answer.__func__) is Server.answer
+
+
+def test_one_process_counts_joins_actions_bytes_and_http(wire: Any) -> None:
+    app = counter_app()
+    app.metrics()
+    with serve(app) as srv:
+
+        async def scenario() -> None:
+            # Three sockets, 7 clicks each, then one unknown action each (an error: no label of its own).
+            await clicks(wire, srv.ws_url, 3, 7, ["no-such-action"])
+            socks = [await wire.connect(srv.ws_url) for _ in range(2)]  # left open: live sessions
+            for ws in socks:
+                await wire.recv(ws)
+            samples = await asyncio.to_thread(scrape, srv.port)
+            assert value(samples, "rweb_joins_total") == 5
+            assert value(samples, "rweb_action_seconds_count", action="inc") == 21
+            assert value(samples, "rweb_action_seconds_count", action="other") == 3
+            assert value(samples, "rweb_action_seconds_bucket", action="inc", le="+Inf") == 21
+            assert 0 < value(samples, "rweb_action_seconds_sum", action="inc") < 21 * 0.5
+            assert value(samples, "rweb_messages_out_total") == 24
+            assert value(samples, "rweb_bytes_out_total") > 24 * 20
+            assert value(samples, "rweb_sessions", state="live") == 2
+            for ws in socks:
+                await ws.close()
+
+        for _ in range(4):
+            assert get(srv.port, "/")[0] == 200
+        assert get(srv.port, "/nothing-here")[0] == 404
+        wire.run(scenario())
+        samples = scrape(srv.port)
+        assert (
+            value(samples, "rweb_http_responses_total", status="200") >= 5
+        )  # the pages and the last scrape
+        assert value(samples, "rweb_http_responses_total", status="404") == 1
+        assert ("rweb_action_seconds_count", (("action", "no-such-action"),)) not in samples
+
+
+def test_the_endpoint_is_loopback_only_or_needs_the_token() -> None:
+    app = counter_app()
+    app.metrics()
+    with serve(app) as srv:
+        assert get(srv.port, "/_rweb/metrics")[0] == 200
+        # Through a proxy, a loopback peer says nothing about the client.
+        assert get(srv.port, "/_rweb/metrics", {"X-Forwarded-For": "203.0.113.9"})[0] == 403
+    app.metrics(token="s3cret-token")
+    with serve(app) as srv:
+        assert get(srv.port, "/_rweb/metrics")[0] == 403
+        assert get(srv.port, "/_rweb/metrics", {"Authorization": "Bearer wrong"})[0] == 403
+        assert get(srv.port, "/_rweb/metrics", {"Authorization": "Bearer s3cret-token"})[0] == 200
+
+
+@contextlib.contextmanager
+def two_workers(tmp_path: Path) -> Iterator[ServerProcess]:
+    script = tmp_path / "metrics_app.py"
+    script.write_text(APP)
+    port = free_port()
+    log_path = tmp_path / "server.log"
+    env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, str(script), str(port)],
+            cwd=tmp_path,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**env, "PYTHONUNBUFFERED": "1"},
+        )
+    srv = ServerProcess(proc, port, log_path)
+    try:
+        srv.wait_listening()
+        yield srv
+    finally:
+        srv.stop()
+
+
+def test_two_workers_count_together_whichever_answers_the_scrape(tmp_path: Path, wire: Any) -> None:
+    with two_workers(tmp_path) as srv:
+
+        async def scenario() -> tuple[int, set[str]]:
+            pids: set[str] = set()
+            socks = []
+            for _ in range(100):  # until both workers hold sockets
+                ws = await wire.connect(srv.url)
+                pids.add(json.dumps(await wire.recv(ws)).split("pid ")[1].split(".")[0])
+                socks.append(ws)
+                for _ in range(6):
+                    await wire.click(ws)
+                if len(pids) == 2 and len(socks) >= 4:
+                    break
+            for ws in socks:
+                await ws.close()
+            return len(socks), pids
+
+        sockets, pids = wire.run(scenario())
+        assert len(pids) == 2
+        clicks_total = sockets * 6
+        deadline = time.monotonic() + 15
+        while True:  # the other worker publishes once a second
+            samples = scrape(srv.port)
+            if (
+                value(samples, "rweb_action_seconds_count", action="inc") == clicks_total
+                and value(samples, "rweb_joins_total") == sockets
+            ):
+                break
+            assert time.monotonic() < deadline, (samples, srv.log())
+            time.sleep(0.2)
+        # Several scrapes, answered by either worker, say the same.
+        for _ in range(6):
+            samples = scrape(srv.port)
+            assert value(samples, "rweb_action_seconds_count", action="inc") == clicks_total
+            assert value(samples, "rweb_messages_out_total") == clicks_total
