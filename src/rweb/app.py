@@ -40,6 +40,7 @@ from typing import Any
 
 import orjson
 
+from .clock import SYSTEM_CLOCK, Clock
 from .connection import takes_conn
 from .http import (
     Headers,
@@ -474,6 +475,10 @@ class App:
     render that holds the event loop longer is logged (a warning naming it,
     at most once a minute each; ``None`` or ``0``: never).  See docs/handlers.md.
     """
+
+    # The time the app reads (``app.clock.time()``, ``.monotonic()``, ``.now()``): the
+    # system's, or the virtual clock of rweb.testing's clients (docs/testing.md).
+    clock: Clock = SYSTEM_CLOCK
 
     def __init__(
         self,
