@@ -18,7 +18,6 @@ nothing here; it is accepted for symmetry with ``examples/chat.py``.
 from __future__ import annotations
 
 import argparse
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -38,29 +37,30 @@ class Pushes:
     count: int
 
 
-def now_text() -> str:
-    return time.strftime("%H:%M:%S")
-
-
 def build_app(
-    *, broker: str | None = None, interval: float = 1.0, now: Callable[[], str] = now_text
+    *, broker: str | None = None, interval: float = 1.0, now: Callable[[], str] | None = None
 ) -> App:
     """A fresh app (the tests serve one per test).
 
-    ``interval`` is the timer's period in seconds; ``now()`` gives the time shown
-    (tests pass a clock of their own).
+    ``interval`` is the timer's period in seconds; ``now()`` gives the time shown,
+    by default ``app.clock``'s (which rweb.testing's ``advance`` moves).
     """
     app = App("rweb clock", broker=broker)
 
+    def app_time() -> str:
+        return app.clock.now().strftime("%H:%M:%S")
+
+    read = now if now is not None else app_time
+
     @app.page("/", title="Clock")
     def clock(writer_id: int, conn: Conn) -> PageSetup:
-        shown = Clock(now())
+        shown = Clock(read())
         pushes = Pushes(0)
         stop: list[Callable[[], None]] = []
 
         def tick() -> None:
             # Both writes go to the browser in one push.
-            shown.now = now()
+            shown.now = read()
             pushes.count += 1
 
         if conn.live:

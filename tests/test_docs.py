@@ -58,3 +58,23 @@ def test_snippet_runs(
     tests = [fn for key, fn in module.__dict__.items() if key.startswith("test_") and callable(fn)]
     for fn in tests:
         fn()
+
+
+def test_the_realtime_clock_example_runs_on_the_test_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/realtime.md's timer example (not a guide: its other blocks need Redis) reads app.clock."""
+    from datetime import datetime, timedelta
+
+    from rweb.testing import Page
+
+    text = (DOCS / "realtime.md").read_text()
+    at = text.index("### Timers and tasks")
+    line, code = next((n, c) for n, c in blocks("realtime.md") if n > text.count("\n", 0, at))
+    module = types.ModuleType("rweb_docs_realtime_clock")
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    exec(compile("\n" * (line - 1) + code, str(DOCS / "realtime.md"), "exec"), module.__dict__)
+    page = Page(module.__dict__["app"])
+    first = datetime.strptime(page.text('[data-rc="time"]'), "%H:%M:%S")
+    pushes = page.advance(60)
+    later = datetime.strptime(page.text('[data-rc="time"]'), "%H:%M:%S")
+    assert (later - first) % timedelta(days=1) == timedelta(seconds=60)  # across midnight too
+    assert len([m for m in pushes if "time" in m["d"]]) == 60  # the timer ticked every second

@@ -389,3 +389,13 @@ def test_the_guide_snippets_run(
     module = types.ModuleType(name)
     monkeypatch.setitem(sys.modules, name, module)
     exec(compile("\n" * (line - 1) + code, str(GUIDE), "exec"), module.__dict__)
+
+
+def test_clock_shows_app_clock_time_which_advance_moves() -> None:
+    from datetime import datetime, timedelta
+
+    page = Page(clock.build_app())
+    first = datetime.strptime(page.text("#time"), "%H:%M:%S")
+    page.advance(60)
+    later = datetime.strptime(page.text("#time"), "%H:%M:%S")
+    assert (later - first) % timedelta(days=1) == timedelta(seconds=60) and page.text("#pushes") == "60"

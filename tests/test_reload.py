@@ -197,8 +197,9 @@ def test_rweb_run_reload_restarts_on_changes_survives_a_syntax_error_and_stops(t
         assert srv.proc.poll() is None
         assert children_of(srv.proc.pid) == []  # no server runs meanwhile
 
-        # Fixed: served again (a page requested meanwhile would wait in the backlog).
+        # Fixed: served again (meanwhile the reloader answers with the error: see below).
         edit(app, app_source("fourth version"))
+        srv.wait_log("changed: restarting the server", 3)
         assert "fourth version" in wire.run(init_text(wire, srv.ws_url), 40)
         status, page = srv.get("/")
         assert status == 200 and "fourth version" in page
@@ -366,3 +367,44 @@ def test_a_module_that_serves_at_import_is_refused_with_advice(module_dir: Path)
     from rweb import server
 
     assert server._importing_app is None  # and rweb run's own start_rweb works afterwards
+
+
+def test_a_failed_start_is_shown_on_the_page_and_the_socket_until_fixed(tmp_path: Path, wire: Any) -> None:
+    app = tmp_path / "app.py"
+    app.write_text(app_source("good"))
+    with reloading(tmp_path, ["-m", "rweb", "run", "app.py", "--reload", "--port", "PORT"]) as srv:
+        assert "good" in srv.get("/")[1]
+        broken = app_source("good") + "\nbroken = ('<b>'\n"
+        edit(app, broken)
+        srv.wait_log("show the error until a file changes")
+        line = broken.count("\n")  # the line of `broken = (`
+        status, page = srv.get("/")
+        assert status == 500
+        assert f"{app}, line {line}" in page and "SyntaxError: &#x27;(&#x27; was never closed" in page
+        assert "(&#x27;&lt;b&gt;&#x27;" in page and "<b>" not in page  # the source line, escaped
+
+        async def held_then_closed() -> tuple[dict[str, Any], int | None]:
+            async with wire.connect(srv.ws_url, open_timeout=20) as ws:
+                msg = await wire.recv(ws, 20)
+                await ws.send(json.dumps({"t": "ping", "ref": "hb1"}))
+                assert await wire.recv(ws, 20) == {"t": "r", "d": {}, "ref": "hb1"}  # the heartbeat answered
+                edit(app, app_source("fixed"))  # the fix closes the socket: service restart
+                from websockets.exceptions import ConnectionClosed
+
+                with pytest.raises(ConnectionClosed) as closed:
+                    await wire.recv(ws, 20)
+                return msg, closed.value.rcvd.code if closed.value.rcvd else None
+
+        msg, code = wire.run(held_then_closed(), 60)
+        assert msg["e"]["code"] == "app_failed" and code == 1012
+        text = msg["e"]["message"]
+        assert text.startswith(f"{app}, line {line}\nSyntaxError: '(' was never closed\n") and "('<b>'" in text
+        assert "fixed" in wire.run(init_text(wire, srv.ws_url), 40)
+        status, page = srv.get("/")
+        assert status == 200 and "fixed" in page
+
+        # Any exception at import, not only a syntax error.
+        edit(app, app_source("fixed") + "\nraise LookupError('no config')\n")
+        srv.wait_log("show the error until a file changes", 2)
+        status, page = srv.get("/")
+        assert status == 500 and "LookupError: no config" in page and f"{app}, line " in page

@@ -723,3 +723,103 @@ def test_the_first_paint_and_the_live_page_agree() -> None:
     # The same tree, parsed: the first paint's root is the live page's.
     [root] = parse_html(first.text).select("[data-rc=root]")
     assert root.to_html() == live.find("[data-rc=root]").to_html()
+
+
+# -- the clock the app reads ------------------------------------------------------------
+
+
+@reactive
+class Shown:
+    time: str
+    ticks: int
+
+
+def clock_app() -> App:
+    """The page shows app.clock's time (at render and on each tick) and counts the ticks of a 1 s timer."""
+    app = App("clock")
+
+    @app.page("/")
+    def home(writer_id: Any, conn: Conn) -> Any:
+        shown = Shown(app.clock.now().strftime("%Y-%m-%d %H:%M:%S"), 0)
+
+        def tick() -> None:
+            shown.time = app.clock.now().strftime("%Y-%m-%d %H:%M:%S")
+            shown.ticks += 1
+
+        if conn.live:
+            conn.every(1, tick)
+        return (
+            lambda: div(
+                component("time", lambda: span(shown.time, id="time")),
+                component("ticks", lambda: span(shown.ticks, id="ticks")),
+            )
+        ), {}
+
+    return app
+
+
+def test_advance_moves_what_the_app_reads_and_its_timers() -> None:
+    from datetime import datetime, timedelta
+
+    app = clock_app()
+    page = Page(app)
+    first = datetime.strptime(page.text("#time"), "%Y-%m-%d %H:%M:%S")
+    started = app.clock.time()
+    pushes = page.advance(60)
+    assert page.text("#ticks") == "60" and len(pushes) == 60
+    assert datetime.strptime(page.text("#time"), "%Y-%m-%d %H:%M:%S") - first == timedelta(seconds=60)
+    assert app.clock.time() == started + 60 and app.clock.monotonic() == 60
+    # Each tick read the time at which it fired: second n shows first + n s.
+    shown = [datetime.strptime(m["d"]["time"]["1"], "%Y-%m-%d %H:%M:%S") for m in pushes]
+    assert shown == [first + timedelta(seconds=n) for n in range(1, 61)]
+
+
+def test_the_virtual_wall_clock_can_be_set_and_is_aware() -> None:
+    from datetime import UTC, datetime
+
+    from rweb.clock import SYSTEM_CLOCK
+    from rweb.testing import VirtualClock
+
+    app = clock_app()
+    assert app.clock is SYSTEM_CLOCK  # until a test client drives the app
+    page = Page(app)
+    clock = app.clock
+    assert isinstance(clock, VirtualClock)
+    clock.set(datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC))
+    page.advance(10)
+    assert clock.now(UTC) == datetime(2030, 1, 2, 3, 4, 15, tzinfo=UTC)
+    assert clock.now().utcoffset() is not None  # the local zone, aware
+    assert clock.monotonic() == 10  # set() moved the wall clock only
+    with pytest.raises(ValueError, match="aware"):
+        clock.set(datetime(2030, 1, 2))
+
+
+def test_a_clock_of_the_apps_own_is_left_alone() -> None:
+    from rweb.clock import Clock
+
+    class Fixed(Clock):
+        def time(self) -> float:  # type: ignore[override]
+            return 1_000_000.0
+
+    app = clock_app()
+    app.clock = Fixed()
+    page = Page(app)
+    page.advance(5)
+    assert app.clock.time() == 1_000_000.0 and page.text("#ticks") == "5"
+
+
+def test_test_client_cookies_expire_on_the_virtual_clock() -> None:
+    app = App("cookies")
+
+    @app.get("/set")
+    def set_cookie(request: Request) -> Response:
+        response = HTMLResponse("ok")
+        response.set_cookie("hint", "1", max_age=60)
+        return response
+
+    http = TestClient(app)
+    http.get("/set")
+    http.advance(59)
+    assert http.cookies.get("hint") == "1"
+    http.advance(1)
+    assert http.cookies.get("hint") is None

@@ -41,6 +41,7 @@ from typing import Any
 import orjson
 
 from .client_script import CLIENT_PREFIX, client_response
+from .clock import SYSTEM_CLOCK, Clock
 from .compression import compress_response
 from .connection import takes_conn
 from .health import LIVE_PATH, READY_PATH, check_path, health_response
@@ -488,6 +489,9 @@ class App:
     ready_path: str | None = READY_PATH
     draining: bool = False
     metering: Any = None  # rweb.metrics.Metrics once app.metrics() turned them on
+    # The time the app reads (``app.clock.time()``, ``.monotonic()``, ``.now()``): the
+    # system's, or the virtual clock of rweb.testing's clients (docs/testing.md).
+    clock: Clock = SYSTEM_CLOCK
 
     def __init__(
         self,

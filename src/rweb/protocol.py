@@ -80,6 +80,7 @@ class ErrorCode(StrEnum):
     SHARED_STATE = "shared_state"
     UPLOAD_REFUSED = "upload_refused"
     UPLOAD_FAILED = "upload_failed"
+    APP_FAILED = "app_failed"
 
 
 ERROR_CODES: dict[str, str] = {
@@ -97,6 +98,8 @@ ERROR_CODES: dict[str, str] = {
     "(the log says which record and what to do); it keeps its last render",
     "upload_refused": "an upload was refused (unknown name, too many files, too large, a type not accepted)",
     "upload_failed": "an upload's file failed (more bytes than declared, the disk): its entry shows why",
+    "app_failed": "development (--reload): the app failed to start; the message gives the file, the line and "
+    "the error, until a change starts it again",
 }
 """Each code's meaning (``docs/protocol.md`` lists them too)."""
 

@@ -7,9 +7,13 @@ On a change it stops the child with SIGTERM (the server closes its
 WebSockets with 1012, "service restart", so open pages reconnect at once),
 waits for it and starts the command again; connections made meanwhile wait
 in the socket's backlog.  A child that fails (a syntax error, an import
-error) leaves its traceback in the log and the reloader waits for the next
-change.  SIGINT / SIGTERM stop the child and the reloader; SIGHUP restarts
-the child.
+error) leaves its traceback in the log, and until the next change the
+reloader itself answers on the port (:class:`_Fallback`): a page showing the
+error (file, line, message, traceback), and on the WebSocket an
+``app_failed`` error that the client shows in its overlay; at the change it
+closes those sockets with 1012 and the pages reload.  The child's stderr
+passes through the reloader (which keeps its tail for that).  SIGINT /
+SIGTERM stop the child and the reloader; SIGHUP restarts the child.
 
 No dependency: a scan costs about 8 µs per file (rweb's own checkout, 117
 files: 0.9 ms), so polling a small app every quarter of a second costs nothing.
@@ -17,29 +21,44 @@ files: 0.9 ms), so polling a small app every quarter of a second costs nothing.
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
+import html
 import logging
 import os
+import re
 import secrets
 import select
 import signal
 import socket
+import struct
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import orjson
+
+from .protocol import ErrorCode, encode_error, encode_reply
+from .server.asgi import SERVICE_RESTART
 
 __all__ = [
     "CHILD_ENV",
     "DEFAULT_EXTENSIONS",
     "IGNORED_DIRS",
+    "Failure",
     "Snapshot",
     "changes",
     "child_socket",
     "child_socket_pending",
     "default_watch",
     "env_reload",
+    "failure",
     "run_reloader",
     "scan",
     "this_command",
@@ -123,6 +142,207 @@ def _describe(returncode: int) -> str:
     return f"exited with code {returncode}"
 
 
+# -- a child that failed: what it said, and the reloader's answer meanwhile ---------------
+
+TAIL = 64 * 1024  # bytes of the child's stderr kept: its last traceback
+_FRAME = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+)')
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why the server could not start: the file and line Python named, the error, the traceback."""
+
+    file: str | None
+    line: int | None
+    error: str  # "SyntaxError: '(' was never closed"
+    traceback: str
+
+    def text(self) -> str:
+        """One text for the log-reader, the page and the overlay: where, what, then the traceback."""
+        where = f"{self.file}, line {self.line}\n" if self.file else ""
+        return f"{where}{self.error}\n\n{self.traceback}".rstrip() + "\n"
+
+
+def failure(output: str, returncode: int) -> Failure:
+    """The last traceback in a failed server's stderr ``output`` (a syntax error in a script has no header)."""
+    at = output.rfind("Traceback (most recent call last):")
+    if at < 0:
+        at = output.rfind('  File "')
+    block = output[max(at, 0) :].strip("\n") if at >= 0 else "\n".join(output.splitlines()[-20:])
+    frames = list(_FRAME.finditer(block))
+    last = frames[-1] if frames else None
+    errors = [ln for ln in block.splitlines() if ln.strip() and not ln[0].isspace() and not ln.startswith("Traceback")]
+    error = errors[-1] if errors else f"the server {_describe(returncode)}"
+    return Failure(last["file"] if last else None, int(last["line"]) if last else None, error, block)
+
+
+_WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455
+_MAX_HEAD = 16 * 1024
+_MAX_FRAME = 64 * 1024
+
+
+def _ws_frame(opcode: int, payload: bytes) -> bytes:
+    n = len(payload)
+    if n < 126:
+        head = struct.pack("!BB", 0x80 | opcode, n)
+    elif n < 1 << 16:
+        head = struct.pack("!BBH", 0x80 | opcode, 126, n)
+    else:
+        head = struct.pack("!BBQ", 0x80 | opcode, 127, n)
+    return head + payload
+
+
+def _recv_exactly(conn: socket.socket, n: int) -> bytes:
+    data = b""
+    while len(data) < n:
+        chunk = conn.recv(n - len(data))
+        if not chunk:
+            raise ConnectionError("closed")
+        data += chunk
+    return data
+
+
+_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>rweb: the app failed to start</title></head>
+<body style="margin:0;background:#141414;color:#fff;font:13px ui-monospace,monospace">
+<div id="rweb-error-overlay" role="alert" style="padding:24px">
+<h2 style="font:bold 16px sans-serif">app_failed: the app failed to start</h2>
+<pre style="white-space:pre-wrap">{text}</pre>
+<p style="font:14px sans-serif;color:#bbb">rweb --reload: this page reloads once a change starts the app again.</p>
+</div>
+<script>
+(function () {{
+  var u = new URL(location.href); u.protocol = u.protocol === "https:" ? "wss:" : "ws:";
+  var s = new WebSocket(u.href);
+  s.onclose = function () {{ setTimeout(function () {{ location.reload(); }}, 200); }};
+}})();
+</script>
+</body></html>
+"""
+
+
+class _Fallback:
+    """While the server is down after a failure: the reloader answers on its port with the error.
+
+    A page request gets the error page (status 500), a WebSocket the
+    ``app_failed`` error, then stays open (pings answered) until
+    :meth:`stop` closes it with 1012 (service restart): the client reconnects
+    at once, to the server started again, and reloads the page.  Threads,
+    blocking sockets: a development tool for a few tabs.
+    """
+
+    def __init__(self, sock: socket.socket, failed: Failure) -> None:
+        text = failed.text()
+        self.page = _PAGE.format(text=html.escape(text)).encode()
+        self.message = encode_error(ErrorCode.APP_FAILED, text)
+        self.listener = sock.dup()
+        self.listener.setblocking(False)
+        self.wake_r, self.wake_w = os.pipe()
+        self.lock = threading.Lock()
+        self.held: set[socket.socket] = set()
+        self.stopped = False
+        self.thread = threading.Thread(target=self._serve, name="rweb-reload-fallback", daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            ready, _, _ = select.select([self.listener, self.wake_r], [], [])
+            if self.wake_r in ready:
+                return
+            try:
+                conn, _ = self.listener.accept()
+            except (BlockingIOError, InterruptedError):
+                continue
+            except OSError:
+                return
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn: socket.socket) -> None:
+        try:
+            conn.setblocking(True)
+            conn.settimeout(10.0)
+            head = b""
+            while b"\r\n\r\n" not in head:
+                chunk = conn.recv(4096)
+                if not chunk or len(head) > _MAX_HEAD:
+                    return
+                head += chunk
+            lines = head.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
+            headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])}
+            key = headers.get("sec-websocket-key")
+            if key and headers.get("upgrade", "").lower() == "websocket":
+                self._socket(conn, key)
+                return
+            conn.sendall(
+                b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/html; charset=utf-8\r\n"
+                b"Cache-Control: no-store\r\nConnection: close\r\n"
+                + f"Content-Length: {len(self.page)}\r\n\r\n".encode()
+                + self.page
+            )
+        except OSError:
+            pass
+        finally:
+            with self.lock:
+                self.held.discard(conn)
+            conn.close()
+
+    def _socket(self, conn: socket.socket, key: str) -> None:
+        accept = base64.b64encode(hashlib.sha1(key.encode() + _WS_GUID).digest()).decode()
+        conn.sendall(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            + f"Sec-WebSocket-Accept: {accept}\r\n\r\n".encode()
+        )
+        with self.lock:
+            conn.sendall(_ws_frame(0x1, self.message))
+            if self.stopped:  # stop() came during the handshake: the app is back
+                conn.sendall(_ws_frame(0x8, struct.pack("!H", SERVICE_RESTART)))
+                return
+            self.held.add(conn)
+        conn.settimeout(None)  # held until stop() or the browser goes
+        while True:
+            b0, b1 = _recv_exactly(conn, 2)
+            n = b1 & 0x7F
+            if n == 126:
+                n = struct.unpack("!H", _recv_exactly(conn, 2))[0]
+            elif n == 127:
+                n = struct.unpack("!Q", _recv_exactly(conn, 8))[0]
+            if n > _MAX_FRAME:
+                return
+            mask = _recv_exactly(conn, 4) if b1 & 0x80 else b"\0\0\0\0"
+            data = bytes(c ^ mask[i % 4] for i, c in enumerate(_recv_exactly(conn, n)))
+            opcode = b0 & 0x0F
+            if opcode == 0x8:  # close
+                with self.lock, contextlib.suppress(OSError):
+                    conn.sendall(_ws_frame(0x8, data[:2]))
+                return
+            reply = None
+            if opcode == 0x9:
+                reply = _ws_frame(0xA, data)
+            elif opcode == 0x1:
+                with contextlib.suppress(orjson.JSONDecodeError):
+                    msg = orjson.loads(data)
+                    if isinstance(msg, dict) and msg.get("t") == "ping":  # the client's heartbeat
+                        reply = _ws_frame(0x1, encode_reply({}, msg.get("ref")))
+            if reply is not None:
+                with self.lock:
+                    conn.sendall(reply)
+
+    def stop(self) -> None:
+        """Stop answering; close the sockets held with 1012, so that their pages come back at once."""
+        os.write(self.wake_w, b"x")
+        self.thread.join(5.0)
+        self.listener.close()
+        with self.lock:
+            self.stopped = True
+            held, self.held = list(self.held), set()
+            for conn in held:
+                with contextlib.suppress(OSError):
+                    conn.sendall(_ws_frame(0x8, struct.pack("!H", SERVICE_RESTART)))
+                    conn.shutdown(socket.SHUT_WR)
+        os.close(self.wake_r)
+        os.close(self.wake_w)
+
+
 class _Reloader:
     def __init__(
         self,
@@ -141,6 +361,9 @@ class _Reloader:
         self.stop_timeout = stop_timeout
         self.proc: subprocess.Popen[bytes] | None = None
         self.reported = False  # the child's own exit was logged
+        self.tail = bytearray()  # the end of the child's stderr, which passes through here
+        self.tee: threading.Thread | None = None
+        self.fallback: _Fallback | None = None  # answers on the port while the child is down after a failure
         self.stopping = False
         self.restart = False  # SIGHUP
         # One key for every server this reloader starts: with a broker, a page's session is
@@ -154,12 +377,34 @@ class _Reloader:
             FD_ENV: str(self.sock.fileno()),
             "RWEB_SECRET_KEY": self.secret,
         }
+        if self.fallback is not None:
+            self.fallback.stop()
+            self.fallback = None
         try:
-            self.proc = subprocess.Popen(self.command, env=env, pass_fds=(self.sock.fileno(),))
+            self.proc = subprocess.Popen(
+                self.command, env=env, pass_fds=(self.sock.fileno(),), stderr=subprocess.PIPE
+            )
         except OSError as exc:
             log.error("the server could not be started (%s); waiting for a change", exc)
             self.proc = None
+        else:
+            assert self.proc.stderr is not None
+            self.tail = bytearray()
+            self.tee = threading.Thread(target=self._copy, args=(self.proc.stderr,), daemon=True)
+            self.tee.start()
         self.reported = False
+
+    def _copy(self, stream: Any) -> None:
+        """The child's stderr to ours, as it comes; its end kept in ``tail``."""
+        fd = stream.fileno()
+        try:
+            while chunk := os.read(fd, 65536):
+                with contextlib.suppress(OSError):
+                    os.write(2, chunk)
+                self.tail += chunk
+                del self.tail[:-TAIL]
+        finally:
+            stream.close()
 
     def stop_child(self) -> None:
         proc, self.proc = self.proc, None
@@ -185,6 +430,11 @@ class _Reloader:
             proc.pid,
             _describe(proc.returncode),
         )
+        if self.tee is not None:
+            self.tee.join(2.0)  # the rest of its traceback
+        failed = failure(bytes(self.tail).decode(errors="replace"), proc.returncode)
+        self.fallback = _Fallback(self.sock, failed)
+        log.info("rweb: the page and the socket show the error until a file changes")
 
     def run(self) -> None:
         wake_r, wake_w = os.pipe()
@@ -236,6 +486,9 @@ class _Reloader:
                     self.start()
         finally:
             self.stop_child()
+            if self.fallback is not None:
+                self.fallback.stop()
+                self.fallback = None
             signal.set_wakeup_fd(old_wakeup)
             for sig, handler in previous.items():
                 signal.signal(sig, handler)

@@ -47,6 +47,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, cast
 from urllib.parse import unquote, urlencode, urljoin, urlsplit
@@ -55,6 +56,7 @@ import orjson
 
 from ._page import Page, PageError
 from .app import App, error_response, sendable
+from .clock import SYSTEM_CLOCK, Clock
 from .connection import Connection, page_info
 from .http import Request, Response
 from .protocol import assemble
@@ -70,6 +72,7 @@ __all__ = [
     "SetCookie",
     "TestClient",
     "TestResponse",
+    "VirtualClock",
     "serve",
 ]
 
@@ -191,6 +194,37 @@ class _Timer:
         self.cancelled = True
 
 
+class VirtualClock(Clock):
+    """The clock of an app driven in-process (``app.clock``): it moves only when a test advances it.
+
+    ``monotonic()`` is the test loop's time, which timers (``conn.every``)
+    run on; ``time()`` is the wall clock, which starts at the real time when
+    the app's first test client is made and moves with it.  ``set(when)``
+    puts the wall clock at ``when`` (a Unix time or an aware ``datetime``),
+    as a clock adjusted by NTP would be: timers and ``monotonic()`` stay.
+    """
+
+    __slots__ = ("_loop", "_offset")
+
+    def __init__(self, loop: _PendingLoop) -> None:
+        self._loop = loop
+        self._offset = time.time() - loop.now
+
+    def time(self) -> float:  # type: ignore[override]
+        return self._offset + self._loop.now
+
+    def monotonic(self) -> float:  # type: ignore[override]
+        return self._loop.now
+
+    def set(self, when: float | datetime) -> None:
+        """Put the wall clock at ``when``; it goes on moving with :meth:`Client.advance`."""
+        if isinstance(when, datetime):
+            if when.tzinfo is None:
+                raise ValueError("set() takes an aware datetime (tzinfo=UTC, say), not a naive one")
+            when = when.timestamp()
+        self._offset = when - self._loop.now
+
+
 class _PendingLoop:
     """Stands in for the event loop of an app driven in-process: callbacks wait for ``run_pending``.
 
@@ -206,6 +240,7 @@ class _PendingLoop:
         self.now = 0.0
         self.timers: list[tuple[float, int, _Timer]] = []
         self._seq = 0
+        self.clock = VirtualClock(self)  # what the app reads (app.clock) while it runs on this loop
 
     def time(self) -> float:
         return self.now
@@ -379,6 +414,8 @@ def _pending_loop(app: App) -> _PendingLoop:
             loop = _LOOPS[app] = _PendingLoop()
         if app._loop is None:  # not served for real: app.call_soon / in_session queue here
             app.bind(cast(asyncio.AbstractEventLoop, loop))
+            if app.clock is SYSTEM_CLOCK:  # the app reads the virtual time (not a clock of its own)
+                app.clock = loop.clock
         return loop
 
 
@@ -481,15 +518,16 @@ class CookieJar:
     ``Domain`` is not checked: there is one host.
     """
 
-    def __init__(self, cookies: Mapping[str, str] | None = None) -> None:
+    def __init__(self, cookies: Mapping[str, str] | None = None, *, clock: Clock = SYSTEM_CLOCK) -> None:
         self._cookies: dict[tuple[str, str], _Stored] = {}
+        self.clock = clock  # expiries are on it: a TestClient's jar is on the app's (virtual) clock
         for name, value in (cookies or {}).items():
             self.set(name, value)
 
     # -- reading -----------------------------------------------------------------
 
     def _live(self) -> list[_Stored]:
-        now = time.time()
+        now = self.clock.time()
         dead = [k for k, c in self._cookies.items() if c.expires is not None and c.expires <= now]
         for k in dead:
             del self._cookies[k]
@@ -562,8 +600,9 @@ class CookieJar:
         """Apply one parsed ``Set-Cookie`` received for ``request_path``."""
         path = cookie.path or _default_path(request_path)
         key = (cookie.name, path)
-        expires = cookie.expiry(time.time())
-        if expires is not None and expires <= time.time():
+        now = self.clock.time()
+        expires = cookie.expiry(now)
+        if expires is not None and expires <= now:
             self._cookies.pop(key, None)
             return
         self._cookies[key] = _Stored(cookie.name, cookie.value, path, expires, cookie)
@@ -715,13 +754,13 @@ class TestClient:
         self.scheme = parts.scheme
         self.host = parts.netloc
         self.headers: dict[str, str | None] = {k.lower(): v for k, v in (headers or {}).items()}
-        self.cookies = CookieJar(cookies)
+        self.pending = _pending_loop(self.app)
+        self.cookies = CookieJar(cookies, clock=self.app.clock)
         self.follow_redirects = follow_redirects
         self.client = client
         self._loop: asyncio.AbstractEventLoop | None = None
         self._live: list[Client] = []
         self._started = False  # the app started by `with TestClient(app)`: stopped at its end
-        self.pending = _pending_loop(self.app)
 
     # -- requests ----------------------------------------------------------------
 
@@ -901,6 +940,13 @@ class TestClient:
     def run_pending(self) -> int:
         """Run the work the app queued on its (in-process) event loop; see :meth:`Client.run_pending`."""
         return self.pending.run_pending()
+
+    def advance(self, seconds: float) -> int:
+        """Let ``seconds`` of virtual time pass (``app.clock`` and the timers); see :meth:`Client.advance`.
+
+        Cookies in :attr:`cookies` expire on this clock too.
+        """
+        return self.pending.advance(seconds)
 
     def close(self) -> None:
         """Close the live sessions this client opened, and its event loop."""
@@ -1172,7 +1218,9 @@ class Client:
     def advance(self, seconds: float) -> int:
         """Let ``seconds`` of (virtual) time pass: timers (``conn.every``) fire in order, their pushes arrive.
 
-        The clock is the app's in-process loop's, shared by its clients.
+        The clock is the app's in-process loop's, shared by its clients; what
+        the app reads from ``app.clock`` moves with it (a timer firing at
+        ``t`` reads ``t``).  Returns how many callbacks ran.
         """
         return self._loop.advance(seconds)
 

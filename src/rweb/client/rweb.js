@@ -594,6 +594,10 @@
       checkBusy();
     }
     let names = [];
+    if (msg.t === "init" && appFailed) {
+      location.reload(); // the app is back after a failed start: load it afresh
+      return;
+    }
     if (msg.t === "init") {
       // A new page: the socket's first message, or another page mounted by a navigation.
       // A reconnect's init is morphed over what the user typed: keep it (see capture()).
@@ -928,11 +932,16 @@
   // error's text stays on the server); rwebConfig.errorNotice = false turns it off
   // (rweb:error still fires). A page refused state that sessions share (shared_state:
   // the server's configuration, see docs/security.md) stays broken: its notice stays.
-  const FAULTS = new Set(["handler_error", "render_error", "setup_error", "shared_state"]);
+  // app_failed comes only from the --reload supervisor while the app cannot start (a syntax
+  // error): the overlay shows it whatever the page's mode; the page reloads once the app is
+  // back (the next init, see onMessage).
+  const FAULTS = new Set(["handler_error", "render_error", "setup_error", "shared_state", "app_failed"]);
+  let appFailed = false;
 
   function showFault(e) {
     if (!FAULTS.has(e.code) || typeof e.message !== "string") return;
-    const debug = document.querySelector('meta[name="rweb-debug"]') !== null;
+    if (e.code === "app_failed") appFailed = true;
+    const debug = appFailed || document.querySelector('meta[name="rweb-debug"]') !== null;
     if (!debug && (window.rwebConfig || {}).errorNotice === false) return;
     let box = document.getElementById(debug ? "rweb-error-overlay" : "rweb-error");
     if (!box) {
@@ -1669,7 +1678,7 @@
     s.onclose = (ev) => {
       if (sock !== s) return;
       sock = null;
-      if (ev.code === SERVICE_RESTART && connected) restarting();
+      if (ev.code === SERVICE_RESTART && (connected || appFailed)) restarting();
       onDown();
     };
     s.onerror = () => { /* a close event follows */ };
