@@ -44,28 +44,45 @@ TARGETS: dict[str, list[str]] = {
         "rweb.html.x_check_url",
         "rweb.html.x__check_attr",
     ],
-    "origin": [
+    "origin": [  # the WebSocket's Origin, cross-site requests (CSRF) and the CSRF token
         "rweb.app.xǁAppǁorigin_allowed",
+        "rweb.app.xǁAppǁ_origin_ok",
+        "rweb.app.xǁAppǁcross_site",
         "rweb.app.x__origin_matches",
         "rweb.app.x__origin_patterns",
+        "rweb.security.x__browser_id",
+        "rweb.security.x_csrf_valid",
     ],
-    "redirect": [
+    "redirect": [  # redirects and live navigation: local unless the app names the host
         "rweb.http.x_is_local_path",
+        "rweb.http.x__url_host",
+        "rweb.http.x_url_has_allowed_host_and_scheme",
+        "rweb.http.x_check_redirect",
+        "rweb.http.xǁRedirectResponseǁ__init__",
+        "rweb.http.xǁRedirectResponseǁchecked",
+        "rweb.protocol.x_decode_control",
     ],
-    "cookie": [
+    "cookie": [  # Set-Cookie values, the Cookie header, cookies set from a live session
         "rweb.http.x_format_cookie",
         "rweb.http.x_format_cookie_deletion",
         "rweb.http.x_parse_cookies",
+        "rweb.app.xǁAppǁcookie_token",
+        "rweb.app.xǁAppǁredeem_cookie_token",
+        "rweb.app.x__set_cookies",
+        "rweb.single_use.xǁUsedTokensǁ*",
     ],
-    "header": [
-        "rweb.http.x__check_header",
+    "header": [  # no CR/LF/NUL on the wire, the protective headers
+        "rweb.http.x_check_header",
+        "rweb.http.x_check_headers",
+        "rweb.http.xǁResponseǁset_header",
+        "rweb.app.x_sendable",
+        "rweb.security.x_header_defaults",
+        "rweb.security.x_add_headers",
     ],
     "token": [
         "rweb.signing.xǁSignerǁ*",
         "rweb.app.xǁAppǁresume_token",
         "rweb.app.xǁAppǁresume_target",
-        "rweb.app.xǁAppǁcookie_token",
-        "rweb.app.xǁAppǁredeem_cookie_token",
     ],
     "snapshot": [
         "rweb.snapshot.xǁSnapshotsǁrestore",
@@ -78,6 +95,10 @@ TESTS = [
     "tests/test_safety.py",
     "tests/test_html.py",
     "tests/test_http_types.py",
+    "tests/test_cross_site.py",
+    "tests/test_cookies.py",
+    "tests/test_redirects.py",
+    "tests/test_protocol.py",
     "tests/test_handlers.py",
     "tests/test_app.py",
     "tests/test_server.py",
@@ -114,6 +135,11 @@ def configure(modules: list[str]) -> None:
         "also_copy": ["docs", "examples", "benchmarks", "setup.py"],
         "pytest_add_cli_args_test_selection": TESTS,
         "pytest_add_cli_args": ["-p", "no:cacheprovider", "-q"],
+        # Each mutant's tests run in a process forked from one that has run no test: a cache
+        # filled by an earlier run of the unmutated code (html's url_scheme, attr_name) would
+        # answer for the mutant and let it live.
+        "process_isolation": "forkserver",
+        "forkserver_warmup": "collect",
     }
     lines = ["", "[tool.mutmut]"] + [f"{k} = {json.dumps(v)}" for k, v in settings.items()]
     with (WORK / "pyproject.toml").open("a") as f:
