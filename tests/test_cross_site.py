@@ -189,6 +189,81 @@ def test_an_origin_that_only_starts_or_ends_like_the_host_is_refused(server: Tar
     assert server.count() == before
 
 
+def test_the_origin_rule_case_by_case() -> None:
+    """App.origin_allowed, the rule of the socket and of requests without Sec-Fetch-Site, edge by edge."""
+    app = App("origins")
+
+    def ok(origin: str, host: str | None) -> bool:
+        return app.origin_allowed({"origin": origin} if host is None else {"origin": origin, "host": host})
+
+    assert ok("https://a.example", "a.example") and ok("http://a.example:8000", "a.example:8000")
+    assert ok(" HTTPS://A.Example ", " a.EXAMPLE")  # case and surrounding spaces do not count
+    assert app.origin_allowed({"host": "a.example"})  # no Origin: no browser
+    for origin, host in [
+        ("https://a.example.evil.com", "a.example"),  # a prefix of the origin
+        ("https://evil.a.example", "a.example"),  # a suffix
+        ("https://a.example", "a.example.evil.com"),
+        ("https://evil.example://a.example", "a.example"),  # a second "://"
+        ("https://user@a.example", "a.example"),
+        ("https://a.example:443", "a.example"),  # another spelling is another origin
+        ("ftp://a.example", "a.example"),
+        ("a.example", "a.example"),
+        ("//a.example", "a.example"),
+        ("null", "a.example"),
+        ("https://a.example", None),  # no Host: only a listed origin passes
+        ("http://", ""),
+    ]:
+        assert not ok(origin, host), (origin, host)
+
+    listed = App("listed", allowed_origins=[" HTTPS://Partner.example/", "https://*.Example.com", "http://*.dev.test"])
+    assert listed.origin_allowed({"origin": "https://partner.example", "host": "x"})
+    assert listed.origin_allowed({"origin": "https://shop.example.com"})
+    assert listed.origin_allowed({"origin": "https://a.b-c.example.com"})
+    assert listed.origin_allowed({"origin": "http://x.dev.test"})
+    assert not listed.origin_allowed({"origin": "https://x.example", "host": "x.example"})  # the list replaces the host rule
+    for origin in (
+        "https://example.com",  # the domain itself
+        "http://shop.example.com",  # another scheme
+        "https://x.dev.test",
+        "https://shop.example.com.evil",
+        "https://evil.com/.example.com",
+        "https://" + "a" * 20 + "@x.example.com",  # a user part, however long
+        "https://x@.example.com",
+        "https://-x.example.com",
+        "https//shop.example.com",
+        "shop.example.com",
+        "https://partner.example.evil",
+    ):
+        assert not listed.origin_allowed({"origin": origin}), origin
+    anyone = App("anyone", allowed_origins=["*"])
+    assert anyone.origin_allowed({"origin": "https://evil.example"}) and anyone.origin_allowed({"origin": "null"})
+    with pytest.raises(TypeError, match="list"):
+        App("one", allowed_origins="https://a.example")
+
+
+def test_cross_site_case_by_case() -> None:
+    """App.cross_site, through rweb.testing's requests (no server): Sec-Fetch-Site first, then Origin."""
+    app = App("cs", allowed_origins=[PARTNER])
+    plain = App("plain")
+
+    def refused(a: App, method: str = "POST", **headers: str) -> bool:
+        request = Request(method, "/x", headers=[(k.replace("_", "-"), v) for k, v in headers.items()])
+        return a.cross_site(request)
+
+    for method in ("GET", "HEAD", "OPTIONS"):
+        assert not refused(app, method, origin=EVIL, sec_fetch_site="cross-site")
+    for method in ("POST", "PUT", "PATCH", "DELETE"):
+        assert refused(app, method, origin=EVIL, sec_fetch_site="cross-site")
+    assert not refused(app, sec_fetch_site=" Same-Origin ", origin=EVIL)
+    assert not refused(app, sec_fetch_site="none")
+    assert not refused(app, sec_fetch_site="same-site", origin=PARTNER)
+    assert refused(app, sec_fetch_site="same-site")  # no Origin to check
+    assert refused(plain, sec_fetch_site="same-site", origin="http://h.example", host="h.example")
+    assert not refused(plain)  # neither header: no browser
+    assert not refused(plain, origin="http://h.example", host="h.example")
+    assert refused(plain, origin="http://h.example")
+
+
 # -- accepted ---------------------------------------------------------------------------------
 
 
