@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import fnmatch
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -154,7 +153,7 @@ def configure(modules: list[str]) -> None:
     settings = {
         "source_paths": ["src/rweb/"],
         "only_mutate": mutated,
-        "also_copy": ["docs", "examples", "benchmarks", "setup.py"],
+        "also_copy": ["docs", "examples", "benchmarks", "setup.py", "mutate_fast_first.py"],  # mutants/: on sys.path
         "pytest_add_cli_args_test_selection": TESTS,
         "pytest_add_cli_args": ["-p", "no:cacheprovider", "-q", "-p", "mutate_fast_first"],
         # Each mutant's tests run in a process forked from one that has run no test: a cache
@@ -189,9 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     copy_checkout()
     configure(names)
     mutmut = [sys.executable, "-c", "from mutmut.__main__ import cli; cli()"]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(WORK), os.environ.get("PYTHONPATH")]))}
     run = subprocess.run([*mutmut, "run", "--max-children", str(opts.max_children), *globs],
-                         cwd=WORK, env=env, check=False, capture_output=True, text=True)
+                         cwd=WORK, check=False, capture_output=True, text=True)
     if run.returncode != 0:
         print(run.stdout[-3000:], run.stderr[-3000:], sep="\n")
         print(f"mutmut run failed (exit {run.returncode})")
