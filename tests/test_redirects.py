@@ -92,10 +92,43 @@ def test_hosts_the_app_names() -> None:
         check_redirect("//evil.example", external=True)  # external names a URL, not a trick
 
 
+def test_https_only_and_hosts_in_any_case() -> None:
+    hosts = ["Accounts.Example"]
+    for url in ("https://accounts.example/x", "HTTPS://ACCOUNTS.EXAMPLE"):
+        assert url_has_allowed_host_and_scheme(url, hosts, require_https=True), url
+    assert url_has_allowed_host_and_scheme("/local", hosts, require_https=True)
+    assert not url_has_allowed_host_and_scheme("http://accounts.example/x", hosts, require_https=True)
+    assert not url_has_allowed_host_and_scheme("https://accounts.example/x")  # no host named
+
+
+def test_a_redirect_response_to_another_site_waits_for_the_app_to_allow_it() -> None:
+    response = RedirectResponse(EVIL)  # another site: refused when the app answers, not here
+    assert response.header("location") == EVIL
+    with pytest.raises(UnsafeRedirect, match=r"evil\.example"):
+        response.checked([])
+    assert response.checked(["evil.example"]) is response
+    assert RedirectResponse(EVIL, external=True).checked([]).url == EVIL
+    assert RedirectResponse("/inside").checked([]).status == 303
+
+
+def test_redirect_statuses_and_locations() -> None:
+    for status in (301, 302, 303, 307, 308):
+        assert RedirectResponse("/a", status).status == status
+    for status in (200, 300, 304, 404):
+        with pytest.raises(ValueError, match="redirect status"):
+            RedirectResponse("/a", status)
+    # What a URL may hold stays as it is; the rest is percent-encoded.
+    kept = "/a/b;p?next=/c&x=%2F,y:z@w!$'()*+=~.-_#top[1]"
+    assert RedirectResponse(kept).header("location") == kept
+    assert RedirectResponse("/é è").header("location") == "/%C3%A9%20%C3%A8"
+    assert RedirectResponse("/a", headers={"X-A": "1"}).header("x-a") == "1"
+
+
 def test_a_nav_message_to_a_path_that_is_another_host_is_refused() -> None:
-    for url in ("/\\evil.example", "//evil.example", "/\t/evil.example"):
-        with pytest.raises(ProtocolError):
+    for url in ("/\\evil.example", "//evil.example", "/\t/evil.example", None, 5, ["/a"]):
+        with pytest.raises(ProtocolError) as info:
             decode_control({"t": "nav", "url": url}, 1)
+        assert info.value.code == "bad_message" and info.value.ref == 1
     assert decode_control({"t": "nav", "url": "/items/1"}, 1).url == "/items/1"
 
 

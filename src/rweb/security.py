@@ -21,7 +21,7 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from .http import Response, format_cookie
+from .http import Response, check_header, format_cookie
 from .signing import BadSignature
 
 __all__ = [
@@ -55,7 +55,7 @@ def header_defaults(overrides: Mapping[str, str | None] | None) -> tuple[tuple[s
     merged: dict[str, tuple[str, str | None]] = {k.lower(): (k, v) for k, v in SECURITY_HEADERS.items()}
     for name, value in (overrides or {}).items():
         if value is not None:
-            Response(b"", 200, [(name, value)])  # a name and value that can go on the wire, or ValueError
+            check_header(name, value)  # a name and value that can go on the wire, or ValueError
         merged[name.lower()] = (name, value)
     return tuple((name, low, value) for low, (name, value) in merged.items() if value is not None)
 
