@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from rweb import App, HTTPError, JSONResponse, RedirectResponse, Request, Response
-from rweb.http import QueryParams, format_cookie, parse_cookies, to_response
+from rweb.http import QueryParams, format_cookie, format_cookie_deletion, parse_cookies, to_response
 from rweb.routing import Route, Router
 from rweb.signing import BadSignature, Signer
 
@@ -90,7 +90,11 @@ def test_query_params_parse() -> None:
 
 def test_parse_cookies_keeps_the_first_and_skips_odd_pairs() -> None:
     assert parse_cookies("a=1; a=2; =x; b; c=3") == {"a": "1", "c": "3"}
-    assert parse_cookies(None) == {}
+    assert parse_cookies(None) == {} and parse_cookies("") == {}
+    # Spaces around a pair do not count, "=" inside a value stays, one pair of quotes is removed.
+    assert parse_cookies(' t = YWJj== ;q="x y"; e=""; one="; n=1') == {
+        "t": "YWJj==", "q": "x y", "e": "", "one": '"', "n": "1"
+    }
 
 
 # -- responses and cookies ---------------------------------------------------------------
@@ -103,8 +107,18 @@ def test_cookie_defaults_are_secure() -> None:
         "k", "v", max_age=10, expires=exp, path="/app", domain="example.org",
         secure=False, httponly=False, samesite="strict",
     ) == "k=v; Max-Age=10; Expires=Wed, 02 Jan 2030 03:04:05 GMT; Path=/app; Domain=example.org; SameSite=Strict"
-    # SameSite=None is only accepted by browsers with Secure.
+    # SameSite=None is only accepted by browsers with Secure; so is Partitioned.
     assert "Secure" in format_cookie("k", "v", secure=False, samesite="none")
+    assert format_cookie("k", "v", secure=False, partitioned=True) == (
+        "k=v; Path=/; Secure; HttpOnly; SameSite=Lax; Partitioned"
+    )
+    assert format_cookie("k", "v", path=None, samesite=None, max_age=3) == "k=v; Max-Age=3; Secure; HttpOnly"
+    naive = datetime(2030, 1, 2, 3, 4, 5)  # taken as UTC
+    assert "Expires=Wed, 02 Jan 2030 03:04:05 GMT" in format_cookie("k", "v", expires=naive)
+    # A deletion names the cookie as it was set: same path, domain and flags.
+    assert format_cookie_deletion(
+        "k", path="/app", domain="example.org", secure=False, httponly=False, samesite="strict"
+    ) == "k=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/app; Domain=example.org; SameSite=Strict"
 
 
 @pytest.mark.parametrize(
