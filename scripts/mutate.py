@@ -48,7 +48,7 @@ TARGETS: dict[str, list[str]] = {
         "rweb.app.xǁAppǁorigin_allowed",
         "rweb.app.xǁAppǁ_origin_ok",
         "rweb.app.xǁAppǁcross_site",
-        "rweb.app.x__origin_matches",
+        "rweb.app.x__origin_re",
         "rweb.app.x__origin_patterns",
         "rweb.security.x__browser_id",
         "rweb.security.x_csrf_valid",

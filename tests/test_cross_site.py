@@ -9,6 +9,7 @@ Every case runs on the built-in server (``rweb.testing.serve``) and on uvicorn
 from __future__ import annotations
 
 import http.client
+import logging
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -189,6 +190,17 @@ def test_an_origin_that_only_starts_or_ends_like_the_host_is_refused(server: Tar
     assert server.count() == before
 
 
+def test_refusals_are_logged_and_nothing_else(caplog: pytest.LogCaptureFixture) -> None:
+    app = App("logged")
+    caplog.set_level(logging.WARNING, logger="rweb")
+    assert app.origin_allowed({"origin": "http://h.example", "host": "h.example"})
+    assert not app.cross_site(Request("POST", "/x", headers=[("origin", "http://h.example"), ("host", "h.example")]))
+    assert not caplog.records
+    assert not app.origin_allowed({"origin": EVIL, "host": "h.example"})
+    assert app.cross_site(Request("POST", "/x", headers=[("origin", EVIL), ("host", "h.example")]))
+    assert len(caplog.records) == 2 and all(EVIL in r.getMessage() for r in caplog.records)
+
+
 def test_the_origin_rule_case_by_case() -> None:
     """App.origin_allowed, the rule of the socket and of requests without Sec-Fetch-Site, edge by edge."""
     app = App("origins")
@@ -233,6 +245,8 @@ def test_the_origin_rule_case_by_case() -> None:
         "https//shop.example.com",
         "shop.example.com",
         "https://partner.example.evil",
+        "https://evilpartner.example",  # a suffix of a listed origin
+        "https://x.partner.example",  # a subdomain of one listed without a wildcard
     ):
         assert not listed.origin_allowed({"origin": origin}), origin
     anyone = App("anyone", allowed_origins=["*"])
@@ -342,6 +356,35 @@ def test_a_form_with_the_token_passes_and_one_without_is_refused(server: Target)
     # The token adds to the origin check, never replaces it.
     assert server.post("/transfer", {"Origin": EVIL, "Cookie": cookie}, f"_csrf={token}") == 403
     assert server.count() == before + 300
+
+
+def test_the_csrf_token_check_case_by_case() -> None:
+    """csrf_valid on requests made by hand: where the token may be, which cookie holds the id over https."""
+    from rweb.security import _CSRF_PREFIX, csrf_valid
+
+    app = App("tokens", secret_key=SECRET)
+    ident = "0123456789abcdef" * 2
+
+    def request(method: str, cookie: str, *headers: tuple[str, str], body: str = "", scheme: str = "http") -> Request:
+        return Request(method, "/t", headers=[("cookie", cookie), *headers], body=body.encode(), scheme=scheme, app=app)
+
+    token = request("GET", f"rweb_csrf={ident}").csrf_token()
+    form_type = ("content-type", "application/x-www-form-urlencoded; charset=UTF-8")
+    assert csrf_valid(request("POST", f"rweb_csrf={ident}", form_type, body=f"a=1&_csrf={token}"))
+    assert csrf_valid(request("POST", f"rweb_csrf={ident}", body=f"_csrf={token}"))  # no Content-Type: a form
+    assert csrf_valid(request("POST", f"rweb_csrf={ident}", ("content-type", "application/json"),
+                              (CSRF_HEADER, token), body="{}"))
+    for ctype in ("text/plain", "application/json", "multipart/form-data; boundary=x"):  # no form field to read
+        assert not csrf_valid(request("POST", f"rweb_csrf={ident}", ("content-type", ctype), body=f"_csrf={token}"))
+    assert not csrf_valid(request("POST", f"rweb_csrf={ident}", form_type, body="_csrf="))
+    # Over https the id is in __Host-rweb_csrf only: a sibling subdomain can set rweb_csrf, not that one.
+    https_token = request("GET", f"__Host-rweb_csrf={ident}", scheme="https").csrf_token()
+    assert csrf_valid(request("POST", f"__Host-rweb_csrf={ident}", body=f"_csrf={https_token}", scheme="https"))
+    assert not csrf_valid(request("POST", f"rweb_csrf={ident}", body=f"_csrf={https_token}", scheme="https"))
+    # An id of another shape than the ones csrf_token makes is no id, whatever is signed for it.
+    for odd in ("short", "-" * 32, ident + "0"):
+        forged = app.signer.sign(_CSRF_PREFIX + odd)
+        assert not csrf_valid(request("POST", f"rweb_csrf={odd}", body=f"_csrf={forged}")), odd
 
 
 def test_a_browser_keeps_its_csrf_id_across_pages() -> None:

@@ -21,7 +21,7 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from .http import Response, check_header, format_cookie
+from .http import HTTPError, Response, check_header, format_cookie
 from .signing import BadSignature
 
 __all__ = [
@@ -114,9 +114,10 @@ def csrf_valid(request: Any) -> bool:
         return False
     token = request.headers.get(CSRF_HEADER)
     if token is None:
-        ctype = request.headers.get("content-type", "").partition(";")[0].strip().lower()
-        if ctype in ("application/x-www-form-urlencoded", ""):
+        try:
             token = request.form().get(CSRF_FIELD)
+        except HTTPError:  # not a url-encoded form (JSON, text...), or not UTF-8: no field to read
+            return False
     if not token:
         return False
     try:
