@@ -141,6 +141,9 @@ def test_response_headers_and_cookies() -> None:
     assert len(cookies) == 3 and cookies[2].startswith("c=; Max-Age=0; Expires=Thu, 01 Jan 1970")
     with pytest.raises(ValueError):
         r.set_header("X-A", "1\r\nX-B: 2")
+    r = Response(headers=[("x-a", "1"), ("X-B", "2"), ("X-A", "3")])
+    r.set_header("X-A", "4")  # replaces every earlier value, whatever its case
+    assert r.headers == [("X-B", "2"), ("X-A", "4")]
     with pytest.raises(ValueError):
         Response(headers={"Bad Name": "x"})
 
