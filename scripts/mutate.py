@@ -60,7 +60,7 @@ TARGETS: dict[str, list[str]] = {
         "rweb.http.x_check_redirect",
         "rweb.http.xǁRedirectResponseǁ__init__",
         "rweb.http.xǁRedirectResponseǁchecked",
-        "rweb.protocol.x_decode_control",
+        "rweb.protocol.x__nav",
     ],
     "cookie": [  # Set-Cookie values, the Cookie header, cookies set from a live session
         "rweb.http.x_format_cookie",
