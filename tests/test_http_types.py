@@ -139,12 +139,12 @@ def test_response_headers_and_cookies() -> None:
     r.delete_cookie("c")
     cookies = [v for k, v in r.headers if k == "Set-Cookie"]
     assert len(cookies) == 3 and cookies[2].startswith("c=; Max-Age=0; Expires=Thu, 01 Jan 1970")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"'X-A'.*CR, LF and NUL"):  # which header, and why
         r.set_header("X-A", "1\r\nX-B: 2")
     r = Response(headers=[("x-a", "1"), ("X-B", "2"), ("X-A", "3")])
     r.set_header("X-A", "4")  # replaces every earlier value, whatever its case
     assert r.headers == [("X-B", "2"), ("X-A", "4")]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="header name 'Bad Name'"):
         Response(headers={"Bad Name": "x"})
 
 

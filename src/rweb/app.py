@@ -1262,7 +1262,7 @@ def sendable(response: Response) -> Response:
     try:
         check_headers(response)
     except ValueError:
-        log.exception("a response cannot be sent as it is (a header); answering 500")
+        log.exception("a response cannot be sent as it is (a header); answering 500")  # pragma: no mutate (log wording)
         return error_response(500)
     return response
 
