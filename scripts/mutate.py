@@ -107,6 +107,9 @@ TESTS = [
     "tests/test_snapshot.py",
 ]
 
+# mutmut's verdicts that count as killed (a timeout: the mutant made the tests hang, which a run notices).
+KILLED = ("killed", "caught by type check", "timeout")
+
 # What the copy needs besides the mutated sources.
 COPY = ["src", "tests", "docs", "examples", "benchmarks", "pyproject.toml", "setup.py", "setup.cfg"]
 
@@ -204,14 +207,14 @@ def main(argv: list[str] | None = None) -> int:
                                                    (n + "__mutmut_*" for n in TARGETS[concern]))}
         status = {k: status_by_exit_code.get(v, "not checked") if v is not None else "not checked"
                   for k, v in mine.items()}
-        killed = sum(s in ("killed", "caught by type check") for s in status.values())
+        killed = sum(s in KILLED for s in status.values())
         print(f"{concern:<10} {len(mine):>4} mutants, {killed:>4} killed")
         for name in TARGETS[concern]:
             if not any(fnmatch.fnmatchcase(k, name + "__mutmut_*") for k in mine):
                 print(f"    no mutant of {name}: the name is wrong or the function is gone")
                 bad += 1
         for k, s in sorted(status.items()):
-            if s not in ("killed", "caught by type check"):
+            if s not in KILLED:
                 bad += 1
                 shown = subprocess.run([*mutmut, "show", k], cwd=WORK, check=False,
                                        capture_output=True, text=True).stdout

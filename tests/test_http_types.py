@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -100,6 +100,19 @@ def test_parse_cookies_keeps_the_first_and_skips_odd_pairs() -> None:
 # -- responses and cookies ---------------------------------------------------------------
 
 
+def test_a_naive_expiry_is_utc_whatever_the_local_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        naive = datetime(2030, 1, 2, 3, 4, 5)
+        assert "Expires=Wed, 02 Jan 2030 03:04:05 GMT" in format_cookie("k", "v", expires=naive)
+        tokyo = datetime(2030, 1, 2, 12, 4, 5, tzinfo=timezone(timedelta(hours=9)))
+        assert "Expires=Wed, 02 Jan 2030 03:04:05 GMT" in format_cookie("k", "v", expires=tokyo)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
 def test_cookie_defaults_are_secure() -> None:
     assert format_cookie("sid", "abc") == "sid=abc; Path=/; Secure; HttpOnly; SameSite=Lax"
     exp = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -113,8 +126,8 @@ def test_cookie_defaults_are_secure() -> None:
         "k=v; Path=/; Secure; HttpOnly; SameSite=Lax; Partitioned"
     )
     assert format_cookie("k", "v", path=None, samesite=None, max_age=3) == "k=v; Max-Age=3; Secure; HttpOnly"
-    naive = datetime(2030, 1, 2, 3, 4, 5)  # taken as UTC
-    assert "Expires=Wed, 02 Jan 2030 03:04:05 GMT" in format_cookie("k", "v", expires=naive)
+    assert format_cookie("k") == "k=; Path=/; Secure; HttpOnly; SameSite=Lax"  # no value: an empty one
+    assert format_cookie_deletion("k") == "k=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/; Secure; HttpOnly; SameSite=Lax"
     # A deletion names the cookie as it was set: same path, domain and flags.
     assert format_cookie_deletion(
         "k", path="/app", domain="example.org", secure=False, httponly=False, samesite="strict"
@@ -122,12 +135,13 @@ def test_cookie_defaults_are_secure() -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "value", "attrs"),
-    [("a b", "v", {}), ("k", "a;b", {}), ("k", "x\r\nSet-Cookie: evil=1", {}), ("k", "v", {"path": "/;x"}),
-     ("k", "v", {"samesite": "sometimes"})],
+    ("name", "value", "attrs", "says"),
+    [("a b", "v", {}, "cookie name 'a b'"), ("k", "a;b", {}, "cookie value for 'k'"),
+     ("k", "x\r\nSet-Cookie: evil=1", {}, "cookie value for 'k'"), ("k", "v", {"path": "/;x"}, "cookie Path '/;x'"),
+     ("k", "v", {"domain": "a\nb"}, "cookie Domain"), ("k", "v", {"samesite": "sometimes"}, "'sometimes'")],
 )
-def test_cookie_injection_is_refused(name: str, value: str, attrs: dict[str, Any]) -> None:
-    with pytest.raises(ValueError):
+def test_cookie_injection_is_refused(name: str, value: str, attrs: dict[str, Any], says: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(says)):  # what was refused
         format_cookie(name, value, **attrs)
 
 

@@ -209,7 +209,7 @@ def format_cookie_deletion(
 ) -> str:
     """A ``Set-Cookie`` that removes ``name`` (path and domain must match the one that set it)."""
     return format_cookie(
-        name, "", max_age=0, expires=_EPOCH, path=path, domain=domain, secure=secure,
+        name, max_age=0, expires=_EPOCH, path=path, domain=domain, secure=secure,
         httponly=httponly, samesite=samesite,
     )
 
