@@ -9,6 +9,7 @@ Every case runs on the built-in server (``rweb.testing.serve``) and on uvicorn
 from __future__ import annotations
 
 import http.client
+import logging
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -185,6 +186,94 @@ def test_an_origin_that_only_starts_or_ends_like_the_host_is_refused(server: Tar
     assert server.count() == before
 
 
+def test_refusals_are_logged_and_nothing_else(caplog: pytest.LogCaptureFixture) -> None:
+    app = App("logged")
+    caplog.set_level(logging.WARNING, logger="rweb")
+    assert app.origin_allowed({"origin": "http://h.example", "host": "h.example"})
+    assert not app.cross_site(Request("POST", "/x", headers=[("origin", "http://h.example"), ("host", "h.example")]))
+    assert not caplog.records
+    assert not app.origin_allowed({"origin": EVIL, "host": "h.example"})
+    assert app.cross_site(Request("POST", "/x", headers=[("origin", EVIL), ("host", "h.example")]))
+    assert len(caplog.records) == 2 and all(EVIL in r.getMessage() for r in caplog.records)
+
+
+def test_the_origin_rule_case_by_case() -> None:
+    """App.origin_allowed, the rule of the socket and of requests without Sec-Fetch-Site, edge by edge."""
+    app = App("origins")
+
+    def ok(origin: str, host: str | None) -> bool:
+        return app.origin_allowed({"origin": origin} if host is None else {"origin": origin, "host": host})
+
+    assert ok("https://a.example", "a.example") and ok("http://a.example:8000", "a.example:8000")
+    assert ok(" HTTPS://A.Example ", " a.EXAMPLE")  # case and surrounding spaces do not count
+    assert app.origin_allowed({"host": "a.example"})  # no Origin: no browser
+    for origin, host in [
+        ("https://a.example.evil.com", "a.example"),  # a prefix of the origin
+        ("https://evil.a.example", "a.example"),  # a suffix
+        ("https://a.example", "a.example.evil.com"),
+        ("https://evil.example://a.example", "a.example"),  # a second "://"
+        ("https://user@a.example", "a.example"),
+        ("https://a.example:443", "a.example"),  # another spelling is another origin
+        ("ftp://a.example", "a.example"),
+        ("a.example", "a.example"),
+        ("//a.example", "a.example"),
+        ("null", "a.example"),
+        ("https://a.example", None),  # no Host: only a listed origin passes
+        ("http://", ""),
+    ]:
+        assert not ok(origin, host), (origin, host)
+
+    listed = App("listed", allowed_origins=[" HTTPS://Partner.example/", "https://*.Example.com", "http://*.dev.test"])
+    assert listed.origin_allowed({"origin": "https://partner.example", "host": "x"})
+    assert listed.origin_allowed({"origin": "https://shop.example.com"})
+    assert listed.origin_allowed({"origin": "https://a.b-c.example.com"})
+    assert listed.origin_allowed({"origin": "http://x.dev.test"})
+    assert not listed.origin_allowed({"origin": "https://x.example", "host": "x.example"})  # the list replaces the host rule
+    for origin in (
+        "https://example.com",  # the domain itself
+        "http://shop.example.com",  # another scheme
+        "https://x.dev.test",
+        "https://shop.example.com.evil",
+        "https://evil.com/.example.com",
+        "https://" + "a" * 20 + "@x.example.com",  # a user part, however long
+        "https://x@.example.com",
+        "https://-x.example.com",
+        "https//shop.example.com",
+        "shop.example.com",
+        "https://partner.example.evil",
+        "https://evilpartner.example",  # a suffix of a listed origin
+        "https://x.partner.example",  # a subdomain of one listed without a wildcard
+    ):
+        assert not listed.origin_allowed({"origin": origin}), origin
+    anyone = App("anyone", allowed_origins=["*"])
+    assert anyone.origin_allowed({"origin": "https://evil.example"}) and anyone.origin_allowed({"origin": "null"})
+    with pytest.raises(TypeError, match="list"):
+        App("one", allowed_origins="https://a.example")
+
+
+def test_cross_site_case_by_case() -> None:
+    """App.cross_site, through rweb.testing's requests (no server): Sec-Fetch-Site first, then Origin."""
+    app = App("cs", allowed_origins=[PARTNER])
+    plain = App("plain")
+
+    def refused(a: App, method: str = "POST", **headers: str) -> bool:
+        request = Request(method, "/x", headers=[(k.replace("_", "-"), v) for k, v in headers.items()])
+        return a.cross_site(request)
+
+    for method in ("GET", "HEAD", "OPTIONS"):
+        assert not refused(app, method, origin=EVIL, sec_fetch_site="cross-site")
+    for method in ("POST", "PUT", "PATCH", "DELETE"):
+        assert refused(app, method, origin=EVIL, sec_fetch_site="cross-site")
+    assert not refused(app, sec_fetch_site=" Same-Origin ", origin=EVIL)
+    assert not refused(app, sec_fetch_site="none")
+    assert not refused(app, sec_fetch_site="same-site", origin=PARTNER)
+    assert refused(app, sec_fetch_site="same-site")  # no Origin to check
+    assert refused(plain, sec_fetch_site="same-site", origin="http://h.example", host="h.example")
+    assert not refused(plain)  # neither header: no browser
+    assert not refused(plain, origin="http://h.example", host="h.example")
+    assert refused(plain, origin="http://h.example")
+
+
 # -- accepted ---------------------------------------------------------------------------------
 
 
@@ -263,6 +352,35 @@ def test_a_form_with_the_token_passes_and_one_without_is_refused(server: Target)
     # The token adds to the origin check, never replaces it.
     assert server.post("/transfer", {"Origin": EVIL, "Cookie": cookie}, f"_csrf={token}") == 403
     assert server.count() == before + 300
+
+
+def test_the_csrf_token_check_case_by_case() -> None:
+    """csrf_valid on requests made by hand: where the token may be, which cookie holds the id over https."""
+    from rweb.security import _CSRF_PREFIX, csrf_valid
+
+    app = App("tokens", secret_key=SECRET)
+    ident = "0123456789abcdef" * 2
+
+    def request(method: str, cookie: str, *headers: tuple[str, str], body: str = "", scheme: str = "http") -> Request:
+        return Request(method, "/t", headers=[("cookie", cookie), *headers], body=body.encode(), scheme=scheme, app=app)
+
+    token = request("GET", f"rweb_csrf={ident}").csrf_token()
+    form_type = ("content-type", "application/x-www-form-urlencoded; charset=UTF-8")
+    assert csrf_valid(request("POST", f"rweb_csrf={ident}", form_type, body=f"a=1&_csrf={token}"))
+    assert csrf_valid(request("POST", f"rweb_csrf={ident}", body=f"_csrf={token}"))  # no Content-Type: a form
+    assert csrf_valid(request("POST", f"rweb_csrf={ident}", ("content-type", "application/json"),
+                              (CSRF_HEADER, token), body="{}"))
+    for ctype in ("text/plain", "application/json", "multipart/form-data; boundary=x"):  # no form field to read
+        assert not csrf_valid(request("POST", f"rweb_csrf={ident}", ("content-type", ctype), body=f"_csrf={token}"))
+    assert not csrf_valid(request("POST", f"rweb_csrf={ident}", form_type, body="_csrf="))
+    # Over https the id is in __Host-rweb_csrf only: a sibling subdomain can set rweb_csrf, not that one.
+    https_token = request("GET", f"__Host-rweb_csrf={ident}", scheme="https").csrf_token()
+    assert csrf_valid(request("POST", f"__Host-rweb_csrf={ident}", body=f"_csrf={https_token}", scheme="https"))
+    assert not csrf_valid(request("POST", f"rweb_csrf={ident}", body=f"_csrf={https_token}", scheme="https"))
+    # An id of another shape than the ones csrf_token makes is no id, whatever is signed for it.
+    for odd in ("short", "-" * 32, ident + "0"):
+        forged = app.signer.sign(_CSRF_PREFIX + odd)
+        assert not csrf_valid(request("POST", f"rweb_csrf={odd}", body=f"_csrf={forged}")), odd
 
 
 def test_a_browser_keeps_its_csrf_id_across_pages() -> None:

@@ -280,6 +280,15 @@ def test_objects_with_dunder_html_are_trusted() -> None:
     assert page_html(lambda: div(Widget())) == '<div data-rc="root"><b>w</b></div>'
 
 
+def test_a_str_with_dunder_html_is_trusted_in_a_url_attribute_like_raw() -> None:
+    class Safe(str):  # markupsafe.Markup's shape: a str that says it is HTML
+        def __html__(self) -> str:
+            return self
+
+    assert to_html(a("x", href=Safe("javascript:void(0)"))) == '<a href="javascript:void(0)">x</a>'
+    assert to_html(a("x", href=raw("javascript:void(0)"))) == '<a href="javascript:void(0)">x</a>'
+
+
 def test_to_html_of_plain_values() -> None:
     assert to_html("a<b") == "a&lt;b"
     assert to_html(None) == ""

@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 
 from rweb import App, HTTPError, JSONResponse, RedirectResponse, Request, Response
 from rweb.client_script import client_url
-from rweb.http import QueryParams, format_cookie, parse_cookies, to_response
+from rweb.http import QueryParams, format_cookie, format_cookie_deletion, parse_cookies, to_response
 from rweb.routing import Route, Router
 from rweb.signing import BadSignature, Signer
 
@@ -94,10 +94,27 @@ def test_query_params_parse() -> None:
 
 def test_parse_cookies_keeps_the_first_and_skips_odd_pairs() -> None:
     assert parse_cookies("a=1; a=2; =x; b; c=3") == {"a": "1", "c": "3"}
-    assert parse_cookies(None) == {}
+    assert parse_cookies(None) == {} and parse_cookies("") == {}
+    # Spaces around a pair do not count, "=" inside a value stays, one pair of quotes is removed.
+    assert parse_cookies(' t = YWJj== ;q="x y"; e=""; one="; n=1') == {
+        "t": "YWJj==", "q": "x y", "e": "", "one": '"', "n": "1"
+    }
 
 
 # -- responses and cookies ---------------------------------------------------------------
+
+
+def test_a_naive_expiry_is_utc_whatever_the_local_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        naive = datetime(2030, 1, 2, 3, 4, 5)
+        assert "Expires=Wed, 02 Jan 2030 03:04:05 GMT" in format_cookie("k", "v", expires=naive)
+        tokyo = datetime(2030, 1, 2, 12, 4, 5, tzinfo=timezone(timedelta(hours=9)))
+        assert "Expires=Wed, 02 Jan 2030 03:04:05 GMT" in format_cookie("k", "v", expires=tokyo)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
 
 
 def test_cookie_defaults_are_secure() -> None:
@@ -107,17 +124,28 @@ def test_cookie_defaults_are_secure() -> None:
         "k", "v", max_age=10, expires=exp, path="/app", domain="example.org",
         secure=False, httponly=False, samesite="strict",
     ) == "k=v; Max-Age=10; Expires=Wed, 02 Jan 2030 03:04:05 GMT; Path=/app; Domain=example.org; SameSite=Strict"
-    # SameSite=None is only accepted by browsers with Secure.
+    # SameSite=None is only accepted by browsers with Secure; so is Partitioned.
     assert "Secure" in format_cookie("k", "v", secure=False, samesite="none")
+    assert format_cookie("k", "v", secure=False, partitioned=True) == (
+        "k=v; Path=/; Secure; HttpOnly; SameSite=Lax; Partitioned"
+    )
+    assert format_cookie("k", "v", path=None, samesite=None, max_age=3) == "k=v; Max-Age=3; Secure; HttpOnly"
+    assert format_cookie("k") == "k=; Path=/; Secure; HttpOnly; SameSite=Lax"  # no value: an empty one
+    assert format_cookie_deletion("k") == "k=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/; Secure; HttpOnly; SameSite=Lax"
+    # A deletion names the cookie as it was set: same path, domain and flags.
+    assert format_cookie_deletion(
+        "k", path="/app", domain="example.org", secure=False, httponly=False, samesite="strict"
+    ) == "k=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/app; Domain=example.org; SameSite=Strict"
 
 
 @pytest.mark.parametrize(
-    ("name", "value", "attrs"),
-    [("a b", "v", {}), ("k", "a;b", {}), ("k", "x\r\nSet-Cookie: evil=1", {}), ("k", "v", {"path": "/;x"}),
-     ("k", "v", {"samesite": "sometimes"})],
+    ("name", "value", "attrs", "says"),
+    [("a b", "v", {}, "cookie name 'a b'"), ("k", "a;b", {}, "cookie value for 'k'"),
+     ("k", "x\r\nSet-Cookie: evil=1", {}, "cookie value for 'k'"), ("k", "v", {"path": "/;x"}, "cookie Path '/;x'"),
+     ("k", "v", {"domain": "a\nb"}, "cookie Domain"), ("k", "v", {"samesite": "sometimes"}, "'sometimes'")],
 )
-def test_cookie_injection_is_refused(name: str, value: str, attrs: dict[str, Any]) -> None:
-    with pytest.raises(ValueError):
+def test_cookie_injection_is_refused(name: str, value: str, attrs: dict[str, Any], says: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(says)):  # what was refused
         format_cookie(name, value, **attrs)
 
 
@@ -129,9 +157,12 @@ def test_response_headers_and_cookies() -> None:
     r.delete_cookie("c")
     cookies = [v for k, v in r.headers if k == "Set-Cookie"]
     assert len(cookies) == 3 and cookies[2].startswith("c=; Max-Age=0; Expires=Thu, 01 Jan 1970")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"'X-A'.*CR, LF and NUL"):  # which header, and why
         r.set_header("X-A", "1\r\nX-B: 2")
-    with pytest.raises(ValueError):
+    r = Response(headers=[("x-a", "1"), ("X-B", "2"), ("X-A", "3")])
+    r.set_header("X-A", "4")  # replaces every earlier value, whatever its case
+    assert r.headers == [("X-B", "2"), ("X-A", "4")]
+    with pytest.raises(ValueError, match="header name 'Bad Name'"):
         Response(headers={"Bad Name": "x"})
 
 

@@ -274,6 +274,8 @@ def test_safe_urls_render(url: str) -> None:
 def test_url_scheme_reads_what_a_browser_reads() -> None:
     assert url_scheme(" \x01JavaScript:x") == "javascript"
     assert url_scheme("java\t\nscript:x") == "javascript"
+    assert url_scheme("java\tscript:alert('a:b')") == "javascript"  # the first colon ends the scheme
+    assert url_scheme("c:/x") == "c"  # one letter is a scheme too
     assert url_scheme("HTTPS://x") == "https"
     assert url_scheme("web+app:x") == "web+app"
     assert url_scheme("/a:b") == url_scheme("a/b:c") == url_scheme("1a:b") == url_scheme(":x") == ""
@@ -327,6 +329,8 @@ def test_every_url_attribute_is_checked(build_el: Any, attr: str) -> None:
 def test_url_lists_are_checked_url_by_url() -> None:
     ok = "a.png 1x, https://cdn.example.com/b.png 2x,/c.png 300w"
     assert to_html(img(srcset=ok)) == f'<img srcset="{ok}">'
+    bare = "/a.png 1x,https://cdn.example.com/b.png 2x,data:image/png;base64,AAAA 3x"  # no space after a comma
+    assert to_html(img(srcset=bare)) == f'<img srcset="{bare}">'
     for bad in ("a.png 1x,javascript:alert(1) 2x", "a.png 1x, javascript:x", "javascript:x 1x"):
         with pytest.raises(UnsafeURLError):
             to_html(img(srcset=bad))
@@ -350,10 +354,24 @@ def test_data_image_urls_only_where_an_image_is_shown() -> None:
 
 def test_data_is_a_url_on_object_only() -> None:
     assert to_html(div(data="javascript:x")) == '<div data="javascript:x"></div>'  # no URL there
-    with pytest.raises(UnsafeURLError):
+    with pytest.raises(UnsafeURLError, match=r"<object data=\.\.\.>"):
         to_html(object_(data="javascript:x"))
-    with pytest.raises(UnsafeURLError):
+    with pytest.raises(UnsafeURLError, match=r"<OBJECT data=\.\.\.>"):
         to_html(Element("OBJECT", (), {"DATA": "javascript:x"}))
+
+
+def test_a_refused_url_says_where_it_was_what_it_was_and_what_is_allowed() -> None:
+    with pytest.raises(UnsafeURLError) as info:
+        to_html(iframe(src="javascript:alert(1)"))
+    message = str(info.value)
+    assert "<iframe src=...>" in message and "'javascript'" in message and "'javascript:alert(1)'" in message
+    assert "allowed: relative URLs, http, https, mailto, tel" in message and "raw()" in message
+    with pytest.raises(UnsafeURLError, match=r"<a href=\.\.\.>"):  # check_url's place by default
+        check_url("vbscript:x")
+    long = "javascript:" + "x" * 500  # a long one is cut, not copied whole into the log
+    with pytest.raises(UnsafeURLError) as info:
+        check_url(long)
+    assert long[:30] in str(info.value) and long not in str(info.value) and len(str(info.value)) < 300
 
 
 def test_non_string_values_are_checked_as_rendered() -> None:
@@ -431,7 +449,7 @@ def test_event_handler_attributes_are_refused(key: str) -> None:
 
 @pytest.mark.parametrize(
     "key",
-    ["on click", "a b", 'x"', "x'", "a>b", "a/b", "a=b", "a<b", "a\x00b", "a\tb", "a\nb", "\x7f", "é", "a`b", ""],
+    ["on click", "a b", 'x"', "x'", "a>b", "a/b", "a=b", "a<b", "a\x00b", "a\tb", "a\nb", "\x7f", "é", "a`b", "", "_"],
 )
 def test_attribute_names_that_are_not_names_are_refused(key: str) -> None:
     with pytest.raises(ValueError, match="attribute"):
@@ -481,8 +499,15 @@ def test_tag_names_that_are_not_names_are_refused(tag: str) -> None:
 def test_the_attribute_name_cache_is_bounded() -> None:
     for i in range(H._ATTR_NAMES_MAX + 10):
         H.attr_name(f"data_n{i}")
-    assert len(H._ATTR_NAMES) <= H._ATTR_NAMES_MAX
+        assert len(H._ATTR_NAMES) <= H._ATTR_NAMES_MAX
     assert to_html(div(data_action="x")) == '<div data-action="x"></div>'
+
+
+@pytest.mark.skipif(rweb.COMPILED, reason="the compiled module keeps its cache private (the plain run checks it)")
+def test_the_url_scheme_cache_is_bounded() -> None:
+    for i in range(H._SCHEMES_MAX + 10):
+        assert url_scheme(f"https://e.example/{i}") == "https"
+        assert len(H._schemes) <= H._SCHEMES_MAX
 
 
 @FAST

@@ -16,6 +16,7 @@ event-handler attributes (``on*``) are refused: see docs/security.md.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -133,7 +134,7 @@ _SPECIAL_NAME_CLASSES: dict[int, type[_SpecialName]] = {
 
 _ATTR_NAMES: dict[str, str] = {}
 _ATTR_NAMES_MAX = 4096  # distinct keys remembered (names built from user data would grow it)
-_VALID_ATTR_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_:.@")
+_ATTR_NAME = re.compile(r"[-a-zA-Z0-9:.@]+")  # what attr_name() lets through, once ``_`` is ``-``
 
 
 def attr_name(key: str) -> str:
@@ -143,30 +144,31 @@ def attr_name(key: str) -> str:
     ``>``, ``/``, control characters...: :class:`ValueError`) and event
     handlers, ``on*`` in any case (:class:`UnsafeAttributeError`).
     """
-    name = _ATTR_NAMES.get(key)
+    name = _ATTR_NAMES.get(key)  # pragma: no mutate (cache: a miss recomputes the same name)
     if name is None:
-        name = key[:-1] if key.endswith("_") and len(key) > 1 else key
+        name = key[:-1] if key.endswith("_") else key
         name = name.replace("_", "-")
-        if not name or not set(name) <= _VALID_ATTR_CHARS:
+        if _ATTR_NAME.fullmatch(name) is None:
             raise ValueError(f"invalid HTML attribute name: {key!r}")
         low = name.lower()
         if low.startswith("on"):
             raise UnsafeAttributeError(
                 f"event-handler attribute {name!r} refused: rweb renders no inline script. "
-                "Use data-action (or data-oninput, data-onchange, data-onsubmit) to send an action "
-                "to the server, or a script of your own that calls addEventListener"
+                "Use data-action (or data-oninput, data-onchange, data-onsubmit) to send an action "  # pragma: no mutate (wording)
+                "to the server, or a script of your own that calls addEventListener"  # pragma: no mutate (wording)
             )
         kind = _ATTR_KINDS.get(low)  # (HTML attribute names are case-insensitive)
         if kind is not None:
             name = _SPECIAL_NAME_CLASSES[kind](name)
         if len(_ATTR_NAMES) >= _ATTR_NAMES_MAX:
             _ATTR_NAMES.clear()
-        _ATTR_NAMES[key] = name
+        _ATTR_NAMES[key] = name  # pragma: no mutate (cache: a name not remembered is recomputed)
     return name
 
 
-_SCHEME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.")
-_ALPHA = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_SCHEME = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*")  # RFC 3986: a letter, then letters, digits, + - .
+_IMAGE_MIME = re.compile(" *image/", re.IGNORECASE | re.ASCII)  # after "data:", control characters dropped
+_MIME_WINDOW = 40  # url_scheme() looks for it in so many characters after "data:" (long URLs)
 _CONTROLS = "".join(map(chr, range(32))) + "\x7f"
 _DROP_CONTROLS = str.maketrans("", "", _CONTROLS)
 _LEADING = _CONTROLS + " "
@@ -174,6 +176,7 @@ _DATA_IMAGE = "data:image/"  # url_scheme()'s answer for data:image/... URLs
 
 # url_scheme() of short values seen before.  Bounded.
 _schemes: dict[str, str] = {}
+_SCHEMES_MAX = 4096
 
 
 def url_scheme(url: str) -> str:
@@ -184,28 +187,22 @@ def url_scheme(url: str) -> str:
     every control character is dropped here, to err on the safe side.
     ``data:image/...`` URLs answer ``"data:image/"``.
     """
-    got = _schemes.get(url)
+    got = _schemes.get(url)  # pragma: no mutate (cache: a miss recomputes the same scheme)
     if got is not None:
         return got
     scheme = ""
-    u = url.lstrip(_LEADING)
-    colon = u.find(":")
-    if colon > 0:
-        head = u[:colon]
+    head, colon, rest = url.lstrip(_LEADING).partition(":")
+    if colon:
         if not head.isprintable():  # a control character inside: drop them all
-            u = u.translate(_DROP_CONTROLS)
-            colon = u.find(":")
-            head = u[:colon] if colon > 0 else ""
-        if head and head[0] in _ALPHA and set(head) <= _SCHEME_CHARS:
+            head = head.translate(_DROP_CONTROLS)
+        if _SCHEME.fullmatch(head):
             scheme = head.lower()
-            if scheme == "data":
-                mime = u[colon + 1 : colon + 40].translate(_DROP_CONTROLS).lstrip(" ")
-                if mime[:6].lower() == "image/":
-                    scheme = _DATA_IMAGE
-    if len(url) <= 256:
-        if len(_schemes) >= 4096:
+            if scheme == "data" and _IMAGE_MIME.match(rest[:_MIME_WINDOW].translate(_DROP_CONTROLS)):
+                scheme = _DATA_IMAGE
+    if len(url) <= 256:  # pragma: no mutate (cache: which URLs are remembered; a miss recomputes)
+        if len(_schemes) >= _SCHEMES_MAX:
             _schemes.clear()
-        _schemes[url] = scheme
+        _schemes[url] = scheme  # pragma: no mutate (cache: a scheme not remembered is recomputed)
     return scheme
 
 
@@ -223,22 +220,23 @@ def check_url(url: str, attr: str = "href", tag: str = "a") -> None:
         if (tag == "img" or tag == "source") and (attr == "src" or attr == "srcset"):
             return
         scheme = "data"
-    shown = url if len(url) <= 40 else url[:37] + "..."
+    shown = url if len(url) <= 40 else url[:37] + "..."  # pragma: no mutate (wording: where a long URL is cut)
     raise UnsafeURLError(
         f"unsafe URL in <{tag} {attr}=...>: the scheme {scheme!r} is not allowed ({shown!r}); "
         f"allowed: relative URLs, {', '.join(sorted(SAFE_URL_SCHEMES))}"
-        " (wrap a value you trust in raw() to pass it as is)"
+        " (wrap a value you trust in raw() to pass it as is)"  # pragma: no mutate (wording)
     )
 
 
 def _check_attr(kind: int, name: str, value: Any, text: str, tag: str) -> None:
     """The renderer's check of an attribute of kind ``kind`` (see _ATTR_KINDS) but actions; ``text`` is ``str(value)``."""
-    if type(value) is not str and (isinstance(value, Markup) or hasattr(value, "__html__")):
-        return  # trusted by its author
+    if type(value) is not str:  # pragma: no mutate (fast path: a str is neither Markup nor has __html__)
+        if isinstance(value, Markup) or hasattr(value, "__html__"):
+            return  # trusted by its author
     if kind == KIND_URL:
         if text:  # the common case first, without a lookup: /path, #id, ?q, ./x
-            first = text[0]
-            if first == "/" or first == "#" or first == "?" or first == ".":
+            first = text[0]  # pragma: no mutate (fast path: check_url finds no scheme there either)
+            if first == "/" or first == "#" or first == "?" or first == ".":  # pragma: no mutate (fast path)
                 return  # no scheme starts so: relative
         check_url(text, name.lower(), tag)
     elif kind == KIND_URL_LIST:
@@ -250,7 +248,7 @@ def _check_attr(kind: int, name: str, value: Any, text: str, tag: str) -> None:
     elif kind == KIND_HTML:
         raise UnsafeAttributeError(
             f"<{tag} {name.lower()}=...> refused: its value is an HTML document, where any text can run "
-            "as script; pass raw(...) for markup you trust"
+            "as script; pass raw(...) for markup you trust"  # pragma: no mutate (wording)
         )
 
 

