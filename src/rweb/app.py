@@ -399,7 +399,7 @@ class Conn:
             if hasattr(coro, "close"):
                 coro.close()  # never started: no "never awaited" warning
             self._live_only("spawn")
-        task = self.app.loop().create_task(coro)  # type: ignore[arg-type]
+        task: asyncio.Task[Any] = self.app.loop().create_task(coro)  # type: ignore[arg-type]
         self._tie(task.cancel)
         return task
 
@@ -445,7 +445,7 @@ class Conn:
         def changed(*_args: Any) -> None:
             self._in_session(fn, presence.list(topic))
 
-        off = presence.subscribe(topic, on_join=changed, on_leave=changed)
+        off: Callable[[], None] = presence.subscribe(topic, on_join=changed, on_leave=changed)
         self._tie(off)
         fn(presence.list(topic))
         return off
@@ -595,8 +595,8 @@ class App:
         self.pages = 0  # how many reactive pages (live navigation needs the socket's headers)
         self.session_setup: Setup | None = None
         if session_setup is not None:
-            self.session_setup = session_setup  # type: ignore[assignment]
-            self.page("/")(session_setup)  # type: ignore[arg-type]
+            self.session_setup = session_setup
+            self.page("/")(session_setup)
 
     # -- declaring routes ----------------------------------------------------
 
@@ -781,7 +781,8 @@ class App:
         """The server stops: save every session for its browser to resume elsewhere (see rweb.snapshot)."""
         if self.snapshots is None:
             return True
-        return await self.snapshots.save_all(timeout)
+        saved: bool = await self.snapshots.save_all(timeout)
+        return saved
 
     async def shutdown(self) -> None:
         """Stop the app's services (the broker flushes what is queued)."""
@@ -1050,7 +1051,7 @@ class App:
             if hasattr(coro, "close"):
                 coro.close()  # never started: no "never awaited" warning
             raise RuntimeError("the app is not being served yet: spawn from an on_startup hook")
-        task = loop.create_task(coro)  # type: ignore[arg-type]
+        task: asyncio.Task[Any] = loop.create_task(coro)  # type: ignore[arg-type]
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
         return task
@@ -1338,7 +1339,8 @@ class App:
                 if path == prefix or path.startswith(prefix + "/"):
                     if method not in ("GET", "HEAD"):
                         return error_response(405, headers={"Allow": "GET, HEAD"})
-                    return files.respond(request, path[len(prefix) :])
+                    answer: Response = files.respond(request, path[len(prefix) :])
+                    return answer
         if match.route is None:
             if match.status == 405:
                 return error_response(405, headers={"Allow": ", ".join(sorted(match.allowed))})

@@ -1204,7 +1204,7 @@ class Client:
         target = app or self.app
         http = self.http if target is self.app else TestClient(target)  # another server: its own jar
         info = _socket_info(target, http, self.url, None, None, None)
-        info.query["tok"] = token
+        info.query["tok"] = token  # type: ignore[index]  # _socket_info's query is a dict
         client = Client(target, info=info, http=http, **kw)
         client._ref = self._ref  # the browser's refs go on growing
         return client

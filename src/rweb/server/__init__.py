@@ -70,7 +70,7 @@ async def _serve(server: Any, ready: Callable[[Any], None] | None = None) -> Non
         signals.append(signal.SIGHUP)
     for sig in signals:
         try:
-            loop.add_signal_handler(sig, lambda: stop.done() or stop.set_result(None))
+            loop.add_signal_handler(sig, lambda: None if stop.done() else stop.set_result(None))
         except (NotImplementedError, RuntimeError):  # not the main thread
             pass
     try:
@@ -296,7 +296,8 @@ class RestartPolicy:
 
     def next_delay(self, failures: int) -> float:
         """The wait before the restart that follows ``failures`` exits in a row (1, 2, ...)."""
-        return min(self.delay * 2 ** min(max(failures - 1, 0), 64), self.max_delay)
+        delay: float = min(self.delay * 2 ** min(max(failures - 1, 0), 64), self.max_delay)
+        return delay
 
 
 @dataclass
