@@ -453,16 +453,22 @@ def check_headers(response: Response) -> None:
 
 
 class HTMLResponse(Response):
+    """An HTML body (``text/html; charset=utf-8``)."""
+
     __slots__ = ()
     media_type = "text/html; charset=utf-8"
 
 
 class PlainTextResponse(Response):
+    """A plain text body (``text/plain; charset=utf-8``)."""
+
     __slots__ = ()
     media_type = "text/plain; charset=utf-8"
 
 
 class JSONResponse(Response):
+    """A JSON body (``application/json``): ``content`` encoded by orjson."""
+
     __slots__ = ()
     media_type = "application/json"
 
