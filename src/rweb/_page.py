@@ -711,9 +711,9 @@ class Page:
             k = _key(t)
             m: Node | None = None
             if k is not None:
-                c = keyed.get(k)
-                if c is not None and _compatible(c, t):
-                    m = c
+                kc = keyed.get(k)
+                if kc is not None and _compatible(kc, t):
+                    m = kc
                     del keyed[k]
             else:
                 m = next((c for c in remaining if _compatible(c, t) and _key(c) is None), None)

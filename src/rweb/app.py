@@ -36,7 +36,7 @@ import threading
 import time
 import warnings
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -70,6 +70,11 @@ from .security import SAFE_METHODS, add_headers, csrf_cookie, header_defaults
 from .session import ConnectionInfo, Session, SetupError, UnknownAction, _task_cancelled
 from .signing import Signer
 from .single_use import KEY_SIZE, UsedTokens
+
+if TYPE_CHECKING:
+    from .metrics import (
+        Metrics,  # imported when app.metrics() is called (prometheus_client is optional)
+    )
 
 __all__ = ["App", "Conn", "Redirect", "SharedStateError"]
 
@@ -402,7 +407,7 @@ class Conn:
             if hasattr(coro, "close"):
                 coro.close()  # never started: no "never awaited" warning
             self._live_only("spawn")
-        task = self.app.loop().create_task(coro)  # type: ignore[arg-type]
+        task: asyncio.Task[Any] = self.app.loop().create_task(coro)  # type: ignore[arg-type]
         self._tie(task.cancel)
         return task
 
@@ -448,7 +453,7 @@ class Conn:
         def changed(*_args: Any) -> None:
             self._in_session(fn, presence.list(topic))
 
-        off = presence.subscribe(topic, on_join=changed, on_leave=changed)
+        off: Callable[[], None] = presence.subscribe(topic, on_join=changed, on_leave=changed)
         self._tie(off)
         fn(presence.list(topic))
         return off
@@ -488,7 +493,7 @@ class App:
     live_path: str | None = LIVE_PATH
     ready_path: str | None = READY_PATH
     draining: bool = False
-    metering: Any = None  # rweb.metrics.Metrics once app.metrics() turned them on
+    metering: Metrics | None = None  # once app.metrics() turned them on
     # The time the app reads (``app.clock.time()``, ``.monotonic()``, ``.now()``): the
     # system's, or the virtual clock of rweb.testing's clients (docs/testing.md).
     clock: Clock = SYSTEM_CLOCK
@@ -617,8 +622,8 @@ class App:
         self.pages = 0  # how many reactive pages (live navigation needs the socket's headers)
         self.session_setup: Setup | None = None
         if session_setup is not None:
-            self.session_setup = session_setup  # type: ignore[assignment]
-            self.page("/")(session_setup)  # type: ignore[arg-type]
+            self.session_setup = session_setup
+            self.page("/")(session_setup)
 
     # -- declaring routes ----------------------------------------------------
 
@@ -824,7 +829,8 @@ class App:
         """The server stops: save every session for its browser to resume elsewhere (see rweb.snapshot)."""
         if self.snapshots is None:
             return True
-        return await self.snapshots.save_all(timeout)
+        saved: bool = await self.snapshots.save_all(timeout)
+        return saved
 
     async def shutdown(self) -> None:
         """Stop the app's services (the broker flushes what is queued)."""
@@ -1093,7 +1099,7 @@ class App:
             if hasattr(coro, "close"):
                 coro.close()  # never started: no "never awaited" warning
             raise RuntimeError("the app is not being served yet: spawn from an on_startup hook")
-        task = loop.create_task(coro)  # type: ignore[arg-type]
+        task: asyncio.Task[Any] = loop.create_task(coro)  # type: ignore[arg-type]
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
         return task
@@ -1388,7 +1394,8 @@ class App:
                 if path == prefix or path.startswith(prefix + "/"):
                     if method not in ("GET", "HEAD"):
                         return error_response(405, headers={"Allow": "GET, HEAD"})
-                    return files.respond(request, path[len(prefix) :])
+                    answer: Response = files.respond(request, path[len(prefix) :])
+                    return answer
         if match.route is None:
             if match.status == 405:
                 return error_response(405, headers={"Allow": ", ".join(sorted(match.allowed))})

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import zlib
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 try:  # optional: pip install 'rweb[brotli]'
     import brotli as _brotli
@@ -222,7 +222,7 @@ def compress_response(request: Request, response: Response) -> Response:
     return response
 
 
-def _not_acceptable() -> Any:
+def _not_acceptable() -> Response:
     from .app import error_response  # the app's error page (app imports this module)
 
     response = error_response(406, "No content coding this server can send is acceptable to the client.")

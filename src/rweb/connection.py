@@ -377,7 +377,8 @@ class Connection:
         assert session is not None
         session.flush()  # apply what was written while the socket was away
         comps = session.view.comps
-        components = {name: full(c.statics, c.dyns) for name, c in comps.items() if c.statics is not None}
+        components = {name: full(c.statics, c.dyns) for name, c in comps.items()
+                      if c.statics is not None and c.dyns is not None}
         effects, self.effects = self.effects, None
         last = self.last_ref
         extra = {

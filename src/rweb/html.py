@@ -90,12 +90,14 @@ class UnsafeAttributeError(ValueError):
 # Schemes a URL attribute may use (besides relative URLs).  Replace the set to
 # allow more, e.g. ``rweb.html.SAFE_URL_SCHEMES = SAFE_URL_SCHEMES | {"sms"}``.
 SAFE_URL_SCHEMES: frozenset[str] = frozenset({"http", "https", "mailto", "tel"})
+"""The schemes a URL attribute may use besides relative URLs (replace the set to allow more)."""
 
 # Attributes whose value is a URL (HTML, SVG, obsolete ones browsers still honour).
 URL_ATTRS: frozenset[str] = frozenset(
     "action background cite codebase data dynsrc formaction href icon longdesc lowsrc "
     "manifest poster profile src usemap xlink:href".split()
 )
+"""The attributes whose value is a URL, checked against :data:`SAFE_URL_SCHEMES`."""
 # Attributes whose value is a list of URLs (space-separated; srcset: comma-separated candidates).
 _URL_LIST_ATTRS = frozenset({"ping", "srcset", "imagesrcset"})
 

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from http import HTTPStatus
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 from urllib.parse import parse_qsl, quote
 
 import orjson
@@ -115,7 +115,7 @@ class Headers(_MultiDict):
     def __contains__(self, key: object) -> bool:
         return isinstance(key, str) and key.lower() in self._first
 
-    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, key: str, default: Any = None) -> Any:
         return self._first.get(key.lower(), default)
 
     def getlist(self, key: str) -> list[str]:
@@ -457,16 +457,22 @@ def check_headers(response: Response) -> None:
 
 
 class HTMLResponse(Response):
+    """An HTML body (``text/html; charset=utf-8``)."""
+
     __slots__ = ()
     media_type = "text/html; charset=utf-8"
 
 
 class PlainTextResponse(Response):
+    """A plain text body (``text/plain; charset=utf-8``)."""
+
     __slots__ = ()
     media_type = "text/plain; charset=utf-8"
 
 
 class JSONResponse(Response):
+    """A JSON body (``application/json``): ``content`` encoded by orjson."""
+
     __slots__ = ()
     media_type = "application/json"
 
@@ -491,7 +497,7 @@ _UNSAFE_URL_CHAR = re.compile(r"[\x00-\x1f\x7f\\]")
 _ABSOLUTE_URL = re.compile(r"https?://([^/?#@\s]+)(?:[/?#].*)?", re.IGNORECASE | re.DOTALL)
 
 
-def is_local_path(url: str) -> bool:
+def is_local_path(url: object) -> TypeGuard[str]:
     """True for a path on this site (``/x``, ``/x?q#f``): the one rule for every redirect and navigation.
 
     Never for ``//host``, a scheme (``https:x``, ``javascript:``), a leading

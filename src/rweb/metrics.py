@@ -232,7 +232,7 @@ class Metrics:
             from prometheus_client import multiprocess
 
             registry = CollectorRegistry()
-            multiprocess.MultiProcessCollector(registry)
+            multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # prometheus_client.multiprocess has no annotations
         else:
             registry = self._metrics().registry
         return Response(
@@ -251,7 +251,7 @@ class _Exported:
         if os.environ.get(MULTIPROC_ENV) and values.ValueClass is values.MutexValue:
             # prometheus_client was imported before the directory was set: its metrics made from
             # now on (these) are written there after all.
-            values.ValueClass = values.get_value_class()
+            values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]  # unannotated in prometheus_client
 
         self.registry = r = CollectorRegistry()
         self.sessions = Gauge(
@@ -328,4 +328,4 @@ def process_dead(pid: int) -> None:
     from prometheus_client import multiprocess
 
     with contextlib.suppress(OSError):
-        multiprocess.mark_process_dead(pid)
+        multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]  # unannotated in prometheus_client

@@ -99,7 +99,7 @@ def bucket(address: str | None) -> str | None:
     if parsed is None:
         return address
     if parsed.version == 6:
-        mapped = parsed.ipv4_mapped  # type: ignore[union-attr]
+        mapped = parsed.ipv4_mapped
         if mapped is not None:
             return str(mapped)
         return str(ipaddress.ip_network(f"{parsed}/64", strict=False))

@@ -176,6 +176,10 @@ class _Record:
     """
 
     __slots__ = ("__weakref__", "_rw_owner", "_rw_subs", "_rw_vals")
+    # The slots' types, for type checkers (reactive.pxd declares them to Cython).
+    _rw_owner: Any
+    _rw_subs: list[set[Any] | None]
+    _rw_vals: list[Any]
 
 
 def _read(rec: _Record, i: int) -> Any:
@@ -310,7 +314,11 @@ class IdentitySet:
     def add(self, obj: Any) -> None:
         key = id(obj)
         refs = self._refs
-        refs[key] = weakref.ref(obj, lambda _r, key=key: refs.pop(key, None))
+
+        def forget(_ref: weakref.ref[Any]) -> None:
+            refs.pop(key, None)
+
+        refs[key] = weakref.ref(obj, forget)
 
     def __contains__(self, obj: object) -> bool:
         ref = self._refs.get(id(obj))
@@ -408,7 +416,7 @@ def reactive(cls: type[T]) -> type[T]:
     different value invalidates the field's subscribers.  Lists and dicts
     assigned to a field become :class:`RList` / :class:`RDict`.
     """
-    annotations = {}
+    annotations: dict[str, Any] = {}
     for klass in reversed(cls.__mro__):
         annotations.update(getattr(klass, "__annotations__", {}))
     names = [n for n in annotations if not n.startswith("_")]
@@ -445,12 +453,12 @@ def reactive(cls: type[T]) -> type[T]:
         for i, a in enumerate(args):
             vals[i] = _wrap(a)
         for k, v in kwargs.items():
-            i = index.get(k)
-            if i is None:
+            j = index.get(k)
+            if j is None:
                 raise TypeError(f"{qual}() got an unexpected keyword argument {k!r}")
-            if vals[i] is not _MISSING:
+            if vals[j] is not _MISSING:
                 raise TypeError(f"{qual}() got multiple values for argument {k!r}")
-            vals[i] = _wrap(v)
+            vals[j] = _wrap(v)
         for i, n in enumerate(names):
             if vals[i] is _MISSING:
                 if n in defaults:
@@ -501,7 +509,7 @@ def reactive(cls: type[T]) -> type[T]:
         bases += (_Record,)
     new_cls = type(cls.__name__, bases, ns)
     CLASSES[f"{new_cls.__module__}:{new_cls.__qualname__}"] = new_cls
-    return new_cls  # type: ignore[return-value]
+    return new_cls
 
 
 class _Missing:
@@ -551,7 +559,7 @@ class _Collection:
     def __eq__(self, other: object) -> bool:
         self._read()
         if type(other) is type(self):
-            return bool(self._items == other._items)  # type: ignore[attr-defined]
+            return bool(self._items == other._items)
         if isinstance(other, self._plain):
             return bool(self._items == other)
         return NotImplemented
@@ -591,6 +599,7 @@ class RList(_Collection, MutableSequence[Any]):
     """A list whose reads are tracked and whose mutations re-render readers."""
 
     __slots__ = ("_items",)
+    _items: list[Any]
     _plain = list
 
     def __init__(self, items: Iterable[Any] = ()) -> None:
@@ -608,7 +617,8 @@ class RList(_Collection, MutableSequence[Any]):
 
     def __reversed__(self) -> Iterator[Any]:
         self._read()
-        return reversed(self._items)
+        backwards: Iterator[Any] = reversed(self._items)  # typeshed's reversed() gives Any
+        return backwards
 
     def index(self, value: Any, start: int = 0, stop: int | None = None) -> int:
         self._read()
@@ -668,7 +678,7 @@ class RList(_Collection, MutableSequence[Any]):
         self._items.reverse()
         self._changed()
 
-    def __iadd__(self, values: Iterable[Any]) -> RList:  # type: ignore[override]
+    def __iadd__(self, values: Iterable[Any]) -> RList:
         self.extend(values)
         return self
 
@@ -677,6 +687,7 @@ class RDict(_Collection, MutableMapping[Any, Any]):
     """A dict whose reads are tracked and whose mutations re-render readers."""
 
     __slots__ = ("_items",)
+    _items: dict[Any, Any]
     _plain = dict
 
     def __init__(self, items: Any = (), **kw: Any) -> None:
@@ -726,7 +737,7 @@ class RDict(_Collection, MutableMapping[Any, Any]):
             raise KeyError(k)
         return default
 
-    def update(self, other: Any = (), /, **kw: Any) -> None:  # type: ignore[override]
+    def update(self, other: Any = (), /, **kw: Any) -> None:
         new = dict(other, **kw)
         if new:
             for k, v in new.items():

@@ -205,7 +205,7 @@ class ComponentState(Tracker):
         self.fn = fn
         self.view = view
         self.parent = parent
-        self.depth = 0 if parent is None else parent.depth + 1
+        self.depth: int = 0 if parent is None else parent.depth + 1
         # Levels of nesting left for its tree (MAX_DEPTH minus where it sits in the page).
         self.room: int = MAX_DEPTH if parent is None else 0
         self.statics: tuple[str, ...] | None = None
@@ -242,7 +242,8 @@ def _same_fn(a: Any, b: Any) -> bool:
         return True
     ca = getattr(a, "__code__", None)
     if ca is None or ca is not getattr(b, "__code__", None):
-        return a == b
+        same: bool = a == b
+        return same
     if a.__defaults__ != b.__defaults__ or a.__kwdefaults__ != b.__kwdefaults__:
         return False
     cla, clb = a.__closure__, b.__closure__
@@ -356,10 +357,11 @@ class View:
         if self._moved:
             moved, self._moved = self._moved, None
             for c, old in moved:
-                if self.comps.get(old.name) is old and c.name in old.children and c.parent is not old:
+                # mypy widens ``old`` to the Optional of comps.get after the ``is``: it is not None.
+                if self.comps.get(old.name) is old and c.name in old.children and c.parent is not old:  # type: ignore[union-attr]
                     self._error(RenderError(c.parent.name, DuplicateComponentError(
                         f"component name {c.name!r} is used twice in one page "
-                        f"(in {old.name!r} and {c.parent.name!r})")))
+                        f"(in {old.name!r} and {c.parent.name!r})")))  # type: ignore[union-attr]
         return patches
 
     def _error(self, err: RenderError) -> None:
@@ -430,7 +432,7 @@ class View:
             if patch is None:
                 patch = earlier
             elif "s" in earlier or "s" in patch:
-                patch = full(comp.statics, comp.dyns)
+                patch = full(comp.statics, comp.dyns)  # type: ignore[arg-type]  # set above: not None after a render
             else:
                 patch = {**earlier, **patch}
         if patch is None:
@@ -493,7 +495,7 @@ class View:
 
     def _child(self, node: Component, p: RenderContext, room: int) -> CRef:
         name = node.name
-        parent = p.comp
+        parent: ComponentState = p.comp  # type: ignore[assignment]  # a child renders inside a component
         if name == ROOT:
             raise DuplicateComponentError(f"component name {ROOT!r} is reserved for the page itself")
         if name in p.kids:
@@ -662,7 +664,7 @@ def _element(el: Element, p: RenderContext, cur: str, room: int, extra: str = ""
             else:
                 sv = v if type(v) is str else str(v)
                 if type(name) is not str:  # an action, a URL...: see html._SpecialName
-                    kind = name.kind
+                    kind = name.kind  # type: ignore[attr-defined]  # a _SpecialName (a str subclass)
                     if kind is _KIND_ACTION:
                         if p.acts is None:
                             p.acts = set()

@@ -33,7 +33,7 @@ from .html import escape
 from .http import parse_cookies
 from .protocol import ErrorCode
 from .reactive import SharedStateError, end
-from .render import ROOT, RenderError, View, describe, error_ref
+from .render import ROOT, ComponentState, RenderError, View, describe, error_ref
 
 try:  # True in the compiled build (setup.py), False when this file runs as plain Python
     import cython
@@ -67,7 +67,7 @@ def _ticks() -> float:
     cheap enough to read three times a click.
     """
     # cython.compiled is a constant to Cython: compiled, this is one C call.
-    return _coarse_ticks() if cython.compiled else _monotonic()  # noqa: F821 (_coarse_ticks: session.pxd)
+    return _coarse_ticks() if cython.compiled else _monotonic()  # type: ignore[name-defined]  # noqa: F821 (_coarse_ticks: a C function of session.pxd)
 
 
 class UnknownAction(Exception):
@@ -365,7 +365,7 @@ class Session:
         patches = {
             c.name: full(c.statics, c.dyns)
             for c in sorted(comps.values(), key=_depth)
-            if c.statics is not None
+            if c.statics is not None and c.dyns is not None
         }
         view._error(err)
         return patches
@@ -487,7 +487,7 @@ def _abort_render(view: View, exc: BaseException) -> RenderError:
     return RenderError(failed.name, exc)
 
 
-def _depth(c: Any) -> int:
+def _depth(c: ComponentState) -> int:
     return c.depth
 
 

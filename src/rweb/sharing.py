@@ -70,7 +70,7 @@ class Replica(Tracker):
         pubsub = self.app.pubsub
         self.instance = str(getattr(pubsub, "instance_id", "") or id(self))
         try:
-            pubsub.subscribe(self.topic, self._received, on_gap=self._gap)  # type: ignore[call-arg]
+            pubsub.subscribe(self.topic, self._received, on_gap=self._gap)
         except TypeError:  # a broker without gap notices (the in-process one)
             pubsub.subscribe(self.topic, self._received)
         pubsub.publish(self.topic, {"hello": self.instance})

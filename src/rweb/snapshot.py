@@ -60,7 +60,7 @@ import logging
 import threading
 import time
 from collections.abc import Awaitable
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import orjson
 
@@ -90,7 +90,10 @@ TOPIC = "rweb:owner:"  # + a process's boot id: claims of its sessions, and answ
 _TRANSIENT: Any = IdentitySet()
 
 
-def transient(obj: Any) -> Any:
+_T = TypeVar("_T")
+
+
+def transient(obj: _T) -> _T:
     """Declare that a record (or RList/RDict) of a session is not saved in its snapshots.
 
     After a resume in another process it holds what the page's setup gave it.
@@ -203,7 +206,7 @@ class Snapshots:
         self._dirty: list[Entry] = []
         self._timer: asyncio.TimerHandle | None = None
         self._warned: set[str] = set()
-        self._asked: dict[int, asyncio.Future[bool]] = {}  # claims waiting for the owner's answer
+        self._asked: dict[int, asyncio.Future[str]] = {}  # claims waiting for the owner's answer
         self._asks = 0
         self._unsubscribe: Any = None
         self.saved = 0  # counters, for tests and benchmarks
@@ -597,7 +600,8 @@ class _Decoder:
         if kind == "d":
             return RDict()
         if kind == "r":
-            cls = CLASSES.get(doc[1])
+            # Any: a user's @reactive class, whose __new__ (its _Record base's) mypy cannot see
+            cls: Any = CLASSES.get(doc[1])
             if cls is None:
                 raise ValueError(f"no @reactive class {doc[1]} in this process")
             obj = cls.__new__(cls)

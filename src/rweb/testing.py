@@ -210,10 +210,10 @@ class VirtualClock(Clock):
         self._loop = loop
         self._offset = time.time() - loop.now
 
-    def time(self) -> float:  # type: ignore[override]
+    def time(self) -> float:
         return self._offset + self._loop.now
 
-    def monotonic(self) -> float:  # type: ignore[override]
+    def monotonic(self) -> float:
         return self._loop.now
 
     def set(self, when: float | datetime) -> None:
@@ -1261,7 +1261,7 @@ class Client:
         target = app or self.app
         http = self.http if target is self.app else TestClient(target)  # another server: its own jar
         info = _socket_info(target, http, self.url, None, None, None)
-        info.query["tok"] = token
+        info.query["tok"] = token  # type: ignore[index]  # _socket_info's query is a dict
         client = Client(target, info=info, http=http, **kw)
         client._ref = self._ref  # the browser's refs go on growing
         return client

@@ -176,7 +176,7 @@ class Upload:
         self.auto = auto
         # Not in the session's snapshots (rweb.snapshot): the files are this process's.
         self.entries: RList = transient(RList())
-        self._status = transient(_Status())
+        self._status: _Status = transient(_Status())
 
     @property
     def error(self) -> str | None:

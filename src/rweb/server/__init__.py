@@ -329,7 +329,8 @@ class RestartPolicy:
 
     def next_delay(self, failures: int) -> float:
         """The wait before the restart that follows ``failures`` exits in a row (1, 2, ...)."""
-        return min(self.delay * 2 ** min(max(failures - 1, 0), 64), self.max_delay)
+        delay: float = min(self.delay * 2 ** min(max(failures - 1, 0), 64), self.max_delay)
+        return delay
 
 
 @dataclass

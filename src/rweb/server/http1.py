@@ -662,7 +662,7 @@ class HTTP1Protocol(asyncio.BufferedProtocol):
             ws.connection_made(t)
             view = memoryview(raw)
             while view and not t.is_closing():
-                buf = ws.get_buffer(len(view))
+                buf: Any = ws.get_buffer(len(view))  # picows.pyi: a Buffer; a writable memoryview here
                 n = min(len(buf), len(view))
                 if n <= 0:
                     raise RuntimeError("the WebSocket protocol offered an empty buffer")

@@ -176,4 +176,5 @@ def recv_age(sock: Any) -> float | None:
         return None
     if len(info) < _TCP_INFO_LEN:
         return None
-    return _LAST_DATA_RECV.unpack_from(info, _LAST_DATA_RECV_OFFSET)[0] / 1000.0
+    last_ms: int = _LAST_DATA_RECV.unpack_from(info, _LAST_DATA_RECV_OFFSET)[0]
+    return last_ms / 1000.0

@@ -40,7 +40,7 @@ from picows import (
     WSUpgradeResponse,
     WSUpgradeResponseWithListener,
 )
-from picows.picows import WSProtocol
+from picows.picows import WSProtocol  # type: ignore[attr-defined]  # there at runtime, not in picows.pyi
 
 from ..connection import Connection
 from ..session import ConnectionInfo
@@ -81,7 +81,7 @@ class _Paused:
         self.deferred: list[Callable[[], Any]] | None = None
 
 
-class _Listener(WSListener):  # type: ignore[misc]
+class _Listener(WSListener):
     __slots__ = ("closed_cleanly", "conn", "frag_kind", "fragments", "fragments_size", "server", "transport", "whole")
 
     def __init__(self, server: Server, info: ConnectionInfo) -> None:
@@ -119,7 +119,7 @@ class _Listener(WSListener):  # type: ignore[misc]
         if threading.get_ident() == srv.loop_thread:
             srv.call_soon(fn)
         else:  # a reactive write made on another thread: wake the loop
-            srv.loop.call_soon_threadsafe(self, fn)
+            srv.loop.call_soon_threadsafe(self, fn)  # type: ignore[union-attr]  # set while serving
 
     def _send(self, data: bytes) -> None:
         t = self.transport
@@ -233,7 +233,8 @@ class _Listener(WSListener):  # type: ignore[misc]
                 code = frame.get_close_code()
                 # The browser left (its session ends now), unless it closed a socket
                 # it found dead (4000, its heartbeat): it comes back for the session.
-                self.closed_cleanly = code != _CLIENT_GAVE_UP
+                # picows.pyi says Enum; at runtime WSCloseCode is an IntEnum (any code, 4000 too)
+                self.closed_cleanly = code != _CLIENT_GAVE_UP  # type: ignore[comparison-overlap]
                 transport.send_close(code if code != WSCloseCode.NO_INFO else WSCloseCode.OK)
                 transport.disconnect()
             elif mt is _TEXT or mt is _CONT or mt is _BINARY:
@@ -302,7 +303,7 @@ def _drop_handshake(transport: WSTransport) -> None:
     for msg in (transport.request, transport.response):
         if msg is not None:
             with contextlib.suppress(AttributeError, TypeError):
-                msg.headers = None
+                msg.headers = None  # type: ignore[assignment]  # a memory release picows's types do not foresee
 
 
 class Server:
@@ -476,7 +477,8 @@ class Server:
         self._send_replies(inbox)
 
     def next_writer_id(self) -> int:
-        return self.app.next_writer_id()
+        writer_id: int = self.app.next_writer_id()
+        return writer_id
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -669,7 +671,7 @@ class Server:
         t = listener.transport
         if t is None or t.is_disconnected or t.is_close_frame_sent:
             return
-        log.log(level, "session %s: %s; closed (%d %s)", listener.conn.writer_id, why, int(code), reason)
+        log.log(level, "session %s: %s; closed (%d %s)", listener.conn.writer_id, why, int(code), reason)  # type: ignore[call-overload]  # an IntEnum at runtime
         if self.app.metering is not None:
             self.app.metering.closed(reason)
         t.send_close(code, reason.encode())
@@ -841,5 +843,6 @@ class Server:
         return None
 
     def _info(self, request: WSUpgradeRequest, target: str, peer: str | None) -> ConnectionInfo:
-        return self.app.socket_info(ConnectionInfo.from_request(target, request.headers.items(), peer))
+        info: ConnectionInfo = self.app.socket_info(ConnectionInfo.from_request(target, request.headers.items(), peer))
+        return info
 
