@@ -21,9 +21,8 @@ files: 0.9 ms), so polling a small app every quarter of a second costs nothing.
 
 from __future__ import annotations
 
-import base64
+import asyncio
 import contextlib
-import hashlib
 import html
 import logging
 import os
@@ -32,19 +31,37 @@ import secrets
 import select
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
-import orjson
+from picows import (
+    WSCloseCode,
+    WSFrame,
+    WSListener,
+    WSMsgType,
+    WSTransport,
+    WSUpgradeRequest,
+    WSUpgradeResponse,
+    WSUpgradeResponseWithListener,
+    ws_create_server,
+)
 
-from .protocol import ErrorCode, encode_error, encode_reply
+from .protocol import (
+    ErrorCode,
+    Ping,
+    ProtocolError,
+    decode,
+    decode_control,
+    encode_error,
+    encode_reply,
+)
 from .server.asgi import SERVICE_RESTART
 
 __all__ = [
@@ -176,30 +193,7 @@ def failure(output: str, returncode: int) -> Failure:
     return Failure(last["file"] if last else None, int(last["line"]) if last else None, error, block)
 
 
-_WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455
-_MAX_HEAD = 16 * 1024
 _MAX_FRAME = 64 * 1024
-
-
-def _ws_frame(opcode: int, payload: bytes) -> bytes:
-    n = len(payload)
-    if n < 126:
-        head = struct.pack("!BB", 0x80 | opcode, n)
-    elif n < 1 << 16:
-        head = struct.pack("!BBH", 0x80 | opcode, 126, n)
-    else:
-        head = struct.pack("!BBQ", 0x80 | opcode, 127, n)
-    return head + payload
-
-
-def _recv_exactly(conn: socket.socket, n: int) -> bytes:
-    data = b""
-    while len(data) < n:
-        chunk = conn.recv(n - len(data))
-        if not chunk:
-            raise ConnectionError("closed")
-        data += chunk
-    return data
 
 
 _PAGE = """<!doctype html>
@@ -221,126 +215,109 @@ _PAGE = """<!doctype html>
 """
 
 
+class _FallbackSocket(WSListener):  # type: ignore[misc]
+    """One browser's WebSocket on the fallback: the ``app_failed`` error, then held until :meth:`_Fallback.stop`."""
+
+    def __init__(self, fallback: _Fallback) -> None:
+        self.fallback = fallback
+
+    def on_ws_connected(self, transport: WSTransport) -> None:
+        transport.send(WSMsgType.TEXT, self.fallback.message)
+        if self.fallback.stopping:  # stop() came during the handshake: the app is back
+            transport.send_close(WSCloseCode(SERVICE_RESTART))
+            transport.disconnect()
+            return
+        self.fallback.held.add(transport)
+
+    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        if frame.msg_type is WSMsgType.CLOSE:
+            code = frame.get_close_code()
+            transport.send_close(code if code != WSCloseCode.NO_INFO else WSCloseCode.OK)
+            transport.disconnect()
+        elif frame.msg_type is WSMsgType.TEXT and frame.fin:
+            with contextlib.suppress(ProtocolError):
+                action, msg, ref = decode(frame.get_payload_as_bytes())
+                if action is None and isinstance(decode_control(msg, ref), Ping):  # the client's heartbeat
+                    transport.send(WSMsgType.TEXT, encode_reply({}, ref))
+
+    def on_ws_disconnected(self, transport: WSTransport) -> None:
+        self.fallback.held.discard(transport)
+
+
 class _Fallback:
     """While the server is down after a failure: the reloader answers on its port with the error.
 
-    A page request gets the error page (status 500), a WebSocket the
-    ``app_failed`` error, then stays open (pings answered) until
-    :meth:`stop` closes it with 1012 (service restart): the client reconnects
-    at once, to the server started again, and reloads the page.  Threads,
-    blocking sockets: a development tool for a few tabs.
+    picows on a duplicate of the reloader's listening socket, in a thread
+    running its own event loop.  A page request (any ``GET``) gets the error
+    page (status 500), a WebSocket (any path: rweb.js's and the page's own
+    script's) the ``app_failed`` error, then stays open (picows answers
+    pings, this the client's heartbeat) until :meth:`stop` closes it with
+    1012 (service restart): the client reconnects at once, to the server
+    started again, and reloads the page.
     """
 
     def __init__(self, sock: socket.socket, failed: Failure) -> None:
         text = failed.text()
         self.page = _PAGE.format(text=html.escape(text)).encode()
         self.message = encode_error(ErrorCode.APP_FAILED, text)
-        self.listener = sock.dup()
-        self.listener.setblocking(False)
-        self.wake_r, self.wake_w = os.pipe()
-        self.lock = threading.Lock()
-        self.held: set[socket.socket] = set()
-        self.stopped = False
-        self.thread = threading.Thread(target=self._serve, name="rweb-reload-fallback", daemon=True)
+        self.held: set[WSTransport] = set()
+        self.stopping = False
+        self.loop = asyncio.new_event_loop()
+        self.done: asyncio.Future[None] = self.loop.create_future()
+        # The reloader keeps its socket for the next server: picows closes only this duplicate.
+        self.thread = threading.Thread(target=self._serve, args=(sock.dup(),), name="rweb-reload-fallback", daemon=True)
         self.thread.start()
 
-    def _serve(self) -> None:
-        while True:
-            ready, _, _ = select.select([self.listener, self.wake_r], [], [])
-            if self.wake_r in ready:
-                return
-            try:
-                conn, _ = self.listener.accept()
-            except (BlockingIOError, InterruptedError):
-                continue
-            except OSError:
-                return
-            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
-
-    def _answer(self, conn: socket.socket) -> None:
+    def _serve(self, listener: socket.socket) -> None:
+        asyncio.set_event_loop(self.loop)
         try:
-            conn.setblocking(True)
-            conn.settimeout(10.0)
-            head = b""
-            while b"\r\n\r\n" not in head:
-                chunk = conn.recv(4096)
-                if not chunk or len(head) > _MAX_HEAD:
-                    return
-                head += chunk
-            lines = head.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
-            headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])}
-            key = headers.get("sec-websocket-key")
-            if key and headers.get("upgrade", "").lower() == "websocket":
-                self._socket(conn, key)
-                return
-            conn.sendall(
-                b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/html; charset=utf-8\r\n"
-                b"Cache-Control: no-store\r\nConnection: close\r\n"
-                + f"Content-Length: {len(self.page)}\r\n\r\n".encode()
-                + self.page
-            )
-        except OSError:
-            pass
+            self.loop.run_until_complete(self._run(listener))
+        except Exception:
+            log.exception("rweb: the error page could not be served")
         finally:
-            with self.lock:
-                self.held.discard(conn)
-            conn.close()
+            listener.close()
+            self.loop.close()
 
-    def _socket(self, conn: socket.socket, key: str) -> None:
-        accept = base64.b64encode(hashlib.sha1(key.encode() + _WS_GUID).digest()).decode()
-        conn.sendall(
-            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            + f"Sec-WebSocket-Accept: {accept}\r\n\r\n".encode()
+    async def _run(self, listener: socket.socket) -> None:
+        server = await ws_create_server(
+            self._route,
+            sock=listener,
+            websocket_handshake_timeout=10,
+            max_frame_size=_MAX_FRAME,
+            use_aiofastnet=False,
         )
-        with self.lock:
-            conn.sendall(_ws_frame(0x1, self.message))
-            if self.stopped:  # stop() came during the handshake: the app is back
-                conn.sendall(_ws_frame(0x8, struct.pack("!H", SERVICE_RESTART)))
-                return
-            self.held.add(conn)
-        conn.settimeout(None)  # held until stop() or the browser goes
-        while True:
-            b0, b1 = _recv_exactly(conn, 2)
-            n = b1 & 0x7F
-            if n == 126:
-                n = struct.unpack("!H", _recv_exactly(conn, 2))[0]
-            elif n == 127:
-                n = struct.unpack("!Q", _recv_exactly(conn, 8))[0]
-            if n > _MAX_FRAME:
-                return
-            mask = _recv_exactly(conn, 4) if b1 & 0x80 else b"\0\0\0\0"
-            data = bytes(c ^ mask[i % 4] for i, c in enumerate(_recv_exactly(conn, n)))
-            opcode = b0 & 0x0F
-            if opcode == 0x8:  # close
-                with self.lock, contextlib.suppress(OSError):
-                    conn.sendall(_ws_frame(0x8, data[:2]))
-                return
-            reply = None
-            if opcode == 0x9:
-                reply = _ws_frame(0xA, data)
-            elif opcode == 0x1:
-                with contextlib.suppress(orjson.JSONDecodeError):
-                    msg = orjson.loads(data)
-                    if isinstance(msg, dict) and msg.get("t") == "ping":  # the client's heartbeat
-                        reply = _ws_frame(0x1, encode_reply({}, msg.get("ref")))
-            if reply is not None:
-                with self.lock:
-                    conn.sendall(reply)
+        try:
+            await self.done
+        finally:
+            server.close()
+            self.stopping = True
+            held, self.held = list(self.held), set()
+            for transport in held:
+                transport.send_close(WSCloseCode(SERVICE_RESTART))
+                transport.disconnect()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(server.wait_closed(), 2.0)
+
+    def _route(self, request: WSUpgradeRequest) -> WSListener | WSUpgradeResponseWithListener:
+        """picows' listener factory: an upgrade gets the socket, any other ``GET`` the page."""
+        headers = request.headers
+        if headers.get("upgrade", "").lower() != "websocket":
+            page = WSUpgradeResponse.create_error_response(
+                HTTPStatus.INTERNAL_SERVER_ERROR,
+                self.page,
+                {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"},
+            )
+            return WSUpgradeResponseWithListener(page, None)
+        # picows takes "Connection: Upgrade" only, not Firefox's "keep-alive, Upgrade" (as HTTP1Protocol does).
+        if "upgrade" in (t.strip().lower() for t in headers.get("connection", "").split(",")):
+            headers["Connection"] = "Upgrade"
+        return _FallbackSocket(self)
 
     def stop(self) -> None:
         """Stop answering; close the sockets held with 1012, so that their pages come back at once."""
-        os.write(self.wake_w, b"x")
+        with contextlib.suppress(RuntimeError):  # the loop already ended
+            self.loop.call_soon_threadsafe(self.done.set_result, None)
         self.thread.join(5.0)
-        self.listener.close()
-        with self.lock:
-            self.stopped = True
-            held, self.held = list(self.held), set()
-            for conn in held:
-                with contextlib.suppress(OSError):
-                    conn.sendall(_ws_frame(0x8, struct.pack("!H", SERVICE_RESTART)))
-                    conn.shutdown(socket.SHUT_WR)
-        os.close(self.wake_r)
-        os.close(self.wake_w)
 
 
 class _Reloader:
