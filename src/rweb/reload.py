@@ -215,7 +215,7 @@ _PAGE = """<!doctype html>
 """
 
 
-class _FallbackSocket(WSListener):  # type: ignore[misc]
+class _FallbackSocket(WSListener):
     """One browser's WebSocket on the fallback: the ``app_failed`` error, then held until :meth:`_Fallback.stop`."""
 
     def __init__(self, fallback: _Fallback) -> None:
