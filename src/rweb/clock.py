@@ -39,5 +39,8 @@ class Clock:
         moment = datetime.fromtimestamp(self.time(), tz or UTC)
         return moment if tz is not None else moment.astimezone()
 
+    def __repr__(self) -> str:  # the same text in every process (signatures in docs/api.md show it)
+        return "SYSTEM_CLOCK" if type(self) is Clock else f"{type(self).__name__}()"
+
 
 SYSTEM_CLOCK = Clock()
