@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 import pytest
 
-from rweb import App, RList, process_local, reactive, transient
+from rweb import App, ConnectionInfo, RList, process_local, reactive, transient
 from rweb.html import component, div, li, span, ul
 from rweb.pubsub import LocalPubSub
 from rweb.snapshot import MemoryStore
@@ -165,6 +165,34 @@ def test_without_a_snapshot_the_browser_is_told_the_session_is_fresh() -> None:
     a.sessions.clear()  # and its process is gone
     d = c.resume(b)
     assert d.init.get("fresh") is True and "resumed" not in d.init and shown(d, "count") == "0"
+
+
+def test_a_token_of_another_process_without_a_store_gives_a_fresh_session() -> None:
+    a, _, _ = pair()
+    c = Client(a, "/")
+    c.send("inc")
+    c.lose()
+    restarted = App("board", board(), secret_key="k" * 32, actions=ACTIONS)  # no store to restore from
+    d = c.resume(restarted)
+    assert d.init.get("fresh") is True and shown(d, "count") == "0"
+
+
+def test_only_a_token_made_for_a_session_names_one() -> None:
+    """The app's key signs other values too (a signed cookie may hold what a user typed): a
+    signed value not of the resume token's form names no session and no snapshot."""
+    a, b, _ = pair()
+    c = Client(a, "/")
+    c.lose()
+    Client(b, "/")  # b serves: its snapshot service runs
+    info = ConnectionInfo()
+    token = c.init["tok"]
+    boot, wid, nonce = a.signer.unsign(token).split(".")
+    for value in (f"{boot}.x{wid}.{nonce}", f"{boot}.{wid}.{nonce}-", f"{boot}-.{wid}.{nonce}", f"{boot}.{wid}"):
+        forged = a.signer.sign(value)
+        assert b.resume_target(forged, info) is None, value  # another process's session: no snapshot key
+        assert a.resume_target(forged, info) is None, value  # this process's: no session
+    assert type(b.resume_target(token, info)) is str  # the token itself names its snapshot
+    assert a.resume_target(token, info) is a.sessions[int(wid)]
 
 
 def test_changes_are_saved_in_batches_once_per_interval() -> None:
@@ -425,6 +453,19 @@ def test_a_stored_snapshot_over_the_limit_is_deleted_unread(caplog: pytest.LogCa
         d = c.resume(b)
     assert d.init.get("fresh") is True and not store.data
     assert any("over the limit of 2000" in r.getMessage() and "deleted unread" in r.getMessage() for r in caplog.records)
+
+
+def test_a_stored_snapshot_of_exactly_the_limit_is_restored() -> None:
+    store, broker = MemoryStore(), LocalPubSub()
+    opts = dict(session_store=store, broker=broker, secret_key="k" * 32, actions=ACTIONS)
+    a = App("board", board(), **opts)
+    c = Client(a, "/")
+    c.send("inc")
+    c.lose()
+    size = len(next(iter(store.data.values()))[0])
+    a.sessions.clear()
+    d = c.resume(App("board", board(), snapshot_limit=size, **opts))
+    assert d.init.get("resumed") is True and shown(d, "count") == "1"
 
 
 def test_the_test_client_resumes_with_the_latest_token_as_the_browser_does() -> None:
