@@ -9,7 +9,7 @@ tests/test_resume_across.py.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Annotated, Any, Literal, Union
 
 import orjson
 import pytest
@@ -481,3 +481,73 @@ def test_the_test_client_resumes_with_the_latest_token_as_the_browser_does() -> 
         assert c.resume(writer_id=2).init.get("fresh") is True  # spent (a new socket: its own writer id)
         e = d.resume()
         assert e.init.get("resumed") is True and shown(e, "count") == "2"
+
+
+@reactive
+class Typed:
+    n: int = 0
+    x: float = 0.0
+    flag: bool = False
+    s: str = ""
+    maybe: int | None = None
+    either: Union[int, str] = 0  # noqa: UP007 (typing.Union: the other spelling of a union)
+    lit: Literal["a", "b"] = "a"
+    units: Annotated[int, "metres"] = 0
+    ints: list[int] | None = None
+    anys: list[Any] | None = None
+    table: dict[str, int] | None = None
+    pair: tuple[int, str] | None = None
+    row: tuple[int, ...] | None = None
+    bare_list: list | None = None  # type: ignore[type-arg]
+    bare_dict: dict | None = None  # type: ignore[type-arg]
+    bare_tuple: tuple | None = None  # type: ignore[type-arg]
+    tags: set[str] | None = None
+    anything: Any = None
+
+
+# field -> (values that fit its declared type, values that do not), as a snapshot holds them
+TYPED_CASES: dict[str, tuple[list[Any], list[Any]]] = {
+    "n": ([3, True], ["3", 1.5, None]),
+    "x": ([1.5, 2], ["1.5", None]),
+    "flag": ([True], [1, "true"]),
+    "s": (["a"], [1, None]),
+    "maybe": ([None, 2], ["2"]),
+    "either": ([1, "a"], [1.5, None]),
+    "lit": (["b"], ["c", None]),
+    "units": ([2], ["2"]),
+    "ints": ([{"$l": [1, 2]}, None], [{"$l": [1, "2"]}, "x"]),
+    "anys": ([{"$l": [1, "a"]}], [{"$t": [1]}]),
+    "table": ([{"$d": [["a", 1]]}], [{"$d": [["a", "1"]]}, {"$d": [[1, 1]]}, {"$l": []}]),
+    "pair": ([{"$t": [1, "a"]}], [{"$t": [1, 2]}, {"$t": [1]}, {"$t": [1, "a", 2]}, {"$l": [1, "a"]}]),
+    "row": ([{"$t": [1, 2, 3]}, {"$t": []}], [{"$t": [1, "2"]}, {"$l": [1]}]),
+    "bare_list": ([{"$l": [1, "a"]}], ["x", {"$t": [1]}]),
+    "bare_dict": ([{"$d": [["a", 1]]}], [1, {"$l": []}]),
+    "bare_tuple": ([{"$t": [1, "a"]}], [{"$l": [1]}]),
+    "tags": ([None], [{"$l": ["a"]}]),
+    "anything": ([1, "a", {"$l": [1]}], []),
+}
+
+
+def typed_page(writer_id: Any) -> Any:
+    typed = Typed()
+    return (lambda: div(component("t", lambda: span(repr(vars_of(typed)))))), {}
+
+
+def vars_of(record: Any) -> dict[str, Any]:
+    return {name: getattr(record, name) for name in TYPED_CASES}
+
+
+def test_each_restored_value_must_fit_its_fields_declared_type() -> None:
+    """What the store holds is untrusted: a value of another type than its field's annotation
+    (resolved from the record's module) gives a fresh session; a fitting one is restored."""
+    for field, (fits, misfits) in TYPED_CASES.items():
+        for value, fitting in [(v, True) for v in fits] + [(v, False) for v in misfits]:
+            store, broker = MemoryStore(), LocalPubSub()
+            opts = dict(session_store=store, broker=broker, secret_key="k" * 32)
+            a, b = App("typed", typed_page, **opts), App("typed", typed_page, **opts)
+            c = Client(a, "/")
+            c.lose()
+            altered(store, lambda doc, f=field, v=value: doc["objs"][0][2].update({f: v}))
+            a.sessions.clear()
+            d = c.resume(b)
+            assert (d.init.get("resumed") is True) is fitting, (field, value)
