@@ -142,6 +142,24 @@ def test_local_subscribers_get_the_message_synchronously(
     assert la.call(lambda: a.stats()["published"]) == 1
 
 
+def test_take_gives_a_snapshot_once_and_deletes_one_over_the_limit_unread(
+    redis_server: RedisServer, broker: BrokerFactory
+) -> None:
+    from rweb.snapshot import TooLarge
+
+    a, la = broker(redis_server.url)
+    la.call(a.store, "s1", b"x" * 10, 60)
+    la.call(a.store, "s2", b"y" * 11, 60)
+    assert la.run(a.sync(5))
+    assert la.run(a.take("s1", 10)) == b"x" * 10  # exactly the limit: taken
+    assert la.run(a.take("s1", 10)) is None  # once
+    with pytest.raises(TooLarge) as over:
+        la.run(a.take("s2", 10))
+    assert over.value.size == 11
+    assert redis_server.command("EXISTS", a.channel_prefix + "s2") == 0  # deleted unread
+    assert la.run(a.take("never stored", 10)) is None
+
+
 def test_unsubscribe_stops_delivery_and_the_redis_subscription(
     redis_server: RedisServer, broker: BrokerFactory
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import re
 import time
 from datetime import UTC, datetime, timedelta, timezone
@@ -263,6 +264,43 @@ def test_encrypted_tokens_hide_and_authenticate() -> None:
     flipped = t[:40] + ("A" if t[40] != "A" else "B") + t[41:]  # inside the tag
     assert s.decrypt(flipped) is None
     assert s.decrypt("!!") is None and s.decrypt("") is None
+
+
+def test_a_secret_key_needs_16_bytes() -> None:
+    s = Signer("k" * 16)
+    assert s.unsign(s.sign("ann")) == "ann" and s.decrypt(s.encrypt(b"ann")) == b"ann"
+    with pytest.raises(ValueError, match="16 bytes"):
+        Signer(b"k" * 15)
+
+
+def test_tokens_made_before_an_upgrade_are_still_accepted() -> None:
+    """Made by this format with the key "k" * 32: a change of the key's derivation or of the
+    format would log every user out (session cookies) and spend every cookie token."""
+    s = Signer("k" * 32)
+    assert s.unsign("ann.AAAAAGsTZEo.ZpbHPvWDHg69iDTLd4pt3MCNsluleougFqckZaYiwDY") == "ann"
+    assert s.decrypt("AQAAAABrE2RKk3QoqAK6t8mlT1cwj9M7AJE8twkFA6jj3b3eTd3baw") == b"ann"
+
+
+def test_a_salt_keeps_the_tokens_of_one_use_from_another() -> None:
+    one, other = Signer("k" * 32, salt="cookies"), Signer("k" * 32, salt="links")
+    with pytest.raises(BadSignature):
+        other.unsign(one.sign("ann"))
+    assert other.decrypt(one.encrypt(b"ann")) is None
+    assert one.unsign(one.sign("ann")) == "ann" and one.decrypt(one.encrypt(b"ann")) == b"ann"
+
+
+def test_a_token_younger_than_max_age_is_accepted() -> None:
+    s = Signer("k" * 32)
+    assert s.unsign(s.sign("ann"), max_age=60) == "ann"
+    assert s.decrypt(s.encrypt(b"ann"), max_age=60) == b"ann"
+
+
+def test_an_encrypted_token_cut_short_is_refused_and_an_empty_value_is_not() -> None:
+    s = Signer("k" * 32)
+    assert s.decrypt(s.encrypt(b"")) == b""  # the shortest token: head, nonce and tag
+    raw = base64.urlsafe_b64decode(s.encrypt(b"ann") + "==")
+    for n in range(len(raw)):  # every shorter token: None, never an exception
+        assert s.decrypt(base64.urlsafe_b64encode(raw[:n]).rstrip(b"=").decode()) is None
 
 
 def test_respond_runs_an_async_handler_once_and_only_when_awaited() -> None:

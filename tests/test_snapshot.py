@@ -9,12 +9,12 @@ tests/test_resume_across.py.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Annotated, Any, Literal, Union
 
 import orjson
 import pytest
 
-from rweb import App, RList, process_local, reactive, transient
+from rweb import App, ConnectionInfo, RList, process_local, reactive, transient
 from rweb.html import component, div, li, span, ul
 from rweb.pubsub import LocalPubSub
 from rweb.snapshot import MemoryStore
@@ -165,6 +165,34 @@ def test_without_a_snapshot_the_browser_is_told_the_session_is_fresh() -> None:
     a.sessions.clear()  # and its process is gone
     d = c.resume(b)
     assert d.init.get("fresh") is True and "resumed" not in d.init and shown(d, "count") == "0"
+
+
+def test_a_token_of_another_process_without_a_store_gives_a_fresh_session() -> None:
+    a, _, _ = pair()
+    c = Client(a, "/")
+    c.send("inc")
+    c.lose()
+    restarted = App("board", board(), secret_key="k" * 32, actions=ACTIONS)  # no store to restore from
+    d = c.resume(restarted)
+    assert d.init.get("fresh") is True and shown(d, "count") == "0"
+
+
+def test_only_a_token_made_for_a_session_names_one() -> None:
+    """The app's key signs other values too (a signed cookie may hold what a user typed): a
+    signed value not of the resume token's form names no session and no snapshot."""
+    a, b, _ = pair()
+    c = Client(a, "/")
+    c.lose()
+    Client(b, "/")  # b serves: its snapshot service runs
+    info = ConnectionInfo()
+    token = c.init["tok"]
+    boot, wid, nonce = a.signer.unsign(token).split(".")
+    for value in (f"{boot}.x{wid}.{nonce}", f"{boot}.{wid}.{nonce}-", f"{boot}-.{wid}.{nonce}", f"{boot}.{wid}"):
+        forged = a.signer.sign(value)
+        assert b.resume_target(forged, info) is None, value  # another process's session: no snapshot key
+        assert a.resume_target(forged, info) is None, value  # this process's: no session
+    assert type(b.resume_target(token, info)) is str  # the token itself names its snapshot
+    assert a.resume_target(token, info) is a.sessions[int(wid)]
 
 
 def test_changes_are_saved_in_batches_once_per_interval() -> None:
@@ -427,6 +455,19 @@ def test_a_stored_snapshot_over_the_limit_is_deleted_unread(caplog: pytest.LogCa
     assert any("over the limit of 2000" in r.getMessage() and "deleted unread" in r.getMessage() for r in caplog.records)
 
 
+def test_a_stored_snapshot_of_exactly_the_limit_is_restored() -> None:
+    store, broker = MemoryStore(), LocalPubSub()
+    opts = dict(session_store=store, broker=broker, secret_key="k" * 32, actions=ACTIONS)
+    a = App("board", board(), **opts)
+    c = Client(a, "/")
+    c.send("inc")
+    c.lose()
+    size = len(next(iter(store.data.values()))[0])
+    a.sessions.clear()
+    d = c.resume(App("board", board(), snapshot_limit=size, **opts))
+    assert d.init.get("resumed") is True and shown(d, "count") == "1"
+
+
 def test_the_test_client_resumes_with_the_latest_token_as_the_browser_does() -> None:
     for store in (None, MemoryStore()):  # in memory; and with snapshots (the key follows the token)
         app = App("board", board(), actions=ACTIONS, session_store=store)
@@ -440,3 +481,73 @@ def test_the_test_client_resumes_with_the_latest_token_as_the_browser_does() -> 
         assert c.resume(writer_id=2).init.get("fresh") is True  # spent (a new socket: its own writer id)
         e = d.resume()
         assert e.init.get("resumed") is True and shown(e, "count") == "2"
+
+
+@reactive
+class Typed:
+    n: int = 0
+    x: float = 0.0
+    flag: bool = False
+    s: str = ""
+    maybe: int | None = None
+    either: Union[int, str] = 0  # noqa: UP007 (typing.Union: the other spelling of a union)
+    lit: Literal["a", "b"] = "a"
+    units: Annotated[int, "metres"] = 0
+    ints: list[int] | None = None
+    anys: list[Any] | None = None
+    table: dict[str, int] | None = None
+    pair: tuple[int, str] | None = None
+    row: tuple[int, ...] | None = None
+    bare_list: list | None = None  # type: ignore[type-arg]
+    bare_dict: dict | None = None  # type: ignore[type-arg]
+    bare_tuple: tuple | None = None  # type: ignore[type-arg]
+    tags: set[str] | None = None
+    anything: Any = None
+
+
+# field -> (values that fit its declared type, values that do not), as a snapshot holds them
+TYPED_CASES: dict[str, tuple[list[Any], list[Any]]] = {
+    "n": ([3, True], ["3", 1.5, None]),
+    "x": ([1.5, 2], ["1.5", None]),
+    "flag": ([True], [1, "true"]),
+    "s": (["a"], [1, None]),
+    "maybe": ([None, 2], ["2"]),
+    "either": ([1, "a"], [1.5, None]),
+    "lit": (["b"], ["c", None]),
+    "units": ([2], ["2"]),
+    "ints": ([{"$l": [1, 2]}, None], [{"$l": [1, "2"]}, "x"]),
+    "anys": ([{"$l": [1, "a"]}], [{"$t": [1]}]),
+    "table": ([{"$d": [["a", 1]]}], [{"$d": [["a", "1"]]}, {"$d": [[1, 1]]}, {"$l": []}]),
+    "pair": ([{"$t": [1, "a"]}], [{"$t": [1, 2]}, {"$t": [1]}, {"$t": [1, "a", 2]}, {"$l": [1, "a"]}]),
+    "row": ([{"$t": [1, 2, 3]}, {"$t": []}], [{"$t": [1, "2"]}, {"$l": [1]}]),
+    "bare_list": ([{"$l": [1, "a"]}], ["x", {"$t": [1]}]),
+    "bare_dict": ([{"$d": [["a", 1]]}], [1, {"$l": []}]),
+    "bare_tuple": ([{"$t": [1, "a"]}], [{"$l": [1]}]),
+    "tags": ([None], [{"$l": ["a"]}]),
+    "anything": ([1, "a", {"$l": [1]}], []),
+}
+
+
+def typed_page(writer_id: Any) -> Any:
+    typed = Typed()
+    return (lambda: div(component("t", lambda: span(repr(vars_of(typed)))))), {}
+
+
+def vars_of(record: Any) -> dict[str, Any]:
+    return {name: getattr(record, name) for name in TYPED_CASES}
+
+
+def test_each_restored_value_must_fit_its_fields_declared_type() -> None:
+    """What the store holds is untrusted: a value of another type than its field's annotation
+    (resolved from the record's module) gives a fresh session; a fitting one is restored."""
+    for field, (fits, misfits) in TYPED_CASES.items():
+        for value, fitting in [(v, True) for v in fits] + [(v, False) for v in misfits]:
+            store, broker = MemoryStore(), LocalPubSub()
+            opts = dict(session_store=store, broker=broker, secret_key="k" * 32)
+            a, b = App("typed", typed_page, **opts), App("typed", typed_page, **opts)
+            c = Client(a, "/")
+            c.lose()
+            altered(store, lambda doc, f=field, v=value: doc["objs"][0][2].update({f: v}))
+            a.sessions.clear()
+            d = c.resume(b)
+            assert (d.init.get("resumed") is True) is fitting, (field, value)

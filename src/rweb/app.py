@@ -994,12 +994,12 @@ class App:
             boot, wid, nonce = self.signer.unsign(token).split(".")
         except (BadSignature, ValueError):
             return None
+        if not (boot.isalnum() and wid.isdigit() and nonce.isalnum()):  # not one resume_token made
+            return None
         if boot != self._boot:
             snapshots = self.snapshots
-            if snapshots is not None and boot.isalnum() and wid.isdigit() and nonce.isalnum():
-                return snapshots.key_for(wid, nonce, boot)
-            return None
-        connection = self.sessions.get(int(wid) if wid.isdigit() else wid)
+            return snapshots.key_for(wid, nonce, boot) if snapshots is not None else None
+        connection = self.sessions.get(int(wid))
         if connection is None or not connection.resumable() or not connection.claim(nonce):
             return None
         return connection

@@ -302,7 +302,7 @@ class Connection:
         mine = self.nonce
         if mine is None or not compare_digest(mine, nonce):
             return False
-        self.nonce = None
+        self.nonce = None  # pragma: no mutate (spent: None or "", which no claim's nonce (hex, from a signed token) is)
         return True
 
     def lost(self) -> None:

@@ -56,20 +56,22 @@ class Signer:
         if isinstance(secret, str):
             secret = secret.encode()
         if len(secret) < 16:
-            raise ValueError("a secret key needs at least 16 bytes")
+            raise ValueError("a secret key needs at least 16 bytes")  # pragma: no mutate (the message's wording)
 
         def derive(purpose: str) -> bytes:
             return hmac.new(secret, f"{salt}:{purpose}".encode(), hashlib.sha256).digest()
 
         self._sign_key = derive("sign")
-        key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=f"{salt}:aes-gcm".encode()).derive(secret)
-        self._aead = AESGCM(key)
+        hkdf = HKDF(  # pragma: no mutate (salt=None dropped: the same key where HKDF's salt has a default)
+            algorithm=hashes.SHA256(), length=32, salt=None, info=f"{salt}:aes-gcm".encode()
+        )
+        self._aead = AESGCM(hkdf.derive(secret))
 
     # -- signatures ---------------------------------------------------------
 
     def sign(self, value: str) -> str:
         """``value.timestamp.signature``; ``value`` must not contain a newline."""
-        ts = _b64(struct.pack(">Q", int(time.time())))
+        ts = _b64(_STAMP.pack(int(time.time())))
         body = f"{value}.{ts}"
         sig = hmac.new(self._sign_key, body.encode(), hashlib.sha256).digest()
         return f"{body}.{_b64(sig)}"
@@ -80,21 +82,23 @@ class Signer:
             body, sig = token.rsplit(".", 1)
             value, ts = body.rsplit(".", 1)
             given = _unb64(sig)
-            (stamp,) = struct.unpack(">Q", _unb64(ts))
+            (stamp,) = _STAMP.unpack(_unb64(ts))
         except (ValueError, struct.error) as exc:
-            raise BadSignature("malformed token") from exc
+            raise BadSignature("malformed token") from exc  # pragma: no mutate (the message's wording)
         want = hmac.new(self._sign_key, body.encode(), hashlib.sha256).digest()
         if not hmac.compare_digest(given, want):
-            raise BadSignature("signature does not match")
-        if max_age is not None and time.time() - stamp > max_age:
-            raise BadSignature("token expired")
+            raise BadSignature("signature does not match")  # pragma: no mutate (the message's wording)
+        if max_age is not None:
+            age = time.time() - stamp  # the clock's time minus whole seconds: never exactly max_age
+            if age > max_age:  # pragma: no mutate (> or >=: the age is never exactly max_age)
+                raise BadSignature("token expired")  # pragma: no mutate (the message's wording)
         return value
 
     # -- encryption ---------------------------------------------------------
 
     def encrypt(self, data: bytes) -> str:
         """``data``, encrypted and authenticated, with the time it was made (see the module's docstring)."""
-        head = _VERSION + struct.pack(">Q", int(time.time()))
+        head = _VERSION + _STAMP.pack(int(time.time()))
         nonce = os.urandom(_NONCE)
         return _b64(head + nonce + self._aead.encrypt(nonce, data, head))
 
@@ -112,12 +116,15 @@ class Signer:
             data = self._aead.decrypt(nonce, raw[_HEAD + _NONCE :], head)
         except InvalidTag:
             return None
-        (ts,) = struct.unpack(">Q", head[1:])
-        if max_age is not None and time.time() - ts > max_age:
-            return None
+        (ts,) = _STAMP.unpack(head[1:])
+        if max_age is not None:
+            age = time.time() - ts  # never exactly max_age (see unsign)
+            if age > max_age:  # pragma: no mutate (> or >=: the age is never exactly max_age)
+                return None
         return data
 
 
 _VERSION = b"\x01"  # the format of encrypt()'s tokens (AES-GCM); the HMAC-CTR ones had none
 _HEAD = 9  # version and timestamp: the associated data
 _NONCE = 12
+_STAMP = struct.Struct(">Q")  # a token's time: whole seconds, 8 bytes big-endian
