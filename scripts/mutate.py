@@ -107,6 +107,13 @@ TESTS = [
     "tests/test_snapshot.py",
 ]
 
+# Tests that mutmut's trampoline (one more frame around each function of a mutated module) breaks
+# whatever the mutant: a warning's stacklevel points one frame short of the caller.
+UNFIT = [
+    "--deselect",
+    "tests/test_app.py::test_the_setup_first_form_still_works_with_a_deprecation_warning_naming_the_new_form",
+]
+
 # mutmut's verdicts that count as killed (a timeout: the mutant made the tests hang, which a run notices).
 KILLED = ("killed", "caught by type check", "timeout")
 
@@ -158,7 +165,7 @@ def configure(modules: list[str]) -> None:
         "only_mutate": mutated,
         "also_copy": ["docs", "examples", "benchmarks", "setup.py", "mutate_fast_first.py"],  # mutants/: on sys.path
         "pytest_add_cli_args_test_selection": TESTS,
-        "pytest_add_cli_args": ["-p", "no:cacheprovider", "-q", "-p", "mutate_fast_first"],
+        "pytest_add_cli_args": ["-p", "no:cacheprovider", "-q", "-p", "mutate_fast_first", *UNFIT],
         # Each mutant's tests run in a process forked from one that has run no test: a cache
         # filled by an earlier run of the unmutated code (html's url_scheme, attr_name) would
         # answer for the mutant and let it live.
