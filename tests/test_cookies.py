@@ -266,13 +266,13 @@ def test_the_used_token_table_refuses_a_bad_capacity_or_key() -> None:
     from rweb.single_use import UsedTokens
 
     for bad in (0, -1, 2.0, "8", None):
-        with pytest.raises(ValueError, match="capacity of a used-token table is a positive integer"):
+        with pytest.raises(ValueError, match=r"^the capacity of a used-token table is a positive integer$"):
             UsedTokens(bad)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="positive integer"):
         App("x", max_cookie_tokens=0)
     table = UsedTokens(1)
     for key in (b"", b"k" * 15, b"k" * 17):
-        with pytest.raises(ValueError, match="a used-token key has 16 bytes"):
+        with pytest.raises(ValueError, match=r"^a used-token key has 16 bytes$"):
             table.claim(key, 60)
     assert table.claim(b"k" * 16, 60) is True
     table.close()
