@@ -22,7 +22,9 @@ import contextlib
 import hashlib
 import hmac
 import http.client
+import math
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -223,6 +225,59 @@ def test_the_used_token_table_refuses_when_full_and_reuses_only_expired_entries(
     table.close()
 
 
+def test_the_used_token_table_fills_to_its_capacity_and_wraps_around() -> None:
+    from rweb.single_use import UsedTokens
+
+    tables = {capacity: UsedTokens(capacity) for capacity in (1, 2, 3, 4)}
+    keys = [bytes([i]) * 16 for i in range(4)]
+    for capacity, table in tables.items():
+        assert all(table.claim(k, 0.5) for k in keys[:capacity])  # every slot, in turn
+        assert not any(table.claim(k, 0.5) for k in keys[:capacity])  # each recognised where it sits
+        assert table.claim(b"n" * 16, 0.5) is False  # full of live entries
+    time.sleep(0.55)
+    for capacity, table in tables.items():
+        assert all(table.claim(k, 3600) for k in keys[:capacity])  # expired: claimable again, the ring over
+        assert not any(table.claim(k, 3600) for k in keys[:capacity])
+        assert table.claim(b"n" * 16, 3600) is False
+        table.close()
+
+
+def test_the_used_token_table_finds_a_key_only_on_its_slot() -> None:
+    """Keys made of the bytes the table holds around other keys (a key's tail, then its expiry)
+    appear across two entries: there they are not a claim, and the claim in its own slot is found
+    before or after such a match."""
+    from rweb.single_use import UsedTokens
+
+    kept = struct.pack("<d", math.inf)  # what an entry kept for good holds after its key
+    table = UsedTokens(8)
+    assert table.claim(b"a" * 16, math.inf) and table.claim(b"b" * 16, math.inf)
+    across = b"a" * 8 + kept  # the tail of the first entry's key and its expiry
+    assert table.claim(across, math.inf) is True  # not claimed yet: it only appears across entries
+    assert table.claim(b"c" * 8 + b"a" * 8, math.inf) is True  # its tail and expiry: `across` once more
+    assert table.claim(across, math.inf) is False  # off-slot, on its slot, off-slot: found
+    last = kept[-1:] * 16  # right after an expiry ending with that byte: off-slot one byte before
+    assert table.claim(last, math.inf) is True
+    assert table.claim(last, math.inf) is False
+    assert table.claim(b"b" * 16, math.inf) is False
+    table.close()
+
+
+def test_the_used_token_table_refuses_a_bad_capacity_or_key() -> None:
+    from rweb.single_use import UsedTokens
+
+    for bad in (0, -1, 2.0, "8", None):
+        with pytest.raises(ValueError, match=r"^the capacity of a used-token table is a positive integer$"):
+            UsedTokens(bad)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="positive integer"):
+        App("x", max_cookie_tokens=0)
+    table = UsedTokens(1)
+    for key in (b"", b"k" * 15, b"k" * 17):
+        with pytest.raises(ValueError, match=r"^a used-token key has 16 bytes$"):
+            table.claim(key, 60)
+    assert table.claim(b"k" * 16, 60) is True
+    table.close()
+
+
 def test_the_table_is_shared_with_a_forked_process() -> None:
     from rweb.single_use import UsedTokens
 
@@ -235,6 +290,37 @@ def test_the_table_is_shared_with_a_forked_process() -> None:
     assert table.claim(b"k" * 16, 30) is False
     assert table.claim(b"j" * 16, 30) is True
     table.close()
+
+
+def test_a_cookie_token_is_redeemed_once_and_only_as_made() -> None:
+    """In this process (the servers above run the installed build): once; not when expired; not
+    when what it carries is not a list of Set-Cookie values."""
+    app = App("tokens", secret_key=SECRET)
+    token = app.cookie_token(["a=1; Path=/", "b=2; Path=/"])
+    assert asyncio.run(app.redeem_cookie_token(token)) == ["a=1; Path=/", "b=2; Path=/"]
+    assert asyncio.run(app.redeem_cookie_token(token)) is None  # a replay
+    for data in (b'{"a": "1"}', b'"a=1"', b"[1]", b'["a=1", 2]', b"[null]", b"not json", b""):
+        assert asyncio.run(app.redeem_cookie_token(app.signer.encrypt(data))) is None, data
+    assert asyncio.run(app.redeem_cookie_token(app.signer.encrypt(b"[]"))) == []
+    app.COOKIE_TOKEN_TTL = 0.2
+    late = app.cookie_token(["a=1; Path=/"])
+    time.sleep(0.3)  # older than that (its time is rounded down: older still)
+    assert asyncio.run(app.redeem_cookie_token(late)) is None
+
+
+def test_a_cookie_token_is_redeemed_once_across_two_apps_sharing_a_broker(redis_server: Any) -> None:
+    """In this process: two apps with the same key and Redis (two instances); the use is recorded
+    under the broker's prefix (docs/security.md) for the token's lifetime."""
+    one, two = (App("tokens", secret_key=SECRET, broker=redis_server.url) for _ in range(2))
+    token = one.cookie_token(["user=ada; Path=/"])
+    with serve(one) as a, serve(two) as b:
+        status, headers, _ = post(b.port, "/_rweb/cookie", token.encode())
+        assert status == 204 and ("Set-Cookie", "user=ada; Path=/") in headers
+        assert post(a.port, "/_rweb/cookie", token.encode())[0] == 403
+        assert post(b.port, "/_rweb/cookie", token.encode())[0] == 403
+    [key] = [k for k in redis_server.command("KEYS", "*") if b"cookie" in k.lower()]
+    assert re.fullmatch(rb"rweb:cookie-token:[0-9a-f]{32}", key), key
+    assert 0 < redis_server.command("PTTL", key) <= one.COOKIE_TOKEN_TTL * 1000
 
 
 SERVER = r'''
@@ -334,8 +420,10 @@ def test_a_token_is_redeemed_once_across_two_instances_with_a_broker(
     assert set(statuses) == {204, 403}, statuses
 
 
-def test_a_token_is_refused_when_the_broker_cannot_record_its_use(wire: Any, redis_server: Any) -> None:
-    """Redis gone: the token is refused (never redeemed twice), and the page goes on."""
+def test_a_token_is_refused_when_the_broker_cannot_record_its_use(
+    wire: Any, redis_server: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Redis gone: the token is refused (never redeemed twice), logged with the reason, and the page goes on."""
     app = App("tokens", secret_key=SECRET, broker=redis_server.url)
 
     @app.page("/")
@@ -347,3 +435,5 @@ def test_a_token_is_refused_when_the_broker_cannot_record_its_use(wire: Any, red
         redis_server.stop()
         status, headers, _ = post(srv.port, "/_rweb/cookie", token.encode())
     assert status == 403 and not any(k.lower() == "set-cookie" for k, _ in headers)
+    [said] = [r.getMessage() for r in caplog.records if "cookie token was refused" in r.getMessage()]
+    assert re.fullmatch(r"a cookie token was refused: the broker could not record its use \(.*Redis.*\)", said)

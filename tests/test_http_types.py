@@ -141,7 +141,9 @@ def test_cookie_defaults_are_secure() -> None:
 
 @pytest.mark.parametrize(
     ("name", "value", "attrs", "says"),
-    [("a b", "v", {}, "cookie name 'a b'"), ("k", "a;b", {}, "cookie value for 'k'"),
+    [("a b", "v", {}, "cookie name 'a b'"),
+     ("k", "a;b", {}, "invalid cookie value for 'k': use only printable ASCII without spaces, quotes, "
+      "commas, semicolons or backslashes (URL-encode or sign it first)"),  # and what to do instead
      ("k", "x\r\nSet-Cookie: evil=1", {}, "cookie value for 'k'"), ("k", "v", {"path": "/;x"}, "cookie Path '/;x'"),
      ("k", "v", {"domain": "a\nb"}, "cookie Domain"), ("k", "v", {"samesite": "sometimes"}, "'sometimes'")],
 )

@@ -78,14 +78,17 @@ class UsedTokens:
         with self._lock:
             fcntl.lockf(fd, fcntl.LOCK_EX)
             try:
-                pos = m.find(key, _HEAD)
+                pos = m.find(key)  # a match in the cursor or across two entries is off the slots: skipped
                 while pos != -1:
-                    if (pos - _HEAD) % _SLOT == 0 and _EXPIRY.unpack_from(m, pos + KEY_SIZE)[0] > now:
-                        return False
+                    if (pos - _HEAD) % _SLOT == 0:  # on a slot: an entry of this key
+                        expiry = _EXPIRY.unpack_from(m, pos + KEY_SIZE)[0]
+                        if expiry > now:  # pragma: no mutate (>=: an entry expiring at this very instant, either answer is right)
+                            return False
                     pos = m.find(key, pos + 1)
-                (cursor,) = _CURSOR.unpack_from(m, 0)
+                (cursor,) = _CURSOR.unpack_from(m)
                 slot = _HEAD + (cursor % self.capacity) * _SLOT
-                if _EXPIRY.unpack_from(m, slot + KEY_SIZE)[0] > now:
+                oldest = _EXPIRY.unpack_from(m, slot + KEY_SIZE)[0]
+                if oldest > now:  # pragma: no mutate (>=: an entry expiring at this very instant, either answer is right)
                     return False  # the oldest entry is live: so is every other one
                 m[slot : slot + KEY_SIZE] = key
                 _EXPIRY.pack_into(m, slot + KEY_SIZE, now + ttl)
