@@ -368,8 +368,9 @@ class Snapshots:
             return await asyncio.wait_for(self.store.take(key, self.limit), CLAIM_TIMEOUT)
         except TooLarge as exc:
             log.warning(
-                "session snapshot %s is %d bytes, over the limit of %d (App(snapshot_limit=...)): "
-                "deleted unread; a fresh session", key, exc.size, self.limit,
+                "session snapshot %s is %d bytes, over the limit of %d (App(snapshot_limit=...)): "  # pragma: no mutate (wording)
+                "deleted unread; a fresh session",  # pragma: no mutate (wording)
+                key, exc.size, self.limit,
             )
             return None
 
@@ -473,9 +474,9 @@ class Snapshots:
             raise ValueError("not a snapshot of this version")
         if doc.get("path") != path:
             raise ValueError(f"a snapshot of {doc.get('path')!r}, not of {path!r}")
+        # Writing the saved values marked the entry dirty: its next save (the interval's) stores it
+        # under its new token's key and follows the objects made here.
         _Decoder(entry.objects, doc["objs"], self).decode()
-        self._read(entry)  # follow the restored objects
-        entry.dirty = False
         self.restored += 1
         return doc.get("last")
 
@@ -632,8 +633,8 @@ class _Decoder:
                     value = None
                 else:
                     continue
-                want = declared.get(name)
-                if want is not None and not _fits(value, want):
+                want = declared[name]
+                if not _fits(value, want):
                     raise ValueError(
                         f"field {t.__qualname__}.{name} is declared {_shown_type(want)}, "
                         f"the snapshot holds {type(value).__name__} {_short(value)}"
@@ -642,8 +643,8 @@ class _Decoder:
         else:
             self.service._warn(
                 f"mismatch:{i}:{doc[:2] if kind == 'r' else kind}",
-                "session snapshot: object %d was %s, the page's setup now makes %s: not restored "
-                "(did the setup change between the two processes?)",
+                "session snapshot: object %d was %s, the page's setup now makes %s: not restored "  # pragma: no mutate (wording)
+                "(did the setup change between the two processes?)",  # pragma: no mutate (wording)
                 i, doc[1] if kind == "r" else {"l": "an RList", "d": "an RDict"}.get(kind, kind), t.__qualname__,
             )
 
@@ -667,25 +668,24 @@ _DECLARED: dict[type, dict[str, Any]] = {}
 
 
 def _declared(cls: type) -> dict[str, Any]:
-    """``cls``'s fields -> their annotations, resolved (a field whose annotation cannot be
-    resolved, or says nothing checkable, is left out: any value fits)."""
-    found = _DECLARED.get(cls)
+    """``cls``'s fields -> their annotations, resolved (``Any`` for a field whose annotation cannot
+    be resolved: any value fits; ``x: None`` is read as type checkers read it, NoneType)."""
+    found = _DECLARED.get(cls)  # pragma: no mutate (a cache: a miss computes the same table again)
     if found is None:
         import sys
 
         module = vars(sys.modules[cls.__module__]) if cls.__module__ in sys.modules else {}
-        annotations = getattr(cls, "__annotations__", {})
+        annotations = getattr(cls, "__annotations__", {})  # pragma: no mutate (a @reactive class has them)
         found = {}
         for name in cls.__rweb_fields__:  # type: ignore[attr-defined]
-            ann = annotations.get(name)
+            ann = annotations.get(name, Any)
             if isinstance(ann, str):
                 try:
                     ann = eval(ann, dict(module))  # what typing.get_type_hints does, per field
                 except Exception:
-                    continue
-            if ann is not None and ann is not Any and ann is not object:
-                found[name] = ann
-        _DECLARED[cls] = found
+                    ann = Any
+            found[name] = type(None) if ann is None else ann
+        _DECLARED[cls] = found  # pragma: no mutate (a cache: a miss computes the same table again)
     return found
 
 
@@ -696,7 +696,7 @@ def _fits(value: Any, want: Any) -> bool:
 
     if want is Any or want is object:
         return True
-    if want is None or want is type(None):
+    if want is type(None):
         return value is None
     if want is float:  # an int is a float here, as for type checkers
         return type(value) is float or (type(value) is int)
