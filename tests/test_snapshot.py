@@ -769,3 +769,8 @@ def test_a_store_that_does_not_answer_gives_a_fresh_session_in_time(
         d = c.resume(b)
     assert d.init.get("fresh") is True and time.monotonic() - started < 1.5
     assert any("could not be read" in r.getMessage() for r in caplog.records)
+
+
+def test_a_malformed_value_or_object_gives_a_fresh_session(caplog: pytest.LogCaptureFixture) -> None:
+    restored_fresh(caplog, lambda doc: state_of(doc).update(count={"$z": 1}), "a malformed snapshot value")
+    restored_fresh(caplog, lambda doc: doc["objs"].append(["q"]), "a malformed snapshot object")

@@ -589,9 +589,7 @@ class _Decoder:
         # Objects reached from the setup's: made empty first (references may form cycles).
         for doc in docs[self.n_setup:]:
             made.append(self.blank(doc))
-        for i, doc in enumerate(docs):
-            if i >= len(made):
-                break
+        for i, doc in enumerate(docs):  # made holds an object per doc (and more: a setup grown since)
             self.fill(made[i], doc, i)
 
     def blank(self, doc: Any) -> Any:
@@ -610,11 +608,13 @@ class _Decoder:
             object.__setattr__(obj, "_rw_vals", [None] * len(fields))
             object.__setattr__(obj, "_rw_subs", [None] * len(fields))
             return obj
-        return None
+        if kind == "x":  # not saved: nothing to make
+            return None
+        raise ValueError("a malformed snapshot object")
 
     def fill(self, obj: Any, doc: Any, i: int) -> None:
         kind = doc[0]
-        if kind == "x" or obj is None or obj in _TRANSIENT:
+        if kind == "x" or obj in _TRANSIENT:
             return
         t = type(obj)
         if kind == "l" and t is RList:
