@@ -9,7 +9,7 @@ tests/test_resume_across.py.
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, NewType, Protocol, TypeVar, Union
 
 import orjson
 import pytest
@@ -486,6 +486,14 @@ def test_the_test_client_resumes_with_the_latest_token_as_the_browser_does() -> 
         assert e.init.get("resumed") is True and shown(e, "count") == "2"
 
 
+UserId = NewType("UserId", int)
+T = TypeVar("T")
+
+
+class Boxed(Protocol[T]):  # not runtime_checkable: isinstance cannot tell
+    def get(self) -> T: ...
+
+
 @reactive
 class Typed:
     n: int = 0
@@ -506,6 +514,10 @@ class Typed:
     bare_tuple: tuple | None = None  # type: ignore[type-arg]
     tags: set[str] | None = None
     anything: Any = None
+    empty: tuple[()] | None = None
+    uid: UserId = UserId(0)
+    free: T | None = None  # type: ignore[valid-type]  # a TypeVar: not checked
+    boxed: Boxed[int] | None = None  # a protocol isinstance cannot check: not checked
 
 
 # field -> (values that fit its declared type, values that do not), as a snapshot holds them
@@ -528,6 +540,10 @@ TYPED_CASES: dict[str, tuple[list[Any], list[Any]]] = {
     "bare_tuple": ([{"$t": [1, "a"]}], [{"$l": [1]}]),
     "tags": ([None], [{"$l": ["a"]}]),
     "anything": ([1, "a", {"$l": [1]}], []),
+    "empty": ([{"$t": []}, None], [{"$t": [1]}]),
+    "uid": ([3], ["3", None]),
+    "free": ([1, "a"], []),
+    "boxed": ([1, "a"], []),
 }
 
 

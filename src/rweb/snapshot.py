@@ -713,13 +713,15 @@ def _fits(value: Any, want: Any) -> bool:
     if origin is typing.Annotated:
         return _fits(value, args[0])
     if origin is None:
+        if isinstance(want, typing.NewType):
+            return _fits(value, want.__supertype__)
         if isinstance(want, type):
             if want is list:
                 return isinstance(value, list | RList)
             if want is dict:
                 return isinstance(value, dict | RDict)
             return isinstance(value, want)
-        return True  # a TypeVar, a NewType, a forward reference: not checked
+        return True  # a TypeVar, a forward reference: not checked
     if origin is list:
         return isinstance(value, list | RList) and (not args or all(_fits(v, args[0]) for v in value))
     if origin is dict:
@@ -731,7 +733,9 @@ def _fits(value: Any, want: Any) -> bool:
             return False
         if len(args) == 2 and args[1] is Ellipsis:
             return all(_fits(v, args[0]) for v in value)
-        return not args or (len(args) == len(value) and all(_fits(v, a) for v, a in zip(value, args, strict=True)))
+        if len(args) != len(value):  # tuple[()]: only the empty tuple
+            return False
+        return all(_fits(v, a) for v, a in zip(value, args, strict=True))  # pragma: no mutate (lengths checked above)
     if isinstance(origin, type):
         try:
             return isinstance(value, origin)
