@@ -417,7 +417,7 @@ def state_of(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_a_value_that_does_not_fit_its_field_gives_a_fresh_session(caplog: pytest.LogCaptureFixture) -> None:
-    d = restored_fresh(caplog, lambda doc: state_of(doc).update(count="3"), "State.count is declared int")
+    d = restored_fresh(caplog, lambda doc: state_of(doc).update(count="3"), "field State.count is declared int, the snapshot holds str '3'")
     d.send("inc")  # the page works: no string where an int is declared
     assert shown(d, "count") == "1"
 
@@ -593,6 +593,7 @@ def boxes(writer_id: Any) -> Any:
         box.items, box.table = RList([1, 2]), RDict(a=1)
         rows.append(len(rows))
         names["k"] = "v"
+        box.label = f"n{len(rows)}"
 
     def render() -> Any:
         items = list(box.items) if box.items is not None else None
@@ -616,7 +617,7 @@ def test_lists_and_dicts_of_the_setup_and_those_made_later_are_restored() -> Non
     a.sessions.clear()
     d = c.resume(b)
     assert d.init.get("resumed") is True, d.init
-    assert shown(d, "b") == repr(([1, 2], {"a": 1}, [0, 1], {"z": 0, "k": "v"}, "")).replace("'", "&#x27;")
+    assert shown(d, "b") == repr(([1, 2], {"a": 1}, [0, 1], {"z": 0, "k": "v"}, "n2")).replace("'", "&#x27;")
 
 
 def test_a_field_the_snapshot_lacks(caplog: pytest.LogCaptureFixture) -> None:
@@ -790,3 +791,10 @@ def test_a_store_that_does_not_answer_gives_a_fresh_session_in_time(
 def test_a_malformed_value_or_object_gives_a_fresh_session(caplog: pytest.LogCaptureFixture) -> None:
     restored_fresh(caplog, lambda doc: state_of(doc).update(count={"$z": 1}), "a malformed snapshot value")
     restored_fresh(caplog, lambda doc: doc["objs"].append(["q"]), "a malformed snapshot object")
+
+
+def test_a_record_class_this_process_lacks_gives_a_fresh_session(caplog: pytest.LogCaptureFixture) -> None:
+    def change(doc: dict[str, Any]) -> None:
+        next(o for o in doc["objs"] if o[0] == "r" and o[1].endswith(":Todo"))[1] = "app:Gone"
+
+    restored_fresh(caplog, change, "no @reactive class app:Gone in this process")
