@@ -798,3 +798,24 @@ def test_a_record_class_this_process_lacks_gives_a_fresh_session(caplog: pytest.
         next(o for o in doc["objs"] if o[0] == "r" and o[1].endswith(":Todo"))[1] = "app:Gone"
 
     restored_fresh(caplog, change, "no @reactive class app:Gone in this process")
+
+
+def test_records_made_on_restore_are_the_sessions_own_under_the_split_state_check() -> None:
+    """With a broker the server refuses a page's read of state that is not its own (startup
+    installs the check): a todo made on restore is the restored session's, as one its handler
+    made would be."""
+    from rweb.reactive import on_shared_state
+
+    a, b, _ = pair()
+    c = Client(a, "/")
+    c.send("add", {"text": "milk"})
+    c.lose()
+    a.sessions.clear()
+    b.refuse_split_state()  # what b's startup does with a broker
+    try:
+        d = c.resume(b)
+        assert d.init.get("resumed") is True and "milk" in d.html("todos")
+        d.send("done")
+        assert "milk (done)" in d.html("todos")
+    finally:
+        on_shared_state(None)

@@ -71,6 +71,7 @@ from .reactive import (
     RDict,
     RList,
     Tracker,
+    _born,
     is_reactive,
     tracking,
 )
@@ -607,6 +608,7 @@ class _Decoder:
             fields = cls.__rweb_fields__
             object.__setattr__(obj, "_rw_vals", [None] * len(fields))
             object.__setattr__(obj, "_rw_subs", [None] * len(fields))
+            object.__setattr__(obj, "_rw_owner", _born())  # as if made now: free for the page to own
             return obj
         if kind == "x":  # not saved: nothing to make
             return None
