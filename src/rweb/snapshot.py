@@ -676,11 +676,11 @@ def _declared(cls: type) -> dict[str, Any]:
     if found is None:
         import sys
 
-        module = vars(sys.modules[cls.__module__]) if cls.__module__ in sys.modules else {}
-        annotations = getattr(cls, "__annotations__", {})  # pragma: no mutate (a @reactive class has them)
+        module = vars(sys.modules[cls.__module__]) if cls.__module__ in sys.modules else {}  # pragma: no mutate (a class made by exec: no module)
+        annotations = cls.__annotations__  # @reactive's: every field's, its bases' included
         found = {}
         for name in cls.__rweb_fields__:  # type: ignore[attr-defined]
-            ann = annotations.get(name, Any)
+            ann = annotations[name]
             if isinstance(ann, str):
                 try:
                     ann = eval(ann, dict(module))  # what typing.get_type_hints does, per field
@@ -696,7 +696,7 @@ def _fits(value: Any, want: Any) -> bool:
     import types
     import typing
 
-    if want is Any or want is object:
+    if want is Any:  # (object: isinstance below)
         return True
     if want is type(None):
         return value is None
