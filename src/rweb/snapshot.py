@@ -576,6 +576,10 @@ class _Encoder:
         raise _Unsaved(f"a value of type {name}")
 
 
+# A snapshot object's kind -> how a warning names it (a record is named by its class).
+_KINDS = {"r": "a record", "l": "an RList", "d": "an RDict", "x": "not saved"}
+
+
 class _Decoder:
     __slots__ = ("docs", "made", "n_setup", "service")
 
@@ -587,6 +591,9 @@ class _Decoder:
 
     def decode(self) -> None:
         docs, made = self.docs, self.made
+        for doc in docs:
+            if type(doc) is not list or not doc or doc[0] not in _KINDS:
+                raise ValueError("a malformed snapshot object")
         # Objects reached from the setup's: made empty first (references may form cycles).
         for doc in docs[self.n_setup:]:
             made.append(self.blank(doc))
@@ -610,9 +617,7 @@ class _Decoder:
             object.__setattr__(obj, "_rw_subs", [None] * len(fields))
             object.__setattr__(obj, "_rw_owner", _born())  # as if made now: free for the page to own
             return obj
-        if kind == "x":  # not saved: nothing to make
-            return None
-        raise ValueError("a malformed snapshot object")
+        return None  # "x": not saved, nothing to make
 
     def fill(self, obj: Any, doc: Any, i: int) -> None:
         kind = doc[0]
@@ -643,11 +648,12 @@ class _Decoder:
                     )
                 setattr(obj, name, value)
         else:
+            was = doc[1] if kind == "r" else _KINDS[kind]
             self.service._warn(
-                f"mismatch:{i}:{doc[:2] if kind == 'r' else kind}",
+                f"mismatch:{i}:{was}",
                 "session snapshot: object %d was %s, the page's setup now makes %s: not restored "  # pragma: no mutate (wording)
                 "(did the setup change between the two processes?)",  # pragma: no mutate (wording)
-                i, doc[1] if kind == "r" else {"l": "an RList", "d": "an RDict"}.get(kind, kind), t.__qualname__,
+                i, was, t.__qualname__,
             )
 
     def value(self, v: Any) -> Any:
@@ -696,16 +702,10 @@ def _fits(value: Any, want: Any) -> bool:
     import types
     import typing
 
-    if want is Any:  # (object: isinstance below)
+    if want is Any:  # (object, int, str, bool, NoneType: isinstance below)
         return True
-    if want is type(None):
-        return value is None
     if want is float:  # an int is a float here, as for type checkers
         return type(value) is float or (type(value) is int)
-    if want is int:
-        return type(value) is int or type(value) is bool
-    if want is str or want is bool:
-        return type(value) is want
     origin = typing.get_origin(want)
     args = typing.get_args(want)
     if origin is typing.Union or origin is types.UnionType:
@@ -714,16 +714,14 @@ def _fits(value: Any, want: Any) -> bool:
         return value in args
     if origin is typing.Annotated:
         return _fits(value, args[0])
-    if origin is None:
-        if isinstance(want, typing.NewType):
-            return _fits(value, want.__supertype__)
-        if isinstance(want, type):
-            if want is list:
-                return isinstance(value, list | RList)
-            if want is dict:
-                return isinstance(value, dict | RDict)
-            return isinstance(value, want)
-        return True  # a TypeVar, a forward reference: not checked
+    if isinstance(want, typing.NewType):
+        return _fits(value, want.__supertype__)
+    if origin is None and isinstance(want, type):
+        if want is list:
+            return isinstance(value, list | RList)
+        if want is dict:
+            return isinstance(value, dict | RDict)
+        return isinstance(value, want)
     if origin is list:
         return isinstance(value, list | RList) and (not args or all(_fits(v, args[0]) for v in value))
     if origin is dict:
@@ -743,7 +741,7 @@ def _fits(value: Any, want: Any) -> bool:
             return isinstance(value, origin)
         except TypeError:
             return True
-    return True
+    return True  # a TypeVar, a forward reference, a special form: not checked
 
 
 def _shown_type(want: Any) -> str:
