@@ -402,6 +402,7 @@ def restored_fresh(caplog: pytest.LogCaptureFixture, change: Any, said: str) -> 
     c.lose()
     altered(store, change)
     a.sessions.clear()  # its process is gone: the store's copy is all there is
+    caplog.clear()  # this restore's reasons only
     with caplog.at_level(logging.WARNING):
         d = c.resume(b)
     assert d.init.get("fresh") is True and "resumed" not in d.init, d.init
