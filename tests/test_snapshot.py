@@ -9,7 +9,7 @@ tests/test_resume_across.py.
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, NewType, Protocol, TypeVar, Union
 
 import orjson
 import pytest
@@ -402,11 +402,13 @@ def restored_fresh(caplog: pytest.LogCaptureFixture, change: Any, said: str) -> 
     c.lose()
     altered(store, change)
     a.sessions.clear()  # its process is gone: the store's copy is all there is
+    caplog.clear()  # this restore's reasons only
     with caplog.at_level(logging.WARNING):
         d = c.resume(b)
     assert d.init.get("fresh") is True and "resumed" not in d.init, d.init
     assert shown(d, "count") == "0"
-    assert any("a fresh session" in r.getMessage() and said in r.getMessage() for r in caplog.records), [
+    whole = f"its snapshot was not restored ({said}): a fresh session"  # the reason whole, not a part
+    assert any(whole in r.getMessage() for r in caplog.records), [
         r.getMessage() for r in caplog.records
     ]
     return d
@@ -417,7 +419,7 @@ def state_of(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_a_value_that_does_not_fit_its_field_gives_a_fresh_session(caplog: pytest.LogCaptureFixture) -> None:
-    d = restored_fresh(caplog, lambda doc: state_of(doc).update(count="3"), "State.count is declared int")
+    d = restored_fresh(caplog, lambda doc: state_of(doc).update(count="3"), "field State.count is declared int, the snapshot holds str '3'")
     d.send("inc")  # the page works: no string where an int is declared
     assert shown(d, "count") == "1"
 
@@ -427,7 +429,7 @@ def test_a_record_reached_from_the_setups_must_fit_too(caplog: pytest.LogCapture
         todo = next(o for o in doc["objs"] if o[0] == "r" and o[1].endswith(":Todo"))
         todo[2]["done"] = "yes"
 
-    restored_fresh(caplog, change, "Todo.done is declared bool")
+    restored_fresh(caplog, change, "field Todo.done is declared bool, the snapshot holds str 'yes'")
 
 
 def test_a_snapshot_of_another_version_is_not_restored(caplog: pytest.LogCaptureFixture) -> None:
@@ -435,7 +437,7 @@ def test_a_snapshot_of_another_version_is_not_restored(caplog: pytest.LogCapture
 
 
 def test_a_snapshot_of_another_path_is_not_restored(caplog: pytest.LogCaptureFixture) -> None:
-    restored_fresh(caplog, lambda doc: doc.update(path="/admin"), "a snapshot of '/admin'")
+    restored_fresh(caplog, lambda doc: doc.update(path="/admin"), "a snapshot of '/admin', not of '/'")
 
 
 def test_a_stored_snapshot_over_the_limit_is_deleted_unread(caplog: pytest.LogCaptureFixture) -> None:
@@ -447,12 +449,15 @@ def test_a_stored_snapshot_over_the_limit_is_deleted_unread(caplog: pytest.LogCa
     c.send("inc")
     c.send("add", {"text": "m" * 3_000})
     c.lose()
-    assert len(next(iter(store.data.values()))[0]) > 2_000
+    ((key, (blob, _)),) = store.data.items()
+    size = len(blob)
+    assert size > 2_000
     a.sessions.clear()
     with caplog.at_level(logging.WARNING, "rweb.snapshot"):
         d = c.resume(b)
     assert d.init.get("fresh") is True and not store.data
-    assert any("over the limit of 2000" in r.getMessage() and "deleted unread" in r.getMessage() for r in caplog.records)
+    said = f"session snapshot {key} is {size} bytes, over the limit of 2000"
+    assert any(said in r.getMessage() and "deleted unread" in r.getMessage() for r in caplog.records)
 
 
 def test_a_stored_snapshot_of_exactly_the_limit_is_restored() -> None:
@@ -483,6 +488,14 @@ def test_the_test_client_resumes_with_the_latest_token_as_the_browser_does() -> 
         assert e.init.get("resumed") is True and shown(e, "count") == "2"
 
 
+UserId = NewType("UserId", int)
+T = TypeVar("T")
+
+
+class Boxed(Protocol[T]):  # not runtime_checkable: isinstance cannot tell
+    def get(self) -> T: ...
+
+
 @reactive
 class Typed:
     n: int = 0
@@ -503,6 +516,10 @@ class Typed:
     bare_tuple: tuple | None = None  # type: ignore[type-arg]
     tags: set[str] | None = None
     anything: Any = None
+    empty: tuple[()] | None = None
+    uid: UserId = UserId(0)
+    free: T | None = None  # type: ignore[valid-type]  # a TypeVar: not checked
+    boxed: Boxed[int] | None = None  # a protocol isinstance cannot check: not checked
 
 
 # field -> (values that fit its declared type, values that do not), as a snapshot holds them
@@ -525,6 +542,10 @@ TYPED_CASES: dict[str, tuple[list[Any], list[Any]]] = {
     "bare_tuple": ([{"$t": [1, "a"]}], [{"$l": [1]}]),
     "tags": ([None], [{"$l": ["a"]}]),
     "anything": ([1, "a", {"$l": [1]}], []),
+    "empty": ([{"$t": []}, None], [{"$t": [1]}]),
+    "uid": ([3], ["3", None]),
+    "free": ([1, "a"], []),
+    "boxed": ([1, "a"], []),
 }
 
 
@@ -551,3 +572,256 @@ def test_each_restored_value_must_fit_its_fields_declared_type() -> None:
             a.sessions.clear()
             d = c.resume(b)
             assert (d.init.get("resumed") is True) is fitting, (field, value)
+
+
+# -- lists and dicts, records made on restore, the setup changing ------------------------------
+
+
+@reactive
+class Box:
+    items: Any = None  # an RList a handler makes: reached from the setup's records, made on restore
+    table: Any = None  # an RDict a handler makes
+    label: str = ""
+
+
+def boxes(writer_id: Any) -> Any:
+    from rweb import RDict
+
+    box, rows, names = Box(), RList([0]), RDict(z=0)
+
+    def fill(params: dict[str, Any]) -> None:
+        from rweb import RDict
+
+        box.items, box.table = RList([1, 2]), RDict(a=1)
+        rows.append(len(rows))
+        names["k"] = "v"
+        box.label = f"n{len(rows)}"
+
+    def render() -> Any:
+        items = list(box.items) if box.items is not None else None
+        table = dict(box.table.items()) if box.table is not None else None
+        return div(component("b", lambda: span(repr((items, table, list(rows), dict(names.items()), box.label)))))
+
+    return render, {"fill": fill}
+
+
+def box_pair(setup: Any = boxes) -> tuple[App, App, MemoryStore]:
+    store, broker = MemoryStore(), LocalPubSub()
+    opts = dict(session_store=store, broker=broker, secret_key="k" * 32, actions=("fill",))
+    return App("boxes", boxes, **opts), App("boxes", setup, **opts), store
+
+
+def test_lists_and_dicts_of_the_setup_and_those_made_later_are_restored() -> None:
+    a, b, _ = box_pair()
+    c = Client(a, "/")
+    c.send("fill")
+    c.lose()
+    a.sessions.clear()
+    d = c.resume(b)
+    assert d.init.get("resumed") is True, d.init
+    assert shown(d, "b") == repr(([1, 2], {"a": 1}, [0, 1], {"z": 0, "k": "v"}, "n2")).replace("'", "&#x27;")
+
+
+def test_a_field_the_snapshot_lacks(caplog: pytest.LogCaptureFixture) -> None:
+    """A field missing from a saved record: a setup's record keeps its setup value; a record made
+    on restore would hold None, which must fit its declared type (a ``str`` here: a fresh session)."""
+    a, b, store = box_pair()
+    c = Client(a, "/")
+    c.send("fill")
+    c.lose()
+    altered(store, lambda doc: doc["objs"][0][2].pop("items"))  # the first field: the others still are
+    a.sessions.clear()
+    d = c.resume(b)
+    expected = repr((None, {"a": 1}, [0, 1], {"z": 0, "k": "v"}, "n2")).replace("'", "&#x27;")
+    assert d.init.get("resumed") is True and shown(d, "b") == expected
+    a2, b2, store2 = pair()
+    c = Client(a2, "/")
+    c.send("add", {"text": "milk"})
+    c.lose()
+
+    def drop_text(doc: dict[str, Any]) -> None:
+        next(o for o in doc["objs"] if o[0] == "r" and o[1].endswith(":Todo"))[2].pop("text")
+
+    altered(store2, drop_text)
+    a2.sessions.clear()
+    with caplog.at_level(logging.WARNING):
+        d = c.resume(b2)
+    assert d.init.get("fresh") is True
+    assert any("Todo.text is declared str" in r.getMessage() for r in caplog.records)
+
+
+def test_what_a_snapshot_could_not_save_keeps_the_setup_value_without_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def page(writer_id: Any) -> Any:
+        rows = RList([0])
+        return (lambda: div(component("r", lambda: span(len(rows))))), {"odd": lambda p: rows.append(object())}
+
+    store, broker = MemoryStore(), LocalPubSub()
+    opts = dict(session_store=store, broker=broker, secret_key="k" * 32, actions=("odd",))
+    a, b = App("o", page, **opts), App("o", page, **opts)
+    c = Client(a, "/")
+    with caplog.at_level(logging.WARNING, "rweb.snapshot"):
+        c.send("odd")  # an RList holding an object(): saved as "not saved"
+        c.lose()
+    assert orjson.loads(next(iter(store.data.values()))[0])["objs"][0] == ["x"]
+    a.sessions.clear()
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, "rweb.snapshot"):
+        d = c.resume(b)
+    assert d.init.get("resumed") is True and shown(d, "r") == "1"
+    assert not caplog.records, [r.getMessage() for r in caplog.records]
+
+
+def test_a_setup_that_changed_is_named_in_the_warning_once(caplog: pytest.LogCaptureFixture) -> None:
+    """The warning is the user's guidance: which object, what it was, what the setup makes now."""
+
+    def swapped(writer_id: Any) -> Any:  # the next version: other kinds of objects, in other places
+        rows, box, more = RList([5]), Box(label="new"), RList()
+        return (lambda: div(component("b", lambda: span(repr((list(rows), box.label, list(more))))))), {}
+
+    a, b, _ = box_pair(swapped)
+    clients = []
+    for wid in (1, 2):
+        c = Client(a, "/", writer_id=wid)
+        for _ in range(wid):
+            c.send("fill")  # the sessions' states differ: one warning each all the same
+        c.lose()
+        clients.append(c)
+    a.sessions.clear()
+    with caplog.at_level(logging.WARNING, "rweb.snapshot"):
+        for c in clients:
+            d = c.resume(b)
+            assert d.init.get("resumed") is True and shown(d, "b") == "([5], &#x27;new&#x27;, [])"
+    said = [r.getMessage() for r in caplog.records if "did the setup change" in r.getMessage()]
+    was_now = [(f"{__name__}:Box", "RList"), ("an RList", "Box"), ("an RDict", "RList")]
+    assert said == [
+        f"session snapshot: object {i} was {was}, the page's setup now makes {now}: not restored "
+        "(did the setup change between the two processes?)"
+        for i, (was, now) in enumerate(was_now)
+    ]
+
+
+def test_a_restored_session_is_saved_once_per_change_and_counted() -> None:
+    """A restored session is saved again (the store's copy was taken) at the next interval, once
+    however many changes came before it, with the changes to the records made on restore."""
+    a, b, store = pair(snapshot_interval=1.0)
+    for wid in (1, 2):
+        c = Client(a, "/", writer_id=wid)
+        c.send("add", {"text": f"milk{wid}"})
+        c.lose()
+        a.sessions.clear()
+        d = c.resume(b)
+        assert d.init.get("resumed") is True
+    assert b.snapshots.restored == 2 and a.snapshots.restored == 0
+    d.send("done")  # only the restored Todo changes
+    d.send("inc")
+    d.advance(1.0)
+    assert b.snapshots.saved == 2  # each session once
+    d.advance(5.0)
+    assert b.snapshots.saved == 2  # nothing changed since
+    assert sum(b'"done":true' in blob for blob, _ in store.data.values()) == 1
+    d.send("done")
+    d.send("inc")
+    d.advance(1.0)
+    assert b.snapshots.saved == 3
+
+
+@reactive
+class Odd:
+    nothing: None = None  # only None fits
+    ghost: NotDefinedAnywhere = 0  # type: ignore[name-defined]  # noqa: F821 (unresolvable: anything fits)
+    after: int = 0  # checked although the field before it could not be resolved
+
+
+def test_a_field_declared_none_and_one_after_an_unresolvable_annotation_are_checked() -> None:
+    def page(writer_id: Any) -> Any:
+        odd = Odd()
+        return (lambda: div(component("o", lambda: span(repr(odd.ghost))))), {}
+
+    for field, value, fitting in [
+        ("nothing", None, True), ("nothing", 1, False), ("ghost", "any", True),
+        ("after", 2, True), ("after", "2", False),
+    ]:
+        store, broker = MemoryStore(), LocalPubSub()
+        opts = dict(session_store=store, broker=broker, secret_key="k" * 32)
+        a, b = App("odd", page, **opts), App("odd", page, **opts)
+        c = Client(a, "/")
+        c.lose()
+        altered(store, lambda doc, f=field, v=value: doc["objs"][0][2].update({f: v}))
+        a.sessions.clear()
+        assert (c.resume(b).init.get("resumed") is True) is fitting, (field, value)
+
+
+class Silent:
+    """A snapshot store that never answers (a store out of reach): its take never completes."""
+
+    def store(self, key: str, data: bytes, ttl: float) -> None:
+        pass
+
+    def forget(self, key: str) -> None:
+        pass
+
+    async def take(self, key: str, limit: int) -> bytes | None:
+        import asyncio
+
+        await asyncio.Event().wait()
+        return None
+
+    async def sync(self, timeout: float) -> bool:
+        return True
+
+
+def test_a_store_that_does_not_answer_gives_a_fresh_session_in_time(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import time
+
+    import rweb.snapshot
+
+    monkeypatch.setattr(rweb.snapshot, "CLAIM_TIMEOUT", 0.2)
+    a, _, _ = pair()
+    b = App("board", board(), session_store=Silent(), broker=LocalPubSub(), secret_key="k" * 32, actions=ACTIONS)
+    c = Client(a, "/")
+    c.send("inc")
+    c.lose()
+    started = time.monotonic()
+    with caplog.at_level(logging.WARNING, "rweb.snapshot"):
+        d = c.resume(b)
+    assert d.init.get("fresh") is True and time.monotonic() - started < 1.5
+    assert any("could not be read" in r.getMessage() for r in caplog.records)
+
+
+def test_a_malformed_value_or_object_gives_a_fresh_session(caplog: pytest.LogCaptureFixture) -> None:
+    restored_fresh(caplog, lambda doc: state_of(doc).update(count={"$z": 1}), "a malformed snapshot value")
+    for odd in (["q"], [], {"r": 1}):
+        restored_fresh(caplog, lambda doc, o=odd: doc["objs"].append(o), "a malformed snapshot object")
+    restored_fresh(caplog, lambda doc: doc["objs"].__setitem__(0, ["q"]), "a malformed snapshot object")
+
+
+def test_a_record_class_this_process_lacks_gives_a_fresh_session(caplog: pytest.LogCaptureFixture) -> None:
+    def change(doc: dict[str, Any]) -> None:
+        next(o for o in doc["objs"] if o[0] == "r" and o[1].endswith(":Todo"))[1] = "app:Gone"
+
+    restored_fresh(caplog, change, "no @reactive class app:Gone in this process")
+
+
+def test_records_made_on_restore_are_the_sessions_own_under_the_split_state_check() -> None:
+    """With a broker the server refuses a page's read of state that is not its own (startup
+    installs the check): a todo made on restore is the restored session's, as one its handler
+    made would be."""
+    from rweb.reactive import on_shared_state
+
+    a, b, _ = pair()
+    c = Client(a, "/")
+    c.send("add", {"text": "milk"})
+    c.lose()
+    a.sessions.clear()
+    b.refuse_split_state()  # what b's startup does with a broker
+    try:
+        d = c.resume(b)
+        assert d.init.get("resumed") is True and "milk" in d.html("todos")
+        d.send("done")
+        assert "milk (done)" in d.html("todos")
+    finally:
+        on_shared_state(None)

@@ -71,6 +71,7 @@ from .reactive import (
     RDict,
     RList,
     Tracker,
+    _born,
     is_reactive,
     tracking,
 )
@@ -368,8 +369,9 @@ class Snapshots:
             return await asyncio.wait_for(self.store.take(key, self.limit), CLAIM_TIMEOUT)
         except TooLarge as exc:
             log.warning(
-                "session snapshot %s is %d bytes, over the limit of %d (App(snapshot_limit=...)): "
-                "deleted unread; a fresh session", key, exc.size, self.limit,
+                "session snapshot %s is %d bytes, over the limit of %d (App(snapshot_limit=...)): "  # pragma: no mutate (wording)
+                "deleted unread; a fresh session",  # pragma: no mutate (wording)
+                key, exc.size, self.limit,
             )
             return None
 
@@ -473,9 +475,9 @@ class Snapshots:
             raise ValueError("not a snapshot of this version")
         if doc.get("path") != path:
             raise ValueError(f"a snapshot of {doc.get('path')!r}, not of {path!r}")
+        # Writing the saved values marked the entry dirty: its next save (the interval's) stores it
+        # under its new token's key and follows the objects made here.
         _Decoder(entry.objects, doc["objs"], self).decode()
-        self._read(entry)  # follow the restored objects
-        entry.dirty = False
         self.restored += 1
         return doc.get("last")
 
@@ -574,6 +576,10 @@ class _Encoder:
         raise _Unsaved(f"a value of type {name}")
 
 
+# A snapshot object's kind -> how a warning names it (a record is named by its class).
+_KINDS = {"r": "a record", "l": "an RList", "d": "an RDict", "x": "not saved"}
+
+
 class _Decoder:
     __slots__ = ("docs", "made", "n_setup", "service")
 
@@ -585,12 +591,13 @@ class _Decoder:
 
     def decode(self) -> None:
         docs, made = self.docs, self.made
+        for doc in docs:
+            if type(doc) is not list or not doc or doc[0] not in _KINDS:
+                raise ValueError("a malformed snapshot object")
         # Objects reached from the setup's: made empty first (references may form cycles).
         for doc in docs[self.n_setup:]:
             made.append(self.blank(doc))
-        for i, doc in enumerate(docs):
-            if i >= len(made):
-                break
+        for i, doc in enumerate(docs):  # made holds an object per doc (and more: a setup grown since)
             self.fill(made[i], doc, i)
 
     def blank(self, doc: Any) -> Any:
@@ -608,12 +615,13 @@ class _Decoder:
             fields = cls.__rweb_fields__
             object.__setattr__(obj, "_rw_vals", [None] * len(fields))
             object.__setattr__(obj, "_rw_subs", [None] * len(fields))
+            object.__setattr__(obj, "_rw_owner", _born())  # as if made now: free for the page to own
             return obj
-        return None
+        return None  # "x": not saved, nothing to make
 
     def fill(self, obj: Any, doc: Any, i: int) -> None:
         kind = doc[0]
-        if kind == "x" or obj is None or obj in _TRANSIENT:
+        if kind == "x" or obj in _TRANSIENT:
             return
         t = type(obj)
         if kind == "l" and t is RList:
@@ -632,19 +640,20 @@ class _Decoder:
                     value = None
                 else:
                     continue
-                want = declared.get(name)
-                if want is not None and not _fits(value, want):
+                want = declared[name]
+                if not _fits(value, want):
                     raise ValueError(
                         f"field {t.__qualname__}.{name} is declared {_shown_type(want)}, "
                         f"the snapshot holds {type(value).__name__} {_short(value)}"
                     )
                 setattr(obj, name, value)
         else:
+            was = doc[1] if kind == "r" else _KINDS[kind]
             self.service._warn(
-                f"mismatch:{i}:{doc[:2] if kind == 'r' else kind}",
-                "session snapshot: object %d was %s, the page's setup now makes %s: not restored "
-                "(did the setup change between the two processes?)",
-                i, doc[1] if kind == "r" else {"l": "an RList", "d": "an RDict"}.get(kind, kind), t.__qualname__,
+                f"mismatch:{i}:{was}",
+                "session snapshot: object %d was %s, the page's setup now makes %s: not restored "  # pragma: no mutate (wording)
+                "(did the setup change between the two processes?)",  # pragma: no mutate (wording)
+                i, was, t.__qualname__,
             )
 
     def value(self, v: Any) -> Any:
@@ -667,25 +676,24 @@ _DECLARED: dict[type, dict[str, Any]] = {}
 
 
 def _declared(cls: type) -> dict[str, Any]:
-    """``cls``'s fields -> their annotations, resolved (a field whose annotation cannot be
-    resolved, or says nothing checkable, is left out: any value fits)."""
-    found = _DECLARED.get(cls)
+    """``cls``'s fields -> their annotations, resolved (``Any`` for a field whose annotation cannot
+    be resolved: any value fits; ``x: None`` is read as type checkers read it, NoneType)."""
+    found = _DECLARED.get(cls)  # pragma: no mutate (a cache: a miss computes the same table again)
     if found is None:
         import sys
 
-        module = vars(sys.modules[cls.__module__]) if cls.__module__ in sys.modules else {}
-        annotations = getattr(cls, "__annotations__", {})
+        module = vars(sys.modules[cls.__module__]) if cls.__module__ in sys.modules else {}  # pragma: no mutate (a class made by exec: no module)
+        annotations = cls.__annotations__  # @reactive's: every field's, its bases' included
         found = {}
         for name in cls.__rweb_fields__:  # type: ignore[attr-defined]
-            ann = annotations.get(name)
+            ann = annotations[name]
             if isinstance(ann, str):
                 try:
                     ann = eval(ann, dict(module))  # what typing.get_type_hints does, per field
                 except Exception:
-                    continue
-            if ann is not None and ann is not Any and ann is not object:
-                found[name] = ann
-        _DECLARED[cls] = found
+                    ann = Any
+            found[name] = type(None) if ann is None else ann
+        _DECLARED[cls] = found  # pragma: no mutate (a cache: a miss computes the same table again)
     return found
 
 
@@ -694,16 +702,10 @@ def _fits(value: Any, want: Any) -> bool:
     import types
     import typing
 
-    if want is Any or want is object:
+    if want is Any:  # (object, int, str, bool, NoneType: isinstance below)
         return True
-    if want is None or want is type(None):
-        return value is None
     if want is float:  # an int is a float here, as for type checkers
         return type(value) is float or (type(value) is int)
-    if want is int:
-        return type(value) is int or type(value) is bool
-    if want is str or want is bool:
-        return type(value) is want
     origin = typing.get_origin(want)
     args = typing.get_args(want)
     if origin is typing.Union or origin is types.UnionType:
@@ -712,14 +714,14 @@ def _fits(value: Any, want: Any) -> bool:
         return value in args
     if origin is typing.Annotated:
         return _fits(value, args[0])
-    if origin is None:
-        if isinstance(want, type):
-            if want is list:
-                return isinstance(value, list | RList)
-            if want is dict:
-                return isinstance(value, dict | RDict)
-            return isinstance(value, want)
-        return True  # a TypeVar, a NewType, a forward reference: not checked
+    if isinstance(want, typing.NewType):
+        return _fits(value, want.__supertype__)
+    if origin is None and isinstance(want, type):
+        if want is list:
+            return isinstance(value, list | RList)
+        if want is dict:
+            return isinstance(value, dict | RDict)
+        return isinstance(value, want)
     if origin is list:
         return isinstance(value, list | RList) and (not args or all(_fits(v, args[0]) for v in value))
     if origin is dict:
@@ -731,13 +733,15 @@ def _fits(value: Any, want: Any) -> bool:
             return False
         if len(args) == 2 and args[1] is Ellipsis:
             return all(_fits(v, args[0]) for v in value)
-        return not args or (len(args) == len(value) and all(_fits(v, a) for v, a in zip(value, args, strict=True)))
+        if len(args) != len(value):  # tuple[()]: only the empty tuple
+            return False
+        return all(_fits(v, a) for v, a in zip(value, args, strict=True))  # pragma: no mutate (lengths checked above)
     if isinstance(origin, type):
         try:
             return isinstance(value, origin)
         except TypeError:
             return True
-    return True
+    return True  # a TypeVar, a forward reference, a special form: not checked
 
 
 def _shown_type(want: Any) -> str:
