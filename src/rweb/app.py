@@ -47,7 +47,6 @@ from .connection import takes_conn
 from .health import LIVE_PATH, READY_PATH, check_path, health_response
 from .http import (
     Headers,
-    HTMLResponse,
     HTTPError,
     QueryParams,
     RedirectResponse,
@@ -56,6 +55,7 @@ from .http import (
     UnsafeRedirect,
     check_headers,
     check_redirect,
+    error_response,
     format_cookie,
     format_cookie_deletion,
     is_local_path,
@@ -1443,21 +1443,6 @@ class App:
         return f"<App {self.title!r} {len(self.router.routes)} routes>"
 
 
-def error_response(status: int, detail: str | None = None, headers: Mapping[str, str] | None = None) -> Response:
-    """A small HTML error page; ``detail`` is shown as text (escaped), never an exception's message."""
-    from html import escape
-    from http import HTTPStatus
-
-    phrase = HTTPStatus(status).phrase
-    text = escape(detail or phrase)
-    body = (
-        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{status} {escape(phrase)}'
-        f"</title></head><body><h1>{status} {escape(phrase)}</h1>"
-        + (f"<p>{text}</p>" if detail and detail != phrase else "")
-        + "</body></html>"
-    )
-    response = HTMLResponse(body, status, headers)
-    return response
 
 
 def _cross_site_refusal() -> Response:

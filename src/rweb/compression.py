@@ -223,7 +223,7 @@ def compress_response(request: Request, response: Response) -> Response:
 
 
 def _not_acceptable() -> Response:
-    from .app import error_response  # the app's error page (app imports this module)
+    from .http import error_response
 
     response = error_response(406, "No content coding this server can send is acceptable to the client.")
     add_vary(response)

@@ -37,6 +37,7 @@ __all__ = [
     "check_header",
     "check_headers",
     "check_redirect",
+    "error_response",
     "format_cookie",
     "is_local_path",
     "parse_cookies",
@@ -610,3 +611,18 @@ def to_response(value: Any) -> Response:
     raise TypeError(
         f"a handler must return a Response, str, dict, list, bytes or None, not {type(value).__name__}"
     )
+
+def error_response(status: int, detail: str | None = None, headers: Mapping[str, str] | None = None) -> Response:
+    """A small HTML error page; ``detail`` is shown as text (escaped), never an exception's message."""
+    from html import escape
+
+    phrase = HTTPStatus(status).phrase
+    text = escape(detail or phrase)
+    body = (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{status} {escape(phrase)}'
+        f"</title></head><body><h1>{status} {escape(phrase)}</h1>"
+        + (f"<p>{text}</p>" if detail and detail != phrase else "")
+        + "</body></html>"
+    )
+    response = HTMLResponse(body, status, headers)
+    return response

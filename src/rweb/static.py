@@ -480,6 +480,6 @@ def _slash_redirect(request: Request) -> Response:
 
 
 def _error(status: int, headers: dict[str, str] | None = None, detail: str | None = None) -> Response:
-    from .app import error_response  # the app's error page (app imports this module lazily)
+    from .http import error_response
 
     return error_response(status, detail, headers)

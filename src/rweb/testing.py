@@ -55,10 +55,10 @@ from urllib.parse import unquote, urlencode, urljoin, urlsplit
 import orjson
 
 from ._page import Page, PageError
-from .app import App, error_response, sendable
+from .app import App, sendable
 from .clock import SYSTEM_CLOCK, Clock
 from .connection import Connection, page_info
-from .http import Request, Response
+from .http import Request, Response, error_response
 from .protocol import assemble
 from .session import ConnectionInfo
 from .upload import chunk_frame

@@ -31,10 +31,10 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from ..app import App, error_response, sendable
+from ..app import App, sendable
 from ..client_script import client_encoded
 from ..connection import Connection
-from ..http import PlainTextResponse, Request, Response
+from ..http import PlainTextResponse, Request, Response, error_response
 from ..session import ConnectionInfo
 
 __all__ = ["ASGIApp", "route_path"]

@@ -204,7 +204,7 @@ def encode_response(
 
 
 def _error(status: int, *, head: bool = False) -> tuple[bytes, bytes, bool]:
-    from ..app import error_response
+    from ..http import error_response
 
     return encode_response(error_response(status), head=head, close=True)
 
