@@ -13,7 +13,8 @@ import pytest
 
 from rweb import App, HTTPError, JSONResponse, RedirectResponse, Request, Response
 from rweb.client_script import client_url
-from rweb.http import QueryParams, format_cookie, format_cookie_deletion, parse_cookies, to_response
+from rweb.http import QueryParams, format_cookie, parse_cookies
+from rweb.http_base import format_cookie_deletion, to_response
 from rweb.routing import Route, Router
 from rweb.signing import BadSignature, Signer
 

@@ -57,10 +57,9 @@ from .http import (
     check_redirect,
     error_response,
     format_cookie,
-    format_cookie_deletion,
     is_local_path,
-    to_response,
 )
+from .http_base import format_cookie_deletion, to_response
 from .proxies import TrustedProxies, bucket
 from .pubsub import LocalPubSub, PubSub
 from .reactive import SharedStateError

@@ -26,7 +26,7 @@ from __future__ import annotations
 import tempfile
 from typing import IO, Any
 
-from .http import Headers, HTTPError, QueryParams
+from .http_base import Headers, HTTPError, QueryParams
 
 __all__ = ["MAX_FIELD_SIZE", "MAX_PARTS", "SPOOL_SIZE", "FormData", "UploadFile", "parse_multipart"]
 

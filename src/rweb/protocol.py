@@ -31,7 +31,7 @@ from urllib.parse import parse_qsl
 
 import orjson
 
-from .http import is_local_path
+from .http_base import is_local_path
 
 try:  # True in the compiled build (setup.py), False when this file runs as plain Python
     import cython

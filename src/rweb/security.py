@@ -24,7 +24,7 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from .http import HTTPError, Response, check_header, format_cookie
+from .http_base import HTTPError, Response, check_header, format_cookie
 from .signing import BadSignature
 
 __all__ = [

@@ -30,7 +30,7 @@ from urllib.parse import parse_qsl
 
 from .diff import full
 from .html import escape
-from .http import parse_cookies
+from .http_base import parse_cookies
 from .protocol import ErrorCode
 from .reactive import SharedStateError, end
 from .render import ROOT, ComponentState, RenderError, View, describe, error_ref
