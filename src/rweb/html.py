@@ -301,15 +301,29 @@ def component(name: str, fn: Callable[[], Any]) -> Component:
     return Component(name, fn)
 
 
+_renderer: Callable[[Any], str] | None = None  # rweb.render.to_html, installed by rweb.render
+
+
+def set_renderer(render: Callable[[Any], str]) -> None:
+    """Install the function :func:`to_html` calls: :mod:`rweb.render` installs its own when imported.
+
+    This module is the vocabulary pages are written in and sits beneath the
+    renderer, so it does not import it; ``import rweb`` (which any ``rweb.*``
+    import runs first) imports both.
+    """
+    global _renderer
+    _renderer = render
+
+
 def to_html(node: Any) -> str:
     """Render a tree to an HTML string (components inline, untracked).
 
     One renderer: this is :func:`rweb.render.to_html`, the walkers that
     render pages.
     """
-    from .render import to_html as render_to_html
-
-    return render_to_html(node)
+    if _renderer is None:  # pragma: no cover (import rweb installs it before any rweb.html use)
+        raise RuntimeError("rweb.render is not imported: import rweb first")
+    return _renderer(node)
 
 
 # ---------------------------------------------------------------------------

@@ -36,6 +36,7 @@ from .html import (
     _check_attr,
     attr_name,
     escape,
+    set_renderer,
 )
 from .reactive import Tracker, begin, end, unsubscribe
 
@@ -802,3 +803,6 @@ def to_html(node: Any) -> str:
         out.append(dy[i])
         out.append(st[i + 1])
     return "".join(out)
+
+
+set_renderer(to_html)
