@@ -51,11 +51,14 @@ lint: $(VENV)/.installed-test
 # BASELINE=DIR: a built checkout of an earlier rweb, measured in the same run
 # (git worktree add DIR REV && (cd DIR && ../main/.venv/bin/python setup.py -q build_ext --inplace)).
 BASELINE ?=
-# Then the real-time fan-out (benchmarks/fanout.py, about 2 minutes), what saving sessions costs
+# Then the todo workload (benchmarks/todo.py: 100 keyed rows, against the bare server, 5
+# alternated rounds, about 3 minutes), the real-time fan-out (benchmarks/fanout.py, about 2 minutes), what saving sessions costs
 # (benchmarks/snapshot_cost.py, needs redis-server, about 3 minutes) and long lists
 # (benchmarks/stream_rows.py), appended to BENCHMARKS.md.
 bench: build
 	$(PY) benchmarks/compare.py $(if $(BASELINE),--baseline $(BASELINE))
+	$(PY) benchmarks/todo.py $(if $(BASELINE),--baseline $(BASELINE)) --json bench-results/todo.json > bench-results/todo.md
+	{ printf '\n## A realistic page: 100 keyed todo rows, toggle one (benchmarks/todo.py)\n\n'; cat bench-results/todo.md; } >> BENCHMARKS.md
 	$(PY) benchmarks/fanout.py --json bench-results/fanout.json > bench-results/fanout-tables.md
 	{ printf '\n## Fan-out: one write, many sessions (benchmarks/fanout.py)\n\n'; cat bench-results/fanout-tables.md; } >> BENCHMARKS.md
 	$(PY) benchmarks/snapshot_cost.py > bench-results/snapshot-cost.md

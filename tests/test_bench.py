@@ -253,6 +253,31 @@ def test_rweb_error_replies_are_failures() -> None:
     assert r["clicks"]["answered"] == 0
 
 
+def test_cycle_and_param_reach_the_server_in_turn() -> None:
+    """``--param`` goes with every click; ``--cycle id=3`` takes 0, 1, 2, 0, ... per session."""
+    seen: list[tuple[str, str, str]] = []
+
+    def setup(writer_id: Any) -> Any:
+        def on_action(action: str, params: dict[str, Any]) -> None:
+            seen.append((action, params["id"], params["list"]))
+
+        return (lambda: div(button("t", data_action="toggle"))), on_action
+
+    with serve(setup) as srv:
+        rc, r, err = run_bench("--url", srv.ws_url, "--clients", "2", "--clicks", "4",
+                               "--action", "toggle", "--param", "list=a", "--cycle", "id=3")
+    assert rc == 0, err
+    assert r["clicks"]["answered"] == 8
+    assert r["config"]["params"] == {"list": "a"} and r["config"]["cycle"] == "id=3"
+    assert sorted(seen) == sorted([("toggle", i, "a") for i in ("0", "1", "2", "0")] * 2)
+
+
+def test_cycle_refuses_bad_values() -> None:
+    proc = subprocess.run([sys.executable, "-m", "rweb.bench", "--url", "ws://127.0.0.1:9/ws", "--cycle", "id=0"],
+                          capture_output=True, text=True, timeout=60, env=_env(), cwd=ROOT)
+    assert proc.returncode != 0 and "--cycle wants KEY=N" in proc.stderr
+
+
 # -- the LiveView protocol against a tiny fake Phoenix server -------------------------
 CSRF = "csrf+tok/en=="
 PAGE = (

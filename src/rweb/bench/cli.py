@@ -48,6 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--connect-concurrency", type=int, default=100,
                    help="handshakes in flight at once, all procs together (default 100)")
     p.add_argument("--action", default="inc", help="rweb action / LiveView event name (default inc)")
+    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                   help="a parameter of every click (rweb protocol; repeatable)")
+    p.add_argument("--cycle", default=None, metavar="KEY=N",
+                   help="each click's parameter KEY takes the values 0 .. N-1 in turn, from 0 in every "
+                   "session (rweb protocol; e.g. --action toggle --cycle id=100: the todo workload)")
     p.add_argument("--ws-path", default="/live/websocket", help="LiveView socket path")
     p.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for each reply (default 5)")
     p.add_argument("--max-time", type=float, default=600.0,
@@ -66,6 +71,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="allow a non-loopback target (off by default: this is a load generator)")
     p.add_argument("--verbose", action="store_true", help="let picows log")
     return p
+
+
+def _key_value(text: str, option: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise SystemExit(f"rweb bench: {option} wants KEY=VALUE (got {text!r})")
+    return key, value
 
 
 def parse_pids(values: list[str]) -> tuple[list[int], bool]:
@@ -188,6 +200,8 @@ def run(opts: argparse.Namespace) -> dict[str, Any]:
         raise SystemExit(f"rweb bench: --url must be ws://... for --protocol rweb (got {url})")
     if not opts.allow_remote and not _is_loopback(parts.hostname or ""):
         raise SystemExit("rweb bench: refusing a non-loopback target without --allow-remote")
+    if opts.protocol == "liveview" and (opts.param or opts.cycle):
+        raise SystemExit("rweb bench: --param and --cycle speak the rweb protocol only")
     if opts.clients < 1 or opts.clicks < 0 or opts.procs < 1:
         raise SystemExit("rweb bench: --clients and --procs must be >= 1, --clicks >= 0")
 
@@ -204,7 +218,16 @@ def run(opts: argparse.Namespace) -> dict[str, Any]:
 
     procs = min(opts.procs, opts.clients)
     shares = _split(opts.clients, procs)
-    action_msg = orjson.dumps({"action": opts.action, "params": {}})
+    params = dict(_key_value(v, "--param") for v in opts.param)
+    action_msg = orjson.dumps({"action": opts.action, "params": params})
+    action_cycle: tuple[bytes, ...] = ()
+    if opts.cycle is not None:
+        key, n = _key_value(opts.cycle, "--cycle")
+        if not n.isdigit() or int(n) < 1:
+            raise SystemExit(f"rweb bench: --cycle wants KEY=N with N >= 1 (got {opts.cycle})")
+        action_cycle = tuple(
+            orjson.dumps({"action": opts.action, "params": {**params, key: str(i)}}) for i in range(int(n))
+        )
     ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context("spawn")
     shared = ctx.RawArray("q", 2 * procs)  # per worker: sessions connected, clicks answered
 
@@ -225,6 +248,8 @@ def run(opts: argparse.Namespace) -> dict[str, Any]:
             "timeout_s": opts.timeout,
             "max_time_s": opts.max_time,
             "action": opts.action,
+            "params": params,
+            "cycle": opts.cycle,
             "nofile_limit": nofile[0],
         },
     }
@@ -246,6 +271,7 @@ def run(opts: argparse.Namespace) -> dict[str, Any]:
                 clients=n,
                 clicks=opts.clicks if opts.mode == "clicks" else 0,
                 action_msg=action_msg,
+                action_cycle=action_cycle,
                 lv_event=opts.action,
                 connect_rate=opts.connect_rate / procs if opts.connect_rate > 0 else 0.0,
                 connect_concurrency=max(1, math.ceil(opts.connect_concurrency / procs)),

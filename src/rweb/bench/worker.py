@@ -68,6 +68,7 @@ class WorkerConfig:
     connect_concurrency: int
     timeout: float
     max_time: float  # seconds, from worker start, after which everything stops
+    action_cycle: tuple[bytes, ...] = ()  # rweb clicks sent in turn instead of action_msg (--cycle)
     read_buffer: int = 4096
     verbose: bool = False
 
@@ -206,6 +207,27 @@ class Session(WSListener):
         self.t_sent = perf_counter_ns()
         assert self.transport is not None
         self.transport.send(TEXT, self.msg)
+
+
+class CyclingSession(Session):
+    """An rweb session whose clicks take their messages in turn from ``cfg.action_cycle``
+    (``rweb bench --cycle id=100``: toggle row 0, then 1, ... 99, then 0 again)."""
+
+    __slots__ = ("i", "msgs")
+    fresh_messages = True
+
+    def __init__(self, eng: Engine) -> None:
+        super().__init__(eng)
+        self.msgs = eng.cfg.action_cycle
+        self.i = 0
+        self.msg = self.msgs[0]
+
+    def next_message(self) -> bytes:
+        i = self.i + 1
+        if i == len(self.msgs):
+            i = 0
+        self.i = i
+        return self.msgs[i]
 
 
 class LiveViewSession(Session):
@@ -399,7 +421,7 @@ class Engine:
     async def _connect_one(self) -> None:
         cfg = self.cfg
         lv = cfg.protocol == "liveview"
-        s: Session = LiveViewSession(self) if lv else Session(self)
+        s: Session = LiveViewSession(self) if lv else CyclingSession(self) if cfg.action_cycle else Session(self)
         self.sessions.append(s)
         phase = "connect"
         try:

@@ -1,0 +1,79 @@
+"""The todo workload's server (``benchmarks/todo.py``): 100 keyed rows, each click toggles one.
+
+Each session has its own list of 100 todos; every row is a component (``row-<id>``)
+with a checkbox, the todo's title and a delete button, inside a page with a heading,
+an input and a footer. The action ``toggle`` (``{"id": "7"}``) flips one row's
+``done``: the reply carries that row's patch (the workload of ../shared/reference/anchors.md,
+where Phoenix LiveView and PyView ran the same page).
+
+    python benchmarks/todo_app.py --port 8096 [--workers 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from rweb import App, reactive, start_rweb
+from rweb.html import button, component, div, footer, form, h1, header, input_, label, li, span, ul
+
+ROWS = 100
+
+
+@reactive
+class Todo:
+    title: str
+    done: bool
+
+
+def todo_app() -> App:
+    app = App("todos")
+
+    @app.page("/")
+    def home(writer_id: Any) -> Any:
+        todos = [Todo(f"Write the report, part {i + 1}", i % 3 == 0) for i in range(ROWS)]
+
+        def row(i: int) -> Any:
+            todo = todos[i]
+
+            def render() -> Any:
+                return li(
+                    label(
+                        input_(type="checkbox", checked=todo.done, data_action="toggle", data_param_id=str(i)),
+                        span(todo.title),
+                    ),
+                    button("x", aria_label="Delete", data_action="delete", data_param_id=str(i)),
+                    class_="done" if todo.done else None,
+                    data_key=str(i),
+                )
+
+            return component(f"row-{i}", render)
+
+        def render_page() -> Any:
+            return div(
+                header(
+                    h1("todos"),
+                    form(input_(name="title", placeholder="What needs to be done?", autofocus=True),
+                         data_onsubmit="add"),
+                ),
+                ul([row(i) for i in range(ROWS)], class_="todo-list"),
+                footer(f"{ROWS} items"),
+            )
+
+        def on_action(action: str, params: dict[str, Any]) -> None:
+            if action == "toggle":
+                todo = todos[int(params["id"])]
+                todo.done = not todo.done
+
+        return render_page, on_action
+
+    return app
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--port", type=int, default=8096)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args()
+    start_rweb(args.port, todo_app(), host=args.host, workers=args.workers)
