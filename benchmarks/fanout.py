@@ -26,7 +26,7 @@ Against real servers (``benchmarks/fanout_app.py``, started here as subprocesses
 Prints markdown tables on stdout (progress on stderr). Every loop is bounded in count and
 time; every process started here is stopped (SIGTERM, then SIGKILL) also on errors.
 
-    python benchmarks/fanout.py                      # 1,000 and 10,000 sessions, 20 writes
+    python benchmarks/fanout.py                      # 1,000, 5,000 and 10,000 sessions, 20 writes, 5 rounds
     python benchmarks/fanout.py --quick              # 200 sessions, 5 writes, small click runs
     python benchmarks/fanout.py --sessions 1000 --writes 50 --parts fanout
 """
@@ -520,6 +520,17 @@ def run_fanout(mode: str, n: int, args: argparse.Namespace, redis_url: str | Non
     return result
 
 
+def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run with the median deliveries/s (the rounds' range kept in it); the last error if all failed."""
+    good = sorted((r for r in runs if r.get("deliveries_per_s")), key=lambda r: r["deliveries_per_s"])
+    if not good:
+        return runs[-1]
+    mid = dict(good[(len(good) - 1) // 2])
+    mid["rounds"] = len(runs)
+    mid["deliveries_per_s_range"] = [good[0]["deliveries_per_s"], good[-1]["deliveries_per_s"]]
+    return mid
+
+
 def one_line(r: dict[str, Any]) -> str:
     if "error" in r:
         return str(r["error"])
@@ -605,6 +616,11 @@ def fmt_x(a: float | None, b: float | None, digits: int = 2) -> str:
     return f"{a / b:.{digits}f}" if a and b else "-"
 
 
+def spread(r: dict[str, Any]) -> str:
+    lo_hi = r.get("deliveries_per_s_range")
+    return f" <sub>({lo_hi[0]:,.0f}-{lo_hi[1]:,.0f})</sub>" if lo_hi and r.get("rounds", 1) > 1 else ""
+
+
 def fanout_table(data: dict[str, dict[str, dict[str, Any]]], sizes: list[int], modes: list[str]) -> list[str]:
     out = [
         "| server | sessions | readers per worker | writes | to last delivery P50 | P99 "
@@ -629,7 +645,7 @@ def fanout_table(data: dict[str, dict[str, dict[str, Any]]], sizes: list[int], m
                 missed += f"; {r['error']}"
             out.append(
                 f"| {MODES[mode]} | {n:,} | {split} | {r['writes']} | {fmt_ms(r.get('p50_ms'))} | "
-                f"{fmt_ms(r.get('p99_ms'))} | {r.get('deliveries_per_s') or 0:,.0f} | "
+                f"{fmt_ms(r.get('p99_ms'))} | {r.get('deliveries_per_s') or 0:,.0f}{spread(r)} | "
                 f"{fmt_x(r.get('deliveries_per_s'), bare.get('deliveries_per_s'))} | "
                 f"{fmt_x(r.get('p50_ms'), bare.get('p50_ms'))} | {f'{cpu:.2f}' if cpu else '-'} | "
                 f"{fmt_x(cpu, bare.get('server_cpu_us_per_delivery'))} | "
@@ -748,6 +764,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--sessions", default=None, help="reader sessions per fan-out run, comma list "
                    "(default 1000,10000; --quick 200)")
     p.add_argument("--writes", type=int, default=None, help="counted writes per run (default 20; --quick 5)")
+    p.add_argument("--rounds", type=int, default=None, help="alternated rounds per size, the median kept "
+                   "(default 5; --quick 1)")
     p.add_argument("--warmup", type=int, default=2, help="writes before the counted ones (default 2)")
     p.add_argument("--gap", type=float, default=0.1, help="seconds between writes (default 0.1)")
     p.add_argument("--modes", default="bare,local,redis", help="fan-out servers (default bare,local,redis)")
@@ -765,7 +783,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
     a = p.parse_args(argv)
     q = a.quick
-    a.sessions = [int(x) for x in (a.sessions or ("200" if q else "1000,10000")).split(",") if x]
+    a.sessions = [int(x) for x in (a.sessions or ("200" if q else "1000,5000,10000")).split(",") if x]
+    a.rounds = a.rounds if a.rounds is not None else (1 if q else 5)
     a.writes = a.writes if a.writes is not None else (5 if q else 20)
     a.click_clients = a.click_clients or (100 if q else 300)
     a.click_clicks = a.click_clicks or (100 if q else 200)
@@ -779,6 +798,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             p.error(f"unknown mode {m!r} (one of {', '.join(MODES)})")
     if a.redis_url and not a.redis_url.startswith(("redis://127.", "redis://localhost")):
         p.error("loopback Redis only")
+    if a.rounds < 1:
+        p.error("--rounds must be >= 1")
     if a.writes < 1 or a.warmup < 0 or a.gap < 0 or a.click_rounds < 1 or a.floor_rounds < 1:
         p.error("--writes, --click-rounds, --floor-rounds must be >= 1; --warmup, --gap >= 0")
     return a
@@ -815,7 +836,14 @@ def main(argv: list[str] | None = None) -> int:
                         data["fanout"][str(n)] = {m: {"error": reason} for m in args.modes}
                         notes.append(f"{n:,} sessions: {reason}.")
                         continue
-                    data["fanout"][str(n)] = {m: run_fanout(m, n, args, url) for m in args.modes}
+                    runs: dict[str, list[dict[str, Any]]] = {m: [] for m in args.modes}
+                    for rnd in range(args.rounds):  # alternated: bare, local, redis, bare, ...
+                        if args.rounds > 1:
+                            log(f"round {rnd + 1}/{args.rounds}, {n:,} sessions")
+                        for m in args.modes:
+                            runs[m].append(run_fanout(m, n, args, url))
+                    data["fanout"][str(n)] = {m: median_of(r) for m, r in runs.items()}
+                    data.setdefault("fanout_rounds", {})[str(n)] = runs
             if "clicks" in args.parts and url:
                 data["clicks"] = click_path(args, url)
             if "floor" in args.parts and url:
@@ -850,7 +878,7 @@ def print_report(data: dict[str, Any], args: argparse.Namespace, notes: list[str
         lines += [
             "",
             f"## One write, N readers: time until the last has it ({args.writes} writes, "
-            f"{args.gap:g} s apart, after {args.warmup} warm-up)",
+            f"{args.gap:g} s apart, after {args.warmup} warm-up; the median of {args.rounds} alternated rounds)",
             "",
             *fanout_table(data["fanout"], args.sessions, args.modes),
         ]
