@@ -222,11 +222,11 @@ def run(opts: argparse.Namespace) -> dict[str, Any]:
     action_msg = orjson.dumps({"action": opts.action, "params": params})
     action_cycle: tuple[bytes, ...] = ()
     if opts.cycle is not None:
-        key, n = _key_value(opts.cycle, "--cycle")
-        if not n.isdigit() or int(n) < 1:
+        key, count = _key_value(opts.cycle, "--cycle")
+        if not count.isdigit() or int(count) < 1:
             raise SystemExit(f"rweb bench: --cycle wants KEY=N with N >= 1 (got {opts.cycle})")
         action_cycle = tuple(
-            orjson.dumps({"action": opts.action, "params": {**params, key: str(i)}}) for i in range(int(n))
+            orjson.dumps({"action": opts.action, "params": {**params, key: str(i)}}) for i in range(int(count))
         )
     ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context("spawn")
     shared = ctx.RawArray("q", 2 * procs)  # per worker: sessions connected, clicks answered

@@ -1,0 +1,53 @@
+"""rweb.forms in Chromium: typing validates live (debounced), errors are wired for screen readers,
+what was typed stays, and a server-side error lands on its field.
+
+Playwright on Debian's Chromium against tests/forms_app.py served by the real server.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from conftest import PW_TIMEOUT_MS, LiveApp
+from forms_app import signup_app
+
+
+def test_live_validation_typing_submit(pw_open: Any) -> None:
+    live: LiveApp = pw_open(signup_app(), "/")
+    page = live.page
+    email = page.locator("#signup-email")
+    email.press_sequentially("nope", delay=20)
+    page.wait_for_selector("#signup-email-error", timeout=PW_TIMEOUT_MS)
+    assert page.text_content("#signup-email-error") == "has the wrong format"
+    assert email.get_attribute("aria-invalid") == "true"
+    assert email.get_attribute("aria-describedby") == "signup-email-help signup-email-error"
+    # The browser's accessibility tree names the field by its label and describes it by help + error.
+    assert page.evaluate("document.getElementById('signup-email').labels[0].textContent") == "E-mail"
+    assert email.input_value() == "nope"  # the server's rendering never wiped the typing
+    assert page.locator(".rweb-error").count() == 1  # the untouched fields show nothing yet
+
+    email.fill("taken@b.c")
+    page.wait_for_selector("#signup-email-error", state="detached", timeout=PW_TIMEOUT_MS)
+    page.fill("#signup-name", "Ann")
+    page.fill("#signup-age", "30")
+    page.click("button")
+    page.wait_for_selector("#signup-email-error", timeout=PW_TIMEOUT_MS)
+    assert page.text_content("#signup-email-error") == "is already taken"
+    assert page.input_value("#signup-age") == "30"
+
+    email.fill("ann@b.c")
+    page.select_option("#signup-plan", "pro")
+    page.check("#signup-newsletter")
+    page.wait_for_selector("#signup-email-error", state="detached", timeout=PW_TIMEOUT_MS)
+    page.click("button")
+    page.wait_for_function("document.getElementById('done').textContent === 'welcome Ann'", timeout=PW_TIMEOUT_MS)
+
+
+def test_empty_submit_marks_every_required_field(pw_open: Any) -> None:
+    live: LiveApp = pw_open(signup_app(), "/")
+    page = live.page
+    page.click("button")
+    page.wait_for_function("document.querySelectorAll('.rweb-error').length === 3", timeout=PW_TIMEOUT_MS)
+    invalid = page.eval_on_selector_all("[aria-invalid=true]", "els => els.map(e => e.id)")
+    assert invalid == ["signup-email", "signup-name", "signup-age"]
+    assert page.get_attribute("button", "disabled") is not None
