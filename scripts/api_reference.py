@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-MODULES = ("rweb", "rweb.forms", "rweb.html", "rweb.http", "rweb.signing", "rweb.testing")
+MODULES = ("rweb", "rweb.dashboard", "rweb.forms", "rweb.html", "rweb.http", "rweb.signing", "rweb.testing")
 OUT = Path(__file__).resolve().parent.parent / "docs" / "api.md"
 
 

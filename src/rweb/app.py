@@ -1003,6 +1003,10 @@ class App:
             return None
         return connection
 
+    def detached_count(self) -> int:
+        """Sessions whose socket was lost, waiting for their browser to resume them (in this process)."""
+        return len(self._detached)
+
     def end_detached(self) -> None:
         """End every session still waiting for its browser (the server stops)."""
         for connection in list(self.sessions.values()):

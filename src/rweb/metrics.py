@@ -36,7 +36,7 @@ from typing import Any
 
 from .http import Request, Response
 
-__all__ = ["BUCKETS", "METRICS_PATH", "Metrics", "multiprocess_dir", "process_dead"]
+__all__ = ["BUCKETS", "METRICS_PATH", "Metrics", "loopback_direct", "multiprocess_dir", "process_dead"]
 
 METRICS_PATH = "/_rweb/metrics"
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -61,6 +61,17 @@ def _action_name(payload: bytes) -> bytes:
         return b""
     end = payload.find(b'"', j + 1)
     return payload[j + 1 : end] if end > 0 else b""
+
+
+def loopback_direct(client: str | None, headers: Any) -> bool:
+    """A loopback client that came through no proxy (a proxy's loopback address says nothing of its client):
+    who may read the metrics and the dashboard when no token or ``auth`` says otherwise."""
+    if any(h in headers for h in _PROXY_HEADERS):
+        return False
+    try:
+        return client is not None and ipaddress.ip_address(client).is_loopback
+    except ValueError:
+        return False
 
 
 class _Timing:
@@ -92,6 +103,8 @@ class Metrics:
             bytes, _Timing
         ] = {}  # action name (bytes, as on the wire) -> its messages
         self.labels: dict[bytes, str] = {}  # the names given a label of their own
+        # Since this process started (added at each publish): what the dashboard samples.
+        self.cumulative: dict[str, Any] = {"messages_out": 0, "bytes_out": 0, "actions": {}}
         self.reset()
         self._exported: Any = None  # the prometheus_client metrics (made in the serving process)
         self._pid = 0
@@ -177,7 +190,7 @@ class Metrics:
         if server is not None:
             app = server.app
             e.sessions.labels("live").set(len(server.live))
-            e.sessions.labels("detached").set(len(getattr(app, "_detached", ())))
+            e.sessions.labels("detached").set(app.detached_count())
             stats = getattr(app.pubsub, "stats", None)
             if stats is not None:
                 s = stats()
@@ -196,8 +209,13 @@ class Metrics:
             e.closes.labels(reason).inc(n)
         for status, n in self.http.items():
             e.http.labels(str(status)).inc(n)
+        cum = self.cumulative
+        cum["messages_out"] += self.messages_out
+        cum["bytes_out"] += self.bytes_out
         for name, t in self.timings.items():
             label = self.labels.get(name, OTHER)
+            count, buckets = cum["actions"].setdefault(label, (0, [0] * (len(BUCKETS) + 1)))
+            cum["actions"][label] = (count + sum(t.buckets), [a + b for a, b in zip(buckets, t.buckets, strict=True)])
             child = e.latency.labels(label)
             # Bulk-add the buckets (prometheus_client's Histogram has no public call for it:
             # observe() is one value at a time; these are the fields observe() adds to).
@@ -207,18 +225,21 @@ class Metrics:
                     child._buckets[i].inc(n)
         self.reset()
 
+    def totals(self) -> dict[str, Any]:
+        """What this process counted since it started (published first): ``messages_out``, ``bytes_out``,
+        ``actions`` (label -> (count, per-bucket counts)) and ``t``, the time."""
+        self.publish()
+        cum = self.cumulative
+        return {"t": time.time(), "messages_out": cum["messages_out"], "bytes_out": cum["bytes_out"],
+                "actions": {k: (n, list(b)) for k, (n, b) in cum["actions"].items()}}
+
     # -- the endpoint ----------------------------------------------------------------------
 
     def allowed(self, request: Request) -> bool:
         if self.token is not None:
             given = request.headers.get("authorization", "")
             return hmac.compare_digest(given.encode(), f"Bearer {self.token}".encode())
-        if any(h in request.headers for h in _PROXY_HEADERS):
-            return False  # through a proxy: the peer's loopback address says nothing of the client
-        try:
-            return request.client is not None and ipaddress.ip_address(request.client).is_loopback
-        except ValueError:
-            return False
+        return loopback_direct(request.client, request.headers)
 
     def respond(self, request: Request) -> Response:
         from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..client_script import CLIENT_PATH, client_js, client_response, client_url
 from ..html import escape
-from ..http import Request, Response
+from ..http import HTTPError, Request, Response, error_response
 from ..protocol import assemble
 from ..render import describe
 from ..routing import Route
@@ -67,6 +67,11 @@ def page_response(app: Any, request: Request, route: Route, params: dict[str, An
             response.headers.append(("Set-Cookie", c))
         return response
     except SetupError as exc:
+        if isinstance(exc.__cause__, HTTPError):  # the setup refused the request: its status, no log line
+            response = error_response(exc.__cause__.status, exc.__cause__.detail, exc.__cause__.headers)
+            for c in conn._response_cookies:
+                response.headers.append(("Set-Cookie", c))
+            return response
         ref = secrets.token_hex(4)
         log.error("GET %s: session setup failed (ref %s): %s", request.path, ref, exc, exc_info=exc.__cause__)
         body, status = _failed(describe(exc.__cause__ or exc, ref, app.debug or None)), 500
