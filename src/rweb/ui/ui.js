@@ -14,7 +14,9 @@
   // -- theme
   const COOKIE = "rweb_theme", THEMES = ["", "light", "dark"], NAMES = ["System", "Light", "Dark"];
   const chosen = () => (doc.cookie.match(/(?:^|;\s*)rweb_theme=(light|dark)(?:;|$)/) || [])[1] || "";
-  const applyTheme = (t) => (t ? root.setAttribute("data-theme", t) : root.removeAttribute("data-theme"));
+  // data-theme="" (the system's) still tells the stylesheet that the script decides, not the shell's
+  // data-ui-theme (the server's paint from the cookie, for the first paint only).
+  const applyTheme = (t) => root.setAttribute("data-theme", t);
   applyTheme(chosen());
 
   function themeLabel(inst) {
@@ -68,6 +70,7 @@
         const action = d.getAttribute("data-ui-on-close");
         if (action) this.pushEvent(action, { id: d.id });
       });
+      d.addEventListener("focusin", (e) => { this.focused = e.target; });
       d.addEventListener("keydown", (e) => {
         if (e.key !== "Tab") return;
         const all = focusables(d);
@@ -83,8 +86,10 @@
     // A re-render sets the server's attributes: open (the server shows it) or not (the
     // browser opened it and still does).
     updated() {
-      const d = this.el;
-      if (this.wanted || d.open) showModal(this);
+      const d = this.el, was = this.focused;
+      if (!this.wanted && !d.open) return;
+      showModal(this);
+      if (was && was.isConnected && d.contains(was)) was.focus(); // where the visitor was, not the first field
     },
   };
 
