@@ -343,3 +343,28 @@ def test_the_kit_ships_in_the_package_data() -> None:
 
     data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["rweb"]
     assert "ui/*.css" in data and "ui/*.js" in data
+
+
+def mounted_gallery() -> Any:
+    """The gallery mounted at /kit in Starlette (uvicorn factory for tests/browser/test_browser_ui.py)."""
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    import rweb
+
+    return Starlette(routes=[Mount("/kit", app=rweb.asgi(gallery.build_app()))])
+
+
+def test_the_docs_show_every_screenshot_the_script_takes_and_each_is_small() -> None:
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import ui_screenshots
+    finally:
+        sys.path.pop(0)
+    expected = {f"{name}-{theme}.png" for name in ui_screenshots.SHOTS for theme in ("light", "dark")}
+    folder = ROOT / "docs" / "img" / "ui"
+    assert {p.name for p in folder.glob("*.png")} == expected
+    doc = (ROOT / "docs" / "ui.md").read_text()
+    assert set(re.findall(r"\(img/ui/([^)]+\.png)\)", doc)) == expected
+    sizes = {p.name: p.stat().st_size for p in folder.glob("*.png")}
+    assert max(sizes.values()) <= 64 * 1024 and sum(sizes.values()) <= 512 * 1024, sizes

@@ -38,7 +38,8 @@ from .http import Request, Response
 
 __all__ = ["ASSET_PREFIX", "Asset", "asset_response", "head_links", "head_scripts"]
 
-ASSET_PREFIX = "/_rweb/a/"  # every URL an asset is served at starts so
+ASSET_PREFIX = "/_rweb/a/"
+"""The path every asset URL starts with (within the app, behind its root path)."""
 _NAME = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.[a-z0-9]+")
 _HASHED = re.compile(r"(.+)\.([0-9a-f]{16})(\.[a-z0-9]+)")
 _MEDIA_TYPES = {

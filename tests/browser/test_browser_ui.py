@@ -315,3 +315,26 @@ def test_without_javascript_the_gallery_is_readable(pw_browser: Any) -> None:
             assert not page.locator(".ui-theme").is_visible()
     finally:
         context.close()
+
+
+def test_the_gallery_mounted_at_a_sub_path_under_asgi_loads_every_asset(pw_page: Page) -> None:
+    pytest.importorskip("uvicorn")
+    pytest.importorskip("starlette")
+    from test_asgi import run_uvicorn
+
+    failed: list[str] = []
+    pw_page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    pw_page.on("requestfailed", lambda r: failed.append(f"failed {r.url}"))
+    with run_uvicorn("test_ui:mounted_gallery", "--factory", "--app-dir", str(Path(__file__).resolve().parent.parent)) as server:
+        pw_page.goto(f"http://127.0.0.1:{server.port}/kit/")
+        pw_page.wait_for_function("window.rweb && window.rweb.connected")
+        pw_page.wait_for_function("document.documentElement.classList.contains('ui-js')")
+        assert pw_page.locator(".ui-shell").evaluate("(e) => getComputedStyle(e).display") == "flex"
+        sheets = pw_page.evaluate("[...document.styleSheets].map((s) => s.href)")
+        assert [h for h in sheets if h] == [f"http://127.0.0.1:{server.port}/kit{ui.STYLESHEET.path}"]
+        pw_page.click(".ui-theme")
+        cookie = next(c for c in pw_page.context.cookies() if c["name"] == ui.THEME_COOKIE)
+        assert cookie["path"] == "/kit"
+        pw_page.click("#toast-info")  # the socket under the prefix works
+        pw_page.wait_for_selector("#ui-toasts .ui-toast")
+    assert failed == []

@@ -158,7 +158,9 @@ def theme_switch(*, label: str = "Theme", **attrs: Any) -> h.Element:
 # -- buttons -----------------------------------------------------------------------------
 
 VARIANTS = ("primary", "secondary", "ghost", "danger")
+"""The button variants: primary, secondary, ghost, danger."""
 SIZES = ("sm", "md", "lg")
+"""The button sizes: sm, md (the default), lg."""
 
 
 def _btn_class(variant: str, size: str, attrs: dict[str, Any]) -> str:
@@ -569,6 +571,7 @@ def modal(
 
 
 TOAST_KINDS = ("info", "success", "warning", "danger")
+"""The kinds of toasts and alerts: info, success, warning, danger."""
 _TOAST_ICONS = {"info": "info", "success": "circle-check", "warning": "alert", "danger": "alert"}
 
 
@@ -716,6 +719,7 @@ def card(*body: Any, title: Any = None, level: int = 3, footer: Any = None, **at
 
 
 BADGES = ("neutral", "info", "success", "warning", "danger")
+"""The badge variants: neutral, info, success, warning, danger."""
 
 
 def badge(text: Any, variant: str = "neutral", **attrs: Any) -> h.Element:

@@ -39,6 +39,7 @@ ICONS: dict[str, str] = {
     "gear": "M12 9a3 3 0 1 0 0 6 3 3 0 1 0 0-6zM12 2.5v3M12 18.5v3M2.5 12h3M18.5 12h3M5.3 5.3l2.1 2.1"
     "M16.6 16.6l2.1 2.1M5.3 18.7l2.1-2.1M16.6 7.4l2.1-2.1",
 }
+"""The icons by name: each one SVG path on a 24x24 grid."""
 
 
 def icon(name: str, *, label: str | None = None, size: int = 20, **attrs: Any) -> h.Element:
