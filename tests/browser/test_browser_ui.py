@@ -338,3 +338,23 @@ def test_the_gallery_mounted_at_a_sub_path_under_asgi_loads_every_asset(pw_page:
         pw_page.click("#toast-info")  # the socket under the prefix works
         pw_page.wait_for_selector("#ui-toasts .ui-toast")
     assert failed == []
+
+
+def test_the_gallery_works_under_a_strict_csp_with_no_violation(pw_context: Any, pw_open: Callable[..., LiveApp]) -> None:
+    from test_browser_csp import LISTEN, STRICT_CSP
+
+    pw_context.add_init_script(LISTEN)
+    app = gallery.build_app()
+    app.security_headers = App("x", security_headers={"Content-Security-Policy": STRICT_CSP}).security_headers
+    live = pw_open(app)
+    page = live.page
+    assert page.request.get(live.url("/")).headers["content-security-policy"] == STRICT_CSP
+    page.wait_for_function("document.documentElement.classList.contains('ui-js')")
+    assert page.locator(".ui-shell").evaluate("(e) => getComputedStyle(e).display") == "flex"
+    page.click("#open-edit")
+    page.wait_for_function("document.querySelector('#edit').matches(':modal')")
+    page.keyboard.press("Escape")
+    page.click(".ui-theme")
+    page.click("#toast-info")
+    page.wait_for_selector("#ui-toasts .ui-toast")
+    assert page.evaluate("window.__csp") == []
