@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 PORT   ?= 8080
 WORKERS ?=
 
-.PHONY: run test lint bench build venv clean mutate
+.PHONY: run test lint bench build venv clean mutate axe
 
 # pip builds the compiled modules (Cython, see setup.py) into src/rweb; Cython
 # also goes into the venv so that `make build` can rebuild them after an edit.
@@ -34,8 +34,14 @@ build: $(VENV)/.installed
 run: build
 	$(PY) examples/rweb_counter.py --port $(PORT) $(if $(WORKERS),--workers $(WORKERS))
 
-# With a C compiler present the compiled build must be the one under test.
-test: $(VENV)/.installed-test build
+# axe-core, the accessibility checker the kit's browser tests inject (tests/tools.py finds it here).
+AXE := build/npm/node_modules/axe-core/axe.min.js
+$(AXE):
+	npm install --prefix build/npm --no-audit --no-fund 'axe-core@4'
+axe: $(AXE)
+
+# With a C compiler present the compiled build must be the one under test (axe-core too where npm is).
+test: $(VENV)/.installed-test build $(if $(shell command -v npm),$(AXE))
 	$(PY) -m ruff check src tests examples benchmarks scripts setup.py
 	RWEB_EXPECT_COMPILED=$$(command -v cc >/dev/null && echo 1) $(PY) -m pytest -q
 

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-MODULES = ("rweb", "rweb.dashboard", "rweb.forms", "rweb.html", "rweb.http", "rweb.signing", "rweb.testing")
+MODULES = ("rweb", "rweb.assets", "rweb.dashboard", "rweb.forms", "rweb.html", "rweb.http", "rweb.signing", "rweb.testing", "rweb.ui")
 OUT = Path(__file__).resolve().parent.parent / "docs" / "api.md"
 
 
@@ -73,6 +73,8 @@ def _value_doc(module: str, name: str) -> str | None:
 
     package = Path(importlib.import_module("rweb").__file__ or "").parent
     own = package.joinpath(*module.split(".")[1:]).with_suffix(".py") if "." in module else package / "__init__.py"
+    if not own.exists():  # a subpackage (rweb.ui)
+        own = own.with_suffix("") / "__init__.py"
     for path in [own, *sorted(package.rglob("*.py"))]:
         body = ast.parse(path.read_text()).body
         for node, nxt in itertools.pairwise(body):

@@ -35,3 +35,11 @@ def test_a_missing_tool_only_skips_when_not_required(tmp_path: Path) -> None:
     done = run_pytest(env, tmp_path)
     assert done.returncode == 5, done.stdout + done.stderr  # no test selected: the session ran
 
+
+
+def test_a_missing_axe_core_fails_the_run_when_required(tmp_path: Path) -> None:
+    # Everything else as it is; only axe-core (the kit's accessibility checker) is not where it is looked for.
+    env = dict(os.environ, RWEB_AXE=str(tmp_path / "absent" / "axe.min.js"), **{tools.REQUIRE_ENV: "1"})
+    done = run_pytest(env, tmp_path)
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert "axe-core (make axe" in done.stdout + done.stderr

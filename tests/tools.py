@@ -28,6 +28,18 @@ def chromium() -> str | None:
     return _first_executable(os.environ.get("RWEB_CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium"))
 
 
+# axe-core (the accessibility checker the kit's browser tests inject), from npm: `make axe`.
+AXE_DEFAULT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                           "build", "npm", "node_modules", "axe-core", "axe.min.js")
+
+
+def axe_core() -> str | None:
+    """axe.min.js: $RWEB_AXE when set (and only it), else the one `make axe` installs under build/npm."""
+    given = os.environ.get("RWEB_AXE")
+    path = given if given else AXE_DEFAULT
+    return path if os.path.isfile(path) else None
+
+
 def nginx() -> str | None:
     return shutil.which("nginx") or _first_executable("/usr/sbin/nginx", "/usr/local/sbin/nginx")
 
@@ -44,6 +56,7 @@ TOOLS: dict[str, tuple[Callable[[], str | None], str]] = {
     "openssl": (lambda: shutil.which("openssl"), "apt-get install openssl"),
     "playwright": (_module("playwright"), "pip install -e '.[test]'"),
     "redis-py": (_module("redis"), "pip install 'rweb[redis]'"),
+    "axe-core": (axe_core, "make axe, i.e. npm install --prefix build/npm axe-core@4"),
 }
 
 

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from .assets import ASSET_PREFIX, Asset, asset_response
 from .client_script import CLIENT_PREFIX, client_response
 from .clock import SYSTEM_CLOCK, Clock
 from .compression import compress_response
@@ -485,6 +486,10 @@ class App:
     that set ``response.compress = True``, are gzipped when the client asks
     (``False``: never, e.g. behind a proxy that compresses).  The client script
     is always served compressed when asked.  See docs/deploy.md.
+
+    ``assets`` (:class:`rweb.assets.Asset`): stylesheets and scripts every page
+    loads, served under content-hashed URLs behind the root path, e.g.
+    ``assets=rweb.ui.ASSETS`` for the component kit (docs/ui.md).
     """
 
     # Health endpoints (rweb.health, docs/operations.md): their paths (None: off), set by
@@ -508,6 +513,7 @@ class App:
         max_header_size: int = 16 * 1024,
         actions: Iterable[str] = (),
         head: str = "",
+        assets: Iterable[Asset] = (),
         secret_key: str | bytes | None = None,
         root_path: str = "",
         socket_path: str = SOCKET_PATH,
@@ -544,6 +550,7 @@ class App:
         self.max_upload_bytes = max_upload_bytes  # what a session's uploads hold on disk, not consumed
         self.actions = frozenset(actions)
         self.head = head
+        self.assets: tuple[Asset, ...] = tuple(assets)  # rweb.assets: linked by every page, served hashed
         self.root_path = root_path.rstrip("/")
         self.socket_path = socket_path
         self.favicon = favicon
@@ -1385,6 +1392,10 @@ class App:
             script = client_response(request)
             if script is not None:
                 return script
+        if path.startswith(ASSET_PREFIX) and method in ("GET", "HEAD"):
+            asset = asset_response(self.assets, request)
+            if asset is not None:
+                return asset
         if path == COOKIE_PATH:
             return self._cookie_endpoint(request)
         if path == self.live_path or path == self.ready_path:

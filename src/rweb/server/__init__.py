@@ -262,6 +262,8 @@ def start_rweb(
     }
     url = f"http://{'[' + host + ']' if ':' in host else host}:{port}/"
     client_encoded()  # the client script compressed once, here: forked workers inherit it
+    for asset in app.assets:
+        asset.encoded()  # and the app's assets (rweb.assets)
 
     if reload:
         _reload(app, host, port, reload_dirs, aiofastnet, limits)

@@ -125,6 +125,8 @@ class ASGIApp:
         """
         self._bind()
         client_encoded()  # compressed now rather than on the first request for it
+        for asset in self.app.assets:
+            asset.encoded()
         await self.app.startup()
 
     async def shutdown(self, timeout: float = SHUTDOWN_TIMEOUT) -> None:
