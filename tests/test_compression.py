@@ -31,7 +31,8 @@ from rweb.testing import TestClient, serve
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-SCRIPT = (ROOT / "src" / "rweb" / "client" / "rweb.js").read_bytes()
+# The client as served: its parts (src/rweb/client/NN-name.js) joined in the order of their names.
+SCRIPT = b"".join(p.read_bytes() for p in sorted((ROOT / "src" / "rweb" / "client").glob("*.js")))
 ROWS = 100
 
 try:
@@ -300,11 +301,11 @@ def test_other_names_under_the_prefix_are_404(server: Target, path: str) -> None
 
 
 def test_the_script_hash_follows_its_bytes(tmp_path: Path) -> None:
-    """A copy of the package with one byte of rweb.js changed serves it under another URL."""
+    """A copy of the package with one byte of the client (its last part) changed serves it under another URL."""
     from rweb._build import copy_plain_python
 
     copy = copy_plain_python(tmp_path) / "rweb"
-    js = copy / "client" / "rweb.js"
+    js = max((copy / "client").glob("*.js"))
     js.write_bytes(js.read_bytes() + b"\n")
     code = (
         "from rweb.client_script import client_url, client_encoded;"

@@ -20,7 +20,8 @@ from playwright.sync_api import Page, Route
 
 ROOT = Path(__file__).resolve().parents[2]
 TRANSCRIPTS = ROOT / "tests" / "transcripts"
-CLIENT = (ROOT / "src" / "rweb" / "client" / "rweb.js").read_text()
+# The client as served: its parts (src/rweb/client/NN-name.js) joined in the order of their names.
+CLIENT = "".join(p.read_text() for p in sorted((ROOT / "src" / "rweb" / "client").glob("*.js")))
 ORIGIN = "http://transcripts.rweb.test"
 NAMES = sorted(p.stem for p in TRANSCRIPTS.glob("*.json"))
 
