@@ -5,7 +5,11 @@
   streams, uploads, forms, the public API): fragments of one closure,
   joined in the order of their names (:func:`client_js`, once per process)
   into the one script served. There is no build step: the join is a
-  concatenation.
+  concatenation, but for the client's version (:func:`client_version`,
+  ``"<protocol>.<build>"``, the build being 16 hex digits of the SHA-256 of
+  the joined parts), written in place of ``VSN``'s placeholder. The page
+  joins with it (``vsn``); a server with another one answers ``stale_client``
+  and the page reloads (docs/operations.md, deploys).
 - Pages load it from :func:`client_url`, ``/_rweb/rweb.<hash>.js`` (the
   first 16 hex digits of the SHA-256 of its bytes), served with
   ``Cache-Control: public, max-age=31536000, immutable``: a browser fetches it
@@ -30,6 +34,7 @@ from importlib import resources
 
 from .compression import Encoded
 from .http import Request, Response
+from .protocol import PROTOCOL_VERSION
 
 __all__ = [
     "CLIENT_PATH",
@@ -40,6 +45,7 @@ __all__ = [
     "client_parts",
     "client_response",
     "client_url",
+    "client_version",
 ]
 
 CLIENT_PATH = "/_rweb/rweb.js"
@@ -50,6 +56,7 @@ _MEDIA_TYPE = "text/javascript; charset=utf-8"
 
 
 _PART = re.compile(r"[0-9]{2}-[a-z]+\.js")
+_VERSION_SLOT = b'"@rweb-client-version@"'  # in 10-wire.js: replaced by the client's version
 
 
 def client_parts() -> list[str]:
@@ -58,11 +65,31 @@ def client_parts() -> list[str]:
 
 
 @lru_cache(maxsize=1)
-def client_js() -> tuple[bytes, str]:
-    """The browser client's bytes (its parts joined) and their hash (16 hex digits of SHA-256)."""
+def _joined() -> tuple[bytes, str]:
+    """The client's parts joined with its version written in; the version."""
     folder = resources.files("rweb").joinpath("client")
     data = b"".join(folder.joinpath(name).read_bytes() for name in client_parts())
+    if data.count(_VERSION_SLOT) != 1:
+        raise RuntimeError(f"the client's parts must hold {_VERSION_SLOT.decode()} once")
+    version = f"{PROTOCOL_VERSION}.{hashlib.sha256(data).hexdigest()[:16]}"
+    return data.replace(_VERSION_SLOT, b'"' + version.encode() + b'"'), version
+
+
+@lru_cache(maxsize=1)
+def client_js() -> tuple[bytes, str]:
+    """The browser client's bytes (its parts joined) and their hash (16 hex digits of SHA-256)."""
+    data = _joined()[0]
     return data, hashlib.sha256(data).hexdigest()[:16]
+
+
+def client_version() -> str:
+    """The version the client joins with (``vsn``): ``"<protocol version>.<build>"``.
+
+    The build is the first 16 hex digits of the SHA-256 of the joined parts (before the
+    version is written into them): two servers answer alike exactly when they serve the same
+    client.
+    """
+    return _joined()[1]
 
 
 def client_url() -> str:

@@ -18,10 +18,11 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, Route
 
+from rweb.client_script import client_js
+
 ROOT = Path(__file__).resolve().parents[2]
 TRANSCRIPTS = ROOT / "tests" / "transcripts"
-# The client as served: its parts (src/rweb/client/NN-name.js) joined in the order of their names.
-CLIENT = "".join(p.read_text() for p in sorted((ROOT / "src" / "rweb" / "client").glob("*.js")))
+CLIENT = client_js()[0].decode()  # the client as served: its parts joined (test_compression checks how)
 ORIGIN = "http://transcripts.rweb.test"
 NAMES = sorted(p.stem for p in TRANSCRIPTS.glob("*.json"))
 

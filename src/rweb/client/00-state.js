@@ -20,6 +20,7 @@
   const MAX_DEPTH = 256; // component nesting: guards against reference cycles
   const COOKIE_WAIT = 5000; // a page load waits this long at most for pending cookie requests (ms)
   const LEAVE_WAIT = 15000; // a page load that has not unloaded the page by then did not happen (ms)
+  const STALE_WAIT = 10000; // a tab reloads for a stale client at most once per STALE_WAIT ms
   const MAX_QUEUE = 100; // actions kept while disconnected (queued and unanswered); more are refused
   // Heartbeat: after HEARTBEAT ms without a message from the server the client
   // asks {"t":"ping"}; no answer within HEARTBEAT_WAIT ms means the socket is

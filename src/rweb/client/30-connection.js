@@ -42,11 +42,16 @@
       location.reload(); // the app is back after a failed start: load it afresh
       return;
     }
+    if (msg.e && msg.e.code === "stale_client") {
+      staleReload(); // this script is not the server's: load the page afresh, typed fields kept
+      return;
+    }
     if (msg.t === "init") {
       // A new page: the socket's first message, or another page mounted by a navigation.
       // A reconnect's init is morphed over what the user typed: keep it (see capture()).
       const rejoin = msg.ref == null && (msg.resumed === true || msg.fresh === true);
-      const saved = rejoin ? capture(msg) : null;
+      // A page load's init: the fields kept through a stale client's reload go back in too.
+      const saved = rejoin ? capture(msg) : msg.ref == null ? keptFields() : null;
       let restored = [];
       for (const k in comps) delete comps[k];
       const c = msg.c || {};
@@ -67,6 +72,7 @@
         setDown(false);
         emit("rweb:connected", { msg });
         rejoined(msg, restored);
+        if (saved && !rejoin) recover(true, restored);
       } else {
         // Another page: the latest navigation's reply shows its title and scrolls.
         navMounted = true;
@@ -175,13 +181,14 @@
       // No meta: legacy, the page's query is the socket's.
       const q = location.search.length > 1 ? location.search : "";
       const tok = token === null ? "" : (q ? "&" : "?") + "tok=" + encodeURIComponent(token);
-      return scheme + "//" + location.host + "/ws" + q + tok;
+      return scheme + "//" + location.host + "/ws" + q + tok + (q || tok ? "&" : "?") + "vsn=" + encodeURIComponent(VSN);
     }
     const u = new URL(socketPath, location.href);
     if (u.protocol === "http:" || u.protocol === "https:") u.protocol = scheme;
     u.searchParams.set("url", joined);
     if (token !== null) u.searchParams.set("tok", token);
     else u.searchParams.delete("tok");
+    u.searchParams.set("vsn", VSN);
     return u.href;
   }
 
@@ -268,6 +275,24 @@
       setDown(true);
     }
     if (!stopped) reconnectLater();
+  }
+
+  // The server runs another version of the client than this script (a deploy came between): its
+  // protocol may not be this one. Keep the fields the user changed (keepFields()) and load the
+  // page afresh, at most once per STALE_WAIT ms: during a rolling deploy the reloaded page may
+  // reach a server of the other version, and then waits before it tries again.
+  function staleReload() {
+    if (leaving) return;
+    keepFields();
+    let wait = 0;
+    try {
+      const last = Number(sessionStorage.getItem("rweb:stale")) || 0;
+      wait = Math.max(0, Math.min(STALE_WAIT, last + STALE_WAIT - Date.now()));
+      sessionStorage.setItem("rweb:stale", String(Date.now() + wait));
+    } catch {
+      // no storage: no memory of the last reload either
+    }
+    leave(() => setTimeout(() => location.reload(), wait));
   }
 
   // The server closed the socket with 1012 (service restart): it is expected back soon, so

@@ -87,6 +87,9 @@
 
   const checkable = (el) => el.nodeName === "INPUT" && (el.type === "checkbox" || el.type === "radio");
 
+  // What a field's captured state fits: another element of the same kind.
+  const kindOf = (el) => el.nodeName + (checkable(el) ? ":check" : "");
+
   // A string that changes when what the user sees in the field changes.
   function stateOf(el) {
     if (checkable(el)) return el.checked ? "1" : "0";
@@ -192,26 +195,26 @@
         : s !== knownOf(el) || (waiting.has(el) && known.get(el) === s);
       if (!mine) continue;
       keys = keys || fieldKeys(fields);
-      out.push({ el, s, key: keys.get(el) });
+      out.push({ el, s, key: keys.get(el), kind: kindOf(el) });
     }
     return out;
   }
 
   // After the morph: put back the captured states the morph changed (on the same element,
-  // or the one that replaced it). The fields restored.
+  // or the one that replaced it; `el` null: kept through a reload). The fields restored.
   function restore(saved) {
     const restored = [];
     let byKey = null;
     for (const f of saved) {
       let el = f.el;
-      if (!el.isConnected) {
+      if (!el || !el.isConnected) {
         if (!byKey) {
           byKey = new Map();
           const fields = Array.from(document.querySelectorAll(FIELDS)).filter(editable);
           for (const [e, k] of fieldKeys(fields)) byKey.set(k, e);
         }
         el = byKey.get(f.key);
-        if (!el || el.disabled || el.readOnly || checkable(el) !== checkable(f.el) || el.nodeName !== f.el.nodeName) continue;
+        if (!el || el.disabled || el.readOnly || kindOf(el) !== f.kind) continue;
       }
       if (stateOf(el) === f.s) continue;
       try {
@@ -222,6 +225,33 @@
       restored.push(el);
     }
     return restored;
+  }
+
+  // Through a reload (a stale client, see staleReload()): the fields the user changed, kept in
+  // sessionStorage for this tab and URL until the page is back (never a password).
+  const KEPT = "rweb:fields";
+  const here = () => location.pathname + location.search;
+
+  function keepFields() {
+    const fields = capture({ fresh: true }).filter((f) => f.el.type !== "password");
+    try {
+      sessionStorage.setItem(KEPT, JSON.stringify({ url: here(), fields: fields.map((f) => [f.key, f.s, f.kind]) }));
+    } catch {
+      // no storage: the reload loses them
+    }
+  }
+
+  // The fields keepFields() kept for this URL, once (null: none).
+  function keptFields() {
+    let kept;
+    try {
+      kept = JSON.parse(sessionStorage.getItem(KEPT));
+      if (kept) sessionStorage.removeItem(KEPT);
+    } catch {
+      return null;
+    }
+    if (!kept || kept.url !== here() || !Array.isArray(kept.fields)) return null;
+    return kept.fields.map(([key, s, kind]) => ({ el: null, key, s, kind }));
   }
 
   // After a reconnect's init and the actions it settled: send every bound field whose state
