@@ -24,14 +24,26 @@ import pytest
 
 import rweb
 from rweb import App, Request
-from rweb.client_script import IMMUTABLE, client_url
+from rweb.client_script import IMMUTABLE, client_url, client_version
 from rweb.compression import MIN_SIZE, choose, decompress
 from rweb.html import button, div, form, li, span, to_html, ul
+from rweb.protocol import PROTOCOL_VERSION
 from rweb.testing import TestClient, serve
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-SCRIPT = (ROOT / "src" / "rweb" / "client" / "rweb.js").read_bytes()
+# The client as served: its parts (src/rweb/client/NN-name.js) joined in the order of their names,
+# its version (the protocol's, and 16 hex digits of the SHA-256 of the parts joined) written in.
+PARTS = b"".join(p.read_bytes() for p in sorted((ROOT / "src" / "rweb" / "client").glob("*.js")))
+
+
+def _with_version(parts: bytes) -> bytes:
+    version = f"{PROTOCOL_VERSION}.{hashlib.sha256(parts).hexdigest()[:16]}"
+    assert parts.count(b'"@rweb-client-version@"') == 1
+    return parts.replace(b'"@rweb-client-version@"', f'"{version}"'.encode())
+
+
+SCRIPT = _with_version(PARTS)
 ROWS = 100
 
 try:
@@ -299,12 +311,18 @@ def test_other_names_under_the_prefix_are_404(server: Target, path: str) -> None
     assert server.request("GET", path)[0] == 404
 
 
+def test_the_script_carries_the_version_the_server_expects() -> None:
+    """The version a page joins with (``vsn``) is written in the script it loads."""
+    assert client_version() == f"{PROTOCOL_VERSION}.{hashlib.sha256(PARTS).hexdigest()[:16]}"
+    assert f'const VSN = "{client_version()}";'.encode() in SCRIPT
+
+
 def test_the_script_hash_follows_its_bytes(tmp_path: Path) -> None:
-    """A copy of the package with one byte of rweb.js changed serves it under another URL."""
+    """A copy of the package with one byte of the client (its last part) changed serves it under another URL."""
     from rweb._build import copy_plain_python
 
     copy = copy_plain_python(tmp_path) / "rweb"
-    js = copy / "client" / "rweb.js"
+    js = max((copy / "client").glob("*.js"))
     js.write_bytes(js.read_bytes() + b"\n")
     code = (
         "from rweb.client_script import client_url, client_encoded;"
@@ -314,7 +332,7 @@ def test_the_script_hash_follows_its_bytes(tmp_path: Path) -> None:
         [sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(tmp_path)},
         capture_output=True, text=True, timeout=60, check=True,
     ).stdout.split()
-    changed = hashlib.sha256(SCRIPT + b"\n").hexdigest()[:16]
+    changed = hashlib.sha256(_with_version(PARTS + b"\n")).hexdigest()[:16]
     assert out == [f"/_rweb/rweb.{changed}.js", "True"]
     assert out[0] != client_url()
 

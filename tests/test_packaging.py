@@ -82,7 +82,7 @@ def test_the_sdist_is_complete(dist: Path) -> None:
     for name in _build.COMPILED_MODULES:
         assert f"src/rweb/{name}.py" in names and f"src/rweb/{name}.pxd" in names
     for needed in ("setup.py", "pyproject.toml", "README.md", "CHANGELOG.md", "src/rweb/py.typed",
-                   "src/rweb/client/rweb.js", "src/rweb/server/picows_transport.py",
+                   "src/rweb/client/00-state.js", "src/rweb/client/99-public.js", "src/rweb/server/picows_transport.py",
                    "src/rweb/ui/ui.css", "src/rweb/ui/ui.js"):
         assert needed in names, needed
     # No build products: the sdist compiles (or not) where it is installed.
@@ -104,7 +104,8 @@ def test_the_wheel_is_the_compiled_build(wheel: Path) -> None:
     ext = sysconfig.get_config_var("EXT_SUFFIX")
     for name in _build.COMPILED_MODULES:
         assert f"rweb/{name}{ext}" in names, name
-    for needed in ("rweb/client/rweb.js", "rweb/py.typed", "rweb/__init__.py", "rweb/server/picows_transport.py",
+    for needed in ("rweb/client/00-state.js", "rweb/client/99-public.js", "rweb/py.typed", "rweb/__init__.py",
+                   "rweb/server/picows_transport.py",
                    "rweb/ui/ui.css", "rweb/ui/ui.js", "rweb/ui/__init__.py"):
         assert needed in names, needed
     assert not [n for n in names if n.startswith("tests/") or "/tests/" in n or n.endswith(".c")]

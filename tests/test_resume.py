@@ -159,11 +159,36 @@ def test_a_token_takes_over_a_session_whose_old_socket_the_server_still_thinks_a
         wire.run(main())
 
 
-def test_the_token_is_not_part_of_the_pages_query() -> None:
+def test_the_token_and_the_client_version_are_not_part_of_the_pages_query() -> None:
     from rweb.connection import page_info
     from rweb.session import ConnectionInfo
 
-    assert dict(page_info(ConnectionInfo(path="/", query={"x": "1", "tok": "t"})).query) == {"x": "1"}
+    assert dict(page_info(ConnectionInfo(path="/", query={"x": "1", "tok": "t", "vsn": "1.x"})).query) == {"x": "1"}
+
+
+def test_a_join_from_another_client_version_is_answered_stale_client(wire: Any) -> None:
+    """A page whose script is another build's (a deploy came between) gets no session: it reloads.
+
+    A join with this server's client version, or with none (other clients), is served as before;
+    a stale one resumes nothing, its token stays unspent.
+    """
+    from rweb.client_script import client_version
+
+    app, events = counter_app()
+    with serve(app) as srv:
+
+        async def main() -> None:
+            ws = await wire.connect(srv.ws_url + "?url=/")
+            token = (await wire.recv(ws))["tok"]
+            cut(ws)
+            stale = await wire.connect(srv.ws_url + "?url=/&vsn=1.0123456789abcdef&tok=" + quote(token))
+            msg = await wire.recv(stale)
+            assert msg["e"]["code"] == "stale_client" and "c" not in msg and "tok" not in msg
+            assert events == ["setup"]  # no setup for it, and the lost session still waits
+            async with wire.connect(srv.ws_url + f"?url=/&vsn={quote(client_version())}&tok=" + quote(token)) as same:
+                assert (await wire.recv(same))["resumed"] is True
+
+        wire.run(main())
 
 
 # -- tokens are single use ------------------------------------------------------------------

@@ -34,8 +34,10 @@ from secrets import token_hex
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
+from .client_script import client_version
 from .diff import full
 from .protocol import (
+    JOIN_VERSION_PARAM,
     ErrorCode,
     Nav,
     Ping,
@@ -138,6 +140,11 @@ class Connection:
         # The generation of this session's resume token: a new one with every socket that holds
         # the session, so that a token resumes once (App.resume_token, claim).
         self.nonce: str | None = None
+        vsn = info.query.get(JOIN_VERSION_PARAM) if info.query else None
+        if vsn is not None and vsn != client_version():
+            # A page whose script is not this server's (a deploy came between): it reloads.
+            self.state = (ErrorCode.STALE_CLIENT, f"the page's client is {vsn}, this server's {client_version()}")
+            return
         token = info.query.get("tok") if info.query else None
         if app.resume_grace > 0:
             self.nonce = token_hex(8)
@@ -883,8 +890,8 @@ def _nowhere(data: bytes) -> None:
 def page_info(info: ConnectionInfo) -> ConnectionInfo:
     """The socket request's info -> the page's: its path and query come from the join URL."""
     query = info.query
-    if query and "tok" in query:  # the resume token is the socket's, not the page's
-        query = {k: v for k, v in query.items() if k != "tok"}
+    if query and ("tok" in query or JOIN_VERSION_PARAM in query):  # the socket's words, not the page's
+        query = {k: v for k, v in query.items() if k != "tok" and k != JOIN_VERSION_PARAM}
     url = query.get("url") if query else None
     if url is None:
         if info.path == "/" and query is info.query:

@@ -81,6 +81,7 @@ class ErrorCode(StrEnum):
     UPLOAD_REFUSED = "upload_refused"
     UPLOAD_FAILED = "upload_failed"
     APP_FAILED = "app_failed"
+    STALE_CLIENT = "stale_client"
 
 
 ERROR_CODES: dict[str, str] = {
@@ -100,6 +101,7 @@ ERROR_CODES: dict[str, str] = {
     "upload_failed": "an upload's file failed (more bytes than declared, the disk): its entry shows why",
     "app_failed": "development (--reload): the app failed to start; the message gives the file, the line and "
     "the error, until a change starts it again",
+    "stale_client": "the page's client script is not this server's (a deploy came between): the page reloads",
 }
 """Each code's meaning (``docs/protocol.md`` lists them too)."""
 
@@ -111,6 +113,10 @@ UPLOAD = "upload"  # client -> server: {"t": "upload", "name": "avatar", "files"
 UPLOAD_CANCEL = "upload_cancel"  # client -> server: {"t": "upload_cancel", "name": "avatar", "ref": 6}
 MAX_UPLOAD_FILES = 100  # files one upload message may declare (an upload's own max_files is lower)
 JOIN_URL_PARAM = "url"  # the socket URL's query parameter that carries the page's URL
+# The socket URL's query parameter that carries the client's version, "<PROTOCOL_VERSION>.<client build>"
+# (rweb.client_script.client_version): a join with another one is answered stale_client, and the page reloads.
+JOIN_VERSION_PARAM = "vsn"
+PROTOCOL_VERSION = 1  # docs/protocol.md's version: what this server speaks
 
 
 @dataclass(frozen=True, slots=True)

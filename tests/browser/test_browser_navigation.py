@@ -16,6 +16,7 @@ from conftest import PW_TIMEOUT_MS, LiveApp
 from examples_loader import load_example
 
 from rweb import App, Conn, Redirect
+from rweb.client_script import client_version
 from rweb.html import button, component, div, p, span
 
 example = load_example("multi_page")
@@ -475,7 +476,7 @@ def test_under_a_prefix_urls_keep_the_root_path(pw_page: Any, mounted_base: str)
     page.wait_for_function("window.rweb && window.rweb.connected", timeout=PW_TIMEOUT_MS)
     assert page.evaluate("[window.rweb.root, window.rweb.url]") == ["/shop", "/"]
     assert page.evaluate("window.rweb._socket.url") == (
-        mounted_base.replace("http:", "ws:") + "/shop/ws?url=%2F"
+        mounted_base.replace("http:", "ws:") + "/shop/ws?url=%2F&vsn=" + client_version()  # the join's client version
     )
     page.evaluate(MARK)
     page.click("#nav-item")

@@ -18,9 +18,11 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, Route
 
+from rweb.client_script import client_js
+
 ROOT = Path(__file__).resolve().parents[2]
 TRANSCRIPTS = ROOT / "tests" / "transcripts"
-CLIENT = (ROOT / "src" / "rweb" / "client" / "rweb.js").read_text()
+CLIENT = client_js()[0].decode()  # the client as served: its parts joined (test_compression checks how)
 ORIGIN = "http://transcripts.rweb.test"
 NAMES = sorted(p.stem for p in TRANSCRIPTS.glob("*.json"))
 
