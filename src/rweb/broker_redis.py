@@ -30,10 +30,13 @@ How it works
 ------------
 
 * ``publish(topic, message)`` never blocks and never awaits: it encodes the
-  message (orjson; messages are JSON values), delivers it at once, in this
-  call, to the topic's subscribers in this process (as
-  :class:`~rweb.pubsub.LocalPubSub` does), and queues it for a writer task
-  that pipelines queued publishes to Redis in batches.  The copy sent through
+  message (orjson; messages are JSON values), sends it to Redis first, then
+  delivers it, in this call, to the topic's subscribers in this process (as
+  :class:`~rweb.pubsub.LocalPubSub` does).  "Sends": when the publishing
+  connection is idle the PUBLISH is written to the socket in the call, so other
+  processes start their own deliveries while this one does its local fan-out
+  (a worker's pushes to its sessions); while a batch is in flight it is queued,
+  and a writer task pipelines what is queued in batches.  The copy sent through
   Redis is tagged with this process's instance id, and the process ignores its
   own echo, so a local subscriber gets each message exactly once.
 * Two connections: one for publishing (and presence's commands), one for

@@ -12,7 +12,10 @@ Two connections, made again together after any loss:
 * the **command connection** writes, pipelined in batches of up to
   ``batch_size``, the queued commands (:meth:`RedisLink.send`,
   :meth:`RedisLink.request`, :meth:`RedisLink.requests`) and then the queued
-  publishes (:meth:`RedisLink.publish`), and reads their replies in order;
+  publishes (:meth:`RedisLink.publish`), and reads their replies in order.
+  A publish on an idle connection (no batch in flight) is written to the socket
+  in the :meth:`RedisLink.publish` call itself, so that it leaves before
+  whatever its caller does next; the others wait for the batch in flight;
 * the **subscription connection** keeps Redis's SUBSCRIBEs equal to the
   channels listened to (:meth:`RedisLink.listen`), hands each message to its
   channel's ``on_message(payload)``, and PINGs when quiet (``keepalive``); a
@@ -103,6 +106,57 @@ class _Listener:
 _Pending = tuple[str | None, bytes, bytes]
 
 
+class _Batch:
+    """Commands and publishes written in one go, whose replies the writer task reads in order."""
+
+    __slots__ = ("cmds", "pubs", "written")
+
+    def __init__(self, cmds: list[_Cmd], pubs: list[_Pending], written: bool) -> None:
+        self.cmds = cmds
+        self.pubs = pubs
+        self.written = written
+
+
+class _WritesNow:
+    """Mixed into redis-py's asyncio connection class for the URL (TCP, TLS or Unix socket).
+
+    redis-py writes only from a coroutine (``send_packed_command``), so a
+    command queued by a callback leaves when the loop next runs the writer
+    task: after every callback already scheduled (a worker's pushes to its own
+    sessions).  :meth:`write_now` hands the bytes to the socket in the call.
+    The reading side stays redis-py's (``read_response``).
+    """
+
+    _writer: asyncio.StreamWriter | None  # redis-py's: the connection's stream, once connected
+
+    def write_now(self, chunks: list[bytes]) -> bool:
+        """Write ``chunks`` to the socket now (the transport buffers what the kernel does not take);
+        False, writing nothing, when the connection is not open."""
+        writer = self._writer
+        if writer is None or writer.transport.is_closing():
+            return False
+        writer.writelines(chunks)
+        return True
+
+    async def drain_written(self) -> None:
+        """Wait while the transport's buffer is over its high-water mark."""
+        writer = self._writer
+        if writer is None:
+            raise ConnectionError("the connection to Redis is closed")
+        await writer.drain()
+
+
+_WRITES_NOW: dict[type, type] = {}
+
+
+def _writes_now(cls: type) -> type:
+    """``cls`` with :class:`_WritesNow` mixed in (one class per connection class)."""
+    found = _WRITES_NOW.get(cls)
+    if found is None:
+        found = _WRITES_NOW[cls] = type(f"Rweb{cls.__name__}", (_WritesNow, cls), {})
+    return found
+
+
 class RedisLink:
     """Two connections to the Redis at ``url``, kept up; see the module's docstring.
 
@@ -156,6 +210,9 @@ class RedisLink:
         self._pending: deque[_Pending] = deque()
         self._commands: deque[_Cmd] = deque()
         self._in_flight = 0
+        self._batch: _Batch | None = None  # written, replies not yet read
+        self._pub: Any = None  # the command connection while the writer task runs
+        self._parked = False  # the writer task waits for work
         # -- the loop and the connections --
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
@@ -421,9 +478,11 @@ class RedisLink:
         )
 
     def publish(self, channel: bytes, payload: bytes, label: str | None = None) -> None:
-        """Queue ``PUBLISH channel payload`` (never blocks).  ``label`` names it in drop reports.
+        """Send ``PUBLISH channel payload`` (never blocks); ``label`` names it in drop reports.
 
-        Held while Redis is down, up to ``max_pending``: past it the oldest is
+        Written to the socket in this call when the command connection is idle
+        (no batch in flight), so that it leaves before the caller goes on;
+        otherwise queued for the next batch, in order.  Held while Redis is down, up to ``max_pending``: past it the oldest is
         dropped (the ``"dropped"`` hooks get its label and channel).  After
         :meth:`close` it is dropped at once.
         """
@@ -438,6 +497,10 @@ class RedisLink:
             old_label, old_channel, _ = pending.popleft()
             self._dropped(old_label, old_channel, 1)
         pending.append((label, channel, payload))
+        if self._parked and self._batch is None:
+            # The command connection is idle: the publish leaves now, before the
+            # caller goes on (to deliver it locally); the writer task reads the reply.
+            self._write_batch(self._pub)
         wake = self._wake
         if wake is not None and not wake.is_set():
             wake.set()
@@ -499,7 +562,7 @@ class RedisLink:
         from redis.asyncio.retry import Retry
         from redis.backoff import NoBackoff
 
-        return ConnectionPool.from_url(
+        pool = ConnectionPool.from_url(
             self.url,
             socket_connect_timeout=self.connect_timeout,
             # The subscription connection waits for messages without a deadline;
@@ -509,6 +572,8 @@ class RedisLink:
             protocol=2,
             client_name=f"rweb-{role}-{self.instance_id.replace(' ', '_')}"[:120],
         )
+        pool.connection_class = _writes_now(pool.connection_class)
+        return pool
 
     def _backoff(self, attempt: int) -> float:
         # Exponential, capped, jittered (half to full delay) so that workers spread out.
@@ -672,6 +737,38 @@ class RedisLink:
                 pinged_at = now
                 await conn.send_command("PING", check_health=False)
 
+    def _write_batch(self, conn: Any) -> bool:
+        """Take up to ``batch_size`` queued commands, then publishes, and hand them to the socket now.
+
+        Called by the writer task, and by :meth:`publish` when the command
+        connection is idle (so that a publish leaves before whatever its caller
+        does next: the local fan-out).  The batch is recorded as in flight even
+        if the write failed: the writer task then treats the connection as lost
+        and queues the publishes again.  False: nothing to write.
+        """
+        commands, pending = self._commands, self._pending
+        batch_size = self.batch_size
+        cmds: list[_Cmd] = []
+        args: list[tuple[Any, ...]] = []
+        while commands and len(args) < batch_size:
+            cmd = commands.popleft()
+            built = cmd.build()
+            if built is None:
+                if cmd.future is not None and not cmd.future.done():
+                    cmd.future.set_result(None)
+                continue
+            cmds.append(cmd)
+            args.append(built)
+        n_pub = min(len(pending), batch_size - len(args))
+        pubs = [pending.popleft() for _ in range(n_pub)]
+        args.extend(("PUBLISH", channel, payload) for _, channel, payload in pubs)
+        if not args:
+            return False
+        self._in_flight = len(args)
+        written = conn.write_now(conn.pack_commands(args))
+        self._batch = _Batch(cmds, pubs, written)
+        return True
+
     async def _writer(self, conn: Any) -> None:
         from redis.exceptions import ResponseError
 
@@ -679,63 +776,62 @@ class RedisLink:
         wake = self._wake
         pending = self._pending
         commands = self._commands
-        batch_size = self.batch_size
-        while True:
-            if not pending and not commands:
-                self._fire("idle")  # a layer may queue more (the topics' gap markers)
-                if pending or commands:
-                    continue
-                wake.clear()
-                await wake.wait()
-                continue
-            cmds: list[_Cmd] = []
-            args: list[tuple[Any, ...]] = []
-            while commands and len(args) < batch_size:
-                cmd = commands.popleft()
-                built = cmd.build()
-                if built is None:
-                    if cmd.future is not None and not cmd.future.done():
-                        cmd.future.set_result(None)
-                    continue
-                cmds.append(cmd)
-                args.append(built)
-            n_pub = min(len(pending), batch_size - len(args))
-            pubs = [pending.popleft() for _ in range(n_pub)]
-            args.extend(("PUBLISH", channel, payload) for _, channel, payload in pubs)
-            if not args:
-                continue
-            self._in_flight = len(args)
-            answered = 0  # publishes Redis has acknowledged
-            try:
-                await conn.send_packed_command(conn.pack_commands(args), check_health=False)
-                for cmd in cmds:
-                    try:
-                        result: Any = await conn.read_response()
-                    except ResponseError as exc:
-                        result = exc
-                    future = cmd.future
-                    if future is not None and not future.done():
-                        if isinstance(result, Exception):
-                            future.set_exception(result)
-                        else:
-                            future.set_result(result)
-                for _ in pubs:
-                    with contextlib.suppress(ResponseError):
-                        await conn.read_response()
-                    answered += 1
-                    self._sent += 1
-            except BaseException:
-                # Unacknowledged publishes go back to the head of the queue (sent
-                # again after reconnecting); unanswered commands fail.
-                pending.extendleft(reversed(pubs[answered:]))
-                while len(pending) > self.max_pending:
-                    label, channel, _ = pending.popleft()
-                    self._dropped(label, channel, 1)
-                for cmd in cmds:
-                    if cmd.future is not None and not cmd.future.done():
-                        cmd.future.set_exception(
-                            ConnectionError("the connection to Redis was lost")
-                        )
-                raise
-            finally:
-                self._in_flight = 0
+        self._pub = conn
+        try:
+            while True:
+                batch = self._batch
+                if batch is None:
+                    if not pending and not commands:
+                        self._fire("idle")  # a layer may queue more (the topics' gap markers)
+                        if pending or commands:
+                            continue
+                        wake.clear()
+                        self._parked = True
+                        try:
+                            await wake.wait()
+                        finally:
+                            self._parked = False
+                        continue
+                    if not self._write_batch(conn):
+                        continue
+                    batch = self._batch
+                    assert batch is not None
+                answered = 0  # publishes Redis has acknowledged
+                try:
+                    if not batch.written:
+                        raise ConnectionError("the connection to Redis is closed")
+                    await asyncio.wait_for(conn.drain_written(), self.io_timeout)
+                    for cmd in batch.cmds:
+                        try:
+                            result: Any = await conn.read_response()
+                        except ResponseError as exc:
+                            result = exc
+                        future = cmd.future
+                        if future is not None and not future.done():
+                            if isinstance(result, Exception):
+                                future.set_exception(result)
+                            else:
+                                future.set_result(result)
+                    for _ in batch.pubs:
+                        with contextlib.suppress(ResponseError):
+                            await conn.read_response()
+                        answered += 1
+                        self._sent += 1
+                except BaseException:
+                    # Unacknowledged publishes go back to the head of the queue (sent
+                    # again after reconnecting); unanswered commands fail.
+                    pending.extendleft(reversed(batch.pubs[answered:]))
+                    while len(pending) > self.max_pending:
+                        label, channel, _ = pending.popleft()
+                        self._dropped(label, channel, 1)
+                    for cmd in batch.cmds:
+                        if cmd.future is not None and not cmd.future.done():
+                            cmd.future.set_exception(
+                                ConnectionError("the connection to Redis was lost")
+                            )
+                    raise
+                finally:
+                    self._batch = None
+                    self._in_flight = 0
+        finally:
+            self._pub = None

@@ -217,11 +217,13 @@ class RedisTopics:
     def _publish(self, topic: str, data: bytes) -> None:
         self._published += 1
         chan = self._topics.get(topic)
+        name = chan.name if chan is not None else (self._topic_prefix + topic).encode()
+        # To Redis first: on an idle link the PUBLISH is written in this call, so other
+        # processes start their deliveries while this one does its own.
+        self.link.publish(name, b"[" + self._origin + b"," + data + b"]", topic)
         if chan is not None:
             # Local subscribers get what other processes get: the decoded JSON value.
             self._deliver(chan, orjson.loads(data))
-        name = chan.name if chan is not None else (self._topic_prefix + topic).encode()
-        self.link.publish(name, b"[" + self._origin + b"," + data + b"]", topic)
 
     def _deliver(self, chan: _Channel, message: Any) -> None:
         topic = chan.topic
