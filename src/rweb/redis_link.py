@@ -321,7 +321,7 @@ class RedisLink:
 
     def check_thread(self, what: str) -> None:
         """Raise ``RuntimeError`` naming ``what`` when called off the link's loop thread (once started)."""
-        if self._loop is not None and threading.get_ident() != self._loop_thread:
+        if not self.on_loop_thread():
             raise RuntimeError(
                 f"RedisPubSub.{what} must be called on the broker's event loop thread "
                 "(use app.call_soon from other threads)"
