@@ -17,7 +17,21 @@ import sys
 from pathlib import Path
 from typing import Any
 
-MODULES = ("rweb", "rweb.assets", "rweb.dashboard", "rweb.forms", "rweb.html", "rweb.http", "rweb.signing", "rweb.testing", "rweb.ui")
+MODULES = (
+    "rweb",
+    "rweb.assets",
+    "rweb.dashboard",
+    "rweb.forms",
+    "rweb.html",
+    "rweb.http",
+    "rweb.signing",
+    "rweb.testing",
+    "rweb.ui",
+    "rweb.broker_redis",
+    "rweb.redis_link",
+    "rweb.redis_topics",
+    "rweb.redis_store",
+)
 OUT = Path(__file__).resolve().parent.parent / "docs" / "api.md"
 
 
@@ -45,7 +59,7 @@ def _entry(module: str, name: str, obj: Any, missing: list[str]) -> list[str]:
     else:
         head = f"### `{qual}`"
     doc = _doc(obj)
-    if doc is None and not callable(obj):
+    if doc is None:  # a constant, or a type alias: the string literal after its assignment
         doc = _value_doc(module, name)
     if doc is None:
         missing.append(qual)

@@ -89,7 +89,7 @@ TARGETS: dict[str, list[str]] = {
         "rweb.snapshot.xǁSnapshotsǁrestore",
         "rweb.snapshot.xǁSnapshotsǁtake",
         "rweb.snapshot.xǁMemoryStoreǁtake",
-        "rweb.broker_redis.xǁRedisPubSubǁtake",
+        "rweb.redis_store.xǁRedisStoreǁtake",
         "rweb.snapshot.xǁ_Decoderǁ*",
         "rweb.snapshot.x__declared",
         "rweb.snapshot.x__fits",

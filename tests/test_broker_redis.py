@@ -142,6 +142,47 @@ def test_local_subscribers_get_the_message_synchronously(
     assert la.call(lambda: a.stats()["published"]) == 1
 
 
+def test_the_publish_leaves_before_the_local_fan_out(
+    redis_server: RedisServer, broker: BrokerFactory
+) -> None:
+    """Another process gets a message while its publisher still delivers it to its own
+    subscribers (a worker's sessions), so that the two fan-outs overlap: ordering events, no timing.
+
+    The publisher's first local subscriber holds its delivery until the other broker has the
+    message (bounded).  Were the PUBLISH written after the local fan-out, as a task run when
+    the loop is next free, the other broker could only get it once every local subscriber had
+    it, and the hold would run out first.
+    """
+    a, la = broker(redis_server.url)
+    b, lb = broker(redis_server.url)
+    events: list[str] = []
+    remote_has_it = threading.Event()
+
+    def remote(topic: str, message: Any) -> None:
+        events.append("remote")
+        remote_has_it.set()
+
+    def local(i: int) -> Callable[[str, Any], None]:
+        def deliver(topic: str, message: Any) -> None:
+            if i == 0:
+                remote_has_it.wait(5.0)
+            events.append(f"local {i}")
+
+        return deliver
+
+    n = 50
+    lb.call(b.subscribe, "room", remote)
+    for i in range(n):
+        la.call(a.subscribe, "room", local(i))
+    assert la.run(a.flush()) and lb.run(b.flush())
+    la.call(a.publish, "room", {"post": 1})
+    assert wait_until(lambda: len(events) == n + 1, 10)
+    assert events.index("remote") < events.index("local 0")
+    # Each local subscriber still gets it inside publish(), in subscription order.
+    assert [e for e in events if e != "remote"] == [f"local {i}" for i in range(n)]
+    assert wait_until(lambda: la.call(a.stats)["sent"] == 1)  # and its reply was read
+
+
 def test_take_gives_a_snapshot_once_and_deletes_one_over_the_limit_unread(
     redis_server: RedisServer, broker: BrokerFactory
 ) -> None:

@@ -18,7 +18,9 @@ Two implementations behind the :class:`Presence` interface:
 * :class:`LocalPresence`, for :class:`~rweb.pubsub.LocalPubSub`: one process,
   synchronous.
 * :class:`RedisPresence`, for :class:`~rweb.broker_redis.RedisPubSub`
-  (``broker.presence``): across processes and machines.  Each topic has a Redis
+  (``broker.presence``): across processes and machines, on the broker's
+  topics (:class:`~rweb.redis_topics.RedisTopics`, for its events) and link
+  (:class:`~rweb.redis_link.RedisLink`, for its commands and lifecycle).  Each topic has a Redis
   hash ``<prefix>p:<topic>`` of ``key -> {"m": meta, "e": expiry, "o": owner}``.
   ``track`` / ``untrack`` write it and publish the join / leave on the
   channel ``<prefix>p:<topic>`` at once, so every process watching the topic
@@ -59,7 +61,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import orjson
 
 if TYPE_CHECKING:
-    from .broker_redis import RedisPubSub
+    from .redis_link import RedisLink
+    from .redis_topics import RedisTopics
 
 __all__ = ["LocalPresence", "Presence", "PresenceHook", "RedisPresence", "presence_for"]
 
@@ -216,23 +219,26 @@ def presence_for(pubsub: Any) -> Presence:
 
 
 class RedisPresence(_Views):
-    """Presence through a :class:`~rweb.broker_redis.RedisPubSub`; see the module's docstring.
+    """Presence on ``topics`` (:class:`~rweb.redis_topics.RedisTopics`) and its link; see the module's docstring.
 
-    Made by ``broker.presence``.  ``track`` / ``untrack`` / ``subscribe`` /
-    ``list`` are synchronous and never wait on Redis: they update this
-    process's view (and fire its hooks) at once and queue the Redis side.
+    Made by ``broker.presence`` (:class:`~rweb.broker_redis.RedisPubSub`).
+    ``track`` / ``untrack`` / ``subscribe`` / ``list`` are synchronous and
+    never wait on Redis: they update this process's view (and fire its hooks)
+    at once and queue the Redis side.  Its heartbeat runs while the link is
+    started; the link's close makes its members leave.
     """
 
     def __init__(
-        self, broker: RedisPubSub, *, heartbeat: float = 5.0, timeout: float = 15.0
+        self, topics: RedisTopics, *, heartbeat: float = 5.0, timeout: float = 15.0
     ) -> None:
         super().__init__()
         if not 0 < heartbeat < timeout:
             raise ValueError("need 0 < heartbeat < timeout")
-        self.broker = broker
+        self.topics = topics
+        self.link: RedisLink = topics.link
         self.heartbeat = heartbeat
         self.timeout = timeout
-        self._prefix = broker.channel_prefix + "p:"
+        self._prefix = topics.channel_prefix + "p:"
         self._own: dict[str, dict[str, Any]] = {}  # topic -> key -> meta (this process's members)
         self._watched: set[str] = set()  # topics whose channel is subscribed
         self._tombstones: dict[str, dict[str, float]] = {}  # topic -> key -> loop time of a leave
@@ -241,11 +247,18 @@ class RedisPresence(_Views):
         self._jobs: set[asyncio.Task[Any]] = set()
         self._resync_wanted: set[str] = set()
         self.sweeps = 0  # members this process removed from Redis (HDEL returned 1)
+        link = self.link
+        link.on("started", self._link_started)
+        link.on("connected", self._link_connected)
+        link.on("closing", self._link_closing)
+        link.on("closed", self._link_closed)
+        if link.started:
+            self._link_started()
 
     # -- the interface --------------------------------------------------------
 
     def track(self, topic: str, key: str, meta: Any = None) -> None:
-        self.broker._check_thread("presence.track")
+        self.link.check_thread("presence.track")
         meta = _json_copy(meta)
         own = self._own.setdefault(topic, {})
         changed = own.get(key, _MISSING) != meta
@@ -254,13 +267,13 @@ class RedisPresence(_Views):
         self._interest_changed(topic)
         if changed:
             name = self._name(topic)
-            self.broker._send(partial(self._hset, topic, key))
-            self.broker._publish_raw(
+            self.link.send(partial(self._hset, topic, key))
+            self.topics.send_event(
                 name, orjson.dumps(["j", key, meta, time.time() + self.timeout])
             )
 
     def untrack(self, topic: str, key: str) -> None:
-        self.broker._check_thread("presence.untrack")
+        self.link.check_thread("presence.untrack")
         own = self._own.get(topic)
         if own is None or key not in own:
             return
@@ -272,8 +285,8 @@ class RedisPresence(_Views):
         self._tombstones.setdefault(topic, {})[key] = self._now()
         name = self._name(topic)
         field = key.encode()
-        self.broker._send(partial(_args, "HDEL", name, field))
-        self.broker._publish_raw(name, orjson.dumps(["l", key]))
+        self.link.send(partial(_args, "HDEL", name, field))
+        self.topics.send_event(name, orjson.dumps(["l", key]))
         self._interest_changed(topic)
 
     def subscribe(
@@ -282,12 +295,12 @@ class RedisPresence(_Views):
         on_join: PresenceHook | None = None,
         on_leave: PresenceHook | None = None,
     ) -> Callable[[], None]:
-        self.broker._check_thread("presence.subscribe")
+        self.link.check_thread("presence.subscribe")
         return super().subscribe(topic, on_join, on_leave)
 
     async def fetch(self, topic: str) -> dict[str, Any]:
         """Read ``topic``'s members from Redis now (live ones only), whether watched or not."""
-        flat = await self.broker._request("HGETALL", self._name(topic))
+        flat = await self.link.request("HGETALL", self._name(topic))
         now = time.time()
         members: dict[str, Any] = {}
         for field, value in zip(flat[::2], flat[1::2], strict=True):
@@ -306,7 +319,7 @@ class RedisPresence(_Views):
         return (self._prefix + topic).encode()
 
     def _now(self) -> float:
-        loop = self.broker._loop
+        loop = self.link.loop
         return loop.time() if loop is not None else time.monotonic()
 
     def _hset(self, topic: str, key: str) -> tuple[Any, ...] | None:
@@ -315,7 +328,7 @@ class RedisPresence(_Views):
         if own is None or key not in own:
             return None
         value = orjson.dumps(
-            {"m": own[key], "e": time.time() + self.timeout, "o": self.broker.instance_id}
+            {"m": own[key], "e": time.time() + self.timeout, "o": self.link.instance_id}
         )
         return ("HSET", self._name(topic), key.encode(), value)
 
@@ -323,11 +336,11 @@ class RedisPresence(_Views):
         wanted = topic in self._watchers or topic in self._own
         if wanted and topic not in self._watched:
             self._watched.add(topic)
-            self.broker._watch_channel(self._name(topic), topic, self._on_event, self._on_gap)
+            self.topics.watch(self._name(topic), topic, self._on_event, self._on_gap)
             self._resync_soon(topic)
         elif not wanted and topic in self._watched:
             self._watched.discard(topic)
-            self.broker._unwatch_channel(self._name(topic))
+            self.topics.unwatch(self._name(topic))
             # Nobody here looks at it any more: forget the others' members quietly.
             self._views.pop(topic, None)
             self._tombstones.pop(topic, None)
@@ -357,8 +370,8 @@ class RedisPresence(_Views):
         self._resync_soon(topic)
 
     def _resync_soon(self, topic: str) -> None:
-        broker = self.broker
-        if broker._loop is None or not broker.connected:
+        loop = self.link.loop
+        if loop is None or not self.link.connected:
             return  # done on (re)connection
         if topic in self._resync_wanted:
             return
@@ -371,21 +384,21 @@ class RedisPresence(_Views):
             except Exception as exc:
                 log.debug("presence: resync of %r failed: %s", topic, exc)
 
-        task = broker._loop.create_task(job())
+        task = loop.create_task(job())
         self._jobs.add(task)
         task.add_done_callback(self._jobs.discard)
 
     def _may_sweep(self) -> bool:
         """Judge members dead only after being connected for a whole timeout (see the module doc)."""
-        broker = self.broker
-        return broker.connected and self._now() - broker._connected_since >= self.timeout
+        link = self.link
+        return link.connected and self._now() - link.connected_since >= self.timeout
 
     async def _resync(self, topic: str) -> None:
         if topic not in self._watched:
             return
         name = self._name(topic)
         asked_at = self._now()
-        flat = await self.broker._request("HGETALL", name)
+        flat = await self.link.request("HGETALL", name)
         if topic not in self._watched:
             return
         now_wall = time.time()
@@ -421,14 +434,14 @@ class RedisPresence(_Views):
                 self._remove(topic, key)
         if not expired:
             return
-        results = await self.broker._requests(
+        results = await self.link.requests(
             [partial(_args, "HDEL", name, field) for field, _ in expired]
         )
         for (_, key), result in zip(expired, results, strict=True):
             if result == 1:
                 # This process removed it: it alone announces the leave.
                 self.sweeps += 1
-                self.broker._publish_raw(name, orjson.dumps(["l", key]))
+                self.topics.send_event(name, orjson.dumps(["l", key]))
             if key not in own and topic in self._watched:
                 self._tombstones.setdefault(topic, {})[key] = self._now()
                 self._remove(topic, key)
@@ -438,12 +451,12 @@ class RedisPresence(_Views):
         items = [(topic, key) for topic, own in self._own.items() for key in own]
         if not items:
             return
-        results = await self.broker._requests([partial(self._hset, t, k) for t, k in items])
+        results = await self.link.requests([partial(self._hset, t, k) for t, k in items])
         for (topic, key), result in zip(items, results, strict=True):
             if result == 1:  # a new field: it had been swept, or Redis restarted empty
                 meta = self._own.get(topic, {}).get(key, _MISSING)
                 if meta is not _MISSING:
-                    self.broker._publish_raw(
+                    self.topics.send_event(
                         self._name(topic),
                         orjson.dumps(["j", key, meta, time.time() + self.timeout]),
                     )
@@ -472,7 +485,7 @@ class RedisPresence(_Views):
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(wake.wait(), self.heartbeat * random.uniform(0.8, 1.0))
             wake.clear()
-            if not self.broker.connected:
+            if not self.link.connected:
                 continue
             try:
                 await self._tick()
@@ -481,25 +494,25 @@ class RedisPresence(_Views):
             except Exception as exc:
                 log.debug("presence: heartbeat failed: %s", exc)
 
-    # -- called by the broker -------------------------------------------------------
+    # -- the link's hooks -------------------------------------------------------------
 
-    def _broker_started(self) -> None:
-        loop = self.broker._loop
+    def _link_started(self) -> None:
+        loop = self.link.loop
         assert loop is not None
         self._wake = asyncio.Event()
         self._task = loop.create_task(self._beat(), name="rweb-redis-presence")
 
-    def _broker_connected(self) -> None:
+    def _link_connected(self) -> None:
         # Re-assert our members and re-read every watched topic now.
         if self._wake is not None:
             self._wake.set()
 
-    def _broker_closing(self) -> None:
+    def _link_closing(self) -> None:
         for topic, own in list(self._own.items()):
             for key in list(own):
                 self.untrack(topic, key)
 
-    def _broker_closed(self) -> None:
+    def _link_closed(self) -> None:
         for task in (self._task, *self._jobs):
             if task is not None:
                 task.cancel()
