@@ -7,10 +7,10 @@ import enum
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from rweb import App
+from rweb import App, ui
 from rweb.forms import FieldError, Form, constraint, field_info
-from rweb.html import button, div, p
 from rweb.html import form as form_
+from rweb.html import h1, p
 
 
 class Plan(enum.Enum):
@@ -35,7 +35,7 @@ class Signup:
 
 
 def signup_app() -> App:
-    app = App("Signup")
+    app = App("Signup", assets=ui.ASSETS)
     taken = {"taken@b.c"}
 
     @app.page("/")
@@ -54,14 +54,15 @@ def signup_app() -> App:
                 done.append(got)
 
         def render() -> Any:
-            return div(
+            return ui.shell(
+                h1("Sign up"),
                 form_(
                     f["email"].input(), f["name"].input(), f["age"].input(), f["plan"].input(),
                     f["newsletter"].input(),
-                    button("Sign up", disabled=not f.valid and f.submitted),
+                    ui.button("Sign up", type="submit", disabled=not f.valid and f.submitted),
                     **f.attrs(change="validate", submit="save"),
                 ),
-                p(f"welcome {done[-1].name}" if done else "", id="done"),
+                p(f"welcome {done[-1].name}" if done else "", id="done", role="status"),
             )
 
         return render, {"validate": validate, "save": save}

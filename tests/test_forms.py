@@ -32,7 +32,7 @@ def test_dataclass_errors_per_field_and_typed_text_kept() -> None:
         "plan": ("is not one of the choices",),
     }
     assert f["age"].value == "twelve"  # what the user typed stays in the field
-    assert f["email"].invalid and f["email"].describedby == "signup-email-help signup-email-error"
+    assert f["email"].invalid and f["email"].describedby == "signup-email-error signup-email-help"
     assert f.submit({"email": "a@b.c", "name": "Al", "age": "12"}) is None  # a field not sent keeps its text
     assert f.errors() == {"age": ("must be at least 13",), "plan": ("is not one of the choices",)}
     assert f.submit({"email": "a@b.c", "name": "Al", "age": "13", "plan": "free"}) is not None
@@ -119,7 +119,7 @@ def test_live_validation_in_a_session() -> None:
     page.fill("#signup-email", "nope")
     assert page.attr("#signup-email", "aria-invalid") == "true"
     assert page.text("#signup-email-error") == "has the wrong format"
-    assert page.attr("#signup-email", "aria-describedby") == "signup-email-help signup-email-error"
+    assert page.attr("#signup-email", "aria-describedby") == "signup-email-error signup-email-help"
     assert not page.exists("#signup-name-error")  # not touched yet
     page.fill("#signup-email", "taken@b.c")
     assert not page.exists("#signup-email-error")
@@ -133,12 +133,12 @@ def test_live_validation_in_a_session() -> None:
     page.check("#signup-newsletter")
     page.submit("#signup")
     assert page.text("#done") == "welcome Ann"
-    assert not page.exists(".rweb-error")
+    assert not page.exists(".ui-error")
 
 
 def test_submit_shows_every_error_and_disables_the_button() -> None:
     page = Page(signup_app(), "/")
     page.submit("#signup")
-    assert set(page.texts(".rweb-error")) == {"can't be blank"}
-    assert page.count(".rweb-error") == 3
+    assert set(page.texts(".ui-error")) == {"can't be blank"}
+    assert page.count(".ui-error") == 3
     assert page.attr("button", "disabled") is not None

@@ -64,7 +64,7 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any, Generic, TypeVar
 
-from .html import Element, div, input_, label, option, p, select, textarea
+from .html import Element
 from .reactive import RDict, reactive
 
 __all__ = ["Field", "FieldError", "Form", "constraint", "field_info"]
@@ -370,9 +370,9 @@ class _State:
 class Field:
     """One field as a page shows it: its value, its errors (if touched), its label and help text.
 
-    ``input()``, ``textarea()`` and ``select()`` render a labelled control
-    with the help text and the errors wired by ``aria-describedby`` and
-    ``aria-invalid`` (plain :mod:`rweb.html`; a component kit styles them).
+    ``input()``, ``textarea()`` and ``select()`` render it with the component
+    kit (:mod:`rweb.ui`); ``control_attrs()`` gives the attributes a control
+    of your own needs.
     """
 
     name: str
@@ -405,7 +405,7 @@ class Field:
 
     @property
     def describedby(self) -> str | None:
-        ids = ([self.help_id] if self.help else []) + ([self.error_id] if self.errors else [])
+        ids = ([self.error_id] if self.errors else []) + ([self.help_id] if self.help else [])  # the kit's order
         return " ".join(ids) or None
 
     def control_attrs(self) -> dict[str, Any]:
@@ -418,34 +418,35 @@ class Field:
             "aria_describedby": self.describedby,
         }
 
-    def _around(self, control: Any, **attrs: Any) -> Element:
-        help_ = p(self.help, id=self.help_id, class_="rweb-help") if self.help else None
-        error = p("; ".join(self.errors), id=self.error_id, class_="rweb-error") if self.errors else None
-        if self.input_type == "checkbox":
-            return div(label(control, " ", self.label), help_, error, class_="rweb-field", **attrs)
-        return div(label(self.label, for_=self.id), control, help_, error, class_="rweb-field", **attrs)
-
     def input(self, **attrs: Any) -> Element:
-        """``<label>`` + ``<input>`` (a checkbox for a ``bool``) + help + errors."""
+        """The field as the component kit draws it (:mod:`rweb.ui`: the label, the control, the errors
+        and the help text, wired by ``aria-describedby`` / ``aria-invalid``): a text input of its
+        ``input_type``, a checkbox for a ``bool``, a ``<select>`` for choices, a ``<textarea>``.
+        Unstyled unless the app serves the kit's assets (``App(assets=ui.ASSETS)``)."""
+        from . import ui
+
+        common: dict[str, Any] = {"help": self.help, "errors": self.errors, "id": self.id, **attrs}
+        if self.input_type == "checkbox":
+            return ui.checkbox(self.name, self.label, checked=bool(self.value), value="true", **common)
         if self.input_type == "select":
             return self.select(**attrs)
         if self.input_type == "textarea":
             return self.textarea(**attrs)
-        if self.input_type == "checkbox":
-            control = input_(type="checkbox", checked=bool(self.value), value="true", **self.control_attrs(), **attrs)
-        else:
-            control = input_(type=self.input_type, value=self.value, placeholder=self.placeholder,
-                             **self.control_attrs(), **attrs)
-        return self._around(control)
+        return ui.text_input(self.name, self.label, value=self.value, type=self.input_type,
+                             placeholder=self.placeholder, required=self.required, **common)
 
     def textarea(self, **attrs: Any) -> Element:
-        return self._around(textarea(self.value, placeholder=self.placeholder, **self.control_attrs(), **attrs))
+        from . import ui
+
+        return ui.textarea(self.name, self.label, value=self.value, help=self.help, errors=self.errors, id=self.id,
+                           placeholder=self.placeholder, required=self.required, **attrs)
 
     def select(self, **attrs: Any) -> Element:
-        chosen = set(self.value) if isinstance(self.value, list) else {self.value}
-        options = [option(text, value=value, selected=value in chosen) for value, text in self.choices]
-        blank = [] if self.required or isinstance(self.value, list) else [option("", value="")]
-        return self._around(select(*blank, *options, **self.control_attrs(), **attrs))
+        from . import ui
+
+        blank: list[tuple[str, str]] = [] if self.required else [("", "")]
+        return ui.select(self.name, self.label, [*blank, *self.choices], value=self.value, help=self.help,
+                         errors=self.errors, id=self.id, required=self.required, **attrs)
 
 
 class Form(Generic[T]):

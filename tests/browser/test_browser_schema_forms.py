@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from axe import axe_violations, require_axe
 from conftest import PW_TIMEOUT_MS, LiveApp
 from forms_app import signup_app
 
@@ -20,11 +21,11 @@ def test_live_validation_typing_submit(pw_open: Any) -> None:
     page.wait_for_selector("#signup-email-error", timeout=PW_TIMEOUT_MS)
     assert page.text_content("#signup-email-error") == "has the wrong format"
     assert email.get_attribute("aria-invalid") == "true"
-    assert email.get_attribute("aria-describedby") == "signup-email-help signup-email-error"
+    assert email.get_attribute("aria-describedby") == "signup-email-error signup-email-help"
     # The browser's accessibility tree names the field by its label and describes it by help + error.
     assert page.evaluate("document.getElementById('signup-email').labels[0].textContent") == "E-mail"
     assert email.input_value() == "nope"  # the server's rendering never wiped the typing
-    assert page.locator(".rweb-error").count() == 1  # the untouched fields show nothing yet
+    assert page.locator(".ui-error").count() == 1  # the untouched fields show nothing yet
 
     email.fill("taken@b.c")
     page.wait_for_selector("#signup-email-error", state="detached", timeout=PW_TIMEOUT_MS)
@@ -44,10 +45,13 @@ def test_live_validation_typing_submit(pw_open: Any) -> None:
 
 
 def test_empty_submit_marks_every_required_field(pw_open: Any) -> None:
+    require_axe()
     live: LiveApp = pw_open(signup_app(), "/")
     page = live.page
+    assert axe_violations(page) == []
     page.click("button")
-    page.wait_for_function("document.querySelectorAll('.rweb-error').length === 3", timeout=PW_TIMEOUT_MS)
+    page.wait_for_function("document.querySelectorAll('.ui-error').length === 3", timeout=PW_TIMEOUT_MS)
+    assert axe_violations(page) == []  # the errors, their wiring, the disabled button
     invalid = page.eval_on_selector_all("[aria-invalid=true]", "els => els.map(e => e.id)")
     assert invalid == ["signup-email", "signup-name", "signup-age"]
     assert page.get_attribute("button", "disabled") is not None

@@ -9,15 +9,12 @@ locally and the run fails in CI (RWEB_REQUIRE_TOOLS).
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-import tools
+from axe import axe_violations, require_axe
 
 from rweb import App, reactive, ui
 from rweb.html import component, div, span
@@ -28,34 +25,8 @@ if TYPE_CHECKING:
     from playwright.sync_api import Page
 
 
-def _axe() -> str:
-    path = tools.axe_core()
-    if path is None:
-        reason = "axe-core is not installed (make axe: npm install --prefix build/npm axe-core@4)"
-        if tools.required():
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return path
-
-
-AXE_RUN = """async (context) => {
-  const r = await axe.run(context || document, {resultTypes: ["violations"]});
-  return r.violations.map((v) => ({
-    id: v.id, impact: v.impact, help: v.help,
-    nodes: v.nodes.slice(0, 5).map((n) => n.target.join(" ") + " | " + (n.failureSummary || "").split("\\n").join(" ")),
-  }));
-}"""
-
-
-def axe_violations(page: Page, context: str | None = None) -> list[dict[str, Any]]:
-    if not page.evaluate("typeof window.axe === 'object'"):
-        page.add_script_tag(path=_axe())
-    result: list[dict[str, Any]] = page.evaluate(AXE_RUN, context)
-    return result
-
-
 def _open(pw_open: Callable[..., LiveApp], scheme: str = "light") -> LiveApp:
-    _axe()
+    require_axe()
     live = pw_open(gallery.build_app(), connected=False)
     live.page.emulate_media(color_scheme=scheme)  # type: ignore[arg-type]
     live.goto("/")
@@ -216,7 +187,7 @@ def _modal_app() -> App:
 
 
 def test_a_re_render_keeps_an_open_modal_open_and_focus_where_it_was(pw_open: Callable[..., LiveApp]) -> None:
-    _axe()
+    require_axe()
     live = pw_open(_modal_app())
     page = live.page
     page.wait_for_function("document.documentElement.classList.contains('ui-js')")
@@ -303,7 +274,7 @@ def test_toasts_are_announced_and_dismissed_from_the_keyboard(pw_open: Callable[
 def test_without_javascript_the_gallery_is_readable(pw_browser: Any) -> None:
     from rweb.testing import serve
 
-    _axe()
+    require_axe()
     context = pw_browser.new_context(java_script_enabled=False)
     try:
         page = context.new_page()
