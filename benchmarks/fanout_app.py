@@ -25,7 +25,7 @@ import signal
 import sys
 from typing import Any
 
-from rweb import App, reactive, start_rweb
+from rweb import App, process_local, reactive, start_rweb
 from rweb.bench.procfs import raise_nofile_limit
 from rweb.html import button, component, div, h1, span
 
@@ -40,6 +40,8 @@ def fanout_app(broker: str | None) -> App:
     app = App("fan-out", broker=broker, actions=["set"])
     if broker:
         app.share("board", board)
+    else:
+        process_local(board)  # one worker: every session reads it (and may share its render)
 
     @app.page("/")
     def home(writer_id: Any) -> Any:

@@ -622,6 +622,8 @@ class App:
         self._ids = itertools.count(0)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
+        # One callable for every session: renders shared between sessions are grouped by it (rweb.render).
+        self.fanout = self.call_soon
         # Cookie tokens redeemed (the last COOKIE_TOKEN_TTL s), in memory the workers forked
         # from this process share; with a Redis broker, Redis keeps them instead.
         self._used_tokens = UsedTokens(max_cookie_tokens)
@@ -1197,7 +1199,10 @@ class App:
         if not isinstance(conn, Conn):
             conn = self.make_conn(conn or ConnectionInfo(), live=writer_id is not None, writer_id=writer_id)
         render_page, on_action = self.setup(conn)
-        return Session(render_page, on_action, writer_id, self.actions, schedule, push, self.slow_callback, self.debug)
+        return Session(
+            render_page, on_action, writer_id, self.actions, schedule, push, self.slow_callback, self.debug,
+            self.fanout,
+        )
 
     def session_started(self, conn: Conn, connection: Any) -> None:
         self.sessions[conn.writer_id] = connection

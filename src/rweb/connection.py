@@ -51,7 +51,7 @@ from .protocol import (
     encode_upload_reply,
 )
 from .reactive import capture, checks_owners, own
-from .render import RenderError, describe, error_ref
+from .render import RenderError, SharedPatches, describe, error_ref
 from .session import (
     ConnectionInfo,
     Session,
@@ -190,7 +190,8 @@ class Connection:
         try:
             render_page, on_action = app.setup(conn)
             self.session = Session(
-                render_page, on_action, self.writer_id, app.actions, self.schedule, self._push, slow, app.debug
+                render_page, on_action, self.writer_id, app.actions, self.schedule, self._push, slow, app.debug,
+                app.fanout,
             )
         except Redirect as exc:
             return exc
@@ -822,6 +823,12 @@ class Connection:
         effects = self.effects
         if effects is not None:
             self.effects = None
+        elif error is None and type(patches) is SharedPatches:  # a render shared by many pages: encoded once
+            data = patches.data
+            if data is None:
+                data = patches.data = encode_push(patches)
+            self.send(data)
+            return
         self.send(encode_push(patches, error, effects))
 
     def close(self) -> None:

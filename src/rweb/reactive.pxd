@@ -30,5 +30,6 @@ cdef class _Field:
     cdef readonly Py_ssize_t i
     cdef readonly str name
 
-cdef object _on_shared, _FREE, _ANYONE
+cdef object _on_shared, _FREE, _ANYONE, _SHARED, _fan
+cdef set _subs_of(object rec)
 cdef object _foreign(object obj, Tracker t)

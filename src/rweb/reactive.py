@@ -31,6 +31,8 @@ __all__ = [
     "capture",
     "checks_owners",
     "is_reactive",
+    "is_shared_set",
+    "on_fan",
     "on_shared_state",
     "own",
     "process_local",
@@ -133,9 +135,67 @@ def _notify(subs: set[Any]) -> None:
         for t in subs:
             t.invalidate()
             return
+    if _fan is not None and _SHARED in subs:  # a field declared per process, read by several
+        _fan(subs)
+        return
     # Copy: invalidation may (indirectly) unsubscribe trackers.
     for t in tuple(subs):
         t.invalidate()
+
+
+class _Shared(Tracker):
+    """The mark of a subscriber set whose field (or collection) is declared per process (:func:`process_local`).
+
+    Every such set holds the one instance, :data:`_SHARED`, besides its
+    trackers: a write with several subscribers can then tell that sessions
+    share what was written, at no cost to a write of a session's own state
+    (one subscriber: nothing is looked up).  Then the renderer's hook
+    (:func:`on_fan`) renders the readers that would render alike once for
+    all (rweb.render).  A tracker that nothing changes: invalidating it does
+    nothing, and it subscribes to nothing.
+    """
+
+    __slots__ = ()
+
+    def invalidate(self) -> None:
+        pass
+
+
+_SHARED: Any = _Shared()
+
+# Called with the subscriber set (marked _SHARED) of a field declared per process when it is
+# written (rweb.render installs it: renders shared between sessions), or None: each tracker is
+# invalidated.
+_fan: Callable[[set[Any]], None] | None = None
+
+
+def on_fan(hook: Callable[[set[Any]], None] | None) -> None:
+    """``hook(subscribers)`` instead of invalidating each, when a field declared per process is
+    written and several trackers read it: the hook must invalidate them, one way or another.
+    ``subscribers`` holds a mark besides them (:func:`is_shared_set`), whose ``invalidate`` does nothing."""
+    global _fan
+    _fan = hook
+
+
+def is_shared_set(subs: set[Any]) -> bool:
+    """Is ``subs`` (a tracker's source) the subscriber set of a field declared per process?"""
+    return _SHARED in subs
+
+
+def _subs_of(rec: Any) -> set[Any]:
+    """A new subscriber set for a field of ``rec``: marked when it is declared per process."""
+    return {_SHARED} if rec._rw_owner is _ANYONE else set()
+
+
+def _declare(obj: Any) -> None:
+    """``obj`` (a record or collection) is declared per process: its owner, and its subscriber sets."""
+    object.__setattr__(obj, "_rw_owner", _ANYONE)
+    if isinstance(obj, _Record):
+        for s in obj._rw_subs:
+            if s is not None:
+                s.add(_SHARED)
+    else:
+        obj._subs.add(_SHARED)
 
 
 # Where new records, RLists and RDicts are collected (a page's setup, for its
@@ -188,7 +248,7 @@ def _read(rec: _Record, i: int) -> Any:
         s = rec._rw_subs
         subs = s[i]
         if subs is None:
-            subs = s[i] = set()
+            subs = s[i] = _subs_of(rec)
         if t not in subs:
             if _on_shared is not None and rec._rw_owner is not t.owner:  # not this page's own state?
                 _foreign(rec, t)
@@ -278,14 +338,28 @@ def _foreign(obj: Any, t: Tracker) -> None:
 
 def _adopt(obj: Any, owner: Any) -> None:
     """``obj`` was stored in a record or collection of ``owner``: if free, it (and the free
-    records it holds) is ``owner``'s too."""
+    records it holds) is ``owner``'s too.  Stored in one declared per process (see
+    :func:`process_local`), a record of nobody's is declared with it."""
     if owner is _FREE:
+        return
+    if owner is _ANYONE:
+        _declare_all(obj)
         return
     todo = [obj]
     while todo:
         o = todo.pop()
         if isinstance(o, _Record | _Collection) and o._rw_owner is _FREE:
             object.__setattr__(o, "_rw_owner", owner)
+            todo.extend(_held(o))
+
+
+def _declare_all(obj: Any) -> None:
+    """Declare ``obj`` per process, and what it holds: each record or collection that is free or nobody's."""
+    todo = [obj]
+    while todo:
+        o = todo.pop()
+        if isinstance(o, _Record | _Collection) and (o._rw_owner is None or o._rw_owner is _FREE):
+            _declare(o)
             todo.extend(_held(o))
 
 
@@ -350,12 +424,7 @@ def process_local(record: Any) -> Any:
     """
     if not is_reactive(record):
         raise TypeError(f"process_local() takes a @reactive record, an RList or an RDict, not {type(record).__name__}")
-    todo = [record]
-    while todo:
-        o = todo.pop()
-        if isinstance(o, _Record | _Collection) and (o._rw_owner is None or o._rw_owner is _FREE):
-            object.__setattr__(o, "_rw_owner", _ANYONE)
-            todo.extend(_held(o))
+    _declare_all(record)
     return record
 
 
@@ -371,7 +440,7 @@ def _write(rec: _Record, i: int, value: Any) -> None:
         vals[i] = value
     else:
         vals[i] = value = _wrap(value)
-        if _on_shared is not None:
+        if _on_shared is not None or rec._rw_owner is _ANYONE:
             _adopt(value, rec._rw_owner)
     subs = rec._rw_subs[i]
     if subs:
@@ -586,7 +655,7 @@ class _Collection:
     def _store(self, value: Any) -> Any:
         """``value`` as it is stored in this collection: see _wrap, and _adopt."""
         value = _wrap(value)
-        if _on_shared is not None:
+        if _on_shared is not None or self._rw_owner is _ANYONE:
             _adopt(value, self._rw_owner)
         return value
 

@@ -38,7 +38,7 @@ from .html import (
     escape,
     set_renderer,
 )
-from .reactive import Tracker, begin, end, unsubscribe
+from .reactive import Tracker, begin, end, is_shared_set, on_fan, unsubscribe
 
 try:  # True in the compiled build (setup.py), False when this file runs as plain Python
     import cython
@@ -48,6 +48,7 @@ except ImportError:
     _COMPILED = False
 
 __all__ = [
+    "FANOUT_SLICE",
     "MAX_COMPONENT_DEPTH",
     "MAX_DEPTH",
     "ROOT",
@@ -55,6 +56,8 @@ __all__ = [
     "DuplicateComponentError",
     "RenderContext",
     "RenderError",
+    "SharedPatches",
+    "SharedRender",
     "TooDeepError",
     "View",
     "error_ref",
@@ -172,7 +175,7 @@ class RenderContext:
 
     __slots__ = ("acts", "comp", "dy", "kids", "outer", "st", "view")
 
-    def __init__(self, comp: ComponentState | None, view: View | None, outer: RenderContext | None):
+    def __init__(self, comp: ComponentState | None, view: View | SharedRender | None, outer: RenderContext | None):
         self.comp = comp
         self.view = view
         self.outer = outer
@@ -193,6 +196,7 @@ class ComponentState(Tracker):
         "dirty",
         "dyns",
         "fn",
+        "group",
         "name",
         "parent",
         "rc",
@@ -218,6 +222,7 @@ class ComponentState(Tracker):
         self.actions: frozenset[str] | None = None
         self.claimed = -1  # the view epoch in which a parent last rendered it
         self.rc = _rc_attr(name)  # marks the component's root element
+        self.group: SharedRender | None = None  # the render it shares with other sessions' pages, if any
 
     def invalidate(self) -> None:
         if not self.dirty:
@@ -232,20 +237,37 @@ class ComponentState(Tracker):
         return f"<ComponentState {self.name!r} depth={self.depth}>"
 
 
-def _same_fn(a: Any, b: Any) -> bool:
+def _same_fn(a: Any, b: Any, exact: bool = False) -> bool:
     """Would ``b()`` render what ``a()`` rendered, reactive reads aside?
 
     True when both are the same function code over the very same captured
     objects: then only a reactive write could change the output, and those
     are tracked.  Lets a parent re-render without re-rendering clean children.
+
+    ``exact``: the rule for sharing one render between sessions (SharedRender):
+    both plain functions (or methods of the very same object), whose globals,
+    defaults and closure cells all hold the very same objects, by identity;
+    without it, defaults may be equal and other callables compare with ``==``.
     """
     if a is b:
         return True
     ca = getattr(a, "__code__", None)
     if ca is None or ca is not getattr(b, "__code__", None):
+        if exact:  # a bound method: the same function of the same object
+            fa = getattr(a, "__func__", None)
+            return (
+                fa is not None
+                and getattr(a, "__self__", None) is getattr(b, "__self__", _ABSENT)
+                and _same_fn(fa, getattr(b, "__func__", None), True)
+            )
         same: bool = a == b
         return same
-    if a.__defaults__ != b.__defaults__ or a.__kwdefaults__ != b.__kwdefaults__:
+    if exact:
+        if a.__globals__ is not b.__globals__ or not (
+            _same_objects(a.__defaults__, b.__defaults__) and _same_objects(a.__kwdefaults__, b.__kwdefaults__)
+        ):
+            return False
+    elif a.__defaults__ != b.__defaults__ or a.__kwdefaults__ != b.__kwdefaults__:
         return False
     cla, clb = a.__closure__, b.__closure__
     if cla is None or clb is None:
@@ -259,6 +281,17 @@ def _same_fn(a: Any, b: Any) -> bool:
     return True
 
 
+def _same_objects(a: Any, b: Any) -> bool:
+    """Defaults (a tuple, a dict, or None) holding the very same objects, by identity."""
+    if a is b:
+        return True
+    if a is None or b is None or len(a) != len(b):
+        return False
+    if type(a) is dict:
+        return all(k in b and b[k] is v for k, v in a.items())
+    return all(x is y for x, y in zip(a, b, strict=True))
+
+
 class View:
     """The components of one page, their renders, and what is dirty."""
 
@@ -270,10 +303,12 @@ class View:
         "comps",
         "epoch",
         "errors",
+        "fanout",
         "hold",
         "on_dirty",
         "rendering",
         "root",
+        "take",
     )
 
     def __init__(self, render_page: Callable[[], Any], on_dirty: Callable[[], None] | None = None):
@@ -294,6 +329,11 @@ class View:
         self.errors: list[RenderError] = _NO_ERRORS  # a fresh list once there is one
         self.on_dirty = on_dirty
         self.rendering: RenderContext | None = None  # the innermost render in progress
+        # Set by the session when it is served (None: its components never share a render, see
+        # SharedRender): ``fanout(fn)`` runs ``fn`` soon on the process's event loop, and
+        # ``take(patches)`` pushes a shared render's patches to the page now (False: not now).
+        self.fanout: Callable[[Callable[[], None]], Any] | None = None
+        self.take: Callable[[dict[str, Any]], bool] | None = None
 
     # -- dirtiness ---------------------------------------------------------
 
@@ -374,10 +414,15 @@ class View:
         """Drop every subscription (the page is gone)."""
         for c in self.comps.values():
             unsubscribe(c)
+            if c.group is not None:
+                c.group.leave(c)
         self.comps.clear()
         self._dirty = []
 
     def _render(self, comp: ComponentState, patches: dict[str, Any]) -> None:
+        if comp.group is not None and _from_group(comp, comp.group):
+            self._settle(comp, patches, patches.get(comp.name, _ABSENT), comp.group.statics, comp.group.dyns)
+            return
         name = comp.name
         earlier = patches.get(name, _ABSENT)  # a patch from an earlier pass of this flush
         patches[name] = None  # reserve the key: parents come before their children
@@ -387,13 +432,7 @@ class View:
         prev = begin(comp)
         try:
             comp.dirty = False
-            tree = comp.fn()
-            if type(tree) is Element:
-                last = _element(tree, p, "", comp.room, comp.rc)
-            else:
-                if comp.room <= 0:  # the <div> around what the component returned
-                    raise _too_deep(tree)
-                last = _walk(tree, p, "<div" + comp.rc + ">", comp.room - 1) + "</div>"
+            last = _markup(comp.fn(), p, comp.room, comp.rc)
         except BaseException as exc:  # user code: even SystemExit is this component's error
             self.rendering = p.outer
             end(prev)
@@ -423,23 +462,7 @@ class View:
         self.rendering = p.outer
         end(prev)
         p.st.append(last)
-        statics = tuple(p.st)
-        dyns = p.dy
-        old = comp.statics
-        patch = diff(old, comp.dyns, statics, dyns)
-        comp.statics = old if patch is None or "s" not in patch else _shared(statics)
-        comp.dyns = dyns
-        if earlier is not _ABSENT and earlier is not None:
-            if patch is None:
-                patch = earlier
-            elif "s" in earlier or "s" in patch:
-                patch = full(comp.statics, comp.dyns)  # type: ignore[arg-type]  # set above: not None after a render
-            else:
-                patch = {**earlier, **patch}
-        if patch is None:
-            del patches[name]
-        else:
-            patches[name] = patch
+        self._settle(comp, patches, earlier, tuple(p.st), p.dy)
         if p.kids or old_children:
             # Children that this render no longer contains are removed.
             new_children = tuple(p.kids)
@@ -457,6 +480,28 @@ class View:
                 comp.actions = actions
                 self._collect_actions()
 
+    def _settle(
+        self, comp: ComponentState, patches: dict[str, Any], earlier: Any, statics: tuple[str, ...], dyns: list[Any]
+    ) -> None:
+        """``comp`` rendered to ``statics`` and ``dyns``: its patch in ``patches`` (merged with
+        ``earlier``, its patch from an earlier pass of this flush), its render kept."""
+        name = comp.name
+        old = comp.statics
+        patch = diff(old, comp.dyns, statics, dyns)
+        comp.statics = old if patch is None or "s" not in patch else _shared(statics)
+        comp.dyns = dyns
+        if earlier is not _ABSENT and earlier is not None:
+            if patch is None:
+                patch = earlier
+            elif "s" in earlier or "s" in patch:
+                patch = full(comp.statics, comp.dyns)  # type: ignore[arg-type]  # set above: not None after a render
+            else:
+                patch = {**earlier, **patch}
+        if patch is None:
+            patches.pop(name, None)
+        else:
+            patches[name] = patch
+
     def _collect_actions(self) -> None:
         bound: set[str] = set()
         for c in self.comps.values():
@@ -469,6 +514,8 @@ class View:
         if c is None:
             return
         unsubscribe(c)
+        if c.group is not None:
+            c.group.leave(c)
         if c.actions:
             c.actions = None
             self._collect_actions()
@@ -549,6 +596,317 @@ def _components_too_deep(name: str) -> TooDeepError:
         f"components are nested too deep: {name!r} would be more than {MAX_COMPONENT_DEPTH} "
         "components deep (rweb.render.MAX_COMPONENT_DEPTH)"
     )
+
+
+def _markup(tree: Any, p: RenderContext, room: int, rc: str) -> str:
+    """Walk what a component's function returned into ``p``; the markup after the last dynamic slot.
+
+    The component's root element carries ``rc`` (its ``data-rc``); anything but an element is
+    wrapped in a ``<div>`` that does.
+    """
+    if type(tree) is Element:
+        return _element(tree, p, "", room, rc)
+    if room <= 0:  # the <div> around what the component returned
+        raise _too_deep(tree)
+    return _walk(tree, p, "<div" + rc + ">", room - 1) + "</div>"
+
+
+# -- renders shared between sessions ---------------------------------------------------------
+
+FANOUT_SLICE = 256
+"""How many pages a shared render (:class:`SharedRender`) delivers to per event-loop
+callback; then the loop reads sockets and answers other sessions before the next slice."""
+
+
+class SharedPatches(dict):  # type: ignore[type-arg]  # {component name: patch}
+    """One shared render's patches for every page that was in step with it: one object, so
+    that the message is encoded once for all of them (``data``: the bytes, once encoded)."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, name: str, patch: dict[str, Any]) -> None:
+        super().__init__(((name, patch),))
+        self.data: bytes | None = None
+
+
+class _Unshareable(Exception):
+    """A shared render met a child component: it cannot be shared."""
+
+
+class SharedRender(Tracker):
+    """One render of a component for every session whose render of it would be the same.
+
+    Sessions share a render (the component's function runs once, its diff is
+    made and encoded once, for all of them) only when nothing of one session
+    can reach it.  Its *members*, one component per page, all have:
+
+    - the same name and place (nesting room), and functions that are the same
+      code over the very same captured objects (closure cells, defaults,
+      globals, bound ``self``, by identity: :func:`_same_fn` with ``exact``);
+    - a last render that read only records declared per process
+      (:func:`rweb.reactive.process_local`, ``app.share``), and no child
+      component;
+    - the same last output (statics, dynamics and actions): the same diff.
+
+    rweb keeps no per-session context a render could read besides what its
+    function captures, so such renders are the same render.  A component
+    joins when a shared record it read is written (:func:`_fan`): then the
+    group, not each member, is subscribed to what it reads, and a write
+    marks it dirty once (several writes in a loop turn: one render).  Its
+    render runs on the event loop, or at once for a member whose page is
+    being changed by an action (its reply carries the change); it then
+    delivers to the members, :data:`FANOUT_SLICE` pages per loop callback,
+    each page the patch from its own last output.  A page that cannot take a
+    push now (its async handler runs, its own push is pending, its socket is
+    paused) gets its component marked dirty instead, which renders from the
+    group's output when its page flushes.  When in doubt the group breaks up
+    (a render that fails, reads a record not declared per process, meets a
+    child component, or writes what it reads): each member renders on its
+    own again, as without sharing.
+    """
+
+    __slots__ = (
+        "actions", "dirty", "dyns", "fanout", "fn", "key", "members", "name", "pos", "rc", "room",
+        "round", "scheduled", "sent", "statics", "todo",
+    )
+
+    def __init__(self, comp: ComponentState, key: tuple[Any, ...]) -> None:
+        super().__init__()
+        self.key = key
+        self.fn = comp.fn
+        self.name = comp.name
+        self.rc = comp.rc
+        self.room = comp.room
+        self.fanout = comp.view.fanout
+        self.statics: tuple[str, ...] = comp.statics  # type: ignore[assignment]  # a member has rendered
+        self.dyns: list[Any] = comp.dyns  # type: ignore[assignment]
+        self.actions = comp.actions
+        self.dirty = False
+        self.scheduled = False
+        self.members: dict[ComponentState, None] = {}  # in the order they joined: the order of delivery
+        self.todo: list[ComponentState] | None = None  # the pass of delivery under way
+        self.pos = 0
+        self.round: list[Any] | None = None  # the output when that pass started
+        self.sent: dict[int, tuple[list[Any], SharedPatches | None]] = {}  # patches from an old output
+        # The founder's subscriptions become the group's.
+        self.sources = comp.sources
+        comp.sources = []
+        for s in self.sources:
+            s.discard(comp)
+            s.add(self)
+        self.members[comp] = None
+        comp.group = self
+
+    def join(self, comp: ComponentState) -> None:
+        unsubscribe(comp)
+        comp.group = self
+        comp.statics = self.statics
+        comp.dyns = self.dyns
+        self.members[comp] = None
+        if self.dirty and comp.view.hold:
+            comp.invalidate()  # its page is changing now: its reply carries the new render
+
+    def leave(self, comp: ComponentState) -> None:
+        """``comp`` renders on its own from now on (or is gone)."""
+        comp.group = None
+        members = self.members
+        members.pop(comp, None)
+        if not members:
+            self._close()
+
+    def _close(self) -> None:
+        unsubscribe(self)
+        bucket = _groups.get(self.key)
+        if bucket is not None and self in bucket:
+            bucket.remove(self)
+            if not bucket:
+                del _groups[self.key]
+
+    def dissolve(self) -> None:
+        """Every member renders on its own again (and subscribes to what it reads)."""
+        members = self.members
+        self.members = {}
+        self.todo = None
+        self._close()
+        for m in members:
+            m.group = None
+            m.invalidate()
+
+    def invalidate(self) -> None:
+        if self.dirty:
+            return
+        self.dirty = True
+        for m in self.members:
+            if m.view.hold and not m.dirty:  # its page is changing now (an action): its reply carries it
+                m.invalidate()
+        self._schedule()
+
+    def _schedule(self) -> None:
+        if self.scheduled:
+            return
+        self.scheduled = True
+        try:
+            self.fanout(self.run)  # type: ignore[misc]  # set: a member's page is served
+        except RuntimeError:  # the app is no longer served
+            self.scheduled = False
+            self.dissolve()
+
+    def _child(self, node: Component, p: RenderContext, room: int) -> CRef:
+        raise _Unshareable(node.name)
+
+    def refresh(self) -> bool:
+        """Render anew, once for every member; False: it broke up (see :meth:`dissolve`)."""
+        self.dirty = False
+        p = RenderContext(None, self, None)
+        prev = begin(self)
+        try:
+            last = _markup(self.fn(), p, self.room, self.rc)
+        except BaseException:  # user code: each member renders on its own, with its own error
+            end(prev)
+            self.dissolve()
+            return False
+        end(prev)
+        if self.dirty or not all(is_shared_set(s) for s in self.sources):
+            self.dissolve()  # it writes what it reads, or it read state that is not shared
+            return False
+        p.st.append(last)
+        statics = tuple(p.st)
+        self.statics = self.statics if statics == self.statics else _shared(statics)
+        self.dyns = p.dy
+        self.actions = _shared_actions(p.acts) if p.acts else None
+        self.sent = {}
+        return True
+
+    def patches_from(self, statics: Any, dyns: Any) -> SharedPatches | None:
+        """The patches from an old output to the current one (None: the same), made once per old output."""
+        got = self.sent.get(id(dyns))
+        if got is not None and got[0] is dyns:
+            return got[1]
+        patch = diff(statics, dyns, self.statics, self.dyns)
+        out = None if patch is None else SharedPatches(self.name, patch)
+        self.sent[id(dyns)] = (dyns, out)  # the old list is kept: its id stays its own
+        return out
+
+    def run(self) -> None:
+        """The scheduled fan-out: render if dirty, then deliver one slice of the members."""
+        self.scheduled = False
+        if not self.members:
+            return
+        if self.dirty and not self.refresh():
+            return
+        todo = self.todo
+        if todo is None:
+            todo = self.todo = list(self.members)
+            self.pos = 0
+            self.round = self.dyns
+        end_at = min(self.pos + FANOUT_SLICE, len(todo))
+        _deliver(self, todo, self.pos, end_at)
+        self.pos = end_at
+        if end_at < len(todo):
+            self._schedule()
+            return
+        self.todo = None
+        if self.round is not self.dyns:  # rendered anew during the pass: those served before are behind
+            self._schedule()
+
+
+def _deliver(g: SharedRender, todo: list[ComponentState], start: int, stop: int) -> None:
+    """Members ``todo[start:stop]`` brought up to ``g``'s output: pushed now, or marked dirty."""
+    dyns = g.dyns
+    for i in range(start, stop):
+        m = todo[i]
+        if m.group is not g or m.dirty or m.dyns is dyns:  # left, will render anyway, or in step
+            continue
+        msg = g.patches_from(m.statics, m.dyns)
+        view = m.view
+        if msg is not None:
+            take = view.take
+            if take is None or not take(msg):
+                m.invalidate()  # renders from the group's output when its page flushes
+                continue
+        _adopt_output(m, g)
+
+
+def _adopt_output(m: ComponentState, g: SharedRender) -> None:
+    """Member ``m``'s render is now ``g``'s (its actions too)."""
+    m.statics = g.statics
+    m.dyns = g.dyns
+    if m.actions is not g.actions:
+        m.actions = g.actions
+        m.view._collect_actions()
+
+
+def _from_group(comp: ComponentState, g: SharedRender) -> bool:
+    """``comp``, a member of ``g``, is to render (its page flushes): can it take ``g``'s output?
+
+    No when its function changed (its parent rendered it with another): it leaves.  The group
+    renders first if a write is pending (once, for every member).  Then ``comp`` takes the output.
+    """
+    if g.room != comp.room or not _same_fn(g.fn, comp.fn, True):
+        g.leave(comp)
+        return False
+    if g.dirty and not g.refresh():
+        return False  # broke up: it renders on its own
+    comp.dirty = False
+    if comp.actions is not g.actions:
+        comp.actions = g.actions
+        comp.view._collect_actions()
+    return True
+
+
+# Groups by (function code, component name, room, the pages' event loop): a bucket each.
+_groups: dict[tuple[Any, ...], list[SharedRender]] = {}
+
+
+def _group_of(t: ComponentState) -> SharedRender | None:
+    """The shared render ``t`` joins (or founds), or None: it renders on its own."""
+    view = t.view
+    fanout = view.fanout
+    if fanout is None or t.dirty or t.children or t.statics is None or view.rendering is not None:
+        return None
+    for s in t.sources:
+        if not is_shared_set(s):
+            return None  # its last render read state that is not shared
+    fn = t.fn
+    code = getattr(fn, "__code__", None) or getattr(getattr(fn, "__func__", None), "__code__", None)
+    if code is None:
+        return None  # not a function: nothing says what it captured
+    key = (code, t.name, t.room, fanout)
+    bucket = _groups.get(key)
+    if bucket is None:
+        bucket = _groups[key] = []
+    for g in bucket:
+        if (
+            g.members
+            and _same_fn(g.fn, fn, True)
+            and g.statics == t.statics
+            and g.dyns == t.dyns
+            and g.actions == t.actions
+            and not (g.todo is not None and g.dyns is not g.round)  # not mid-delivery of a newer output
+        ):
+            g.join(t)
+            return g
+    g = SharedRender(t, key)
+    bucket.append(g)
+    return g
+
+
+def _fan(subs: set[Any]) -> None:
+    """A field declared per process was written, and several trackers read it (rweb.reactive's hook).
+
+    Each component that may share its render joins a group (see :class:`SharedRender`), which
+    is invalidated once; any other tracker is invalidated as usual.
+    """
+    for t in tuple(subs):
+        if type(t) is ComponentState:
+            g = _group_of(t)
+            if g is not None:
+                g.invalidate()
+                continue
+        t.invalidate()
+
+
+on_fan(_fan)
 
 
 # Strings and statics that every session of an app renders alike are shared

@@ -26,7 +26,7 @@ cdef double _ticks() noexcept
 cdef class Session:
     cdef public bint _push_pending, closed, debug
     cdef public double slow
-    cdef public object extra_actions, handlers, on_action, push, schedule, writer_id
+    cdef public object _holds, _holds_of, extra_actions, handlers, on_action, push, schedule, writer_id
     cdef public View view
     @cython.locals(t0=cython.double, t1=cython.double)
     cpdef tuple dispatch(self, str action, dict params)

@@ -117,6 +117,8 @@ class Session:
     """
 
     __slots__ = (
+        "_holds",
+        "_holds_of",
         "_push_pending",
         "closed",
         "debug",
@@ -140,6 +142,7 @@ class Session:
         push: Callable[[dict[str, Any], tuple[str, str] | None], None] | None = None,
         slow: float = SLOW_CALLBACK,
         debug: bool = False,
+        fanout: Callable[[Callable[[], None]], Any] | None = None,
     ) -> None:
         self.writer_id = writer_id
         self.debug = debug  # errors shown to the browser carry their message and traceback (App(debug=True))
@@ -151,10 +154,16 @@ class Session:
         self.schedule = schedule
         self.push = push
         self._push_pending = False
+        self._holds: Callable[[], bool] | None = None  # schedule.holds_pushes, looked up once per scheduler
+        self._holds_of: Any = None
         self.closed = False
         # Seconds of user code that are logged as blocking the loop (0: never).
         self.slow = slow
         self.view = View(render_page, self._on_dirty)
+        if fanout is not None and schedule is not None:
+            # Served: the page's components may share renders with other pages (rweb.render.SharedRender).
+            self.view.fanout = fanout
+            self.view.take = self._take_shared
 
     def mount(self) -> dict[str, Any]:
         """Render the page from scratch: ``{name: {"s": [...], "d": [...]}}``."""
@@ -283,6 +292,27 @@ class Session:
         patches, error = self.flush()
         if (patches or error) and self.push is not None:
             self.push(patches, error)
+
+    def _take_shared(self, patches: dict[str, Any]) -> bool:
+        """A render shared with other pages changed: push its ``patches`` now; False: not now.
+
+        Not while this page is held (an action's handler runs: its reply carries
+        the change) or already has a push to make (that push carries it), nor to
+        a socket whose pushes are held back (it does not drain: they are
+        coalesced): then the component is marked dirty, as for any write.
+        """
+        view = self.view
+        if self.closed or view.hold or self._push_pending or view._dirty or self.push is None:
+            return False
+        sched = self.schedule
+        if sched is not self._holds_of:  # the transport's scheduler: does it hold pushes back (picows)?
+            self._holds_of = sched
+            self._holds = getattr(sched, "holds_pushes", None)
+        holds = self._holds
+        if holds is not None and holds():
+            return False
+        self.push(patches, None)
+        return True
 
     def call(self, fn: Callable[..., Any], *args: Any) -> tuple[dict[str, Any], tuple[str, str] | None]:
         """Run ``fn(*args)`` as an action runs (its writes batched) and re-render: ``(patches, error)``."""

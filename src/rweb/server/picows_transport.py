@@ -121,6 +121,12 @@ class _Listener(WSListener):
         else:  # a reactive write made on another thread: wake the loop
             srv.loop.call_soon_threadsafe(self, fn)  # type: ignore[union-attr]  # set while serving
 
+    def holds_pushes(self) -> bool:
+        """Are this socket's pushes held back (paused: it does not drain)?  Asked before a render
+        shared with other sessions is pushed to it directly (rweb.session): then it waits too."""
+        paused = self.server.paused
+        return bool(paused) and self in paused
+
     def _send(self, data: bytes) -> None:
         t = self.transport
         if t is not None and not t.is_disconnected:

@@ -1,0 +1,246 @@
+"""Fan-out: a component that reads only shared state renders once per write for every reader.
+
+The real server runs in a thread (``test_limits.threaded_server``) so that the
+test can count how often a component's function runs and what each socket was
+sent; the readers are real WebSocket clients on plain sockets.  What must hold:
+
+- safety first: a component that also reads anything of its session (a
+  per-session record, a filter captured per session, a plain per-session
+  value) never gets another session's bytes;
+- the shared path is taken: N readers, one write, the function runs once;
+- several writes in one loop turn make one push per reader, every reader sees
+  the writes in order and ends on the last value, the writer's own reply
+  carries its write;
+- a fan-out to 5,000 readers is delivered in slices: a click of an unrelated
+  session is answered before the fan-out is done.
+
+Every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from test_limits import RawClient, masked_frame, threaded_server
+
+from rweb import App, process_local, reactive
+from rweb.html import button, component, div, span
+
+
+@reactive
+class Room:
+    value: int
+    text: str
+
+
+@reactive
+class Me:
+    name: str
+
+
+def frames(client: RawClient, until: Callable[[dict[str, Any]], bool], limit: int = 200) -> list[dict[str, Any]]:
+    """Messages read from ``client`` up to the first one ``until`` accepts (at most ``limit``)."""
+    seen = []
+    for _ in range(limit):
+        opcode, payload = client.read_frame()
+        assert opcode == 0x1
+        msg = json.loads(payload)
+        seen.append(msg)
+        if until(msg):
+            return seen
+    raise AssertionError(f"not seen in {limit} messages: {seen[-3:]}")
+
+
+def click(client: RawClient, action: str, **params: Any) -> None:
+    client.sock.sendall(masked_frame(0x1, json.dumps({"action": action, "params": params}).encode()))
+
+
+def value_in(msg: dict[str, Any], name: str) -> str | None:
+    """The first dynamic of component ``name`` in a message (a patch or the whole component)."""
+    c = (msg.get("d") or msg.get("c") or {}).get(name)
+    if c is None:
+        return None
+    return c["d"][0] if "d" in c else c.get("0")
+
+
+def room_app(room: Room, calls: dict[str, int]) -> App:
+    """A page of components over a shared room: one that shares (``v``), and three that must not."""
+
+    def shown(name: str, fn: Callable[[], Any]) -> Callable[[], Any]:
+        def render() -> Any:
+            calls[name] = calls.get(name, 0) + 1
+            return fn()
+
+        return render
+
+    counted = shown("v", lambda: span(room.value))
+
+    def setup(writer_id: Any) -> Any:
+        me = Me(f"reader-{writer_id}")  # a per-session record
+        secret = f"secret-{writer_id}"  # a plain per-session value
+        keep = writer_id % 2  # a per-session filter
+
+        def page() -> Any:
+            return div(
+                component("v", lambda: counted()),
+                component("name", lambda: span(f"{me.name}: {room.value}")),
+                component("plain", lambda: span(f"{secret}: {room.value}")),
+                component("odd", lambda: span(" ".join(c for c in room.text.split() if len(c) % 2 == keep))),
+                button("+", data_action="set"),
+                button("?", data_action="poke"),
+            )
+
+        def on_action(action: str, params: dict[str, Any]) -> None:
+            if action == "set":
+                room.value = int(params["value"])
+                if "text" in params:
+                    room.text = params["text"]
+
+        return page, on_action
+
+    return App("room", setup)
+
+
+def open_readers(port: int, n: int) -> list[RawClient]:
+    readers = []
+    for _ in range(n):
+        r = RawClient(port)
+        r.read_frame()  # init
+        readers.append(r)
+    return readers
+
+
+def test_a_shared_component_renders_once_and_per_session_state_never_crosses() -> None:
+    room = process_local(Room(0, ""))
+    calls: dict[str, int] = {}
+    n = 40
+    with threaded_server(room_app(room, calls)) as server:
+        readers = open_readers(server.port, n)
+        writer = RawClient(server.port)
+        init = json.loads(writer.read_frame()[1])
+        wid = int(init["c"]["name"]["d"][0].split(":")[0].removeprefix("reader-"))
+        names = [f"reader-{w}" for w in range(wid - n, wid)]
+        states: list[dict[str, Any]] = [{} for _ in readers]
+        for k in range(1, 4):
+            before = dict(calls)
+            text = "a bb ccc dddd" if k % 2 else "xx y zzz"
+            click(writer, "set", value=k, text=text)
+            reply = frames(writer, lambda m: m["t"] == "r")[-1]
+            # The writer's reply carries its own write.
+            assert value_in(reply, "v") == str(k), reply
+            keep_of = {name: int(name.removeprefix("reader-")) % 2 for name in names}
+            for i, r in enumerate(readers):
+                mine = names[i]
+                want = {
+                    "v": str(k),
+                    "name": f"{mine}: {k}",
+                    "plain": f"secret-{mine.removeprefix('reader-')}: {k}",
+                    "odd": " ".join(c for c in text.split() if len(c) % 2 == keep_of[mine]),
+                }
+                shown = states[i]
+                raw = []
+
+                def done(
+                    m: dict[str, Any], shown: dict[str, Any] = shown, raw: list[str] = raw, want: dict[str, str] = want
+                ) -> bool:
+                    raw.append(json.dumps(m))
+                    for name in want:
+                        got = value_in(m, name)
+                        if got is not None:
+                            shown[name] = got
+                    return all(shown.get(name) == v for name, v in want.items())
+
+                frames(r, done)
+                # Its own name and secret, never another session's.
+                for other in names:
+                    if other != mine:
+                        assert not any(f"{other}:" in x or f"secret-{other.removeprefix('reader-')}:" in x
+                                       for x in raw), (mine, raw)
+            # The shared component ran once for the n readers and the writer.
+            assert calls["v"] - before.get("v", 0) == 1, (calls, before)
+        for r in [*readers, writer]:
+            r.close()
+
+
+def test_writes_in_one_turn_make_one_push_and_readers_see_them_in_order() -> None:
+    room = process_local(Room(0, ""))
+    calls: dict[str, int] = {}
+    with threaded_server(room_app(room, calls)) as server:
+        readers = open_readers(server.port, 20)
+        call = server.call_in_loop
+
+        def three_writes() -> None:
+            for v in (1, 2, 3):
+                room.value = v
+
+        before = calls.get("v", 0)
+        call(three_writes)  # one loop turn
+        for v in range(4, 10):  # then one write a turn
+            call(lambda v=v: setattr(room, "value", v))
+        for r in readers:
+            seen = [value_in(m, "v") for m in frames(r, lambda m: value_in(m, "v") == "9")]
+            values = [int(x) for x in seen if x is not None]
+            assert values[0] == 3, seen  # the three writes of one turn: one push, the last value
+            assert values == sorted(values) and len(set(values)) == len(values), seen  # in order, no repeat
+            assert values[-1] == 9
+        assert calls["v"] - before <= 7, calls  # one render per turn that wrote, not one per reader
+        for r in readers:
+            r.close()
+
+
+def test_a_bystanders_click_is_answered_during_a_5000_reader_fan_out() -> None:
+    from rweb.bench.procfs import raise_nofile_limit
+
+    raise_nofile_limit()
+    room = process_local(Room(0, ""))
+    sent = [0]
+    seen_by_bystander: list[int] = []
+    lock = threading.Lock()
+
+    def setup(writer_id: Any) -> Any:
+        def page() -> Any:
+            return div(component("v", lambda: span(room.value)), button("+", data_action="set"))
+
+        def on_action(action: str, params: dict[str, Any]) -> None:
+            if action == "set":
+                room.value = int(params["value"])
+            elif action == "poke":  # a session that reads nothing shared
+                seen_by_bystander.append(sent[0])
+
+        return page, on_action
+
+    app = App("fan", setup, actions=["set", "poke"])
+    n = 5000
+    with threaded_server(app) as server:
+        readers = open_readers(server.port, n)
+        writer = RawClient(server.port)
+        writer.read_frame()
+        bystander = RawClient(server.port)
+        bystander.read_frame()
+
+        def count_sends() -> None:  # every reader's pushes, counted where the server sends them
+            for listener in server.live:
+                conn = listener.conn
+
+                def counted(data: bytes, send: Any = conn.send) -> None:
+                    with lock:
+                        sent[0] += 1
+                    send(data)
+
+                conn.send = counted
+
+        server.call_in_loop(count_sends)
+        click(writer, "set", value=1)
+        frames(writer, lambda m: m["t"] == "r")  # its reply: the fan-out is under way
+        click(bystander, "poke")
+        frames(bystander, lambda m: m["t"] == "r")
+        for r in readers:
+            assert value_in(frames(r, lambda m: value_in(m, "v") == "1")[-1], "v") == "1"
+        assert sent[0] >= n
+        # The bystander was answered while the fan-out was still going out.
+        assert seen_by_bystander and seen_by_bystander[0] < n, (seen_by_bystander, n)
+        for r in [*readers, writer, bystander]:
+            r.close()
