@@ -328,3 +328,30 @@ def test_connect_and_drop_cycles_keep_at_most_the_cap(wire: Any) -> None:
             assert len(app.sessions) == 50, n
 
         wire.run(main())
+
+
+def test_a_close_with_the_client_heartbeats_code_keeps_the_session(wire: Any) -> None:
+    """rweb.js closes a socket its heartbeat found dead with 4000, then joins again: kept, as under ASGI
+    (tests/test_asgi.py); a close with 1000 (a tab closed) ends the session at once."""
+    app, events = counter_app()
+    with serve(app) as srv:
+
+        async def main() -> None:
+            ws = await wire.connect(srv.ws_url + "?url=/")
+            token = (await wire.recv(ws))["tok"]
+            await click(ws, wire, 1)
+            await ws.close(4000, "no heartbeat")
+            deadline = time.monotonic() + 5
+            while not srv.call(lambda: any(c.detached() for c in app.sessions.values())):
+                assert time.monotonic() < deadline, "the session did not wait for its browser"
+                await asyncio.sleep(0.02)
+            assert events == ["setup"]
+            async with wire.connect(srv.ws_url + "?url=/&tok=" + quote(token)) as again:
+                resumed = await wire.recv(again)
+                assert resumed["resumed"] is True and shown(resumed) == "1"
+            deadline = time.monotonic() + 5
+            while events != ["setup", "closed"]:  # the clean close of `again` ended it
+                assert time.monotonic() < deadline, events
+                await asyncio.sleep(0.02)
+
+        wire.run(main())

@@ -6,12 +6,16 @@ client) creates one :class:`Connection` per socket and drives it the same way:
 - ``Connection(app, writer_id, info, send, schedule)``: ``info`` is what the
   socket request carried (its query holds the page's URL: the join, see
   :class:`rweb.protocol.Join`); the page's session is set up;
-- ``open() -> (bytes, ok)``: the first message (the page); close if not ok;
+- ``start() -> (first, close)``: the first message (the page; ``None`` while a
+  session is restored: it comes through ``send``), and the close code to
+  close the socket with after it, or ``None`` (see rweb.transport);
 - ``receive(data) -> bytes | None``: one client message, exactly one reply:
   returned at once, or, ``None``, sent later through ``send`` (an async
   handler is running, this message's or an earlier one's);
-- ``close()``: the socket is gone; the session ends and its hooks run (and an
-  async handler still running is cancelled).
+- ``ended(code)``: the socket is gone (``code``: the peer's close code, ``None``
+  without a close frame): lost, the session waits for its browser to resume
+  it (:meth:`Connection.lost`); closed, the session ends and its hooks run
+  (:meth:`Connection.close`; an async handler still running is cancelled).
 
 Messages the server sends on its own (pushes, effects asked for outside an
 action) go out through ``send``; ``schedule(fn)`` must run ``fn`` soon on the
@@ -60,6 +64,7 @@ from .session import (
     render_error_code,
     report_slow,
 )
+from .transport import closing_code, is_lost
 
 try:  # True in the compiled build (setup.py), False when this file runs as plain Python
     import cython
@@ -115,7 +120,7 @@ class Connection:
         info: ConnectionInfo | None,
         send: Callable[[bytes], None],
         schedule: Callable[[Callable[[], None]], Any],
-        hangup: Callable[[bool], None] | None = None,
+        hangup: Callable[[int], None] | None = None,
     ) -> None:
         self.app = app
         self.writer_id = writer_id
@@ -130,7 +135,7 @@ class Connection:
         self.state: Any = JOINING
         self.last_ref: Any = None  # the ref of the last action applied (exactly once across a resume)
         # Closes the socket when a first message sent later (a restored session's) failed;
-        # hangup(redirected).
+        # hangup(close code).
         self.hangup = hangup
         self.snap: Any = None  # this session's snapshot entry (rweb.snapshot), with a snapshot store
         info = info or ConnectionInfo()
@@ -247,6 +252,30 @@ class Connection:
         """Before open(): True when the page sends the browser elsewhere (close normally, 1000)."""
         state = self.state
         return type(state) is not str and type(state) is not tuple and type(state) is not _Restore
+
+    def start(self) -> tuple[bytes | None, int | None]:
+        """Open the socket's session: ``(first, close)``, the rules every transport follows.
+
+        Send ``first`` (``None``: the session is being restored from its
+        snapshot, its first message comes through ``send``), then close the
+        socket with code ``close`` unless it is ``None`` (the page redirected:
+        1000; it failed: 1011; see rweb.transport).
+        """
+        redirected = self.redirecting()
+        msg, ok = self.open()
+        return msg, None if ok else closing_code(redirected)
+
+    def ended(self, code: int | None) -> None:
+        """The socket is gone, closed with ``code`` by its peer (``None``: no close frame came).
+
+        Lost (rweb.transport.is_lost: no close frame, a server restart, the
+        client's heartbeat giving up) keeps the session for a resume
+        (:meth:`lost`); any other close ends it (:meth:`close`).
+        """
+        if is_lost(code):
+            self.lost()
+        else:
+            self.close()
 
     def open(self) -> tuple[bytes | None, bool]:
         """The first message: the full page.  ``(message, ok)``; close if not ok.
@@ -412,7 +441,7 @@ class Connection:
         if not ok:
             self.state = CLOSED
             if self.hangup is not None:
-                self.hangup(redirected)
+                self.hangup(closing_code(redirected))
             return
         if self.state is JOINING:  # a page set up here (not a session taken over)
             self._started()

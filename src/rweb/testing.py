@@ -61,6 +61,7 @@ from .connection import Connection, page_info
 from .http import Request, Response, error_response
 from .protocol import assemble
 from .session import ConnectionInfo
+from .transport import admit
 from .upload import chunk_frame
 
 __all__ = [
@@ -1062,6 +1063,10 @@ class Client:
         self._watchers: list[Callable[[dict[str, Any]], None]] = []  # told of each message applied (Page)
         self._loop = _pending_loop(app)
         info = _socket_info(app, http, url, info, cookies, headers)
+        admitted = admit(app, info)
+        if admitted is None:  # as a server refuses the handshake (403)
+            raise RuntimeError(f"the socket was refused: Origin {info.headers.get('origin')!r} is not allowed")
+        info = admitted
         if url is None:
             page = page_info(info)
             url = page.path + (f"?{urlencode(list(page.query.items()))}" if page.query else "")
@@ -1069,7 +1074,8 @@ class Client:
         self._at = 0
         self.conn = Connection(app, writer_id, info, self._on_push, self._loop.schedule, self._hangup)
         self._loop.clients.add(self)
-        raw, self.ok = self.conn.open()
+        raw, close = self.conn.start()
+        self.ok = close is None
         if raw is None:  # a session saved by another process is being restored: its init comes later
             self._loop.run_until(lambda: bool(self.pushes), self.timeout)
             first = self.pushes.pop(0)
@@ -1230,7 +1236,7 @@ class Client:
         self.conn.close()
         self._loop.settle()
 
-    def _hangup(self, redirected: bool) -> None:
+    def _hangup(self, code: int) -> None:
         self.ok = False
         self.closed = True
 
@@ -1243,7 +1249,7 @@ class Client:
         """
         self._check_open()
         self.closed = True
-        self.conn.lost()
+        self.conn.ended(None)
 
     def resume(self, app: App | None = None, **kw: Any) -> Client:
         """A new socket from this browser, presenting the session's token: the session, resumed.
