@@ -32,7 +32,6 @@ import logging
 import os
 import re
 import secrets
-import threading
 import time
 import warnings
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -43,12 +42,12 @@ import orjson
 from .client_script import CLIENT_PREFIX, client_response
 from .clock import SYSTEM_CLOCK, Clock
 from .compression import compress_response
-from .connection import takes_conn
 from .health import LIVE_PATH, READY_PATH, check_path, health_response
 from .http import (
     Headers,
     HTTPError,
     QueryParams,
+    Redirect,
     RedirectResponse,
     Request,
     Response,
@@ -65,7 +64,8 @@ from .proxies import TrustedProxies, bucket
 from .pubsub import LocalPubSub, PubSub
 from .reactive import SharedStateError
 from .render import describe, error_ref
-from .routing import Route, Router
+from .routing import Route, Router, takes_conn
+from .scheduler import Scheduler
 from .security import SAFE_METHODS, add_headers, csrf_cookie, header_defaults
 from .session import ConnectionInfo, Session, SetupError, UnknownAction, _task_cancelled
 from .signing import Signer
@@ -92,22 +92,6 @@ DEPRECATED_ORDER = (
     "or App(title=..., session_setup=...) (the order start_rweb(port, title, session_setup) uses)"
 )
 TASK_STOP_TIMEOUT = 5.0  # at shutdown, how long the app's cancelled background tasks may take to end
-
-
-class Redirect(Exception):
-    """Raise from a page's setup (or a handler) to send the browser elsewhere.
-
-    On the HTTP first paint it becomes a 303 response; in a live session the
-    browser loads ``url``.  ``url`` is a path on this site, or another site's
-    http(s) URL with ``external=True`` or a host in ``App(allowed_redirect_hosts=...)``
-    (otherwise :class:`~rweb.http.UnsafeRedirect` when the app meets it).
-    """
-
-    def __init__(self, url: str, *, external: bool = False):
-        check_redirect(url, external=True)  # a URL at all; its host is checked by the app
-        super().__init__(url)
-        self.url = url
-        self.external = external
 
 
 class Conn:
@@ -166,6 +150,38 @@ class Conn:
         self._closers: list[Callable[[], Any]] | None = None
         self._params_hook: Callable[..., Any] | None = None
         self._uploads: Any = None  # rweb.upload.Uploads, once the page allows an upload
+
+    # -- the live connection (rweb.connection; rweb.runtime.LiveConn) --------
+
+    @property
+    def connection(self) -> Any:
+        """The live :class:`~rweb.connection.Connection` serving this session, or None
+        (the HTTP first paint, or the session ended)."""
+        return self._connection
+
+    def attach(self, connection: Any) -> None:
+        """Tie this conn to the live connection that serves it (None: no longer)."""
+        self._connection = connection
+
+    @property
+    def uploads(self) -> Any:
+        """The page's :class:`rweb.upload.Uploads`, or None when it allowed none."""
+        return self._uploads
+
+    @property
+    def params_hook(self) -> Callable[..., Any] | None:
+        """The :meth:`on_params` callback, or None."""
+        return self._params_hook
+
+    @property
+    def response_cookies(self) -> list[str]:
+        """The Set-Cookie values the setup asked for during the HTTP first paint (they ride on its response)."""
+        return self._response_cookies
+
+    def take_closers(self) -> list[Callable[[], Any]] | None:
+        """The :meth:`on_close` callbacks, handed once to the ending session, which runs them."""
+        closers, self._closers = self._closers, None
+        return closers
 
     @property
     def url(self) -> str:
@@ -603,7 +619,8 @@ class App:
         self.snapshot_interval = snapshot_interval
         self.snapshot_limit = snapshot_limit
         self.snapshots: Any = None  # rweb.snapshot.Snapshots once served with a store
-        self._boot = secrets.token_hex(8)  # per process (bind): a token never matches another life's session
+        # The sessions' event loop once bound, its thread, and this process life's id (rweb.scheduler).
+        self.scheduler = Scheduler()
         self.pubsub: PubSub = broker if broker is not None and not isinstance(broker, str) else LocalPubSub()
         self._presence: tuple[Any, Any] | None = None
         self._started = False
@@ -614,8 +631,6 @@ class App:
         self._tasks: set[asyncio.Task[Any]] = set()  # app.spawn's, cancelled at shutdown
         self._end_hooks: list[Hook] = []
         self._ids = itertools.count(0)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._loop_thread: int | None = None
         # Cookie tokens redeemed (the last COOKIE_TOKEN_TTL s), in memory the workers forked
         # from this process share; with a Redis broker, Redis keeps them instead.
         self._used_tokens = UsedTokens(max_cookie_tokens)
@@ -766,17 +781,18 @@ class App:
 
     def bind(self, loop: asyncio.AbstractEventLoop, worker_index: int = 0, workers: int = 1) -> None:
         """Called by a transport when it starts serving on ``loop`` (one per process)."""
-        self._boot = secrets.token_hex(8)  # after the fork: each worker its own
-        self._loop = loop
-        self._loop_thread = threading.get_ident()
+        self.scheduler.bind(loop)  # after the fork: each worker its own boot id
         self._ids = itertools.count(worker_index, max(workers, 1))
         self._start_snapshots()  # with a session_store given; a Redis broker's starts with startup()
 
+    @property
+    def started(self) -> bool:
+        """Are the app's services running in this process (:meth:`startup` ran, :meth:`shutdown` not yet)?"""
+        return self._started
+
     def loop(self) -> asyncio.AbstractEventLoop:
         """The event loop that runs this process's sessions."""
-        if self._loop is None:
-            raise RuntimeError("the app is not being served yet")
-        return self._loop
+        return self.scheduler.running()
 
     async def startup(self) -> None:
         """Start the app's services in this process (transports call it once serving; after any fork)."""
@@ -859,8 +875,8 @@ class App:
         Subscribers (``conn.subscribe``) in this process get it on the loop;
         with a broker, those in every other process too.
         """
-        loop = self._loop
-        if loop is not None and threading.get_ident() != self._loop_thread:
+        loop = self.scheduler.loop
+        if loop is not None and not self.scheduler.on_loop_thread():
             loop.call_soon_threadsafe(self.pubsub.publish, topic, message)
         else:
             self.pubsub.publish(topic, message)
@@ -885,7 +901,7 @@ class App:
         From any thread.  False when no such session lives in this process.
         """
         def run(conn: Conn) -> None:
-            connection = conn._connection
+            connection = conn.connection
             session = connection.session if connection is not None else None
             if session is None:
                 return
@@ -982,7 +998,7 @@ class App:
         session's snapshot) and to the socket that holds the session (its
         ``nonce``): a resume hands out a new token and spends the old one.
         """
-        return self.signer.sign(f"{self._boot}.{connection.writer_id}.{connection.nonce}")
+        return self.signer.sign(f"{self.scheduler.boot}.{connection.writer_id}.{connection.nonce}")
 
     def resume_target(self, token: str, info: ConnectionInfo) -> Any:
         """What ``token`` names: a connection of this process that can be taken over (claimed: the
@@ -996,7 +1012,7 @@ class App:
             return None
         if not (boot.isalnum() and wid.isdigit() and nonce.isalnum()):  # not one resume_token made
             return None
-        if boot != self._boot:
+        if boot != self.scheduler.boot:
             snapshots = self.snapshots
             return snapshots.key_for(wid, nonce, boot) if snapshots is not None else None
         connection = self.sessions.get(int(wid))
@@ -1074,13 +1090,7 @@ class App:
 
     def call_soon(self, fn: Callable[..., Any], *args: Any) -> None:
         """Run ``fn(*args)`` on the sessions' event loop, from any thread."""
-        loop = self._loop
-        if loop is None:
-            raise RuntimeError("the app is not being served yet")
-        if threading.get_ident() == self._loop_thread:
-            loop.call_soon(fn, *args)
-        else:
-            loop.call_soon_threadsafe(fn, *args)
+        self.scheduler.call_soon(fn, *args)
 
     def spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
         """Run ``coro`` as a background task of the app in this process, until it ends or the server stops.
@@ -1094,7 +1104,7 @@ class App:
         ``app.call_soon(app.spawn, coro)``.  A session's own task is
         ``conn.spawn`` (cancelled when the session ends).
         """
-        loop = self._loop
+        loop = self.scheduler.loop
         if loop is None:
             if hasattr(coro, "close"):
                 coro.close()  # never started: no "never awaited" warning
@@ -1140,10 +1150,18 @@ class App:
     # -- sessions ----------------------------------------------------------------
 
     def make_conn(
-        self, info: ConnectionInfo, *, live: bool, writer_id: Any = None
+        self,
+        info: ConnectionInfo,
+        *,
+        live: bool,
+        writer_id: Any = None,
+        route: Route | None = None,
+        params: Mapping[str, Any] | None = None,
     ) -> Conn:
-        found = self.router.page_for(info.path)
-        route, params = found if found else (None, {})
+        """The conn a page's setup gets for ``info``: the page at ``info.path`` (or ``route`` with ``params``)."""
+        if route is None:
+            found = self.router.page_for(info.path)
+            route, params = found if found else (None, {})
         return Conn(self, info, route=route, params=params, live=live, writer_id=writer_id)
 
     def setup(self, conn: Conn) -> tuple[Callable[[], Any], Any]:
@@ -1189,16 +1207,40 @@ class App:
         render_page, on_action = self.setup(conn)
         return Session(render_page, on_action, writer_id, self.actions, schedule, push, self.slow_callback, self.debug)
 
-    def session_started(self, conn: Conn, connection: Any) -> None:
-        self.sessions[conn.writer_id] = connection
-        if self._start_hooks:
+    def session_started(self, conn: Conn | None, connection: Any) -> None:
+        """``connection``'s session is live: registered by its writer id; the start hooks get ``conn``
+        (None: the setup kept no conn, hence no hooks)."""
+        self.sessions[connection.writer_id] = connection
+        if conn is not None and self._start_hooks:
             self._run_hooks(self._start_hooks, conn, "start")
 
-    def session_ended(self, conn: Conn, connection: Any) -> None:
-        if self.sessions.get(conn.writer_id) is connection:  # it started: its end hooks run
-            del self.sessions[conn.writer_id]
-            if self._end_hooks:
+    def session_ended(self, conn: Conn | None, connection: Any) -> None:
+        """``connection``'s session ended: if it started, it is unregistered and the end hooks get ``conn``."""
+        wid = connection.writer_id
+        if self.sessions.get(wid) is connection:  # it started: its end hooks run
+            del self.sessions[wid]
+            if conn is not None and self._end_hooks:
                 self._run_hooks(self._end_hooks, conn, "end")
+
+    def session_moved(self, connection: Any) -> None:
+        """``connection`` took its writer id's session over (a resume): the registered one from now."""
+        self.sessions[connection.writer_id] = connection
+
+    def keeps_conn(self, conn: Conn) -> bool:
+        """Must a live session keep its ``conn`` (it holds the headers)?  When user code may reach it
+        (session hooks, a setup that takes it) or a live navigation may take the socket to another page."""
+        route = conn.route
+        return bool(
+            self._start_hooks or self._end_hooks or self.pages > 1 or (route is not None and takes_conn(route.endpoint))
+        )
+
+    def bare_conn(self, writer_id: Any) -> Conn:
+        """A live conn for work in a session whose setup kept none (no headers known)."""
+        return Conn(self, ConnectionInfo(), live=True, writer_id=writer_id)
+
+    def page_for(self, path: str) -> tuple[Route, dict[str, Any]] | None:
+        """The reactive page at ``path`` and its path parameters, or None."""
+        return self.router.page_for(path)
 
     # -- the socket's Origin ------------------------------------------------------------
 

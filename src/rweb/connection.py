@@ -39,6 +39,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 from .diff import full
+from .http import Redirect
 from .protocol import (
     ErrorCode,
     Nav,
@@ -54,6 +55,7 @@ from .protocol import (
 )
 from .reactive import capture, checks_owners, own
 from .render import RenderError, describe, error_ref
+from .runtime import Runtime
 from .session import (
     ConnectionInfo,
     Session,
@@ -115,7 +117,7 @@ class Connection:
 
     def __init__(
         self,
-        app: Any,
+        app: Runtime,
         writer_id: Any,
         info: ConnectionInfo | None,
         send: Callable[[bytes], None],
@@ -169,11 +171,9 @@ class Connection:
 
     def _mount(self, info: ConnectionInfo) -> Any:
         """Set up the session of the page at ``info.path``; returns a failure or None."""
-        from .app import Redirect
-
         app = self.app
         conn = app.make_conn(info, live=True, writer_id=self.writer_id)
-        conn._connection = self
+        conn.attach(self)
         if conn.route is None:
             log.info("session %s: no page at %s", self.writer_id, info.path)
             return ("not_found", f"no page at {info.path}")
@@ -209,10 +209,10 @@ class Connection:
             report_slow(f"session_setup {_name(conn.route.endpoint)}", self.writer_id, elapsed, slow)
         # Keep the Conn (it holds the headers) where user code can reach it, or
         # where a live navigation may take the socket to another page.
-        if app._start_hooks or app._end_hooks or app.pages > 1 or takes_conn(conn.route.endpoint):
+        if app.keeps_conn(conn):
             self.conn = conn
         else:
-            conn._connection = None
+            conn.attach(None)
         return None
 
     def _page(
@@ -294,7 +294,7 @@ class Connection:
             return self._resumed_page(), True
         if state is _FRESH:
             self.state = JOINING
-        extra = None
+        extra: dict[str, Any] | None = None
         if self.app.resume_grace > 0:
             extra = {"tok": self.app.resume_token(self)}
             if state is _FRESH:
@@ -344,8 +344,8 @@ class Connection:
         """
         state = self.state
         conn = self.conn
-        if conn is not None and conn._uploads is not None:
-            conn._uploads.lost()  # the files under way cannot go on: their entries say so
+        if conn is not None and conn.uploads is not None:
+            conn.uploads.lost()  # the files under way cannot go on: their entries say so
         if type(state) is _Busy and self.session is not None and self.app.resume_grace > 0:
             # An async handler runs: it finishes (its reply goes nowhere), then the session waits.
             state.lost = True
@@ -395,8 +395,8 @@ class Connection:
         session.push = self._push
         session.schedule = self.schedule
         if self.conn is not None:
-            self.conn._connection = self
-        self.app.sessions[self.writer_id] = self
+            self.conn.attach(self)
+        self.app.session_moved(self)
         self.state = _RESUMED
         log.info("session %s: resumed", self.writer_id)
 
@@ -532,11 +532,7 @@ class Connection:
         return last.ref if type(last) is _Resent else last
 
     def _started(self) -> None:
-        conn = self.conn
-        if conn is not None:
-            self.app.session_started(conn, self)
-        else:
-            self.app.sessions[self.writer_id] = self
+        self.app.session_started(self.conn, self)
 
     def _ended(self) -> None:
         snap = self.snap
@@ -548,18 +544,15 @@ class Connection:
             session.close()
         conn, self.conn = self.conn, None
         if conn is not None:
-            conn._connection = None
-            closers = conn._closers
+            conn.attach(None)
+            closers = conn.take_closers()
             if closers:
-                conn._closers = None
                 for fn in closers:
                     try:
                         fn()
                     except BaseException:  # user code: nothing it raises escapes
                         log.exception("session %s: an on_close callback raised", self.writer_id)
-            self.app.session_ended(conn, self)
-        elif self.app.sessions.get(self.writer_id) is self:
-            del self.app.sessions[self.writer_id]
+        self.app.session_ended(conn, self)
 
     # -- messages ------------------------------------------------------------------
 
@@ -695,7 +688,7 @@ class Connection:
 
         session = self.session
         conn = self.conn
-        uploads = conn._uploads if conn is not None else None
+        uploads = conn.uploads if conn is not None else None
         if session is None or uploads is None:
             return encode_error("upload_refused", f"no upload named {msg.name!r} on this page", ref)
         if type(msg) is UploadCancel:
@@ -724,7 +717,7 @@ class Connection:
         path, _, qs = url.partition("?")
         path = unquote(path) or "/"  # as the HTTP transports decode a request's path
         app = self.app
-        found = app.router.page_for(path)
+        found = app.page_for(path)
         if found is None:
             # Not a reactive page (a plain handler, a static file, a 404): load it.
             return encode_reply({}, ref, None, [["nav", {"url": url, "mode": "load"}]])
@@ -735,14 +728,14 @@ class Connection:
             conn is not None
             and session is not None
             and conn.route is route
-            and conn._params_hook is not None
+            and conn.params_hook is not None
         ):
             conn.path = path
             if self.snap is not None:
                 self.snap.path = path
             conn.params = params
             conn.query = dict(parse_qsl(qs, keep_blank_values=True))
-            patches, error = session.call(conn._params_hook, params, conn.query)
+            patches, error = session.call(conn.params_hook, params, conn.query)
             effects, self.effects = self.effects, None
             return encode_reply(patches, ref, error, effects)
         # Another page (or this one anew): end this session, start that one.
@@ -778,10 +771,10 @@ class Connection:
             state.queue.append((_BINARY, data))
             return None
         conn = self.conn
-        if data is not None and conn is not None and conn._uploads is not None and self.session is not None:
+        if data is not None and conn is not None and conn.uploads is not None and self.session is not None:
             if len(data) > self.max_size:
                 return self.too_large(len(data))
-            ours, error = conn._uploads.receive(data)
+            ours, error = conn.uploads.receive(data)
             if ours:
                 if error is not None:  # the file failed: the page shows it, the browser hears why
                     patches, _ = self.session.call(_nothing)
@@ -817,10 +810,8 @@ class Connection:
             return
         conn = self.conn
         if conn is None:  # the setup took no conn: a bare one (no headers were kept)
-            from .app import Conn
-
-            conn = self.conn = Conn(self.app, ConnectionInfo(), live=True, writer_id=self.writer_id)
-            conn._connection = self
+            conn = self.conn = self.app.bare_conn(self.writer_id)
+            conn.attach(self)
         patches, error = session.call(fn, conn)
         effects, self.effects = self.effects, None
         if patches or error or effects:
@@ -833,6 +824,20 @@ class Connection:
             # If no reply is under way to carry it, a push will.
             self.schedule(self._flush_effects)
         self.effects.append([kind, data])
+
+    def queued(self, data: dict[str, Any]) -> bool:
+        """Is the effect whose data is ``data`` still waiting for a message to carry it?
+
+        Until then its data may still grow (a stream's operations join the
+        stream's effect, rweb.stream); once sent, a new effect is needed.
+        """
+        effects = self.effects
+        if not effects:
+            return False
+        for effect in effects:
+            if effect[1] is data:
+                return True
+        return False
 
     def _flush_effects(self) -> None:
         effects = self.effects
@@ -929,30 +934,3 @@ def page_info(info: ConnectionInfo) -> ConnectionInfo:
         cookies=info.cookies,
         client=info.client,
     )
-
-
-def takes_conn(setup: Callable[..., Any]) -> bool:
-    """Does ``setup`` take ``(writer_id, conn)`` rather than ``(writer_id)``?  (cached)"""
-    known = _TAKES_CONN.get(setup)
-    if known is None:
-        known = _TAKES_CONN[setup] = _takes_two_args(setup)
-    return known
-
-
-_TAKES_CONN: dict[Any, bool] = {}
-
-
-def _takes_two_args(fn: Callable[..., Any]) -> bool:
-    import inspect
-
-    try:
-        sig = inspect.signature(fn)
-    except (TypeError, ValueError):
-        return False
-    n = 0
-    for p in sig.parameters.values():
-        if p.kind is p.VAR_POSITIONAL:
-            return True
-        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
-            n += 1
-    return n >= 2

@@ -57,7 +57,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
 from collections.abc import Awaitable
 from typing import Any, Protocol, TypeVar
@@ -221,7 +220,7 @@ class Snapshots:
             if self._unsubscribe[0] is pubsub:
                 return
             self._unsubscribe[1]()
-        self._unsubscribe = (pubsub, pubsub.subscribe(TOPIC + self.app._boot, self._owner_message))
+        self._unsubscribe = (pubsub, pubsub.subscribe(TOPIC + self.app.scheduler.boot, self._owner_message))
 
     # -- a session's life -------------------------------------------------------------
 
@@ -234,7 +233,7 @@ class Snapshots:
     def key_for(self, writer_id: Any, nonce: Any, boot: str | None = None) -> str:
         """The store key of session ``writer_id`` of process ``boot`` (this one by default), under the
         token of ``nonce``: a token that was spent names no snapshot."""
-        return f"{KEY_PREFIX}{boot or self.app._boot}.{writer_id}.{nonce}"
+        return f"{KEY_PREFIX}{boot or self.app.scheduler.boot}.{writer_id}.{nonce}"
 
     def moved(self, entry: Entry, connection: Any) -> None:
         """The session was taken over by another socket of this process (same writer id, a new
@@ -266,15 +265,15 @@ class Snapshots:
 
     def _mark(self, entry: Entry) -> None:
         self._dirty.append(entry)
-        if self._timer is None and self.app._loop is not None:
-            if threading.get_ident() == self.app._loop_thread:
+        if self._timer is None and self.app.scheduler.loop is not None:
+            if self.app.scheduler.on_loop_thread():
                 self._arm()
             else:  # a write made on another thread: the timer is the loop's business
-                self.app._loop.call_soon_threadsafe(self._arm)
+                self.app.scheduler.loop.call_soon_threadsafe(self._arm)
 
     def _arm(self) -> None:
         if self._timer is None and self._dirty:
-            self._timer = self.app._loop.call_later(self.interval, self.flush)
+            self._timer = self.app.scheduler.loop.call_later(self.interval, self.flush)
 
     def flush(self) -> None:
         """Save every session that changed since its last save (the timer's batch)."""
@@ -288,8 +287,8 @@ class Snapshots:
                 self._dirty.append(entry)
                 continue
             self._save(entry)
-        if self._dirty and self._timer is None and self.app._loop is not None:
-            self._timer = self.app._loop.call_later(self.interval, self.flush)
+        if self._dirty and self._timer is None and self.app.scheduler.loop is not None:
+            self._timer = self.app.scheduler.loop.call_later(self.interval, self.flush)
 
     async def save_all(self, timeout: float = 5.0) -> bool:
         """The server stops: save every session for the grace period, and wait until stored."""
@@ -413,7 +412,7 @@ class Snapshots:
         future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._asked[n] = future
         try:
-            msg = {"claim": wid, "nonce": nonce, "from": self.app._boot, "n": n}
+            msg = {"claim": wid, "nonce": nonce, "from": self.app.scheduler.boot, "n": n}
             self.app.pubsub.publish(TOPIC + boot, msg)
             return await asyncio.wait_for(future, ASK_TIMEOUT)
         except TimeoutError:

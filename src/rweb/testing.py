@@ -413,7 +413,7 @@ def _pending_loop(app: App) -> _PendingLoop:
         loop = _LOOPS.get(app)
         if loop is None:
             loop = _LOOPS[app] = _PendingLoop()
-        if app._loop is None:  # not served for real: app.call_soon / in_session queue here
+        if app.scheduler.loop is None:  # not served for real: app.call_soon / in_session queue here
             app.bind(cast(asyncio.AbstractEventLoop, loop))
             if app.clock is SYSTEM_CLOCK:  # the app reads the virtual time (not a clock of its own)
                 app.clock = loop.clock

@@ -24,7 +24,8 @@ of glue, in this order:
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Protocol
 
 from .session import ConnectionInfo
 
@@ -64,10 +65,18 @@ def closing_code(redirected: bool) -> int:
     return NORMAL_CLOSURE if redirected else INTERNAL_ERROR
 
 
-def admit(app: Any, info: ConnectionInfo) -> ConnectionInfo | None:
+class Gate(Protocol):
+    """What the handshake asks of the app (an :class:`rweb.App` has it)."""
+
+    def socket_info(self, info: ConnectionInfo) -> ConnectionInfo: ...
+
+    def origin_allowed(self, headers: Mapping[str, str]) -> bool: ...
+
+
+def admit(app: Gate, info: ConnectionInfo) -> ConnectionInfo | None:
     """A socket request -> the info its session sees (the client's address as the app reads it,
     rweb.proxies), or ``None``: refused, a page of another site (``App.origin_allowed``)."""
     info = app.socket_info(info)
     if not app.origin_allowed(info.headers):
         return None
-    return info  # type: ignore[no-any-return]
+    return info

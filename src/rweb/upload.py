@@ -323,7 +323,7 @@ class Uploads:
 
     def stop(self, name: str) -> None:
         """Tell the browser to stop sending upload ``name``'s chunks (the effect ``upload_stop``)."""
-        connection = self.conn._connection
+        connection = self.conn.connection
         if connection is not None:
             connection.effect("upload_stop", {"name": name})
 

@@ -73,12 +73,12 @@ class ASGIApp:
         kind = scope["type"]
         if kind == "http":
             self._bind(scope)
-            if not self.app._started:  # no lifespan (a Mount): the app starts with its first request
+            if not self.app.started:  # no lifespan (a Mount): the app starts with its first request
                 await self.app.startup()
             await self._http(scope, receive, send)
         elif kind == "websocket":
             self._bind(scope)
-            if not self.app._started:
+            if not self.app.started:
                 await self.app.startup()
             await self._websocket(scope, receive, send)
         elif kind == "lifespan":
