@@ -1396,9 +1396,8 @@ class App:
         """What every response gets on its way out: the protective headers, a CSRF id cookie made for it,
         its body compressed as the client accepts when it is marked ``compress`` (rweb.compression);
         and the request's form files are closed: the handler is done with them."""
-        if request._form is not None:
-            request.close()
-        if request._csrf_cookie is not None:
+        request.close()
+        if request.csrf_id is not None:
             cookie = csrf_cookie(request)
             if cookie is not None:
                 response.headers.append(("Set-Cookie", cookie))

@@ -230,12 +230,12 @@ class Request:
 
     __slots__ = (
         "_cookies",
-        "_csrf_cookie",
         "_form",
         "_query",
         "app",
         "body",
         "client",
+        "csrf_id",
         "headers",
         "method",
         "path",
@@ -271,7 +271,7 @@ class Request:
         self._query: QueryParams | None = None
         self._cookies: dict[str, str] | None = None
         self._form: QueryParams | None = None
-        self._csrf_cookie: str | None = None  # a CSRF id made by csrf_token(), set on the response
+        self.csrf_id: str | None = None  # a CSRF id made by csrf_token(), set on the response
 
     @property
     def query(self) -> QueryParams:

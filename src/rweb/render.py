@@ -87,7 +87,7 @@ MAX_PASSES = 16
 
 _ABSENT: Any = object()
 _NO_ERRORS: list[Any] = []  # shared and never appended to: see View._error
-_NO_CHILDREN: list[Any] = []  # shared and never appended to: see View._child
+_NO_CHILDREN: list[Any] = []  # shared and never appended to: see View.child
 _NO_PATCHES: dict[str, Any] = {}
 
 
@@ -222,7 +222,7 @@ class ComponentState(Tracker):
         if not self.dirty:
             self.dirty = True
             view = self.view
-            dirty = view._dirty
+            dirty = view.dirty
             dirty.append(self)
             if len(dirty) == 1 and not view.hold and view.on_dirty is not None:
                 view.on_dirty()
@@ -262,11 +262,11 @@ class View:
     """The components of one page, their renders, and what is dirty."""
 
     __slots__ = (
-        "_dirty",
         "_moved",
         "_patches",
         "actions",
         "comps",
+        "dirty",
         "epoch",
         "errors",
         "hold",
@@ -279,7 +279,7 @@ class View:
         self.comps: dict[str, ComponentState] = {}
         self.root = ComponentState(ROOT, render_page, self, None)
         self.comps[ROOT] = self.root
-        self._dirty: list[ComponentState] = [self.root]
+        self.dirty: list[ComponentState] = [self.root]
         # While true, becoming dirty does not call on_dirty: the caller will
         # flush (a dispatch in progress, or a flush itself).
         self.hold = False
@@ -298,7 +298,7 @@ class View:
 
     @property
     def is_dirty(self) -> bool:
-        return bool(self._dirty)
+        return bool(self.dirty)
 
     # -- rendering ---------------------------------------------------------
 
@@ -307,7 +307,7 @@ class View:
         for c in self.comps.values():
             c.statics = c.dyns = None
             c.dirty = True
-        self._dirty = [self.root]
+        self.dirty = [self.root]
         out = self.flush()
         for err in self.errors:
             if err.component == ROOT or isinstance(err.cause, DuplicateComponentError):
@@ -324,27 +324,27 @@ class View:
         patches: dict[str, Any] = {}
         if self.errors:
             self.errors = _NO_ERRORS
-        if not self._dirty:
+        if not self.dirty:
             return patches
         hold = self.hold
         self.hold = True
         self._patches = patches
         try:
             passes = 0
-            while self._dirty:
+            while self.dirty:
                 passes += 1
                 if passes > MAX_PASSES:
-                    names = sorted({c.name for c in self._dirty})
-                    self._dirty = []
+                    names = sorted({c.name for c in self.dirty})
+                    self.dirty = []
                     err = RenderError(
                         names[0],
                         RuntimeError(f"components {names} keep invalidating themselves while rendering"),
                     )
-                    self._error(err)
+                    self.report(err)
                     break
                 self.epoch += 1
-                batch = self._dirty
-                self._dirty = []
+                batch = self.dirty
+                self.dirty = []
                 if len(batch) > 1:
                     batch.sort(key=_depth)
                 comps = self.comps
@@ -359,12 +359,12 @@ class View:
             for c, old in moved:
                 # mypy widens ``old`` to the Optional of comps.get after the ``is``: it is not None.
                 if self.comps.get(old.name) is old and c.name in old.children and c.parent is not old:  # type: ignore[union-attr]
-                    self._error(RenderError(c.parent.name, DuplicateComponentError(
+                    self.report(RenderError(c.parent.name, DuplicateComponentError(
                         f"component name {c.name!r} is used twice in one page "
                         f"(in {old.name!r} and {c.parent.name!r})")))  # type: ignore[union-attr]
         return patches
 
-    def _error(self, err: RenderError) -> None:
+    def report(self, err: RenderError) -> None:
         if self.errors is _NO_ERRORS:
             self.errors = []
         self.errors.append(err)
@@ -374,7 +374,7 @@ class View:
         for c in self.comps.values():
             unsubscribe(c)
         self.comps.clear()
-        self._dirty = []
+        self.dirty = []
 
     def _render(self, comp: ComponentState, patches: dict[str, Any]) -> None:
         name = comp.name
@@ -402,12 +402,12 @@ class View:
                 log.error("component %r failed to render (ref %s): %s", name, err.ref, exc)
             elif not isinstance(exc, DuplicateComponentError | RenderError):
                 log.error("component %r failed to render (ref %s)", name, err.ref, exc_info=exc)
-            self._error(err)
+            self.report(err)
             # Children created by this failed render are not on the page: drop them.
             keep = set(old_children)
             for child in p.kids:
                 if child not in keep:
-                    self._dispose(child, patches, notify=False)
+                    self.dispose(child, patches, notify=False)
             if patches.get(name, 0) is None:
                 if earlier is _ABSENT:
                     del patches[name]
@@ -448,7 +448,7 @@ class View:
                     if child not in live:
                         c = self.comps.get(child)
                         if c is not None and c.parent is comp:
-                            self._dispose(child, patches, notify=True)
+                            self.dispose(child, patches, notify=True)
             comp.children = new_children
         if p.acts or comp.actions:
             actions = _shared_actions(p.acts) if p.acts else None
@@ -463,7 +463,7 @@ class View:
                 bound |= c.actions
         self.actions = _shared_actions(bound) if bound else _NO_ACTIONS
 
-    def _dispose(self, name: str, patches: dict[str, Any], notify: bool) -> None:
+    def dispose(self, name: str, patches: dict[str, Any], notify: bool) -> None:
         c = self.comps.pop(name, None)
         if c is None:
             return
@@ -478,7 +478,7 @@ class View:
         for child in c.children:
             cc = self.comps.get(child)
             if cc is not None and cc.parent is c:
-                self._dispose(child, patches, notify)
+                self.dispose(child, patches, notify)
 
     def _may_rerender(self, comp: ComponentState | None) -> bool:
         """Could ``comp`` still render again in this flush (it or an ancestor is dirty or rendering)?"""
@@ -493,7 +493,7 @@ class View:
             comp = comp.parent
         return False
 
-    def _child(self, node: Component, p: RenderContext, room: int) -> CRef:
+    def child(self, node: Component, p: RenderContext, room: int) -> CRef:
         name = node.name
         parent: ComponentState = p.comp  # type: ignore[assignment]  # a child renders inside a component
         if name == ROOT:
@@ -742,7 +742,7 @@ def _walk(node: Any, p: RenderContext, cur: str, room: int) -> str:
             if type(tree) is Element:  # (one call less: in plain Python, calls are the stack)
                 return _element(tree, p, cur, room - 1)
             return _walk(tree, p, cur, room - 1)
-        v = view._child(node, p, room - 1)
+        v = view.child(node, p, room - 1)
     elif t is Markup:
         v = str.__str__(node)
     elif t is float:

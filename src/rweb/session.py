@@ -203,7 +203,7 @@ class Session:
             return None, result  # still held: finish() awaits it, then re-renders
         view.hold = False
         t1 = _lap(self, "handler", action, t0)
-        if not view._dirty:
+        if not view.dirty:
             return {}, error
         try:
             patches = view.flush()
@@ -246,7 +246,7 @@ class Session:
         """An awaitable from :meth:`dispatch` that will never be awaited: discard it and release the page."""
         _discard(pending)
         self.view.hold = False
-        if self.view._dirty and not self.closed:
+        if self.view.dirty and not self.closed:
             self._on_dirty()
 
     def flush(self) -> tuple[dict[str, Any], tuple[str, str] | None]:
@@ -256,7 +256,7 @@ class Session:
 
     def _rerender(self, action: str, error: tuple[str, str] | None) -> tuple[dict[str, Any], tuple[str, str] | None]:
         view = self.view
-        if not view._dirty:
+        if not view.dirty:
             return {}, error
         t0 = _ticks()
         try:
@@ -337,7 +337,7 @@ class Session:
         log.error("session %s: component %r failed to render (ref %s)", self.writer_id, err.component, err.ref,
                   exc_info=exc)
         for _ in range(3):  # each failure takes its component out of the next pass
-            view._dirty = [c for c in view.comps.values() if c.dirty]
+            view.dirty = [c for c in view.comps.values() if c.dirty]
             try:
                 view.flush()
                 break
@@ -348,7 +348,7 @@ class Session:
         else:
             for c in view.comps.values():
                 c.dirty = False
-            view._dirty = []
+            view.dirty = []
         comps = view.comps
         # Components made by a render that was cut short and not used since are on no page.
         live: set[str] = set()
@@ -361,18 +361,18 @@ class Session:
                 if cc is not None and cc.parent is c and child not in live:
                     todo.append(cc)
         for name in [n for n in comps if n not in live]:
-            view._dispose(name, {}, False)
+            view.dispose(name, {}, False)
         patches = {
             c.name: full(c.statics, c.dyns)
             for c in sorted(comps.values(), key=_depth)
             if c.statics is not None and c.dyns is not None
         }
-        view._error(err)
+        view.report(err)
         return patches
 
     # -- blocking ---------------------------------------------------------------------
 
-    def _blocked(self, what: str, action: str, seconds: float) -> None:
+    def report_blocked(self, what: str, action: str, seconds: float) -> None:
         if what == "handler":
             if self.handlers is not None:
                 fn = self.handlers.get(action)
@@ -396,7 +396,7 @@ def _lap(session: Session, what: str, action: str, t0: float) -> float:
 
 
 def _slow_path(session: Session, what: str, action: str, seconds: float) -> None:
-    session._blocked(what, action, seconds)
+    session.report_blocked(what, action, seconds)
 
 
 def report_slow(name: str, writer_id: Any, seconds: float, threshold: float) -> None:

@@ -191,7 +191,7 @@ class Entry(Tracker):
     def invalidate(self) -> None:
         if not self.dirty:
             self.dirty = True
-            self.service._mark(self)
+            self.service.mark(self)
 
 
 class Snapshots:
@@ -263,7 +263,7 @@ class Snapshots:
 
     # -- saving ---------------------------------------------------------------------
 
-    def _mark(self, entry: Entry) -> None:
+    def mark(self, entry: Entry) -> None:
         self._dirty.append(entry)
         if self._timer is None and self.app.scheduler.loop is not None:
             if self.app.scheduler.on_loop_thread():
@@ -329,7 +329,7 @@ class Snapshots:
         doc.update(v=VERSION, path=entry.path, last=last, objs=data)
         blob = orjson.dumps(doc)
         if len(blob) > self.limit:
-            self._warn(
+            self.warn(
                 f"size:{entry.key}",
                 "session %s: its snapshot is %d bytes, over the limit of %d (App(snapshot_limit=...)): "
                 "not kept; a resume in another process starts afresh",
@@ -351,7 +351,7 @@ class Snapshots:
             log.exception("session snapshot failed")
             return None
 
-    def _warn(self, what: str, msg: str, *args: Any) -> None:
+    def warn(self, what: str, msg: str, *args: Any) -> None:
         if what not in self._warned:
             self._warned.add(what)
             log.warning(msg, *args)
@@ -513,16 +513,14 @@ class _Encoder:
             return ["x"]
         t = type(obj)
         if t is RList:
-            obj._read()
             try:
-                return ["l", [self.value(v) for v in obj._items]]
+                return ["l", [self.value(v) for v in obj]]  # read as a render reads it: tracked
             except _Unsaved as exc:
                 self.unsaved(f"an RList (object {i})", exc)
                 return ["x"]
         if t is RDict:
-            obj._read()
             try:
-                return ["d", [[self.key(k), self.value(v)] for k, v in obj._items.items()]]
+                return ["d", [[self.key(k), self.value(v)] for k, v in obj.copy().items()]]  # tracked
             except _Unsaved as exc:
                 self.unsaved(f"an RDict (object {i})", exc)
                 return ["x"]
@@ -538,7 +536,7 @@ class _Encoder:
     def unsaved(self, where: str, exc: _Unsaved) -> None:
         if type(exc) is _Shared:  # the setup's value is the right one: the same shared record
             return
-        self.service._warn(
+        self.service.warn(
             f"unsaved:{where}",
             "%s holds %s, which a session snapshot cannot save: after a resume in another process it has "
             "the value the page's setup gave it (save JSON values, records, RList/RDict; or declare the "
@@ -648,7 +646,7 @@ class _Decoder:
                 setattr(obj, name, value)
         else:
             was = doc[1] if kind == "r" else _KINDS[kind]
-            self.service._warn(
+            self.service.warn(
                 f"mismatch:{i}:{was}",
                 "session snapshot: object %d was %s, the page's setup now makes %s: not restored "  # pragma: no mutate (wording)
                 "(did the setup change between the two processes?)",  # pragma: no mutate (wording)

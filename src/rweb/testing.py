@@ -61,7 +61,6 @@ from .connection import Connection, page_info
 from .http import Request, Response, error_response
 from .protocol import assemble
 from .session import ConnectionInfo
-from .transport import admit
 from .upload import chunk_frame
 
 __all__ = [
@@ -337,7 +336,7 @@ class _PendingLoop:
                 fn, args = ready.popleft()
                 fn(*args)
             for client in list(self.clients):
-                client._follow()
+                client.follow_effects()
             if not ready and self._step_tasks():
                 continue  # a background task (conn.spawn) ran and may have queued work
             if not ready:
@@ -1063,10 +1062,6 @@ class Client:
         self._watchers: list[Callable[[dict[str, Any]], None]] = []  # told of each message applied (Page)
         self._loop = _pending_loop(app)
         info = _socket_info(app, http, url, info, cookies, headers)
-        admitted = admit(app, info)
-        if admitted is None:  # as a server refuses the handshake (403)
-            raise RuntimeError(f"the socket was refused: Origin {info.headers.get('origin')!r} is not allowed")
-        info = admitted
         if url is None:
             page = page_info(info)
             url = page.path + (f"?{urlencode(list(page.query.items()))}" if page.query else "")
@@ -1353,6 +1348,15 @@ class Client:
             items = items[:limit] if limit > 0 else items[limit:]
             rows.clear()
             rows.update(items)
+
+    def follow_effects(self) -> None:
+        """Carry out the effects received and not carried out yet (the in-process loop calls it
+        after running what was pending), as the browser client does."""
+        self._follow()
+
+    def watch(self, fn: Callable[[dict[str, Any]], None]) -> None:
+        """Call ``fn(message)`` after each message from the server is applied (a Page keeps its DOM so)."""
+        self._watchers.append(fn)
 
     def _follow(self) -> None:
         """Carry out the effects received, in order, as the browser client does."""

@@ -7,7 +7,9 @@ of glue, in this order:
 
 1. the handshake: ``info = admit(app, ConnectionInfo.from_request(target, headers, peer))``;
    ``None``: refuse it (403 before the upgrade; ``POLICY_VIOLATION`` where
-   only a close can be sent);
+   only a close can be sent).  (The in-process test client skips this step:
+   a test joins with the headers it gives, as it always could, see
+   docs/testing.md);
 2. ``connection = Connection(app, app.next_writer_id(), info, send, schedule, hangup)``,
    then ``first, close = connection.start()``: send ``first`` (``None``: the
    session is being restored, its first message comes through ``send``),
