@@ -27,12 +27,10 @@ import asyncio
 import dataclasses
 import hashlib
 import inspect
-import itertools
 import logging
 import os
 import re
 import secrets
-import time
 import warnings
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -60,9 +58,11 @@ from .http import (
     is_local_path,
     to_response,
 )
-from .proxies import TrustedProxies, bucket
+from .loglimit import LogLimit
+from .proxies import TrustedProxies
 from .pubsub import LocalPubSub, PubSub
 from .reactive import SharedStateError
+from .registry import SessionRegistry
 from .render import describe, error_ref
 from .routing import Route, Router, takes_conn
 from .scheduler import Scheduler
@@ -580,7 +580,7 @@ class App:
         self.slow_callback_ms = slow_callback_ms
         # In seconds, as sessions compare it (0.0: off).
         self.slow_callback = (slow_callback_ms or 0) / 1000
-        self._refusals = _LogLimit()
+        self._refusals = LogLimit()
         self.router = Router()
         self.static: dict[str, Any] = {}
         for prefix, folder in (static or {}).items():
@@ -592,7 +592,6 @@ class App:
         self.has_secret_key = secret_key is not None
         self.signer = Signer(secret_key if secret_key is not None else secrets.token_bytes(32))
         # -- services (per process: forked workers each get their own copy) --
-        self.sessions: dict[Any, Any] = {}  # writer id -> live Connection
         # broker: None (topics within this process), "redis://..." (rweb.broker_redis,
         # started in each worker by startup()), or a PubSub object.
         self.broker = broker
@@ -601,14 +600,18 @@ class App:
         self.resume_grace = resume_grace
         # Sessions held for their browsers (lost sockets) at most, in all and per client address
         # (None: no cap per address); past either, the oldest ends (docs/security.md).
-        if max_detached < 0 or (max_detached_per_address is not None and max_detached_per_address < 0):
-            raise ValueError("max_detached and max_detached_per_address must be >= 0")
-        self.max_detached = max_detached
-        self.max_detached_per_address = max_detached_per_address
-        self._detached: dict[Any, str | None] = {}  # Connection -> its address's bucket, oldest first
-        self._detached_by: dict[str, dict[Any, None]] = {}  # bucket -> its Connections, oldest first
-        self._evictions = _LogLimit(1)
-        self.evicted = 0  # sessions ended to keep within those caps (a counter, for tests and stats)
+        # The sessions' event loop once bound, its thread, and this process life's id (rweb.scheduler).
+        self.scheduler = Scheduler()
+        # The live sessions, their hooks, the writer ids, the resumes (rweb.registry).
+        self.registry = SessionRegistry(
+            self.signer,
+            self.scheduler,
+            lambda: self.snapshots,
+            max_detached=max_detached,
+            max_detached_per_address=max_detached_per_address,
+            behind_trusted_proxies=trusted_proxies is not None,
+        )
+        self.sessions = self.registry.live  # writer id -> live Connection
         # The proxies whose proxy_header says who the client is (rweb.proxies; None: the peer is).
         self.trusted_proxies = None if trusted_proxies is None else TrustedProxies(trusted_proxies, proxy_header)
         # Where sessions' snapshots go for a resume in another process (rweb.snapshot):
@@ -619,18 +622,13 @@ class App:
         self.snapshot_interval = snapshot_interval
         self.snapshot_limit = snapshot_limit
         self.snapshots: Any = None  # rweb.snapshot.Snapshots once served with a store
-        # The sessions' event loop once bound, its thread, and this process life's id (rweb.scheduler).
-        self.scheduler = Scheduler()
         self.pubsub: PubSub = broker if broker is not None and not isinstance(broker, str) else LocalPubSub()
         self._presence: tuple[Any, Any] | None = None
         self._started = False
         self._shared: dict[str, Any] = {}  # name -> rweb.sharing.Replica
-        self._start_hooks: list[Hook] = []
         self._startup_hooks: list[LifeHook] = []  # on_startup / on_shutdown: per process
         self._shutdown_hooks: list[LifeHook] = []
         self._tasks: set[asyncio.Task[Any]] = set()  # app.spawn's, cancelled at shutdown
-        self._end_hooks: list[Hook] = []
-        self._ids = itertools.count(0)
         # Cookie tokens redeemed (the last COOKIE_TOKEN_TTL s), in memory the workers forked
         # from this process share; with a Redis broker, Redis keeps them instead.
         self._used_tokens = UsedTokens(max_cookie_tokens)
@@ -740,12 +738,12 @@ class App:
 
     def on_session_start(self, fn: Hook) -> Hook:
         """``fn(conn)`` when a live session has started (after its setup)."""
-        self._start_hooks.append(fn)
+        self.registry.start_hooks.append(fn)
         return fn
 
     def on_session_end(self, fn: Hook) -> Hook:
         """``fn(conn)`` when a live session ends: socket closed, navigated away, server stopping."""
-        self._end_hooks.append(fn)
+        self.registry.end_hooks.append(fn)
         return fn
 
     def on_startup(self, fn: LifeHook) -> LifeHook:
@@ -770,19 +768,12 @@ class App:
         self._shutdown_hooks.append(fn)
         return fn
 
-    def _run_hooks(self, hooks: list[Hook], conn: Conn, what: str) -> None:
-        for fn in hooks:
-            try:
-                fn(conn)
-            except BaseException:  # user code: SystemExit, KeyboardInterrupt... stop only this hook
-                log.exception("session %s: a session %s hook raised", conn.writer_id, what)
-
     # -- the scheduler ---------------------------------------------------------
 
     def bind(self, loop: asyncio.AbstractEventLoop, worker_index: int = 0, workers: int = 1) -> None:
         """Called by a transport when it starts serving on ``loop`` (one per process)."""
         self.scheduler.bind(loop)  # after the fork: each worker its own boot id
-        self._ids = itertools.count(worker_index, max(workers, 1))
+        self.registry.number(worker_index, workers)
         self._start_snapshots()  # with a session_store given; a Redis broker's starts with startup()
 
     @property
@@ -991,79 +982,50 @@ class App:
     # -- resuming sessions ----------------------------------------------------------------
 
     def resume_token(self, connection: Any) -> str:
-        """The token a browser presents to get ``connection``'s session back after a lost socket.
-
-        Signed with the app's key, bound to this process's life (a token from
-        before a restart, or from another worker, matches nothing but the
-        session's snapshot) and to the socket that holds the session (its
-        ``nonce``): a resume hands out a new token and spends the old one.
-        """
-        return self.signer.sign(f"{self.scheduler.boot}.{connection.writer_id}.{connection.nonce}")
+        """The token a browser presents to get ``connection``'s session back after a lost socket (rweb.registry)."""
+        return self.registry.resume_token(connection)
 
     def resume_target(self, token: str, info: ConnectionInfo) -> Any:
         """What ``token`` names: a connection of this process that can be taken over (claimed: the
         token is spent); the snapshot key of another process's session (a str, with a snapshot
         store); or None (a fresh session)."""
-        from .signing import BadSignature
-
-        try:
-            boot, wid, nonce = self.signer.unsign(token).split(".")
-        except (BadSignature, ValueError):
-            return None
-        if not (boot.isalnum() and wid.isdigit() and nonce.isalnum()):  # not one resume_token made
-            return None
-        if boot != self.scheduler.boot:
-            snapshots = self.snapshots
-            return snapshots.key_for(wid, nonce, boot) if snapshots is not None else None
-        connection = self.sessions.get(int(wid))
-        if connection is None or not connection.resumable() or not connection.claim(nonce):
-            return None
-        return connection
+        return self.registry.resume_target(token, info)
 
     def end_detached(self) -> None:
         """End every session still waiting for its browser (the server stops)."""
-        for connection in list(self.sessions.values()):
-            if connection.detached():
-                connection.close()
+        self.registry.end_detached()
 
     def detached(self, connection: Any) -> None:
         """``connection``'s socket was lost and its session waits for its browser: counted against
         ``max_detached`` and ``max_detached_per_address``; past either, the oldest waiting ends."""
-        key = bucket(connection.address)
-        self._detached[connection] = key
-        waiting = self._detached
-        while len(waiting) > self.max_detached:
-            self._evict(next(iter(waiting)), "max_detached", self.max_detached)
-        cap = self.max_detached_per_address
-        if key is not None and cap is not None and connection in waiting:
-            same = self._detached_by.setdefault(key, {})
-            same[connection] = None
-            while len(same) > cap:
-                self._evict(next(iter(same)), "max_detached_per_address", cap)
+        self.registry.detached(connection)
 
     def undetached(self, connection: Any) -> None:
         """``connection`` no longer waits (resumed, expired, ended)."""
-        key = self._detached.pop(connection, None)
-        if key is not None:
-            same = self._detached_by.get(key)
-            if same is not None:
-                same.pop(connection, None)
-                if not same:
-                    del self._detached_by[key]
+        self.registry.undetached(connection)
 
-    def _evict(self, connection: Any, setting: str, cap: int) -> None:
-        self.evicted += 1
-        if self._evictions.allow():
-            log.warning(
-                "resume: more dropped sessions waiting for their browsers than App(%s=%d)%s: the oldest "
-                "(session %s, client %s) ended, %d so far%s",
-                setting, cap, "" if setting == "max_detached" else " from one address",
-                connection.writer_id, connection.address, self.evicted,
-                " (behind a proxy? App(trusted_proxies=...): see docs/security.md)"
-                if setting != "max_detached" and self.trusted_proxies is None else "",
-            )
-        self.undetached(connection)
-        connection.close()
+    @property
+    def max_detached(self) -> int:
+        """Sessions held for their browsers (lost sockets) at most; past it, the oldest ends."""
+        return self.registry.max_detached
+
+    @max_detached.setter
+    def max_detached(self, value: int) -> None:
+        self.registry.max_detached = value
+
+    @property
+    def max_detached_per_address(self) -> int | None:
+        """Such sessions at most per client address (None: no cap)."""
+        return self.registry.max_detached_per_address
+
+    @max_detached_per_address.setter
+    def max_detached_per_address(self, value: int | None) -> None:
+        self.registry.max_detached_per_address = value
+
+    @property
+    def evicted(self) -> int:
+        """Sessions ended to keep within those caps (a counter, for tests and stats)."""
+        return self.registry.evicted
 
     def client_address(self, peer: str | None, headers: Mapping[str, str] | Headers) -> str | None:
         """The client's address: the socket's ``peer``, or, from a trusted proxy, the one its
@@ -1086,7 +1048,7 @@ class App:
 
     def next_writer_id(self) -> int:
         """A writer id unique across this server's worker processes."""
-        return next(self._ids)
+        return self.registry.next_writer_id()
 
     def call_soon(self, fn: Callable[..., Any], *args: Any) -> None:
         """Run ``fn(*args)`` on the sessions' event loop, from any thread."""
@@ -1210,28 +1172,22 @@ class App:
     def session_started(self, conn: Conn | None, connection: Any) -> None:
         """``connection``'s session is live: registered by its writer id; the start hooks get ``conn``
         (None: the setup kept no conn, hence no hooks)."""
-        self.sessions[connection.writer_id] = connection
-        if conn is not None and self._start_hooks:
-            self._run_hooks(self._start_hooks, conn, "start")
+        self.registry.started(conn, connection)
 
     def session_ended(self, conn: Conn | None, connection: Any) -> None:
         """``connection``'s session ended: if it started, it is unregistered and the end hooks get ``conn``."""
-        wid = connection.writer_id
-        if self.sessions.get(wid) is connection:  # it started: its end hooks run
-            del self.sessions[wid]
-            if conn is not None and self._end_hooks:
-                self._run_hooks(self._end_hooks, conn, "end")
+        self.registry.ended(conn, connection)
 
     def session_moved(self, connection: Any) -> None:
         """``connection`` took its writer id's session over (a resume): the registered one from now."""
-        self.sessions[connection.writer_id] = connection
+        self.registry.moved(connection)
 
     def keeps_conn(self, conn: Conn) -> bool:
         """Must a live session keep its ``conn`` (it holds the headers)?  When user code may reach it
         (session hooks, a setup that takes it) or a live navigation may take the socket to another page."""
         route = conn.route
         return bool(
-            self._start_hooks or self._end_hooks or self.pages > 1 or (route is not None and takes_conn(route.endpoint))
+            self.registry.start_hooks or self.registry.end_hooks or self.pages > 1 or (route is not None and takes_conn(route.endpoint))
         )
 
     def bare_conn(self, writer_id: Any) -> Conn:
@@ -1548,22 +1504,4 @@ def _name(fn: Any) -> str:
     return getattr(fn, "__qualname__", None) or repr(fn)
 
 
-class _LogLimit:
-    """At most ``per_second`` log lines a second for one kind of event (floods stay out of the log)."""
-
-    __slots__ = ("count", "per_second", "second")
-
-    def __init__(self, per_second: int = 5) -> None:
-        self.per_second = per_second
-        self.second = 0
-        self.count = 0
-
-    def allow(self) -> bool:
-        now = int(time.monotonic())
-        if now != self.second:
-            self.second, self.count = now, 0
-        self.count += 1
-        return self.count <= self.per_second
-
-
-_claim_refusals = _LogLimit()  # cookie tokens refused while the broker cannot answer
+_claim_refusals = LogLimit()  # cookie tokens refused while the broker cannot answer

@@ -177,7 +177,7 @@ class Metrics:
         if server is not None:
             app = server.app
             e.sessions.labels("live").set(len(server.live))
-            e.sessions.labels("detached").set(len(getattr(app, "_detached", ())))
+            e.sessions.labels("detached").set(len(app.registry.waiting))
             stats = getattr(app.pubsub, "stats", None)
             if stats is not None:
                 s = stats()
