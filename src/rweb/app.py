@@ -29,7 +29,6 @@ import hashlib
 import inspect
 import logging
 import os
-import re
 import secrets
 import warnings
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -59,6 +58,7 @@ from .http import (
     to_response,
 )
 from .loglimit import LogLimit
+from .origins import OriginPolicy
 from .proxies import TrustedProxies
 from .pubsub import LocalPubSub, PubSub
 from .reactive import SharedStateError
@@ -565,8 +565,8 @@ class App:
         self.socket_path = socket_path
         self.favicon = favicon
         # None: a socket is accepted from a page of the host it connects to.
-        self.allowed_origins = None if allowed_origins is None else _origin_patterns(allowed_origins)
-        self._origin_res = None if self.allowed_origins is None else tuple(map(_origin_re, self.allowed_origins))
+        self.origins = OriginPolicy(allowed_origins)  # rweb.origins
+        self.allowed_origins = self.origins.allowed
         # What every HTTP response gets unless it sets the header itself (rweb.security).
         self.security_headers = header_defaults(security_headers)
         # Pages' first paints (and handlers' responses marked ``compress``) gzipped when asked (rweb.compression).
@@ -580,7 +580,6 @@ class App:
         self.slow_callback_ms = slow_callback_ms
         # In seconds, as sessions compare it (0.0: off).
         self.slow_callback = (slow_callback_ms or 0) / 1000
-        self._refusals = LogLimit()
         self.router = Router()
         self.static: dict[str, Any] = {}
         for prefix, folder in (static or {}).items():
@@ -1201,74 +1200,15 @@ class App:
     # -- the socket's Origin ------------------------------------------------------------
 
     def origin_allowed(self, headers: Mapping[str, str]) -> bool:
-        """May a WebSocket with these (lower-case) request headers join?
-
-        As Phoenix's ``check_origin``: a browser always sends ``Origin`` with a
-        WebSocket, and a page from another site must not open a socket that
-        carries this site's cookies (cross-site WebSocket hijacking).  By
-        default the Origin's host and port must be the ``Host`` the socket
-        connects to; ``App(allowed_origins=[...])`` lists the origins allowed
-        instead (``"https://app.example.com"``, ``"https://*.example.com"``,
-        or ``"*"`` for any).  ``Origin: null`` (sandboxed frames, ``file:``
-        pages) is refused unless listed.  A request without ``Origin`` comes
-        from no browser (the seed's benchmark client, a test) and is accepted.
-        Refusals are logged (rate-limited).
-        """
-        origin = headers.get(_ORIGIN)
-        if origin is None:
-            return True
-        ok = self._origin_ok(origin, headers.get(_HOST))
-        if not ok and self._refusals.allow():
-            log.warning("WebSocket refused: Origin %r is not allowed (Host %r)", origin, headers.get(_HOST))  # pragma: no mutate (log wording)
-        return ok
-
-    def _origin_ok(self, origin: str, host: str | None) -> bool:
-        """The rule: ``origin`` is listed in ``allowed_origins``, or (none listed) is the ``host`` itself.
-
-        Exact: scheme ``http``/``https``, then host and port equal to ``host``,
-        never a prefix or a suffix of it (``https://a.example.evil.com`` is not
-        ``a.example``).  ``host=None``: only a listed origin passes.
-        """
-        origin = origin.strip().lower()
-        patterns = self._origin_res
-        if patterns is not None:
-            return any(p.fullmatch(origin) for p in patterns)
-        if not host:
-            return False
-        host = host.strip().lower()
-        return origin == "https://" + host or origin == "http://" + host
+        """May a WebSocket with these (lower-case) request headers join?  See :meth:`rweb.origins.OriginPolicy.origin_allowed`:
+        by default the ``Origin``'s host and port must be the ``Host`` the socket connects to,
+        ``App(allowed_origins=[...])`` lists the origins allowed instead; no ``Origin``: no browser, accepted."""
+        return self.origins.origin_allowed(headers)
 
     def cross_site(self, request: Request) -> bool:
-        """Is ``request`` a state-changing request from another site, to refuse (CSRF)?
-
-        Go 1.25's ``CrossOriginProtection``: GET, HEAD and OPTIONS always pass;
-        ``Sec-Fetch-Site: same-origin`` or ``none`` (typed by the user) passes,
-        ``same-site`` and ``cross-site`` pass only from an origin listed in
-        ``allowed_origins``; without ``Sec-Fetch-Site`` (older browsers) the
-        ``Origin`` must pass the socket's rule (:meth:`origin_allowed`).  A
-        request with neither header comes from no browser and passes.
-        Refusals are logged (rate-limited).
-        """
-        if request.method in SAFE_METHODS:
-            return False
-        headers = request.headers
-        origin = headers.get(_ORIGIN)
-        site = headers.get(_SEC_FETCH_SITE)
-        if site is not None:
-            site = site.strip().lower()
-            if site in ("same-origin", "none"):
-                return False
-            ok = origin is not None and self._origin_ok(origin, None)
-        elif origin is None:
-            return False
-        else:
-            ok = self._origin_ok(origin, headers.get(_HOST))
-        if not ok and self._refusals.allow():
-            log.warning(
-                "%s %s refused: a cross-site request (Origin %r, Sec-Fetch-Site %r, Host %r)",  # pragma: no mutate (log wording)
-                request.method, request.path, origin, site, headers.get(_HOST),  # pragma: no mutate (log wording)
-            )
-        return not ok
+        """Is ``request`` a state-changing request from another site, to refuse (CSRF)?  See
+        :meth:`rweb.origins.OriginPolicy.cross_site`."""
+        return self.origins.cross_site(request)
 
     # -- cookies set from a live session ------------------------------------------
 
@@ -1469,28 +1409,6 @@ def sendable(response: Response) -> Response:
         log.exception("a response cannot be sent as it is (a header); answering 500")  # pragma: no mutate (log wording)
         return error_response(500)
     return response
-
-
-def _origin_patterns(origins: Iterable[str]) -> tuple[str, ...]:
-    if isinstance(origins, str):
-        raise TypeError("allowed_origins is a list of origins, not one string")  # pragma: no mutate (wording)
-    return tuple(o.strip().lower().removesuffix("/") for o in origins)
-
-
-# The request headers the Origin rules read (lower case: the socket's headers come so, Request's any case).
-_ORIGIN, _HOST, _SEC_FETCH_SITE = "origin", "host", "sec-fetch-site"
-
-
-def _origin_re(pattern: str) -> re.Pattern[str]:
-    """An allowed origin as the regex it stands for: ``*`` any origin, ``https://*.example.com``
-    any subdomain of example.com (not the domain itself), anything else itself exactly."""
-    if pattern == "*":
-        return re.compile(".*")
-    return re.compile(re.escape(pattern).replace(r"://\*\.", "://" + _SUBDOMAIN))
-
-
-# The subdomain part of an origin a wildcard matches: DNS labels, nothing else (no "@", "/", ":").
-_SUBDOMAIN = r"[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?\."
 
 
 async def _call(fn: LifeHook) -> None:
