@@ -28,6 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from processes import http_request
@@ -730,3 +731,27 @@ def test_the_client_address_from_a_trusted_proxy(wire: Any) -> None:
                 assert "198.51.100.1" in assemble((await wire.recv(ws))["c"])
 
         wire.run(main())
+
+
+def test_a_close_with_the_client_heartbeats_code_keeps_the_session_for_a_resume(plain: Uvicorn, wire: Any) -> None:
+    """rweb.js closes a socket its heartbeat found dead with 4000 and joins again with its token: the session
+    is kept under uvicorn as under the built-in server (tests/test_resume.py), not ended as by a tab closed."""
+
+    async def main() -> None:
+        async with wire.connect(plain.ws("/ws")) as ws:
+            init = await wire.recv(ws)
+            assert (await wire.ask(ws, INC))["d"] == {"display": {"1": "1"}}
+            await ws.close(4000, "no heartbeat")
+        await asyncio.sleep(0.3)  # the server has seen the close (a resume racing it would take the session anyway)
+        async with wire.connect(plain.ws("/ws?tok=" + quote(init["tok"]))) as again:
+            resumed = await wire.recv(again)
+            assert resumed.get("resumed") is True and "fresh" not in resumed
+            assert resumed["c"]["display"]["d"] == ["Count: ", "1"]  # the same session, its count kept
+        async with wire.connect(plain.ws("/ws")) as ws:  # a close with 1000 (a tab closed) ends it
+            init = await wire.recv(ws)
+            await ws.close(1000)
+        await asyncio.sleep(0.3)
+        async with wire.connect(plain.ws("/ws?tok=" + quote(init["tok"]))) as again:
+            assert (await wire.recv(again)).get("fresh") is True
+
+    wire.run(main())

@@ -294,10 +294,10 @@ def test_dropped_sessions_past_the_cap_end_oldest_first(wire: Any, caplog: Any) 
             held = []
             for _ in range(5):
                 held.append(await dropped(wire, srv.ws_url))
-                await settled(lambda: len(app._detached) + len(ended) == len(held))
+                await settled(lambda: len(app.registry.waiting) + len(ended) == len(held))
             wids = [wid for wid, _ in held]
             assert ended == wids[:2]  # the two oldest, in order
-            assert len(app._detached) == 3 and app.evicted == 2
+            assert len(app.registry.waiting) == 3 and app.evicted == 2
             for i, (_, token) in enumerate(held):
                 ws, init = await rejoin(wire, srv.ws_url, token)
                 assert init.get("resumed" if i >= 2 else "fresh") is True, (i, init)
@@ -315,7 +315,7 @@ def test_the_per_address_cap_reads_forwarded_addresses_only_from_trusted_proxies
         async def main() -> None:
             a = [await dropped(wire, srv.ws_url, "203.0.113.7") for _ in range(3)]
             b = await dropped(wire, srv.ws_url, "198.51.100.1, 127.0.0.1")  # through two proxies of ours
-            assert await settled(lambda: len(ended) == 1 and len(app._detached) == 3)
+            assert await settled(lambda: len(ended) == 1 and len(app.registry.waiting) == 3)
             assert ended == [a[0][0]]  # the first of 203.0.113.7's three
             assert clients[a[1][0]] == "203.0.113.7" and clients[b[0]] == "198.51.100.1"
 
@@ -332,7 +332,7 @@ def test_a_forwarded_header_from_an_untrusted_peer_is_ignored(wire: Any, trusted
 
         async def main() -> None:
             wids = [(await dropped(wire, srv.ws_url, f"203.0.113.{i}"))[0] for i in range(3)]
-            assert await settled(lambda: len(ended) == 1 and len(app._detached) == 2)
+            assert await settled(lambda: len(ended) == 1 and len(app.registry.waiting) == 2)
             assert ended == [wids[0]]  # one address: 127.0.0.1
             assert {clients[w] for w in wids} == {"127.0.0.1"}
 
@@ -349,7 +349,34 @@ def test_connect_and_drop_cycles_keep_at_most_the_cap(wire: Any) -> None:
             while n < 400 and time.monotonic() < deadline:
                 await asyncio.gather(*(dropped(wire, srv.ws_url) for _ in range(20)))
                 n += 20
-            assert await settled(lambda: len(ended) == n - 50 and len(app._detached) == 50)
+            assert await settled(lambda: len(ended) == n - 50 and len(app.registry.waiting) == 50)
             assert len(app.sessions) == 50, n
+
+        wire.run(main())
+
+
+def test_a_close_with_the_client_heartbeats_code_keeps_the_session(wire: Any) -> None:
+    """rweb.js closes a socket its heartbeat found dead with 4000, then joins again: kept, as under ASGI
+    (tests/test_asgi.py); a close with 1000 (a tab closed) ends the session at once."""
+    app, events = counter_app()
+    with serve(app) as srv:
+
+        async def main() -> None:
+            ws = await wire.connect(srv.ws_url + "?url=/")
+            token = (await wire.recv(ws))["tok"]
+            await click(ws, wire, 1)
+            await ws.close(4000, "no heartbeat")
+            deadline = time.monotonic() + 5
+            while not srv.call(lambda: any(c.detached() for c in app.sessions.values())):
+                assert time.monotonic() < deadline, "the session did not wait for its browser"
+                await asyncio.sleep(0.02)
+            assert events == ["setup"]
+            async with wire.connect(srv.ws_url + "?url=/&tok=" + quote(token)) as again:
+                resumed = await wire.recv(again)
+                assert resumed["resumed"] is True and shown(resumed) == "1"
+            deadline = time.monotonic() + 5
+            while events != ["setup", "closed"]:  # the clean close of `again` ended it
+                assert time.monotonic() < deadline, events
+                await asyncio.sleep(0.02)
 
         wire.run(main())

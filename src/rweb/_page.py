@@ -272,7 +272,7 @@ class Page:
         self.focused: Element | None = None  # the control the user is in (the last filled)
         self._markup = client.html()
         self.document: Document = parse_html(self._markup)
-        client._watchers.append(self._update)
+        client.watch(self._update)
 
     # -- what the browser shows -------------------------------------------------------
 

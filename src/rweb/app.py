@@ -27,13 +27,9 @@ import asyncio
 import dataclasses
 import hashlib
 import inspect
-import itertools
 import logging
 import os
-import re
 import secrets
-import threading
-import time
 import warnings
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -44,12 +40,12 @@ from .assets import ASSET_PREFIX, Asset, asset_response
 from .client_script import CLIENT_PREFIX, client_response
 from .clock import SYSTEM_CLOCK, Clock
 from .compression import compress_response
-from .connection import takes_conn
 from .health import LIVE_PATH, READY_PATH, check_path, health_response
 from .http import (
     Headers,
     HTTPError,
     QueryParams,
+    Redirect,
     RedirectResponse,
     Request,
     Response,
@@ -61,11 +57,15 @@ from .http import (
     is_local_path,
 )
 from .http_base import format_cookie_deletion, to_response
-from .proxies import TrustedProxies, bucket
+from .loglimit import LogLimit
+from .origins import OriginPolicy
+from .proxies import TrustedProxies
 from .pubsub import LocalPubSub, PubSub
 from .reactive import SharedStateError
+from .registry import SessionRegistry
 from .render import describe, error_ref
-from .routing import Route, Router
+from .routing import Route, Router, takes_conn
+from .scheduler import Scheduler
 from .security import SAFE_METHODS, add_headers, csrf_cookie, header_defaults
 from .session import ConnectionInfo, Session, SetupError, UnknownAction, _task_cancelled
 from .signing import Signer
@@ -92,22 +92,6 @@ DEPRECATED_ORDER = (
     "or App(title=..., session_setup=...) (the order start_rweb(port, title, session_setup) uses)"
 )
 TASK_STOP_TIMEOUT = 5.0  # at shutdown, how long the app's cancelled background tasks may take to end
-
-
-class Redirect(Exception):
-    """Raise from a page's setup (or a handler) to send the browser elsewhere.
-
-    On the HTTP first paint it becomes a 303 response; in a live session the
-    browser loads ``url``.  ``url`` is a path on this site, or another site's
-    http(s) URL with ``external=True`` or a host in ``App(allowed_redirect_hosts=...)``
-    (otherwise :class:`~rweb.http.UnsafeRedirect` when the app meets it).
-    """
-
-    def __init__(self, url: str, *, external: bool = False):
-        check_redirect(url, external=True)  # a URL at all; its host is checked by the app
-        super().__init__(url)
-        self.url = url
-        self.external = external
 
 
 class Conn:
@@ -166,6 +150,38 @@ class Conn:
         self._closers: list[Callable[[], Any]] | None = None
         self._params_hook: Callable[..., Any] | None = None
         self._uploads: Any = None  # rweb.upload.Uploads, once the page allows an upload
+
+    # -- the live connection (rweb.connection; rweb.runtime.LiveConn) --------
+
+    @property
+    def connection(self) -> Any:
+        """The live :class:`~rweb.connection.Connection` serving this session, or None
+        (the HTTP first paint, or the session ended)."""
+        return self._connection
+
+    def attach(self, connection: Any) -> None:
+        """Tie this conn to the live connection that serves it (None: no longer)."""
+        self._connection = connection
+
+    @property
+    def uploads(self) -> Any:
+        """The page's :class:`rweb.upload.Uploads`, or None when it allowed none."""
+        return self._uploads
+
+    @property
+    def params_hook(self) -> Callable[..., Any] | None:
+        """The :meth:`on_params` callback, or None."""
+        return self._params_hook
+
+    @property
+    def response_cookies(self) -> list[str]:
+        """The Set-Cookie values the setup asked for during the HTTP first paint (they ride on its response)."""
+        return self._response_cookies
+
+    def take_closers(self) -> list[Callable[[], Any]] | None:
+        """The :meth:`on_close` callbacks, handed once to the ending session, which runs them."""
+        closers, self._closers = self._closers, None
+        return closers
 
     @property
     def url(self) -> str:
@@ -555,8 +571,8 @@ class App:
         self.socket_path = socket_path
         self.favicon = favicon
         # None: a socket is accepted from a page of the host it connects to.
-        self.allowed_origins = None if allowed_origins is None else _origin_patterns(allowed_origins)
-        self._origin_res = None if self.allowed_origins is None else tuple(map(_origin_re, self.allowed_origins))
+        self.origins = OriginPolicy(allowed_origins)  # rweb.origins
+        self.allowed_origins = self.origins.allowed
         # What every HTTP response gets unless it sets the header itself (rweb.security).
         self.security_headers = header_defaults(security_headers)
         # Pages' first paints (and handlers' responses marked ``compress``) gzipped when asked (rweb.compression).
@@ -570,7 +586,6 @@ class App:
         self.slow_callback_ms = slow_callback_ms
         # In seconds, as sessions compare it (0.0: off).
         self.slow_callback = (slow_callback_ms or 0) / 1000
-        self._refusals = _LogLimit()
         self.router = Router()
         self.static: dict[str, Any] = {}
         for prefix, folder in (static or {}).items():
@@ -582,7 +597,6 @@ class App:
         self.has_secret_key = secret_key is not None
         self.signer = Signer(secret_key if secret_key is not None else secrets.token_bytes(32))
         # -- services (per process: forked workers each get their own copy) --
-        self.sessions: dict[Any, Any] = {}  # writer id -> live Connection
         # broker: None (topics within this process), "redis://..." (rweb.broker_redis,
         # started in each worker by startup()), or a PubSub object.
         self.broker = broker
@@ -591,14 +605,18 @@ class App:
         self.resume_grace = resume_grace
         # Sessions held for their browsers (lost sockets) at most, in all and per client address
         # (None: no cap per address); past either, the oldest ends (docs/security.md).
-        if max_detached < 0 or (max_detached_per_address is not None and max_detached_per_address < 0):
-            raise ValueError("max_detached and max_detached_per_address must be >= 0")
-        self.max_detached = max_detached
-        self.max_detached_per_address = max_detached_per_address
-        self._detached: dict[Any, str | None] = {}  # Connection -> its address's bucket, oldest first
-        self._detached_by: dict[str, dict[Any, None]] = {}  # bucket -> its Connections, oldest first
-        self._evictions = _LogLimit(1)
-        self.evicted = 0  # sessions ended to keep within those caps (a counter, for tests and stats)
+        # The sessions' event loop once bound, its thread, and this process life's id (rweb.scheduler).
+        self.scheduler = Scheduler()
+        # The live sessions, their hooks, the writer ids, the resumes (rweb.registry).
+        self.registry = SessionRegistry(
+            self.signer,
+            self.scheduler,
+            lambda: self.snapshots,
+            max_detached=max_detached,
+            max_detached_per_address=max_detached_per_address,
+            behind_trusted_proxies=trusted_proxies is not None,
+        )
+        self.sessions = self.registry.live  # writer id -> live Connection
         # The proxies whose proxy_header says who the client is (rweb.proxies; None: the peer is).
         self.trusted_proxies = None if trusted_proxies is None else TrustedProxies(trusted_proxies, proxy_header)
         # Where sessions' snapshots go for a resume in another process (rweb.snapshot):
@@ -609,19 +627,13 @@ class App:
         self.snapshot_interval = snapshot_interval
         self.snapshot_limit = snapshot_limit
         self.snapshots: Any = None  # rweb.snapshot.Snapshots once served with a store
-        self._boot = secrets.token_hex(8)  # per process (bind): a token never matches another life's session
         self.pubsub: PubSub = broker if broker is not None and not isinstance(broker, str) else LocalPubSub()
         self._presence: tuple[Any, Any] | None = None
         self._started = False
         self._shared: dict[str, Any] = {}  # name -> rweb.sharing.Replica
-        self._start_hooks: list[Hook] = []
         self._startup_hooks: list[LifeHook] = []  # on_startup / on_shutdown: per process
         self._shutdown_hooks: list[LifeHook] = []
         self._tasks: set[asyncio.Task[Any]] = set()  # app.spawn's, cancelled at shutdown
-        self._end_hooks: list[Hook] = []
-        self._ids = itertools.count(0)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._loop_thread: int | None = None
         # One callable for every session: renders shared between sessions are grouped by it (rweb.render).
         self.fanout = self.call_soon
         # Cookie tokens redeemed (the last COOKIE_TOKEN_TTL s), in memory the workers forked
@@ -733,12 +745,12 @@ class App:
 
     def on_session_start(self, fn: Hook) -> Hook:
         """``fn(conn)`` when a live session has started (after its setup)."""
-        self._start_hooks.append(fn)
+        self.registry.start_hooks.append(fn)
         return fn
 
     def on_session_end(self, fn: Hook) -> Hook:
         """``fn(conn)`` when a live session ends: socket closed, navigated away, server stopping."""
-        self._end_hooks.append(fn)
+        self.registry.end_hooks.append(fn)
         return fn
 
     def on_startup(self, fn: LifeHook) -> LifeHook:
@@ -763,28 +775,22 @@ class App:
         self._shutdown_hooks.append(fn)
         return fn
 
-    def _run_hooks(self, hooks: list[Hook], conn: Conn, what: str) -> None:
-        for fn in hooks:
-            try:
-                fn(conn)
-            except BaseException:  # user code: SystemExit, KeyboardInterrupt... stop only this hook
-                log.exception("session %s: a session %s hook raised", conn.writer_id, what)
-
     # -- the scheduler ---------------------------------------------------------
 
     def bind(self, loop: asyncio.AbstractEventLoop, worker_index: int = 0, workers: int = 1) -> None:
         """Called by a transport when it starts serving on ``loop`` (one per process)."""
-        self._boot = secrets.token_hex(8)  # after the fork: each worker its own
-        self._loop = loop
-        self._loop_thread = threading.get_ident()
-        self._ids = itertools.count(worker_index, max(workers, 1))
+        self.scheduler.bind(loop)  # after the fork: each worker its own boot id
+        self.registry.number(worker_index, workers)
         self._start_snapshots()  # with a session_store given; a Redis broker's starts with startup()
+
+    @property
+    def started(self) -> bool:
+        """Are the app's services running in this process (:meth:`startup` ran, :meth:`shutdown` not yet)?"""
+        return self._started
 
     def loop(self) -> asyncio.AbstractEventLoop:
         """The event loop that runs this process's sessions."""
-        if self._loop is None:
-            raise RuntimeError("the app is not being served yet")
-        return self._loop
+        return self.scheduler.running()
 
     async def startup(self) -> None:
         """Start the app's services in this process (transports call it once serving; after any fork)."""
@@ -867,8 +873,8 @@ class App:
         Subscribers (``conn.subscribe``) in this process get it on the loop;
         with a broker, those in every other process too.
         """
-        loop = self._loop
-        if loop is not None and threading.get_ident() != self._loop_thread:
+        loop = self.scheduler.loop
+        if loop is not None and not self.scheduler.on_loop_thread():
             loop.call_soon_threadsafe(self.pubsub.publish, topic, message)
         else:
             self.pubsub.publish(topic, message)
@@ -893,7 +899,7 @@ class App:
         From any thread.  False when no such session lives in this process.
         """
         def run(conn: Conn) -> None:
-            connection = conn._connection
+            connection = conn.connection
             session = connection.session if connection is not None else None
             if session is None:
                 return
@@ -983,83 +989,54 @@ class App:
     # -- resuming sessions ----------------------------------------------------------------
 
     def resume_token(self, connection: Any) -> str:
-        """The token a browser presents to get ``connection``'s session back after a lost socket.
-
-        Signed with the app's key, bound to this process's life (a token from
-        before a restart, or from another worker, matches nothing but the
-        session's snapshot) and to the socket that holds the session (its
-        ``nonce``): a resume hands out a new token and spends the old one.
-        """
-        return self.signer.sign(f"{self._boot}.{connection.writer_id}.{connection.nonce}")
+        """The token a browser presents to get ``connection``'s session back after a lost socket (rweb.registry)."""
+        return self.registry.resume_token(connection)
 
     def resume_target(self, token: str, info: ConnectionInfo) -> Any:
         """What ``token`` names: a connection of this process that can be taken over (claimed: the
         token is spent); the snapshot key of another process's session (a str, with a snapshot
         store); or None (a fresh session)."""
-        from .signing import BadSignature
-
-        try:
-            boot, wid, nonce = self.signer.unsign(token).split(".")
-        except (BadSignature, ValueError):
-            return None
-        if not (boot.isalnum() and wid.isdigit() and nonce.isalnum()):  # not one resume_token made
-            return None
-        if boot != self._boot:
-            snapshots = self.snapshots
-            return snapshots.key_for(wid, nonce, boot) if snapshots is not None else None
-        connection = self.sessions.get(int(wid))
-        if connection is None or not connection.resumable() or not connection.claim(nonce):
-            return None
-        return connection
+        return self.registry.resume_target(token, info)
 
     def detached_count(self) -> int:
         """Sessions whose socket was lost, waiting for their browser to resume them (in this process)."""
-        return len(self._detached)
+        return len(self.registry.waiting)
 
     def end_detached(self) -> None:
         """End every session still waiting for its browser (the server stops)."""
-        for connection in list(self.sessions.values()):
-            if connection.detached():
-                connection.close()
+        self.registry.end_detached()
 
     def detached(self, connection: Any) -> None:
         """``connection``'s socket was lost and its session waits for its browser: counted against
         ``max_detached`` and ``max_detached_per_address``; past either, the oldest waiting ends."""
-        key = bucket(connection.address)
-        self._detached[connection] = key
-        waiting = self._detached
-        while len(waiting) > self.max_detached:
-            self._evict(next(iter(waiting)), "max_detached", self.max_detached)
-        cap = self.max_detached_per_address
-        if key is not None and cap is not None and connection in waiting:
-            same = self._detached_by.setdefault(key, {})
-            same[connection] = None
-            while len(same) > cap:
-                self._evict(next(iter(same)), "max_detached_per_address", cap)
+        self.registry.detached(connection)
 
     def undetached(self, connection: Any) -> None:
         """``connection`` no longer waits (resumed, expired, ended)."""
-        key = self._detached.pop(connection, None)
-        if key is not None:
-            same = self._detached_by.get(key)
-            if same is not None:
-                same.pop(connection, None)
-                if not same:
-                    del self._detached_by[key]
+        self.registry.undetached(connection)
 
-    def _evict(self, connection: Any, setting: str, cap: int) -> None:
-        self.evicted += 1
-        if self._evictions.allow():
-            log.warning(
-                "resume: more dropped sessions waiting for their browsers than App(%s=%d)%s: the oldest "
-                "(session %s, client %s) ended, %d so far%s",
-                setting, cap, "" if setting == "max_detached" else " from one address",
-                connection.writer_id, connection.address, self.evicted,
-                " (behind a proxy? App(trusted_proxies=...): see docs/security.md)"
-                if setting != "max_detached" and self.trusted_proxies is None else "",
-            )
-        self.undetached(connection)
-        connection.close()
+    @property
+    def max_detached(self) -> int:
+        """Sessions held for their browsers (lost sockets) at most; past it, the oldest ends."""
+        return self.registry.max_detached
+
+    @max_detached.setter
+    def max_detached(self, value: int) -> None:
+        self.registry.max_detached = value
+
+    @property
+    def max_detached_per_address(self) -> int | None:
+        """Such sessions at most per client address (None: no cap)."""
+        return self.registry.max_detached_per_address
+
+    @max_detached_per_address.setter
+    def max_detached_per_address(self, value: int | None) -> None:
+        self.registry.max_detached_per_address = value
+
+    @property
+    def evicted(self) -> int:
+        """Sessions ended to keep within those caps (a counter, for tests and stats)."""
+        return self.registry.evicted
 
     def client_address(self, peer: str | None, headers: Mapping[str, str] | Headers) -> str | None:
         """The client's address: the socket's ``peer``, or, from a trusted proxy, the one its
@@ -1082,17 +1059,11 @@ class App:
 
     def next_writer_id(self) -> int:
         """A writer id unique across this server's worker processes."""
-        return next(self._ids)
+        return self.registry.next_writer_id()
 
     def call_soon(self, fn: Callable[..., Any], *args: Any) -> None:
         """Run ``fn(*args)`` on the sessions' event loop, from any thread."""
-        loop = self._loop
-        if loop is None:
-            raise RuntimeError("the app is not being served yet")
-        if threading.get_ident() == self._loop_thread:
-            loop.call_soon(fn, *args)
-        else:
-            loop.call_soon_threadsafe(fn, *args)
+        self.scheduler.call_soon(fn, *args)
 
     def spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
         """Run ``coro`` as a background task of the app in this process, until it ends or the server stops.
@@ -1106,7 +1077,7 @@ class App:
         ``app.call_soon(app.spawn, coro)``.  A session's own task is
         ``conn.spawn`` (cancelled when the session ends).
         """
-        loop = self._loop
+        loop = self.scheduler.loop
         if loop is None:
             if hasattr(coro, "close"):
                 coro.close()  # never started: no "never awaited" warning
@@ -1152,10 +1123,18 @@ class App:
     # -- sessions ----------------------------------------------------------------
 
     def make_conn(
-        self, info: ConnectionInfo, *, live: bool, writer_id: Any = None
+        self,
+        info: ConnectionInfo,
+        *,
+        live: bool,
+        writer_id: Any = None,
+        route: Route | None = None,
+        params: Mapping[str, Any] | None = None,
     ) -> Conn:
-        found = self.router.page_for(info.path)
-        route, params = found if found else (None, {})
+        """The conn a page's setup gets for ``info``: the page at ``info.path`` (or ``route`` with ``params``)."""
+        if route is None:
+            found = self.router.page_for(info.path)
+            route, params = found if found else (None, {})
         return Conn(self, info, route=route, params=params, live=live, writer_id=writer_id)
 
     def setup(self, conn: Conn) -> tuple[Callable[[], Any], Any]:
@@ -1204,88 +1183,47 @@ class App:
             self.fanout,
         )
 
-    def session_started(self, conn: Conn, connection: Any) -> None:
-        self.sessions[conn.writer_id] = connection
-        if self._start_hooks:
-            self._run_hooks(self._start_hooks, conn, "start")
+    def session_started(self, conn: Conn | None, connection: Any) -> None:
+        """``connection``'s session is live: registered by its writer id; the start hooks get ``conn``
+        (None: the setup kept no conn, hence no hooks)."""
+        self.registry.started(conn, connection)
 
-    def session_ended(self, conn: Conn, connection: Any) -> None:
-        if self.sessions.get(conn.writer_id) is connection:  # it started: its end hooks run
-            del self.sessions[conn.writer_id]
-            if self._end_hooks:
-                self._run_hooks(self._end_hooks, conn, "end")
+    def session_ended(self, conn: Conn | None, connection: Any) -> None:
+        """``connection``'s session ended: if it started, it is unregistered and the end hooks get ``conn``."""
+        self.registry.ended(conn, connection)
+
+    def session_moved(self, connection: Any) -> None:
+        """``connection`` took its writer id's session over (a resume): the registered one from now."""
+        self.registry.moved(connection)
+
+    def keeps_conn(self, conn: Conn) -> bool:
+        """Must a live session keep its ``conn`` (it holds the headers)?  When user code may reach it
+        (session hooks, a setup that takes it) or a live navigation may take the socket to another page."""
+        route = conn.route
+        return bool(
+            self.registry.start_hooks or self.registry.end_hooks or self.pages > 1 or (route is not None and takes_conn(route.endpoint))
+        )
+
+    def bare_conn(self, writer_id: Any) -> Conn:
+        """A live conn for work in a session whose setup kept none (no headers known)."""
+        return Conn(self, ConnectionInfo(), live=True, writer_id=writer_id)
+
+    def page_for(self, path: str) -> tuple[Route, dict[str, Any]] | None:
+        """The reactive page at ``path`` and its path parameters, or None."""
+        return self.router.page_for(path)
 
     # -- the socket's Origin ------------------------------------------------------------
 
     def origin_allowed(self, headers: Mapping[str, str]) -> bool:
-        """May a WebSocket with these (lower-case) request headers join?
-
-        As Phoenix's ``check_origin``: a browser always sends ``Origin`` with a
-        WebSocket, and a page from another site must not open a socket that
-        carries this site's cookies (cross-site WebSocket hijacking).  By
-        default the Origin's host and port must be the ``Host`` the socket
-        connects to; ``App(allowed_origins=[...])`` lists the origins allowed
-        instead (``"https://app.example.com"``, ``"https://*.example.com"``,
-        or ``"*"`` for any).  ``Origin: null`` (sandboxed frames, ``file:``
-        pages) is refused unless listed.  A request without ``Origin`` comes
-        from no browser (the seed's benchmark client, a test) and is accepted.
-        Refusals are logged (rate-limited).
-        """
-        origin = headers.get(_ORIGIN)
-        if origin is None:
-            return True
-        ok = self._origin_ok(origin, headers.get(_HOST))
-        if not ok and self._refusals.allow():
-            log.warning("WebSocket refused: Origin %r is not allowed (Host %r)", origin, headers.get(_HOST))  # pragma: no mutate (log wording)
-        return ok
-
-    def _origin_ok(self, origin: str, host: str | None) -> bool:
-        """The rule: ``origin`` is listed in ``allowed_origins``, or (none listed) is the ``host`` itself.
-
-        Exact: scheme ``http``/``https``, then host and port equal to ``host``,
-        never a prefix or a suffix of it (``https://a.example.evil.com`` is not
-        ``a.example``).  ``host=None``: only a listed origin passes.
-        """
-        origin = origin.strip().lower()
-        patterns = self._origin_res
-        if patterns is not None:
-            return any(p.fullmatch(origin) for p in patterns)
-        if not host:
-            return False
-        host = host.strip().lower()
-        return origin == "https://" + host or origin == "http://" + host
+        """May a WebSocket with these (lower-case) request headers join?  See :meth:`rweb.origins.OriginPolicy.origin_allowed`:
+        by default the ``Origin``'s host and port must be the ``Host`` the socket connects to,
+        ``App(allowed_origins=[...])`` lists the origins allowed instead; no ``Origin``: no browser, accepted."""
+        return self.origins.origin_allowed(headers)
 
     def cross_site(self, request: Request) -> bool:
-        """Is ``request`` a state-changing request from another site, to refuse (CSRF)?
-
-        Go 1.25's ``CrossOriginProtection``: GET, HEAD and OPTIONS always pass;
-        ``Sec-Fetch-Site: same-origin`` or ``none`` (typed by the user) passes,
-        ``same-site`` and ``cross-site`` pass only from an origin listed in
-        ``allowed_origins``; without ``Sec-Fetch-Site`` (older browsers) the
-        ``Origin`` must pass the socket's rule (:meth:`origin_allowed`).  A
-        request with neither header comes from no browser and passes.
-        Refusals are logged (rate-limited).
-        """
-        if request.method in SAFE_METHODS:
-            return False
-        headers = request.headers
-        origin = headers.get(_ORIGIN)
-        site = headers.get(_SEC_FETCH_SITE)
-        if site is not None:
-            site = site.strip().lower()
-            if site in ("same-origin", "none"):
-                return False
-            ok = origin is not None and self._origin_ok(origin, None)
-        elif origin is None:
-            return False
-        else:
-            ok = self._origin_ok(origin, headers.get(_HOST))
-        if not ok and self._refusals.allow():
-            log.warning(
-                "%s %s refused: a cross-site request (Origin %r, Sec-Fetch-Site %r, Host %r)",  # pragma: no mutate (log wording)
-                request.method, request.path, origin, site, headers.get(_HOST),  # pragma: no mutate (log wording)
-            )
-        return not ok
+        """Is ``request`` a state-changing request from another site, to refuse (CSRF)?  See
+        :meth:`rweb.origins.OriginPolicy.cross_site`."""
+        return self.origins.cross_site(request)
 
     # -- cookies set from a live session ------------------------------------------
 
@@ -1369,9 +1307,8 @@ class App:
         """What every response gets on its way out: the protective headers, a CSRF id cookie made for it,
         its body compressed as the client accepts when it is marked ``compress`` (rweb.compression);
         and the request's form files are closed: the handler is done with them."""
-        if request._form is not None:
-            request.close()
-        if request._csrf_cookie is not None:
+        request.close()
+        if request.csrf_id is not None:
             cookie = csrf_cookie(request)
             if cookie is not None:
                 response.headers.append(("Set-Cookie", cookie))
@@ -1493,28 +1430,6 @@ def sendable(response: Response) -> Response:
     return response
 
 
-def _origin_patterns(origins: Iterable[str]) -> tuple[str, ...]:
-    if isinstance(origins, str):
-        raise TypeError("allowed_origins is a list of origins, not one string")  # pragma: no mutate (wording)
-    return tuple(o.strip().lower().removesuffix("/") for o in origins)
-
-
-# The request headers the Origin rules read (lower case: the socket's headers come so, Request's any case).
-_ORIGIN, _HOST, _SEC_FETCH_SITE = "origin", "host", "sec-fetch-site"
-
-
-def _origin_re(pattern: str) -> re.Pattern[str]:
-    """An allowed origin as the regex it stands for: ``*`` any origin, ``https://*.example.com``
-    any subdomain of example.com (not the domain itself), anything else itself exactly."""
-    if pattern == "*":
-        return re.compile(".*")
-    return re.compile(re.escape(pattern).replace(r"://\*\.", "://" + _SUBDOMAIN))
-
-
-# The subdomain part of an origin a wildcard matches: DNS labels, nothing else (no "@", "/", ":").
-_SUBDOMAIN = r"[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?\."
-
-
 async def _call(fn: LifeHook) -> None:
     """Run a startup or shutdown hook: awaited if it is ``async`` (a task it returns, say app.spawn's, is not)."""
     result = fn()
@@ -1526,22 +1441,4 @@ def _name(fn: Any) -> str:
     return getattr(fn, "__qualname__", None) or repr(fn)
 
 
-class _LogLimit:
-    """At most ``per_second`` log lines a second for one kind of event (floods stay out of the log)."""
-
-    __slots__ = ("count", "per_second", "second")
-
-    def __init__(self, per_second: int = 5) -> None:
-        self.per_second = per_second
-        self.second = 0
-        self.count = 0
-
-    def allow(self) -> bool:
-        now = int(time.monotonic())
-        if now != self.second:
-            self.second, self.count = now, 0
-        self.count += 1
-        return self.count <= self.per_second
-
-
-_claim_refusals = _LogLimit()  # cookie tokens refused while the broker cannot answer
+_claim_refusals = LogLimit()  # cookie tokens refused while the broker cannot answer

@@ -6,12 +6,16 @@ client) creates one :class:`Connection` per socket and drives it the same way:
 - ``Connection(app, writer_id, info, send, schedule)``: ``info`` is what the
   socket request carried (its query holds the page's URL: the join, see
   :class:`rweb.protocol.Join`); the page's session is set up;
-- ``open() -> (bytes, ok)``: the first message (the page); close if not ok;
+- ``start() -> (first, close)``: the first message (the page; ``None`` while a
+  session is restored: it comes through ``send``), and the close code to
+  close the socket with after it, or ``None`` (see rweb.transport);
 - ``receive(data) -> bytes | None``: one client message, exactly one reply:
   returned at once, or, ``None``, sent later through ``send`` (an async
   handler is running, this message's or an earlier one's);
-- ``close()``: the socket is gone; the session ends and its hooks run (and an
-  async handler still running is cancelled).
+- ``ended(code)``: the socket is gone (``code``: the peer's close code, ``None``
+  without a close frame): lost, the session waits for its browser to resume
+  it (:meth:`Connection.lost`); closed, the session ends and its hooks run
+  (:meth:`Connection.close`; an async handler still running is cancelled).
 
 Messages the server sends on its own (pushes, effects asked for outside an
 action) go out through ``send``; ``schedule(fn)`` must run ``fn`` soon on the
@@ -36,6 +40,7 @@ from urllib.parse import parse_qsl, unquote
 
 from .client_script import client_version
 from .diff import full
+from .http import Redirect
 from .protocol import (
     JOIN_VERSION_PARAM,
     ErrorCode,
@@ -52,6 +57,7 @@ from .protocol import (
 )
 from .reactive import capture, checks_owners, own
 from .render import RenderError, SharedPatches, describe, error_ref
+from .runtime import Runtime
 from .session import (
     ConnectionInfo,
     Session,
@@ -62,6 +68,7 @@ from .session import (
     render_error_code,
     report_slow,
 )
+from .transport import closing_code, is_lost
 
 try:  # True in the compiled build (setup.py), False when this file runs as plain Python
     import cython
@@ -112,12 +119,12 @@ class Connection:
 
     def __init__(
         self,
-        app: Any,
+        app: Runtime,
         writer_id: Any,
         info: ConnectionInfo | None,
         send: Callable[[bytes], None],
         schedule: Callable[[Callable[[], None]], Any],
-        hangup: Callable[[bool], None] | None = None,
+        hangup: Callable[[int], None] | None = None,
     ) -> None:
         self.app = app
         self.writer_id = writer_id
@@ -132,7 +139,7 @@ class Connection:
         self.state: Any = JOINING
         self.last_ref: Any = None  # the ref of the last action applied (exactly once across a resume)
         # Closes the socket when a first message sent later (a restored session's) failed;
-        # hangup(redirected).
+        # hangup(close code).
         self.hangup = hangup
         self.snap: Any = None  # this session's snapshot entry (rweb.snapshot), with a snapshot store
         info = info or ConnectionInfo()
@@ -171,11 +178,9 @@ class Connection:
 
     def _mount(self, info: ConnectionInfo) -> Any:
         """Set up the session of the page at ``info.path``; returns a failure or None."""
-        from .app import Redirect
-
         app = self.app
         conn = app.make_conn(info, live=True, writer_id=self.writer_id)
-        conn._connection = self
+        conn.attach(self)
         if conn.route is None:
             log.info("session %s: no page at %s", self.writer_id, info.path)
             return ("not_found", f"no page at {info.path}")
@@ -212,10 +217,10 @@ class Connection:
             report_slow(f"session_setup {_name(conn.route.endpoint)}", self.writer_id, elapsed, slow)
         # Keep the Conn (it holds the headers) where user code can reach it, or
         # where a live navigation may take the socket to another page.
-        if app._start_hooks or app._end_hooks or app.pages > 1 or takes_conn(conn.route.endpoint):
+        if app.keeps_conn(conn):
             self.conn = conn
         else:
-            conn._connection = None
+            conn.attach(None)
         return None
 
     def _page(
@@ -256,6 +261,30 @@ class Connection:
         state = self.state
         return type(state) is not str and type(state) is not tuple and type(state) is not _Restore
 
+    def start(self) -> tuple[bytes | None, int | None]:
+        """Open the socket's session: ``(first, close)``, the rules every transport follows.
+
+        Send ``first`` (``None``: the session is being restored from its
+        snapshot, its first message comes through ``send``), then close the
+        socket with code ``close`` unless it is ``None`` (the page redirected:
+        1000; it failed: 1011; see rweb.transport).
+        """
+        redirected = self.redirecting()
+        msg, ok = self.open()
+        return msg, None if ok else closing_code(redirected)
+
+    def ended(self, code: int | None) -> None:
+        """The socket is gone, closed with ``code`` by its peer (``None``: no close frame came).
+
+        Lost (rweb.transport.is_lost: no close frame, a server restart, the
+        client's heartbeat giving up) keeps the session for a resume
+        (:meth:`lost`); any other close ends it (:meth:`close`).
+        """
+        if is_lost(code):
+            self.lost()
+        else:
+            self.close()
+
     def open(self) -> tuple[bytes | None, bool]:
         """The first message: the full page.  ``(message, ok)``; close if not ok.
 
@@ -273,7 +302,7 @@ class Connection:
             return self._resumed_page(), True
         if state is _FRESH:
             self.state = JOINING
-        extra = None
+        extra: dict[str, Any] | None = None
         if self.app.resume_grace > 0:
             extra = {"tok": self.app.resume_token(self)}
             if state is _FRESH:
@@ -323,8 +352,8 @@ class Connection:
         """
         state = self.state
         conn = self.conn
-        if conn is not None and conn._uploads is not None:
-            conn._uploads.lost()  # the files under way cannot go on: their entries say so
+        if conn is not None and conn.uploads is not None:
+            conn.uploads.lost()  # the files under way cannot go on: their entries say so
         if type(state) is _Busy and self.session is not None and self.app.resume_grace > 0:
             # An async handler runs: it finishes (its reply goes nowhere), then the session waits.
             state.lost = True
@@ -374,8 +403,8 @@ class Connection:
         session.push = self._push
         session.schedule = self.schedule
         if self.conn is not None:
-            self.conn._connection = self
-        self.app.sessions[self.writer_id] = self
+            self.conn.attach(self)
+        self.app.session_moved(self)
         self.state = _RESUMED
         log.info("session %s: resumed", self.writer_id)
 
@@ -420,7 +449,7 @@ class Connection:
         if not ok:
             self.state = CLOSED
             if self.hangup is not None:
-                self.hangup(redirected)
+                self.hangup(closing_code(redirected))
             return
         if self.state is JOINING:  # a page set up here (not a session taken over)
             self._started()
@@ -511,11 +540,7 @@ class Connection:
         return last.ref if type(last) is _Resent else last
 
     def _started(self) -> None:
-        conn = self.conn
-        if conn is not None:
-            self.app.session_started(conn, self)
-        else:
-            self.app.sessions[self.writer_id] = self
+        self.app.session_started(self.conn, self)
 
     def _ended(self) -> None:
         snap = self.snap
@@ -527,18 +552,15 @@ class Connection:
             session.close()
         conn, self.conn = self.conn, None
         if conn is not None:
-            conn._connection = None
-            closers = conn._closers
+            conn.attach(None)
+            closers = conn.take_closers()
             if closers:
-                conn._closers = None
                 for fn in closers:
                     try:
                         fn()
                     except BaseException:  # user code: nothing it raises escapes
                         log.exception("session %s: an on_close callback raised", self.writer_id)
-            self.app.session_ended(conn, self)
-        elif self.app.sessions.get(self.writer_id) is self:
-            del self.app.sessions[self.writer_id]
+        self.app.session_ended(conn, self)
 
     # -- messages ------------------------------------------------------------------
 
@@ -674,7 +696,7 @@ class Connection:
 
         session = self.session
         conn = self.conn
-        uploads = conn._uploads if conn is not None else None
+        uploads = conn.uploads if conn is not None else None
         if session is None or uploads is None:
             return encode_error("upload_refused", f"no upload named {msg.name!r} on this page", ref)
         if type(msg) is UploadCancel:
@@ -703,7 +725,7 @@ class Connection:
         path, _, qs = url.partition("?")
         path = unquote(path) or "/"  # as the HTTP transports decode a request's path
         app = self.app
-        found = app.router.page_for(path)
+        found = app.page_for(path)
         if found is None:
             # Not a reactive page (a plain handler, a static file, a 404): load it.
             return encode_reply({}, ref, None, [["nav", {"url": url, "mode": "load"}]])
@@ -714,14 +736,14 @@ class Connection:
             conn is not None
             and session is not None
             and conn.route is route
-            and conn._params_hook is not None
+            and conn.params_hook is not None
         ):
             conn.path = path
             if self.snap is not None:
                 self.snap.path = path
             conn.params = params
             conn.query = dict(parse_qsl(qs, keep_blank_values=True))
-            patches, error = session.call(conn._params_hook, params, conn.query)
+            patches, error = session.call(conn.params_hook, params, conn.query)
             effects, self.effects = self.effects, None
             return encode_reply(patches, ref, error, effects)
         # Another page (or this one anew): end this session, start that one.
@@ -757,10 +779,10 @@ class Connection:
             state.queue.append((_BINARY, data))
             return None
         conn = self.conn
-        if data is not None and conn is not None and conn._uploads is not None and self.session is not None:
+        if data is not None and conn is not None and conn.uploads is not None and self.session is not None:
             if len(data) > self.max_size:
                 return self.too_large(len(data))
-            ours, error = conn._uploads.receive(data)
+            ours, error = conn.uploads.receive(data)
             if ours:
                 if error is not None:  # the file failed: the page shows it, the browser hears why
                     patches, _ = self.session.call(_nothing)
@@ -796,10 +818,8 @@ class Connection:
             return
         conn = self.conn
         if conn is None:  # the setup took no conn: a bare one (no headers were kept)
-            from .app import Conn
-
-            conn = self.conn = Conn(self.app, ConnectionInfo(), live=True, writer_id=self.writer_id)
-            conn._connection = self
+            conn = self.conn = self.app.bare_conn(self.writer_id)
+            conn.attach(self)
         patches, error = session.call(fn, conn)
         effects, self.effects = self.effects, None
         if patches or error or effects:
@@ -812,6 +832,20 @@ class Connection:
             # If no reply is under way to carry it, a push will.
             self.schedule(self._flush_effects)
         self.effects.append([kind, data])
+
+    def queued(self, data: dict[str, Any]) -> bool:
+        """Is the effect whose data is ``data`` still waiting for a message to carry it?
+
+        Until then its data may still grow (a stream's operations join the
+        stream's effect, rweb.stream); once sent, a new effect is needed.
+        """
+        effects = self.effects
+        if not effects:
+            return False
+        for effect in effects:
+            if effect[1] is data:
+                return True
+        return False
 
     def _flush_effects(self) -> None:
         effects = self.effects
@@ -914,30 +948,3 @@ def page_info(info: ConnectionInfo) -> ConnectionInfo:
         cookies=info.cookies,
         client=info.client,
     )
-
-
-def takes_conn(setup: Callable[..., Any]) -> bool:
-    """Does ``setup`` take ``(writer_id, conn)`` rather than ``(writer_id)``?  (cached)"""
-    known = _TAKES_CONN.get(setup)
-    if known is None:
-        known = _TAKES_CONN[setup] = _takes_two_args(setup)
-    return known
-
-
-_TAKES_CONN: dict[Any, bool] = {}
-
-
-def _takes_two_args(fn: Callable[..., Any]) -> bool:
-    import inspect
-
-    try:
-        sig = inspect.signature(fn)
-    except (TypeError, ValueError):
-        return False
-    n = 0
-    for p in sig.parameters.values():
-        if p.kind is p.VAR_POSITIONAL:
-            return True
-        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
-            n += 1
-    return n >= 2

@@ -29,6 +29,7 @@ from .http_base import (
     JSONResponse,
     PlainTextResponse,
     QueryParams,
+    Redirect,
     RedirectResponse,
     Response,
     UnsafeRedirect,
@@ -49,6 +50,7 @@ __all__ = [
     "JSONResponse",
     "PlainTextResponse",
     "QueryParams",
+    "Redirect",
     "RedirectResponse",
     "Request",
     "Response",
@@ -77,12 +79,12 @@ class Request:
 
     __slots__ = (
         "_cookies",
-        "_csrf_cookie",
         "_form",
         "_query",
         "app",
         "body",
         "client",
+        "csrf_id",
         "headers",
         "method",
         "path",
@@ -118,7 +120,7 @@ class Request:
         self._query: QueryParams | None = None
         self._cookies: dict[str, str] | None = None
         self._form: QueryParams | None = None
-        self._csrf_cookie: str | None = None  # a CSRF id made by csrf_token(), set on the response
+        self.csrf_id: str | None = None  # a CSRF id made by csrf_token(), set on the response
 
     @property
     def query(self) -> QueryParams:

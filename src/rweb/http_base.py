@@ -30,6 +30,7 @@ __all__ = [
     "JSONResponse",
     "PlainTextResponse",
     "QueryParams",
+    "Redirect",
     "RedirectResponse",
     "Response",
     "UnsafeRedirect",
@@ -334,6 +335,22 @@ class JSONResponse(Response):
 class UnsafeRedirect(ValueError):
     """A redirect or navigation to a URL this site does not send browsers to: another site
     not named (``external=True``, ``App(allowed_redirect_hosts=...)``), or no URL at all."""
+
+
+class Redirect(Exception):
+    """Raise from a page's setup (or a handler) to send the browser elsewhere.
+
+    On the HTTP first paint it becomes a 303 response; in a live session the
+    browser loads ``url``.  ``url`` is a path on this site, or another site's
+    http(s) URL with ``external=True`` or a host in ``App(allowed_redirect_hosts=...)``
+    (otherwise :class:`~rweb.http.UnsafeRedirect` when the app meets it).
+    """
+
+    def __init__(self, url: str, *, external: bool = False):
+        check_redirect(url, external=True)  # a URL at all; its host is checked by the app
+        super().__init__(url)
+        self.url = url
+        self.external = external
 
 
 # Browsers drop tabs and newlines anywhere in a URL and read a backslash as a slash:

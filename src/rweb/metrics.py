@@ -219,10 +219,10 @@ class Metrics:
             child = e.latency.labels(label)
             # Bulk-add the buckets (prometheus_client's Histogram has no public call for it:
             # observe() is one value at a time; these are the fields observe() adds to).
-            child._sum.inc(t.seconds)
+            child._sum.inc(t.seconds)  # noqa: SLF001 (prometheus_client's, not ours: see above)
             for i, n in enumerate(t.buckets):
                 if n:
-                    child._buckets[i].inc(n)
+                    child._buckets[i].inc(n)  # noqa: SLF001
         self.reset()
 
     def totals(self) -> dict[str, Any]:

@@ -184,18 +184,18 @@ def is_shared_set(subs: set[Any]) -> bool:
 
 def _subs_of(rec: Any) -> set[Any]:
     """A new subscriber set for a field of ``rec``: marked when it is declared per process."""
-    return {_SHARED} if rec._rw_owner is _ANYONE else set()
+    return {_SHARED} if rec._rw_owner is _ANYONE else set()  # noqa: SLF001
 
 
 def _declare(obj: Any) -> None:
     """``obj`` (a record or collection) is declared per process: its owner, and its subscriber sets."""
     object.__setattr__(obj, "_rw_owner", _ANYONE)
     if isinstance(obj, _Record):
-        for s in obj._rw_subs:
+        for s in obj._rw_subs:  # noqa: SLF001
             if s is not None:
                 s.add(_SHARED)
     else:
-        obj._subs.add(_SHARED)
+        obj._subs.add(_SHARED)  # noqa: SLF001
 
 
 # Where new records, RLists and RDicts are collected (a page's setup, for its
@@ -233,6 +233,10 @@ class _Record:
 
     ``_rw_owner``: whose state it is, for the refusal of state that sessions
     share (see :func:`on_shared_state`).
+
+    The ``_rw_`` slots (and collections' ``_items``) are this module's alone:
+    its functions read them on the hot path (``# noqa: SLF001``: the same
+    module, which ruff cannot tell); no other module touches them.
     """
 
     __slots__ = ("__weakref__", "_rw_owner", "_rw_subs", "_rw_vals")
@@ -245,16 +249,16 @@ class _Record:
 def _read(rec: _Record, i: int) -> Any:
     t = _tracker
     if t is not None:
-        s = rec._rw_subs
+        s = rec._rw_subs  # noqa: SLF001
         subs = s[i]
         if subs is None:
             subs = s[i] = _subs_of(rec)
         if t not in subs:
-            if _on_shared is not None and rec._rw_owner is not t.owner:  # not this page's own state?
+            if _on_shared is not None and rec._rw_owner is not t.owner:  # not this page's own state?  # noqa: SLF001
                 _foreign(rec, t)
             subs.add(t)
             t.sources.append(subs)
-    return rec._rw_vals[i]
+    return rec._rw_vals[i]  # noqa: SLF001
 
 
 class SharedStateError(RuntimeError):
@@ -316,7 +320,7 @@ def checks_owners() -> bool:
 def own(objects: Iterable[Any], owner: Any) -> None:
     """The records a page's setup created (what :func:`capture` collected) are ``owner``'s state."""
     for obj in objects:
-        if obj._rw_owner is _FREE:
+        if obj._rw_owner is _FREE:  # noqa: SLF001
             object.__setattr__(obj, "_rw_owner", owner)
 
 
@@ -325,7 +329,7 @@ def _foreign(obj: Any, t: Tracker) -> None:
     mine = t.owner
     if mine is None:  # a tracker of no page
         return
-    owner = obj._rw_owner
+    owner = obj._rw_owner  # noqa: SLF001
     if owner is _FREE:
         object.__setattr__(obj, "_rw_owner", mine)
         return
@@ -348,7 +352,7 @@ def _adopt(obj: Any, owner: Any) -> None:
     todo = [obj]
     while todo:
         o = todo.pop()
-        if isinstance(o, _Record | _Collection) and o._rw_owner is _FREE:
+        if isinstance(o, _Record | _Collection) and o._rw_owner is _FREE:  # noqa: SLF001
             object.__setattr__(o, "_rw_owner", owner)
             todo.extend(_held(o))
 
@@ -358,7 +362,7 @@ def _declare_all(obj: Any) -> None:
     todo = [obj]
     while todo:
         o = todo.pop()
-        if isinstance(o, _Record | _Collection) and (o._rw_owner is None or o._rw_owner is _FREE):
+        if isinstance(o, _Record | _Collection) and (o._rw_owner is None or o._rw_owner is _FREE):  # noqa: SLF001
             _declare(o)
             todo.extend(_held(o))
 
@@ -366,10 +370,10 @@ def _declare_all(obj: Any) -> None:
 def _held(obj: Any) -> Iterable[Any]:
     """What a record or collection holds."""
     if isinstance(obj, _Record):
-        return obj._rw_vals
+        return obj._rw_vals  # noqa: SLF001
     if isinstance(obj, RDict):
-        return list(obj._items.values())
-    return list(obj._items)
+        return list(obj._items.values())  # noqa: SLF001
+    return list(obj._items)  # noqa: SLF001
 
 
 def _born() -> Any:
@@ -408,7 +412,7 @@ class _Declared:
     __slots__ = ()
 
     def __contains__(self, obj: object) -> bool:
-        return isinstance(obj, _Record | _Collection) and obj._rw_owner is _ANYONE
+        return isinstance(obj, _Record | _Collection) and obj._rw_owner is _ANYONE  # noqa: SLF001
 
 
 _SHARED_OK: Any = _Declared()
@@ -429,7 +433,7 @@ def process_local(record: Any) -> Any:
 
 
 def _write(rec: _Record, i: int, value: Any) -> None:
-    vals = rec._rw_vals
+    vals = rec._rw_vals  # noqa: SLF001
     old = vals[i]
     if old is value:
         return
@@ -440,9 +444,9 @@ def _write(rec: _Record, i: int, value: Any) -> None:
         vals[i] = value
     else:
         vals[i] = value = _wrap(value)
-        if _on_shared is not None or rec._rw_owner is _ANYONE:
-            _adopt(value, rec._rw_owner)
-    subs = rec._rw_subs[i]
+        if _on_shared is not None or rec._rw_owner is _ANYONE:  # noqa: SLF001
+            _adopt(value, rec._rw_owner)  # noqa: SLF001
+    subs = rec._rw_subs[i]  # noqa: SLF001
     if subs:
         _notify(subs)
 

@@ -62,7 +62,7 @@ from .protocol import (
     encode_error,
     encode_reply,
 )
-from .server.asgi import SERVICE_RESTART
+from .transport import SERVICE_RESTART
 
 __all__ = [
     "CHILD_ENV",

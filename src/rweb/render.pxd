@@ -20,7 +20,7 @@ cdef class ComponentState(Tracker):
     cpdef invalidate(self)
 
 cdef class View:
-    cdef public list _dirty
+    cdef public list dirty
     cdef public object _moved, _patches, actions, comps, errors, fanout, on_dirty, rendering, root, take
     cdef public long epoch
     cdef public bint hold

@@ -91,7 +91,7 @@ MAX_PASSES = 16
 
 _ABSENT: Any = object()
 _NO_ERRORS: list[Any] = []  # shared and never appended to: see View._error
-_NO_CHILDREN: list[Any] = []  # shared and never appended to: see View._child
+_NO_CHILDREN: list[Any] = []  # shared and never appended to: see View.child
 _NO_PATCHES: dict[str, Any] = {}
 
 
@@ -228,7 +228,7 @@ class ComponentState(Tracker):
         if not self.dirty:
             self.dirty = True
             view = self.view
-            dirty = view._dirty
+            dirty = view.dirty
             dirty.append(self)
             if len(dirty) == 1 and not view.hold and view.on_dirty is not None:
                 view.on_dirty()
@@ -296,11 +296,11 @@ class View:
     """The components of one page, their renders, and what is dirty."""
 
     __slots__ = (
-        "_dirty",
         "_moved",
         "_patches",
         "actions",
         "comps",
+        "dirty",
         "epoch",
         "errors",
         "fanout",
@@ -315,7 +315,7 @@ class View:
         self.comps: dict[str, ComponentState] = {}
         self.root = ComponentState(ROOT, render_page, self, None)
         self.comps[ROOT] = self.root
-        self._dirty: list[ComponentState] = [self.root]
+        self.dirty: list[ComponentState] = [self.root]
         # While true, becoming dirty does not call on_dirty: the caller will
         # flush (a dispatch in progress, or a flush itself).
         self.hold = False
@@ -339,7 +339,7 @@ class View:
 
     @property
     def is_dirty(self) -> bool:
-        return bool(self._dirty)
+        return bool(self.dirty)
 
     # -- rendering ---------------------------------------------------------
 
@@ -348,7 +348,7 @@ class View:
         for c in self.comps.values():
             c.statics = c.dyns = None
             c.dirty = True
-        self._dirty = [self.root]
+        self.dirty = [self.root]
         out = self.flush()
         for err in self.errors:
             if err.component == ROOT or isinstance(err.cause, DuplicateComponentError):
@@ -365,27 +365,27 @@ class View:
         patches: dict[str, Any] = {}
         if self.errors:
             self.errors = _NO_ERRORS
-        if not self._dirty:
+        if not self.dirty:
             return patches
         hold = self.hold
         self.hold = True
         self._patches = patches
         try:
             passes = 0
-            while self._dirty:
+            while self.dirty:
                 passes += 1
                 if passes > MAX_PASSES:
-                    names = sorted({c.name for c in self._dirty})
-                    self._dirty = []
+                    names = sorted({c.name for c in self.dirty})
+                    self.dirty = []
                     err = RenderError(
                         names[0],
                         RuntimeError(f"components {names} keep invalidating themselves while rendering"),
                     )
-                    self._error(err)
+                    self.report(err)
                     break
                 self.epoch += 1
-                batch = self._dirty
-                self._dirty = []
+                batch = self.dirty
+                self.dirty = []
                 if len(batch) > 1:
                     batch.sort(key=_depth)
                 comps = self.comps
@@ -400,12 +400,12 @@ class View:
             for c, old in moved:
                 # mypy widens ``old`` to the Optional of comps.get after the ``is``: it is not None.
                 if self.comps.get(old.name) is old and c.name in old.children and c.parent is not old:  # type: ignore[union-attr]
-                    self._error(RenderError(c.parent.name, DuplicateComponentError(
+                    self.report(RenderError(c.parent.name, DuplicateComponentError(
                         f"component name {c.name!r} is used twice in one page "
                         f"(in {old.name!r} and {c.parent.name!r})")))  # type: ignore[union-attr]
         return patches
 
-    def _error(self, err: RenderError) -> None:
+    def report(self, err: RenderError) -> None:
         if self.errors is _NO_ERRORS:
             self.errors = []
         self.errors.append(err)
@@ -417,7 +417,7 @@ class View:
             if c.group is not None:
                 c.group.leave(c)
         self.comps.clear()
-        self._dirty = []
+        self.dirty = []
 
     def _render(self, comp: ComponentState, patches: dict[str, Any]) -> None:
         if comp.group is not None and _from_group(comp, comp.group):
@@ -442,12 +442,12 @@ class View:
                 log.error("component %r failed to render (ref %s): %s", name, err.ref, exc)
             elif not isinstance(exc, DuplicateComponentError | RenderError):
                 log.error("component %r failed to render (ref %s)", name, err.ref, exc_info=exc)
-            self._error(err)
+            self.report(err)
             # Children created by this failed render are not on the page: drop them.
             keep = set(old_children)
             for child in p.kids:
                 if child not in keep:
-                    self._dispose(child, patches, notify=False)
+                    self.dispose(child, patches, notify=False)
             if patches.get(name, 0) is None:
                 if earlier is _ABSENT:
                     del patches[name]
@@ -472,13 +472,13 @@ class View:
                     if child not in live:
                         c = self.comps.get(child)
                         if c is not None and c.parent is comp:
-                            self._dispose(child, patches, notify=True)
+                            self.dispose(child, patches, notify=True)
             comp.children = new_children
         if p.acts or comp.actions:
             actions = _shared_actions(p.acts) if p.acts else None
             if actions != comp.actions:
                 comp.actions = actions
-                self._collect_actions()
+                self.collect_actions()
 
     def _settle(
         self, comp: ComponentState, patches: dict[str, Any], earlier: Any, statics: tuple[str, ...], dyns: list[Any]
@@ -502,14 +502,14 @@ class View:
         else:
             patches[name] = patch
 
-    def _collect_actions(self) -> None:
+    def collect_actions(self) -> None:
         bound: set[str] = set()
         for c in self.comps.values():
             if c.actions:
                 bound |= c.actions
         self.actions = _shared_actions(bound) if bound else _NO_ACTIONS
 
-    def _dispose(self, name: str, patches: dict[str, Any], notify: bool) -> None:
+    def dispose(self, name: str, patches: dict[str, Any], notify: bool) -> None:
         c = self.comps.pop(name, None)
         if c is None:
             return
@@ -518,7 +518,7 @@ class View:
             c.group.leave(c)
         if c.actions:
             c.actions = None
-            self._collect_actions()
+            self.collect_actions()
         if notify:
             patches[name] = None
         else:
@@ -526,7 +526,7 @@ class View:
         for child in c.children:
             cc = self.comps.get(child)
             if cc is not None and cc.parent is c:
-                self._dispose(child, patches, notify)
+                self.dispose(child, patches, notify)
 
     def _may_rerender(self, comp: ComponentState | None) -> bool:
         """Could ``comp`` still render again in this flush (it or an ancestor is dirty or rendering)?"""
@@ -541,7 +541,7 @@ class View:
             comp = comp.parent
         return False
 
-    def _child(self, node: Component, p: RenderContext, room: int) -> CRef:
+    def child(self, node: Component, p: RenderContext, room: int) -> CRef:
         name = node.name
         parent: ComponentState = p.comp  # type: ignore[assignment]  # a child renders inside a component
         if name == ROOT:
@@ -751,7 +751,7 @@ class SharedRender(Tracker):
             self.scheduled = False
             self.dissolve()
 
-    def _child(self, node: Component, p: RenderContext, room: int) -> CRef:
+    def child(self, node: Component, p: RenderContext, room: int) -> CRef:
         raise _Unshareable(node.name)
 
     def refresh(self) -> bool:
@@ -833,7 +833,7 @@ def _adopt_output(m: ComponentState, g: SharedRender) -> None:
     m.dyns = g.dyns
     if m.actions is not g.actions:
         m.actions = g.actions
-        m.view._collect_actions()
+        m.view.collect_actions()
 
 
 def _from_group(comp: ComponentState, g: SharedRender) -> bool:
@@ -850,7 +850,7 @@ def _from_group(comp: ComponentState, g: SharedRender) -> bool:
     comp.dirty = False
     if comp.actions is not g.actions:
         comp.actions = g.actions
-        comp.view._collect_actions()
+        comp.view.collect_actions()
     return True
 
 
@@ -1101,7 +1101,7 @@ def _walk(node: Any, p: RenderContext, cur: str, room: int) -> str:
             if type(tree) is Element:  # (one call less: in plain Python, calls are the stack)
                 return _element(tree, p, cur, room - 1)
             return _walk(tree, p, cur, room - 1)
-        v = view._child(node, p, room - 1)
+        v = view.child(node, p, room - 1)
     elif t is Markup:
         v = str.__str__(node)
     elif t is float:

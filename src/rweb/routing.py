@@ -142,3 +142,30 @@ class Router:
             if route.name == name:
                 return route
         raise KeyError(f"no route named {name!r}")
+
+
+def takes_conn(setup: Callable[..., Any]) -> bool:
+    """Does ``setup`` take ``(writer_id, conn)`` rather than ``(writer_id)``?  (cached)"""
+    known = _TAKES_CONN.get(setup)
+    if known is None:
+        known = _TAKES_CONN[setup] = _takes_two_args(setup)
+    return known
+
+
+_TAKES_CONN: dict[Any, bool] = {}
+
+
+def _takes_two_args(fn: Callable[..., Any]) -> bool:
+    import inspect
+
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return False
+    n = 0
+    for p in sig.parameters.values():
+        if p.kind is p.VAR_POSITIONAL:
+            return True
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            n += 1
+    return n >= 2

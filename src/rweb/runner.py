@@ -38,40 +38,41 @@ def load_module(spec: str) -> ModuleType:
     """Import ``spec``: a ``.py`` file (its directory first on ``sys.path``) or a dotted module name."""
     from . import server
 
-    server._importing_app = spec
-    try:
-        if _is_file_target(spec):
-            path = Path(spec).resolve()
-            if not path.is_file():
-                raise AppNotFound(f"{spec}: no such file")
-            directory = str(path.parent)
-            if directory not in sys.path:
-                sys.path.insert(0, directory)
-            name = path.stem
-            known = sys.modules.get(name)
-            if known is not None and getattr(known, "__file__", None) != str(path):
-                name = f"_rweb_app_{name}"  # the stem names another module (json.py, say)
-            module_spec = importlib.util.spec_from_file_location(name, path)
-            if module_spec is None or module_spec.loader is None:  # pragma: no cover - a .py file always loads
-                raise AppNotFound(f"{spec}: not a Python module")
-            module = importlib.util.module_from_spec(module_spec)
-            sys.modules[name] = module
-            try:
-                module_spec.loader.exec_module(module)
-            except BaseException:
-                sys.modules.pop(name, None)
-                raise
-            return module
-        if os.getcwd() not in sys.path and "" not in sys.path:
-            sys.path.insert(0, os.getcwd())
+    with server.importing_app(spec):
+        return _import(spec)
+
+
+def _import(spec: str) -> ModuleType:
+    if _is_file_target(spec):
+        path = Path(spec).resolve()
+        if not path.is_file():
+            raise AppNotFound(f"{spec}: no such file")
+        directory = str(path.parent)
+        if directory not in sys.path:
+            sys.path.insert(0, directory)
+        name = path.stem
+        known = sys.modules.get(name)
+        if known is not None and getattr(known, "__file__", None) != str(path):
+            name = f"_rweb_app_{name}"  # the stem names another module (json.py, say)
+        module_spec = importlib.util.spec_from_file_location(name, path)
+        if module_spec is None or module_spec.loader is None:  # pragma: no cover - a .py file always loads
+            raise AppNotFound(f"{spec}: not a Python module")
+        module = importlib.util.module_from_spec(module_spec)
+        sys.modules[name] = module
         try:
-            return importlib.import_module(spec)
-        except ModuleNotFoundError as exc:
-            if exc.name is not None and spec.startswith(exc.name):
-                raise AppNotFound(f"{spec}: no such module (run from the directory that holds it)") from exc
+            module_spec.loader.exec_module(module)
+        except BaseException:
+            sys.modules.pop(name, None)
             raise
-    finally:
-        server._importing_app = None
+        return module
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        return importlib.import_module(spec)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and spec.startswith(exc.name):
+            raise AppNotFound(f"{spec}: no such module (run from the directory that holds it)") from exc
+        raise
 
 
 def load_app(target: str, title: str | None = None) -> App:

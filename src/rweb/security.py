@@ -99,9 +99,9 @@ def csrf_token(request: Any) -> str:
     Masked afresh on each call (:func:`_mask`): no two pages carry the same
     bytes for it, so a compressed page does not leak it to BREACH.
     """
-    ident = _browser_id(request) or request._csrf_cookie
+    ident = _browser_id(request) or request.csrf_id
     if ident is None:
-        ident = request._csrf_cookie = secrets.token_hex(16)
+        ident = request.csrf_id = secrets.token_hex(16)
     return _mask(str(request.app.signer.sign(_CSRF_PREFIX + ident)))
 
 
@@ -137,7 +137,7 @@ def _unmask(value: str) -> str | None:
 
 def csrf_cookie(request: Any) -> str | None:
     """The ``Set-Cookie`` value for the id :func:`csrf_token` made in this request, if it made one."""
-    ident = request._csrf_cookie
+    ident = request.csrf_id
     if ident is None:
         return None
     https = request.scheme == "https"

@@ -212,7 +212,7 @@ class Session:
             return None, result  # still held: finish() awaits it, then re-renders
         view.hold = False
         t1 = _lap(self, "handler", action, t0)
-        if not view._dirty:
+        if not view.dirty:
             return {}, error
         try:
             patches = view.flush()
@@ -255,7 +255,7 @@ class Session:
         """An awaitable from :meth:`dispatch` that will never be awaited: discard it and release the page."""
         _discard(pending)
         self.view.hold = False
-        if self.view._dirty and not self.closed:
+        if self.view.dirty and not self.closed:
             self._on_dirty()
 
     def flush(self) -> tuple[dict[str, Any], tuple[str, str] | None]:
@@ -265,7 +265,7 @@ class Session:
 
     def _rerender(self, action: str, error: tuple[str, str] | None) -> tuple[dict[str, Any], tuple[str, str] | None]:
         view = self.view
-        if not view._dirty:
+        if not view.dirty:
             return {}, error
         t0 = _ticks()
         try:
@@ -302,7 +302,7 @@ class Session:
         coalesced): then the component is marked dirty, as for any write.
         """
         view = self.view
-        if self.closed or view.hold or self._push_pending or view._dirty or self.push is None:
+        if self.closed or view.hold or self._push_pending or view.dirty or self.push is None:
             return False
         sched = self.schedule
         if sched is not self._holds_of:  # the transport's scheduler: does it hold pushes back (picows)?
@@ -367,7 +367,7 @@ class Session:
         log.error("session %s: component %r failed to render (ref %s)", self.writer_id, err.component, err.ref,
                   exc_info=exc)
         for _ in range(3):  # each failure takes its component out of the next pass
-            view._dirty = [c for c in view.comps.values() if c.dirty]
+            view.dirty = [c for c in view.comps.values() if c.dirty]
             try:
                 view.flush()
                 break
@@ -378,7 +378,7 @@ class Session:
         else:
             for c in view.comps.values():
                 c.dirty = False
-            view._dirty = []
+            view.dirty = []
         comps = view.comps
         # Components made by a render that was cut short and not used since are on no page.
         live: set[str] = set()
@@ -391,18 +391,18 @@ class Session:
                 if cc is not None and cc.parent is c and child not in live:
                     todo.append(cc)
         for name in [n for n in comps if n not in live]:
-            view._dispose(name, {}, False)
+            view.dispose(name, {}, False)
         patches = {
             c.name: full(c.statics, c.dyns)
             for c in sorted(comps.values(), key=_depth)
             if c.statics is not None and c.dyns is not None
         }
-        view._error(err)
+        view.report(err)
         return patches
 
     # -- blocking ---------------------------------------------------------------------
 
-    def _blocked(self, what: str, action: str, seconds: float) -> None:
+    def report_blocked(self, what: str, action: str, seconds: float) -> None:
         if what == "handler":
             if self.handlers is not None:
                 fn = self.handlers.get(action)
@@ -426,7 +426,7 @@ def _lap(session: Session, what: str, action: str, t0: float) -> float:
 
 
 def _slow_path(session: Session, what: str, action: str, seconds: float) -> None:
-    session._blocked(what, action, seconds)
+    session.report_blocked(what, action, seconds)
 
 
 def report_slow(name: str, writer_id: Any, seconds: float, threshold: float) -> None:

@@ -81,7 +81,7 @@ class Replica(Tracker):
         if self.applying or self.dirty:
             return
         self.dirty = True
-        loop = self.app._loop
+        loop = self.app.scheduler.loop
         if loop is None:  # not served yet: it goes out with the first hello answer
             self.dirty = False
             self.stamp = [time.time_ns(), self.instance]

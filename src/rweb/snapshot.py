@@ -57,7 +57,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
 from collections.abc import Awaitable
 from typing import Any, Protocol, TypeVar
@@ -192,7 +191,7 @@ class Entry(Tracker):
     def invalidate(self) -> None:
         if not self.dirty:
             self.dirty = True
-            self.service._mark(self)
+            self.service.mark(self)
 
 
 class Snapshots:
@@ -221,7 +220,7 @@ class Snapshots:
             if self._unsubscribe[0] is pubsub:
                 return
             self._unsubscribe[1]()
-        self._unsubscribe = (pubsub, pubsub.subscribe(TOPIC + self.app._boot, self._owner_message))
+        self._unsubscribe = (pubsub, pubsub.subscribe(TOPIC + self.app.scheduler.boot, self._owner_message))
 
     # -- a session's life -------------------------------------------------------------
 
@@ -234,7 +233,7 @@ class Snapshots:
     def key_for(self, writer_id: Any, nonce: Any, boot: str | None = None) -> str:
         """The store key of session ``writer_id`` of process ``boot`` (this one by default), under the
         token of ``nonce``: a token that was spent names no snapshot."""
-        return f"{KEY_PREFIX}{boot or self.app._boot}.{writer_id}.{nonce}"
+        return f"{KEY_PREFIX}{boot or self.app.scheduler.boot}.{writer_id}.{nonce}"
 
     def moved(self, entry: Entry, connection: Any) -> None:
         """The session was taken over by another socket of this process (same writer id, a new
@@ -264,17 +263,17 @@ class Snapshots:
 
     # -- saving ---------------------------------------------------------------------
 
-    def _mark(self, entry: Entry) -> None:
+    def mark(self, entry: Entry) -> None:
         self._dirty.append(entry)
-        if self._timer is None and self.app._loop is not None:
-            if threading.get_ident() == self.app._loop_thread:
+        if self._timer is None and self.app.scheduler.loop is not None:
+            if self.app.scheduler.on_loop_thread():
                 self._arm()
             else:  # a write made on another thread: the timer is the loop's business
-                self.app._loop.call_soon_threadsafe(self._arm)
+                self.app.scheduler.loop.call_soon_threadsafe(self._arm)
 
     def _arm(self) -> None:
         if self._timer is None and self._dirty:
-            self._timer = self.app._loop.call_later(self.interval, self.flush)
+            self._timer = self.app.scheduler.loop.call_later(self.interval, self.flush)
 
     def flush(self) -> None:
         """Save every session that changed since its last save (the timer's batch)."""
@@ -288,8 +287,8 @@ class Snapshots:
                 self._dirty.append(entry)
                 continue
             self._save(entry)
-        if self._dirty and self._timer is None and self.app._loop is not None:
-            self._timer = self.app._loop.call_later(self.interval, self.flush)
+        if self._dirty and self._timer is None and self.app.scheduler.loop is not None:
+            self._timer = self.app.scheduler.loop.call_later(self.interval, self.flush)
 
     async def save_all(self, timeout: float = 5.0) -> bool:
         """The server stops: save every session for the grace period, and wait until stored."""
@@ -330,7 +329,7 @@ class Snapshots:
         doc.update(v=VERSION, path=entry.path, last=last, objs=data)
         blob = orjson.dumps(doc)
         if len(blob) > self.limit:
-            self._warn(
+            self.warn(
                 f"size:{entry.key}",
                 "session %s: its snapshot is %d bytes, over the limit of %d (App(snapshot_limit=...)): "
                 "not kept; a resume in another process starts afresh",
@@ -352,7 +351,7 @@ class Snapshots:
             log.exception("session snapshot failed")
             return None
 
-    def _warn(self, what: str, msg: str, *args: Any) -> None:
+    def warn(self, what: str, msg: str, *args: Any) -> None:
         if what not in self._warned:
             self._warned.add(what)
             log.warning(msg, *args)
@@ -413,7 +412,7 @@ class Snapshots:
         future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._asked[n] = future
         try:
-            msg = {"claim": wid, "nonce": nonce, "from": self.app._boot, "n": n}
+            msg = {"claim": wid, "nonce": nonce, "from": self.app.scheduler.boot, "n": n}
             self.app.pubsub.publish(TOPIC + boot, msg)
             return await asyncio.wait_for(future, ASK_TIMEOUT)
         except TimeoutError:
@@ -514,16 +513,14 @@ class _Encoder:
             return ["x"]
         t = type(obj)
         if t is RList:
-            obj._read()
             try:
-                return ["l", [self.value(v) for v in obj._items]]
+                return ["l", [self.value(v) for v in obj]]  # read as a render reads it: tracked
             except _Unsaved as exc:
                 self.unsaved(f"an RList (object {i})", exc)
                 return ["x"]
         if t is RDict:
-            obj._read()
             try:
-                return ["d", [[self.key(k), self.value(v)] for k, v in obj._items.items()]]
+                return ["d", [[self.key(k), self.value(v)] for k, v in obj.copy().items()]]  # tracked
             except _Unsaved as exc:
                 self.unsaved(f"an RDict (object {i})", exc)
                 return ["x"]
@@ -539,7 +536,7 @@ class _Encoder:
     def unsaved(self, where: str, exc: _Unsaved) -> None:
         if type(exc) is _Shared:  # the setup's value is the right one: the same shared record
             return
-        self.service._warn(
+        self.service.warn(
             f"unsaved:{where}",
             "%s holds %s, which a session snapshot cannot save: after a resume in another process it has "
             "the value the page's setup gave it (save JSON values, records, RList/RDict; or declare the "
@@ -649,7 +646,7 @@ class _Decoder:
                 setattr(obj, name, value)
         else:
             was = doc[1] if kind == "r" else _KINDS[kind]
-            self.service._warn(
+            self.service.warn(
                 f"mismatch:{i}:{was}",
                 "session snapshot: object %d was %s, the page's setup now makes %s: not restored "  # pragma: no mutate (wording)
                 "(did the setup change between the two processes?)",  # pragma: no mutate (wording)

@@ -158,11 +158,11 @@ class Stream:
     def _op(self, op: list[Any]) -> None:
         if self._inline is not None:  # the first paint: the reset is nothing to do
             return
-        connection = self._conn._connection
+        connection = self._conn.connection
         if connection is None:  # the session ended: nobody to show it to
             return
         data = self._data() if self._data is not None else None
-        if data is None or not _pending(connection, data):
+        if data is None or not connection.queued(data):
             # The first op since the last message: a new effect, which the next ops join
             # until a message carries it (during the setup: the page's init).
             data = _Ops(name=self.name, ops=[])
@@ -177,15 +177,3 @@ class _Ops(dict[str, Any]):
     """A stream effect's data (a dict that can be weakly referenced)."""
 
     __slots__ = ("__weakref__",)
-
-
-def _pending(connection: Any, data: dict[str, Any]) -> bool:
-    """Is ``data`` still in the connection's effects waiting to be sent (more ops may join it)?"""
-    effects = connection.effects
-    if not effects:
-        return False
-    for effect in effects:
-        if effect[1] is data:
-            return True
-    return False
-

@@ -336,7 +336,7 @@ class _PendingLoop:
                 fn, args = ready.popleft()
                 fn(*args)
             for client in list(self.clients):
-                client._follow()
+                client.follow_effects()
             if not ready and self._step_tasks():
                 continue  # a background task (conn.spawn) ran and may have queued work
             if not ready:
@@ -412,7 +412,7 @@ def _pending_loop(app: App) -> _PendingLoop:
         loop = _LOOPS.get(app)
         if loop is None:
             loop = _LOOPS[app] = _PendingLoop()
-        if app._loop is None:  # not served for real: app.call_soon / in_session queue here
+        if app.scheduler.loop is None:  # not served for real: app.call_soon / in_session queue here
             app.bind(cast(asyncio.AbstractEventLoop, loop))
             if app.clock is SYSTEM_CLOCK:  # the app reads the virtual time (not a clock of its own)
                 app.clock = loop.clock
@@ -1069,7 +1069,8 @@ class Client:
         self._at = 0
         self.conn = Connection(app, writer_id, info, self._on_push, self._loop.schedule, self._hangup)
         self._loop.clients.add(self)
-        raw, self.ok = self.conn.open()
+        raw, close = self.conn.start()
+        self.ok = close is None
         if raw is None:  # a session saved by another process is being restored: its init comes later
             self._loop.run_until(lambda: bool(self.pushes), self.timeout)
             first = self.pushes.pop(0)
@@ -1230,7 +1231,7 @@ class Client:
         self.conn.close()
         self._loop.settle()
 
-    def _hangup(self, redirected: bool) -> None:
+    def _hangup(self, code: int) -> None:
         self.ok = False
         self.closed = True
 
@@ -1243,7 +1244,7 @@ class Client:
         """
         self._check_open()
         self.closed = True
-        self.conn.lost()
+        self.conn.ended(None)
 
     def resume(self, app: App | None = None, **kw: Any) -> Client:
         """A new socket from this browser, presenting the session's token: the session, resumed.
@@ -1347,6 +1348,15 @@ class Client:
             items = items[:limit] if limit > 0 else items[limit:]
             rows.clear()
             rows.update(items)
+
+    def follow_effects(self) -> None:
+        """Carry out the effects received and not carried out yet (the in-process loop calls it
+        after running what was pending), as the browser client does."""
+        self._follow()
+
+    def watch(self, fn: Callable[[dict[str, Any]], None]) -> None:
+        """Call ``fn(message)`` after each message from the server is applied (a Page keeps its DOM so)."""
+        self._watchers.append(fn)
 
     def _follow(self) -> None:
         """Carry out the effects received, in order, as the browser client does."""

@@ -219,7 +219,12 @@ class Upload:
         self.entries.clear()
         self._status.error = None
 
-    def _allows(self, name: str, mime: str) -> bool:
+    def refuse(self, why: str | None) -> None:
+        """Show why the last request to upload was refused (``up.error``; None: it was not)."""
+        self._status.error = why
+
+    def allows(self, name: str, mime: str) -> bool:
+        """Does this upload accept a file named ``name`` of type ``mime``?"""
         accept = self.accept
         if accept is None:
             return True
@@ -237,7 +242,7 @@ class Upload:
         return False
 
     def __repr__(self) -> str:
-        return f"<Upload {self.name!r} {len(self.entries._items)} entries>"
+        return f"<Upload {self.name!r} {len(self.entries)} entries>"
 
 
 def _accept(accept: Iterable[str] | str) -> tuple[str, ...] | None:
@@ -283,7 +288,7 @@ class Uploads:
         if up is None:
             return [], f"no upload named {name!r} on this page"
         refused = self._check(up, files)
-        up._status.error = refused
+        up.refuse(refused)
         if refused is not None:
             return [], refused
         self.drop(up)  # a new request replaces the upload's entries
@@ -312,7 +317,7 @@ class Uploads:
             shown = _clean_name(fname)
             if size > up.max_size:
                 return f"{shown!r} is {size} bytes: {up.name!r} takes {up.max_size} at most"
-            if not up._allows(shown, mime):
+            if not up.allows(shown, mime):
                 return f"{shown!r} ({mime or 'no type'}): {up.name!r} accepts {', '.join(up.accept or ())}"
         held = sum(f.entry.size for f in self.files.values() if f.upload is not up)
         limit = self.conn.app.max_upload_bytes
@@ -323,7 +328,7 @@ class Uploads:
 
     def stop(self, name: str) -> None:
         """Tell the browser to stop sending upload ``name``'s chunks (the effect ``upload_stop``)."""
-        connection = self.conn._connection
+        connection = self.conn.connection
         if connection is not None:
             connection.effect("upload_stop", {"name": name})
 

@@ -21,7 +21,7 @@ import select
 import signal
 import socket
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -290,6 +290,17 @@ def start_rweb(
 
 # Set by `rweb run` while it imports the app's module: start_rweb() there would serve too early.
 _importing_app: str | None = None
+
+
+@contextlib.contextmanager
+def importing_app(spec: str) -> Iterator[None]:
+    """While `rweb run` imports ``spec`` to find its app: a start_rweb() the import makes is refused."""
+    global _importing_app
+    _importing_app = spec
+    try:
+        yield
+    finally:
+        _importing_app = None
 
 
 def _reload(

@@ -36,6 +36,7 @@ from ..client_script import client_encoded
 from ..connection import Connection
 from ..http import PlainTextResponse, Request, Response, error_response
 from ..session import ConnectionInfo
+from ..transport import NO_STATUS, NORMAL_CLOSURE, POLICY_VIOLATION, SERVICE_RESTART, admit
 
 __all__ = ["ASGIApp", "route_path"]
 
@@ -46,10 +47,6 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
-NORMAL_CLOSURE = 1000  # a page that redirects: the browser loads the other URL
-SERVICE_RESTART = 1012  # the server stops and comes back: reconnect at once
-POLICY_VIOLATION = 1008  # sent before accept: the server answers 403 (a foreign Origin)
-INTERNAL_ERROR = 1011
 SHUTDOWN_TIMEOUT = 5.0  # bound on waiting for sockets to close at shutdown
 # A server without WebSocket support (plain `pip install uvicorn`, or `--ws none`) passes
 # the handshake on as HTTP: answered 426 and logged at most this often (seconds).
@@ -76,12 +73,12 @@ class ASGIApp:
         kind = scope["type"]
         if kind == "http":
             self._bind(scope)
-            if not self.app._started:  # no lifespan (a Mount): the app starts with its first request
+            if not self.app.started:  # no lifespan (a Mount): the app starts with its first request
                 await self.app.startup()
             await self._http(scope, receive, send)
         elif kind == "websocket":
             self._bind(scope)
-            if not self.app._started:
+            if not self.app.started:
                 await self.app.startup()
             await self._websocket(scope, receive, send)
         elif kind == "lifespan":
@@ -205,34 +202,25 @@ class ASGIApp:
             await _refuse(scope, send)
             return
         qs = scope.get("query_string", b"").decode("latin-1")
-        info = app.socket_info(
-            ConnectionInfo.from_request(
-                path + ("?" + qs if qs else ""),
-                [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]],
-                _client(scope),
-            )
-        )
-        if not app.origin_allowed(info.headers):
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+        info = admit(app, ConnectionInfo.from_request(path + ("?" + qs if qs else ""), headers, _client(scope)))
+        if info is None:
             await send({"type": "websocket.close", "code": POLICY_VIOLATION})  # 403 before accept
             return
         socket = _Socket(send)
         loop = asyncio.get_running_loop()
-        connection = Connection(
-            app, app.next_writer_id(), info, socket.push, loop.call_soon,
-            lambda redirected: socket.close(NORMAL_CLOSURE if redirected else INTERNAL_ERROR),
-        )
-        redirect = connection.redirecting()
+        connection = Connection(app, app.next_writer_id(), info, socket.push, loop.call_soon, socket.close)
         await send({"type": "websocket.accept"})
         socket.handler = asyncio.current_task()
         writer = loop.create_task(socket.run())
         self._sockets.add(socket)
-        lost = False
+        code: int | None = NORMAL_CLOSURE  # the server's own end (cancelled, shutting down): closed
         try:
-            msg, ok = connection.open()
-            if msg is not None:  # None: a session restored from a snapshot; it comes through push
-                socket.push(msg)
-            if not ok:
-                socket.close(NORMAL_CLOSURE if redirect else INTERNAL_ERROR)
+            first, close = connection.start()
+            if first is not None:  # None: a session restored from a snapshot; it comes through push
+                socket.push(first)
+            if close is not None:
+                socket.close(close)
             limit = app.max_message_size
             while True:
                 message = await receive()
@@ -244,18 +232,15 @@ class ASGIApp:
                     if reply is not None:
                         socket.push(reply)
                 elif kind == "websocket.disconnect":
-                    # 1006: no close frame (the network, a sleeping laptop); 1012: the server
-                    # (uvicorn) restarts and closed it first: the browser may resume.
-                    lost = message.get("code") in (1006, 1012)
+                    # The peer's close code (1005: a close frame without one; 1006: none at all),
+                    # or 1012 when the server (uvicorn) restarts and closed it first.
+                    code = message.get("code", NO_STATUS)
                     break
         finally:
             self._sockets.discard(socket)
             socket.closed = True
             writer.cancel()
-            if lost:
-                connection.lost()
-            else:
-                connection.close()
+            connection.ended(code)
 
 
 class _Socket:

@@ -48,8 +48,7 @@ def page_response(app: Any, request: Request, route: Route, params: dict[str, An
     HTTP request and once more for the WebSocket that follows.  Cookies the
     setup sets ride on this response; a ``Redirect`` it raises becomes a 303.
     """
-    from ..app import Conn, Redirect
-    from ..http import RedirectResponse
+    from ..http import Redirect, RedirectResponse
 
     info = ConnectionInfo(
         path=request.path,
@@ -58,19 +57,19 @@ def page_response(app: Any, request: Request, route: Route, params: dict[str, An
         cookies=request.cookies,
         client=request.client,
     )
-    conn = Conn(app, info, route=route, params=params, live=False, writer_id=None)
+    conn = app.make_conn(info, live=False, route=route, params=params)
     root_path = request.root_path or app.root_path
     try:
         render_page, on_action = app.setup(conn)
     except Redirect as exc:
         response: Response = RedirectResponse(_rooted(exc.url, root_path), external=exc.external)
-        for c in conn._response_cookies:
+        for c in conn.response_cookies:
             response.headers.append(("Set-Cookie", c))
         return response
     except SetupError as exc:
         if isinstance(exc.__cause__, HTTPError):  # the setup refused the request: its status, no log line
             response = error_response(exc.__cause__.status, exc.__cause__.detail, exc.__cause__.headers)
-            for c in conn._response_cookies:
+            for c in conn.response_cookies:
                 response.headers.append(("Set-Cookie", c))
             return response
         ref = secrets.token_hex(4)
@@ -95,7 +94,7 @@ def page_response(app: Any, request: Request, route: Route, params: dict[str, An
         media_type="text/html; charset=utf-8",
     )
     response.compress = True  # no secret of rweb's in it (docs/security.md, "Compression")
-    for c in conn._response_cookies:
+    for c in conn.response_cookies:
         response.headers.append(("Set-Cookie", c))
     return response
 

@@ -44,6 +44,7 @@ from picows.picows import WSProtocol  # type: ignore[attr-defined]  # there at r
 
 from ..connection import Connection
 from ..session import ConnectionInfo
+from ..transport import NORMAL_CLOSURE, admit
 from .http1 import HTTPFront, split_target
 from .limits import LOG_LIMIT, TCP_INFO_AVAILABLE, recv_age
 
@@ -60,7 +61,6 @@ WS_VERSION = "13"
 
 # Frames larger than this are cut off by picows itself (the connection is
 # dropped); below it, messages over the app's limit get a "too_large" reply.
-_CLIENT_GAVE_UP = 4000  # the close code rweb.js sends for a socket its heartbeat found dead
 _HARD_FRAME_LIMIT_FACTOR = 16
 _HARD_FRAME_LIMIT_MIN = 1024 * 1024
 
@@ -82,12 +82,12 @@ class _Paused:
 
 
 class _Listener(WSListener):
-    __slots__ = ("closed_cleanly", "conn", "frag_kind", "fragments", "fragments_size", "server", "transport", "whole")
+    __slots__ = ("close_code", "conn", "frag_kind", "fragments", "fragments_size", "server", "transport", "whole")
 
     def __init__(self, server: Server, info: ConnectionInfo) -> None:
         self.server = server
         self.transport: WSTransport | None = None
-        self.closed_cleanly = False
+        self.close_code: int | None = None  # the close frame's code, once the peer sent one
         # The kind of frame taken as a whole message on the fast path: text, or
         # None while a fragmented message is open or after a protocol error (then
         # every frame takes the checked path, at no cost to the fast one).
@@ -140,14 +140,11 @@ class _Listener(WSListener):
         self.server.app.metering.sent(data)
         self._send(data)
 
-    def _hangup(self, redirected: bool) -> None:
-        """A first message sent later (a restored session's) said the session failed: close."""
+    def _hangup(self, code: int) -> None:
+        """The first message said the session failed or redirects: close with ``code`` (rweb.transport)."""
         t = self.transport
         if t is not None and not t.is_disconnected:
-            if redirected:
-                t.send_close(WSCloseCode.OK, b"redirected")
-            else:
-                t.send_close(WSCloseCode.INTERNAL_ERROR, b"session setup failed")
+            t.send_close(WSCloseCode(code), b"redirected" if code == NORMAL_CLOSURE else b"session setup failed")
             t.disconnect()
 
     def _check_buffer(self, t: WSTransport) -> None:
@@ -208,13 +205,11 @@ class _Listener(WSListener):
         srv.live.add(self)
         if srv.app.metering is not None:
             srv.app.metering.joins += 1
-        redirecting = self.conn.redirecting()
-        msg, ok = self.conn.open()
-        if msg is None:  # restoring a session saved by another process: it comes through _send
-            return
-        transport.send(_TEXT, msg)
-        if not ok:
-            self._hangup(redirecting)
+        first, close = self.conn.start()
+        if first is not None:  # None: restoring a session saved by another process: it comes through _send
+            transport.send(_TEXT, first)
+        if close is not None:
+            self._hangup(close)
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
         mt = frame.msg_type
@@ -237,10 +232,10 @@ class _Listener(WSListener):
                 self._protocol_error("a reserved bit (RSV) set without an extension")
             elif mt is _CLOSE:
                 code = frame.get_close_code()
-                # The browser left (its session ends now), unless it closed a socket
-                # it found dead (4000, its heartbeat): it comes back for the session.
+                # Once disconnected, Connection.ended(code) tells a browser that left from one
+                # that comes back for its session (rweb.transport.is_lost).
                 # picows.pyi says Enum; at runtime WSCloseCode is an IntEnum (any code, 4000 too)
-                self.closed_cleanly = code != _CLIENT_GAVE_UP  # type: ignore[comparison-overlap]
+                self.close_code = int(code)  # type: ignore[call-overload]
                 transport.send_close(code if code != WSCloseCode.NO_INFO else WSCloseCode.OK)
                 transport.disconnect()
             elif mt is _TEXT or mt is _CONT or mt is _BINARY:
@@ -292,10 +287,10 @@ class _Listener(WSListener):
         srv = self.server
         srv.live.discard(self)
         srv.forget(self)
-        if self.closed_cleanly or srv.closing:
+        if srv.closing:  # the server stops: its sessions end (or were saved for another server)
             self.conn.close()
-        else:  # lost without a close: the browser may come back for its session
-            self.conn.lost()
+        else:
+            self.conn.ended(self.close_code)
 
 
 def _drop_handshake(transport: WSTransport) -> None:
@@ -839,16 +834,12 @@ class Server:
                     {"Sec-WebSocket-Version": WS_VERSION},
                 )
                 return WSUpgradeResponseWithListener(response, None)
-            info = self._info(request, f"{path}?{qs}" if qs else path, peer)
-            if not self.app.origin_allowed(info.headers):
+            info = admit(self.app, ConnectionInfo.from_request(f"{path}?{qs}" if qs else path, request.headers.items(), peer))
+            if info is None:
                 response = WSUpgradeResponse.create_error_response(
                     HTTPStatus.FORBIDDEN, b"403 Forbidden: this site's socket cannot be opened from another origin"
                 )
                 return WSUpgradeResponseWithListener(response, None)
             return _Listener(self, info)
         return None
-
-    def _info(self, request: WSUpgradeRequest, target: str, peer: str | None) -> ConnectionInfo:
-        info: ConnectionInfo = self.app.socket_info(ConnectionInfo.from_request(target, request.headers.items(), peer))
-        return info
 
