@@ -1,20 +1,9 @@
 /* rweb browser client: one WebSocket, server-rendered components, DOM morphing,
  * live navigation between the app's pages.
  *
- * Hand-written, no build step, no dependencies. The wire protocol is described
- * in docs/protocol.md. In short:
- *   join              ws(s)://host{root}/ws?url=/items/3%3Fq%3D1   (the page's URL within the app;
- *                     from <meta name="rweb-socket">; without that meta: /ws + location.search)
- *                     ...&tok=<token>   (a reconnect: the session to resume)
- *   client -> server  {"action": "inc", "params": {...}, "ref": 7}
- *                     {"t": "nav", "url": "/items/4", "ref": 8}      (live navigation)
- *   server -> client  {"t": "init", "c": {name: {"s": [...], "d": [...]}}, "tok": "<token>"}
- *                     {"t": "init", "c": {...}, "tok": ..., "resumed": true, "last": 6}  (a reconnect: same session)
- *                     {"t": "init", "c": {...}, "tok": ..., "fresh": true}   (a reconnect: a new session)
- *                     {"t": "init", "c": {...}, "ref": 8, "url": ..., "title": ...}  (nav: another page)
- *                     {"t": "r", "d": {name: patch | null}, "ref": 7, "e": {...}}
- *                     {"t": "p", "d": {...}}
- *                     any of them: "fx": [["nav", {url, mode}], ["cookie", {url, token}]]
+ * Hand-written, no build step, no dependencies. The wire protocol (joining, resuming, every
+ * message, errors, effects) is described in docs/protocol.md; its words are the constants
+ * below (T, FX, E, CLOSE), generated from rweb.protocol.WIRE.
  * A component's HTML is s[0] + d[0] + s[1] + ... + s[n]; a dynamic is an
  * escaped HTML string or {"c": "<child name>"}. Its root element carries
  * data-rc="<name>". Each changed component is rebuilt and morphed in place.
@@ -92,23 +81,8 @@
  * window.rwebConfig.restartBanner ms (2000; 0: at once). Clicks meanwhile are queued and
  * marked rweb-pending, as during any disconnection.
  *
- * Effects ("fx" on any server message), in order; their paths are within the app (the
- * root path from <meta name="rweb-root"> goes in front unless they already start with it):
- *   ["nav", {url, mode: "push" | "replace"}]  show app URL `url` live (nav message, then history)
- *   ["nav", {url, mode: "load"}]              load `url` (or an http(s):// URL) for real, after
- *                                             pending cookie requests; no banner meanwhile
- *   ["cookie", {url, token}]                  POST the token to `url`; the answer's Set-Cookie
- *                                             headers set the cookies (HttpOnly ones too)
- *   ["upload_stop", {name}]                   the server dropped upload `name`: stop sending it
- *   ["event", {name, payload}]                conn.push_event: hooks' handleEvent(name), then rweb:event
- *   ["js", {cmds}]                            conn.exec_js: run JS commands
- *   ["stream", {name, ops, limit?}]           change the rows of <... data-stream=name> (rweb.stream):
- *                                             ["r"] reset, ["i", key, html, at] insert or replace in
- *                                             place, ["d", key] delete; then keep |limit| rows at most.
- *                                             A re-render leaves a stream container's children alone.
- *   ["reset", {selector}]                     the fields of the forms (or fields) it matches get
- *                                             what the server rendered, focused or not
- *   ["focus", {selector}]                     focus the first element it matches
+ * Effects ("fx" on any server message) run in order after its patches, each by its kind's
+ * handler in EFFECTS (docs/protocol.md#effects).
  *
  * Window events:
  *   rweb:connected     {msg}             an init arrived on a new socket (first connection or reconnect)
@@ -145,6 +119,15 @@
 
   if (window.rweb && window.rweb.version) return; // loaded twice
 
+  /* rweb:wire:begin */
+  // The wire's words (docs/protocol.md), generated from rweb.protocol.WIRE by
+  // scripts/wire_table.py: edit them there. tests/test_wire.py checks this block.
+  const T = Object.freeze({ INIT: "init", REPLY: "r", PUSH: "p", NAV: "nav", PING: "ping", UPLOAD: "upload", UPLOAD_CANCEL: "upload_cancel" });
+  const FX = Object.freeze({ NAV: "nav", COOKIE: "cookie", RESET: "reset", FOCUS: "focus", JS: "js", STREAM: "stream", EVENT: "event", UPLOAD_STOP: "upload_stop" });
+  const E = Object.freeze({ BAD_JSON: "bad_json", BAD_MESSAGE: "bad_message", BAD_PARAMS: "bad_params", BINARY_FRAME: "binary_frame", TOO_LARGE: "too_large", UNKNOWN_ACTION: "unknown_action", HANDLER_ERROR: "handler_error", RENDER_ERROR: "render_error", SETUP_ERROR: "setup_error", NOT_FOUND: "not_found", SHARED_STATE: "shared_state", UPLOAD_REFUSED: "upload_refused", UPLOAD_FAILED: "upload_failed", APP_FAILED: "app_failed" });
+  const CLOSE = Object.freeze({ NORMAL: 1000, GOING_AWAY: 1001, ABNORMAL: 1006, POLICY_VIOLATION: 1008, INTERNAL_ERROR: 1011, SERVICE_RESTART: 1012, NO_HEARTBEAT: 4000 });
+  /* rweb:wire:end */
+
   const MIN_DELAY = 200; // first reconnect delay (ms), doubled per failed attempt
   const MAX_DELAY = 10000;
   const MAX_DEPTH = 256; // component nesting: guards against reference cycles
@@ -166,7 +149,6 @@
   // The page is busy (class rweb-busy on <html>, a bar at the top, rweb:busy) once an action
   // has waited that long for its reply (window.rwebConfig.busyDelay; 0: at once; < 0: never).
   const BUSY_DELAY = typeof settings.busyDelay === "number" ? settings.busyDelay : 200;
-  const SERVICE_RESTART = 1012;
   const PARAM_PREFIX = "data-param-";
   const STYLE =
     "#rweb-status{display:none}" +
@@ -594,11 +576,11 @@
       checkBusy();
     }
     let names = [];
-    if (msg.t === "init" && appFailed) {
+    if (msg.t === T.INIT && appFailed) {
       location.reload(); // the app is back after a failed start: load it afresh
       return;
     }
-    if (msg.t === "init") {
+    if (msg.t === T.INIT) {
       // A new page: the socket's first message, or another page mounted by a navigation.
       // A reconnect's init is morphed over what the user typed: keep it (see capture()).
       const rejoin = msg.ref == null && (msg.resumed === true || msg.fresh === true);
@@ -630,11 +612,11 @@
       }
       remark();
       emit("rweb:update", { components: names, msg });
-    } else if (msg.t === "r" || msg.t === "p") {
+    } else if (msg.t === T.REPLY || msg.t === T.PUSH) {
       if (msg.d && typeof msg.d === "object") {
         names = topmost(applyPatches(msg.d));
         // The reply to one of this page's actions, or a push (see holds()).
-        const a = msg.t === "r" && msg.ref != null ? acts.get(msg.ref) : undefined;
+        const a = msg.t === T.REPLY && msg.ref != null ? acts.get(msg.ref) : undefined;
         applying = { a: a || null, ref: a ? msg.ref : null };
         try {
           update(names);
@@ -654,17 +636,17 @@
     const loads = runEffects(msg, nav, latest);
     if (Array.isArray(msg.fx) && msg.fx.length) syncHooks([]); // rows a stream added
     if (nav !== undefined) navigated(msg, nav, latest, loads);
-    else if (msg.t === "init" && msg.ref == null && connected && !leaving && appUrl(location) !== joined) {
+    else if (msg.t === T.INIT && msg.ref == null && connected && !leaving && appUrl(location) !== joined) {
       // The browser moved on (back / forward) while this socket was joining.
       const url = appUrl(location);
       if (url !== null) navigate(url, "pop", location.hash);
     }
-    if ((msg.t === "r" || msg.t === "init") && msg.ref != null) {
+    if ((msg.t === T.REPLY || msg.t === T.INIT) && msg.ref != null) {
       const resolve = pending.get(msg.ref);
       if (resolve) {
         pending.delete(msg.ref);
         resolve(msg);
-      } else if (msg.t === "r" && acts.has(msg.ref)) {
+      } else if (msg.t === T.REPLY && acts.has(msg.ref)) {
         answered(msg.ref, msg);
       }
     }
@@ -869,7 +851,7 @@
     let kind;
     if (loads) kind = "load";
     else if (msg.e) kind = "error";
-    else kind = msg.t === "init" ? "mount" : "patch";
+    else kind = msg.t === T.INIT ? "mount" : "patch";
     if (latest) {
       const mounted = navMounted, title = navTitle;
       navMounted = false;
@@ -902,10 +884,10 @@
   // An error in a navigation's reply that leaves no page on the socket (the old
   // session ended, the new one could not be mounted).
   const fatal = (msg) =>
-    msg.t === "init" ||
-    msg.e.code === "setup_error" ||
-    msg.e.code === "not_found" ||
-    ((msg.e.code === "render_error" || msg.e.code === "shared_state") && !(msg.d && Object.keys(msg.d).length));
+    msg.t === T.INIT ||
+    msg.e.code === E.SETUP_ERROR ||
+    msg.e.code === E.NOT_FOUND ||
+    ((msg.e.code === E.RENDER_ERROR || msg.e.code === E.SHARED_STATE) && !(msg.d && Object.keys(msg.d).length));
 
   function scrollAfter(nav, mounted) {
     if (nav.scroll) {
@@ -935,12 +917,12 @@
   // app_failed comes only from the --reload supervisor while the app cannot start (a syntax
   // error): the overlay shows it whatever the page's mode; the page reloads once the app is
   // back (the next init, see onMessage).
-  const FAULTS = new Set(["handler_error", "render_error", "setup_error", "shared_state", "app_failed"]);
+  const FAULTS = new Set([E.HANDLER_ERROR, E.RENDER_ERROR, E.SETUP_ERROR, E.SHARED_STATE, E.APP_FAILED]);
   let appFailed = false;
 
   function showFault(e) {
     if (!FAULTS.has(e.code) || typeof e.message !== "string") return;
-    if (e.code === "app_failed") appFailed = true;
+    if (e.code === E.APP_FAILED) appFailed = true;
     const debug = appFailed || document.querySelector('meta[name="rweb-debug"]') !== null;
     if (!debug && (window.rwebConfig || {}).errorNotice === false) return;
     let box = document.getElementById(debug ? "rweb-error-overlay" : "rweb-error");
@@ -978,7 +960,7 @@
       box.append(close, head, pre);
     } else {
       const ref = /\(ref ([0-9a-f]+)\)/.exec(e.message);
-      const lasting = e.code === "shared_state";
+      const lasting = e.code === E.SHARED_STATE;
       box.textContent = (lasting ? "This page cannot be shown by this server" : "Something went wrong") +
         (ref ? " (reference " + ref[1] + ")" : "") + ".";
       clearTimeout(box.__rwebTimer);
@@ -988,42 +970,41 @@
 
   // ------------------------------------------------------------- effects
 
+  // Each effect kind's handler (docs/protocol.md#effects): (data, msg, nav, latest) -> true if
+  // the page is being left (a real page load). `nav`: the navigation this message answers,
+  // if any (a superseded one's redirect is not followed).
+  const EFFECTS = new Map([
+    [FX.COOKIE, (data) => { redeemCookie(data); }],
+    [FX.NAV, (data, msg, nav, latest) => {
+      if (nav !== undefined && !latest) return false;
+      if (data.mode === "load") {
+        // The page asked for (or joined) sends the browser elsewhere: see load().
+        return load(data.url, nav !== undefined ? nav : msg.t === T.INIT ? "replace" : "assign");
+      }
+      if (isLocal(data.url)) navTo(data.url, data.mode === "replace" ? "replace" : "push");
+      else console.warn("rweb: navigation to a URL outside the app refused", data.url);
+    }],
+    [FX.STREAM, (data) => { applyStream(data); }],
+    [FX.UPLOAD_STOP, (data) => { stopUploads(data.name); }],
+    [FX.EVENT, (data) => { serverEvent(data); }],
+    [FX.JS, (data) => { if (Array.isArray(data.cmds)) runJs(data.cmds, document.body); }],
+    [FX.RESET, (data) => { for (const el of select(data.selector)) resetFields(el); }],
+    [FX.FOCUS, (data) => {
+      const el = select(data.selector)[0];
+      if (el) el.focus();
+    }],
+  ]);
+
   // Run a message's effects in order; true if the page is being left (a real page load).
-  // `nav`: the navigation this message answers, if any (a superseded one's redirect
-  // is not followed).
   function runEffects(msg, nav, latest) {
     const fx = msg.fx;
     if (!Array.isArray(fx)) return false;
     let loads = false;
     for (const item of fx) {
       if (!Array.isArray(item) || !item[1] || typeof item[1] !== "object") continue;
-      const kind = item[0], data = item[1];
-      if (kind === "cookie") {
-        redeemCookie(data);
-      } else if (kind === "nav") {
-        if (nav !== undefined && !latest) continue;
-        if (data.mode === "load") {
-          // The page asked for (or joined) sends the browser elsewhere: see load().
-          const how = nav !== undefined ? nav : msg.t === "init" ? "replace" : "assign";
-          loads = load(data.url, how) || loads;
-        } else if (isLocal(data.url)) navTo(data.url, data.mode === "replace" ? "replace" : "push");
-        else console.warn("rweb: navigation to a URL outside the app refused", data.url);
-      } else if (kind === "stream") {
-        applyStream(data);
-      } else if (kind === "upload_stop") {
-        stopUploads(data.name);
-      } else if (kind === "event") {
-        serverEvent(data);
-      } else if (kind === "js") {
-        if (Array.isArray(data.cmds)) runJs(data.cmds, document.body);
-      } else if (kind === "reset") {
-        for (const el of select(data.selector)) resetFields(el);
-      } else if (kind === "focus") {
-        const el = select(data.selector)[0];
-        if (el) el.focus();
-      } else {
-        console.warn("rweb: unknown effect", kind);
-      }
+      const run = EFFECTS.get(item[0]);
+      if (run) loads = run(item[1], msg, nav, latest) === true || loads;
+      else console.warn("rweb: unknown effect", item[0]);
     }
     return loads;
   }
@@ -1463,7 +1444,7 @@
     return new Promise((resolve) => {
       pending.set(r, resolve);
       try {
-        sock.send(JSON.stringify({ t: "nav", url, ref: r }));
+        sock.send(JSON.stringify({ t: T.NAV, url, ref: r }));
         checkBusy();
       } catch {
         pending.delete(r);
@@ -1678,7 +1659,7 @@
     s.onclose = (ev) => {
       if (sock !== s) return;
       sock = null;
-      if (ev.code === SERVICE_RESTART && (connected || appFailed)) restarting();
+      if (ev.code === CLOSE.SERVICE_RESTART && (connected || appFailed)) restarting();
       onDown();
     };
     s.onerror = () => { /* a close event follows */ };
@@ -1697,13 +1678,13 @@
       if (now - pinged > wait) {
         console.warn("rweb: the server stopped answering; reconnecting");
         sock = null; // its late events are ignored from now on
-        try { s.close(4000, "no heartbeat"); } catch { /* already closing */ }
+        try { s.close(CLOSE.NO_HEARTBEAT, "no heartbeat"); } catch { /* already closing */ }
         onDown();
       }
     } else if (now - heard > HEARTBEAT) {
       pinged = now;
       try {
-        s.send(JSON.stringify({ t: "ping", ref: "hb" + ++ref }));
+        s.send(JSON.stringify({ t: T.PING, ref: "hb" + ++ref }));
       } catch { /* the close event follows */ }
     }
   }
@@ -1839,7 +1820,7 @@
     const files = Array.from(input.files || []);
     const s = sock;
     const reply = await control({
-      t: "upload", name, files: files.map((f) => ({ name: f.name, size: f.size, type: f.type || "" })),
+      t: T.UPLOAD, name, files: files.map((f) => ({ name: f.name, size: f.size, type: f.type || "" })),
     });
     if (!reply) return { ok: false, reason: "disconnected" };
     if (reply.e || !reply.up) return { ok: false, reason: reply.e ? reply.e.code : "refused" };
@@ -1905,7 +1886,7 @@
     for (const input of document.querySelectorAll(UPLOADS)) {
       if (input.getAttribute("data-upload") === name) input.value = "";
     }
-    return control({ t: "upload_cancel", name });
+    return control({ t: T.UPLOAD_CANCEL, name });
   }
 
   // A submit of a form with files chosen in its upload inputs: upload them, then send the
