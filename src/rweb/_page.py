@@ -20,10 +20,14 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
+from .codec import effects_of
 from .dom import Document, Element, Node, Text, parse_html, select
+from .effects import StreamOps
+from .protocol import EffectKind
 
 if TYPE_CHECKING:
     from .app import App
+    from .effects import Focus, Reset, RunJs
     from .testing import Client
 
 __all__ = ["Page", "PageError"]
@@ -218,6 +222,73 @@ def field_params(el: Element, bound: Element) -> dict[str, Any]:
     return params
 
 
+FIELDS = frozenset(("input", "select", "textarea"))
+NOT_EDITABLE = frozenset(("hidden", "file", "submit", "reset", "button", "image"))  # rweb.js's editable()
+_UNSAFE_ATTRS = frozenset(
+    ("href", "src", "action", "formaction", "srcdoc", "style", "data-hook", "data-hook-actions")
+)
+_ATTR_NAME = re.compile(r"[a-zA-Z][a-zA-Z0-9:_.-]*")
+
+
+def _safe_attr(name: Any) -> bool:
+    """rweb.js's safeAttr: no event handlers, no rweb bindings, no URLs."""
+    if not isinstance(name, str) or not _ATTR_NAME.fullmatch(name):
+        return False
+    n = name.lower()
+    return not (
+        n.startswith(("on", "data-action", "data-on", "data-js")) or n in _UNSAFE_ATTRS
+    )
+
+
+def _run_js(page: Page, t: Element, name: str, a: dict[str, Any], names: list[str]) -> None:
+    """One JS command on one element, as rweb.js's runJs does it."""
+    if name in ("show", "hide", "toggle"):
+        hide = name == "hide" or (name == "toggle" and not t.has("hidden"))
+        if hide:
+            t.attrs["hidden"] = ""
+        else:
+            t.attrs.pop("hidden", None)
+            style = t.get("style")
+            if style is not None:  # style.removeProperty("display")
+                kept = [d for d in style.split(";") if d.strip() and d.split(":", 1)[0].strip().lower() != "display"]
+                t.attrs["style"] = "; ".join(d.strip() for d in kept) + (";" if kept else "")
+    elif name in ("add_class", "remove_class", "toggle_class"):
+        had = t.has("class")
+        classes = list(dict.fromkeys(t.classes))  # a DOMTokenList: a set, in order
+        for n in names:
+            if n in classes and name != "add_class":
+                classes.remove(n)
+            elif n not in classes and name != "remove_class":
+                classes.append(n)
+        if had or classes:
+            t.attrs["class"] = " ".join(classes)
+    elif name == "set_attr":
+        if _safe_attr(a.get("name")):
+            value = a.get("value")
+            t.attrs[a["name"].lower()] = "" if value is None else value if isinstance(value, str) else _js_string(value)
+    elif name == "remove_attr":
+        if _safe_attr(a.get("name")):
+            t.attrs.pop(a["name"].lower(), None)
+    elif name == "focus":
+        page.focused = t
+    # "dispatch": an event on the element; no listener in Page (rweb.js's bindings listen to user events)
+
+
+def _js_string(value: Any) -> str:
+    """JavaScript's String(value) for JSON values."""
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, list):
+        return ",".join("" if v is None else _js_string(v) if not isinstance(v, str) else v for v in value)
+    if isinstance(value, dict):
+        return "[object Object]"
+    return str(value)
+
+
 def _key(n: Node) -> str | None:
     if not isinstance(n, Element):
         return None
@@ -270,9 +341,15 @@ class Page:
         self.client = client
         self.raise_errors = raise_errors
         self.focused: Element | None = None  # the control the user is in (the last filled)
+        self._changed: set[str] | None = None  # the components the message being applied changed (None: all)
+        self._rows: set[Any] = set()  # the stream rows it inserted
         self._markup = client.html()
         self.document: Document = parse_html(self._markup)
         client.watch(self._update)
+        # The effects on the DOM, as rweb.js's runEffects applies them (after the message's morph).
+        client.effect_handlers[EffectKind.RESET] = self._reset_effect
+        client.effect_handlers[EffectKind.FOCUS] = self._focus_effect
+        client.effect_handlers[EffectKind.JS] = self._js_effect
 
     # -- what the browser shows -------------------------------------------------------
 
@@ -640,6 +717,49 @@ class Page:
             raise PageError(f"{what}: the server answered with an error {err.get('code')!r}: {err.get('message')}")
         return reply
 
+    # -- effects on the DOM, as rweb.js applies them ----------------------------------------
+
+    def _effect_targets(self, selector: str, what: str) -> list[Element]:
+        try:
+            return select(self.document, selector)
+        except ValueError as exc:  # the browser would match it: Page cannot, say so
+            raise PageError(f"{what}: the selector {selector!r} is not supported by rweb.dom: {exc}") from None
+
+    def _reset_effect(self, fx: Reset) -> None:
+        """``conn.reset``: the fields in (or being) the matches show what the server rendered, focused or not."""
+        for el in self._effect_targets(fx.selector, "reset"):
+            fields = [el] if el.tag in FIELDS else select(el, "input, select, textarea")
+            for f in fields:
+                if f.tag == "input" and input_type(f) in NOT_EDITABLE:
+                    continue
+                f.value = None
+                f.checked = None
+                if f.tag == "select":
+                    for o in options(f):
+                        o.selected = None
+
+    def _focus_effect(self, fx: Focus) -> None:
+        """``conn.focus``: the first match is the element the user is in."""
+        found = self._effect_targets(fx.selector, "focus")
+        if found:
+            self.focused = found[0]
+
+    def _js_effect(self, fx: RunJs) -> None:
+        """``conn.exec_js``: JS commands on the page (rweb.js's runJs, on the body)."""
+        body = next(iter(select(self.document, "body")), None)
+        for cmd in fx.cmds:
+            if not isinstance(cmd, list) or not cmd or not isinstance(cmd[0], str):
+                continue
+            name = cmd[0]
+            a = cmd[1] if len(cmd) > 1 and isinstance(cmd[1], dict) else {}
+            if name == "confirm":
+                continue  # Page answers every confirm with OK
+            to = a.get("to")
+            targets = self._effect_targets(to, f"js {name}") if isinstance(to, str) else [body] if body else []
+            names = a["names"].split() if isinstance(a.get("names"), str) else []
+            for t in targets:
+                _run_js(self, t, name, a, names)
+
     # -- keeping the DOM as the browser does ---------------------------------------------
 
     def _update(self, msg: dict[str, Any]) -> None:
@@ -647,7 +767,12 @@ class Page:
         if markup == self._markup:
             return
         self._markup = markup
-        self._morph_children(self.document, parse_html(markup))
+        # As rweb.js: an init morphs the page, a patch the components it changed (with their
+        # children): an element elsewhere keeps what JS commands did to its attributes.
+        self._changed = None if msg.get("t") == "init" else set(msg.get("d") or ())
+        # and the stream rows its ops (re)inserted: the browser puts in new elements for them.
+        self._rows = {op[1] for fx in effects_of(msg) if type(fx) is StreamOps for op in fx.ops if op[0] == "i"}
+        self._morph_children(self.document, parse_html(markup), self._changed is None)
 
     def _editing(self, el: Element) -> bool:
         f = self.focused
@@ -655,11 +780,19 @@ class Page:
             return False
         return el is f or (el.tag == "option" and f.tag == "select" and any(a is f for a in el.ancestors()))
 
-    def _morph(self, old: Node, new: Node) -> Node:
+    def _morph(self, old: Node, new: Node, sync: bool = True) -> Node:
         if isinstance(old, Text) and isinstance(new, Text):
             old.data = new.data
             return old
         assert isinstance(old, Element) and isinstance(new, Element)
+        if not sync:
+            rc = new.get("data-rc")
+            sync = (rc is not None and self._changed is not None and rc in self._changed) or (
+                new.get("data-key") in self._rows
+            )
+            if not sync:
+                self._morph_children(old, new, False)  # unchanged here: only a changed component below
+                return old
         busy = self._editing(old)
         if old.tag == "input":
             old_value, old_checked = old.get("value"), old.has("checked")
@@ -684,7 +817,7 @@ class Page:
                 old.selected = now
         else:
             old.attrs = dict(new.attrs)
-        self._morph_children(old, new)
+        self._morph_children(old, new, True)
         return old
 
     @staticmethod
@@ -693,7 +826,7 @@ class Page:
         for c in parent.children:
             c.parent = parent
 
-    def _morph_children(self, fp: Element, tp: Element) -> None:
+    def _morph_children(self, fp: Element, tp: Element, sync: bool = True) -> None:
         """rweb.js's morphChildren: keyed children (data-rc, data-key, id) by key, the others in order."""
         news = list(tp.children)
         wanted = {k for t in news if (k := _key(t)) is not None}
@@ -719,7 +852,7 @@ class Page:
                 m = next((c for c in remaining if _compatible(c, t) and _key(c) is None), None)
             if m is not None:
                 remaining = [c for c in remaining if c is not m]
-                result.append(self._morph(m, t))
+                result.append(self._morph(m, t, sync))
             else:
                 result.append(t)
         fp.children = result

@@ -32,7 +32,7 @@ import os
 import secrets
 import warnings
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 
@@ -40,6 +40,7 @@ from .assets import ASSET_PREFIX, Asset, asset_response
 from .client_script import CLIENT_PREFIX, client_response
 from .clock import SYSTEM_CLOCK, Clock
 from .compression import compress_response
+from .effects import Cookie, Event, Focus, Navigate, Reset, RunJs
 from .health import LIVE_PATH, READY_PATH, check_path, health_response
 from .http import (
     Headers,
@@ -221,7 +222,7 @@ class Conn:
             self.cookies = cookies
             token = self.app.cookie_token([header])
             # Effect URLs are within the app: the browser puts its root path in front.
-            self._connection.effect("cookie", {"url": COOKIE_PATH, "token": token})
+            self._connection.effect(Cookie(COOKIE_PATH, token))
 
     # -- navigation ----------------------------------------------------------
 
@@ -241,14 +242,14 @@ class Conn:
         check_redirect(url, self.app.allowed_redirect_hosts, external=external)
         if self._connection is None:
             raise Redirect(url, external=True)
-        self._connection.effect("nav", {"url": url, "mode": "load"})
+        self._connection.effect(Navigate(url, "load"))
 
-    def _nav(self, url: str, mode: str) -> None:
+    def _nav(self, url: str, mode: Literal["push", "replace"]) -> None:
         if not is_local_path(url):
             raise UnsafeRedirect(f"navigate() takes a path within the app, not {url!r}")
         if self._connection is None:
             raise Redirect(url)
-        self._connection.effect("nav", {"url": url, "mode": mode})
+        self._connection.effect(Navigate(url, mode))
 
     # -- form fields ---------------------------------------------------------
 
@@ -260,18 +261,18 @@ class Conn:
         in the handler of the form's submit empties a field the page renders without a value.
         Outside a live session (the HTTP first paint) it does nothing.
         """
-        self._field_effect("reset", selector)
+        self._field_effect(Reset, selector)
 
     def focus(self, selector: str) -> None:
         """Move the browser's focus to the first element ``selector`` matches (after this
         message's patches). Outside a live session it does nothing: render ``autofocus``."""
-        self._field_effect("focus", selector)
+        self._field_effect(Focus, selector)
 
-    def _field_effect(self, kind: str, selector: str) -> None:
+    def _field_effect(self, effect: type[Reset | Focus], selector: str) -> None:
         if not isinstance(selector, str) or not selector.strip():
-            raise ValueError(f"{kind}() takes a CSS selector, not {selector!r}")
+            raise ValueError(f"{effect.kind}() takes a CSS selector, not {selector!r}")
         if self._connection is not None:
-            self._connection.effect(kind, {"selector": selector})
+            self._connection.effect(effect(selector))
 
     # -- callbacks -----------------------------------------------------------
 
@@ -282,12 +283,12 @@ class Conn:
 
         orjson.dumps(payload)  # JSON, or a TypeError here rather than in the message
         if self._connection is not None:
-            self._connection.effect("event", {"name": str(name), "payload": payload})
+            self._connection.effect(Event(str(name), payload))
 
     def exec_js(self, js: Any) -> None:
         """Run JS commands (an ``rweb.JS``) in the page, with the next message."""
         if self._connection is not None:
-            self._connection.effect("js", {"cmds": js.cmds})
+            self._connection.effect(RunJs(js.cmds))
 
     def stream(
         self,

@@ -36,17 +36,20 @@ from collections.abc import Callable
 from hmac import compare_digest
 from secrets import token_hex
 from typing import Any
-from urllib.parse import parse_qsl, unquote
 
 from .client_script import client_version
 from .diff import full
+from .effects import Effect, Navigate
 from .http import Redirect
 from .protocol import (
+    JOIN_TOKEN_PARAM,
     JOIN_VERSION_PARAM,
     ErrorCode,
+    Join,
     Nav,
     Ping,
     ProtocolError,
+    Resume,
     decode,
     decode_control,
     encode_error,
@@ -152,7 +155,7 @@ class Connection:
             # A page whose script is not this server's (a deploy came between): it reloads.
             self.state = (ErrorCode.STALE_CLIENT, f"the page's client is {vsn}, this server's {client_version()}")
             return
-        token = info.query.get("tok") if info.query else None
+        token = info.query.get(JOIN_TOKEN_PARAM) if info.query else None
         if app.resume_grace > 0:
             self.nonce = token_hex(8)
         if token is not None and app.resume_grace > 0:
@@ -183,7 +186,7 @@ class Connection:
         conn.attach(self)
         if conn.route is None:
             log.info("session %s: no page at %s", self.writer_id, info.path)
-            return ("not_found", f"no page at {info.path}")
+            return (ErrorCode.NOT_FOUND, f"no page at {info.path}")
         slow = app.slow_callback
         snapshots = app.snapshots
         created: Any = None
@@ -204,7 +207,7 @@ class Connection:
             ref = error_ref()
             log.error("session %s: %s (ref %s)", self.writer_id, exc, ref, exc_info=exc.__cause__)
             cause = exc.__cause__ or exc
-            return ("setup_error", f"the session could not be set up: {self._shown(cause, ref)}")
+            return (ErrorCode.SETUP_ERROR, f"the session could not be set up: {self._shown(cause, ref)}")
         finally:
             if created is not None:
                 capture(prev)
@@ -224,7 +227,7 @@ class Connection:
         return None
 
     def _page(
-        self, ref: Any = None, url: str | None = None, extra: dict[str, Any] | None = None
+        self, ref: Any = None, url: str | None = None, resume: Resume | None = None
     ) -> tuple[bytes, bool]:
         """The page's first message: ``(init, True)``, or a failure and False."""
         failure = self.state
@@ -233,7 +236,7 @@ class Connection:
             if isinstance(failure, tuple):
                 return encode_error(failure[0], failure[1], ref), False
             # A redirect: the browser loads another URL.
-            return encode_init({}, ref, effects=[["nav", {"url": failure.url, "mode": "load"}]]), False
+            return encode_init({}, ref, effects=[Navigate(failure.url, "load")]), False
         session = self.session
         assert session is not None
         try:
@@ -253,7 +256,7 @@ class Connection:
         if url is not None and conn is not None and conn.route is not None:
             title = conn.route.title
         return encode_init(
-            components, ref, url, title or (self.app.title if url else None), effects, extra, error
+            components, ref, url, title or (self.app.title if url else None), effects, resume, error
         ), True
 
     def redirecting(self) -> bool:
@@ -302,12 +305,10 @@ class Connection:
             return self._resumed_page(), True
         if state is _FRESH:
             self.state = JOINING
-        extra: dict[str, Any] | None = None
+        resume = None
         if self.app.resume_grace > 0:
-            extra = {"tok": self.app.resume_token(self)}
-            if state is _FRESH:
-                extra["fresh"] = True
-        msg, ok = self._page(extra=extra)
+            resume = Resume(self.app.resume_token(self), fresh=state is _FRESH)
+        msg, ok = self._page(resume=resume)
         if ok:
             self.state = LIVE
             self._started()
@@ -418,12 +419,8 @@ class Connection:
                       if c.statics is not None and c.dyns is not None}
         effects, self.effects = self.effects, None
         last = self.last_ref
-        extra = {
-            "tok": self.app.resume_token(self),
-            "resumed": True,
-            "last": last.ref if type(last) is _Resent else last,
-        }
-        return encode_init(components, None, None, None, effects, extra)
+        resume = Resume(self.app.resume_token(self), resumed=True, last=last.ref if type(last) is _Resent else last)
+        return encode_init(components, None, None, None, effects, resume)
 
     async def _restore(self, busy: _Busy, restore: _Restore) -> None:
         """Join a session saved by another process: set the page up again, then give it the saved state.
@@ -436,7 +433,7 @@ class Connection:
         except BaseException as exc:  # nothing may leave this socket waiting for a page forever
             eref = error_ref()
             log.error("session %s: could not be resumed (ref %s)", self.writer_id, eref, exc_info=exc)
-            page = encode_error("setup_error", f"the session could not be set up: {self._shown(exc, eref)}"), False, False
+            page = encode_error(ErrorCode.SETUP_ERROR, f"the session could not be set up: {self._shown(exc, eref)}"), False, False
             if self.session is not None:
                 self._ended()
             if not isinstance(exc, Exception):
@@ -472,7 +469,8 @@ class Connection:
         info = page_info(restore.info)
         self.state = JOINING
         failure = self._mount(info)
-        extra: dict[str, Any] = {"tok": self.app.resume_token(self)}
+        token = self.app.resume_token(self)
+        resume = Resume(token, fresh=True)
         if failure is None and blob is not None and self.snap is not None:
             try:
                 last = self.app.snapshots.restore(self.snap, blob, info.path)
@@ -482,15 +480,12 @@ class Connection:
                 failure = self._mount(info)  # the setup's own state, not a half-restored one
             else:
                 self.last_ref = _Resent(last) if type(last) is int else last
-                extra["resumed"] = True
-                extra["last"] = last
+                resume = Resume(token, resumed=True, last=last)
                 log.info("session %s: restored from another process's snapshot", self.writer_id)
         if failure is not None:
             self.state = failure
-        if "resumed" not in extra:
-            extra["fresh"] = True
         redirected = self.redirecting()
-        msg, ok = self._page(extra=extra)
+        msg, ok = self._page(resume=resume)
         return msg, ok, redirected
 
     @staticmethod
@@ -585,7 +580,7 @@ class Connection:
             return self._control(params, ref)
         session = self.session
         if session is None:
-            return encode_error("setup_error", "the session could not be set up", ref)
+            return encode_error(ErrorCode.SETUP_ERROR, "the session could not be set up", ref)
         if ref is not None:
             last = self.last_ref
             if type(last) is _Resent and type(ref) is int and ref <= last.ref:
@@ -616,7 +611,7 @@ class Connection:
             eref = error_ref()
             log.error("session %s: async handler for %r not started (ref %s)", self.writer_id, action, eref,
                       exc_info=exc)
-            return encode_error("handler_error", f"action {action!r} failed: {self._shown(exc, eref)}", ref)
+            return encode_error(ErrorCode.HANDLER_ERROR, f"action {action!r} failed: {self._shown(exc, eref)}", ref)
         self.state = busy
         return None
 
@@ -633,7 +628,7 @@ class Connection:
                       exc_info=exc if isinstance(exc, Exception) else None)
             patches, _ = session.flush() if not session.closed else ({}, None)
             effects, self.effects = self.effects, None
-            error = ("handler_error", f"action {action!r} failed: {self._shown(exc, eref)}")
+            error = (ErrorCode.HANDLER_ERROR, f"action {action!r} failed: {self._shown(exc, eref)}")
             self.send(encode_reply(patches, ref, error, effects))
             self._drain(busy)
             if not isinstance(exc, Exception):
@@ -698,11 +693,11 @@ class Connection:
         conn = self.conn
         uploads = conn.uploads if conn is not None else None
         if session is None or uploads is None:
-            return encode_error("upload_refused", f"no upload named {msg.name!r} on this page", ref)
+            return encode_error(ErrorCode.UPLOAD_REFUSED, f"no upload named {msg.name!r} on this page", ref)
         if type(msg) is UploadCancel:
             up = uploads.by_name.get(msg.name)
             if up is None:
-                return encode_error("upload_refused", f"no upload named {msg.name!r} on this page", ref)
+                return encode_error(ErrorCode.UPLOAD_REFUSED, f"no upload named {msg.name!r} on this page", ref)
             patches, error = session.call(up.cancel)
             effects, self.effects = self.effects, None
             return encode_reply(patches, ref, error, effects)
@@ -713,7 +708,7 @@ class Connection:
             ids, refused = answer
             if refused is not None:
                 log.warning("session %s: upload_refused: %s", self.writer_id, refused)
-                error = ("upload_refused", refused)
+                error = (ErrorCode.UPLOAD_REFUSED, refused)
             else:
                 from .upload import HEADER
 
@@ -722,13 +717,13 @@ class Connection:
 
     def navigate_to(self, url: str, ref: Any = None) -> bytes:
         """The browser now shows ``url``: patch this page or mount the page there."""
-        path, _, qs = url.partition("?")
-        path = unquote(path) or "/"  # as the HTTP transports decode a request's path
+        page = Join(url)  # the nav message's URL parsed as a join's: the path decoded, as HTTP's
+        path = page.path
         app = self.app
         found = app.page_for(path)
         if found is None:
             # Not a reactive page (a plain handler, a static file, a 404): load it.
-            return encode_reply({}, ref, None, [["nav", {"url": url, "mode": "load"}]])
+            return encode_reply({}, ref, None, [Navigate(url, "load")])
         route, params = found
         conn = self.conn
         session = self.session
@@ -742,7 +737,7 @@ class Connection:
             if self.snap is not None:
                 self.snap.path = path
             conn.params = params
-            conn.query = dict(parse_qsl(qs, keep_blank_values=True))
+            conn.query = page.query
             patches, error = session.call(conn.params_hook, params, conn.query)
             effects, self.effects = self.effects, None
             return encode_reply(patches, ref, error, effects)
@@ -750,7 +745,7 @@ class Connection:
         old = self.conn
         info = ConnectionInfo(
             path=path,
-            query=dict(parse_qsl(qs, keep_blank_values=True)),
+            query=page.query,
             headers=old.headers if old is not None else {},
             cookies=old.cookies if old is not None else {},
             client=old.client if old is not None else None,
@@ -758,9 +753,9 @@ class Connection:
         self._ended()
         self.effects = None
         failure = self._mount(info)
-        if type(failure) is tuple and failure[0] == "setup_error":
+        if type(failure) is tuple and failure[0] == ErrorCode.SETUP_ERROR:
             # The browser loads the URL for real and shows the server's error page.
-            return encode_reply({}, ref, failure, [["nav", {"url": url, "mode": "load"}]])
+            return encode_reply({}, ref, failure, [Navigate(url, "load")])
         if failure is not None:
             self.state = failure
         msg, ok = self._page(ref, url)
@@ -789,7 +784,7 @@ class Connection:
                     self._push(patches, error)
                 return None
         log.warning("session %s: binary frame refused", self.writer_id)
-        return encode_error("binary_frame", "binary frames are not accepted; send JSON text")
+        return encode_error(ErrorCode.BINARY_FRAME, "binary frames are not accepted; send JSON text")
 
     def too_large(self, size: int) -> bytes | None:
         """A message over the size limit -> its error reply (None while an async handler runs: see receive)."""
@@ -799,7 +794,7 @@ class Connection:
             return None
         log.warning("session %s: message of %d bytes refused", self.writer_id, size)
         return encode_error(
-            "too_large", f"message of {size} bytes exceeds the limit of {self.max_size}"
+            ErrorCode.TOO_LARGE, f"message of {size} bytes exceeds the limit of {self.max_size}"
         )
 
     # -- work from outside an action ------------------------------------------------
@@ -825,25 +820,25 @@ class Connection:
         if patches or error or effects:
             self.send(encode_push(patches, error, effects))
 
-    def effect(self, kind: str, data: dict[str, Any]) -> None:
-        """Ask the browser to do something (navigate, redeem a cookie) with the next message."""
+    def effect(self, fx: Effect) -> None:
+        """Ask the browser to do something (navigate, redeem a cookie: rweb.effects) with the next message."""
         if self.effects is None:
             self.effects = []
             # If no reply is under way to carry it, a push will.
             self.schedule(self._flush_effects)
-        self.effects.append([kind, data])
+        self.effects.append(fx)
 
-    def queued(self, data: dict[str, Any]) -> bool:
-        """Is the effect whose data is ``data`` still waiting for a message to carry it?
+    def queued(self, effect: Any) -> bool:
+        """Is ``effect`` (an rweb.effects object) still waiting for a message to carry it?
 
-        Until then its data may still grow (a stream's operations join the
+        Until then it may still grow (a stream's operations join the
         stream's effect, rweb.stream); once sent, a new effect is needed.
         """
         effects = self.effects
         if not effects:
             return False
-        for effect in effects:
-            if effect[1] is data:
+        for queued in effects:
+            if queued is effect:
                 return True
         return False
 
@@ -929,22 +924,8 @@ def _nowhere(data: bytes) -> None:
 
 
 def page_info(info: ConnectionInfo) -> ConnectionInfo:
-    """The socket request's info -> the page's: its path and query come from the join URL."""
-    query = info.query
-    if query and ("tok" in query or JOIN_VERSION_PARAM in query):  # the socket's words, not the page's
-        query = {k: v for k, v in query.items() if k != "tok" and k != JOIN_VERSION_PARAM}
-    url = query.get("url") if query else None
-    if url is None:
-        if info.path == "/" and query is info.query:
-            return info
-        return ConnectionInfo(path="/", query=query, headers=info.headers, cookies=info.cookies, client=info.client)
-    if not url.startswith("/") or url.startswith("//"):
-        url = "/"
-    path, _, qs = url.partition("?")
+    """The socket request's info -> the page's: its path and query are the join's (:class:`rweb.protocol.Join`)."""
+    join = Join.from_query(info.query)
     return ConnectionInfo(
-        path=unquote(path) or "/",
-        query=dict(parse_qsl(qs, keep_blank_values=True)),
-        headers=info.headers,
-        cookies=info.cookies,
-        client=info.client,
+        path=join.path, query=join.query, headers=info.headers, cookies=info.cookies, client=info.client
     )

@@ -1,33 +1,22 @@
-"""The wire protocol: decode client messages, encode server messages.
+"""The wire protocol's one home: its words, its messages as types, decode and encode.
 
-Client -> server (text frames, JSON)::
-
-    {"action": "inc", "params": {...}, "ref": 7}     # params and ref optional
-    {"t": "nav", "url": "/items/3", "ref": 8}         # live navigation (control message)
-    {"t": "upload", "name": "avatar", "files": [...], "ref": 9}   # start uploads (rweb.upload)
-    {"t": "upload_cancel", "name": "avatar", "ref": 10}
-    binary frames: an upload's chunks (rweb.upload)
-
-The join (which page the socket shows) rides on the socket's URL: :class:`Join`.
-
-Server -> client (text frames, JSON), see ``docs/protocol.md``::
-
-    {"t": "init", "c": {name: {"s": [...], "d": [...]}, ...}}   # on open
-    {"t": "r", "d": {name: patch | null, ...}, "ref": 7}        # one per client message
-    {"t": "r", "d": {...}, "e": {"code": ..., "message": ...}}  # a reply carrying an error
-    {"t": "p", "d": {...}}                                      # sent on the server's own
-    {"t": "init", "c": {...}, "ref": 8, "url": "/items/3"}      # the reply to a nav to another page
-    ..., "fx": [["nav", {"url": ..., "mode": ...}], ["cookie", {...}]]   # effects on r and p
+``docs/protocol.md`` describes the protocol (joining, resuming, every message
+in both directions, errors, effects); its table of wire words is generated
+from :data:`WIRE` here, as is the block of constants at the top of the
+browser client (``/* rweb:wire:begin */``), and tests check both.  Typed
+effects are in :mod:`rweb.effects`; the client's side (what a browser does
+with these messages) is :mod:`rweb.codec`.
 
 This module knows nothing about sessions or transports: bytes in, values out.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote, urlencode
 
 import orjson
 
@@ -42,15 +31,23 @@ except ImportError:
 
 __all__ = [
     "ERROR_CODES",
+    "WIRE",
+    "WIRE_CLIENT",
     "Action",
+    "CloseCode",
+    "EffectKind",
     "ErrorCode",
     "Join",
+    "Key",
+    "MessageType",
     "Nav",
     "Ping",
     "ProtocolError",
+    "Resume",
     "UploadCancel",
     "UploadStart",
     "assemble",
+    "client_constants",
     "decode",
     "encode_error",
     "encode_init",
@@ -64,81 +61,232 @@ _dumps = orjson.dumps
 _JSONDecodeError = orjson.JSONDecodeError
 
 
+# -- the wire's words ---------------------------------------------------------------------
+# Each written once, here.  The encoders and the decoder below keep their keys as
+# literals (a global lookup per message would cost the hot path); a test checks that
+# every key they write is one of Key's values.
+
+
+class MessageType(StrEnum):
+    """A message's type: its ``t``."""
+
+    INIT = "init"  # server -> client: the whole page (on open, answering a nav that mounts a page)
+    REPLY = "r"  # server -> client: exactly one per client text message, in order
+    PUSH = "p"  # server -> client: on the server's own initiative
+    NAV = "nav"  # client -> server: {"t": "nav", "url": "/items/3", "ref": 4}
+    PING = "ping"  # client -> server: {"t": "ping", "ref": "hb9"}, answered by an empty reply
+    UPLOAD = "upload"  # client -> server: {"t": "upload", "name": "avatar", "files": [{name, size, type}]}
+    UPLOAD_CANCEL = "upload_cancel"  # client -> server: {"t": "upload_cancel", "name": "avatar"}
+
+
+class Key(StrEnum):
+    """The keys of messages (both directions) and of what they carry."""
+
+    T = "t"  # the message's type (MessageType)
+    ACTION = "action"  # an action's name (client -> server)
+    PARAMS = "params"  # an action's parameters
+    REF = "ref"  # the client's reference, echoed by the reply
+    URL = "url"  # nav (both ways), an init answering a nav; effects' URLs
+    NAME = "name"  # upload, upload_cancel: the upload's name; a file's name
+    FILES = "files"  # upload: the files declared
+    C = "c"  # init: the components; in a dynamic, {"c": name}: a child component's place
+    S = "s"  # a component's statics
+    D = "d"  # r, p: the patches; a component's dynamics
+    E = "e"  # an error: {"code": ErrorCode, "message": text}
+    CODE = "code"
+    MESSAGE = "message"
+    FX = "fx"  # effects: [[EffectKind, {...}], ...]
+    TITLE = "title"  # an init answering a nav: the page's title
+    UP = "up"  # a reply accepting an upload: {"ids": [...], "chunk": bytes}
+    TOK = "tok"  # an init answering a join: the resume token; the join's query: the token presented
+    RESUMED = "resumed"  # an init answering a join with tok: the same session
+    FRESH = "fresh"  # an init answering a join with tok: a new session
+    LAST = "last"  # with resumed: the ref of the last action applied
+    VSN = "vsn"  # the join's query: the client's version, "<PROTOCOL_VERSION>.<client build>"
+
+
+class EffectKind(StrEnum):
+    """An effect's kind: the first item of each ``[kind, {...}]`` in ``fx`` (types: rweb.effects)."""
+
+    NAV = "nav"
+    COOKIE = "cookie"
+    RESET = "reset"
+    FOCUS = "focus"
+    JS = "js"
+    STREAM = "stream"
+    EVENT = "event"
+    UPLOAD_STOP = "upload_stop"
+
+
 class ErrorCode(StrEnum):
-    """Every error the server reports on the socket (``{"e": {"code": ...}}``)."""
+    """Every error the server reports on the socket (``{"e": {"code": ...}}``), with its meaning."""
 
-    BAD_JSON = "bad_json"
-    BAD_MESSAGE = "bad_message"
-    BAD_PARAMS = "bad_params"
-    BINARY_FRAME = "binary_frame"
-    TOO_LARGE = "too_large"
-    UNKNOWN_ACTION = "unknown_action"
-    HANDLER_ERROR = "handler_error"
-    RENDER_ERROR = "render_error"
-    SETUP_ERROR = "setup_error"
-    NOT_FOUND = "not_found"
-    SHARED_STATE = "shared_state"
-    UPLOAD_REFUSED = "upload_refused"
-    UPLOAD_FAILED = "upload_failed"
-    APP_FAILED = "app_failed"
-    STALE_CLIENT = "stale_client"
+    meaning: str
+
+    def __new__(cls, value: str, meaning: str) -> ErrorCode:
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.meaning = meaning
+        return member
+
+    BAD_JSON = "bad_json", "the frame is not valid JSON"
+    BAD_MESSAGE = "bad_message", "the message is not an object with a string 'action'"
+    BAD_PARAMS = "bad_params", "'params' is not an object"
+    BINARY_FRAME = "binary_frame", "binary frames are not accepted"
+    TOO_LARGE = "too_large", "the message is larger than the server accepts"
+    UNKNOWN_ACTION = "unknown_action", "no handler for this action on this page"
+    HANDLER_ERROR = "handler_error", "the action handler raised an exception"
+    RENDER_ERROR = "render_error", "a component failed to render; it keeps its last render"
+    SETUP_ERROR = "setup_error", "the session could not be set up"
+    NOT_FOUND = "not_found", "no page at this URL"
+    SHARED_STATE = (
+        "shared_state",
+        "a component read state that sessions share, which this server's processes would split "
+        "(the log says which record and what to do); it keeps its last render",
+    )
+    UPLOAD_REFUSED = (
+        "upload_refused",
+        "an upload was refused (unknown name, too many files, too large, a type not accepted)",
+    )
+    UPLOAD_FAILED = "upload_failed", "an upload's file failed (more bytes than declared, the disk): its entry shows why"
+    APP_FAILED = (
+        "app_failed",
+        "development (--reload): the app failed to start; the message gives the file, the line and "
+        "the error, until a change starts it again",
+    )
+    STALE_CLIENT = (
+        "stale_client",
+        "the page's client script is not this server's (a deploy came between): the page reloads",
+    )
 
 
-ERROR_CODES: dict[str, str] = {
-    "bad_json": "the frame is not valid JSON",
-    "bad_message": "the message is not an object with a string 'action'",
-    "bad_params": "'params' is not an object",
-    "binary_frame": "binary frames are not accepted",
-    "too_large": "the message is larger than the server accepts",
-    "unknown_action": "no handler for this action on this page",
-    "handler_error": "the action handler raised an exception",
-    "render_error": "a component failed to render; it keeps its last render",
-    "setup_error": "the session could not be set up",
-    "not_found": "no page at this URL",
-    "shared_state": "a component read state that sessions share, which this server's processes would split "
-    "(the log says which record and what to do); it keeps its last render",
-    "upload_refused": "an upload was refused (unknown name, too many files, too large, a type not accepted)",
-    "upload_failed": "an upload's file failed (more bytes than declared, the disk): its entry shows why",
-    "app_failed": "development (--reload): the app failed to start; the message gives the file, the line and "
-    "the error, until a change starts it again",
-    "stale_client": "the page's client script is not this server's (a deploy came between): the page reloads",
-}
+class CloseCode(IntEnum):
+    """WebSocket close codes with a meaning in rweb (RFC 6455's, and the client's own)."""
+
+    NORMAL = 1000  # the page sends the browser elsewhere; the session ended
+    GOING_AWAY = 1001  # the browser leaves the page
+    NO_STATUS = 1005  # a close frame without a code (what ASGI reports for one; never sent)
+    ABNORMAL = 1006  # no close frame: the connection was lost (never sent)
+    POLICY_VIOLATION = 1008  # refused before accept (a foreign Origin)
+    INTERNAL_ERROR = 1011  # the page's session could not be set up
+    SERVICE_RESTART = 1012  # the server stops and comes back: reconnect at once
+    NO_HEARTBEAT = 4000  # the client's: no answer to its ping in time; it reconnects
+
+
+ERROR_CODES: dict[str, str] = {code.value: code.meaning for code in ErrorCode}
 """Each code's meaning (``docs/protocol.md`` lists them too)."""
 
-# Keys of control messages (client -> server) and of server messages.
-T = "t"
-NAV = "nav"  # client -> server: {"t": "nav", "url": "/items/3", "ref": 4}
-PING = "ping"  # client -> server: {"t": "ping", "ref": "hb9"}, answered by an empty reply
-UPLOAD = "upload"  # client -> server: {"t": "upload", "name": "avatar", "files": [{name, size, type}], "ref": 5}
-UPLOAD_CANCEL = "upload_cancel"  # client -> server: {"t": "upload_cancel", "name": "avatar", "ref": 6}
+WIRE: dict[str, type[StrEnum] | type[IntEnum]] = {
+    "T": MessageType,
+    "K": Key,
+    "FX": EffectKind,
+    "E": ErrorCode,
+    "CLOSE": CloseCode,
+}
+"""The table of the wire's words, by group (the name the browser client gives the group)."""
+
+WIRE_CLIENT = ("T", "FX", "E", "CLOSE")
+"""The groups the browser client's constants mirror (it reads keys as properties: ``msg.t``)."""
+
+WIRE_BEGIN = "/* rweb:wire:begin */"
+WIRE_END = "/* rweb:wire:end */"
+
+
+def client_constants() -> str:
+    """The browser client's block of wire constants, from :data:`WIRE` (markers included)."""
+    lines = [
+        WIRE_BEGIN,
+        "// The wire's words (docs/protocol.md), generated from rweb.protocol.WIRE by",
+        "// scripts/wire_table.py: edit them there. tests/test_wire.py checks this block.",
+    ]
+    for group in WIRE_CLIENT:
+        items = ", ".join(f"{m.name}: {orjson.dumps(m.value).decode()}" for m in WIRE[group])
+        lines.append(f"const {group} = Object.freeze({{ {items} }});")
+    lines.append(WIRE_END)
+    return "\n".join("  " + line for line in lines)
+
+
+def wire_table_markdown() -> str:
+    """docs/protocol.md's table of the wire's words, from :data:`WIRE`."""
+    rows = ["| group | name | on the wire |", "|-------|------|-------------|"]
+    for group, words in WIRE.items():
+        for m in words:
+            rows.append(f"| `{group}` | `{m.name}` | `{orjson.dumps(m.value).decode()}` |")
+    return "\n".join(rows)
+
+
+# Kept for their users (the decoder below, rweb.upload).
+T = Key.T.value
+NAV = MessageType.NAV.value
+PING = MessageType.PING.value
+UPLOAD = MessageType.UPLOAD.value
+UPLOAD_CANCEL = MessageType.UPLOAD_CANCEL.value
 MAX_UPLOAD_FILES = 100  # files one upload message may declare (an upload's own max_files is lower)
-JOIN_URL_PARAM = "url"  # the socket URL's query parameter that carries the page's URL
+JOIN_URL_PARAM = Key.URL.value  # the socket URL's query parameter that carries the page's URL
+JOIN_TOKEN_PARAM = Key.TOK.value  # the socket URL's query parameter that carries the resume token
 # The socket URL's query parameter that carries the client's version, "<PROTOCOL_VERSION>.<client build>"
 # (rweb.client_script.client_version): a join with another one is answered stale_client, and the page reloads.
-JOIN_VERSION_PARAM = "vsn"
+JOIN_VERSION_PARAM = Key.VSN.value
 PROTOCOL_VERSION = 1  # docs/protocol.md's version: what this server speaks
 
 
 @dataclass(frozen=True, slots=True)
 class Join:
-    """A browser joins the page at ``url`` (path and query within the app).
+    """A browser joins the page at ``url`` (path and query within the app), presenting ``token``.
 
-    Carried by the socket's own URL (``/ws?url=/items/3%3Fq%3D1``), so that a
-    client that sends nothing first, like the seed's benchmark, still gets
-    the page at once.  Without ``url``, the page is ``/`` and the socket's
-    query string is the page's.
+    Carried by the socket's own URL (``/ws?url=/items/3%3Fq%3D1&tok=...``),
+    so that a client that sends nothing first, like the seed's benchmark,
+    still gets the page at once.  Without ``url``, the page is ``/`` and the
+    socket's query (but the token) is the page's; a ``url`` that is not a
+    path within the app (no leading ``/``, or ``//``) joins ``/``.
     """
 
     url: str
+    token: str | None = None
+
+    @classmethod
+    def from_query(cls, query: Mapping[str, str] | None) -> Join:
+        """The socket's query, parsed (``ConnectionInfo.query``) -> the join: the one parser."""
+        if not query:
+            return cls("/")
+        token = query.get(JOIN_TOKEN_PARAM)
+        url = query.get(JOIN_URL_PARAM)
+        if url is None:  # the socket's own words (token, version) are not the page's
+            rest = [(k, v) for k, v in query.items() if k != JOIN_TOKEN_PARAM and k != JOIN_VERSION_PARAM]
+            return cls("/?" + urlencode(rest) if rest else "/", token)
+        if not url.startswith("/") or url.startswith("//"):
+            url = "/"
+        return cls(url, token)
 
     @classmethod
     def from_socket_query(cls, query_string: str) -> Join:
-        if query_string:
-            for key, value in parse_qsl(query_string, keep_blank_values=True):
-                if key == JOIN_URL_PARAM:
-                    return cls(value if value.startswith("/") else "/" + value)
-            return cls("/?" + query_string)
-        return cls("/")
+        """The socket's raw query string -> the join (see :meth:`from_query`)."""
+        return cls.from_query(dict(parse_qsl(query_string, keep_blank_values=True)))
+
+    @property
+    def path(self) -> str:
+        """The page's path (percent-decoded)."""
+        return unquote(self.url.partition("?")[0]) or "/"
+
+    @property
+    def query(self) -> dict[str, str]:
+        """The page's query, parsed."""
+        return dict(parse_qsl(self.url.partition("?")[2], keep_blank_values=True))
+
+
+@dataclass(frozen=True, slots=True)
+class Resume:
+    """The resume handshake on an ``init`` answering a join: ``tok``, then ``resumed`` and ``last``, or ``fresh``.
+
+    ``token``: the token to present next time; ``resumed``: the same session
+    (``last``: the ref of the last action it applied, or None); ``fresh``: the
+    token presented resumed nothing, this is a new session.
+    """
+
+    token: str
+    resumed: bool = False
+    last: Any = None
+    fresh: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +331,7 @@ class UploadCancel:
 
 
 class ProtocolError(Exception):
-    """A client message that cannot be dispatched; ``code`` is one of ERROR_CODES."""
+    """A client message that cannot be dispatched; ``code`` is an :class:`ErrorCode`."""
 
     def __init__(self, code: str, message: str, ref: Any = None):
         super().__init__(message)
@@ -201,25 +349,25 @@ def decode(data: bytes | str) -> tuple[Any, dict[str, Any], Any]:
     try:
         value = _loads(data)
     except _JSONDecodeError as exc:
-        raise ProtocolError("bad_json", f"invalid JSON: {exc}") from None
+        raise ProtocolError(ErrorCode.BAD_JSON, f"invalid JSON: {exc}") from None
     if type(value) is not dict:
-        raise ProtocolError("bad_message", f"a message must be a JSON object, not {_jtype(value)}")
+        raise ProtocolError(ErrorCode.BAD_MESSAGE, f"a message must be a JSON object, not {_jtype(value)}")
     msg = value  # typed dict in the compiled build (protocol.pxd)
     ref = msg.get("ref")
     if ref is not None and type(ref) is not int and type(ref) is not str:
-        raise ProtocolError("bad_message", f"'ref' must be a string or an integer, not {_jtype(ref)}")
+        raise ProtocolError(ErrorCode.BAD_MESSAGE, f"'ref' must be a string or an integer, not {_jtype(ref)}")
     action = msg.get("action")
     if type(action) is not str:
         if action is None:
             if "t" in msg:
                 return None, msg, ref
-            raise ProtocolError("bad_message", "missing 'action'", ref)
-        raise ProtocolError("bad_message", f"'action' must be a string, not {_jtype(action)}", ref)
+            raise ProtocolError(ErrorCode.BAD_MESSAGE, "missing 'action'", ref)
+        raise ProtocolError(ErrorCode.BAD_MESSAGE, f"'action' must be a string, not {_jtype(action)}", ref)
     params = msg.get("params")
     if params is None:
         params = {}
     elif type(params) is not dict:
-        raise ProtocolError("bad_params", f"'params' must be an object, not {_jtype(params)}", ref)
+        raise ProtocolError(ErrorCode.BAD_PARAMS, f"'params' must be an object, not {_jtype(params)}", ref)
     return action, params, ref
 
 
@@ -233,31 +381,31 @@ def decode_control(msg: dict[str, Any], ref: Any) -> Nav | Ping | UploadStart | 
     if t == UPLOAD or t == UPLOAD_CANCEL:
         name = msg.get("name")
         if type(name) is not str:
-            raise ProtocolError("bad_message", "'name' must be a string (the upload's name)", ref)
+            raise ProtocolError(ErrorCode.BAD_MESSAGE, "'name' must be a string (the upload's name)", ref)
         if t == UPLOAD_CANCEL:
             return UploadCancel(name, ref)
         return UploadStart(name, _upload_files(msg.get("files"), ref), ref)
-    raise ProtocolError("bad_message", f"unknown message type {t!r}", ref)
+    raise ProtocolError(ErrorCode.BAD_MESSAGE, f"unknown message type {t!r}", ref)
 
 
 def _nav(url: Any, ref: Any) -> Nav:
     """A ``nav`` message's URL -> Nav, only for a path of this app."""
     if not is_local_path(url):  # the one rule: never //host, /\\host, nor a control character
-        raise ProtocolError("bad_message", "'url' must be a path within the app", ref)  # pragma: no mutate (wording)
+        raise ProtocolError(ErrorCode.BAD_MESSAGE, "'url' must be a path within the app", ref)  # pragma: no mutate (wording)
     return Nav(url, ref)
 
 
 def _upload_files(files: Any, ref: Any) -> tuple[tuple[str, int, str], ...]:
     if type(files) is not list or not files or len(files) > MAX_UPLOAD_FILES:
-        raise ProtocolError("bad_message", f"'files' must be a list of 1 to {MAX_UPLOAD_FILES} files", ref)
+        raise ProtocolError(ErrorCode.BAD_MESSAGE, f"'files' must be a list of 1 to {MAX_UPLOAD_FILES} files", ref)
     out = []
     for f in files:
         if type(f) is not dict:
-            raise ProtocolError("bad_message", "each file must be an object {name, size, type}", ref)
+            raise ProtocolError(ErrorCode.BAD_MESSAGE, "each file must be an object {name, size, type}", ref)
         name, size, mime = f.get("name"), f.get("size"), f.get("type", "")
         if type(name) is not str or type(size) is not int or size < 0 or type(mime) is not str:
             raise ProtocolError(
-                "bad_message", "each file needs a string 'name', an integer 'size' >= 0 and a string 'type'", ref
+                ErrorCode.BAD_MESSAGE, "each file needs a string 'name', an integer 'size' >= 0 and a string 'type'", ref
             )
         out.append((name, size, mime))
     return tuple(out)
@@ -282,16 +430,21 @@ def encode_init(
     url: str | None = None,
     title: str | None = None,
     effects: list[Any] | None = None,
-    extra: dict[str, Any] | None = None,
+    resume: Resume | None = None,
     error: tuple[str, str] | None = None,
 ) -> bytes:
-    """The page: every component.  ``extra``: more top-level fields (the resume's ``tok``, ...);
+    """The page: every component.  ``resume``: the resume handshake (answering a join);
     ``error``: (code, message) when components failed to render (they show empty)."""
-    if ref is None and url is None and title is None and effects is None and extra is None and error is None:
+    if ref is None and url is None and title is None and effects is None and resume is None and error is None:
         return _dumps({"t": "init", "c": components})
     msg: dict[str, Any] = {"t": "init", "c": components}
-    if extra:
-        msg.update(extra)
+    if resume is not None:
+        msg["tok"] = resume.token
+        if resume.resumed:
+            msg["resumed"] = True
+            msg["last"] = resume.last
+        if resume.fresh:
+            msg["fresh"] = True
     if error is not None:
         msg["e"] = {"code": error[0], "message": error[1]}
     if ref is not None:
@@ -301,7 +454,7 @@ def encode_init(
     if title is not None:
         msg["title"] = title
     if effects:
-        msg["fx"] = effects
+        msg["fx"] = _effects(effects)
     return _dumps(msg)
 
 
@@ -319,7 +472,7 @@ def encode_reply(
     if error is not None:
         msg["e"] = {"code": error[0], "message": error[1]}
     if effects:
-        msg["fx"] = effects
+        msg["fx"] = _effects(effects)
     return _dumps(msg)
 
 
@@ -331,7 +484,7 @@ def encode_upload_reply(
     if ref is not None:
         msg["ref"] = ref
     if effects:
-        msg["fx"] = effects
+        msg["fx"] = _effects(effects)
     return _dumps(msg)
 
 
@@ -351,8 +504,13 @@ def encode_push(
     if error is not None:
         msg["e"] = {"code": error[0], "message": error[1]}
     if effects:
-        msg["fx"] = effects
+        msg["fx"] = _effects(effects)
     return _dumps(msg)
+
+
+def _effects(effects: list[Any]) -> list[Any]:
+    """Typed effects (rweb.effects) -> their ``[kind, {...}]`` on the wire, in order."""
+    return [fx.wire() for fx in effects]
 
 
 def assemble(components: dict[str, Any], name: str = "root", _depth: int = 0) -> str:

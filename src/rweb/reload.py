@@ -54,6 +54,7 @@ from picows import (
 )
 
 from .protocol import (
+    CloseCode,
     ErrorCode,
     Ping,
     ProtocolError,
@@ -62,7 +63,6 @@ from .protocol import (
     encode_error,
     encode_reply,
 )
-from .transport import SERVICE_RESTART
 
 __all__ = [
     "CHILD_ENV",
@@ -224,7 +224,7 @@ class _FallbackSocket(WSListener):
     def on_ws_connected(self, transport: WSTransport) -> None:
         transport.send(WSMsgType.TEXT, self.fallback.message)
         if self.fallback.stopping:  # stop() came during the handshake: the app is back
-            transport.send_close(WSCloseCode(SERVICE_RESTART))
+            transport.send_close(WSCloseCode(CloseCode.SERVICE_RESTART))
             transport.disconnect()
             return
         self.fallback.held.add(transport)
@@ -293,7 +293,7 @@ class _Fallback:
             self.stopping = True
             held, self.held = list(self.held), set()
             for transport in held:
-                transport.send_close(WSCloseCode(SERVICE_RESTART))
+                transport.send_close(WSCloseCode(CloseCode.SERVICE_RESTART))
                 transport.disconnect()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(server.wait_closed(), 2.0)

@@ -197,15 +197,15 @@ class Session:
             if handlers is not None:
                 handler = handlers.get(action)
                 if handler is None:
-                    error = ("unknown_action", f"unknown action {action!r}")
+                    error = (ErrorCode.UNKNOWN_ACTION, f"unknown action {action!r}")
                 else:
                     result = handler(params)
             elif action in view.actions or action in self.extra_actions:
                 result = self.on_action(action, params)  # type: ignore[misc]
             else:
-                error = ("unknown_action", f"unknown action {action!r}: no element on the page binds it")
+                error = (ErrorCode.UNKNOWN_ACTION, f"unknown action {action!r}: no element on the page binds it")
         except UnknownAction as exc:
-            error = ("unknown_action", f"unknown action {exc.action!r}")
+            error = (ErrorCode.UNKNOWN_ACTION, f"unknown action {exc.action!r}")
         except BaseException as exc:  # KeyboardInterrupt, SystemExit, CancelledError too: see docs/handlers.md
             error = self._failed(action, exc)
         if result is not None and _is_awaitable(result):
@@ -238,7 +238,7 @@ class Session:
         try:
             await pending
         except UnknownAction as exc:
-            error = ("unknown_action", f"unknown action {exc.action!r}")
+            error = (ErrorCode.UNKNOWN_ACTION, f"unknown action {exc.action!r}")
         except BaseException as exc:
             if _task_cancelled(exc) or (
                 isinstance(exc, GeneratorExit) and (task is None or _current_task() is not task)
@@ -332,7 +332,7 @@ class Session:
             log.error(
                 "session %s: %s raised %s (ref %s)", self.writer_id, name, type(exc).__name__, ref, exc_info=exc
             )
-            error = ("handler_error", f"{name} failed: {describe(exc, ref, self.debug or None)}")
+            error = (ErrorCode.HANDLER_ERROR, f"{name} failed: {describe(exc, ref, self.debug or None)}")
         finally:
             view.hold = hold
         _lap(self, "function", name, t0)
@@ -351,7 +351,7 @@ class Session:
             "session %s: on_action(%r) raised %s (ref %s)",
             self.writer_id, action, type(exc).__name__, ref, exc_info=exc,
         )
-        return ("handler_error", f"action {action!r} failed: {describe(exc, ref, self.debug or None)}")
+        return (ErrorCode.HANDLER_ERROR, f"action {action!r} failed: {describe(exc, ref, self.debug or None)}")
 
     def _recover(self, exc: BaseException) -> dict[str, Any]:
         """A render let an exception through its component (a BaseException): set the page right.

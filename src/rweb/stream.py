@@ -48,6 +48,7 @@ import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from .effects import StreamOps
 from .html import Element, raw, to_html
 from .reactive import untracked
 
@@ -83,7 +84,7 @@ class Stream:
         self.tag = tag
         self.limit = limit
         self._attrs = dict(attrs or {})
-        # The ops not sent yet: a weak reference to {"name", "ops", "limit"}, the effect's data,
+        # The ops not sent yet: a weak reference to the StreamOps effect (rweb.effects)
         # while the connection's pending effects hold it (weak: once sent, the rows are freed).
         # A new stream starts with a reset: a fresh session (or a page restored elsewhere)
         # replaces whatever rows the browser still shows.
@@ -161,19 +162,13 @@ class Stream:
         connection = self._conn.connection
         if connection is None:  # the session ended: nobody to show it to
             return
-        data = self._data() if self._data is not None else None
-        if data is None or not connection.queued(data):
+        fx = self._data() if self._data is not None else None
+        if fx is None or not connection.queued(fx):
             # The first op since the last message: a new effect, which the next ops join
             # until a message carries it (during the setup: the page's init).
-            data = _Ops(name=self.name, ops=[])
-            if self.limit is not None:
-                data["limit"] = self.limit
-            self._data = weakref.ref(data)
-            connection.effect("stream", data)
-        data["ops"].append(op)
+            fx = StreamOps(self.name, [], self.limit)
+            self._data = weakref.ref(fx)
+            connection.effect(fx)
+        fx.ops.append(op)
 
 
-class _Ops(dict[str, Any]):
-    """A stream effect's data (a dict that can be weakly referenced)."""
-
-    __slots__ = ("__weakref__",)

@@ -57,9 +57,11 @@ import orjson
 from ._page import Page, PageError
 from .app import App, sendable
 from .clock import SYSTEM_CLOCK, Clock
+from .codec import apply_message, apply_stream, effects_of, page_html
 from .connection import Connection, page_info
+from .effects import Cookie, Effect, Navigate, StreamOps, UploadStop
 from .http import Request, Response, error_response
-from .protocol import assemble
+from .protocol import EffectKind
 from .session import ConnectionInfo
 from .upload import chunk_frame
 
@@ -81,6 +83,9 @@ USER_AGENT = "rweb-testclient"
 MAX_REDIRECTS = 20
 MAX_EFFECTS = 100  # effects followed for one message: a redirect loop fails instead of hanging
 MAX_PENDING = 100_000  # callbacks run by one run_pending(): a callback that reschedules itself fails
+
+# Effects that talk to the server: carried out once the message that brought them is handled.
+_FOLLOWED = frozenset({EffectKind.NAV, EffectKind.COOKIE})
 
 Params = Mapping[str, Any] | Iterable[tuple[str, Any]]
 HeaderArg = Mapping[str, str | None]
@@ -352,18 +357,6 @@ class _PendingLoop:
         before = len(self.ready)
         aio.run_until_complete(asyncio.sleep(0))
         return len(self.ready) > before
-
-
-def _fill_stream(html: str, name: str, rows: str) -> str:
-    """Put a stream's rows into its (empty) container in ``html``."""
-    from html import escape
-
-    marker = f' data-stream="{escape(name, quote=True)}"'
-    at = html.find(marker)
-    if at < 0:
-        return html
-    end = html.index(">", at) + 1
-    return html[:end] + rows + html[end:]
 
 
 def _socket_info(
@@ -970,6 +963,10 @@ class TestClient:
             self.pending.settle()
 
 
+def _recorded(fx: Effect) -> None:
+    """An effect this client only records (``Client.effects``): it has no DOM, no JavaScript."""
+
+
 def _pairs(values: Params) -> list[tuple[str, str]]:
     items = values.items() if isinstance(values, Mapping) else values
     out: list[tuple[str, str]] = []
@@ -1013,6 +1010,10 @@ class Client:
       HTTP (``cookies`` is the jar), a ``load`` (a ``Redirect``,
       ``conn.redirect``, a link to a plain page) is recorded in ``loaded``
       and ``redirected_to`` and ends the session, as leaving the page does;
+      ``stream`` effects change ``streams``, an ``upload_stop`` stops that
+      upload's chunks; ``reset``, ``focus`` and ``js`` act on a DOM, which a
+      :class:`Page` over this client keeps (``effect_handlers``: each kind's
+      handler, the table rweb.js's ``runEffects`` has);
     - ``pushes``: the messages the server sent on its own; ``run_pending()``
       runs the work queued on the app's event loop (pushes after a write
       outside an action, ``app.in_session``, ``app.call_soon``);
@@ -1058,7 +1059,21 @@ class Client:
         self.closed = False
         self.timeout = 10.0  # seconds send() waits for the reply of an async handler
         self._ref = 0
-        self._fx: deque[tuple[str, dict[str, Any]]] = deque()
+        self._fx: deque[Effect] = deque()  # effects that talk to the server (nav, cookie): followed after the message
+        self._stopped: set[str] = set()  # uploads whose sending the server stopped (upload_stop)
+        # What this client does with each effect kind (rweb.js's runEffects); a Page adds the DOM's.
+        self.effect_handlers: dict[EffectKind, Callable[[Any], None]] = {
+            EffectKind.NAV: self._navigate_effect,
+            EffectKind.COOKIE: self._cookie_effect,
+            EffectKind.STREAM: self._stream,
+            EffectKind.UPLOAD_STOP: self._upload_stop,
+            # The page's client hooks are JavaScript: the event is recorded in ``effects``.
+            EffectKind.EVENT: _recorded,
+            # No DOM here: recorded in ``effects``; a Page (rweb.testing.Page) applies them.
+            EffectKind.RESET: _recorded,
+            EffectKind.FOCUS: _recorded,
+            EffectKind.JS: _recorded,
+        }
         self._watchers: list[Callable[[dict[str, Any]], None]] = []  # told of each message applied (Page)
         self._loop = _pending_loop(app)
         info = _socket_info(app, http, url, info, cookies, headers)
@@ -1104,11 +1119,7 @@ class Client:
 
     def html(self, name: str = "root") -> str:
         """The HTML of component ``name`` and its children, as the browser builds it (streams' rows included)."""
-        html = assemble(self.components, name)
-        for stream, rows in self.streams.items():
-            if rows:
-                html = _fill_stream(html, stream, "".join(rows.values()))
-        return html
+        return page_html(self.components, self.streams, name)
 
     # -- what the user does ----------------------------------------------------------------
 
@@ -1151,8 +1162,11 @@ class Client:
         if up is None:
             return reply
         size = chunk or up["chunk"]
+        self._stopped.discard(name)
         for fid, (_, data, _) in zip(up["ids"], files, strict=True):
             for at in range(0, len(data), size):
+                if name in self._stopped:  # the server dropped the upload: the browser stops sending
+                    return reply
                 self.send_binary(chunk_frame(fid, data[at : at + size]))
         return reply
 
@@ -1307,47 +1321,31 @@ class Client:
         self._receive(msg)
 
     def _receive(self, msg: dict[str, Any]) -> None:
+        """A server message, as rweb.js's onMessage: the patches, the stream rows, the morph (Page), the effects."""
         if msg.get("t") == "init":
             self.components = {}
-            self._apply(msg.get("c") or {})
             if msg.get("title") is not None:
                 self.title = msg["title"]
-        else:
-            self._apply(msg.get("d") or {})
-        for kind, data in msg.get("fx") or ():
-            self.effects.append((kind, data))
-            if kind == "stream":  # the page's rows change with the message, as in the browser
-                self._stream(data)
-            else:
-                self._fx.append((kind, data))
+        apply_message(self.components, msg)
+        self.effects.extend((kind, data) for kind, data in msg.get("fx") or ())
+        effects = effects_of(msg)
+        for fx in effects:
+            if type(fx) is StreamOps:  # the page's rows change with the message, as in the browser
+                self._stream(fx)
         for watch in self._watchers:
             watch(msg)
+        for fx in effects:
+            if fx.kind in _FOLLOWED:
+                self._fx.append(fx)
+            elif type(fx) is not StreamOps:
+                self.effect_handlers[fx.kind](fx)
 
-    def _stream(self, data: dict[str, Any]) -> None:
+    def _stream(self, fx: StreamOps) -> None:
         """Apply a stream effect's ops to ``streams`` (see rweb.stream and rweb.js's applyStream)."""
-        rows = self.streams.setdefault(data["name"], {})
-        for op in data["ops"]:
-            if op[0] == "r":
-                rows.clear()
-            elif op[0] == "d":
-                rows.pop(op[1], None)
-            elif op[1] in rows:  # "i" of a row shown: in place
-                rows[op[1]] = op[2]
-            else:
-                at = op[3]
-                if at == -1 or at >= len(rows):
-                    rows[op[1]] = op[2]
-                else:
-                    items = list(rows.items())
-                    items.insert(at, (op[1], op[2]))
-                    rows.clear()
-                    rows.update(items)
-        limit = data.get("limit")
-        if limit:
-            items = list(rows.items())
-            items = items[:limit] if limit > 0 else items[limit:]
-            rows.clear()
-            rows.update(items)
+        apply_stream(self.streams, fx)
+
+    def _upload_stop(self, fx: UploadStop) -> None:
+        self._stopped.add(fx.name)
 
     def follow_effects(self) -> None:
         """Carry out the effects received and not carried out yet (the in-process loop calls it
@@ -1359,42 +1357,33 @@ class Client:
         self._watchers.append(fn)
 
     def _follow(self) -> None:
-        """Carry out the effects received, in order, as the browser client does."""
+        """Carry out the effects received that talk to the server (nav, cookie), in order, as the browser does."""
         done = 0
         while self._fx:
-            kind, data = self._fx.popleft()
+            fx = self._fx.popleft()
             done += 1
             if done > MAX_EFFECTS:
                 raise RuntimeError(f"more than {MAX_EFFECTS} effects in a row: a navigation loop?")
-            if kind == "cookie":
-                self.http.post(data["url"], content=data["token"], headers={"content-type": "text/plain"})
-            elif kind == "nav":
-                if self.closed:
-                    continue  # the page is gone: the browser left it
-                url, mode = data["url"], data.get("mode")
-                if mode == "load":
-                    self.loaded.append(url)
-                    self.close()
-                elif mode in ("push", "replace"):
-                    if mode == "replace":
-                        self.history[self._at] = url
-                    else:
-                        del self.history[self._at + 1 :]
-                        self.history.append(url)
-                        self._at += 1
-                    self._nav(url)
+            self.effect_handlers[fx.kind](fx)
 
-    def _apply(self, patches: dict[str, Any]) -> None:
-        comps = self.components
-        for name, patch in patches.items():
-            if patch is None:
-                comps.pop(name, None)
-            elif "s" in patch:
-                comps[name] = {"s": list(patch["s"]), "d": list(patch["d"])}
+    def _cookie_effect(self, fx: Cookie) -> None:
+        self.http.post(fx.url, content=fx.token, headers={"content-type": "text/plain"})
+
+    def _navigate_effect(self, fx: Navigate) -> None:
+        if self.closed:
+            return  # the page is gone: the browser left it
+        url, mode = fx.url, fx.mode
+        if mode == "load":
+            self.loaded.append(url)
+            self.close()
+        elif mode in ("push", "replace"):
+            if mode == "replace":
+                self.history[self._at] = url
             else:
-                d = comps[name]["d"]
-                for k, v in patch.items():
-                    d[int(k)] = v
+                del self.history[self._at + 1 :]
+                self.history.append(url)
+                self._at += 1
+            self._nav(url)
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else "live"

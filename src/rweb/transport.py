@@ -6,7 +6,7 @@ test client) owns the bytes; the rules of a socket's life are here and in
 of glue, in this order:
 
 1. the handshake: ``info = admit(app, ConnectionInfo.from_request(target, headers, peer))``;
-   ``None``: refuse it (403 before the upgrade; ``POLICY_VIOLATION`` where
+   ``None``: refuse it (403 before the upgrade; ``CloseCode.POLICY_VIOLATION`` where
    only a close can be sent).  (The in-process test client skips this step:
    a test joins with the headers it gives, as it always could, see
    docs/testing.md);
@@ -29,32 +29,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Protocol
 
+from .protocol import CloseCode
 from .session import ConnectionInfo
 
 __all__ = [
-    "CLIENT_GAVE_UP",
-    "INTERNAL_ERROR",
     "LOST_CODES",
-    "NORMAL_CLOSURE",
-    "POLICY_VIOLATION",
-    "SERVICE_RESTART",
     "admit",
     "is_lost",
 ]
 
-# The close codes rweb's sockets use (RFC 6455 7.4; 4000 is rweb.js's own).
-NORMAL_CLOSURE = 1000  # a page that redirects: the browser loads the other URL
-NO_STATUS = 1005  # a close frame without a code (what ASGI reports for one)
-ABNORMAL_CLOSURE = 1006  # no close frame at all (reported by some servers, never sent)
-POLICY_VIOLATION = 1008  # a refused socket where only a close can say so (ASGI before accept)
-INTERNAL_ERROR = 1011  # the page's session could not be set up
-SERVICE_RESTART = 1012  # the server stops and comes back: the browser reconnects at once
-CLIENT_GAVE_UP = 4000  # rweb.js closes a socket its heartbeat found dead, then joins again
-
 # A socket that ended so was lost, not left: its session waits ``App.resume_grace`` seconds
 # for its browser to join again with its token.  Any other close (a tab closed, a page
-# left: 1000, 1001...) ends the session at once.
-LOST_CODES = frozenset({ABNORMAL_CLOSURE, SERVICE_RESTART, CLIENT_GAVE_UP})
+# left: 1000, 1001...) ends the session at once.  The codes are the wire's (rweb.protocol.CloseCode).
+LOST_CODES = frozenset({CloseCode.ABNORMAL, CloseCode.SERVICE_RESTART, CloseCode.NO_HEARTBEAT})
 
 
 def is_lost(code: int | None) -> bool:
@@ -64,7 +51,7 @@ def is_lost(code: int | None) -> bool:
 
 def closing_code(redirected: bool) -> int:
     """The code that closes a socket whose first message refused the session: a redirect, or a failure."""
-    return NORMAL_CLOSURE if redirected else INTERNAL_ERROR
+    return CloseCode.NORMAL if redirected else CloseCode.INTERNAL_ERROR
 
 
 class Gate(Protocol):

@@ -44,6 +44,8 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from .effects import UploadStop
+from .protocol import ErrorCode
 from .reactive import RList, reactive, untracked
 from .snapshot import transient
 
@@ -330,7 +332,7 @@ class Uploads:
         """Tell the browser to stop sending upload ``name``'s chunks (the effect ``upload_stop``)."""
         connection = self.conn.connection
         if connection is not None:
-            connection.effect("upload_stop", {"name": name})
+            connection.effect(UploadStop(name))
 
     def drop(self, up: Upload) -> None:
         """Forget ``up``'s files (their chunks still under way are then ignored)."""
@@ -388,7 +390,7 @@ class Uploads:
         self.stop(f.upload.name)
         entry.done = False
         entry.error = why
-        return ("upload_failed", f"{entry.name!r}: {why}")
+        return (ErrorCode.UPLOAD_FAILED, f"{entry.name!r}: {why}")
 
     # -- the session's life ----------------------------------------------------------------
 

@@ -32,6 +32,7 @@ from typing import Any
 import orjson
 from picows import WSCloseCode, WSListener, WSMsgType, WSTransport, ws_connect
 
+from ..codec import ERROR_MARK, PUSH_PREFIX, error_of
 from .liveview import LiveViewError, PageInfo, fetch_page
 from .procfs import raise_nofile_limit, self_cpu_seconds
 
@@ -77,18 +78,20 @@ class ClientFailed(Exception):
     """Raised into a session's ready-future by Engine.fail (already counted)."""
 
 
-# rweb's wire format (docs/protocol.md): a server push is not a reply, and a reply that
-# carries an error is a failed click. The seed's format (what the bare servers speak)
-# has neither, so any other complete message answers the click.
-_PUSH_PREFIX = b'{"t":"p"'
-_ERROR_MARK = b',"e":{"code":"'  # only rweb's encoder writes this: "e" is a top-level key
+# rweb's wire format (docs/protocol.md, rweb.codec): a server push is not a reply, and a
+# reply that carries an error is a failed click. The seed's format (what the bare servers
+# speak) has neither, so any other complete message answers the click. The hot loop looks
+# at the bytes only (no JSON decoding per click).
+_PUSH_PREFIX = PUSH_PREFIX
+_ERROR_MARK = ERROR_MARK
 
 
 def _error_code(data: bytes) -> str:
     try:
-        return str(orjson.loads(data)["e"]["code"])
+        error = error_of(orjson.loads(data))
     except Exception:
-        return "?"
+        error = None
+    return error[0] if error is not None else "?"
 
 
 class Session(WSListener):

@@ -38,15 +38,15 @@
       checkBusy();
     }
     let names = [];
-    if (msg.t === "init" && appFailed) {
+    if (msg.t === T.INIT && appFailed) {
       location.reload(); // the app is back after a failed start: load it afresh
       return;
     }
-    if (msg.e && msg.e.code === "stale_client") {
+    if (msg.e && msg.e.code === E.STALE_CLIENT) {
       staleReload(); // this script is not the server's: load the page afresh, typed fields kept
       return;
     }
-    if (msg.t === "init") {
+    if (msg.t === T.INIT) {
       // A new page: the socket's first message, or another page mounted by a navigation.
       // A reconnect's init is morphed over what the user typed: keep it (see capture()).
       const rejoin = msg.ref == null && (msg.resumed === true || msg.fresh === true);
@@ -80,11 +80,11 @@
       }
       remark();
       emit("rweb:update", { components: names, msg });
-    } else if (msg.t === "r" || msg.t === "p") {
+    } else if (msg.t === T.REPLY || msg.t === T.PUSH) {
       if (msg.d && typeof msg.d === "object") {
         names = topmost(applyPatches(msg.d));
         // The reply to one of this page's actions, or a push (see holds()).
-        const a = msg.t === "r" && msg.ref != null ? acts.get(msg.ref) : undefined;
+        const a = msg.t === T.REPLY && msg.ref != null ? acts.get(msg.ref) : undefined;
         applying = { a: a || null, ref: a ? msg.ref : null };
         try {
           update(names);
@@ -104,17 +104,17 @@
     const loads = runEffects(msg, nav, latest);
     if (Array.isArray(msg.fx) && msg.fx.length) syncHooks([]); // rows a stream added
     if (nav !== undefined) navigated(msg, nav, latest, loads);
-    else if (msg.t === "init" && msg.ref == null && connected && !leaving && appUrl(location) !== joined) {
+    else if (msg.t === T.INIT && msg.ref == null && connected && !leaving && appUrl(location) !== joined) {
       // The browser moved on (back / forward) while this socket was joining.
       const url = appUrl(location);
       if (url !== null) navigate(url, "pop", location.hash);
     }
-    if ((msg.t === "r" || msg.t === "init") && msg.ref != null) {
+    if ((msg.t === T.REPLY || msg.t === T.INIT) && msg.ref != null) {
       const resolve = pending.get(msg.ref);
       if (resolve) {
         pending.delete(msg.ref);
         resolve(msg);
-      } else if (msg.t === "r" && acts.has(msg.ref)) {
+      } else if (msg.t === T.REPLY && acts.has(msg.ref)) {
         answered(msg.ref, msg);
       }
     }
@@ -216,7 +216,7 @@
     s.onclose = (ev) => {
       if (sock !== s) return;
       sock = null;
-      if (ev.code === SERVICE_RESTART && (connected || appFailed)) restarting();
+      if (ev.code === CLOSE.SERVICE_RESTART && (connected || appFailed)) restarting();
       onDown();
     };
     s.onerror = () => { /* a close event follows */ };
@@ -235,13 +235,13 @@
       if (now - pinged > wait) {
         console.warn("rweb: the server stopped answering; reconnecting");
         sock = null; // its late events are ignored from now on
-        try { s.close(4000, "no heartbeat"); } catch { /* already closing */ }
+        try { s.close(CLOSE.NO_HEARTBEAT, "no heartbeat"); } catch { /* already closing */ }
         onDown();
       }
     } else if (now - heard > HEARTBEAT) {
       pinged = now;
       try {
-        s.send(JSON.stringify({ t: "ping", ref: "hb" + ++ref }));
+        s.send(JSON.stringify({ t: T.PING, ref: "hb" + ++ref }));
       } catch { /* the close event follows */ }
     }
   }

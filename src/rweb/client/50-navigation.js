@@ -16,7 +16,7 @@
     let kind;
     if (loads) kind = "load";
     else if (msg.e) kind = "error";
-    else kind = msg.t === "init" ? "mount" : "patch";
+    else kind = msg.t === T.INIT ? "mount" : "patch";
     if (latest) {
       const mounted = navMounted, title = navTitle;
       navMounted = false;
@@ -49,10 +49,10 @@
   // An error in a navigation's reply that leaves no page on the socket (the old
   // session ended, the new one could not be mounted).
   const fatal = (msg) =>
-    msg.t === "init" ||
-    msg.e.code === "setup_error" ||
-    msg.e.code === "not_found" ||
-    ((msg.e.code === "render_error" || msg.e.code === "shared_state") && !(msg.d && Object.keys(msg.d).length));
+    msg.t === T.INIT ||
+    msg.e.code === E.SETUP_ERROR ||
+    msg.e.code === E.NOT_FOUND ||
+    ((msg.e.code === E.RENDER_ERROR || msg.e.code === E.SHARED_STATE) && !(msg.d && Object.keys(msg.d).length));
 
   function scrollAfter(nav, mounted) {
     if (nav.scroll) {
@@ -154,7 +154,7 @@
     return new Promise((resolve) => {
       pending.set(r, resolve);
       try {
-        sock.send(JSON.stringify({ t: "nav", url, ref: r }));
+        sock.send(JSON.stringify({ t: T.NAV, url, ref: r }));
         checkBusy();
       } catch {
         pending.delete(r);

@@ -9,12 +9,12 @@
   // app_failed comes only from the --reload supervisor while the app cannot start (a syntax
   // error): the overlay shows it whatever the page's mode; the page reloads once the app is
   // back (the next init, see onMessage).
-  const FAULTS = new Set(["handler_error", "render_error", "setup_error", "shared_state", "app_failed"]);
+  const FAULTS = new Set([E.HANDLER_ERROR, E.RENDER_ERROR, E.SETUP_ERROR, E.SHARED_STATE, E.APP_FAILED]);
   let appFailed = false;
 
   function showFault(e) {
     if (!FAULTS.has(e.code) || typeof e.message !== "string") return;
-    if (e.code === "app_failed") appFailed = true;
+    if (e.code === E.APP_FAILED) appFailed = true;
     const debug = appFailed || document.querySelector('meta[name="rweb-debug"]') !== null;
     if (!debug && (window.rwebConfig || {}).errorNotice === false) return;
     let box = document.getElementById(debug ? "rweb-error-overlay" : "rweb-error");
@@ -52,7 +52,7 @@
       box.append(close, head, pre);
     } else {
       const ref = /\(ref ([0-9a-f]+)\)/.exec(e.message);
-      const lasting = e.code === "shared_state";
+      const lasting = e.code === E.SHARED_STATE;
       box.textContent = (lasting ? "This page cannot be shown by this server" : "Something went wrong") +
         (ref ? " (reference " + ref[1] + ")" : "") + ".";
       clearTimeout(box.__rwebTimer);

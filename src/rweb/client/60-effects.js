@@ -1,62 +1,47 @@
 /* Effects.
  *
- * Effects ("fx" on any server message), in order; their paths are within the app (the
- * root path from <meta name="rweb-root"> goes in front unless they already start with it):
- *   ["nav", {url, mode: "push" | "replace"}]  show app URL `url` live (nav message, then history)
- *   ["nav", {url, mode: "load"}]              load `url` (or an http(s):// URL) for real, after
- *                                             pending cookie requests; no banner meanwhile
- *   ["cookie", {url, token}]                  POST the token to `url`; the answer's Set-Cookie
- *                                             headers set the cookies (HttpOnly ones too)
- *   ["upload_stop", {name}]                   the server dropped upload `name`: stop sending it
- *   ["event", {name, payload}]                conn.push_event: hooks' handleEvent(name), then rweb:event
- *   ["js", {cmds}]                            conn.exec_js: run JS commands
- *   ["stream", {name, ops, limit?}]           change the rows of <... data-stream=name> (rweb.stream):
- *                                             ["r"] reset, ["i", key, html, at] insert or replace in
- *                                             place, ["d", key] delete; then keep |limit| rows at most.
- *                                             A re-render leaves a stream container's children alone.
- *   ["reset", {selector}]                     the fields of the forms (or fields) it matches get
- *                                             what the server rendered, focused or not
- *   ["focus", {selector}]                     focus the first element it matches
+ * Effects ("fx" on any server message) run in order after its patches, each by its kind's
+ * handler in EFFECTS (docs/protocol.md#effects); their paths are within the app (the root
+ * path from <meta name="rweb-root"> goes in front unless they already start with it).
  */
 
   // ------------------------------------------------------------- effects
 
+  // Each effect kind's handler (docs/protocol.md#effects): (data, msg, nav, latest) -> true if
+  // the page is being left (a real page load). `nav`: the navigation this message answers,
+  // if any (a superseded one's redirect is not followed).
+  const EFFECTS = new Map([
+    [FX.COOKIE, (data) => { redeemCookie(data); }],
+    [FX.NAV, (data, msg, nav, latest) => {
+      if (nav !== undefined && !latest) return false;
+      if (data.mode === "load") {
+        // The page asked for (or joined) sends the browser elsewhere: see load().
+        return load(data.url, nav !== undefined ? nav : msg.t === T.INIT ? "replace" : "assign");
+      }
+      if (isLocal(data.url)) navTo(data.url, data.mode === "replace" ? "replace" : "push");
+      else console.warn("rweb: navigation to a URL outside the app refused", data.url);
+    }],
+    [FX.STREAM, (data) => { applyStream(data); }],
+    [FX.UPLOAD_STOP, (data) => { stopUploads(data.name); }],
+    [FX.EVENT, (data) => { serverEvent(data); }],
+    [FX.JS, (data) => { if (Array.isArray(data.cmds)) runJs(data.cmds, document.body); }],
+    [FX.RESET, (data) => { for (const el of select(data.selector)) resetFields(el); }],
+    [FX.FOCUS, (data) => {
+      const el = select(data.selector)[0];
+      if (el) el.focus();
+    }],
+  ]);
+
   // Run a message's effects in order; true if the page is being left (a real page load).
-  // `nav`: the navigation this message answers, if any (a superseded one's redirect
-  // is not followed).
   function runEffects(msg, nav, latest) {
     const fx = msg.fx;
     if (!Array.isArray(fx)) return false;
     let loads = false;
     for (const item of fx) {
       if (!Array.isArray(item) || !item[1] || typeof item[1] !== "object") continue;
-      const kind = item[0], data = item[1];
-      if (kind === "cookie") {
-        redeemCookie(data);
-      } else if (kind === "nav") {
-        if (nav !== undefined && !latest) continue;
-        if (data.mode === "load") {
-          // The page asked for (or joined) sends the browser elsewhere: see load().
-          const how = nav !== undefined ? nav : msg.t === "init" ? "replace" : "assign";
-          loads = load(data.url, how) || loads;
-        } else if (isLocal(data.url)) navTo(data.url, data.mode === "replace" ? "replace" : "push");
-        else console.warn("rweb: navigation to a URL outside the app refused", data.url);
-      } else if (kind === "stream") {
-        applyStream(data);
-      } else if (kind === "upload_stop") {
-        stopUploads(data.name);
-      } else if (kind === "event") {
-        serverEvent(data);
-      } else if (kind === "js") {
-        if (Array.isArray(data.cmds)) runJs(data.cmds, document.body);
-      } else if (kind === "reset") {
-        for (const el of select(data.selector)) resetFields(el);
-      } else if (kind === "focus") {
-        const el = select(data.selector)[0];
-        if (el) el.focus();
-      } else {
-        console.warn("rweb: unknown effect", kind);
-      }
+      const run = EFFECTS.get(item[0]);
+      if (run) loads = run(item[1], msg, nav, latest) === true || loads;
+      else console.warn("rweb: unknown effect", item[0]);
     }
     return loads;
   }

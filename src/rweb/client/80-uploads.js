@@ -65,7 +65,7 @@
     const files = Array.from(input.files || []);
     const s = sock;
     const reply = await control({
-      t: "upload", name, files: files.map((f) => ({ name: f.name, size: f.size, type: f.type || "" })),
+      t: T.UPLOAD, name, files: files.map((f) => ({ name: f.name, size: f.size, type: f.type || "" })),
     });
     if (!reply) return { ok: false, reason: "disconnected" };
     if (reply.e || !reply.up) return { ok: false, reason: reply.e ? reply.e.code : "refused" };
@@ -131,7 +131,7 @@
     for (const input of document.querySelectorAll(UPLOADS)) {
       if (input.getAttribute("data-upload") === name) input.value = "";
     }
-    return control({ t: "upload_cancel", name });
+    return control({ t: T.UPLOAD_CANCEL, name });
   }
 
   // A submit of a form with files chosen in its upload inputs: upload them, then send the

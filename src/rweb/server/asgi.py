@@ -35,8 +35,9 @@ from ..app import App, sendable
 from ..client_script import client_encoded
 from ..connection import Connection
 from ..http import PlainTextResponse, Request, Response, error_response
+from ..protocol import CloseCode
 from ..session import ConnectionInfo
-from ..transport import NO_STATUS, NORMAL_CLOSURE, POLICY_VIOLATION, SERVICE_RESTART, admit
+from ..transport import admit
 
 __all__ = ["ASGIApp", "route_path"]
 
@@ -142,7 +143,7 @@ class ASGIApp:
             if not await self.app.save_sessions(min(5.0, timeout)):
                 log.warning("sessions' snapshots were not all written before the server stopped")
         for socket in sockets:
-            socket.close(SERVICE_RESTART)
+            socket.close(CloseCode.SERVICE_RESTART)
         tasks = [s.handler for s in sockets if s.handler is not None and not s.handler.done()]
         if tasks:
             await asyncio.wait(tasks, timeout=timeout)
@@ -205,7 +206,7 @@ class ASGIApp:
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
         info = admit(app, ConnectionInfo.from_request(path + ("?" + qs if qs else ""), headers, _client(scope)))
         if info is None:
-            await send({"type": "websocket.close", "code": POLICY_VIOLATION})  # 403 before accept
+            await send({"type": "websocket.close", "code": CloseCode.POLICY_VIOLATION})  # 403 before accept
             return
         socket = _Socket(send)
         loop = asyncio.get_running_loop()
@@ -214,7 +215,7 @@ class ASGIApp:
         socket.handler = asyncio.current_task()
         writer = loop.create_task(socket.run())
         self._sockets.add(socket)
-        code: int | None = NORMAL_CLOSURE  # the server's own end (cancelled, shutting down): closed
+        code: int | None = CloseCode.NORMAL  # the server's own end (cancelled, shutting down): closed
         try:
             first, close = connection.start()
             if first is not None:  # None: a session restored from a snapshot; it comes through push
@@ -234,7 +235,7 @@ class ASGIApp:
                 elif kind == "websocket.disconnect":
                     # The peer's close code (1005: a close frame without one; 1006: none at all),
                     # or 1012 when the server (uvicorn) restarts and closed it first.
-                    code = message.get("code", NO_STATUS)
+                    code = message.get("code", CloseCode.NO_STATUS)
                     break
         finally:
             self._sockets.discard(socket)
@@ -312,7 +313,7 @@ async def _refuse(scope: Scope, send: Send) -> None:
         )
         await send({"type": "websocket.http.response.body", "body": response.body})
     else:
-        await send({"type": "websocket.close", "code": NORMAL_CLOSURE})
+        await send({"type": "websocket.close", "code": CloseCode.NORMAL})
 
 
 # -- helpers ------------------------------------------------------------------------

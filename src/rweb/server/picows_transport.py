@@ -43,8 +43,9 @@ from picows import (
 from picows.picows import WSProtocol  # type: ignore[attr-defined]  # there at runtime, not in picows.pyi
 
 from ..connection import Connection
+from ..protocol import CloseCode
 from ..session import ConnectionInfo
-from ..transport import NORMAL_CLOSURE, admit
+from ..transport import admit
 from .http1 import HTTPFront, split_target
 from .limits import LOG_LIMIT, TCP_INFO_AVAILABLE, recv_age
 
@@ -144,7 +145,7 @@ class _Listener(WSListener):
         """The first message said the session failed or redirects: close with ``code`` (rweb.transport)."""
         t = self.transport
         if t is not None and not t.is_disconnected:
-            t.send_close(WSCloseCode(code), b"redirected" if code == NORMAL_CLOSURE else b"session setup failed")
+            t.send_close(WSCloseCode(code), b"redirected" if code == CloseCode.NORMAL else b"session setup failed")
             t.disconnect()
 
     def _check_buffer(self, t: WSTransport) -> None:
