@@ -229,5 +229,5 @@ def test_disconnect_reaches_another_instance_through_the_broker(wire: Any, redis
 
 def test_a_guard_must_be_callable() -> None:
     app = App("x")
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="auth guard must be callable"):
         app.page("/", auth="require_user")(lambda w: (lambda: p("x"), {}))  # type: ignore[arg-type]
