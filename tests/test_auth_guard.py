@@ -231,3 +231,14 @@ def test_a_guard_must_be_callable() -> None:
     app = App("x")
     with pytest.raises(TypeError, match="auth guard must be callable"):
         app.page("/", auth="require_user")(lambda w: (lambda: p("x"), {}))  # type: ignore[arg-type]
+
+
+def test_a_session_waiting_for_its_browser_is_ended_by_disconnect_too() -> None:
+    app, calls = make_app()
+    tab = Client(app, "/settings", cookies={"session": "tok-ada"})
+    tab.lose()  # the socket dropped: the session waits for its browser to resume it
+    app.disconnect("login:tok-ada")
+    tab.run_pending()
+    back = tab.resume()
+    # Not taken back: the page is set up again, so its guard ran again.
+    assert "resumed" not in back.init and calls == ["live /settings", "live /settings"], (back.init, calls)
