@@ -24,10 +24,11 @@ What it shows, and why each piece is there:
   the user name and an expiry time, signed so that it cannot be altered or
   forged; ``HttpOnly``, ``Secure``, ``SameSite=Lax``, ``Max-Age``) and a 303
   to ``/``.
-- ``GET /`` and ``GET /account``: reactive pages whose ``session_setup``
-  refuses a visitor without a valid cookie with ``raise rweb.Redirect("/login")``,
-  both on the HTTP first paint (a 303) and on the live join (the browser loads
-  ``/login``).  They show the user's name and a counter, and link to each
+- ``GET /`` and ``GET /account``: reactive pages guarded by ``signed_in``
+  (``@app.page(path, auth=signed_in)``, declared once per page), which refuses
+  a visitor without a valid cookie with ``raise rweb.Redirect("/login")`` on
+  the HTTP first paint (a 303), the live join and a live navigation (the
+  browser loads ``/login``); the pages read the sign-in as ``conn.user``.  They show the user's name and a counter, and link to each
   other with ``data-navigate`` (live navigation on the same socket).
 - ``POST /auth/logout``: a plain form button; clears the cookie, 303 to ``/login``.
 
@@ -308,7 +309,7 @@ def make_app(
         return session if session is not None and session.user in users else None
 
     def signed_in(conn: Conn) -> SignedIn:
-        """The page's user, or a redirect to the login form (first paint and live join alike)."""
+        """The pages' guard: the user, or a redirect to the login form (first paint, live join and navigation)."""
         session = current(conn.cookies)
         if session is None:
             raise Redirect("/login")
@@ -340,9 +341,9 @@ def make_app(
             return True
         return False
 
-    @app.page("/", title="Home")
+    @app.page("/", title="Home", auth=signed_in)
     def home(writer_id: Any, conn: Conn) -> Any:
-        session = signed_in(conn)
+        session: SignedIn = conn.user
         counter = Counter(0)
 
         def render() -> Any:
@@ -361,9 +362,9 @@ def make_app(
 
         return render, on_action
 
-    @app.page("/account", title="Account")
+    @app.page("/account", title="Account", auth=signed_in)
     def account(writer_id: Any, conn: Conn) -> Any:
-        session = signed_in(conn)
+        session: SignedIn = conn.user
         until = datetime.fromtimestamp(session.expires, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
         def render() -> Any:

@@ -108,7 +108,14 @@ def test_the_wheel_is_the_compiled_build(wheel: Path) -> None:
                    "rweb/server/picows_transport.py",
                    "rweb/ui/ui.css", "rweb/ui/ui.js", "rweb/ui/__init__.py"):
         assert needed in names, needed
-    assert not [n for n in names if n.startswith("tests/") or "/tests/" in n or n.endswith(".c")]
+    # The auth generator's templates ship (their tests/ is the generated project's, not this suite).
+    assert "rweb/scaffold_auth/add/accounts/web.py.tmpl" in names
+    assert "rweb/scaffold_auth/add/tests/test_accounts.py.tmpl" in names
+    templates = "rweb/scaffold_auth/"
+    assert not [
+        n for n in names
+        if not n.startswith(templates) and (n.startswith("tests/") or "/tests/" in n or n.endswith(".c"))
+    ]
 
 
 def test_the_wheel_installs_and_serves_the_counter(

@@ -44,6 +44,14 @@ def nginx() -> str | None:
     return shutil.which("nginx") or _first_executable("/usr/sbin/nginx", "/usr/local/sbin/nginx")
 
 
+def postgres() -> str | None:
+    """PostgreSQL's initdb (Debian keeps it in /usr/lib/postgresql/<version>/bin)."""
+    from postgres_server import bin_dir
+
+    where = bin_dir()
+    return f"{where}/initdb" if where else None
+
+
 def _module(name: str) -> Callable[[], str | None]:
     return lambda: name if importlib.util.find_spec(name) is not None else None
 
@@ -54,6 +62,7 @@ TOOLS: dict[str, tuple[Callable[[], str | None], str]] = {
     "redis-server": (lambda: shutil.which("redis-server"), "apt-get install redis-server"),
     "nginx": (nginx, "apt-get install nginx-light"),
     "openssl": (lambda: shutil.which("openssl"), "apt-get install openssl"),
+    "postgresql": (postgres, "apt-get install postgresql"),
     "playwright": (_module("playwright"), "pip install -e '.[test]'"),
     "redis-py": (_module("redis"), "pip install 'rweb[redis]'"),
     "axe-core": (axe_core, "make axe, i.e. npm install --prefix build/npm axe-core@4"),

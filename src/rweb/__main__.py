@@ -1,4 +1,4 @@
-"""``rweb`` command line: ``rweb run``, ``rweb new``, ``rweb bench``, ``rweb version``."""
+"""``rweb`` command line: ``rweb run``, ``rweb new``, ``rweb gen``, ``rweb bench``, ``rweb version``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,10 @@ import sys
 USAGE = """\
 usage: rweb run path/to/app.py[:name] [--port 8080] [--host 127.0.0.1] [--reload]
                                   serve an app; --reload restarts it when a file changes
-       rweb new DIRECTORY         create a project: app.py, tests, Makefile (make run, make test)
+       rweb new DIRECTORY [--auth]
+                                  create a project: app.py, tests, Makefile (make run, make test);
+                                  --auth: with accounts on a real database (docs/auth.md)
+       rweb gen auth [DIRECTORY]  add the accounts to an existing project
        rweb bench [options]       load-test an rweb (or LiveView) server; see rweb bench --help
        rweb version"""
 
@@ -26,6 +29,10 @@ def main(argv: list[str] | None = None) -> int:
         from .scaffold import main as new_main
 
         return new_main(rest)
+    if cmd == "gen":
+        from .scaffold import gen_main
+
+        return gen_main(rest)
     if cmd == "bench":
         from .bench.cli import main as bench_main
 

@@ -92,6 +92,8 @@ DEPRECATED_ORDER = (
     "App(session_setup, title) is deprecated: write App(title, session_setup), "
     "or App(title=..., session_setup=...) (the order start_rweb(port, title, session_setup) uses)"
 )
+# The topic App.disconnect publishes on (with the key after it); Conn.tag subscribes to it.
+DISCONNECT_TOPIC = "rweb.disconnect:"
 TASK_STOP_TIMEOUT = 5.0  # at shutdown, how long the app's cancelled background tasks may take to end
 
 
@@ -100,7 +102,8 @@ class Conn:
 
     Read: ``path``, ``params`` (the route's path parameters), ``query``,
     ``headers``, ``cookies``, ``client``, ``live`` (False during the HTTP
-    first paint, True in the live session), ``writer_id``.
+    first paint, True in the live session), ``writer_id``, ``user`` (what
+    the page's ``auth`` guard returned; None on a page without one).
 
     Ask (in the setup or later, in a handler): :meth:`set_cookie`,
     :meth:`clear_cookie`, :meth:`navigate`, :meth:`patch`, :meth:`redirect`,
@@ -123,6 +126,7 @@ class Conn:
         "path",
         "query",
         "route",
+        "user",
         "writer_id",
     )
 
@@ -146,6 +150,7 @@ class Conn:
         self.params: Mapping[str, Any] = dict(params or {})
         self.live = live
         self.writer_id = writer_id
+        self.user: Any = None  # what the route's auth guard returned (App.setup)
         self._connection: Any = None  # the live Connection, once there is one
         self._response_cookies: list[str] = []  # Set-Cookie values for the first paint
         self._closers: list[Callable[[], Any]] | None = None
@@ -475,6 +480,32 @@ class Conn:
         fn(presence.list(topic))
         return off
 
+    def tag(self, key: str) -> None:
+        """Tie this live session to ``key`` (e.g. a user's login session): :meth:`App.disconnect`
+        ``(key)`` from any process (across processes with a broker) ends it and closes its socket.
+
+        Phoenix's ``live_socket_id``.  The browser is told to load the page
+        again over HTTP first, where the page's guard sends it on (to the login
+        page, once the login session is gone).  On the first paint (no socket
+        yet): nothing to tie.  See docs/auth.md.
+        """
+        if self.live:
+            self.subscribe(DISCONNECT_TOPIC + key, self._disconnected)
+
+    def _disconnected(self, _message: Any) -> None:
+        connection = self._connection
+        if connection is None:
+            return
+        self.redirect(self.url)  # the browser loads the page again: pushed with this run's patches
+
+        def end() -> None:  # after the push: the session ends, the socket closes as for a redirect
+            hangup = connection.hangup
+            connection.close()
+            if hangup is not None:
+                hangup(True)
+
+        connection.schedule(end)
+
     def __repr__(self) -> str:
         return f"<Conn {self.path!r} live={self.live} writer_id={self.writer_id!r}>"
 
@@ -649,15 +680,27 @@ class App:
     # -- declaring routes ----------------------------------------------------
 
     def page(
-        self, path: str, *, title: str | None = None, name: str | None = None
+        self,
+        path: str,
+        *,
+        title: str | None = None,
+        name: str | None = None,
+        auth: Callable[[Conn], Any] | None = None,
     ) -> Callable[[Setup], Setup]:
-        """A reactive page at ``path``: the decorated function is its ``session_setup(writer_id, conn)``."""
+        """A reactive page at ``path``: the decorated function is its ``session_setup(writer_id, conn)``.
+
+        ``auth``: a guard ``auth(conn) -> user`` run before the setup wherever
+        the page is set up (its first paint, a live join, a live navigation
+        to it): it returns the user, which the setup reads as ``conn.user``,
+        or raises :class:`Redirect` (e.g. to the login page) or
+        :class:`~rweb.http.HTTPError`.  See docs/auth.md.
+        """
 
         def register(setup: Setup) -> Setup:
             if not callable(setup):
                 raise TypeError("a page's session_setup must be callable")
             self.router.add(
-                Route(path, setup, "page", frozenset({"GET"}), name or "", title=title)
+                Route(path, setup, "page", frozenset({"GET"}), name or "", title=title, auth=auth)
             )
             self.pages += 1
             return setup
@@ -879,6 +922,12 @@ class App:
             loop.call_soon_threadsafe(self.pubsub.publish, topic, message)
         else:
             self.pubsub.publish(topic, message)
+
+    def disconnect(self, key: str) -> None:
+        """End every live session tagged with ``key`` (:meth:`Conn.tag`), in every process
+        when the app has a broker; from any thread.  Logging out, a changed password, a
+        revoked login session: the user's open pages close (docs/auth.md)."""
+        self.publish(DISCONNECT_TOPIC + key, None)
 
     def presence_service(self) -> Any:
         """The presence service of this app's broker (rweb.presence)."""
@@ -1139,12 +1188,14 @@ class App:
         return Conn(self, info, route=route, params=params, live=live, writer_id=writer_id)
 
     def setup(self, conn: Conn) -> tuple[Callable[[], Any], Any]:
-        """Run the page's ``session_setup``; raises SetupError, Redirect or LookupError (no page)."""
+        """Run the page's guard then its ``session_setup``; raises SetupError, Redirect or LookupError (no page)."""
         route = conn.route
         if route is None:
             raise LookupError(conn.path)
         setup = route.endpoint
         try:
+            if route.auth is not None:  # the page's guard: the user, or a Redirect (docs/auth.md)
+                conn.user = route.auth(conn)
             if takes_conn(setup):
                 result = setup(conn.writer_id, conn)
             else:

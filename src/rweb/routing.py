@@ -37,6 +37,10 @@ class Route:
     state-changing requests from other sites (``Origin`` / ``Sec-Fetch-Site``);
     ``"token"`` requires a valid CSRF token as well; ``False`` accepts any
     site (a webhook, an endpoint other sites post to by design).
+
+    ``auth`` (pages; docs/auth.md): a guard ``auth(conn) -> user`` that runs
+    before the page's setup wherever it runs (first paint, live join, live
+    navigation); it returns the user (``conn.user``) or raises ``Redirect``.
     """
 
     path: str
@@ -47,6 +51,7 @@ class Route:
     title: str | None = None
     on_params: Callable[..., Any] | None = None
     csrf: bool | str = True
+    auth: Callable[..., Any] | None = None
     regex: re.Pattern[str] = field(init=False, repr=False)
     converters: dict[str, Callable[[str], Any]] = field(init=False, repr=False)
 
@@ -55,6 +60,8 @@ class Route:
             raise ValueError(f"a route path starts with '/': {self.path!r}")
         if not (type(self.csrf) is bool or self.csrf == "token"):
             raise ValueError(f"csrf is True, False or 'token', not {self.csrf!r}")
+        if self.auth is not None and not callable(self.auth):
+            raise TypeError("a page's auth guard must be callable: auth(conn) -> user")
         pattern, pos, self.converters = "^", 0, {}
         for m in _PARAM.finditer(self.path):
             name, conv = m.group(1), m.group(2) or "str"

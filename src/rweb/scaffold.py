@@ -5,6 +5,12 @@ The project holds ``app.py`` (a counter page, a todo page with a form, a
 ``tests/test_app.py`` (``rweb.testing``: in-process, no browser),
 a ``Makefile``, ``pyproject.toml``, ``README.md`` and ``.gitignore``.
 An existing directory must be empty.
+
+``rweb new DIRECTORY --auth`` adds accounts on a real database (the todo
+page then needs a login), and ``rweb gen auth [DIRECTORY]`` adds them to an
+existing project: ``accounts/``, ``migrations/``, ``alembic.ini``,
+``ACCOUNTS.md`` and their tests, from the templates in ``scaffold_auth/``
+(docs/auth.md).
 """
 
 from __future__ import annotations
@@ -14,7 +20,24 @@ import re
 import sys
 from pathlib import Path
 
-__all__ = ["ProjectExists", "create_project", "main", "project_name"]
+__all__ = ["ProjectExists", "add_auth", "create_project", "gen_main", "main", "project_name"]
+
+# The accounts' templates (rweb new --auth, rweb gen auth): add/ goes into any project,
+# new/ replaces the plain project's files for rweb new --auth.
+AUTH_TEMPLATES = Path(__file__).resolve().parent / "scaffold_auth"
+AUTH_NEXT_STEPS = """\
+next:
+  pip install 'rweb[auth]'          # SQLAlchemy, Alembic, argon2-cffi ('rweb[auth-postgres]': and psycopg)
+  alembic upgrade head               # the database: DATABASE_URL, sqlite:///app.db by default
+then, in app.py:
+  from accounts.db import Database
+  from accounts.mail import mailer_from_env
+  from accounts.web import install
+
+  accounts = install(app, Database(), mailer_from_env())
+
+  @app.page("/private", auth=accounts.require_user)   # a page for logged-in users: conn.user
+See ACCOUNTS.md."""
 
 
 class ProjectExists(Exception):
@@ -312,17 +335,59 @@ def rweb_source() -> str:
     return "rweb"
 
 
-def create_project(directory: str | Path) -> list[Path]:
-    """Write a new project into ``directory`` (created; an existing one must be empty); the files written."""
+def _templates(part: str) -> dict[str, str]:
+    """The auth templates of ``part`` (``add`` or ``new``): relative path -> text."""
+    root = AUTH_TEMPLATES / part
+    return {str(p.relative_to(root))[: -len(".tmpl")]: p.read_text() for p in sorted(root.rglob("*.tmpl"))}
+
+
+def _write(root: Path, files: dict[str, str], fill: dict[str, str]) -> list[Path]:
+    written: list[Path] = []
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for key, value in fill.items():
+            text = text.replace(key, value)
+        path.write_text(text)
+        written.append(path)
+    return written
+
+
+def _fill(root: Path) -> dict[str, str]:
+    name = project_name(root.resolve())
+    return {"__NAME__": name, "__TITLE__": name.replace("-", " ").title(), "__RWEB__": rweb_source()}
+
+
+def add_auth(directory: str | Path) -> list[Path]:
+    """Add the accounts to the project in ``directory`` (``rweb gen auth``); the files written.
+
+    Nothing is written when one of them exists already (:class:`ProjectExists`).
+    """
+    root = Path(directory)
+    if not root.is_dir():
+        raise ProjectExists(f"{root} is not a directory")
+    files = _templates("add")
+    taken = sorted(rel for rel in files if (root / rel).exists())
+    if taken:
+        raise ProjectExists(f"{', '.join(taken)} exist already in {root}: nothing was written")
+    written = _write(root, files, _fill(root))
+    ignore = root / ".gitignore"
+    if ignore.is_file() and "app.db" not in ignore.read_text().splitlines():
+        ignore.write_text(ignore.read_text() + "app.db\n")
+    return written
+
+
+def create_project(directory: str | Path, *, auth: bool = False) -> list[Path]:
+    """Write a new project into ``directory`` (created; an existing one must be empty); the files written.
+
+    ``auth``: with accounts on a real database (``rweb new --auth``, docs/auth.md).
+    """
     root = Path(directory)
     if root.exists():
         if not root.is_dir():
             raise ProjectExists(f"{root} exists and is not a directory")
         if any(root.iterdir()):
             raise ProjectExists(f"{root} exists and is not empty: nothing was written")
-    name = project_name(root.resolve())
-    title = name.replace("-", " ").title()
-    source = rweb_source()
     files = {
         "app.py": APP,
         "tests/test_app.py": TEST_APP,
@@ -332,12 +397,12 @@ def create_project(directory: str | Path) -> list[Path]:
         "README.md": README,
         ".gitignore": GITIGNORE,
     }
-    written = []
-    for rel, text in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text.replace("__NAME__", name).replace("__TITLE__", title).replace("__RWEB__", source))
-        written.append(path)
+    if auth:  # the todo page for logged-in users, the Makefile's migrate, the auth extra
+        files.update(_templates("new"))
+    root.mkdir(parents=True, exist_ok=True)
+    written = _write(root, files, _fill(root))
+    if auth:
+        written += add_auth(root)
     return written
 
 
@@ -345,13 +410,35 @@ def main(argv: list[str]) -> int:
     """``rweb new DIRECTORY``; the exit status."""
     parser = argparse.ArgumentParser(prog="rweb new", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("directory", help="the project's directory (created; an existing one must be empty)")
+    parser.add_argument("--auth", action="store_true", help="with accounts on a real database (see ACCOUNTS.md)")
     args = parser.parse_args(argv)
     try:
-        create_project(args.directory)
+        create_project(args.directory, auth=args.auth)
     except ProjectExists as exc:
         print(f"rweb new: {exc}", file=sys.stderr)
         return 1
     print(f"created {args.directory}: app.py, tests/test_app.py, Makefile, pyproject.toml, README.md")
-    print(f"  cd {args.directory} && make run    # http://localhost:8080, restarted when a file changes")
+    if args.auth:
+        print("  with accounts: accounts/, migrations/, alembic.ini, ACCOUNTS.md, tests/test_accounts*.py")
+        print(f"  cd {args.directory} && make migrate && make run    # http://localhost:8080")
+    else:
+        print(f"  cd {args.directory} && make run    # http://localhost:8080, restarted when a file changes")
     print("  make test")
+    return 0
+
+
+def gen_main(argv: list[str]) -> int:
+    """``rweb gen auth [DIRECTORY]``: add the accounts to an existing project; the exit status."""
+    parser = argparse.ArgumentParser(prog="rweb gen", description="Add generated code to a project.")
+    parser.add_argument("what", choices=["auth"], help="auth: accounts on a real database (see docs/auth.md)")
+    parser.add_argument("directory", nargs="?", default=".", help="the project's directory (default: here)")
+    args = parser.parse_args(argv)
+    try:
+        written = add_auth(args.directory)
+    except ProjectExists as exc:
+        print(f"rweb gen auth: {exc}", file=sys.stderr)
+        return 1
+    root = Path(args.directory)
+    print("wrote " + ", ".join(str(p.relative_to(root)) for p in written))
+    print(AUTH_NEXT_STEPS)
     return 0

@@ -1,0 +1,244 @@
+"""A page's guard, declared once (``@app.page(path, auth=guard)``), and ``app.disconnect(key)``.
+
+The guard runs wherever the page is set up: its HTTP first paint, a live join
+(a socket crafted here, not a browser), a live navigation from a public page.
+It returns the user (``conn.user``) or raises ``Redirect``.  ``conn.tag(key)``
+ties a live session to a key; ``app.disconnect(key)`` ends every such session
+(and closes its socket) in this process and, with a Redis broker, in another
+instance.  All against the real server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import json
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+
+from rweb import App, Conn, HTTPError, Redirect, Request, reactive
+from rweb.html import a, button, div, p, span
+from rweb.testing import Client, Page, serve
+
+
+@reactive
+class Count:
+    value: int
+
+
+USERS = {"tok-ada": "ada", "tok-bob": "bob"}
+
+
+def make_app(**options: Any) -> tuple[App, list[str]]:
+    app = App("guarded", **options)
+    calls: list[str] = []  # (first paint or live) + path, for each run of the guard
+
+    def require_user(conn: Conn) -> str:
+        calls.append(("live " if conn.live else "paint ") + conn.path)
+        user = USERS.get(conn.cookies.get("session", ""))
+        if user is None:
+            raise Redirect("/login")
+        if user == "bob" and conn.path == "/admin":
+            raise HTTPError(403, "not for you")
+        return user
+
+    @app.page("/", title="Public")
+    def public(writer_id: int, conn: Conn) -> Any:
+        assert conn.user is None  # no guard here
+        return lambda: div(p("public", id="public"), a("Settings", href="/settings", data_navigate=True)), {}
+
+    @app.page("/settings", title="Settings", auth=require_user)
+    def settings(writer_id: int, conn: Conn) -> Any:
+        conn.tag("login:" + conn.cookies["session"])
+        count = Count(0)
+
+        def render() -> Any:
+            return div(p("settings of ", span(conn.user, id="user")), span(count.value, id="count"), button("+", data_action="inc", id="inc"))
+
+        def inc(params: dict[str, Any]) -> None:
+            count.value += 1
+
+        return render, {"inc": inc}
+
+    @app.page("/admin", auth=require_user)
+    def admin(writer_id: int, conn: Conn) -> Any:
+        return lambda: p("admin"), {}
+
+    @app.post("/logout", csrf=False)
+    def logout(request: Request) -> dict[str, Any]:
+        app.disconnect("login:" + request.query["token"])
+        return {"ok": True}
+
+    return app, calls
+
+
+def get(port: int, path: str, cookie: str | None = None) -> tuple[int, str, str]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("GET", path, headers={"Cookie": cookie} if cookie else {})
+    resp = conn.getresponse()
+    body = resp.read().decode()
+    conn.close()
+    return resp.status, resp.getheader("Location") or "", body
+
+
+def post(port: int, path: str) -> int:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("POST", path, body=b"")
+    resp = conn.getresponse()
+    resp.read()
+    conn.close()
+    return resp.status
+
+
+def test_the_guard_decides_the_first_paint() -> None:
+    app, calls = make_app()
+    with serve(app) as srv:
+        assert get(srv.port, "/settings") == (303, "/login", "")
+        status, _, body = get(srv.port, "/settings", "session=tok-ada")
+        assert status == 200 and '<span id="user">ada</span>' in body
+        status, _, body = get(srv.port, "/admin", "session=tok-bob")
+        assert status == 403 and "not for you" in body
+        assert get(srv.port, "/")[0] == 200  # a page without a guard: open to all
+    assert calls == ["paint /settings", "paint /settings", "paint /admin"]
+
+
+def test_the_guard_decides_a_live_join(wire: Any) -> None:
+    app, calls = make_app()
+    with serve(app) as srv:
+        url = srv.ws_url + "?url=" + quote("/settings", safe="")
+
+        async def main() -> None:
+            # A socket crafted to join the guarded page without the cookie: sent to the login page.
+            async with wire.connect(url) as ws:
+                init = await wire.recv(ws)
+                assert init["fx"] == [["nav", {"url": "/login", "mode": "load"}]]
+                assert "ada" not in json.dumps(init)
+            async with wire.connect(url, additional_headers={"Cookie": "session=tok-nobody"}) as ws:
+                init = await wire.recv(ws)
+                assert init["fx"] == [["nav", {"url": "/login", "mode": "load"}]]
+            async with wire.connect(url, additional_headers={"Cookie": "session=tok-ada"}) as ws:
+                init = await wire.recv(ws)
+                assert "fx" not in init and "settings of " in json.dumps(init) and "ada" in json.dumps(init)
+
+        wire.run(main())
+    assert calls == ["live /settings"] * 3
+
+
+def test_the_guard_decides_a_live_navigation_from_a_public_page(wire: Any) -> None:
+    app, calls = make_app()
+    with serve(app) as srv:
+
+        async def main() -> None:
+            async with wire.connect(srv.ws_url) as ws:  # "/": public, no cookie
+                assert "public" in json.dumps(await wire.recv(ws))
+                reply = await wire.ask(ws, {"t": "nav", "url": "/settings", "ref": 1})
+                assert reply["fx"] == [["nav", {"url": "/login", "mode": "load"}]]
+                assert "settings of" not in json.dumps(reply)
+            async with wire.connect(srv.ws_url, additional_headers={"Cookie": "session=tok-bob"}) as ws:
+                await wire.recv(ws)
+                reply = await wire.ask(ws, {"t": "nav", "url": "/settings", "ref": 1})
+                assert "fx" not in reply and "bob" in json.dumps(reply)
+                reply = await wire.ask(ws, {"t": "nav", "url": "/admin", "ref": 2})
+                assert "admin" not in json.dumps(reply.get("c", {}))  # refused: loaded over HTTP for its 403
+                assert reply["fx"] == [["nav", {"url": "/admin", "mode": "load"}]]
+
+        wire.run(main())
+    assert calls == ["live /settings", "live /settings", "live /admin"]
+
+
+def test_the_guard_in_process() -> None:
+    app, _ = make_app()
+    page = Page(app, "/settings", cookies={"session": "tok-ada"})
+    assert page.text("#user") == "ada"
+    assert Client(app, "/settings").redirected_to == "/login"
+    # app.disconnect in-process too: the page is told to load again, and its session ends.
+    other = Page(app, "/settings", cookies={"session": "tok-bob"})
+    app.disconnect("login:tok-ada")
+    page.client.run_pending()
+    other.client.run_pending()
+    assert page.client.pushes[-1]["fx"] == [["nav", {"url": "/settings", "mode": "load"}]] and page.closed
+    assert not other.closed and other.text("#user") == "bob"
+
+
+async def _joined(wire: Any, url: str, token: str) -> Any:
+    ws = await wire.connect(url + "?url=" + quote("/settings", safe=""), additional_headers={"Cookie": f"session={token}"})
+    init = await wire.recv(ws)
+    assert "fx" not in init, init
+    return ws
+
+
+async def _closed_after_reload(wire: Any, ws: Any, push: Any = None) -> None:
+    """The session tells the browser to load the page again, then closes the socket (1000)."""
+    push = push or await wire.recv(ws)
+    assert push["fx"] == [["nav", {"url": "/settings", "mode": "load"}]], push
+    await asyncio.wait_for(ws.wait_closed(), 10)
+    assert ws.close_code == 1000
+
+
+def test_disconnect_ends_the_tagged_sessions_only(wire: Any) -> None:
+    app, _ = make_app()
+    with serve(app) as srv:
+
+        async def main() -> None:
+            ada1 = await _joined(wire, srv.ws_url, "tok-ada")
+            ada2 = await _joined(wire, srv.ws_url, "tok-ada")
+            bob = await _joined(wire, srv.ws_url, "tok-bob")
+            try:
+                assert await asyncio.to_thread(post, srv.port, "/logout?token=tok-ada") == 200
+                await _closed_after_reload(wire, ada1)
+                await _closed_after_reload(wire, ada2)
+                reply = await wire.click(bob, "inc")  # another login's page lives on
+                assert "1" in json.dumps(reply["d"]), reply
+            finally:
+                for ws in (ada1, ada2, bob):
+                    await ws.close()
+
+        wire.run(main())
+
+
+def test_disconnect_reaches_another_instance_through_the_broker(wire: Any, redis_server: Any) -> None:
+    one, _ = make_app(broker=redis_server.url, secret_key="k" * 32)
+    two, _ = make_app(broker=redis_server.url, secret_key="k" * 32)
+    with serve(one) as srv1, serve(two) as srv2:
+
+        async def main() -> None:
+            there = await _joined(wire, srv2.ws_url, "tok-ada")
+            here = await _joined(wire, srv1.ws_url, "tok-bob")
+            try:
+                # The join subscribes through Redis: until that lands, a publish is not heard
+                # there; disconnect is idempotent, so ask again (bounded) until it is.
+                push = None
+                for _ in range(40):
+                    assert await asyncio.to_thread(post, srv1.port, "/logout?token=tok-ada") == 200
+                    try:
+                        push = await wire.recv(there, timeout=0.25)
+                        break
+                    except TimeoutError:
+                        continue
+                await _closed_after_reload(wire, there, push)
+                reply = await wire.click(here, "inc")
+                assert "1" in json.dumps(reply["d"]), reply
+            finally:
+                await there.close()
+                await here.close()
+
+        wire.run(main())
+
+
+def test_a_guard_must_be_callable() -> None:
+    app = App("x")
+    with pytest.raises(TypeError, match="auth guard must be callable"):
+        app.page("/", auth="require_user")(lambda w: (lambda: p("x"), {}))  # type: ignore[arg-type]
+
+
+def test_a_session_waiting_for_its_browser_is_ended_by_disconnect_too() -> None:
+    app, calls = make_app()
+    tab = Client(app, "/settings", cookies={"session": "tok-ada"})
+    tab.lose()  # the socket dropped: the session waits for its browser to resume it
+    app.disconnect("login:tok-ada")
+    tab.run_pending()
+    back = tab.resume()
+    # Not taken back: the page is set up again, so its guard ran again.
+    assert "resumed" not in back.init and calls == ["live /settings", "live /settings"], (back.init, calls)
