@@ -60,6 +60,7 @@ from .http import (
 from .http_base import format_cookie_deletion, to_response
 from .loglimit import LogLimit
 from .origins import OriginPolicy
+from .protocol import CloseCode
 from .proxies import TrustedProxies
 from .pubsub import LocalPubSub, PubSub
 from .reactive import SharedStateError
@@ -502,7 +503,7 @@ class Conn:
             hangup = connection.hangup
             connection.close()
             if hangup is not None:
-                hangup(True)
+                hangup(CloseCode.NORMAL)
 
         connection.schedule(end)
 
