@@ -91,6 +91,7 @@ DEPRECATED_ORDER = (
     "App(session_setup, title) is deprecated: write App(title, session_setup), "
     "or App(title=..., session_setup=...) (the order start_rweb(port, title, session_setup) uses)"
 )
+_LANG = re.compile(r"[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*")  # a BCP 47 language tag's shape
 TASK_STOP_TIMEOUT = 5.0  # at shutdown, how long the app's cancelled background tasks may take to end
 
 
@@ -490,6 +491,10 @@ class App:
     ``assets`` (:class:`rweb.assets.Asset`): stylesheets and scripts every page
     loads, served under content-hashed URLs behind the root path, e.g.
     ``assets=rweb.ui.ASSETS`` for the component kit (docs/ui.md).
+
+    ``lang`` (default ``"en"``): the language of the pages' text, a BCP 47 tag
+    (``"fr"``, ``"pt-BR"``), set as every page's ``<html lang>`` (screen readers
+    pick their voice by it, browsers offer to translate by it).
     """
 
     # Health endpoints (rweb.health, docs/operations.md): their paths (None: off), set by
@@ -514,6 +519,7 @@ class App:
         actions: Iterable[str] = (),
         head: str = "",
         assets: Iterable[Asset] = (),
+        lang: str = "en",
         secret_key: str | bytes | None = None,
         root_path: str = "",
         socket_path: str = SOCKET_PATH,
@@ -550,6 +556,9 @@ class App:
         self.max_upload_bytes = max_upload_bytes  # what a session's uploads hold on disk, not consumed
         self.actions = frozenset(actions)
         self.head = head
+        if not isinstance(lang, str) or _LANG.fullmatch(lang) is None:
+            raise ValueError(f"lang is a language tag such as 'en' or 'pt-BR', got {lang!r}")
+        self.lang = lang  # <html lang> of every page
         self.assets: tuple[Asset, ...] = tuple(assets)  # rweb.assets: linked by every page, served hashed
         self.root_path = root_path.rstrip("/")
         self.socket_path = socket_path

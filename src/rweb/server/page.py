@@ -30,7 +30,7 @@ def page_html(app: Any, title: str, body: str, root_path: str = "") -> bytes:
     root = escape(root_path)
     return (
         "<!DOCTYPE html>\n"
-        '<html lang="en"><head><meta charset="utf-8">'
+        f'<html lang="{escape(app.lang)}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f'<meta name="rweb-root" content="{root}">'
         f'<meta name="rweb-socket" content="{root}{escape(app.socket_path)}">'
