@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from .assets import ASSET_PREFIX, Asset, asset_response
+from .assets import ASSET_PREFIX, Asset, asset_response, rooted
 from .client_script import CLIENT_PREFIX, client_response
 from .clock import SYSTEM_CLOCK, Clock
 from .compression import compress_response
@@ -714,6 +714,26 @@ class App:
     def url_for(self, name: str, **params: Any) -> str:
         """The URL (with the app's root path) of the route called ``name``."""
         return self.root_path + self.router.by_name(name).url_for(**params)
+
+    def static_url(self, target: str | Asset) -> str:
+        """The URL, behind the app's root path, of a file to link from a page.
+
+        ``target`` is a path a static folder of the app serves
+        (``app.static_url("/static/logo.png")`` -> ``/shop/static/logo.png``
+        when the app is mounted at ``/shop``), or one of its ``assets``
+        (its content-hashed URL).  Anything else raises ``ValueError``: the
+        link would be a 404.  A stylesheet or script every page loads goes in
+        ``App(assets=[Asset.file(...)])`` rather than ``App(head=...)``: the
+        head is written before the root path is known.
+        """
+        if isinstance(target, Asset):
+            if target not in self.assets:
+                raise ValueError(f"{target!r} is not one of the app's assets (App(assets=...))")
+            return target.url(self.root_path)
+        if not any(target == prefix or target.startswith(prefix + "/") for prefix in self.static):
+            served = ", ".join(p + "/" for p in self.static) or "none"
+            raise ValueError(f"no static folder of the app serves {target!r} (static folders: {served})")
+        return rooted(self.root_path, target)
 
     def health(self, *, live: str | None = LIVE_PATH, ready: str | None = READY_PATH) -> None:
         """Where liveness and readiness answer (``None``: not served); see docs/operations.md."""
