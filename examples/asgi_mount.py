@@ -4,7 +4,8 @@
     python examples/asgi_mount.py [--port 8000] [--host 127.0.0.1]
 
 http://127.0.0.1:8000/ is Starlette's page; http://127.0.0.1:8000/counter/
-the counter (its script at /counter/_rweb/rweb.<hash>.js, its socket at /counter/ws).
+the counter (its script at /counter/_rweb/rweb.<hash>.js, the component kit's
+stylesheet and script at /counter/_rweb/a/ui.<hash>.css and .js, its socket at /counter/ws).
 Needs ``pip install 'uvicorn[standard]' starlette``: plain ``uvicorn`` has no
 WebSocket library, and the page would paint but never go live.
 """
@@ -21,17 +22,18 @@ from starlette.responses import HTMLResponse
 from starlette.routing import Mount, Route
 
 import rweb
+from rweb import ui
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the seed's counter, beside this file
 from rweb_counter import session_setup
 
-counter = rweb.App("RWeb Counter", session_setup)
+counter = rweb.App("RWeb Counter", session_setup, assets=ui.ASSETS)
 
 
 async def home(request: Request) -> HTMLResponse:
     return HTMLResponse(
-        "<!DOCTYPE html><title>Starlette + rweb</title>"
-        '<h1>A Starlette app</h1><p><a href="/counter/">The rweb counter</a></p>'
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Starlette + rweb</title></head>'
+        '<body><main><h1>A Starlette app</h1><p><a href="/counter/">The rweb counter</a></p></main></body></html>'
     )
 
 

@@ -26,9 +26,14 @@ different workers (or several servers) see each other::
 
 The message box is emptied after sending by giving the ``<input>`` a new
 ``data-key``: the browser's morph keeps what the user typed in a focused input
-whatever the server renders, but a new key makes it a new, empty element.
+whatever the server renders, but a new key makes it a new, empty element;
+``conn.focus`` then puts the caret back in it.
 Names and messages are text: the HTML builders escape them, and the name's
 cookie holds it percent-encoded.
+
+The pages use the component kit (``rweb.ui``): a shell with a navbar and a
+theme switch, cards, and form fields whose errors are tied to them
+(``aria-invalid``, ``aria-describedby``).
 """
 
 from __future__ import annotations
@@ -44,8 +49,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote
 
-from rweb import App, Conn, Redirect, reactive, start_rweb
-from rweb.html import a, b, button, component, div, form, h1, input_, label, li, nav, p, small, ul
+from rweb import App, Conn, Redirect, reactive, start_rweb, ui
+from rweb.html import a, b, component, div, h1, li, p, small, ul
 
 log = logging.getLogger("chat")
 
@@ -137,8 +142,19 @@ def build_app(*, rooms: Iterable[str] = DEFAULT_ROOMS, broker: str | None = None
         if not ROOM_NAME.fullmatch(r):
             raise ValueError(f"invalid room name {r!r}")
     history = RoomLog(room_names)
-    app = App("rweb chat", broker=broker)
+    app = App("rweb chat", broker=broker, assets=ui.ASSETS)
     url = app.url_for
+
+    def shell(conn: Conn, *content: Any, lobby: bool = False) -> Any:
+        return ui.shell(
+            *content,
+            navbar=ui.navbar(
+                "rweb chat",
+                ui.nav_link("All rooms", url("index"), current=lobby, data_navigate=True, id="all-rooms"),
+                end=ui.theme_switch(),
+            ),
+            theme=ui.theme_of(conn.cookies),
+        )
 
     @app.page("/", title="Chat rooms")
     def index(writer_id: int, conn: Conn) -> PageSetup:
@@ -150,7 +166,8 @@ def build_app(*, rooms: Iterable[str] = DEFAULT_ROOMS, broker: str | None = None
                 )
 
         def render_page() -> Any:
-            return div(
+            return shell(
+                conn,
                 h1("Chat rooms"),
                 component(
                     "rooms",
@@ -166,6 +183,7 @@ def build_app(*, rooms: Iterable[str] = DEFAULT_ROOMS, broker: str | None = None
                         id="rooms",
                     ),
                 ),
+                lobby=True,
             )
 
         return render_page, {}
@@ -227,44 +245,46 @@ def build_app(*, rooms: Iterable[str] = DEFAULT_ROOMS, broker: str | None = None
                 return
             view.error = ""
             view.sent += 1  # a new key: the browser rebuilds the input, empty
+            conn.focus("#text")  # ... and the new one has the caret, to write on
             message = Message(secrets.token_hex(8), view.name, text, time.time())
             app.publish(topic, message.to_json())  # every session of the room, ours included
 
         def name_form() -> Any:
-            return form(
-                label(
-                    "Your name ",
-                    input_(
-                        name="name",
-                        id="name",
-                        value=view.name,
-                        maxlength=MAX_NAME,
-                        autocomplete="nickname",
-                        required=True,
-                    ),
+            # The error is the name field's: shown under it and tied to it (aria-describedby).
+            return ui.form(
+                ui.text_input(
+                    "name",
+                    "Your name",
+                    id="name",
+                    value=view.name,
+                    errors=view.error,
+                    maxlength=MAX_NAME,
+                    autocomplete="nickname",
+                    required=True,
                 ),
-                button("Set name", id="set-name", type="submit"),
-                data_action="name",
+                div(
+                    ui.button("Set name", id="set-name", type="submit", variant="secondary"),
+                    class_="ui-form-actions",
+                ),
+                action="name",
                 id="name-form",
             )
 
         def say_form() -> Any:
             if not view.name:
                 return p("Choose a name to write.", id="say-form")
-            return form(
-                b(view.name, id="me"),
-                " ",
-                input_(
-                    name="text",
+            return ui.form(
+                ui.text_input(
+                    "text",
+                    ["Message as ", b(view.name, id="me")],
                     id="text",
                     data_key=f"text-{view.sent}",
                     maxlength=MAX_TEXT,
                     autocomplete="off",
-                    placeholder="Message",
                     required=True,
                 ),
-                button("Send", id="send", type="submit"),
-                data_action="say",
+                div(ui.button("Send", id="send", type="submit"), class_="ui-form-actions"),
+                action="say",
                 id="say-form",
             )
 
@@ -291,16 +311,15 @@ def build_app(*, rooms: Iterable[str] = DEFAULT_ROOMS, broker: str | None = None
             )
 
         def render_page() -> Any:
-            return div(
-                nav(a("All rooms", href=url("index"), data_navigate=True, id="all-rooms")),
+            return shell(
+                conn,
                 h1("Room ", room_name, id="room"),
-                component("name", name_form),
-                component("error", lambda: p(view.error, id="error", class_="error")),
-                component("say", say_form),
                 div(
-                    component("messages", messages),
-                    div(p("Here now:"), component("members", members)),
+                    ui.card(component("name", name_form), component("say", say_form), title="Write", level=2),
+                    ui.card(component("members", members), title="Here now", level=2),
+                    class_="ui-grid",
                 ),
+                ui.card(component("messages", messages), title="Messages", level=2),
             )
 
         return render_page, {"name": set_name, "say": say}

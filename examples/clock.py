@@ -21,8 +21,8 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from rweb import App, Conn, reactive, start_rweb
-from rweb.html import button, component, div, h1, p, span
+from rweb import App, Conn, reactive, start_rweb, ui
+from rweb.html import component, h1, p, span
 
 PageSetup = tuple[Callable[[], Any], Callable[[str, dict[str, Any]], None]]
 
@@ -45,7 +45,7 @@ def build_app(
     ``interval`` is the timer's period in seconds; ``now()`` gives the time shown,
     by default ``app.clock``'s (which rweb.testing's ``advance`` moves).
     """
-    app = App("rweb clock", broker=broker)
+    app = App("rweb clock", broker=broker, assets=ui.ASSETS)  # the component kit (rweb.ui)
 
     def app_time() -> str:
         return app.clock.now().strftime("%H:%M:%S")
@@ -67,14 +67,18 @@ def build_app(
             stop.append(conn.every(interval, tick))
 
         def render_page() -> Any:
-            return div(
+            return ui.shell(
                 h1("Server time"),
-                component("clock", lambda: p(span(shown.now, id="time"), class_="clock")),
-                component(
-                    "pushes",
-                    lambda: p("Pushes from the timer: ", span(pushes.count, id="pushes")),
+                ui.card(
+                    component("clock", lambda: p(span(shown.now, id="time"), class_="clock")),
+                    component(
+                        "pushes",
+                        lambda: p("Pushes from the timer: ", span(pushes.count, id="pushes")),
+                    ),
+                    footer=ui.button("Stop the timer", data_action="stop", id="stop", variant="secondary"),
                 ),
-                button("Stop the timer", data_action="stop", id="stop"),
+                navbar=ui.navbar("rweb clock", end=ui.theme_switch()),
+                theme=ui.theme_of(conn.cookies),
             )
 
         def on_action(action: str, params: dict[str, Any]) -> None:

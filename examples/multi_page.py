@@ -18,6 +18,10 @@
 Links with ``data-navigate`` change the page live; plain links load as usual.
 ``conn.navigate`` and ``conn.patch`` take paths within the app; links are built
 with ``app.url_for``, so the app also works mounted under a prefix.
+
+The pages use the component kit (``rweb.ui``): a shell with a navbar (the
+current page marked ``aria-current``) and a theme switch; the plain page links
+the kit's stylesheet itself, with ``app.static_url(ui.STYLESHEET)``.
 """
 
 from __future__ import annotations
@@ -26,8 +30,8 @@ import argparse
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from rweb import App, Conn, Redirect, Request, reactive, start_rweb
-from rweb.html import a, button, component, div, h1, nav, p, span
+from rweb import App, Conn, Redirect, Request, reactive, start_rweb, ui
+from rweb.html import a, component, div, escape, h1, p, span, to_html
 from rweb.http import QueryParams
 
 PageSetup = tuple[Callable[[], Any], Callable[[str, dict[str, Any]], None]]
@@ -46,37 +50,43 @@ class ItemVisit:
 
 def build_app() -> App:
     """A fresh app (the tests serve one per test)."""
-    app = App("rweb pages")
+    app = App("rweb pages", assets=ui.ASSETS)
     # Links are built with url_for: they carry the app's root path when it is
     # mounted under a prefix (rweb.asgi in a Starlette Mount, say).
     url = app.url_for
 
-    def nav_bar() -> Any:
-        return nav(
-            a("Counter", href=url("home"), id="nav-home", data_navigate=True),
-            " | ",
-            a("Item 1", href=url("item", item_id=1), id="nav-item", data_navigate=True),
-            " | ",
-            a("Members", href=url("members"), id="nav-members", data_navigate=True),
-            " | ",
-            a("About", href=url("about"), id="nav-about", data_navigate=True),
-            " | ",
-            a("About (plain link)", href=url("about"), id="plain-about"),
+    def nav_bar(current: str) -> Any:
+        def link(text: str, name: str, id: str, **params: Any) -> Any:
+            return ui.nav_link(text, url(name, **params), current=name == current, id=id, data_navigate=True)
+
+        return ui.navbar(
+            "rweb pages",
+            link("Counter", "home", "nav-home"),
+            link("Item 1", "item", "nav-item", item_id=1),
+            link("Members", "members", "nav-members"),
+            link("About", "about", "nav-about"),
+            ui.nav_link("About (plain link)", url("about"), id="plain-about"),
+            end=ui.theme_switch(),
         )
+
+    def shell(conn: Conn, current: str, *content: Any) -> Any:
+        return ui.shell(*content, navbar=nav_bar(current), theme=ui.theme_of(conn.cookies))
 
     @app.page("/", title="Counter")
     def home(writer_id: int, conn: Conn) -> PageSetup:
         counter = Counter(0)
 
         def render_page() -> Any:
-            return div(
-                nav_bar(),
+            return shell(
+                conn,
+                "home",
                 h1("Counter", id="page"),
                 component("display", lambda: p("Count: ", span(counter.value, id="count"))),
                 div(
-                    button("+", data_action="inc", id="inc"),
-                    button("Open item 1", data_action="open_item", id="open-item"),
-                    button("Become a member", data_action="join", id="join"),
+                    ui.button("+", data_action="inc", id="inc"),
+                    ui.button("Open item 1", data_action="open_item", id="open-item", variant="secondary"),
+                    ui.button("Become a member", data_action="join", id="join", variant="secondary"),
+                    class_="ui-row",
                 ),
             )
 
@@ -105,29 +115,33 @@ def build_app() -> App:
             n = visit.item_id
             return div(
                 h1(f"Item {n}", id="page"),
-                a("Previous", href=url("item", item_id=n - 1), id="prev", data_navigate=True)
-                if n > 1
-                else None,
-                " ",
-                a("Next", href=url("item", item_id=n + 1), id="next", data_navigate=True),
-                " ",
-                a(
-                    "Next (replace)",
-                    href=url("item", item_id=n + 1),
-                    id="next-replace",
-                    data_navigate="replace",
+                p(
+                    a("Previous", href=url("item", item_id=n - 1), id="prev", data_navigate=True)
+                    if n > 1
+                    else None,
+                    a("Next", href=url("item", item_id=n + 1), id="next", data_navigate=True),
+                    a(
+                        "Next (replace)",
+                        href=url("item", item_id=n + 1),
+                        id="next-replace",
+                        data_navigate="replace",
+                    ),
+                    class_="ui-row",
                 ),
             )
 
         def render_page() -> Any:
-            return div(
-                nav_bar(),
+            return shell(
+                conn,
+                # Item 1 is the navbar's link; other items are no page of the navbar's.
+                "item" if visit.item_id == 1 else "",
                 component("item", links),
                 component("likes", lambda: p("Likes this visit: ", span(visit.likes, id="likes"))),
                 div(
-                    button("Like", data_action="like", id="like"),
-                    button("Next (server)", data_action="next", id="server-next"),
-                    button("Back to the counter", data_action="home", id="go-home"),
+                    ui.button("Like", data_action="like", id="like"),
+                    ui.button("Next (server)", data_action="next", id="server-next", variant="secondary"),
+                    ui.button("Back to the counter", data_action="home", id="go-home", variant="ghost"),
+                    class_="ui-row",
                 ),
             )
 
@@ -148,11 +162,12 @@ def build_app() -> App:
             raise Redirect("/about")
 
         def render_page() -> Any:
-            return div(
-                nav_bar(),
+            return shell(
+                conn,
+                "members",
                 h1("Members", id="page"),
                 p("Welcome, member.", id="welcome"),
-                button("Leave", data_action="leave", id="leave"),
+                ui.button("Leave", data_action="leave", id="leave", variant="danger"),
             )
 
         def on_action(action: str, params: dict[str, Any]) -> None:
@@ -164,13 +179,19 @@ def build_app() -> App:
 
     @app.get("/about")
     def about(request: Request) -> str:
+        # A plain page: no WebSocket, no script; the kit's stylesheet, linked behind the root path.
+        body = ui.shell(
+            h1("About", id="page"),
+            p("A plain page: no WebSocket here. Members only see the members' page."),
+            p(a("Back to the counter", href=url("home"), id="home")),
+            navbar=ui.navbar("rweb pages"),
+            theme=ui.theme_of(request.cookies),
+        )
         return (
-            "<!DOCTYPE html>\n"
-            '<html lang="en"><head><meta charset="utf-8"><title>About</title></head><body>'
-            '<h1 id="page">About</h1>'
-            "<p>A plain page: no WebSocket here. Members only see the members' page.</p>"
-            f'<p><a href="{url("home")}" id="home">Back to the counter</a></p>'
-            "</body></html>"
+            f'<!DOCTYPE html>\n<html lang="{escape(app.lang)}"><head><meta charset="utf-8">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1"><title>About</title>'
+            f'<link rel="stylesheet" href="{escape(app.static_url(ui.STYLESHEET))}"></head>'
+            f"<body>{to_html(body)}</body></html>"
         )
 
     return app

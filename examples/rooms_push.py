@@ -40,8 +40,8 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from rweb import App, Conn, HTTPError, Redirect, Request, reactive, start_rweb
-from rweb.html import a, b, component, div, h1, li, nav, p, small, span, ul
+from rweb import App, Conn, HTTPError, Redirect, Request, reactive, start_rweb, ui
+from rweb.html import a, code, component, h1, li, p, small, span, ul
 
 PageSetup = tuple[Callable[[], Any], Mapping[str, Callable[[dict[str, Any]], Any]]]
 
@@ -77,8 +77,19 @@ def build_app(
     for r in room_names:
         if not ROOM_NAME.fullmatch(r):
             raise ValueError(f"invalid room name {r!r}")
-    app = App("rweb rooms", broker=broker)
+    app = App("rweb rooms", broker=broker, assets=ui.ASSETS)  # the component kit (rweb.ui)
     url = app.url_for
+
+    def shell(conn: Conn, *content: Any, lobby: bool = False) -> Any:
+        return ui.shell(
+            *content,
+            navbar=ui.navbar(
+                "rweb rooms",
+                ui.nav_link("All rooms", url("index"), current=lobby, data_navigate=True, id="all-rooms"),
+                end=ui.theme_switch(),
+            ),
+            theme=ui.theme_of(conn.cookies),
+        )
 
     def room_links(counts: Counts | None) -> Any:
         return ul(
@@ -103,18 +114,20 @@ def build_app(
                 )
 
         def render_page() -> Any:
-            return div(
+            return shell(
+                conn,
                 h1("Rooms"),
                 component("rooms", lambda: room_links(counts)),
-                p(
+                ui.alert(
                     "Push into a room: ",
-                    b("POST /push/<room>"),
+                    code("POST /push/<room>"),
                     " with the form field ",
-                    b("text"),
+                    code("text"),
                     " and the header ",
-                    b(TOKEN_HEADER),
+                    code(TOKEN_HEADER),
                     ".",
                 ),
+                lobby=True,
             )
 
         return render_page, {}
@@ -148,22 +161,25 @@ def build_app(
             conn.watch(topic, lambda members: setattr(inbox, "here", len(members)))
 
         def render_page() -> Any:
-            return div(
-                nav(a("All rooms", href=url("index"), data_navigate=True, id="all-rooms")),
+            return shell(
+                conn,
                 h1("Room ", room_name, id="room"),
                 component("here", lambda: p(span(inbox.here, id="here"), " here now")),
-                component(
-                    "inbox",
-                    lambda: ul(
-                        [
-                            li(small(when), " ", text, data_key=mid)
-                            for mid, when, text in inbox.messages
-                        ],
-                        id="inbox",
+                ui.card(
+                    component(
+                        "inbox",
+                        lambda: ul(
+                            [
+                                li(small(when), " ", text, data_key=mid)
+                                for mid, when, text in inbox.messages
+                            ],
+                            id="inbox",
+                        ),
                     ),
+                    title="Pushed here",
+                    level=2,
                 ),
-                p("Other rooms:"),
-                room_links(None),
+                ui.card(room_links(None), title="Other rooms", level=2),
             )
 
         return render_page, {}

@@ -6,14 +6,20 @@
 With ``--broker``, sessions are saved through Redis and resume on any worker,
 or on this server after a restart (give every process the same
 ``RWEB_SECRET_KEY``); ``--resume-grace 0`` turns resuming off.
+
+The page is laid out and styled by the component kit (``rweb.ui``: a page
+shell and its buttons, served with ``App(assets=ui.ASSETS)``); the
+``display`` component is plain ``rweb.html``, so a click still sends only the
+new number.
 """
 
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
-from rweb import App, reactive, start_rweb
-from rweb.html import button, component, div, h1, span
+from rweb import App, reactive, start_rweb, ui
+from rweb.html import component, div, h1, span
 
 
 @reactive
@@ -25,13 +31,14 @@ def session_setup(writer_id):
     counter = Counter(0)
 
     def render_page():
-        return div(
+        return ui.shell(
             h1("RWeb Counter"),
             component("display", lambda: div(span("Count: "), span(counter.value))),
             div(
-                button("+", data_action="inc"),
-                button("-", data_action="dec"),
-                button("Reset", data_action="reset"),
+                ui.button("+", data_action="inc"),
+                ui.button("-", data_action="dec"),
+                ui.button("Reset", data_action="reset", variant="secondary"),
+                class_="ui-row",
             ),
         )
 
@@ -47,6 +54,11 @@ def session_setup(writer_id):
     return render_page, on_action
 
 
+def build_app(**options: Any) -> App:
+    """The counter's app, with the kit's stylesheet and script (``options`` go to :class:`rweb.App`)."""
+    return App("RWeb Counter", session_setup, assets=ui.ASSETS, **options)
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=int, default=8080)
@@ -59,7 +71,7 @@ if __name__ == "__main__":
     args = parser.parse_args()
     start_rweb(
         args.port,
-        App("RWeb Counter", session_setup, broker=args.broker, resume_grace=args.resume_grace),
+        build_app(broker=args.broker, resume_grace=args.resume_grace),
         host=args.host,
         workers=args.workers,
         aiofastnet=args.aiofastnet,

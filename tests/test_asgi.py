@@ -69,7 +69,7 @@ def build_app() -> App:
     """A multi-page app: the seed's counter at /, pages with parameters, plain handlers, an upload."""
     from test_upload import add_upload_page
 
-    app = App("Shop", max_body_size=1024)
+    app = App("Shop", max_body_size=1024, lang="en-GB")
     app.page("/", title="RWeb Counter")(_seed_counter())
     add_upload_page(app, "/upload")
     shared = Shared(0)
@@ -434,6 +434,7 @@ def test_mounted_app_serves_its_page_under_the_prefix(mounted: Uvicorn) -> None:
     status, _, body = mounted.request("GET", "/app/")
     assert status == 200
     page = _text(body)
+    assert '<html lang="en-GB">' in page  # App(lang=...) under ASGI too
     assert '<meta name="rweb-socket" content="/app/ws">' in page
     assert '<meta name="rweb-root" content="/app">' in page
     assert f'<script src="/app{client_url()}" defer>' in page

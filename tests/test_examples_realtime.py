@@ -161,11 +161,13 @@ def test_chat_needs_a_name_and_ignores_empty_messages() -> None:
     [reply] = tab.submit("#name-form")
     assert reply["t"] == "r"
     tab.run_pending()
-    assert tab.text("#error") == "Choose a name."
+    # The error is the name field's (rweb.ui): under it and tied to it.
+    assert tab.text("#name-error") == "Choose a name."
+    assert tab.attr("#name", "aria-invalid") == "true" and tab.attr("#name", "aria-describedby") == "name-error"
     tab.fill("#name", "Ann")
     tab.submit("#name-form")
     tab.run_pending()
-    assert tab.client.html("error") == '<p data-rc="error" id="error" class="error"></p>'
+    assert not tab.exists("#name-error") and tab.attr("#name", "aria-invalid") is None
     tab.fill("#text", "   ")
     tab.submit("#say-form")
     tab.client.send("say", {"text": ["not", "a string"]})  # what no form sends

@@ -240,6 +240,19 @@ def test_page_html_names_the_socket_and_root() -> None:
     assert "<title>T&lt;i&gt;tle</title>" in body
 
 
+def test_the_page_language_is_the_apps() -> None:
+    page = lambda w: ((lambda: None), {})  # noqa: E731
+    app = App("T")
+    app.page("/")(page)
+    assert _get(app, "GET", "/").body.decode().startswith('<!DOCTYPE html>\n<html lang="en"><head>')
+    app = App("T", lang="pt-BR")
+    app.page("/")(page)
+    assert '<html lang="pt-BR"><head>' in _get(app, "GET", "/").body.decode()
+    for bad in ("", "en_GB", 'en"><script>', "x" * 9, 7):
+        with pytest.raises(ValueError, match="language tag"):
+            App("T", lang=bad)  # type: ignore[arg-type]
+
+
 # -- signing -------------------------------------------------------------------------------
 
 

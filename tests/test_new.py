@@ -48,7 +48,8 @@ def test_the_project_has_its_files(project: Path) -> None:
     assert found == FILES
     app = (project / "app.py").read_text()
     assert "@app.page(\"/\"" in app and "@app.page(\"/todos\"" in app and "@app.get(\"/api/hello\")" in app
-    assert "data_navigate=True" in app and "data_onsubmit=\"add\"" in app
+    assert "data_navigate=True" in app and 'action="add"' in app and 'conn.reset("#add")' in app
+    assert "assets=[*ui.ASSETS, Asset.file(" in app  # the kit, then the app's stylesheet: behind the root path
     assert "from rweb.testing import Page, TestClient" in (project / "tests" / "test_app.py").read_text()
     pyproject = (project / "pyproject.toml").read_text()
     assert 'name = "my-shop"' in pyproject and 'dependencies = ["rweb"]' in pyproject
@@ -84,7 +85,7 @@ def test_the_generated_tests_pass(project: Path) -> None:
         timeout=120,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "4 passed" in done.stdout
+    assert "5 passed" in done.stdout
 
 
 def test_rweb_run_serves_the_generated_app(project: Path) -> None:

@@ -79,7 +79,8 @@ def test_init_has_root_and_components_as_statics_and_dyns(counter_example: Any) 
     assert comps["display"]["d"] == ["Count: ", "0"]
     display = rebuild(comps["display"])
     assert display == '<div data-rc="display"><span>Count: </span><span>0</span></div>'
-    assert rebuild(comps["root"]).startswith('<div data-rc="root"><h1>RWeb Counter</h1>')
+    assert rebuild(comps["root"]).startswith('<div data-rc="root" class="ui-shell">')  # the kit's page shell
+    assert "<h1>RWeb Counter</h1>" in rebuild(comps["root"])
     page = c.html()
     assert page.count('data-rc="root"') == 1 and page.count('data-rc="display"') == 1
     assert '<span>Count: </span><span>0</span>' in page

@@ -52,9 +52,9 @@ def test_get_root_serves_the_server_rendered_page(counter_example: Any) -> None:
     page = body.decode()
     assert page.startswith("<!DOCTYPE html>")
     assert "<title>Counter &lt;b&gt;&amp;&lt;/b&gt; &quot;friends&quot;</title>" in page
-    assert '<div data-rc="root"><h1>RWeb Counter</h1>' in page
+    assert '<div data-rc="root" class="ui-shell">' in page and "<h1>RWeb Counter</h1>" in page  # the kit's shell
     assert '<div data-rc="display"><span>Count: </span><span>0</span></div>' in page
-    assert '<button data-action="inc">+</button>' in page
+    assert '<button type="button" class="ui-btn ui-btn-primary" data-action="inc">+</button>' in page
     assert f'<script src="{client_url()}"' in page
     assert page.rstrip().endswith("</html>")
 

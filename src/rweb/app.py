@@ -29,6 +29,7 @@ import hashlib
 import inspect
 import logging
 import os
+import re
 import secrets
 import warnings
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -36,7 +37,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 
-from .assets import ASSET_PREFIX, Asset, asset_response
+from .assets import ASSET_PREFIX, Asset, asset_response, rooted
 from .client_script import CLIENT_PREFIX, client_response
 from .clock import SYSTEM_CLOCK, Clock
 from .compression import compress_response
@@ -95,6 +96,7 @@ DEPRECATED_ORDER = (
 )
 # The topic App.disconnect publishes on (with the key after it); Conn.tag subscribes to it.
 DISCONNECT_TOPIC = "rweb.disconnect:"
+_LANG = re.compile(r"[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*")  # a BCP 47 language tag's shape
 TASK_STOP_TIMEOUT = 5.0  # at shutdown, how long the app's cancelled background tasks may take to end
 
 
@@ -539,6 +541,10 @@ class App:
     ``assets`` (:class:`rweb.assets.Asset`): stylesheets and scripts every page
     loads, served under content-hashed URLs behind the root path, e.g.
     ``assets=rweb.ui.ASSETS`` for the component kit (docs/ui.md).
+
+    ``lang`` (default ``"en"``): the language of the pages' text, a BCP 47 tag
+    (``"fr"``, ``"pt-BR"``), set as every page's ``<html lang>`` (screen readers
+    pick their voice by it, browsers offer to translate by it).
     """
 
     # Health endpoints (rweb.health, docs/operations.md): their paths (None: off), set by
@@ -563,6 +569,7 @@ class App:
         actions: Iterable[str] = (),
         head: str = "",
         assets: Iterable[Asset] = (),
+        lang: str = "en",
         secret_key: str | bytes | None = None,
         root_path: str = "",
         socket_path: str = SOCKET_PATH,
@@ -599,6 +606,9 @@ class App:
         self.max_upload_bytes = max_upload_bytes  # what a session's uploads hold on disk, not consumed
         self.actions = frozenset(actions)
         self.head = head
+        if not isinstance(lang, str) or _LANG.fullmatch(lang) is None:
+            raise ValueError(f"lang is a language tag such as 'en' or 'pt-BR', got {lang!r}")
+        self.lang = lang  # <html lang> of every page
         self.assets: tuple[Asset, ...] = tuple(assets)  # rweb.assets: linked by every page, served hashed
         self.root_path = root_path.rstrip("/")
         self.socket_path = socket_path
@@ -764,6 +774,26 @@ class App:
     def url_for(self, name: str, **params: Any) -> str:
         """The URL (with the app's root path) of the route called ``name``."""
         return self.root_path + self.router.by_name(name).url_for(**params)
+
+    def static_url(self, target: str | Asset) -> str:
+        """The URL, behind the app's root path, of a file to link from a page.
+
+        ``target`` is a path a static folder of the app serves
+        (``app.static_url("/static/logo.png")`` -> ``/shop/static/logo.png``
+        when the app is mounted at ``/shop``), or one of its ``assets``
+        (its content-hashed URL).  Anything else raises ``ValueError``: the
+        link would be a 404.  A stylesheet or script every page loads goes in
+        ``App(assets=[Asset.file(...)])`` rather than ``App(head=...)``: the
+        head is written before the root path is known.
+        """
+        if isinstance(target, Asset):
+            if target not in self.assets:
+                raise ValueError(f"{target!r} is not one of the app's assets (App(assets=...))")
+            return target.url(self.root_path)
+        if not any(target == prefix or target.startswith(prefix + "/") for prefix in self.static):
+            served = ", ".join(p + "/" for p in self.static) or "none"
+            raise ValueError(f"no static folder of the app serves {target!r} (static folders: {served})")
+        return rooted(self.root_path, target)
 
     def health(self, *, live: str | None = LIVE_PATH, ready: str | None = READY_PATH) -> None:
         """Where liveness and readiness answer (``None``: not served); see docs/operations.md."""

@@ -6,7 +6,8 @@ The general form of what :mod:`rweb.client_script` does for ``rweb.js``::
     from rweb.assets import Asset
 
     theme = Asset.resource("myapp", "theme.css")   # a file shipped in a package
-    app = App("Shop", assets=[theme])              # every page's <head> links it
+    site = Asset.file("static/site.css")           # or one of the app's own files
+    app = App("Shop", assets=[theme, site])        # every page's <head> links them
 
 - Pages load an asset from :attr:`Asset.path`, ``/_rweb/a/<stem>.<hash>.<ext>``
   (16 hex digits of the SHA-256 of its bytes), behind the app's root path
@@ -27,16 +28,18 @@ The general form of what :mod:`rweb.client_script` does for ``rweb.js``::
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections.abc import Callable, Iterable
 from importlib import resources
+from pathlib import Path
 
 from .client_script import IMMUTABLE
 from .compression import Encoded
 from .html import escape
 from .http import Request, Response
 
-__all__ = ["ASSET_PREFIX", "Asset", "asset_response", "head_links", "head_scripts"]
+__all__ = ["ASSET_PREFIX", "Asset", "asset_response", "head_links", "head_scripts", "rooted"]
 
 ASSET_PREFIX = "/_rweb/a/"
 """The path every asset URL starts with (within the app, behind its root path)."""
@@ -48,6 +51,15 @@ _MEDIA_TYPES = {
     ".svg": "image/svg+xml",
     ".json": "application/json",
 }
+
+
+def rooted(root_path: str, path: str) -> str:
+    """``path`` (within the app, starting with ``/``) behind the app's ``root_path`` (``""``: none).
+
+    The one rule for every URL rweb links in a page: assets, the client script,
+    the app's static files (:meth:`rweb.App.static_url`).
+    """
+    return root_path.rstrip("/") + path
 
 
 class Asset:
@@ -80,6 +92,18 @@ class Asset:
         """The file ``path`` (``/``-separated) inside the installed ``package``; named by its last part."""
         return cls(path.rsplit("/", 1)[-1], lambda: resources.files(package).joinpath(path).read_bytes(), media_type)
 
+    @classmethod
+    def file(cls, path: str | os.PathLike[str], media_type: str | None = None) -> Asset:
+        """The file at ``path`` (an app's own stylesheet, say); named by its file name.
+
+        It must exist now (a typo fails at start-up, not as a 404 in the browser);
+        its bytes are read once per process (``rweb run --reload`` restarts on an edit).
+        """
+        where = Path(path).resolve()
+        if not where.is_file():
+            raise FileNotFoundError(f"asset {path}: no such file")
+        return cls(where.name, where.read_bytes, media_type)
+
     @property
     def data(self) -> bytes:
         """Its bytes (read once)."""
@@ -102,7 +126,7 @@ class Asset:
 
     def url(self, root_path: str = "") -> str:
         """Its URL under the app's root path (``request.root_path`` or ``app.root_path``)."""
-        return root_path.rstrip("/") + self.path
+        return rooted(root_path, self.path)
 
     def encoded(self) -> Encoded:
         """Its bytes in every coding offered, compressed once per process."""

@@ -1,7 +1,8 @@
 """``rweb new DIRECTORY``: a new rweb project, ready for ``make run`` and ``make test``.
 
 The project holds ``app.py`` (a counter page, a todo page with a form, a
-``data-navigate`` link between them, a JSON handler and a stylesheet),
+``data-navigate`` link between them, a JSON handler and a stylesheet; the
+pages are built with the component kit, ``rweb.ui``),
 ``tests/test_app.py`` (``rweb.testing``: in-process, no browser),
 a ``Makefile``, ``pyproject.toml``, ``README.md`` and ``.gitignore``.
 An existing directory must be empty.
@@ -57,6 +58,10 @@ APP = '''\
 
 Each open page (each browser tab) has its own session: its own count, its own
 list. The links with ``data-navigate`` switch pages over the same WebSocket.
+
+The pages are built with rweb's component kit (``rweb.ui``: a page shell, a
+navbar with a theme switch, buttons, form fields; its theme is light and dark).
+``static/style.css`` holds this app's own rules, linked after the kit's theme.
 """
 
 from __future__ import annotations
@@ -64,15 +69,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from rweb import App, Conn, Request, reactive
-from rweb.html import a, button, component, div, form, h1, input_, li, nav, p, span, ul
+from rweb import App, Conn, Request, reactive, ui
+from rweb.assets import Asset
+from rweb.html import component, h1, li, p, span, ul
 
 HERE = Path(__file__).resolve().parent
 
 app = App(
     "__TITLE__",
+    # Files under static/ are served at /static/...; link them with app.static_url("/static/...").
     static={"/static": HERE / "static"},
-    head='<link rel="stylesheet" href="/static/style.css">',
+    # What every page loads: the kit's theme and script, then the app's own stylesheet.
+    # Their URLs are content-hashed (cached for good) and carry the app's root path,
+    # so they load when the app is mounted under a prefix (rweb.asgi in Starlette or FastAPI).
+    assets=[*ui.ASSETS, Asset.file(HERE / "static" / "style.css")],
+    lang="en",
 )
 
 
@@ -86,11 +97,16 @@ class Todos:
     items: list
 
 
-def nav_bar() -> Any:
-    return nav(
-        a("Counter", href=app.url_for("home"), id="nav-home", data_navigate=True),
-        " | ",
-        a("Todos", href=app.url_for("todos"), id="nav-todos", data_navigate=True),
+def page(conn: Conn, current: str, *content: Any) -> Any:
+    """The frame of every page: a navbar (the page shown marked), the theme switch, the content."""
+    links = [
+        ui.nav_link(text, app.url_for(name), current=name == current, id=f"nav-{name}", data_navigate=True)
+        for text, name in (("Counter", "home"), ("Todos", "todos"))
+    ]
+    return ui.shell(
+        *content,
+        navbar=ui.navbar("__TITLE__", *links, end=ui.theme_switch()),
+        theme=ui.theme_of(conn.cookies),  # the visitor's theme from the first paint
     )
 
 
@@ -99,14 +115,18 @@ def home(writer_id: int, conn: Conn) -> Any:
     counter = Counter(0)
 
     def render() -> Any:
-        return div(
-            nav_bar(),
+        return page(
+            conn,
+            "home",
             h1("Counter"),
             # A component: only this part is rendered again when counter.value changes.
-            component("count", lambda: p("Count: ", span(counter.value, id="count"))),
-            button("+", data_action="inc", id="inc"),
-            button("-", data_action="dec", id="dec"),
-            button("Reset", data_action="reset", id="reset"),
+            component("count", lambda: p("Count: ", span(counter.value, id="count"), class_="count")),
+            p(
+                ui.button("+", data_action="inc", id="inc"),
+                ui.button("-", data_action="dec", id="dec"),
+                ui.button("Reset", data_action="reset", id="reset", variant="secondary"),
+                class_="ui-row",
+            ),
         )
 
     def on_action(action: str, params: dict[str, Any]) -> None:
@@ -130,21 +150,27 @@ def todos(writer_id: int, conn: Conn) -> Any:
             return p("Nothing to do.", id="empty")
         return ul(
             [
-                li(span(text), " ", button("Done", data_action="done", data_param_text=text))
+                li(
+                    span(text),
+                    # Each "Done" button is named after its todo for screen readers.
+                    ui.button("Done", span(" ", text, class_="ui-sr"), data_action="done",
+                              data_param_text=text, variant="secondary", size="sm"),
+                )
                 for text in todos.items
             ],
             id="todos",
         )
 
     def render() -> Any:
-        return div(
-            nav_bar(),
+        return page(
+            conn,
+            "todos",
             h1("Todos"),
-            form(
-                input_(name="text", placeholder="Something to do", autocomplete="off"),
-                button("Add"),
+            ui.form(
+                ui.text_input("text", "Something to do", autocomplete="off"),
+                action="add",
+                submit="Add",
                 id="add",
-                data_onsubmit="add",
             ),
             component("list", todo_list),
         )
@@ -153,6 +179,9 @@ def todos(writer_id: int, conn: Conn) -> Any:
         text = str(params.get("text", "")).strip()
         if text and text not in todos.items:
             todos.items.append(text)
+        # The browser keeps what is typed in a field; empty the form's box, ready for the next one.
+        conn.reset("#add")
+        conn.focus("#add [name=text]")
 
     def done(params: dict[str, Any]) -> None:
         if params.get("text") in todos.items:
@@ -183,6 +212,8 @@ if __name__ == "__main__":
 TEST_APP = '''\
 """The app's pages, driven in-process as a user would (rweb.testing: no browser, no server)."""
 
+import re
+
 from rweb.testing import Page, TestClient
 
 from app import app
@@ -206,9 +237,9 @@ def test_todos_are_added_and_done() -> None:
     page.submit("#add")
     page.submit("#add", {"text": "walk the dog"})
     page.submit("#add", {"text": "   "})  # blank: ignored
-    assert page.texts("#todos li span") == ["buy milk", "walk the dog"]
+    assert page.texts("#todos li > span") == ["buy milk", "walk the dog"]
     page.click("#todos li:first-child button")
-    assert page.texts("#todos li span") == ["walk the dog"]
+    assert page.texts("#todos li > span") == ["walk the dog"]
 
 
 def test_the_link_switches_pages_live() -> None:
@@ -225,7 +256,15 @@ def test_first_paint_and_json() -> None:
     assert r.status == 200
     assert '<span id="count">0</span>' in r.text
     assert http.get("/api/hello?name=Ada").json() == {"hello": "Ada"}
-    assert http.get("/static/style.css").status == 200
+
+
+def test_every_stylesheet_and_script_the_page_links_is_served() -> None:
+    http = TestClient(app)
+    page = http.get("/todos").text
+    linked = re.findall(r'<link rel="stylesheet" href="([^"]+)"', page) + re.findall(r'<script src="([^"]+)"', page)
+    assert len(linked) >= 4  # the kit's theme and script, this app's style.css, rweb's client
+    for url in linked:
+        assert http.get(url).status == 200, url
 '''
 
 MAKEFILE = '''\
@@ -289,7 +328,12 @@ make test    # runs tests/ (in-process: no browser, no server)
 rweb from another checkout than the one this project was made from.
 
 - `app.py`: the app. `/` is a counter, `/todos` a todo list with a form,
-  `/api/hello?name=Ada` a JSON handler; `static/` is served at `/static`.
+  `/api/hello?name=Ada` a JSON handler; `static/` is served at `/static`
+  (link a file there with `app.static_url("/static/...")`).
+- The pages use rweb's component kit, `rweb.ui` (a page shell, a navbar,
+  buttons, form fields; light and dark themes): see rweb's docs/ui.md.
+  `static/style.css` is this app's own stylesheet, loaded after the kit's
+  theme: set the theme's custom properties there (`--ui-primary`...).
 - `tests/test_app.py`: the pages driven as a user would, with `rweb.testing`.
 
 While `make run` runs, saving a file restarts the server and the open pages
@@ -308,9 +352,12 @@ dist/
 '''
 
 STYLE = '''\
-body { font-family: system-ui, sans-serif; max-width: 40rem; margin: 2rem auto; padding: 0 1rem; }
-nav { margin-bottom: 1rem; }
-button { margin-right: 0.25rem; }
+/* This app's own rules, loaded after the component kit's theme (rweb.ui), so they win.
+   The theme's colours, spacing and fonts are custom properties: see rweb's docs/ui.md. */
+:root { --ui-content: 48rem; }
+.count { font-size: 1.5rem; }
+#todos { list-style: none; padding: 0; }
+#todos li { display: flex; align-items: center; gap: var(--ui-s3); padding: var(--ui-s1) 0; }
 '''
 
 

@@ -6,7 +6,7 @@ import logging
 import secrets
 from typing import Any
 
-from ..assets import head_links, head_scripts
+from ..assets import head_links, head_scripts, rooted
 from ..client_script import CLIENT_PATH, client_js, client_response, client_url
 from ..html import escape
 from ..http import HTTPError, Request, Response, error_response
@@ -30,13 +30,13 @@ def page_html(app: Any, title: str, body: str, root_path: str = "") -> bytes:
     root = escape(root_path)
     return (
         "<!DOCTYPE html>\n"
-        '<html lang="en"><head><meta charset="utf-8">'
+        f'<html lang="{escape(app.lang)}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f'<meta name="rweb-root" content="{root}">'
         f'<meta name="rweb-socket" content="{root}{escape(app.socket_path)}">'
         + ('<meta name="rweb-debug" content="1">' if app.debug else "")
         + f"<title>{escape(title)}</title>{head_links(app.assets, root_path)}{app.head}"
-        f'<script src="{root}{client_url()}" defer></script>{head_scripts(app.assets, root_path)}</head>'
+        f'<script src="{escape(rooted(root_path, client_url()))}" defer></script>{head_scripts(app.assets, root_path)}</head>'
         f'<body>{body}<div id="rweb-status" role="status" aria-live="polite"></div></body></html>'
     ).encode()
 

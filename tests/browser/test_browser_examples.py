@@ -1,0 +1,250 @@
+"""The examples and ``rweb new``'s app in Chromium: every page passes axe-core with zero violations in the
+light and the dark theme, and ``rweb new``'s app mounted at a sub-path under uvicorn and Starlette loads
+every asset (no 4xx in the browser's network log) and empties its todo box after Add.
+
+axe-core comes from npm (`make axe`): tests/tools.py finds it; missing, these tests skip locally and
+the run fails in CI (RWEB_REQUIRE_TOOLS).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from axe import axe_violations, require_axe
+from conftest import PW_TIMEOUT_MS
+from examples_loader import load_example
+
+from rweb import ui
+from rweb.scaffold import create_project
+
+if TYPE_CHECKING:
+    from conftest import LiveApp
+    from playwright.sync_api import Page
+
+TOKEN = "a-test-push-token"
+LIGHT_BG, DARK_BG = "rgb(255, 255, 255)", "rgb(18, 21, 25)"  # the theme's --ui-bg (tests/browser/test_browser_ui.py)
+
+
+def _background(page: Page) -> str:
+    return str(page.evaluate("getComputedStyle(document.querySelector('.ui-shell')).backgroundColor"))
+
+
+def _wait_styled(page: Page) -> None:
+    """The kit's stylesheet applies (and its script ran, where the page loads it)."""
+    page.wait_for_function("getComputedStyle(document.querySelector('.ui-shell')).display === 'flex'")
+
+
+def assert_accessible(page: Page, what: str) -> None:
+    """axe-core finds nothing, in the light theme then the dark one (the system's, as Chromium emulates it)."""
+    for scheme, background in (("light", LIGHT_BG), ("dark", DARK_BG)):
+        page.emulate_media(color_scheme=scheme)  # type: ignore[arg-type]
+        assert _background(page) == background, f"{what}: the {scheme} theme is not the one shown"
+        assert axe_violations(page) == [], f"{what} ({scheme})"
+
+
+@pytest.fixture
+def checked(pw_open: Callable[..., LiveApp]) -> Callable[..., LiveApp]:
+    """``checked(app, path)``: serve the app, load ``path``, wait for the kit; axe must be there."""
+    require_axe()
+
+    def open_(app: Any, path: str = "/") -> LiveApp:
+        live = pw_open(app, path)
+        _wait_styled(live.page)
+        return live
+
+    return open_
+
+
+# -- the examples ----------------------------------------------------------------------------------
+
+
+def test_the_counter_passes_axe(checked: Callable[..., LiveApp]) -> None:
+    live = checked(load_example("rweb_counter").build_app())
+    assert_accessible(live.page, "the counter")
+    live.page.click('[data-action="inc"]')
+    live.page.wait_for_function("document.querySelector('[data-rc=display]').textContent === 'Count: 1'")
+    assert axe_violations(live.page) == []
+
+
+def test_the_multi_page_example_passes_axe(checked: Callable[..., LiveApp]) -> None:
+    live = checked(load_example("multi_page").build_app())
+    page = live.page
+    assert_accessible(page, "multi_page /")
+    page.click("#nav-item")  # live navigation
+    page.wait_for_function("document.querySelector('#page')?.textContent === 'Item 1'")
+    assert page.get_attribute("#nav-item", "aria-current") == "page"
+    assert_accessible(page, "multi_page /items/1")
+    page.click("#nav-home")
+    page.wait_for_function("document.querySelector('#page')?.textContent === 'Counter'")
+    page.click("#join")  # the cookie, then the members' page
+    page.wait_for_function("document.querySelector('#page')?.textContent === 'Members'")
+    live.wait_connected()
+    _wait_styled(page)
+    assert_accessible(page, "multi_page /members")
+    live.goto("/about", connected=False)  # the plain page: the kit's stylesheet, no script
+    _wait_styled(page)
+    assert_accessible(page, "multi_page /about")
+
+
+def test_the_chat_passes_axe(checked: Callable[..., LiveApp]) -> None:
+    chat = load_example("chat")
+    live = checked(chat.build_app(rooms=("A", "B")))
+    page = live.page
+    assert_accessible(page, "chat /")
+    page.click("#room-A")
+    page.wait_for_selector("#name-form")
+    assert_accessible(page, "chat, a room, no name yet")
+    page.fill("#name", "   ")
+    page.click("#set-name")
+    page.wait_for_selector("#name-error")  # an error on the field
+    assert page.get_attribute("#name", "aria-invalid") == "true"
+    assert_accessible(page, "chat, a name refused")
+    page.fill("#name", "Ann")
+    page.click("#set-name")
+    page.wait_for_selector("#me")
+    page.fill("#text", "hello")
+    page.press("#text", "Enter")
+    page.wait_for_function("document.querySelector('#messages')?.textContent.includes('Ann: hello')")
+    # The box is empty again, and the caret is back in it.
+    page.wait_for_function("document.querySelector('#text').value === '' && document.activeElement.id === 'text'")
+    assert_accessible(page, "chat, a message and a member")
+
+
+def test_the_clock_passes_axe(checked: Callable[..., LiveApp]) -> None:
+    live = checked(load_example("clock").build_app())
+    assert_accessible(live.page, "the clock")
+
+
+def test_rooms_push_passes_axe(checked: Callable[..., LiveApp]) -> None:
+    rooms_push = load_example("rooms_push")
+    app = rooms_push.build_app(push_token=TOKEN, rooms=("A", "B"))
+    live = checked(app, "/")
+    assert_accessible(live.page, "rooms_push /")
+    live.page.click("#room-A")
+    live.page.wait_for_function("document.querySelector('#here')?.textContent === '1'")
+    live.server.call(lambda: app.publish("room:A", {"text": "lunch"}))
+    live.page.wait_for_function("document.querySelector('#inbox')?.textContent.includes('lunch')")
+    assert_accessible(live.page, "rooms_push /rooms/A")
+
+
+def test_the_asgi_mount_example_passes_axe(pw_page: Page) -> None:
+    require_axe()
+    pytest.importorskip("uvicorn")
+    pytest.importorskip("starlette")
+    from test_asgi import ROOT, run_uvicorn
+
+    failed = _network_errors(pw_page)
+    with run_uvicorn("examples.asgi_mount:app", cwd=ROOT) as server:
+        pw_page.goto(f"http://127.0.0.1:{server.port}/")
+        assert axe_violations(pw_page) == [], "Starlette's page"
+        pw_page.click("a[href='/counter/']")
+        pw_page.wait_for_function("window.rweb && window.rweb.connected")
+        _wait_styled(pw_page)
+        assert_accessible(pw_page, "the counter mounted at /counter")
+    assert failed == []
+
+
+# -- rweb new -----------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("new") / "my-shop"
+    create_project(root)
+    # The Starlette app that mounts the generated one at /shop (uvicorn --app-dir points here).
+    (root / "mounted.py").write_text(
+        "from starlette.applications import Starlette\n"
+        "from starlette.routing import Mount\n\n"
+        "import rweb\n"
+        "from app import app\n\n"
+        'site = Starlette(routes=[Mount("/shop", app=rweb.asgi(app))])\n'
+    )
+    return root
+
+
+def _generated_app(project: Path) -> Any:
+    """The generated app.py, imported in this process (it finds its static/ beside it)."""
+    spec = importlib.util.spec_from_file_location("rweb_new_generated_app", project / "app.py")
+    assert spec is not None and spec.loader is not None
+    module: ModuleType = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.app
+
+
+def _network_errors(page: Page) -> list[str]:
+    failed: list[str] = []
+    page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    page.on("requestfailed", lambda r: failed.append(f"failed {r.url}"))
+    return failed
+
+
+def _add_todo(page: Page, text: str) -> None:
+    """Type a todo and press Add; the box empties and keeps the focus."""
+    page.fill("#add [name=text]", text)
+    page.click("#add button[type=submit]")
+    page.wait_for_function(
+        "(t) => [...document.querySelectorAll('#todos li > span')].some((s) => s.textContent === t)", arg=text
+    )
+    page.wait_for_function(
+        "() => { const box = document.querySelector('#add [name=text]');"
+        " return box.value === '' && document.activeElement === box; }",
+        timeout=PW_TIMEOUT_MS,
+    )
+
+
+def test_rweb_new_pages_pass_axe(checked: Callable[..., LiveApp], project: Path) -> None:
+    live = checked(_generated_app(project))
+    page = live.page
+    assert_accessible(page, "rweb new: the counter")
+    page.click("#nav-todos")
+    page.wait_for_selector("#add")
+    assert_accessible(page, "rweb new: no todos")
+    _add_todo(page, "buy milk")
+    _add_todo(page, "walk the dog")
+    assert page.locator("#todos li").count() == 2
+    assert_accessible(page, "rweb new: two todos")
+
+
+def test_rweb_new_mounted_at_a_sub_path_loads_every_asset_and_empties_its_box(pw_page: Page, project: Path) -> None:
+    pytest.importorskip("uvicorn")
+    pytest.importorskip("starlette")
+    from test_asgi import run_uvicorn
+
+    failed = _network_errors(pw_page)
+    loaded: list[str] = []
+    pw_page.on("response", lambda r: loaded.append(r.url))
+    with run_uvicorn("mounted:site", "--app-dir", str(project), cwd=project) as server:
+        base = f"http://127.0.0.1:{server.port}/shop"
+        pw_page.goto(f"{base}/todos")
+        pw_page.wait_for_function("window.rweb && window.rweb.connected")
+        _wait_styled(pw_page)  # the kit's stylesheet came from under /shop
+        pw_page.wait_for_function("document.documentElement.classList.contains('ui-js')")  # and its script
+        sheets = pw_page.evaluate("[...document.styleSheets].map((s) => s.href)")
+        assert [h.split("/_rweb/a/")[1].split(".")[0] for h in sheets] == ["ui", "style"]
+        assert all(h.startswith(f"{base}/_rweb/a/") for h in sheets), sheets
+        # The app's own rules apply (static/style.css: the list has no bullets).
+        _add_todo(pw_page, "buy milk")
+        assert pw_page.locator("#todos").evaluate("(e) => getComputedStyle(e).listStyleType") == "none"
+        _add_todo(pw_page, "walk the dog")
+        pw_page.click("#todos li:first-child button")
+        pw_page.wait_for_function("document.querySelectorAll('#todos li').length === 1")
+        pw_page.click("#nav-home")  # live navigation under the prefix
+        pw_page.wait_for_selector("#count")
+        assert pw_page.url == f"{base}/"
+        pw_page.click("#inc")
+        pw_page.wait_for_function("document.querySelector('#count').textContent === '1'")
+        pw_page.click(".ui-theme")  # the theme's cookie is the app's: path /shop
+        cookie = next(c for c in pw_page.context.cookies() if c["name"] == ui.THEME_COOKIE)
+        assert cookie["path"] == "/shop"
+        pw_page.reload()  # the first paint of / under the prefix, in the theme chosen
+        pw_page.wait_for_function("window.rweb && window.rweb.connected")
+        assert pw_page.get_attribute(".ui-shell", "data-ui-theme") == cookie["value"]
+    assert failed == []
+    assert any("/shop/_rweb/a/ui." in u and u.endswith(".js") for u in loaded), loaded
+    assert any("/shop/_rweb/rweb." in u for u in loaded), loaded
+
