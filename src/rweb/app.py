@@ -1444,7 +1444,7 @@ class App:
         request.path_params = match.params
         route = match.route
         if route.kind == "page":
-            from .server.page import page_response
+            from .page import page_response
 
             return page_response(self, request, route, match.params)
         if route.csrf and method not in SAFE_METHODS:

@@ -11,7 +11,8 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from .. import App, Conn, reactive
+from ..app import App, Conn
+from ..reactive import reactive
 from .. import html as h
 from . import components as ui
 from .icons import ICONS, icon
@@ -237,7 +238,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--host", default="127.0.0.1")
     args = parser.parse_args(argv)
-    from .. import start_rweb
+    from ..server import start_rweb
 
     start_rweb(args.port, build_app(), host=args.host, workers=1)
 

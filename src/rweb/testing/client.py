@@ -26,7 +26,7 @@ requests, and opens live sessions that carry its cookies
 ``Page(app, url)`` (or ``http.page(url)``, ``Page(client)``) drives a
 ``Client`` by CSS selectors and user steps (``click``, ``fill``, ``check``,
 ``select``, ``submit``, ``follow``), sending for each what the browser client
-would send; see :mod:`rweb._page` and :mod:`rweb.dom`.
+would send; see :mod:`rweb.testing.page` and :mod:`rweb.dom`.
 
 Work that the app schedules on its event loop (pushes after a write outside
 an action, :meth:`App.call_soon`, :meth:`App.in_session`) waits in a queue
@@ -54,22 +54,19 @@ from urllib.parse import unquote, urlencode, urljoin, urlsplit
 
 import orjson
 
-from ._page import Page, PageError
-from .app import App, sendable
-from .clock import SYSTEM_CLOCK, Clock
-from .codec import apply_message, apply_stream, effects_of, page_html
-from .connection import Connection, page_info
-from .effects import Cookie, Effect, Navigate, StreamOps, UploadStop
-from .http import Request, Response, error_response
-from .protocol import EffectKind
-from .session import ConnectionInfo
-from .upload import chunk_frame
+from ..app import App, sendable
+from ..clock import SYSTEM_CLOCK, Clock
+from ..codec import apply_message, apply_stream, effects_of, page_html
+from ..connection import Connection, page_info
+from ..effects import Cookie, Effect, Navigate, StreamOps, UploadStop
+from ..http import Request, Response, error_response
+from ..protocol import EffectKind
+from ..session import ConnectionInfo
+from ..upload import chunk_frame
 
 __all__ = [
     "Client",
     "CookieJar",
-    "Page",
-    "PageError",
     "Served",
     "SetCookie",
     "TestClient",
@@ -77,6 +74,17 @@ __all__ = [
     "VirtualClock",
     "serve",
 ]
+
+# rweb.testing.page.Page, which drives a Client (so it sits above this module): it installs
+# itself here for TestClient.page() when imported, as ``import rweb.testing`` does.
+_page_type: Any = None
+
+
+def use_page_type(page_type: Any) -> None:
+    """What :meth:`TestClient.page` returns (rweb.testing.page installs :class:`~rweb.testing.Page`)."""
+    global _page_type
+    _page_type = page_type
+
 
 BASE_URL = "http://testserver"
 USER_AGENT = "rweb-testclient"
@@ -138,7 +146,7 @@ def serve(
     **app_options: Any,
 ) -> Iterator[Served]:
     """Run the real server in a background thread for the duration of the block."""
-    from .server.picows_transport import Server
+    from ..server.picows_transport import Server
 
     app = session_setup if isinstance(session_setup, App) else App(title, session_setup, **app_options)
     started = threading.Event()
@@ -659,7 +667,7 @@ class TestResponse:
     @property
     def content(self) -> bytes:
         """The body with its ``Content-Encoding`` undone (gzip, br), as a browser reads it."""
-        from .compression import decompress
+        from ..compression import decompress
 
         return decompress(self.response.body, self.header("content-encoding"))
 
@@ -927,8 +935,10 @@ class TestClient:
         return client
 
     def page(self, url: str = "/", *, raise_errors: bool = True, **kw: Any) -> Page:
-        """The page at ``url`` as a :class:`Page` (selectors, clicks, forms) with this client's cookies."""
-        return Page(self.live(url, **kw), raise_errors=raise_errors)
+        """The page at ``url`` as a :class:`~rweb.testing.Page` (selectors, clicks, forms) with this client's cookies."""
+        if _page_type is None:  # pragma: no cover (rweb.testing imports rweb.testing.page, which sets it)
+            raise RuntimeError("import rweb.testing (its page module) first")
+        return _page_type(self.live(url, **kw), raise_errors=raise_errors)
 
     def run_pending(self) -> int:
         """Run the work the app queued on its (in-process) event loop; see :meth:`Client.run_pending`."""

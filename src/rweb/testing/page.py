@@ -20,15 +20,15 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
-from .codec import effects_of
-from .dom import Document, Element, Node, Text, parse_html, select
-from .effects import StreamOps
-from .protocol import EffectKind
+from ..codec import effects_of
+from ..dom import Document, Element, Node, Text, parse_html, select
+from ..effects import StreamOps
+from ..protocol import EffectKind
+from .client import Client, use_page_type
 
 if TYPE_CHECKING:
-    from .app import App
-    from .effects import Focus, Reset, RunJs
-    from .testing import Client
+    from ..app import App
+    from ..effects import Focus, Reset, RunJs
 
 __all__ = ["Page", "PageError"]
 
@@ -330,8 +330,6 @@ class Page:
         raise_errors: bool = True,
         **client_options: Any,
     ) -> None:
-        from .testing import Client
-
         if isinstance(target, Client):
             if url is not None or client_options:
                 raise TypeError("Page(client) drives that client's page: no url or options")
@@ -858,3 +856,6 @@ class Page:
         fp.children = result
         for c in result:
             c.parent = fp
+
+
+use_page_type(Page)

@@ -6,16 +6,16 @@ import logging
 import secrets
 from typing import Any
 
-from ..assets import head_links, head_scripts, rooted
-from ..client_script import CLIENT_PATH, client_js, client_response, client_url
-from ..html import escape
-from ..http import HTTPError, Request, Response, error_response
-from ..protocol import assemble
-from ..render import describe
-from ..routing import Route
-from ..session import ConnectionInfo, Session, SetupError
+from .assets import head_links, head_scripts, rooted
+from .client_script import client_url
+from .html import escape
+from .http import HTTPError, Request, Response, error_response
+from .protocol import assemble
+from .render import describe
+from .routing import Route
+from .session import ConnectionInfo, Session, SetupError
 
-__all__ = ["CLIENT_PATH", "client_js", "client_response", "client_url", "page_html", "page_response"]
+__all__ = ["page_html", "page_response"]
 
 log = logging.getLogger("rweb.server")
 
@@ -48,7 +48,7 @@ def page_response(app: Any, request: Request, route: Route, params: dict[str, An
     HTTP request and once more for the WebSocket that follows.  Cookies the
     setup sets ride on this response; a ``Redirect`` it raises becomes a 303.
     """
-    from ..http import Redirect, RedirectResponse
+    from .http import Redirect, RedirectResponse
 
     info = ConnectionInfo(
         path=request.path,
