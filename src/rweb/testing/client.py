@@ -49,7 +49,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import unquote, urlencode, urljoin, urlsplit
 
 import orjson
@@ -63,6 +63,9 @@ from ..http import Request, Response, error_response
 from ..protocol import EffectKind
 from ..session import ConnectionInfo
 from ..upload import chunk_frame
+
+if TYPE_CHECKING:  # Page drives a Client: it sits above this module (rweb.testing.page)
+    from .page import Page
 
 __all__ = [
     "Client",
@@ -938,7 +941,7 @@ class TestClient:
         """The page at ``url`` as a :class:`~rweb.testing.Page` (selectors, clicks, forms) with this client's cookies."""
         if _page_type is None:  # pragma: no cover (rweb.testing imports rweb.testing.page, which sets it)
             raise RuntimeError("import rweb.testing (its page module) first")
-        return _page_type(self.live(url, **kw), raise_errors=raise_errors)
+        return cast("Page", _page_type(self.live(url, **kw), raise_errors=raise_errors))
 
     def run_pending(self) -> int:
         """Run the work the app queued on its (in-process) event loop; see :meth:`Client.run_pending`."""
