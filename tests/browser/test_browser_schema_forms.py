@@ -55,3 +55,37 @@ def test_empty_submit_marks_every_required_field(pw_open: Any) -> None:
     invalid = page.eval_on_selector_all("[aria-invalid=true]", "els => els.map(e => e.id)")
     assert invalid == ["signup-email", "signup-name", "signup-age"]
     assert page.get_attribute("button", "disabled") is not None
+
+
+def test_the_form_works_from_the_keyboard_alone(pw_open: Any) -> None:
+    """Tab from field to field, type, Space ticks the checkbox, Enter submits; the errors stay on their fields."""
+    live: LiveApp = pw_open(signup_app(), "/")
+    page = live.page
+    page.focus("#signup-email")
+    page.keyboard.type("nope")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "signup-name"
+    page.wait_for_selector("#signup-email-error", timeout=PW_TIMEOUT_MS)  # validated once typing paused
+    page.keyboard.type("Ann")
+    page.keyboard.press("Tab")
+    page.keyboard.type("30")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "signup-plan"
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "signup-newsletter"
+    page.keyboard.press("Space")
+    assert page.is_checked("#signup-newsletter")
+    page.keyboard.press("Enter")  # submits the form from the checkbox, as HTML forms do
+    page.wait_for_function(
+        "document.getElementById('signup-email').getAttribute('aria-invalid') === 'true'", timeout=PW_TIMEOUT_MS
+    )
+    assert page.text_content("#done") == ""  # not signed up: the e-mail is still wrong
+    page.focus("#signup-email")
+    page.keyboard.press("Control+A")
+    page.keyboard.type("ann@b.c")
+    # While the form is invalid its submit button is disabled, and Enter submits nothing (HTML's
+    # implicit submission): once the typing is validated, the button is back and Enter submits.
+    page.wait_for_selector("button[type=submit]:not([disabled])", timeout=PW_TIMEOUT_MS)
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.getElementById('done').textContent === 'welcome Ann'", timeout=PW_TIMEOUT_MS)
+    assert page.evaluate("document.activeElement.id") == "signup-email"  # the focus stayed where the user was
