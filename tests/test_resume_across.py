@@ -148,7 +148,13 @@ def test_a_half_open_socket_hands_its_latest_state_over(deployment: Any) -> None
 
 def test_a_restarted_server_resumes_its_sessions(deployment: Any) -> None:
     workdir, redis, instances = deployment
-    one = instances["one"]
+    # A server that stops keeps its sessions' snapshots for resume_grace: the fixture's 1 s is
+    # shorter than a restart on a loaded machine (a new interpreter, its imports), so this test's
+    # instance waits 30 s, as a deployment would.
+    stop_process(instances["one"].proc)
+    one = start_instance(workdir, "one", redis.url, SECRET, "--resume-grace", "30", port=instances["one"].port)
+    instances["one"] = one
+    wait_serving(one)
 
     async def main() -> float:
         from websockets.exceptions import ConnectionClosed
@@ -162,7 +168,7 @@ def test_a_restarted_server_resumes_its_sessions(deployment: Any) -> None:
             await asyncio.wait_for(ws.recv(), STEP)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1012
         await asyncio.to_thread(one.proc.wait, STEP)
-        again = start_instance(workdir, "one", redis.url, SECRET, port=one.port)
+        again = start_instance(workdir, "one", redis.url, SECRET, "--resume-grace", "30", port=one.port)
         instances["one"] = again
         await asyncio.to_thread(wait_serving, again)
         ws2, init2 = await connect(again, init["tok"])
