@@ -74,6 +74,7 @@ from .signing import Signer
 from .single_use import KEY_SIZE, UsedTokens
 
 if TYPE_CHECKING:
+    from .meter import Meter
     from .metrics import (
         Metrics,  # imported when app.metrics() is called (prometheus_client is optional)
     )
@@ -547,6 +548,7 @@ class App:
     ready_path: str | None = READY_PATH
     draining: bool = False
     metering: Metrics | None = None  # once app.metrics() turned them on
+    meter: Meter | None = None  # metering.meter: what sessions count per message (rweb.meter)
     # The time the app reads (``app.clock.time()``, ``.monotonic()``, ``.now()``): the
     # system's, or the virtual clock of rweb.testing's clients (docs/testing.md).
     clock: Clock = SYSTEM_CLOCK
@@ -785,6 +787,7 @@ class App:
         from .metrics import Metrics
 
         self.metering = Metrics(check_path(path) or "", token, interval, max_action_labels)
+        self.meter = self.metering.meter
 
     # -- hooks ---------------------------------------------------------------
 
@@ -856,6 +859,8 @@ class App:
             self.refuse_split_state()
             self._refusing = True
         self._start_snapshots()
+        if self.metering is not None:  # published on a timer, whichever transport serves
+            self.metering.start(self, asyncio.get_running_loop())
         for fn in self._startup_hooks:
             try:
                 await _call(fn)
@@ -897,6 +902,8 @@ class App:
         if not self._started:
             return
         self._started = False
+        if self.metering is not None:
+            self.metering.stop()
         await self._stop_tasks()
         for fn in self._shutdown_hooks:
             try:
@@ -1361,6 +1368,8 @@ class App:
         its body compressed as the client accepts when it is marked ``compress`` (rweb.compression);
         and the request's form files are closed: the handler is done with them."""
         request.close()
+        if self.metering is not None:
+            self.metering.answered(request, response.status)
         if request.csrf_id is not None:
             cookie = csrf_cookie(request)
             if cookie is not None:
@@ -1412,7 +1421,7 @@ class App:
                 return self._favicon()
             return error_response(404)
         request.path_params = match.params
-        route = match.route
+        route = request.route = match.route
         if route.kind == "page":
             from .page import page_response
 
