@@ -15,9 +15,9 @@ and imports cancelled out.
     python benchmarks/click_instructions.py --baseline ../base    # a built checkout of another rweb
     python benchmarks/click_instructions.py --metrics             # this checkout, metrics off and on
 
-``--metrics`` measures this checkout twice: as the server answers with
-metrics off (``Connection.receive`` alone), and with ``app.metrics()`` on,
-each click timed and counted as ``Server._answer_metered`` does it.
+``--metrics`` measures this checkout twice: with metrics off, and with
+``app.metrics()`` on (``Connection.receive`` then counts each message and
+times one in ``rweb.meter.SAMPLE_EVERY`` itself, as under every transport).
 
 The baseline is a checkout whose compiled modules are built in place
 (``git worktree add DIR REV && (cd DIR && python setup.py -q build_ext --inplace)``).
@@ -47,10 +47,8 @@ from rweb_counter import session_setup
 
 sessions, clicks, metered = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "1"
 app = App("bench", session_setup)  # the order both builds take
-if metered:  # what Server._answer_metered adds around each message
-    import time
+if metered:  # the connections count (and sample) each message themselves
     app.metrics()
-    observe, clock = app.metering.observe, time.perf_counter
 conns = [Connection(app, i, ConnectionInfo(), lambda b: None, lambda f: None) for i in range(sessions)]
 for c in conns:
     _, ok = c.open()
@@ -58,16 +56,11 @@ for c in conns:
 msg = b'{"action":"inc","params":{}}'
 for c in conns:
     c.receive(msg)
-if metered:
-    for _ in range(clicks):
-        for c in conns:
-            start = clock()
-            reply = c.receive(msg)
-            observe(msg, reply, clock() - start)
-else:
-    for _ in range(clicks):
-        for c in conns:
-            c.receive(msg)
+for _ in range(clicks):
+    for c in conns:
+        c.receive(msg)
+if metered:  # counted, every one
+    assert app.meter.actions["inc"].count == (clicks + 1) * sessions, app.meter.actions["inc"].count
 print("compiled" if rweb.COMPILED else "plain")
 """
 

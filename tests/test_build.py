@@ -33,7 +33,7 @@ CORE_TESTS = ["test_html.py", "test_protocol.py", "test_reactive.py", "test_rend
 
 def test_every_compiled_module_has_its_declarations() -> None:
     assert set(_build.COMPILED_MODULES) == {p.stem for p in PACKAGE.glob("*.pxd")} == {
-        "connection", "diff", "html", "protocol", "reactive", "render", "session",
+        "connection", "diff", "html", "meter", "protocol", "reactive", "render", "session",
     }
     assert set(_build.compiled_modules()) <= set(_build.COMPILED_MODULES)
     # Each module says itself how it runs (cython.compiled), whatever its file is called.

@@ -25,6 +25,7 @@ from processes import ServerProcess, free_port
 
 from rweb import App, reactive
 from rweb.html import button, component, div, span
+from rweb.meter import SAMPLE_EVERY
 from rweb.server.picows_transport import Server
 from rweb.testing import serve
 
@@ -133,6 +134,7 @@ def test_off_by_default_and_nothing_measured(wire: Any) -> None:
     with serve(counter_app()) as srv:
         assert get(srv.port, "/_rweb/metrics")[0] == 404
         assert srv.app.metering is None
+        assert srv.app.meter is None  # what each connection reads once: no counting per message
         # The server answers messages with its plain method: no timing, no counting call.
         assert srv.call(lambda: srv.server.answer.__func__) is Server.answer
 
@@ -150,10 +152,21 @@ def test_one_process_counts_joins_actions_bytes_and_http(wire: Any) -> None:
                 await wire.recv(ws)
             samples = await asyncio.to_thread(scrape, srv.port)
             assert value(samples, "rweb_joins_total") == 5
-            assert value(samples, "rweb_action_seconds_count", action="inc") == 21
-            assert value(samples, "rweb_action_seconds_count", action="other") == 3
-            assert value(samples, "rweb_action_seconds_bucket", action="inc", le="+Inf") == 21
+            # Every message counted, one in SAMPLE_EVERY timed (the first one of the process included).
+            assert value(samples, "rweb_actions_total", action="inc") == 21
+            assert value(samples, "rweb_actions_total", action="other") == 3
+            timed = value(samples, "rweb_action_seconds_count", action="inc") + value(
+                samples, "rweb_action_seconds_count", action="other"
+            )
+            assert timed == -(-24 // SAMPLE_EVERY)
+            assert value(samples, "rweb_action_seconds_bucket", action="inc", le="+Inf") == value(
+                samples, "rweb_action_seconds_count", action="inc"
+            )
             assert 0 < value(samples, "rweb_action_seconds_sum", action="inc") < 21 * 0.5
+            assert value(samples, "rweb_errors_total", code="unknown_action") == 3
+            renders = value(samples, "rweb_render_seconds_count")  # 21 re-renders, sampled
+            assert renders == -(-21 // SAMPLE_EVERY)
+            assert 0 < value(samples, "rweb_render_seconds_sum") < renders * 0.5
             assert value(samples, "rweb_messages_out_total") == 24
             assert value(samples, "rweb_bytes_out_total") > 24 * 20
             assert value(samples, "rweb_sessions", state="live") == 2
@@ -165,11 +178,15 @@ def test_one_process_counts_joins_actions_bytes_and_http(wire: Any) -> None:
         assert get(srv.port, "/nothing-here")[0] == 404
         wire.run(scenario())
         samples = scrape(srv.port)
-        assert (
-            value(samples, "rweb_http_responses_total", status="200") >= 5
-        )  # the pages and the last scrape
-        assert value(samples, "rweb_http_responses_total", status="404") == 1
-        assert ("rweb_action_seconds_count", (("action", "no-such-action"),)) not in samples
+        # By route pattern and status: the pages, the scrapes, one label for what no route answered.
+        assert value(samples, "rweb_http_responses_total", route="/", status="200") == 4
+        assert value(samples, "rweb_http_responses_total", route="/_rweb/metrics", status="200") >= 1
+        assert value(samples, "rweb_http_responses_total", route="unmatched", status="404") == 1
+        assert ("rweb_actions_total", (("action", "no-such-action"),)) not in samples
+        for i in range(3):  # paths a client makes up share the one label
+            assert get(srv.port, f"/made-up-{i}")[0] == 404
+        samples = scrape(srv.port)
+        assert value(samples, "rweb_http_responses_total", route="unmatched", status="404") == 4
 
 
 def test_the_endpoint_is_loopback_only_or_needs_the_token() -> None:
@@ -235,7 +252,7 @@ def test_two_workers_count_together_whichever_answers_the_scrape(tmp_path: Path,
         while True:  # the other worker publishes once a second
             samples = scrape(srv.port)
             if (
-                value(samples, "rweb_action_seconds_count", action="inc") == clicks_total
+                value(samples, "rweb_actions_total", action="inc") == clicks_total
                 and value(samples, "rweb_joins_total") == sockets
             ):
                 break
@@ -244,5 +261,6 @@ def test_two_workers_count_together_whichever_answers_the_scrape(tmp_path: Path,
         # Several scrapes, answered by either worker, say the same.
         for _ in range(6):
             samples = scrape(srv.port)
-            assert value(samples, "rweb_action_seconds_count", action="inc") == clicks_total
+            assert value(samples, "rweb_actions_total", action="inc") == clicks_total
             assert value(samples, "rweb_messages_out_total") == clicks_total
+            assert 1 <= value(samples, "rweb_action_seconds_count", action="inc") <= clicks_total

@@ -26,7 +26,7 @@ _HERE = Path(__file__).resolve().parent
 _EXT = tuple(importlib.machinery.EXTENSION_SUFFIXES)
 
 # The modules setup.py compiles (each has a .pxd beside it; a test checks the two agree).
-COMPILED_MODULES = ("connection", "diff", "html", "protocol", "reactive", "render", "session")
+COMPILED_MODULES = ("connection", "diff", "html", "meter", "protocol", "reactive", "render", "session")
 
 
 def compiled_modules() -> list[str]:

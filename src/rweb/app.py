@@ -75,6 +75,7 @@ from .signing import Signer
 from .single_use import KEY_SIZE, UsedTokens
 
 if TYPE_CHECKING:
+    from .meter import Meter
     from .metrics import (
         Metrics,  # imported when app.metrics() is called (prometheus_client is optional)
     )
@@ -553,6 +554,7 @@ class App:
     ready_path: str | None = READY_PATH
     draining: bool = False
     metering: Metrics | None = None  # once app.metrics() turned them on
+    meter: Meter | None = None  # metering.meter: what sessions count per message (rweb.meter)
     # The time the app reads (``app.clock.time()``, ``.monotonic()``, ``.now()``): the
     # system's, or the virtual clock of rweb.testing's clients (docs/testing.md).
     clock: Clock = SYSTEM_CLOCK
@@ -815,6 +817,7 @@ class App:
         from .metrics import Metrics
 
         self.metering = Metrics(check_path(path) or "", token, interval, max_action_labels)
+        self.meter = self.metering.meter
 
     # -- hooks ---------------------------------------------------------------
 
@@ -886,6 +889,8 @@ class App:
             self.refuse_split_state()
             self._refusing = True
         self._start_snapshots()
+        if self.metering is not None:  # published on a timer, whichever transport serves
+            self.metering.start(self, asyncio.get_running_loop())
         for fn in self._startup_hooks:
             try:
                 await _call(fn)
@@ -927,6 +932,8 @@ class App:
         if not self._started:
             return
         self._started = False
+        if self.metering is not None:
+            self.metering.stop()
         await self._stop_tasks()
         for fn in self._shutdown_hooks:
             try:
@@ -1391,6 +1398,8 @@ class App:
         its body compressed as the client accepts when it is marked ``compress`` (rweb.compression);
         and the request's form files are closed: the handler is done with them."""
         request.close()
+        if self.metering is not None:
+            self.metering.answered(request, response.status)
         if request.csrf_id is not None:
             cookie = csrf_cookie(request)
             if cookie is not None:
@@ -1442,7 +1451,7 @@ class App:
                 return self._favicon()
             return error_response(404)
         request.path_params = match.params
-        route = match.route
+        route = request.route = match.route
         if route.kind == "page":
             from .page import page_response
 

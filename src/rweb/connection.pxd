@@ -1,11 +1,16 @@
 # Cython declarations for connection.py (the compiled build; see setup.py).
 
+from .meter cimport Meter
 from .protocol cimport decode, encode_reply
 from .session cimport Session
+
+cdef object _current
 
 cdef class _Busy:
     cdef public object lost, pending, queue, task
 
 cdef class Connection:
-    cdef public object address, app, conn, effects, hangup, last_ref, max_size, nonce, schedule, send, snap, state, writer_id
+    cdef public object action, address, app, conn, effects, hangup, last_ref, max_size, nonce, schedule, send, snap, state, writer_id
+    cdef public Meter meter
     cdef public Session session
+    cdef object _receive(self, object data)

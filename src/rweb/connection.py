@@ -33,6 +33,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
+from contextvars import ContextVar
 from hmac import compare_digest
 from secrets import token_hex
 from typing import Any
@@ -80,9 +81,23 @@ try:  # True in the compiled build (setup.py), False when this file runs as plai
 except ImportError:
     _COMPILED = False
 
-__all__ = ["Connection"]
+__all__ = ["Connection", "current"]
 
 log = logging.getLogger("rweb.connection")
+
+# The connection whose message (or work) runs now on this loop, for the log records it causes
+# (rweb.logs reads it only when a record is made); an async handler's task carries its own.
+_current: Any = None
+_in_task: ContextVar[Any] = ContextVar("rweb_connection", default=None)
+
+
+def current() -> tuple[Connection, str | None] | None:
+    """``(connection, action)``: the connection whose client message or async handler runs now,
+    and the action it answers (``None``: none); found when a log record is made (rweb.logs)."""
+    found = _current
+    if found is not None:
+        return found, found.action
+    return _in_task.get()  # type: ignore[no-any-return]
 
 JOINING, LIVE, CLOSED = "joining", "live", "closed"
 
@@ -104,6 +119,7 @@ class _Busy:
 
 class Connection:
     __slots__ = (
+        "action",
         "address",
         "app",
         "conn",
@@ -111,6 +127,7 @@ class Connection:
         "hangup",
         "last_ref",
         "max_size",
+        "meter",
         "nonce",
         "schedule",
         "send",
@@ -134,6 +151,8 @@ class Connection:
         self.send = send
         self.schedule = schedule
         self.max_size = app.max_message_size
+        self.meter = app.meter  # rweb.meter.Meter while metrics are on, else None
+        self.action: str | None = None  # the action of the message being answered (logs, metrics)
         self.session: Session | None = None
         self.conn: Any = None  # the Conn given to the page's setup (kept when user code may use it)
         self.effects: list[Any] | None = None  # asked for by user code, not yet sent
@@ -172,6 +191,8 @@ class Connection:
                 self._adopt(old)
                 return
             self.state = _FRESH  # a token nobody holds any more: a new session, and the browser is told
+            if self.meter is not None:
+                self.meter.resumed("failed")
         # (error code, message) or a Redirect when the page could not be set up
         failure = self._mount(page_info(info))
         if failure is not None:
@@ -201,6 +222,8 @@ class Connection:
                 render_page, on_action, self.writer_id, app.actions, self.schedule, self._push, slow, app.debug,
                 app.fanout,
             )
+            if self.meter is not None:
+                self.session.meter = self.meter
         except Redirect as exc:
             return exc
         except SetupError as exc:
@@ -234,7 +257,7 @@ class Connection:
         if type(failure) is not str:
             self.state = JOINING
             if isinstance(failure, tuple):
-                return encode_error(failure[0], failure[1], ref), False
+                return self._error(failure[0], failure[1], ref), False
             # A redirect: the browser loads another URL.
             return encode_init({}, ref, effects=[Navigate(failure.url, "load")]), False
         session = self.session
@@ -246,7 +269,7 @@ class Connection:
             log.error("session %s: the page failed to render (ref %s)", self.writer_id, eref, exc_info=exc)
             self._ended()  # a page that never showed has no session to patch later
             code = render_error_code([exc]) if isinstance(exc, RenderError) else ErrorCode.RENDER_ERROR
-            return encode_error(code, f"the page failed to render: {self._shown(exc, eref)}", ref), False
+            return self._error(code, f"the page failed to render: {self._shown(exc, eref)}", ref), False
         # Components that failed show empty: the browser is told why (rweb:error, the client's notice).
         errors = session.view.errors
         error = _render_error(errors, self.writer_id, "its page's first render", self.app.debug or None) if errors else None
@@ -407,6 +430,8 @@ class Connection:
             self.conn.attach(self)
         self.app.session_moved(self)
         self.state = _RESUMED
+        if self.meter is not None:
+            self.meter.resumed("process")
         log.info("session %s: resumed", self.writer_id)
 
     def _resumed_page(self) -> bytes:
@@ -433,7 +458,7 @@ class Connection:
         except BaseException as exc:  # nothing may leave this socket waiting for a page forever
             eref = error_ref()
             log.error("session %s: could not be resumed (ref %s)", self.writer_id, eref, exc_info=exc)
-            page = encode_error(ErrorCode.SETUP_ERROR, f"the session could not be set up: {self._shown(exc, eref)}"), False, False
+            page = self._error(ErrorCode.SETUP_ERROR, f"the session could not be set up: {self._shown(exc, eref)}"), False, False
             if self.session is not None:
                 self._ended()
             if not isinstance(exc, Exception):
@@ -481,7 +506,11 @@ class Connection:
             else:
                 self.last_ref = _Resent(last) if type(last) is int else last
                 resume = Resume(token, resumed=True, last=last)
+                if self.meter is not None:
+                    self.meter.resumed("snapshot")
                 log.info("session %s: restored from another process's snapshot", self.writer_id)
+        if not resume.resumed and self.meter is not None:  # the session was not there to take
+            self.meter.resumed("failed")
         if failure is not None:
             self.state = failure
         redirected = self.redirecting()
@@ -520,6 +549,17 @@ class Connection:
             else:
                 await asyncio.wait({task}, timeout=max(deadline - loop.time(), 0))
         return old.detached()
+
+    def _error(self, code: str, message: str, ref: Any = None) -> bytes:
+        """An error reply (counted by the metrics, by code)."""
+        if self.meter is not None:
+            self.meter.error(code)
+        return encode_error(code, message, ref)
+
+    def _counted(self, error: tuple[str, str] | None) -> None:
+        """An error going out in a reply or a push: counted by the metrics (by code)."""
+        if error is not None and self.meter is not None:
+            self.meter.error(error[0])
 
     def _shown(self, exc: BaseException, ref: str) -> str:
         """An error as the browser may see it (its message and traceback too in debug mode)."""
@@ -565,6 +605,22 @@ class Connection:
         None when an async handler runs (this message's, or an earlier one's:
         then this message waits and is answered in order once it is done).
         """
+        global _current
+        prev = _current
+        _current = self
+        try:
+            if self.meter is None:
+                return self._receive(data)
+            # Through the typed attribute (not a local): compiled, these are C calls (connection.pxd).
+            self.meter.begin()
+            reply = self._receive(data)
+            self.meter.end(self.action, reply)
+            return reply
+        finally:
+            _current = prev
+            self.action = None
+
+    def _receive(self, data: bytes | str) -> bytes | None:
         state = self.state
         if type(state) is _Busy:
             state.queue.append((_MESSAGE, data))
@@ -575,12 +631,13 @@ class Connection:
             action, params, ref = decode(data)
         except ProtocolError as exc:
             log.warning("session %s: %s: %s", self.writer_id, exc.code, exc.message)
-            return encode_error(exc.code, exc.message, exc.ref)
+            return self._error(exc.code, exc.message, exc.ref)
         if action is None:
             return self._control(params, ref)
+        self.action = action
         session = self.session
         if session is None:
-            return encode_error(ErrorCode.SETUP_ERROR, "the session could not be set up", ref)
+            return self._error(ErrorCode.SETUP_ERROR, "the session could not be set up", ref)
         if ref is not None:
             last = self.last_ref
             if type(last) is _Resent and type(ref) is int and ref <= last.ref:
@@ -591,6 +648,8 @@ class Connection:
             return self._start(session, action, error, ref)
         if error is not None:
             log.warning("session %s: %s: %s", self.writer_id, error[0], error[1])
+            if self.meter is not None:
+                self.meter.error(error[0])
         effects = self.effects
         if effects is not None:
             self.effects = None
@@ -611,12 +670,13 @@ class Connection:
             eref = error_ref()
             log.error("session %s: async handler for %r not started (ref %s)", self.writer_id, action, eref,
                       exc_info=exc)
-            return encode_error(ErrorCode.HANDLER_ERROR, f"action {action!r} failed: {self._shown(exc, eref)}", ref)
+            return self._error(ErrorCode.HANDLER_ERROR, f"action {action!r} failed: {self._shown(exc, eref)}", ref)
         self.state = busy
         return None
 
     async def _answer_later(self, busy: _Busy, session: Session, action: str, pending: Any, ref: Any) -> None:
         busy.pending = None  # the task has it now: close() cancels the task
+        _in_task.set((self, action))  # this task's log records are this session's, this action's (rweb.logs)
         try:
             patches, error = await session.finish(action, pending)
         except BaseException as exc:
@@ -629,6 +689,7 @@ class Connection:
             patches, _ = session.flush() if not session.closed else ({}, None)
             effects, self.effects = self.effects, None
             error = (ErrorCode.HANDLER_ERROR, f"action {action!r} failed: {self._shown(exc, eref)}")
+            self._counted(error)
             self.send(encode_reply(patches, ref, error, effects))
             self._drain(busy)
             if not isinstance(exc, Exception):
@@ -638,6 +699,7 @@ class Connection:
             return
         if error is not None:
             log.warning("session %s: %s: %s", self.writer_id, error[0], error[1])
+            self._counted(error)
         effects, self.effects = self.effects, None
         self.send(encode_reply(patches, ref, error, effects))
         self._drain(busy)
@@ -678,7 +740,7 @@ class Connection:
             nav = decode_control(msg, ref)
         except ProtocolError as exc:
             log.warning("session %s: %s: %s", self.writer_id, exc.code, exc.message)
-            return encode_error(exc.code, exc.message, exc.ref)
+            return self._error(exc.code, exc.message, exc.ref)
         if type(nav) is Ping:
             return encode_reply({}, ref)
         if type(nav) is Nav:
@@ -693,11 +755,11 @@ class Connection:
         conn = self.conn
         uploads = conn.uploads if conn is not None else None
         if session is None or uploads is None:
-            return encode_error(ErrorCode.UPLOAD_REFUSED, f"no upload named {msg.name!r} on this page", ref)
+            return self._error(ErrorCode.UPLOAD_REFUSED, f"no upload named {msg.name!r} on this page", ref)
         if type(msg) is UploadCancel:
             up = uploads.by_name.get(msg.name)
             if up is None:
-                return encode_error(ErrorCode.UPLOAD_REFUSED, f"no upload named {msg.name!r} on this page", ref)
+                return self._error(ErrorCode.UPLOAD_REFUSED, f"no upload named {msg.name!r} on this page", ref)
             patches, error = session.call(up.cancel)
             effects, self.effects = self.effects, None
             return encode_reply(patches, ref, error, effects)
@@ -784,7 +846,7 @@ class Connection:
                     self._push(patches, error)
                 return None
         log.warning("session %s: binary frame refused", self.writer_id)
-        return encode_error(ErrorCode.BINARY_FRAME, "binary frames are not accepted; send JSON text")
+        return self._error(ErrorCode.BINARY_FRAME, "binary frames are not accepted; send JSON text")
 
     def too_large(self, size: int) -> bytes | None:
         """A message over the size limit -> its error reply (None while an async handler runs: see receive)."""
@@ -793,7 +855,7 @@ class Connection:
             state.queue.append((_TOO_LARGE, size))
             return None
         log.warning("session %s: message of %d bytes refused", self.writer_id, size)
-        return encode_error(
+        return self._error(
             ErrorCode.TOO_LARGE, f"message of {size} bytes exceeds the limit of {self.max_size}"
         )
 
@@ -817,6 +879,7 @@ class Connection:
             conn.attach(self)
         patches, error = session.call(fn, conn)
         effects, self.effects = self.effects, None
+        self._counted(error)
         if patches or error or effects:
             self.send(encode_push(patches, error, effects))
 
@@ -858,6 +921,7 @@ class Connection:
                 data = patches.data = encode_push(patches)
             self.send(data)
             return
+        self._counted(error)
         self.send(encode_push(patches, error, effects))
 
     def close(self) -> None:

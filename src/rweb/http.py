@@ -91,6 +91,7 @@ class Request:
         "path_params",
         "query_string",
         "root_path",
+        "route",
         "scheme",
     )
 
@@ -117,6 +118,7 @@ class Request:
         self.root_path = root_path
         self.app = app
         self.path_params: dict[str, Any] = {}
+        self.route: Any = None  # the rweb.routing.Route that matched (None: none, or not yet)
         self._query: QueryParams | None = None
         self._cookies: dict[str, str] | None = None
         self._form: QueryParams | None = None

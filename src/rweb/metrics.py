@@ -1,12 +1,13 @@
-"""Prometheus metrics, counted in-process and published to ``prometheus_client`` once a second.
+"""Prometheus metrics: counted by the app's :class:`rweb.meter.Meter`, published to ``prometheus_client`` every interval.
 
 ``app.metrics()`` turns them on (off by default; ``pip install 'rweb[metrics]'``).
-Nothing is measured while they are off: the built-in server checks
-``app.metering`` once when it starts and once per socket or HTTP request,
-never per WebSocket message.  While they are on, each worker counts in
-plain ints and lists (:class:`Metrics`), and a timer adds what was counted
-to ``prometheus_client``'s metrics every ``interval`` seconds (and before
-a scrape answered by this process): no memory-mapped write per message.
+Nothing is measured while they are off: a live connection reads
+``app.meter`` once per socket (``None``), and a message's only extra work is
+that test.  While they are on, each worker counts in the meter's C integers
+(compiled, see rweb.meter: every message counted, one in
+:data:`rweb.meter.SAMPLE_EVERY` timed), and a timer adds what was counted to
+``prometheus_client``'s metrics every ``interval`` seconds (and before a
+scrape answered by this process): no memory-mapped write per message.
 
 With several workers (``start_rweb(workers=N)``) the metrics use
 ``prometheus_client``'s multi-process mode: every worker publishes to its
@@ -23,7 +24,6 @@ for the metrics, their labels and their cost.
 from __future__ import annotations
 
 import asyncio
-import bisect
 import contextlib
 import hmac
 import importlib.util
@@ -35,32 +35,25 @@ import time
 from typing import Any
 
 from .http import Request, Response
+from .meter import BUCKETS, OTHER, Meter
 
-__all__ = ["BUCKETS", "METRICS_PATH", "Metrics", "loopback_direct", "multiprocess_dir", "process_dead"]
+__all__ = [
+    "BUCKETS",
+    "METRICS_PATH",
+    "OTHER",
+    "SIZE_BUCKETS",
+    "Metrics",
+    "loopback_direct",
+    "multiprocess_dir",
+    "process_dead",
+]
 
 METRICS_PATH = "/_rweb/metrics"
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
-# Server time per WebSocket message, in seconds (the histogram's upper bounds; +Inf follows).
-BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
-OTHER = "other"  # the label of actions past the label bound, and of messages that are not actions
-_ACTION_KEY = b'"action"'
-_BLANKS = b" \t\r\n:"
+SIZE_BUCKETS = (1024.0, 4096.0, 16384.0, 65536.0, 262144.0, 1048576.0, 4194304.0)
+"""Bytes: the upper bounds of the snapshot size histogram (``+Inf`` follows)."""
+UNMATCHED = "unmatched"  # the route label of a request no route, static directory or rweb endpoint answered
 _PROXY_HEADERS = ("x-forwarded-for", "forwarded", "x-real-ip")
-
-
-def _action_name(payload: bytes) -> bytes:
-    """The ``action`` of a message as its bytes on the wire, found without decoding it (b"": none found)."""
-    i = payload.find(_ACTION_KEY)
-    if i < 0:
-        return b""
-    j = i + len(_ACTION_KEY)
-    n = len(payload)
-    while j < n and payload[j] in _BLANKS:
-        j += 1
-    if j >= n or payload[j] != 0x22:  # '"'
-        return b""
-    end = payload.find(b'"', j + 1)
-    return payload[j + 1 : end] if end > 0 else b""
 
 
 def loopback_direct(client: str | None, headers: Any) -> bool:
@@ -74,18 +67,18 @@ def loopback_direct(client: str | None, headers: Any) -> bool:
         return False
 
 
-class _Timing:
-    """One label's messages: count, seconds, and per-bucket counts (not cumulative)."""
-
-    __slots__ = ("buckets", "seconds")
-
-    def __init__(self) -> None:
-        self.seconds = 0.0
-        self.buckets = [0] * (len(BUCKETS) + 1)
+def _add(child: Any, seconds: float, buckets: list[int]) -> None:
+    """Bulk-add per-bucket counts to a histogram's child (prometheus_client has no public call for it:
+    observe() is one value at a time; these are the fields observe() adds to)."""
+    child._sum.inc(seconds)  # noqa: SLF001 (prometheus_client's, not ours: see above)
+    for i, n in enumerate(buckets):
+        if n:
+            child._buckets[i].inc(n)  # noqa: SLF001
 
 
 class Metrics:
-    """The metrics of one app in one process: what was counted since the last publish, and the exporters."""
+    """The metrics of one app in one process: its :class:`~rweb.meter.Meter` (what sessions and
+    transports count), what it counted since this process started, and the exporters."""
 
     def __init__(
         self, path: str, token: str | None, interval: float, max_action_labels: int
@@ -99,81 +92,56 @@ class Metrics:
         self.token = token
         self.interval = interval
         self.max_action_labels = max_action_labels
-        self.timings: dict[
-            bytes, _Timing
-        ] = {}  # action name (bytes, as on the wire) -> its messages
-        self.labels: dict[bytes, str] = {}  # the names given a label of their own
+        self.meter = Meter(max_action_labels)
         # Since this process started (added at each publish): what the dashboard samples.
         self.cumulative: dict[str, Any] = {"messages_out": 0, "bytes_out": 0, "actions": {}}
-        self.reset()
         self._exported: Any = None  # the prometheus_client metrics (made in the serving process)
         self._pid = 0
         self._timer: asyncio.TimerHandle | None = None
-        self._server: Any = None
+        self._app: Any = None
 
-    def reset(self) -> None:
-        """Zero what was counted since the last publish (plain ints: the hot path adds to them)."""
-        self.joins = 0
-        self.bytes_out = 0
-        self.messages_out = 0
-        self.pushes = 0
-        self.pauses = 0
-        self.closes: dict[str, int] = {}  # back-pressure and heartbeat closes, by reason
-        self.http: dict[int, int] = {}  # HTTP responses by status
-        self.timings = {}
+    # -- counting ---------------------------------------------------------------------------
 
-    # -- counting (called by the server) ----------------------------------------------------
+    def answered(self, request: Request, status: int) -> None:
+        """An HTTP response the app made (``App._outgoing``), by route pattern (bounded) and status."""
+        route = request.route
+        self.meter.answered(route.path if route is not None else self._unrouted(request), status)
 
-    def observe(self, payload: bytes, reply: bytes | None, seconds: float) -> None:
-        """One WebSocket message answered in ``seconds`` (its reply, if any, sent now)."""
-        name = _action_name(payload)
-        t = self.timings.get(name)
-        if t is None:
-            t = self.timings[name] = _Timing()
-            if name and name not in self.labels and len(self.labels) < self.max_action_labels:
-                # A name gets a label once it was answered without an error: names a client
-                # makes up (unknown actions) never use up the bound.
-                if reply is not None and b'"e":' not in reply:
-                    self.labels[name] = name.decode("utf-8", "replace")
-        t.seconds += seconds
-        t.buckets[bisect.bisect_left(BUCKETS, seconds)] += 1
-        if reply is not None:
-            self.messages_out += 1
-            self.bytes_out += len(reply)
-
-    def sent(self, data: bytes) -> None:
-        """A push (or a late reply) went out."""
-        self.pushes += 1
-        self.messages_out += 1
-        self.bytes_out += len(data)
-
-    def closed(self, reason: str) -> None:
-        self.closes[reason] = self.closes.get(reason, 0) + 1
-
-    def answered(self, status: int) -> None:
-        self.http[status] = self.http.get(status, 0) + 1
+    def _unrouted(self, request: Request) -> str:
+        """The label of a request no route matched: rweb's own endpoints and static directories by
+        their path or prefix, everything else one label (a client cannot grow the set)."""
+        path = request.path
+        app = request.app
+        if app is not None:
+            if path in (self.path, app.live_path, app.ready_path):
+                return path
+            for prefix in app.static:
+                if path == prefix or path.startswith(prefix + "/"):
+                    return f"{prefix}/*"
+        if path.startswith("/_rweb/"):
+            return "/_rweb/*"  # the client script, assets, the cookie endpoint
+        return UNMATCHED
 
     # -- publishing ----------------------------------------------------------------------------
 
-    def start(self, server: Any, loop: asyncio.AbstractEventLoop) -> None:
+    def start(self, app: Any, loop: asyncio.AbstractEventLoop) -> None:
         """The serving process starts: make the exported metrics here (after any fork) and publish on a timer."""
-        self._server = server
+        self._app = app
         self._exported = None
         self._pid = os.getpid()
-        self.reset()
         self._timer = loop.call_later(self.interval, self._tick)
 
     def stop(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if self._server is not None:
+        if self._app is not None:
             self.publish()
-            self._server = None
+            self._app = None
 
     def _tick(self) -> None:
         self._timer = None
-        if self._server is None:
+        if self._app is None:
             return
         self.publish()
         self._timer = asyncio.get_running_loop().call_later(self.interval, self._tick)
@@ -184,50 +152,61 @@ class Metrics:
         return self._exported
 
     def publish(self) -> None:
-        """Add what was counted since the last publish to prometheus_client's metrics; set the gauges."""
+        """Add what the meter counted since the last publish to prometheus_client's metrics; set the gauges."""
         e = self._metrics()
-        server = self._server
-        if server is not None:
-            app = server.app
-            e.sessions.labels("live").set(len(server.live))
-            e.sessions.labels("detached").set(app.detached_count())
+        m = self.meter
+        app = self._app
+        if app is not None:
+            detached = app.detached_count()
+            e.sessions.labels("live").set(len(app.sessions) - detached)
+            e.sessions.labels("detached").set(detached)
             stats = getattr(app.pubsub, "stats", None)
             if stats is not None:
                 s = stats()
                 e.broker_connected.set(1 if s.get("connected") else 0)
                 e.broker_dropped.set(s.get("dropped", 0))
-        for name, value in (
-            (e.joins, self.joins),
-            (e.bytes_out, self.bytes_out),
-            (e.messages_out, self.messages_out),
-            (e.pushes, self.pushes),
-            (e.pauses, self.pauses),
+                e.broker_pending.set(s.get("pending", 0))
+        for counter, value in (
+            (e.joins, m.joins),
+            (e.bytes_out, m.bytes_out),
+            (e.messages_out, m.messages_out),
+            (e.pushes, m.pushes),
+            (e.pauses, m.pauses),
+            (e.upload_bytes, m.upload_bytes),
         ):
             if value:
-                name.inc(value)
-        for reason, n in self.closes.items():
-            e.closes.labels(reason).inc(n)
-        for status, n in self.http.items():
-            e.http.labels(str(status)).inc(n)
+                counter.inc(value)
         cum = self.cumulative
-        cum["messages_out"] += self.messages_out
-        cum["bytes_out"] += self.bytes_out
-        for name, t in self.timings.items():
-            label = self.labels.get(name, OTHER)
-            count, buckets = cum["actions"].setdefault(label, (0, [0] * (len(BUCKETS) + 1)))
-            cum["actions"][label] = (count + sum(t.buckets), [a + b for a, b in zip(buckets, t.buckets, strict=True)])
-            child = e.latency.labels(label)
-            # Bulk-add the buckets (prometheus_client's Histogram has no public call for it:
-            # observe() is one value at a time; these are the fields observe() adds to).
-            child._sum.inc(t.seconds)  # noqa: SLF001 (prometheus_client's, not ours: see above)
-            for i, n in enumerate(t.buckets):
-                if n:
-                    child._buckets[i].inc(n)  # noqa: SLF001
-        self.reset()
+        cum["messages_out"] += m.messages_out
+        cum["bytes_out"] += m.bytes_out
+        m.joins = m.bytes_out = m.messages_out = m.pushes = m.pauses = m.upload_bytes = 0
+        for counts, metric in ((m.closes, e.closes), (m.errors, e.errors), (m.resumes, e.resumes)):
+            for key, n in counts.items():
+                metric.labels(str(key)).inc(n)
+            counts.clear()
+        for (route, status), n in m.http.items():
+            e.http.labels(route, str(status)).inc(n)
+        m.http.clear()
+        sizes, m.snapshots = m.snapshots, []
+        for size in sizes:
+            e.snapshot_bytes.observe(size)
+        for stat in (*m.actions.values(), m.other):
+            count, timed, seconds, buckets = stat.take()
+            if not count:
+                continue
+            label = stat.label
+            n, before = cum["actions"].get(label, (0, [0] * (len(BUCKETS) + 1)))
+            cum["actions"][label] = (n + count, [a + b for a, b in zip(before, buckets, strict=True)])
+            e.actions.labels(label).inc(count)
+            if timed:
+                _add(e.latency.labels(label), seconds, buckets)
+        _, timed, seconds, buckets = m.renders.take()
+        if timed:
+            _add(e.render, seconds, buckets)
 
     def totals(self) -> dict[str, Any]:
         """What this process counted since it started (published first): ``messages_out``, ``bytes_out``,
-        ``actions`` (label -> (count, per-bucket counts)) and ``t``, the time."""
+        ``actions`` (label -> (count, per-bucket counts of the timed sample)) and ``t``, the time."""
         self.publish()
         cum = self.cumulative
         return {"t": time.time(), "messages_out": cum["messages_out"], "bytes_out": cum["bytes_out"],
@@ -283,12 +262,32 @@ class _Exported:
             multiprocess_mode="livesum",
         )
         self.joins = Counter("rweb_joins", "WebSockets that opened a session", registry=r)
+        self.actions = Counter(
+            "rweb_actions", "WebSocket messages answered, by action (other: past the label bound)", ["action"],
+            registry=r,
+        )
         self.latency = Histogram(
             "rweb_action_seconds",
-            "Server time per WebSocket message, by action (other: past the label bound)",
+            "Server time per WebSocket message, by action: a sample (rweb.meter.SAMPLE_EVERY)",
             ["action"],
             buckets=BUCKETS,
             registry=r,
+        )
+        self.render = Histogram(
+            "rweb_render_seconds",
+            "Time to re-render and diff a page's changed components (a reply's or a push's): a sample",
+            buckets=BUCKETS,
+            registry=r,
+        )
+        self.errors = Counter("rweb_errors", "Errors sent to clients, by code (rweb.protocol.ErrorCode)",
+                              ["code"], registry=r)
+        self.resumes = Counter(
+            "rweb_resumes", "Joins with a resume token, by result: process, snapshot, failed", ["result"],
+            registry=r,
+        )
+        self.upload_bytes = Counter("rweb_upload_bytes", "Upload bytes received", registry=r)
+        self.snapshot_bytes = Histogram(
+            "rweb_snapshot_bytes", "Sizes of the session snapshots saved", buckets=SIZE_BUCKETS, registry=r
         )
         self.messages_out = Counter(
             "rweb_messages_out", "WebSocket messages sent (replies and pushes)", registry=r
@@ -311,7 +310,7 @@ class _Exported:
             registry=r,
         )
         self.http = Counter(
-            "rweb_http_responses", "HTTP responses by status", ["status"], registry=r
+            "rweb_http_responses", "HTTP responses by route pattern and status", ["route", "status"], registry=r
         )
         self.broker_connected = Gauge(
             "rweb_broker_connected",
@@ -322,6 +321,12 @@ class _Exported:
         self.broker_dropped = Gauge(
             "rweb_broker_dropped",
             "Publishes the broker dropped (held past max_pending)",
+            registry=r,
+            multiprocess_mode="livesum",
+        )
+        self.broker_pending = Gauge(
+            "rweb_broker_pending",
+            "Publishes held, not yet written to the broker (its lag, in messages)",
             registry=r,
             multiprocess_mode="livesum",
         )

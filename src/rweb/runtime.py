@@ -56,6 +56,7 @@ class Runtime(Protocol):
     slow_callback: float
     snapshots: Any  # rweb.snapshot.Snapshots, or None without a snapshot store
     fanout: Callable[..., None]  # call_soon for renders shared between sessions (rweb.render.SharedRender)
+    meter: Any  # rweb.meter.Meter while metrics are on (app.metrics()), else None
 
     def loop(self) -> asyncio.AbstractEventLoop:
         """The event loop that runs the sessions (async handlers, timers, restores)."""

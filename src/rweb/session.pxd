@@ -2,6 +2,7 @@
 
 cimport cython
 
+from .meter cimport Meter
 from .render cimport View
 
 # The clock that times user code (session._ticks): CLOCK_MONOTONIC_COARSE where
@@ -27,10 +28,11 @@ cdef class Session:
     cdef public bint _push_pending, closed, debug
     cdef public double slow
     cdef public object _holds, _holds_of, extra_actions, handlers, on_action, push, schedule, writer_id
+    cdef public Meter meter
     cdef public View view
-    @cython.locals(t0=cython.double, t1=cython.double)
+    @cython.locals(t0=cython.double, t1=cython.double, t2=cython.double, meter=Meter)
     cpdef tuple dispatch(self, str action, dict params)
-    @cython.locals(t0=cython.double)
+    @cython.locals(t0=cython.double, t1=cython.double, meter=Meter)
     cdef tuple _rerender(self, str action, object error)
 
 @cython.locals(t=cython.double, slow=cython.double)

@@ -124,6 +124,7 @@ class Session:
         "debug",
         "extra_actions",
         "handlers",
+        "meter",
         "on_action",
         "push",
         "schedule",
@@ -157,6 +158,7 @@ class Session:
         self._holds: Callable[[], bool] | None = None  # schedule.holds_pushes, looked up once per scheduler
         self._holds_of: Any = None
         self.closed = False
+        self.meter: Any = None  # rweb.meter.Meter while metrics are on (set by the connection)
         # Seconds of user code that are logged as blocking the loop (0: never).
         self.slow = slow
         self.view = View(render_page, self._on_dirty)
@@ -214,10 +216,14 @@ class Session:
         t1 = _lap(self, "handler", action, t0)
         if not view.dirty:
             return {}, error
+        meter = self.meter
+        t2 = 0.0 if meter is None else meter.render_start()  # metrics on: counted, timed 1 in N
         try:
             patches = view.flush()
         except BaseException as exc:  # a render let it through: see _recover
             patches = self._recover(exc)
+        if t2 != 0.0:
+            meter.render_done(t2)  # t2: only with a meter
         _lap(self, "render", action, t1)
         if view.errors and error is None:
             error = _render_error(view.errors, self.writer_id, f"action {action!r}", self.debug or None)
@@ -268,10 +274,14 @@ class Session:
         if not view.dirty:
             return {}, error
         t0 = _ticks()
+        meter = self.meter
+        t1 = 0.0 if meter is None else meter.render_start()  # metrics on: counted, timed 1 in N
         try:
             patches = view.flush()
         except BaseException as exc:
             patches = self._recover(exc)
+        if t1 != 0.0:
+            meter.render_done(t1)  # t1: only with a meter
         _lap(self, "render", action, t0)
         if view.errors and error is None:
             error = _render_error(view.errors, self.writer_id, f"after {action}" if action else "a push", self.debug or None)

@@ -210,8 +210,12 @@ class ASGIApp:
             return
         socket = _Socket(send)
         loop = asyncio.get_running_loop()
-        connection = Connection(app, app.next_writer_id(), info, socket.push, loop.call_soon, socket.close)
+        meter = app.meter
+        push = socket.push if meter is None else socket.metered(meter)
+        connection = Connection(app, app.next_writer_id(), info, push, loop.call_soon, socket.close)
         await send({"type": "websocket.accept"})
+        if meter is not None:
+            meter.joins += 1
         socket.handler = asyncio.current_task()
         writer = loop.create_task(socket.run())
         self._sockets.add(socket)
@@ -258,6 +262,15 @@ class _Socket:
     def push(self, data: bytes) -> None:
         if not self.closed:
             self.queue.put_nowait(data)
+
+    def metered(self, meter: Any) -> Callable[[bytes], None]:
+        """``push`` with metrics on (app.metrics()): what the session sends on its own, counted."""
+
+        def push(data: bytes) -> None:
+            meter.sent(data)
+            self.push(data)
+
+        return push
 
     def close(self, code: int) -> None:
         if not self.closed:

@@ -733,9 +733,6 @@ class HTTP1Protocol(asyncio.BufferedProtocol):
         self._flush()
 
     def _encode(self, response: Response, head: bool, keep: bool, http10: bool) -> tuple[bytes, bytes, bool]:
-        metering = self._front.app.metering
-        if metering is not None:
-            metering.answered(response.status)
         try:
             return encode_response(response, head=head, close=not keep, http10=http10)
         except Exception:

@@ -98,7 +98,7 @@ class _Listener(WSListener):
         self.fragments_size = 0
         # The listener itself is the session's scheduler (see __call__): pushes
         # wait while the socket does not drain.
-        send = self._send if server.app.metering is None else self._send_metered
+        send = self._send if server.app.meter is None else self._send_metered
         self.conn = Connection(server.app, server.next_writer_id(), info, send, self, self._hangup)
 
     def __call__(self, fn: Callable[[], Any]) -> None:
@@ -138,7 +138,7 @@ class _Listener(WSListener):
 
     def _send_metered(self, data: bytes) -> None:
         """``_send`` with metrics on (app.metrics()): a push or a late reply, counted."""
-        self.server.app.metering.sent(data)
+        self.server.app.meter.sent(data)
         self._send(data)
 
     def _hangup(self, code: int) -> None:
@@ -171,8 +171,8 @@ class _Listener(WSListener):
         if t is None or t.is_disconnected or self in srv.paused:
             return
         srv.paused[self] = _Paused(time.monotonic())
-        if srv.app.metering is not None:
-            srv.app.metering.pauses += 1
+        if srv.app.meter is not None:
+            srv.app.meter.pauses += 1
         with contextlib.suppress(Exception):
             t.underlying_transport.pause_reading()
         # Again after this turn: the HTTP front end resumes reading once it
@@ -204,8 +204,8 @@ class _Listener(WSListener):
             with contextlib.suppress(Exception):
                 ut.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, srv.recv_buffer)
         srv.live.add(self)
-        if srv.app.metering is not None:
-            srv.app.metering.joins += 1
+        if srv.app.meter is not None:
+            srv.app.meter.joins += 1
         first, close = self.conn.start()
         if first is not None:  # None: restoring a session saved by another process: it comes through _send
             transport.send(_TEXT, first)
@@ -456,28 +456,6 @@ class Server:
                     except BaseException:  # one socket's failure must not cost the others their replies
                         log.exception("session %s: send failed", inbox[i].conn.writer_id)
 
-    def _answer_metered(self) -> None:
-        """:meth:`answer` with metrics on (app.metrics()): each message timed and counted, in-process."""
-        inbox = self.inbox
-        if not inbox:
-            return
-        self.inbox = []
-        observe = self.app.metering.observe
-        clock = time.perf_counter
-        for i in range(0, len(inbox), 2):
-            listener = inbox[i]
-            reply = None
-            if listener.transport is not None:
-                payload = inbox[i + 1]
-                start = clock()
-                try:
-                    reply = listener.conn.receive(payload)
-                except BaseException:
-                    log.exception("session %s: internal error", listener.conn.writer_id)
-                observe(payload, reply, clock() - start)
-            inbox[i + 1] = reply
-        self._send_replies(inbox)
-
     def next_writer_id(self) -> int:
         writer_id: int = self.app.next_writer_id()
         return writer_id
@@ -490,9 +468,6 @@ class Server:
         self.app.bind(loop, self.worker_index, self.workers)
         await self.app.startup()  # the broker, in this worker (after the fork)
         self._hard_limit = max(self.app.max_message_size * _HARD_FRAME_LIMIT_FACTOR, _HARD_FRAME_LIMIT_MIN)
-        if self.app.metering is not None:  # metrics on: the metered answer (off: no call at all)
-            self.app.metering.start(self, loop)
-            self.answer = self._answer_metered  # type: ignore[method-assign]
         # A logger adapter, not a Logger: picows then skips building a child
         # Logger for every connection (about 1 KiB each).
         self._ws_logger = logging.LoggerAdapter(logging.getLogger("picows.server"), {})
@@ -623,8 +598,6 @@ class Server:
                 if t is not None:
                     t.underlying_transport.abort()
         self._server = None
-        if self.app.metering is not None:
-            self.app.metering.stop()
         try:
             await self.app.shutdown()
         except Exception:
@@ -674,8 +647,8 @@ class Server:
         if t is None or t.is_disconnected or t.is_close_frame_sent:
             return
         log.log(level, "session %s: %s; closed (%d %s)", listener.conn.writer_id, why, int(code), reason)  # type: ignore[call-overload]  # an IntEnum at runtime
-        if self.app.metering is not None:
-            self.app.metering.closed(reason)
+        if self.app.meter is not None:
+            self.app.meter.closed(reason)
         t.send_close(code, reason.encode())
         if not reset:
             t.disconnect()
