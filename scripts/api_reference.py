@@ -24,6 +24,7 @@ MODULES = (
     "rweb.forms",
     "rweb.html",
     "rweb.http",
+    "rweb.logs",
     "rweb.signing",
     "rweb.testing",
     "rweb.ui",

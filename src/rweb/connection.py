@@ -129,6 +129,7 @@ class Connection:
         "max_size",
         "meter",
         "nonce",
+        "path",
         "schedule",
         "send",
         "session",
@@ -153,6 +154,7 @@ class Connection:
         self.max_size = app.max_message_size
         self.meter = app.meter  # rweb.meter.Meter while metrics are on, else None
         self.action: str | None = None  # the action of the message being answered (logs, metrics)
+        self.path: str | None = None  # the page's path once mounted (rweb.logs)
         self.session: Session | None = None
         self.conn: Any = None  # the Conn given to the page's setup (kept when user code may use it)
         self.effects: list[Any] | None = None  # asked for by user code, not yet sent
@@ -205,6 +207,7 @@ class Connection:
         app = self.app
         conn = app.make_conn(info, live=True, writer_id=self.writer_id)
         conn.attach(self)
+        self.path = info.path
         if conn.route is None:
             log.info("session %s: no page at %s", self.writer_id, info.path)
             return (ErrorCode.NOT_FOUND, f"no page at {info.path}")

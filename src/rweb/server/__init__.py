@@ -126,13 +126,10 @@ def run_worker(
     _run(_serve(server, ready))
 
 
-def _setup_logging() -> None:
-    root = logging.getLogger()
-    if not root.handlers:
-        logging.basicConfig(
-            level=os.environ.get("RWEB_LOG_LEVEL", "INFO").upper(),
-            format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s",
-        )
+def _setup_logging(log_format: str | None = None) -> None:
+    from ..logs import configure
+
+    configure(log_format)
     # picows logs every connection at INFO: far too much for thousands of sessions.
     pl = logging.getLogger("picows")
     if pl.level == logging.NOTSET:
@@ -166,6 +163,7 @@ def start_rweb(
     drain_refuse: bool = True,
     reload: bool | None = None,
     reload_dirs: Iterable[str | os.PathLike[str]] | None = None,
+    log_format: str | None = None,
 ) -> None:
     """Serve an app at ``http://host:port/`` until stopped.
 
@@ -208,8 +206,12 @@ def start_rweb(
     of the app changes (``*.py``, templates, static files under
     ``reload_dirs``, by default the directory of the ``__main__`` script);
     open pages reconnect by themselves (docs/devx.md).
+
+    ``log_format="json"`` (or ``RWEB_LOG_FORMAT=json``) logs one JSON object
+    per line, with the session, page and action on each line a session causes
+    (:mod:`rweb.logs`, docs/operations.md); unless the app configured logging.
     """
-    _setup_logging()
+    _setup_logging(log_format)
     if _importing_app is not None:
         raise RuntimeError(
             f"rweb run imports {_importing_app} to find its app, and that import called start_rweb(): "
