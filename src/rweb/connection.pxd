@@ -10,7 +10,7 @@ cdef class _Busy:
     cdef public object lost, pending, queue, task
 
 cdef class Connection:
-    cdef public object action, address, app, conn, effects, hangup, last_ref, max_size, nonce, path, schedule, send, snap, state, writer_id
+    cdef public object action, address, app, conn, effects, hangup, last_ref, max_size, nonce, path, schedule, send, snap, state, tracer, writer_id
     cdef public Meter meter
     cdef public Session session
     cdef object _receive(self, object data)

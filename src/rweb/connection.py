@@ -39,6 +39,7 @@ from secrets import token_hex
 from typing import Any
 
 from .client_script import client_version
+from .codec import ERROR_MARK
 from .diff import full
 from .effects import Effect, Navigate
 from .http import Redirect
@@ -91,6 +92,19 @@ _current: Any = None
 _in_task: ContextVar[Any] = ContextVar("rweb_connection", default=None)
 
 
+def _span_attributes(span: Any, connection: Connection, reply: bytes | None) -> None:
+    """A join's or an action's span: the session, the page, the action, the error code if any."""
+    span.set_attribute("rweb.session", str(connection.writer_id))
+    if connection.path is not None:
+        span.set_attribute("rweb.page", connection.path)
+    if connection.action is not None:
+        span.set_attribute("rweb.action", connection.action)
+        span.update_name(f"rweb.action {connection.action}")
+    if reply is not None and ERROR_MARK in reply:
+        code = reply.partition(ERROR_MARK)[2].partition(b'"')[0].decode("utf-8", "replace")
+        span.set_attribute("rweb.error", code)
+
+
 def current() -> tuple[Connection, str | None] | None:
     """``(connection, action)``: the connection whose client message or async handler runs now,
     and the action it answers (``None``: none); found when a log record is made (rweb.logs)."""
@@ -135,6 +149,7 @@ class Connection:
         "session",
         "snap",
         "state",
+        "tracer",
         "writer_id",
     )
 
@@ -153,6 +168,7 @@ class Connection:
         self.schedule = schedule
         self.max_size = app.max_message_size
         self.meter = app.meter  # rweb.meter.Meter while metrics are on, else None
+        self.tracer = app.tracer  # an OpenTelemetry tracer after app.tracing(), else None
         self.action: str | None = None  # the action of the message being answered (logs, metrics)
         self.path: str | None = None  # the page's path once mounted (rweb.logs)
         self.session: Session | None = None
@@ -299,7 +315,12 @@ class Connection:
         1000; it failed: 1011; see rweb.transport).
         """
         redirected = self.redirecting()
-        msg, ok = self.open()
+        if self.tracer is None:
+            msg, ok = self.open()
+        else:
+            with self.tracer.start_as_current_span("rweb.join") as span:
+                msg, ok = self.open()
+                _span_attributes(span, self, msg)
         return msg, None if ok else closing_code(redirected)
 
     def ended(self, code: int | None) -> None:
@@ -616,7 +637,12 @@ class Connection:
                 return self._receive(data)
             # Through the typed attribute (not a local): compiled, these are C calls (connection.pxd).
             self.meter.begin()
-            reply = self._receive(data)
+            if self.tracer is None:
+                reply = self._receive(data)
+            else:  # app.tracing(): an OpenTelemetry span per message (tracing turns the meter on)
+                with self.tracer.start_as_current_span("rweb.action") as span:
+                    reply = self._receive(data)
+                    _span_attributes(span, self, reply)
             self.meter.end(self.action, reply)
             return reply
         finally:

@@ -46,6 +46,7 @@ __all__ = [
     "loopback_direct",
     "multiprocess_dir",
     "process_dead",
+    "route_label",
 ]
 
 METRICS_PATH = "/_rweb/metrics"
@@ -76,6 +77,27 @@ def _add(child: Any, seconds: float, buckets: list[int]) -> None:
             child._buckets[i].inc(n)  # noqa: SLF001
 
 
+def route_label(request: Request) -> str:
+    """A request's route, as metrics and traces name it: the matched route's pattern; rweb's own
+    endpoints and static directories by their path or prefix; anything else one label, so that
+    a client cannot grow the set."""
+    route = request.route
+    if route is not None:
+        return str(route.path)
+    path = request.path
+    app = request.app
+    if app is not None:
+        metering = app.metering
+        if path in (metering.path if metering is not None else None, app.live_path, app.ready_path):
+            return path
+        for prefix in app.static:
+            if path == prefix or path.startswith(prefix + "/"):
+                return f"{prefix}/*"
+    if path.startswith("/_rweb/"):
+        return "/_rweb/*"  # the client script, assets, the cookie endpoint
+    return UNMATCHED
+
+
 class Metrics:
     """The metrics of one app in one process: its :class:`~rweb.meter.Meter` (what sessions and
     transports count), what it counted since this process started, and the exporters."""
@@ -104,23 +126,7 @@ class Metrics:
 
     def answered(self, request: Request, status: int) -> None:
         """An HTTP response the app made (``App._outgoing``), by route pattern (bounded) and status."""
-        route = request.route
-        self.meter.answered(route.path if route is not None else self._unrouted(request), status)
-
-    def _unrouted(self, request: Request) -> str:
-        """The label of a request no route matched: rweb's own endpoints and static directories by
-        their path or prefix, everything else one label (a client cannot grow the set)."""
-        path = request.path
-        app = request.app
-        if app is not None:
-            if path in (self.path, app.live_path, app.ready_path):
-                return path
-            for prefix in app.static:
-                if path == prefix or path.startswith(prefix + "/"):
-                    return f"{prefix}/*"
-        if path.startswith("/_rweb/"):
-            return "/_rweb/*"  # the client script, assets, the cookie endpoint
-        return UNMATCHED
+        self.meter.answered(route_label(request), status)
 
     # -- publishing ----------------------------------------------------------------------------
 

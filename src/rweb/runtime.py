@@ -55,6 +55,7 @@ class Runtime(Protocol):
     resume_grace: float
     slow_callback: float
     snapshots: Any  # rweb.snapshot.Snapshots, or None without a snapshot store
+    tracer: Any  # an OpenTelemetry tracer after App.tracing(), else None
     fanout: Callable[..., None]  # call_soon for renders shared between sessions (rweb.render.SharedRender)
     meter: Any  # rweb.meter.Meter while metrics are on (app.metrics()), else None
 
