@@ -264,3 +264,25 @@ def test_two_workers_count_together_whichever_answers_the_scrape(tmp_path: Path,
             assert value(samples, "rweb_actions_total", action="inc") == clicks_total
             assert value(samples, "rweb_messages_out_total") == clicks_total
             assert 1 <= value(samples, "rweb_action_seconds_count", action="inc") <= clicks_total
+
+
+def test_upload_bytes_are_counted() -> None:
+    """The upload frames' bytes, counted where the connection takes them (rweb_upload_bytes)."""
+    from rweb.html import form
+    from rweb.testing import Client
+
+    app = App("uploads")
+
+    @app.page("/")
+    def page(writer_id: Any, conn: Any) -> Any:
+        up = conn.allow_upload("doc", accept=(".txt",), max_size=1 << 20)
+        return (lambda: div(form(up.input(), button("Save"), data_onsubmit="save"))), {"save": lambda p: None}
+
+    app.metrics()
+    assert app.meter is not None and app.meter.upload_bytes == 0
+    client = Client(app, "/")
+    content = b"x" * 70_000
+    reply = client.upload("doc", [("a.txt", content, "text/plain")], chunk=32_000)
+    assert "e" not in reply, reply
+    # Three frames: each a 5-byte header (kind, file id) and its chunk.
+    assert app.meter.upload_bytes == len(content) + 3 * 5

@@ -870,6 +870,8 @@ class Connection:
                 return self.too_large(len(data))
             ours, error = conn.uploads.receive(data)
             if ours:
+                if self.meter is not None:
+                    self.meter.uploaded(len(data))  # the frame's bytes: chunk headers included
                 if error is not None:  # the file failed: the page shows it, the browser hears why
                     patches, _ = self.session.call(_nothing)
                     self._push(patches, error)

@@ -341,6 +341,9 @@ class Snapshots:
         self.store.store(entry.key, blob, entry.ttl)
         entry.final = final
         self.saved += 1
+        meter = self.app.meter
+        if meter is not None:
+            meter.saved(len(blob))
 
     def _read(self, entry: Entry) -> list[Any] | None:
         """Encode the entry's objects, subscribing it to everything read."""
