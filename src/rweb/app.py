@@ -41,6 +41,16 @@ from .client_script import CLIENT_PREFIX, client_response
 from .clock import SYSTEM_CLOCK, Clock
 from .compression import compress_response
 from .effects import Cookie, Event, Focus, Navigate, Reset, RunJs
+from .flash import (
+    Flash,
+    Flashes,
+    dump,
+    live_scheme,
+    load,
+    response_cookie,
+    set_cookie,
+    with_dismiss,
+)
 from .health import LIVE_PATH, READY_PATH, check_path, health_response
 from .http import (
     Headers,
@@ -108,13 +118,16 @@ class Conn:
 
     Ask (in the setup or later, in a handler): :meth:`set_cookie`,
     :meth:`clear_cookie`, :meth:`navigate`, :meth:`patch`, :meth:`redirect`,
-    :meth:`reset`, :meth:`focus`; register :meth:`on_close` and
+    :meth:`reset`, :meth:`focus`, :meth:`flash`; register :meth:`on_close` and
     :meth:`on_params` callbacks.
     """
 
     __slots__ = (
         "_closers",
         "_connection",
+        "_flash_armed",
+        "_flash_in",
+        "_flashes",
         "_params_hook",
         "_response_cookies",
         "_uploads",
@@ -157,6 +170,11 @@ class Conn:
         self._closers: list[Callable[[], Any]] | None = None
         self._params_hook: Callable[..., Any] | None = None
         self._uploads: Any = None  # rweb.upload.Uploads, once the page allows an upload
+        # Flash messages handed to this page (a redirect's cookie, the join, a live navigation),
+        # the page's own (made when first asked for), and whether its session answers their dismissal.
+        self._flash_in: tuple[Flash, ...] = load(app.signer, info.flash) if info.flash else ()
+        self._flashes: Flashes | None = None
+        self._flash_armed = False
 
     # -- the live connection (rweb.connection; rweb.runtime.LiveConn) --------
 
@@ -230,6 +248,62 @@ class Conn:
             # Effect URLs are within the app: the browser puts its root path in front.
             self._connection.effect(Cookie(COOKIE_PATH, token))
 
+    # -- flash messages (rweb.flash, docs/flash.md) ---------------------------
+
+    def flash(self, kind: str, message: str) -> None:
+        """Show ``message`` to the visitor where the page places its flash region (``ui.flash(conn)``,
+        ``ui.shell(..., flash=conn)``, or :func:`rweb.flash.flash_group`).
+
+        ``kind``: ``info``, ``success``, ``warning`` or ``error`` (announced at
+        once).  The message goes on to the next page once: a live navigation's,
+        or the one :meth:`redirect` (or a ``Redirect`` from the setup) loads.
+        """
+        self.flashes.add(kind, message)
+        connection = self._connection
+        session = connection.session if connection is not None else None
+        if session is not None and not self._flash_armed:  # set up already: it answers dismissals from now on
+            self._flash_armed = True
+            if session.handlers is not None:
+                session.handlers = with_dismiss(session.handlers, self.flashes)
+            else:
+                session.on_action = with_dismiss(session.on_action, self.flashes)
+
+    @property
+    def flashes(self) -> Flashes:
+        """This page's flash messages (:class:`rweb.flash.Flashes`): what the flash region shows."""
+        flashes = self._flashes
+        if flashes is None:
+            flashes = self._flashes = Flashes(self._flash_in)
+        return flashes
+
+    def flash_carried(self, *, shown: bool = True) -> list[Flash]:
+        """The messages that go on to the next page: those set on this one (all of them if it was never ``shown``)."""
+        if self._flashes is not None:
+            return self._flashes.carry(shown=shown)
+        return [] if shown else list(self._flash_in)
+
+    def flash_handed(self) -> list[Flash]:
+        """The messages handed to this page (a redirect's cookie, the join, a live navigation), still shown."""
+        return self._flashes.handed() if self._flashes is not None else list(self._flash_in)
+
+    def flash_token(self) -> str | None:
+        """:meth:`flash_carried`, signed for the page a live navigation shows next; None when there are none."""
+        carried = self.flash_carried()
+        return dump(self.app.signer, carried) if carried else None
+
+    def keep_flash(self, *, shown: bool = True) -> None:
+        """The browser is sent to another page by a load: the messages that go on ride in its flash cookie."""
+        carried = self.flash_carried(shown=shown)
+        if carried:
+            self._cookie(set_cookie(self.app.signer, carried, live_scheme(self.headers)))
+
+    def dismissing(self, on_action: Any) -> Any:
+        """``on_action``, answering the flash region's dismissals too when the page has messages to show."""
+        if self._flash_armed or not (self._flash_in or (self._flashes is not None and self._flashes)):
+            return on_action
+        self._flash_armed = True
+        return with_dismiss(on_action, self.flashes)
+
     # -- navigation ----------------------------------------------------------
 
     def navigate(self, url: str, *, replace: bool = False) -> None:
@@ -248,6 +322,7 @@ class Conn:
         check_redirect(url, self.app.allowed_redirect_hosts, external=external)
         if self._connection is None:
             raise Redirect(url, external=True)
+        self.keep_flash()
         self._connection.effect(Navigate(url, "load"))
 
     def _nav(self, url: str, mode: Literal["push", "replace"]) -> None:
@@ -1206,6 +1281,8 @@ class App:
                 check_redirect(exc.url, self.allowed_redirect_hosts, external=exc.external)
             except UnsafeRedirect as unsafe:
                 raise SetupError(f"session_setup raised Redirect: {unsafe}") from unsafe
+            if conn.live:  # the page was never shown: its messages, and those handed to it, go on
+                conn.keep_flash(shown=False)
             raise
         except BaseException as exc:  # KeyboardInterrupt, SystemExit... from user code fail this setup only
             # Logged by the caller; the browser only ever sees "setup_error".
@@ -1217,6 +1294,8 @@ class App:
             raise SetupError("render_page returned by session_setup is not callable")
         if not (callable(on_action) or isinstance(on_action, Mapping)):
             raise SetupError("on_action must be callable or a mapping of action -> handler")
+        if conn.live:
+            on_action = conn.dismissing(on_action)
         return render_page, on_action
 
     def session(
@@ -1363,6 +1442,10 @@ class App:
         request.close()
         if request.csrf_id is not None:
             cookie = csrf_cookie(request)
+            if cookie is not None:
+                response.headers.append(("Set-Cookie", cookie))
+        if request.flashes is not None:
+            cookie = response_cookie(request)
             if cookie is not None:
                 response.headers.append(("Set-Cookie", cookie))
         if response.compress and self.compress:

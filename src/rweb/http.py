@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl, quote
 import orjson
 
 from . import security
+from .flash import Flash, checked_flash
 from .formdata import parse_multipart
 from .html import input_
 from .http_base import (
@@ -85,6 +86,7 @@ class Request:
         "body",
         "client",
         "csrf_id",
+        "flashes",
         "headers",
         "method",
         "path",
@@ -121,6 +123,7 @@ class Request:
         self._cookies: dict[str, str] | None = None
         self._form: QueryParams | None = None
         self.csrf_id: str | None = None  # a CSRF id made by csrf_token(), set on the response
+        self.flashes: list[Flash] | None = None  # flash messages for the next page (flash()), set on the response
 
     @property
     def query(self) -> QueryParams:
@@ -200,6 +203,24 @@ class Request:
     def csrf_input(self) -> Any:
         """``<input type="hidden" name="_csrf" value="...">`` with :meth:`csrf_token`, for a form."""
         return input_(type="hidden", name=security.CSRF_FIELD, value=self.csrf_token())
+
+    def flash(self, kind: str, message: str) -> None:
+        """Show ``message`` on the next page the browser is shown: the one a ``RedirectResponse`` leads to.
+
+        ``kind``: ``info``, ``success``, ``warning`` or ``error``.  The message
+        rides in a signed cookie on this response (whatever it is), which that
+        page reads and deletes (rweb.flash, docs/flash.md)::
+
+            @app.post("/login")
+            def login(request):
+                ...
+                request.flash("info", "Signed in")
+                return RedirectResponse("/")
+        """
+        flash = checked_flash(kind, message)
+        if self.flashes is None:
+            self.flashes = []
+        self.flashes.append(flash)
 
     def require_csrf(self) -> None:
         """Raise :class:`HTTPError` 403 unless the request carries a valid :meth:`csrf_token`."""
