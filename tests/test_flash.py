@@ -192,7 +192,7 @@ def test_request_flash_refuses_unknown_kinds() -> None:
         request.flash("danger", "no such kind")
     with pytest.raises(TypeError):
         request.flash("info", 3)  # type: ignore[arg-type]
-    assert request.flashes is None
+    assert request.flash_out is None
 
 
 # -- a live session's flash ------------------------------------------------------------------
@@ -291,3 +291,34 @@ def test_the_cookie_names_and_the_kits_region() -> None:
     out = to_html(div(ui.flash(flashes)))
     assert 'role="alert"' in out and 'role="status"' in out and 'data-hook="UiToasts"' in out
     assert "ui-toast-danger" in out and 'aria-label="Dismiss: Nope"' in out
+
+
+def test_a_plain_page_takes_its_flash_and_its_response_deletes_the_cookie() -> None:
+    app = App("x", secret_key=SECRET)
+
+    @app.post("/logout")
+    def logout(request: Request) -> RedirectResponse:
+        request.flash("info", "Signed out")
+        return RedirectResponse("/login")
+
+    @app.get("/login")
+    def login_page(request: Request) -> str:
+        shown = [f.message for f in request.take_flash()]
+        if request.query.get("again"):
+            request.flash("warning", "Try again")
+        return ", ".join(shown) or "none"
+
+    @app.get("/about")
+    def about(request: Request) -> str:
+        return "about"
+
+    tc = TestClient(app)
+    tc.post("/logout")
+    assert tc.get("/about").text == "about" and "rweb_flash" in tc.cookies  # not taken: it waits
+    assert tc.get("/login").text == "Signed out"
+    assert "rweb_flash" not in tc.cookies
+    assert tc.get("/login").text == "none"
+    # Taken, and a new one flashed: only the new one goes on.
+    tc.post("/logout")
+    assert tc.get("/login?again=1").text == "Signed out"
+    assert tc.get("/login").text == "Try again"

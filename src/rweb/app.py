@@ -1444,7 +1444,7 @@ class App:
             cookie = csrf_cookie(request)
             if cookie is not None:
                 response.headers.append(("Set-Cookie", cookie))
-        if request.flashes is not None:
+        if request.flash_out is not None or request.flash_taken:
             cookie = response_cookie(request)
             if cookie is not None:
                 response.headers.append(("Set-Cookie", cookie))

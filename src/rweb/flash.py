@@ -137,13 +137,19 @@ def flash_cookie(cookies: Mapping[str, str], scheme: str) -> tuple[str | None, s
 
 
 def response_cookie(request: Any) -> str | None:
-    """The ``Set-Cookie`` for the messages a plain handler flashed (``request.flash``), those the
-    request's cookie still carries before them; None when it flashed none."""
-    added = request.flashes
-    if not added:
+    """The ``Set-Cookie`` a plain handler's response gets: the messages it flashed (``request.flash``)
+    after those the request's cookie brought, unless it took them (``request.take_flash``: then the
+    cookie goes, if nothing new replaces it); None when it did neither."""
+    added = request.flash_out or []
+    token, deletion = flash_cookie(request.cookies, request.scheme)
+    if request.flash_taken:
+        if not added:
+            return deletion
+        before: tuple[Flash, ...] = ()
+    elif not added:
         return None
-    token, _ = flash_cookie(request.cookies, request.scheme)
-    before = load(request.app.signer, token)
+    else:
+        before = load(request.app.signer, token)
     return set_cookie(request.app.signer, [*before, *added], request.scheme)
 
 
