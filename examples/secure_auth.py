@@ -71,6 +71,7 @@ from urllib.parse import urlsplit
 
 import rweb
 from rweb import App, Conn, HTMLResponse, HTTPError, Redirect, RedirectResponse, Request, reactive
+from rweb.flash import flash_group
 from rweb.html import (
     a,
     body,
@@ -94,7 +95,6 @@ from rweb.html import (
     title,
     to_html,
 )
-from rweb.flash import flash_group
 from rweb.html import main as main_
 from rweb.signing import BadSignature, Signer
 
