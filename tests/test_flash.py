@@ -322,3 +322,14 @@ def test_a_plain_page_takes_its_flash_and_its_response_deletes_the_cookie() -> N
     tc.post("/logout")
     assert tc.get("/login?again=1").text == "Signed out"
     assert tc.get("/login").text == "Try again"
+
+
+def test_over_https_a_live_redirect_sets_the_host_prefixed_cookie() -> None:
+    tc = TestClient(make_app(), "https://app.example")
+    page = tc.page("/home")
+    page.click("#leave")
+    assert page.redirected_to == "/other"
+    stored = tc.cookies.attributes("__Host-rweb_flash")
+    assert stored is not None and stored.secure and stored.httponly and stored.path == "/"
+    assert "rweb_flash" not in tc.cookies
+    assert shown(tc.page("/other")) == ["Loaded anew"]
