@@ -333,3 +333,16 @@ def test_over_https_a_live_redirect_sets_the_host_prefixed_cookie() -> None:
     assert stored is not None and stored.secure and stored.httponly and stored.path == "/"
     assert "rweb_flash" not in tc.cookies
     assert shown(tc.page("/other")) == ["Loaded anew"]
+
+
+def test_over_https_only_the_host_prefixed_cookie_is_read() -> None:
+    app = make_app()
+    token = dump(app.signer, [Flash("info", "From a sibling subdomain")])
+    tc = TestClient(app, "https://app.example", cookies={"rweb_flash": token})
+    assert "From a sibling subdomain" not in tc.get("/home").text
+    # Over http (an app behind a proxy it does not trust), the live session's __Host- one is read too.
+    tc = TestClient(app, cookies={"__Host-rweb_flash": token})
+    r = tc.get("/home")
+    assert "From a sibling subdomain" in r.text
+    deletion = r.cookie("__Host-rweb_flash")
+    assert deletion is not None and deletion.max_age == 0 and deletion.secure and deletion.path == "/"

@@ -124,14 +124,16 @@ def flash_cookie(cookies: Mapping[str, str], scheme: str) -> tuple[str | None, s
     """A request's flash cookie (its token, unchecked: :func:`load` checks it) and the ``Set-Cookie``
     that deletes it; ``(None, None)`` without one.
 
-    Both names are looked at: a page served as http behind a proxy that the app
-    does not trust may have set the https one from its live session (whose
-    scheme comes from the page's ``Origin``).
+    Over https only ``__Host-rweb_flash`` is read (a sibling subdomain can set
+    ``rweb_flash``).  Over http ``__Host-rweb_flash`` too, after ``rweb_flash``:
+    a live session sets it when its page's ``Origin`` is https, which an app
+    behind a proxy it does not trust sees as http.
     """
-    for name in (flash_cookie_name(scheme), flash_cookie_name("http" if scheme == "https" else "https")):
+    names = (flash_cookie_name("https"),) if scheme == "https" else (flash_cookie_name("http"), flash_cookie_name("https"))
+    for name in names:
         token = cookies.get(name)
         if token is not None:
-            secure = name.startswith("__Host-") or scheme == "https"
+            secure = name.startswith("__Host-")
             return token, format_cookie_deletion(name, secure=secure, httponly=True, samesite="lax")
     return None, None
 
