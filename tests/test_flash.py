@@ -346,3 +346,27 @@ def test_over_https_only_the_host_prefixed_cookie_is_read() -> None:
     assert "From a sibling subdomain" in r.text
     deletion = r.cookie("__Host-rweb_flash")
     assert deletion is not None and deletion.max_age == 0 and deletion.secure and deletion.path == "/"
+
+
+def test_a_live_join_refused_by_the_guard_carries_its_flash_and_the_setups_cookies() -> None:
+    app = App("x", secret_key=SECRET)
+
+    def guard(conn: Conn) -> None:
+        conn.flash("error", "Sign in first")
+        conn.set_cookie("next", "private")  # lost before: the refusal sent only its load
+        raise Redirect("/")
+
+    @app.page("/private", auth=guard)
+    def private(writer_id: Any, conn: Conn) -> Any:
+        return (lambda: div("secret")), {}
+
+    @app.page("/")
+    def home(writer_id: Any, conn: Conn) -> Any:
+        return (lambda: div(flash_group(conn))), {}
+
+    tc = TestClient(app)
+    live = tc.live("/private")
+    assert not live.ok and live.redirected_to == "/"
+    assert [kind for kind, _ in live.effects] == ["cookie", "cookie", "nav"]
+    assert tc.cookies.get("next") == "private"
+    assert shown(Page(tc.live("/"))) == ["Sign in first"]
