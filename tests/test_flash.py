@@ -370,3 +370,29 @@ def test_a_live_join_refused_by_the_guard_carries_its_flash_and_the_setups_cooki
     assert [kind for kind, _ in live.effects] == ["cookie", "cookie", "nav"]
     assert tc.cookies.get("next") == "private"
     assert shown(Page(tc.live("/"))) == ["Sign in first"]
+
+
+def test_under_asgi_at_a_sub_path_the_flash_survives_the_redirect() -> None:
+    import asyncio
+
+    import httpx
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    import rweb
+
+    outer = Starlette(routes=[Mount("/shop", app=rweb.asgi(make_app()))])
+
+    async def visit() -> None:
+        transport = httpx.ASGITransport(app=outer)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            r = await http.post("/shop/login")
+            assert r.status_code == 303
+            assert "Path=/;" in r.headers["set-cookie"]  # the whole site: the page may be anywhere under it
+            page = await http.get("/shop/home")
+            assert "Signed in" in page.text and META.search(page.text) is not None
+            assert '<meta name="rweb-socket" content="/shop/ws">' in page.text
+            assert "rweb_flash" not in http.cookies
+            assert "Signed in" not in (await http.get("/shop/home")).text
+
+    asyncio.run(visit())
