@@ -167,3 +167,14 @@ def test_a_flash_survives_a_live_navigation_and_a_reload_shows_none(pw_open: Cal
     page.goto(live.url("/home"))
     live.wait_connected()
     assert flash_texts(live) == []
+
+
+def test_a_new_session_after_the_socket_drops_does_not_show_the_flash_again(pw_open: Callable[..., LiveApp]) -> None:
+    live = log_in(pw_open)
+    page = live.page
+    assert flash_texts(live) == ["Signed in as ann"]
+    page.evaluate("window.__connects = 0; addEventListener('rweb:connected', () => window.__connects++)")
+    page.evaluate("window.rweb._socket.close()")  # a close, not a loss: the session ends, a new one joins
+    page.wait_for_function("window.__connects === 1 && window.rweb.connected", timeout=PW_TIMEOUT_MS)
+    # The join carried the messages once (the page's first join): this one starts without them.
+    assert flash_texts(live) == []
