@@ -396,3 +396,17 @@ def test_under_asgi_at_a_sub_path_the_flash_survives_the_redirect() -> None:
             assert "Signed in" not in (await http.get("/shop/home")).text
 
     asyncio.run(visit())
+
+
+def test_a_handler_that_raises_redirect_keeps_its_flash() -> None:
+    app = make_app()
+
+    @app.post("/bye")
+    def bye(request: Request) -> None:
+        request.flash("info", "Bye")
+        raise Redirect("/home")
+
+    tc = TestClient(app)
+    r = tc.post("/bye")
+    assert r.status == 303 and r.cookie("rweb_flash") is not None
+    assert shown(tc.page("/home")) == ["Bye"]

@@ -41,16 +41,7 @@ from .client_script import CLIENT_PREFIX, client_response
 from .clock import SYSTEM_CLOCK, Clock
 from .compression import compress_response
 from .effects import Cookie, Event, Focus, Navigate, Reset, RunJs
-from .flash import (
-    Flash,
-    Flashes,
-    dump,
-    live_scheme,
-    load,
-    response_cookie,
-    set_cookie,
-    with_dismiss,
-)
+from .flash import Flashes, PageFlash, live_scheme, response_cookie
 from .health import LIVE_PATH, READY_PATH, check_path, health_response
 from .http import (
     Headers,
@@ -125,9 +116,6 @@ class Conn:
     __slots__ = (
         "_closers",
         "_connection",
-        "_flash_armed",
-        "_flash_in",
-        "_flashes",
         "_params_hook",
         "_response_cookies",
         "_uploads",
@@ -136,6 +124,7 @@ class Conn:
         "cookies",
         "headers",
         "live",
+        "page_flash",
         "params",
         "path",
         "query",
@@ -170,11 +159,8 @@ class Conn:
         self._closers: list[Callable[[], Any]] | None = None
         self._params_hook: Callable[..., Any] | None = None
         self._uploads: Any = None  # rweb.upload.Uploads, once the page allows an upload
-        # Flash messages handed to this page (a redirect's cookie, the join, a live navigation),
-        # the page's own (made when first asked for), and whether its session answers their dismissal.
-        self._flash_in: tuple[Flash, ...] = load(app.signer, info.flash) if info.flash else ()
-        self._flashes: Flashes | None = None
-        self._flash_armed = False
+        # The flash messages handed to this page (a redirect's cookie, the join, a live navigation) and its own.
+        self.page_flash = PageFlash(app.signer, info.flash)
 
     # -- the live connection (rweb.connection; rweb.runtime.LiveConn) --------
 
@@ -258,51 +244,27 @@ class Conn:
         once).  The message goes on to the next page once: a live navigation's,
         or the one :meth:`redirect` (or a ``Redirect`` from the setup) loads.
         """
-        self.flashes.add(kind, message)
+        self.page_flash.flashes.add(kind, message)
         connection = self._connection
         session = connection.session if connection is not None else None
-        if session is not None and not self._flash_armed:  # set up already: it answers dismissals from now on
-            self._flash_armed = True
-            if session.handlers is not None:
-                session.handlers = with_dismiss(session.handlers, self.flashes)
-            else:
-                session.on_action = with_dismiss(session.on_action, self.flashes)
+        if session is not None:  # set up already: it answers the dismissals from now on
+            self.page_flash.arm(session)
 
     @property
     def flashes(self) -> Flashes:
         """This page's flash messages (:class:`rweb.flash.Flashes`): what the flash region shows."""
-        flashes = self._flashes
-        if flashes is None:
-            flashes = self._flashes = Flashes(self._flash_in)
-        return flashes
-
-    def flash_carried(self, *, shown: bool = True) -> list[Flash]:
-        """The messages that go on to the next page: those set on this one (all of them if it was never ``shown``)."""
-        if self._flashes is not None:
-            return self._flashes.carry(shown=shown)
-        return [] if shown else list(self._flash_in)
-
-    def flash_handed(self) -> list[Flash]:
-        """The messages handed to this page (a redirect's cookie, the join, a live navigation), still shown."""
-        return self._flashes.handed() if self._flashes is not None else list(self._flash_in)
+        return self.page_flash.flashes
 
     def flash_token(self) -> str | None:
-        """:meth:`flash_carried`, signed for the page a live navigation shows next; None when there are none."""
-        carried = self.flash_carried()
-        return dump(self.app.signer, carried) if carried else None
+        """The messages that go on to the page a live navigation shows next, signed; None when there are none."""
+        return self.page_flash.token()
 
     def keep_flash(self, *, shown: bool = True) -> None:
-        """The browser is sent to another page by a load: the messages that go on ride in its flash cookie."""
-        carried = self.flash_carried(shown=shown)
-        if carried:
-            self._cookie(set_cookie(self.app.signer, carried, live_scheme(self.headers)))
-
-    def dismissing(self, on_action: Any) -> Any:
-        """``on_action``, answering the flash region's dismissals too when the page has messages to show."""
-        if self._flash_armed or not (self._flash_in or (self._flashes is not None and self._flashes)):
-            return on_action
-        self._flash_armed = True
-        return with_dismiss(on_action, self.flashes)
+        """The browser is sent to another page by a load: the messages that go on ride in the flash cookie
+        (:meth:`redirect` does it; ``shown=False``: the page was never shown, those handed to it go on too)."""
+        cookie = self.page_flash.cookie(live_scheme(self.headers), shown=shown)
+        if cookie is not None:
+            self._cookie(cookie)
 
     # -- navigation ----------------------------------------------------------
 
@@ -1295,7 +1257,7 @@ class App:
         if not (callable(on_action) or isinstance(on_action, Mapping)):
             raise SetupError("on_action must be callable or a mapping of action -> handler")
         if conn.live:
-            on_action = conn.dismissing(on_action)
+            on_action = conn.page_flash.dismissing(on_action)
         return render_page, on_action
 
     def session(

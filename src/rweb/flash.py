@@ -41,6 +41,7 @@ __all__ = [
     "FLASH_MAX_AGE",
     "Flash",
     "Flashes",
+    "PageFlash",
     "flash_cookie",
     "flash_cookie_name",
     "flash_group",
@@ -225,6 +226,69 @@ class Flashes:
     def __bool__(self) -> bool:
         with untracked():  # asked outside renders: no render subscribes here
             return len(self.items) > 0
+
+
+class PageFlash:
+    """A page's flash messages on their way (``conn.page_flash``): those handed to it (a redirect's
+    cookie, the join, a live navigation), its own (:attr:`flashes`, made when first asked for),
+    what goes on to the next page, and whether its session answers their dismissal."""
+
+    __slots__ = ("_flashes", "armed", "handed_in", "signer")
+
+    def __init__(self, signer: Signer, token: str | None = None) -> None:
+        self.signer = signer
+        self.handed_in: tuple[Flash, ...] = load(signer, token) if token else ()
+        self._flashes: Flashes | None = None
+        self.armed = False  # the session answers DISMISS_ACTION
+
+    @property
+    def flashes(self) -> Flashes:
+        """The page's messages: the region shows them."""
+        flashes = self._flashes
+        if flashes is None:
+            flashes = self._flashes = Flashes(self.handed_in)
+        return flashes
+
+    def showing(self) -> bool:
+        """Has the page messages to show?"""
+        return bool(self.handed_in) if self._flashes is None else bool(self._flashes)
+
+    def carried(self, *, shown: bool = True) -> list[Flash]:
+        """What goes on to the next page: the messages set on this one (all of them if it was never ``shown``)."""
+        if self._flashes is not None:
+            return self._flashes.carry(shown=shown)
+        return [] if shown else list(self.handed_in)
+
+    def handed(self) -> list[Flash]:
+        """The messages handed to this page, still shown."""
+        return self._flashes.handed() if self._flashes is not None else list(self.handed_in)
+
+    def token(self) -> str | None:
+        """:meth:`carried`, signed (the next page's ``ConnectionInfo.flash``); None when there are none."""
+        carried = self.carried()
+        return dump(self.signer, carried) if carried else None
+
+    def cookie(self, scheme: str, *, shown: bool = True) -> str | None:
+        """The ``Set-Cookie`` that carries :meth:`carried` through a redirect; None when there are none."""
+        carried = self.carried(shown=shown)
+        return set_cookie(self.signer, carried, scheme) if carried else None
+
+    def dismissing(self, on_action: Any) -> Any:
+        """A page's ``on_action``, answering :data:`DISMISS_ACTION` too when it has messages to show."""
+        if self.armed or not self.showing():
+            return on_action
+        self.armed = True
+        return with_dismiss(on_action, self.flashes)
+
+    def arm(self, session: Any) -> None:
+        """From now on the page's running ``session`` (rweb.session.Session) answers :data:`DISMISS_ACTION`."""
+        if self.armed:
+            return
+        self.armed = True
+        if session.handlers is not None:
+            session.handlers = with_dismiss(session.handlers, self.flashes)
+        else:
+            session.on_action = with_dismiss(session.on_action, self.flashes)
 
 
 def with_dismiss(on_action: Any, flashes: Flashes) -> Any:

@@ -8,7 +8,7 @@ from typing import Any
 
 from .assets import head_links, head_scripts
 from .client_script import client_url
-from .flash import dump, flash_cookie, set_cookie
+from .flash import dump, flash_cookie
 from .html import escape
 from .http import HTTPError, Request, Response, error_response
 from .protocol import assemble
@@ -74,9 +74,9 @@ def page_response(app: Any, request: Request, route: Route, params: dict[str, An
         response: Response = RedirectResponse(_rooted(exc.url, root_path), external=exc.external)
         for c in conn.response_cookies:
             response.headers.append(("Set-Cookie", c))
-        carried = conn.flash_carried(shown=False)
-        if carried:
-            response.headers.append(("Set-Cookie", set_cookie(app.signer, carried, request.scheme)))
+        cookie = conn.page_flash.cookie(request.scheme, shown=False)  # the page was never shown
+        if cookie is not None:
+            response.headers.append(("Set-Cookie", cookie))
         return response
     except SetupError as exc:
         if isinstance(exc.__cause__, HTTPError):  # the setup refused the request: its status, no log line
@@ -99,7 +99,7 @@ def page_response(app: Any, request: Request, route: Route, params: dict[str, An
         finally:
             session.close()
     # The messages the cookie brought go on to the live session (its setup makes the page's own again).
-    handed = conn.flash_handed() if status == 200 and flash_in else None
+    handed = conn.page_flash.handed() if status == 200 and flash_in else None
     html = page_html(app, route.title or app.title, body, root_path, dump(app.signer, handed) if handed else None)
     response = Response(
         html,
