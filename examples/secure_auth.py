@@ -23,7 +23,8 @@ What it shows, and why each piece is there:
   On success: a signed session cookie (``rweb.signing.Signer``; the value is
   the user name and an expiry time, signed so that it cannot be altered or
   forged; ``HttpOnly``, ``Secure``, ``SameSite=Lax``, ``Max-Age``) and a 303
-  to ``/``.
+  to ``/``, with a flash message (``request.flash("success", "Signed in")``)
+  that the page there shows once (docs/flash.md).
 - ``GET /`` and ``GET /account``: reactive pages guarded by ``signed_in``
   (``@app.page(path, auth=signed_in)``, declared once per page), which refuses
   a visitor without a valid cookie with ``raise rweb.Redirect("/login")`` on
@@ -70,6 +71,7 @@ from urllib.parse import urlsplit
 
 import rweb
 from rweb import App, Conn, HTMLResponse, HTTPError, Redirect, RedirectResponse, Request, reactive
+from rweb.flash import flash_group
 from rweb.html import (
     a,
     body,
@@ -321,7 +323,7 @@ def make_app(
             raise Redirect("/login")
         return session
 
-    def chrome(session: SignedIn, *content: Any) -> Any:
+    def chrome(conn: Conn, session: SignedIn, *content: Any) -> Any:
         return div(
             header(
                 nav(
@@ -330,6 +332,7 @@ def make_app(
                 ),
                 p("Signed in as ", strong(session.user, id="user")),
             ),
+            flash_group(conn),  # "Signed in", once, after the login's redirect
             *content,
             form(button("Sign out", type="submit"), method="post", action="/auth/logout"),
         )
@@ -348,6 +351,7 @@ def make_app(
 
         def render() -> Any:
             return chrome(
+                conn,
                 session,
                 h1("Hello, ", session.user),
                 component("count", lambda: p("Clicks: ", span(counter.value, id="count"))),
@@ -368,7 +372,7 @@ def make_app(
         until = datetime.fromtimestamp(session.expires, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
         def render() -> Any:
-            return chrome(session, h1("Account"), p("This sign-in lasts until ", until, "."))
+            return chrome(conn, session, h1("Account"), p("This sign-in lasts until ", until, "."))
 
         return render, {}
 
@@ -388,6 +392,7 @@ def make_app(
             # No user name in the log: people type their password there by mistake.
             log.info("failed sign-in from %s", request.client or "?")
             return login_page(LOGIN_ERROR, 401)
+        request.flash("success", "Signed in")
         response = RedirectResponse("/", 303, {"Cache-Control": "no-store"})
         response.set_cookie(
             SESSION_COOKIE,

@@ -21,6 +21,7 @@ MODULES = (
     "rweb",
     "rweb.assets",
     "rweb.dashboard",
+    "rweb.flash",
     "rweb.forms",
     "rweb.html",
     "rweb.http",

@@ -152,6 +152,8 @@ def test_the_live_page_shows_the_user_and_counts(http: TestClient) -> None:
     sign_in(http)
     page = http.page("/")
     assert page.client.ok and page.text("h1") == "Hello, alice"
+    assert page.text("#rweb-flash [role=status]").startswith("Signed in")  # the login's flash, once
+    assert http.page("/").text("#rweb-flash") == ""
     [reply] = page.click("button[data-action=inc]")
     assert reply["d"] == {"count": {"2": "1"}}
     page.click("button[data-action=inc]")

@@ -42,6 +42,7 @@ from .client_script import CLIENT_PREFIX, client_response
 from .clock import SYSTEM_CLOCK, Clock
 from .compression import compress_response
 from .effects import Cookie, Event, Focus, Navigate, Reset, RunJs
+from .flash import Flashes, PageFlash, live_scheme, response_cookie
 from .health import LIVE_PATH, READY_PATH, check_path, health_response
 from .http import (
     Headers,
@@ -111,7 +112,7 @@ class Conn:
 
     Ask (in the setup or later, in a handler): :meth:`set_cookie`,
     :meth:`clear_cookie`, :meth:`navigate`, :meth:`patch`, :meth:`redirect`,
-    :meth:`reset`, :meth:`focus`; register :meth:`on_close` and
+    :meth:`reset`, :meth:`focus`, :meth:`flash`; register :meth:`on_close` and
     :meth:`on_params` callbacks.
     """
 
@@ -126,6 +127,7 @@ class Conn:
         "cookies",
         "headers",
         "live",
+        "page_flash",
         "params",
         "path",
         "query",
@@ -160,6 +162,8 @@ class Conn:
         self._closers: list[Callable[[], Any]] | None = None
         self._params_hook: Callable[..., Any] | None = None
         self._uploads: Any = None  # rweb.upload.Uploads, once the page allows an upload
+        # The flash messages handed to this page (a redirect's cookie, the join, a live navigation) and its own.
+        self.page_flash = PageFlash(app.signer, info.flash)
 
     # -- the live connection (rweb.connection; rweb.runtime.LiveConn) --------
 
@@ -233,6 +237,38 @@ class Conn:
             # Effect URLs are within the app: the browser puts its root path in front.
             self._connection.effect(Cookie(COOKIE_PATH, token))
 
+    # -- flash messages (rweb.flash, docs/flash.md) ---------------------------
+
+    def flash(self, kind: str, message: str) -> None:
+        """Show ``message`` to the visitor where the page places its flash region (``ui.flash(conn)``,
+        ``ui.shell(..., flash=conn)``, or :func:`rweb.flash.flash_group`).
+
+        ``kind``: ``info``, ``success``, ``warning`` or ``error`` (announced at
+        once).  The message goes on to the next page once: a live navigation's,
+        or the one :meth:`redirect` (or a ``Redirect`` from the setup) loads.
+        """
+        self.page_flash.flashes.add(kind, message)
+        connection = self._connection
+        session = connection.session if connection is not None else None
+        if session is not None:  # set up already: it answers the dismissals from now on
+            self.page_flash.arm(session)
+
+    @property
+    def flashes(self) -> Flashes:
+        """This page's flash messages (:class:`rweb.flash.Flashes`): what the flash region shows."""
+        return self.page_flash.flashes
+
+    def flash_token(self) -> str | None:
+        """The messages that go on to the page a live navigation shows next, signed; None when there are none."""
+        return self.page_flash.token()
+
+    def keep_flash(self, *, shown: bool = True) -> None:
+        """The browser is sent to another page by a load: the messages that go on ride in the flash cookie
+        (:meth:`redirect` does it; ``shown=False``: the page was never shown, those handed to it go on too)."""
+        cookie = self.page_flash.cookie(live_scheme(self.headers), shown=shown)
+        if cookie is not None:
+            self._cookie(cookie)
+
     # -- navigation ----------------------------------------------------------
 
     def navigate(self, url: str, *, replace: bool = False) -> None:
@@ -251,6 +287,7 @@ class Conn:
         check_redirect(url, self.app.allowed_redirect_hosts, external=external)
         if self._connection is None:
             raise Redirect(url, external=True)
+        self.keep_flash()
         self._connection.effect(Navigate(url, "load"))
 
     def _nav(self, url: str, mode: Literal["push", "replace"]) -> None:
@@ -1262,6 +1299,8 @@ class App:
                 check_redirect(exc.url, self.allowed_redirect_hosts, external=exc.external)
             except UnsafeRedirect as unsafe:
                 raise SetupError(f"session_setup raised Redirect: {unsafe}") from unsafe
+            if conn.live:  # the page was never shown: its messages, and those handed to it, go on
+                conn.keep_flash(shown=False)
             raise
         except BaseException as exc:  # KeyboardInterrupt, SystemExit... from user code fail this setup only
             # Logged by the caller; the browser only ever sees "setup_error".
@@ -1273,6 +1312,8 @@ class App:
             raise SetupError("render_page returned by session_setup is not callable")
         if not (callable(on_action) or isinstance(on_action, Mapping)):
             raise SetupError("on_action must be callable or a mapping of action -> handler")
+        if conn.live:
+            on_action = conn.page_flash.dismissing(on_action)
         return render_page, on_action
 
     def session(
@@ -1454,6 +1495,10 @@ class App:
             self.metering.answered(request, response.status)
         if request.csrf_id is not None:
             cookie = csrf_cookie(request)
+            if cookie is not None:
+                response.headers.append(("Set-Cookie", cookie))
+        if request.flash_out is not None or request.flash_taken:
+            cookie = response_cookie(request)
             if cookie is not None:
                 response.headers.append(("Set-Cookie", cookie))
         if response.compress and self.compress:

@@ -277,8 +277,10 @@ class Connection:
             self.state = JOINING
             if isinstance(failure, tuple):
                 return self._error(failure[0], failure[1], ref), False
-            # A redirect: the browser loads another URL.
-            return encode_init({}, ref, effects=[Navigate(failure.url, "load")]), False
+            # A redirect: the browser loads another URL, once the effects the setup asked for
+            # (a cookie: the flash messages that go on, rweb.flash) are done.
+            effects, self.effects = self.effects, None
+            return encode_init({}, ref, effects=[*(effects or ()), Navigate(failure.url, "load")]), False
         session = self.session
         assert session is not None
         try:
@@ -840,6 +842,7 @@ class Connection:
             headers=old.headers if old is not None else {},
             cookies=old.cookies if old is not None else {},
             client=old.client if old is not None else None,
+            flash=old.flash_token() if old is not None else None,  # the flash messages go on (rweb.flash)
         )
         self._ended()
         self.effects = None
@@ -1022,5 +1025,6 @@ def page_info(info: ConnectionInfo) -> ConnectionInfo:
     """The socket request's info -> the page's: its path and query are the join's (:class:`rweb.protocol.Join`)."""
     join = Join.from_query(info.query)
     return ConnectionInfo(
-        path=join.path, query=join.query, headers=info.headers, cookies=info.cookies, client=info.client
+        path=join.path, query=join.query, headers=info.headers, cookies=info.cookies, client=info.client,
+        flash=join.flash,
     )

@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl, quote
 import orjson
 
 from . import security
+from .flash import Flash, checked_flash, flash_cookie, load
 from .formdata import parse_multipart
 from .html import input_
 from .http_base import (
@@ -85,6 +86,8 @@ class Request:
         "body",
         "client",
         "csrf_id",
+        "flash_out",
+        "flash_taken",
         "headers",
         "method",
         "path",
@@ -123,6 +126,8 @@ class Request:
         self._cookies: dict[str, str] | None = None
         self._form: QueryParams | None = None
         self.csrf_id: str | None = None  # a CSRF id made by csrf_token(), set on the response
+        self.flash_out: list[Flash] | None = None  # flash messages for the next page (flash()), set on the response
+        self.flash_taken = False  # take_flash() read the request's flash cookie: the response deletes it
 
     @property
     def query(self) -> QueryParams:
@@ -202,6 +207,31 @@ class Request:
     def csrf_input(self) -> Any:
         """``<input type="hidden" name="_csrf" value="...">`` with :meth:`csrf_token`, for a form."""
         return input_(type="hidden", name=security.CSRF_FIELD, value=self.csrf_token())
+
+    def flash(self, kind: str, message: str) -> None:
+        """Show ``message`` on the next page the browser is shown: the one a ``RedirectResponse`` leads to.
+
+        ``kind``: ``info``, ``success``, ``warning`` or ``error``.  The message
+        rides in a signed cookie on this response (whatever it is), which that
+        page reads and deletes (rweb.flash, docs/flash.md)::
+
+            @app.post("/login")
+            def login(request):
+                ...
+                request.flash("info", "Signed in")
+                return RedirectResponse("/")
+        """
+        flash = checked_flash(kind, message)
+        if self.flash_out is None:
+            self.flash_out = []
+        self.flash_out.append(flash)
+
+    def take_flash(self) -> list[Flash]:
+        """The flash messages a redirect brought to this plain page, for it to show: the response
+        deletes their cookie (reactive pages get theirs as ``conn.flashes`` by themselves)."""
+        self.flash_taken = True
+        token, _ = flash_cookie(self.cookies, self.scheme)
+        return list(load(self.app.signer, token))
 
     def require_csrf(self) -> None:
         """Raise :class:`HTTPError` 403 unless the request carries a valid :meth:`csrf_token`."""

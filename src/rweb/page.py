@@ -8,6 +8,7 @@ from typing import Any
 
 from .assets import head_links, head_scripts, rooted
 from .client_script import client_url
+from .flash import dump, flash_cookie
 from .html import escape
 from .http import HTTPError, Request, Response, error_response
 from .protocol import assemble
@@ -20,8 +21,9 @@ __all__ = ["page_html", "page_response"]
 log = logging.getLogger("rweb.server")
 
 
-def page_html(app: Any, title: str, body: str, root_path: str = "") -> bytes:
-    """The whole document around a page's body: head, client script, socket URL.
+def page_html(app: Any, title: str, body: str, root_path: str = "", flash: str | None = None) -> bytes:
+    """The whole document around a page's body: head, client script, socket URL, and ``flash``: the
+    flash messages the page shows, signed for its live session (rweb.flash), if any.
 
     No inline script or style: the page works under a strict Content-Security-Policy
     (``script-src 'self'; style-src 'self'``, docs/security.md).  The status banner is
@@ -35,6 +37,7 @@ def page_html(app: Any, title: str, body: str, root_path: str = "") -> bytes:
         f'<meta name="rweb-root" content="{root}">'
         f'<meta name="rweb-socket" content="{root}{escape(app.socket_path)}">'
         + ('<meta name="rweb-debug" content="1">' if app.debug else "")
+        + (f'<meta name="rweb-flash" content="{escape(flash)}">' if flash else "")
         + f"<title>{escape(title)}</title>{head_links(app.assets, root_path)}{app.head}"
         f'<script src="{escape(rooted(root_path, client_url()))}" defer></script>{head_scripts(app.assets, root_path)}</head>'
         f'<body>{body}<div id="rweb-status" role="status" aria-live="polite"></div></body></html>'
@@ -47,15 +50,21 @@ def page_response(app: Any, request: Request, route: Route, params: dict[str, An
     As in LiveView's disconnected render, ``session_setup`` runs once for the
     HTTP request and once more for the WebSocket that follows.  Cookies the
     setup sets ride on this response; a ``Redirect`` it raises becomes a 303.
+
+    Flash messages (rweb.flash): the ones a flash cookie brings are the
+    page's; the cookie is deleted, and the page hands them to its live
+    session.  Through a redirect, they go on with the page's own.
     """
     from .http import Redirect, RedirectResponse
 
+    flash_in, flash_deletion = flash_cookie(request.cookies, request.scheme)
     info = ConnectionInfo(
         path=request.path,
         query=dict(request.query),
         headers=request.headers,
         cookies=request.cookies,
         client=request.client,
+        flash=flash_in,
     )
     conn = app.make_conn(info, live=False, route=route, params=params)
     root_path = request.root_path or app.root_path
@@ -65,6 +74,9 @@ def page_response(app: Any, request: Request, route: Route, params: dict[str, An
         response: Response = RedirectResponse(_rooted(exc.url, root_path), external=exc.external)
         for c in conn.response_cookies:
             response.headers.append(("Set-Cookie", c))
+        cookie = conn.page_flash.cookie(request.scheme, shown=False)  # the page was never shown
+        if cookie is not None:
+            response.headers.append(("Set-Cookie", cookie))
         return response
     except SetupError as exc:
         if isinstance(exc.__cause__, HTTPError):  # the setup refused the request: its status, no log line
@@ -86,7 +98,9 @@ def page_response(app: Any, request: Request, route: Route, params: dict[str, An
             body, status = _failed(describe(exc, ref, app.debug or None)), 500
         finally:
             session.close()
-    html = page_html(app, route.title or app.title, body, root_path)
+    # The messages the cookie brought go on to the live session (its setup makes the page's own again).
+    handed = conn.page_flash.handed() if status == 200 and flash_in else None
+    html = page_html(app, route.title or app.title, body, root_path, dump(app.signer, handed) if handed else None)
     response = Response(
         html,
         status,
@@ -96,6 +110,8 @@ def page_response(app: Any, request: Request, route: Route, params: dict[str, An
     response.compress = True  # no secret of rweb's in it (docs/security.md, "Compression")
     for c in conn.response_cookies:
         response.headers.append(("Set-Cookie", c))
+    if flash_deletion is not None:
+        response.headers.append(("Set-Cookie", flash_deletion))
     return response
 
 

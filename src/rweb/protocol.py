@@ -103,6 +103,7 @@ class Key(StrEnum):
     FRESH = "fresh"  # an init answering a join with tok: a new session
     LAST = "last"  # with resumed: the ref of the last action applied
     VSN = "vsn"  # the join's query: the client's version, "<PROTOCOL_VERSION>.<client build>"
+    FLASH = "flash"  # the join's query: the flash messages the page's first paint showed, signed (rweb.flash)
 
 
 class EffectKind(StrEnum):
@@ -227,12 +228,17 @@ JOIN_TOKEN_PARAM = Key.TOK.value  # the socket URL's query parameter that carrie
 # The socket URL's query parameter that carries the client's version, "<PROTOCOL_VERSION>.<client build>"
 # (rweb.client_script.client_version): a join with another one is answered stale_client, and the page reloads.
 JOIN_VERSION_PARAM = Key.VSN.value
+# The socket URL's query parameter that carries the flash messages the page's first paint showed
+# (signed by the app, rweb.flash): the live session shows them too.  The first join only.
+JOIN_FLASH_PARAM = Key.FLASH.value
+_SOCKET_WORDS = (JOIN_TOKEN_PARAM, JOIN_VERSION_PARAM, JOIN_FLASH_PARAM)  # never the page's query
 PROTOCOL_VERSION = 1  # docs/protocol.md's version: what this server speaks
 
 
 @dataclass(frozen=True, slots=True)
 class Join:
-    """A browser joins the page at ``url`` (path and query within the app), presenting ``token``.
+    """A browser joins the page at ``url`` (path and query within the app), presenting ``token``
+    (a session to resume) and ``flash`` (the flash messages its first paint showed, signed).
 
     Carried by the socket's own URL (``/ws?url=/items/3%3Fq%3D1&tok=...``),
     so that a client that sends nothing first, like the seed's benchmark,
@@ -243,6 +249,7 @@ class Join:
 
     url: str
     token: str | None = None
+    flash: str | None = None
 
     @classmethod
     def from_query(cls, query: Mapping[str, str] | None) -> Join:
@@ -250,13 +257,14 @@ class Join:
         if not query:
             return cls("/")
         token = query.get(JOIN_TOKEN_PARAM)
+        flash = query.get(JOIN_FLASH_PARAM)
         url = query.get(JOIN_URL_PARAM)
-        if url is None:  # the socket's own words (token, version) are not the page's
-            rest = [(k, v) for k, v in query.items() if k != JOIN_TOKEN_PARAM and k != JOIN_VERSION_PARAM]
-            return cls("/?" + urlencode(rest) if rest else "/", token)
+        if url is None:  # the socket's own words (token, version, flash) are not the page's
+            rest = [(k, v) for k, v in query.items() if k not in _SOCKET_WORDS]
+            return cls("/?" + urlencode(rest) if rest else "/", token, flash)
         if not url.startswith("/") or url.startswith("//"):
             url = "/"
-        return cls(url, token)
+        return cls(url, token, flash)
 
     @classmethod
     def from_socket_query(cls, query_string: str) -> Join:

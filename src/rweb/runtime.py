@@ -44,6 +44,9 @@ class LiveConn(Protocol):
     def take_closers(self) -> list[Callable[[], Any]] | None:
         """The session's ``on_close`` callbacks, for the ending connection to run (once)."""
 
+    def flash_token(self) -> str | None:
+        """The flash messages that go on to the page a live navigation shows next (signed), or None."""
+
 
 class Runtime(Protocol):
     """The app's services a live connection uses (an :class:`rweb.App` has them)."""

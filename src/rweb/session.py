@@ -84,13 +84,15 @@ class SetupError(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class ConnectionInfo:
-    """What the browser sent when it connected: path, query, headers, cookies."""
+    """What the browser sent when it connected: path, query, headers, cookies; ``flash``: the
+    flash messages handed to the page (a token signed by the app, rweb.flash), or None."""
 
     path: str = "/"
     query: Mapping[str, str] = field(default_factory=dict)
     headers: Mapping[str, str] = field(default_factory=dict)  # lower-case names
     cookies: Mapping[str, str] = field(default_factory=dict)
     client: str | None = None
+    flash: str | None = None
 
     @classmethod
     def from_request(

@@ -45,6 +45,7 @@ def test_log_in_reload_stays_logged_in_log_out(pw_open: Any) -> None:
     page.wait_for_url(live.url("/"), timeout=PW_TIMEOUT_MS)
     live.wait_connected()
     assert live.text("#user") == "ann"
+    assert (live.text("#rweb-flash [role=status]") or "").startswith("Signed in")  # the login's flash
     [cookie] = [c for c in page.context.cookies() if c["name"] == auth.SESSION_COOKIE]
     assert cookie["httpOnly"] and cookie["secure"] and cookie["sameSite"] == "Lax"
     assert auth.SESSION_COOKIE not in page.evaluate("document.cookie")  # HttpOnly: no script sees it
@@ -57,6 +58,7 @@ def test_log_in_reload_stays_logged_in_log_out(pw_open: Any) -> None:
     page.reload()
     live.wait_connected()
     assert live.text("#user") == "ann" and live.path == "/"
+    assert live.text("#rweb-flash") == ""  # shown once
 
     # Log out: the cookie is gone and the protected page refuses again.
     with page.expect_navigation(timeout=PW_TIMEOUT_MS):

@@ -57,6 +57,9 @@ def _show_everything(live: LiveApp) -> None:
     for kind in ui.TOAST_KINDS:
         page.click(f"#toast-{kind}")
     page.wait_for_function("document.querySelectorAll('#ui-toasts .ui-toast').length === 4")
+    page.click("#flash-info")
+    page.click("#flash-error")
+    page.wait_for_function("document.querySelectorAll('.ui-flashes .ui-toast').length === 2")
 
 
 @pytest.mark.parametrize(

@@ -78,6 +78,7 @@
   let navTitle = null; // ... with this title
   let root = null; // the app's root path: "" or "/prefix" (<meta name="rweb-root">)
   let socketPath = null; // <meta name="rweb-socket">, or null: the legacy /ws + location.search
+  let flashToken = null; // <meta name="rweb-flash">: the flash messages the first paint showed, for the first join
   let heard = 0; // when the current socket last received a message (performance.now())
   let pinged = 0; // when a heartbeat ping went out unanswered, or 0
   let beat = null; // the heartbeat interval

@@ -68,6 +68,7 @@
         attempt = 0;
         current = joined;
         token = typeof msg.tok === "string" && msg.tok ? msg.tok : null;
+        flashToken = null; // shown: a later join (a reconnect) does not show them again
         endQuiet();
         setDown(false);
         emit("rweb:connected", { msg });
@@ -189,6 +190,9 @@
     if (token !== null) u.searchParams.set("tok", token);
     else u.searchParams.delete("tok");
     u.searchParams.set("vsn", VSN);
+    // The first join only: the flash messages (signed) the first paint showed go on to the session.
+    if (flashToken !== null) u.searchParams.set("flash", flashToken);
+    else u.searchParams.delete("flash");
     return u.href;
   }
 

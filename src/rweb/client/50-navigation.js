@@ -81,6 +81,7 @@
     };
     root = (meta("rweb-root") || "").replace(/\/+$/, "");
     socketPath = meta("rweb-socket");
+    flashToken = meta("rweb-flash");
   }
 
   // A path on this site: "/x", never "//host" or "/\host".

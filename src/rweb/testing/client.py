@@ -40,6 +40,8 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import html as _html
+import re
 import threading
 import time
 import weakref
@@ -59,8 +61,9 @@ from ..clock import SYSTEM_CLOCK, Clock
 from ..codec import apply_message, apply_stream, effects_of, page_html
 from ..connection import Connection, page_info
 from ..effects import Cookie, Effect, Navigate, StreamOps, UploadStop
+from ..flash import flash_cookie_name
 from ..http import Request, Response, error_response
-from ..protocol import EffectKind
+from ..protocol import JOIN_FLASH_PARAM, EffectKind
 from ..session import ConnectionInfo
 from ..upload import chunk_frame
 
@@ -377,9 +380,11 @@ def _socket_info(
     info: ConnectionInfo | None,
     cookies: Mapping[str, str] | None,
     headers: Mapping[str, str] | None,
+    flash: str | None = None,
 ) -> ConnectionInfo:
-    """What the socket request of a page at ``url`` carries: the join, headers, cookies."""
-    if info is not None and url is None and cookies is None and headers is None:
+    """What the socket request of a page at ``url`` carries: the join, headers, cookies, the
+    flash messages its first paint handed on."""
+    if info is not None and url is None and cookies is None and headers is None and flash is None:
         return info
     if url is not None and not (url.startswith("/") and not url.startswith("//")):
         raise ValueError(f"url is a path within the app (/x?y=1), not {url!r}")
@@ -399,12 +404,16 @@ def _socket_info(
         jar = http.cookies.for_path(socket_path)
     if url is not None:
         query["url"] = url
+    if flash is not None:
+        query[JOIN_FLASH_PARAM] = flash
     hdrs.update({k.lower(): v for k, v in (headers or {}).items()})
     jar.update(cookies or {})
     if jar:
         hdrs["cookie"] = "; ".join(f"{k}={v}" for k, v in jar.items())
     return ConnectionInfo(path=path, query=query, headers=hdrs, cookies=jar, client=client)
 
+
+_FLASH_META = re.compile(r'<meta name="rweb-flash" content="([^"]*)">')
 
 _LOOPS: weakref.WeakKeyDictionary[App, _PendingLoop] = weakref.WeakKeyDictionary()
 _LOOPS_LOCK = threading.Lock()
@@ -928,6 +937,8 @@ class TestClient:
         Cookies set by the session (``conn.set_cookie``) are redeemed through
         this client and land in its jar.
         """
+        if "flash" not in kw and "info" not in kw:
+            kw["flash"] = self._first_paint_flash(url)
         if "writer_id" not in kw:
             wid = self.app.next_writer_id()
             while wid in self.app.sessions:  # a Client made with an explicit id holds it
@@ -936,6 +947,16 @@ class TestClient:
         client = Client(self.app, url, http=self, **kw)
         self._live.append(client)
         return client
+
+    def _first_paint_flash(self, url: str) -> str | None:
+        """With a flash cookie in the jar, the page's first paint (GET ``url``), as the browser's load
+        does: it reads and deletes the cookie and hands the messages to the join (rweb.flash).
+        Without one the first paint changes nothing the join sees, and is skipped."""
+        jar = self.cookies.for_path(self.app.root_path + url.partition("?")[0])
+        if flash_cookie_name("http") not in jar and flash_cookie_name("https") not in jar:
+            return None
+        found = _FLASH_META.search(self.get(url).text)
+        return _html.unescape(found.group(1)) if found else None
 
     def page(self, url: str = "/", *, raise_errors: bool = True, **kw: Any) -> Page:
         """The page at ``url`` as a :class:`~rweb.testing.Page` (selectors, clicks, forms) with this client's cookies."""
@@ -1005,7 +1026,9 @@ class Client:
 
     ``Client(app_or_setup, url)`` joins the page at ``url`` (``/`` by default)
     the way the browser's socket does (the join URL in the socket's query),
-    with ``cookies`` and ``headers`` on the socket request.  For a bare
+    with ``cookies`` and ``headers`` on the socket request, and ``flash``: the
+    flash messages a first paint handed on (``TestClient.page`` does the
+    first paint when its jar holds a flash cookie, as the browser's load would).  For a bare
     ``session_setup``, an :class:`~rweb.App` is made (``**app_options`` go to
     it).  ``info`` gives the socket's :class:`~rweb.ConnectionInfo` as is
     (its query's ``url`` names the page; without one the page is ``/``).
@@ -1050,6 +1073,7 @@ class Client:
         cookies: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         http: TestClient | None = None,
+        flash: str | None = None,
         **app_options: Any,
     ) -> None:
         if http is not None:
@@ -1089,7 +1113,7 @@ class Client:
         }
         self._watchers: list[Callable[[dict[str, Any]], None]] = []  # told of each message applied (Page)
         self._loop = _pending_loop(app)
-        info = _socket_info(app, http, url, info, cookies, headers)
+        info = _socket_info(app, http, url, info, cookies, headers, flash)
         if url is None:
             page = page_info(info)
             url = page.path + (f"?{urlencode(list(page.query.items()))}" if page.query else "")

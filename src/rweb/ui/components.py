@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import html as h
+from ..flash import DISMISS_ACTION, flash_group
 from ..js_commands import JS
 from ..reactive import RList
 from ..stream import Stream
@@ -32,6 +33,7 @@ __all__ = [
     "checkbox",
     "close_modal",
     "field",
+    "flash",
     "form",
     "link_button",
     "modal",
@@ -85,17 +87,20 @@ def shell(
     navbar: Any = None,
     sidebar: Any = None,
     theme: str | None = None,
+    flash: Any = None,
     skip_label: str = "Skip to content",
     **attrs: Any,
 ) -> h.Element:
     """The page's frame: a skip link, the ``navbar`` on top, the ``sidebar`` on the side, ``content`` in ``<main>``.
 
     ``theme`` (``theme_of(conn.cookies)``) paints the first paint in the
-    visitor's chosen theme before any script runs.
+    visitor's chosen theme before any script runs.  ``flash`` (the page's
+    ``conn``) shows its flash messages (:func:`flash`).
     """
     return h.div(
         h.a(skip_label, href="#main", class_="ui-skip"),
         navbar,
+        _flash_region(flash) if flash is not None else None,
         h.div(
             sidebar,
             h.main(*content, id="main", class_="ui-main", tabindex="-1"),
@@ -656,6 +661,28 @@ class Toasts:
         return toast_region(
             *(toast(m, id=i, kind=k, dismiss_action=self.action) for i, k, m in self.items), id=self.id
         )
+
+
+_FLASH_TOASTS = {"info": "info", "success": "success", "warning": "warning", "error": "danger"}
+
+
+def flash(conn: Any, *, dismiss_label: str = "Dismiss") -> h.Component:
+    """The page's flash messages (``conn.flash(kind, message)``, docs/flash.md), drawn as toasts.
+
+    Place it once (``ui.shell(..., flash=conn)`` does).  Live regions from the
+    first paint on: info, success and warning are polite (``role="status"``),
+    errors assertive (``role="alert"``).  Each one's dismiss button is named
+    after its message; Escape inside one dismisses it too.
+    """
+
+    def one(fid: str, kind: str, message: str) -> h.Element:
+        return toast(message, id=fid, kind=_FLASH_TOASTS[kind], dismiss_action=DISMISS_ACTION,
+                     dismiss_label=dismiss_label)
+
+    return flash_group(conn, render=one, class_="ui-toasts ui-flashes", data_hook="UiToasts")
+
+
+_flash_region = flash  # for shell(), whose keyword is named flash
 
 
 def tabs(

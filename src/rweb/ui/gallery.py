@@ -143,6 +143,8 @@ def build_app() -> App:
                         ui.button("Edit profile", data_js=ui.open_modal("edit"), id="open-edit"),
                         *(ui.button(f"{k.capitalize()} toast", variant="secondary", data_action="toast",
                                     data_param_kind=k, id=f"toast-{k}") for k in ui.TOAST_KINDS),
+                        *(ui.button(f"Flash {k}", variant="secondary", data_action="flash", data_param_kind=k,
+                                    id=f"flash-{k}") for k in ("info", "error")),
                     ),
                     h.component("gallery-saved", lambda: h.p(st.saved, id="saved") if st.saved else h.p()),
                     ui.modal(
@@ -194,6 +196,7 @@ def build_app() -> App:
                 ),
                 sidebar=ui.sidebar(*(ui.nav_link(t, f"#{sid}") for sid, t in SECTIONS), label="Components"),
                 theme=ui.theme_of(conn.cookies),
+                flash=conn,  # conn.flash(kind, message): docs/flash.md
             )
 
         def on_action(action: str, params: dict[str, Any]) -> None:
@@ -219,6 +222,9 @@ def build_app() -> App:
                 case "toast":
                     kind = str(params.get("kind"))
                     toasts.push(f"This is a {kind} toast.", kind if kind in ui.TOAST_KINDS else "info")
+                case "flash":
+                    kind = "error" if params.get("kind") == "error" else "info"
+                    conn.flash(kind, f"This is an {kind} flash message.")
                 case "more":
                     start = st.streamed
                     for i in range(start, start + 100):

@@ -4,7 +4,7 @@
  *   UiModal   <dialog>: showModal on ui:open (or when rendered open), Tab kept inside,
  *             Escape closes (the browser's), focus back to the opener, data-ui-on-close
  *   UiTabs    roving tabindex, Left/Right/Home/End, data-ui-on-change
- *   UiToasts  Escape in a toast dismisses it; focus moves on to the next toast
+ *   UiToasts  Escape in a toast dismisses it; focus moves on to the next toast (ui.flash's too)
  * <html> gets the class ui-js (the stylesheet shows what needs a script only then). */
 (() => {
   "use strict";
@@ -151,14 +151,14 @@
       });
       el.addEventListener("click", (e) => {
         const t = e.target.closest(".ui-toast");
-        if (t && e.target.closest("button")) this.leaving = Array.from(el.children).indexOf(t);
+        if (t && e.target.closest("button")) this.leaving = Array.from(el.querySelectorAll(".ui-toast")).indexOf(t);
       });
     },
     updated() { // the toast dismissed from the keyboard is gone: focus goes on to its neighbour
       const i = this.leaving;
       this.leaving = undefined;
       if (i === undefined || (doc.activeElement && doc.activeElement !== doc.body)) return;
-      const toasts = this.el.children, next = toasts[Math.min(i, toasts.length - 1)];
+      const toasts = this.el.querySelectorAll(".ui-toast"), next = toasts[Math.min(i, toasts.length - 1)];
       const b = next && next.querySelector("button");
       if (b) b.focus();
     },
