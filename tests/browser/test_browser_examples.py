@@ -248,3 +248,99 @@ def test_rweb_new_mounted_at_a_sub_path_loads_every_asset_and_empties_its_box(pw
     assert any("/shop/_rweb/a/ui." in u and u.endswith(".js") for u in loaded), loaded
     assert any("/shop/_rweb/rweb." in u for u in loaded), loaded
 
+
+
+# -- rweb new --auth ------------------------------------------------------------------------------
+
+PASSWORD = "a long enough password"
+
+
+@pytest.fixture(scope="module")
+def auth_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    pytest.importorskip("sqlalchemy")
+    pytest.importorskip("alembic")
+    pytest.importorskip("argon2")
+    root = tmp_path_factory.mktemp("new-auth") / "my-shop"
+    create_project(root, auth=True)
+    # The Starlette app that mounts the generated one at /shop, on its own SQLite file, migrated.
+    (root / "mounted.py").write_text(
+        "import os\n"
+        "from pathlib import Path\n\n"
+        "from starlette.applications import Starlette\n"
+        "from starlette.routing import Mount\n\n"
+        "import rweb\n\n"
+        'os.environ["DATABASE_URL"] = f"sqlite:///{Path(__file__).resolve().parent / \'app.db\'}"\n'
+        "from accounts.db import migrate  # noqa: E402\n\n"
+        "migrate()\n"
+        "from app import app  # noqa: E402\n\n"
+        'site = Starlette(routes=[Mount("/shop", app=rweb.asgi(app))])\n'
+    )
+    return root
+
+
+def test_rweb_new_auth_mounted_at_a_sub_path_registers_logs_out_and_in_accessibly(
+    pw_page: Page, auth_project: Path
+) -> None:
+    """``rweb new --auth`` under /shop: every asset loads, register -> log out -> log in works, and the log in,
+    register and settings pages pass axe-core in light and dark."""
+    require_axe()
+    pytest.importorskip("uvicorn")
+    pytest.importorskip("starlette")
+    from test_asgi import run_uvicorn
+
+    page = pw_page
+    failed = _network_errors(page)
+    loaded: list[str] = []
+    page.on("response", lambda r: loaded.append(r.url))
+    with run_uvicorn("mounted:site", "--app-dir", str(auth_project), cwd=auth_project) as server:
+        base = f"http://127.0.0.1:{server.port}/shop"
+        # A page for logged-in users sends the visitor to the log-in form, under /shop.
+        page.goto(f"{base}/todos")
+        page.wait_for_url(f"{base}/users/log_in?next=%2Ftodos")
+        _wait_styled(page)
+        sheets = page.evaluate("[...document.styleSheets].map((s) => s.href)")
+        assert [h.split("/_rweb/a/")[1].split(".")[0] for h in sheets] == ["ui", "style"], sheets
+        assert all(h.startswith(f"{base}/_rweb/a/") for h in sheets), sheets
+        assert_accessible(page, "rweb new --auth: log in")
+        # Register, from the navbar's link.
+        page.click("#nav-register")
+        page.wait_for_url(f"{base}/users/register")
+        page.wait_for_function("window.rweb && window.rweb.connected")
+        _wait_styled(page)
+        assert_accessible(page, "rweb new --auth: register")
+        page.fill("#registration-email", "ada@example.com")
+        page.fill("#registration-password", "short")
+        page.wait_for_selector("#registration-password-error")
+        assert page.get_attribute("#registration-password", "aria-invalid") == "true"
+        assert_accessible(page, "rweb new --auth: register, a password too short")
+        page.fill("#registration-password", PASSWORD)
+        page.wait_for_selector("#registration-password-error", state="detached")
+        with page.expect_navigation():
+            page.click("#register")
+        page.wait_for_url(f"{base}/")
+        page.wait_for_function("window.rweb && window.rweb.connected")
+        assert page.text_content("#nav-user") == "ada@example.com"
+        # The login's cookie is the app's: a sibling app on the same site neither sees nor replaces it.
+        session = next(c for c in page.context.cookies() if c["name"] == "session")
+        assert session["path"] == "/shop" and session["httpOnly"]
+        # The settings, by live navigation under the prefix: the login sessions come from the database.
+        page.click("#nav-settings")
+        page.wait_for_url(f"{base}/users/settings")
+        page.wait_for_selector("#sessions [data-action=revoke]")
+        assert_accessible(page, "rweb new --auth: settings")
+        # Log out: the page loads again, and its guard sends it to the log-in form, which comes back here.
+        page.click("#log-out")
+        page.wait_for_url(f"{base}/users/log_in?next=%2Fusers%2Fsettings")
+        page.fill("#email", "ada@example.com")
+        page.fill("#password", PASSWORD)
+        with page.expect_navigation():
+            page.click("#log-in")
+        page.wait_for_url(f"{base}/users/settings")
+        page.wait_for_function("window.rweb && window.rweb.connected")
+        assert page.text_content("#email") == "ada@example.com"
+        # The todos, for the logged-in user, by the navbar's live link.
+        page.click("#nav-todos")
+        page.wait_for_url(f"{base}/todos")
+        _add_todo(page, "buy milk")
+    assert failed == []
+    assert any("/shop/_rweb/a/ui." in u and u.endswith(".js") for u in loaded), loaded
