@@ -1,6 +1,7 @@
 """The examples and ``rweb new``'s app in Chromium: every page passes axe-core with zero violations in the
 light and the dark theme, and ``rweb new``'s app mounted at a sub-path under uvicorn and Starlette loads
-every asset (no 4xx in the browser's network log) and empties its todo box after Add.
+every asset (no 4xx in the browser's network log) and empties its todo box after Add; so does
+``rweb new --auth``'s, whose accounts (register, log out, log in, reset the password) work there.
 
 axe-core comes from npm (`make axe`): tests/tools.py finds it; missing, these tests skip locally and
 the run fails in CI (RWEB_REQUIRE_TOOLS).
@@ -9,6 +10,8 @@ the run fails in CI (RWEB_REQUIRE_TOOLS).
 from __future__ import annotations
 
 import importlib.util
+import re
+import time
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -253,6 +256,7 @@ def test_rweb_new_mounted_at_a_sub_path_loads_every_asset_and_empties_its_box(pw
 # -- rweb new --auth ------------------------------------------------------------------------------
 
 PASSWORD = "a long enough password"
+NEW_PASSWORD = "another long password"
 
 
 @pytest.fixture(scope="module")
@@ -278,11 +282,9 @@ def auth_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def test_rweb_new_auth_mounted_at_a_sub_path_registers_logs_out_and_in_accessibly(
-    pw_page: Page, auth_project: Path
-) -> None:
-    """``rweb new --auth`` under /shop: every asset loads, register -> log out -> log in works, and the log in,
-    register and settings pages pass axe-core in light and dark."""
+def test_rweb_new_auth_mounted_at_a_sub_path_works_and_passes_axe(pw_page: Page, auth_project: Path) -> None:
+    """``rweb new --auth`` under /shop: every asset loads, register -> log out -> log in -> reset the password
+    -> log in with the new one works, and the accounts' pages pass axe-core in light and dark."""
     require_axe()
     pytest.importorskip("uvicorn")
     pytest.importorskip("starlette")
@@ -342,5 +344,52 @@ def test_rweb_new_auth_mounted_at_a_sub_path_registers_logs_out_and_in_accessibl
         page.click("#nav-todos")
         page.wait_for_url(f"{base}/todos")
         _add_todo(page, "buy milk")
-    assert failed == []
+        # Forgot the password, in another browser: the mailed link (the log's, in development) is under /shop.
+        assert page.context.browser is not None
+        other_context = page.context.browser.new_context()
+        try:
+            other = other_context.new_page()
+            other.set_default_timeout(PW_TIMEOUT_MS)
+            failed_elsewhere = _network_errors(other)
+            other.goto(f"{base}/users/log_in")
+            other.click("text=Forgot your password?")
+            other.wait_for_url(f"{base}/users/reset_password")
+            other.wait_for_function("window.rweb && window.rweb.connected")
+            _wait_styled(other)
+            assert_accessible(other, "rweb new --auth: forgot your password")
+            other.fill("#reset-request-email", "ada@example.com")
+            other.click("#send-link")
+            other.wait_for_selector("#notice")
+            link = _mailed_link(server, f"{base}/users/reset_password/")
+            other.goto(link)
+            other.wait_for_function("window.rweb && window.rweb.connected")
+            assert_accessible(other, "rweb new --auth: reset the password")
+            other.fill("#new-password-password", NEW_PASSWORD)
+            other.fill("#new-password-password-confirmation", NEW_PASSWORD)
+            with other.expect_navigation():
+                other.click("#reset")
+            other.wait_for_url(f"{base}/users/log_in?reset=1")
+            # Every login of the account ended: the first browser's open page goes to the log-in form.
+            page.wait_for_url(f"{base}/users/log_in?next=%2Ftodos")
+            other.fill("#email", "ada@example.com")
+            other.fill("#password", NEW_PASSWORD)
+            with other.expect_navigation():
+                other.click("#log-in")
+            other.wait_for_url(f"{base}/")
+            other.wait_for_function("window.rweb && window.rweb.connected")
+            assert other.text_content("#nav-user") == "ada@example.com"
+        finally:
+            other_context.close()
+    assert failed == [] and failed_elsewhere == []
     assert any("/shop/_rweb/a/ui." in u and u.endswith(".js") for u in loaded), loaded
+
+
+def _mailed_link(server: Any, prefix: str) -> str:
+    """The link of the last mail the app's development mailer wrote to its log (bounded wait)."""
+    deadline = time.monotonic() + PW_TIMEOUT_MS / 1000
+    while True:
+        links = re.findall(re.escape(prefix) + r"\S+", server.output())
+        if links:
+            return str(links[-1])
+        assert time.monotonic() < deadline, "no mail in the server's log:\n" + server.output()[-2000:]
+        time.sleep(0.05)
