@@ -23,7 +23,7 @@ from conftest import PW_TIMEOUT_MS
 from examples_loader import load_example
 
 from rweb import ui
-from rweb.scaffold import create_project
+from rweb.scaffold import add_auth, create_project
 
 if TYPE_CHECKING:
     from conftest import LiveApp
@@ -180,9 +180,22 @@ def _generated_app(project: Path) -> Any:
 
 
 def _network_errors(page: Page) -> list[str]:
+    """The page's requests answered with a 4xx or 5xx, or that failed with no answer.
+
+    A request answered before it failed is not one: rweb.js loads the next page once the answer to a
+    live session's cookie request is in (``POST /_rweb/cookie``, a keepalive fetch), and Chromium may
+    then report that request aborted along with the page it came from.
+    """
     failed: list[str] = []
-    page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
-    page.on("requestfailed", lambda r: failed.append(f"failed {r.url}"))
+    answered: list[Any] = []
+
+    def on_response(response: Any) -> None:
+        answered.append(response.request)
+        if response.status >= 400:
+            failed.append(f"{response.status} {response.url}")
+
+    page.on("response", on_response)
+    page.on("requestfailed", lambda r: None if any(r is a for a in answered) else failed.append(f"failed {r.url}"))
     return failed
 
 
@@ -257,6 +270,24 @@ def test_rweb_new_mounted_at_a_sub_path_loads_every_asset_and_empties_its_box(pw
 
 PASSWORD = "a long enough password"
 NEW_PASSWORD = "another long password"
+# The Starlette app that mounts a generated project with accounts at /shop, on its own SQLite file, migrated.
+MOUNTED_WITH_A_DATABASE = """\
+import os
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.routing import Mount
+
+import rweb
+
+os.environ["DATABASE_URL"] = f"sqlite:///{Path(__file__).resolve().parent / 'app.db'}"
+from accounts.db import migrate  # noqa: E402
+
+migrate()
+from app import app  # noqa: E402
+
+site = Starlette(routes=[Mount("/shop", app=rweb.asgi(app))])
+"""
 
 
 @pytest.fixture(scope="module")
@@ -266,19 +297,7 @@ def auth_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pytest.importorskip("argon2")
     root = tmp_path_factory.mktemp("new-auth") / "my-shop"
     create_project(root, auth=True)
-    # The Starlette app that mounts the generated one at /shop, on its own SQLite file, migrated.
-    (root / "mounted.py").write_text(
-        "import os\n"
-        "from pathlib import Path\n\n"
-        "from starlette.applications import Starlette\n"
-        "from starlette.routing import Mount\n\n"
-        "import rweb\n\n"
-        'os.environ["DATABASE_URL"] = f"sqlite:///{Path(__file__).resolve().parent / \'app.db\'}"\n'
-        "from accounts.db import migrate  # noqa: E402\n\n"
-        "migrate()\n"
-        "from app import app  # noqa: E402\n\n"
-        'site = Starlette(routes=[Mount("/shop", app=rweb.asgi(app))])\n'
-    )
+    (root / "mounted.py").write_text(MOUNTED_WITH_A_DATABASE)
     return root
 
 
@@ -393,3 +412,57 @@ def _mailed_link(server: Any, prefix: str) -> str:
             return str(links[-1])
         assert time.monotonic() < deadline, "no mail in the server's log:\n" + server.output()[-2000:]
         time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def gen_auth_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``rweb new`` then ``rweb gen auth``, with the lines it prints added to app.py (no layout: the default)."""
+    pytest.importorskip("sqlalchemy")
+    root = tmp_path_factory.mktemp("gen-auth") / "my-shop"
+    create_project(root)
+    add_auth(root)
+    with (root / "app.py").open("a") as app_py:
+        app_py.write(
+            "\nfrom accounts.db import Database  # noqa: E402\n"
+            "from accounts.mail import mailer_from_env  # noqa: E402\n"
+            "from accounts.web import install  # noqa: E402\n\n"
+            "accounts = install(app, Database(), mailer_from_env())\n"
+        )
+    (root / "mounted.py").write_text(MOUNTED_WITH_A_DATABASE)
+    return root
+
+
+def test_rweb_gen_auth_pages_at_a_sub_path_pass_axe(pw_page: Page, gen_auth_project: Path) -> None:
+    """The accounts added to a plain ``rweb new`` project (their default layout) under /shop: every asset
+    loads, the log-in, register and settings pages pass axe-core in light and dark, and log out works."""
+    require_axe()
+    pytest.importorskip("uvicorn")
+    pytest.importorskip("starlette")
+    from test_asgi import run_uvicorn
+
+    page = pw_page
+    failed = _network_errors(page)
+    with run_uvicorn("mounted:site", "--app-dir", str(gen_auth_project), cwd=gen_auth_project) as server:
+        base = f"http://127.0.0.1:{server.port}/shop"
+        page.goto(f"{base}/users/settings")
+        page.wait_for_url(f"{base}/users/log_in?next=%2Fusers%2Fsettings")
+        _wait_styled(page)
+        assert_accessible(page, "rweb gen auth: log in")
+        page.click("#nav-register")
+        page.wait_for_url(f"{base}/users/register")
+        page.wait_for_function("window.rweb && window.rweb.connected")
+        assert_accessible(page, "rweb gen auth: register")
+        page.fill("#registration-email", "ada@example.com")
+        page.fill("#registration-password", PASSWORD)
+        with page.expect_navigation():
+            page.click("#register")
+        page.wait_for_url(f"{base}/")  # the app's own home
+        page.goto(f"{base}/users/settings")
+        page.wait_for_selector("#sessions [data-action=revoke]")
+        assert page.text_content("#nav-user") == "ada@example.com"
+        assert_accessible(page, "rweb gen auth: settings")
+        page.click("#log-out")
+        page.wait_for_url(f"{base}/users/log_in?next=%2Fusers%2Fsettings")
+        page.click(".ui-brand a")  # the default layout's link home, under the prefix
+        page.wait_for_url(f"{base}/")
+    assert failed == []
