@@ -43,7 +43,7 @@ ACCOUNT_FILES = [
     "tests/test_accounts.py",
     "tests/test_accounts_browser.py",
 ]
-GENERATED_TESTS = 14  # tests/test_app.py 4, tests/test_accounts.py 8, tests/test_accounts_browser.py 2
+GENERATED_TESTS = 16  # tests/test_app.py 6, tests/test_accounts.py 8, tests/test_accounts_browser.py 2
 BROWSER = tools.chromium() is not None and tools.TOOLS["playwright"][0]() is not None
 
 

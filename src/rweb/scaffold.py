@@ -35,7 +35,7 @@ then, in app.py:
   from accounts.mail import mailer_from_env
   from accounts.web import install
 
-  accounts = install(app, Database(), mailer_from_env())
+  accounts = install(app, Database(), mailer_from_env())  # layout=your_frame: see ACCOUNTS.md
 
   @app.page("/private", auth=accounts.require_user)   # a page for logged-in users: conn.user
 See ACCOUNTS.md."""

@@ -1,6 +1,7 @@
 """The examples and ``rweb new``'s app in Chromium: every page passes axe-core with zero violations in the
 light and the dark theme, and ``rweb new``'s app mounted at a sub-path under uvicorn and Starlette loads
-every asset (no 4xx in the browser's network log) and empties its todo box after Add.
+every asset (no 4xx in the browser's network log) and empties its todo box after Add; so does
+``rweb new --auth``'s, whose accounts (register, log out, log in, reset the password) work there.
 
 axe-core comes from npm (`make axe`): tests/tools.py finds it; missing, these tests skip locally and
 the run fails in CI (RWEB_REQUIRE_TOOLS).
@@ -9,6 +10,8 @@ the run fails in CI (RWEB_REQUIRE_TOOLS).
 from __future__ import annotations
 
 import importlib.util
+import re
+import time
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -20,7 +23,7 @@ from conftest import PW_TIMEOUT_MS
 from examples_loader import load_example
 
 from rweb import ui
-from rweb.scaffold import create_project
+from rweb.scaffold import add_auth, create_project
 
 if TYPE_CHECKING:
     from conftest import LiveApp
@@ -177,9 +180,22 @@ def _generated_app(project: Path) -> Any:
 
 
 def _network_errors(page: Page) -> list[str]:
+    """The page's requests answered with a 4xx or 5xx, or that failed with no answer.
+
+    A request answered before it failed is not one: rweb.js loads the next page once the answer to a
+    live session's cookie request is in (``POST /_rweb/cookie``, a keepalive fetch), and Chromium may
+    then report that request aborted along with the page it came from.
+    """
     failed: list[str] = []
-    page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
-    page.on("requestfailed", lambda r: failed.append(f"failed {r.url}"))
+    answered: list[Any] = []
+
+    def on_response(response: Any) -> None:
+        answered.append(response.request)
+        if response.status >= 400:
+            failed.append(f"{response.status} {response.url}")
+
+    page.on("response", on_response)
+    page.on("requestfailed", lambda r: None if any(r is a for a in answered) else failed.append(f"failed {r.url}"))
     return failed
 
 
@@ -248,3 +264,205 @@ def test_rweb_new_mounted_at_a_sub_path_loads_every_asset_and_empties_its_box(pw
     assert any("/shop/_rweb/a/ui." in u and u.endswith(".js") for u in loaded), loaded
     assert any("/shop/_rweb/rweb." in u for u in loaded), loaded
 
+
+
+# -- rweb new --auth ------------------------------------------------------------------------------
+
+PASSWORD = "a long enough password"
+NEW_PASSWORD = "another long password"
+# The Starlette app that mounts a generated project with accounts at /shop, on its own SQLite file, migrated.
+MOUNTED_WITH_A_DATABASE = """\
+import os
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.routing import Mount
+
+import rweb
+
+os.environ["DATABASE_URL"] = f"sqlite:///{Path(__file__).resolve().parent / 'app.db'}"
+from accounts.db import migrate  # noqa: E402
+
+migrate()
+from app import app  # noqa: E402
+
+site = Starlette(routes=[Mount("/shop", app=rweb.asgi(app))])
+"""
+
+
+@pytest.fixture(scope="module")
+def auth_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    pytest.importorskip("sqlalchemy")
+    pytest.importorskip("alembic")
+    pytest.importorskip("argon2")
+    root = tmp_path_factory.mktemp("new-auth") / "my-shop"
+    create_project(root, auth=True)
+    (root / "mounted.py").write_text(MOUNTED_WITH_A_DATABASE)
+    return root
+
+
+def test_rweb_new_auth_mounted_at_a_sub_path_works_and_passes_axe(pw_page: Page, auth_project: Path) -> None:
+    """``rweb new --auth`` under /shop: every asset loads, register -> log out -> log in -> reset the password
+    -> log in with the new one works, and the accounts' pages pass axe-core in light and dark."""
+    require_axe()
+    pytest.importorskip("uvicorn")
+    pytest.importorskip("starlette")
+    from test_asgi import run_uvicorn
+
+    page = pw_page
+    failed = _network_errors(page)
+    loaded: list[str] = []
+    page.on("response", lambda r: loaded.append(r.url))
+    with run_uvicorn("mounted:site", "--app-dir", str(auth_project), cwd=auth_project) as server:
+        base = f"http://127.0.0.1:{server.port}/shop"
+        # A page for logged-in users sends the visitor to the log-in form, under /shop.
+        page.goto(f"{base}/todos")
+        page.wait_for_url(f"{base}/users/log_in?next=%2Ftodos")
+        _wait_styled(page)
+        sheets = page.evaluate("[...document.styleSheets].map((s) => s.href)")
+        assert [h.split("/_rweb/a/")[1].split(".")[0] for h in sheets] == ["ui", "style"], sheets
+        assert all(h.startswith(f"{base}/_rweb/a/") for h in sheets), sheets
+        assert_accessible(page, "rweb new --auth: log in")
+        # Register, from the navbar's link.
+        page.click("#nav-register")
+        page.wait_for_url(f"{base}/users/register")
+        page.wait_for_function("window.rweb && window.rweb.connected")
+        _wait_styled(page)
+        assert_accessible(page, "rweb new --auth: register")
+        page.fill("#registration-email", "ada@example.com")
+        page.fill("#registration-password", "short")
+        page.wait_for_selector("#registration-password-error")
+        assert page.get_attribute("#registration-password", "aria-invalid") == "true"
+        assert_accessible(page, "rweb new --auth: register, a password too short")
+        page.fill("#registration-password", PASSWORD)
+        page.wait_for_selector("#registration-password-error", state="detached")
+        with page.expect_navigation():
+            page.click("#register")
+        page.wait_for_url(f"{base}/")
+        page.wait_for_function("window.rweb && window.rweb.connected")
+        assert page.text_content("#nav-user") == "ada@example.com"
+        # The login's cookie is the app's: a sibling app on the same site neither sees nor replaces it.
+        session = next(c for c in page.context.cookies() if c["name"] == "session")
+        assert session["path"] == "/shop" and session["httpOnly"]
+        # The settings, by live navigation under the prefix: the login sessions come from the database.
+        page.click("#nav-settings")
+        page.wait_for_url(f"{base}/users/settings")
+        page.wait_for_selector("#sessions [data-action=revoke]")
+        assert_accessible(page, "rweb new --auth: settings")
+        # Log out: the page loads again, and its guard sends it to the log-in form, which comes back here.
+        page.click("#log-out")
+        page.wait_for_url(f"{base}/users/log_in?next=%2Fusers%2Fsettings")
+        page.fill("#email", "ada@example.com")
+        page.fill("#password", PASSWORD)
+        with page.expect_navigation():
+            page.click("#log-in")
+        page.wait_for_url(f"{base}/users/settings")
+        page.wait_for_function("window.rweb && window.rweb.connected")
+        assert page.text_content("#email") == "ada@example.com"
+        # The todos, for the logged-in user, by the navbar's live link.
+        page.click("#nav-todos")
+        page.wait_for_url(f"{base}/todos")
+        _add_todo(page, "buy milk")
+        # Forgot the password, in another browser: the mailed link (the log's, in development) is under /shop.
+        assert page.context.browser is not None
+        other_context = page.context.browser.new_context()
+        try:
+            other = other_context.new_page()
+            other.set_default_timeout(PW_TIMEOUT_MS)
+            failed_elsewhere = _network_errors(other)
+            other.goto(f"{base}/users/log_in")
+            other.click("text=Forgot your password?")
+            other.wait_for_url(f"{base}/users/reset_password")
+            other.wait_for_function("window.rweb && window.rweb.connected")
+            _wait_styled(other)
+            assert_accessible(other, "rweb new --auth: forgot your password")
+            other.fill("#reset-request-email", "ada@example.com")
+            other.click("#send-link")
+            other.wait_for_selector("#notice")
+            link = _mailed_link(server, f"{base}/users/reset_password/")
+            other.goto(link)
+            other.wait_for_function("window.rweb && window.rweb.connected")
+            assert_accessible(other, "rweb new --auth: reset the password")
+            other.fill("#new-password-password", NEW_PASSWORD)
+            other.fill("#new-password-password-confirmation", NEW_PASSWORD)
+            with other.expect_navigation():
+                other.click("#reset")
+            other.wait_for_url(f"{base}/users/log_in?reset=1")
+            # Every login of the account ended: the first browser's open page goes to the log-in form.
+            page.wait_for_url(f"{base}/users/log_in?next=%2Ftodos")
+            other.fill("#email", "ada@example.com")
+            other.fill("#password", NEW_PASSWORD)
+            with other.expect_navigation():
+                other.click("#log-in")
+            other.wait_for_url(f"{base}/")
+            other.wait_for_function("window.rweb && window.rweb.connected")
+            assert other.text_content("#nav-user") == "ada@example.com"
+        finally:
+            other_context.close()
+    assert failed == [] and failed_elsewhere == []
+    assert any("/shop/_rweb/a/ui." in u and u.endswith(".js") for u in loaded), loaded
+
+
+def _mailed_link(server: Any, prefix: str) -> str:
+    """The link of the last mail the app's development mailer wrote to its log (bounded wait)."""
+    deadline = time.monotonic() + PW_TIMEOUT_MS / 1000
+    while True:
+        links = re.findall(re.escape(prefix) + r"\S+", server.output())
+        if links:
+            return str(links[-1])
+        assert time.monotonic() < deadline, "no mail in the server's log:\n" + server.output()[-2000:]
+        time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def gen_auth_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``rweb new`` then ``rweb gen auth``, with the lines it prints added to app.py (no layout: the default)."""
+    pytest.importorskip("sqlalchemy")
+    root = tmp_path_factory.mktemp("gen-auth") / "my-shop"
+    create_project(root)
+    add_auth(root)
+    with (root / "app.py").open("a") as app_py:
+        app_py.write(
+            "\nfrom accounts.db import Database  # noqa: E402\n"
+            "from accounts.mail import mailer_from_env  # noqa: E402\n"
+            "from accounts.web import install  # noqa: E402\n\n"
+            "accounts = install(app, Database(), mailer_from_env())\n"
+        )
+    (root / "mounted.py").write_text(MOUNTED_WITH_A_DATABASE)
+    return root
+
+
+def test_rweb_gen_auth_pages_at_a_sub_path_pass_axe(pw_page: Page, gen_auth_project: Path) -> None:
+    """The accounts added to a plain ``rweb new`` project (their default layout) under /shop: every asset
+    loads, the log-in, register and settings pages pass axe-core in light and dark, and log out works."""
+    require_axe()
+    pytest.importorskip("uvicorn")
+    pytest.importorskip("starlette")
+    from test_asgi import run_uvicorn
+
+    page = pw_page
+    failed = _network_errors(page)
+    with run_uvicorn("mounted:site", "--app-dir", str(gen_auth_project), cwd=gen_auth_project) as server:
+        base = f"http://127.0.0.1:{server.port}/shop"
+        page.goto(f"{base}/users/settings")
+        page.wait_for_url(f"{base}/users/log_in?next=%2Fusers%2Fsettings")
+        _wait_styled(page)
+        assert_accessible(page, "rweb gen auth: log in")
+        page.click("#nav-register")
+        page.wait_for_url(f"{base}/users/register")
+        page.wait_for_function("window.rweb && window.rweb.connected")
+        assert_accessible(page, "rweb gen auth: register")
+        page.fill("#registration-email", "ada@example.com")
+        page.fill("#registration-password", PASSWORD)
+        with page.expect_navigation():
+            page.click("#register")
+        page.wait_for_url(f"{base}/")  # the app's own home
+        page.goto(f"{base}/users/settings")
+        page.wait_for_selector("#sessions [data-action=revoke]")
+        assert page.text_content("#nav-user") == "ada@example.com"
+        assert_accessible(page, "rweb gen auth: settings")
+        page.click("#log-out")
+        page.wait_for_url(f"{base}/users/log_in?next=%2Fusers%2Fsettings")
+        page.click(".ui-brand a")  # the default layout's link home, under the prefix
+        page.wait_for_url(f"{base}/")
+    assert failed == []
