@@ -286,3 +286,22 @@ def test_upload_bytes_are_counted() -> None:
     assert "e" not in reply, reply
     # Three frames: each a 5-byte header (kind, file id) and its chunk.
     assert app.meter.upload_bytes == len(content) + 3 * 5
+
+
+def test_resumes_are_counted_by_how() -> None:
+    """rweb_resumes_total{result}: taken over in this process, or failed (the token spent: a fresh session)."""
+    from rweb.testing import Client
+
+    app = counter_app()
+    app.metrics()
+    assert app.meter is not None
+    first = Client(app, "/")
+    first.send("inc")
+    first.lose()
+    second = first.resume()
+    assert second.init.get("resumed") is True
+    assert app.meter.resumes == {"process": 1}
+    second.lose()
+    stale = first.resume()  # the first token again: spent, a fresh session
+    assert stale.init.get("fresh") is True
+    assert app.meter.resumes == {"process": 1, "failed": 1}
