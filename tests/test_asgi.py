@@ -756,3 +756,38 @@ def test_a_close_with_the_client_heartbeats_code_keeps_the_session_for_a_resume(
             assert (await wire.recv(again)).get("fresh") is True
 
     wire.run(main())
+
+
+def metered_app() -> Any:
+    """The seed's counter with app.metrics(): counted under ASGI as under the built-in server."""
+    app = App("metered", _seed_counter())
+    app.metrics()
+    return rweb.asgi(app)
+
+
+def test_metrics_count_under_asgi(wire: Any) -> None:
+    pytest.importorskip("prometheus_client")
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with run_uvicorn("test_asgi:metered_app", "--factory", "--app-dir", str(HERE)) as server:
+
+        async def main() -> None:
+            async with wire.connect(server.ws("/ws")) as ws:
+                assert (await wire.recv(ws))["t"] == "init"
+                for _ in range(5):
+                    await ws.send(INC)
+                    await wire.recv(ws)
+
+        wire.run(main())
+        assert server.request("GET", "/nowhere")[0] == 404
+        status, _, body = server.request("GET", "/_rweb/metrics")
+        assert status == 200, body
+        samples = {
+            (s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(body.decode())
+            for s in family.samples
+        }
+        assert samples[("rweb_actions_total", (("action", "inc"),))] == 5
+        assert samples[("rweb_joins_total", ())] == 1
+        assert samples[("rweb_http_responses_total", (("route", "unmatched"), ("status", "404")))] == 1
+        assert samples[("rweb_http_responses_total", (("route", "/"), ("status", "200")))] >= 1  # uvicorn's start probe
