@@ -135,6 +135,11 @@ def test_the_next_first_paint_shows_it_deletes_the_cookie_and_hands_it_to_the_li
     assert "rweb_flash" in tc.cookies
     r = tc.get("/home")
     assert "Signed in" in r.text
+    # At load it sits beside the live region (content there at load is not announced); the live
+    # session's first render below moves it in, where a screen reader reads it.
+    status = re.search(r'<div role="status"[^>]*>(.*?)</div>', r.text)
+    assert status is not None and "Signed in" not in status.group(1)
+    assert re.search(r'class="rweb-flash-static"[^>]*>.*Signed in', r.text)
     assert r.cookie("rweb_flash") is not None and r.cookie("rweb_flash").max_age == 0  # type: ignore[union-attr]
     assert "rweb_flash" not in tc.cookies
     token = META.search(r.text)

@@ -321,10 +321,17 @@ def flash_group(
 
     Two live regions, there from the first paint on (a live region announces
     what is added to it): ``role="status"`` (polite) for info, success and
-    warning, ``role="alert"`` for errors.  Each message is ``render(id, kind,
+    warning, ``role="alert"`` for errors.  A first paint shows the messages it
+    carries (after a redirect) beside the regions; the live session's first
+    render moves them in, so that they are announced.  Each message is ``render(id, kind,
     message)`` (default: a paragraph and a dismiss button that sends
     :data:`DISMISS_ACTION`).  Place it once per page.
     """
+    # The first paint (a conn not live yet) shows the messages it carries beside the live regions,
+    # not in them: a region's content at load is not announced, so the live session's first
+    # render moves them in, and a screen reader reads them then (a page without JavaScript
+    # still shows them).
+    first_paint = not isinstance(flashes, Flashes) and getattr(flashes, "live", True) is False
     if not isinstance(flashes, Flashes):
         flashes = flashes.flashes
     one = render or (lambda fid, kind, message: _plain(fid, kind, message, dismiss_label))
@@ -334,7 +341,13 @@ def flash_group(
         urgent: list[Any] = []
         for fid, kind, message, _ in flashes.items:
             (urgent if kind == "error" else polite).append(one(fid, kind, message))
+        if first_paint:
+            shown = h.div(*polite, *urgent, class_="rweb-flash-static") if polite or urgent else None
+            polite, urgent = [], []
+        else:
+            shown = None
         return h.div(
+            shown,
             h.div(*polite, role="status", aria_live="polite", class_="rweb-flash-status"),
             h.div(*urgent, role="alert", aria_live="assertive", class_="rweb-flash-alert"),
             id=COMPONENT,
