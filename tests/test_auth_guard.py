@@ -242,3 +242,51 @@ def test_a_session_waiting_for_its_browser_is_ended_by_disconnect_too() -> None:
     back = tab.resume()
     # Not taken back: the page is set up again, so its guard ran again.
     assert "resumed" not in back.init and calls == ["live /settings", "live /settings"], (back.init, calls)
+
+
+TAGGING_APP = r"""
+import sys
+from rweb import App, start_rweb
+from rweb.html import p
+
+app = App("tagging")
+
+@app.page("/")
+def home(writer_id, conn):
+    conn.tag("login-1")
+    return (lambda: p("hi")), {}
+
+if __name__ == "__main__":
+    start_rweb(int(sys.argv[1]), app, host="127.0.0.1", workers=2, ping_interval=None)
+"""
+
+
+def test_tagging_is_refused_with_workers_but_no_broker(tmp_path: Any, wire: Any) -> None:
+    """app.disconnect would reach one worker in two: conn.tag refuses, loudly, instead of splitting."""
+    import subprocess
+    import sys
+
+    from processes import ServerProcess, free_port
+
+    script = tmp_path / "tagging.py"
+    script.write_text(TAGGING_APP)
+    port = free_port()
+    log_path = tmp_path / "server.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([sys.executable, str(script), str(port)], stdout=log, stderr=subprocess.STDOUT)
+    server = ServerProcess(proc, port, log_path)
+    try:
+        server.wait_listening()
+
+        async def join() -> dict[str, Any]:
+            ws = await wire.connect(f"ws://127.0.0.1:{port}/ws")
+            try:
+                return dict(await wire.recv(ws))
+            finally:
+                await ws.close()
+
+        first = wire.run(join())
+        assert first["e"]["code"] == "setup_error", first
+        assert "workers without one" in server.log() and "broker=" in server.log()
+    finally:
+        server.stop()

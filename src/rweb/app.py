@@ -531,6 +531,15 @@ class Conn:
         yet): nothing to tie.  See docs/auth.md.
         """
         if self.live:
+            workers = self.app.split_workers
+            if workers is not None:
+                # Correct by default: a disconnect that reaches one worker in N leaves the
+                # user's pages on the others open (a revoked login still live).
+                raise RuntimeError(
+                    f"conn.tag({key!r}): app.disconnect reaches the sessions of every process through a "
+                    f"broker, and this server runs {workers} workers without one: pass "
+                    "broker='redis://...' to App, or run workers=1"
+                )
             self.subscribe(DISCONNECT_TOPIC + key, self._disconnected)
 
     def _disconnected(self, _message: Any) -> None:
@@ -593,6 +602,9 @@ class App:
     metering: Metrics | None = None  # once app.metrics() turned them on
     meter: Meter | None = None  # metering.meter: what sessions count per message (rweb.meter)
     tracer: Any = None  # an OpenTelemetry tracer once app.tracing() turned spans on
+    # Set by start_rweb when it runs several workers without a broker: what must reach every
+    # process (conn.tag / app.disconnect) is refused then, not silently split.
+    split_workers: int | None = None
     # The time the app reads (``app.clock.time()``, ``.monotonic()``, ``.now()``): the
     # system's, or the virtual clock of rweb.testing's clients (docs/testing.md).
     clock: Clock = SYSTEM_CLOCK

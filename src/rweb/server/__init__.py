@@ -245,6 +245,7 @@ def start_rweb(
                 "broker='redis://...' to App, or run workers=1"
             )
         app.refuse_split_state(n)
+        app.split_workers = n
     if not 0 < write_low_water <= write_high_water <= max_write_buffer:
         raise ValueError("need 0 < write_low_water <= write_high_water <= max_write_buffer")
     if drain < 0:
