@@ -51,7 +51,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 from urllib.parse import unquote, urlencode, urljoin, urlsplit
 
 import orjson
@@ -66,9 +66,6 @@ from ..http import Request, Response, error_response
 from ..protocol import JOIN_FLASH_PARAM, EffectKind
 from ..session import ConnectionInfo
 from ..upload import chunk_frame
-
-if TYPE_CHECKING:  # Page drives a Client: it sits above this module (rweb.testing.page)
-    from .page import Page
 
 __all__ = [
     "Client",
@@ -958,11 +955,11 @@ class TestClient:
         found = _FLASH_META.search(self.get(url).text)
         return _html.unescape(found.group(1)) if found else None
 
-    def page(self, url: str = "/", *, raise_errors: bool = True, **kw: Any) -> Page:
+    def page(self, url: str = "/", *, raise_errors: bool = True, **kw: Any) -> Any:
         """The page at ``url`` as a :class:`~rweb.testing.Page` (selectors, clicks, forms) with this client's cookies."""
         if _page_type is None:  # pragma: no cover (rweb.testing imports rweb.testing.page, which sets it)
             raise RuntimeError("import rweb.testing (its page module) first")
-        return cast("Page", _page_type(self.live(url, **kw), raise_errors=raise_errors))
+        return _page_type(self.live(url, **kw), raise_errors=raise_errors)  # a rweb.testing.Page
 
     def run_pending(self) -> int:
         """Run the work the app queued on its (in-process) event loop; see :meth:`Client.run_pending`."""
