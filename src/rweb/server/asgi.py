@@ -31,10 +31,11 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from ..app import App, sendable
+from ..app import App
 from ..client_script import client_encoded
 from ..connection import Connection
 from ..http import PlainTextResponse, Request, Response, error_response
+from ..http_dispatch import sendable
 from ..protocol import CloseCode
 from ..session import ConnectionInfo
 from ..transport import admit

@@ -56,13 +56,14 @@ from urllib.parse import unquote, urlencode, urljoin, urlsplit
 
 import orjson
 
-from ..app import App, sendable
+from ..app import App
 from ..clock import SYSTEM_CLOCK, Clock
 from ..codec import apply_message, apply_stream, effects_of, page_html
 from ..connection import Connection, page_info
 from ..effects import Cookie, Effect, Navigate, StreamOps, UploadStop
 from ..flash import flash_cookie_name
 from ..http import Request, Response, error_response
+from ..http_dispatch import sendable
 from ..protocol import JOIN_FLASH_PARAM, EffectKind
 from ..session import ConnectionInfo
 from ..upload import chunk_frame
