@@ -80,7 +80,7 @@ def test_the_graph_is_read_from_every_import() -> None:
 def test_the_connection_never_imports_the_app() -> None:
     graph = import_graph()
     for module in ("rweb.connection", "rweb.runtime", "rweb.transport", "rweb.scheduler", "rweb.page", "rweb.conn",
-                   "rweb.http_dispatch", "rweb.cookie_tokens"):
+                   "rweb.http_dispatch", "rweb.cookie_tokens", "rweb.lifecycle", "rweb.services"):
         assert "rweb.app" not in reachable(graph, module), module
 
 

@@ -305,7 +305,7 @@ def test_test_client_runs_startup_on_entry_and_shutdown_on_exit() -> None:
         http.run_pending()  # the background task runs when the loop does
         assert http.get("/ticks").json()["ticks"] >= 1
     assert seen == ["startup-sync", "startup-async", "cancelled", "shutdown"]
-    assert not app._tasks
+    assert not app.lifecycle.tasks
 
 
 def test_spawn_before_the_app_is_served_says_so() -> None:

@@ -48,14 +48,16 @@ from .http import (
     check_redirect,
 )
 from .http_dispatch import HttpDispatcher
+from .lifecycle import Lifecycle, LifeHook
 from .origins import OriginPolicy
 from .proxies import TrustedProxies
-from .pubsub import LocalPubSub, PubSub
+from .pubsub import PubSub
 from .reactive import SharedStateError
 from .registry import SessionRegistry
 from .routing import Route, Router, takes_conn
 from .scheduler import Scheduler
 from .security import header_defaults
+from .services import BrokerServices
 from .session import ConnectionInfo, Session, SetupError, UnknownAction
 from .signing import Signer
 
@@ -74,13 +76,11 @@ SOCKET_PATH = "/ws"
 Setup = Callable[..., tuple[Callable[[], Any], Any]]
 Handler = Callable[[Request], Any]
 Hook = Callable[["Conn"], Any]
-LifeHook = Callable[[], Any]  # on_startup / on_shutdown: sync, or returning an awaitable
 DEPRECATED_ORDER = (
     "App(session_setup, title) is deprecated: write App(title, session_setup), "
     "or App(title=..., session_setup=...) (the order start_rweb(port, title, session_setup) uses)"
 )
 _LANG = re.compile(r"[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*")  # a BCP 47 language tag's shape
-TASK_STOP_TIMEOUT = 5.0  # at shutdown, how long the app's cancelled background tasks may take to end
 
 
 class App:
@@ -137,35 +137,40 @@ class App:
         title: str = "rweb",
         session_setup: Setup | None = None,
         *,
-        static: Mapping[str, str | os.PathLike[str]] | None = None,
-        max_message_size: int = 64 * 1024,
-        max_body_size: int = 1024 * 1024,
-        max_header_size: int = 16 * 1024,
-        actions: Iterable[str] = (),
+        # -- the pages: what every page gets, the actions it may send --
         head: str = "",
         assets: Iterable[Asset] = (),
         lang: str = "en",
-        secret_key: str | bytes | None = None,
+        actions: Iterable[str] = (),
+        static: Mapping[str, str | os.PathLike[str]] | None = None,
+        favicon: str | None = None,
+        # -- where the app is served --
         root_path: str = "",
         socket_path: str = SOCKET_PATH,
-        favicon: str | None = None,
+        compress: bool = True,
+        debug: bool = False,
+        slow_callback_ms: float | None = 100,
+        # -- limits --
+        max_message_size: int = 64 * 1024,
+        max_body_size: int = 1024 * 1024,
+        max_header_size: int = 16 * 1024,
+        max_upload_bytes: int = 64 * 1024 * 1024,
+        max_cookie_tokens: int = 10_000,
+        # -- security: tokens, origins, redirects, headers, proxies --
+        secret_key: str | bytes | None = None,
         allowed_origins: Iterable[str] | None = None,
         allowed_redirect_hosts: Iterable[str] = (),
-        broker: str | PubSub | None = None,
-        debug: bool = False,
+        security_headers: Mapping[str, str | None] | None = None,
+        trusted_proxies: Iterable[str] | None = None,
+        proxy_header: str = "x-forwarded-for",
+        # -- sessions across sockets, processes and instances: resumes, snapshots, the broker --
         resume_grace: float = 30.0,
+        max_detached: int = 10_000,
+        max_detached_per_address: int | None = 100,
         session_store: Any = None,
         snapshot_interval: float = 1.0,
         snapshot_limit: int = 64 * 1024,
-        slow_callback_ms: float | None = 100,
-        max_upload_bytes: int = 64 * 1024 * 1024,
-        security_headers: Mapping[str, str | None] | None = None,
-        max_cookie_tokens: int = 10_000,
-        max_detached: int = 10_000,
-        max_detached_per_address: int | None = 100,
-        trusted_proxies: Iterable[str] | None = None,
-        proxy_header: str = "x-forwarded-for",
-        compress: bool = True,
+        broker: str | PubSub | None = None,
     ) -> None:
         if callable(title):  # the old order, App(session_setup, title): still served, deprecated
             warnings.warn(DEPRECATED_ORDER, DeprecationWarning, stacklevel=2)
@@ -175,57 +180,70 @@ class App:
         if not isinstance(title, str):
             raise TypeError("title must be a string")
         self.title = title
-        self.max_message_size = max_message_size
-        self.max_body_size = max_body_size
-        self.max_header_size = max_header_size
-        self.max_upload_bytes = max_upload_bytes  # what a session's uploads hold on disk, not consumed
-        self.actions = frozenset(actions)
+        # -- the pages --
         self.head = head
+        self.assets: tuple[Asset, ...] = tuple(assets)  # rweb.assets: linked by every page, served hashed
         if not isinstance(lang, str) or _LANG.fullmatch(lang) is None:
             raise ValueError(f"lang is a language tag such as 'en' or 'pt-BR', got {lang!r}")
         self.lang = lang  # <html lang> of every page
-        self.assets: tuple[Asset, ...] = tuple(assets)  # rweb.assets: linked by every page, served hashed
+        self.actions = frozenset(actions)
+        self.favicon = favicon
+        # -- where the app is served --
         self.root_path = root_path.rstrip("/")
         self.socket_path = socket_path
-        self.favicon = favicon
-        # None: a socket is accepted from a page of the host it connects to.
-        self.origins = OriginPolicy(allowed_origins)  # rweb.origins
-        self.allowed_origins = self.origins.allowed
-        # What every HTTP response gets unless it sets the header itself (rweb.security).
-        self.security_headers = header_defaults(security_headers)
         # Pages' first paints (and handlers' responses marked ``compress``) gzipped when asked (rweb.compression).
         self.compress = compress
-        # Hosts (``example.com``, ``example.com:8443``) redirects may go to without external=True.
-        if isinstance(allowed_redirect_hosts, str):
-            raise TypeError("allowed_redirect_hosts is a list of hosts, not one string")
-        self.allowed_redirect_hosts = frozenset(h.strip().lower() for h in allowed_redirect_hosts)
+        self.debug = debug
         if slow_callback_ms is not None and slow_callback_ms < 0:
             raise ValueError("slow_callback_ms must be positive (or None: never log)")
         self.slow_callback_ms = slow_callback_ms
         # In seconds, as sessions compare it (0.0: off).
         self.slow_callback = (slow_callback_ms or 0) / 1000
-        self.router = Router()
-        self.static: dict[str, Any] = {}
-        for prefix, folder in (static or {}).items():
-            self.mount_static(prefix, folder)
+        # -- limits --
+        self.max_message_size = max_message_size
+        self.max_body_size = max_body_size
+        self.max_header_size = max_header_size
+        self.max_upload_bytes = max_upload_bytes  # what a session's uploads hold on disk, not consumed
+        # -- security --
         if secret_key is None:
             secret_key = os.environ.get("RWEB_SECRET_KEY") or None
         # Without a key of its own the app makes one up (shared by forked workers):
         # tokens and cookies then mean nothing to another instance or after a restart.
         self.has_secret_key = secret_key is not None
         self.signer = Signer(secret_key if secret_key is not None else secrets.token_bytes(32))
-        # -- services (per process: forked workers each get their own copy) --
-        # broker: None (topics within this process), "redis://..." (rweb.broker_redis,
-        # started in each worker by startup()), or a PubSub object.
-        self.broker = broker
-        self.debug = debug
+        # None: a socket is accepted from a page of the host it connects to.
+        self.origins = OriginPolicy(allowed_origins)  # rweb.origins
+        self.allowed_origins = self.origins.allowed
+        # Hosts (``example.com``, ``example.com:8443``) redirects may go to without external=True.
+        if isinstance(allowed_redirect_hosts, str):
+            raise TypeError("allowed_redirect_hosts is a list of hosts, not one string")
+        self.allowed_redirect_hosts = frozenset(h.strip().lower() for h in allowed_redirect_hosts)
+        # What every HTTP response gets unless it sets the header itself (rweb.security).
+        self.security_headers = header_defaults(security_headers)
+        # The proxies whose proxy_header says who the client is (rweb.proxies; None: the peer is).
+        self.trusted_proxies = None if trusted_proxies is None else TrustedProxies(trusted_proxies, proxy_header)
+        # -- sessions beyond their socket --
         # A socket lost without a close keeps its session this long for the browser to resume it (0: off).
         self.resume_grace = resume_grace
-        # Sessions held for their browsers (lost sockets) at most, in all and per client address
-        # (None: no cap per address); past either, the oldest ends (docs/security.md).
+        # Where sessions' snapshots go for a resume in another process (rweb.snapshot):
+        # a SnapshotStore, or None: the Redis broker's when there is one.
+        if snapshot_interval <= 0 or snapshot_limit <= 0:
+            raise ValueError("snapshot_interval and snapshot_limit must be positive")
+        self.session_store = session_store
+        self.snapshot_interval = snapshot_interval
+        self.snapshot_limit = snapshot_limit
+        self.snapshots: Any = None  # rweb.snapshot.Snapshots once served with a store (rweb.lifecycle)
+
+        # -- the services the app composes (per process: forked workers each get their own copy) --
+        # The routes (rweb.routing) and the static folders, the longest prefix first.
+        self.router = Router()
+        self.static: dict[str, Any] = {}
+        for prefix, folder in (static or {}).items():
+            self.mount_static(prefix, folder)
         # The sessions' event loop once bound, its thread, and this process life's id (rweb.scheduler).
         self.scheduler = Scheduler()
-        # The live sessions, their hooks, the writer ids, the resumes (rweb.registry).
+        # The live sessions, their hooks, the writer ids, the resumes; sessions held for their
+        # browsers (lost sockets) at most, in all and per client address (rweb.registry).
         self.registry = SessionRegistry(
             self.signer,
             self.scheduler,
@@ -235,29 +253,17 @@ class App:
             behind_trusted_proxies=trusted_proxies is not None,
         )
         self.sessions = self.registry.live  # writer id -> live Connection
-        # The proxies whose proxy_header says who the client is (rweb.proxies; None: the peer is).
-        self.trusted_proxies = None if trusted_proxies is None else TrustedProxies(trusted_proxies, proxy_header)
-        # Where sessions' snapshots go for a resume in another process (rweb.snapshot):
-        # a SnapshotStore, or None: the Redis broker's when there is one.
-        if snapshot_interval <= 0 or snapshot_limit <= 0:
-            raise ValueError("snapshot_interval and snapshot_limit must be positive")
-        self.session_store = session_store
-        self.snapshot_interval = snapshot_interval
-        self.snapshot_limit = snapshot_limit
-        self.snapshots: Any = None  # rweb.snapshot.Snapshots once served with a store
-        self.pubsub: PubSub = broker if broker is not None and not isinstance(broker, str) else LocalPubSub()
-        self._presence: tuple[Any, Any] | None = None
-        self._started = False
-        self._shared: dict[str, Any] = {}  # name -> rweb.sharing.Replica
-        self._startup_hooks: list[LifeHook] = []  # on_startup / on_shutdown: per process
-        self._shutdown_hooks: list[LifeHook] = []
-        self._tasks: set[asyncio.Task[Any]] = set()  # app.spawn's, cancelled at shutdown
-        # One callable for every session: renders shared between sessions are grouped by it (rweb.render).
-        self.fanout = self.call_soon
+        # Topics, presence and shared records, through the broker: None (within this process),
+        # "redis://..." (rweb.broker_redis, started in each worker), or a PubSub (rweb.services).
+        self.services = BrokerServices(self, self.scheduler, broker)
+        # Bound to the loop, started and stopped in each serving process; hooks, tasks (rweb.lifecycle).
+        self.lifecycle = Lifecycle(self)
         # The tokens that set cookies from a live session, each redeemed once (rweb.cookie_tokens).
         self.cookie_tokens = CookieTokens(self.signer, max_cookie_tokens)
         # Plain HTTP: the dispatch of a request and what every response gets (rweb.http_dispatch).
         self.http = HttpDispatcher(self)
+        # One callable for every session: renders shared between sessions are grouped by it (rweb.render).
+        self.fanout = self.call_soon
         self.pages = 0  # how many reactive pages (live navigation needs the socket's headers)
         self.session_setup: Setup | None = None
         if session_setup is not None:
@@ -435,28 +441,26 @@ class App:
         ``lifespan.startup.failed``).  Background work: ``app.spawn(coro)``
         from the hook.  See docs/lifecycle.md.
         """
-        self._startup_hooks.append(fn)
+        self.lifecycle.startup_hooks.append(fn)
         return fn
 
     def on_shutdown(self, fn: LifeHook) -> LifeHook:
         """``fn()`` (sync or ``async``) when the serving process stops gracefully (SIGTERM, SIGINT, lifespan
         shutdown): after the sockets are closed and :meth:`spawn`'s tasks cancelled, before the broker
         closes and the loop ends.  In the order added; an exception is logged and the next hook runs."""
-        self._shutdown_hooks.append(fn)
+        self.lifecycle.shutdown_hooks.append(fn)
         return fn
 
-    # -- the scheduler ---------------------------------------------------------
+    # -- the process's life (rweb.lifecycle) -------------------------------------
 
     def bind(self, loop: asyncio.AbstractEventLoop, worker_index: int = 0, workers: int = 1) -> None:
         """Called by a transport when it starts serving on ``loop`` (one per process)."""
-        self.scheduler.bind(loop)  # after the fork: each worker its own boot id
-        self.registry.number(worker_index, workers)
-        self._start_snapshots()  # with a session_store given; a Redis broker's starts with startup()
+        self.lifecycle.bind(loop, worker_index, workers)
 
     @property
     def started(self) -> bool:
         """Are the app's services running in this process (:meth:`startup` ran, :meth:`shutdown` not yet)?"""
-        return self._started
+        return self.lifecycle.started
 
     def loop(self) -> asyncio.AbstractEventLoop:
         """The event loop that runs this process's sessions."""
@@ -464,52 +468,7 @@ class App:
 
     async def startup(self) -> None:
         """Start the app's services in this process (transports call it once serving; after any fork)."""
-        if self._started:
-            return
-        self._started = True
-        if isinstance(self.broker, str):
-            from .broker_redis import RedisPubSub
-
-            broker = RedisPubSub(self.broker)
-            await broker.start()
-            self.pubsub = broker
-        elif self.broker is not None and hasattr(self.broker, "start"):
-            await self.broker.start()
-        for replica in self._shared.values():
-            replica.start()
-        if self.broker is not None:
-            self.refuse_split_state()
-            self._refusing = True
-        self._start_snapshots()
-        if self.metering is not None:  # published on a timer, whichever transport serves
-            self.metering.start(self, asyncio.get_running_loop())
-        for fn in self._startup_hooks:
-            try:
-                await _call(fn)
-            except Exception:
-                log.exception("startup hook %s failed: this process does not serve", _name(fn))
-                await self._stop_tasks()  # what the hooks spawned so far
-                raise
-
-    def _start_snapshots(self) -> None:
-        if self.snapshots is not None:
-            self.snapshots.start()
-            return
-        store = self.session_store
-        if store is None and hasattr(self.pubsub, "take"):  # the Redis broker keeps them
-            store = self.pubsub
-        if store is None or self.resume_grace <= 0:
-            return
-        from .snapshot import Snapshots
-
-        self.snapshots = Snapshots(self, store, self.snapshot_interval, self.snapshot_limit)
-        self.snapshots.start()
-        if not self.has_secret_key:
-            log.warning(
-                "sessions are saved for a resume in another process, but the app has no secret_key "
-                "(App(secret_key=...) or RWEB_SECRET_KEY): another instance, or this server after a "
-                "restart, cannot read their tokens and gives fresh sessions"
-            )
+        await self.lifecycle.startup()
 
     async def save_sessions(self, timeout: float = 5.0) -> bool:
         """The server stops: save every session for its browser to resume elsewhere (see rweb.snapshot)."""
@@ -520,26 +479,19 @@ class App:
 
     async def shutdown(self) -> None:
         """Stop the app's services (the broker flushes what is queued)."""
-        self.end_detached()
-        if not self._started:
-            return
-        self._started = False
-        if self.metering is not None:
-            self.metering.stop()
-        await self._stop_tasks()
-        for fn in self._shutdown_hooks:
-            try:
-                await _call(fn)
-            except Exception:
-                log.exception("shutdown hook %s failed", _name(fn))
-        if getattr(self, "_refusing", False):
-            from .reactive import on_shared_state
+        await self.lifecycle.shutdown()
 
-            self._refusing = False
-            on_shared_state(None)
-        close = getattr(self.pubsub, "close", None)
-        if close is not None:
-            await close()
+    # -- what sessions share through the broker (rweb.services) --------------------
+
+    @property
+    def broker(self) -> str | PubSub | None:
+        """``App(broker=...)``: None (topics within this process), a ``redis://`` URL, or a PubSub."""
+        return self.services.broker
+
+    @property
+    def pubsub(self) -> PubSub:
+        """The pub/sub in use (rweb.pubsub): the in-process one, or the broker once started."""
+        return self.services.pubsub
 
     def publish(self, topic: str, message: Any) -> None:
         """Publish ``message`` (JSON) on ``topic``, from anywhere: a handler, a timer, another thread.
@@ -547,11 +499,7 @@ class App:
         Subscribers (``conn.subscribe``) in this process get it on the loop;
         with a broker, those in every other process too.
         """
-        loop = self.scheduler.loop
-        if loop is not None and not self.scheduler.on_loop_thread():
-            loop.call_soon_threadsafe(self.pubsub.publish, topic, message)
-        else:
-            self.pubsub.publish(topic, message)
+        self.services.publish(topic, message)
 
     def disconnect(self, key: str) -> None:
         """End every live session tagged with ``key`` (:meth:`Conn.tag`), in every process
@@ -561,13 +509,7 @@ class App:
 
     def presence_service(self) -> Any:
         """The presence service of this app's broker (rweb.presence)."""
-        # (pubsub, its presence): the broker changes once, when startup() replaces the in-process one.
-        cached = self._presence
-        if cached is None or cached[0] is not self.pubsub:
-            from .presence import presence_for
-
-            cached = self._presence = (self.pubsub, presence_for(self.pubsub))
-        return cached[1]
+        return self.services.presence_service()
 
     def presence(self, topic: str) -> dict[str, Any]:
         """Who is present in ``topic`` (key -> meta), across processes with a broker."""
@@ -596,11 +538,9 @@ class App:
 
         return self.in_session(writer_id, run)
 
-    # -- state shared by sessions across processes ---------------------------------
-
     @property
     def shared_records(self) -> list[str]:
-        return list(self._shared)
+        return list(self.services.shared)
 
     def share(self, name: str, record: Any) -> Any:
         """Keep ``record`` (a ``@reactive`` record all sessions read) identical in every worker and instance.
@@ -612,16 +552,7 @@ class App:
         the last one by (time, instance) wins everywhere.  Needs a broker when
         the server runs several workers (start_rweb refuses otherwise).
         """
-        from .reactive import is_reactive, process_local
-        from .sharing import Replica
-
-        if not is_reactive(record) or not hasattr(type(record), "__rweb_fields__"):
-            raise TypeError("app.share() takes a @reactive record")
-        if name in self._shared:
-            raise ValueError(f"a record is already shared as {name!r}")
-        process_local(record)  # correct across processes by replication, not by accident
-        self._shared[name] = Replica(self, name, record)
-        return record
+        return self.services.share(name, record)
 
     def refuse_split_state(self, workers: int | None = None) -> None:
         """A record that a page reads but its session did not create is an error at first read
@@ -634,37 +565,7 @@ class App:
         it: so whatever worker a connection lands on (see rweb.reactive,
         on_shared_state).
         """
-        from .reactive import IdentitySet, on_shared_state
-
-        logged = IdentitySet()  # by identity: an RList or RDict is not hashable
-
-        def refuse(record: Any) -> None:
-            name = type(record).__qualname__
-            shown = repr(record)
-            if len(shown) > 200:  # a module-level list of every todo...
-                shown = shown[:200] + "...)"
-            if workers is not None:
-                msg = (
-                    f"{name} record {shown} is read by a session that did not create it (module-level "
-                    f"state, or another session's), but this server runs {workers} "
-                    "worker processes without a broker: sessions on other workers would never see its "
-                    "changes. Share it with app.share(name, record) and a broker (App(broker='redis://...')), "
-                    "run workers=1, or declare it rweb.process_local(record) if each worker may differ."
-                )
-            else:
-                msg = (
-                    f"{name} record {shown} is read by a session that did not create it (module-level "
-                    "state, or another session's), and this app runs with a broker "
-                    "(several processes or servers): sessions of the other processes would never see its "
-                    "changes. Share it with app.share(name, record), or declare it "
-                    "rweb.process_local(record) if each process may differ."
-                )
-            if record not in logged:  # once per record in the log; refused every time
-                logged.add(record)
-                log.error(msg)
-            raise SharedStateError(msg)
-
-        on_shared_state(refuse)
+        self.services.refuse_split_state(workers)
 
     # -- resuming sessions ----------------------------------------------------------------
 
@@ -757,30 +658,7 @@ class App:
         ``app.call_soon(app.spawn, coro)``.  A session's own task is
         ``conn.spawn`` (cancelled when the session ends).
         """
-        loop = self.scheduler.loop
-        if loop is None:
-            if hasattr(coro, "close"):
-                coro.close()  # never started: no "never awaited" warning
-            raise RuntimeError("the app is not being served yet: spawn from an on_startup hook")
-        task: asyncio.Task[Any] = loop.create_task(coro)  # type: ignore[arg-type]
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-        return task
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("background task %s failed", task.get_name(), exc_info=task.exception())
-
-    async def _stop_tasks(self) -> None:
-        tasks = [t for t in self._tasks if not t.done()]
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            _done, pending = await asyncio.wait(tasks, timeout=TASK_STOP_TIMEOUT)
-            if pending:
-                log.warning("%d background tasks still running %.0f s after they were cancelled",
-                            len(pending), TASK_STOP_TIMEOUT)
+        return self.lifecycle.spawn(coro)
 
     def in_session(self, writer_id: Any, fn: Callable[[Conn], Any]) -> bool:
         """Run ``fn(conn)`` in the live session ``writer_id`` on its loop, from any thread.
@@ -954,17 +832,3 @@ class App:
 
     def __repr__(self) -> str:
         return f"<App {self.title!r} {len(self.router.routes)} routes>"
-
-
-
-async def _call(fn: LifeHook) -> None:
-    """Run a startup or shutdown hook: awaited if it is ``async`` (a task it returns, say app.spawn's, is not)."""
-    result = fn()
-    if inspect.iscoroutine(result):
-        await result
-
-
-def _name(fn: Any) -> str:
-    return getattr(fn, "__qualname__", None) or repr(fn)
-
-
