@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import inspect
 import logging
 import os
 import re
@@ -36,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from .assets import Asset, rooted
 from .clock import SYSTEM_CLOCK, Clock
-from .conn import DISCONNECT_TOPIC, Conn
+from .conn import DISCONNECT_TOPIC, Conn, run_action, setup_page
 from .cookie_tokens import COOKIE_TOKEN_TTL, CookieTokens
 from .health import LIVE_PATH, READY_PATH, check_path
 from .http import (
@@ -44,8 +43,6 @@ from .http import (
     Redirect,
     Request,
     Response,
-    UnsafeRedirect,
-    check_redirect,
 )
 from .http_dispatch import HttpDispatcher
 from .lifecycle import Lifecycle, LifeHook
@@ -58,7 +55,7 @@ from .routing import Route, Router, takes_conn
 from .scheduler import Scheduler
 from .security import header_defaults
 from .services import BrokerServices
-from .session import ConnectionInfo, Session, SetupError, UnknownAction
+from .session import ConnectionInfo, Session
 from .signing import Signer
 
 if TYPE_CHECKING:
@@ -520,23 +517,7 @@ class App:
 
         From any thread.  False when no such session lives in this process.
         """
-        def run(conn: Conn) -> None:
-            connection = conn.connection
-            session = connection.session if connection is not None else None
-            if session is None:
-                return
-            handlers = session.handlers
-            if handlers is not None:
-                handler = handlers.get(action)
-                if handler is None:
-                    raise UnknownAction(action)
-                result = handler(dict(params or {}))
-            else:
-                result = session.on_action(action, dict(params or {}))
-            if inspect.isawaitable(result):  # an async handler: it goes on as a task of the session
-                conn.spawn(result)
-
-        return self.in_session(writer_id, run)
+        return self.in_session(writer_id, lambda conn: run_action(conn, action, params))
 
     @property
     def shared_records(self) -> list[str]:
@@ -697,38 +678,7 @@ class App:
 
     def setup(self, conn: Conn) -> tuple[Callable[[], Any], Any]:
         """Run the page's guard then its ``session_setup``; raises SetupError, Redirect or LookupError (no page)."""
-        route = conn.route
-        if route is None:
-            raise LookupError(conn.path)
-        setup = route.endpoint
-        try:
-            if route.auth is not None:  # the page's guard: the user, or a Redirect (docs/auth.md)
-                conn.user = route.auth(conn)
-            if takes_conn(setup):
-                result = setup(conn.writer_id, conn)
-            else:
-                result = setup(conn.writer_id)
-        except Redirect as exc:
-            try:
-                check_redirect(exc.url, self.allowed_redirect_hosts, external=exc.external)
-            except UnsafeRedirect as unsafe:
-                raise SetupError(f"session_setup raised Redirect: {unsafe}") from unsafe
-            if conn.live:  # the page was never shown: its messages, and those handed to it, go on
-                conn.keep_flash(shown=False)
-            raise
-        except BaseException as exc:  # KeyboardInterrupt, SystemExit... from user code fail this setup only
-            # Logged by the caller; the browser only ever sees "setup_error".
-            raise SetupError(f"session_setup raised {type(exc).__name__}: {exc}") from exc
-        if not (isinstance(result, tuple) and len(result) == 2):
-            raise SetupError("session_setup must return (render_page, on_action)")
-        render_page, on_action = result
-        if not callable(render_page):
-            raise SetupError("render_page returned by session_setup is not callable")
-        if not (callable(on_action) or isinstance(on_action, Mapping)):
-            raise SetupError("on_action must be callable or a mapping of action -> handler")
-        if conn.live:
-            on_action = conn.page_flash.dismissing(on_action)
-        return render_page, on_action
+        return setup_page(conn, self.allowed_redirect_hosts)
 
     def session(
         self,

@@ -13,6 +13,7 @@ The conn reaches the app's services through ``conn.app`` (:class:`rweb.App`).
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -29,8 +30,8 @@ from .http import (
 )
 from .http_base import format_cookie_deletion
 from .protocol import CloseCode
-from .routing import Route
-from .session import ConnectionInfo
+from .routing import Route, takes_conn
+from .session import ConnectionInfo, SetupError, UnknownAction
 
 if TYPE_CHECKING:
     from .app import App
@@ -497,3 +498,59 @@ class Conn:
 
     def __repr__(self) -> str:
         return f"<Conn {self.path!r} live={self.live} writer_id={self.writer_id!r}>"
+
+
+def setup_page(conn: Conn, allowed_redirect_hosts: frozenset[str]) -> tuple[Callable[[], Any], Any]:
+    """Run the page's guard then its ``session_setup`` for ``conn`` (:meth:`rweb.App.setup`):
+    ``(render_page, on_action)``; raises SetupError, Redirect (to a place ``allowed_redirect_hosts``
+    allows) or LookupError (no page)."""
+    route = conn.route
+    if route is None:
+        raise LookupError(conn.path)
+    setup = route.endpoint
+    try:
+        if route.auth is not None:  # the page's guard: the user, or a Redirect (docs/auth.md)
+            conn.user = route.auth(conn)
+        if takes_conn(setup):
+            result = setup(conn.writer_id, conn)
+        else:
+            result = setup(conn.writer_id)
+    except Redirect as exc:
+        try:
+            check_redirect(exc.url, allowed_redirect_hosts, external=exc.external)
+        except UnsafeRedirect as unsafe:
+            raise SetupError(f"session_setup raised Redirect: {unsafe}") from unsafe
+        if conn.live:  # the page was never shown: its messages, and those handed to it, go on
+            conn.keep_flash(shown=False)
+        raise
+    except BaseException as exc:  # KeyboardInterrupt, SystemExit... from user code fail this setup only
+        # Logged by the caller; the browser only ever sees "setup_error".
+        raise SetupError(f"session_setup raised {type(exc).__name__}: {exc}") from exc
+    if not (isinstance(result, tuple) and len(result) == 2):
+        raise SetupError("session_setup must return (render_page, on_action)")
+    render_page, on_action = result
+    if not callable(render_page):
+        raise SetupError("render_page returned by session_setup is not callable")
+    if not (callable(on_action) or isinstance(on_action, Mapping)):
+        raise SetupError("on_action must be callable or a mapping of action -> handler")
+    if conn.live:
+        on_action = conn.page_flash.dismissing(on_action)
+    return render_page, on_action
+
+
+def run_action(conn: Conn, action: str, params: dict[str, Any] | None) -> None:
+    """Run ``action`` in ``conn``'s live session as if its user had clicked (:meth:`rweb.App.trigger`)."""
+    connection = conn.connection
+    session = connection.session if connection is not None else None
+    if session is None:
+        return
+    handlers = session.handlers
+    if handlers is not None:
+        handler = handlers.get(action)
+        if handler is None:
+            raise UnknownAction(action)
+        result = handler(dict(params or {}))
+    else:
+        result = session.on_action(action, dict(params or {}))
+    if inspect.isawaitable(result):  # an async handler: it goes on as a task of the session
+        conn.spawn(result)
