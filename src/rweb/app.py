@@ -1,20 +1,34 @@
-"""The application: routes, and the services every transport and session share.
+"""The application: a thin composer of the services every transport and session share.
 
-An :class:`App` holds
+An :class:`App` holds the app's settings and composes, as Starlette's
+application composes a router and a middleware stack:
 
-- the **router**: reactive pages (``@app.page``) and plain HTTP handlers
-  (``@app.get``, ``@app.post``, ...), static folders, the client script;
-- the **registry** of this process's live sessions by writer id, and the
-  writer-id allocation (unique across the server's worker processes);
-- **hooks** run when a live session starts and ends;
-- a **scheduler**: :meth:`App.call_soon` and :meth:`App.in_session` run work on
-  the event loop that owns the sessions, from any thread;
-- a **pub/sub** interface (:mod:`rweb.pubsub`), in-process by default.
+- ``app.router`` (:mod:`rweb.routing`): reactive pages (``@app.page``) and
+  plain HTTP handlers (``@app.get``, ``@app.post``, ...), beside the static
+  folders (``app.static``);
+- ``app.http`` (:mod:`rweb.http_dispatch`): the answer to one HTTP request,
+  a reactive page's first paint included (:mod:`rweb.page`);
+- ``app.registry`` (:mod:`rweb.registry`): this process's live sessions by
+  writer id, their hooks, the sessions waiting for their browsers and the
+  resume tokens; ``app.scheduler`` (:mod:`rweb.scheduler`): the event loop
+  that runs them, reached from any thread (:meth:`App.call_soon`,
+  :meth:`App.in_session`);
+- ``app.services`` (:mod:`rweb.services`): what sessions share through the
+  broker: topics (:mod:`rweb.pubsub`, in-process by default), presence, shared
+  records;
+- ``app.lifecycle`` (:mod:`rweb.lifecycle`): the binding to a process's loop,
+  startup and shutdown, their hooks, the app's background tasks;
+- ``app.cookie_tokens`` (:mod:`rweb.cookie_tokens`) and ``app.origins``
+  (:mod:`rweb.origins`): cookies set from a live session, the Origin rules.
+
+A page's setup gets a :class:`~rweb.conn.Conn` (:mod:`rweb.conn`).  The app's
+public methods forward to these services; none of them imports the app.
 
 Transports (``rweb.server`` on picows, ``rweb.asgi``, ``rweb.testing``) stay
 thin: they turn bytes into a :class:`~rweb.http.Request` for
 :meth:`App.handle_http`, or into a :class:`~rweb.connection.Connection` for a
-WebSocket, and write back what they are given.
+WebSocket (which sees the app through :class:`rweb.runtime.Runtime`), and
+write back what they are given.
 
 ``App(title, session_setup)`` serves one page at ``/`` (as
 ``start_rweb(port, title, session_setup)`` builds); the older
