@@ -125,6 +125,7 @@ class Conn:
         "app",
         "client",
         "cookies",
+        "guarded",
         "headers",
         "live",
         "page_flash",
@@ -157,6 +158,7 @@ class Conn:
         self.live = live
         self.writer_id = writer_id
         self.user: Any = None  # what the route's auth guard returned (App.setup)
+        self.guarded: Any = None  # an async guard's outcome, awaited before the setup (Route.await_guard)
         self._connection: Any = None  # the live Connection, once there is one
         self._response_cookies: list[str] = []  # Set-Cookie values for the first paint
         self._closers: list[Callable[[], Any]] | None = None
@@ -756,7 +758,9 @@ class App:
         the page is set up (its first paint, a live join, a live navigation
         to it): it returns the user, which the setup reads as ``conn.user``,
         or raises :class:`Redirect` (e.g. to the login page) or
-        :class:`~rweb.http.HTTPError`.  See docs/auth.md.
+        :class:`~rweb.http.HTTPError`.  It may be ``async def`` (a database
+        lookup that must not hold the event loop): rweb awaits it before
+        the setup, in each of those three places.  See docs/auth.md.
         """
 
         def register(setup: Setup) -> Setup:
@@ -1301,7 +1305,7 @@ class App:
         setup = route.endpoint
         try:
             if route.auth is not None:  # the page's guard: the user, or a Redirect (docs/auth.md)
-                conn.user = route.auth(conn)
+                conn.user = route.guard(conn)
             if takes_conn(setup):
                 result = setup(conn.writer_id, conn)
             else:

@@ -1091,6 +1091,7 @@ class Client:
         self.streams: dict[str, dict[str, str]] = {}  # stream name -> its rows' HTML by key, in order
         self.title: str | None = None
         self.closed = False
+        self._left = False  # the tab went away (close(), a page load): its effects are not carried out
         self.timeout = 10.0  # seconds send() waits for the reply of an async handler
         self._ref = 0
         self._fx: deque[Effect] = deque()  # effects that talk to the server (nav, cookie): followed after the message
@@ -1276,6 +1277,7 @@ class Client:
     def close(self) -> None:
         """The tab goes away: the session ends (``on_close``, end hooks; an async handler still running is cancelled)."""
         self.closed = True
+        self._left = True
         self.conn.close()
         self._loop.settle()
 
@@ -1348,7 +1350,10 @@ class Client:
 
     def _on_push(self, data: bytes) -> None:
         msg = orjson.loads(data)
-        if msg.get("t") == "r":  # a reply sent later: an async handler's, or one that waited for it
+        t = msg.get("t")
+        # A reply sent later: an async handler's, one that waited for it, or a navigation's to a
+        # page whose guard is async (an init with the navigation's ref).
+        if t == "r" or (t == "init" and msg.get("ref") is not None):
             self.replies.append(msg)
         else:
             self.pushes.append(msg)
@@ -1404,9 +1409,11 @@ class Client:
         self.http.post(fx.url, content=fx.token, headers={"content-type": "text/plain"})
 
     def _navigate_effect(self, fx: Navigate) -> None:
-        if self.closed:
-            return  # the page is gone: the browser left it
         url, mode = fx.url, fx.mode
+        if self._left or (self.closed and mode != "load"):
+            # The page is gone (the browser left it), or its socket (the server closed it after
+            # sending the page elsewhere: that load happens).
+            return
         if mode == "load":
             self.loaded.append(url)
             self.close()
