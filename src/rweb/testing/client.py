@@ -1121,7 +1121,7 @@ class Client:
         self._loop.clients.add(self)
         raw, close = self.conn.start()
         self.ok = close is None
-        if raw is None:  # a session saved by another process is being restored: its init comes later
+        if raw is None:  # a session being restored, or an async guard awaited: its init comes later
             self._loop.run_until(lambda: bool(self.pushes), self.timeout)
             first = self.pushes.pop(0)
             self.components = {}
