@@ -44,7 +44,7 @@ ACCOUNT_FILES = [
     "tests/test_accounts.py",
     "tests/test_accounts_browser.py",
 ]
-GENERATED_TESTS = 18  # tests/test_app.py 7, tests/test_accounts.py 9, tests/test_accounts_browser.py 2
+GENERATED_TESTS = 19  # tests/test_app.py 7, tests/test_accounts.py 10, tests/test_accounts_browser.py 2
 BROWSER = tools.chromium() is not None and tools.TOOLS["playwright"][0]() is not None
 
 
