@@ -6,6 +6,10 @@ It returns the user (``conn.user``) or raises ``Redirect``.  ``conn.tag(key)``
 ties a live session to a key; ``app.disconnect(key)`` ends every such session
 (and closes its socket) in this process and, with a Redis broker, in another
 instance.  All against the real server.
+
+A guard may be ``async def`` (its database lookup off the event loop): the
+same tests run with one, and a guard that waits leaves other sessions' clicks
+answered, in each of the three places.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from __future__ import annotations
 import asyncio
 import http.client
 import json
+import threading
+import time
 from typing import Any
 from urllib.parse import quote
 
@@ -31,11 +37,13 @@ class Count:
 USERS = {"tok-ada": "ada", "tok-bob": "bob"}
 
 
-def make_app(**options: Any) -> tuple[App, list[str]]:
+def make_app(guard: str = "sync", gate: threading.Event | None = None, **options: Any) -> tuple[App, list[str]]:
+    """The app, its guard ``guard`` ("sync" or "async"); the async one waits, in a thread, for
+    ``gate`` when the cookie is ``tok-slow`` (a slow database lookup)."""
     app = App("guarded", **options)
     calls: list[str] = []  # (first paint or live) + path, for each run of the guard
 
-    def require_user(conn: Conn) -> str:
+    def check(conn: Conn) -> str:
         calls.append(("live " if conn.live else "paint ") + conn.path)
         user = USERS.get(conn.cookies.get("session", ""))
         if user is None:
@@ -43,6 +51,14 @@ def make_app(**options: Any) -> tuple[App, list[str]]:
         if user == "bob" and conn.path == "/admin":
             raise HTTPError(403, "not for you")
         return user
+
+    async def require_user_async(conn: Conn) -> str:
+        if conn.cookies.get("session") == "tok-slow" and gate is not None:
+            assert await asyncio.to_thread(gate.wait, 20), "the gate never opened"
+            return "slow"
+        return check(conn)
+
+    require_user = require_user_async if guard == "async" else check
 
     @app.page("/", title="Public")
     def public(writer_id: int, conn: Conn) -> Any:
@@ -92,8 +108,9 @@ def post(port: int, path: str) -> int:
     return resp.status
 
 
-def test_the_guard_decides_the_first_paint() -> None:
-    app, calls = make_app()
+@pytest.mark.parametrize("guard", ["sync", "async"])
+def test_the_guard_decides_the_first_paint(guard: str) -> None:
+    app, calls = make_app(guard)
     with serve(app) as srv:
         assert get(srv.port, "/settings") == (303, "/login", "")
         status, _, body = get(srv.port, "/settings", "session=tok-ada")
@@ -104,8 +121,9 @@ def test_the_guard_decides_the_first_paint() -> None:
     assert calls == ["paint /settings", "paint /settings", "paint /admin"]
 
 
-def test_the_guard_decides_a_live_join(wire: Any) -> None:
-    app, calls = make_app()
+@pytest.mark.parametrize("guard", ["sync", "async"])
+def test_the_guard_decides_a_live_join(wire: Any, guard: str) -> None:
+    app, calls = make_app(guard)
     with serve(app) as srv:
         url = srv.ws_url + "?url=" + quote("/settings", safe="")
 
@@ -126,8 +144,9 @@ def test_the_guard_decides_a_live_join(wire: Any) -> None:
     assert calls == ["live /settings"] * 3
 
 
-def test_the_guard_decides_a_live_navigation_from_a_public_page(wire: Any) -> None:
-    app, calls = make_app()
+@pytest.mark.parametrize("guard", ["sync", "async"])
+def test_the_guard_decides_a_live_navigation_from_a_public_page(wire: Any, guard: str) -> None:
+    app, calls = make_app(guard)
     with serve(app) as srv:
 
         async def main() -> None:
@@ -148,8 +167,9 @@ def test_the_guard_decides_a_live_navigation_from_a_public_page(wire: Any) -> No
     assert calls == ["live /settings", "live /settings", "live /admin"]
 
 
-def test_the_guard_in_process() -> None:
-    app, _ = make_app()
+@pytest.mark.parametrize("guard", ["sync", "async"])
+def test_the_guard_in_process(guard: str) -> None:
+    app, _ = make_app(guard)
     page = Page(app, "/settings", cookies={"session": "tok-ada"})
     assert page.text("#user") == "ada"
     assert Client(app, "/settings").redirected_to == "/login"
@@ -160,6 +180,87 @@ def test_the_guard_in_process() -> None:
     other.client.run_pending()
     assert page.client.pushes[-1]["fx"] == [["nav", {"url": "/settings", "mode": "load"}]] and page.closed
     assert not other.closed and other.text("#user") == "bob"
+    # A live navigation from a public page, in-process.
+    public = Page(app, "/", cookies={"session": "tok-bob"})
+    public.click("a")
+    assert public.client.url == "/settings" and public.text("#user") == "bob"
+
+
+def test_a_slow_async_guard_leaves_other_sessions_clicks_fast(wire: Any) -> None:
+    """An async guard that waits (a slow lookup, in a thread) holds its own first paint, join or
+    live navigation, not the event loop: another session's clicks are answered meanwhile."""
+    gate = threading.Event()
+    app, _ = make_app("async", gate)
+    USERS["tok-slow"] = "slow"
+    try:
+        with serve(app) as srv:
+            slow_cookie = {"Cookie": "session=tok-slow"}
+            painted: list[tuple[int, str, str]] = []
+            paint = threading.Thread(target=lambda: painted.append(get(srv.port, "/settings", "session=tok-slow")))
+
+            async def main() -> None:
+                bob = await _joined(wire, srv.ws_url, "tok-bob")
+                joining = await wire.connect(srv.ws_url + "?url=" + quote("/settings", safe=""), additional_headers=slow_cookie)
+                navigating = await wire.connect(srv.ws_url, additional_headers=slow_cookie)
+                try:
+                    assert "public" in json.dumps(await wire.recv(navigating))
+                    await navigating.send(json.dumps({"t": "nav", "url": "/settings", "ref": 1}))
+                    paint.start()
+                    await asyncio.sleep(0.2)  # the three are in their guard (bounded: they wait for the gate)
+                    for n in range(1, 6):
+                        t0 = time.perf_counter()
+                        reply = await wire.click(bob, "inc")
+                        assert f'"{n}"' in json.dumps(reply["d"]) or str(n) in json.dumps(reply["d"]), reply
+                        assert time.perf_counter() - t0 < 1.0, "a click waited for another session's guard"
+                    # The three still wait for their guard.
+                    assert paint.is_alive()
+                    with pytest.raises(TimeoutError):
+                        await wire.recv(joining, timeout=0.1)
+                    with pytest.raises(TimeoutError):
+                        await wire.recv(navigating, timeout=0.1)
+                    gate.set()
+                    init = await wire.recv(joining)
+                    assert "settings of " in json.dumps(init) and "slow" in json.dumps(init)
+                    reply = await wire.recv(navigating)
+                    assert reply["t"] == "init" and reply["ref"] == 1 and "slow" in json.dumps(reply)
+                    reply = await wire.click(navigating, "inc")  # the page navigated to is live
+                    assert "1" in json.dumps(reply["d"]), reply
+                finally:
+                    gate.set()
+                    for ws in (bob, joining, navigating):
+                        await ws.close()
+
+            wire.run(main())
+            paint.join(10)
+        assert painted and painted[0][0] == 200 and '<span id="user">slow</span>' in painted[0][2]
+    finally:
+        del USERS["tok-slow"]
+
+
+def test_a_socket_closed_while_its_guard_waits_ends_quietly(wire: Any, caplog: Any) -> None:
+    gate = threading.Event()
+    app, calls = make_app("async", gate)
+    USERS["tok-slow"] = "slow"
+    try:
+        with serve(app) as srv:
+
+            async def main() -> None:
+                url = srv.ws_url + "?url=" + quote("/settings", safe="")
+                ws = await wire.connect(url, additional_headers={"Cookie": "session=tok-slow"})
+                await ws.close()  # while the guard waits for the gate
+                gate.set()
+                bob = await _joined(wire, srv.ws_url, "tok-bob")  # the loop goes on
+                try:
+                    await asyncio.sleep(0.3)  # the guard's thread is done by now
+                    assert len(app.sessions) == 1  # bob's only: the closed join set nothing up
+                    assert calls.count("live /settings") == 1  # bob's: the slow one never got past its wait
+                finally:
+                    await bob.close()
+
+            wire.run(main())
+        assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text
+    finally:
+        del USERS["tok-slow"]
 
 
 async def _joined(wire: Any, url: str, token: str) -> Any:

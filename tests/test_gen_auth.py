@@ -39,11 +39,12 @@ ACCOUNT_FILES = [
     "migrations/env.py",
     "migrations/script.py.mako",
     "migrations/versions/0001_accounts.py",
+    "migrations/versions/0002_email_change_tokens.py",
     "tests/conftest.py",
     "tests/test_accounts.py",
     "tests/test_accounts_browser.py",
 ]
-GENERATED_TESTS = 16  # tests/test_app.py 6, tests/test_accounts.py 8, tests/test_accounts_browser.py 2
+GENERATED_TESTS = 19  # tests/test_app.py 7, tests/test_accounts.py 10, tests/test_accounts_browser.py 2
 BROWSER = tools.chromium() is not None and tools.TOOLS["playwright"][0]() is not None
 
 

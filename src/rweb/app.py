@@ -297,7 +297,9 @@ class App:
         the page is set up (its first paint, a live join, a live navigation
         to it): it returns the user, which the setup reads as ``conn.user``,
         or raises :class:`Redirect` (e.g. to the login page) or
-        :class:`~rweb.http.HTTPError`.  See docs/auth.md.
+        :class:`~rweb.http.HTTPError`.  It may be ``async def`` (a database
+        lookup that must not hold the event loop): rweb awaits it before
+        the setup, in each of those three places.  See docs/auth.md.
         """
 
         def register(setup: Setup) -> Setup:

@@ -65,6 +65,7 @@ class Conn:
         "app",
         "client",
         "cookies",
+        "guarded",
         "headers",
         "live",
         "page_flash",
@@ -97,6 +98,7 @@ class Conn:
         self.live = live
         self.writer_id = writer_id
         self.user: Any = None  # what the route's auth guard returned (App.setup)
+        self.guarded: Any = None  # an async guard's outcome, awaited before the setup (Route.await_guard)
         self._connection: Any = None  # the live Connection, once there is one
         self._response_cookies: list[str] = []  # Set-Cookie values for the first paint
         self._closers: list[Callable[[], Any]] | None = None
@@ -510,7 +512,7 @@ def setup_page(conn: Conn, allowed_redirect_hosts: frozenset[str]) -> tuple[Call
     setup = route.endpoint
     try:
         if route.auth is not None:  # the page's guard: the user, or a Redirect (docs/auth.md)
-            conn.user = route.auth(conn)
+            conn.user = route.guard(conn)
         if takes_conn(setup):
             result = setup(conn.writer_id, conn)
         else:

@@ -7,8 +7,9 @@ client) creates one :class:`Connection` per socket and drives it the same way:
   socket request carried (its query holds the page's URL: the join, see
   :class:`rweb.protocol.Join`); the page's session is set up;
 - ``start() -> (first, close)``: the first message (the page; ``None`` while a
-  session is restored: it comes through ``send``), and the close code to
-  close the socket with after it, or ``None`` (see rweb.transport);
+  session is restored or the page's async guard is awaited: it comes through
+  ``send``), and the close code to close the socket with after it, or ``None``
+  (see rweb.transport);
 - ``receive(data) -> bytes | None``: one client message, exactly one reply:
   returned at once, or, ``None``, sent later through ``send`` (an async
   handler is running, this message's or an earlier one's);
@@ -211,22 +212,35 @@ class Connection:
             self.state = _FRESH  # a token nobody holds any more: a new session, and the browser is told
             if self.meter is not None:
                 self.meter.resumed("failed")
-        # (error code, message) or a Redirect when the page could not be set up
+        # (error code, message) or a Redirect when the page could not be set up; a _Guard: its
+        # guard is async, awaited by open()
         failure = self._mount(page_info(info))
+        if type(failure) is _Guard:
+            failure.fresh = self.state is _FRESH
         if failure is not None:
             self.state = failure
 
     # -- the page's session ----------------------------------------------------
 
     def _mount(self, info: ConnectionInfo) -> Any:
-        """Set up the session of the page at ``info.path``; returns a failure or None."""
-        app = self.app
-        conn = app.make_conn(info, live=True, writer_id=self.writer_id)
+        """Set up the session of the page at ``info.path``; returns a failure or None.
+
+        Or a :class:`_Guard` when the page's guard is ``async def``: the caller awaits it,
+        then sets the page up (:meth:`_guarded_mount`).
+        """
+        conn = self.app.make_conn(info, live=True, writer_id=self.writer_id)
         conn.attach(self)
         self.path = info.path
         if conn.route is None:
             log.info("session %s: no page at %s", self.writer_id, info.path)
             return (ErrorCode.NOT_FOUND, f"no page at {info.path}")
+        if conn.route.async_guard:
+            return _Guard(conn)
+        return self._setup(conn)
+
+    def _setup(self, conn: Any) -> Any:
+        """Set up the session of ``conn``'s page (its guard's outcome ready); returns a failure or None."""
+        app = self.app
         slow = app.slow_callback
         snapshots = app.snapshots
         created: Any = None
@@ -256,7 +270,7 @@ class Connection:
         if created is not None:
             own(created, self.session.view)  # read by another page, refused (rweb.reactive.on_shared_state)
             if snapshots is not None:
-                self.snap = snapshots.open(self, created, info.path)
+                self.snap = snapshots.open(self, created, conn.path)
         elapsed = time.perf_counter() - t0
         if elapsed > slow > 0:
             report_slow(f"session_setup {_name(conn.route.endpoint)}", self.writer_id, elapsed, slow)
@@ -306,7 +320,8 @@ class Connection:
     def redirecting(self) -> bool:
         """Before open(): True when the page sends the browser elsewhere (close normally, 1000)."""
         state = self.state
-        return type(state) is not str and type(state) is not tuple and type(state) is not _Restore
+        kind = type(state)
+        return kind is not str and kind is not tuple and kind is not _Restore and kind is not _Guard
 
     def start(self) -> tuple[bytes | None, int | None]:
         """Open the socket's session: ``(first, close)``, the rules every transport follows.
@@ -344,10 +359,10 @@ class Connection:
         first message goes out through ``send`` (and ``hangup`` if it failed).
         """
         state = self.state
-        if type(state) is _Restore:
+        if type(state) is _Restore or type(state) is _Guard:
             busy = _Busy(None)  # messages that arrive meanwhile wait, as for an async handler
             self.state = busy
-            busy.task = self.app.loop().create_task(self._restore(busy, state))
+            busy.task = self.app.loop().create_task(self._join_later(busy, state))
             return None, True
         if state is _RESUMED:
             self.state = LIVE
@@ -473,17 +488,19 @@ class Connection:
         resume = Resume(self.app.resume_token(self), resumed=True, last=last.ref if type(last) is _Resent else last)
         return encode_init(components, None, None, None, effects, resume)
 
-    async def _restore(self, busy: _Busy, restore: _Restore) -> None:
-        """Join a session saved by another process: set the page up again, then give it the saved state.
-
-        Or (``restore.key`` is a Connection) take over a session of this
-        process whose socket was lost while an async handler ran, once it is done.
-        """
+    async def _join_later(self, busy: _Busy, state: _Restore | _Guard) -> None:
+        """A join whose first message waits: for the page's async guard (``state`` is a _Guard),
+        or for a session to take over (a _Restore, see :meth:`_restored_page`)."""
         try:
-            page = await self._restored_page(busy, restore)
+            if isinstance(state, _Guard):
+                page = await self._guarded_page(busy, state)
+            else:
+                page = await self._restored_page(busy, state)
         except BaseException as exc:  # nothing may leave this socket waiting for a page forever
+            if self.state is CLOSED:
+                raise  # the socket closed meanwhile (its task cancelled): nobody waits
             eref = error_ref()
-            log.error("session %s: could not be resumed (ref %s)", self.writer_id, eref, exc_info=exc)
+            log.error("session %s: could not be joined (ref %s)", self.writer_id, eref, exc_info=exc)
             page = self._error(ErrorCode.SETUP_ERROR, f"the session could not be set up: {self._shown(exc, eref)}"), False, False
             if self.session is not None:
                 self._ended()
@@ -503,6 +520,35 @@ class Connection:
             self._started()
         self._drain(busy)
 
+    async def _guarded_page(self, busy: _Busy, pending: _Guard) -> tuple[bytes, bool, bool] | None:
+        """The first message of a join to a page whose guard is async: ``(message, ok, redirected)``,
+        or None if the socket closed meanwhile."""
+        failure = await self._guarded_mount(busy, pending)
+        if failure is _GONE:
+            return None
+        if failure is not None:
+            self.state = failure
+        redirected = self.redirecting()
+        resume = None
+        if self.app.resume_grace > 0:
+            resume = Resume(self.app.resume_token(self), fresh=pending.fresh)
+        msg, ok = self._page(resume=resume)
+        return msg, ok, redirected
+
+    async def _guarded_mount(self, busy: _Busy, pending: _Guard) -> Any:
+        """The page's async guard awaited (the event loop serves other sessions meanwhile; this
+        socket's messages wait, and a close cancels it), then the page set up: what
+        :meth:`_mount` returns, or _GONE if the socket closed meanwhile."""
+        conn = pending.conn
+        self.state = busy
+        self.conn = conn  # a close meanwhile ends it (its subscriptions: conn.tag)
+        await conn.route.await_guard(conn)
+        if self.state is not busy:
+            return _GONE
+        self.state = JOINING
+        self.conn = None  # the setup keeps it, or not (App.keeps_conn)
+        return self._setup(conn)
+
     async def _restored_page(self, busy: _Busy, restore: _Restore) -> tuple[bytes, bool, bool] | None:
         """The first message for a join that waited: ``(message, ok, redirected)``, or None if the
         socket closed meanwhile."""
@@ -519,7 +565,9 @@ class Connection:
             return None
         info = page_info(restore.info)
         self.state = JOINING
-        failure = self._mount(info)
+        failure = await self._mounted(busy, info)
+        if failure is _GONE:
+            return None
         token = self.app.resume_token(self)
         resume = Resume(token, fresh=True)
         if failure is None and blob is not None and self.snap is not None:
@@ -528,7 +576,9 @@ class Connection:
             except Exception as exc:
                 log.warning("session %s: its snapshot was not restored (%s): a fresh session", self.writer_id, exc)
                 self._ended()  # this half-restored session never showed
-                failure = self._mount(info)  # the setup's own state, not a half-restored one
+                failure = await self._mounted(busy, info)  # the setup's own state, not a half-restored one
+                if failure is _GONE:
+                    return None
             else:
                 self.last_ref = _Resent(last) if type(last) is int else last
                 resume = Resume(token, resumed=True, last=last)
@@ -542,6 +592,13 @@ class Connection:
         redirected = self.redirecting()
         msg, ok = self._page(resume=resume)
         return msg, ok, redirected
+
+    async def _mounted(self, busy: _Busy, info: ConnectionInfo) -> Any:
+        """:meth:`_mount`, its async guard awaited if it has one."""
+        failure = self._mount(info)
+        if type(failure) is _Guard:
+            return await self._guarded_mount(busy, failure)
+        return failure
 
     @staticmethod
     async def _took(old: Connection) -> bool:
@@ -766,7 +823,7 @@ class Connection:
             if reply is not None:
                 self.send(reply)
 
-    def _control(self, msg: dict[str, Any], ref: Any) -> bytes:
+    def _control(self, msg: dict[str, Any], ref: Any) -> bytes | None:
         try:
             nav = decode_control(msg, ref)
         except ProtocolError as exc:
@@ -808,8 +865,11 @@ class Connection:
                 return encode_upload_reply(patches, ref, ids, self.max_size - HEADER, effects)
         return encode_reply(patches, ref, error, effects)
 
-    def navigate_to(self, url: str, ref: Any = None) -> bytes:
-        """The browser now shows ``url``: patch this page or mount the page there."""
+    def navigate_to(self, url: str, ref: Any = None) -> bytes | None:
+        """The browser now shows ``url``: patch this page or mount the page there.
+
+        None when that page's guard is async: the reply goes out through ``send`` once it is done.
+        """
         page = Join(url)  # the nav message's URL parsed as a join's: the path decoded, as HTTP's
         path = page.path
         app = self.app
@@ -847,6 +907,15 @@ class Connection:
         self._ended()
         self.effects = None
         failure = self._mount(info)
+        if type(failure) is _Guard:  # its guard is async: the reply comes through send
+            busy = _Busy(None)
+            self.state = busy
+            busy.task = self.app.loop().create_task(self._navigate_later(busy, failure, url, ref))
+            return None
+        return self._navigated(failure, url, ref)
+
+    def _navigated(self, failure: Any, url: str, ref: Any) -> bytes:
+        """The reply to a navigation to another page, once set up (``failure``: see _mount)."""
         if type(failure) is tuple and failure[0] == ErrorCode.SETUP_ERROR:
             # The browser loads the URL for real and shows the server's error page.
             return encode_reply({}, ref, failure, [Navigate(url, "load")])
@@ -857,6 +926,14 @@ class Connection:
         if ok:
             self._started()
         return msg
+
+    async def _navigate_later(self, busy: _Busy, pending: _Guard, url: str, ref: Any) -> None:
+        """A navigation to a page whose guard is async: its reply once the guard is done."""
+        failure = await self._guarded_mount(busy, pending)
+        if failure is _GONE:
+            return
+        self.send(self._navigated(failure, url, ref))
+        self._drain(busy)
 
     def receive_binary(self, data: bytes | None = None) -> bytes | None:
         """A binary message: an upload's chunk (rweb.upload), which gets no reply (None), or an error reply.
@@ -983,6 +1060,21 @@ class _Detached:
 
     def __init__(self, handle: Any) -> None:
         self.handle = handle
+
+
+class _Guard:
+    """A page whose guard is ``async def``, set up once it is awaited (_guarded_mount): the
+    state of its join until open(), or a navigation's.  ``fresh``: the join's resume token
+    was one nobody holds (the browser is told with the first message)."""
+
+    __slots__ = ("conn", "fresh")
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+        self.fresh = False
+
+
+_GONE = object()  # the socket closed while a join or a navigation waited
 
 
 class _Restore:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Awaitable
 from typing import Any
 
 from .assets import head_links, head_scripts, rooted
@@ -44,19 +45,19 @@ def page_html(app: Any, title: str, body: str, root_path: str = "", flash: str |
     ).encode()
 
 
-def page_response(app: Any, request: Request, route: Route, params: dict[str, Any]) -> Response:
+def page_response(app: Any, request: Request, route: Route, params: dict[str, Any]) -> Response | Awaitable[Response]:
     """The first paint of a reactive page: rendered by a throwaway session (``conn.live`` is False).
 
     As in LiveView's disconnected render, ``session_setup`` runs once for the
     HTTP request and once more for the WebSocket that follows.  Cookies the
     setup sets ride on this response; a ``Redirect`` it raises becomes a 303.
+    A page whose guard is ``async def``: an awaitable of the response, the
+    guard awaited first (Route.await_guard).
 
     Flash messages (rweb.flash): the ones a flash cookie brings are the
     page's; the cookie is deleted, and the page hands them to its live
     session.  Through a redirect, they go on with the page's own.
     """
-    from .http import Redirect, RedirectResponse
-
     flash_in, flash_deletion = flash_cookie(request.cookies, request.scheme)
     info = ConnectionInfo(
         path=request.path,
@@ -67,6 +68,21 @@ def page_response(app: Any, request: Request, route: Route, params: dict[str, An
         flash=flash_in,
     )
     conn = app.make_conn(info, live=False, route=route, params=params)
+    if route.async_guard:
+        return _guarded_paint(app, request, conn, flash_in, flash_deletion)
+    return _paint(app, request, conn, flash_in, flash_deletion)
+
+
+async def _guarded_paint(app: Any, request: Request, conn: Any, flash_in: str | None, flash_deletion: str | None) -> Response:
+    await conn.route.await_guard(conn)
+    return _paint(app, request, conn, flash_in, flash_deletion)
+
+
+def _paint(app: Any, request: Request, conn: Any, flash_in: str | None, flash_deletion: str | None) -> Response:
+    """The page set up for ``conn`` (its guard's outcome ready), rendered: the response."""
+    from .http import Redirect, RedirectResponse
+
+    route = conn.route
     root_path = request.root_path or app.root_path
     try:
         render_page, on_action = app.setup(conn)

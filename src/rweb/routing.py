@@ -41,6 +41,9 @@ class Route:
     ``auth`` (pages; docs/auth.md): a guard ``auth(conn) -> user`` that runs
     before the page's setup wherever it runs (first paint, live join, live
     navigation); it returns the user (``conn.user``) or raises ``Redirect``.
+    An ``async def`` guard (its database lookup off the event loop) is
+    awaited ahead of the setup by whoever sets the page up
+    (:meth:`await_guard`); the setup reads its outcome (:meth:`guard`).
     """
 
     path: str
@@ -54,6 +57,7 @@ class Route:
     auth: Callable[..., Any] | None = None
     regex: re.Pattern[str] = field(init=False, repr=False)
     converters: dict[str, Callable[[str], Any]] = field(init=False, repr=False)
+    async_guard: bool = field(init=False, repr=False)  # ``auth`` is ``async def``: see await_guard
 
     def __post_init__(self) -> None:
         if not self.path.startswith("/"):
@@ -62,6 +66,7 @@ class Route:
             raise ValueError(f"csrf is True, False or 'token', not {self.csrf!r}")
         if self.auth is not None and not callable(self.auth):
             raise TypeError("a page's auth guard must be callable: auth(conn) -> user")
+        self.async_guard = self.auth is not None and _is_async(self.auth)
         pattern, pos, self.converters = "^", 0, {}
         for m in _PARAM.finditer(self.path):
             name, conv = m.group(1), m.group(2) or "str"
@@ -76,6 +81,33 @@ class Route:
         self.regex = re.compile(pattern + re.escape(self.path[pos:]) + "$")
         if not self.name:
             self.name = getattr(self.endpoint, "__name__", self.path)
+
+    def guard(self, conn: Any) -> Any:
+        """The page's guard, run by the setup (App.setup): the user, or what the guard raised.
+
+        A sync guard runs here.  An async one was awaited before the setup
+        (:meth:`await_guard`): its outcome, kept on the conn, is taken here.
+        """
+        assert self.auth is not None
+        if not self.async_guard:
+            return self.auth(conn)
+        outcome, conn.guarded = conn.guarded, None
+        if outcome is None:
+            raise RuntimeError(f"the guard of {self.path} is async: it is awaited before the setup (Route.await_guard)")
+        user, error = outcome
+        if error is not None:
+            raise error  # the setup's own handling: a Redirect, an HTTPError, a failure
+        return user
+
+    async def await_guard(self, conn: Any) -> None:
+        """Await the page's async guard ahead of its setup (the first paint, a live join, a live
+        navigation): the event loop serves other sessions meanwhile.  Its outcome, the user or
+        the exception it raised, waits on the conn for :meth:`guard`."""
+        assert self.auth is not None
+        try:
+            conn.guarded = (await self.auth(conn), None)
+        except Exception as exc:  # a CancelledError (the socket closed meanwhile) goes on up
+            conn.guarded = (None, exc)
 
     def match(self, path: str) -> dict[str, Any] | None:
         m = self.regex.match(path)
@@ -160,6 +192,13 @@ def takes_conn(setup: Callable[..., Any]) -> bool:
 
 
 _TAKES_CONN: dict[Any, bool] = {}
+
+
+def _is_async(fn: Callable[..., Any]) -> bool:
+    """Is ``fn`` an ``async def`` (a function, a method, a partial of one, an object whose ``__call__`` is)?"""
+    import inspect
+
+    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(type(fn).__call__)
 
 
 def _takes_two_args(fn: Callable[..., Any]) -> bool:

@@ -12,7 +12,8 @@ of glue, in this order:
    docs/testing.md);
 2. ``connection = Connection(app, app.next_writer_id(), info, send, schedule, hangup)``,
    then ``first, close = connection.start()``: send ``first`` (``None``: the
-   session is being restored, its first message comes through ``send``),
+   session is being restored, or the page's async guard awaited: its first
+   message comes through ``send``),
    then close the socket with code ``close`` unless it is ``None``.
    ``hangup(code)`` closes the socket with ``code`` when a first message
    sent later said the session failed;

@@ -223,7 +223,7 @@ class ASGIApp:
         code: int | None = CloseCode.NORMAL  # the server's own end (cancelled, shutting down): closed
         try:
             first, close = connection.start()
-            if first is not None:  # None: a session restored from a snapshot; it comes through push
+            if first is not None:  # None: a session restored, or an async guard awaited: it comes through push
                 socket.push(first)
             if close is not None:
                 socket.close(close)

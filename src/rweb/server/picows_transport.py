@@ -207,7 +207,7 @@ class _Listener(WSListener):
         if srv.app.meter is not None:
             srv.app.meter.joins += 1
         first, close = self.conn.start()
-        if first is not None:  # None: restoring a session saved by another process: it comes through _send
+        if first is not None:  # None: a session restored, or an async guard awaited: it comes through _send
             transport.send(_TEXT, first)
         if close is not None:
             self._hangup(close)

@@ -1092,6 +1092,7 @@ class Client:
         self.streams: dict[str, dict[str, str]] = {}  # stream name -> its rows' HTML by key, in order
         self.title: str | None = None
         self.closed = False
+        self._left = False  # the tab went away (close(), a page load): its effects are not carried out
         self.timeout = 10.0  # seconds send() waits for the reply of an async handler
         self._ref = 0
         self._fx: deque[Effect] = deque()  # effects that talk to the server (nav, cookie): followed after the message
@@ -1121,7 +1122,7 @@ class Client:
         self._loop.clients.add(self)
         raw, close = self.conn.start()
         self.ok = close is None
-        if raw is None:  # a session saved by another process is being restored: its init comes later
+        if raw is None:  # a session being restored, or an async guard awaited: its init comes later
             self._loop.run_until(lambda: bool(self.pushes), self.timeout)
             first = self.pushes.pop(0)
             self.components = {}
@@ -1277,6 +1278,7 @@ class Client:
     def close(self) -> None:
         """The tab goes away: the session ends (``on_close``, end hooks; an async handler still running is cancelled)."""
         self.closed = True
+        self._left = True
         self.conn.close()
         self._loop.settle()
 
@@ -1349,7 +1351,10 @@ class Client:
 
     def _on_push(self, data: bytes) -> None:
         msg = orjson.loads(data)
-        if msg.get("t") == "r":  # a reply sent later: an async handler's, or one that waited for it
+        t = msg.get("t")
+        # A reply sent later: an async handler's, one that waited for it, or a navigation's to a
+        # page whose guard is async (an init with the navigation's ref).
+        if t == "r" or (t == "init" and msg.get("ref") is not None):
             self.replies.append(msg)
         else:
             self.pushes.append(msg)
@@ -1405,9 +1410,11 @@ class Client:
         self.http.post(fx.url, content=fx.token, headers={"content-type": "text/plain"})
 
     def _navigate_effect(self, fx: Navigate) -> None:
-        if self.closed:
-            return  # the page is gone: the browser left it
         url, mode = fx.url, fx.mode
+        if self._left or (self.closed and mode != "load"):
+            # The page is gone (the browser left it), or its socket (the server closed it after
+            # sending the page elsewhere: that load happens).
+            return
         if mode == "load":
             self.loaded.append(url)
             self.close()
