@@ -42,7 +42,7 @@ from .client_script import CLIENT_PREFIX, client_response
 from .clock import SYSTEM_CLOCK, Clock
 from .compression import compress_response
 from .effects import Cookie, Event, Focus, Navigate, Reset, RunJs
-from .flash import Flashes, PageFlash, live_scheme, response_cookie
+from .flash import DISMISS_ACTION, Flashes, PageFlash, live_scheme, response_cookie
 from .health import LIVE_PATH, READY_PATH, check_path, health_response
 from .http import (
     Headers,
@@ -248,15 +248,15 @@ class Conn:
         or the one :meth:`redirect` (or a ``Redirect`` from the setup) loads.
         """
         self.page_flash.flashes.add(kind, message)
-        connection = self._connection
-        session = connection.session if connection is not None else None
-        if session is not None:  # set up already: it answers the dismissals from now on
-            self.page_flash.arm(session)
 
     @property
     def flashes(self) -> Flashes:
         """This page's flash messages (:class:`rweb.flash.Flashes`): what the flash region shows."""
         return self.page_flash.flashes
+
+    def framework_actions(self) -> dict[str, Callable[[dict[str, Any]], Any]]:
+        """The actions the framework answers on this live page (:attr:`rweb.session.Session.framework_actions`)."""
+        return {DISMISS_ACTION: self.page_flash.dismissed}
 
     def flash_token(self) -> str | None:
         """The messages that go on to the page a live navigation shows next, signed; None when there are none."""
@@ -1324,8 +1324,6 @@ class App:
             raise SetupError("render_page returned by session_setup is not callable")
         if not (callable(on_action) or isinstance(on_action, Mapping)):
             raise SetupError("on_action must be callable or a mapping of action -> handler")
-        if conn.live:
-            on_action = conn.page_flash.dismissing(on_action)
         return render_page, on_action
 
     def session(
@@ -1340,10 +1338,12 @@ class App:
         if not isinstance(conn, Conn):
             conn = self.make_conn(conn or ConnectionInfo(), live=writer_id is not None, writer_id=writer_id)
         render_page, on_action = self.setup(conn)
-        return Session(
+        session = Session(
             render_page, on_action, writer_id, self.actions, schedule, push, self.slow_callback, self.debug,
             self.fanout,
         )
+        session.framework_actions = conn.framework_actions()
+        return session
 
     def session_started(self, conn: Conn | None, connection: Any) -> None:
         """``connection``'s session is live: registered by its writer id; the start hooks get ``conn``
