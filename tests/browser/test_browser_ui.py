@@ -327,10 +327,12 @@ def test_the_gallery_works_under_a_strict_csp_with_no_violation(pw_context: Any,
     live = pw_open(app)
     page = live.page
     assert page.request.get(live.url("/")).headers["content-security-policy"] == STRICT_CSP
-    page.wait_for_function("document.documentElement.classList.contains('ui-js')")
+    # Waits on functions, not expressions: Playwright polls an expression with eval() in the page, which
+    # this CSP refuses and reports whenever the first check is false (conftest's LiveApp.wait_connected).
+    page.wait_for_function("() => document.documentElement.classList.contains('ui-js')")
     assert page.locator(".ui-shell").evaluate("(e) => getComputedStyle(e).display") == "flex"
     page.click("#open-edit")
-    page.wait_for_function("document.querySelector('#edit').matches(':modal')")
+    page.wait_for_function("() => document.querySelector('#edit').matches(':modal')")
     page.keyboard.press("Escape")
     page.click(".ui-theme")
     page.click("#toast-info")
