@@ -218,6 +218,33 @@ def test_a_live_flash_shows_and_its_button_dismisses_it_without_the_pages_handle
     assert DISMISS_ACTION not in app.state  # type: ignore[attr-defined]  # the framework answered it
 
 
+@pytest.mark.parametrize("mapping", [False, True], ids=["function", "mapping"])
+def test_the_framework_answers_a_dismissal_and_the_session_keeps_the_pages_own_on_action(mapping: bool) -> None:
+    """No wrapping of the page's on_action, messages shown or not: the session answers DISMISS_ACTION."""
+    calls: list[str] = []
+
+    def on_action(action: str, params: dict[str, Any]) -> None:
+        calls.append(action)
+
+    handlers = {"go": lambda params: calls.append("go")}
+    app = App("Flash", secret_key=SECRET)
+
+    @app.page("/")
+    def home(writer_id: Any, conn: Conn) -> Any:
+        conn.flash("info", "Hello")
+        conn.flash("error", "Oops")
+        return (lambda: div(flash_group(conn), button("Go", data_action="go"))), handlers if mapping else on_action
+
+    session = app.session(1)
+    html = str(session.mount())
+    assert "Hello" in html and "Oops" in html
+    assert (session.handlers is handlers) if mapping else (session.on_action is on_action)
+    patches, error = session.dispatch(DISMISS_ACTION, {"id": "rweb-flash-1"})
+    assert error is None and "rweb-flash" in patches and "Hello" not in str(patches)
+    assert session.dispatch("go", {}) == ({}, None)
+    assert calls == ["go"]
+
+
 def test_a_flash_goes_on_through_one_live_navigation_and_dismissed_ones_do_not() -> None:
     tc = TestClient(make_app())
     page = tc.page("/home")

@@ -10,7 +10,8 @@ import pytest
 
 from rweb import App, Conn, ConnectionInfo, UnknownAction, reactive
 from rweb.html import button, component, div, form, input_, li, p, span, ul
-from rweb.session import SetupError
+from rweb.protocol import ErrorCode
+from rweb.session import Session, SetupError
 from rweb.testing import Client, serve
 
 
@@ -228,6 +229,29 @@ def test_only_actions_bound_on_the_current_page_are_accepted() -> None:
     assert c.send("secret")["e"]["code"] == "unknown_action"
     assert c.send("data-action")["e"]["code"] == "unknown_action"
     assert calls == ["typed", "changed", "submitted", "show", "secret", "hide"]
+
+
+@pytest.mark.parametrize("mapping", [False, True], ids=["function", "mapping"])
+def test_rweb_actions_are_the_frameworks_and_never_reach_the_pages_on_action(mapping: bool) -> None:
+    """A name with rweb.protocol.FRAMEWORK_ACTION_PREFIX, bound on the page or not, goes to the session's
+    framework_actions (rweb.flash's dismissal, set for live pages), else it is unknown."""
+    calls: list[str] = []
+
+    def page() -> Any:
+        return div(button("go", data_action="go"), button("x", data_action="rweb_own"))
+
+    def on_action(action: str, params: dict[str, Any]) -> None:
+        calls.append(action)
+
+    session = Session(page, {"go": lambda params: calls.append("go")} if mapping else on_action, 1)
+    session.mount()
+    assert session.dispatch("rweb_own", {})[1][0] == ErrorCode.UNKNOWN_ACTION  # type: ignore[index]
+    answered: list[dict[str, Any]] = []
+    session.framework_actions = {"rweb_own": answered.append}
+    assert session.dispatch("rweb_own", {"n": 1}) == ({}, None)
+    assert session.dispatch("go", {}) == ({}, None)
+    assert session.dispatch("rweb_other", {})[1][0] == ErrorCode.UNKNOWN_ACTION  # type: ignore[index]
+    assert answered == [{"n": 1}] and calls == ["go"]
 
 
 def test_handler_error_still_sends_what_was_written(caplog: pytest.LogCaptureFixture) -> None:

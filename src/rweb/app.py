@@ -708,10 +708,12 @@ class App:
         if not isinstance(conn, Conn):
             conn = self.make_conn(conn or ConnectionInfo(), live=writer_id is not None, writer_id=writer_id)
         render_page, on_action = self.setup(conn)
-        return Session(
+        session = Session(
             render_page, on_action, writer_id, self.actions, schedule, push, self.slow_callback, self.debug,
             self.fanout,
         )
+        session.framework_actions = conn.framework_actions()
+        return session
 
     def session_started(self, conn: Conn | None, connection: Any) -> None:
         """``connection``'s session is live: registered by its writer id; the start hooks get ``conn``

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .cookie_tokens import COOKIE_PATH
 from .effects import Cookie, Event, Focus, Navigate, Reset, RunJs
-from .flash import Flashes, PageFlash, live_scheme
+from .flash import DISMISS_ACTION, Flashes, PageFlash, live_scheme
 from .http import (
     QueryParams,
     Redirect,
@@ -190,15 +190,15 @@ class Conn:
         or the one :meth:`redirect` (or a ``Redirect`` from the setup) loads.
         """
         self.page_flash.flashes.add(kind, message)
-        connection = self._connection
-        session = connection.session if connection is not None else None
-        if session is not None:  # set up already: it answers the dismissals from now on
-            self.page_flash.arm(session)
 
     @property
     def flashes(self) -> Flashes:
         """This page's flash messages (:class:`rweb.flash.Flashes`): what the flash region shows."""
         return self.page_flash.flashes
+
+    def framework_actions(self) -> dict[str, Callable[[dict[str, Any]], Any]]:
+        """The actions the framework answers on this live page (:attr:`rweb.session.Session.framework_actions`)."""
+        return {DISMISS_ACTION: self.page_flash.dismissed}
 
     def flash_token(self) -> str | None:
         """The messages that go on to the page a live navigation shows next, signed; None when there are none."""
@@ -535,8 +535,6 @@ def setup_page(conn: Conn, allowed_redirect_hosts: frozenset[str]) -> tuple[Call
         raise SetupError("render_page returned by session_setup is not callable")
     if not (callable(on_action) or isinstance(on_action, Mapping)):
         raise SetupError("on_action must be callable or a mapping of action -> handler")
-    if conn.live:
-        on_action = conn.page_flash.dismissing(on_action)
     return render_page, on_action
 
 

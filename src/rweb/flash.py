@@ -32,6 +32,7 @@ import orjson
 
 from . import html as h
 from .http_base import format_cookie, format_cookie_deletion
+from .protocol import FRAMEWORK_ACTION_PREFIX
 from .reactive import RList, untracked
 from .signing import BadSignature, Signer
 
@@ -53,8 +54,10 @@ FLASH_MAX_AGE = 60
 """Seconds a flash cookie, or the token a page hands its live session, is good for."""
 MAX_FLASHES = 5  # kept on one page and carried on (the newest)
 MAX_MESSAGE = 500  # characters of a message carried in a cookie (a cookie holds about 4 KB)
-DISMISS_ACTION = "rweb_flash_dismiss"
-"""The action a message's dismiss button sends (``{"id": ...}``); the framework answers it."""
+DISMISS_ACTION = FRAMEWORK_ACTION_PREFIX + "flash_dismiss"
+"""The action a message's dismiss button sends (``{"id": ...}``): a framework action, answered by
+:meth:`PageFlash.dismissed` on every live page (rweb.session.Session.framework_actions); the page's
+``on_action`` never sees it."""
 COMPONENT = "rweb-flash"  # the component name of the region
 _PREFIX = "flash:"  # what is signed: never taken for another token of the app's Signer
 
@@ -205,10 +208,6 @@ class Flashes:
         if len(keep) != len(self.items):
             self.items[:] = keep
 
-    def handle(self, params: Mapping[str, Any]) -> None:
-        """The :data:`DISMISS_ACTION` handler."""
-        self.dismiss(str(params.get("id", "")))
-
     def messages(self) -> list[Flash]:
         """What the page shows, oldest first (a render reading it re-renders when it changes)."""
         return [Flash(item[1], item[2]) for item in self.items]
@@ -231,15 +230,14 @@ class Flashes:
 class PageFlash:
     """A page's flash messages on their way (``conn.page_flash``): those handed to it (a redirect's
     cookie, the join, a live navigation), its own (:attr:`flashes`, made when first asked for),
-    what goes on to the next page, and whether its session answers their dismissal."""
+    and what goes on to the next page."""
 
-    __slots__ = ("_flashes", "armed", "handed_in", "signer")
+    __slots__ = ("_flashes", "handed_in", "signer")
 
     def __init__(self, signer: Signer, token: str | None = None) -> None:
         self.signer = signer
         self.handed_in: tuple[Flash, ...] = load(signer, token) if token else ()
         self._flashes: Flashes | None = None
-        self.armed = False  # the session answers DISMISS_ACTION
 
     @property
     def flashes(self) -> Flashes:
@@ -273,38 +271,10 @@ class PageFlash:
         carried = self.carried(shown=shown)
         return set_cookie(self.signer, carried, scheme) if carried else None
 
-    def dismissing(self, on_action: Any) -> Any:
-        """A page's ``on_action``, answering :data:`DISMISS_ACTION` too when it has messages to show."""
-        if self.armed or not self.showing():
-            return on_action
-        self.armed = True
-        return with_dismiss(on_action, self.flashes)
-
-    def arm(self, session: Any) -> None:
-        """From now on the page's running ``session`` (rweb.session.Session) answers :data:`DISMISS_ACTION`."""
-        if self.armed:
-            return
-        self.armed = True
-        if session.handlers is not None:
-            session.handlers = with_dismiss(session.handlers, self.flashes)
-        else:
-            session.on_action = with_dismiss(session.on_action, self.flashes)
-
-
-def with_dismiss(on_action: Any, flashes: Flashes) -> Any:
-    """``on_action`` (a mapping of handlers, or a function) that also answers :data:`DISMISS_ACTION`."""
-    if isinstance(on_action, Mapping):
-        if DISMISS_ACTION in on_action:
-            return on_action
-        return {**on_action, DISMISS_ACTION: flashes.handle}
-
-    def on_action_and_flash(action: str, params: dict[str, Any]) -> Any:
-        if action == DISMISS_ACTION:
-            flashes.handle(params)
-            return None
-        return on_action(action, params)
-
-    return on_action_and_flash
+    def dismissed(self, params: Mapping[str, Any]) -> None:
+        """The answer to :data:`DISMISS_ACTION` (``{"id": ...}``): the visitor dismissed that message."""
+        if self._flashes is not None:  # none made yet: nothing shown to dismiss
+            self._flashes.dismiss(str(params.get("id", "")))
 
 
 # -- the region -------------------------------------------------------------------------------

@@ -233,6 +233,9 @@ JOIN_VERSION_PARAM = Key.VSN.value
 JOIN_FLASH_PARAM = Key.FLASH.value
 _SOCKET_WORDS = (JOIN_TOKEN_PARAM, JOIN_VERSION_PARAM, JOIN_FLASH_PARAM)  # never the page's query
 PROTOCOL_VERSION = 1  # docs/protocol.md's version: what this server speaks
+# Action names that start so are the framework's (rweb.session.Session.framework_actions, e.g. a flash
+# message's dismissal): an element binding one sends it to the framework, never to the page's on_action.
+FRAMEWORK_ACTION_PREFIX = "rweb_"
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,6 +38,7 @@ from .html import (
     escape,
     set_renderer,
 )
+from .protocol import FRAMEWORK_ACTION_PREFIX
 from .reactive import Tracker, begin, end, is_shared_set, on_fan, unsubscribe
 
 try:  # True in the compiled build (setup.py), False when this file runs as plain Python
@@ -503,10 +504,14 @@ class View:
             patches[name] = patch
 
     def collect_actions(self) -> None:
+        """The actions the page binds (:attr:`actions`): those its ``on_action`` answers.  The framework's
+        (``rweb_``: rweb.session.Session.framework_actions) are not among them: it answers them."""
         bound: set[str] = set()
         for c in self.comps.values():
             if c.actions:
                 bound |= c.actions
+        if bound:
+            bound = {a for a in bound if not a.startswith(FRAMEWORK_ACTION_PREFIX)}
         self.actions = _shared_actions(bound) if bound else _NO_ACTIONS
 
     def dispose(self, name: str, patches: dict[str, Any], notify: bool) -> None:

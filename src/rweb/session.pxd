@@ -27,13 +27,14 @@ cdef double _ticks() noexcept
 cdef class Session:
     cdef public bint _push_pending, closed, debug
     cdef public double slow
-    cdef public object _holds, _holds_of, extra_actions, handlers, on_action, push, schedule, writer_id
+    cdef public object _holds, _holds_of, extra_actions, framework_actions, handlers, on_action, push, schedule, writer_id
     cdef public Meter meter
     cdef public View view
     @cython.locals(t0=cython.double, t1=cython.double, t2=cython.double, meter=Meter)
     cpdef tuple dispatch(self, str action, dict params)
     @cython.locals(t0=cython.double, t1=cython.double, meter=Meter)
     cdef tuple _rerender(self, str action, object error)
+    cdef tuple _framework(self, str action, dict params, str why)
 
 @cython.locals(t=cython.double, slow=cython.double)
 cdef double _lap(Session session, str what, str action, double t0)

@@ -125,6 +125,7 @@ class Session:
         "closed",
         "debug",
         "extra_actions",
+        "framework_actions",
         "handlers",
         "meter",
         "on_action",
@@ -154,6 +155,11 @@ class Session:
         )
         self.on_action = None if self.handlers is not None else on_action
         self.extra_actions = extra_actions
+        # The actions the framework answers on this page ({name: handler(params)}, names starting with
+        # rweb.protocol.FRAMEWORK_ACTION_PREFIX: a flash message's dismissal), set by whoever makes a live
+        # page's session (rweb.app.Conn.framework_actions).  Asked only for an action the page does not
+        # answer itself: the page's own actions pay nothing for them.
+        self.framework_actions: Mapping[str, Callable[[dict[str, Any]], Any]] | None = None
         self.schedule = schedule
         self.push = push
         self._push_pending = False
@@ -200,14 +206,14 @@ class Session:
             handlers = self.handlers
             if handlers is not None:
                 handler = handlers.get(action)
-                if handler is None:
-                    error = (ErrorCode.UNKNOWN_ACTION, f"unknown action {action!r}")
-                else:
+                if handler is not None:
                     result = handler(params)
+                else:
+                    result, error = self._framework(action, params, "")
             elif action in view.actions or action in self.extra_actions:
                 result = self.on_action(action, params)  # type: ignore[misc]
             else:
-                error = (ErrorCode.UNKNOWN_ACTION, f"unknown action {action!r}: no element on the page binds it")
+                result, error = self._framework(action, params, ": no element on the page binds it")
         except UnknownAction as exc:
             error = (ErrorCode.UNKNOWN_ACTION, f"unknown action {exc.action!r}")
         except BaseException as exc:  # KeyboardInterrupt, SystemExit, CancelledError too: see docs/handlers.md
@@ -230,6 +236,14 @@ class Session:
         if view.errors and error is None:
             error = _render_error(view.errors, self.writer_id, f"action {action!r}", self.debug or None)
         return patches, error
+
+    def _framework(self, action: str, params: dict[str, Any], why: str) -> tuple[Any, tuple[str, str] | None]:
+        """An action the page does not answer: the framework's (:attr:`framework_actions`), or else unknown."""
+        answers = self.framework_actions
+        handler = answers.get(action) if answers is not None else None
+        if handler is None:
+            return None, (ErrorCode.UNKNOWN_ACTION, f"unknown action {action!r}{why}")
+        return handler(params), None
 
     async def finish(self, action: str, pending: Any) -> tuple[dict[str, Any], tuple[str, str] | None]:
         """Await the async handler that :meth:`dispatch` started, then re-render: ``(patches, error)``.

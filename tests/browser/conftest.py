@@ -324,7 +324,10 @@ class LiveApp:
             self.wait_connected()
 
     def wait_connected(self) -> None:
-        self.page.wait_for_function("window.rweb && window.rweb.connected", timeout=PW_TIMEOUT_MS)
+        # A function, not an expression: Playwright polls an expression with eval() in the page, which a
+        # strict Content-Security-Policy (no 'unsafe-eval') refuses, and reports, whenever the first check
+        # is false (a slow join); a function is called through the DevTools protocol, which the CSP lets be.
+        self.page.wait_for_function("() => window.rweb && window.rweb.connected", timeout=PW_TIMEOUT_MS)
 
     @property
     def path(self) -> str:

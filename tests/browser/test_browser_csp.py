@@ -55,5 +55,5 @@ def test_the_counter_works_under_a_strict_csp_with_no_violation(pw_context: Any,
 
     # The control: an inline <style> is refused and heard.
     page.evaluate("document.head.append(Object.assign(document.createElement('style'), {textContent: 'p{}'}))")
-    page.wait_for_function("window.__csp.length > 0", timeout=PW_TIMEOUT_MS)
+    page.wait_for_function("() => window.__csp.length > 0", timeout=PW_TIMEOUT_MS)  # a function: see wait_connected
     assert [v["directive"] for v in page.evaluate("window.__csp")] == ["style-src-elem"]

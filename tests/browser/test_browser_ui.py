@@ -197,16 +197,18 @@ def test_a_re_render_keeps_an_open_modal_open_and_focus_where_it_was(pw_open: Ca
     page.click("#open")
     page.wait_for_function("document.querySelector('#m').matches(':modal')")
     page.focus("#bump")
+    page.evaluate("window.moves = []; document.addEventListener('focusin', (e) => moves.push(e.target.id))")
     page.keyboard.press("Enter")  # the server re-renders the box: its <dialog> has no "open" there
     page.wait_for_function("document.querySelector('#n').textContent === '1'")
     state = page.evaluate("""() => { const d = document.querySelector('#m');
         return [d.open, d.matches(':modal'), getComputedStyle(d).display, document.activeElement.id]; }""")
     assert state == [True, True, "block", "bump"]
+    # The dialog was never closed and shown again: the focus did not move (a screen reader says nothing),
+    # and what the browser gives the focus back to on close is still the opener, at once.
+    assert page.evaluate("moves") == []
     page.keyboard.press("Escape")
     page.wait_for_function("!document.querySelector('#m').open")
-    # Where the focus goes after Escape here is not asserted: about 1 run in 5 it stays on #bump
-    # after a re-render (a race between the morph and the dialog's close event, not found yet;
-    # the focus return itself is checked by test_the_modal_keeps_focus_inside_closes_on_escape_and_gives_focus_back).
+    assert page.evaluate("document.activeElement.id") == "open"
 
 
 def _tabs_state(page: Page) -> tuple[list[str], list[str], list[bool]]:
@@ -325,10 +327,12 @@ def test_the_gallery_works_under_a_strict_csp_with_no_violation(pw_context: Any,
     live = pw_open(app)
     page = live.page
     assert page.request.get(live.url("/")).headers["content-security-policy"] == STRICT_CSP
-    page.wait_for_function("document.documentElement.classList.contains('ui-js')")
+    # Waits on functions, not expressions: Playwright polls an expression with eval() in the page, which
+    # this CSP refuses and reports whenever the first check is false (conftest's LiveApp.wait_connected).
+    page.wait_for_function("() => document.documentElement.classList.contains('ui-js')")
     assert page.locator(".ui-shell").evaluate("(e) => getComputedStyle(e).display") == "flex"
     page.click("#open-edit")
-    page.wait_for_function("document.querySelector('#edit').matches(':modal')")
+    page.wait_for_function("() => document.querySelector('#edit').matches(':modal')")
     page.keyboard.press("Escape")
     page.click(".ui-theme")
     page.click("#toast-info")

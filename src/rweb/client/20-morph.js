@@ -9,6 +9,7 @@
  * user changed that control since the action went (or a later action, or typing held back by
  * data-debounce / data-throttle, carries its newer state); in a push it is never applied to
  * the focused control nor to one whose state the server has not seen (docs/forms.md).
+ * A <dialog> shown modal in the browser stays open whatever the server renders (closed there).
  */
 
   // ---------------------------------------------------------------- HTML
@@ -195,6 +196,12 @@
         }
         break;
       }
+      case "DIALOG":
+        // Shown modal (showModal(), a script's): it stays open until closed in the browser. Taking
+        // its open attribute away and showing it again would move the focus, and make what the
+        // dialog gives the focus back to on close the element focused then, not its opener.
+        if (from.matches(":modal")) to.setAttribute("open", "");
+      // falls through
       default:
         syncAttrs(from, to);
         // A stream's rows are the browser's (see applyStream): the server renders its container empty.

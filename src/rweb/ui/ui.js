@@ -47,7 +47,6 @@
 
   function showModal(inst) {
     const d = inst.el;
-    inst.wanted = true;
     if (d.open && d.matches(":modal")) return;
     if (!inst.opener) inst.opener = doc.activeElement;
     if (d.open) d.close(); // rendered open (no script yet): shown in place, not modal
@@ -63,14 +62,12 @@
       d.addEventListener("ui:close", () => d.close());
       d.addEventListener("close", () => {
         if (d.open) return; // closed to be shown again as a modal
-        this.wanted = false;
         const opener = this.opener;
         this.opener = null;
         if (opener && opener.isConnected && typeof opener.focus === "function") opener.focus();
         const action = d.getAttribute("data-ui-on-close");
         if (action) this.pushEvent(action, { id: d.id });
       });
-      d.addEventListener("focusin", (e) => { this.focused = e.target; });
       d.addEventListener("keydown", (e) => {
         if (e.key !== "Tab") return;
         const all = focusables(d);
@@ -83,14 +80,9 @@
       });
       if (d.open) showModal(this);
     },
-    // A re-render sets the server's attributes: open (the server shows it) or not (the
-    // browser opened it and still does).
-    updated() {
-      const d = this.el, was = this.focused;
-      if (!this.wanted && !d.open) return;
-      showModal(this);
-      if (was && was.isConnected && d.contains(was)) was.focus(); // where the visitor was, not the first field
-    },
+    // The server rendered it open. One the browser shows stays so, focus and all, whatever the
+    // server renders: the morph keeps a modal <dialog>'s open attribute.
+    updated() { if (this.el.open) showModal(this); },
   };
 
   // -- tabs
