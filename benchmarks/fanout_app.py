@@ -13,6 +13,10 @@
   every other connection, as is. No framework can fan out faster on this stack.
 
     python benchmarks/fanout_app.py --page fanout --port 8095 [--workers 2 --broker redis://127.0.0.1:6379/0]
+
+``--gc-log PATH``: each serving process times its garbage collections (``gc.callbacks``)
+and notes when each write arrives, and writes both, as JSON, to ``PATH.<pid>`` when it
+stops (``benchmarks/fanout.py`` reads them: the collections during the counted writes).
 """
 
 from __future__ import annotations
@@ -20,9 +24,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
+import json
 import os
 import signal
 import sys
+import time
 from typing import Any
 
 from rweb import App, process_local, reactive, start_rweb
@@ -33,6 +40,35 @@ from rweb.html import button, component, div, h1, span
 @reactive
 class Board:
     value: int
+
+
+WRITES: list[float] = []  # time.monotonic() of each write this process's sessions made
+TRACKED: list[int] = []  # objects the collector tracked at the first write
+
+
+def log_gc(app: App, path: str) -> None:
+    """Time this process's collections, and write them with the writes' times at shutdown."""
+    collections: list[list[float]] = []  # [start (time.monotonic), generation, ms, collected]
+    began = [0.0, 0]
+
+    def timed(phase: str, info: dict[str, int]) -> None:
+        now = time.perf_counter_ns()
+        if phase == "start":
+            began[0], began[1] = time.monotonic(), now
+        else:
+            collections.append([began[0], info["generation"], (now - began[1]) / 1e6, info["collected"]])
+
+    @app.on_startup
+    def watch() -> None:  # in each worker, after the fork
+        collections.clear()
+        WRITES.clear()
+        gc.callbacks.append(timed)
+
+    @app.on_shutdown
+    def dump() -> None:
+        with open(f"{path}.{os.getpid()}", "w") as f:
+            json.dump({"pid": os.getpid(), "collections": collections, "writes": WRITES,
+                       "frozen": gc.get_freeze_count(), "tracked": TRACKED}, f)
 
 
 def fanout_app(broker: str | None) -> App:
@@ -47,6 +83,9 @@ def fanout_app(broker: str | None) -> App:
     def home(writer_id: Any) -> Any:
         def on_action(action: str, params: dict[str, Any]) -> None:
             if action == "set":
+                if not WRITES:  # the first (a warm-up): how many objects the collector tracks
+                    TRACKED.append(len(gc.get_objects()))
+                WRITES.append(time.monotonic())
                 board.value = int(params["value"])
 
         def render_page() -> Any:
@@ -159,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--port", type=int, default=8095)
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--broker", default=None, help="redis://... (default: none, in-process topics)")
+    p.add_argument("--gc-log", default=None, metavar="PATH", help="time collections, written to PATH.<pid>")
     args = p.parse_args(argv)
     with contextlib.suppress(Exception):
         raise_nofile_limit()  # 10,000 sessions need 10,000 descriptors
@@ -168,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
         serve_bare(args.host, args.port)
         return 0
     app = fanout_app(args.broker) if args.page == "fanout" else counter_app(args.broker)
+    if args.gc_log:
+        log_gc(app, args.gc_log)
     start_rweb(args.port, app, host=args.host, workers=args.workers)
     return 0
 
