@@ -16,6 +16,8 @@ Against real servers (``benchmarks/fanout_app.py``, started here as subprocesses
      split evenly between the workers (each session's page shows its worker's pid; sessions
      are opened until both have their half, the surplus closed), the writer is on one
      worker, and the other half of the readers get the write through Redis;
+   - ``own``: ``local`` where each reader's component also reads a record of its own, so
+     that each renders on its own (no shared render): the per-reader path, its garbage;
    - ``redis1``: the same app and broker on 1 worker (the publish goes out, nobody else
      reads it): what the second worker adds, like for like (``--modes local,redis1,redis``).
 2. **Click path** (``rweb bench``): the seed's counter, per-session state only, with and
@@ -85,6 +87,7 @@ MODES = {
     "local": "rweb, 1 worker, no broker",
     "redis": "rweb, 2 workers, Redis broker",
     "redis1": "rweb, 1 worker, Redis broker",
+    "own": "rweb, 1 worker, no broker, a render per reader",
 }
 REDIS_MODES = {"redis": 2, "redis1": 1}  # mode -> workers, each with broker=redis://... and app.share
 
@@ -502,7 +505,7 @@ async def fanout_client(url: str, n: int, workers: int, writes: int, warmup: int
 
 def run_fanout(mode: str, n: int, args: argparse.Namespace, redis_url: str | None) -> dict[str, Any]:
     workers = REDIS_MODES.get(mode, 1)
-    page = "bare" if mode == "bare" else "fanout"
+    page = mode if mode in ("bare", "own") else "fanout"
     broker = redis_url if mode in REDIS_MODES else None
     if mode in REDIS_MODES and broker is None:
         return {"error": "no Redis"}
@@ -519,7 +522,7 @@ def run_fanout(mode: str, n: int, args: argparse.Namespace, redis_url: str | Non
         )
 
     gc_dir = Path(tempfile.mkdtemp(prefix="rweb-fanout-gc-"))
-    extra = [] if mode == "bare" else ["--gc-log", str(gc_dir / "gc")]
+    extra = [] if mode == "bare" else ["--gc-log", str(gc_dir / "gc"), *args.server_args]
     try:
         with app_server(page, f"{mode}-{n}", workers, broker, extra) as server:
             result = run_loop(bounded(server))
@@ -836,6 +839,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--floor-burst", type=int, default=None, help="default 20000 (--quick 3000)")
     p.add_argument("--redis-url", default=None, help="a running loopback Redis (default: start one)")
     p.add_argument("--max-time", type=float, default=300.0, help="bound on one fan-out run, s (default 300)")
+    p.add_argument("--server-args", default="", help="more fanout_app.py arguments for the rweb servers, "
+                   "space-separated (e.g. '--gc-freeze 0' or '--gc-threshold 700,10,10')")
     p.add_argument("--json", metavar="FILE", help="also write the raw results as JSON")
     p.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
     a = p.parse_args(argv)
@@ -849,6 +854,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     a.floor_messages = a.floor_messages or (300 if q else 2000)
     a.floor_burst = a.floor_burst or (3000 if q else 20000)
     a.modes = [m for m in a.modes.split(",") if m]
+    a.server_args = a.server_args.split()
     a.parts = [m for m in a.parts.split(",") if m]
     for m in a.modes:
         if m not in MODES:

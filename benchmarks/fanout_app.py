@@ -6,6 +6,8 @@
   writes the record: every session that shows it gets a push. With ``--broker`` the
   record is kept identical in every worker through Redis (``app.share``); without, it is
   a plain module-level record (one worker only).
+* ``own`` (rweb): ``fanout`` where each session's ``v`` also reads a record of its own:
+  every reader renders on its own (no shared render).
 * ``counter`` (rweb): the seed's counter, state per session only (``--broker`` or not):
   what a broker costs a click that shares nothing.
 * ``bare``: the fan-out ceiling, a bare picows server on uvloop (one process) that sends
@@ -71,7 +73,10 @@ def log_gc(app: App, path: str) -> None:
                        "frozen": gc.get_freeze_count(), "tracked": TRACKED}, f)
 
 
-def fanout_app(broker: str | None) -> App:
+def fanout_app(broker: str | None, own: bool = False) -> App:
+    """``own``: each session's ``v`` also reads a record of its own, so that it renders on its
+    own (one render, diff and encoding per reader, the garbage of each: the path that a shared
+    render saves)."""
     board = Board(0)
     app = App("fan-out", broker=broker, actions=["set"])
     if broker:
@@ -88,10 +93,16 @@ def fanout_app(broker: str | None) -> App:
                 WRITES.append(time.monotonic())
                 board.value = int(params["value"])
 
+        if own:
+            mine = Board(0)
+            v = lambda: span(board.value, mine.value)  # noqa: E731
+        else:
+            v = lambda: span(board.value)  # noqa: E731
+
         def render_page() -> Any:
             return div(
                 component("pid", lambda: span(os.getpid())),  # after the fork: this worker's
-                component("v", lambda: span(board.value)),
+                component("v", v),
             )
 
         return render_page, on_action
@@ -193,12 +204,14 @@ def serve_bare(host: str, port: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    p.add_argument("--page", choices=("fanout", "counter", "bare"), default="fanout")
+    p.add_argument("--page", choices=("fanout", "own", "counter", "bare"), default="fanout")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8095)
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--broker", default=None, help="redis://... (default: none, in-process topics)")
     p.add_argument("--gc-log", default=None, metavar="PATH", help="time collections, written to PATH.<pid>")
+    p.add_argument("--gc-freeze", type=int, default=1, help="start_rweb's gc_freeze (1 / 0; default 1)")
+    p.add_argument("--gc-threshold", default=None, help="start_rweb's gc_threshold: A,B,C (default: Python's)")
     args = p.parse_args(argv)
     with contextlib.suppress(Exception):
         raise_nofile_limit()  # 10,000 sessions need 10,000 descriptors
@@ -207,10 +220,15 @@ def main(argv: list[str] | None = None) -> int:
             p.error("the bare server runs one process, without a broker")
         serve_bare(args.host, args.port)
         return 0
-    app = fanout_app(args.broker) if args.page == "fanout" else counter_app(args.broker)
+    app = counter_app(args.broker) if args.page == "counter" else fanout_app(args.broker, args.page == "own")
     if args.gc_log:
         log_gc(app, args.gc_log)
-    start_rweb(args.port, app, host=args.host, workers=args.workers)
+    threshold = None
+    if args.gc_threshold:
+        a, b, c = (int(x) for x in args.gc_threshold.split(","))
+        threshold = (a, b, c)
+    start_rweb(args.port, app, host=args.host, workers=args.workers, gc_freeze=bool(args.gc_freeze),
+               gc_threshold=threshold)
     return 0
 
 
