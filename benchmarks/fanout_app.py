@@ -37,6 +37,7 @@ from typing import Any
 from rweb import App, process_local, reactive, start_rweb
 from rweb.bench.procfs import raise_nofile_limit
 from rweb.html import button, component, div, h1, span
+from rweb.server import GC_THRESHOLD
 
 
 @reactive
@@ -211,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--broker", default=None, help="redis://... (default: none, in-process topics)")
     p.add_argument("--gc-log", default=None, metavar="PATH", help="time collections, written to PATH.<pid>")
     p.add_argument("--gc-freeze", type=int, default=1, help="start_rweb's gc_freeze (1 / 0; default 1)")
-    p.add_argument("--gc-threshold", default=None, help="start_rweb's gc_threshold: A,B,C (default: Python's)")
+    p.add_argument("--gc-threshold", default=None, help="start_rweb's gc_threshold: A,B,C (default: its default)")
     args = p.parse_args(argv)
     with contextlib.suppress(Exception):
         raise_nofile_limit()  # 10,000 sessions need 10,000 descriptors
@@ -223,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     app = counter_app(args.broker) if args.page == "counter" else fanout_app(args.broker, args.page == "own")
     if args.gc_log:
         log_gc(app, args.gc_log)
-    threshold = None
+    threshold = GC_THRESHOLD  # start_rweb's default
     if args.gc_threshold:
         a, b, c = (int(x) for x in args.gc_threshold.split(","))
         threshold = (a, b, c)
