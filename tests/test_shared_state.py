@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -200,13 +201,25 @@ def test_with_a_broker_a_shared_write_is_published_before_any_local_push(
                 assert component_value(init, "seen") == "n=0/0 published=none", init
                 return ws, str(component_value(init, "pid"))
 
-            # Opened together (bounded rounds) until both workers hold some: the kernel picks.
-            socks: list[tuple[Any, str]] = []
-            for _ in range(10):
-                socks += await asyncio.gather(*(one() for _ in range(readers // 4)))
-                if len(socks) > readers and len({pid for _, pid in socks}) == 2:
+            # Opened in small batches until each worker holds its half: the kernel picks the
+            # worker, and the second may still be starting (bounded in rounds and time).
+            per_worker: dict[str, list[Any]] = {}
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                for ws, pid in await asyncio.gather(*(one() for _ in range(10))):
+                    mine = per_worker.setdefault(pid, [])
+                    if len(mine) < readers // 2:
+                        mine.append(ws)
+                    else:
+                        await ws.close()  # this worker has its half
+                if len(per_worker) == 2 and all(len(v) == readers // 2 for v in per_worker.values()):
                     break
+                await asyncio.sleep(0.1)
+            socks = [(ws, pid) for pid, wss in per_worker.items() for ws in wss]
             (writer, writer_pid), rest = socks[0], socks[1:]
+            # Joins and closes send the session store's commands on the same link: let them be
+            # answered, so that the write's PUBLISH finds it idle (else it queues behind them).
+            await asyncio.sleep(0.5)
             here = [ws for ws, pid in rest if pid == writer_pid]
             there = [ws for ws, pid in rest if pid != writer_pid]
             assert len(here) >= 5 and there, f"{len(here)} readers on the writer's worker, {len(there)} on the other"
