@@ -15,7 +15,11 @@ Against real servers (``benchmarks/fanout_app.py``, started here as subprocesses
    - ``redis``: rweb, 2 workers, ``broker=redis://...`` and ``app.share``: the readers are
      split evenly between the workers (each session's page shows its worker's pid; sessions
      are opened until both have their half, the surplus closed), the writer is on one
-     worker, and the other half of the readers get the write through Redis.
+     worker, and the other half of the readers get the write through Redis;
+   - ``own``: ``local`` where each reader's component also reads a record of its own, so
+     that each renders on its own (no shared render): the per-reader path, its garbage;
+   - ``redis1``: the same app and broker on 1 worker (the publish goes out, nobody else
+     reads it): what the second worker adds, like for like (``--modes local,redis1,redis``).
 2. **Click path** (``rweb bench``): the seed's counter, per-session state only, with and
    without ``broker=redis://...``, same workers, both servers up at once, interleaved
    rounds (a warm-up each first): server CPU µs/click (its processes from /proc, each
@@ -44,6 +48,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Coroutine, Iterator
@@ -81,7 +86,10 @@ MODES = {
     "bare": "bare picows fan-out (1 process) = ceiling",
     "local": "rweb, 1 worker, no broker",
     "redis": "rweb, 2 workers, Redis broker",
+    "redis1": "rweb, 1 worker, Redis broker",
+    "own": "rweb, 1 worker, no broker, a render per reader",
 }
+REDIS_MODES = {"redis": 2, "redis1": 1}  # mode -> workers, each with broker=redis://... and app.share
 
 
 def log(msg: str) -> None:
@@ -186,10 +194,11 @@ class Proc(compare.GroupProcess):
 
 
 @contextlib.contextmanager
-def app_server(page: str, name: str, workers: int = 1, broker: str | None = None) -> Iterator[Proc]:
+def app_server(page: str, name: str, workers: int = 1, broker: str | None = None,
+               extra: list[str] | None = None) -> Iterator[Proc]:
     port = compare.free_port()
     argv = [sys.executable, str(APP), "--page", page, "--host", HOST, "--port", str(port),
-            "--workers", str(workers)]
+            "--workers", str(workers), *(extra or [])]
     if broker:
         argv += ["--broker", broker]
     proc = Proc(argv, name, port)
@@ -488,14 +497,17 @@ async def fanout_client(url: str, n: int, workers: int, writes: int, warmup: int
         out["writer_worker_p50_ms"] = statistics.median(local) if local else None
         out["other_worker_p50_ms"] = statistics.median(other) if other else None
         out["other_worker_first_p50_ms"] = statistics.median(other_first) if other_first else None
+        local_first = [r.per_pid_first_ns[writer_pid] / 1e6 for r in results
+                       if not r.missed and writer_pid in r.per_pid_first_ns]
+        out["writer_worker_first_p50_ms"] = statistics.median(local_first) if local_first else None
     return out
 
 
 def run_fanout(mode: str, n: int, args: argparse.Namespace, redis_url: str | None) -> dict[str, Any]:
-    workers = 2 if mode == "redis" else 1
-    page = "bare" if mode == "bare" else "fanout"
-    broker = redis_url if mode == "redis" else None
-    if mode == "redis" and broker is None:
+    workers = REDIS_MODES.get(mode, 1)
+    page = mode if mode in ("bare", "own") else "fanout"
+    broker = redis_url if mode in REDIS_MODES else None
+    if mode in REDIS_MODES and broker is None:
         return {"error": "no Redis"}
     log(f"fan-out: {MODES[mode]}, {n:,} sessions, {args.writes} writes")
     note_other_benchmarks()
@@ -509,15 +521,38 @@ def run_fanout(mode: str, n: int, args: argparse.Namespace, redis_url: str | Non
             args.max_time,
         )
 
+    gc_dir = Path(tempfile.mkdtemp(prefix="rweb-fanout-gc-"))
+    extra = [] if mode == "bare" else ["--gc-log", str(gc_dir / "gc"), *args.server_args]
     try:
-        with app_server(page, f"{mode}-{n}", workers, broker) as server:
+        with app_server(page, f"{mode}-{n}", workers, broker, extra) as server:
             result = run_loop(bounded(server))
             if server.proc.poll() is not None:
                 result["error"] = f"the server exited: {server.tail()}"
+        if extra and "t_last_ms" in result:
+            result["gc"] = gc_during_writes(gc_dir, args.warmup, result["t_last_ms"])
     except Exception as exc:  # this row fails; the others still run
         result = {"error": f"{type(exc).__name__}: {exc}"[:300]}
+    finally:
+        shutil.rmtree(gc_dir, ignore_errors=True)
     log("  " + one_line(result))
     return result
+
+
+def gc_during_writes(gc_dir: Path, warmup: int, t_last_ms: list[float | None]) -> dict[str, Any] | None:
+    """The servers' garbage collections (fanout_app.py --gc-log) from the first counted write
+    to the last one's last delivery: per generation, how many, their total and longest pause."""
+    logs = [json.loads(p.read_text()) for p in sorted(gc_dir.glob("gc.*"))]
+    writes = next((lg["writes"] for lg in logs if lg["writes"]), [])
+    if len(writes) <= warmup:
+        return None
+    start = writes[warmup]
+    end = writes[-1] + max((t or 0.0) for t in t_last_ms) / 1000 + 0.01
+    out: dict[str, Any] = {"frozen": [lg["frozen"] for lg in logs],
+                           "tracked": [n for lg in logs for n in lg["tracked"]]}
+    for gen in (0, 1, 2):
+        pauses = [ms for lg in logs for t, g, ms, _ in lg["collections"] if g == gen and start <= t <= end]
+        out[f"gen{gen}"] = {"n": len(pauses), "total_ms": sum(pauses), "max_ms": max(pauses, default=0.0)}
+    return out
 
 
 def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -534,9 +569,12 @@ def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def one_line(r: dict[str, Any]) -> str:
     if "error" in r:
         return str(r["error"])
+    gc_ = r.get("gc") or {}
+    full = gc_.get("gen2") or {}
     return (f"P50 {fmt_ms(r.get('p50_ms'))}, P99 {fmt_ms(r.get('p99_ms'))}, "
             f"{r.get('deliveries_per_s') or 0:,.0f} deliveries/s, split {sorted(r['split'].values())}, "
-            f"{r['missed']} missed, connect {r['connect_s']:.1f} s")
+            f"{r['missed']} missed, connect {r['connect_s']:.1f} s"
+            + (f", full collections {full['n']} (longest {full['max_ms']:.0f} ms)" if full else ""))
 
 
 # -- the click path: a broker's cost when nothing is shared -----------------------------------
@@ -663,19 +701,41 @@ def workers_table(data: dict[str, dict[str, dict[str, Any]]], sizes: list[int],
         return []
     floor_p50 = ((fl or {}).get("redis-py") or {}).get("p50_us")
     out = [
-        "| sessions (per worker) | writer's worker: last delivery | other worker: first delivery "
-        "| other worker: last delivery | first on the other worker minus last on the writer's |",
-        "|---|---:|---:|---:|---:|",
+        "| sessions (per worker) | writer's worker: first delivery | last delivery | other worker: first delivery "
+        "| last delivery | first on the other worker minus first on the writer's |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     for n, r in rows:
         a, b, c = r["writer_worker_p50_ms"], r["other_worker_first_p50_ms"], r["other_worker_p50_ms"]
+        a0 = r.get("writer_worker_first_p50_ms")
         out.append(f"| {n:,} ({' / '.join(f'{v:,}' for v in sorted(r['split'].values(), reverse=True))}) | "
-                   f"{fmt_ms(a)} | {fmt_ms(b)} | {fmt_ms(c)} | "
-                   f"{fmt_ms(b - a) if a is not None and b is not None else '-'} |")
+                   f"{fmt_ms(a0)} | {fmt_ms(a)} | {fmt_ms(b)} | {fmt_ms(c)} | "
+                   f"{fmt_ms(b - a0) if a0 is not None and b is not None else '-'} |")
     if floor_p50:
         out += ["", f"Medians over the writes, from sending the write. Redis pub/sub alone (the floor "
                 f"below): {compare.fmt_lat(floor_p50)} publish -> receive."]
     return out
+
+
+def scaling_table(rounds: dict[str, dict[str, list[dict[str, Any]]]], sizes: list[int]) -> list[str]:
+    """Two workers through Redis against one worker (with the broker, and without): deliveries/s,
+    the ratio of each alternated round's runs (so that a machine busy for a while weighs on both),
+    their median and range."""
+    out: list[str] = []
+    for n in sizes:
+        runs = rounds.get(str(n), {})
+        two = runs.get("redis") or []
+        for base in ("redis1", "local"):
+            one = runs.get(base) or []
+            ratios = [a["deliveries_per_s"] / b["deliveries_per_s"] for a, b in zip(two, one, strict=False)
+                      if a.get("deliveries_per_s") and b.get("deliveries_per_s")]
+            if ratios:
+                each = ", ".join(f"{x:.2f}" for x in ratios)
+                out.append(f"| {n:,} | {MODES[base]} | {statistics.median(ratios):.2f} | {each} |")
+    if not out:
+        return []
+    return ["| sessions | 2 workers through Redis against | deliveries/s ratio (median of rounds) | each round |",
+            "|---:|---|---:|---|", *out]
 
 
 def anchor_table(data: dict[str, dict[str, dict[str, Any]]], sizes: list[int]) -> list[str]:
@@ -779,6 +839,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--floor-burst", type=int, default=None, help="default 20000 (--quick 3000)")
     p.add_argument("--redis-url", default=None, help="a running loopback Redis (default: start one)")
     p.add_argument("--max-time", type=float, default=300.0, help="bound on one fan-out run, s (default 300)")
+    p.add_argument("--server-args", default="", help="more fanout_app.py arguments for the rweb servers, "
+                   "space-separated (e.g. '--gc-freeze 0' or '--gc-threshold 700,10,10')")
     p.add_argument("--json", metavar="FILE", help="also write the raw results as JSON")
     p.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
     a = p.parse_args(argv)
@@ -792,6 +854,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     a.floor_messages = a.floor_messages or (300 if q else 2000)
     a.floor_burst = a.floor_burst or (3000 if q else 20000)
     a.modes = [m for m in a.modes.split(",") if m]
+    a.server_args = a.server_args.split()
     a.parts = [m for m in a.parts.split(",") if m]
     for m in a.modes:
         if m not in MODES:
@@ -886,6 +949,9 @@ def print_report(data: dict[str, Any], args: argparse.Namespace, notes: list[str
         if across:
             lines += ["", "### Through Redis, per worker (the writer's session is on one of the two)",
                       "", *across]
+        scaling = scaling_table(data.get("fanout_rounds", {}), args.sessions)
+        if scaling:
+            lines += ["", "### Two workers against one (issue 19's target: 1.3x)", "", *scaling]
         anchors = anchor_table(data["fanout"], args.sessions)
         if anchors:
             lines += ["", "### Against the anchors (shared/reference/anchors.md: 1 writer -> 1,000 "

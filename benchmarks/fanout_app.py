@@ -6,6 +6,8 @@
   writes the record: every session that shows it gets a push. With ``--broker`` the
   record is kept identical in every worker through Redis (``app.share``); without, it is
   a plain module-level record (one worker only).
+* ``own`` (rweb): ``fanout`` where each session's ``v`` also reads a record of its own:
+  every reader renders on its own (no shared render).
 * ``counter`` (rweb): the seed's counter, state per session only (``--broker`` or not):
   what a broker costs a click that shares nothing.
 * ``bare``: the fan-out ceiling, a bare picows server on uvloop (one process) that sends
@@ -13,6 +15,10 @@
   every other connection, as is. No framework can fan out faster on this stack.
 
     python benchmarks/fanout_app.py --page fanout --port 8095 [--workers 2 --broker redis://127.0.0.1:6379/0]
+
+``--gc-log PATH``: each serving process times its garbage collections (``gc.callbacks``)
+and notes when each write arrives, and writes both, as JSON, to ``PATH.<pid>`` when it
+stops (``benchmarks/fanout.py`` reads them: the collections during the counted writes).
 """
 
 from __future__ import annotations
@@ -20,14 +26,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
+import json
 import os
 import signal
 import sys
+import time
 from typing import Any
 
 from rweb import App, process_local, reactive, start_rweb
 from rweb.bench.procfs import raise_nofile_limit
 from rweb.html import button, component, div, h1, span
+from rweb.server import GC_THRESHOLD
 
 
 @reactive
@@ -35,7 +45,39 @@ class Board:
     value: int
 
 
-def fanout_app(broker: str | None) -> App:
+WRITES: list[float] = []  # time.monotonic() of each write this process's sessions made
+TRACKED: list[int] = []  # objects the collector tracked at the first write
+
+
+def log_gc(app: App, path: str) -> None:
+    """Time this process's collections, and write them with the writes' times at shutdown."""
+    collections: list[list[float]] = []  # [start (time.monotonic), generation, ms, collected]
+    began = [0.0, 0]
+
+    def timed(phase: str, info: dict[str, int]) -> None:
+        now = time.perf_counter_ns()
+        if phase == "start":
+            began[0], began[1] = time.monotonic(), now
+        else:
+            collections.append([began[0], info["generation"], (now - began[1]) / 1e6, info["collected"]])
+
+    @app.on_startup
+    def watch() -> None:  # in each worker, after the fork
+        collections.clear()
+        WRITES.clear()
+        gc.callbacks.append(timed)
+
+    @app.on_shutdown
+    def dump() -> None:
+        with open(f"{path}.{os.getpid()}", "w") as f:
+            json.dump({"pid": os.getpid(), "collections": collections, "writes": WRITES,
+                       "frozen": gc.get_freeze_count(), "tracked": TRACKED}, f)
+
+
+def fanout_app(broker: str | None, own: bool = False) -> App:
+    """``own``: each session's ``v`` also reads a record of its own, so that it renders on its
+    own (one render, diff and encoding per reader, the garbage of each: the path that a shared
+    render saves)."""
     board = Board(0)
     app = App("fan-out", broker=broker, actions=["set"])
     if broker:
@@ -47,12 +89,21 @@ def fanout_app(broker: str | None) -> App:
     def home(writer_id: Any) -> Any:
         def on_action(action: str, params: dict[str, Any]) -> None:
             if action == "set":
+                if not WRITES:  # the first (a warm-up): how many objects the collector tracks
+                    TRACKED.append(len(gc.get_objects()))
+                WRITES.append(time.monotonic())
                 board.value = int(params["value"])
+
+        if own:
+            mine = Board(0)
+            v = lambda: span(board.value, mine.value)  # noqa: E731
+        else:
+            v = lambda: span(board.value)  # noqa: E731
 
         def render_page() -> Any:
             return div(
                 component("pid", lambda: span(os.getpid())),  # after the fork: this worker's
-                component("v", lambda: span(board.value)),
+                component("v", v),
             )
 
         return render_page, on_action
@@ -154,11 +205,14 @@ def serve_bare(host: str, port: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    p.add_argument("--page", choices=("fanout", "counter", "bare"), default="fanout")
+    p.add_argument("--page", choices=("fanout", "own", "counter", "bare"), default="fanout")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8095)
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--broker", default=None, help="redis://... (default: none, in-process topics)")
+    p.add_argument("--gc-log", default=None, metavar="PATH", help="time collections, written to PATH.<pid>")
+    p.add_argument("--gc-freeze", type=int, default=1, help="start_rweb's gc_freeze (1 / 0; default 1)")
+    p.add_argument("--gc-threshold", default=None, help="start_rweb's gc_threshold: A,B,C (default: its default)")
     args = p.parse_args(argv)
     with contextlib.suppress(Exception):
         raise_nofile_limit()  # 10,000 sessions need 10,000 descriptors
@@ -167,8 +221,15 @@ def main(argv: list[str] | None = None) -> int:
             p.error("the bare server runs one process, without a broker")
         serve_bare(args.host, args.port)
         return 0
-    app = fanout_app(args.broker) if args.page == "fanout" else counter_app(args.broker)
-    start_rweb(args.port, app, host=args.host, workers=args.workers)
+    app = counter_app(args.broker) if args.page == "counter" else fanout_app(args.broker, args.page == "own")
+    if args.gc_log:
+        log_gc(app, args.gc_log)
+    threshold = GC_THRESHOLD  # start_rweb's default
+    if args.gc_threshold:
+        a, b, c = (int(x) for x in args.gc_threshold.split(","))
+        threshold = (a, b, c)
+    start_rweb(args.port, app, host=args.host, workers=args.workers, gc_freeze=bool(args.gc_freeze),
+               gc_threshold=threshold)
     return 0
 
 

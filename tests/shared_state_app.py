@@ -12,6 +12,12 @@ For the refusal of state that would split between worker processes
 - ``/peek``: each session's own record, registered in a module-level dict
   that every page lists: another session's record;
 - ``/shared`` (with a broker only): a record kept identical by ``app.share``.
+- ``/order`` (with a broker only): another shared record; each session shows
+  it beside its own record (so that each session renders on its own), its
+  worker's pid, and what this worker last published of the record (a
+  subscriber of the record's topic in each worker: at a local publish it is
+  called in the publish, after the PUBLISH was handed to the link) with how
+  many publishes were still queued on the link then (0: written to Redis).
 
     python tests/shared_state_app.py PORT WORKERS [BROKER]
 """
@@ -28,6 +34,7 @@ from typing import Any
 
 from rweb import App, RList, process_local, reactive, start_rweb
 from rweb.html import button, component, div, li, span, ul
+from rweb.sharing import TOPIC
 
 
 @reactive
@@ -124,6 +131,35 @@ def make_app(broker: str | None = None) -> App:
 
             return (
                 lambda: div(component("total", lambda: span(f"Total: {shared.n}")), button("+", data_action="inc")),
+                on_action,
+            )
+
+        order = app.share("order", Tally(0))
+        published = ["none"]  # this worker's last publish of "order" seen by its subscriber
+
+        @app.on_startup
+        def watch_order() -> None:
+            pubsub: Any = app.pubsub
+
+            def seen(_topic: str, message: Any) -> None:
+                if isinstance(message, dict) and "state" in message:
+                    published[0] = f"{message['state']['n']}/{pubsub.link.pending}"
+
+            pubsub.subscribe(TOPIC + "order", seen)
+
+        @app.page("/order")
+        def order_page(writer_id: Any) -> Any:
+            mine = Tally(0)  # read beside the shared record: this session renders on its own
+
+            def on_action(action: str, params: dict[str, Any]) -> None:
+                order.n += 1
+
+            return (
+                lambda: div(
+                    component("pid", lambda: span(os.getpid())),
+                    component("seen", lambda: span(f"n={order.n}/{mine.n} published={published[0]}")),
+                    button("+", data_action="inc"),
+                ),
                 on_action,
             )
 

@@ -265,3 +265,75 @@ def test_a_bystanders_click_is_answered_during_a_5000_reader_fan_out(monkeypatch
         assert seen_by_bystander and seen_by_bystander[0] < n, (seen_by_bystander, n)
         for r in [*readers, writer, bystander]:
             r.close()
+
+
+def test_shared_records_written_in_one_action_are_published_before_any_local_push(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Publish first (app.share): every record an action writes is published before the first
+    push of its fan-out, shared renders included, so that with a broker the other processes
+    start theirs at once.  Counted where the server sends: no reader had a push when each
+    record's publish reached its topic's subscribers (in-process here: synchronous)."""
+    from rweb import render
+    from rweb.sharing import TOPIC
+
+    monkeypatch.setattr(render, "FANOUT_SLICE", 8)  # several slices per record's fan-out
+    names = [f"room{i}" for i in range(4)]
+    app = App("publish first", actions=["set"])
+    rooms = [app.share(name, Room(0, "")) for name in names]
+
+    def shows(room: Room) -> Callable[[], Any]:
+        return lambda: span(room.value)
+
+    views = [shows(room) for room in rooms]  # the same function for every session: renders shared
+
+    @app.page("/")
+    def home(writer_id: Any) -> Any:
+        def on_action(action: str, params: dict[str, Any]) -> None:
+            for room in rooms:
+                room.value = int(params["value"])
+
+        return lambda: div(*(component(n, v) for n, v in zip(names, views, strict=True))), on_action
+
+    sent = [0]
+    at_publish: dict[str, list[int]] = {}
+    n = 40
+    with threaded_server(app) as server:
+        readers = open_readers(server.port, n)
+        writer = RawClient(server.port)
+        writer.read_frame()
+
+        def watch() -> None:
+            for listener in server.live:  # every session's pushes, counted where the server sends them
+                conn = listener.conn
+
+                def counted(data: bytes, send: Any = conn.send) -> None:
+                    sent[0] += 1
+                    send(data)
+
+                conn.send = counted
+            for name in names:
+                app.pubsub.subscribe(
+                    TOPIC + name,
+                    lambda _t, m, name=name: at_publish.setdefault(name, []).append(sent[0]) if "state" in m else None,
+                )
+
+        server.call_in_loop(watch)
+        click(writer, "set", value=7)
+        frames(writer, lambda m: m["t"] == "r")
+        for r in readers:
+            shown: dict[str, str] = {}
+
+            def all_seven(m: dict[str, Any], shown: dict[str, str] = shown) -> bool:
+                for name in names:
+                    got = value_in(m, name)
+                    if got is not None:
+                        shown[name] = got
+                return all(shown.get(name) == "7" for name in names)
+
+            frames(r, all_seven)
+        assert sent[0] >= n
+        # Each record published once, before any of the pushes.
+        assert at_publish == {name: [0] for name in names}, at_publish
+        for r in [*readers, writer]:
+            r.close()

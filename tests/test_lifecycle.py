@@ -30,7 +30,7 @@ from rweb.testing import TestClient
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="fork, signals and /proc")
 
 APP = r'''
-import asyncio, os, sys
+import asyncio, gc, os, sys
 import rweb
 from rweb import App, start_rweb
 
@@ -80,7 +80,8 @@ def build():
 
     @app.get("/state")
     def get_state(request):
-        return {"pid": os.getpid(), "ready": state["ready"], "ticks": state["ticks"]}
+        return {"pid": os.getpid(), "ready": state["ready"], "ticks": state["ticks"],
+                "frozen": gc.get_freeze_count(), "threshold": gc.get_threshold()}
 
     return app
 
@@ -90,7 +91,8 @@ def asgi_app():
 
 
 if __name__ == "__main__":
-    start_rweb(int(sys.argv[1]), build(), host="127.0.0.1", workers=int(sys.argv[2]))
+    gc_off = {"gc_freeze": False, "gc_threshold": None} if os.environ.get("RWEB_TEST_GC_OFF") == "1" else {}
+    start_rweb(int(sys.argv[1]), build(), host="127.0.0.1", workers=int(sys.argv[2]), **gc_off)
 '''
 
 WAIT = 20.0
@@ -128,13 +130,16 @@ def _wait_for(check: Any, what: str, log: Any, timeout: float = WAIT) -> Any:
 
 
 @contextlib.contextmanager
-def builtin(tmp_path: Path, workers: int, *, fail: bool = False) -> Iterator[tuple[ServerProcess, Path]]:
+def builtin(
+    tmp_path: Path, workers: int, *, fail: bool = False, gc_off: bool = False
+) -> Iterator[tuple[ServerProcess, Path]]:
     script = tmp_path / "lifecycle_app.py"
     script.write_text(APP)
     events = tmp_path / "events.txt"
     port = free_port()
     log_path = tmp_path / "server.log"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "RWEB_TEST_EVENTS": str(events), "RWEB_TEST_FAIL": "1" if fail else "0"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "RWEB_TEST_EVENTS": str(events), "RWEB_TEST_FAIL": "1" if fail else "0",
+           "RWEB_TEST_GC_OFF": "1" if gc_off else "0"}
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             [sys.executable, str(script), str(port), str(workers)],
@@ -339,3 +344,23 @@ def test_a_task_that_fails_is_logged(caplog: pytest.LogCaptureFixture) -> None:
     with TestClient(app) as http:
         http.run_pending()
     assert "background task" in caplog.text and "KeyError: 'gone'" in caplog.text
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_serving_process_freezes_what_startup_made_and_sets_the_gc_threshold(tmp_path: Path, workers: int) -> None:
+    """start_rweb's garbage collection (docs/operations.md): each serving process, once started,
+    has frozen what was alive (full collections walk only its sessions' objects) and runs with
+    GC_THRESHOLD; both can be turned off."""
+    from rweb.server import GC_THRESHOLD
+
+    for gc_off in (False, True):
+        with builtin(tmp_path, workers, gc_off=gc_off) as (srv, _events_path):
+            srv.wait_listening()
+            status, body = _get(srv.port, "/state")
+            assert status == 200
+            state = json.loads(body)
+            if gc_off:
+                assert state["frozen"] == 0 and state["threshold"] == [700, 10, 10], state
+            else:
+                # The modules, the app and its services: thousands of objects, frozen after startup.
+                assert state["frozen"] > 5000 and state["threshold"] == list(GC_THRESHOLD), state

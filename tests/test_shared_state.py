@@ -16,7 +16,9 @@ bounded.
 
 from __future__ import annotations
 
+import asyncio
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -170,3 +172,67 @@ def test_with_a_broker_shared_records_pass_and_module_state_is_refused(
 
         wire.run(main())
         assert "this app runs with a broker" in srv.log()
+
+
+def component_value(msg: dict[str, Any], name: str) -> str | None:
+    """The first dynamic of component ``name`` in an init (whole component) or a push (a patch)."""
+    c = (msg.get("c") or msg.get("d") or {}).get(name)
+    if c is None:
+        return None
+    return str(c["d"][0] if "d" in c else c.get("0"))
+
+
+@pytestmark_linux
+def test_with_a_broker_a_shared_write_is_published_before_any_local_push(
+    tmp_path: Path, wire: Any, redis_server: RedisServer
+) -> None:
+    """Publish first: the writer's worker hands the write's PUBLISH to Redis (written to the
+    socket, nothing left queued) before it renders and pushes to any of its own readers, so
+    that the other worker starts its fan-out while this one does its own.  Each reader
+    renders on its own (it reads its own record beside the shared one) and shows what its
+    worker had published when it rendered: every reader of both workers shows the write."""
+    readers = 40
+    with server(tmp_path, 2, redis_server.url) as srv:
+
+        async def main() -> None:
+            async def one() -> tuple[Any, str]:
+                ws, init = await join(wire, srv, "/order")
+                assert "e" not in init, init
+                assert component_value(init, "seen") == "n=0/0 published=none", init
+                return ws, str(component_value(init, "pid"))
+
+            # Opened in small batches until each worker holds its half: the kernel picks the
+            # worker, and the second may still be starting (bounded in rounds and time).
+            per_worker: dict[str, list[Any]] = {}
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                for ws, pid in await asyncio.gather(*(one() for _ in range(10))):
+                    mine = per_worker.setdefault(pid, [])
+                    if len(mine) < readers // 2:
+                        mine.append(ws)
+                    else:
+                        await ws.close()  # this worker has its half
+                if len(per_worker) == 2 and all(len(v) == readers // 2 for v in per_worker.values()):
+                    break
+                await asyncio.sleep(0.1)
+            socks = [(ws, pid) for pid, wss in per_worker.items() for ws in wss]
+            (writer, writer_pid), rest = socks[0], socks[1:]
+            # Joins and closes send the session store's commands on the same link: let them be
+            # answered, so that the write's PUBLISH finds it idle (else it queues behind them).
+            await asyncio.sleep(0.5)
+            here = [ws for ws, pid in rest if pid == writer_pid]
+            there = [ws for ws, pid in rest if pid != writer_pid]
+            assert len(here) >= 5 and there, f"{len(here)} readers on the writer's worker, {len(there)} on the other"
+            reply = await wire.click(writer, "inc")
+            assert "e" not in reply, reply
+            for ws, _ in rest:
+                push = await wire.recv(ws)
+                assert push["t"] == "p", push
+                # n=1 (the write), 0 (its own record); published: the write, 0 publishes queued.
+                assert component_value(push, "seen") == "n=1/0 published=1/0", (
+                    f"{'the writer' if ws in here else 'the other'}'s worker pushed before publishing: {push}"
+                )
+            for ws, _ in socks:
+                await ws.close()
+
+        wire.run(main())

@@ -901,8 +901,19 @@ def _fan(subs: set[Any]) -> None:
 
     Each component that may share its render joins a group (see :class:`SharedRender`), which
     is invalidated once; any other tracker is invalidated as usual.
+
+    Trackers that are not renders go first: a shared record's replica (rweb.sharing) then
+    schedules its publish before any of this process's pushes is scheduled, so that with a
+    broker the other processes start their fan-out while this one does its own.
     """
+    renders = []
     for t in tuple(subs):
+        tt = type(t)
+        if tt is ComponentState or tt is SharedRender:
+            renders.append(t)
+        else:
+            t.invalidate()
+    for t in renders:
         if type(t) is ComponentState:
             g = _group_of(t)
             if g is not None:

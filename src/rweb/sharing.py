@@ -7,6 +7,13 @@ its record like a component would (a tracker over every field it serialises):
 - a local change marks it dirty; once the event loop is free (after the
   batch, never inside it), it publishes the record's whole state on the topic
   ``rweb:shared:<name>``, stamped ``(time_ns, instance)``;
+- publish first: that publish goes before this process pushes the change to
+  its own sessions, so that with a broker the other processes start their
+  fan-out while this one does its own.  The replica is invalidated before the
+  renders that read the record (rweb.render's fan-out hook takes trackers that
+  are not renders first), and the first replica written in a loop turn
+  schedules one callback that publishes every replica written in that turn:
+  it runs before the pushes that their writes scheduled;
 - a state received from another process is applied when its stamp is newer
   than the one this copy holds: the fields are written, and the sessions that
   read them are pushed as for any write;
@@ -23,6 +30,7 @@ last messages, a dashboard's figures), not a database.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
@@ -36,6 +44,15 @@ __all__ = ["Replica"]
 log = logging.getLogger("rweb.sharing")
 
 TOPIC = "rweb:shared:"
+
+# Replicas written on a loop's thread in this turn, to publish in one callback: the first one
+# written schedules it, before any push the turn's writes schedule.
+_due: dict[asyncio.AbstractEventLoop, list[Replica]] = {}
+
+
+def _publish_due(loop: asyncio.AbstractEventLoop) -> None:
+    for replica in _due.pop(loop, ()):
+        replica.publish_now()
 
 
 def _plain(value: Any) -> Any:
@@ -81,12 +98,21 @@ class Replica(Tracker):
         if self.applying or self.dirty:
             return
         self.dirty = True
-        loop = self.app.scheduler.loop
+        scheduler = self.app.scheduler
+        loop = scheduler.loop
         if loop is None:  # not served yet: it goes out with the first hello answer
             self.dirty = False
             self.stamp = [time.time_ns(), self.instance]
             return
-        self.app.call_soon(self._publish)
+        if not scheduler.on_loop_thread():  # a write on another thread: its own callback
+            loop.call_soon_threadsafe(self.publish_now)
+            return
+        due = _due.get(loop)
+        if due is None:
+            _due[loop] = [self]
+            loop.call_soon(_publish_due, loop)
+        else:
+            due.append(self)
 
     def _snapshot(self) -> dict[str, Any]:
         """The record's state, read under this tracker (which re-subscribes it to everything read)."""
@@ -94,7 +120,8 @@ class Replica(Tracker):
         with tracking(self):
             return {f: _plain(getattr(rec, f)) for f in self.fields}
 
-    def _publish(self) -> None:
+    def publish_now(self) -> None:
+        """Publish the record's state now (a local change is pending), stamped now."""
         self.dirty = False
         self.stamp = [time.time_ns(), self.instance]
         self._send()

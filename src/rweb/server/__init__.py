@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import select
@@ -29,7 +30,9 @@ from ..app import App
 from ..client_script import client_encoded
 from ..proc import die_with_parent, listen
 
-__all__ = ["RestartPolicy", "Server", "default_workers", "describe_exit", "listen", "run_worker", "start_rweb"]
+__all__ = [
+    "RestartPolicy", "Server", "default_workers", "describe_exit", "listen", "run_worker", "settle_gc", "start_rweb",
+]
 
 
 def __getattr__(name: str) -> Any:
@@ -57,8 +60,32 @@ def _run(coro: Any) -> Any:
     return uvloop.run(coro)
 
 
-async def _serve(server: Any, ready: Callable[[Any], None] | None = None) -> None:
+GC_THRESHOLD = (50_000, 10, 10)
+"""``start_rweb``'s default :func:`gc.set_threshold`: a young collection after 50,000 net new
+container objects instead of 700.  A write that 10,000 sessions each render on their own makes
+and drops tens of thousands of short-lived containers; at 700 each young collection promoted
+those still alive (the sessions' new outputs) until full collections walked every session's
+objects, hundreds of ms each (docs/operations.md, "Garbage collection")."""
+
+
+def settle_gc(threshold: tuple[int, int, int] | None = None, *, freeze: bool = True) -> None:
+    """Garbage collection for a process about to hold many long-lived sessions (docs/operations.md).
+
+    ``threshold``: :func:`gc.set_threshold`'s three numbers (None: left as they are).
+    ``freeze``: collect once, then :func:`gc.freeze` what is alive (modules, the app, its
+    services): full collections no longer walk it, and forked workers keep sharing its pages.
+    """
+    if threshold is not None:
+        gc.set_threshold(*threshold)
+    if freeze:
+        gc.collect()
+        gc.freeze()
+
+
+async def _serve(server: Any, ready: Callable[[Any], None] | None = None, gc_freeze: bool = False) -> None:
     await server.start()
+    if gc_freeze:  # after the app's startup (its broker, hooks), before the first session
+        settle_gc(freeze=True)
     if ready is not None:
         ready(server)
     loop = asyncio.get_running_loop()
@@ -102,13 +129,16 @@ def run_worker(
     ready: Callable[[Any], None] | None = None,
     aiofastnet: bool = False,
     sock: socket.socket | None = None,
+    gc_freeze: bool = False,
     **limits: Any,
 ) -> None:
     """Serve ``app`` in this process until SIGINT / SIGTERM.
 
     ``sock``: a listening socket to serve instead of binding ``host:port``;
-    ``limits``: the :class:`~rweb.server.picows_transport.Server` limits
-    (``ping_interval``, ``max_write_buffer``, ...).
+    ``gc_freeze``: once started, :func:`settle_gc` (what is alive then is never walked
+    by the garbage collector again); ``limits``: the
+    :class:`~rweb.server.picows_transport.Server` limits (``ping_interval``,
+    ``max_write_buffer``, ...).
     """
     from .picows_transport import Server
 
@@ -123,7 +153,7 @@ def run_worker(
         sock=sock,
         **limits,
     )
-    _run(_serve(server, ready))
+    _run(_serve(server, ready, gc_freeze))
 
 
 def _setup_logging(log_format: str | None = None) -> None:
@@ -164,6 +194,8 @@ def start_rweb(
     reload: bool | None = None,
     reload_dirs: Iterable[str | os.PathLike[str]] | None = None,
     log_format: str | None = None,
+    gc_freeze: bool = True,
+    gc_threshold: tuple[int, int, int] | None = GC_THRESHOLD,
 ) -> None:
     """Serve an app at ``http://host:port/`` until stopped.
 
@@ -210,6 +242,12 @@ def start_rweb(
     ``log_format="json"`` (or ``RWEB_LOG_FORMAT=json``) logs one JSON object
     per line, with the session, page and action on each line a session causes
     (:mod:`rweb.logs`, docs/operations.md); unless the app configured logging.
+
+    Garbage collection (docs/operations.md, "Garbage collection"): with ``gc_freeze``
+    each serving process collects once when started and freezes what is alive
+    (:func:`settle_gc`), so that full collections walk only the sessions' objects;
+    ``gc_threshold`` sets :func:`gc.set_threshold` first (:data:`GC_THRESHOLD` by default;
+    None: Python's own, or what the program set).
     """
     _setup_logging(log_format)
     if _importing_app is not None:
@@ -263,6 +301,9 @@ def start_rweb(
         "drain": drain,
         "drain_refuse": drain_refuse,
     }
+    if gc_threshold is not None:
+        settle_gc(gc_threshold, freeze=False)  # forked workers inherit it
+    limits["gc_freeze"] = gc_freeze  # run_worker's, through the supervisor
     url = f"http://{'[' + host + ']' if ':' in host else host}:{port}/"
     client_encoded()  # the client script compressed once, here: forked workers inherit it
     for asset in app.assets:
@@ -399,6 +440,8 @@ def _supervise(
     """
     host, port = sock.getsockname()[:2]
     parent = os.getpid()
+    if limits.get("gc_freeze"):
+        settle_gc()  # what the workers inherit stays shared with the parent's pages (copy-on-write)
     workers = [_Worker(i) for i in range(n)]
     children: dict[int, _Worker] = {}  # pid -> worker
     rolling: list[_Worker] = []  # a rolling restart's workers still to replace
