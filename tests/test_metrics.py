@@ -233,7 +233,12 @@ def test_two_workers_count_together_whichever_answers_the_scrape(tmp_path: Path,
         async def scenario() -> tuple[int, set[str]]:
             pids: set[str] = set()
             socks = []
-            for _ in range(100):  # until both workers hold sockets
+            # Until both workers hold sockets. wait_listening() saw one worker listen: the other
+            # binds its own socket (SO_REUSEPORT) when it is ready, later on a busy machine, so
+            # the loop is bounded in time as well as in sockets, and waits a little while only
+            # one worker answers.
+            deadline = time.monotonic() + 30
+            while len(socks) < 400 and time.monotonic() < deadline:
                 ws = await wire.connect(srv.url)
                 pids.add(json.dumps(await wire.recv(ws)).split("pid ")[1].split(".")[0])
                 socks.append(ws)
@@ -241,6 +246,8 @@ def test_two_workers_count_together_whichever_answers_the_scrape(tmp_path: Path,
                     await wire.click(ws)
                 if len(pids) == 2 and len(socks) >= 4:
                     break
+                if len(pids) < 2:
+                    await asyncio.sleep(0.05)
             for ws in socks:
                 await ws.close()
             return len(socks), pids
@@ -248,7 +255,7 @@ def test_two_workers_count_together_whichever_answers_the_scrape(tmp_path: Path,
         sockets, pids = wire.run(scenario())
         assert len(pids) == 2
         clicks_total = sockets * 6
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 30
         while True:  # the other worker publishes once a second
             samples = scrape(srv.port)
             if (
