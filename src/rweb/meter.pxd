@@ -16,7 +16,7 @@ cdef extern from *:
     double _fine_ticks "rweb_fine_ticks" ()
 
 # Two str equal? What Python's own dict lookup asks of a key that is not the same object (length,
-# kind, then the bytes), without the ordering compare Cython's ``!=`` on two str makes.
+# kind, then memcmp), without the ordering compare Cython's ``!=`` on two str makes.
 cdef extern from *:
     """
     #include <string.h>
@@ -27,14 +27,7 @@ cdef extern from *:
         n = PyUnicode_GET_LENGTH(a);
         kind = PyUnicode_KIND(a);
         if (n != PyUnicode_GET_LENGTH(b) || kind != (int)PyUnicode_KIND(b)) return 0;
-        n *= kind;
-        if (n <= 16) {  /* an action's name, mostly: no call */
-            const unsigned char *p = (const unsigned char *)PyUnicode_DATA(a);
-            const unsigned char *q = (const unsigned char *)PyUnicode_DATA(b);
-            while (n--) if (*p++ != *q++) return 0;
-            return 1;
-        }
-        return memcmp(PyUnicode_DATA(a), PyUnicode_DATA(b), (size_t)n) == 0;
+        return memcmp(PyUnicode_DATA(a), PyUnicode_DATA(b), (size_t)n * (size_t)kind) == 0;
     }
     """
     bint _same "rweb_same_str" (str a, str b)
