@@ -2,7 +2,8 @@
 """Instructions per counter click in-process, counted by Callgrind: this build against another.
 
 Seconds swing on a shared 2-core machine; instruction counts do not (the same
-binary, inputs and environment give the same total whatever else runs).  Each
+binary, inputs and environment give the same total whatever else runs; the
+random tokens a session makes are seeded here, so the inputs repeat too).  Each
 build runs the seed's counter (``examples/rweb_counter.py``) in-process, no
 sockets: every click goes through ``Connection.receive`` (decode, dispatch,
 reactive write, re-render, diff, encode), round-robin over ``--sessions``
@@ -15,9 +16,17 @@ and imports cancelled out.
     python benchmarks/click_instructions.py --baseline ../base    # a built checkout of another rweb
     python benchmarks/click_instructions.py --metrics             # this checkout, metrics off and on
 
-``--metrics`` measures this checkout twice: with metrics off, and with
-``app.metrics()`` on (``Connection.receive`` then counts each message and
-times one in ``rweb.meter.SAMPLE_EVERY`` itself, as under every transport).
+``--metrics`` measures this checkout twice more: with ``app.metrics()`` on
+(``Connection.receive`` then counts each message and times one in
+``rweb.meter.SAMPLE_EVERY`` itself, as under every transport), and with
+``app.metrics()`` called but its meter detached (``app.meter = None``: no
+connection counts).  The cost of metrics is the difference of those two: the
+same modules imported, the same objects made at start-up.  Against the plain
+run instead, the difference also holds what a different heap does to glibc's
+malloc: orjson's buffers (over 1 KiB, past malloc's per-thread cache) cost
+100 to 300 instructions each depending on the free chunks the start-up left,
+a few hundred instructions per click either way that have nothing to do with
+metrics.
 
 The baseline is a checkout whose compiled modules are built in place
 (``git worktree add DIR REV && (cd DIR && python setup.py -q build_ext --inplace)``).
@@ -38,6 +47,11 @@ ROOT = Path(__file__).resolve().parents[1]
 # Runs under valgrind: opens the sessions, warms them up, then clicks.
 MEASURE = r"""
 import sys
+import os, random
+# Session ids, nonces and keys are random: with them would change each run which strings share
+# a hash slot, and the heap's layout (a few hundred instructions per click either way).
+_seeded = random.Random(0)
+os.urandom = random._urandom = _seeded.randbytes
 sys.path.insert(0, sys.argv[1])
 import rweb
 from rweb.app import App
@@ -45,10 +59,15 @@ from rweb.connection import Connection
 from rweb.session import ConnectionInfo
 from rweb_counter import session_setup
 
-sessions, clicks, metered = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "1"
-app = App("bench", session_setup)  # the order both builds take
-if metered:  # the connections count (and sample) each message themselves
+sessions, clicks, mode = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+metered = mode == "on"
+# slow_callback_ms=None: the slow-handler log reads the wall clock, and under Callgrind (50 times
+# slower, more on a busy machine) it would log at random, each line thousands of instructions.
+app = App("bench", session_setup, slow_callback_ms=None)  # the order both builds take
+if mode != "off":  # the connections count (and sample) each message themselves
     app.metrics()
+if mode == "detached":  # the same start-up, no counting: what "on" is compared with
+    app.meter = None
 conns = [Connection(app, i, ConnectionInfo(), lambda b: None, lambda f: None) for i in range(sessions)]
 for c in conns:
     _, ok = c.open()
@@ -69,12 +88,12 @@ NO_ASLR = ["setarch", os.uname().machine, "-R"] if shutil.which("setarch") else 
 COLLECTED = re.compile(r"Collected\s*:\s*(\d+)")
 
 
-def total(src: Path, examples: Path, sessions: int, clicks: int, metered: bool = False) -> tuple[int, str]:
+def total(src: Path, examples: Path, sessions: int, clicks: int, mode: str = "off") -> tuple[int, str]:
     """Instructions of one whole run, and which build ran."""
     env = dict(os.environ, PYTHONPATH=str(src), PYTHONHASHSEED="0")
     proc = subprocess.run(
         [*NO_ASLR, "valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
-         sys.executable, "-c", MEASURE, str(examples), str(sessions), str(clicks), "1" if metered else "0"],
+         sys.executable, "-c", MEASURE, str(examples), str(sessions), str(clicks), mode],
         env=env, capture_output=True, text=True, timeout=900, check=False,
     )
     found = COLLECTED.search(proc.stderr)
@@ -83,10 +102,10 @@ def total(src: Path, examples: Path, sessions: int, clicks: int, metered: bool =
     return int(found.group(1)), proc.stdout.strip().splitlines()[-1]
 
 
-def per_click(checkout: Path, sessions: int, clicks: int, metered: bool = False) -> tuple[float, str]:
+def per_click(checkout: Path, sessions: int, clicks: int, mode: str = "off") -> tuple[float, str]:
     src, examples = checkout / "src", checkout / "examples"
-    low, build = total(src, examples, sessions, clicks, metered)
-    high, _ = total(src, examples, sessions, 2 * clicks, metered)
+    low, build = total(src, examples, sessions, clicks, mode)
+    high, _ = total(src, examples, sessions, 2 * clicks, mode)
     return (high - low) / (sessions * clicks), build
 
 
@@ -95,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--baseline", type=Path, help="a built checkout of another rweb, measured in the same run")
     p.add_argument("--sessions", type=int, default=50)
     p.add_argument("--clicks", type=int, default=40, help="clicks per session in the shorter run")
-    p.add_argument("--metrics", action="store_true", help="this checkout with metrics off, then on (app.metrics())")
+    p.add_argument("--metrics", action="store_true", help="this checkout with metrics on, then detached (see above)")
     opts = p.parse_args(argv)
     if shutil.which("valgrind") is None:
         print("valgrind is not installed (apt-get install valgrind)")
@@ -107,13 +126,14 @@ def main(argv: list[str] | None = None) -> int:
     for label, path in rows:
         got[label] = per_click(path, opts.sessions, opts.clicks)
     if opts.metrics:
-        got["metrics on"] = per_click(ROOT, opts.sessions, opts.clicks, metered=True)
+        got["metrics on"] = per_click(ROOT, opts.sessions, opts.clicks, "on")
+        got["detached"] = per_click(ROOT, opts.sessions, opts.clicks, "detached")
     print(f"instructions per counter click in-process (Callgrind, {opts.sessions} sessions)")
     for label, (n, build) in got.items():
         print(f"{label:<16}{n:>12,.0f}  ({build})")
     if opts.metrics:
-        extra = got["metrics on"][0] - got["this checkout"][0]
-        print(f"{'metrics cost':<16}{extra:>12,.0f}  instructions per click ({extra / got['this checkout'][0]:.2%})")
+        extra = got["metrics on"][0] - got["detached"][0]
+        print(f"{'metrics cost':<16}{extra:>12,.0f}  instructions per click ({extra / got['detached'][0]:.2%}: on - detached)")
     if opts.baseline is not None:
         ratio = got["this checkout"][0] / got["baseline"][0]
         print(f"{'ratio':<16}{ratio:>12.4f}  (this checkout / baseline)")

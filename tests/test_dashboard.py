@@ -161,7 +161,8 @@ if __name__ == "__main__":
 """
 
 
-def run_two_workers(tmp_path: Path, *broker: str) -> None:
+def run_two_workers(tmp_path: Path, *broker: str, shows: str = r"id=\"workers\"") -> None:
+    """Both workers' rows and the total, once the page also matches ``shows``."""
     script = tmp_path / "dash_app.py"
     script.write_text(APP)
     port = free_port()
@@ -173,7 +174,7 @@ def run_two_workers(tmp_path: Path, *broker: str) -> None:
     server = ServerProcess(proc, port, log_path)
     try:
         server.wait_listening()
-        body = poll(port, r"id=\"workers\"", pids=2)
+        body = poll(port, shows, pids=2)
         assert len(worker_pids(body)) == 2, body
         assert re.search(r'<tr class="total"><th>total</th>', body)
     finally:
@@ -185,5 +186,6 @@ def test_two_workers_share_through_files(tmp_path: Path) -> None:
 
 
 def test_two_workers_share_through_the_broker(tmp_path: Path, redis_server: Any) -> None:
-    run_two_workers(tmp_path, redis_server.url)
+    # The samples travel through the broker: its publish lag (rweb_broker_publish_lag_seconds) shows.
+    run_two_workers(tmp_path, redis_server.url, shows=r"id=\"broker\".*connected, [^<]*publish lag P99 [\d.,]+ ms")
 

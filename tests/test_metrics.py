@@ -25,7 +25,7 @@ from processes import ServerProcess, free_port
 
 from rweb import App, reactive
 from rweb.html import button, component, div, span
-from rweb.meter import SAMPLE_EVERY
+from rweb.meter import BUCKETS, SAMPLE_EVERY, Meter, Stat
 from rweb.server.picows_transport import Server
 from rweb.testing import serve
 
@@ -65,8 +65,8 @@ class Counter:
     value: int
 
 
-def counter_app() -> App:
-    app = App("metrics")
+def counter_app(**options: Any) -> App:
+    app = App("metrics", **options)
 
     @app.page("/")
     def page(writer_id: Any) -> Any:
@@ -233,7 +233,12 @@ def test_two_workers_count_together_whichever_answers_the_scrape(tmp_path: Path,
         async def scenario() -> tuple[int, set[str]]:
             pids: set[str] = set()
             socks = []
-            for _ in range(100):  # until both workers hold sockets
+            # Until both workers hold sockets. wait_listening() saw one worker listen: the other
+            # binds its own socket (SO_REUSEPORT) when it is ready, later on a busy machine, so
+            # the loop is bounded in time as well as in sockets, and waits a little while only
+            # one worker answers.
+            deadline = time.monotonic() + 30
+            while len(socks) < 400 and time.monotonic() < deadline:
                 ws = await wire.connect(srv.url)
                 pids.add(json.dumps(await wire.recv(ws)).split("pid ")[1].split(".")[0])
                 socks.append(ws)
@@ -241,6 +246,8 @@ def test_two_workers_count_together_whichever_answers_the_scrape(tmp_path: Path,
                     await wire.click(ws)
                 if len(pids) == 2 and len(socks) >= 4:
                     break
+                if len(pids) < 2:
+                    await asyncio.sleep(0.05)
             for ws in socks:
                 await ws.close()
             return len(socks), pids
@@ -248,7 +255,7 @@ def test_two_workers_count_together_whichever_answers_the_scrape(tmp_path: Path,
         sockets, pids = wire.run(scenario())
         assert len(pids) == 2
         clicks_total = sockets * 6
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 30
         while True:  # the other worker publishes once a second
             samples = scrape(srv.port)
             if (
@@ -305,3 +312,73 @@ def test_resumes_are_counted_by_how() -> None:
     stale = first.resume()  # the first token again: spent, a fresh session
     assert stale.init.get("fresh") is True
     assert app.meter.resumes == {"process": 1, "failed": 1}
+
+
+def test_publish_lag_is_a_time_held_publishes_included() -> None:
+    """``rweb_broker_publish_lag_seconds``: a histogram of the seconds from a publish to Redis's reply,
+    against a real redis-server; publishes held while it is down count the time they were held."""
+    from redis_server import RedisServer, redis_py_missing, wait_until
+
+    if (why := redis_py_missing()) is not None:
+        pytest.skip(why)
+    redis = RedisServer()
+    redis.start()
+    try:
+        app = counter_app(broker=redis.url)
+        app.metrics()
+        with serve(app) as s:
+            assert wait_until(lambda: s.call(lambda: s.app.pubsub.stats()["connected"]), 10)
+            for i in range(20):
+                s.call(lambda i=i: s.app.pubsub.publish("lag", i))
+            assert wait_until(lambda: s.call(lambda: s.app.pubsub.stats()["sent"]) >= 20, 10)
+            samples = scrape(s.port)
+            count = value(samples, "rweb_broker_publish_lag_seconds_count")
+            assert count >= 20
+            assert value(samples, "rweb_broker_publish_lag_seconds_bucket", le="+Inf") == count
+            assert 0 < value(samples, "rweb_broker_publish_lag_seconds_sum") < count * 1.0
+            sent = s.call(lambda: s.app.pubsub.stats()["sent"])
+
+            redis.stop()  # held while Redis is down: their lag is the time held, and more
+            assert wait_until(lambda: not s.call(lambda: s.app.pubsub.stats()["connected"]), 10)
+            for i in range(5):
+                s.call(lambda i=i: s.app.pubsub.publish("lag", i))
+            held_from = time.monotonic()
+            time.sleep(0.6)
+            redis.start()
+            assert wait_until(lambda: s.call(lambda: s.app.pubsub.stats()["sent"]) >= sent + 5, 15)
+            held = time.monotonic() - held_from
+            samples = scrape(s.port)
+            total = value(samples, "rweb_broker_publish_lag_seconds_count")
+            assert total >= count + 5
+            slow = total - value(samples, "rweb_broker_publish_lag_seconds_bucket", le="0.5")
+            assert slow >= 5, samples  # the 5 held ones, each held 0.6 s at least
+            assert value(samples, "rweb_broker_publish_lag_seconds_sum") >= 5 * 0.6
+            assert held >= 0.6
+    finally:
+        redis.stop()
+
+
+def test_the_meter_counts_each_name_under_its_own_label_in_any_order() -> None:
+    """Names as a decode makes them (a new str each message): the label of the last action is
+    compared first, any other name looked up; past the bound, and None, it is ``other``."""
+    meter = Meter(2, every=1)
+    names = ["inc", "inc", "dec", "inc", "reset", "dec", None, "reset", "dec", "dec"]
+    for name in names:
+        meter.begin()
+        meter.end(None if name is None else "".join(["", *name]), b"xy")
+    assert {label: stat.count for label, stat in meter.actions.items()} == {"inc": 3, "dec": 4}
+    assert meter.other.count == 3  # reset twice (past the bound of 2), None once
+    assert meter.messages_out == len(names) and meter.bytes_out == 2 * len(names)
+    assert sum(stat.timed for stat in (*meter.actions.values(), meter.other)) == len(names)  # every=1
+
+
+def test_a_stat_counts_its_times_per_bucket_and_hands_them_out_once() -> None:
+    stat = Stat("x")
+    for _ in range(300):  # past the small ints Python keeps
+        stat.time(BUCKETS[0] / 2)
+    stat.time(BUCKETS[-1] * 2)
+    count, timed, seconds, buckets = stat.take()
+    assert (count, timed) == (0, 301)
+    assert buckets == [300] + [0] * (len(BUCKETS) - 1) + [1]
+    assert seconds == pytest.approx(300 * BUCKETS[0] / 2 + BUCKETS[-1] * 2)
+    assert stat.take() == (0, 0, 0.0, [0] * (len(BUCKETS) + 1))

@@ -108,6 +108,7 @@ import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from .meter import Stat
 from .pubsub import Subscriber
 from .redis_link import RedisLink
 from .redis_store import RedisStore
@@ -277,6 +278,10 @@ class RedisPubSub:
                 self.topics, heartbeat=self.presence_heartbeat, timeout=self.presence_timeout
             )
         return self._presence
+
+    def publish_lag(self) -> Stat:
+        """The publish lag's sampled times (every publish Redis acknowledged): ``RedisLink.lag``."""
+        return self.link.lag
 
     def stats(self) -> dict[str, Any]:
         """Counters since creation, and the current state."""

@@ -215,6 +215,9 @@ class Dashboard:
             all_buckets = [a + b for a, b in zip(all_buckets, delta, strict=True)]
             actions[name] = {"per_s": n / seconds, "p50": percentile(delta, 0.5), "p99": percentile(delta, 0.99)}
         pages = Counter(getattr(getattr(c, "conn", None), "path", "?") for c in list(app.sessions.values()))
+        lag_now = totals.get("publish_lag", [])
+        lag_before = last.get("publish_lag", [0] * len(lag_now))
+        publish_lag = percentile([a - b for a, b in zip(lag_now, lag_before, strict=True)], 0.99) if lag_now else None
         stats = getattr(app.pubsub, "stats", None)
         return {
             "worker": self.worker,
@@ -232,6 +235,7 @@ class Dashboard:
             "lag": lag,
             "pages": dict(pages.most_common(10)),
             "broker": stats() if stats is not None else None,
+            "publish_lag_p99": publish_lag,  # since the last sample; None: nothing published
             "errors": list(self.errors.recent)[-10:],
         }
 
@@ -331,7 +335,8 @@ class Dashboard:
                 actions[name] = actions.get(name, 0.0) + a["per_s"]
         busiest = sorted(actions.items(), key=lambda kv: -kv[1])[:10]
         errors = sorted((e for s in samples for e in s["errors"]), key=lambda e: -e["t"])[:20]
-        brokers = [(s["worker"], s["broker"]) for s in samples if s.get("broker")]
+        brokers = [(s["worker"], _broker_text(s["broker"], s.get("publish_lag_p99")))
+                   for s in samples if s.get("broker")]
         return div(
             section(
                 h2("Workers"),
@@ -347,7 +352,7 @@ class Dashboard:
             ),
             section(
                 h2("Broker"),
-                _pairs("worker", "state", [(w, _broker_text(b)) for w, b in brokers], "{}")
+                _pairs("worker", "state", brokers, "{}")
                 if brokers else p("No broker: each process on its own (workers share through files)."),
                 id="broker",
             ),
@@ -379,10 +384,11 @@ def _pairs(left: str, right: str, rows: list[tuple[str, Any]], fmt: str) -> Any:
                  tbody(*[tr(td(k), td(fmt.format(v))) for k, v in rows]))
 
 
-def _broker_text(stats: dict[str, Any]) -> str:
+def _broker_text(stats: dict[str, Any], publish_lag: float | None = None) -> str:
     state = "connected" if stats.get("connected") else "disconnected"
     extra = [f"{k} {v}" for k, v in stats.items() if k != "connected" and isinstance(v, int | float | str)]
-    return ", ".join([state, *extra[:4]])
+    lag = [] if publish_lag is None else [f"publish lag P99 {_ms(publish_lag)}"]
+    return ", ".join([state, *extra[:4], *lag])
 
 
 def _ms(seconds: float | None) -> str:

@@ -43,6 +43,9 @@ keeps a click's instructions with metrics on within noise of metrics off
 times 12 of them a second: the histogram's quantiles are those of a uniform
 sample, its ``_count`` is the number timed, and ``rweb_actions_total``
 counts every one."""
+_SLOTS = 14  # len(BUCKETS) + 1: the length of Stat's C array of counts (meter.pxd)
+if len(BUCKETS) + 1 != _SLOTS:
+    raise ImportError("rweb.meter: BUCKETS and the C array of meter.pxd disagree")
 OTHER = "other"
 """The label of actions past the label bound, unknown actions, and messages that are not actions."""
 
@@ -58,17 +61,20 @@ def now() -> float:
 class Stat:
     """One label's messages (or renders): how many, and the times of those sampled.
 
-    ``buckets`` are per-bucket counts (not cumulative), the last one ``+Inf``.
+    The sampled times are counted per bucket of :data:`BUCKETS` (not
+    cumulative, the last one ``+Inf``): in a C array when compiled (no int
+    object made per sample), a list otherwise; :meth:`take` hands them out.
     """
 
-    __slots__ = ("buckets", "count", "label", "seconds", "timed")
+    __slots__ = ("count", "counts", "label", "seconds", "timed")
 
     def __init__(self, label: str) -> None:
         self.label = label
         self.count = 0
         self.timed = 0
         self.seconds = 0.0
-        self.buckets = [0] * (len(BUCKETS) + 1)
+        if not cython.compiled:  # compiled: a C array in the object, zeroed with it (meter.pxd)
+            self.counts = [0] * (len(BUCKETS) + 1)
 
     def time(self, seconds: float) -> None:
         """One sampled time."""
@@ -82,15 +88,18 @@ class Stat:
             if seconds <= bound:
                 break
             i += 1
-        self.buckets[i] += 1
+        self.counts[i] += 1
 
     def take(self) -> tuple[int, int, float, list[int]]:
-        """``(count, timed, seconds, buckets)`` since the last take; zeroed."""
-        out = (self.count, self.timed, self.seconds, self.buckets)
+        """``(count, timed, seconds, buckets)`` since the last take (``buckets``: a new list); zeroed."""
+        n = len(BUCKETS) + 1
+        buckets = [self.counts[i] for i in range(n)]
+        out = (self.count, self.timed, self.seconds, buckets)
         self.count = 0
         self.timed = 0
         self.seconds = 0.0
-        self.buckets = [0] * (len(BUCKETS) + 1)
+        for i in range(n):
+            self.counts[i] = 0
         return out
 
 
@@ -106,6 +115,7 @@ class Meter:
         "failures",
         "http",
         "joins",
+        "last",
         "mark",
         "max_labels",
         "messages_out",
@@ -133,6 +143,7 @@ class Meter:
         self.failures = 0  # errors counted since the process started (a message that failed moves it)
         self.actions: dict[str, Stat] = {}  # the names given a label of their own, and their counts
         self.other = Stat(OTHER)
+        self.last = self.other  # the Stat of the last action counted: usually the next one's too
         self.renders = Stat("render")
         self.joins = 0
         self.messages_out = 0
@@ -162,9 +173,14 @@ class Meter:
     def end(self, action: str | None, reply: bytes | None) -> None:
         """The message (an action named ``action``; None: a control message or none) was answered:
         ``reply`` was returned (None: it comes later, counted as a push)."""
-        stat = self.other if action is None else self.actions.get(action)
-        if stat is None:
-            stat = self._label(action)  # type: ignore[arg-type]  # not None here
+        if action is None:
+            stat = self.other
+        else:
+            stat = self.last
+            # While the action repeats, a string compare (compiled: memcmp) instead of a dict lookup.
+            if not (_same(action, stat.label) if cython.compiled else action == stat.label):  # type: ignore[name-defined]  # noqa: F821 (_same: a C function of meter.pxd)
+                found = self.actions.get(action)
+                stat = self.last = found if found is not None else self._label(action)
         stat.count += 1
         if reply is not None:
             self.messages_out += 1

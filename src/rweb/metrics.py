@@ -116,7 +116,9 @@ class Metrics:
         self.max_action_labels = max_action_labels
         self.meter = Meter(max_action_labels)
         # Since this process started (added at each publish): what the dashboard samples.
-        self.cumulative: dict[str, Any] = {"messages_out": 0, "bytes_out": 0, "actions": {}}
+        self.cumulative: dict[str, Any] = {
+            "messages_out": 0, "bytes_out": 0, "actions": {}, "publish_lag": [0] * (len(BUCKETS) + 1)
+        }
         self._exported: Any = None  # the prometheus_client metrics (made in the serving process)
         self._pid = 0
         self._timer: asyncio.TimerHandle | None = None
@@ -172,6 +174,13 @@ class Metrics:
                 e.broker_connected.set(1 if s.get("connected") else 0)
                 e.broker_dropped.set(s.get("dropped", 0))
                 e.broker_pending.set(s.get("pending", 0))
+            publish_lag = getattr(app.pubsub, "publish_lag", None)
+            if publish_lag is not None:
+                _, timed, seconds, buckets = publish_lag().take()
+                if timed:
+                    _add(e.publish_lag, seconds, buckets)
+                    before = self.cumulative["publish_lag"]
+                    self.cumulative["publish_lag"] = [a + b for a, b in zip(before, buckets, strict=True)]
         for counter, value in (
             (e.joins, m.joins),
             (e.bytes_out, m.bytes_out),
@@ -212,11 +221,13 @@ class Metrics:
 
     def totals(self) -> dict[str, Any]:
         """What this process counted since it started (published first): ``messages_out``, ``bytes_out``,
-        ``actions`` (label -> (count, per-bucket counts of the timed sample)) and ``t``, the time."""
+        ``actions`` (label -> (count, per-bucket counts of the timed sample)), ``publish_lag`` (per-bucket
+        counts of the broker's publish lag) and ``t``, the time."""
         self.publish()
         cum = self.cumulative
         return {"t": time.time(), "messages_out": cum["messages_out"], "bytes_out": cum["bytes_out"],
-                "actions": {k: (n, list(b)) for k, (n, b) in cum["actions"].items()}}
+                "actions": {k: (n, list(b)) for k, (n, b) in cum["actions"].items()},
+                "publish_lag": list(cum["publish_lag"])}
 
     # -- the endpoint ----------------------------------------------------------------------
 
@@ -335,6 +346,13 @@ class _Exported:
             "Publishes held, not yet written to the broker (its lag, in messages)",
             registry=r,
             multiprocess_mode="livesum",
+        )
+        self.publish_lag = Histogram(
+            "rweb_broker_publish_lag_seconds",
+            "Seconds from a publish to the broker's acknowledgement: queued (held while it is down), "
+            "written, answered",
+            buckets=BUCKETS,
+            registry=r,
         )
         self.created = time.time()
 

@@ -63,6 +63,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, Literal
 
+from .meter import Stat, now
+
 __all__ = ["Build", "DropListener", "LinkEvent", "RedisLink"]
 
 # The broker's logger: the layers on the link log as one service ("redis broker: ...").
@@ -102,8 +104,8 @@ class _Listener:
         self.on_gap = on_gap
 
 
-# A queued publish: (label for drop reports, channel, payload).
-_Pending = tuple[str | None, bytes, bytes]
+# A queued publish: (label for drop reports, channel, payload, when publish() queued it: rweb.meter.now()).
+_Pending = tuple[str | None, bytes, bytes, float]
 
 
 class _Batch:
@@ -233,6 +235,10 @@ class RedisLink:
         # -- counters --
         self._sent = 0
         self._reconnects = 0
+        self.lag = Stat("publish")
+        """Publish lag: the seconds from :meth:`publish` to Redis's reply to that PUBLISH (the wait in
+        this queue, held while Redis is down included, then the write and the round trip), every
+        publish Redis acknowledged; ``rweb.metrics`` takes it (``rweb_broker_publish_lag_seconds``)."""
         self._drop_count = 0
 
     @staticmethod
@@ -408,7 +414,7 @@ class RedisLink:
                 await task
         # What could not be sent in time is reported, not silently lost.
         counts: dict[str | None, int] = {}
-        for label, _, _ in self._pending:
+        for label, _, _, _ in self._pending:
             counts[label] = counts.get(label, 0) + 1
         self._pending.clear()
         for label, n in counts.items():
@@ -494,9 +500,9 @@ class RedisLink:
             return
         pending = self._pending
         if len(pending) >= self.max_pending:
-            old_label, old_channel, _ = pending.popleft()
+            old_label, old_channel, _, _ = pending.popleft()
             self._dropped(old_label, old_channel, 1)
-        pending.append((label, channel, payload))
+        pending.append((label, channel, payload, now()))
         if self._parked and self._batch is None:
             # The command connection is idle: the publish leaves now, before the
             # caller goes on (to deliver it locally); the writer task reads the reply.
@@ -761,7 +767,7 @@ class RedisLink:
             args.append(built)
         n_pub = min(len(pending), batch_size - len(args))
         pubs = [pending.popleft() for _ in range(n_pub)]
-        args.extend(("PUBLISH", channel, payload) for _, channel, payload in pubs)
+        args.extend(("PUBLISH", channel, payload) for _, channel, payload, _ in pubs)
         if not args:
             return False
         self._in_flight = len(args)
@@ -812,17 +818,19 @@ class RedisLink:
                                 future.set_exception(result)
                             else:
                                 future.set_result(result)
-                    for _ in batch.pubs:
+                    lag = self.lag
+                    for pub in batch.pubs:
                         with contextlib.suppress(ResponseError):
                             await conn.read_response()
                         answered += 1
                         self._sent += 1
+                        lag.time(now() - pub[3])
                 except BaseException:
                     # Unacknowledged publishes go back to the head of the queue (sent
                     # again after reconnecting); unanswered commands fail.
                     pending.extendleft(reversed(batch.pubs[answered:]))
                     while len(pending) > self.max_pending:
-                        label, channel, _ = pending.popleft()
+                        label, channel, _, _ = pending.popleft()
                         self._dropped(label, channel, 1)
                     for cmd in batch.cmds:
                         if cmd.future is not None and not cmd.future.done():
