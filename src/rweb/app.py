@@ -418,7 +418,7 @@ class App:
         attributes (docs/operations.md).  Needs ``opentelemetry-api`` (``pip install 'rweb[otel]'``);
         ``tracer_provider``: the SDK's provider (default: the global one).  Off until called: while
         off, nothing of OpenTelemetry is imported and a message pays nothing.  Turns the in-process
-        counting of the metrics on (:mod:`rweb.meter`, about 2% of a click), not their endpoint.
+        counting of the metrics on (:mod:`rweb.meter`, about 1% of a click), not their endpoint.
         """
         try:
             from opentelemetry import trace
