@@ -22,8 +22,8 @@ cdef class ComponentState(Tracker):
 cdef class View:
     cdef public list dirty
     cdef public object _moved, _patches, actions, comps, errors, fanout, on_dirty, rendering, root, take
-    cdef public long epoch
-    cdef public bint hold
+    cdef public long epoch, fulls
+    cdef public bint hold, share
     @cython.locals(batch=list, comp=ComponentState)
     cpdef dict flush(self)
     @cython.locals(p=RenderContext)

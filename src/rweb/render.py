@@ -304,10 +304,12 @@ class View:
         "epoch",
         "errors",
         "fanout",
+        "fulls",
         "hold",
         "on_dirty",
         "rendering",
         "root",
+        "share",
         "take",
     )
 
@@ -334,6 +336,11 @@ class View:
         # ``take(patches)`` pushes a shared render's patches to the page now (False: not now).
         self.fanout: Callable[[Callable[[], None]], Any] | None = None
         self.take: Callable[[dict[str, Any]], bool] | None = None
+        # Whole components in the flush in progress (a new one, a changed shape): when there are
+        # some and the page is sent over the wire (``share``, set by a served session), those of
+        # one shape are sent as "like" another component (see :meth:`share_statics`).
+        self.fulls = 0
+        self.share = False
 
     # -- dirtiness ---------------------------------------------------------
 
@@ -403,7 +410,49 @@ class View:
                     self.report(RenderError(c.parent.name, DuplicateComponentError(
                         f"component name {c.name!r} is used twice in one page "
                         f"(in {old.name!r} and {c.parent.name!r})")))  # type: ignore[union-attr]
+        if self.fulls:
+            self.fulls = 0
+            if self.share:
+                self.share_statics(patches)
         return patches
+
+    def share_statics(self, patches: dict[str, Any]) -> None:
+        """Send the whole components of ``patches`` that have another's shape as "like" it, in place.
+
+        Rows of one shape (the same statics but for their own ``data-rc``) are
+        sent once: the first whole component of a shape stays as it is
+        (``{"s": [...], "d": [...]}``), and every other one becomes
+        ``{"sl": "<that component>", "<slot>": value, ...}``: its statics are
+        that component's (with its own ``data-rc``), its dynamics are that
+        component's but for the slots listed (LiveView's comprehensions, for
+        keyed components).  A component inserted alone is sent like a sibling
+        the browser already holds, untouched by this message.  The reference is
+        always to a component sent whole in this message or not in it at all,
+        never to another "like" one, so a client applies them after the rest,
+        in any order (docs/protocol.md, "Rows of one shape").
+        """
+        comps = self.comps
+        shapes: dict[tuple[str, ...], str] = {}
+        for name, patch in patches.items():
+            if patch is None or "s" not in patch:
+                continue
+            comp = comps.get(name)
+            if comp is None or comp.statics is None or comp.dyns is None:
+                continue
+            key = _shape(comp)
+            ref = shapes.get(key)
+            if ref is None:
+                ref = _sibling_like(comp, key, patches)
+                if ref is None:
+                    shapes[key] = name
+                    continue
+                shapes[key] = ref
+            like = comps[ref]
+            slots = diff(comp.statics, like.dyns, comp.statics, comp.dyns)
+            out: dict[str, Any] = {LIKE: ref}
+            if slots is not None:
+                out.update(slots)
+            patches[name] = out
 
     def report(self, err: RenderError) -> None:
         if self.errors is _NO_ERRORS:
@@ -488,7 +537,11 @@ class View:
         name = comp.name
         old = comp.statics
         patch = diff(old, comp.dyns, statics, dyns)
-        comp.statics = old if patch is None or "s" not in patch else _shared(statics)
+        if patch is None or "s" not in patch:
+            comp.statics = old
+        else:
+            comp.statics = _shared(statics)
+            self.fulls += 1
         comp.dyns = dyns
         if earlier is not _ABSENT and earlier is not None:
             if patch is None:
@@ -589,6 +642,37 @@ class View:
         c.claimed = self.epoch
         self._render(c, self._patches)
         return _cref(name)
+
+
+LIKE = "sl"  # rweb.protocol.Key.LIKE (a literal: render sits below the protocol)
+
+
+def _shape(comp: ComponentState) -> tuple[str, ...]:
+    """A component's statics without its own ``data-rc`` (the first attribute of its root element)."""
+    statics: tuple[str, ...] = comp.statics  # type: ignore[assignment]  # rendered: see share_statics
+    return (statics[0].replace(comp.rc, "", 1), *statics[1:])
+
+
+def _sibling_like(comp: ComponentState, key: tuple[str, ...], patches: dict[str, Any]) -> str | None:
+    """A sibling of ``comp`` next to it, of its shape, that ``patches`` leave as the browser holds it."""
+    parent = comp.parent
+    if parent is None:
+        return None
+    siblings = parent.children
+    try:
+        at = siblings.index(comp.name)
+    except ValueError:
+        return None
+    comps = comp.view.comps
+    for i in (at - 1, at + 1):
+        if 0 <= i < len(siblings):
+            name = siblings[i]
+            if name in patches:
+                continue
+            sib = comps.get(name)
+            if sib is not None and sib.statics is not None and sib.dyns is not None and _shape(sib) == key:
+                return name
+    return None
 
 
 def _components_too_deep(name: str) -> TooDeepError:

@@ -300,9 +300,12 @@
 
   // ------------------------------------------------------------- patches
 
-  // Apply `d` to the store; the names of the components that changed.
+  // Apply `d` (or an init's `c`) to the store; the names of the components that changed.
+  // A component sent like another ({"sl": name, "<slot>": value}: rows of one shape) is built
+  // after the rest, from that component as this message leaves it (docs/protocol.md).
   function applyPatches(d) {
     const changed = [];
+    let likes = null;
     for (const name in d) {
       const p = d[name];
       if (p === null) {
@@ -310,6 +313,8 @@
       } else if (Array.isArray(p.s)) {
         comps[name] = { s: p.s, d: Array.isArray(p.d) ? p.d : [] };
         changed.push(name);
+      } else if (typeof p.sl === "string") {
+        (likes || (likes = [])).push(name);
       } else if (comps[name]) {
         const dyns = comps[name].d;
         for (const i in p) dyns[+i] = p[i];
@@ -318,8 +323,27 @@
         console.warn("rweb: patch for an unknown component", name);
       }
     }
+    if (likes) {
+      for (const name of likes) {
+        const p = d[name], model = comps[p.sl];
+        if (!model) {
+          console.warn("rweb: component", name, "is sent like an unknown one", p.sl);
+          continue;
+        }
+        const s = model.s.slice(), dyns = model.d.slice();
+        const rc = rcAttr(name);
+        s[0] = s[0].replace(rcAttr(p.sl), () => rc); // (a function: "$&" in a name is no pattern)
+        for (const i in p) if (i !== "sl") dyns[+i] = p[i];
+        comps[name] = { s, d: dyns };
+        changed.push(name);
+      }
+    }
     return changed;
   }
+
+  // A component's root element's data-rc attribute, as the server writes it (rweb.html.escape).
+  const ESCAPES = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;" };
+  const rcAttr = (name) => ' data-rc="' + name.replace(/[&<>"']/g, (ch) => ESCAPES[ch]) + '"';
 
   // The changed components none of whose ancestors changed: a parent's new
   // HTML already includes its children.
