@@ -75,19 +75,40 @@ def apply_patches(components: dict[str, dict[str, Any]], patches: Mapping[str, A
             for k, v in patch.items():
                 d[int(k)] = v
     if likes is not None:
-        for name, patch in likes:
-            components[name] = like(components[patch[_LIKE]], patch[_LIKE], name, patch)
+        _apply_likes(components, dict(likes))
+
+
+def _apply_likes(components: dict[str, dict[str, Any]], likes: dict[str, Mapping[str, Any]]) -> None:
+    """Build the "like" components, each after its model (which may be another of them), in any order."""
+    for name in list(likes):
+        chain = []
+        at: str | None = name
+        while at in likes:  # the models not built yet, nearest first
+            chain.append(at)
+            at = likes[at][_LIKE]
+            if len(chain) > len(likes):
+                raise ValueError(f"components sent like one another in a circle: {chain[:4]}")
+        for n in reversed(chain):
+            patch = likes.pop(n)
+            ref = patch[_LIKE]
+            components[n] = like(components[ref], ref, n, patch)
 
 
 def like(model: Mapping[str, Any], model_name: str, name: str, slots: Mapping[str, Any]) -> dict[str, Any]:
     """Component ``name`` built like ``model`` (component ``model_name``): the same statics but for the
-    root element's ``data-rc``, the same dynamics but for ``slots`` (``{"<slot>": value}``; other keys ignored)."""
+    root element's ``data-rc``, the same dynamics but for ``slots`` (``{"<slot>": value}``, a value
+    ``[start, middle, end]`` read as the model's ``value[:start] + middle + value[len(value) - end:]``;
+    other keys ignored)."""
     s = list(model[_S])
     s[0] = s[0].replace(_rc(model_name), _rc(name), 1)
     d = list(model[_D])
     for k, v in slots.items():
         if k != _LIKE:
-            d[int(k)] = v
+            i = int(k)
+            if type(v) is list:
+                old = d[i]
+                v = old[: v[0]] + v[1] + old[len(old) - (v[2] if len(v) > 2 else 0) :]
+            d[i] = v
     return {_S: s, _D: d}
 
 

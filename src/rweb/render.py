@@ -420,19 +420,20 @@ class View:
         """Send the whole components of ``patches`` that have another's shape as "like" it, in place.
 
         Rows of one shape (the same statics but for their own ``data-rc``) are
-        sent once: the first whole component of a shape stays as it is
-        (``{"s": [...], "d": [...]}``), and every other one becomes
-        ``{"sl": "<that component>", "<slot>": value, ...}``: its statics are
-        that component's (with its own ``data-rc``), its dynamics are that
-        component's but for the slots listed (LiveView's comprehensions, for
-        keyed components).  A component inserted alone is sent like a sibling
-        the browser already holds, untouched by this message.  The reference is
-        always to a component sent whole in this message or not in it at all,
-        never to another "like" one, so a client applies them after the rest,
-        in any order (docs/protocol.md, "Rows of one shape").
+        sent once (LiveView's comprehensions, for keyed components): the first
+        whole component of a shape stays as it is (``{"s": [...], "d": [...]}``),
+        and every other one becomes ``{"sl": "<model>", "<slot>": value, ...}``:
+        the model's statics (with its own ``data-rc``), the model's dynamics but
+        for the slots listed.  The model is one of the :data:`LOOKBACK` nearest
+        components of that shape before it in the message, the one that leaves
+        fewest slots to send; a component inserted alone is sent like a sibling
+        the browser already holds, untouched by this message.  A slot whose
+        value shares a long start or end with the model's is sent as
+        ``[start, middle, end]`` (see :func:`_delta`).  docs/protocol.md, "Rows
+        of one shape", says how a client rebuilds them.
         """
         comps = self.comps
-        shapes: dict[tuple[str, ...], str] = {}
+        shapes: dict[tuple[str, ...], list[str]] = {}
         for name, patch in patches.items():
             if patch is None or "s" not in patch:
                 continue
@@ -440,19 +441,30 @@ class View:
             if comp is None or comp.statics is None or comp.dyns is None:
                 continue
             key = _shape(comp)
-            ref = shapes.get(key)
-            if ref is None:
-                ref = _sibling_like(comp, key, patches)
-                if ref is None:
-                    shapes[key] = name
+            models = shapes.get(key)
+            if models is None:
+                sib = _sibling_like(comp, key, patches)
+                if sib is None:
+                    shapes[key] = [name]
                     continue
-                shapes[key] = ref
-            like = comps[ref]
-            slots = diff(comp.statics, like.dyns, comp.statics, comp.dyns)
+                models = shapes[key] = [sib]
+            ref = ""
+            slots: dict[str, Any] | None = None
+            fewest = -1
+            for i in range(len(models) - 1, max(len(models) - LOOKBACK, 0) - 1, -1):
+                got = diff(comp.statics, comps[models[i]].dyns, comp.statics, comp.dyns)
+                n = 0 if got is None else len(got)
+                if fewest < 0 or n < fewest:
+                    ref, slots, fewest = models[i], got, n
+                    if n == 0:
+                        break
             out: dict[str, Any] = {LIKE: ref}
             if slots is not None:
-                out.update(slots)
+                model = comps[ref].dyns
+                for k, v in slots.items():
+                    out[k] = _delta(model[int(k)], v)  # type: ignore[index]  # rendered: not None
             patches[name] = out
+            models.append(name)
 
     def report(self, err: RenderError) -> None:
         if self.errors is _NO_ERRORS:
@@ -645,6 +657,32 @@ class View:
 
 
 LIKE = "sl"  # rweb.protocol.Key.LIKE (a literal: render sits below the protocol)
+LOOKBACK = 4  # how many earlier components of its shape a whole component is compared with (share_statics)
+DELTA_MIN = 8  # characters a slot's value must share with its model's (start and end) to be sent as a delta
+
+
+def _delta(old: Any, new: Any) -> Any:
+    """``new`` as the wire carries it in a "like" component whose model's slot holds ``old``.
+
+    Two strings sharing at least :data:`DELTA_MIN` characters at their start and
+    end (an attribute's name, a text's common words): ``[start, middle, end]``,
+    read ``old[:start] + middle + old[len(old) - end:]`` (``[start, middle]``
+    when ``end`` is 0).  The shared parts must be ASCII, so that a JavaScript
+    client counts them as Python does (it counts UTF-16 units).  Else ``new``.
+    """
+    if type(old) is not str or type(new) is not str:  # (``new`` is as diff() gives it: on the wire)
+        return new
+    n = min(len(old), len(new))
+    p = 0
+    while p < n and old[p] == new[p]:
+        p += 1
+    q = 0
+    while q < n - p and old[len(old) - 1 - q] == new[len(new) - 1 - q]:
+        q += 1
+    if p + q < DELTA_MIN or not (old[:p].isascii() and old[len(old) - q :].isascii()):
+        return new
+    middle = new[p : len(new) - q]
+    return [p, middle, q] if q else [p, middle]
 
 
 def _shape(comp: ComponentState) -> tuple[str, ...]:

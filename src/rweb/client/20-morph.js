@@ -324,18 +324,29 @@
       }
     }
     if (likes) {
+      // Each after its model, which may be another of them (a name like "7" comes first here).
+      const todo = new Set(likes);
       for (const name of likes) {
-        const p = d[name], model = comps[p.sl];
-        if (!model) {
-          console.warn("rweb: component", name, "is sent like an unknown one", p.sl);
-          continue;
+        const chain = [];
+        for (let at = name; todo.has(at) && chain.length <= likes.length; at = d[at].sl) chain.push(at);
+        for (let i = chain.length - 1; i >= 0; i--) {
+          const n = chain[i], p = d[n], model = comps[p.sl];
+          todo.delete(n);
+          if (!model) {
+            console.warn("rweb: component", n, "is sent like an unknown one", p.sl);
+            continue;
+          }
+          const s = model.s.slice(), dyns = model.d.slice(), rc = rcAttr(n);
+          s[0] = s[0].replace(rcAttr(p.sl), () => rc); // (a function: "$&" in a name is no pattern)
+          for (const k in p) {
+            if (k === "sl") continue;
+            const v = p[k], i = +k;
+            // [start, middle, end]: the model's value with its middle replaced
+            dyns[i] = Array.isArray(v) ? dyns[i].slice(0, v[0]) + v[1] + dyns[i].slice(dyns[i].length - (v[2] || 0)) : v;
+          }
+          comps[n] = { s, d: dyns };
+          changed.push(n);
         }
-        const s = model.s.slice(), dyns = model.d.slice();
-        const rc = rcAttr(name);
-        s[0] = s[0].replace(rcAttr(p.sl), () => rc); // (a function: "$&" in a name is no pattern)
-        for (const i in p) if (i !== "sl") dyns[+i] = p[i];
-        comps[name] = { s, d: dyns };
-        changed.push(name);
       }
     }
     return changed;
