@@ -158,3 +158,15 @@ def test_the_rc_of_any_name_is_swapped(name: str) -> None:
 
     assert html == f'<li data-rc="{escape(name)}" class="a">z</li>'
     assert page_html({"r": built}, {}, "r") == html
+
+
+def test_a_resumed_page_shares_its_rows_statics_too() -> None:
+    """The init answering a resume is built from the components as they are: shared the same way."""
+    c = Client(rows_setup)
+    c.send("add3")
+    before = c.html()
+    c.lose()
+    back = c.resume()
+    assert back.init.get("resumed") is True
+    assert _likes(back.init) >= 3
+    assert back.html() == before

@@ -30,7 +30,7 @@ cdef class View:
     cpdef _render(self, ComponentState comp, dict patches)
     cdef object _settle(self, ComponentState comp, dict patches, object earlier, tuple statics, list dyns)
 
-cdef dict _statics_table, _rc_table, _attr_table, _cref_table, _actions_table
+cdef dict _statics_table, _rc_table, _attr_table, _cref_table, _actions_table, _shape_table
 cdef dict _OPEN, _OPEN_BARE, _CLOSE, _escaped
 cdef object _KIND_ACTION, _KIND_ACTION_LIST, _html_room
 
@@ -42,3 +42,5 @@ cdef str _markup(object tree, RenderContext p, long room, str rc)
 cdef object _deliver(object g, list todo, Py_ssize_t start, Py_ssize_t stop)
 cdef object _adopt_output(ComponentState m, object g)
 cdef bint _from_group(ComponentState comp, object g) except -1
+@cython.locals(lo=Py_ssize_t, ln=Py_ssize_t, n=Py_ssize_t, p=Py_ssize_t, q=Py_ssize_t)
+cdef object _splice(str old, str new)

@@ -668,27 +668,38 @@ def _delta(old: Any, new: Any) -> Any:
     end (an attribute's name, a text's common words): ``[start, middle, end]``,
     read ``old[:start] + middle + old[len(old) - end:]`` (``[start, middle]``
     when ``end`` is 0).  The shared parts must be ASCII, so that a JavaScript
-    client counts them as Python does (it counts UTF-16 units).  Else ``new``.
+    client counts them as Python does (it counts UTF-16 units): ``old`` is.  Else ``new``.
     """
     if type(old) is not str or type(new) is not str:  # (``new`` is as diff() gives it: on the wire)
         return new
-    n = min(len(old), len(new))
+    return _splice(old, new)
+
+
+def _splice(old: str, new: str) -> Any:
+    lo = len(old)
+    ln = len(new)
+    n = lo if lo < ln else ln
+    if n < DELTA_MIN or not old.isascii():  # too short to pay; not ASCII (see _delta)
+        return new
     p = 0
     while p < n and old[p] == new[p]:
         p += 1
     q = 0
-    while q < n - p and old[len(old) - 1 - q] == new[len(new) - 1 - q]:
+    while q < n - p and old[lo - 1 - q] == new[ln - 1 - q]:
         q += 1
-    if p + q < DELTA_MIN or not (old[:p].isascii() and old[len(old) - q :].isascii()):
+    if p + q < DELTA_MIN:
         return new
-    middle = new[p : len(new) - q]
+    middle = new[p : ln - q]
     return [p, middle, q] if q else [p, middle]
 
 
 def _shape(comp: ComponentState) -> tuple[str, ...]:
     """A component's statics without its own ``data-rc`` (the first attribute of its root element)."""
     statics: tuple[str, ...] = comp.statics  # type: ignore[assignment]  # rendered: see share_statics
-    return (statics[0].replace(comp.rc, "", 1), *statics[1:])
+    got: tuple[str, ...] | None = _shape_table.get(statics)  # statics are shared by every page (_shared)
+    if got is None:
+        got = _remember(_shape_table, statics, (statics[0].replace(comp.rc, "", 1), *statics[1:]))
+    return got
 
 
 def _sibling_like(comp: ComponentState, key: tuple[str, ...], patches: dict[str, Any]) -> str | None:
@@ -1067,6 +1078,7 @@ def _attr(name: str, value: str) -> str:
 
 
 _cref_table: dict[str, CRef] = {}
+_shape_table: dict[tuple[str, ...], tuple[str, ...]] = {}  # statics -> without their data-rc (_shape)
 _actions_table: dict[frozenset[str], frozenset[str]] = {}
 _NO_ACTIONS: frozenset[str] = frozenset()
 
