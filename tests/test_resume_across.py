@@ -42,6 +42,8 @@ from test_multi_instance import (
     wait_serving,
 )
 
+from rweb.codec import apply_message
+
 SECRET = "resume-across-test-secret-0123456789abcdef"
 
 
@@ -90,7 +92,9 @@ def count(msg: dict[str, Any]) -> str | None:
     The board's component ``count`` is the number; the seed counter's ``display`` ends with it.
     """
     if msg["t"] == "init":
-        comp = msg["c"].get("count") or msg["c"]["display"]
+        comps: dict[str, Any] = {}
+        apply_message(comps, msg)  # (a component may come "like" another: rweb.codec rebuilds it)
+        comp = comps.get("count") or comps["display"]
         return str(comp["d"][-1])
     d = msg.get("d") or {}
     patch = d.get("count") or d.get("display")

@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 
 from .effects import Effect, StreamOps, decode_effect
+from .html import escape as escape_html
 from .protocol import EffectKind, Key, MessageType, assemble
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "apply_stream",
     "effects_of",
     "error_of",
+    "like",
     "page_html",
 ]
 
@@ -45,22 +47,73 @@ ERROR_MARK: bytes = b"," + orjson.dumps({Key.E.value: {Key.CODE.value: ""}})[1:-
 DOM_EFFECTS = frozenset({EffectKind.RESET, EffectKind.FOCUS, EffectKind.JS})
 """Effects on the page's DOM alone: a client without a DOM records them; Page applies them."""
 
+_LIKE = Key.LIKE.value
 _T, _C, _D, _S, _FX, _TITLE = Key.T.value, Key.C.value, Key.D.value, Key.S.value, Key.FX.value, Key.TITLE.value
 _E, _CODE, _MESSAGE = Key.E.value, Key.CODE.value, Key.MESSAGE.value
 _INIT = MessageType.INIT.value
 
 
 def apply_patches(components: dict[str, dict[str, Any]], patches: Mapping[str, Any]) -> None:
-    """Apply ``d`` (or an ``init``'s ``c``) to ``components``: a whole component, changed slots, or a removal."""
+    """Apply ``d`` (or an ``init``'s ``c``) to ``components``: a whole component, changed slots, or a removal.
+
+    A whole component sent like another (``{"sl": name, "<slot>": value}``, rows of one
+    shape) is built after the rest, from that component as the message leaves it: its
+    statics with this one's ``data-rc``, its dynamics but for the slots given.
+    """
+    likes: list[tuple[str, Mapping[str, Any]]] | None = None
     for name, patch in patches.items():
         if patch is None:
             components.pop(name, None)
         elif _S in patch:
             components[name] = {_S: list(patch[_S]), _D: list(patch[_D])}
+        elif _LIKE in patch:
+            if likes is None:
+                likes = []
+            likes.append((name, patch))
         else:
             d = components[name][_D]
             for k, v in patch.items():
                 d[int(k)] = v
+    if likes is not None:
+        _apply_likes(components, dict(likes))
+
+
+def _apply_likes(components: dict[str, dict[str, Any]], likes: dict[str, Mapping[str, Any]]) -> None:
+    """Build the "like" components, each after its model (which may be another of them), in any order."""
+    for name in list(likes):
+        chain = []
+        at: str | None = name
+        while at in likes:  # the models not built yet, nearest first
+            chain.append(at)
+            at = likes[at][_LIKE]
+            if len(chain) > len(likes):
+                raise ValueError(f"components sent like one another in a circle: {chain[:4]}")
+        for n in reversed(chain):
+            patch = likes.pop(n)
+            ref = patch[_LIKE]
+            components[n] = like(components[ref], ref, n, patch)
+
+
+def like(model: Mapping[str, Any], model_name: str, name: str, slots: Mapping[str, Any]) -> dict[str, Any]:
+    """Component ``name`` built like ``model`` (component ``model_name``): the same statics but for the
+    root element's ``data-rc``, the same dynamics but for ``slots`` (``{"<slot>": value}``, a value
+    ``[start, middle, end]`` read as the model's ``value[:start] + middle + value[len(value) - end:]``;
+    other keys ignored)."""
+    s = list(model[_S])
+    s[0] = s[0].replace(_rc(model_name), _rc(name), 1)
+    d = list(model[_D])
+    for k, v in slots.items():
+        if k != _LIKE:
+            i = int(k)
+            if type(v) is list:
+                old = d[i]
+                v = old[: v[0]] + v[1] + old[len(old) - (v[2] if len(v) > 2 else 0) :]
+            d[i] = v
+    return {_S: s, _D: d}
+
+
+def _rc(name: str) -> str:
+    return f' data-rc="{escape_html(name)}"'
 
 
 def apply_message(components: dict[str, dict[str, Any]], msg: Mapping[str, Any]) -> None:

@@ -484,6 +484,7 @@ class Connection:
         comps = session.view.comps
         components = {name: full(c.statics, c.dyns) for name, c in comps.items()
                       if c.statics is not None and c.dyns is not None}
+        session.view.share_statics(components)
         effects, self.effects = self.effects, None
         last = self.last_ref
         resume = Resume(self.app.resume_token(self), resumed=True, last=last.ref if type(last) is _Resent else last)

@@ -91,6 +91,7 @@ class Key(StrEnum):
     FILES = "files"  # upload: the files declared
     C = "c"  # init: the components; in a dynamic, {"c": name}: a child component's place
     S = "s"  # a component's statics
+    LIKE = "sl"  # a whole component sent like another: {"sl": name, "<slot>": value, ...} (rows of one shape)
     D = "d"  # r, p: the patches; a component's dynamics
     E = "e"  # an error: {"code": ErrorCode, "message": text}
     CODE = "code"

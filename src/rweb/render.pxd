@@ -22,15 +22,15 @@ cdef class ComponentState(Tracker):
 cdef class View:
     cdef public list dirty
     cdef public object _moved, _patches, actions, comps, errors, fanout, on_dirty, rendering, root, take
-    cdef public long epoch
-    cdef public bint hold
+    cdef public long epoch, fulls
+    cdef public bint hold, share
     @cython.locals(batch=list, comp=ComponentState)
     cpdef dict flush(self)
     @cython.locals(p=RenderContext)
     cpdef _render(self, ComponentState comp, dict patches)
     cdef object _settle(self, ComponentState comp, dict patches, object earlier, tuple statics, list dyns)
 
-cdef dict _statics_table, _rc_table, _attr_table, _cref_table, _actions_table
+cdef dict _statics_table, _rc_table, _attr_table, _cref_table, _actions_table, _shape_table
 cdef dict _OPEN, _OPEN_BARE, _CLOSE, _escaped
 cdef object _KIND_ACTION, _KIND_ACTION_LIST, _html_room
 
@@ -42,3 +42,5 @@ cdef str _markup(object tree, RenderContext p, long room, str rc)
 cdef object _deliver(object g, list todo, Py_ssize_t start, Py_ssize_t stop)
 cdef object _adopt_output(ComponentState m, object g)
 cdef bint _from_group(ComponentState comp, object g) except -1
+@cython.locals(lo=Py_ssize_t, ln=Py_ssize_t, n=Py_ssize_t, p=Py_ssize_t, q=Py_ssize_t)
+cdef object _splice(str old, str new)

@@ -305,10 +305,12 @@ class View:
         "epoch",
         "errors",
         "fanout",
+        "fulls",
         "hold",
         "on_dirty",
         "rendering",
         "root",
+        "share",
         "take",
     )
 
@@ -335,6 +337,11 @@ class View:
         # ``take(patches)`` pushes a shared render's patches to the page now (False: not now).
         self.fanout: Callable[[Callable[[], None]], Any] | None = None
         self.take: Callable[[dict[str, Any]], bool] | None = None
+        # Whole components in the flush in progress (a new one, a changed shape): when there are
+        # some and the page is sent over the wire (``share``, set by a served session), those of
+        # one shape are sent as "like" another component (see :meth:`share_statics`).
+        self.fulls = 0
+        self.share = False
 
     # -- dirtiness ---------------------------------------------------------
 
@@ -404,7 +411,61 @@ class View:
                     self.report(RenderError(c.parent.name, DuplicateComponentError(
                         f"component name {c.name!r} is used twice in one page "
                         f"(in {old.name!r} and {c.parent.name!r})")))  # type: ignore[union-attr]
+        if self.fulls:
+            self.fulls = 0
+            if self.share:
+                self.share_statics(patches)
         return patches
+
+    def share_statics(self, patches: dict[str, Any]) -> None:
+        """Send the whole components of ``patches`` that have another's shape as "like" it, in place.
+
+        Rows of one shape (the same statics but for their own ``data-rc``) are
+        sent once (LiveView's comprehensions, for keyed components): the first
+        whole component of a shape stays as it is (``{"s": [...], "d": [...]}``),
+        and every other one becomes ``{"sl": "<model>", "<slot>": value, ...}``:
+        the model's statics (with its own ``data-rc``), the model's dynamics but
+        for the slots listed.  The model is one of the :data:`LOOKBACK` nearest
+        components of that shape before it in the message, the one that leaves
+        fewest slots to send; a component inserted alone is sent like a sibling
+        the browser already holds, untouched by this message.  A slot whose
+        value shares a long start or end with the model's is sent as
+        ``[start, middle, end]`` (see :func:`_delta`).  docs/protocol.md, "Rows
+        of one shape", says how a client rebuilds them.
+        """
+        comps = self.comps
+        shapes: dict[tuple[str, ...], list[str]] = {}
+        for name, patch in patches.items():
+            if patch is None or "s" not in patch:
+                continue
+            comp = comps.get(name)
+            if comp is None or comp.statics is None or comp.dyns is None:
+                continue
+            key = _shape(comp)
+            models = shapes.get(key)
+            if models is None:
+                sib = _sibling_like(comp, key, patches)
+                if sib is None:
+                    shapes[key] = [name]
+                    continue
+                models = shapes[key] = [sib]
+            ref = ""
+            slots: dict[str, Any] | None = None
+            fewest = -1
+            for i in range(len(models) - 1, max(len(models) - LOOKBACK, 0) - 1, -1):
+                got = diff(comp.statics, comps[models[i]].dyns, comp.statics, comp.dyns)
+                n = 0 if got is None else len(got)
+                if fewest < 0 or n < fewest:
+                    ref, slots, fewest = models[i], got, n
+                    if n == 0:
+                        break
+            out: dict[str, Any] = {LIKE: ref}
+            if slots is not None:
+                model = comps[ref].dyns
+                for k, v in slots.items():
+                    out[k] = _delta(model[int(k)], v)  # type: ignore[index]  # rendered: not None
+            patches[name] = out
+            models.append(name)
 
     def report(self, err: RenderError) -> None:
         if self.errors is _NO_ERRORS:
@@ -489,7 +550,11 @@ class View:
         name = comp.name
         old = comp.statics
         patch = diff(old, comp.dyns, statics, dyns)
-        comp.statics = old if patch is None or "s" not in patch else _shared(statics)
+        if patch is None or "s" not in patch:
+            comp.statics = old
+        else:
+            comp.statics = _shared(statics)
+            self.fulls += 1
         comp.dyns = dyns
         if earlier is not _ABSENT and earlier is not None:
             if patch is None:
@@ -594,6 +659,74 @@ class View:
         c.claimed = self.epoch
         self._render(c, self._patches)
         return _cref(name)
+
+
+LIKE = "sl"  # rweb.protocol.Key.LIKE (a literal: render sits below the protocol)
+LOOKBACK = 4  # how many earlier components of its shape a whole component is compared with (share_statics)
+DELTA_MIN = 8  # characters a slot's value must share with its model's (start and end) to be sent as a delta
+
+
+def _delta(old: Any, new: Any) -> Any:
+    """``new`` as the wire carries it in a "like" component whose model's slot holds ``old``.
+
+    Two strings sharing at least :data:`DELTA_MIN` characters at their start and
+    end (an attribute's name, a text's common words): ``[start, middle, end]``,
+    read ``old[:start] + middle + old[len(old) - end:]`` (``[start, middle]``
+    when ``end`` is 0).  The shared parts must be ASCII, so that a JavaScript
+    client counts them as Python does (it counts UTF-16 units): ``old`` is.  Else ``new``.
+    """
+    if type(old) is not str or type(new) is not str:  # (``new`` is as diff() gives it: on the wire)
+        return new
+    return _splice(old, new)
+
+
+def _splice(old: str, new: str) -> Any:
+    lo = len(old)
+    ln = len(new)
+    n = lo if lo < ln else ln
+    if n < DELTA_MIN or not old.isascii():  # too short to pay; not ASCII (see _delta)
+        return new
+    p = 0
+    while p < n and old[p] == new[p]:
+        p += 1
+    q = 0
+    while q < n - p and old[lo - 1 - q] == new[ln - 1 - q]:
+        q += 1
+    if p + q < DELTA_MIN:
+        return new
+    middle = new[p : ln - q]
+    return [p, middle, q] if q else [p, middle]
+
+
+def _shape(comp: ComponentState) -> tuple[str, ...]:
+    """A component's statics without its own ``data-rc`` (the first attribute of its root element)."""
+    statics: tuple[str, ...] = comp.statics  # type: ignore[assignment]  # rendered: see share_statics
+    got: tuple[str, ...] | None = _shape_table.get(statics)  # statics are shared by every page (_shared)
+    if got is None:
+        got = _remember(_shape_table, statics, (statics[0].replace(comp.rc, "", 1), *statics[1:]))
+    return got
+
+
+def _sibling_like(comp: ComponentState, key: tuple[str, ...], patches: dict[str, Any]) -> str | None:
+    """A sibling of ``comp`` next to it, of its shape, that ``patches`` leave as the browser holds it."""
+    parent = comp.parent
+    if parent is None:
+        return None
+    siblings = parent.children
+    try:
+        at = siblings.index(comp.name)
+    except ValueError:
+        return None
+    comps = comp.view.comps
+    for i in (at - 1, at + 1):
+        if 0 <= i < len(siblings):
+            name = siblings[i]
+            if name in patches:
+                continue
+            sib = comps.get(name)
+            if sib is not None and sib.statics is not None and sib.dyns is not None and _shape(sib) == key:
+                return name
+    return None
 
 
 def _components_too_deep(name: str) -> TooDeepError:
@@ -961,6 +1094,7 @@ def _attr(name: str, value: str) -> str:
 
 
 _cref_table: dict[str, CRef] = {}
+_shape_table: dict[tuple[str, ...], tuple[str, ...]] = {}  # statics -> without their data-rc (_shape)
 _actions_table: dict[frozenset[str], frozenset[str]] = {}
 _NO_ACTIONS: frozenset[str] = frozenset()
 

@@ -170,6 +170,8 @@ class Session:
         # Seconds of user code that are logged as blocking the loop (0: never).
         self.slow = slow
         self.view = View(render_page, self._on_dirty)
+        # Sent over a socket: rows of one shape share their statics on the wire (View.share_statics).
+        self.view.share = schedule is not None
         if fanout is not None and schedule is not None:
             # Served: the page's components may share renders with other pages (rweb.render.SharedRender).
             self.view.fanout = fanout

@@ -307,9 +307,12 @@
 
   // ------------------------------------------------------------- patches
 
-  // Apply `d` to the store; the names of the components that changed.
+  // Apply `d` (or an init's `c`) to the store; the names of the components that changed.
+  // A component sent like another ({"sl": name, "<slot>": value}: rows of one shape) is built
+  // after the rest, from that component as this message leaves it (docs/protocol.md).
   function applyPatches(d) {
     const changed = [];
+    let likes = null;
     for (const name in d) {
       const p = d[name];
       if (p === null) {
@@ -317,6 +320,8 @@
       } else if (Array.isArray(p.s)) {
         comps[name] = { s: p.s, d: Array.isArray(p.d) ? p.d : [] };
         changed.push(name);
+      } else if (typeof p.sl === "string") {
+        (likes || (likes = [])).push(name);
       } else if (comps[name]) {
         const dyns = comps[name].d;
         for (const i in p) dyns[+i] = p[i];
@@ -325,8 +330,38 @@
         console.warn("rweb: patch for an unknown component", name);
       }
     }
+    if (likes) {
+      // Each after its model, which may be another of them (a name like "7" comes first here).
+      const todo = new Set(likes);
+      for (const name of likes) {
+        const chain = [];
+        for (let at = name; todo.has(at) && chain.length <= likes.length; at = d[at].sl) chain.push(at);
+        for (let i = chain.length - 1; i >= 0; i--) {
+          const n = chain[i], p = d[n], model = comps[p.sl];
+          todo.delete(n);
+          if (!model) {
+            console.warn("rweb: component", n, "is sent like an unknown one", p.sl);
+            continue;
+          }
+          const s = model.s.slice(), dyns = model.d.slice(), rc = rcAttr(n);
+          s[0] = s[0].replace(rcAttr(p.sl), () => rc); // (a function: "$&" in a name is no pattern)
+          for (const k in p) {
+            if (k === "sl") continue;
+            const v = p[k], i = +k;
+            // [start, middle, end]: the model's value with its middle replaced
+            dyns[i] = Array.isArray(v) ? dyns[i].slice(0, v[0]) + v[1] + dyns[i].slice(dyns[i].length - (v[2] || 0)) : v;
+          }
+          comps[n] = { s, d: dyns };
+          changed.push(n);
+        }
+      }
+    }
     return changed;
   }
+
+  // A component's root element's data-rc attribute, as the server writes it (rweb.html.escape).
+  const ESCAPES = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;" };
+  const rcAttr = (name) => ' data-rc="' + name.replace(/[&<>"']/g, (ch) => ESCAPES[ch]) + '"';
 
   // The changed components none of whose ancestors changed: a parent's new
   // HTML already includes its children.

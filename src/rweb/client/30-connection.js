@@ -54,8 +54,7 @@
       const saved = rejoin ? capture(msg) : msg.ref == null ? keptFields() : null;
       let restored = [];
       for (const k in comps) delete comps[k];
-      const c = msg.c || {};
-      for (const k in c) comps[k] = { s: c[k].s, d: c[k].d || [] };
+      applyPatches(msg.c || {});
       if (comps.root) {
         names = ["root"];
         keepFocus(() => {
