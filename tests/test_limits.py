@@ -69,6 +69,7 @@ def rss_kib():
 
 def server_stats():
     from rweb.server.picows_transport import Server
+    gc.unfreeze()  # the server froze what its start-up made (settle_gc): get_objects sees no frozen object
     server = next(o for o in gc.get_objects() if isinstance(o, Server))
     sizes = [
         l.transport.underlying_transport.get_write_buffer_size()
