@@ -74,4 +74,4 @@ bench: build
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info
-	rm -f src/rweb/*.so src/rweb/*.c
+	rm -f src/rweb/*.so src/rweb/*.c src/rweb/*/*.so src/rweb/*/*.c

@@ -21,7 +21,7 @@ from pathlib import Path
 from setuptools import Extension, setup
 
 PACKAGE = Path(__file__).resolve().parent / "src" / "rweb"
-COMPILED = sorted(p.stem for p in PACKAGE.glob("*.pxd"))
+COMPILED = sorted(".".join(p.relative_to(PACKAGE).with_suffix("").parts) for p in PACKAGE.rglob("*.pxd"))
 
 DIRECTIVES = {
     "language_level": 3,
@@ -40,7 +40,7 @@ def extensions() -> list[Extension]:
     except ImportError:
         return []
     exts = cythonize(
-        [Extension(f"rweb.{name}", [f"src/rweb/{name}.py"]) for name in COMPILED],
+        [Extension(f"rweb.{name}", [f"src/rweb/{name.replace('.', '/')}.py"]) for name in COMPILED],
         compiler_directives=DIRECTIVES,
         quiet=True,
         build_dir="build/cython",  # generated C stays out of the sources

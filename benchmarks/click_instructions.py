@@ -54,9 +54,18 @@ _seeded = random.Random(0)
 os.urandom = random._urandom = _seeded.randbytes
 sys.path.insert(0, sys.argv[1])
 import rweb
-from rweb.app import App
-from rweb.connection import Connection
-from rweb.session import ConnectionInfo
+try:
+    from rweb.app.app import App
+except ImportError:  # a checkout from before the floors (a --baseline)
+    from rweb.app import App
+try:
+    from rweb.live.connection import Connection
+except ImportError:  # a checkout from before the floors (a --baseline)
+    from rweb.connection import Connection
+try:
+    from rweb.sessions.session import ConnectionInfo
+except ImportError:  # a checkout from before the floors (a --baseline)
+    from rweb.session import ConnectionInfo
 from rweb_counter import session_setup
 
 sessions, clicks, mode = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]

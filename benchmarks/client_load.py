@@ -54,7 +54,7 @@ VARIANTS = ("joined", "scripts", "modules")
 # -- the app (imported by `rweb run benchmarks/client_load.py:app`) -----------------------------
 
 def _parts() -> list[tuple[str, str]]:
-    from rweb.client_script import client_parts
+    from rweb.web.client_script import client_parts
 
     return [(name, (CLIENT / name).read_text()) for name in client_parts()]
 
@@ -87,10 +87,10 @@ def _make_app() -> Any:
     from rweb_counter import session_setup
 
     from rweb import App
-    from rweb.client_script import IMMUTABLE
-    from rweb.compression import Encoded
     from rweb.http import Request, Response
-    from rweb.static import encoded_response
+    from rweb.web.client_script import IMMUTABLE
+    from rweb.web.compression import Encoded
+    from rweb.web.static import encoded_response
 
     app = App("bench")
     app.page("/", title="RWeb Counter")(session_setup)

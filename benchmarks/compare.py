@@ -138,7 +138,7 @@ class Spec:
 
 def plain_python_tree() -> Path:
     """A copy of the rweb package without compiled extensions (bench-results/plain-python)."""
-    from rweb._build import copy_plain_python
+    from rweb.core._build import copy_plain_python
 
     return copy_plain_python(RESULTS / "plain-python")
 
@@ -475,7 +475,7 @@ def machine_info(peer_ok: bool) -> dict[str, Any]:
             pkgs[name] = importlib.metadata.version(name)
     info["packages"] = pkgs
     import rweb
-    from rweb import _build
+    from rweb.core import _build
 
     info["rweb_build"] = {"compiled": _build.compiled_modules(), "modules": list(_build.COMPILED_MODULES)}
     with contextlib.suppress(importlib.metadata.PackageNotFoundError):

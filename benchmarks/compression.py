@@ -49,8 +49,8 @@ from rweb.http import Request
 from rweb_counter import session_setup
 
 if level:
-    import rweb.compression
-    rweb.compression.PAGE_GZIP_LEVEL = int(level)
+    import rweb.web.compression
+    rweb.web.compression.PAGE_GZIP_LEVEL = int(level)
 
 app = App("bench")
 app.page("/", title="RWeb Counter")(session_setup)
@@ -95,7 +95,10 @@ from rweb import App
 from rweb.http import Request
 app = App("bench")
 try:
-    from rweb.client_script import client_url
+    try:
+        from rweb.web.client_script import client_url
+    except ImportError:  # a checkout from before the floors (a --baseline)
+        from rweb.client_script import client_url
     url = client_url()
 except ImportError:
     url = "/_rweb/rweb.js"

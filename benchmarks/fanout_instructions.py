@@ -36,8 +36,14 @@ import asyncio, sys
 import uvloop
 sys.path.insert(0, sys.argv[1])
 import rweb
-from rweb.connection import Connection
-from rweb.session import ConnectionInfo
+try:
+    from rweb.live.connection import Connection
+except ImportError:  # a checkout from before the floors (a --baseline)
+    from rweb.connection import Connection
+try:
+    from rweb.sessions.session import ConnectionInfo
+except ImportError:  # a checkout from before the floors (a --baseline)
+    from rweb.session import ConnectionInfo
 from fanout_app import fanout_app
 
 readers, writes = int(sys.argv[2]), int(sys.argv[3])

@@ -34,10 +34,19 @@ import json, sys, time
 sys.path.insert(0, sys.argv[1])
 import rweb
 from rweb import reactive
-from rweb.connection import Connection
+try:
+    from rweb.live.connection import Connection
+except ImportError:  # a checkout from before the floors (a --baseline)
+    from rweb.connection import Connection
 from rweb.html import button, component, div, table, td, tr
-from rweb.app import App
-from rweb.session import ConnectionInfo
+try:
+    from rweb.app.app import App
+except ImportError:  # a checkout from before the floors (a --baseline)
+    from rweb.app import App
+try:
+    from rweb.sessions.session import ConnectionInfo
+except ImportError:  # a checkout from before the floors (a --baseline)
+    from rweb.session import ConnectionInfo
 from rweb_counter import session_setup as counter_setup
 
 sessions, clicks = int(sys.argv[2]), int(sys.argv[3])

@@ -45,7 +45,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     # A compiled module older than its source would be tested instead of the edit.
     import rweb
 
-    stale = rweb._build.stale_extensions()
+    stale = rweb.core._build.stale_extensions()
     if stale:
         pytest.exit(
             f"compiled rweb modules older than their source: {', '.join(stale)}; run `make build`",

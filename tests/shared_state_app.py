@@ -34,7 +34,7 @@ from typing import Any
 
 from rweb import App, RList, process_local, reactive, start_rweb
 from rweb.html import button, component, div, li, span, ul
-from rweb.sharing import TOPIC
+from rweb.live.sharing import TOPIC
 
 
 @reactive

@@ -18,8 +18,8 @@ import pytest
 
 import rweb
 from rweb import App, Conn, ConnectionInfo, Redirect, reactive
-from rweb.connection import Connection
 from rweb.html import button, component, div, p, span
+from rweb.live.connection import Connection
 from rweb.protocol import Join, assemble
 from rweb.testing import Page, serve
 
@@ -611,7 +611,7 @@ def test_the_setup_first_form_still_works_with_a_deprecation_warning_naming_the_
 def test_the_helpers_that_build_an_app_from_a_setup_use_the_kept_form(tmp_path: Any) -> None:
     import warnings
 
-    from rweb.runner import load_app
+    from rweb.dev.runner import load_app
     from rweb.testing import Client, TestClient
 
     script = tmp_path / "one_page_app.py"

@@ -38,10 +38,10 @@ pytest.importorskip("starlette")
 
 import rweb
 from rweb import App, Conn, PlainTextResponse, Redirect, Request, reactive
-from rweb.client_script import client_js, client_url
 from rweb.html import button, component, div, h1, p, span
 from rweb.protocol import assemble
 from rweb.server.asgi import ASGIApp, route_path
+from rweb.web.client_script import client_js, client_url
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent

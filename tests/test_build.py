@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 import rweb
-from rweb import _build
+from rweb.core import _build
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "src" / "rweb"
@@ -32,8 +32,8 @@ CORE_TESTS = ["test_html.py", "test_protocol.py", "test_reactive.py", "test_rend
 
 
 def test_every_compiled_module_has_its_declarations() -> None:
-    assert set(_build.COMPILED_MODULES) == {p.stem for p in PACKAGE.glob("*.pxd")} == {
-        "connection", "diff", "html", "meter", "protocol", "reactive", "render", "session",
+    assert set(_build.COMPILED_MODULES) == {".".join(p.relative_to(PACKAGE).with_suffix("").parts) for p in PACKAGE.rglob("*.pxd")} == {
+        "live.connection", "core.diff", "core.html", "core.meter", "words.protocol", "core.reactive", "rendering.render", "sessions.session",
     }
     assert set(_build.compiled_modules()) <= set(_build.COMPILED_MODULES)
     # Each module says itself how it runs (cython.compiled), whatever its file is called.
@@ -43,7 +43,7 @@ def test_every_compiled_module_has_its_declarations() -> None:
 
 
 def test_generated_c_stays_out_of_the_sources() -> None:
-    assert not list(PACKAGE.glob("*.c"))
+    assert not list(PACKAGE.rglob("*.c"))
 
 
 def test_import_rweb_loads_no_transport() -> None:
@@ -96,7 +96,7 @@ def test_the_plain_python_build_passes_the_core_tests(tmp_path: Path) -> None:
     probe = "import rweb, rweb.render as r; print(rweb.COMPILED, r.__file__)"
     env = {**os.environ, "PYTHONPATH": str(pure), "RWEB_EXPECT_COMPILED": ""}
     out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=60)
-    assert out.stdout.split() == ["False", str(pure / "rweb" / "render.py")], out.stderr
+    assert out.stdout.split() == ["False", str(pure / "rweb" / "rendering/render.py")], out.stderr
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *CORE_TESTS],
         cwd=ROOT / "tests", env=env, capture_output=True, text=True, timeout=300,
@@ -116,7 +116,7 @@ def test_a_failed_compile_leaves_plain_python(tmp_path: Path, compiler: str) -> 
         shutil.copy(ROOT / name, tmp_path)
     pkg = tmp_path / "src" / "rweb"
     pkg.mkdir(parents=True)
-    for name in ("__init__.py", "diff.py", "diff.pxd"):
+    for name in ("__init__.py", "core/diff.py", "core/diff.pxd"):  # copied flat: rweb.diff there
         shutil.copy(PACKAGE / name, pkg)
     env = dict(os.environ)
     if compiler == "none":

@@ -24,11 +24,11 @@ import pytest
 
 import rweb
 from rweb import App, Request
-from rweb.client_script import IMMUTABLE, client_url, client_version
-from rweb.compression import MIN_SIZE, choose, decompress
 from rweb.html import button, div, form, li, span, to_html, ul
 from rweb.protocol import PROTOCOL_VERSION
 from rweb.testing import TestClient, serve
+from rweb.web.client_script import IMMUTABLE, client_url, client_version
+from rweb.web.compression import MIN_SIZE, choose, decompress
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -319,13 +319,13 @@ def test_the_script_carries_the_version_the_server_expects() -> None:
 
 def test_the_script_hash_follows_its_bytes(tmp_path: Path) -> None:
     """A copy of the package with one byte of the client (its last part) changed serves it under another URL."""
-    from rweb._build import copy_plain_python
+    from rweb.core._build import copy_plain_python
 
     copy = copy_plain_python(tmp_path) / "rweb"
     js = max((copy / "client").glob("*.js"))
     js.write_bytes(js.read_bytes() + b"\n")
     code = (
-        "from rweb.client_script import client_url, client_encoded;"
+        "from rweb.web.client_script import client_url, client_encoded;"
         "print(client_url(), client_encoded().variants['identity'][0][-1:] == b'\\n')"
     )
     out = subprocess.run(
@@ -340,7 +340,7 @@ def test_the_script_hash_follows_its_bytes(tmp_path: Path) -> None:
 def test_without_brotli_the_script_is_gzip_only() -> None:
     code = (
         "import sys; sys.modules['brotli'] = None\n"  # as if the optional extra were not installed
-        "from rweb import App\nfrom rweb.client_script import client_url\nfrom rweb.testing import TestClient\n"
+        "from rweb import App\nfrom rweb.web.client_script import client_url\nfrom rweb.testing import TestClient\n"
         "r = TestClient(App()).get(client_url(), headers={'Accept-Encoding': 'br, gzip'})\n"
         "print(r.status, r.header('content-encoding'))"
     )

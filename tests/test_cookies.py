@@ -211,7 +211,7 @@ def test_a_token_has_one_spelling() -> None:
 
 
 def test_the_used_token_table_refuses_when_full_and_reuses_only_expired_entries() -> None:
-    from rweb.single_use import UsedTokens
+    from rweb.wire.single_use import UsedTokens
 
     table = UsedTokens(3)
     keys = [bytes([i]) * 16 for i in range(5)]
@@ -226,7 +226,7 @@ def test_the_used_token_table_refuses_when_full_and_reuses_only_expired_entries(
 
 
 def test_the_used_token_table_fills_to_its_capacity_and_wraps_around() -> None:
-    from rweb.single_use import UsedTokens
+    from rweb.wire.single_use import UsedTokens
 
     tables = {capacity: UsedTokens(capacity) for capacity in (1, 2, 3, 4)}
     keys = [bytes([i]) * 16 for i in range(4)]
@@ -246,7 +246,7 @@ def test_the_used_token_table_finds_a_key_only_on_its_slot() -> None:
     """Keys made of the bytes the table holds around other keys (a key's tail, then its expiry)
     appear across two entries: there they are not a claim, and the claim in its own slot is found
     before or after such a match."""
-    from rweb.single_use import UsedTokens
+    from rweb.wire.single_use import UsedTokens
 
     kept = struct.pack("<d", math.inf)  # what an entry kept for good holds after its key
     table = UsedTokens(8)
@@ -263,7 +263,7 @@ def test_the_used_token_table_finds_a_key_only_on_its_slot() -> None:
 
 
 def test_the_used_token_table_refuses_a_bad_capacity_or_key() -> None:
-    from rweb.single_use import UsedTokens
+    from rweb.wire.single_use import UsedTokens
 
     for bad in (0, -1, 2.0, "8", None):
         with pytest.raises(ValueError, match=r"^the capacity of a used-token table is a positive integer$"):
@@ -279,7 +279,7 @@ def test_the_used_token_table_refuses_a_bad_capacity_or_key() -> None:
 
 
 def test_the_table_is_shared_with_a_forked_process() -> None:
-    from rweb.single_use import UsedTokens
+    from rweb.wire.single_use import UsedTokens
 
     table = UsedTokens(8)
     pid = os.fork()

@@ -22,10 +22,10 @@ from processes import http_request
 
 import rweb
 from rweb import App, Request
-from rweb.client_script import client_url
 from rweb.html import button, div, form, span, to_html
 from rweb.security import CSRF_HEADER, SECURITY_HEADERS
 from rweb.testing import TestClient, serve
+from rweb.web.client_script import client_url
 
 HERE = Path(__file__).resolve().parent
 SECRET = "cross-site-tests-secret-key-0123456789"

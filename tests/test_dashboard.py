@@ -25,8 +25,8 @@ from processes import ServerProcess, free_port
 from rweb import App, reactive
 from rweb.dashboard import mount_dashboard, percentile
 from rweb.html import button, component, div, span
-from rweb.metrics import BUCKETS
 from rweb.testing import serve
+from rweb.web.metrics import BUCKETS
 
 pytest.importorskip("prometheus_client")
 

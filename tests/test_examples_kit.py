@@ -13,8 +13,8 @@ import pytest
 from examples_loader import load_example
 
 from rweb import App, ui
-from rweb.connection import Connection
-from rweb.session import ConnectionInfo
+from rweb.live.connection import Connection
+from rweb.sessions.session import ConnectionInfo
 from rweb.testing import TestClient
 
 counter = load_example("rweb_counter")

@@ -29,8 +29,8 @@ import pytest
 from test_limits import RawClient, masked_frame, threaded_server
 
 from rweb import App, process_local, reactive
-from rweb.codec import apply_message
 from rweb.html import button, component, div, span
+from rweb.wire.codec import apply_message
 
 
 @reactive
@@ -280,7 +280,7 @@ def test_shared_records_written_in_one_action_are_published_before_any_local_pus
     start theirs at once.  Counted where the server sends: no reader had a push when each
     record's publish reached its topic's subscribers (in-process here: synchronous)."""
     from rweb import render
-    from rweb.sharing import TOPIC
+    from rweb.live.sharing import TOPIC
 
     monkeypatch.setattr(render, "FANOUT_SLICE", 8)  # several slices per record's fan-out
     names = [f"room{i}" for i in range(4)]

@@ -21,10 +21,10 @@ from typing import Any
 
 import pytest
 
-import rweb.session
+import rweb.sessions.session
 from rweb import App, Conn, ConnectionInfo, reactive
-from rweb.connection import Connection
 from rweb.html import button, component, div, span
+from rweb.live.connection import Connection
 from rweb.testing import Client, Served, TestClient, serve
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -325,7 +325,7 @@ def test_an_async_handlers_effects_ride_on_its_reply(server: Served, wire: Any) 
 
 
 def test_a_blocking_handler_is_logged_with_its_name(wire: Any, caplog: pytest.LogCaptureFixture) -> None:
-    rweb.session._slow_logged.clear()
+    rweb.sessions.session._slow_logged.clear()
     caplog.set_level(logging.WARNING, logger="rweb")
     with serve(make_app(slow_callback_ms=30)) as srv:
 
@@ -689,7 +689,7 @@ class _Records(logging.Handler):
 
 
 def test_slow_setup_render_and_handler_are_logged_once_a_minute(caplog: pytest.LogCaptureFixture) -> None:
-    rweb.session._slow_logged.clear()
+    rweb.sessions.session._slow_logged.clear()
     caplog.set_level(logging.WARNING, logger="rweb")
     box = Box(0)
 
@@ -714,7 +714,7 @@ def test_slow_setup_render_and_handler_are_logged_once_a_minute(caplog: pytest.L
     assert re.search(r"session_setup \S+slow_setup blocked the event loop for \d+ ms \(limit 20 ms\)", lines[0])
     assert re.search(r"render of \S+slow_setup\.<locals>\.slow_page after 'inc' blocked", lines[1])
 
-    rweb.session._slow_logged.clear()
+    rweb.sessions.session._slow_logged.clear()
     caplog.clear()
     tab = Client(slow_setup, slow_callback_ms=None)  # off
     tab.send("inc")

@@ -31,9 +31,9 @@ import websockets
 from processes import ServerProcess, children_of, free_port
 
 from rweb import App, reactive
-from rweb.health import LIVE_PATH, READY_PATH
 from rweb.html import button, component, div, span
 from rweb.testing import Served, serve
+from rweb.web.health import LIVE_PATH, READY_PATH
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="fork, signals and /proc")
 

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 
 from rweb import App, HTTPError, JSONResponse, RedirectResponse, Request, Response
-from rweb.client_script import client_url
+from rweb.addressing.routing import Route, Router
 from rweb.http import QueryParams, format_cookie, parse_cookies
-from rweb.http_base import format_cookie_deletion, to_response
-from rweb.routing import Route, Router
 from rweb.signing import BadSignature, Signer
+from rweb.web.client_script import client_url
+from rweb.words.http_base import format_cookie_deletion, to_response
 
 # -- routing ---------------------------------------------------------------------
 

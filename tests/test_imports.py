@@ -71,17 +71,17 @@ def reachable(graph: dict[str, set[str]], start: str) -> set[str]:
 
 def test_the_graph_is_read_from_every_import() -> None:
     graph = import_graph()
-    assert "rweb.app" in graph["rweb.testing.client"]  # a top-level import
-    assert "rweb.page" in graph["rweb.http_dispatch"]  # one inside a function
-    assert "rweb.app" not in graph["rweb.page"]  # only for the type checker there
-    assert "rweb.server" in graph["rweb.runner"]  # `from . import server`
+    assert "rweb.app.app" in graph["rweb.testing.client"]  # a top-level import
+    assert "rweb.hosting.page" in graph["rweb.hosting.http_dispatch"]  # one inside a function
+    assert "rweb.app.app" not in graph["rweb.hosting.page"]  # only for the type checker there
+    assert "rweb.server" in graph["rweb.dev.runner"]  # `from . import server`
 
 
 def test_the_connection_never_imports_the_app() -> None:
     graph = import_graph()
-    for module in ("rweb.connection", "rweb.runtime", "rweb.transport", "rweb.scheduler", "rweb.page", "rweb.conn",
-                   "rweb.http_dispatch", "rweb.cookie_tokens", "rweb.lifecycle", "rweb.services"):
-        assert "rweb.app" not in reachable(graph, module), module
+    for module in ("rweb.live.connection", "rweb.live.runtime", "rweb.live.transport", "rweb.sessions.scheduler", "rweb.hosting.page", "rweb.hosting.conn",
+                   "rweb.hosting.http_dispatch", "rweb.web.cookie_tokens", "rweb.hosting.lifecycle", "rweb.hosting.services"):
+        assert "rweb.app.app" not in reachable(graph, module), module
 
 
 def test_no_import_circle_in_the_package() -> None:

@@ -24,8 +24,8 @@ import pytest
 from processes import ServerProcess, free_port
 
 from rweb import App, reactive
+from rweb.core.meter import BUCKETS, SAMPLE_EVERY, Meter, Stat
 from rweb.html import button, component, div, span
-from rweb.meter import BUCKETS, SAMPLE_EVERY, Meter, Stat
 from rweb.server.picows_transport import Server
 from rweb.testing import serve
 

@@ -48,7 +48,7 @@ import pytest
 import tools
 from redis_server import RedisServer, TcpGate, free_port, redis_py_missing, wait_until
 
-from rweb.client_script import client_url
+from rweb.web.client_script import client_url
 
 HERE = Path(__file__).resolve().parent
 APP_MODULE = HERE / "multi_instance_app.py"

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from processes import ServerProcess, free_port
 
-from rweb import _build
+from rweb.core import _build
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
@@ -80,7 +80,8 @@ def test_the_sdist_is_complete(dist: Path) -> None:
     with tarfile.open(sdist) as tar:
         names = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
     for name in _build.COMPILED_MODULES:
-        assert f"src/rweb/{name}.py" in names and f"src/rweb/{name}.pxd" in names
+        path = name.replace(".", "/")
+        assert f"src/rweb/{path}.py" in names and f"src/rweb/{path}.pxd" in names
     for needed in ("setup.py", "pyproject.toml", "README.md", "CHANGELOG.md", "src/rweb/py.typed",
                    "src/rweb/client/00-state.js", "src/rweb/client/99-public.js", "src/rweb/server/picows_transport.py",
                    "src/rweb/ui/ui.css", "src/rweb/ui/ui.js"):
@@ -103,15 +104,15 @@ def test_the_wheel_is_the_compiled_build(wheel: Path) -> None:
         names = set(zf.namelist())
     ext = sysconfig.get_config_var("EXT_SUFFIX")
     for name in _build.COMPILED_MODULES:
-        assert f"rweb/{name}{ext}" in names, name
+        assert f"rweb/{name.replace('.', '/')}{ext}" in names, name
     for needed in ("rweb/client/00-state.js", "rweb/client/99-public.js", "rweb/py.typed", "rweb/__init__.py",
                    "rweb/server/picows_transport.py",
                    "rweb/ui/ui.css", "rweb/ui/ui.js", "rweb/ui/__init__.py"):
         assert needed in names, needed
     # The auth generator's templates ship (their tests/ is the generated project's, not this suite).
-    assert "rweb/scaffold_auth/add/accounts/web.py.tmpl" in names
-    assert "rweb/scaffold_auth/add/tests/test_accounts.py.tmpl" in names
-    templates = "rweb/scaffold_auth/"
+    assert "rweb/dev/scaffold_auth/add/accounts/web.py.tmpl" in names
+    assert "rweb/dev/scaffold_auth/add/tests/test_accounts.py.tmpl" in names
+    templates = "rweb/dev/scaffold_auth/"
     assert not [
         n for n in names
         if not n.startswith(templates) and (n.startswith("tests/") or "/tests/" in n or n.endswith(".c"))

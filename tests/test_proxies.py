@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 
 from rweb import App
+from rweb.addressing.proxies import TrustedProxies, bucket
 from rweb.http import Request
-from rweb.proxies import TrustedProxies, bucket
 
 
 def test_the_forwarded_address_is_read_only_from_a_trusted_peer() -> None:

@@ -26,8 +26,8 @@ import pytest
 from processes import children_of, free_port
 
 from rweb import App
-from rweb.reload import changes, scan
-from rweb.runner import AppNotFound, load_app, watch_dirs
+from rweb.dev.runner import AppNotFound, load_app, watch_dirs
+from rweb.server.reload import changes, scan
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="signals, /proc")
 

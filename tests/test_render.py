@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 
 from rweb import App, RDict, RList, reactive
-from rweb.connection import Connection
 from rweb.html import button, component, div, li, p, span, to_html, ul
+from rweb.live.connection import Connection
 from rweb.render import RenderError, View
-from rweb.session import ConnectionInfo
+from rweb.sessions.session import ConnectionInfo
 from rweb.testing import Client
 
 

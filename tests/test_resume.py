@@ -160,8 +160,8 @@ def test_a_token_takes_over_a_session_whose_old_socket_the_server_still_thinks_a
 
 
 def test_the_token_and_the_client_version_are_not_part_of_the_pages_query() -> None:
-    from rweb.connection import page_info
-    from rweb.session import ConnectionInfo
+    from rweb.live.connection import page_info
+    from rweb.sessions.session import ConnectionInfo
 
     assert dict(page_info(ConnectionInfo(path="/", query={"x": "1", "tok": "t", "vsn": "1.x"})).query) == {"x": "1"}
 
@@ -172,7 +172,7 @@ def test_a_join_from_another_client_version_is_answered_stale_client(wire: Any) 
     A join with this server's client version, or with none (other clients), is served as before;
     a stale one resumes nothing, its token stays unspent.
     """
-    from rweb.client_script import client_version
+    from rweb.web.client_script import client_version
 
     app, events = counter_app()
     with serve(app) as srv:

@@ -42,7 +42,7 @@ from test_multi_instance import (
     wait_serving,
 )
 
-from rweb.codec import apply_message
+from rweb.wire.codec import apply_message
 
 SECRET = "resume-across-test-secret-0123456789abcdef"
 

@@ -31,8 +31,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import rweb
-from rweb import ConnectionInfo, _build, raw, reactive, render
+from rweb import ConnectionInfo, raw, reactive, render
 from rweb import html as H
+from rweb.core import _build
 from rweb.html import (
     Element,
     UnsafeAttributeError,

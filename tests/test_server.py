@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 
 from rweb import ConnectionInfo, reactive
-from rweb.client_script import client_url
 from rweb.html import button, component, div, p, span
 from rweb.testing import Served, serve
+from rweb.web.client_script import client_url
 
 INC = '{"action":"inc","params":{}}'  # exactly what the seed's client sends
 

@@ -11,7 +11,7 @@ import pytest
 from rweb import App, Conn, ConnectionInfo, UnknownAction, reactive
 from rweb.html import button, component, div, form, input_, li, p, span, ul
 from rweb.protocol import ErrorCode
-from rweb.session import Session, SetupError
+from rweb.sessions.session import Session, SetupError
 from rweb.testing import Client, serve
 
 

@@ -17,11 +17,11 @@ import orjson
 import pytest
 from shapes_app import ODD, STEPS, rows_setup
 
-from rweb.codec import apply_message, apply_patches, page_html
 from rweb.html import button, component, div, span
 from rweb.protocol import Key, assemble, encode_init
 from rweb.render import LIKE, View
 from rweb.testing import Client, Page, TestClient
+from rweb.wire.codec import apply_message, apply_patches, page_html
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 
@@ -149,7 +149,7 @@ def test_the_todo_pages_first_message() -> None:
 
 @pytest.mark.parametrize("name", ["row-1", ODD, "7"])
 def test_the_rc_of_any_name_is_swapped(name: str) -> None:
-    from rweb.codec import like
+    from rweb.wire.codec import like
 
     model = {"s": ['<li data-rc="m" class="a">', "</li>"], "d": ["z"]}
     built = like(model, "m", name, {"sl": "m"})

@@ -18,9 +18,9 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from rweb.app import App
+from rweb.app.app import App
 from rweb.http import Request, Response
-from rweb.static import StaticFiles, content_type
+from rweb.web.static import StaticFiles, content_type
 
 MTIME = 1_600_000_000  # Sun, 13 Sep 2020 12:26:40 GMT
 MTIME_HTTP = "Sun, 13 Sep 2020 12:26:40 GMT"

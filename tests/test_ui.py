@@ -19,10 +19,10 @@ import pytest
 
 from rweb import App, ui
 from rweb.assets import ASSET_PREFIX, Asset
-from rweb.compression import BROTLI, decompress
 from rweb.html import div, to_html
 from rweb.testing import Client, TestClient
 from rweb.ui import gallery
+from rweb.web.compression import BROTLI, decompress
 
 ROOT = Path(__file__).resolve().parent.parent
 CSS_BUDGET = 12 * 1024  # compressed bytes (the budget)

@@ -22,9 +22,10 @@ import orjson
 import pytest
 
 import rweb
-from rweb import codec, effects, protocol
-from rweb.client_script import client_js
+from rweb import protocol
 from rweb.protocol import WIRE, WIRE_BEGIN, WIRE_CLIENT, WIRE_END, EffectKind, ErrorCode, Key
+from rweb.web.client_script import client_js
+from rweb.wire import codec, effects
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = Path(rweb.__file__).resolve().parent
@@ -82,7 +83,7 @@ def test_error_codes_meanings_come_from_the_enum() -> None:
 def test_the_protocols_encoders_and_decoder_write_only_wire_keys() -> None:
     """They keep their keys as literals (the hot path); each must be one of Key's."""
     keys = {k.value for k in Key}
-    tree = ast.parse((PACKAGE / "protocol.py").read_text(encoding="utf-8"))
+    tree = ast.parse((PACKAGE / "words/protocol.py").read_text(encoding="utf-8"))
     used: set[str] = set()
     for fn in tree.body:
         if not isinstance(fn, ast.FunctionDef) or not fn.name.startswith(("encode", "decode", "_nav", "_upload")):
@@ -242,8 +243,8 @@ def test_the_resume_handshake_keeps_its_bytes() -> None:
 def test_one_parser_for_the_join(
     query: dict[str, str], url: str, path: str, page_query: dict[str, str], token: str | None
 ) -> None:
-    from rweb.connection import page_info
-    from rweb.session import ConnectionInfo
+    from rweb.live.connection import page_info
+    from rweb.sessions.session import ConnectionInfo
 
     join = protocol.Join.from_query(query)
     assert (join.url, join.path, join.query, join.token) == (url, path, page_query, token)

@@ -13,8 +13,8 @@ load when used.
 
 from typing import Any
 
-from ._build import COMPILED
-from .app import App, Conn, Redirect, SharedStateError
+from .app.app import App, Conn, Redirect, SharedStateError
+from .core._build import COMPILED
 from .html import component, raw
 from .http import (
     HTMLResponse,
@@ -27,9 +27,9 @@ from .http import (
     UnsafeRedirect,
     url_has_allowed_host_and_scheme,
 )
-from .js_commands import JS
 from .reactive import RDict, RList, process_local, reactive
-from .session import ConnectionInfo, UnknownAction
+from .rendering.js_commands import JS
+from .sessions.session import ConnectionInfo, UnknownAction
 from .snapshot import transient
 
 __all__ = [

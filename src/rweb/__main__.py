@@ -22,15 +22,15 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if args else 2
     cmd, rest = args[0], args[1:]
     if cmd == "run":
-        from .runner import main as run_main
+        from .dev.runner import main as run_main
 
         return run_main(rest)
     if cmd == "new":
-        from .scaffold import main as new_main
+        from .dev.scaffold import main as new_main
 
         return new_main(rest)
     if cmd == "gen":
-        from .scaffold import gen_main
+        from .dev.scaffold import gen_main
 
         return gen_main(rest)
     if cmd == "bench":

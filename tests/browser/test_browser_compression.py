@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from rweb import App, reactive
-from rweb.client_script import IMMUTABLE, client_url
 from rweb.html import button, component, div, li, span, ul
 from rweb.testing import serve
+from rweb.web.client_script import IMMUTABLE, client_url
 
 
 @reactive

@@ -23,7 +23,7 @@ from conftest import PW_TIMEOUT_MS
 from examples_loader import load_example
 
 from rweb import ui
-from rweb.scaffold import add_auth, create_project
+from rweb.dev.scaffold import add_auth, create_project
 
 if TYPE_CHECKING:
     from conftest import LiveApp

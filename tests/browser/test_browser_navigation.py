@@ -16,8 +16,8 @@ from conftest import PW_TIMEOUT_MS, LiveApp
 from examples_loader import load_example
 
 from rweb import App, Conn, Redirect
-from rweb.client_script import client_version
 from rweb.html import button, component, div, p, span
+from rweb.web.client_script import client_version
 
 example = load_example("multi_page")
 

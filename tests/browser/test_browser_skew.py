@@ -106,7 +106,7 @@ def server(tmp_path: Path) -> Iterator[Server]:
 @pytest.fixture(scope="module")
 def other_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of this checkout's package whose browser client differs by one byte: another version."""
-    from rweb._build import copy_plain_python
+    from rweb.core._build import copy_plain_python
 
     src = tmp_path_factory.mktemp("other-build")
     client = copy_plain_python(src) / "rweb" / "client"

@@ -24,9 +24,9 @@ sys.path.insert(0, str(HERE))
 
 from apps import APPS  # noqa: E402
 
-from rweb.connection import Connection  # noqa: E402
+from rweb.live.connection import Connection  # noqa: E402
 from rweb.protocol import assemble  # noqa: E402
-from rweb.session import ConnectionInfo  # noqa: E402
+from rweb.sessions.session import ConnectionInfo  # noqa: E402
 
 
 def record(name: str) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from typing import Any
 import orjson
 from picows import WSCloseCode, WSListener, WSMsgType, WSTransport, ws_connect
 
-from ..codec import ERROR_MARK, PUSH_PREFIX, error_of
+from ..wire.codec import ERROR_MARK, PUSH_PREFIX, error_of
 from .liveview import LiveViewError, PageInfo, fetch_page
 from .procfs import raise_nofile_limit, self_cpu_seconds
 

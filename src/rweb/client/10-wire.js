@@ -1,4 +1,4 @@
-/* The wire's words (docs/protocol.md, rweb/protocol.py). */
+/* The wire's words (docs/protocol.md, rweb/words/protocol.py). */
 
   /* rweb:wire:begin */
   // The wire's words (docs/protocol.md), generated from rweb.protocol.WIRE by

@@ -26,9 +26,9 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ..app import App
-from ..client_script import client_encoded
-from ..proc import die_with_parent, listen
+from ..app.app import App
+from ..rendering.proc import die_with_parent, listen
+from ..web.client_script import client_encoded
 
 __all__ = [
     "RestartPolicy", "Server", "default_workers", "describe_exit", "listen", "run_worker", "settle_gc", "start_rweb",
@@ -157,7 +157,7 @@ def run_worker(
 
 
 def _setup_logging(log_format: str | None = None) -> None:
-    from ..logs import configure
+    from .logs import configure
 
     configure(log_format)
     # picows logs every connection at INFO: far too much for thousands of sessions.
@@ -255,7 +255,7 @@ def start_rweb(
             f"rweb run imports {_importing_app} to find its app, and that import called start_rweb(): "
             "put start_rweb(...) under `if __name__ == \"__main__\":`"
         )
-    from ..reload import child_socket_pending, env_reload
+    from .reload import child_socket_pending, env_reload
 
     if reload is None:
         reload = env_reload()
@@ -326,7 +326,7 @@ def start_rweb(
     if app.metering is None:
         _supervise(app, sock, n, aiofastnet, limits, policy)
         return
-    from ..metrics import multiprocess_dir
+    from ..web.metrics import multiprocess_dir
 
     with multiprocess_dir():  # every worker's metrics, read by whichever answers a scrape
         _supervise(app, sock, n, aiofastnet, limits, policy)
@@ -356,7 +356,7 @@ def _reload(
     limits: dict[str, Any],
 ) -> None:
     """``start_rweb(reload=True)``: in the reloader, run it; in the server it started, serve."""
-    from ..reload import child_socket, default_watch, run_reloader, this_command
+    from .reload import child_socket, default_watch, run_reloader, this_command
 
     sock = child_socket()
     if sock is None:
@@ -530,7 +530,7 @@ def _supervise(
             if w is None:
                 continue
             if app.metering is not None:
-                from ..metrics import process_dead
+                from ..web.metrics import process_dead
 
                 process_dead(pid)
             if stopping:

@@ -31,14 +31,14 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from ..app import App
-from ..client_script import client_encoded
-from ..connection import Connection
-from ..http import PlainTextResponse, Request, Response, error_response
-from ..http_dispatch import sendable
-from ..protocol import CloseCode
-from ..session import ConnectionInfo
-from ..transport import admit
+from ..app.app import App
+from ..hosting.http_dispatch import sendable
+from ..live.connection import Connection
+from ..live.transport import admit
+from ..sessions.session import ConnectionInfo
+from ..web.client_script import client_encoded
+from ..web.http import PlainTextResponse, Request, Response, error_response
+from ..words.protocol import CloseCode
 
 __all__ = ["ASGIApp", "route_path"]
 

@@ -41,8 +41,8 @@ from urllib.parse import unquote_to_bytes
 
 import httptools
 
-from ..health import draining_response, refused_while_draining
-from ..http import Request, Response, check_header
+from ..web.health import draining_response, refused_while_draining
+from ..web.http import Request, Response, check_header
 
 __all__ = ["HTTP1Protocol", "HTTPFront", "split_target"]
 
@@ -204,7 +204,7 @@ def encode_response(
 
 
 def _error(status: int, *, head: bool = False) -> tuple[bytes, bytes, bool]:
-    from ..http import error_response
+    from ..web.http import error_response
 
     return encode_response(error_response(status), head=head, close=True)
 

@@ -42,10 +42,10 @@ from picows import (
 )
 from picows.picows import WSProtocol  # type: ignore[attr-defined]  # there at runtime, not in picows.pyi
 
-from ..connection import Connection
-from ..protocol import CloseCode
-from ..session import ConnectionInfo
-from ..transport import admit
+from ..live.connection import Connection
+from ..live.transport import admit
+from ..sessions.session import ConnectionInfo
+from ..words.protocol import CloseCode
 from .http1 import HTTPFront, split_target
 from .limits import LOG_LIMIT, TCP_INFO_AVAILABLE, recv_age
 

@@ -56,17 +56,17 @@ from urllib.parse import unquote, urlencode, urljoin, urlsplit
 
 import orjson
 
-from ..app import App
-from ..clock import SYSTEM_CLOCK, Clock
-from ..codec import apply_message, apply_stream, effects_of, page_html
-from ..connection import Connection, page_info
-from ..effects import Cookie, Effect, Navigate, StreamOps, UploadStop
-from ..flash import flash_cookie_name
-from ..http import Request, Response, error_response
-from ..http_dispatch import sendable
-from ..protocol import JOIN_FLASH_PARAM, EffectKind
-from ..session import ConnectionInfo
-from ..upload import chunk_frame
+from ..app.app import App
+from ..hosting.http_dispatch import sendable
+from ..live.connection import Connection, page_info
+from ..live.upload import chunk_frame
+from ..rendering.clock import SYSTEM_CLOCK, Clock
+from ..sessions.session import ConnectionInfo
+from ..web.http import Request, Response, error_response
+from ..wire.codec import apply_message, apply_stream, effects_of, page_html
+from ..wire.effects import Cookie, Effect, Navigate, StreamOps, UploadStop
+from ..wire.flash import flash_cookie_name
+from ..words.protocol import JOIN_FLASH_PARAM, EffectKind
 
 __all__ = [
     "Client",
@@ -677,7 +677,7 @@ class TestResponse:
     @property
     def content(self) -> bytes:
         """The body with its ``Content-Encoding`` undone (gzip, br), as a browser reads it."""
-        from ..compression import decompress
+        from ..web.compression import decompress
 
         return decompress(self.response.body, self.header("content-encoding"))
 

@@ -20,15 +20,15 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
-from ..codec import effects_of
-from ..dom import Document, Element, Node, Text, parse_html, select
-from ..effects import StreamOps
-from ..protocol import EffectKind
+from ..rendering.dom import Document, Element, Node, Text, parse_html, select
+from ..wire.codec import effects_of
+from ..wire.effects import StreamOps
+from ..words.protocol import EffectKind
 from .client import Client, use_page_type
 
 if TYPE_CHECKING:
-    from ..app import App
-    from ..effects import Focus, Reset, RunJs
+    from ..app.app import App
+    from ..wire.effects import Focus, Reset, RunJs
 
 __all__ = ["Page", "PageError"]
 

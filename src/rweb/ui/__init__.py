@@ -25,7 +25,7 @@ compressed once, behind the app's root path.  See docs/ui.md; the gallery:
 
 from __future__ import annotations
 
-from ..assets import Asset
+from ..web.assets import Asset
 from .components import (
     BADGES,
     SIZES,

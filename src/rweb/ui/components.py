@@ -15,11 +15,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .. import html as h
-from ..flash import DISMISS_ACTION, flash_group
-from ..js_commands import JS
-from ..reactive import RList
-from ..stream import Stream
+from ..core import html as h
+from ..core.reactive import RList
+from ..live.stream import Stream
+from ..rendering.js_commands import JS
+from ..wire.flash import DISMISS_ACTION, flash_group
 from .icons import icon
 
 __all__ = [

@@ -11,9 +11,9 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from .. import html as h
-from ..app import App, Conn
-from ..reactive import reactive
+from ..app.app import App, Conn
+from ..core import html as h
+from ..core.reactive import reactive
 from . import components as ui
 from .icons import ICONS, icon
 

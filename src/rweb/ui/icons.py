@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import html as h
+from ..core import html as h
 
 __all__ = ["ICONS", "icon"]
 

@@ -1,0 +1,551 @@
+"""HTML builder: every standard element as a function, escaping by default.
+
+``div(*children, **attrs)`` builds an :class:`Element`.  Children may be
+strings, numbers, elements, components, lists, tuples, generators, reactive
+lists, or ``None`` / ``True`` / ``False`` (which render as nothing).
+
+Attributes are Python-friendly: ``data_action="inc"`` becomes
+``data-action="inc"``, a trailing underscore is dropped (``class_``, ``for_``),
+``True`` renders a bare boolean attribute and ``False`` / ``None`` omit it.
+Text and attribute values are always escaped; :func:`raw` marks trusted markup.
+URL attributes (``href``, ``src``, ``action``...) accept only safe schemes and
+event-handler attributes (``on*``) are refused: see docs/security.md.
+
+``component(name, fn)`` is the unit of re-rendering (see :mod:`rweb.render`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any, Protocol
+
+try:  # True in the compiled build (setup.py), False when this file runs as plain Python
+    import cython
+
+    _COMPILED: bool = cython.compiled
+except ImportError:
+    _COMPILED = False
+
+__all__ = [
+    "SAFE_URL_SCHEMES",
+    "URL_ATTRS",
+    "Component",
+    "Element",
+    "ElementFactory",
+    "Markup",
+    "UnsafeAttributeError",
+    "UnsafeURLError",
+    "attr_name",
+    "check_url",
+    "component",
+    "escape",
+    "raw",
+    "to_html",
+    "url_scheme",
+]
+
+
+class Markup(str):
+    """A string of trusted HTML that is inserted without escaping."""
+
+    __slots__ = ()
+
+    def __html__(self) -> str:
+        return self
+
+
+def raw(markup: str) -> Markup:
+    """Mark ``markup`` as trusted HTML: it is inserted as is, never escaped."""
+    return Markup(markup)
+
+
+def escape(s: str) -> str:
+    """Escape ``& < > " '`` (text and attribute values alike)."""
+    if "&" in s:
+        s = s.replace("&", "&amp;")
+    if "<" in s:
+        s = s.replace("<", "&lt;")
+    if ">" in s:
+        s = s.replace(">", "&gt;")
+    if '"' in s:
+        s = s.replace('"', "&quot;")
+    if "'" in s:
+        s = s.replace("'", "&#x27;")
+    return s
+
+
+class UnsafeURLError(ValueError):
+    """A URL attribute's value has a scheme that is not allowed (``javascript:``, ``data:``...).
+
+    Raised at render time: the component fails to render (``render_error``)
+    and keeps its last render.  A :class:`Markup` value (:func:`raw`) is trusted.
+    """
+
+
+class UnsafeAttributeError(ValueError):
+    """An attribute that would run or embed code: ``on*`` event handlers, ``srcdoc``."""
+
+
+# Schemes a URL attribute may use (besides relative URLs).  Replace the set to
+# allow more, e.g. ``rweb.html.SAFE_URL_SCHEMES = SAFE_URL_SCHEMES | {"sms"}``.
+SAFE_URL_SCHEMES: frozenset[str] = frozenset({"http", "https", "mailto", "tel"})
+"""The schemes a URL attribute may use besides relative URLs (replace the set to allow more)."""
+
+# Attributes whose value is a URL (HTML, SVG, obsolete ones browsers still honour).
+URL_ATTRS: frozenset[str] = frozenset(
+    "action background cite codebase data dynsrc formaction href icon longdesc lowsrc "
+    "manifest poster profile src usemap xlink:href".split()
+)
+"""The attributes whose value is a URL, checked against :data:`SAFE_URL_SCHEMES`."""
+# Attributes whose value is a list of URLs (space-separated; srcset: comma-separated candidates).
+_URL_LIST_ATTRS = frozenset({"ping", "srcset", "imagesrcset"})
+
+# What the renderer does with an attribute, by lowercase name (absent: nothing special).
+KIND_ACTION = 1  # data-action & co: the value names an action the client may send
+KIND_URL = 2  # checked by check_url
+KIND_URL_LIST = 3  # each URL checked
+KIND_OBJECT_DATA = 4  # ``data``: a URL on <object> only
+KIND_HTML = 5  # srcdoc: a whole HTML document
+KIND_ACTION_LIST = 6  # data-hook-actions: space-separated actions a client hook may send
+_ATTR_KINDS: dict[str, int] = {
+    **{n: KIND_URL for n in URL_ATTRS},
+    **{n: KIND_URL_LIST for n in _URL_LIST_ATTRS},
+    "data": KIND_OBJECT_DATA,
+    "srcdoc": KIND_HTML,
+    **{n: KIND_ACTION for n in ("data-action", "data-oninput", "data-onchange", "data-onsubmit")},
+    "data-hook-actions": KIND_ACTION_LIST,
+}
+
+
+class _SpecialName(str):
+    """An attribute name that the renderer checks or records: its class's ``kind`` says how.
+
+    attr_name() returns one for such names (it is equal to the plain name), so
+    that the renderer tells them apart by type, without a lookup per attribute.
+    """
+
+    __slots__ = ()
+    kind = 0
+
+
+_SPECIAL_NAME_CLASSES: dict[int, type[_SpecialName]] = {
+    kind: type(f"_SpecialName{kind}", (_SpecialName,), {"__slots__": (), "kind": kind})
+    for kind in (KIND_ACTION, KIND_URL, KIND_URL_LIST, KIND_OBJECT_DATA, KIND_HTML, KIND_ACTION_LIST)
+}
+
+_ATTR_NAMES: dict[str, str] = {}
+_ATTR_NAMES_MAX = 4096  # distinct keys remembered (names built from user data would grow it)
+_ATTR_NAME = re.compile(r"[-a-zA-Z0-9:.@]+")  # what attr_name() lets through, once ``_`` is ``-``
+
+
+def attr_name(key: str) -> str:
+    """Python keyword argument -> HTML attribute name (validated once, then cached).
+
+    Refused: names that are not plain ASCII names (spaces, quotes, ``=``,
+    ``>``, ``/``, control characters...: :class:`ValueError`) and event
+    handlers, ``on*`` in any case (:class:`UnsafeAttributeError`).
+    """
+    name = _ATTR_NAMES.get(key)  # pragma: no mutate (cache: a miss recomputes the same name)
+    if name is None:
+        name = key[:-1] if key.endswith("_") else key
+        name = name.replace("_", "-")
+        if _ATTR_NAME.fullmatch(name) is None:
+            raise ValueError(f"invalid HTML attribute name: {key!r}")
+        low = name.lower()
+        if low.startswith("on"):
+            raise UnsafeAttributeError(
+                f"event-handler attribute {name!r} refused: rweb renders no inline script. "
+                "Use data-action (or data-oninput, data-onchange, data-onsubmit) to send an action "  # pragma: no mutate (wording)
+                "to the server, or a script of your own that calls addEventListener"  # pragma: no mutate (wording)
+            )
+        kind = _ATTR_KINDS.get(low)  # (HTML attribute names are case-insensitive)
+        if kind is not None:
+            name = _SPECIAL_NAME_CLASSES[kind](name)
+        if len(_ATTR_NAMES) >= _ATTR_NAMES_MAX:
+            _ATTR_NAMES.clear()
+        _ATTR_NAMES[key] = name  # pragma: no mutate (cache: a name not remembered is recomputed)
+    return name
+
+
+_SCHEME = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*")  # RFC 3986: a letter, then letters, digits, + - .
+_IMAGE_MIME = re.compile(" *image/", re.IGNORECASE | re.ASCII)  # after "data:", control characters dropped
+_MIME_WINDOW = 40  # url_scheme() looks for it in so many characters after "data:" (long URLs)
+_CONTROLS = "".join(map(chr, range(32))) + "\x7f"
+_DROP_CONTROLS = str.maketrans("", "", _CONTROLS)
+_LEADING = _CONTROLS + " "
+_DATA_IMAGE = "data:image/"  # url_scheme()'s answer for data:image/... URLs
+
+# url_scheme() of short values seen before.  Bounded.
+_schemes: dict[str, str] = {}
+_SCHEMES_MAX = 4096
+
+
+def url_scheme(url: str) -> str:
+    """The scheme a browser reads in ``url``, lowercase; ``""`` for a relative URL.
+
+    As browsers parse it: leading spaces and control characters are skipped,
+    tabs and newlines inside are ignored (``"java\tscript:"`` is ``javascript``);
+    every control character is dropped here, to err on the safe side.
+    ``data:image/...`` URLs answer ``"data:image/"``.
+    """
+    got = _schemes.get(url)  # pragma: no mutate (cache: a miss recomputes the same scheme)
+    if got is not None:
+        return got
+    scheme = ""
+    head, colon, rest = url.lstrip(_LEADING).partition(":")
+    if colon:
+        if not head.isprintable():  # a control character inside: drop them all
+            head = head.translate(_DROP_CONTROLS)
+        if _SCHEME.fullmatch(head):
+            scheme = head.lower()
+            if scheme == "data" and _IMAGE_MIME.match(rest[:_MIME_WINDOW].translate(_DROP_CONTROLS)):
+                scheme = _DATA_IMAGE
+    if len(url) <= 256:  # pragma: no mutate (cache: which URLs are remembered; a miss recomputes)
+        if len(_schemes) >= _SCHEMES_MAX:
+            _schemes.clear()
+        _schemes[url] = scheme  # pragma: no mutate (cache: a scheme not remembered is recomputed)
+    return scheme
+
+
+def check_url(url: str, attr: str = "href", tag: str = "a") -> None:
+    """Raise :class:`UnsafeURLError` unless ``url`` is safe in ``<tag attr=...>``.
+
+    Safe: a relative URL, or one of :data:`SAFE_URL_SCHEMES` (http, https,
+    mailto, tel); ``data:image/...`` too in ``src`` / ``srcset`` of ``<img>``
+    and ``<source>`` (an image runs no script).
+    """
+    scheme = url_scheme(url)
+    if not scheme or scheme in SAFE_URL_SCHEMES:
+        return
+    if scheme == _DATA_IMAGE:
+        if (tag == "img" or tag == "source") and (attr == "src" or attr == "srcset"):
+            return
+        scheme = "data"
+    shown = url if len(url) <= 40 else url[:37] + "..."  # pragma: no mutate (wording: where a long URL is cut)
+    raise UnsafeURLError(
+        f"unsafe URL in <{tag} {attr}=...>: the scheme {scheme!r} is not allowed ({shown!r}); "
+        f"allowed: relative URLs, {', '.join(sorted(SAFE_URL_SCHEMES))}"
+        " (wrap a value you trust in raw() to pass it as is)"  # pragma: no mutate (wording)
+    )
+
+
+def _check_attr(kind: int, name: str, value: Any, text: str, tag: str) -> None:
+    """The renderer's check of an attribute of kind ``kind`` (see _ATTR_KINDS) but actions; ``text`` is ``str(value)``."""
+    if type(value) is not str:  # pragma: no mutate (fast path: a str is neither Markup nor has __html__)
+        if isinstance(value, Markup) or hasattr(value, "__html__"):
+            return  # trusted by its author
+    if kind == KIND_URL:
+        if text:  # the common case first, without a lookup: /path, #id, ?q, ./x
+            first = text[0]  # pragma: no mutate (fast path: check_url finds no scheme there either)
+            if first == "/" or first == "#" or first == "?" or first == ".":  # pragma: no mutate (fast path)
+                return  # no scheme starts so: relative
+        check_url(text, name.lower(), tag)
+    elif kind == KIND_URL_LIST:
+        for part in text.replace(",", " ").split():
+            check_url(part, name.lower(), tag)
+    elif kind == KIND_OBJECT_DATA:
+        if tag.lower() == "object":
+            check_url(text, name.lower(), tag)
+    elif kind == KIND_HTML:
+        raise UnsafeAttributeError(
+            f"<{tag} {name.lower()}=...> refused: its value is an HTML document, where any text can run "
+            "as script; pass raw(...) for markup you trust"  # pragma: no mutate (wording)
+        )
+
+
+class Element:
+    """An HTML element: tag, attributes (Python-style keys) and children."""
+
+    __slots__ = ("attrs", "children", "tag", "void")
+
+    def __init__(self, tag: str, children: tuple[Any, ...], attrs: dict[str, Any], void: bool = False):
+        self.tag = tag
+        self.children = children
+        self.attrs = attrs
+        self.void = void
+
+    def __repr__(self) -> str:
+        return f"<Element {self.tag} attrs={self.attrs!r} children={len(self.children)}>"
+
+    def __html__(self) -> str:
+        return to_html(self)
+
+
+class Component:
+    """A named unit of re-rendering: ``fn`` is called with no arguments.
+
+    The component re-renders only when a reactive field that its last render
+    read has been written, or when the component that contains it re-renders.
+    """
+
+    __slots__ = ("fn", "name")
+
+    def __init__(self, name: str, fn: Callable[[], Any]):
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"component name must be a non-empty string, got {name!r}")
+        if not callable(fn):
+            raise TypeError(f"component {name!r}: fn must be callable, got {type(fn).__name__}")
+        self.name = name
+        self.fn = fn
+
+    def __repr__(self) -> str:
+        return f"<Component {self.name!r}>"
+
+
+def component(name: str, fn: Callable[[], Any]) -> Component:
+    """Declare the component ``name`` rendered by ``fn()``.
+
+    A name may appear once per page; using it twice is an error at render time.
+    """
+    return Component(name, fn)
+
+
+_renderer: Callable[[Any], str] | None = None  # rweb.render.to_html, installed by rweb.render
+
+
+def set_renderer(render: Callable[[Any], str]) -> None:
+    """Install the function :func:`to_html` calls: :mod:`rweb.render` installs its own when imported.
+
+    This module is the vocabulary pages are written in and sits beneath the
+    renderer, so it does not import it; ``import rweb`` (which any ``rweb.*``
+    import runs first) imports both.
+    """
+    global _renderer
+    _renderer = render
+
+
+def to_html(node: Any) -> str:
+    """Render a tree to an HTML string (components inline, untracked).
+
+    One renderer: this is :func:`rweb.render.to_html`, the walkers that
+    render pages.
+    """
+    if _renderer is None:  # pragma: no cover (import rweb installs it before any rweb.html use)
+        raise RuntimeError("rweb.render is not imported: import rweb first")
+    return _renderer(node)
+
+
+# ---------------------------------------------------------------------------
+# Element functions.  Generated for every standard HTML element; ``del_`` and
+# ``object_`` stand for ``<del>`` and ``<object>`` (the names are keywords or
+# builtins in Python).
+
+_VOID = frozenset(
+    "area base br col embed hr img input link meta source track wbr".split()
+)
+
+_TAGS = """
+a abbr address area article aside audio b base bdi bdo blockquote body br button canvas
+caption cite code col colgroup data datalist dd del details dfn dialog div dl dt em embed
+fieldset figcaption figure footer form h1 h2 h3 h4 h5 h6 head header hgroup hr html i iframe
+img input ins kbd label legend li link main map mark menu meta meter nav noscript object ol
+optgroup option output p picture pre progress q rp rt ruby s samp script search section select
+slot small source span strong style sub summary sup table tbody td template textarea tfoot th
+thead time title tr track u ul var video wbr
+svg path circle rect line polyline polygon g text
+""".split()
+
+
+class ElementFactory(Protocol):
+    """``tag(*children, **attrs) -> Element``."""
+
+    def __call__(self, *children: Any, **attrs: Any) -> Element: ...
+
+
+# The element functions build an Element without calling Element.__init__ (one
+# Python frame less per element of every render: -16% instructions for the counter's
+# display component); keep them in step with __init__.  Compiled (see setup.py),
+# they call _build instead, a C function that sets the Element's typed fields.
+_new = Element.__new__
+_COMPILED = not __file__.endswith(".py")
+
+
+def _build(tag: str, children: tuple[Any, ...], attrs: dict[str, Any], void: bool) -> Element:
+    el = Element.__new__(Element)  # Cython: the type's tp_new, no __init__
+    el.tag = tag
+    el.children = children
+    el.attrs = attrs
+    el.void = void
+    return el
+
+
+# Elements whose text the browser does not decode: escaping would change it, not escaping
+# would let a value end the element early.  Only raw(...) text goes in.
+_RAW_TEXT = frozenset({"script", "style"})
+
+
+def _make(tag: str) -> ElementFactory:
+    void = tag in _VOID
+
+    if void:
+
+        def build(*children: Any, **attrs: Any) -> Element:
+            if children:
+                raise TypeError(f"<{tag}> is a void element and takes no children")
+            return _build(tag, (), attrs, True)
+
+    elif tag in _RAW_TEXT:
+
+        def build(*children: Any, **attrs: Any) -> Element:
+            for c in children:
+                if not isinstance(c, Markup):
+                    raise TypeError(
+                        f"<{tag}> text is not escaped by browsers, so rweb cannot put {type(c).__name__} "
+                        f"there safely: use <{tag} src/href=...> with a static file, App(head=...) for a "
+                        "page-wide one, a client hook for code per element (docs/hooks.md), or raw(...) "
+                        "for text you wrote yourself"
+                    )
+            return _build(tag, children, attrs, False)
+
+    elif _COMPILED:
+
+        def build(*children: Any, **attrs: Any) -> Element:
+            return _build(tag, children, attrs, False)
+
+    else:
+
+        def build(*children: Any, **attrs: Any) -> Element:
+            el = _new(Element)
+            el.tag = tag
+            el.children = children
+            el.attrs = attrs
+            el.void = False
+            return el
+
+    build.__name__ = tag
+    build.__qualname__ = tag
+    build.__doc__ = f"Build a ``<{tag}>`` element."
+    return build
+
+
+# One function per element, spelled out so that editors and type checkers see them.
+a: ElementFactory = _make("a")
+abbr: ElementFactory = _make("abbr")
+address: ElementFactory = _make("address")
+area: ElementFactory = _make("area")
+article: ElementFactory = _make("article")
+aside: ElementFactory = _make("aside")
+audio: ElementFactory = _make("audio")
+b: ElementFactory = _make("b")
+base: ElementFactory = _make("base")
+bdi: ElementFactory = _make("bdi")
+bdo: ElementFactory = _make("bdo")
+blockquote: ElementFactory = _make("blockquote")
+body: ElementFactory = _make("body")
+br: ElementFactory = _make("br")
+button: ElementFactory = _make("button")
+canvas: ElementFactory = _make("canvas")
+caption: ElementFactory = _make("caption")
+cite: ElementFactory = _make("cite")
+code: ElementFactory = _make("code")
+col: ElementFactory = _make("col")
+colgroup: ElementFactory = _make("colgroup")
+data: ElementFactory = _make("data")
+datalist: ElementFactory = _make("datalist")
+dd: ElementFactory = _make("dd")
+del_: ElementFactory = _make("del")
+details: ElementFactory = _make("details")
+dfn: ElementFactory = _make("dfn")
+dialog: ElementFactory = _make("dialog")
+div: ElementFactory = _make("div")
+dl: ElementFactory = _make("dl")
+dt: ElementFactory = _make("dt")
+em: ElementFactory = _make("em")
+embed: ElementFactory = _make("embed")
+fieldset: ElementFactory = _make("fieldset")
+figcaption: ElementFactory = _make("figcaption")
+figure: ElementFactory = _make("figure")
+footer: ElementFactory = _make("footer")
+form: ElementFactory = _make("form")
+h1: ElementFactory = _make("h1")
+h2: ElementFactory = _make("h2")
+h3: ElementFactory = _make("h3")
+h4: ElementFactory = _make("h4")
+h5: ElementFactory = _make("h5")
+h6: ElementFactory = _make("h6")
+head: ElementFactory = _make("head")
+header: ElementFactory = _make("header")
+hgroup: ElementFactory = _make("hgroup")
+hr: ElementFactory = _make("hr")
+html: ElementFactory = _make("html")
+i: ElementFactory = _make("i")
+iframe: ElementFactory = _make("iframe")
+img: ElementFactory = _make("img")
+input_: ElementFactory = _make("input")
+ins: ElementFactory = _make("ins")
+kbd: ElementFactory = _make("kbd")
+label: ElementFactory = _make("label")
+legend: ElementFactory = _make("legend")
+li: ElementFactory = _make("li")
+link: ElementFactory = _make("link")
+main: ElementFactory = _make("main")
+map_: ElementFactory = _make("map")
+mark: ElementFactory = _make("mark")
+menu: ElementFactory = _make("menu")
+meta: ElementFactory = _make("meta")
+meter: ElementFactory = _make("meter")
+nav: ElementFactory = _make("nav")
+noscript: ElementFactory = _make("noscript")
+object_: ElementFactory = _make("object")
+ol: ElementFactory = _make("ol")
+optgroup: ElementFactory = _make("optgroup")
+option: ElementFactory = _make("option")
+output: ElementFactory = _make("output")
+p: ElementFactory = _make("p")
+picture: ElementFactory = _make("picture")
+pre: ElementFactory = _make("pre")
+progress: ElementFactory = _make("progress")
+q: ElementFactory = _make("q")
+rp: ElementFactory = _make("rp")
+rt: ElementFactory = _make("rt")
+ruby: ElementFactory = _make("ruby")
+s: ElementFactory = _make("s")
+samp: ElementFactory = _make("samp")
+script: ElementFactory = _make("script")
+search: ElementFactory = _make("search")
+section: ElementFactory = _make("section")
+select: ElementFactory = _make("select")
+slot: ElementFactory = _make("slot")
+small: ElementFactory = _make("small")
+source: ElementFactory = _make("source")
+span: ElementFactory = _make("span")
+strong: ElementFactory = _make("strong")
+style: ElementFactory = _make("style")
+sub: ElementFactory = _make("sub")
+summary: ElementFactory = _make("summary")
+sup: ElementFactory = _make("sup")
+table: ElementFactory = _make("table")
+tbody: ElementFactory = _make("tbody")
+td: ElementFactory = _make("td")
+template: ElementFactory = _make("template")
+textarea: ElementFactory = _make("textarea")
+tfoot: ElementFactory = _make("tfoot")
+th: ElementFactory = _make("th")
+thead: ElementFactory = _make("thead")
+time: ElementFactory = _make("time")
+title: ElementFactory = _make("title")
+tr: ElementFactory = _make("tr")
+track: ElementFactory = _make("track")
+u: ElementFactory = _make("u")
+ul: ElementFactory = _make("ul")
+var: ElementFactory = _make("var")
+video: ElementFactory = _make("video")
+wbr: ElementFactory = _make("wbr")
+svg: ElementFactory = _make("svg")
+path: ElementFactory = _make("path")
+circle: ElementFactory = _make("circle")
+rect: ElementFactory = _make("rect")
+line: ElementFactory = _make("line")
+polyline: ElementFactory = _make("polyline")
+polygon: ElementFactory = _make("polygon")
+g: ElementFactory = _make("g")
+text: ElementFactory = _make("text")
+
+# ``input``, ``map`` and ``object`` are importable by name too; they are kept out
+# of ``__all__`` so that ``from rweb.html import *`` never shadows a builtin.
+input = input_
+map = map_
+object = object_
+
+__all__ += ['a', 'abbr', 'address', 'area', 'article', 'aside', 'audio', 'b', 'base', 'bdi', 'bdo', 'blockquote', 'body', 'br', 'button', 'canvas', 'caption', 'circle', 'cite', 'code', 'col', 'colgroup', 'data', 'datalist', 'dd', 'del_', 'details', 'dfn', 'dialog', 'div', 'dl', 'dt', 'em', 'embed', 'fieldset', 'figcaption', 'figure', 'footer', 'form', 'g', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'head', 'header', 'hgroup', 'hr', 'html', 'i', 'iframe', 'img', 'input_', 'ins', 'kbd', 'label', 'legend', 'li', 'line', 'link', 'main', 'map_', 'mark', 'menu', 'meta', 'meter', 'nav', 'noscript', 'object_', 'ol', 'optgroup', 'option', 'output', 'p', 'path', 'picture', 'polygon', 'polyline', 'pre', 'progress', 'q', 'rect', 'rp', 'rt', 'ruby', 's', 'samp', 'script', 'search', 'section', 'select', 'slot', 'small', 'source', 'span', 'strong', 'style', 'sub', 'summary', 'sup', 'svg', 'table', 'tbody', 'td', 'template', 'text', 'textarea', 'tfoot', 'th', 'thead', 'time', 'title', 'tr', 'track', 'u', 'ul', 'var', 'video', 'wbr']

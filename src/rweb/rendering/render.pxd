@@ -1,0 +1,46 @@
+# Cython declarations for render.py (the compiled build; see setup.py).
+# Keep in step with the classes' __slots__.
+
+cimport cython
+
+from ..core.diff cimport diff, full
+from ..core.html cimport Element, _check_attr
+from ..core.reactive cimport Tracker, begin, end, unsubscribe
+
+cdef class RenderContext:
+    cdef public object comp, view, outer, acts
+    cdef public list st, dy, kids
+
+cdef class ComponentState(Tracker):
+    cdef public object actions, children, fn, group, name, parent, rc, statics, dyns
+    cdef public View view
+    cdef public bint dirty
+    cdef public int room  # beside dirty: fills the padding before depth
+    cdef public long depth, claimed
+    cpdef invalidate(self)
+
+cdef class View:
+    cdef public list dirty
+    cdef public object _moved, _patches, actions, comps, errors, fanout, on_dirty, rendering, root, take
+    cdef public long epoch, fulls
+    cdef public bint hold, share
+    @cython.locals(batch=list, comp=ComponentState)
+    cpdef dict flush(self)
+    @cython.locals(p=RenderContext)
+    cpdef _render(self, ComponentState comp, dict patches)
+    cdef object _settle(self, ComponentState comp, dict patches, object earlier, tuple statics, list dyns)
+
+cdef dict _statics_table, _rc_table, _attr_table, _cref_table, _actions_table, _shape_table
+cdef dict _OPEN, _OPEN_BARE, _CLOSE, _escaped
+cdef object _KIND_ACTION, _KIND_ACTION_LIST, _html_room
+
+@cython.locals(attrs=dict, statics=list, dyns=list, names=dict, ce=Element, kids=tuple)
+cdef str _element(Element el, RenderContext p, str cur, long room, str extra=*)
+cdef str _walk(object node, RenderContext p, str cur, long room)
+cdef str _markup(object tree, RenderContext p, long room, str rc)
+@cython.locals(m=ComponentState, view=View, i=Py_ssize_t)
+cdef object _deliver(object g, list todo, Py_ssize_t start, Py_ssize_t stop)
+cdef object _adopt_output(ComponentState m, object g)
+cdef bint _from_group(ComponentState comp, object g) except -1
+@cython.locals(lo=Py_ssize_t, ln=Py_ssize_t, n=Py_ssize_t, p=Py_ssize_t, q=Py_ssize_t)
+cdef object _splice(str old, str new)

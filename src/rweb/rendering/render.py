@@ -1,0 +1,1316 @@
+"""Components and the page they form: render, track, re-render, diff.
+
+A :class:`View` owns the components of one page.  Its root component is the
+user's ``render_page``; every :func:`rweb.html.component` met while rendering
+becomes a child :class:`ComponentState`, rendered under its own tracker so
+that a reactive write re-renders exactly the components that read the field.
+
+Each render of a component is split into statics and escaped dynamic slots
+(see :mod:`rweb.diff`); the component's root element carries
+``data-rc="<name>"`` so that the browser can find it.  ``View.flush()``
+re-renders the dirty components, parents before children, and returns one
+patch per component that changed (``None`` for a component that is gone).
+
+The walkers recurse, so a tree may nest at most :data:`MAX_DEPTH` levels and
+components at most :data:`MAX_COMPONENT_DEPTH` deep; deeper, the render fails
+with :class:`TooDeepError` (see docs/security.md, "Limits").
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from contextvars import ContextVar
+from secrets import token_hex as _token_hex
+from typing import Any
+
+from ..core.diff import CRef, diff, full
+from ..core.html import (
+    _ATTR_KINDS,
+    _ATTR_NAMES,
+    KIND_ACTION,
+    KIND_ACTION_LIST,
+    Component,
+    Element,
+    Markup,
+    _check_attr,
+    attr_name,
+    escape,
+    set_renderer,
+)
+from ..core.reactive import Tracker, begin, end, is_shared_set, on_fan, unsubscribe
+from ..words.protocol import FRAMEWORK_ACTION_PREFIX
+
+try:  # True in the compiled build (setup.py), False when this file runs as plain Python
+    import cython
+
+    _COMPILED: bool = cython.compiled
+except ImportError:
+    _COMPILED = False
+
+__all__ = [
+    "FANOUT_SLICE",
+    "MAX_COMPONENT_DEPTH",
+    "MAX_DEPTH",
+    "ROOT",
+    "ComponentState",
+    "DuplicateComponentError",
+    "RenderContext",
+    "RenderError",
+    "SharedPatches",
+    "SharedRender",
+    "TooDeepError",
+    "View",
+    "error_ref",
+    "to_html",
+]
+
+log = logging.getLogger("rweb.render")
+
+ROOT = "root"
+"""The name of the page's root component (the user's ``render_page``)."""
+
+# Attributes whose value names an action the client may send.
+ACTION_ATTRS = frozenset(n for n, kind in _ATTR_KINDS.items() if kind == KIND_ACTION)
+_KIND_ACTION: Any = KIND_ACTION
+_KIND_ACTION_LIST: Any = KIND_ACTION_LIST
+
+MAX_DEPTH = 512
+"""How deep a tree may nest: each element, each list / tuple / generator /
+iterable child and each component counts one level (``div([span("x")])`` is
+three).  Browsers' HTML parsers stop nesting at 512 elements too.  Deeper,
+the render fails with :class:`TooDeepError`.  Read when a render starts (a
+page's root component: when its view is created); set it at start-up."""
+
+MAX_COMPONENT_DEPTH = 100
+"""How deep components may nest in a page (the root is at depth 0)."""
+
+# How many render passes one flush may take before giving up (a component
+# that writes what it reads would otherwise loop forever).
+MAX_PASSES = 16
+
+
+_ABSENT: Any = object()
+_NO_ERRORS: list[Any] = []  # shared and never appended to: see View._error
+_NO_CHILDREN: list[Any] = []  # shared and never appended to: see View.child
+_NO_PATCHES: dict[str, Any] = {}
+
+
+class DuplicateComponentError(ValueError):
+    """A component name was used twice in one page."""
+
+
+class TooDeepError(ValueError):
+    """A tree nests deeper than :data:`MAX_DEPTH`, or components deeper than :data:`MAX_COMPONENT_DEPTH`.
+
+    The walkers recurse: without this limit a deep enough tree would exhaust
+    the C stack (compiled) or Python's recursion limit.
+    """
+
+
+def _too_deep(where: Any) -> TooDeepError:
+    what = f"<{where.tag}>" if type(where) is Element else type(where).__name__
+    return TooDeepError(
+        f"the tree is too deep: {what} is nested more than {MAX_DEPTH} levels deep "
+        "(each element, list/iterable child and component counts one; rweb.render.MAX_DEPTH)"
+    )
+
+
+class RenderError(RuntimeError):
+    """A component's render function raised; the component keeps its last render."""
+
+    def __init__(self, component: str, cause: BaseException):
+        super().__init__(f"component {component!r} failed to render: {type(cause).__name__}: {cause}")
+        self.component = component
+        self.cause = cause
+        # Quoted in the log line and to the browser, which sees only the type.
+        self.ref = error_ref()
+
+    @property
+    def public(self) -> str:
+        """What the browser may be told: no exception message (it can hold secrets)."""
+        return self.shown(None)
+
+    def shown(self, debug: bool | None) -> str:
+        """:attr:`public`, or with the message and traceback for an app in debug mode."""
+        return f"component {self.component!r} failed to render: {describe(self.cause, self.ref, debug)}"
+
+
+def error_ref() -> str:
+    """A short random id that ties what a visitor is shown to the server's log line."""
+    return _token_hex(4)
+
+
+DEBUG = False
+"""Debug mode where no app says (``App(debug=...)`` decides for its own sessions and
+pages): errors shown to the browser carry the exception's message too.  Never in
+production: a message can hold a token, a path, a user's data."""
+
+
+def describe(exc: BaseException, ref: str, debug: bool | None = None) -> str:
+    """An error as the browser may see it: its type and a reference to the log line
+    (plus, in debug mode, its message and traceback: the client shows them in an overlay).
+    ``debug``: the app's setting (None: the module's :data:`DEBUG`)."""
+    if DEBUG if debug is None else debug:
+        import traceback
+
+        trace = "".join(traceback.format_exception(exc))
+        if len(trace) > MAX_TRACE:
+            trace = "...\n" + trace[-MAX_TRACE:]
+        return f"{type(exc).__name__} (ref {ref}): {exc}\n\n{trace}"
+    return f"{type(exc).__name__} (ref {ref})"
+
+
+MAX_TRACE = 16 * 1024  # characters of a traceback shown in debug mode (its end: where it failed)
+
+
+class RenderContext:
+    """The state of one component's render in progress.
+
+    What the walkers accumulate (statics and dynamics so far, the child
+    components met, the actions bound) lives here, not in the component, and
+    ``outer`` links to the render that contains this one (a parent renders a
+    new or changed child in place), so that the view knows which components
+    are rendering.  ``comp`` is None for a detached render (:func:`to_html`).
+    """
+
+    __slots__ = ("acts", "comp", "dy", "kids", "outer", "st", "view")
+
+    def __init__(self, comp: ComponentState | None, view: View | SharedRender | None, outer: RenderContext | None):
+        self.comp = comp
+        self.view = view
+        self.outer = outer
+        self.st: list[str] = []
+        self.dy: list[Any] = []
+        self.kids: list[str] = _NO_CHILDREN
+        self.acts: set[str] | None = None
+
+
+class ComponentState(Tracker):
+    """One live component of a page; the tracker its reads subscribe."""
+
+    __slots__ = (
+        "actions",
+        "children",
+        "claimed",
+        "depth",
+        "dirty",
+        "dyns",
+        "fn",
+        "group",
+        "name",
+        "parent",
+        "rc",
+        "room",
+        "statics",
+        "view",
+    )
+
+    def __init__(self, name: str, fn: Callable[[], Any], view: View, parent: ComponentState | None):
+        self.name = name
+        self.fn = fn
+        self.view = view
+        self.parent = parent
+        self.depth: int = 0 if parent is None else parent.depth + 1
+        # Levels of nesting left for its tree (MAX_DEPTH minus where it sits in the page).
+        self.room: int = MAX_DEPTH if parent is None else 0
+        self.statics: tuple[str, ...] | None = None
+        self.dyns: list[Any] | None = None
+        self.children: tuple[str, ...] = ()
+        self.sources: list[set[Any]] = []
+        self.owner: Any = view  # the page whose state its reads are (rweb.reactive.on_shared_state)
+        self.dirty = True
+        self.actions: frozenset[str] | None = None
+        self.claimed = -1  # the view epoch in which a parent last rendered it
+        self.rc = _rc_attr(name)  # marks the component's root element
+        self.group: SharedRender | None = None  # the render it shares with other sessions' pages, if any
+
+    def invalidate(self) -> None:
+        if not self.dirty:
+            self.dirty = True
+            view = self.view
+            dirty = view.dirty
+            dirty.append(self)
+            if len(dirty) == 1 and not view.hold and view.on_dirty is not None:
+                view.on_dirty()
+
+    def __repr__(self) -> str:
+        return f"<ComponentState {self.name!r} depth={self.depth}>"
+
+
+def _same_fn(a: Any, b: Any, exact: bool = False) -> bool:
+    """Would ``b()`` render what ``a()`` rendered, reactive reads aside?
+
+    True when both are the same function code over the very same captured
+    objects: then only a reactive write could change the output, and those
+    are tracked.  Lets a parent re-render without re-rendering clean children.
+
+    ``exact``: the rule for sharing one render between sessions (SharedRender):
+    both plain functions (or methods of the very same object), whose globals,
+    defaults and closure cells all hold the very same objects, by identity;
+    without it, defaults may be equal and other callables compare with ``==``.
+    """
+    if a is b:
+        return True
+    ca = getattr(a, "__code__", None)
+    if ca is None or ca is not getattr(b, "__code__", None):
+        if exact:  # a bound method: the same function of the same object
+            fa = getattr(a, "__func__", None)
+            return (
+                fa is not None
+                and getattr(a, "__self__", None) is getattr(b, "__self__", _ABSENT)
+                and _same_fn(fa, getattr(b, "__func__", None), True)
+            )
+        same: bool = a == b
+        return same
+    if exact:
+        if a.__globals__ is not b.__globals__ or not (
+            _same_objects(a.__defaults__, b.__defaults__) and _same_objects(a.__kwdefaults__, b.__kwdefaults__)
+        ):
+            return False
+    elif a.__defaults__ != b.__defaults__ or a.__kwdefaults__ != b.__kwdefaults__:
+        return False
+    cla, clb = a.__closure__, b.__closure__
+    if cla is None or clb is None:
+        return cla is clb
+    for x, y in zip(cla, clb, strict=True):
+        try:
+            if x.cell_contents is not y.cell_contents:
+                return False
+        except ValueError:  # empty cell
+            return False
+    return True
+
+
+def _same_objects(a: Any, b: Any) -> bool:
+    """Defaults (a tuple, a dict, or None) holding the very same objects, by identity."""
+    if a is b:
+        return True
+    if a is None or b is None or len(a) != len(b):
+        return False
+    if type(a) is dict:
+        return all(k in b and b[k] is v for k, v in a.items())
+    return all(x is y for x, y in zip(a, b, strict=True))
+
+
+class View:
+    """The components of one page, their renders, and what is dirty."""
+
+    __slots__ = (
+        "_moved",
+        "_patches",
+        "actions",
+        "comps",
+        "dirty",
+        "epoch",
+        "errors",
+        "fanout",
+        "fulls",
+        "hold",
+        "on_dirty",
+        "rendering",
+        "root",
+        "share",
+        "take",
+    )
+
+    def __init__(self, render_page: Callable[[], Any], on_dirty: Callable[[], None] | None = None):
+        self.comps: dict[str, ComponentState] = {}
+        self.root = ComponentState(ROOT, render_page, self, None)
+        self.comps[ROOT] = self.root
+        self.dirty: list[ComponentState] = [self.root]
+        # While true, becoming dirty does not call on_dirty: the caller will
+        # flush (a dispatch in progress, or a flush itself).
+        self.hold = False
+        self._moved: list[Any] | None = None  # components that changed parent in this flush
+        self._patches: dict[str, Any] = _NO_PATCHES  # the flush in progress
+        self.epoch = 0
+        # Every action bound on the page (data-action, data-on*): the union of
+        # the components' sets, recomputed when one of them changes; shared
+        # between sessions whose pages bind the same actions.
+        self.actions: frozenset[str] = _NO_ACTIONS
+        self.errors: list[RenderError] = _NO_ERRORS  # a fresh list once there is one
+        self.on_dirty = on_dirty
+        self.rendering: RenderContext | None = None  # the innermost render in progress
+        # Set by the session when it is served (None: its components never share a render, see
+        # SharedRender): ``fanout(fn)`` runs ``fn`` soon on the process's event loop, and
+        # ``take(patches)`` pushes a shared render's patches to the page now (False: not now).
+        self.fanout: Callable[[Callable[[], None]], Any] | None = None
+        self.take: Callable[[dict[str, Any]], bool] | None = None
+        # Whole components in the flush in progress (a new one, a changed shape): when there are
+        # some and the page is sent over the wire (``share``, set by a served session), those of
+        # one shape are sent as "like" another component (see :meth:`share_statics`).
+        self.fulls = 0
+        self.share = False
+
+    # -- dirtiness ---------------------------------------------------------
+
+    @property
+    def is_dirty(self) -> bool:
+        return bool(self.dirty)
+
+    # -- rendering ---------------------------------------------------------
+
+    def mount(self) -> dict[str, Any]:
+        """Render the whole page from scratch: ``{name: {"s": [...], "d": [...]}}``."""
+        for c in self.comps.values():
+            c.statics = c.dyns = None
+            c.dirty = True
+        self.dirty = [self.root]
+        out = self.flush()
+        for err in self.errors:
+            if err.component == ROOT or isinstance(err.cause, DuplicateComponentError):
+                # The root itself failed: there is no page to show.
+                raise err
+        return out
+
+    def flush(self) -> dict[str, Any]:
+        """Re-render what is dirty; returns ``{name: patch or None}`` (None: removed).
+
+        Render errors are collected in ``self.errors`` (cleared at each flush);
+        a component that fails keeps its previous render.
+        """
+        patches: dict[str, Any] = {}
+        if self.errors:
+            self.errors = _NO_ERRORS
+        if not self.dirty:
+            return patches
+        hold = self.hold
+        self.hold = True
+        self._patches = patches
+        try:
+            passes = 0
+            while self.dirty:
+                passes += 1
+                if passes > MAX_PASSES:
+                    names = sorted({c.name for c in self.dirty})
+                    self.dirty = []
+                    err = RenderError(
+                        names[0],
+                        RuntimeError(f"components {names} keep invalidating themselves while rendering"),
+                    )
+                    self.report(err)
+                    break
+                self.epoch += 1
+                batch = self.dirty
+                self.dirty = []
+                if len(batch) > 1:
+                    batch.sort(key=_depth)
+                comps = self.comps
+                for comp in batch:
+                    if comp.dirty and comps.get(comp.name) is comp:
+                        self._render(comp, patches)
+        finally:
+            self.hold = hold
+            self._patches = _NO_PATCHES
+        if self._moved:
+            moved, self._moved = self._moved, None
+            for c, old in moved:
+                # mypy widens ``old`` to the Optional of comps.get after the ``is``: it is not None.
+                if self.comps.get(old.name) is old and c.name in old.children and c.parent is not old:  # type: ignore[union-attr]
+                    self.report(RenderError(c.parent.name, DuplicateComponentError(
+                        f"component name {c.name!r} is used twice in one page "
+                        f"(in {old.name!r} and {c.parent.name!r})")))  # type: ignore[union-attr]
+        if self.fulls:
+            self.fulls = 0
+            if self.share:
+                self.share_statics(patches)
+        return patches
+
+    def share_statics(self, patches: dict[str, Any]) -> None:
+        """Send the whole components of ``patches`` that have another's shape as "like" it, in place.
+
+        Rows of one shape (the same statics but for their own ``data-rc``) are
+        sent once (LiveView's comprehensions, for keyed components): the first
+        whole component of a shape stays as it is (``{"s": [...], "d": [...]}``),
+        and every other one becomes ``{"sl": "<model>", "<slot>": value, ...}``:
+        the model's statics (with its own ``data-rc``), the model's dynamics but
+        for the slots listed.  The model is one of the :data:`LOOKBACK` nearest
+        components of that shape before it in the message, the one that leaves
+        fewest slots to send; a component inserted alone is sent like a sibling
+        the browser already holds, untouched by this message.  A slot whose
+        value shares a long start or end with the model's is sent as
+        ``[start, middle, end]`` (see :func:`_delta`).  docs/protocol.md, "Rows
+        of one shape", says how a client rebuilds them.
+        """
+        comps = self.comps
+        shapes: dict[tuple[str, ...], list[str]] = {}
+        for name, patch in patches.items():
+            if patch is None or "s" not in patch:
+                continue
+            comp = comps.get(name)
+            if comp is None or comp.statics is None or comp.dyns is None:
+                continue
+            key = _shape(comp)
+            models = shapes.get(key)
+            if models is None:
+                sib = _sibling_like(comp, key, patches)
+                if sib is None:
+                    shapes[key] = [name]
+                    continue
+                models = shapes[key] = [sib]
+            ref = ""
+            slots: dict[str, Any] | None = None
+            fewest = -1
+            for i in range(len(models) - 1, max(len(models) - LOOKBACK, 0) - 1, -1):
+                got = diff(comp.statics, comps[models[i]].dyns, comp.statics, comp.dyns)
+                n = 0 if got is None else len(got)
+                if fewest < 0 or n < fewest:
+                    ref, slots, fewest = models[i], got, n
+                    if n == 0:
+                        break
+            out: dict[str, Any] = {LIKE: ref}
+            if slots is not None:
+                model = comps[ref].dyns
+                for k, v in slots.items():
+                    out[k] = _delta(model[int(k)], v)  # type: ignore[index]  # rendered: not None
+            patches[name] = out
+            models.append(name)
+
+    def report(self, err: RenderError) -> None:
+        if self.errors is _NO_ERRORS:
+            self.errors = []
+        self.errors.append(err)
+
+    def close(self) -> None:
+        """Drop every subscription (the page is gone)."""
+        for c in self.comps.values():
+            unsubscribe(c)
+            if c.group is not None:
+                c.group.leave(c)
+        self.comps.clear()
+        self.dirty = []
+
+    def _render(self, comp: ComponentState, patches: dict[str, Any]) -> None:
+        if comp.group is not None and _from_group(comp, comp.group):
+            self._settle(comp, patches, patches.get(comp.name, _ABSENT), comp.group.statics, comp.group.dyns)
+            return
+        name = comp.name
+        earlier = patches.get(name, _ABSENT)  # a patch from an earlier pass of this flush
+        patches[name] = None  # reserve the key: parents come before their children
+        p = RenderContext(comp, self, self.rendering)
+        self.rendering = p
+        old_children = comp.children
+        prev = begin(comp)
+        try:
+            comp.dirty = False
+            last = _markup(comp.fn(), p, comp.room, comp.rc)
+        except BaseException as exc:  # user code: even SystemExit is this component's error
+            self.rendering = p.outer
+            end(prev)
+            comp.dirty = False
+            err = exc if isinstance(exc, RenderError) and exc.component == name else RenderError(name, exc)
+            if isinstance(exc, TooDeepError):  # the message says it all; the traceback would be MAX_DEPTH long
+                log.error("component %r failed to render (ref %s): %s", name, err.ref, exc)
+            elif not isinstance(exc, DuplicateComponentError | RenderError):
+                log.error("component %r failed to render (ref %s)", name, err.ref, exc_info=exc)
+            self.report(err)
+            # Children created by this failed render are not on the page: drop them.
+            keep = set(old_children)
+            for child in p.kids:
+                if child not in keep:
+                    self.dispose(child, patches, notify=False)
+            if patches.get(name, 0) is None:
+                if earlier is _ABSENT:
+                    del patches[name]
+                else:
+                    patches[name] = earlier
+            if comp.statics is None:
+                # Never rendered: stand in an empty element so the page stays whole.
+                comp.statics = (f'<div data-rc="{escape(name)}" data-rweb-error=""></div>',)
+                comp.dyns = []
+                patches[name] = full(comp.statics, comp.dyns)
+            return
+        self.rendering = p.outer
+        end(prev)
+        p.st.append(last)
+        self._settle(comp, patches, earlier, tuple(p.st), p.dy)
+        if p.kids or old_children:
+            # Children that this render no longer contains are removed.
+            new_children = tuple(p.kids)
+            if old_children and old_children != new_children:
+                live = set(new_children)
+                for child in old_children:
+                    if child not in live:
+                        c = self.comps.get(child)
+                        if c is not None and c.parent is comp:
+                            self.dispose(child, patches, notify=True)
+            comp.children = new_children
+        if p.acts or comp.actions:
+            actions = _shared_actions(p.acts) if p.acts else None
+            if actions != comp.actions:
+                comp.actions = actions
+                self.collect_actions()
+
+    def _settle(
+        self, comp: ComponentState, patches: dict[str, Any], earlier: Any, statics: tuple[str, ...], dyns: list[Any]
+    ) -> None:
+        """``comp`` rendered to ``statics`` and ``dyns``: its patch in ``patches`` (merged with
+        ``earlier``, its patch from an earlier pass of this flush), its render kept."""
+        name = comp.name
+        old = comp.statics
+        patch = diff(old, comp.dyns, statics, dyns)
+        if patch is None or "s" not in patch:
+            comp.statics = old
+        else:
+            comp.statics = _shared(statics)
+            self.fulls += 1
+        comp.dyns = dyns
+        if earlier is not _ABSENT and earlier is not None:
+            if patch is None:
+                patch = earlier
+            elif "s" in earlier or "s" in patch:
+                patch = full(comp.statics, comp.dyns)  # type: ignore[arg-type]  # set above: not None after a render
+            else:
+                patch = {**earlier, **patch}
+        if patch is None:
+            patches.pop(name, None)
+        else:
+            patches[name] = patch
+
+    def collect_actions(self) -> None:
+        """The actions the page binds (:attr:`actions`): those its ``on_action`` answers.  The framework's
+        (``rweb_``: rweb.session.Session.framework_actions) are not among them: it answers them."""
+        bound: set[str] = set()
+        for c in self.comps.values():
+            if c.actions:
+                bound |= c.actions
+        if bound:
+            bound = {a for a in bound if not a.startswith(FRAMEWORK_ACTION_PREFIX)}
+        self.actions = _shared_actions(bound) if bound else _NO_ACTIONS
+
+    def dispose(self, name: str, patches: dict[str, Any], notify: bool) -> None:
+        c = self.comps.pop(name, None)
+        if c is None:
+            return
+        unsubscribe(c)
+        if c.group is not None:
+            c.group.leave(c)
+        if c.actions:
+            c.actions = None
+            self.collect_actions()
+        if notify:
+            patches[name] = None
+        else:
+            patches.pop(name, None)
+        for child in c.children:
+            cc = self.comps.get(child)
+            if cc is not None and cc.parent is c:
+                self.dispose(child, patches, notify)
+
+    def _may_rerender(self, comp: ComponentState | None) -> bool:
+        """Could ``comp`` still render again in this flush (it or an ancestor is dirty or rendering)?"""
+        while comp is not None:
+            if comp.dirty:
+                return True
+            ctx = self.rendering
+            while ctx is not None:
+                if ctx.comp is comp:
+                    return True
+                ctx = ctx.outer
+            comp = comp.parent
+        return False
+
+    def child(self, node: Component, p: RenderContext, room: int) -> CRef:
+        name = node.name
+        parent: ComponentState = p.comp  # type: ignore[assignment]  # a child renders inside a component
+        if name == ROOT:
+            raise DuplicateComponentError(f"component name {ROOT!r} is reserved for the page itself")
+        if name in p.kids:
+            raise DuplicateComponentError(f"component name {name!r} is used twice in one page")
+        if p.kids is _NO_CHILDREN:
+            p.kids = []
+        p.kids.append(name)
+        comps = self.comps
+        c = comps.get(name)
+        if c is None:
+            if parent.depth >= MAX_COMPONENT_DEPTH:
+                raise _components_too_deep(name)
+            c = ComponentState(name, node.fn, self, parent)
+            c.room = room
+            comps[name] = c
+        else:
+            if c.claimed == self.epoch and c.parent is not parent:
+                raise DuplicateComponentError(f"component name {name!r} is used twice in one page")
+            if c.parent is not parent:  # moved under another parent
+                old = c.parent
+                if (
+                    old is not None
+                    and self.comps.get(old.name) is old
+                    and name in old.children
+                    and not self._may_rerender(old)
+                ):
+                    raise DuplicateComponentError(
+                        f"component name {name!r} is used twice in one page "
+                        f"(in {old.name!r} and {parent.name!r})"
+                    )
+                if parent.depth >= MAX_COMPONENT_DEPTH:
+                    raise _components_too_deep(name)
+                if self._moved is None:
+                    self._moved = []
+                self._moved.append((c, old))
+                c.parent = parent
+                c.depth = parent.depth + 1
+            c.room = room
+            if not c.dirty and c.statics is not None and _same_fn(c.fn, node.fn):
+                c.claimed = self.epoch
+                return _cref(name)
+            c.fn = node.fn
+        c.claimed = self.epoch
+        self._render(c, self._patches)
+        return _cref(name)
+
+
+LIKE = "sl"  # rweb.protocol.Key.LIKE (a literal: render sits below the protocol)
+LOOKBACK = 4  # how many earlier components of its shape a whole component is compared with (share_statics)
+DELTA_MIN = 8  # characters a slot's value must share with its model's (start and end) to be sent as a delta
+
+
+def _delta(old: Any, new: Any) -> Any:
+    """``new`` as the wire carries it in a "like" component whose model's slot holds ``old``.
+
+    Two strings sharing at least :data:`DELTA_MIN` characters at their start and
+    end (an attribute's name, a text's common words): ``[start, middle, end]``,
+    read ``old[:start] + middle + old[len(old) - end:]`` (``[start, middle]``
+    when ``end`` is 0).  The shared parts must be ASCII, so that a JavaScript
+    client counts them as Python does (it counts UTF-16 units): ``old`` is.  Else ``new``.
+    """
+    if type(old) is not str or type(new) is not str:  # (``new`` is as diff() gives it: on the wire)
+        return new
+    return _splice(old, new)
+
+
+def _splice(old: str, new: str) -> Any:
+    lo = len(old)
+    ln = len(new)
+    n = lo if lo < ln else ln
+    if n < DELTA_MIN or not old.isascii():  # too short to pay; not ASCII (see _delta)
+        return new
+    p = 0
+    while p < n and old[p] == new[p]:
+        p += 1
+    q = 0
+    while q < n - p and old[lo - 1 - q] == new[ln - 1 - q]:
+        q += 1
+    if p + q < DELTA_MIN:
+        return new
+    middle = new[p : ln - q]
+    return [p, middle, q] if q else [p, middle]
+
+
+def _shape(comp: ComponentState) -> tuple[str, ...]:
+    """A component's statics without its own ``data-rc`` (the first attribute of its root element)."""
+    statics: tuple[str, ...] = comp.statics  # type: ignore[assignment]  # rendered: see share_statics
+    got: tuple[str, ...] | None = _shape_table.get(statics)  # statics are shared by every page (_shared)
+    if got is None:
+        got = _remember(_shape_table, statics, (statics[0].replace(comp.rc, "", 1), *statics[1:]))
+    return got
+
+
+def _sibling_like(comp: ComponentState, key: tuple[str, ...], patches: dict[str, Any]) -> str | None:
+    """A sibling of ``comp`` next to it, of its shape, that ``patches`` leave as the browser holds it."""
+    parent = comp.parent
+    if parent is None:
+        return None
+    siblings = parent.children
+    try:
+        at = siblings.index(comp.name)
+    except ValueError:
+        return None
+    comps = comp.view.comps
+    for i in (at - 1, at + 1):
+        if 0 <= i < len(siblings):
+            name = siblings[i]
+            if name in patches:
+                continue
+            sib = comps.get(name)
+            if sib is not None and sib.statics is not None and sib.dyns is not None and _shape(sib) == key:
+                return name
+    return None
+
+
+def _components_too_deep(name: str) -> TooDeepError:
+    return TooDeepError(
+        f"components are nested too deep: {name!r} would be more than {MAX_COMPONENT_DEPTH} "
+        "components deep (rweb.render.MAX_COMPONENT_DEPTH)"
+    )
+
+
+def _markup(tree: Any, p: RenderContext, room: int, rc: str) -> str:
+    """Walk what a component's function returned into ``p``; the markup after the last dynamic slot.
+
+    The component's root element carries ``rc`` (its ``data-rc``); anything but an element is
+    wrapped in a ``<div>`` that does.
+    """
+    if type(tree) is Element:
+        return _element(tree, p, "", room, rc)
+    if room <= 0:  # the <div> around what the component returned
+        raise _too_deep(tree)
+    return _walk(tree, p, "<div" + rc + ">", room - 1) + "</div>"
+
+
+# -- renders shared between sessions ---------------------------------------------------------
+
+FANOUT_SLICE = 256
+"""How many pages a shared render (:class:`SharedRender`) delivers to per event-loop
+callback; then the loop reads sockets and answers other sessions before the next slice."""
+
+
+class SharedPatches(dict):  # type: ignore[type-arg]  # {component name: patch}
+    """One shared render's patches for every page that was in step with it: one object, so
+    that the message is encoded once for all of them (``data``: the bytes, once encoded)."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, name: str, patch: dict[str, Any]) -> None:
+        super().__init__(((name, patch),))
+        self.data: bytes | None = None
+
+
+class _Unshareable(Exception):
+    """A shared render met a child component: it cannot be shared."""
+
+
+class SharedRender(Tracker):
+    """One render of a component for every session whose render of it would be the same.
+
+    Sessions share a render (the component's function runs once, its diff is
+    made and encoded once, for all of them) only when nothing of one session
+    can reach it.  Its *members*, one component per page, all have:
+
+    - the same name and place (nesting room), and functions that are the same
+      code over the very same captured objects (closure cells, defaults,
+      globals, bound ``self``, by identity: :func:`_same_fn` with ``exact``);
+    - a last render that read only records declared per process
+      (:func:`rweb.reactive.process_local`, ``app.share``), and no child
+      component;
+    - the same last output (statics, dynamics and actions): the same diff.
+
+    rweb keeps no per-session context a render could read besides what its
+    function captures, so such renders are the same render.  A component
+    joins when a shared record it read is written (:func:`_fan`): then the
+    group, not each member, is subscribed to what it reads, and a write
+    marks it dirty once (several writes in a loop turn: one render).  Its
+    render runs on the event loop, or at once for a member whose page is
+    being changed by an action (its reply carries the change); it then
+    delivers to the members, :data:`FANOUT_SLICE` pages per loop callback,
+    each page the patch from its own last output.  A page that cannot take a
+    push now (its async handler runs, its own push is pending, its socket is
+    paused) gets its component marked dirty instead, which renders from the
+    group's output when its page flushes.  When in doubt the group breaks up
+    (a render that fails, reads a record not declared per process, meets a
+    child component, or writes what it reads): each member renders on its
+    own again, as without sharing.
+    """
+
+    __slots__ = (
+        "actions", "dirty", "dyns", "fanout", "fn", "key", "members", "name", "pos", "rc", "room",
+        "round", "scheduled", "sent", "statics", "todo",
+    )
+
+    def __init__(self, comp: ComponentState, key: tuple[Any, ...]) -> None:
+        super().__init__()
+        self.key = key
+        self.fn = comp.fn
+        self.name = comp.name
+        self.rc = comp.rc
+        self.room = comp.room
+        self.fanout = comp.view.fanout
+        self.statics: tuple[str, ...] = comp.statics  # type: ignore[assignment]  # a member has rendered
+        self.dyns: list[Any] = comp.dyns  # type: ignore[assignment]
+        self.actions = comp.actions
+        self.dirty = False
+        self.scheduled = False
+        self.members: dict[ComponentState, None] = {}  # in the order they joined: the order of delivery
+        self.todo: list[ComponentState] | None = None  # the pass of delivery under way
+        self.pos = 0
+        self.round: list[Any] | None = None  # the output when that pass started
+        self.sent: dict[int, tuple[list[Any], SharedPatches | None]] = {}  # patches from an old output
+        # The founder's subscriptions become the group's.
+        self.sources = comp.sources
+        comp.sources = []
+        for s in self.sources:
+            s.discard(comp)
+            s.add(self)
+        self.members[comp] = None
+        comp.group = self
+
+    def join(self, comp: ComponentState) -> None:
+        unsubscribe(comp)
+        comp.group = self
+        comp.statics = self.statics
+        comp.dyns = self.dyns
+        self.members[comp] = None
+        if self.dirty and comp.view.hold:
+            comp.invalidate()  # its page is changing now: its reply carries the new render
+
+    def leave(self, comp: ComponentState) -> None:
+        """``comp`` renders on its own from now on (or is gone)."""
+        comp.group = None
+        members = self.members
+        members.pop(comp, None)
+        if not members:
+            self._close()
+
+    def _close(self) -> None:
+        unsubscribe(self)
+        bucket = _groups.get(self.key)
+        if bucket is not None and self in bucket:
+            bucket.remove(self)
+            if not bucket:
+                del _groups[self.key]
+
+    def dissolve(self) -> None:
+        """Every member renders on its own again (and subscribes to what it reads)."""
+        members = self.members
+        self.members = {}
+        self.todo = None
+        self._close()
+        for m in members:
+            m.group = None
+            m.invalidate()
+
+    def invalidate(self) -> None:
+        if self.dirty:
+            return
+        self.dirty = True
+        for m in self.members:
+            if m.view.hold and not m.dirty:  # its page is changing now (an action): its reply carries it
+                m.invalidate()
+        self._schedule()
+
+    def _schedule(self) -> None:
+        if self.scheduled:
+            return
+        self.scheduled = True
+        try:
+            self.fanout(self.run)  # type: ignore[misc]  # set: a member's page is served
+        except RuntimeError:  # the app is no longer served
+            self.scheduled = False
+            self.dissolve()
+
+    def child(self, node: Component, p: RenderContext, room: int) -> CRef:
+        raise _Unshareable(node.name)
+
+    def refresh(self) -> bool:
+        """Render anew, once for every member; False: it broke up (see :meth:`dissolve`)."""
+        self.dirty = False
+        p = RenderContext(None, self, None)
+        prev = begin(self)
+        try:
+            last = _markup(self.fn(), p, self.room, self.rc)
+        except BaseException:  # user code: each member renders on its own, with its own error
+            end(prev)
+            self.dissolve()
+            return False
+        end(prev)
+        if self.dirty or not all(is_shared_set(s) for s in self.sources):
+            self.dissolve()  # it writes what it reads, or it read state that is not shared
+            return False
+        p.st.append(last)
+        statics = tuple(p.st)
+        self.statics = self.statics if statics == self.statics else _shared(statics)
+        self.dyns = p.dy
+        self.actions = _shared_actions(p.acts) if p.acts else None
+        self.sent = {}
+        return True
+
+    def patches_from(self, statics: Any, dyns: Any) -> SharedPatches | None:
+        """The patches from an old output to the current one (None: the same), made once per old output."""
+        got = self.sent.get(id(dyns))
+        if got is not None and got[0] is dyns:
+            return got[1]
+        patch = diff(statics, dyns, self.statics, self.dyns)
+        out = None if patch is None else SharedPatches(self.name, patch)
+        self.sent[id(dyns)] = (dyns, out)  # the old list is kept: its id stays its own
+        return out
+
+    def run(self) -> None:
+        """The scheduled fan-out: render if dirty, then deliver one slice of the members."""
+        self.scheduled = False
+        if not self.members:
+            return
+        if self.dirty and not self.refresh():
+            return
+        todo = self.todo
+        if todo is None:
+            todo = self.todo = list(self.members)
+            self.pos = 0
+            self.round = self.dyns
+        end_at = min(self.pos + FANOUT_SLICE, len(todo))
+        _deliver(self, todo, self.pos, end_at)
+        self.pos = end_at
+        if end_at < len(todo):
+            self._schedule()
+            return
+        self.todo = None
+        if self.round is not self.dyns:  # rendered anew during the pass: those served before are behind
+            self._schedule()
+
+
+def _deliver(g: SharedRender, todo: list[ComponentState], start: int, stop: int) -> None:
+    """Members ``todo[start:stop]`` brought up to ``g``'s output: pushed now, or marked dirty."""
+    dyns = g.dyns
+    for i in range(start, stop):
+        m = todo[i]
+        if m.group is not g or m.dirty or m.dyns is dyns:  # left, will render anyway, or in step
+            continue
+        msg = g.patches_from(m.statics, m.dyns)
+        view = m.view
+        if msg is not None:
+            take = view.take
+            if take is None or not take(msg):
+                m.invalidate()  # renders from the group's output when its page flushes
+                continue
+        _adopt_output(m, g)
+
+
+def _adopt_output(m: ComponentState, g: SharedRender) -> None:
+    """Member ``m``'s render is now ``g``'s (its actions too)."""
+    m.statics = g.statics
+    m.dyns = g.dyns
+    if m.actions is not g.actions:
+        m.actions = g.actions
+        m.view.collect_actions()
+
+
+def _from_group(comp: ComponentState, g: SharedRender) -> bool:
+    """``comp``, a member of ``g``, is to render (its page flushes): can it take ``g``'s output?
+
+    No when its function changed (its parent rendered it with another): it leaves.  The group
+    renders first if a write is pending (once, for every member).  Then ``comp`` takes the output.
+    """
+    if g.room != comp.room or not _same_fn(g.fn, comp.fn, True):
+        g.leave(comp)
+        return False
+    if g.dirty and not g.refresh():
+        return False  # broke up: it renders on its own
+    comp.dirty = False
+    if comp.actions is not g.actions:
+        comp.actions = g.actions
+        comp.view.collect_actions()
+    return True
+
+
+# Groups by (function code, component name, room, the pages' event loop): a bucket each.
+_groups: dict[tuple[Any, ...], list[SharedRender]] = {}
+
+
+def _group_of(t: ComponentState) -> SharedRender | None:
+    """The shared render ``t`` joins (or founds), or None: it renders on its own."""
+    view = t.view
+    fanout = view.fanout
+    if fanout is None or t.dirty or t.children or t.statics is None or view.rendering is not None:
+        return None
+    for s in t.sources:
+        if not is_shared_set(s):
+            return None  # its last render read state that is not shared
+    fn = t.fn
+    code = getattr(fn, "__code__", None) or getattr(getattr(fn, "__func__", None), "__code__", None)
+    if code is None:
+        return None  # not a function: nothing says what it captured
+    key = (code, t.name, t.room, fanout)
+    bucket = _groups.get(key)
+    if bucket is None:
+        bucket = _groups[key] = []
+    for g in bucket:
+        if (
+            g.members
+            and _same_fn(g.fn, fn, True)
+            and g.statics == t.statics
+            and g.dyns == t.dyns
+            and g.actions == t.actions
+            and not (g.todo is not None and g.dyns is not g.round)  # not mid-delivery of a newer output
+        ):
+            g.join(t)
+            return g
+    g = SharedRender(t, key)
+    bucket.append(g)
+    return g
+
+
+def _fan(subs: set[Any]) -> None:
+    """A field declared per process was written, and several trackers read it (rweb.reactive's hook).
+
+    Each component that may share its render joins a group (see :class:`SharedRender`), which
+    is invalidated once; any other tracker is invalidated as usual.
+
+    Trackers that are not renders go first: a shared record's replica (rweb.sharing) then
+    schedules its publish before any of this process's pushes is scheduled, so that with a
+    broker the other processes start their fan-out while this one does its own.
+    """
+    renders = []
+    for t in tuple(subs):
+        tt = type(t)
+        if tt is ComponentState or tt is SharedRender:
+            renders.append(t)
+        else:
+            t.invalidate()
+    for t in renders:
+        if type(t) is ComponentState:
+            g = _group_of(t)
+            if g is not None:
+                g.invalidate()
+                continue
+        t.invalidate()
+
+
+on_fan(_fan)
+
+
+# Strings and statics that every session of an app renders alike are shared
+# between sessions instead of held once per session: a page's statics depend
+# only on its shape.  Bounded: when full, the tables start over.
+_SHARED_MAX = 8192
+_statics_table: dict[tuple[str, ...], tuple[str, ...]] = {}
+_rc_table: dict[str, str] = {}
+_attr_table: dict[tuple[str, str], str] = {}
+
+
+def _remember(table: dict[Any, Any], key: Any, value: Any) -> Any:
+    """Store ``value`` under ``key`` in a bounded sharing table; returns ``value``."""
+    if len(table) >= _SHARED_MAX:
+        table.clear()
+    table[key] = value
+    return value
+
+
+def _shared(statics: tuple[str, ...]) -> tuple[str, ...]:
+    return _statics_table.get(statics) or _remember(_statics_table, statics, statics)
+
+
+def _rc_attr(name: str) -> str:
+    return _rc_table.get(name) or _remember(_rc_table, name, f' data-rc="{escape(name)}"')
+
+
+def _attr(name: str, value: str) -> str:
+    key = (name, value)
+    got = _attr_table.get(key)
+    if got is None:
+        got = f' {name}="{escape(value)}"'
+        if len(value) <= 64:
+            _remember(_attr_table, key, got)
+    return got
+
+
+_cref_table: dict[str, CRef] = {}
+_shape_table: dict[tuple[str, ...], tuple[str, ...]] = {}  # statics -> without their data-rc (_shape)
+_actions_table: dict[frozenset[str], frozenset[str]] = {}
+_NO_ACTIONS: frozenset[str] = frozenset()
+
+
+def _cref(name: str) -> CRef:
+    return _cref_table.get(name) or _remember(_cref_table, name, CRef(name))
+
+
+def _shared_actions(names: set[str]) -> frozenset[str]:
+    fs = frozenset(names)
+    return _actions_table.get(fs) or _remember(_actions_table, fs, fs)
+
+
+def _depth(c: ComponentState) -> int:
+    return c.depth
+
+
+_OPEN: dict[str, str] = {}
+_OPEN_BARE: dict[str, str] = {}  # "<tag>", for elements without attributes
+_CLOSE: dict[str, str] = {}
+
+
+_TAG_START = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_TAG_CHARS = _TAG_START | frozenset("0123456789-_:.")
+
+
+def _tag_strings(tag: str) -> str:
+    """The markup of ``tag``, made once per tag; a tag that is no name is refused (``Element(...)`` takes any)."""
+    if not tag or tag[0] not in _TAG_START or not set(tag) <= _TAG_CHARS:
+        raise ValueError(f"invalid HTML tag name: {tag!r}")
+    _OPEN[tag] = o = "<" + tag
+    _OPEN_BARE[tag] = o + ">"
+    _CLOSE[tag] = "</" + tag + ">"
+    return o
+
+
+# Escaped forms of short texts seen before (labels, numbers-as-text, names):
+# a dict hit is several times cheaper than escaping again.  Bounded.
+_escaped: dict[str, str] = {}
+
+
+def _esc(text: str) -> str:
+    got = escape(text)
+    if len(text) <= 32:
+        _remember(_escaped, text, got)
+    return got
+
+
+# The walkers thread the static markup being accumulated through ``cur`` (a
+# local string, which CPython extends in place) and return it: the statics
+# are cut at each dynamic slot without lists or joins.  ``room`` is how many
+# levels of nesting the node may still take (MAX_DEPTH at the top): an
+# argument, not a field, so that counting costs a subtraction and a test.
+
+
+def _element(el: Element, p: RenderContext, cur: str, room: int, extra: str = "") -> str:
+    room -= 1  # what the children may take
+    if room < 0:
+        raise _too_deep(el)
+    tag = el.tag
+    attrs = el.attrs
+    if not attrs and not extra:
+        cur += _OPEN_BARE.get(tag) or (_tag_strings(tag) + ">")
+    else:
+        cur += (_OPEN.get(tag) or _tag_strings(tag)) + extra
+    if attrs:
+        statics = p.st
+        dyns = p.dy
+        names = _ATTR_NAMES
+        for k, v in attrs.items():
+            name = names.get(k) or attr_name(k)
+            if v is None or v is False:
+                a = ""
+            elif v is True:
+                a = " " + name
+            else:
+                sv = v if type(v) is str else str(v)
+                if type(name) is not str:  # an action, a URL...: see html._SpecialName
+                    kind = name.kind  # type: ignore[attr-defined]  # a _SpecialName (a str subclass)
+                    if kind is _KIND_ACTION:
+                        if p.acts is None:
+                            p.acts = set()
+                        p.acts.add(sv)
+                    elif kind is _KIND_ACTION_LIST:  # a hook's actions
+                        if p.acts is None:
+                            p.acts = set()
+                        p.acts.update(sv.split())
+                    else:
+                        _check_attr(kind, name, v, sv, tag)
+                a = _attr(name, sv)
+            statics.append(cur)
+            dyns.append(a)
+            cur = ""
+        cur += ">"
+    elif extra:
+        cur += ">"
+    if el.void:
+        return cur
+    for c in el.children:
+        t = type(c)
+        if t is Element:
+            ce = c  # typed Element in the compiled build (render.pxd)
+            kids = ce.children
+            if len(kids) == 1 and not ce.attrs:
+                # A leaf like span("Count: ") or td(n): inline, no recursive call.
+                x = kids[0]
+                tx = type(x)
+                if (tx is str or tx is int) and room > 0:
+                    ctag = ce.tag
+                    p.st.append(cur + (_OPEN_BARE.get(ctag) or (_tag_strings(ctag) + ">")))
+                    p.dy.append(str(x) if tx is int else (_escaped.get(x) or _esc(x)))
+                    cur = _CLOSE[ctag]
+                    continue
+            cur = _element(ce, p, cur, room)
+        elif t is str:
+            p.st.append(cur)
+            p.dy.append(_escaped.get(c) or _esc(c))
+            cur = ""
+        elif t is int:
+            p.st.append(cur)
+            p.dy.append(str(c))
+            cur = ""
+        else:
+            cur = _walk(c, p, cur, room)
+    return cur + _CLOSE[tag]
+
+
+def _walk(node: Any, p: RenderContext, cur: str, room: int) -> str:
+    t = type(node)
+    if t is Element:
+        return _element(node, p, cur, room)
+    if node is None or t is bool:
+        return cur
+    if t is list or t is tuple:
+        if room <= 0:
+            raise _too_deep(node)
+        room -= 1
+        for c in node:
+            if type(c) is Element:
+                cur = _element(c, p, cur, room)
+            else:
+                cur = _walk(c, p, cur, room)
+        return cur
+    if t is str:
+        v: Any = _escaped.get(node) or _esc(node)
+    elif t is int:
+        v = str(node)
+    elif t is Component:
+        if room <= 0:
+            raise _too_deep(node)
+        view = p.view
+        if view is None:  # a detached render: the component inline, untracked
+            tree = node.fn()
+            if type(tree) is Element:  # (one call less: in plain Python, calls are the stack)
+                return _element(tree, p, cur, room - 1)
+            return _walk(tree, p, cur, room - 1)
+        v = view.child(node, p, room - 1)
+    elif t is Markup:
+        v = str.__str__(node)
+    elif t is float:
+        v = repr(node)
+    elif isinstance(node, Element):  # a subclass
+        return _element(node, p, cur, room)
+    elif hasattr(node, "__html__"):
+        # Its __html__ may render a tree of its own (to_html): that one nests here.
+        if room <= 0:
+            raise _too_deep(node)
+        token = _html_room.set(room - 1)
+        try:
+            v = str(node.__html__())
+        finally:
+            _html_room.reset(token)
+    elif isinstance(node, str):
+        v = escape(str(node))
+    elif hasattr(node, "__iter__"):
+        if room <= 0:
+            raise _too_deep(node)
+        room -= 1
+        for c in node:
+            if type(c) is Element:
+                cur = _element(c, p, cur, room)
+            else:
+                cur = _walk(c, p, cur, room)
+        return cur
+    else:
+        v = escape(str(node))
+    p.st.append(cur)
+    p.dy.append(v)
+    return ""
+
+
+# The room left where an object's __html__ is being called by the walkers (-1: none).
+_html_room: ContextVar[int] = ContextVar("rweb_html_room", default=-1)
+
+
+def to_html(node: Any) -> str:
+    """Render a tree to an HTML string, outside any page (components inline, untracked).
+
+    The same walkers as a page's render: what the browser shows of a
+    component is exactly ``to_html`` of its tree plus its ``data-rc`` marker.
+    The same checks too: :class:`TooDeepError` past :data:`MAX_DEPTH` levels,
+    :class:`~rweb.html.UnsafeURLError` and :class:`~rweb.html.UnsafeAttributeError`.
+    """
+    p = RenderContext(None, None, None)
+    room = _html_room.get()
+    # Called from an object's __html__ inside a render: a nested render, whose
+    # calls (__html__, to_html) count three levels more.
+    room = MAX_DEPTH if room < 0 else max(room - 3, 0)
+    p.st.append(_walk(node, p, "", room))
+    st = p.st
+    dy = p.dy
+    out = [st[0]]
+    for i in range(len(dy)):
+        out.append(dy[i])
+        out.append(st[i + 1])
+    return "".join(out)
+
+
+set_renderer(to_html)
