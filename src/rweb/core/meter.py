@@ -66,7 +66,8 @@ class Stat:
     object made per sample), a list otherwise; :meth:`take` hands them out.
     """
 
-    __slots__ = ("count", "counts", "label", "seconds", "timed")
+    # counts: compiled, a C array declared in meter.pxd (no Python attribute); a list otherwise
+    __slots__ = ("count", "label", "seconds", "timed") if cython.compiled else ("count", "counts", "label", "seconds", "timed")
 
     def __init__(self, label: str) -> None:
         self.label = label
