@@ -247,7 +247,12 @@ def test_rweb_actions_are_the_frameworks_and_never_reach_the_pages_on_action(map
     session.mount()
     assert session.dispatch("rweb_own", {})[1][0] == ErrorCode.UNKNOWN_ACTION  # type: ignore[index]
     answered: list[dict[str, Any]] = []
-    session.framework_actions = {"rweb_own": answered.append}
+
+    class Answers:
+        def framework_handler(self, action: str) -> Any:
+            return answered.append if action == "rweb_own" else None
+
+    session.framework_actions = Answers()
     assert session.dispatch("rweb_own", {"n": 1}) == ({}, None)
     assert session.dispatch("go", {}) == ({}, None)
     assert session.dispatch("rweb_other", {})[1][0] == ErrorCode.UNKNOWN_ACTION  # type: ignore[index]

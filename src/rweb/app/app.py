@@ -712,7 +712,7 @@ class App:
             render_page, on_action, writer_id, self.actions, schedule, push, self.slow_callback, self.debug,
             self.fanout,
         )
-        session.framework_actions = conn.framework_actions()
+        session.framework_actions = conn.page_flash
         return session
 
     def session_started(self, conn: Conn | None, connection: Any) -> None:

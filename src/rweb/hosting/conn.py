@@ -29,7 +29,7 @@ from ..web.http import (
     is_local_path,
 )
 from ..wire.effects import Cookie, Event, Focus, Navigate, Reset, RunJs
-from ..wire.flash import DISMISS_ACTION, Flashes, PageFlash, live_scheme
+from ..wire.flash import Flashes, PageFlash, live_scheme
 from ..words.http_base import format_cookie_deletion
 from ..words.protocol import CloseCode
 
@@ -195,10 +195,6 @@ class Conn:
     def flashes(self) -> Flashes:
         """This page's flash messages (:class:`rweb.flash.Flashes`): what the flash region shows."""
         return self.page_flash.flashes
-
-    def framework_actions(self) -> dict[str, Callable[[dict[str, Any]], Any]]:
-        """The actions the framework answers on this live page (:attr:`rweb.session.Session.framework_actions`)."""
-        return {DISMISS_ACTION: self.page_flash.dismissed}
 
     def flash_token(self) -> str | None:
         """The messages that go on to the page a live navigation shows next, signed; None when there are none."""

@@ -255,7 +255,7 @@ class Connection:
                 render_page, on_action, self.writer_id, app.actions, self.schedule, self._push, slow, app.debug,
                 app.fanout,
             )
-            self.session.framework_actions = conn.framework_actions()
+            self.session.framework_actions = conn.page_flash
             if self.meter is not None:
                 self.session.meter = self.meter
         except Redirect as exc:

@@ -39,7 +39,7 @@ from ..core.html import (
     set_renderer,
 )
 from ..core.reactive import Tracker, begin, end, is_shared_set, on_fan, unsubscribe
-from ..words.protocol import FRAMEWORK_ACTION_PREFIX
+from ..words.protocol import FRAMEWORK_ACTION_PREFIX, Key
 
 try:  # True in the compiled build (setup.py), False when this file runs as plain Python
     import cython
@@ -661,7 +661,7 @@ class View:
         return _cref(name)
 
 
-LIKE = "sl"  # rweb.protocol.Key.LIKE (a literal: render sits below the protocol)
+LIKE: str = Key.LIKE.value  # a "like" component's model (docs/protocol.md, "Rows of one shape")
 LOOKBACK = 4  # how many earlier components of its shape a whole component is compared with (share_statics)
 DELTA_MIN = 8  # characters a slot's value must share with its model's (start and end) to be sent as a delta
 

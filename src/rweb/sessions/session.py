@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import CoroutineType
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
 from ..core.diff import full
@@ -45,7 +45,7 @@ except ImportError:  # plain Python without Cython: what _ticks asks of it
     cython = SimpleNamespace(compiled=False)
     _COMPILED = False
 
-__all__ = ["SLOW_CALLBACK", "ConnectionInfo", "Session", "SetupError", "UnknownAction", "report_slow"]
+__all__ = ["SLOW_CALLBACK", "ConnectionInfo", "FrameworkActions", "Session", "SetupError", "UnknownAction", "report_slow"]
 
 log = logging.getLogger("rweb.session")
 
@@ -68,6 +68,14 @@ def _ticks() -> float:
     """
     # cython.compiled is a constant to Cython: compiled, this is one C call.
     return _coarse_ticks() if cython.compiled else _monotonic()  # type: ignore[name-defined]  # noqa: F821 (_coarse_ticks: a C function of session.pxd)
+
+
+class FrameworkActions(Protocol):
+    """What answers the framework's actions on a page (:attr:`Session.framework_actions`): a live
+    page's :class:`rweb.flash.PageFlash` (its messages' dismissal), no object made per session."""
+
+    def framework_handler(self, action: str) -> Callable[[dict[str, Any]], Any] | None:
+        """The handler of framework action ``action`` on this page, or None (unknown)."""
 
 
 class UnknownAction(Exception):
@@ -155,11 +163,11 @@ class Session:
         )
         self.on_action = None if self.handlers is not None else on_action
         self.extra_actions = extra_actions
-        # The actions the framework answers on this page ({name: handler(params)}, names starting with
-        # rweb.protocol.FRAMEWORK_ACTION_PREFIX: a flash message's dismissal), set by whoever makes a live
-        # page's session (rweb.app.Conn.framework_actions).  Asked only for an action the page does not
-        # answer itself: the page's own actions pay nothing for them.
-        self.framework_actions: Mapping[str, Callable[[dict[str, Any]], Any]] | None = None
+        # What answers the framework's actions on this page (names starting with
+        # rweb.protocol.FRAMEWORK_ACTION_PREFIX: a flash message's dismissal): a live page's flash
+        # (rweb.flash.PageFlash.framework_handler), set by whoever makes its session.  Asked only for an
+        # action the page does not answer itself: the page's own actions pay nothing for them.
+        self.framework_actions: FrameworkActions | None = None
         self.schedule = schedule
         self.push = push
         self._push_pending = False
@@ -242,7 +250,7 @@ class Session:
     def _framework(self, action: str, params: dict[str, Any], why: str) -> tuple[Any, tuple[str, str] | None]:
         """An action the page does not answer: the framework's (:attr:`framework_actions`), or else unknown."""
         answers = self.framework_actions
-        handler = answers.get(action) if answers is not None else None
+        handler = answers.framework_handler(action) if answers is not None else None
         if handler is None:
             return None, (ErrorCode.UNKNOWN_ACTION, f"unknown action {action!r}{why}")
         return handler(params), None

@@ -271,6 +271,11 @@ class PageFlash:
         carried = self.carried(shown=shown)
         return set_cookie(self.signer, carried, scheme) if carried else None
 
+    def framework_handler(self, action: str) -> Any:
+        """The handler of framework action ``action`` (:class:`rweb.session.FrameworkActions`): the
+        dismissal's, or None.  A live page's session asks its page flash, no object made per session."""
+        return self.dismissed if action == DISMISS_ACTION else None
+
     def dismissed(self, params: Mapping[str, Any]) -> None:
         """The answer to :data:`DISMISS_ACTION` (``{"id": ...}``): the visitor dismissed that message."""
         if self._flashes is not None:  # none made yet: nothing shown to dismiss
