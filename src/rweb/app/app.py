@@ -553,15 +553,8 @@ class App:
 
     def refuse_split_state(self, workers: int | None = None) -> None:
         """A record that a page reads but its session did not create is an error at first read
-        (module-level state, another session's; unless shared or process_local).
-
-        Installed by start_rweb for several workers without a broker
-        (``workers``), and by startup() whenever the app has a broker
-        (``workers=None``: then other processes exist by design).  Refused at
-        the first read, not when a second session of the same process reads
-        it: so whatever worker a connection lands on (see rweb.reactive,
-        on_shared_state).
-        """
+        (module-level state, another session's; unless shared or process_local): see
+        :meth:`rweb.hosting.services.BrokerServices.refuse_split_state`, which says when it is installed."""
         self.services.refuse_split_state(workers)
 
     # -- resuming sessions ----------------------------------------------------------------
