@@ -307,6 +307,18 @@
 
   // ------------------------------------------------------------- patches
 
+  // A component's statics from their wire form: an integer n stands for n empty strings (a run
+  // between dynamics that follow one another, e.g. a list of child components; docs/protocol.md).
+  function expandStatics(s) {
+    if (!s.some((x) => typeof x === "number")) return s;
+    const out = [];
+    for (const x of s) {
+      if (typeof x === "number") for (let k = 0; k < x; k++) out.push("");
+      else out.push(x);
+    }
+    return out;
+  }
+
   // Apply `d` (or an init's `c`) to the store; the names of the components that changed.
   // A component sent like another ({"sl": name, "<slot>": value}: rows of one shape) is built
   // after the rest, from that component as this message leaves it (docs/protocol.md).
@@ -318,7 +330,7 @@
       if (p === null) {
         delete comps[name];
       } else if (Array.isArray(p.s)) {
-        comps[name] = { s: p.s, d: Array.isArray(p.d) ? p.d : [] };
+        comps[name] = { s: expandStatics(p.s), d: Array.isArray(p.d) ? p.d : [] };
         changed.push(name);
       } else if (typeof p.sl === "string") {
         (likes || (likes = [])).push(name);

@@ -8,3 +8,5 @@ cdef class CRef:
 @cython.locals(patch=dict, keys=tuple, i=Py_ssize_t)
 cpdef dict diff(tuple old_statics, list old_dyns, tuple statics, list dyns)
 cpdef dict full(tuple statics, list dyns)
+@cython.locals(i=Py_ssize_t, j=Py_ssize_t, n=Py_ssize_t, out=list)
+cpdef object wire_statics(tuple statics)

@@ -20,7 +20,7 @@ try:  # True in the compiled build (setup.py), False when this file runs as plai
 except ImportError:
     _COMPILED = False
 
-__all__ = ["CRef", "diff", "full"]
+__all__ = ["CRef", "diff", "full", "wire_statics"]
 
 
 class CRef:
@@ -54,8 +54,33 @@ def _out(dyns: list[Any]) -> list[Any]:
 
 
 def full(statics: tuple[str, ...], dyns: list[Any]) -> dict[str, Any]:
-    """The whole component, as sent when it is new or its shape changed."""
-    return {"s": statics, "d": _out(dyns)}
+    """The whole component, as sent when it is new or its shape changed (its statics in their
+    wire form: :func:`wire_statics`)."""
+    return {"s": wire_statics(statics), "d": _out(dyns)}
+
+
+def wire_statics(statics: tuple[str, ...]) -> Any:
+    """``statics`` as the wire carries them: each run of two or more empty strings (between
+    dynamics that follow one another, a list of child components) as its length, an integer
+    (``["<ul>", 3, "</ul>"]`` is ``["<ul>", "", "", "", "</ul>"]``; docs/protocol.md).  The tuple
+    itself when it has no such run."""
+    out: list[Any] | None = None
+    n = len(statics)
+    i = 0
+    while i < n:
+        if i + 1 < n and not statics[i] and not statics[i + 1]:
+            j = i + 2
+            while j < n and not statics[j]:
+                j += 1
+            if out is None:
+                out = list(statics[:i])
+            out.append(j - i)
+            i = j
+        else:
+            if out is not None:
+                out.append(statics[i])
+            i += 1
+    return statics if out is None else out
 
 
 def diff(

@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 
 from ..core.html import escape as escape_html
-from ..words.protocol import EffectKind, Key, MessageType, assemble
+from ..words.protocol import EffectKind, Key, MessageType, assemble, expand_statics
 from .effects import Effect, StreamOps, decode_effect
 
 __all__ = [
@@ -65,7 +65,7 @@ def apply_patches(components: dict[str, dict[str, Any]], patches: Mapping[str, A
         if patch is None:
             components.pop(name, None)
         elif _S in patch:
-            components[name] = {_S: list(patch[_S]), _D: list(patch[_D])}
+            components[name] = {_S: expand_statics(patch[_S]), _D: list(patch[_D])}
         elif _LIKE in patch:
             if likes is None:
                 likes = []

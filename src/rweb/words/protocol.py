@@ -54,6 +54,7 @@ __all__ = [
     "encode_push",
     "encode_reply",
     "encode_upload_reply",
+    "expand_statics",
 ]
 
 _loads = orjson.loads
@@ -525,6 +526,18 @@ def _effects(effects: list[Any]) -> list[Any]:
     return [fx.wire() for fx in effects]
 
 
+def expand_statics(statics: Any) -> list[str]:
+    """A component's statics from their wire form (:func:`rweb.diff.wire_statics`): each integer
+    ``n`` stands for ``n`` empty strings."""
+    out: list[str] = []
+    for s in statics:
+        if type(s) is int:
+            out.extend([""] * s)
+        else:
+            out.append(s)
+    return out
+
+
 def assemble(components: dict[str, Any], name: str = "root", _depth: int = 0) -> str:
     """A component's HTML from what the wire carries (``{name: {"s": [...], "d": [...]}}``).
 
@@ -535,7 +548,7 @@ def assemble(components: dict[str, Any], name: str = "root", _depth: int = 0) ->
     if _depth > 256:
         raise ValueError(f"components nested too deep at {name!r}")
     c = components[name]
-    s, d = c["s"], c["d"]
+    s, d = expand_statics(c["s"]), c["d"]
     out = [s[0]]
     for i, v in enumerate(d):
         if type(v) is dict:
