@@ -9,6 +9,7 @@ the bench) rebuilds exactly what the unshared form gives.
 
 from __future__ import annotations
 
+import itertools
 import sys
 from pathlib import Path
 from typing import Any
@@ -185,4 +186,4 @@ def test_runs_of_empty_statics_go_as_their_length_and_come_back(statics: tuple[s
     runs = [x for x in wire if type(x) is int]
     assert all(n >= 2 for n in runs)  # a lone empty string stays a string
     assert sum(runs) + sum(1 for x in wire if type(x) is str) == len(statics)
-    assert not any(a == "" and b == "" for a, b in zip(wire, wire[1:], strict=False))
+    assert not any(a == "" and b == "" for a, b in itertools.pairwise(wire))
