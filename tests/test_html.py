@@ -25,6 +25,7 @@ from rweb.html import (
     to_html,
     ul,
 )
+from rweb.protocol import expand_statics
 from rweb.render import View
 
 XSS_TEXT = "<script>alert('x')</script> & \"q\""
@@ -38,7 +39,7 @@ def page_html(fn: Any) -> str:
     """What the renderer (not to_html) produces for a page: statics and dyns joined."""
     view = View(fn)
     out = view.mount()["root"]
-    s, d = out["s"], out["d"]
+    s, d = expand_statics(out["s"]), out["d"]
     parts = [s[0]]
     for i, v in enumerate(d):
         parts.append(v)
