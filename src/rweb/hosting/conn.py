@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from ..addressing.routing import Route, takes_conn
 from ..sessions.session import ConnectionInfo, SetupError, UnknownAction
@@ -32,9 +32,6 @@ from ..wire.effects import Cookie, Event, Focus, Navigate, Reset, RunJs
 from ..wire.flash import Flashes, PageFlash, live_scheme
 from ..words.http_base import format_cookie_deletion
 from ..words.protocol import CloseCode
-
-if TYPE_CHECKING:
-    from ..app.app import App
 
 __all__ = ["DISCONNECT_TOPIC", "Conn"]
 
@@ -79,7 +76,7 @@ class Conn:
 
     def __init__(
         self,
-        app: App,
+        app: Any,  # the rweb.App (not imported: the app floor sits above this one)
         info: ConnectionInfo,
         *,
         route: Route | None = None,
@@ -408,7 +405,7 @@ class Conn:
             if hasattr(coro, "close"):
                 coro.close()  # never started: no "never awaited" warning
             self._live_only("spawn")
-        task: asyncio.Task[Any] = self.app.loop().create_task(coro)  # type: ignore[arg-type]
+        task: asyncio.Task[Any] = self.app.loop().create_task(coro)
         self._tie(task.cancel)
         return task
 
@@ -426,11 +423,11 @@ class Conn:
         self._live_only("subscribe")
         deliver = lambda _t, message: self._in_session(fn, message)  # noqa: E731
         if on_gap is None:
-            off = self.app.pubsub.subscribe(topic, deliver)
+            off: Callable[[], None] = self.app.pubsub.subscribe(topic, deliver)
         else:
             gap = lambda _t: self._in_session(on_gap)  # noqa: E731
             try:
-                off = self.app.pubsub.subscribe(topic, deliver, on_gap=gap)  # type: ignore[call-arg]
+                off = self.app.pubsub.subscribe(topic, deliver, on_gap=gap)
             except TypeError:  # the in-process broker: no gaps to report
                 off = self.app.pubsub.subscribe(topic, deliver)
         self._tie(off)
