@@ -15,6 +15,7 @@ and imports cancelled out.
     python benchmarks/click_instructions.py                       # this checkout only
     python benchmarks/click_instructions.py --baseline ../base    # a built checkout of another rweb
     python benchmarks/click_instructions.py --metrics             # this checkout, metrics off and on
+    python benchmarks/click_instructions.py --workload todo       # the todo page: toggle one of 100 rows
 
 ``--metrics`` measures this checkout twice more: with ``app.metrics()`` on
 (``Connection.receive`` then counts each message and times one in
@@ -66,13 +67,21 @@ try:
     from rweb.sessions.session import ConnectionInfo
 except ImportError:  # a checkout from before the floors (a --baseline)
     from rweb.session import ConnectionInfo
-from rweb_counter import session_setup
-
-sessions, clicks, mode = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+sessions, clicks, mode, workload = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
 metered = mode == "on"
 # slow_callback_ms=None: the slow-handler log reads the wall clock, and under Callgrind (50 times
 # slower, more on a busy machine) it would log at random, each line thousands of instructions.
-app = App("bench", session_setup, slow_callback_ms=None)  # the order both builds take
+if workload == "todo":  # benchmarks/todo_app.py: 100 keyed rows, a click toggles one
+    from todo_app import todo_app
+    app = todo_app()
+    app.slow_callback_ms = None
+    action = "toggle"
+    msgs = [('{"action":"toggle","params":{"id":"%d"}}' % (i % 100)).encode() for i in range(clicks + 1)]
+else:  # the seed's counter
+    from rweb_counter import session_setup
+    app = App("bench", session_setup, slow_callback_ms=None)  # the order both builds take
+    action = "inc"
+    msgs = [b'{"action":"inc","params":{}}'] * (clicks + 1)
 if mode != "off":  # the connections count (and sample) each message themselves
     app.metrics()
 if mode == "detached":  # the same start-up, no counting: what "on" is compared with
@@ -81,14 +90,11 @@ conns = [Connection(app, i, ConnectionInfo(), lambda b: None, lambda f: None) fo
 for c in conns:
     _, ok = c.open()
     assert ok
-msg = b'{"action":"inc","params":{}}'
-for c in conns:
-    c.receive(msg)
-for _ in range(clicks):
+for msg in msgs:
     for c in conns:
         c.receive(msg)
 if metered:  # counted, every one
-    assert app.meter.actions["inc"].count == (clicks + 1) * sessions, app.meter.actions["inc"].count
+    assert app.meter.actions[action].count == (clicks + 1) * sessions, app.meter.actions[action].count
 print("compiled" if rweb.COMPILED else "plain")
 """
 
@@ -97,12 +103,14 @@ NO_ASLR = ["setarch", os.uname().machine, "-R"] if shutil.which("setarch") else 
 COLLECTED = re.compile(r"Collected\s*:\s*(\d+)")
 
 
-def total(src: Path, examples: Path, sessions: int, clicks: int, mode: str = "off") -> tuple[int, str]:
+def total(src: Path, examples: Path, sessions: int, clicks: int, mode: str, workload: str) -> tuple[int, str]:
     """Instructions of one whole run, and which build ran."""
-    env = dict(os.environ, PYTHONPATH=str(src), PYTHONHASHSEED="0")
+    # The todo app is this checkout's (benchmarks/todo_app.py), run on either build's rweb.
+    path = os.pathsep.join([str(src), str(ROOT / "benchmarks")])
+    env = dict(os.environ, PYTHONPATH=path, PYTHONHASHSEED="0")
     proc = subprocess.run(
         [*NO_ASLR, "valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
-         sys.executable, "-c", MEASURE, str(examples), str(sessions), str(clicks), mode],
+         sys.executable, "-c", MEASURE, str(examples), str(sessions), str(clicks), mode, workload],
         env=env, capture_output=True, text=True, timeout=900, check=False,
     )
     found = COLLECTED.search(proc.stderr)
@@ -111,10 +119,10 @@ def total(src: Path, examples: Path, sessions: int, clicks: int, mode: str = "of
     return int(found.group(1)), proc.stdout.strip().splitlines()[-1]
 
 
-def per_click(checkout: Path, sessions: int, clicks: int, mode: str = "off") -> tuple[float, str]:
+def per_click(checkout: Path, sessions: int, clicks: int, mode: str = "off", workload: str = "counter") -> tuple[float, str]:
     src, examples = checkout / "src", checkout / "examples"
-    low, build = total(src, examples, sessions, clicks, mode)
-    high, _ = total(src, examples, sessions, 2 * clicks, mode)
+    low, build = total(src, examples, sessions, clicks, mode, workload)
+    high, _ = total(src, examples, sessions, 2 * clicks, mode, workload)
     return (high - low) / (sessions * clicks), build
 
 
@@ -124,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sessions", type=int, default=50)
     p.add_argument("--clicks", type=int, default=40, help="clicks per session in the shorter run")
     p.add_argument("--metrics", action="store_true", help="this checkout with metrics on, then detached (see above)")
+    p.add_argument("--workload", choices=("counter", "todo"), default="counter",
+                   help="the seed's counter, or the todo page (benchmarks/todo_app.py: a click toggles one of 100 rows)")
     opts = p.parse_args(argv)
     if shutil.which("valgrind") is None:
         print("valgrind is not installed (apt-get install valgrind)")
@@ -133,11 +143,11 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(("baseline", opts.baseline.resolve()))
     got = {}
     for label, path in rows:
-        got[label] = per_click(path, opts.sessions, opts.clicks)
+        got[label] = per_click(path, opts.sessions, opts.clicks, "off", opts.workload)
     if opts.metrics:
-        got["metrics on"] = per_click(ROOT, opts.sessions, opts.clicks, "on")
-        got["detached"] = per_click(ROOT, opts.sessions, opts.clicks, "detached")
-    print(f"instructions per counter click in-process (Callgrind, {opts.sessions} sessions)")
+        got["metrics on"] = per_click(ROOT, opts.sessions, opts.clicks, "on", opts.workload)
+        got["detached"] = per_click(ROOT, opts.sessions, opts.clicks, "detached", opts.workload)
+    print(f"instructions per {opts.workload} click in-process (Callgrind, {opts.sessions} sessions)")
     for label, (n, build) in got.items():
         print(f"{label:<16}{n:>12,.0f}  ({build})")
     if opts.metrics:

@@ -6,7 +6,9 @@ from typing import Any
 
 import pytest
 
+import rweb
 from rweb import html, raw
+from rweb import render as R
 from rweb.html import (
     Element,
     a,
@@ -227,6 +229,17 @@ def test_escape_all_five_characters() -> None:
 def test_text_is_escaped() -> None:
     assert to_html(p(XSS_TEXT)) == f"<p>{XSS_TEXT_ESCAPED}</p>"
     assert page_html(lambda: p(XSS_TEXT)) == f'<p data-rc="root">{XSS_TEXT_ESCAPED}</p>'
+
+
+@pytest.mark.skipif(rweb.COMPILED, reason="the compiled module keeps its cache private (test_build runs this file on the plain build)")
+def test_the_attribute_markup_cache_is_bounded() -> None:
+    for i in range(R._SHARED_MAX + 10):
+        assert to_html(div(title=f"t{i}")) == f'<div title="t{i}"></div>'
+        assert R._attr_count <= R._SHARED_MAX
+        assert sum(map(len, R._attr_table.values())) == R._attr_count
+    # Emptied on the way: what comes after is escaped, and remembered, again.
+    for _ in range(2):
+        assert to_html(div(title='"<&', data_x="t3")) == '<div title="&quot;&lt;&amp;" data-x="t3"></div>'
 
 
 def test_attribute_values_are_escaped() -> None:

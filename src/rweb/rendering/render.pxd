@@ -33,6 +33,9 @@ cdef class View:
 cdef dict _statics_table, _rc_table, _attr_table, _cref_table, _actions_table, _shape_table
 cdef dict _OPEN, _OPEN_BARE, _CLOSE, _escaped
 cdef object _KIND_ACTION, _KIND_ACTION_LIST, _html_room
+cdef Py_ssize_t _attr_count
+@cython.locals(by_value=dict)
+cdef str _attr(object name, object value)
 
 @cython.locals(attrs=dict, statics=list, dyns=list, names=dict, ce=Element, kids=tuple)
 cdef str _element(Element el, RenderContext p, str cur, long room, str extra=*)

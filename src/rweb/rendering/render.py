@@ -536,11 +536,14 @@ class View:
                         if c is not None and c.parent is comp:
                             self.dispose(child, patches, notify=True)
             comp.children = new_children
-        if p.acts or comp.actions:
-            actions = _shared_actions(p.acts) if p.acts else None
-            if actions != comp.actions:
-                comp.actions = actions
+        acts = p.acts
+        if acts:
+            if acts != comp.actions:  # a set against the frozenset held: no new one made while they agree
+                comp.actions = _shared_actions(acts)
                 self.collect_actions()
+        elif comp.actions is not None:
+            comp.actions = None
+            self.collect_actions()
 
     def _settle(
         self, comp: ComponentState, patches: dict[str, Any], earlier: Any, statics: tuple[str, ...], dyns: list[Any]
@@ -1064,7 +1067,8 @@ on_fan(_fan)
 _SHARED_MAX = 8192
 _statics_table: dict[tuple[str, ...], tuple[str, ...]] = {}
 _rc_table: dict[str, str] = {}
-_attr_table: dict[tuple[str, str], str] = {}
+_attr_table: dict[str, dict[str, str]] = {}  # attribute name -> value -> its markup (_attr)
+_attr_count = 0  # values in _attr_table
 
 
 def _remember(table: dict[Any, Any], key: Any, value: Any) -> Any:
@@ -1084,12 +1088,23 @@ def _rc_attr(name: str) -> str:
 
 
 def _attr(name: str, value: str) -> str:
-    key = (name, value)
-    got = _attr_table.get(key)
-    if got is None:
-        got = f' {name}="{escape(value)}"'
-        if len(value) <= 64:
-            _remember(_attr_table, key, got)
+    """`` name="value"`` (escaped), shared: by name, then by value (no key to build and hash per attribute)."""
+    global _attr_count
+    by_value = _attr_table.get(name)
+    if by_value is not None:
+        got = by_value.get(value)
+        if got is not None:
+            return got
+    got = f' {name}="{escape(value)}"'
+    if len(value) <= 64:
+        if _attr_count >= _SHARED_MAX:  # bounded, as _remember's tables
+            _attr_table.clear()
+            _attr_count = 0
+            by_value = None
+        if by_value is None:
+            by_value = _attr_table[name] = {}
+        by_value[value] = got
+        _attr_count += 1
     return got
 
 
