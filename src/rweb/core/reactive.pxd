@@ -21,7 +21,7 @@ cdef class _Record:
     cdef public object _rw_owner
     cdef object __weakref__
 
-@cython.locals(t=Tracker, s=list, subs=set)
+@cython.locals(t=Tracker, s=list, subs=set, src=list)
 cdef object _read(_Record rec, Py_ssize_t i)
 @cython.locals(subs=set)
 cdef object _write(_Record rec, Py_ssize_t i, object value)

@@ -45,15 +45,16 @@ __all__ = [
 class Tracker:
     """The base of anything that can depend on reactive fields (a rendered component).
 
-    ``sources`` holds the subscriber sets it is in; a write to one of those
-    fields calls :meth:`invalidate`.  A base class rather than a protocol: in
+    ``sources`` holds the subscriber sets it is in (None until its first
+    read: a tracker that reads nothing holds no list); a write to one of
+    those fields calls :meth:`invalidate`.  A base class rather than a protocol: in
     the compiled build (see setup.py) both are then C-level accesses.
     """
 
     __slots__ = ("owner", "sources")
 
     def __init__(self) -> None:
-        self.sources: list[set[Any]] = []
+        self.sources: list[set[Any]] | None = None
         # The page its reads are checked for (see on_shared_state): a component's view;
         # None for a tracker of no page (a snapshot's, a replica's): never checked.
         self.owner: Any = None
@@ -257,7 +258,11 @@ def _read(rec: _Record, i: int) -> Any:
             if _on_shared is not None and rec._rw_owner is not t.owner:  # not this page's own state?  # noqa: SLF001
                 _foreign(rec, t)
             subs.add(t)
-            t.sources.append(subs)
+            src = t.sources
+            if src is None:
+                t.sources = [subs]
+            else:
+                src.append(subs)
     return rec._rw_vals[i]  # noqa: SLF001
 
 
@@ -654,7 +659,11 @@ class _Collection:
                 if _on_shared is not None and self._rw_owner is not t.owner:  # not this page's own state?
                     _foreign(self, t)
                 subs.add(t)
-                t.sources.append(subs)
+                src = t.sources
+                if src is None:
+                    t.sources = [subs]
+                else:
+                    src.append(subs)
 
     def _store(self, value: Any) -> Any:
         """``value`` as it is stored in this collection: see _wrap, and _adopt."""

@@ -252,7 +252,7 @@ class Connection:
         try:
             render_page, on_action = app.setup(conn)
             self.session = Session(
-                render_page, on_action, self.writer_id, app.actions, self.schedule, self._push, slow, app.debug,
+                render_page, on_action, self.writer_id, app.actions, self.schedule, self, slow, app.debug,
                 app.fanout,
             )
             self.session.framework_actions = conn.page_flash
@@ -466,7 +466,7 @@ class Connection:
         old.state = CLOSED
         session = self.session
         assert session is not None
-        session.push = self._push
+        session.push = self
         session.schedule = self.schedule
         if self.conn is not None:
             self.conn.attach(self)
@@ -956,7 +956,7 @@ class Connection:
                     self.meter.uploaded(len(data))  # the frame's bytes: chunk headers included
                 if error is not None:  # the file failed: the page shows it, the browser hears why
                     patches, _ = self.session.call(_nothing)
-                    self._push(patches, error)
+                    self(patches, error)  # push them
                 return None
         log.warning("session %s: binary frame refused", self.writer_id)
         return self._error(ErrorCode.BINARY_FRAME, "binary frames are not accepted; send JSON text")
@@ -1024,7 +1024,9 @@ class Connection:
             self.effects = None
             self.send(encode_push({}, None, effects))
 
-    def _push(self, patches: dict[str, Any], error: tuple[str, str] | None) -> None:
+    def __call__(self, patches: dict[str, Any], error: tuple[str, str] | None) -> None:
+        """Push ``patches`` (and ``error``): the session's ``push`` is the connection itself, not a
+        bound method held per page (idle memory)."""
         effects = self.effects
         if effects is not None:
             self.effects = None

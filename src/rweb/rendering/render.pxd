@@ -21,7 +21,7 @@ cdef class ComponentState(Tracker):
 
 cdef class View:
     cdef public list dirty
-    cdef public object _moved, _patches, actions, comps, errors, fanout, on_dirty, rendering, root, take
+    cdef public object _moved, _patches, actions, comps, errors, fanout, owner, rendering, root
     cdef public long epoch, fulls
     cdef public bint hold, share
     @cython.locals(batch=list, comp=ComponentState)

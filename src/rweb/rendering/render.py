@@ -22,7 +22,7 @@ import logging
 from collections.abc import Callable
 from contextvars import ContextVar
 from secrets import token_hex as _token_hex
-from typing import Any
+from typing import Any, Protocol
 
 from ..core.diff import CRef, diff, full
 from ..core.html import (
@@ -217,7 +217,7 @@ class ComponentState(Tracker):
         self.statics: tuple[str, ...] | None = None
         self.dyns: list[Any] | None = None
         self.children: tuple[str, ...] = ()
-        self.sources: list[set[Any]] = []
+        self.sources: list[set[Any]] | None = None  # made at its first read (rweb.reactive.Tracker)
         self.owner: Any = view  # the page whose state its reads are (rweb.reactive.on_shared_state)
         self.dirty = True
         self.actions: frozenset[str] | None = None
@@ -230,9 +230,12 @@ class ComponentState(Tracker):
             self.dirty = True
             view = self.view
             dirty = view.dirty
-            dirty.append(self)
-            if len(dirty) == 1 and not view.hold and view.on_dirty is not None:
-                view.on_dirty()
+            if dirty is None:  # the first: the owner hears of it (no empty list is kept per page)
+                view.dirty = [self]
+                if not view.hold and view.owner is not None:
+                    view.owner.view_dirty()
+            else:
+                dirty.append(self)
 
     def __repr__(self) -> str:
         return f"<ComponentState {self.name!r} depth={self.depth}>"
@@ -293,6 +296,22 @@ def _same_objects(a: Any, b: Any) -> bool:
     return all(x is y for x, y in zip(a, b, strict=True))
 
 
+class ViewOwner(Protocol):
+    """What a :class:`View` tells whoever serves it (a live page's :class:`rweb.session.Session`).
+
+    The owner itself, not two bound methods per page: a page's idle memory is
+    what the session holds (docs/operations.md).
+    """
+
+    def view_dirty(self) -> None:
+        """A component became dirty outside a flush: render and push it soon."""
+
+    def take_shared(self, patches: dict[str, Any]) -> bool:
+        """A render shared with other pages changed (:class:`SharedRender`): push its ``patches``
+        now; False: not now (the component is marked dirty instead)."""
+        ...
+
+
 class View:
     """The components of one page, their renders, and what is dirty."""
 
@@ -307,19 +326,18 @@ class View:
         "fanout",
         "fulls",
         "hold",
-        "on_dirty",
+        "owner",
         "rendering",
         "root",
         "share",
-        "take",
     )
 
-    def __init__(self, render_page: Callable[[], Any], on_dirty: Callable[[], None] | None = None):
+    def __init__(self, render_page: Callable[[], Any], owner: ViewOwner | None = None):
         self.comps: dict[str, ComponentState] = {}
         self.root = ComponentState(ROOT, render_page, self, None)
         self.comps[ROOT] = self.root
-        self.dirty: list[ComponentState] = [self.root]
-        # While true, becoming dirty does not call on_dirty: the caller will
+        self.dirty: list[ComponentState] | None = [self.root]  # None: nothing is (not an empty list)
+        # While true, becoming dirty does not call the owner's view_dirty: the caller will
         # flush (a dispatch in progress, or a flush itself).
         self.hold = False
         self._moved: list[Any] | None = None  # components that changed parent in this flush
@@ -330,13 +348,12 @@ class View:
         # between sessions whose pages bind the same actions.
         self.actions: frozenset[str] = _NO_ACTIONS
         self.errors: list[RenderError] = _NO_ERRORS  # a fresh list once there is one
-        self.on_dirty = on_dirty
+        self.owner = owner  # told when a component becomes dirty outside a flush (None: nobody)
         self.rendering: RenderContext | None = None  # the innermost render in progress
         # Set by the session when it is served (None: its components never share a render, see
-        # SharedRender): ``fanout(fn)`` runs ``fn`` soon on the process's event loop, and
-        # ``take(patches)`` pushes a shared render's patches to the page now (False: not now).
+        # SharedRender): ``fanout(fn)`` runs ``fn`` soon on the process's event loop; the owner's
+        # ``take_shared(patches)`` pushes a shared render's patches to the page now.
         self.fanout: Callable[[Callable[[], None]], Any] | None = None
-        self.take: Callable[[dict[str, Any]], bool] | None = None
         # Whole components in the flush in progress (a new one, a changed shape): when there are
         # some and the page is sent over the wire (``share``, set by a served session), those of
         # one shape are sent as "like" another component (see :meth:`share_statics`).
@@ -384,7 +401,7 @@ class View:
                 passes += 1
                 if passes > MAX_PASSES:
                     names = sorted({c.name for c in self.dirty})
-                    self.dirty = []
+                    self.dirty = None
                     err = RenderError(
                         names[0],
                         RuntimeError(f"components {names} keep invalidating themselves while rendering"),
@@ -393,7 +410,7 @@ class View:
                     break
                 self.epoch += 1
                 batch = self.dirty
-                self.dirty = []
+                self.dirty = None
                 if len(batch) > 1:
                     batch.sort(key=_depth)
                 comps = self.comps
@@ -479,7 +496,7 @@ class View:
             if c.group is not None:
                 c.group.leave(c)
         self.comps.clear()
-        self.dirty = []
+        self.dirty = None
 
     def _render(self, comp: ComponentState, patches: dict[str, Any]) -> None:
         if comp.group is not None and _from_group(comp, comp.group):
@@ -538,7 +555,8 @@ class View:
             comp.children = new_children
         acts = p.acts
         if acts:
-            if acts != comp.actions:  # a set against the frozenset held: no new one made while they agree
+            # A set against the frozenset held (equal when their members are): no new one while they agree.
+            if acts != comp.actions:  # type: ignore[comparison-overlap]
                 comp.actions = _shared_actions(acts)
                 self.collect_actions()
         elif comp.actions is not None:
@@ -831,8 +849,8 @@ class SharedRender(Tracker):
         self.sent: dict[int, tuple[list[Any], SharedPatches | None]] = {}  # patches from an old output
         # The founder's subscriptions become the group's.
         self.sources = comp.sources
-        comp.sources = []
-        for s in self.sources:
+        comp.sources = None
+        for s in self.sources or ():
             s.discard(comp)
             s.add(self)
         self.members[comp] = None
@@ -907,7 +925,7 @@ class SharedRender(Tracker):
             self.dissolve()
             return False
         end(prev)
-        if self.dirty or not all(is_shared_set(s) for s in self.sources):
+        if self.dirty or not all(is_shared_set(s) for s in self.sources or ()):
             self.dissolve()  # it writes what it reads, or it read state that is not shared
             return False
         p.st.append(last)
@@ -961,8 +979,8 @@ def _deliver(g: SharedRender, todo: list[ComponentState], start: int, stop: int)
         msg = g.patches_from(m.statics, m.dyns)
         view = m.view
         if msg is not None:
-            take = view.take
-            if take is None or not take(msg):
+            owner = view.owner
+            if owner is None or not owner.take_shared(msg):
                 m.invalidate()  # renders from the group's output when its page flushes
                 continue
         _adopt_output(m, g)
@@ -1005,7 +1023,7 @@ def _group_of(t: ComponentState) -> SharedRender | None:
     fanout = view.fanout
     if fanout is None or t.dirty or t.children or t.statics is None or view.rendering is not None:
         return None
-    for s in t.sources:
+    for s in t.sources or ():
         if not is_shared_set(s):
             return None  # its last render read state that is not shared
     fn = t.fn

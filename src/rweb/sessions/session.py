@@ -177,13 +177,12 @@ class Session:
         self.meter: Any = None  # rweb.meter.Meter while metrics are on (set by the connection)
         # Seconds of user code that are logged as blocking the loop (0: never).
         self.slow = slow
-        self.view = View(render_page, self._on_dirty)
+        self.view = View(render_page, self)  # the session is its view's owner (rweb.render.ViewOwner)
         # Sent over a socket: rows of one shape share their statics on the wire (View.share_statics).
         self.view.share = schedule is not None
         if fanout is not None and schedule is not None:
             # Served: the page's components may share renders with other pages (rweb.render.SharedRender).
             self.view.fanout = fanout
-            self.view.take = self._take_shared
 
     def mount(self) -> dict[str, Any]:
         """Render the page from scratch: ``{name: {"s": [...], "d": [...]}}``."""
@@ -288,7 +287,7 @@ class Session:
         _discard(pending)
         self.view.hold = False
         if self.view.dirty and not self.closed:
-            self._on_dirty()
+            self.view_dirty()
 
     def flush(self) -> tuple[dict[str, Any], tuple[str, str] | None]:
         """Re-render what changed outside a dispatch (for a push)."""
@@ -313,7 +312,8 @@ class Session:
             error = _render_error(view.errors, self.writer_id, f"after {action}" if action else "a push", self.debug or None)
         return patches, error
 
-    def _on_dirty(self) -> None:
+    def view_dirty(self) -> None:
+        """A component became dirty outside a dispatch: push its change soon (rweb.render.ViewOwner)."""
         if self._push_pending or self.closed or self.schedule is None:
             return
         self._push_pending = True
@@ -329,7 +329,7 @@ class Session:
         if (patches or error) and self.push is not None:
             self.push(patches, error)
 
-    def _take_shared(self, patches: dict[str, Any]) -> bool:
+    def take_shared(self, patches: dict[str, Any]) -> bool:
         """A render shared with other pages changed: push its ``patches`` now; False: not now.
 
         Not while this page is held (an action's handler runs: its reply carries
@@ -403,7 +403,7 @@ class Session:
         log.error("session %s: component %r failed to render (ref %s)", self.writer_id, err.component, err.ref,
                   exc_info=exc)
         for _ in range(3):  # each failure takes its component out of the next pass
-            view.dirty = [c for c in view.comps.values() if c.dirty]
+            view.dirty = [c for c in view.comps.values() if c.dirty] or None
             try:
                 view.flush()
                 break
@@ -414,7 +414,7 @@ class Session:
         else:
             for c in view.comps.values():
                 c.dirty = False
-            view.dirty = []
+            view.dirty = None
         comps = view.comps
         # Components made by a render that was cut short and not used since are on no page.
         live: set[str] = set()
