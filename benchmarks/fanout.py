@@ -79,6 +79,7 @@ import orjson
 from picows import WSListener, WSMsgType, WSTransport, ws_connect
 
 from rweb.bench import procfs
+from rweb.words.protocol import Key, MessageType
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "benchmarks"
@@ -90,7 +91,7 @@ import redis_client  # noqa: E402
 HOST = "127.0.0.1"
 APP = BENCH / "fanout_app.py"
 TEXT, CLOSE = WSMsgType.TEXT, WSMsgType.CLOSE
-REPLY = b'{"t":"r"'  # how rweb's answer to a client's message begins (docs/protocol.md)
+REPLY = orjson.dumps({Key.T.value: MessageType.REPLY.value})[:-1]  # b'{"t":"r"': an answer begins so
 CLICKS_PAGE = "?url=%2Fclicks"  # fanout_app.py's bystander page: a counter of its own, nothing shared
 T = TypeVar("T")
 
