@@ -58,7 +58,7 @@ lint: $(VENV)/.installed-test
 # (git worktree add DIR REV && (cd DIR && ../main/.venv/bin/python setup.py -q build_ext --inplace)).
 BASELINE ?=
 # Then the todo workload (benchmarks/todo.py: 100 keyed rows, against the bare server, 5
-# alternated rounds, about 3 minutes), the real-time fan-out (benchmarks/fanout.py: 1,000, 5,000 and 10,000 readers, 5 alternated rounds, about 15 minutes), what saving sessions costs
+# alternated rounds, about 3 minutes), the real-time fan-out (benchmarks/fanout.py: 1,000, 5,000 and 10,000 readers, 5 alternated rounds, with the writer's reply and a bystander's click during the fan-out, about 15 minutes), what saving sessions costs
 # (benchmarks/snapshot_cost.py, needs redis-server, about 3 minutes) and long lists
 # (benchmarks/stream_rows.py), appended to BENCHMARKS.md.
 bench: build

@@ -20,6 +20,23 @@ Against real servers (``benchmarks/fanout_app.py``, started here as subprocesses
      that each renders on its own (no shared render): the per-reader path, its garbage;
    - ``redis1``: the same app and broker on 1 worker (the publish goes out, nobody else
      reads it): what the second worker adds, like for like (``--modes local,redis1,redis``).
+
+   Issue 19's latency targets, a second table for the same rows (n/a for ``bare``, which
+   answers no write and forwards every message):
+   - **the writer's reply**: per counted write, the time from sending it to the writer's own
+     answer (``{"t":"r",...}``: its page's change comes in it, before the other readers'
+     pushes); P50 and P99 pooled over the rounds (target: P50 < 5 ms at 5,000 readers);
+   - **the writes' spread**: P99 / P50 of send -> last delivery (target: <= 2 at 10,000);
+   - **a bystander's click**: after the counted writes, ``--bystander-writes`` more (default:
+     as many), during which a session of ``fanout_app.py``'s page ``/clicks`` (a counter of
+     its own, nothing shared) on the writer's worker (sessions are opened until one's page
+     shows the writer's pid) clicks from a process of its own (``fanout.py bystander``, so
+     that the readers' deliveries to this process do not delay its replies), one click in
+     flight at a time, the next ``--bystander-pause`` ms after the reply; kept: the round
+     trips of the clicks in flight while a write was being delivered (sent before its last
+     delivery, answered after it was sent), how many, P50 and P99 pooled over the rounds
+     (target: P99 < 50 ms at 5,000 readers), and its idle round trip (0.3 s of clicks before
+     those writes). These writes count in no other figure (the server's CPU stops before).
 2. **Click path** (``rweb bench``): the seed's counter, per-session state only, with and
    without ``broker=redis://...``, same workers, both servers up at once, interleaved
    rounds (a warm-up each first): server CPU µs/click (its processes from /proc, each
@@ -33,6 +50,7 @@ time; every process started here is stopped (SIGTERM, then SIGKILL) also on erro
     python benchmarks/fanout.py                      # 1,000, 5,000 and 10,000 sessions, 20 writes, 5 rounds
     python benchmarks/fanout.py --quick              # 200 sessions, 5 writes, small click runs
     python benchmarks/fanout.py --sessions 1000 --writes 50 --parts fanout
+    python benchmarks/fanout.py --sessions 5000 --modes local,redis --parts fanout --bystander-writes 50
 """
 
 from __future__ import annotations
@@ -61,6 +79,7 @@ import orjson
 from picows import WSListener, WSMsgType, WSTransport, ws_connect
 
 from rweb.bench import procfs
+from rweb.words.protocol import Key, MessageType
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "benchmarks"
@@ -72,6 +91,8 @@ import redis_client  # noqa: E402
 HOST = "127.0.0.1"
 APP = BENCH / "fanout_app.py"
 TEXT, CLOSE = WSMsgType.TEXT, WSMsgType.CLOSE
+REPLY = orjson.dumps({Key.T.value: MessageType.REPLY.value})[:-1]  # b'{"t":"r"': an answer begins so
+CLICKS_PAGE = "?url=%2Fclicks"  # fanout_app.py's bystander page: a counter of its own, nothing shared
 T = TypeVar("T")
 
 # shared/reference/anchors.md, "fan-out, 1 writer -> 1000 readers x 100 posts", each as a
@@ -272,7 +293,9 @@ class Reader(WSListener):
             self.ready.set_result(None)
             return
         data = frame.get_payload_as_bytes()
-        if self.i < 0:  # the writer: its reply
+        if self.i < 0:  # the writer: its reply (the first one per write; no push comes to it)
+            if not c.reply_ns and data.startswith(REPLY):
+                c.reply_ns = now
             if b'"e":{"code"' in data and c.error is None:
                 c.error = data.decode(errors="replace")[:200]
             return
@@ -313,6 +336,8 @@ def page_pid(data: bytes) -> int:
 class WriteResult:
     t_last_ns: int | None  # send -> last delivery
     missed: int
+    t0_ns: int = 0  # when the write was sent (perf_counter_ns: CLOCK_MONOTONIC, the bystander's too)
+    reply_ns: int | None = None  # send -> the writer's reply
     per_pid_last_ns: dict[int, int] = field(default_factory=dict)
     per_pid_first_ns: dict[int, int] = field(default_factory=dict)
     client_cpu_s: float = 0.0
@@ -336,6 +361,7 @@ class FanoutClient:
         self.connect_failed: Counter[str] = Counter()
         self.opened = 0  # reader sessions opened, the surplus closed while balancing included
         self.error: str | None = None
+        self.reply_ns = 0  # when the writer's reply to the current write came (0: not yet)
 
     async def open_one(self, i: int) -> Reader | None:
         r = Reader(self, i)
@@ -407,6 +433,7 @@ class FanoutClient:
         self.seq = seq
         self.expect = (b'"%d"' if rweb else b"%d") % value
         self.left = len(self.readers)
+        self.reply_ns = 0
         self.done = self.loop.create_future()
         times = self.times
         for i in range(len(times)):
@@ -419,6 +446,11 @@ class FanoutClient:
             await asyncio.wait_for(asyncio.shield(self.done), self.timeout)
         wall = (perf_counter_ns() - t0) / 1e9
         cpu = time.process_time() - cpu0
+        if rweb:  # its reply comes before the pushes; should it not have come yet, a bounded wait
+            for _ in range(100):
+                if self.reply_ns:
+                    break
+                await asyncio.sleep(0.01)
         got = [t for t in times if t]
         last: dict[int, int] = {}
         first: dict[int, int] = {}
@@ -427,7 +459,8 @@ class FanoutClient:
             if t:
                 last[r.pid] = max(last.get(r.pid, 0), t - t0)
                 first[r.pid] = min(first.get(r.pid, t - t0), t - t0)
-        return WriteResult(max(got) - t0 if got else None, len(times) - len(got), last, first, cpu, wall)
+        return WriteResult(max(got) - t0 if got else None, len(times) - len(got), t0,
+                           self.reply_ns - t0 if self.reply_ns else None, last, first, cpu, wall)
 
     async def close(self) -> None:
         everyone = [*self.readers, *([self.writer] if self.writer else [])]
@@ -442,7 +475,8 @@ class FanoutClient:
 
 
 async def fanout_client(url: str, n: int, workers: int, writes: int, warmup: int, gap: float,
-                        timeout: float, rweb: bool, server: Proc, fd_budget: int) -> dict[str, Any]:
+                        timeout: float, rweb: bool, server: Proc, fd_budget: int,
+                        bystander_writes: int = 0, bystander_pause: float = 0.001) -> dict[str, Any]:
     c = FanoutClient(url, timeout)
     t = time.monotonic()
     try:
@@ -462,6 +496,10 @@ async def fanout_client(url: str, n: int, workers: int, writes: int, warmup: int
         cpu1 = cpu_snapshot_ns(server.pids())
         server_cpu_s = cpu_seconds(cpu0, cpu1)
         lost_during = c.lost
+        by: dict[str, Any] | None = None
+        if rweb and bystander_writes:  # after the counted writes: their figures stay a bystander's free
+            by = await bystander_phase(c, url, writer_pid, warmup + writes, bystander_writes, gap, timeout,
+                                       bystander_pause)
     finally:
         await c.close()
     done = [r.t_last_ns / 1e6 for r in results if r.t_last_ns is not None and not r.missed]
@@ -479,6 +517,9 @@ async def fanout_client(url: str, n: int, workers: int, writes: int, warmup: int
         "other_messages": c.other,
         "writer_error": c.error,
         "t_last_ms": [r.t_last_ns / 1e6 if r.t_last_ns is not None else None for r in results],
+        "writer_reply_ms": [r.reply_ns / 1e6 if r.reply_ns is not None else None for r in results]
+        if rweb else None,
+        "bystander": by,
         "server_cpu_us_per_delivery": server_cpu_s * 1e6 / delivered if delivered else None,
         "client_cores": (sum(r.client_cpu_s for r in results) / sum(r.wall_s for r in results)
                          if results else None),
@@ -486,6 +527,7 @@ async def fanout_client(url: str, n: int, workers: int, writes: int, warmup: int
     if done:
         out["p50_ms"] = pct(done, 50)
         out["p99_ms"] = pct(done, 99)
+        out["p99_over_p50"] = out["p99_ms"] / out["p50_ms"]
         out["deliveries_per_s"] = statistics.median(n / (ms / 1000) for ms in done)
     if workers > 1:
         local = [r.per_pid_last_ns[writer_pid] / 1e6 for r in results
@@ -503,6 +545,192 @@ async def fanout_client(url: str, n: int, workers: int, writes: int, warmup: int
     return out
 
 
+# -- the bystander: a session of its own on the writer's worker, clicking while a post fans out --
+CLICK = orjson.dumps({"action": "inc", "params": {}})
+
+
+class Clicker(WSListener):
+    """The bystander's session, in a process of its own (``fanout.py bystander``), so that the
+    readers' deliveries, which keep this script's process busy, do not delay its replies.
+    While a window is open it clicks, one click in flight at a time, the next one sent
+    ``pause_s`` after the reply comes (a person's pace, not a load generator's: a click every
+    reply would keep a core and the server busy; at most ``max_clicks`` per window); each click's send and reply times
+    (perf_counter_ns: CLOCK_MONOTONIC, the same clock in every process) are kept."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, max_clicks: int, pause_s: float) -> None:
+        super().__init__()
+        self.loop = loop
+        self.pause_s = pause_s
+        self.transport: WSTransport | None = None
+        self.pid = 0
+        self.ready: asyncio.Future[None] = loop.create_future()
+        self.window = -1
+        self.clicking = False
+        self.sent_ns = 0  # the click in flight (0: none)
+        self.in_window = 0
+        self.max_clicks = max_clicks
+        self.clicks: list[tuple[int, int, int]] = []  # (window, sent, reply)
+
+    def on_ws_connected(self, transport: WSTransport) -> None:
+        self.transport = transport
+
+    def on_ws_frame(self, transport: WSTransport, frame: Any) -> None:
+        now = perf_counter_ns()
+        if frame.msg_type is CLOSE:
+            transport.disconnect()
+            return
+        if frame.msg_type is not TEXT:
+            return
+        data = frame.get_payload_as_bytes()
+        if not self.ready.done():
+            try:
+                self.pid = page_pid(data)
+            except (ValueError, KeyError, IndexError, TypeError):
+                self.ready.set_exception(ConnectionError(f"not a page: {data[:120]!r}"))
+                self.ready.exception()  # retrieved
+                return
+            self.ready.set_result(None)
+        elif self.sent_ns and data.startswith(REPLY):
+            self.clicks.append((self.window, self.sent_ns, now))
+            self.sent_ns = 0
+            self.loop.call_later(self.pause_s, self.click)
+
+    def on_ws_disconnected(self, transport: WSTransport) -> None:
+        self.clicking = False
+        if not self.ready.done():
+            self.ready.set_exception(ConnectionError("disconnected before the page came"))
+            self.ready.exception()
+
+    def click(self) -> None:
+        t = self.transport
+        if self.clicking and not self.sent_ns and self.in_window < self.max_clicks \
+                and t is not None and not t.is_disconnected:
+            self.in_window += 1
+            self.sent_ns = perf_counter_ns()
+            t.send(TEXT, CLICK)
+
+    def start(self) -> None:
+        self.window += 1
+        self.in_window = 0
+        self.clicking = True
+        self.click()
+
+    def stop(self, window: int | None = None) -> None:
+        if window is None or window == self.window:
+            self.clicking = False
+
+    def close(self) -> None:
+        t = self.transport
+        if t is not None and not t.is_disconnected:
+            with contextlib.suppress(Exception):
+                t.send_close()
+                t.disconnect()
+
+
+async def bystander_child(url: str, want_pid: int, timeout: float, pause_s: float, max_clicks: int = 5000,
+                          window_s: float = 30.0, max_time: float = 600.0, attempts: int = 64) -> int:
+    """``fanout.py bystander URL PID TIMEOUT PAUSE``: open sessions until one is on the worker ``PID`` (at
+    most ``attempts``), say ``ready PID ATTEMPTS`` on stdout, then obey stdin's lines: ``g``
+    opens a click window (closed by ``s``, or after ``window_s``), ``q`` (or EOF, or
+    ``max_time``) ends: the clicks, as one JSON line on stdout."""
+    loop = asyncio.get_running_loop()
+    me: Clicker | None = None
+    others: list[Clicker] = []
+    tried, error = 0, ""
+    while tried < attempts and me is None:
+        tried += 1
+        c = Clicker(loop, max_clicks, pause_s)
+        try:
+            await asyncio.wait_for(ws_connect(lambda c=c: c, url, websocket_handshake_timeout=timeout,
+                                              max_redirects=0), timeout)
+            await asyncio.wait_for(asyncio.shield(c.ready), timeout)
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"[:200]
+            c.close()
+            continue
+        if c.pid == want_pid:
+            me = c
+        else:
+            others.append(c)  # open until the search ends: the kernel spreads new sockets anew
+    for c in others:
+        c.close()
+    if me is None:
+        print(json.dumps({"error": f"no session on worker {want_pid} in {tried} tries {error}".strip()}),
+              flush=True)
+        return 1
+    print(f"ready {me.pid} {tried}", flush=True)
+    stdin = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stdin), sys.stdin)
+    deadline = loop.time() + max_time
+    while True:
+        try:
+            line = await asyncio.wait_for(stdin.readline(), max(0.1, deadline - loop.time()))
+        except TimeoutError:
+            break
+        if line == b"g\n":
+            me.start()
+            loop.call_later(window_s, me.stop, me.window)
+        elif line == b"s\n":
+            me.stop()
+        else:  # q, EOF
+            break
+    me.stop()
+    for _ in range(100):  # the click in flight, bounded
+        if not me.sent_ns:
+            break
+        await asyncio.sleep(0.01)
+    me.close()
+    print(json.dumps({"pid": me.pid, "tries": tried, "unanswered": int(bool(me.sent_ns)),
+                      "clicks": me.clicks}), flush=True)
+    return 0
+
+
+async def bystander_phase(c: FanoutClient, url: str, writer_pid: int, seq0: int, writes: int, gap: float,
+                          timeout: float, pause_s: float, idle_s: float = 0.3) -> dict[str, Any]:
+    """A bystander (``bystander_child``, a process of its own) on the writer's worker clicks
+    during ``writes`` more writes, and for ``idle_s`` before them (its idle round trip).
+    The clicks in flight while a write was being delivered (sent before its last delivery,
+    answered after it was sent) are its figures."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(Path(__file__).resolve()), "bystander", url + CLICKS_PAGE, str(writer_pid),
+        str(timeout), str(pause_s), stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=ROOT)
+    assert proc.stdin is not None and proc.stdout is not None
+    windows: list[tuple[int, int]] = []
+    replies: list[float | None] = []
+    try:
+        line = await asyncio.wait_for(proc.stdout.readline(), 30 + timeout)
+        if not line.startswith(b"ready "):
+            return {"error": line.decode(errors="replace").strip()[:300] or "the bystander did not start"}
+        proc.stdin.write(b"g\n")  # its idle round trip: no write under way
+        await asyncio.sleep(idle_s)
+        proc.stdin.write(b"s\n")
+        await asyncio.sleep(0.05)
+        for k in range(writes):
+            proc.stdin.write(b"g\n")
+            res = await c.write(seq0 + k, 90_000_000 + seq0 + k, True)
+            proc.stdin.write(b"s\n")
+            end = res.t_last_ns if res.t_last_ns is not None and not res.missed else int(res.wall_s * 1e9)
+            windows.append((res.t0_ns, res.t0_ns + end))
+            replies.append(res.reply_ns / 1e6 if res.reply_ns is not None else None)
+            await asyncio.sleep(gap)
+        out, _ = await asyncio.wait_for(proc.communicate(b"q\n"), 30)
+    finally:
+        if proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()
+    got = json.loads(out.decode().strip().splitlines()[-1])
+    if "error" in got:
+        return dict(got)
+    idle = [(b - a) / 1e6 for w, a, b in got["clicks"] if w == 0]
+    during = [round((b - a) / 1e6, 4) for w, a, b in got["clicks"]
+              if 0 < w <= len(windows) and a < windows[w - 1][1] and b > windows[w - 1][0]]
+    return {"pid": got["pid"], "on_writer_worker": got["pid"] == writer_pid, "tries": got["tries"],
+            "writes": len(windows), "clicks": len(got["clicks"]), "unanswered": got["unanswered"],
+            "idle_n": len(idle), "idle_p50_ms": pct(idle, 50) if idle else None,
+            "during_ms": during, "writer_reply_ms": replies}
+
+
 def run_fanout(mode: str, n: int, args: argparse.Namespace, redis_url: str | None) -> dict[str, Any]:
     workers = REDIS_MODES.get(mode, 1)
     page = mode if mode in ("bare", "own") else "fanout"
@@ -517,7 +745,8 @@ def run_fanout(mode: str, n: int, args: argparse.Namespace, redis_url: str | Non
         timeout = max(10.0, n / 1000)  # one connection, one write
         return await asyncio.wait_for(
             fanout_client(url, n, workers, args.writes, args.warmup, args.gap, timeout,
-                          mode != "bare", server, args.fd_budget),
+                          mode != "bare", server, args.fd_budget, args.bystander_writes,
+                          args.bystander_pause / 1000),
             args.max_time,
         )
 
@@ -546,7 +775,8 @@ def gc_during_writes(gc_dir: Path, warmup: int, t_last_ms: list[float | None]) -
     if len(writes) <= warmup:
         return None
     start = writes[warmup]
-    end = writes[-1] + max((t or 0.0) for t in t_last_ms) / 1000 + 0.01
+    last = writes[min(len(writes), warmup + len(t_last_ms)) - 1]  # the bystander's writes come after
+    end = last + max((t or 0.0) for t in t_last_ms) / 1000 + 0.01
     out: dict[str, Any] = {"frozen": [lg["frozen"] for lg in logs],
                            "tracked": [n for lg in logs for n in lg["tracked"]]}
     for gen in (0, 1, 2):
@@ -556,14 +786,37 @@ def gc_during_writes(gc_dir: Path, warmup: int, t_last_ms: list[float | None]) -
 
 
 def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """The run with the median deliveries/s (the rounds' range kept in it); the last error if all failed."""
+    """The run with the median deliveries/s (the rounds' range kept in it); the last error if all
+    failed. The writer's replies and the bystander's clicks are pooled over every round."""
     good = sorted((r for r in runs if r.get("deliveries_per_s")), key=lambda r: r["deliveries_per_s"])
     if not good:
         return runs[-1]
     mid = dict(good[(len(good) - 1) // 2])
     mid["rounds"] = len(runs)
     mid["deliveries_per_s_range"] = [good[0]["deliveries_per_s"], good[-1]["deliveries_per_s"]]
+    mid.update(latencies(runs))
     return mid
+
+
+def latencies(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The writer's reply (P50, P99 over the counted writes) and the bystander's clicks in flight
+    during a delivery (how many, P50, P99; its idle P50: the median of the runs'), over ``runs``."""
+    replies = [x for r in runs for x in (r.get("writer_reply_ms") or []) if x is not None]
+    bys = [b for r in runs if (b := r.get("bystander")) and "error" not in b]
+    during = [x for b in bys for x in b["during_ms"]]
+    idle = [b["idle_p50_ms"] for b in bys if b.get("idle_p50_ms") is not None]
+    errors = [b["error"] for r in runs if (b := r.get("bystander")) and "error" in b]
+    return {
+        "writer_reply_n": len(replies),
+        "writer_reply_p50_ms": pct(replies, 50) if replies else None,
+        "writer_reply_p99_ms": pct(replies, 99) if replies else None,
+        "bystander_n": len(during),
+        "bystander_p50_ms": pct(during, 50) if during else None,
+        "bystander_p99_ms": pct(during, 99) if during else None,
+        "bystander_idle_p50_ms": statistics.median(idle) if idle else None,
+        "bystander_on_writer_worker": all(b["on_writer_worker"] for b in bys) if bys else None,
+        "bystander_errors": errors,
+    }
 
 
 def one_line(r: dict[str, Any]) -> str:
@@ -571,9 +824,14 @@ def one_line(r: dict[str, Any]) -> str:
         return str(r["error"])
     gc_ = r.get("gc") or {}
     full = gc_.get("gen2") or {}
+    lat = latencies([r])
     return (f"P50 {fmt_ms(r.get('p50_ms'))}, P99 {fmt_ms(r.get('p99_ms'))}, "
             f"{r.get('deliveries_per_s') or 0:,.0f} deliveries/s, split {sorted(r['split'].values())}, "
             f"{r['missed']} missed, connect {r['connect_s']:.1f} s"
+            + (f", writer's reply P50 {fmt_ms(lat['writer_reply_p50_ms'])}" if lat["writer_reply_n"] else "")
+            + (f", bystander P50 {fmt_ms(lat['bystander_p50_ms'])} P99 {fmt_ms(lat['bystander_p99_ms'])} "
+               f"({lat['bystander_n']} clicks)" if lat["bystander_n"] else "")
+            + "".join(f", bystander: {e}" for e in lat["bystander_errors"])
             + (f", full collections {full['n']} (longest {full['max_ms']:.0f} ms)" if full else ""))
 
 
@@ -661,10 +919,10 @@ def spread(r: dict[str, Any]) -> str:
 
 def fanout_table(data: dict[str, dict[str, dict[str, Any]]], sizes: list[int], modes: list[str]) -> list[str]:
     out = [
-        "| server | sessions | readers per worker | writes | to last delivery P50 | P99 "
+        "| server | sessions | readers per worker | writes | to last delivery P50 | P99 | P99/P50 "
         "| deliveries/s (median) | x bare: deliveries/s | x bare: P50 | server CPU µs/delivery | x bare: CPU "
         "| client cores | missed |",
-        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for n in sizes:
         rows = data.get(str(n), {})
@@ -674,7 +932,7 @@ def fanout_table(data: dict[str, dict[str, dict[str, Any]]], sizes: list[int], m
             if r is None:
                 continue
             if "error" in r and "p50_ms" not in r:
-                out.append(f"| {MODES[mode]} | {n:,} | not run: {r['error']} |" + " |" * 10)
+                out.append(f"| {MODES[mode]} | {n:,} | not run: {r['error']} |" + " |" * 11)
                 continue
             split = " / ".join(f"{v:,}" for v in sorted(r["split"].values(), reverse=True))
             cpu = r.get("server_cpu_us_per_delivery")
@@ -683,11 +941,43 @@ def fanout_table(data: dict[str, dict[str, dict[str, Any]]], sizes: list[int], m
                 missed += f"; {r['error']}"
             out.append(
                 f"| {MODES[mode]} | {n:,} | {split} | {r['writes']} | {fmt_ms(r.get('p50_ms'))} | "
-                f"{fmt_ms(r.get('p99_ms'))} | {r.get('deliveries_per_s') or 0:,.0f}{spread(r)} | "
+                f"{fmt_ms(r.get('p99_ms'))} | {fmt_x(r.get('p99_ms'), r.get('p50_ms'))} | "
+                f"{r.get('deliveries_per_s') or 0:,.0f}{spread(r)} | "
                 f"{fmt_x(r.get('deliveries_per_s'), bare.get('deliveries_per_s'))} | "
                 f"{fmt_x(r.get('p50_ms'), bare.get('p50_ms'))} | {f'{cpu:.2f}' if cpu else '-'} | "
                 f"{fmt_x(cpu, bare.get('server_cpu_us_per_delivery'))} | "
                 f"{r['client_cores']:.2f} | {missed} |"
+            )
+    return out
+
+
+def latency_table(data: dict[str, dict[str, dict[str, Any]]], sizes: list[int], modes: list[str]) -> list[str]:
+    """Issue 19's latency targets, per fan-out row: the writer's reply, the spread of the
+    writes (P99/P50 of send -> last delivery), a bystander's click on the writer's worker."""
+    out = [
+        "| server | sessions | writer's reply P50 (target < 5 ms) | P99 | to last delivery P99/P50 "
+        "(target <= 2 at 10,000) | bystander: clicks in flight during a delivery | click P50 "
+        "| click P99 (target < 50 ms) | idle click P50 |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    na = "n/a"
+    for n in sizes:
+        for mode in modes:
+            r = data.get(str(n), {}).get(mode)
+            if r is None or ("error" in r and "p50_ms" not in r):
+                continue
+            ratio = fmt_x(r.get("p99_ms"), r.get("p50_ms"))
+            if mode == "bare":  # no reply to a write, no clicks: it forwards every message
+                out.append(f"| {MODES[mode]} | {n:,} | {na} | {na} | {ratio} | {na} | {na} | {na} | {na} |")
+                continue
+            lat = r if "writer_reply_n" in r else {**r, **latencies([r])}  # median_of pooled the rounds
+            note = "" if lat["bystander_on_writer_worker"] in (True, None) else " (not on the writer's worker)"
+            errs = "; ".join(lat["bystander_errors"])
+            out.append(
+                f"| {MODES[mode]} | {n:,} | {fmt_ms(lat['writer_reply_p50_ms'])} | "
+                f"{fmt_ms(lat['writer_reply_p99_ms'])} | {ratio} | "
+                f"{lat['bystander_n']:,}{note}{f' ({errs})' if errs else ''} | {fmt_ms(lat['bystander_p50_ms'])} | "
+                f"{fmt_ms(lat['bystander_p99_ms'])} | {fmt_ms(lat['bystander_idle_p50_ms'])} |"
             )
     return out
 
@@ -822,10 +1112,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sessions", default=None, help="reader sessions per fan-out run, comma list "
-                   "(default 1000,10000; --quick 200)")
+                   "(default 1000,5000,10000; --quick 200)")
     p.add_argument("--writes", type=int, default=None, help="counted writes per run (default 20; --quick 5)")
     p.add_argument("--rounds", type=int, default=None, help="alternated rounds per size, the median kept "
                    "(default 5; --quick 1)")
+    p.add_argument("--bystander-writes", type=int, default=None, help="writes after the counted ones, "
+                   "during which a bystander on the writer's worker clicks (default: --writes; 0: none)")
+    p.add_argument("--bystander-pause", type=float, default=1.0, help="ms between a bystander's reply "
+                   "and its next click (default 1)")
     p.add_argument("--warmup", type=int, default=2, help="writes before the counted ones (default 2)")
     p.add_argument("--gap", type=float, default=0.1, help="seconds between writes (default 0.1)")
     p.add_argument("--modes", default="bare,local,redis", help="fan-out servers (default bare,local,redis)")
@@ -848,6 +1142,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     a.sessions = [int(x) for x in (a.sessions or ("200" if q else "1000,5000,10000")).split(",") if x]
     a.rounds = a.rounds if a.rounds is not None else (1 if q else 5)
     a.writes = a.writes if a.writes is not None else (5 if q else 20)
+    a.bystander_writes = a.writes if a.bystander_writes is None else a.bystander_writes
     a.click_clients = a.click_clients or (100 if q else 300)
     a.click_clicks = a.click_clicks or (100 if q else 200)
     a.click_rounds = a.click_rounds or (3 if q else 5)
@@ -863,12 +1158,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         p.error("loopback Redis only")
     if a.rounds < 1:
         p.error("--rounds must be >= 1")
-    if a.writes < 1 or a.warmup < 0 or a.gap < 0 or a.click_rounds < 1 or a.floor_rounds < 1:
-        p.error("--writes, --click-rounds, --floor-rounds must be >= 1; --warmup, --gap >= 0")
+    if a.writes < 1 or a.warmup < 0 or a.gap < 0 or a.bystander_writes < 0 or a.bystander_pause < 0 or a.click_rounds < 1 or a.floor_rounds < 1:
+        p.error("--writes, --click-rounds, --floor-rounds must be >= 1; --warmup, --gap, --bystander-writes, --bystander-pause >= 0")
     return a
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["bystander"]:  # bystander_phase's child: URL PID TIMEOUT PAUSE
+        return run_loop(bystander_child(argv[1], int(argv[2]), float(argv[3]), float(argv[4])))
     args = parse_args(argv)
 
     def terminated(signum: int, _frame: Any) -> None:
@@ -945,6 +1243,24 @@ def print_report(data: dict[str, Any], args: argparse.Namespace, notes: list[str
             "",
             *fanout_table(data["fanout"], args.sessions, args.modes),
         ]
+        lat = latency_table(data["fanout"], args.sessions, args.modes)
+        if len(lat) > 2:
+            by = (f"then {args.bystander_writes} more writes, during which" if args.bystander_writes
+                  else "with --bystander-writes 0, no bystander:")
+            lines += [
+                "", "### While the post fans out: the writer's reply, the writes' spread, a bystander's click", "",
+                "The writer's reply: from sending the write to the writer's own answer (`{\"t\":\"r\"...}`, "
+                "which carries the change for its page), over the counted writes above. P99/P50: of the "
+                f"table above (send -> last delivery). The bystander: {by} another session, on the "
+                "writer's worker (its page's pid says so), that reads nothing shared (fanout_app.py's "
+                "`/clicks`: a counter of its own), clicks from a process of its own (so that the readers' "
+                "deliveries do not delay its replies here), one click in flight at a time, the next sent "
+                f"{args.bystander_pause:g} ms after the reply comes; counted are the clicks in flight while a write was being delivered "
+                "(sent before its last delivery, answered after it was sent); idle: its clicks for 0.3 s "
+                "with no write under way (its round trip on a quiet server). Replies and clicks are pooled over the rounds. The bare server "
+                "has neither (it forwards every message): n/a.",
+                "", *lat,
+            ]
         across = workers_table(data["fanout"], args.sessions, data.get("floor"))
         if across:
             lines += ["", "### Through Redis, per worker (the writer's session is on one of the two)",

@@ -8,6 +8,10 @@
   a plain module-level record (one worker only).
 * ``own`` (rweb): ``fanout`` where each session's ``v`` also reads a record of its own:
   every reader renders on its own (no shared render).
+
+  Both also serve the page ``/clicks`` (join with ``?url=%2Fclicks``): the ``pid``
+  component and a counter of the session's own (``n``, the action ``inc``); it reads
+  nothing shared: a bystander whose clicks ``benchmarks/fanout.py`` times during a fan-out.
 * ``counter`` (rweb): the seed's counter, state per session only (``--broker`` or not):
   what a broker costs a click that shares nothing.
 * ``bare``: the fan-out ceiling, a bare picows server on uvloop (one process) that sends
@@ -45,6 +49,11 @@ class Board:
     value: int
 
 
+@reactive
+class Clicks:
+    n: int
+
+
 WRITES: list[float] = []  # time.monotonic() of each write this process's sessions made
 TRACKED: list[int] = []  # objects the collector tracked at the first write
 
@@ -79,7 +88,7 @@ def fanout_app(broker: str | None, own: bool = False) -> App:
     own (one render, diff and encoding per reader, the garbage of each: the path that a shared
     render saves)."""
     board = Board(0)
-    app = App("fan-out", broker=broker, actions=["set"])
+    app = App("fan-out", broker=broker, actions=["set", "inc"])
     if broker:
         app.share("board", board)
     else:
@@ -104,6 +113,23 @@ def fanout_app(broker: str | None, own: bool = False) -> App:
             return div(
                 component("pid", lambda: span(os.getpid())),  # after the fork: this worker's
                 component("v", v),
+            )
+
+        return render_page, on_action
+
+    @app.page("/clicks")
+    def clicks(writer_id: Any) -> Any:
+        """A bystander: per-session state only (nothing shared is read), on the same worker."""
+        mine = Clicks(0)
+
+        def on_action(action: str, params: dict[str, Any]) -> None:
+            if action == "inc":
+                mine.n += 1
+
+        def render_page() -> Any:
+            return div(
+                component("pid", lambda: span(os.getpid())),
+                component("n", lambda: span(mine.n)),
             )
 
         return render_page, on_action
