@@ -198,6 +198,47 @@ def test_writes_in_one_turn_make_one_push_and_readers_see_them_in_order() -> Non
             r.close()
 
 
+def test_a_page_held_by_an_async_handler_gets_a_shared_write_in_its_reply() -> None:
+    # The page whose action writes is told at once (rweb.render.acting); a page that awaits in an
+    # async handler meanwhile gets the write through the delivery: marked dirty, as held pages are,
+    # so the reply its handler ends with carries it (and no push comes before that reply).
+    import asyncio
+
+    room = process_local(Room(0, ""))
+    gate: dict[str, asyncio.Event] = {}
+
+    def setup(writer_id: Any) -> Any:
+        def page() -> Any:
+            return div(component("v", lambda: span(room.value)), button("+", data_action="set"))
+
+        async def wait(params: dict[str, Any]) -> None:
+            gate["open"] = asyncio.Event()
+            await gate["open"].wait()
+
+        def set_value(params: dict[str, Any]) -> None:
+            room.value = int(params["value"])
+
+        return page, {"set": set_value, "wait": wait}
+
+    with threaded_server(App("held", setup)) as server:
+        waiter, reader = open_readers(server.port, 2)
+        writer = RawClient(server.port)
+        writer.read_frame()
+        click(waiter, "wait")
+        for _ in range(500):  # bounded: the handler is awaiting once its gate exists
+            if server.call_in_loop(lambda: "open" in gate):
+                break
+            threading.Event().wait(0.01)
+        click(writer, "set", value=7)
+        assert value_in(frames(writer, lambda m: m["t"] == "r")[-1], "v") == "7"  # the writer's reply
+        frames(reader, lambda m: value_in(m, "v") == "7")  # delivered: the waiter's slice went too
+        server.call_in_loop(lambda: gate["open"].set())
+        first = frames(waiter, lambda m: True)[0]
+        assert first["t"] == "r" and value_in(first, "v") == "7", first
+        for c in (waiter, reader, writer):
+            c.close()
+
+
 @pytest.fixture
 def gil_handed_over_often() -> Iterator[None]:
     """The server runs in a thread of this process and holds the GIL while its loop is busy: hand it

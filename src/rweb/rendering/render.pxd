@@ -33,6 +33,8 @@ cdef class View:
 cdef dict _statics_table, _rc_table, _attr_table, _cref_table, _actions_table, _shape_table
 cdef dict _OPEN, _OPEN_BARE, _CLOSE, _escaped
 cdef object _KIND_ACTION, _KIND_ACTION_LIST, _html_room
+cdef View _acting
+cpdef View acting(View view)
 cdef Py_ssize_t _attr_count
 @cython.locals(by_value=dict)
 cdef str _attr(object name, object value)

@@ -3,7 +3,7 @@
 cimport cython
 
 from ..core.meter cimport Meter
-from ..rendering.render cimport View
+from ..rendering.render cimport View, acting
 
 # The clock that times user code (session._ticks): CLOCK_MONOTONIC_COARSE where
 # there is one (a few ns a read, a few ms of resolution), else CLOCK_MONOTONIC.

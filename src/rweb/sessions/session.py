@@ -31,7 +31,7 @@ from urllib.parse import parse_qsl
 from ..core.diff import full
 from ..core.html import escape
 from ..core.reactive import SharedStateError, end
-from ..rendering.render import ROOT, ComponentState, RenderError, View, describe, error_ref
+from ..rendering.render import ROOT, ComponentState, RenderError, View, acting, describe, error_ref
 from ..words.http_base import parse_cookies
 from ..words.protocol import ErrorCode
 
@@ -210,6 +210,7 @@ class Session:
         result = None
         view = self.view
         view.hold = True  # writes made by the handler are flushed below, not pushed
+        prev = acting(view)  # a shared render it writes: in this reply too (rweb.render.acting)
         t0 = _ticks()
         try:
             handlers = self.handlers
@@ -227,6 +228,7 @@ class Session:
             error = (ErrorCode.UNKNOWN_ACTION, f"unknown action {exc.action!r}")
         except BaseException as exc:  # KeyboardInterrupt, SystemExit, CancelledError too: see docs/handlers.md
             error = self._failed(action, exc)
+        acting(prev)
         if result is not None and _is_awaitable(result):
             return None, result  # still held: finish() awaits it, then re-renders
         view.hold = False
@@ -356,6 +358,7 @@ class Session:
         view = self.view
         hold = view.hold
         view.hold = True
+        prev = acting(view)
         name = _name(fn)
         t0 = _ticks()
         try:
@@ -371,6 +374,7 @@ class Session:
             error = (ErrorCode.HANDLER_ERROR, f"{name} failed: {describe(exc, ref, self.debug or None)}")
         finally:
             view.hold = hold
+            acting(prev)
         _lap(self, "function", name, t0)
         self._push_pending = False
         return self._rerender(name, error)
