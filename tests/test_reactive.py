@@ -525,3 +525,68 @@ def test_records_inherit_from_mixins_and_other_records() -> None:
 def test_records_without_bases_have_no_instance_dict() -> None:
     with pytest.raises(AttributeError):
         Counter(1).other = 1  # type: ignore[attr-defined]
+
+
+# -- subscribers: one reader held alone, a set for several ------------------------------
+
+
+def test_a_field_read_by_one_tracker_holds_it_alone_and_a_second_makes_a_set() -> None:
+    from rweb.reactive import subscribers, unsubscribe
+
+    c = Counter(0)
+    a, b = Probe(), Probe()
+    read_with(a, lambda: (c.value, c.value))  # read twice: subscribed once
+    assert subscribers(c, "value") == 1
+    assert c._rw_subs[0] is a  # no set for the common case
+    assert a.sources == [c, 0]
+    read_with(b, lambda: c.value)
+    assert subscribers(c, "value") == 2 and type(c._rw_subs[0]) is set
+    c.value = 1
+    assert (a.invalidations, b.invalidations) == (1, 1)
+    unsubscribe(a)
+    assert c._rw_subs[0] is b  # one reader left: held alone again
+    c.value = 2
+    assert (a.invalidations, b.invalidations) == (1, 2)
+    unsubscribe(b)
+    assert subscribers(c, "value") == 0 and not a.sources and not b.sources
+    # Alone again after a re-read: what a component's next render does.
+    read_with(a, lambda: c.value)
+    unsubscribe(a)
+    assert c._rw_subs[0] is None
+    c.value = 3
+    assert a.invalidations == 1
+
+
+def test_a_field_read_alone_then_declared_per_process_is_marked() -> None:
+    from rweb.reactive import is_shared_set, process_local, reads_only_shared
+
+    c = Counter(0)
+    a = Probe()
+    read_with(a, lambda: c.value)
+    assert not reads_only_shared(a)
+    process_local(c)
+    assert is_shared_set(c._rw_subs[0])
+    assert reads_only_shared(a)
+    c.value = 1
+    assert a.invalidations == 1
+    b = Probe()
+    read_with(b, lambda: Counter(5).value)  # a record of nobody's
+    assert not reads_only_shared(b)
+    assert reads_only_shared(Probe())  # reads nothing
+
+
+def test_transfer_moves_every_subscription() -> None:
+    from rweb.reactive import subscribers, transfer
+
+    alone, shared_field = Counter(0), Counter(0)
+    items = RList([1])
+    old, other, new = Probe(), Probe(), Probe()
+    read_with(other, lambda: shared_field.value)
+    read_with(old, lambda: (alone.value, shared_field.value, len(items)))
+    transfer(old, new)
+    assert old.sources is None and new.sources
+    alone.value = 1
+    shared_field.value = 1
+    items.append(2)
+    assert (old.invalidations, new.invalidations, other.invalidations) == (0, 3, 1)
+    assert (subscribers(alone, "value"), subscribers(shared_field, "value"), subscribers(items)) == (1, 2, 1)

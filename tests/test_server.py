@@ -19,6 +19,7 @@ import pytest
 
 from rweb import ConnectionInfo, reactive
 from rweb.html import button, component, div, p, span
+from rweb.reactive import subscribers
 from rweb.testing import Served, serve
 from rweb.web.client_script import client_url
 
@@ -320,7 +321,7 @@ def test_many_sessions_open_and_close_without_leaks(wire: Any) -> None:
         assert srv.call(lambda: hits.n) == 100
         remaining: Any = None
         for _ in range(100):  # bounded wait for the server to process the last disconnects
-            remaining = srv.call(lambda: len(hits._rw_subs[0] or ()))
+            remaining = srv.call(lambda: subscribers(hits, "n"))
             if remaining == 0:
                 break
             asyncio.run(asyncio.sleep(0.05))

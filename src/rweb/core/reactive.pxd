@@ -11,8 +11,12 @@ cdef Tracker _tracker
 
 cpdef object begin(Tracker tracker)
 cpdef object end(Tracker prev)
-@cython.locals(subs=set)
+@cython.locals(sources=list, slots=list, j=Py_ssize_t, i=Py_ssize_t)
 cpdef object unsubscribe(Tracker tracker)
+@cython.locals(src=list)
+cdef object _subscribed(Tracker t, object obj, Py_ssize_t i)
+@cython.locals(sources=list, j=Py_ssize_t)
+cpdef bint reads_only_shared(Tracker t) except -1
 @cython.locals(t=Tracker)
 cdef object _notify(set subs)
 
@@ -21,9 +25,9 @@ cdef class _Record:
     cdef public object _rw_owner
     cdef object __weakref__
 
-@cython.locals(t=Tracker, s=list, subs=set, src=list)
+@cython.locals(t=Tracker, s=list)
 cdef object _read(_Record rec, Py_ssize_t i)
-@cython.locals(subs=set)
+@cython.locals(one=Tracker)
 cdef object _write(_Record rec, Py_ssize_t i, object value)
 
 cdef class _Field:
@@ -31,5 +35,4 @@ cdef class _Field:
     cdef readonly str name
 
 cdef object _on_shared, _FREE, _ANYONE, _SHARED, _fan
-cdef set _subs_of(object rec)
 cdef object _foreign(object obj, Tracker t)

@@ -37,7 +37,10 @@ __all__ = [
     "own",
     "process_local",
     "reactive",
+    "reads_only_shared",
+    "subscribers",
     "tracking",
+    "transfer",
     "untracked",
 ]
 
@@ -45,16 +48,18 @@ __all__ = [
 class Tracker:
     """The base of anything that can depend on reactive fields (a rendered component).
 
-    ``sources`` holds the subscriber sets it is in (None until its first
-    read: a tracker that reads nothing holds no list); a write to one of
-    those fields calls :meth:`invalidate`.  A base class rather than a protocol: in
-    the compiled build (see setup.py) both are then C-level accesses.
+    ``sources`` holds what it is subscribed to, two entries a subscription:
+    a record and a field's index, or a collection and -1 (None until its
+    first read: a tracker that reads nothing holds no list); a write to one
+    of those fields calls :meth:`invalidate`.  A base class rather than a
+    protocol: in the compiled build (see setup.py) both are then C-level
+    accesses.
     """
 
     __slots__ = ("owner", "sources")
 
     def __init__(self) -> None:
-        self.sources: list[set[Any]] | None = None
+        self.sources: list[Any] | None = None
         # The page its reads are checked for (see on_shared_state): a component's view;
         # None for a tracker of no page (a snapshot's, a replica's): never checked.
         self.owner: Any = None
@@ -126,9 +131,78 @@ def unsubscribe(tracker: Tracker) -> None:
     """Remove ``tracker`` from every field it subscribed to."""
     sources = tracker.sources
     if sources:
-        for subs in sources:
-            subs.discard(tracker)
+        for j in range(0, len(sources), 2):
+            obj = sources[j]
+            i = sources[j + 1]
+            if i < 0:  # a collection
+                obj._subs.discard(tracker)  # noqa: SLF001
+                continue
+            slots = obj._rw_subs  # noqa: SLF001
+            subs = slots[i]
+            if subs is tracker:  # its only reader
+                slots[i] = None
+            elif type(subs) is set:
+                subs.discard(tracker)
+                if len(subs) <= 1 and _SHARED not in subs:  # back to the compact form
+                    slots[i] = next(iter(subs)) if subs else None
         sources.clear()
+
+
+def _subscribed(t: Tracker, obj: Any, i: int) -> None:
+    """``t`` is now subscribed to field ``i`` of ``obj`` (-1: the collection ``obj``)."""
+    src = t.sources
+    if src is None:
+        t.sources = [obj, i]
+    else:
+        src.append(obj)
+        src.append(i)
+
+
+def transfer(old: Tracker, new: Tracker) -> None:
+    """``new`` takes over every subscription of ``old`` (which is left with none)."""
+    sources = old.sources
+    old.sources = None
+    new.sources = sources
+    if not sources:
+        return
+    for j in range(0, len(sources), 2):
+        obj = sources[j]
+        i = sources[j + 1]
+        if i < 0:
+            subs = obj._subs  # noqa: SLF001
+        else:
+            slots = obj._rw_subs  # noqa: SLF001
+            subs = slots[i]
+            if subs is old:
+                slots[i] = new
+                continue
+            if type(subs) is not set:  # pragma: no cover (it is subscribed: the field holds it)
+                continue
+        subs.discard(old)
+        subs.add(new)
+
+
+def reads_only_shared(t: Tracker) -> bool:
+    """Is everything ``t`` is subscribed to declared per process (:func:`process_local`)?  True when nothing."""
+    sources = t.sources
+    if sources:
+        for j in range(0, len(sources), 2):
+            if sources[j]._rw_owner is not _ANYONE:  # noqa: SLF001
+                return False
+    return True
+
+
+def subscribers(obj: Any, name: str | None = None) -> int:
+    """How many trackers read field ``name`` of the record ``obj`` (or the collection ``obj``) now."""
+    if name is None:
+        subs: Any = obj._subs  # noqa: SLF001
+    else:
+        subs = obj._rw_subs[obj.__rweb_fields__.index(name)]  # noqa: SLF001
+    if subs is None:
+        return 0
+    if type(subs) is not set:
+        return 1
+    return len(subs) - (_SHARED in subs)
 
 
 def _notify(subs: set[Any]) -> None:
@@ -183,18 +257,18 @@ def is_shared_set(subs: set[Any]) -> bool:
     return _SHARED in subs
 
 
-def _subs_of(rec: Any) -> set[Any]:
-    """A new subscriber set for a field of ``rec``: marked when it is declared per process."""
-    return {_SHARED} if rec._rw_owner is _ANYONE else set()  # noqa: SLF001
-
-
 def _declare(obj: Any) -> None:
     """``obj`` (a record or collection) is declared per process: its owner, and its subscriber sets."""
     object.__setattr__(obj, "_rw_owner", _ANYONE)
     if isinstance(obj, _Record):
-        for s in obj._rw_subs:  # noqa: SLF001
-            if s is not None:
+        slots = obj._rw_subs  # noqa: SLF001
+        for i, s in enumerate(slots):
+            if s is None:
+                continue
+            if type(s) is set:
                 s.add(_SHARED)
+            else:  # its only reader, held alone: a marked set now
+                slots[i] = {_SHARED, s}
     else:
         obj._subs.add(_SHARED)  # noqa: SLF001
 
@@ -230,7 +304,11 @@ def _wrap(value: Any) -> Any:
 
 
 class _Record:
-    """The base of every ``@reactive`` class: field values, subscriber sets (by index), and owner.
+    """The base of every ``@reactive`` class: field values, subscribers (by index), and owner.
+
+    A field's subscribers: None, its only reader (a :class:`Tracker`, held
+    alone: no set for the common case), or a set of them (several, or a
+    field declared per process: then the set holds the :data:`_SHARED` mark).
 
     ``_rw_owner``: whose state it is, for the refusal of state that sessions
     share (see :func:`on_shared_state`).
@@ -243,7 +321,7 @@ class _Record:
     __slots__ = ("__weakref__", "_rw_owner", "_rw_subs", "_rw_vals")
     # The slots' types, for type checkers (reactive.pxd declares them to Cython).
     _rw_owner: Any
-    _rw_subs: list[set[Any] | None]
+    _rw_subs: list[Any]  # per field: None, a Tracker, or a set
     _rw_vals: list[Any]
 
 
@@ -252,17 +330,16 @@ def _read(rec: _Record, i: int) -> Any:
     if t is not None:
         s = rec._rw_subs  # noqa: SLF001
         subs = s[i]
-        if subs is None:
-            subs = s[i] = _subs_of(rec)
-        if t not in subs:
+        if subs is not t and (type(subs) is not set or t not in subs):
             if _on_shared is not None and rec._rw_owner is not t.owner:  # not this page's own state?  # noqa: SLF001
                 _foreign(rec, t)
-            subs.add(t)
-            src = t.sources
-            if src is None:
-                t.sources = [subs]
-            else:
-                src.append(subs)
+            if subs is None:
+                s[i] = {_SHARED, t} if rec._rw_owner is _ANYONE else t  # noqa: SLF001
+            elif type(subs) is set:
+                subs.add(t)
+            else:  # a second reader
+                s[i] = {subs, t}
+            _subscribed(t, rec, i)
     return rec._rw_vals[i]  # noqa: SLF001
 
 
@@ -452,8 +529,13 @@ def _write(rec: _Record, i: int, value: Any) -> None:
         if _on_shared is not None or rec._rw_owner is _ANYONE:  # noqa: SLF001
             _adopt(value, rec._rw_owner)  # noqa: SLF001
     subs = rec._rw_subs[i]  # noqa: SLF001
-    if subs:
-        _notify(subs)
+    if subs is not None:
+        if type(subs) is set:
+            if subs:
+                _notify(subs)
+        else:  # its only reader
+            one = subs
+            one.invalidate()
 
 
 class _Field:
@@ -659,11 +741,7 @@ class _Collection:
                 if _on_shared is not None and self._rw_owner is not t.owner:  # not this page's own state?
                     _foreign(self, t)
                 subs.add(t)
-                src = t.sources
-                if src is None:
-                    t.sources = [subs]
-                else:
-                    src.append(subs)
+                _subscribed(t, self, -1)
 
     def _store(self, value: Any) -> Any:
         """``value`` as it is stored in this collection: see _wrap, and _adopt."""

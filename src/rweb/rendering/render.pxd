@@ -5,7 +5,7 @@ cimport cython
 
 from ..core.diff cimport diff, full
 from ..core.html cimport Element, _check_attr
-from ..core.reactive cimport Tracker, begin, end, unsubscribe
+from ..core.reactive cimport Tracker, begin, end, reads_only_shared, unsubscribe
 
 cdef class RenderContext:
     cdef public object comp, view, outer, acts

@@ -38,7 +38,7 @@ from ..core.html import (
     escape,
     set_renderer,
 )
-from ..core.reactive import Tracker, begin, end, is_shared_set, on_fan, unsubscribe
+from ..core.reactive import Tracker, begin, end, on_fan, reads_only_shared, transfer, unsubscribe
 from ..words.protocol import FRAMEWORK_ACTION_PREFIX, Key
 
 try:  # True in the compiled build (setup.py), False when this file runs as plain Python
@@ -217,7 +217,7 @@ class ComponentState(Tracker):
         self.statics: tuple[str, ...] | None = None
         self.dyns: list[Any] | None = None
         self.children: tuple[str, ...] = ()
-        self.sources: list[set[Any]] | None = None  # made at its first read (rweb.reactive.Tracker)
+        self.sources: list[Any] | None = None  # made at its first read (rweb.reactive.Tracker)
         self.owner: Any = view  # the page whose state its reads are (rweb.reactive.on_shared_state)
         self.dirty = True
         self.actions: frozenset[str] | None = None
@@ -847,12 +847,7 @@ class SharedRender(Tracker):
         self.pos = 0
         self.round: list[Any] | None = None  # the output when that pass started
         self.sent: dict[int, tuple[list[Any], SharedPatches | None]] = {}  # patches from an old output
-        # The founder's subscriptions become the group's.
-        self.sources = comp.sources
-        comp.sources = None
-        for s in self.sources or ():
-            s.discard(comp)
-            s.add(self)
+        transfer(comp, self)  # the founder's subscriptions become the group's
         self.members[comp] = None
         comp.group = self
 
@@ -930,7 +925,7 @@ class SharedRender(Tracker):
             self.dissolve()
             return False
         end(prev)
-        if self.dirty or not all(is_shared_set(s) for s in self.sources or ()):
+        if self.dirty or not reads_only_shared(self):
             self.dissolve()  # it writes what it reads, or it read state that is not shared
             return False
         p.st.append(last)
@@ -1046,9 +1041,8 @@ def _group_of(t: ComponentState) -> SharedRender | None:
     fanout = view.fanout
     if fanout is None or t.dirty or t.children or t.statics is None or view.rendering is not None:
         return None
-    for s in t.sources or ():
-        if not is_shared_set(s):
-            return None  # its last render read state that is not shared
+    if not reads_only_shared(t):
+        return None  # its last render read state that is not shared
     fn = t.fn
     code = getattr(fn, "__code__", None) or getattr(getattr(fn, "__func__", None), "__code__", None)
     if code is None:
