@@ -176,7 +176,8 @@ def part1b(rounds: int = 5) -> list[str]:
 
     from rweb import App
     from rweb.snapshot import MemoryStore
-    from rweb.testing import Client, _pending_loop
+    from rweb.testing import Client
+    from rweb.testing.client import _pending_loop
 
     logging.disable(logging.WARNING)  # no secret key: the warning says so, once per app
 

@@ -149,6 +149,29 @@ def test_every_import_path_the_docs_use_works() -> None:
         assert hasattr(importlib.import_module(module), name), path
 
 
+def test_every_rweb_import_of_the_benchmarks_and_scripts_resolves() -> None:
+    # `make bench` runs them, some parts only after many minutes: an import inside a function that
+    # the floors (or a rename) broke would fail there (benchmarks/snapshot_cost.py did), not here.
+    import importlib
+
+    root = PACKAGE.parents[1]
+    checked = 0
+    for path in sorted([*(root / "benchmarks").glob("*.py"), *(root / "scripts").glob("*.py")]):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").split(".")[0] == "rweb":
+                module = importlib.import_module(node.module)  # type: ignore[arg-type]  # checked above
+                for alias in node.names:
+                    checked += 1
+                    assert hasattr(module, alias.name) or importlib.util.find_spec(f"{node.module}.{alias.name}"), (
+                        f"{path.name}: from {node.module} import {alias.name}")
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.name.split(".")[0] == "rweb":
+                        checked += 1
+                        importlib.import_module(alias.name)
+    assert checked > 30  # the scan reads what it should
+
+
 def test_no_module_touches_anothers_private_members() -> None:
     """ruff's SLF001 over the package; a member of a module's own objects, read on the hot path, is
     marked where it is read (reactive.py)."""
