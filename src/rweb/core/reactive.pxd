@@ -11,7 +11,7 @@ cdef Tracker _tracker
 
 cpdef object begin(Tracker tracker)
 cpdef object end(Tracker prev)
-@cython.locals(sources=list, slots=list, j=Py_ssize_t, i=Py_ssize_t)
+@cython.locals(sources=list, slots=list, j=Py_ssize_t, i=Py_ssize_t, several=set)
 cpdef object unsubscribe(Tracker tracker)
 @cython.locals(src=list)
 cdef object _subscribed(Tracker t, object obj, Py_ssize_t i)
@@ -25,9 +25,9 @@ cdef class _Record:
     cdef public object _rw_owner
     cdef object __weakref__
 
-@cython.locals(t=Tracker, s=list)
+@cython.locals(t=Tracker, s=list, several=set)
 cdef object _read(_Record rec, Py_ssize_t i)
-@cython.locals(one=Tracker)
+@cython.locals(one=Tracker, several=set)
 cdef object _write(_Record rec, Py_ssize_t i, object value)
 
 cdef class _Field:

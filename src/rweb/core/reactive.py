@@ -142,9 +142,13 @@ def unsubscribe(tracker: Tracker) -> None:
             if subs is tracker:  # its only reader
                 slots[i] = None
             elif type(subs) is set:
-                subs.discard(tracker)
-                if len(subs) <= 1 and _SHARED not in subs:  # back to the compact form
-                    slots[i] = next(iter(subs)) if subs else None
+                several = subs  # a set: typed for the compiled build (C-level set calls)
+                several.discard(tracker)
+                # Emptied: back to the compact form.  One reader left stays in its set: a
+                # component that re-renders beside another reader (a snapshot's) would
+                # otherwise make and drop a set on every render.
+                if not several:
+                    slots[i] = None
         sources.clear()
 
 
@@ -330,13 +334,16 @@ def _read(rec: _Record, i: int) -> Any:
     if t is not None:
         s = rec._rw_subs  # noqa: SLF001
         subs = s[i]
-        if subs is not t and (type(subs) is not set or t not in subs):
+        if subs is t:  # read before in this render
+            return rec._rw_vals[i]  # noqa: SLF001
+        several = subs if type(subs) is set else None  # typed for the compiled build (C-level set calls)
+        if several is None or t not in several:
             if _on_shared is not None and rec._rw_owner is not t.owner:  # not this page's own state?  # noqa: SLF001
                 _foreign(rec, t)
-            if subs is None:
+            if several is not None:
+                several.add(t)
+            elif subs is None:
                 s[i] = {_SHARED, t} if rec._rw_owner is _ANYONE else t  # noqa: SLF001
-            elif type(subs) is set:
-                subs.add(t)
             else:  # a second reader
                 s[i] = {subs, t}
             _subscribed(t, rec, i)
@@ -531,8 +538,9 @@ def _write(rec: _Record, i: int, value: Any) -> None:
     subs = rec._rw_subs[i]  # noqa: SLF001
     if subs is not None:
         if type(subs) is set:
-            if subs:
-                _notify(subs)
+            several = subs
+            if several:
+                _notify(several)
         else:  # its only reader
             one = subs
             one.invalidate()
