@@ -300,7 +300,7 @@ class ViewOwner(Protocol):
     """What a :class:`View` tells whoever serves it (a live page's :class:`rweb.session.Session`).
 
     The owner itself, not two bound methods per page: a page's idle memory is
-    what the session holds (docs/operations.md).
+    what the session holds (docs/architecture.md, "What a page holds").
     """
 
     def view_dirty(self) -> None:
