@@ -19,6 +19,15 @@ cdef class ComponentState(Tracker):
     cdef public long depth, claimed
     cpdef invalidate(self)
 
+cdef class SharedRender(Tracker):
+    cdef public object actions, dyns, fanout, fn, key, name, rc, round, statics, todo
+    cdef public dict members, sent
+    cdef public bint dirty, scheduled
+    cdef public int room
+    cdef public Py_ssize_t pos
+    cpdef invalidate(self)
+    cpdef object patches_from(self, object statics, object dyns)
+
 cdef class View:
     cdef public list dirty
     cdef public object _moved, _patches, actions, comps, errors, fanout, owner, rendering, root
@@ -44,8 +53,8 @@ cdef str _element(Element el, RenderContext p, str cur, long room, str extra=*)
 cdef str _walk(object node, RenderContext p, str cur, long room)
 cdef str _markup(object tree, RenderContext p, long room, str rc)
 @cython.locals(m=ComponentState, view=View, i=Py_ssize_t)
-cdef object _deliver(object g, list todo, Py_ssize_t start, Py_ssize_t stop)
-cdef object _adopt_output(ComponentState m, object g)
-cdef bint _from_group(ComponentState comp, object g) except -1
+cdef object _deliver(SharedRender g, list todo, Py_ssize_t start, Py_ssize_t stop)
+cdef object _adopt_output(ComponentState m, SharedRender g)
+cdef bint _from_group(ComponentState comp, SharedRender g) except -1
 @cython.locals(lo=Py_ssize_t, ln=Py_ssize_t, n=Py_ssize_t, p=Py_ssize_t, q=Py_ssize_t)
 cdef object _splice(str old, str new)
