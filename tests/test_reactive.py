@@ -537,10 +537,10 @@ def test_a_field_read_by_one_tracker_holds_it_alone_and_a_second_makes_a_set() -
     a, b = Probe(), Probe()
     read_with(a, lambda: (c.value, c.value))  # read twice: subscribed once
     assert subscribers(c, "value") == 1
-    assert c._rw_subs[0] is a  # no set for the common case
-    assert a.sources == [c, 0]
+    assert c._rw_vals == [0, a]  # the value, then its only reader: no set for the common case
+    assert a.sources == [c, 1]  # the record, and where its subscribers are
     read_with(b, lambda: c.value)
-    assert subscribers(c, "value") == 2 and type(c._rw_subs[0]) is set
+    assert subscribers(c, "value") == 2 and type(c._rw_vals[1]) is set
     c.value = 1
     assert (a.invalidations, b.invalidations) == (1, 1)
     unsubscribe(a)
@@ -549,11 +549,11 @@ def test_a_field_read_by_one_tracker_holds_it_alone_and_a_second_makes_a_set() -
     assert (a.invalidations, b.invalidations) == (1, 2)
     unsubscribe(b)
     assert subscribers(c, "value") == 0 and not a.sources and not b.sources
-    assert c._rw_subs[0] is None  # emptied: no set kept
+    assert c._rw_vals[1] is None  # emptied: no set kept
     # Alone again after a re-read: what a component's next render does.
     read_with(a, lambda: c.value)
     unsubscribe(a)
-    assert c._rw_subs[0] is None
+    assert c._rw_vals[1] is None
     c.value = 3
     assert a.invalidations == 1
 
@@ -566,7 +566,7 @@ def test_a_field_read_alone_then_declared_per_process_is_marked() -> None:
     read_with(a, lambda: c.value)
     assert not reads_only_shared(a)
     process_local(c)
-    assert is_shared_set(c._rw_subs[0])
+    assert is_shared_set(c._rw_vals[1])
     assert reads_only_shared(a)
     c.value = 1
     assert a.invalidations == 1

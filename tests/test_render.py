@@ -18,6 +18,7 @@ from rweb import App, RDict, RList, reactive
 from rweb.html import button, component, div, li, p, span, to_html, ul
 from rweb.live.connection import Connection
 from rweb.protocol import expand_statics
+from rweb.reactive import subscribers
 from rweb.render import RenderError, View
 from rweb.sessions.session import ConnectionInfo
 from rweb.testing import Client
@@ -518,7 +519,7 @@ def test_removed_components_are_sent_as_null_and_stop_being_tracked() -> None:
     assert reply["d"] == {}
     assert "e" not in reply
     assert dict(renders) == before
-    assert not removed[0]._rw_subs[1]  # no subscriber left on the removed row's field
+    assert subscribers(removed[0], "text") == 0  # no subscriber left on the removed row's field
     # Its action is gone from the page with it.
     assert c.send("del-1")["e"]["code"] == "unknown_action"
 
@@ -535,8 +536,7 @@ def test_removing_a_parent_removes_its_children() -> None:
     reply = c.send("x")
     assert reply["d"]["outer"] is None and reply["d"]["inner"] is None
     assert c.send("x")["d"] == {}
-    state_b_subs = state._rw_subs[1]
-    assert not state_b_subs
+    assert subscribers(state, "b") == 0
 
 
 # -- component names ---------------------------------------------------------------

@@ -21,17 +21,17 @@ cpdef bint reads_only_shared(Tracker t) except -1
 cdef object _notify(set subs)
 
 cdef class _Record:
-    cdef public list _rw_subs, _rw_vals
+    cdef public list _rw_vals
     cdef public object _rw_owner
     cdef object __weakref__
 
 @cython.locals(t=Tracker, s=list, several=set)
-cdef object _read(_Record rec, Py_ssize_t i)
+cdef object _read(_Record rec, Py_ssize_t i, Py_ssize_t j)
 @cython.locals(one=Tracker, several=set)
-cdef object _write(_Record rec, Py_ssize_t i, object value)
+cdef object _write(_Record rec, Py_ssize_t i, Py_ssize_t j, object value)
 
 cdef class _Field:
-    cdef readonly Py_ssize_t i
+    cdef readonly Py_ssize_t i, j
     cdef readonly str name
 
 cdef object _on_shared, _FREE, _ANYONE, _SHARED, _fan

@@ -49,7 +49,8 @@ class Tracker:
     """The base of anything that can depend on reactive fields (a rendered component).
 
     ``sources`` holds what it is subscribed to, two entries a subscription:
-    a record and a field's index, or a collection and -1 (None until its
+    a record and the index of the field's subscribers in its ``_rw_vals``,
+    or a collection and -1 (None until its
     first read: a tracker that reads nothing holds no list); a write to one
     of those fields calls :meth:`invalidate`.  A base class rather than a
     protocol: in the compiled build (see setup.py) both are then C-level
@@ -137,7 +138,7 @@ def unsubscribe(tracker: Tracker) -> None:
             if i < 0:  # a collection
                 obj._subs.discard(tracker)  # noqa: SLF001
                 continue
-            slots = obj._rw_subs  # noqa: SLF001
+            slots = obj._rw_vals  # noqa: SLF001  # i: where the field's subscribers are (_Record)
             subs = slots[i]
             if subs is tracker:  # its only reader
                 slots[i] = None
@@ -153,7 +154,8 @@ def unsubscribe(tracker: Tracker) -> None:
 
 
 def _subscribed(t: Tracker, obj: Any, i: int) -> None:
-    """``t`` is now subscribed to field ``i`` of ``obj`` (-1: the collection ``obj``)."""
+    """``t`` is now subscribed to the field of ``obj`` whose subscribers are at ``obj._rw_vals[i]``
+    (-1: to the collection ``obj``)."""
     src = t.sources
     if src is None:
         t.sources = [obj, i]
@@ -175,7 +177,7 @@ def transfer(old: Tracker, new: Tracker) -> None:
         if i < 0:
             subs = obj._subs  # noqa: SLF001
         else:
-            slots = obj._rw_subs  # noqa: SLF001
+            slots = obj._rw_vals  # noqa: SLF001
             subs = slots[i]
             if subs is old:
                 slots[i] = new
@@ -201,7 +203,8 @@ def subscribers(obj: Any, name: str | None = None) -> int:
     if name is None:
         subs: Any = obj._subs  # noqa: SLF001
     else:
-        subs = obj._rw_subs[obj.__rweb_fields__.index(name)]  # noqa: SLF001
+        fields = obj.__rweb_fields__
+        subs = obj._rw_vals[len(fields) + fields.index(name)]  # noqa: SLF001
     if subs is None:
         return 0
     if type(subs) is not set:
@@ -265,8 +268,10 @@ def _declare(obj: Any) -> None:
     """``obj`` (a record or collection) is declared per process: its owner, and its subscriber sets."""
     object.__setattr__(obj, "_rw_owner", _ANYONE)
     if isinstance(obj, _Record):
-        slots = obj._rw_subs  # noqa: SLF001
-        for i, s in enumerate(slots):
+        slots = obj._rw_vals  # noqa: SLF001
+        n = len(slots) // 2
+        for i in range(n, 2 * n):  # the subscribers' half
+            s = slots[i]
             if s is None:
                 continue
             if type(s) is set:
@@ -310,6 +315,8 @@ def _wrap(value: Any) -> Any:
 class _Record:
     """The base of every ``@reactive`` class: field values, subscribers (by index), and owner.
 
+    ``_rw_vals`` holds both, in one list: the fields' values, then their
+    subscribers (field ``i`` of ``n``: ``_rw_vals[i]`` and ``_rw_vals[n + i]``).
     A field's subscribers: None, its only reader (a :class:`Tracker`, held
     alone: no set for the common case), or a set of them (several, or a
     field declared per process: then the set holds the :data:`_SHARED` mark).
@@ -322,20 +329,20 @@ class _Record:
     module, which ruff cannot tell); no other module touches them.
     """
 
-    __slots__ = ("__weakref__", "_rw_owner", "_rw_subs", "_rw_vals")
+    __slots__ = ("__weakref__", "_rw_owner", "_rw_vals")
     # The slots' types, for type checkers (reactive.pxd declares them to Cython).
     _rw_owner: Any
-    _rw_subs: list[Any]  # per field: None, a Tracker, or a set
-    _rw_vals: list[Any]
+    _rw_vals: list[Any]  # the values, then per field: None, a Tracker, or a set
 
 
-def _read(rec: _Record, i: int) -> Any:
+def _read(rec: _Record, i: int, j: int) -> Any:
+    """Field ``i``'s value (its subscribers at ``j``), subscribing the current tracker."""
+    s = rec._rw_vals  # noqa: SLF001
     t = _tracker
     if t is not None:
-        s = rec._rw_subs  # noqa: SLF001
-        subs = s[i]
+        subs = s[j]
         if subs is t:  # read before in this render
-            return rec._rw_vals[i]  # noqa: SLF001
+            return s[i]
         several = subs if type(subs) is set else None  # typed for the compiled build (C-level set calls)
         if several is None or t not in several:
             if _on_shared is not None and rec._rw_owner is not t.owner:  # not this page's own state?  # noqa: SLF001
@@ -343,11 +350,11 @@ def _read(rec: _Record, i: int) -> Any:
             if several is not None:
                 several.add(t)
             elif subs is None:
-                s[i] = {_SHARED, t} if rec._rw_owner is _ANYONE else t  # noqa: SLF001
+                s[j] = {_SHARED, t} if rec._rw_owner is _ANYONE else t  # noqa: SLF001
             else:  # a second reader
-                s[i] = {subs, t}
-            _subscribed(t, rec, i)
-    return rec._rw_vals[i]  # noqa: SLF001
+                s[j] = {subs, t}
+            _subscribed(t, rec, j)
+    return s[i]
 
 
 class SharedStateError(RuntimeError):
@@ -459,7 +466,8 @@ def _declare_all(obj: Any) -> None:
 def _held(obj: Any) -> Iterable[Any]:
     """What a record or collection holds."""
     if isinstance(obj, _Record):
-        return obj._rw_vals  # noqa: SLF001
+        vals = obj._rw_vals  # noqa: SLF001
+        return vals[: len(vals) // 2]
     if isinstance(obj, RDict):
         return list(obj._items.values())  # noqa: SLF001
     return list(obj._items)  # noqa: SLF001
@@ -521,7 +529,7 @@ def process_local(record: Any) -> Any:
     return record
 
 
-def _write(rec: _Record, i: int, value: Any) -> None:
+def _write(rec: _Record, i: int, j: int, value: Any) -> None:
     vals = rec._rw_vals  # noqa: SLF001
     old = vals[i]
     if old is value:
@@ -535,7 +543,7 @@ def _write(rec: _Record, i: int, value: Any) -> None:
         vals[i] = value = _wrap(value)
         if _on_shared is not None or rec._rw_owner is _ANYONE:  # noqa: SLF001
             _adopt(value, rec._rw_owner)  # noqa: SLF001
-    subs = rec._rw_subs[i]  # noqa: SLF001
+    subs = vals[j]
     if subs is not None:
         if type(subs) is set:
             several = subs
@@ -553,19 +561,20 @@ class _Field:
     setup.py) its get and set are C slots on typed records, no Python call.
     """
 
-    __slots__ = ("i", "name")
+    __slots__ = ("i", "j", "name")
 
-    def __init__(self, i: int, name: str) -> None:
-        self.i = i
+    def __init__(self, i: int, name: str, j: int) -> None:
+        self.i = i  # the value's index in the record's _rw_vals
+        self.j = j  # its subscribers' index there
         self.name = name
 
     def __get__(self, obj: Any, owner: Any) -> Any:
         if obj is None:
             return self
-        return _read(obj, self.i)
+        return _read(obj, self.i, self.j)
 
     def __set__(self, obj: Any, value: Any) -> None:
-        _write(obj, self.i, value)
+        _write(obj, self.i, self.j, value)
 
     def __repr__(self) -> str:
         return f"<reactive field {self.name!r}>"
@@ -617,7 +626,7 @@ def reactive(cls: type[T]) -> type[T]:
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
         if len(args) > nfields:
             raise TypeError(f"{qual}() takes {nfields} positional arguments but {len(args)} were given")
-        vals: list[Any] = [_MISSING] * nfields
+        vals: list[Any] = [_MISSING] * nfields + [None] * nfields  # the values, then their subscribers
         for i, a in enumerate(args):
             vals[i] = _wrap(a)
         for k, v in kwargs.items():
@@ -634,7 +643,6 @@ def reactive(cls: type[T]) -> type[T]:
                 else:
                     raise TypeError(f"{qual}() missing required argument: {n!r}")
         object.__setattr__(self, "_rw_vals", vals)
-        object.__setattr__(self, "_rw_subs", [None] * nfields)
         object.__setattr__(self, "_rw_owner", _born())
         created = _created
         if created is not None:
@@ -671,7 +679,7 @@ def reactive(cls: type[T]) -> type[T]:
             continue
         ns.setdefault(k, v)
     for n, i in index.items():
-        ns[n] = _Field(i, n)
+        ns[n] = _Field(i, n, nfields + i)
     bases = tuple(b for b in cls.__bases__ if b is not object)
     if not any(issubclass(b, _Record) for b in bases):
         bases += (_Record,)

@@ -613,8 +613,7 @@ class _Decoder:
                 raise ValueError(f"no @reactive class {doc[1]} in this process")
             obj = cls.__new__(cls)
             fields = cls.__rweb_fields__
-            object.__setattr__(obj, "_rw_vals", [None] * len(fields))
-            object.__setattr__(obj, "_rw_subs", [None] * len(fields))
+            object.__setattr__(obj, "_rw_vals", [None] * (2 * len(fields)))  # the values, then their subscribers
             object.__setattr__(obj, "_rw_owner", _born())  # as if made now: free for the page to own
             return obj
         return None  # "x": not saved, nothing to make
