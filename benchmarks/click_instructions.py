@@ -55,18 +55,11 @@ _seeded = random.Random(0)
 os.urandom = random._urandom = _seeded.randbytes
 sys.path.insert(0, sys.argv[1])
 import rweb
-try:
-    from rweb.app.app import App
-except ImportError:  # a checkout from before the floors (a --baseline)
-    from rweb.app import App
+from rweb import App, ConnectionInfo  # the public names: the same before and after the floors
 try:
     from rweb.live.connection import Connection
 except ImportError:  # a checkout from before the floors (a --baseline)
     from rweb.connection import Connection
-try:
-    from rweb.sessions.session import ConnectionInfo
-except ImportError:  # a checkout from before the floors (a --baseline)
-    from rweb.session import ConnectionInfo
 sessions, clicks, mode, workload = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
 metered = mode == "on"
 # slow_callback_ms=None: the slow-handler log reads the wall clock, and under Callgrind (50 times

@@ -33,20 +33,12 @@ MEASURE = r'''
 import json, sys, time
 sys.path.insert(0, sys.argv[1])
 import rweb
-from rweb import reactive
+from rweb import App, ConnectionInfo, reactive  # the public names: the same before and after the floors
 try:
     from rweb.live.connection import Connection
 except ImportError:  # a checkout from before the floors (a --baseline)
     from rweb.connection import Connection
 from rweb.html import button, component, div, table, td, tr
-try:
-    from rweb.app.app import App
-except ImportError:  # a checkout from before the floors (a --baseline)
-    from rweb.app import App
-try:
-    from rweb.sessions.session import ConnectionInfo
-except ImportError:  # a checkout from before the floors (a --baseline)
-    from rweb.session import ConnectionInfo
 from rweb_counter import session_setup as counter_setup
 
 sessions, clicks = int(sys.argv[2]), int(sys.argv[3])

@@ -90,15 +90,7 @@ class BrokerServices:
         return cached[1]
 
     def share(self, name: str, record: Any) -> Any:
-        """Keep ``record`` (a ``@reactive`` record all sessions read) identical in every worker and instance.
-
-        Each process holds its own copy and renders from it; a change made in
-        one (its fields' values: JSON, lists and dicts included) is published
-        through the broker after the batch and applied by every other
-        process, whose sessions are then pushed.  Concurrent changes converge:
-        the last one by (time, instance) wins everywhere.  Needs a broker when
-        the server runs several workers (start_rweb refuses otherwise).
-        """
+        """:meth:`rweb.App.share`'s work (its docstring says what sharing does)."""
         from ..core.reactive import is_reactive, process_local
         from ..live.sharing import Replica
 
