@@ -66,8 +66,7 @@ metered = mode == "on"
 # slower, more on a busy machine) it would log at random, each line thousands of instructions.
 if workload == "todo":  # benchmarks/todo_app.py: 100 keyed rows, a click toggles one
     from todo_app import todo_app
-    app = todo_app()
-    app.slow_callback_ms = None
+    app = todo_app(slow_callback_ms=None)  # an option: set later, older builds ignored it
     action = "toggle"
     msgs = [('{"action":"toggle","params":{"id":"%d"}}' % (i % 100)).encode() for i in range(clicks + 1)]
 else:  # the seed's counter

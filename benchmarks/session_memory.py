@@ -35,11 +35,10 @@ from rweb_counter import session_setup
 from todo_app import todo_app
 
 n = int(sys.argv[2])
-apps = {"counter": App("c", session_setup), "todo": todo_app()}
+apps = {"counter": App("c", session_setup, slow_callback_ms=None), "todo": todo_app(slow_callback_ms=None)}
 clicks = {"counter": [b'{"action":"inc","params":{}}'],
           "todo": [('{"action":"toggle","params":{"id":"%d"}}' % i).encode() for i in range(100)]}
 for name, app in apps.items():
-    app.slow_callback_ms = None
     def page(i):
         c = Connection(app, i, ConnectionInfo(), lambda b: None, lambda f: None)
         c.open()

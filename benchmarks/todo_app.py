@@ -26,8 +26,10 @@ class Todo:
     done: bool
 
 
-def todo_app() -> App:
-    app = App("todos")
+def todo_app(**app_options: Any) -> App:
+    """The app; ``app_options`` go to :class:`rweb.App` (the in-process benchmarks turn the
+    slow-handler log off: ``slow_callback_ms=None``)."""
+    app = App("todos", **app_options)
 
     @app.page("/")
     def home(writer_id: Any) -> Any:

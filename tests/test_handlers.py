@@ -722,6 +722,18 @@ def test_slow_setup_render_and_handler_are_logged_once_a_minute(caplog: pytest.L
     with pytest.raises(ValueError):
         App(session_setup=slow_setup, slow_callback_ms=-1)
 
+    # Set after the app is made, it holds for the sessions opened from then on: off, then on again.
+    app = App(session_setup=slow_setup, slow_callback_ms=20)
+    app.slow_callback_ms = None
+    Client(app).send("inc")
+    assert not [r for r in caplog.records if "blocked the event loop" in r.getMessage()]
+    app.slow_callback_ms = 20
+    Client(app).send("inc")
+    lines = [r.getMessage() for r in caplog.records if "blocked the event loop" in r.getMessage()]
+    assert any(re.search(r"session_setup \S+slow_setup blocked .* \(limit 20 ms\)", line) for line in lines), lines
+    with pytest.raises(ValueError):
+        app.slow_callback_ms = -1
+
 
 # -- docs/handlers.md ----------------------------------------------------------------------------
 

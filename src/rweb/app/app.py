@@ -205,11 +205,7 @@ class App:
         # Pages' first paints (and handlers' responses marked ``compress``) gzipped when asked (rweb.compression).
         self.compress = compress
         self.debug = debug
-        if slow_callback_ms is not None and slow_callback_ms < 0:
-            raise ValueError("slow_callback_ms must be positive (or None: never log)")
-        self.slow_callback_ms = slow_callback_ms
-        # In seconds, as sessions compare it (0.0: off).
-        self.slow_callback = (slow_callback_ms or 0) / 1000
+        self.slow_callback_ms = slow_callback_ms  # checked, and kept in seconds too (the property)
         # -- limits --
         self.max_message_size = max_message_size
         self.max_body_size = max_body_size
@@ -463,6 +459,21 @@ class App:
         closes and the loop ends.  In the order added; an exception is logged and the next hook runs."""
         self.lifecycle.shutdown_hooks.append(fn)
         return fn
+
+    # -- the slow-handler log --------------------------------------------------
+
+    @property
+    def slow_callback_ms(self) -> float | None:
+        """``App(slow_callback_ms=...)``; set it later and the sessions opened from then on use it."""
+        return self._slow_callback_ms
+
+    @slow_callback_ms.setter
+    def slow_callback_ms(self, ms: float | None) -> None:
+        if ms is not None and ms < 0:
+            raise ValueError("slow_callback_ms must be positive (or None: never log)")
+        self._slow_callback_ms = ms
+        # In seconds, as sessions compare it (0.0: off).
+        self.slow_callback = (ms or 0) / 1000
 
     # -- the process's life (rweb.lifecycle) -------------------------------------
 
