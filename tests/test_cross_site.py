@@ -249,6 +249,17 @@ def test_the_origin_rule_case_by_case() -> None:
     assert anyone.origin_allowed({"origin": "https://evil.example"}) and anyone.origin_allowed({"origin": "null"})
     with pytest.raises(TypeError, match="list"):
         App("one", allowed_origins="https://a.example")
+    # Set after the app is made, the new list is the one checked.
+    later = App("later")
+    assert not later.origin_allowed({"origin": PARTNER, "host": "x.example"})
+    later.allowed_origins = [PARTNER + "/"]
+    assert later.allowed_origins == (PARTNER,)
+    assert later.origin_allowed({"origin": PARTNER, "host": "x.example"})
+    assert not later.origin_allowed({"origin": "https://x.example", "host": "x.example"})
+    later.allowed_origins = None
+    assert later.origin_allowed({"origin": "https://x.example", "host": "x.example"})
+    with pytest.raises(TypeError, match="list"):
+        later.allowed_origins = "https://a.example"  # type: ignore[assignment]
 
 
 def test_cross_site_case_by_case() -> None:

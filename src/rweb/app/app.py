@@ -219,8 +219,7 @@ class App:
         self.has_secret_key = secret_key is not None
         self.signer = Signer(secret_key if secret_key is not None else secrets.token_bytes(32))
         # None: a socket is accepted from a page of the host it connects to.
-        self.origins = OriginPolicy(allowed_origins)  # rweb.origins
-        self.allowed_origins = self.origins.allowed
+        self.allowed_origins = allowed_origins  # checked, and kept as the OriginPolicy (the property)
         # Hosts (``example.com``, ``example.com:8443``) redirects may go to without external=True.
         if isinstance(allowed_redirect_hosts, str):
             raise TypeError("allowed_redirect_hosts is a list of hosts, not one string")
@@ -460,7 +459,17 @@ class App:
         self.lifecycle.shutdown_hooks.append(fn)
         return fn
 
-    # -- the slow-handler log --------------------------------------------------
+    # -- settings kept in another form ------------------------------------------
+
+    @property
+    def allowed_origins(self) -> tuple[str, ...] | None:
+        """``App(allowed_origins=...)``, normalized; set it later and the app checks the new list
+        (``self.origins``, :class:`rweb.origins.OriginPolicy`) from then on."""
+        return self.origins.allowed
+
+    @allowed_origins.setter
+    def allowed_origins(self, origins: Iterable[str] | None) -> None:
+        self.origins = OriginPolicy(origins)
 
     @property
     def slow_callback_ms(self) -> float | None:
