@@ -524,6 +524,37 @@ def test_removed_components_are_sent_as_null_and_stop_being_tracked() -> None:
     assert c.send("del-1")["e"]["code"] == "unknown_action"
 
 
+def test_a_dirty_row_removed_in_the_same_action_is_not_rendered() -> None:
+    """One action edits a row and removes it: the list renders first (it is higher) and takes
+    the row out, so the row, dirty but gone, neither renders nor reads its record again."""
+    todos = Todos([Item(1, "one"), Item(2, "two")])
+    renders = Tally()
+
+    def row(item: Item) -> Any:
+        def fn() -> Any:
+            renders[item.id] += 1
+            return li(item.text)
+
+        return component(f"row-{item.id}", fn)
+
+    def page() -> Any:
+        return div(component("list", lambda: ul([row(it) for it in todos.items])), button("x", data_action="x"))
+
+    def on_action(action: str, params: dict[str, Any]) -> None:
+        first = todos.items[0]
+        first.text = "edited"  # the row is dirty first
+        todos.items.pop(0)  # then its list
+
+    c = Client(lambda w: (page, on_action))
+    first = todos.items[0]
+    before = renders[1]
+    reply = c.send("x")
+    assert reply["d"]["row-1"] is None
+    assert renders[1] == before
+    assert subscribers(first, "text") == 0
+    assert "one" not in c.html() and "edited" not in c.html()
+
+
 def test_removing_a_parent_removes_its_children() -> None:
     state = Pair(a=1)
 

@@ -8,7 +8,8 @@ from ..core.html cimport Element, _check_attr
 from ..core.reactive cimport Tracker, begin, end, reads_only_shared, unsubscribe
 
 cdef class RenderContext:
-    cdef public object comp, view, outer, acts
+    cdef public object comp, view, outer
+    cdef public set acts
     cdef public list st, dy, kids
 
 cdef class ComponentState(Tracker):
@@ -45,6 +46,7 @@ cdef object _KIND_ACTION, _KIND_ACTION_LIST, _html_room
 cdef View _acting
 cpdef View acting(View view)
 cdef Py_ssize_t _attr_count
+cdef long _GONE
 @cython.locals(by_value=dict)
 cdef str _attr(object name, object value)
 

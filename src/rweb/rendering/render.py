@@ -186,6 +186,9 @@ class RenderContext:
         self.acts: set[str] | None = None
 
 
+_GONE = -2  # ComponentState.claimed of a component taken out of its page (View.dispose, View.close)
+
+
 class ComponentState(Tracker):
     """One live component of a page; the tracker its reads subscribe."""
 
@@ -221,7 +224,7 @@ class ComponentState(Tracker):
         self.owner: Any = view  # the page whose state its reads are (rweb.reactive.on_shared_state)
         self.dirty = True
         self.actions: frozenset[str] | None = None
-        self.claimed = -1  # the view epoch in which a parent last rendered it
+        self.claimed = -1  # the view epoch in which a parent last rendered it; _GONE: out of the page
         self.rc = _rc_attr(name)  # marks the component's root element
         self.group: SharedRender | None = None  # the render it shares with other sessions' pages, if any
 
@@ -413,9 +416,8 @@ class View:
                 self.dirty = None
                 if len(batch) > 1:
                     batch.sort(key=_depth)
-                comps = self.comps
                 for comp in batch:
-                    if comp.dirty and comps.get(comp.name) is comp:
+                    if comp.dirty and comp.claimed != _GONE:  # not disposed meanwhile
                         self._render(comp, patches)
         finally:
             self.hold = hold
@@ -492,6 +494,7 @@ class View:
     def close(self) -> None:
         """Drop every subscription (the page is gone)."""
         for c in self.comps.values():
+            c.claimed = _GONE
             unsubscribe(c)
             if c.group is not None:
                 c.group.leave(c)
@@ -604,6 +607,7 @@ class View:
         c = self.comps.pop(name, None)
         if c is None:
             return
+        c.claimed = _GONE
         unsubscribe(c)
         if c.group is not None:
             c.group.leave(c)
