@@ -50,7 +50,7 @@ cdef long _GONE
 @cython.locals(by_value=dict)
 cdef str _attr(object name, object value)
 
-@cython.locals(attrs=dict, statics=list, dyns=list, names=dict, ce=Element, kids=tuple)
+@cython.locals(attrs=dict, statics=list, dyns=list, names=dict, ce=Element, kids=tuple, o=str, tag=str, ctag=str)
 cdef str _element(Element el, RenderContext p, str cur, long room, str extra=*)
 cdef str _walk(object node, RenderContext p, str cur, long room)
 cdef str _markup(object tree, RenderContext p, long room, str rc)

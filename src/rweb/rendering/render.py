@@ -1210,10 +1210,14 @@ def _element(el: Element, p: RenderContext, cur: str, room: int, extra: str = ""
         raise _too_deep(el)
     tag = el.tag
     attrs = el.attrs
+    # The markup pieces go through ``o`` (a str in the compiled build, render.pxd): str + str
+    # is a C-level concatenation there, not Python's generic addition.
     if not attrs and not extra:
-        cur += _OPEN_BARE.get(tag) or (_tag_strings(tag) + ">")
+        o = _OPEN_BARE.get(tag) or (_tag_strings(tag) + ">")
+        cur += o
     else:
-        cur += (_OPEN.get(tag) or _tag_strings(tag)) + extra
+        o = _OPEN.get(tag) or _tag_strings(tag)
+        cur += o + extra
     if attrs:
         statics = p.st
         dyns = p.dy
@@ -1258,7 +1262,8 @@ def _element(el: Element, p: RenderContext, cur: str, room: int, extra: str = ""
                 tx = type(x)
                 if (tx is str or tx is int) and room > 0:
                     ctag = ce.tag
-                    p.st.append(cur + (_OPEN_BARE.get(ctag) or (_tag_strings(ctag) + ">")))
+                    o = _OPEN_BARE.get(ctag) or (_tag_strings(ctag) + ">")
+                    p.st.append(cur + o)
                     p.dy.append(str(x) if tx is int else (_escaped.get(x) or _esc(x)))
                     cur = _CLOSE[ctag]
                     continue
@@ -1273,7 +1278,8 @@ def _element(el: Element, p: RenderContext, cur: str, room: int, extra: str = ""
             cur = ""
         else:
             cur = _walk(c, p, cur, room)
-    return cur + _CLOSE[tag]
+    o = _CLOSE[tag]
+    return cur + o
 
 
 def _walk(node: Any, p: RenderContext, cur: str, room: int) -> str:
