@@ -785,3 +785,26 @@ def test_view_flush_with_nothing_dirty_returns_no_patches() -> None:
     assert not view.is_dirty
     view.close()
     assert view.comps == {}
+
+
+def test_pages_share_one_copy_of_each_component_name() -> None:
+    """Rows named per page (f"row-{i}") are held once for all pages: a worker holding thousands
+    of pages keeps, and fetches, one string per name.  A str subclass is kept as it is."""
+
+    class Name(str):
+        pass
+
+    def page() -> Any:
+        return ul([component(f"row-{i}", lambda i=i: li(i)) for i in range(3)], component(Name("odd"), lambda: li("x")))
+
+    one, two = View(page), View(page)
+    one.mount()
+    two.mount()
+    for i in range(3):
+        a, b = one.comps[f"row-{i}"], two.comps[f"row-{i}"]
+        assert a is not b and a.name is b.name
+    assert [n for n in one.root.children if n.startswith("row-")] == [one.comps[f"row-{i}"].name for i in range(3)]
+    assert all(x is y for x, y in zip(one.root.children, two.root.children, strict=True) if type(x) is str)
+    assert type(one.comps["odd"].name) is Name
+    one.close()
+    two.close()

@@ -22,6 +22,7 @@ import logging
 from collections.abc import Callable
 from contextvars import ContextVar
 from secrets import token_hex as _token_hex
+from sys import intern as _intern
 from typing import Any, Protocol
 
 from ..core.diff import CRef, diff, full
@@ -643,11 +644,18 @@ class View:
             raise DuplicateComponentError(f"component name {ROOT!r} is reserved for the page itself")
         if name in p.kids:
             raise DuplicateComponentError(f"component name {name!r} is used twice in one page")
+        comps = self.comps
+        c = comps.get(name)
+        # The page keeps one copy of each name, shared by every page that uses it (interned when
+        # the component is made): its rows' names are not held per session, nor fetched from RAM
+        # when one of them re-renders among thousands of pages.
+        if c is not None:
+            name = c.name
+        elif type(name) is str:  # (a str subclass cannot be interned: kept as it is)
+            name = _intern(name)
         if p.kids is _NO_CHILDREN:
             p.kids = []
         p.kids.append(name)
-        comps = self.comps
-        c = comps.get(name)
         if c is None:
             if parent.depth >= MAX_COMPONENT_DEPTH:
                 raise _components_too_deep(name)
