@@ -105,7 +105,11 @@ def transient(obj: _T) -> _T:
 
 
 class SnapshotStore(Protocol):
-    """Where snapshots go: a key-value store with expiry, shared by every process that may resume a session."""
+    """Where snapshots go: a key-value store with expiry, shared by every process that may resume a session.
+
+    It may also offer ``store_many(items, ttl)`` (see :data:`StoreMany`): the interval's save then
+    hands it every snapshot at once.
+    """
 
     def store(self, key: str, data: bytes, ttl: float) -> None:
         """Keep ``data`` under ``key`` for ``ttl`` seconds (fire and forget)."""
