@@ -135,6 +135,7 @@ def test_clicks_all_counted(bare_server: tuple[str, int], procs: int, tmp_path: 
     assert r["bytes_per_click"] == 58.0  # the bare server's fixed reply
     assert r["server"]["pids"] == [pid]
     assert r["server"]["cpu_s"] >= 0
+    assert r["server"]["cpu_s_by_pid"] == {str(pid): r["server"]["cpu_s"]}  # each process's share
     assert sum(r["distribution"]["counts"]) == 100
     page = report.read_text()
     assert "<svg" in page and "http" not in page.split("<body>")[0].replace("http-equiv", "")

@@ -201,6 +201,46 @@ def test_take_gives_a_snapshot_once_and_deletes_one_over_the_limit_unread(
     assert la.run(a.take("never stored", 10)) is None
 
 
+def evals(server: RedisServer) -> int:
+    """How many EVAL commands the server ran so far (INFO commandstats)."""
+    stats = server.command("INFO", "commandstats")
+    return int(stats.get("cmdstat_eval", {}).get("calls", 0))
+
+
+def test_store_many_keeps_every_snapshot_in_one_command_per_batch(
+    redis_server: RedisServer, broker: BrokerFactory
+) -> None:
+    """The interval's save of many sessions: one reply to read per batch, not one per session."""
+    from rweb.live.redis_store import BATCH_BYTES, BATCH_KEYS
+
+    a, la = broker(redis_server.url)
+    before = evals(redis_server)
+    la.call(a.store_many, [(f"m{i}", b"v%d" % i) for i in range(3)], 60)
+    assert la.run(a.sync(5))
+    assert evals(redis_server) == before + 1
+    for i in range(3):
+        assert redis_server.command("GET", a.channel_prefix + f"m{i}") == b"v%d" % i
+        assert 55_000 < redis_server.command("PTTL", a.channel_prefix + f"m{i}") <= 60_000
+    # Bounded batches: BATCH_KEYS keys per command; a last one alone is a plain SET.
+    n = 2 * BATCH_KEYS + 1
+    before = evals(redis_server)
+    la.call(a.store_many, [(f"n{i}", b"w%d" % i) for i in range(n)], 30)
+    assert la.run(a.sync(5))
+    assert evals(redis_server) == before + 2
+    assert redis_server.command("MGET", *[a.channel_prefix + f"n{i}" for i in range(n)]) == [
+        b"w%d" % i for i in range(n)
+    ]
+    assert 25_000 < redis_server.command("PTTL", a.channel_prefix + f"n{n - 1}") <= 30_000
+    assert la.run(a.take("m1", 10)) == b"v1"  # taken as one stored alone is
+    # and BATCH_BYTES bytes per command: two large snapshots go together, the third alone.
+    big = [(f"b{i}", bytes([65 + i]) * (BATCH_BYTES // 2 + 1)) for i in range(3)]
+    before = evals(redis_server)
+    la.call(a.store_many, big, 30)
+    assert la.run(a.sync(5))
+    assert evals(redis_server) == before + 1
+    assert [redis_server.command("GET", a.channel_prefix + k) for k, _ in big] == [v for _, v in big]
+
+
 def test_unsubscribe_stops_delivery_and_the_redis_subscription(
     redis_server: RedisServer, broker: BrokerFactory
 ) -> None:

@@ -210,6 +210,62 @@ def test_changes_are_saved_in_batches_once_per_interval() -> None:
     assert a.snapshots.saved == 1  # nothing changed since: nothing written
 
 
+def test_the_first_write_after_a_save_marks_the_session_and_the_others_cost_nothing() -> None:
+    """Dirty until saved: the snapshot's tracker leaves every field at its first write (each later
+    click notifies the page's render only) and reads them again when the interval saves it."""
+    from rweb.reactive import subscribers
+
+    a, _, store = pair(snapshot_interval=1.0)
+    c = Client(a, "/")
+    entry = c.conn.snap
+    state = next(o for o in entry.objects if type(o) is State)
+    assert subscribers(state, "count") == 2  # the page's render and the snapshot's tracker
+    assert subscribers(state, "extra") == 1  # the snapshot's only
+    c.send("inc")
+    assert subscribers(state, "count") == 1 and subscribers(state, "extra") == 0
+    c.send("inc")
+    c.send("extra", {"value": 7})  # a field no render reads: the session is dirty already
+    assert subscribers(state, "count") == 1 and subscribers(state, "extra") == 0
+    assert a.snapshots._dirty == [entry]  # marked once
+    c.advance(1.0)
+    assert a.snapshots.saved == 1
+    assert subscribers(state, "count") == 2 and subscribers(state, "extra") == 1  # read again
+    fields = state_fields(next(iter(store.data.values()))[0])
+    assert fields["count"] == 2 and fields["extra"] == 7
+    c.send("extra", {"value": 8})  # a write no render follows marks it too
+    c.advance(1.0)
+    assert a.snapshots.saved == 2 and state_fields(next(iter(store.data.values()))[0])["extra"] == 8
+    c.advance(5.0)
+    assert a.snapshots.saved == 2  # nothing changed since: nothing written
+
+
+class BatchedStore(MemoryStore):
+    """A memory store that keeps the size of each batch it was handed (store_many)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[int] = []
+
+    def store_many(self, items: list[tuple[str, bytes]], ttl: float) -> None:
+        self.batches.append(len(items))
+        super().store_many(items, ttl)
+
+
+def test_the_interval_hands_the_store_every_session_in_one_batch() -> None:
+    store = BatchedStore()
+    a = App("board", board(), session_store=store, broker=LocalPubSub(), secret_key="k" * 32, actions=ACTIONS)
+    clients = [Client(a, "/", writer_id=i) for i in range(3)]
+    for i, c in enumerate(clients):
+        for _ in range(i + 1):
+            c.send("inc")
+    clients[0].advance(1.0)
+    assert store.batches == [3] and a.snapshots.saved == 3
+    assert sorted(state_fields(blob)["count"] for blob, _ in store.data.values()) == [1, 2, 3]
+    clients[1].send("inc")
+    clients[0].advance(1.0)
+    assert store.batches == [3] and a.snapshots.saved == 4  # one alone: stored as it is
+
+
 def test_a_session_that_ends_deletes_its_snapshot() -> None:
     a, _, store = pair()
     c = Client(a, "/")

@@ -452,6 +452,8 @@ def _summarize(result: dict[str, Any], workers: list[Worker], opts: argparse.Nam
             "cpu_s": server_cpu,
             "cpu_cores": server_cpu / max((t_cpu - t_go) / 1e9, 1e-9),
             "cpu_us_per_click": server_cpu * 1e6 / answered if answered else None,
+            # each process's share (a server and the Redis it uses, given together: told apart)
+            "cpu_s_by_pid": {str(p): procfs.cpu_seconds_between({p: cpu0.get(p, 0)}, {p: t}) for p, t in cpu1.items()},
         }
     result["distribution"] = stats.distribution(sorted_lat)
     result["timeline"] = stats.merge_timelines(timelines, t_go, t_end)

@@ -249,6 +249,10 @@ class RedisPubSub:
         """``SET key data PX ttl``, queued like a publish (:meth:`rweb.redis_store.RedisStore.store`)."""
         self.snapshot_store.store(key, data, ttl)
 
+    def store_many(self, items: list[tuple[str, bytes]], ttl: float) -> None:
+        """Several :meth:`store` in one command (:meth:`rweb.redis_store.RedisStore.store_many`)."""
+        self.snapshot_store.store_many(items, ttl)
+
     def forget(self, key: str) -> None:
         """``DEL key``, queued like a publish (:meth:`rweb.redis_store.RedisStore.forget`)."""
         self.snapshot_store.forget(key)

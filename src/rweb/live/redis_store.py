@@ -14,6 +14,9 @@ connection and then for Redis's answer.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from ..wire.redis_link import RedisLink
 
 __all__ = ["RedisStore"]
@@ -29,6 +32,18 @@ end
 return redis.call('GETDEL', KEYS[1])
 """
 
+# Several snapshots in one command (RedisStore.store_many): one reply to read for the batch, not
+# one per key.  KEYS: the keys; ARGV[1]: their ttl in ms; ARGV[i + 1]: the value of KEYS[i].
+_SET_MANY = """
+local ms = ARGV[1]
+for i = 1, #KEYS do
+  redis.call('SET', KEYS[i], ARGV[i + 1], 'PX', ms)
+end
+return #KEYS
+"""
+BATCH_KEYS = 500  # keys per command of store_many (a batch's bytes are bounded too: BATCH_BYTES)
+BATCH_BYTES = 1 << 20
+
 
 class RedisStore:
     """Keys ``<key_prefix><key>`` in the Redis of ``link``; see the module's docstring."""
@@ -42,6 +57,28 @@ class RedisStore:
         name = self.key_prefix + key
         ms = max(int(ttl * 1000), 1)
         self.link.send(lambda: ("SET", name, data, "PX", ms))
+
+    def store_many(self, items: list[tuple[str, bytes]], ttl: float) -> None:
+        """:meth:`store` each ``(key, data)`` of ``items``, in one command per :data:`BATCH_KEYS`
+        keys or :data:`BATCH_BYTES` bytes (a script: Redis answers once per command)."""
+        ms = max(int(ttl * 1000), 1)
+        prefix = self.key_prefix
+        n = len(items)
+        start = 0
+        while start < n:
+            stop = start
+            size = 0
+            while stop < n and stop - start < BATCH_KEYS and size < BATCH_BYTES:
+                size += len(items[stop][1])
+                stop += 1
+            if stop - start == 1:
+                key, data = items[start]
+                self.store(key, data, ttl)
+            else:
+                chunk = items[start:stop]
+                self.link.send(_made(("EVAL", _SET_MANY, len(chunk), *[prefix + k for k, _ in chunk], ms,
+                                      *[d for _, d in chunk])))
+            start = stop
 
     def forget(self, key: str) -> None:
         """``DEL key``, queued like :meth:`store`."""
@@ -76,3 +113,8 @@ class RedisStore:
     async def sync(self, timeout: float) -> bool:
         """Wait until every queued command and publish is written (False: not within ``timeout``)."""
         return await self.link.flush(timeout, subscriptions=False)
+
+
+def _made(args: tuple[Any, ...]) -> Callable[[], tuple[Any, ...]]:
+    """A command's arguments, made already, as RedisLink.send takes them (a function)."""
+    return lambda: args

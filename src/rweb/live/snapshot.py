@@ -58,7 +58,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
 import orjson
@@ -71,8 +71,10 @@ from ..core.reactive import (
     RList,
     Tracker,
     _born,
+    begin,
+    end,
     is_reactive,
-    tracking,
+    unsubscribe,
 )
 
 __all__ = ["MemoryStore", "SnapshotStore", "Snapshots", "transient"]
@@ -103,7 +105,11 @@ def transient(obj: _T) -> _T:
 
 
 class SnapshotStore(Protocol):
-    """Where snapshots go: a key-value store with expiry, shared by every process that may resume a session."""
+    """Where snapshots go: a key-value store with expiry, shared by every process that may resume a session.
+
+    It may also offer ``store_many(items, ttl)`` (see :data:`StoreMany`): the interval's save then
+    hands it every snapshot at once.
+    """
 
     def store(self, key: str, data: bytes, ttl: float) -> None:
         """Keep ``data`` under ``key`` for ``ttl`` seconds (fire and forget)."""
@@ -122,6 +128,13 @@ class SnapshotStore(Protocol):
         """Wait until what was stored is written (False: not within ``timeout``)."""
 
 
+# A store may also offer ``store_many(items, ttl)``: keep each ``(key, data)`` of ``items`` for
+# ``ttl`` seconds (fire and forget), in as few round-trips as it can (RedisStore: one command per
+# batch, so one reply to read instead of one per session).  The interval's save and the one when
+# the server stops hand it every snapshot at once; a store without it gets them one by one.
+StoreMany = Callable[[list[tuple[str, bytes]], float], None]
+
+
 class MemoryStore:
     """A :class:`SnapshotStore` in this process's memory: for tests, and for several Apps in one process."""
 
@@ -130,6 +143,11 @@ class MemoryStore:
 
     def store(self, key: str, data: bytes, ttl: float) -> None:
         self.data[key] = (data, time.monotonic() + ttl)
+
+    def store_many(self, items: list[tuple[str, bytes]], ttl: float) -> None:
+        until = time.monotonic() + ttl
+        for key, data in items:
+            self.data[key] = (data, until)
 
     def forget(self, key: str) -> None:
         self.data.pop(key, None)
@@ -170,9 +188,12 @@ class _Shared(_Unsaved):
 class Entry(Tracker):
     """One session's snapshot: its setup's objects, and whether they changed since the last save.
 
-    A tracker over everything the last save read: any write to the session's
-    state marks it dirty (whichever code path made it: an action, a timer,
-    another thread), at the cost of one call per write.
+    A tracker over everything the last save read: the first write to the
+    session's state after a save marks it dirty (whichever code path made it:
+    an action, a timer, another thread) and drops its subscriptions, so the
+    other writes until the next save (which reads, so subscribes, again) cost
+    nothing: a field its page renders keeps one subscriber, the render's, on
+    every click but the first of an interval.
     """
 
     __slots__ = ("connection", "dirty", "final", "key", "objects", "path", "service", "ttl")
@@ -191,6 +212,7 @@ class Entry(Tracker):
     def invalidate(self) -> None:
         if not self.dirty:
             self.dirty = True
+            unsubscribe(self)  # dirty until saved: the next save subscribes again (Snapshots._read)
             self.service.mark(self)
 
 
@@ -200,6 +222,7 @@ class Snapshots:
     def __init__(self, app: Any, store: SnapshotStore, interval: float, limit: int) -> None:
         self.app = app
         self.store = store
+        self._store_many: StoreMany | None = getattr(store, "store_many", None)
         self.interval = interval
         self.limit = limit
         self.closing = False
@@ -255,8 +278,6 @@ class Snapshots:
         """The session ended here: its snapshot goes (unless the server stops: then it is its way back)."""
         entry.connection = None
         entry.dirty = True  # never marked again
-        from ..core.reactive import unsubscribe
-
         unsubscribe(entry)
         if not self.closing:
             self.store.forget(entry.key)
@@ -279,6 +300,7 @@ class Snapshots:
         """Save every session that changed since its last save (the timer's batch)."""
         self._timer = None
         dirty, self._dirty = self._dirty, []
+        batch: list[Entry] = []
         for entry in dirty:
             connection = entry.connection
             if connection is None:
@@ -286,7 +308,8 @@ class Snapshots:
             if connection.busy():  # an async handler is half-way: its state is not one to restore
                 self._dirty.append(entry)
                 continue
-            self._save(entry)
+            batch.append(entry)
+        self._save_many(batch, False)
         if self._dirty and self._timer is None and self.app.scheduler.loop is not None:
             self._timer = self.app.scheduler.loop.call_later(self.interval, self.flush)
 
@@ -302,13 +325,15 @@ class Snapshots:
         deadline = loop.time() + timeout / 2
         while any(c.busy() for c in self.app.sessions.values()) and loop.time() < deadline:
             await asyncio.sleep(0.01)
+        batch: list[Entry] = []
         for connection in list(self.app.sessions.values()):
             entry = getattr(connection, "snap", None)
             # One still half-way keeps its last snapshot: an older state, but the one its
             # "last" ref belongs to (the browser sends the unanswered action again).
             if entry is not None and entry.connection is connection and not connection.busy():
                 entry.ttl = max(self.app.resume_grace, 1.0)
-                self._save(entry, final=True)
+                batch.append(entry)
+        self._save_many(batch, True)
         try:
             return await self.store.sync(timeout)
         except Exception:
@@ -318,15 +343,51 @@ class Snapshots:
     def _save(self, entry: Entry, final: bool = False) -> None:
         """Store the entry's state; ``final``: no socket of this process serves it any more
         (lost, or the server stops), so a claim need not ask this process first."""
+        blob = self._blob(entry, final)
+        if blob is not None:
+            self.store.store(entry.key, blob, entry.ttl)
+            self._saved(entry, blob, final)
+
+    def _save_many(self, entries: list[Entry], final: bool) -> None:
+        """:meth:`_save` each of ``entries``, handed to the store in one batch per ttl (see StoreMany)."""
+        many = self._store_many
+        if many is None or len(entries) < 2:
+            for entry in entries:
+                self._save(entry, final)
+            return
+        batches: dict[float, list[tuple[str, bytes]]] = {}
+        for entry in entries:
+            blob = self._blob(entry, final)
+            if blob is not None:
+                items = batches.get(entry.ttl)
+                if items is None:
+                    items = batches[entry.ttl] = []
+                items.append((entry.key, blob))
+                self._saved(entry, blob, final)
+        for ttl, items in batches.items():
+            many(items, ttl)
+
+    def _saved(self, entry: Entry, blob: bytes, final: bool) -> None:
+        entry.final = final
+        self.saved += 1
+        meter = self.app.meter
+        if meter is not None:
+            meter.saved(len(blob))
+
+    def _blob(self, entry: Entry, final: bool) -> bytes | None:
+        """The entry's snapshot (None: it could not be encoded, or is over the limit: then the
+        store's older one goes)."""
         entry.dirty = False
         connection = entry.connection
         data = self._read(entry)
         if data is None:
-            return
+            return None
         last = connection.applied() if connection is not None else None
         # "final" first: a claim reads it from the first bytes (FINAL), whatever the state holds.
-        doc: dict[str, Any] = {"final": True} if final else {}
-        doc.update(v=VERSION, path=entry.path, last=last, objs=data)
+        if final:
+            doc = {"final": True, "v": VERSION, "path": entry.path, "last": last, "objs": data}
+        else:
+            doc = {"v": VERSION, "path": entry.path, "last": last, "objs": data}
         blob = orjson.dumps(doc)
         if len(blob) > self.limit:
             self.warn(
@@ -337,22 +398,19 @@ class Snapshots:
             )
             self.store.forget(entry.key)
             entry.final = False
-            return
-        self.store.store(entry.key, blob, entry.ttl)
-        entry.final = final
-        self.saved += 1
-        meter = self.app.meter
-        if meter is not None:
-            meter.saved(len(blob))
+            return None
+        return blob
 
     def _read(self, entry: Entry) -> list[Any] | None:
-        """Encode the entry's objects, subscribing it to everything read."""
+        """Encode the entry's objects, subscribing it to everything read (and to nothing else)."""
+        prev = begin(entry)
         try:
-            with tracking(entry):
-                return _Encoder(entry.objects, self).encode()
+            return _Encoder(entry.objects, self).encode()
         except Exception:
             log.exception("session snapshot failed")
             return None
+        finally:
+            end(prev)
 
     def warn(self, what: str, msg: str, *args: Any) -> None:
         if what not in self._warned:
@@ -463,8 +521,6 @@ class Snapshots:
         if entry is not None:
             entry.connection = None
             connection.snap = None
-            from ..core.reactive import unsubscribe
-
             unsubscribe(entry)
 
     def restore(self, entry: Entry, blob: bytes, path: str) -> Any:
@@ -495,21 +551,28 @@ def _class_name(cls: type) -> str:
     return f"{cls.__module__}:{cls.__qualname__}"
 
 
+# A record's class -> its name in snapshots (_class_name), made once per class.
+_NAMES: dict[type, str] = {}
+
+
 class _Encoder:
     __slots__ = ("ids", "objs", "out", "service")
 
     def __init__(self, objects: list[Any], service: Snapshots) -> None:
         self.service = service
-        self.objs = list(objects)
-        self.ids = {id(o): i for i, o in enumerate(objects)}
+        self.objs = objects  # copied when it grows (see value): the entry's list is the setup's
+        # id -> index of every object met so far; made at the first reference to a record or
+        # collection (a session whose state holds none never needs it)
+        self.ids: dict[int, int] | None = None
         self.out: list[Any] = []
 
     def encode(self) -> list[Any]:
+        out = self.out
         i = 0
         while i < len(self.objs):  # the list grows as objects are reached
-            self.out.append(self.entry(self.objs[i], i))
+            out.append(self.entry(self.objs[i], i))
             i += 1
-        return self.out
+        return out
 
     def entry(self, obj: Any, i: int) -> list[Any]:
         if obj in _TRANSIENT:
@@ -530,11 +593,18 @@ class _Encoder:
         fields: dict[str, Any] = {}
         for name in t.__rweb_fields__:
             value = getattr(obj, name)  # subscribes the entry
+            tv = type(value)
+            if value is None or tv is str or tv is int or tv is float or tv is bool:
+                fields[name] = value  # the common case, without a call
+                continue
             try:
                 fields[name] = self.value(value)
             except _Unsaved as exc:
                 self.unsaved(f"field {t.__qualname__}.{name}", exc)
-        return ["r", _class_name(t), fields]
+        cls = _NAMES.get(t)
+        if cls is None:
+            cls = _NAMES[t] = _class_name(t)
+        return ["r", cls, fields]
 
     def unsaved(self, where: str, exc: _Unsaved) -> None:
         if type(exc) is _Shared:  # the setup's value is the right one: the same shared record
@@ -557,13 +627,17 @@ class _Encoder:
         if v is None or t is str or t is int or t is float or t is bool:
             return v
         if t is RList or t is RDict or is_reactive(v):
-            n = self.ids.get(id(v))
+            ids = self.ids
+            if ids is None:
+                self.objs = list(self.objs)
+                ids = self.ids = {id(o): i for i, o in enumerate(self.objs)}
+            n = ids.get(id(v))
             if n is None:
                 if v in _SHARED_OK:
                     raise _Shared("a shared record")
                 if v in _TRANSIENT:
                     raise _Unsaved("a transient record")
-                n = self.ids[id(v)] = len(self.objs)
+                n = ids[id(v)] = len(self.objs)
                 self.objs.append(v)
             return {"$i": n}
         if t is tuple:
