@@ -256,6 +256,34 @@ def test_a_quick_restart_shows_no_banner(counter, pw_page: Page) -> None:
     wait_count(page, 2)
 
 
+def test_a_restart_back_before_the_banner_is_found_before_it(counter, pw_page: Page) -> None:
+    """The server back long after the close, but before the banner's delay ends: no banner.
+
+    The retries' jitter is pinned at the top of its range (Math.random): the backoff alone
+    would try 0.25, 0.65, 1.45, 3.05 and 6.24 s after the close, so a server back at 3.6 s
+    would be found at 6.24 s, after a 6 s banner delay. Until the delay ends the client
+    tries every 100-250 ms instead.
+    """
+    page = pw_page
+    page.add_init_script("Math.random = () => 0.999;")
+    server = counter({"restartBanner": 6000})
+    old = page.evaluate_handle("window.rweb._socket")
+
+    server.prepare()
+    server.stop()
+    closed = wait_closed(page)
+    assert closed["code"] == 1012
+    queue_a_click(page)
+    page.wait_for_function("(t) => performance.now() > t", arg=closed["at"] + 3600, timeout=PW_TIMEOUT_MS)
+    server.start()
+    away = page.evaluate("performance.now()") - closed["at"]
+    assert away < 5000, f"the restart took {away:.0f} ms: this test says nothing"
+
+    wait_reconnected(page, old)
+    wait_count(page, 1)  # a fresh session, with the queued click
+    no_banner(page)
+
+
 @pytest.mark.parametrize(("config", "banner_ms", "away_s"), [(None, 2000, 2.8), ({"restartBanner": 400}, 400, 1.2)])
 def test_a_slow_restart_shows_the_banner_after_the_delay(
     counter, pw_page: Page, config: dict[str, Any] | None, banner_ms: int, away_s: float
