@@ -29,9 +29,9 @@
   const settings = (typeof window.rwebConfig === "object" && window.rwebConfig) || {};
   const HEARTBEAT = settings.heartbeat > 0 ? settings.heartbeat : 25000;
   const HEARTBEAT_WAIT = settings.heartbeatWait > 0 ? settings.heartbeatWait : 10000;
-  // A socket closed with 1012 (the server restarts): the first retry comes after
-  // RESTART_RETRY ms (with jitter), and the banner shows only if the page is still not
-  // connected RESTART_BANNER ms after the close (window.rwebConfig.restartBanner; 0: at once).
+  // A socket closed with 1012 (the server restarts): retries come every RESTART_RETRY ms
+  // (with jitter) for RESTART_BANNER ms after the close, and the banner shows only if the page
+  // is still not connected then (window.rwebConfig.restartBanner; 0: at once).
   const RESTART_BANNER = settings.restartBanner >= 0 ? settings.restartBanner : 2000;
   const RESTART_RETRY = [100, 250];
   // The page is busy (class rweb-busy on <html>, a bar at the top, rweb:busy) once an action

@@ -1,10 +1,10 @@
 /* The connection: messages, the socket, heartbeat and reconnects.
  *
  * Restarts: a socket closed with 1012 (service restart: the server stops, and is expected
- * back) is retried after 100-250 ms, then with the usual backoff; the banner (and
- * rweb:disconnected) only shows if the page is not connected again after
- * window.rwebConfig.restartBanner ms (2000; 0: at once). Clicks meanwhile are queued and
- * marked rweb-pending, as during any disconnection.
+ * back) is retried every 100-250 ms until window.rwebConfig.restartBanner ms (2000; 0: at
+ * once) passed, then with the usual backoff; the banner (and rweb:disconnected) only shows
+ * if the page is not connected again by then. Clicks meanwhile are queued and marked
+ * rweb-pending, as during any disconnection.
  */
 
   const STYLE =
@@ -299,7 +299,7 @@
   }
 
   // The server closed the socket with 1012 (service restart): it is expected back soon, so
-  // retry at once and keep the banner off for RESTART_BANNER ms. The actions clicked
+  // retry at once and often, and keep the banner off, for RESTART_BANNER ms. The actions clicked
   // meanwhile are queued and marked rweb-pending as during any disconnection.
   function restarting() {
     attempt = 0;
@@ -323,14 +323,17 @@
   function reconnectLater() {
     clearTimeout(timer);
     let delay;
-    if (restartRetry) {
+    if (restartRetry || performance.now() < quietUntil) {
+      // The server restarts: tried every RESTART_RETRY ms until the banner's delay ends, so
+      // that one back before then is found before then (the backoff's tries 1.45 s and 3.05 s
+      // after the close would miss one back at 1.5 s), then with the backoff from its start.
       restartRetry = false;
       delay = RESTART_RETRY[0] + Math.random() * (RESTART_RETRY[1] - RESTART_RETRY[0]);
     } else {
       const base = Math.min(MAX_DELAY, MIN_DELAY * 2 ** attempt);
       delay = base / 2 + Math.random() * (base / 2);
+      attempt++;
     }
-    attempt++;
     // Jitter: after a server restart, its clients come back spread out.
     timer = setTimeout(connect, delay);
   }
