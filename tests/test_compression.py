@@ -348,6 +348,29 @@ def test_without_brotli_the_script_is_gzip_only() -> None:
     assert out.stdout.split() == ["200", "gzip"]
 
 
+def test_fixed_bytes_are_compressed_once_per_coding(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The client script is compressed when a server starts (brotli at 11 takes a tenth of a
+    second): once per coding, and a coding that would not make it smaller is not offered."""
+    from rweb.web import compression
+
+    calls: list[str] = []
+    real = compression.compress
+
+    def counted(data: bytes, coding: str, *args: Any) -> bytes:
+        calls.append(coding)
+        return real(data, coding, *args)
+
+    monkeypatch.setattr(compression, "compress", counted)
+    big = compression.Encoded(PARTS, "t")
+    assert sorted(calls) == sorted(big.codings) and big.codings
+    for coding in big.codings:
+        assert decompress(big.variants[coding][0], coding) == PARTS
+    calls.clear()
+    small = compression.Encoded(b"ab", "s")
+    assert small.codings == () and list(small.variants) == ["identity"]
+    assert len(calls) == len(set(calls))
+
+
 # -- rweb.testing and the app's settings ----------------------------------------------------------
 
 

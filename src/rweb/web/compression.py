@@ -175,10 +175,12 @@ class Encoded:
 
     def __init__(self, data: bytes, tag: str) -> None:
         self.tag = tag
-        self.codings: tuple[str, ...] = tuple(c for c in _STATIC_CODINGS if len(compress(data, c)) < len(data))
         self.variants: dict[str, tuple[bytes, str]] = {IDENTITY: (data, f'"{tag}"')}
-        for coding in self.codings:
-            self.variants[coding] = (compress(data, coding), f'"{tag}-{coding}"')
+        for coding in _STATIC_CODINGS:  # each compressed once (brotli at 11: 0.12 s for the client script)
+            body = compress(data, coding)
+            if len(body) < len(data):
+                self.variants[coding] = (body, f'"{tag}-{coding}"')
+        self.codings: tuple[str, ...] = tuple(c for c in _STATIC_CODINGS if c in self.variants)
 
     def negotiate(self, request: Request) -> tuple[str, bytes, str] | None:
         """(coding, body, ETag) for ``request``; None when no coding it accepts is here."""
