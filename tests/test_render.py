@@ -7,6 +7,7 @@ is the page as the browser would rebuild it from the messages.
 
 from __future__ import annotations
 
+import gc
 import json
 import re
 from collections import Counter as Tally
@@ -14,8 +15,10 @@ from typing import Any
 
 import pytest
 
+import rweb
 from rweb import App, RDict, RList, reactive
-from rweb.html import button, component, div, li, p, span, to_html, ul
+from rweb.core.diff import CRef
+from rweb.html import Markup, button, component, div, li, p, span, to_html, ul
 from rweb.live.connection import Connection
 from rweb.protocol import expand_statics
 from rweb.reactive import subscribers
@@ -808,3 +811,33 @@ def test_pages_share_one_copy_of_each_component_name() -> None:
     assert type(one.comps["odd"].name) is Name
     one.close()
     two.close()
+
+
+def test_a_renders_dynamics_hold_no_containers_and_are_not_collected_compiled() -> None:
+    """render._untrack takes a render's dynamics out of the cyclic collector (compiled build):
+    safe only while they hold strings and CRefs, which no cycle can go through.  Every kind
+    of value a tree may hold is rendered here; a new kind that put a container in the
+    dynamics would fail this test."""
+
+    class Html:
+        def __html__(self) -> str:
+            return "<b>x</b>"
+
+    state = Pair()
+
+    def page() -> Any:
+        return div(
+            span(state.a), p(1.5), p("text"), p(Markup("<i>m</i>")), p(Html()), p(True), p(None),
+            ul([li(i) for i in range(3)], (li(i) for i in range(2))),
+            button("x", data_action="x", class_="on" if state.a else None, hidden=bool(state.a)),
+            component("child", lambda: span(state.b)),
+        )
+
+    view = View(page)
+    view.mount()
+    state.a = 1
+    view.flush()
+    for c in view.comps.values():
+        assert c.dyns and all(type(v) in (str, Markup, CRef) for v in c.dyns), c.dyns
+        assert gc.is_tracked(c.dyns) is not rweb.COMPILED
+    view.close()

@@ -7,6 +7,11 @@ from ..core.diff cimport diff, full
 from ..core.html cimport Element, _check_attr
 from ..core.reactive cimport Tracker, begin, end, reads_only_shared, unsubscribe
 
+cdef extern from "Python.h":
+    void _gc_untrack "PyObject_GC_UnTrack" (object op)
+
+cdef void _untrack(list dyns) noexcept
+
 cdef class RenderContext:
     cdef public object comp, view, outer
     cdef public set acts
