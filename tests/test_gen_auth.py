@@ -44,7 +44,7 @@ ACCOUNT_FILES = [
     "tests/test_accounts.py",
     "tests/test_accounts_browser.py",
 ]
-GENERATED_TESTS = 22  # tests/test_app.py 7, tests/test_accounts.py 12, tests/test_accounts_browser.py 3
+GENERATED_TESTS = 23  # tests/test_app.py 7, tests/test_accounts.py 13, tests/test_accounts_browser.py 3
 BROWSER_TESTS = 3
 BROWSER = tools.chromium() is not None and tools.TOOLS["playwright"][0]() is not None
 
@@ -103,6 +103,7 @@ def test_the_project_has_the_accounts(project: Path) -> None:
     assert "argon2id" in docs and "m=19 MiB, t=2, p=1" in docs  # the hash's parameters, named
     assert "5 per\n  account" in docs and "30 per client address" in docs  # the limits' numbers
     assert "E-mail changes**, within any hour: 5 requests per account, and 5 naming" in docs
+    assert "Registrations**, within any hour: 10 attempts per client address" in docs
     passwords = (project / "accounts" / "passwords.py").read_text()
     assert "time_cost=2, memory_cost=19 * 1024, parallelism=1" in passwords and "Type.ID" in passwords
 
