@@ -814,7 +814,7 @@ def test_pages_share_one_copy_of_each_component_name() -> None:
 
 
 def test_a_renders_dynamics_hold_no_containers_and_are_not_collected_compiled() -> None:
-    """render._untrack takes a render's dynamics out of the cyclic collector (compiled build):
+    """A render's dynamics are out of the cyclic collector (compiled build, View._settle):
     safe only while they hold strings and CRefs, which no cycle can go through.  Every kind
     of value a tree may hold is rendered here; a new kind that put a container in the
     dynamics would fail this test."""

@@ -10,8 +10,6 @@ from ..core.reactive cimport Tracker, begin, end, reads_only_shared, unsubscribe
 cdef extern from "Python.h":
     void _gc_untrack "PyObject_GC_UnTrack" (object op)
 
-cdef void _untrack(list dyns) noexcept
-
 cdef class RenderContext:
     cdef public object comp, view, outer
     cdef public set acts

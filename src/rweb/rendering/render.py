@@ -50,16 +50,6 @@ except ImportError:
     _COMPILED = False
 
 
-def _untrack(dyns: list[Any]) -> None:
-    """Take a render's dynamics out of the cyclic garbage collector's lists (compiled build only:
-    ``PyObject_GC_UnTrack``, render.pxd): their items are strings and :class:`CRef` (a name and
-    its wire dict), so the list is never in a cycle.  Kept for pages that stay open for hours,
-    the collector would move it to its oldest list, and freeing it at the next render would
-    unlink it there, between two neighbours nothing else touches: two misses to RAM per
-    re-render of a worker holding thousands of pages.  The full collections have fewer objects
-    to visit as well (the todo page: 100 lists fewer per session).  Called only compiled."""
-    _gc_untrack(dyns)  # type: ignore[name-defined]  # noqa: F821 (a C function of render.pxd)
-
 __all__ = [
     "FANOUT_SLICE",
     "MAX_COMPONENT_DEPTH",
@@ -593,7 +583,12 @@ class View:
             self.fulls += 1
         comp.dyns = dyns
         if _COMPILED:
-            _untrack(dyns)
+            # Out of the cyclic collector's lists (PyObject_GC_UnTrack, render.pxd): a render's
+            # dynamics are strings and CRefs, never in a cycle.  Left tracked, a page open for
+            # hours has it in the oldest list, and freeing it at the next render unlinks it between
+            # two neighbours nothing else touches (misses to RAM among thousands of pages); full
+            # collections also visit fewer objects (the todo page: 100 lists fewer).
+            _gc_untrack(dyns)  # type: ignore[name-defined]  # noqa: F821 (a C function of render.pxd)
         if earlier is not _ABSENT and earlier is not None:
             if patch is None:
                 patch = earlier
@@ -958,7 +953,7 @@ class SharedRender(Tracker):
         self.statics = self.statics if statics == self.statics else _shared(statics)
         self.dyns = p.dy
         if _COMPILED:
-            _untrack(p.dy)
+            _gc_untrack(p.dy)  # type: ignore[name-defined]  # noqa: F821 (as View._settle's)
         self.actions = _shared_actions(p.acts) if p.acts else None
         self.sent = {}
         return True
