@@ -17,13 +17,27 @@ cache, read from sysfs.
     python benchmarks/click_cache.py --workload todo --sessions 1 100 1000
 
 Run alone: the other processes of a shared machine share its last-level cache.
+
+``--callgrind`` counts instead of timing (valgrind's cache model, a 32 MiB
+last-level cache, 16-way, 64-byte lines; deterministic, so two builds compare
+exactly): per size, the process runs twice under ``valgrind --tool=callgrind
+--cache-sim=yes``, with ``--clicks`` and ``2 * --clicks`` random clicks after
+2,000 of warm-up; the difference of the totals over the extra clicks is one
+click's instructions and misses to RAM (start-up and the pages' opening cancel
+out).  ``--src DIR`` runs another checkout's ``src`` (a built one) the same way.
+
+    python benchmarks/click_cache.py --callgrind --workload todo --sessions 1000 --clicks 2000
+    python benchmarks/click_cache.py --callgrind --workload todo --sessions 1000 --clicks 2000 --src ../base/src
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import os
 import random
+import re
+import subprocess
 import sys
 import time
 import tracemalloc
@@ -33,8 +47,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "benchmarks"), str(ROOT / "examples")]
 
+from click_instructions import COLLECTED, NO_ASLR  # noqa: E402  (beside this file)
+
 from rweb import App, ConnectionInfo  # noqa: E402  (after the path: the examples and the todo app)
 from rweb.live.connection import Connection  # noqa: E402
+
+WARM = 2_000  # clicks before the counted ones (--callgrind): every page's state settled alike
+LL_MISSES = re.compile(r"LL misses:\s*([\d,]+)")
 
 
 def app_of(workload: str) -> tuple[App, list[bytes]]:
@@ -99,6 +118,43 @@ def per_click(workload: str, n: int, clicks: int, rounds: int) -> float:
     return best
 
 
+def clicked(workload: str, n: int, clicks: int) -> None:
+    """What --callgrind runs under valgrind: ``n`` pages, WARM random clicks, then ``clicks`` more."""
+    # Session ids and tokens are random: seeded, as in click_instructions.py, so that the heap's
+    # layout (and so the misses) is the same from run to run.
+    seeded = random.Random(0)
+    os.urandom = random._urandom = seeded.randbytes  # type: ignore[attr-defined]
+    app, msgs = app_of(workload)
+    pages = open_pages(app, n)
+    rng = random.Random(1)
+    for _ in range(WARM + clicks):
+        pages[rng.randrange(n)].receive(msgs[rng.randrange(len(msgs))])
+
+
+def counted(workload: str, n: int, clicks: int, src: Path) -> tuple[int, int]:
+    """(instructions, misses to RAM) of one whole run under Callgrind's cache model."""
+    env = dict(os.environ, PYTHONPATH=str(src), PYTHONHASHSEED="0")
+    proc = subprocess.run(
+        [*NO_ASLR, "valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", "--cache-sim=yes",
+         "--LL=33554432,16,64", sys.executable, __file__, "--child", workload, str(n), str(clicks)],
+        env=env, capture_output=True, text=True, timeout=3600, check=False,
+    )
+    found, misses = COLLECTED.search(proc.stderr), LL_MISSES.search(proc.stderr)
+    if proc.returncode != 0 or found is None or misses is None:
+        raise SystemExit(f"callgrind run failed:\n{proc.stderr[-2000:]}")
+    return int(found.group(1)), int(misses.group(1).replace(",", ""))
+
+
+def callgrind(workloads: tuple[str, ...], sizes: list[int], clicks: int, src: Path) -> None:
+    print(f"Callgrind's cache model (LL 32 MiB), {src}: per click, from runs of {clicks:,} and {2 * clicks:,} clicks")
+    print("| workload | pages | instructions | misses to RAM |")
+    print("|---|---|---|---|")
+    for w in workloads:
+        for n in sizes:
+            (i1, m1), (i2, m2) = counted(w, n, clicks, src), counted(w, n, 2 * clicks, src)
+            print(f"| {w} | {n:,} | {(i2 - i1) / clicks:,.0f} | {(m2 - m1) / clicks:.2f} |", flush=True)
+
+
 def last_level_cache() -> str:
     """The largest cache sysfs lists for CPU 0 (its size as the kernel writes it), or "?"."""
     found: list[tuple[int, str]] = []
@@ -116,8 +172,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sessions", type=int, nargs="+", default=[1, 10, 100, 300, 1000, 3000])
     p.add_argument("--clicks", type=int, default=30_000, help="clicks per round")
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--callgrind", action="store_true", help="count instructions and misses to RAM instead (see above)")
+    p.add_argument("--src", type=Path, default=ROOT / "src", help="with --callgrind: the rweb sources to run")
+    p.add_argument("--child", nargs=3, help=argparse.SUPPRESS)  # what --callgrind runs under valgrind
     opts = p.parse_args(argv)
+    if opts.child:
+        clicked(opts.child[0], int(opts.child[1]), int(opts.child[2]))
+        return 0
     workloads = ("todo", "counter") if opts.workload == "both" else (opts.workload,)
+    if opts.callgrind:
+        callgrind(workloads, opts.sessions, opts.clicks, opts.src.resolve())
+        return 0
     print(f"last-level cache: {last_level_cache()}; CPU µs per click, best of {opts.rounds} rounds of {opts.clicks:,}")
     for w in workloads:
         kib = page_kib(w)
