@@ -64,9 +64,11 @@ sessions, clicks, mode, workload = int(sys.argv[2]), int(sys.argv[3]), sys.argv[
 metered = mode == "on"
 # slow_callback_ms=None: the slow-handler log reads the wall clock, and under Callgrind (50 times
 # slower, more on a busy machine) it would log at random, each line thousands of instructions.
-if workload == "todo":  # benchmarks/todo_app.py: 100 keyed rows, a click toggles one
+if workload.startswith("todo"):  # benchmarks/todo_app.py: 100 keyed rows, a click toggles one
     from todo_app import todo_app
-    app = todo_app(slow_callback_ms=None)  # an option: set later, older builds ignored it
+    # "todo-template": the page written with templates.  slow_callback_ms: an option (set later,
+    # older builds ignored it).
+    app = todo_app("template" if workload == "todo-template" else "elements", slow_callback_ms=None)
     action = "toggle"
     msgs = [('{"action":"toggle","params":{"id":"%d"}}' % (i % 100)).encode() for i in range(clicks + 1)]
 else:  # the seed's counter
@@ -124,8 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sessions", type=int, default=50)
     p.add_argument("--clicks", type=int, default=40, help="clicks per session in the shorter run")
     p.add_argument("--metrics", action="store_true", help="this checkout with metrics on, then detached (see above)")
-    p.add_argument("--workload", choices=("counter", "todo"), default="counter",
-                   help="the seed's counter, or the todo page (benchmarks/todo_app.py: a click toggles one of 100 rows)")
+    p.add_argument("--workload", choices=("counter", "todo", "todo-template"), default="counter",
+                   help="the seed's counter, or the todo page (benchmarks/todo_app.py: a click toggles one of 100 rows; todo-template: that page written with templates)")
     opts = p.parse_args(argv)
     if shutil.which("valgrind") is None:
         print("valgrind is not installed (apt-get install valgrind)")

@@ -5,6 +5,9 @@ Servers (each on a free 127.0.0.1 port, one worker, started once and kept up):
 
 * ``rweb-todo``: ``benchmarks/todo_app.py`` (every row a component; a click toggles row
   0, 1, ... 99 in turn: ``rweb bench --action toggle --cycle id=100``);
+* ``rweb-todo-template``: the same page written with templates (``rweb.html.Template``:
+  ``todo_app.py --style template``), whose renders fill compiled statics' holes instead of
+  building and walking elements;
 * ``bare-picows``: the ceiling, a bare picows server answering every message with a
   fixed ~60-byte reply (``bare_picows.py``, as in ``compare.py``);
 * ``baseline-todo`` (with ``--baseline DIR``): the same todo app on an earlier rweb
@@ -102,6 +105,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         port = free_port()
         servers["rweb-todo"] = start("rweb", [sys.executable, app, "--host", HOST, "--port", str(port)], port)
+        port = free_port()
+        servers["rweb-todo-template"] = start(
+            "rweb-template", [sys.executable, app, "--host", HOST, "--port", str(port), "--style", "template"], port
+        )
         picows = python_with("picows")
         if picows is None:
             raise SystemExit("no interpreter here can import picows (the bare server)")

@@ -26,10 +26,37 @@ class Todo:
     done: bool
 
 
-def todo_app(**app_options: Any) -> App:
-    """The app; ``app_options`` go to :class:`rweb.App` (the in-process benchmarks turn the
+STYLES = ("elements", "template")
+
+# The same page written with templates (rweb.html.Template): statics compiled once, a re-render
+# fills the holes (the row's class, checkbox and title) without building and walking elements.
+ROW_SOURCE = """
+<li class={cls} data-key={key}>
+  <label><input type="checkbox" checked={done} data-action="toggle" data-param-id={key}><span>{title}</span></label>
+  <button aria-label="Delete" data-action="delete" data-param-id={key}>x</button>
+</li>"""
+PAGE_SOURCE = """
+<div>
+  <header>
+    <h1>todos</h1>
+    <form data-onsubmit="add"><input name="title" placeholder="What needs to be done?" autofocus></form>
+  </header>
+  <ul class="todo-list">{rows}</ul>
+  <footer>{count} items</footer>
+</div>"""
+
+
+def todo_app(style: str = "elements", **app_options: Any) -> App:
+    """The app, its page written with element functions (``style="elements"``) or with templates
+    (``"template"``); ``app_options`` go to :class:`rweb.App` (the in-process benchmarks turn the
     slow-handler log off: ``slow_callback_ms=None``)."""
+    if style not in STYLES:
+        raise ValueError(f"style: one of {STYLES}, not {style!r}")
     app = App("todos", **app_options)
+    if style == "template":  # compiled here: the element style runs on builds from before templates
+        from rweb.html import Template
+
+        ROW, PAGE = Template(ROW_SOURCE), Template(PAGE_SOURCE)
 
     @app.page("/")
     def home(writer_id: Any) -> Any:
@@ -37,6 +64,10 @@ def todo_app(**app_options: Any) -> App:
 
         def row(i: int) -> Any:
             todo = todos[i]
+
+            def render_template() -> Any:
+                done = todo.done
+                return ROW(cls="done" if done else None, key=key, done=done, title=todo.title)
 
             def render() -> Any:
                 return li(
@@ -49,9 +80,12 @@ def todo_app(**app_options: Any) -> App:
                     data_key=str(i),
                 )
 
-            return component(f"row-{i}", render)
+            key = str(i)
+            return component(f"row-{i}", render_template if style == "template" else render)
 
         def render_page() -> Any:
+            if style == "template":
+                return PAGE(rows=[row(i) for i in range(ROWS)], count=ROWS)
             return div(
                 header(
                     h1("todos"),
@@ -77,5 +111,6 @@ if __name__ == "__main__":
     parser.add_argument("--port", type=int, default=8096)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--style", choices=STYLES, default="elements", help="how the page is written")
     args = parser.parse_args()
-    start_rweb(args.port, todo_app(), host=args.host, workers=args.workers)
+    start_rweb(args.port, todo_app(args.style), host=args.host, workers=args.workers)

@@ -28,7 +28,7 @@ _EXT = tuple(importlib.machinery.EXTENSION_SUFFIXES)
 
 # Unit and single-process server tests: everything the compiled modules touch.
 CORE_TESTS = ["test_html.py", "test_protocol.py", "test_reactive.py", "test_render.py",
-              "test_session.py", "test_server.py", "test_handlers.py"]
+              "test_session.py", "test_server.py", "test_handlers.py", "test_templates.py"]
 
 
 def test_every_compiled_module_has_its_declarations() -> None:

@@ -22,6 +22,7 @@ import rweb
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 GUIDES = (
     "routing.md", "testing.md", "streams.md", "hooks.md", "uploads.md", "forms.md", "lifecycle.md", "ui.md", "flash.md",
+    "templates.md",
 )
 _BLOCK = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
 

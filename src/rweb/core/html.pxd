@@ -12,6 +12,19 @@ cdef class Element:
 cdef class Component:
     cdef public object fn, name
 
+cdef class Template:
+    cdef public str source, head, first
+    cdef public tuple pieces, names, attrs, tags, rooms
+    cdef public frozenset keys, actions
+    cdef public bint rooted
+
+cdef class Filled:
+    cdef public Template template
+    cdef public dict values
+
+@cython.locals(f=Filled)
+cdef Filled _filled(Template template, dict values)
+
 cdef object _new
 @cython.locals(el=Element)
 cpdef Element _build(str tag, tuple children, dict attrs, bint void)

@@ -33,13 +33,18 @@ __all__ = [
     "Component",
     "Element",
     "ElementFactory",
+    "Filled",
     "Markup",
+    "Template",
+    "TemplateError",
     "UnsafeAttributeError",
     "UnsafeURLError",
     "attr_name",
+    "check_tag",
     "check_url",
     "component",
     "escape",
+    "html_attr_name",
     "raw",
     "to_html",
     "url_scheme",
@@ -85,6 +90,10 @@ class UnsafeURLError(ValueError):
 
 class UnsafeAttributeError(ValueError):
     """An attribute that would run or embed code: ``on*`` event handlers, ``srcdoc``."""
+
+
+class TemplateError(ValueError):
+    """A :class:`Template` source rweb will not compile: the message says where and why."""
 
 
 # Schemes a URL attribute may use (besides relative URLs).  Replace the set to
@@ -149,23 +158,44 @@ def attr_name(key: str) -> str:
     name = _ATTR_NAMES.get(key)  # pragma: no mutate (cache: a miss recomputes the same name)
     if name is None:
         name = key[:-1] if key.endswith("_") else key
-        name = name.replace("_", "-")
-        if _ATTR_NAME.fullmatch(name) is None:
-            raise ValueError(f"invalid HTML attribute name: {key!r}")
-        low = name.lower()
-        if low.startswith("on"):
-            raise UnsafeAttributeError(
-                f"event-handler attribute {name!r} refused: rweb renders no inline script. "
-                "Use data-action (or data-oninput, data-onchange, data-onsubmit) to send an action "  # pragma: no mutate (wording)
-                "to the server, or a script of your own that calls addEventListener"  # pragma: no mutate (wording)
-            )
-        kind = _ATTR_KINDS.get(low)  # (HTML attribute names are case-insensitive)
-        if kind is not None:
-            name = _SPECIAL_NAME_CLASSES[kind](name)
+        name = html_attr_name(name.replace("_", "-"), key)
         if len(_ATTR_NAMES) >= _ATTR_NAMES_MAX:
             _ATTR_NAMES.clear()
         _ATTR_NAMES[key] = name  # pragma: no mutate (cache: a name not remembered is recomputed)
     return name
+
+
+def html_attr_name(name: str, given: str | None = None) -> str:
+    """An HTML attribute name as the renderer holds it: checked, and a :class:`_SpecialName` when
+    its value is checked or recorded (an action, a URL...).  ``given``: what the author wrote, for
+    the error (attr_name's keyword argument).
+
+    Refused: names that are not plain ASCII names (:class:`ValueError`) and event handlers,
+    ``on*`` in any case (:class:`UnsafeAttributeError`).
+    """
+    if _ATTR_NAME.fullmatch(name) is None:
+        raise ValueError(f"invalid HTML attribute name: {given if given is not None else name!r}")
+    low = name.lower()
+    if low.startswith("on"):
+        raise UnsafeAttributeError(
+            f"event-handler attribute {name!r} refused: rweb renders no inline script. "
+            "Use data-action (or data-oninput, data-onchange, data-onsubmit) to send an action "  # pragma: no mutate (wording)
+            "to the server, or a script of your own that calls addEventListener"  # pragma: no mutate (wording)
+        )
+    kind = _ATTR_KINDS.get(low)  # (HTML attribute names are case-insensitive)
+    if kind is not None:
+        return _SPECIAL_NAME_CLASSES[kind](name)
+    return name
+
+
+_TAG_START = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_TAG_CHARS = _TAG_START | frozenset("0123456789-_:.")
+
+
+def check_tag(tag: str) -> None:
+    """Raise :class:`ValueError` unless ``tag`` is an element name (``Element(...)`` takes any string)."""
+    if not tag or tag[0] not in _TAG_START or not set(tag) <= _TAG_CHARS:
+        raise ValueError(f"invalid HTML tag name: {tag!r}")
 
 
 _SCHEME = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*")  # RFC 3986: a letter, then letters, digits, + - .
@@ -291,6 +321,88 @@ class Component:
 
     def __repr__(self) -> str:
         return f"<Component {self.name!r}>"
+
+
+class Template:
+    """Markup compiled once, with named holes: ``Template('<li class={cls}>{title}</li>')``.
+
+    The source is HTML with ``{name}`` placeholders, each standing for an attribute's whole
+    value or for content (``{{`` and ``}}`` are literal braces); it is parsed once, here
+    (:mod:`rweb.core.templates` says what it accepts).  Calling the template with a value
+    for every name, ``ROW(cls="done", title=todo.title)``, gives a :class:`Filled` that renders
+    wherever an element does.  Its statics were cut when it was compiled: a render fills the
+    holes, without building and walking an element per tag, and literal attributes are sent
+    once per shape instead of once per render (LiveView's ``~H``).
+
+    Values are rendered as element children and attributes are: text escaped; elements,
+    components, lists and other templates filled into content holes; ``True`` / ``False`` /
+    ``None`` for boolean attributes; URLs and actions checked.
+    """
+
+    __slots__ = ("actions", "attrs", "first", "head", "keys", "names", "pieces", "rooms", "rooted", "source", "tags")
+
+    def __init__(self, source: str) -> None:
+        from .templates import compile_source  # the compiler (html.parser) is needed only here
+
+        c = compile_source(source)
+        self.source = source
+        self.head = c.head
+        self.pieces = c.pieces
+        self.first = c.head + c.pieces[0]
+        self.names = c.names
+        self.attrs = c.attrs
+        self.tags = c.tags
+        self.rooms = c.rooms
+        self.keys = frozenset(c.names)
+        self.actions = c.actions
+        self.rooted = c.rooted
+
+    def __call__(self, **values: Any) -> Filled:
+        if len(values) != len(self.keys):
+            raise self.mismatch(values)
+        return _filled(self, values)
+
+    def mismatch(self, values: dict[str, Any]) -> TypeError:
+        """The error for ``values`` that do not name every hole, or name others."""
+        missing = sorted(self.keys - values.keys())
+        extra = sorted(values.keys() - self.keys)
+        what = []
+        if missing:
+            what.append(f"missing {', '.join(missing)}")
+        if extra:
+            what.append(f"unexpected {', '.join(extra)}")
+        return TypeError(f"template {_short(self.source)!r}: {'; '.join(what)} (it takes {', '.join(sorted(self.keys))})")
+
+    def __repr__(self) -> str:
+        return f"<Template {_short(self.source)!r}>"
+
+
+def _short(source: str) -> str:
+    text = " ".join(source.split())
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+class Filled:
+    """A :class:`Template` with a value for each of its holes: a node, rendered where it stands."""
+
+    __slots__ = ("template", "values")
+
+    def __init__(self, template: Template, values: dict[str, Any]) -> None:
+        self.template = template
+        self.values = values
+
+    def __repr__(self) -> str:
+        return f"<Filled {_short(self.template.source)!r}>"
+
+    def __html__(self) -> str:
+        return to_html(self)
+
+
+def _filled(template: Template, values: dict[str, Any]) -> Filled:
+    f = Filled.__new__(Filled)  # Cython: the type's tp_new, no __init__
+    f.template = template
+    f.values = values
+    return f
 
 
 def component(name: str, fn: Callable[[], Any]) -> Component:

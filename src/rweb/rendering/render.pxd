@@ -4,7 +4,7 @@
 cimport cython
 
 from ..core.diff cimport diff, full
-from ..core.html cimport Element, _check_attr
+from ..core.html cimport Element, Filled, Template, _check_attr
 from ..core.reactive cimport Tracker, begin, end, reads_only_shared, unsubscribe
 
 cdef extern from "Python.h":
@@ -12,7 +12,7 @@ cdef extern from "Python.h":
 
 cdef class RenderContext:
     cdef public object comp, view, outer
-    cdef public set acts
+    cdef public object acts
     cdef public list st, dy, kids
 
 cdef class ComponentState(Tracker):
@@ -56,6 +56,10 @@ cdef str _attr(object name, object value)
 @cython.locals(attrs=dict, statics=list, dyns=list, names=dict, ce=Element, kids=tuple, o=str, tag=str, ctag=str)
 cdef str _element(Element el, RenderContext p, str cur, long room, str extra=*)
 cdef str _walk(object node, RenderContext p, str cur, long room)
+cdef str _attribute(object name, object v, RenderContext p, str tag)
+cdef set _own_acts(RenderContext p)
+@cython.locals(t=Template, names=tuple, attrs=tuple, pieces=tuple, values=dict, i=Py_ssize_t, n=Py_ssize_t, o=str)
+cdef str _fill(Filled f, RenderContext p, str cur, long room, str extra=*)
 cdef str _markup(object tree, RenderContext p, long room, str rc)
 @cython.locals(m=ComponentState, view=View, i=Py_ssize_t)
 cdef object _deliver(SharedRender g, list todo, Py_ssize_t start, Py_ssize_t stop)

@@ -33,9 +33,11 @@ from ..core.html import (
     KIND_ACTION_LIST,
     Component,
     Element,
+    Filled,
     Markup,
     _check_attr,
     attr_name,
+    check_tag,
     escape,
     set_renderer,
 )
@@ -185,7 +187,7 @@ class RenderContext:
         self.st: list[str] = []
         self.dy: list[Any] = []
         self.kids: list[str] = _NO_CHILDREN
-        self.acts: set[str] | None = None
+        self.acts: set[str] | frozenset[str] | None = None  # a frozenset: a template's (see _own_acts)
 
 
 _GONE = -2  # ComponentState.claimed of a component taken out of its page (View.dispose, View.close)
@@ -560,8 +562,9 @@ class View:
             comp.children = new_children
         acts = p.acts
         if acts:
-            # A set against the frozenset held (equal when their members are): no new one while they agree.
-            if acts != comp.actions:  # type: ignore[comparison-overlap]
+            # A set against the frozenset held (equal when their members are): no new one while they
+            # agree.  A template's frozenset is held as it is: the same object at each render.
+            if acts is not comp.actions and acts != comp.actions:
                 comp.actions = _shared_actions(acts)
                 self.collect_actions()
         elif comp.actions is not None:
@@ -785,6 +788,8 @@ def _markup(tree: Any, p: RenderContext, room: int, rc: str) -> str:
     """
     if type(tree) is Element:
         return _element(tree, p, "", room, rc)
+    if type(tree) is Filled and tree.template.rooted:
+        return _fill(tree, p, "", room, rc)
     if room <= 0:  # the <div> around what the component returned
         raise _too_deep(tree)
     return _walk(tree, p, "<div" + rc + ">", room - 1) + "</div>"
@@ -1175,7 +1180,7 @@ def _cref(name: str) -> CRef:
     return _cref_table.get(name) or _remember(_cref_table, name, CRef(name))
 
 
-def _shared_actions(names: set[str]) -> frozenset[str]:
+def _shared_actions(names: set[str] | frozenset[str]) -> frozenset[str]:
     fs = frozenset(names)
     return _actions_table.get(fs) or _remember(_actions_table, fs, fs)
 
@@ -1189,14 +1194,9 @@ _OPEN_BARE: dict[str, str] = {}  # "<tag>", for elements without attributes
 _CLOSE: dict[str, str] = {}
 
 
-_TAG_START = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
-_TAG_CHARS = _TAG_START | frozenset("0123456789-_:.")
-
-
 def _tag_strings(tag: str) -> str:
     """The markup of ``tag``, made once per tag; a tag that is no name is refused (``Element(...)`` takes any)."""
-    if not tag or tag[0] not in _TAG_START or not set(tag) <= _TAG_CHARS:
-        raise ValueError(f"invalid HTML tag name: {tag!r}")
+    check_tag(tag)
     _OPEN[tag] = o = "<" + tag
     _OPEN_BARE[tag] = o + ">"
     _CLOSE[tag] = "</" + tag + ">"
@@ -1241,28 +1241,8 @@ def _element(el: Element, p: RenderContext, cur: str, room: int, extra: str = ""
         dyns = p.dy
         names = _ATTR_NAMES
         for k, v in attrs.items():
-            name = names.get(k) or attr_name(k)
-            if v is None or v is False:
-                a = ""
-            elif v is True:
-                a = " " + name
-            else:
-                sv = v if type(v) is str else str(v)
-                if type(name) is not str:  # an action, a URL...: see html._SpecialName
-                    kind = name.kind  # type: ignore[attr-defined]  # a _SpecialName (a str subclass)
-                    if kind is _KIND_ACTION:
-                        if p.acts is None:
-                            p.acts = set()
-                        p.acts.add(sv)
-                    elif kind is _KIND_ACTION_LIST:  # a hook's actions
-                        if p.acts is None:
-                            p.acts = set()
-                        p.acts.update(sv.split())
-                    else:
-                        _check_attr(kind, name, v, sv, tag)
-                a = _attr(name, sv)
             statics.append(cur)
-            dyns.append(a)
+            dyns.append(_attribute(names.get(k) or attr_name(k), v, p, tag))
             cur = ""
         cur += ">"
     elif extra:
@@ -1300,10 +1280,83 @@ def _element(el: Element, p: RenderContext, cur: str, room: int, extra: str = ""
     return cur + o
 
 
+def _attribute(name: str, v: Any, p: RenderContext, tag: str) -> str:
+    """The markup of the attribute ``name`` (from :func:`~rweb.html.attr_name`) with the value ``v``
+    on a ``<tag>``: escaped, checked, its actions recorded in ``p``; ``""`` when it is absent."""
+    if v is None or v is False:
+        return ""
+    if v is True:
+        return " " + name
+    sv = v if type(v) is str else str(v)
+    if type(name) is not str:  # an action, a URL...: see html._SpecialName
+        kind = name.kind  # type: ignore[attr-defined]  # a _SpecialName (a str subclass)
+        if kind is _KIND_ACTION:
+            _own_acts(p).add(sv)
+        elif kind is _KIND_ACTION_LIST:  # a hook's actions
+            _own_acts(p).update(sv.split())
+        else:
+            _check_attr(kind, name, v, sv, tag)
+    return _attr(name, sv)
+
+
+def _own_acts(p: RenderContext) -> set[str]:
+    """``p.acts`` as a set of the render's own, to add to (it may be a template's frozenset)."""
+    acts = p.acts
+    if type(acts) is not set:
+        acts = p.acts = set() if acts is None else set(acts)
+    return acts
+
+
+def _fill(f: Filled, p: RenderContext, cur: str, room: int, extra: str = "") -> str:
+    """Walk a filled :class:`~rweb.html.Template`: its statics as they were compiled, its holes'
+    values as an element's attributes and children are; ``extra`` goes on its one element."""
+    if room <= 0:
+        raise _too_deep(f)
+    t = f.template
+    if extra:  # a component's data-rc (_markup: rooted templates only)
+        cur += t.head + extra + t.pieces[0]
+    else:
+        cur += t.first
+    if t.actions:
+        if p.acts is None:  # the template's own set, shared (_own_acts copies it to add to it)
+            p.acts = t.actions
+        elif p.acts is not t.actions:
+            _own_acts(p).update(t.actions)
+    names = t.names
+    n = len(names)
+    if n:
+        values = f.values
+        attrs = t.attrs
+        pieces = t.pieces
+        for i in range(n):
+            v = values.get(names[i], _ABSENT)
+            if v is _ABSENT:
+                raise t.mismatch(values)
+            name = attrs[i]
+            if name is not None:
+                p.st.append(cur)
+                p.dy.append(_attribute(name, v, p, t.tags[i]))
+                cur = ""
+            elif type(v) is str:
+                p.st.append(cur)
+                p.dy.append(_escaped.get(v) or _esc(v))
+                cur = ""
+            else:
+                cur = _walk(v, p, cur, room - t.rooms[i])
+            o = pieces[i + 1]
+            if cur:
+                cur += o
+            else:  # after a slot: the compiled static itself, no copy
+                cur = o
+    return cur
+
+
 def _walk(node: Any, p: RenderContext, cur: str, room: int) -> str:
     t = type(node)
     if t is Element:
         return _element(node, p, cur, room)
+    if t is Filled:
+        return _fill(node, p, cur, room)
     if node is None or t is bool:
         return cur
     if t is list or t is tuple:

@@ -1,0 +1,239 @@
+"""Templates (rweb.html.Template): markup compiled once, holes filled at each render.
+
+A template renders exactly what the same tree of element functions renders (its
+literal attributes as statics, not slots), checks what it is given as an element
+checks its attributes and children, and is refused when compiled if its source
+puts a hole where escaping cannot make it safe.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import rweb.render
+from rweb import App, component, raw, reactive
+from rweb.html import (
+    Filled,
+    Template,
+    TemplateError,
+    UnsafeAttributeError,
+    UnsafeURLError,
+    a,
+    button,
+    input_,
+    label,
+    li,
+    span,
+    to_html,
+    ul,
+)
+from rweb.protocol import encode_init
+from rweb.render import TooDeepError, View
+from rweb.testing import serve
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+
+ROW = Template(
+    "<li class={cls} data-key={key}><label><input type=checkbox checked={done} data-action=toggle "
+    "data-param-id={key}><span>{title}</span></label>"
+    '<button aria-label="Delete" data-action="delete" data-param-id={key}>x</button></li>'
+)
+
+
+def row_elements(cls: Any, key: Any, done: Any, title: Any) -> Any:
+    return li(
+        label(input_(type="checkbox", checked=done, data_action="toggle", data_param_id=key), span(title)),
+        button("x", aria_label="Delete", data_action="delete", data_param_id=key),
+        class_=cls,
+        data_key=key,
+    )
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"cls": "done", "key": "7", "done": True, "title": "Write the report"},
+        {"cls": None, "key": 3, "done": False, "title": 'a <b> & "c"'},
+        {"cls": 'x" onclick="y', "key": "&lt;", "done": None, "title": span("inner", class_="i")},
+        {"cls": False, "key": "k", "done": True, "title": [span("a"), "b", 4, None, raw("<i>r</i>")]},
+    ],
+)
+def test_a_template_renders_what_the_same_elements_render(values: dict[str, Any]) -> None:
+    assert to_html(ROW(**values)) == to_html(row_elements(**values))
+
+
+def test_literal_text_and_attributes_are_written_out_escaped_whatever_their_spelling() -> None:
+    t = Template("<p title='a &amp; \"b\"' data-x=1>1 &lt; 2 &amp; 3 > 2 &#65;</p>")
+    assert to_html(t()) == '<p title="a &amp; &quot;b&quot;" data-x="1">1 &lt; 2 &amp; 3 &gt; 2 A</p>'
+    # Script and style text is not decoded by browsers: kept as written, and it takes no hole.
+    assert to_html(Template("<style>p > a {{ color: red }}</style>")()) == "<style>p > a { color: red }</style>"
+
+
+def test_void_and_self_closed_elements() -> None:
+    t = Template("<div><br><input value={v}/><span/></div>")
+    assert to_html(t(v="x")) == '<div><br><input value="x"><span></span></div>'
+
+
+@pytest.mark.parametrize(
+    ("source", "error", "says"),
+    [
+        ("<li>{x}", TemplateError, "<li> is never closed"),
+        ("<ul><li></ul>", TemplateError, "</ul> where </li> was expected"),
+        ("</p>", TemplateError, "closes no open element"),
+        ("<{tag}></div>", TemplateError, "cannot name an element"),
+        ("<div {attrs}></div>", TemplateError, "not for attributes"),
+        ("<div class='a {x}'></div>", TemplateError, "an attribute's whole value"),
+        ("<div>{x}</div {y}>", TemplateError, "{y} stands where no value goes"),
+        ("<div><!-- {x} --></div>", TemplateError, "no placeholder in a comment"),
+        ("<script>var x = {x}</script>", TemplateError, "no placeholder in text browsers do not decode"),
+        ("<style>{x}</style>", TemplateError, "no placeholder in text browsers do not decode"),
+        ("<p>{x!r}</p>", TemplateError, "no format spec or conversion"),
+        ("<p>{x:>4}</p>", TemplateError, "no format spec or conversion"),
+        ("<p>{x.y}</p>", TemplateError, "a placeholder is a name"),
+        ("<p>{}</p>", TemplateError, "a placeholder is a name"),
+        ("<p>{</p>", TemplateError, "literal braces"),
+        ("<br></br>", TemplateError, "void element"),
+        ("<!DOCTYPE html><p></p>", TemplateError, "no declarations"),
+        ("<p class=a class=b></p>", TemplateError, "given twice"),
+        ("<p>\ue000</p>", TemplateError, "U+E000"),
+        ("<button onclick='go()'>x</button>", UnsafeAttributeError, "event-handler attribute 'onclick' refused"),
+        ("<a href='javascript:alert(1)'>x</a>", UnsafeURLError, "unsafe URL"),
+        ("<iframe srcdoc='<p>x</p>'></iframe>", UnsafeAttributeError, "srcdoc"),
+    ],
+)
+def test_a_source_that_cannot_be_made_safe_is_refused_when_compiled(source: str, error: type, says: str) -> None:
+    with pytest.raises(error) as exc:
+        Template(source)
+    assert says in str(exc.value)
+
+
+def test_attribute_holes_are_checked_at_render_as_an_elements_attributes() -> None:
+    link = Template("<a href={url}>{text}</a>")
+    assert to_html(link(url="/x?a=1&b=2", text="go")) == '<a href="/x?a=1&amp;b=2">go</a>'
+    with pytest.raises(UnsafeURLError):
+        to_html(link(url="javascript:alert(1)", text="go"))
+    assert to_html(link(url=raw("javascript:void(0)"), text="go")) == '<a href="javascript:void(0)">go</a>'
+    with pytest.raises(UnsafeAttributeError):
+        to_html(Template("<iframe srcdoc={doc}></iframe>")(doc="<p>"))
+
+
+def test_values_must_name_every_hole_and_no_other() -> None:
+    with pytest.raises(TypeError, match=r"missing done, key, title \(it takes cls, done, key, title\)"):
+        ROW(cls="a")
+    misspelt = ROW(cls="a", kee="1", done=True, title="t")  # as many values: found out when it renders
+    with pytest.raises(TypeError, match="missing key; unexpected kee"):
+        to_html(misspelt)
+    assert isinstance(ROW(cls="a", key="1", done=True, title="t"), Filled)
+    assert to_html(Template("<hr>")()) == "<hr>"
+
+
+def test_holes_count_towards_the_depth_limit() -> None:
+    deep = Template("<div><div><div>{inner}</div></div></div>")
+    old = rweb.render.MAX_DEPTH
+    rweb.render.MAX_DEPTH = 6
+    try:
+        assert to_html(deep(inner=span("ok"))) == "<div><div><div><span>ok</span></div></div></div>"
+        with pytest.raises(TooDeepError):
+            to_html(deep(inner=span(span(span("too deep")))))
+    finally:
+        rweb.render.MAX_DEPTH = old
+
+
+@reactive
+class Item:
+    title: str
+    done: bool
+
+
+def _todo_view() -> tuple[View, list[Item]]:
+    items = [Item(f"item {i}", i == 1) for i in range(3)]
+    page = Template("<ul id=list>{rows}</ul><p>{n} items</p>")
+
+    def row(i: int) -> Any:
+        def render() -> Any:
+            it = items[i]
+            return ROW(cls="done" if it.done else None, key=str(i), done=it.done, title=it.title)
+
+        return component(f"row-{i}", render)
+
+    return View(lambda: page(rows=[row(i) for i in range(len(items))], n=len(items))), items
+
+
+def test_a_component_re_renders_only_the_holes_that_changed() -> None:
+    view, items = _todo_view()
+    first = view.mount()
+    assert first["row-1"]["s"][0] == '<li data-rc="row-1"'  # data-rc on the template's one element
+    assert first["root"]["s"][0] == '<div data-rc="root"><ul id="list">'  # two elements: wrapped
+    assert view.actions == {"toggle", "delete"}  # literal actions bind, as data-action=... does
+    items[1].done = False
+    assert view.flush() == {"row-1": {"0": "", "2": ""}}
+    items[2].title = "<renamed>"
+    assert view.flush() == {"row-2": {"4": "&lt;renamed&gt;"}}
+    assert view.flush() == {}
+
+
+def test_rows_of_one_template_share_their_statics_on_the_wire() -> None:
+    view, _ = _todo_view()
+    view.share = True
+    init = encode_init(view.mount())
+    assert init.count(b"aria-label") == 1  # sent with the first row only; the others are "like" it
+
+
+def test_the_todo_page_in_either_style_sends_the_same_page() -> None:
+    """benchmarks/todo_app.py written with templates renders the page its element style renders."""
+    from todo_app import todo_app
+
+    from rweb.testing import Page
+
+    pages = [Page(todo_app(style)) for style in ("elements", "template")]
+    for pg in pages:
+        pg.click('li[data-key="4"] input')
+    rows = [[(el.get("class"), el.select("input")[0].has("checked"), el.select("span")[0].text)
+             for el in pg.find_all("li")] for pg in pages]
+    assert rows[0] == rows[1]
+    assert rows[0][4] == ("done", True, "Write the report, part 5")  # 3 was done: 4 toggled on
+    assert len(rows[0]) == 100
+
+
+def test_a_template_page_over_a_real_socket(wire: Any) -> None:
+    app = App("t")
+    counter = Template("<div><button data-action=inc>+</button><output>{n}</output></div>")
+
+    @app.page("/")
+    def home(writer_id: Any) -> Any:
+        box = _Box(0)
+
+        def on_action(action: str, params: dict[str, Any]) -> None:
+            box.n += 1
+
+        return (lambda: counter(n=box.n)), on_action
+
+    with serve(app) as srv:
+
+        async def main() -> None:
+            async with wire.connect(srv.ws_url) as ws:
+                init = await wire.recv(ws)
+                assert init["t"] == "init"
+                assert (await wire.click(ws, "inc"))["d"] == {"root": {"0": "1"}}
+                unknown = await wire.ask(ws, {"action": "nope", "params": {}})
+                assert unknown["e"]["code"] == "unknown_action", unknown  # only what the page binds is answered
+                assert (await wire.click(ws, "inc"))["d"] == {"root": {"0": "2"}}
+
+        wire.run(main())
+
+
+@reactive
+class _Box:
+    n: int
+
+
+def test_a_template_is_a_node_anywhere_an_element_is() -> None:
+    badge = Template("<b>{n}</b>")
+    assert to_html(ul(li(badge(n=1)), [badge(n=2)], a(badge(n=3), href="/"))) == (
+        '<ul><li><b>1</b></li><b>2</b><a href="/"><b>3</b></a></ul>'
+    )
+    assert badge(n=raw("<i>x</i>")).__html__() == "<b><i>x</i></b>"
