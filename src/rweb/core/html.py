@@ -40,11 +40,9 @@ __all__ = [
     "UnsafeAttributeError",
     "UnsafeURLError",
     "attr_name",
-    "check_tag",
     "check_url",
     "component",
     "escape",
-    "html_attr_name",
     "raw",
     "to_html",
     "url_scheme",
@@ -158,14 +156,14 @@ def attr_name(key: str) -> str:
     name = _ATTR_NAMES.get(key)  # pragma: no mutate (cache: a miss recomputes the same name)
     if name is None:
         name = key[:-1] if key.endswith("_") else key
-        name = html_attr_name(name.replace("_", "-"), key)
+        name = _html_attr_name(name.replace("_", "-"), key)
         if len(_ATTR_NAMES) >= _ATTR_NAMES_MAX:
             _ATTR_NAMES.clear()
         _ATTR_NAMES[key] = name  # pragma: no mutate (cache: a name not remembered is recomputed)
     return name
 
 
-def html_attr_name(name: str, given: str | None = None) -> str:
+def _html_attr_name(name: str, given: str | None = None) -> str:
     """An HTML attribute name as the renderer holds it: checked, and a :class:`_SpecialName` when
     its value is checked or recorded (an action, a URL...).  ``given``: what the author wrote, for
     the error (attr_name's keyword argument).
@@ -192,7 +190,7 @@ _TAG_START = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 _TAG_CHARS = _TAG_START | frozenset("0123456789-_:.")
 
 
-def check_tag(tag: str) -> None:
+def _check_tag(tag: str) -> None:
     """Raise :class:`ValueError` unless ``tag`` is an element name (``Element(...)`` takes any string)."""
     if not tag or tag[0] not in _TAG_START or not set(tag) <= _TAG_CHARS:
         raise ValueError(f"invalid HTML tag name: {tag!r}")
@@ -342,9 +340,9 @@ class Template:
     __slots__ = ("actions", "attrs", "first", "head", "keys", "names", "pieces", "rooms", "rooted", "source", "tags")
 
     def __init__(self, source: str) -> None:
-        from .templates import compile_source  # the compiler (html.parser) is needed only here
-
-        c = compile_source(source)
+        if _compiler is None:  # pragma: no cover (import rweb installs it before any rweb.html use)
+            raise RuntimeError("rweb.core.templates is not installed: import rweb first")
+        c = _compiler(source)
         self.source = source
         self.head = c.head
         self.pieces = c.pieces
@@ -414,6 +412,17 @@ def component(name: str, fn: Callable[[], Any]) -> Component:
 
 
 _renderer: Callable[[Any], str] | None = None  # rweb.render.to_html, installed by rweb.render
+
+
+_compiler: Callable[[str], Any] | None = None  # rweb.core.templates.compile_source, installed by rweb.render
+
+
+def set_compiler(compile_source: Callable[[str], Any]) -> None:
+    """Install the function :class:`Template` compiles its source with: :mod:`rweb.render` installs
+    :func:`rweb.core.templates.compile_source` when imported (the compiler imports this module, so
+    this module does not import it)."""
+    global _compiler
+    _compiler = compile_source
 
 
 def set_renderer(render: Callable[[Any], str]) -> None:

@@ -40,9 +40,9 @@ from .html import (
     KIND_ACTION_LIST,
     TemplateError,
     _check_attr,
-    check_tag,
+    _check_tag,
+    _html_attr_name,
     escape,
-    html_attr_name,
 )
 
 __all__ = ["Compiled", "compile_source"]
@@ -136,7 +136,7 @@ class _Builder(HTMLParser):
     def element(self, tag: str, attrs: list[tuple[str, str | None]], closed: bool) -> None:
         if _OPEN_MARK in tag:
             raise self.error_at("a placeholder cannot name an element")
-        check_tag(tag)
+        _check_tag(tag)
         out = self.out
         out.append("<" + tag)
         if not self.stack:
@@ -153,7 +153,7 @@ class _Builder(HTMLParser):
                 raise self.error_at(f"<{tag}>: the attribute {key!r} is given twice")
             seen.add(key)
             try:
-                name = html_attr_name(key)
+                name = _html_attr_name(key)
             except ValueError as exc:  # UnsafeAttributeError too: the same message, with where
                 raise type(exc)(f"{exc} (line {self.getpos()[0]})") from None
             if value is None:

@@ -15,6 +15,9 @@ cdef class RenderContext:
     cdef public object acts
     cdef public list st, dy, kids
 
+@cython.locals(p=RenderContext)
+cdef RenderContext _context(object comp, object view, object outer)
+
 cdef class ComponentState(Tracker):
     cdef public object actions, children, fn, group, name, parent, rc, statics, dyns
     cdef public View view

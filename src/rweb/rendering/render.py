@@ -36,12 +36,14 @@ from ..core.html import (
     Filled,
     Markup,
     _check_attr,
+    _check_tag,
     attr_name,
-    check_tag,
     escape,
+    set_compiler,
     set_renderer,
 )
 from ..core.reactive import Tracker, begin, end, on_fan, reads_only_shared, transfer, unsubscribe
+from ..core.templates import compile_source
 from ..words.protocol import FRAMEWORK_ACTION_PREFIX, Key
 
 try:  # True in the compiled build (setup.py), False when this file runs as plain Python
@@ -179,15 +181,27 @@ class RenderContext:
     """
 
     __slots__ = ("acts", "comp", "dy", "kids", "outer", "st", "view")
+    # Made by _context (no __init__: one Python-level call less per render).
+    comp: ComponentState | None
+    view: View | SharedRender | None
+    outer: RenderContext | None
+    st: list[str]
+    dy: list[Any]
+    kids: list[str]
+    acts: set[str] | frozenset[str] | None  # a frozenset: a template's (see _own_acts)
 
-    def __init__(self, comp: ComponentState | None, view: View | SharedRender | None, outer: RenderContext | None):
-        self.comp = comp
-        self.view = view
-        self.outer = outer
-        self.st: list[str] = []
-        self.dy: list[Any] = []
-        self.kids: list[str] = _NO_CHILDREN
-        self.acts: set[str] | frozenset[str] | None = None  # a frozenset: a template's (see _own_acts)
+
+def _context(comp: ComponentState | None, view: View | SharedRender | None, outer: RenderContext | None) -> RenderContext:
+    """A new :class:`RenderContext` (the type's tp_new when compiled: no argument parsing)."""
+    p = RenderContext.__new__(RenderContext)
+    p.comp = comp
+    p.view = view
+    p.outer = outer
+    p.st = []
+    p.dy = []
+    p.kids = _NO_CHILDREN
+    p.acts = None
+    return p
 
 
 _GONE = -2  # ComponentState.claimed of a component taken out of its page (View.dispose, View.close)
@@ -512,7 +526,7 @@ class View:
         name = comp.name
         earlier = patches.get(name, _ABSENT)  # a patch from an earlier pass of this flush
         patches[name] = None  # reserve the key: parents come before their children
-        p = RenderContext(comp, self, self.rendering)
+        p = _context(comp, self, self.rendering)
         self.rendering = p
         old_children = comp.children
         prev = begin(comp)
@@ -941,7 +955,7 @@ class SharedRender(Tracker):
     def refresh(self) -> bool:
         """Render anew, once for every member; False: it broke up (see :meth:`dissolve`)."""
         self.dirty = False
-        p = RenderContext(None, self, None)
+        p = _context(None, self, None)
         prev = begin(self)
         try:
             last = _markup(self.fn(), p, self.room, self.rc)
@@ -1196,7 +1210,7 @@ _CLOSE: dict[str, str] = {}
 
 def _tag_strings(tag: str) -> str:
     """The markup of ``tag``, made once per tag; a tag that is no name is refused (``Element(...)`` takes any)."""
-    check_tag(tag)
+    _check_tag(tag)
     _OPEN[tag] = o = "<" + tag
     _OPEN_BARE[tag] = o + ">"
     _CLOSE[tag] = "</" + tag + ">"
@@ -1429,7 +1443,7 @@ def to_html(node: Any) -> str:
     The same checks too: :class:`TooDeepError` past :data:`MAX_DEPTH` levels,
     :class:`~rweb.html.UnsafeURLError` and :class:`~rweb.html.UnsafeAttributeError`.
     """
-    p = RenderContext(None, None, None)
+    p = _context(None, None, None)
     room = _html_room.get()
     # Called from an object's __html__ inside a render: a nested render, whose
     # calls (__html__, to_html) count three levels more.
@@ -1445,3 +1459,4 @@ def to_html(node: Any) -> str:
 
 
 set_renderer(to_html)
+set_compiler(compile_source)
