@@ -198,6 +198,28 @@ def test_the_page_renderer_never_produces_markup_from_text_or_attribute_values(t
     assert parse(page_html(lambda: root)) == expected(tree, count(), page=True, rc="root")
 
 
+def build_template(tree: Any, names: Iterator[int], page: bool) -> Any:
+    """:func:`build`, every element a :class:`~rweb.html.Template` whose attributes and children are holes."""
+    if tree[0] == "text":
+        return tree[1]
+    _, tag, attrs, kids, comp = tree
+    name = f"c{next(names)}" if comp and page else None  # numbered in document order, as build does
+    holes = "".join(f" {H.attr_name(k)}={{a{i}}}" for i, (k, _) in enumerate(attrs))
+    source = f"<{tag}{holes}>" + "".join(f"{{k{j}}}" for j in range(len(kids))) + f"</{tag}>"
+    values = {f"a{i}": v for i, (_, v) in enumerate(attrs)}
+    values.update({f"k{j}": build_template(kid, names, page) for j, kid in enumerate(kids)})
+    node = H.Template(source)(**values)
+    return node if name is None else component(name, lambda: node)
+
+
+@FAST
+@given(root_trees)
+def test_templates_never_produce_markup_from_text_or_attribute_values(tree: Any) -> None:
+    assert parse(to_html(build_template(tree, count(), page=False))) == expected(tree, count(), page=False)
+    root = build_template(tree, count(), page=True)
+    assert parse(page_html(lambda: root)) == expected(tree, count(), page=True, rc="root")
+
+
 @FAST
 @given(st.text(), st.text())
 def test_one_text_and_one_attribute_value_round_trip(text: str, value: str) -> None:
