@@ -199,6 +199,17 @@ def test_the_todo_page_in_either_style_sends_the_same_page() -> None:
     assert len(rows[0]) == 100
 
 
+def test_the_first_paint_over_http_is_the_template_page() -> None:
+    from todo_app import todo_app
+
+    from rweb.testing import TestClient
+
+    body = TestClient(todo_app("template")).get("/").text
+    assert body.count('<li data-rc="row-') == 100
+    assert '<li data-rc="row-0" class="done" data-key="0">' in body  # data-rc on the row's own element
+    assert 'data-action="toggle" data-param-id="99"><span>Write the report, part 100</span>' in body
+
+
 def test_a_template_page_over_a_real_socket(wire: Any) -> None:
     app = App("t")
     counter = Template("<div><button data-action=inc>+</button><output>{n}</output></div>")
