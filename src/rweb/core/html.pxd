@@ -13,14 +13,14 @@ cdef class Component:
     cdef public object fn, name
 
 cdef class Template:
-    cdef public str source, head, first
-    cdef public tuple pieces, names, attrs, tags, rooms
-    cdef public frozenset keys, actions
-    cdef public bint rooted
+    cdef readonly str source, head, first
+    cdef readonly tuple pieces, names, attrs, tags, rooms
+    cdef readonly frozenset keys, actions
+    cdef readonly bint rooted
 
 cdef class Filled:
-    cdef public Template template
-    cdef public dict values
+    cdef readonly Template template
+    cdef readonly dict values
 
 @cython.locals(f=Filled)
 cdef Filled _filled(Template template, dict values)

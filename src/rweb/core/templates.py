@@ -31,6 +31,7 @@ import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from string import Formatter
+from sys import intern
 from typing import Any
 
 from .html import (
@@ -92,7 +93,7 @@ def compile_source(source: str) -> Compiled:
         if literal.endswith(("<", "</")):
             raise TemplateError(f"{{{field}}}: a placeholder cannot name an element")
         marked.append(f"{_OPEN_MARK}{len(names)}{_CLOSE_MARK}")
-        names.append(field)
+        names.append(intern(field))  # the very key a call's keyword is: a dict hit without comparing
     builder = _Builder(names)
     builder.feed("".join(marked))
     return builder.finish()
@@ -153,7 +154,7 @@ class _Builder(HTMLParser):
                 raise self.error_at(f"<{tag}>: the attribute {key!r} is given twice")
             seen.add(key)
             try:
-                name = _html_attr_name(key)
+                name = _html_attr_name(intern(key))  # as element functions' names: one object per name
             except ValueError as exc:  # UnsafeAttributeError too: the same message, with where
                 raise type(exc)(f"{exc} (line {self.getpos()[0]})") from None
             if value is None:
