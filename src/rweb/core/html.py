@@ -384,10 +384,9 @@ class Filled:
     """A :class:`Template` with a value for each of its holes: a node, rendered where it stands."""
 
     __slots__ = ("template", "values")
-
-    def __init__(self, template: Template, values: dict[str, Any]) -> None:
-        self.template = template
-        self.values = values
+    # Made by calling the template (_filled: no __init__).
+    template: Template
+    values: dict[str, Any]
 
     def __repr__(self) -> str:
         return f"<Filled {_short(self.template.source)!r}>"
