@@ -881,3 +881,16 @@ def test_records_made_on_restore_are_the_sessions_own_under_the_split_state_chec
         assert "milk (done)" in d.html("todos")
     finally:
         on_shared_state(None)
+
+
+def test_the_class_names_snapshots_remember_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Record classes made on the fly do not stay in the class-name table for good."""
+    from rweb.live import snapshot
+
+    monkeypatch.setattr(snapshot, "_NAMES", {})
+    monkeypatch.setattr(snapshot, "_NAMES_MAX", 8)
+    for i in range(20):
+        made = reactive(type(f"Made{i}", (), {"__annotations__": {"n": int}, "__module__": __name__}))
+        entry = snapshot._Encoder([made(i)], None).encode()[0]  # type: ignore[arg-type]  # no warning to give
+        assert entry[:2] == ["r", f"{__name__}:Made{i}"]
+        assert len(snapshot._NAMES) <= 8

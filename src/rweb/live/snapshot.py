@@ -551,8 +551,10 @@ def _class_name(cls: type) -> str:
     return f"{cls.__module__}:{cls.__qualname__}"
 
 
-# A record's class -> its name in snapshots (_class_name), made once per class.
+# A record's class -> its name in snapshots (_class_name), made once per class.  Bounded (cleared
+# when full, as the renderer's sharing tables): classes made on the fly do not stay in it for good.
 _NAMES: dict[type, str] = {}
+_NAMES_MAX = 4096
 
 
 class _Encoder:
@@ -603,6 +605,8 @@ class _Encoder:
                 self.unsaved(f"field {t.__qualname__}.{name}", exc)
         cls = _NAMES.get(t)
         if cls is None:
+            if len(_NAMES) >= _NAMES_MAX:
+                _NAMES.clear()
             cls = _NAMES[t] = _class_name(t)
         return ["r", cls, fields]
 
