@@ -17,6 +17,7 @@ cdef class Template:
     cdef readonly tuple pieces, names, attrs, tags, rooms
     cdef readonly frozenset keys, actions
     cdef readonly bint rooted
+    cdef readonly dict firsts
 
 cdef class Filled:
     cdef readonly Template template

@@ -337,7 +337,9 @@ class Template:
     ``None`` for boolean attributes; URLs and actions checked.
     """
 
-    __slots__ = ("actions", "attrs", "first", "head", "keys", "names", "pieces", "rooms", "rooted", "source", "tags")
+    __slots__ = (
+        "actions", "attrs", "first", "firsts", "head", "keys", "names", "pieces", "rooms", "rooted", "source", "tags",
+    )
 
     def __init__(self, source: str) -> None:
         if _compiler is None:  # pragma: no cover (import rweb installs it before any rweb.html use)
@@ -354,6 +356,7 @@ class Template:
         self.keys = frozenset(c.names)
         self.actions = c.actions
         self.rooted = c.rooted
+        self.firsts: dict[str, str] = {}  # rweb.render's: the first static with a component's data-rc
 
     def __call__(self, **values: Any) -> Filled:
         if len(values) != len(self.keys):

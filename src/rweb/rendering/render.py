@@ -1327,8 +1327,15 @@ def _fill(f: Filled, p: RenderContext, cur: str, room: int, extra: str = "") -> 
     if room <= 0:
         raise _too_deep(f)
     t = f.template
-    if extra:  # a component's data-rc (_markup: rooted templates only)
-        cur += t.head + extra + t.pieces[0]
+    if extra:  # a component's data-rc (_markup: rooted templates only; cur is "")
+        # Made once per template and component name: the same string at each render, which the
+        # diff then finds equal by identity.
+        firsts = t.firsts
+        cur = firsts.get(extra)
+        if cur is None:
+            if len(firsts) >= _SHARED_MAX:
+                firsts.clear()
+            cur = firsts[extra] = t.head + extra + t.pieces[0]
     else:
         cur += t.first
     if t.actions:
