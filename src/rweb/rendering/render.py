@@ -1331,11 +1331,12 @@ def _fill(f: Filled, p: RenderContext, cur: str, room: int, extra: str = "") -> 
         # Made once per template and component name: the same string at each render, which the
         # diff then finds equal by identity.
         firsts = t.firsts
-        cur = firsts.get(extra)
-        if cur is None:
+        first = firsts.get(extra)
+        if first is None:
             if len(firsts) >= _SHARED_MAX:
                 firsts.clear()
-            cur = firsts[extra] = t.head + extra + t.pieces[0]
+            first = firsts[extra] = t.head + extra + t.pieces[0]
+        cur = first
     else:
         cur += t.first
     if t.actions:
