@@ -115,9 +115,10 @@ class _Builder(HTMLParser):
         self.loose = False  # text or a hole at the top level
         self.root_split = -1  # where the first top-level element's tag name ends, in out
 
-    def error_at(self, message: str) -> TemplateError:
+    def error_at(self, message: str, kind: type[ValueError] = TemplateError) -> ValueError:
+        """``kind(message)``, saying where in the source the parser stands."""
         line, col = self.getpos()
-        return TemplateError(f"{message} (line {line}, column {col + 1})")
+        return kind(f"{message} (line {line}, column {col + 1})")
 
     def hole(self, text: str, attr: str | None, tag: str) -> None:
         i = int(text)
@@ -155,8 +156,8 @@ class _Builder(HTMLParser):
             seen.add(key)
             try:
                 name = _html_attr_name(intern(key))  # as element functions' names: one object per name
-            except ValueError as exc:  # UnsafeAttributeError too: the same message, with where
-                raise type(exc)(f"{exc} (line {self.getpos()[0]})") from None
+            except ValueError as exc:  # UnsafeAttributeError too: the same error, saying where
+                raise self.error_at(str(exc), type(exc)) from None
             if value is None:
                 out.append(" " + name)
                 continue
@@ -178,7 +179,7 @@ class _Builder(HTMLParser):
                 try:
                     _check_attr(kind, name, value, value, tag)  # a literal unsafe URL is refused now
                 except ValueError as exc:
-                    raise type(exc)(f"{exc} (line {self.getpos()[0]})") from None
+                    raise self.error_at(str(exc), type(exc)) from None
             out.append(f' {name}="{escape(value)}"')
         out.append(">")
         if tag in _VOID:
@@ -255,7 +256,7 @@ class _Builder(HTMLParser):
         return Compiled(
             head=head,
             pieces=tuple(pieces),
-            names=tuple(self.names[i] for i in range(len(self.attrs))),
+            names=tuple(self.names),
             attrs=tuple(self.attrs),
             tags=tuple(self.tags),
             rooms=tuple(self.rooms),
