@@ -34,6 +34,7 @@ CORE_TESTS = ["test_html.py", "test_protocol.py", "test_reactive.py", "test_rend
 def test_every_compiled_module_has_its_declarations() -> None:
     assert set(_build.COMPILED_MODULES) == {".".join(p.relative_to(PACKAGE).with_suffix("").parts) for p in PACKAGE.rglob("*.pxd")} == {
         "live.connection", "core.diff", "core.html", "core.meter", "words.protocol", "core.reactive", "rendering.render", "sessions.session",
+        "server.picows_transport",
     }
     assert set(_build.compiled_modules()) <= set(_build.COMPILED_MODULES)
     # Each module says itself how it runs (cython.compiled), whatever its file is called.
@@ -73,6 +74,8 @@ def test_every_slot_is_declared_for_the_compiled_build() -> None:
 def test_the_compiled_build_is_in_use() -> None:
     # The extensions are optional in setup.py: a failed build must not pass for a compiled one.
     assert rweb.COMPILED, f"compiled: {_build.compiled_modules()} of {_build.COMPILED_MODULES}"
+    # The server's transport too, which rweb.COMPILED leaves out (import rweb does not load it).
+    assert _build.compiled_modules() == list(_build.COMPILED_MODULES)
 
 
 def test_stale_extensions_are_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

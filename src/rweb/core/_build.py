@@ -31,6 +31,7 @@ COMPILED_MODULES = (
     "core.html",
     "core.meter",
     "core.reactive",
+    "server.picows_transport",
     "live.connection",
     "rendering.render",
     "sessions.session",
@@ -38,9 +39,14 @@ COMPILED_MODULES = (
 )
 
 
-def compiled_modules() -> list[str]:
-    """The rweb modules that run compiled in this process."""
-    mods = [importlib.import_module(f"rweb.{name}") for name in COMPILED_MODULES]
+# The compiled modules ``import rweb`` loads: the server's transport is only imported
+# when a server starts, and rweb.COMPILED does not import it either.
+LOADED_WITH_RWEB = tuple(name for name in COMPILED_MODULES if not name.startswith("server."))
+
+
+def compiled_modules(names: tuple[str, ...] = COMPILED_MODULES) -> list[str]:
+    """The rweb modules (of ``names``) that run compiled in this process (importing them)."""
+    mods = [importlib.import_module(f"rweb.{name}") for name in names]
     return [m.__name__.removeprefix("rweb.") for m in mods if getattr(m, "_COMPILED", False)]
 
 
@@ -70,5 +76,6 @@ def copy_plain_python(dest: Path) -> Path:
     return dest
 
 
-COMPILED: bool = compiled_modules() == list(COMPILED_MODULES)
-"""True when the whole hot path runs compiled (every one of COMPILED_MODULES)."""
+COMPILED: bool = compiled_modules(LOADED_WITH_RWEB) == list(LOADED_WITH_RWEB)
+"""True when the hot path runs compiled (every one of COMPILED_MODULES that ``import rweb``
+loads; :func:`compiled_modules` answers for the transport too)."""

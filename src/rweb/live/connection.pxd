@@ -13,4 +13,5 @@ cdef class Connection:
     cdef public object action, address, app, conn, effects, hangup, last_ref, max_size, nonce, path, schedule, send, snap, state, tracer, writer_id
     cdef public Meter meter
     cdef public Session session
+    cpdef object receive(self, object data)
     cdef object _receive(self, object data)

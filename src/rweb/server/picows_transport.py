@@ -32,15 +32,17 @@ from typing import Any
 from picows import (
     WSAutoPingStrategy,
     WSCloseCode,
-    WSFrame,
-    WSListener,
     WSMsgType,
-    WSTransport,
     WSUpgradeRequest,
     WSUpgradeResponse,
     WSUpgradeResponseWithListener,
 )
-from picows.picows import WSProtocol  # type: ignore[attr-defined]  # there at runtime, not in picows.pyi
+from picows.picows import (  # where the .pxd cimports them from
+    WSFrame,
+    WSListener,
+    WSProtocol,  # type: ignore[attr-defined]  # there at runtime, not in picows.pyi
+    WSTransport,
+)
 
 from ..live.connection import Connection
 from ..live.transport import admit
@@ -48,6 +50,13 @@ from ..sessions.session import ConnectionInfo
 from ..words.protocol import CloseCode
 from .http1 import HTTPFront, split_target
 from .limits import LOG_LIMIT, TCP_INFO_AVAILABLE, recv_age
+
+try:  # True in the compiled build (setup.py), False when this file runs as plain Python
+    import cython
+
+    _COMPILED: bool = cython.compiled
+except ImportError:
+    _COMPILED = False
 
 __all__ = ["Server"]
 
@@ -89,10 +98,10 @@ class _Listener(WSListener):
         self.server = server
         self.transport: WSTransport | None = None
         self.close_code: int | None = None  # the close frame's code, once the peer sent one
-        # The kind of frame taken as a whole message on the fast path: text, or
-        # None while a fragmented message is open or after a protocol error (then
-        # every frame takes the checked path, at no cost to the fast one).
-        self.whole: WSMsgType | None = _TEXT
+        # Text frames taken as whole messages on the fast path: False while a
+        # fragmented message is open or after a protocol error (then every frame
+        # takes the checked path, at no cost to the fast one).
+        self.whole = True
         self.frag_kind: WSMsgType | None = None
         self.fragments: list[bytes] | None = None
         self.fragments_size = 0
@@ -215,7 +224,7 @@ class _Listener(WSListener):
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
         mt = frame.msg_type
         try:
-            if mt is self.whole and frame.fin and not (frame.rsv1 or frame.rsv2 or frame.rsv3):
+            if self.whole and mt == _TEXT and frame.fin and not (frame.rsv1 or frame.rsv2 or frame.rsv3):
                 # Answered by Server.answer; Connection.receive refuses what is
                 # over the size limit.
                 srv = self.server
@@ -246,7 +255,7 @@ class _Listener(WSListener):
 
     def _protocol_error(self, why: str) -> None:
         """Fail the connection (RFC 6455 7.1.7): 1002, and no frame after this one is taken."""
-        self.whole = None
+        self.whole = False
         self.server.drop(self, WSCloseCode.PROTOCOL_ERROR, "protocol error", why, reset=False)
 
     def _fragment(self, transport: WSTransport, frame: WSFrame, mt: WSMsgType) -> None:
@@ -262,7 +271,7 @@ class _Listener(WSListener):
                 return
             self.frag_kind, self.fragments, self.fragments_size = mt, [], 0
             if not frame.fin:
-                self.whole = None  # until the last frame: text frames take this path
+                self.whole = False  # until the last frame: text frames take this path
         elif self.fragments is None:
             self._protocol_error("a continuation frame with no message to continue")
             return
@@ -273,7 +282,7 @@ class _Listener(WSListener):
             return
         kind, size, parts = self.frag_kind, self.fragments_size, self.fragments
         self.frag_kind, self.fragments, self.fragments_size = None, None, 0
-        self.whole = _TEXT
+        self.whole = True
         if size > self.conn.max_size:
             reply = self.conn.too_large(size)
         elif kind is _BINARY:  # an upload's chunk (no reply), or refused
@@ -292,6 +301,27 @@ class _Listener(WSListener):
             self.conn.close()
         else:
             self.conn.ended(self.close_code)
+
+
+def _answer(listener: _Listener, data: bytes) -> bytes | None:
+    """One queued message's reply (None: none to send now)."""
+    if listener.transport is None:  # disconnected meanwhile
+        return None
+    try:
+        return listener.conn.receive(data)
+    except BaseException:
+        log.exception("session %s: internal error", listener.conn.writer_id)
+        return None
+
+
+def _send_reply(listener: _Listener, reply: bytes) -> None:
+    """One queued message's reply sent, if its socket is still open."""
+    t = listener.transport
+    if t is not None and not t.is_disconnected:
+        try:
+            t.send(_TEXT, reply)
+        except BaseException:  # one socket's failure must not cost the others their replies
+            log.exception("session %s: send failed", listener.conn.writer_id)
 
 
 def _drop_handshake(transport: WSTransport) -> None:
@@ -434,14 +464,7 @@ class Server:
         self.inbox = []
         # In place: each message's slot becomes its reply (None: nothing to send now).
         for i in range(0, len(inbox), 2):
-            listener = inbox[i]
-            reply = None
-            if listener.transport is not None:  # still connected
-                try:
-                    reply = listener.conn.receive(inbox[i + 1])
-                except BaseException:
-                    log.exception("session %s: internal error", listener.conn.writer_id)
-            inbox[i + 1] = reply
+            inbox[i + 1] = _answer(inbox[i], inbox[i + 1])
         self._send_replies(inbox)
 
     def _send_replies(self, inbox: list[Any]) -> None:
@@ -449,12 +472,7 @@ class Server:
         for i in range(0, len(inbox), 2):
             reply = inbox[i + 1]
             if reply is not None:
-                t = inbox[i].transport
-                if t is not None and not t.is_disconnected:
-                    try:
-                        t.send(_TEXT, reply)
-                    except BaseException:  # one socket's failure must not cost the others their replies
-                        log.exception("session %s: send failed", inbox[i].conn.writer_id)
+                _send_reply(inbox[i], reply)
 
     def next_writer_id(self) -> int:
         writer_id: int = self.app.next_writer_id()
