@@ -15,7 +15,10 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
+import rweb
 from rweb import reactive
 from rweb.html import button, component, div, span
 from rweb.protocol import (
@@ -28,6 +31,7 @@ from rweb.protocol import (
     encode_reply,
 )
 from rweb.testing import Served, serve
+from rweb.words import protocol
 
 # -- decode ---------------------------------------------------------------------
 
@@ -125,6 +129,127 @@ def test_every_documented_error_code_is_known() -> None:
     documented = set(re.findall(r"^\| `([a-z_]+)` +\|", table, re.M))
     assert set(ERROR_CODES) == {c.value for c in ErrorCode} == documented
     assert "not_found" in documented
+
+
+# -- the fast paths: the same results as orjson's ----------------------------------
+# decode() reads the action frame clients write without a JSON parser, and the encoders
+# write a patch of string slots straight into bytes (C functions of protocol.pxd, in the
+# compiled build).  Whatever they take must come out exactly as the orjson path gives it:
+# the same values and types, the same error codes, the same bytes.
+
+FRAMES = settings(max_examples=400, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+# Strings near the fast path's edges: quotes, backslashes, control characters, DEL, non-ASCII.
+_tricky = st.text(alphabet=st.sampled_from(['a', 'Z', '0', ' ', '"', '\\', '/', '\x00', '\x1f', '\x7f', '\n', 'é', '\u2028', '😀']),
+                  max_size=6)
+_word = st.one_of(st.text(max_size=8), _tricky, st.sampled_from(["inc", "toggle", "id", "42", ""]))
+_ref = st.one_of(st.none(), st.integers(-(10**17), 10**17), st.integers(), st.booleans(), _word, st.floats(allow_nan=False))
+_value = st.one_of(_word, st.integers(-5, 10**16), st.booleans(), st.none(), st.lists(st.integers(0, 3), max_size=2))
+
+
+@st.composite
+def frames(draw: st.DrawFn) -> bytes:
+    """An action frame as some client might write it: usually the fast path's shape, often not."""
+    if draw(st.booleans()):  # the shape the fast path takes: printable ASCII strings, a small integer
+        ascii_ = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=6)
+        msg: dict[str, Any] = {"action": draw(ascii_)}
+        if draw(st.booleans()):
+            msg["params"] = draw(st.dictionaries(ascii_, ascii_, max_size=3))
+        if draw(st.booleans()):
+            msg["ref"] = draw(st.integers(-(10**16), 10**16))
+    else:
+        msg = {"action": draw(st.one_of(_word, st.integers(0, 9), st.none()))}
+        if draw(st.booleans()):
+            msg["params"] = draw(st.one_of(st.dictionaries(_word, _value, max_size=3),
+                                           st.dictionaries(_word, _word, max_size=3), st.none(), st.lists(_word, max_size=1)))
+        if draw(st.booleans()):
+            msg["ref"] = draw(_ref)
+        if draw(st.booleans()):
+            msg = dict(reversed(list(msg.items())))
+    style = draw(st.sampled_from(["orjson", "orjson", "orjson", "spaced", "ascii"]))
+    data = (orjson.dumps(msg) if style == "orjson"
+            else json.dumps(msg, ensure_ascii=style == "ascii", separators=(", ", ": ") if style == "spaced" else (",", ":")).encode(
+                "utf-8", "surrogatepass"))
+    for _ in range(draw(st.sampled_from([0, 0, 0, 1, 2]))):  # a byte changed, dropped or added: mostly not JSON any more
+        if not data:
+            break
+        i = draw(st.integers(0, len(data) - 1))
+        b = bytes([draw(st.sampled_from(b'"\\{}:,0-9 a\x00\x80'))])
+        data = draw(st.sampled_from([data[:i] + b + data[i + 1:], data[:i] + data[i + 1:], data[:i] + b + data[i:], data[:i]]))
+    return data
+
+
+def example_each(items: list[Any]) -> Any:
+    """Hypothesis's @example for each of ``items``."""
+    def wrap(test: Any) -> Any:
+        for item in items:
+            test = example(item)(test)
+        return test
+    return wrap
+
+
+def _outcome(fn: Any, *args: Any) -> Any:
+    """What fn gives: its value with the types inside (True == 1, but not on the wire), or its error."""
+    try:
+        got = fn(*args)
+    except ProtocolError as e:
+        return ("error", e.code, e.ref)
+    except Exception as e:
+        return ("raised", type(e))
+    return ("value", got, repr(got))
+
+
+# The edges of the fast path's integers and structure, each tried on every run.
+EDGE_FRAMES = [b'{"action":"a","ref":01}', b'{"action":"a","ref":-0}', b'{"action":"a","ref":-}', b'{"action":"a","ref":1.5}',
+               b'{"action":"a","ref":123456789012345}', b'{"action":"a","ref":1234567890123456}', b'{"action":"a","ref":1e3}',
+               b'{"action":"a","params":{"k":"v",}}', b'{"action":"a","params":{"k":"v"}', b'{"action":"a"}}', b'{"action":"a"',
+               b'{"action":"a","params":{"k":"v","k":"w"}}', b'{"action":"a","params":{},"ref":1,"ref":2}', b'{"action":""}',
+               b'{"action":"a\x7f"}', b'{"action":"a","params":{"":""}}', b'{"action":"a","params":{"k"}}']
+
+
+@FRAMES
+@given(frames())
+@example_each(EDGE_FRAMES)
+def test_decode_fast_path_reads_what_orjson_reads(data: bytes) -> None:
+    want = _outcome(protocol._decode_json, data)
+    fast = protocol._fast_frame(data)
+    if fast is not None:  # taken: exactly what orjson read
+        assert ("value", fast, repr(fast)) == want, data
+    assert _outcome(decode, data) == want, data
+
+
+@st.composite
+def patches(draw: st.DrawFn) -> dict[str, Any]:
+    """A reply's patches: usually components' string slots (the fast path's shape), sometimes not."""
+    slot = st.one_of(_word, st.text())
+    value = st.one_of(slot, slot, st.integers(), st.lists(slot, max_size=2), st.dictionaries(slot, slot, max_size=1))
+    d = draw(st.dictionaries(slot, st.one_of(st.dictionaries(slot, value, max_size=4), st.dictionaries(slot, slot, max_size=4)), max_size=4))
+    if d and draw(st.booleans()):  # a deleted entry: dict iteration skips holes
+        d.pop(next(iter(d)))
+    if draw(st.integers(0, 9)) == 0:
+        d[draw(slot)] = {"\ud800": "lone surrogate"} if draw(st.booleans()) else {"x": "\udfff"}
+    return d
+
+
+@FRAMES
+@given(patches(), _ref)
+def test_encode_fast_path_writes_the_bytes_orjson_writes(p: dict[str, Any], ref: Any) -> None:
+    assert _outcome(encode_reply, p, ref) == _outcome(protocol._reply_json, p, ref)
+    assert _outcome(encode_push, p) == _outcome(protocol._push_json, p)
+
+
+@pytest.mark.skipif(not rweb.COMPILED, reason="the fast paths are C functions of the compiled build")
+def test_the_fast_paths_take_the_common_messages() -> None:
+    # Without this, the two tests above could pass with fast paths that never take anything.
+    assert protocol._fast_frame(b'{"action":"inc","params":{}}') == ("inc", {}, None)
+    got = protocol._fast_frame(b'{"action":"toggle","params":{"id":"42","x":""},"ref":17}')
+    assert got == ("toggle", {"id": "42", "x": ""}, 17)
+    assert protocol._fast_frame(b'{"action":"inc","params":{"n":1}}') is None  # a number: orjson reads it
+    assert protocol._fast_frame(b'{"action":"inc", "params":{}}') is None  # whitespace
+    assert protocol._fast_frame(b'{"action":"\\u0041"}') is None  # an escape
+    head = protocol._REPLY_HEAD
+    assert protocol._fast_patch(head, {"c": {"0": '5 "q"\n'}}, 3) == b'{"t":"r","d":{"c":{"0":"5 \\"q\\"\\n"}},"ref":3}'
+    assert protocol._fast_patch(head, {"c": {"0": 5}}, None) is None  # a number: orjson writes it
+    assert protocol._fast_patch(head, {"c": {"0": "x"}}, 2**80) is None  # past 64 bits
 
 
 # -- against the real server -----------------------------------------------------

@@ -191,6 +191,14 @@ WIRE: dict[str, type[StrEnum] | type[IntEnum]] = {
 WIRE_CLIENT = ("T", "FX", "E", "CLOSE")
 """The groups the browser client's constants mirror (it reads keys as properties: ``msg.t``)."""
 
+# The fixed parts of the frames the fast paths read and write (C functions of protocol.pxd;
+# see _fast_frame and _fast_patch), as bytes.
+_ACTION_HEAD = b'{"%s":"' % Key.ACTION.encode()
+_PARAMS_HEAD = b',"%s":{' % Key.PARAMS.encode()
+_REF_HEAD = b',"%s":' % Key.REF.encode()
+_REPLY_HEAD = b'{"%s":"%s","%s":' % (Key.T.encode(), MessageType.REPLY.encode(), Key.D.encode())
+_PUSH_HEAD = b'{"%s":"%s","%s":' % (Key.T.encode(), MessageType.PUSH.encode(), Key.D.encode())
+
 WIRE_BEGIN = "/* rweb:wire:begin */"
 WIRE_END = "/* rweb:wire:end */"
 
@@ -359,6 +367,15 @@ def decode(data: bytes | str) -> tuple[Any, dict[str, Any], Any]:
     A control message (``{"t": ...}``, no ``action``) decodes to
     ``(None, message, ref)``: see :func:`decode_control`.
     """
+    if _COMPILED:
+        fast = _fast_frame(data)
+        if fast is not None:
+            return fast
+    return _decode_json(data)
+
+
+def _decode_json(data: bytes | str) -> tuple[Any, dict[str, Any], Any]:
+    """:func:`decode` read by orjson (any message)."""
     try:
         value = _loads(data)
     except _JSONDecodeError as exc:
@@ -382,6 +399,22 @@ def decode(data: bytes | str) -> tuple[Any, dict[str, Any], Any]:
     elif type(params) is not dict:
         raise ProtocolError(ErrorCode.BAD_PARAMS, f"'params' must be an object, not {_jtype(params)}", ref)
     return action, params, ref
+
+
+def _fast_frame(data: bytes | str) -> tuple[str, dict[str, str], int | None] | None:
+    """:func:`decode`'s fast path, for the action frame as clients write it.
+
+    ``{"action":"A","params":{"K":"V",...},"ref":N}`` (``params`` and ``ref``
+    optional) with no whitespace, every string printable ASCII without escapes,
+    ``N`` an integer of at most 15 digits -> ``(action, params, ref)``, read
+    without a JSON parser.  Anything else -> None: :func:`decode` gives it to
+    orjson, so whatever this takes decodes exactly as orjson would read it (a
+    test holds the two paths to that on generated frames).  In the compiled
+    build only (a C function of protocol.pxd); plain Python always says None.
+    """
+    if _COMPILED:
+        return _frame(data, _ACTION_HEAD, _PARAMS_HEAD, _REF_HEAD)  # type: ignore[no-any-return,name-defined]  # noqa: F821 (a C function of protocol.pxd)
+    return None
 
 
 def decode_control(msg: dict[str, Any], ref: Any) -> Nav | Ping | UploadStart | UploadCancel:
@@ -477,6 +510,20 @@ def encode_reply(
     error: tuple[str, str] | None = None,
     effects: list[Any] | None = None,
 ) -> bytes:
+    if _COMPILED and error is None and not effects:
+        fast = _fast_patch(_REPLY_HEAD, patches, ref)
+        if fast is not None:
+            return fast
+    return _reply_json(patches, ref, error, effects)
+
+
+def _reply_json(
+    patches: dict[str, Any],
+    ref: Any = None,
+    error: tuple[str, str] | None = None,
+    effects: list[Any] | None = None,
+) -> bytes:
+    """:func:`encode_reply` written by orjson (any shape)."""
     if ref is None and error is None and effects is None:
         return _dumps({"t": "r", "d": patches})
     msg: dict[str, Any] = {"t": "r", "d": patches}
@@ -511,6 +558,19 @@ def encode_push(
     error: tuple[str, str] | None = None,
     effects: list[Any] | None = None,
 ) -> bytes:
+    if _COMPILED and error is None and not effects:
+        fast = _fast_patch(_PUSH_HEAD, patches, None)
+        if fast is not None:
+            return fast
+    return _push_json(patches, error, effects)
+
+
+def _push_json(
+    patches: dict[str, Any],
+    error: tuple[str, str] | None = None,
+    effects: list[Any] | None = None,
+) -> bytes:
+    """:func:`encode_push` written by orjson (any shape)."""
     if error is None and effects is None:
         return _dumps({"t": "p", "d": patches})
     msg: dict[str, Any] = {"t": "p", "d": patches}
@@ -519,6 +579,21 @@ def encode_push(
     if effects:
         msg["fx"] = _effects(effects)
     return _dumps(msg)
+
+
+def _fast_patch(head: bytes, patches: dict[str, Any], ref: Any) -> bytes | None:
+    """The encoders' fast path, for the common patch: components' slots that are all strings.
+
+    ``head`` (``{"t":"r","d":``) + ``{"id": {"slot": "text", ...}, ...}`` (+ the
+    ``ref``, an integer or a string) + ``}``, written straight into bytes of the
+    exact size, every string escaped as orjson escapes it.  Any other shape (a
+    list, statics, a number, a string orjson refuses) -> None: orjson writes the
+    message, and a test holds the two paths to the same bytes on generated patches.
+    In the compiled build only (a C function of protocol.pxd); plain Python says None.
+    """
+    if _COMPILED:
+        return _patch(head, patches, _REF_HEAD, ref)  # type: ignore[no-any-return,name-defined]  # noqa: F821 (a C function of protocol.pxd)
+    return None
 
 
 def _effects(effects: list[Any]) -> list[Any]:
