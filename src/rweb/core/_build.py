@@ -77,5 +77,5 @@ def copy_plain_python(dest: Path) -> Path:
 
 
 COMPILED: bool = compiled_modules(LOADED_WITH_RWEB) == list(LOADED_WITH_RWEB)
-"""True when the hot path runs compiled (every one of COMPILED_MODULES that ``import rweb``
-loads; :func:`compiled_modules` answers for the transport too)."""
+"""True when the hot path runs compiled: every one of ``COMPILED_MODULES`` that ``import rweb``
+loads (the server's transport, compiled too, is only imported when a server starts)."""
