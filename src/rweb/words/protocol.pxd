@@ -22,6 +22,33 @@ cdef extern from *:
         }
         return -1;
     }
+    /* The frame's short strings (an action's name, a parameter's name, a row's id) come again
+       and again: the str made for one is kept (a direct-mapped table of 256, by a hash of its
+       bytes) and given again when the same bytes come, with its hash already computed for the
+       lookups that follow (the page's actions, the handler's parameters). */
+    #define RWEB_FRAME_STRS 256
+    #define RWEB_FRAME_STR_MAX 32
+    static PyObject *rweb_frame_strs[RWEB_FRAME_STRS];
+    static inline PyObject *rweb_frame_str(const char *s, Py_ssize_t n) {
+        size_t h = (size_t)n, slot;
+        Py_ssize_t k;
+        PyObject *u, *old;
+        if (n > RWEB_FRAME_STR_MAX) return PyUnicode_DecodeASCII(s, n, NULL);
+        for (k = 0; k < n; k++) h = h * 31u + (unsigned char)s[k];
+        slot = (h ^ (h >> 8)) & (RWEB_FRAME_STRS - 1);
+        u = rweb_frame_strs[slot];
+        if (u != NULL && PyUnicode_GET_LENGTH(u) == n && memcmp(PyUnicode_DATA(u), s, (size_t)n) == 0) {
+            Py_INCREF(u);
+            return u;
+        }
+        u = PyUnicode_DecodeASCII(s, n, NULL);
+        if (u == NULL) return NULL;
+        old = rweb_frame_strs[slot];
+        Py_INCREF(u);
+        rweb_frame_strs[slot] = u;
+        Py_XDECREF(old);
+        return u;
+    }
     static inline PyObject *rweb_frame(PyObject *data, PyObject *action_head, PyObject *params_head, PyObject *ref_head) {
         const char *p;
         Py_ssize_t n, i, j, a_end, k, d, an, pn, rn;
@@ -54,9 +81,9 @@ cdef extern from *:
                     i = j + 3;
                     j = rweb_frame_str_end(p, i, n);
                     if (j < 0) goto other;
-                    key = PyUnicode_DecodeASCII(p + k, i - 3 - k, NULL);
+                    key = rweb_frame_str(p + k, i - 3 - k);
                     if (key == NULL) goto fail;
-                    value = PyUnicode_DecodeASCII(p + i, j - i, NULL);
+                    value = rweb_frame_str(p + i, j - i);
                     if (value == NULL || PyDict_SetItem(params, key, value) < 0) goto fail;
                     Py_CLEAR(key);
                     Py_CLEAR(value);
@@ -80,7 +107,7 @@ cdef extern from *:
             Py_INCREF(ref);
         }
         if (i != n - 1 || p[i] != '}') goto other;
-        action = PyUnicode_DecodeASCII(p + an, a_end - an, NULL);
+        action = rweb_frame_str(p + an, a_end - an);
         if (action == NULL) goto fail;
         out = PyTuple_Pack(3, action, params, ref);
         Py_DECREF(action);
@@ -236,6 +263,6 @@ cpdef tuple _decode_json(object data)
 cpdef object _fast_frame(object data)
 cpdef bytes encode_reply(dict patches, object ref=*, object error=*, object effects=*)
 cpdef bytes _reply_json(dict patches, object ref=*, object error=*, object effects=*)
-cpdef bytes encode_push(dict patches, object error=*, object effects=*)
-cpdef bytes _push_json(dict patches, object error=*, object effects=*)
-cpdef object _fast_patch(bytes head, dict patches, object ref)
+cpdef bytes encode_push(object patches, object error=*, object effects=*)
+cpdef bytes _push_json(object patches, object error=*, object effects=*)
+cpdef object _fast_patch(bytes head, object patches, object ref)
