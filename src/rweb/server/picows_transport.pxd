@@ -6,6 +6,8 @@ from picows.picows cimport WSFrame, WSListener, WSTransport
 
 from ..live.connection cimport Connection
 
+cdef unsigned int _TEXT_CODE
+
 cdef class _Listener(WSListener):
     cdef public object close_code, frag_kind, fragments, server
     cdef public WSTransport transport

@@ -63,6 +63,7 @@ __all__ = ["Server"]
 log = logging.getLogger("rweb.server")
 
 _TEXT = WSMsgType.TEXT
+_TEXT_CODE: int = int(_TEXT)  # a C int in the compiled build: the frame's type compared in C
 _BINARY = WSMsgType.BINARY
 _CONT = WSMsgType.CONTINUATION
 _CLOSE = WSMsgType.CLOSE
@@ -224,7 +225,7 @@ class _Listener(WSListener):
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
         mt = frame.msg_type
         try:
-            if self.whole and mt == _TEXT and frame.fin and not (frame.rsv1 or frame.rsv2 or frame.rsv3):
+            if self.whole and mt == _TEXT_CODE and frame.fin and not (frame.rsv1 or frame.rsv2 or frame.rsv3):
                 # Answered by Server.answer; Connection.receive refuses what is
                 # over the size limit.
                 srv = self.server
