@@ -5,8 +5,9 @@ Python, typed by that file) into a C extension: a counter click (decode, dispatc
 render, diff, encode) then takes a quarter to a half of the time in-process
 (``benchmarks/render_cost.py``).  The
 ``.py`` files stay the source of truth and run as they are wherever the build
-is skipped: without a C compiler (each extension is optional), or with
-``RWEB_PURE_PYTHON=1``.  ``rweb.COMPILED`` says which one is running.
+is skipped: without a C compiler (each extension is optional; a module Cython
+cannot compile, such as the transport without picows's ``.pxd``, is left out
+with a warning), or with ``RWEB_PURE_PYTHON=1``.  ``rweb.COMPILED`` says which one is running.
 
 The generated C goes to ``build/cython``.  After editing a compiled module,
 rebuild (``make build``); the extension beside a source would otherwise shadow
@@ -16,6 +17,7 @@ the edit (the test suite refuses to run over such a stale extension).
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from setuptools import Extension, setup
@@ -37,14 +39,20 @@ def extensions() -> list[Extension]:
         return []
     try:
         from Cython.Build import cythonize
+        from Cython.Compiler.Errors import CompileError
     except ImportError:
         return []
-    exts = cythonize(
-        [Extension(f"rweb.{name}", [f"src/rweb/{name.replace('.', '/')}.py"]) for name in COMPILED],
-        compiler_directives=DIRECTIVES,
-        quiet=True,
-        build_dir="build/cython",  # generated C stays out of the sources
-    )
+    exts = []
+    for name in COMPILED:
+        try:
+            exts += cythonize(
+                [Extension(f"rweb.{name}", [f"src/rweb/{name.replace('.', '/')}.py"])],
+                compiler_directives=DIRECTIVES,
+                quiet=True,
+                build_dir="build/cython",  # generated C stays out of the sources
+            )
+        except CompileError as exc:  # e.g. the transport without picows's .pxd: its .py runs
+            print(f"warning: rweb.{name} is not compiled ({exc}): it runs as plain Python", file=sys.stderr)
     for ext in exts:
         # A failed compile (no C compiler, no Python headers) leaves the .py in use.
         # Set after cythonize, which does not carry the flag over.

@@ -37,10 +37,10 @@ from picows import (
     WSUpgradeResponse,
     WSUpgradeResponseWithListener,
 )
-from picows.picows import (  # where the .pxd cimports them from
-    WSFrame,
+from picows.picows import (  # type: ignore[attr-defined]  # WSProtocol: there at runtime, not in picows.pyi
+    WSFrame,  # WSFrame, WSListener, WSTransport: from where the .pxd cimports them
     WSListener,
-    WSProtocol,  # type: ignore[attr-defined]  # there at runtime, not in picows.pyi
+    WSProtocol,
     WSTransport,
 )
 
@@ -63,7 +63,7 @@ __all__ = ["Server"]
 log = logging.getLogger("rweb.server")
 
 _TEXT = WSMsgType.TEXT
-_TEXT_CODE: int = int(_TEXT)  # a C int in the compiled build: the frame's type compared in C
+_TEXT_CODE: int = _TEXT.value  # a C int in the compiled build: the frame's type compared in C
 _BINARY = WSMsgType.BINARY
 _CONT = WSMsgType.CONTINUATION
 _CLOSE = WSMsgType.CLOSE
@@ -225,7 +225,8 @@ class _Listener(WSListener):
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
         mt = frame.msg_type
         try:
-            if self.whole and mt == _TEXT_CODE and frame.fin and not (frame.rsv1 or frame.rsv2 or frame.rsv3):
+            # picows.pyi says Enum: at runtime an IntEnum, compiled a C enum (an int either way).
+            if self.whole and mt == _TEXT_CODE and frame.fin and not (frame.rsv1 or frame.rsv2 or frame.rsv3):  # type: ignore[comparison-overlap]
                 # Answered by Server.answer; Connection.receive refuses what is
                 # over the size limit.
                 srv = self.server
