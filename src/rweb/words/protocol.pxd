@@ -5,8 +5,9 @@ cimport cython
 # decode()'s fast path: the action frame as the clients write it, read without a JSON
 # parser.  Only a narrow subset of JSON is taken (below); for anything else it returns
 # None and orjson decides, so what it accepts decodes exactly as orjson would (a test
-# checks decode() against the orjson path on generated frames).  Measured: orjson.loads
-# is about 4,000 instructions per message in the server; this, a few hundred.
+# checks decode() against the orjson path on generated frames).  Why: orjson.loads allocates
+# and frees a parsed document per call, a fixed cost several times this frame's reading
+# (benchmarks/server_instructions.py measures a click in the server with and without).
 cdef extern from *:
     """
     /* {"action":"A"[,"params":{["K":"V"[,"K":"V"]...]}][,"ref":N]}: no whitespace; A, K and V
@@ -131,8 +132,8 @@ cdef extern from *:
 # encode_reply()'s and encode_push()'s fast path: a patch of components' slots that are all
 # strings ({"id": {"slot": "text", ...}, ...}), written straight into bytes of the exact size,
 # escaped as orjson escapes (a test compares the bytes).  None: another shape (lists, statics,
-# numbers, a string with a lone surrogate...): orjson writes it.  Measured: orjson.dumps is
-# about 2,500 instructions for a toggle's reply, with a 1 KiB buffer from malloc each time.
+# numbers, a string with a lone surrogate...): orjson writes it.  Why: orjson.dumps starts
+# every message in a 1 KiB buffer from malloc, a fixed cost larger than writing a click's reply.
 cdef extern from *:
     """
     /* The UTF-8 of a str, or NULL (and no exception): not UTF-8 encodable (a lone surrogate). */
