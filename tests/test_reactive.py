@@ -253,6 +253,66 @@ def test_re_render_replaces_old_subscriptions() -> None:
     assert probe.invalidations == 1
 
 
+def render_with(probe: Probe, fn: Any) -> Any:
+    """Run ``fn`` as the renderer does (begin/end: the subscriptions' list reused in place)."""
+    prev = begin(probe)
+    try:
+        return fn()
+    finally:
+        end(prev)
+
+
+def subscribed(probe: Probe, *fields: tuple[Any, str]) -> list[bool]:
+    """For each (record, field): does a write to it invalidate ``probe``?  (Each written back after.)"""
+    got = []
+    for rec, name in fields:
+        before = probe.invalidations
+        old = getattr(rec, name)
+        setattr(rec, name, old + 1)
+        got.append(probe.invalidations > before)
+        with untracked():
+            setattr(rec, name, old)
+        probe.invalidations = before
+    return got
+
+
+@pytest.mark.parametrize("reads", [
+    ["a.x", "a.y", "b.x"],  # the first render's
+    ["a.x"],                # fewer: the rest of the last render's entries dropped
+    ["b.y", "a.y", "a.x", "b.x"],  # more, in another order
+    [],                     # none
+    ["b.x", "b.x", "a.y"],  # one read twice: one subscription
+])
+def test_a_render_begun_again_depends_on_exactly_what_it_read(reads: list[str]) -> None:
+    a, b = Point(1, 2), Point(3, 4)
+    recs = {"a": a, "b": b}
+    probe = Probe()
+    render_with(probe, lambda: (a.x, a.y, b.x))
+    render_with(probe, lambda: [getattr(recs[r[0]], r[2]) for r in reads])
+    fields = [(a, "x"), (a, "y"), (b, "x"), (b, "y")]
+    want = [f"{'a' if rec is a else 'b'}.{name}" in reads for rec, name in fields]
+    assert subscribed(probe, *fields) == want
+    assert len(probe.sources or []) == 2 * len(set(reads)) == probe.used
+    render_with(probe, lambda: (a.x, a.y, b.x))  # and back
+    assert subscribed(probe, *fields) == [True, True, True, False]
+
+
+def test_a_render_that_raises_keeps_what_it_read_before_and_drops_the_rest() -> None:
+    a = Point(1, 2)
+    probe = Probe()
+    render_with(probe, lambda: (a.x, a.y, a.label))
+
+    def fails() -> None:
+        _ = a.y
+        raise ValueError("boom")
+
+    with pytest.raises(ValueError):
+        render_with(probe, fails)
+    assert subscribed(probe, (a, "x"), (a, "y")) == [False, True]
+    a.label = "q"
+    assert probe.invalidations == 0
+
+
 def test_begin_end_restore_the_outer_tracker() -> None:
     p = Point(1, 2)
     outer, inner = Probe(), Probe()

@@ -5,15 +5,22 @@ cimport cython
 cdef class Tracker:
     cdef public list sources
     cdef public object owner
+    cdef public Py_ssize_t used
     cpdef invalidate(self)
 
 cdef Tracker _tracker
 
+@cython.locals(sources=list)
 cpdef object begin(Tracker tracker)
+@cython.locals(t=Tracker)
 cpdef object end(Tracker prev)
-@cython.locals(sources=list, slots=list, j=Py_ssize_t, i=Py_ssize_t, several=set)
+@cython.locals(sources=list, n=Py_ssize_t)
+cpdef object trim(Tracker t)
+@cython.locals(sources=list)
 cpdef object unsubscribe(Tracker tracker)
-@cython.locals(src=list)
+@cython.locals(slots=list, j=Py_ssize_t, i=Py_ssize_t, several=set)
+cdef object _unlink(Tracker tracker, list sources)
+@cython.locals(src=list, n=Py_ssize_t)
 cdef object _subscribed(Tracker t, object obj, Py_ssize_t i)
 @cython.locals(sources=list, j=Py_ssize_t)
 cpdef bint reads_only_shared(Tracker t) except -1

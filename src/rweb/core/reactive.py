@@ -41,6 +41,7 @@ __all__ = [
     "subscribers",
     "tracking",
     "transfer",
+    "trim",
     "untracked",
 ]
 
@@ -52,15 +53,20 @@ class Tracker:
     a record and the index of the field's subscribers in its ``_rw_vals``,
     or a collection and -1 (None until its
     first read: a tracker that reads nothing holds no list); a write to one
-    of those fields calls :meth:`invalidate`.  A base class rather than a
+    of those fields calls :meth:`invalidate`.  ``used``: how many entries of
+    ``sources`` are current, all of them but between :func:`begin` and
+    :func:`end`, where a render's reads overwrite the last render's entries
+    in place (the list and its array are kept: freeing and making them again
+    at every render reaches memory far from the click, among many pages).  A base class rather than a
     protocol: in the compiled build (see setup.py) both are then C-level
     accesses.
     """
 
-    __slots__ = ("owner", "sources")
+    __slots__ = ("owner", "sources", "used")
 
     def __init__(self) -> None:
         self.sources: list[Any] | None = None
+        self.used = 0
         # The page its reads are checked for (see on_shared_state): a component's view;
         # None for a tracker of no page (a snapshot's, a replica's): never checked.
         self.owner: Any = None
@@ -80,10 +86,16 @@ def begin(tracker: Tracker | None) -> Any:
     """Drop ``tracker``'s subscriptions and make it current; returns the previous one.
 
     The cheap form of :class:`tracking` for the renderer: pair with :func:`end`.
+    The list of its subscriptions is kept, their entries stale until this
+    render's reads overwrite them (:func:`_subscribed`) or :func:`end` drops
+    those left.
     """
     global _tracker
-    if tracker is not None and tracker.sources:
-        unsubscribe(tracker)
+    if tracker is not None:
+        sources = tracker.sources
+        if sources:
+            _unlink(tracker, sources)
+            tracker.used = 0
     prev = _tracker
     _tracker = tracker
     return prev
@@ -92,7 +104,20 @@ def begin(tracker: Tracker | None) -> Any:
 def end(prev: Any) -> None:
     """Restore the tracker that :func:`begin` returned."""
     global _tracker
+    t = _tracker
+    if t is not None:
+        trim(t)
     _tracker = prev
+
+
+def trim(t: Tracker) -> None:
+    """Drop the entries of ``t.sources`` that its render, begun by :func:`begin`, did not overwrite
+    (:func:`end` does it for the current tracker; a render cut short, for each of its own)."""
+    sources = t.sources
+    if sources is not None:
+        n = t.used
+        if n < len(sources):
+            del sources[n:]
 
 
 class tracking:
@@ -132,36 +157,47 @@ def unsubscribe(tracker: Tracker) -> None:
     """Remove ``tracker`` from every field it subscribed to."""
     sources = tracker.sources
     if sources:
-        for j in range(0, len(sources), 2):
-            obj = sources[j]
-            i = sources[j + 1]
-            if i < 0:  # a collection
-                obj._subs.discard(tracker)  # noqa: SLF001
-                continue
-            slots = obj._rw_vals  # noqa: SLF001  # i: where the field's subscribers are (_Record)
-            subs = slots[i]
-            if subs is tracker:  # its only reader
-                slots[i] = None
-            elif type(subs) is set:
-                several = subs  # a set: typed for the compiled build (C-level set calls)
-                several.discard(tracker)
-                # Emptied: back to the compact form.  One reader left stays in its set: a
-                # component that re-renders beside another reader (a snapshot's) would
-                # otherwise make and drop a set on every render.
-                if not several:
-                    slots[i] = None
+        _unlink(tracker, sources)
         sources.clear()
+    tracker.used = 0
+
+
+def _unlink(tracker: Tracker, sources: list[Any]) -> None:
+    """Take ``tracker`` out of the subscribers of each field in ``sources`` (the list is left as it is)."""
+    for j in range(0, len(sources), 2):
+        obj = sources[j]
+        i = sources[j + 1]
+        if i < 0:  # a collection
+            obj._subs.discard(tracker)  # noqa: SLF001
+            continue
+        slots = obj._rw_vals  # noqa: SLF001  # i: where the field's subscribers are (_Record)
+        subs = slots[i]
+        if subs is tracker:  # its only reader
+            slots[i] = None
+        elif type(subs) is set:
+            several = subs  # a set: typed for the compiled build (C-level set calls)
+            several.discard(tracker)
+            # Emptied: back to the compact form.  One reader left stays in its set: a
+            # component that re-renders beside another reader (a snapshot's) would
+            # otherwise make and drop a set on every render.
+            if not several:
+                slots[i] = None
 
 
 def _subscribed(t: Tracker, obj: Any, i: int) -> None:
     """``t`` is now subscribed to the field of ``obj`` whose subscribers are at ``obj._rw_vals[i]``
     (-1: to the collection ``obj``)."""
     src = t.sources
+    n = t.used
     if src is None:
         t.sources = [obj, i]
+    elif n < len(src):  # over an entry of its last render (begin)
+        src[n] = obj
+        src[n + 1] = i
     else:
         src.append(obj)
         src.append(i)
+    t.used = n + 2
 
 
 def transfer(old: Tracker, new: Tracker) -> None:
@@ -169,6 +205,8 @@ def transfer(old: Tracker, new: Tracker) -> None:
     sources = old.sources
     old.sources = None
     new.sources = sources
+    new.used = old.used
+    old.used = 0
     if not sources:
         return
     for j in range(0, len(sources), 2):
@@ -535,7 +573,9 @@ def _write(rec: _Record, i: int, j: int, value: Any) -> None:
     if old is value:
         return
     tv = type(value)
-    if tv in _SCALARS:
+    if tv is bool:  # True and False are singletons: not the one held (above), so a change
+        vals[i] = value
+    elif tv is int or tv is str or tv in _SCALARS:  # the common two without the set's lookup
         if type(old) is tv and old == value:
             return
         vals[i] = value

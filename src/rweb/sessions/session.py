@@ -30,7 +30,7 @@ from urllib.parse import parse_qsl
 
 from ..core.diff import full
 from ..core.html import escape
-from ..core.reactive import SharedStateError, end
+from ..core.reactive import SharedStateError, end, trim
 from ..rendering.render import ROOT, ComponentState, RenderError, View, acting, describe, error_ref
 from ..words.http_base import parse_cookies
 from ..words.protocol import ErrorCode
@@ -541,6 +541,8 @@ def _abort_render(view: View, exc: BaseException) -> RenderError:
     failed = None
     while ctx is not None:
         comp = ctx.comp
+        if comp is not None:
+            trim(comp)  # what it read before it stopped: the rest of its last render's entries dropped
         if failed is None:
             failed = comp
         elif comp is not None:
