@@ -137,6 +137,28 @@ def test_changed_attribute_patches_only_its_slot() -> None:
     assert 'class="n1"' in c.html()
 
 
+def test_a_render_kept_elsewhere_is_never_changed_by_the_next() -> None:
+    state = Pair()
+    view = View(lambda: component("row", lambda: li(span(f"a{state.a}"), span(f"b{state.b}"))))
+    view.mount()
+    comp = view.comps["row"]
+    held = comp.dyns  # as a patch, a snapshot or a shared render holds one
+    seen = list(held)
+    state.a = 1
+    assert view.flush()["row"] == {"0": "a1"}
+    assert held == seen  # the next render did not write into it
+    assert comp.dyns == ["a1", "b0"]
+    del held
+    mine = comp.dyns  # held by the component (and this test, below: not during the flush)
+    ident = id(mine)
+    del mine
+    state.b = 2
+    assert view.flush()["row"] == {"1": "b2"}
+    assert comp.dyns == ["a1", "b2"]
+    if rweb.COMPILED:  # a list nothing else holds takes the new values in place (View._settle)
+        assert id(comp.dyns) == ident
+
+
 def test_shape_change_sends_the_whole_component() -> None:
     state = Pair()
 

@@ -9,6 +9,7 @@ from ..core.reactive cimport Tracker, begin, end, reads_only_shared, unsubscribe
 
 cdef extern from "Python.h":
     void _gc_untrack "PyObject_GC_UnTrack" (object op)
+    Py_ssize_t _refcnt "Py_REFCNT" (object op)
 
 cdef class RenderContext:
     cdef public object comp, view, outer
@@ -44,9 +45,10 @@ cdef class View:
     cpdef dict flush(self)
     @cython.locals(p=RenderContext)
     cpdef _render(self, ComponentState comp, dict patches)
+    @cython.locals(olds=list, k=Py_ssize_t)
     cdef object _settle(self, ComponentState comp, dict patches, object earlier, tuple statics, list dyns)
 
-cdef dict _statics_table, _rc_table, _attr_table, _cref_table, _actions_table, _shape_table
+cdef dict _statics_table, _rc_table, _attr_table, _present_table, _cref_table, _actions_table, _shape_table
 cdef dict _OPEN, _OPEN_BARE, _CLOSE, _escaped
 cdef object _KIND_ACTION, _KIND_ACTION_LIST, _html_room
 cdef View _acting

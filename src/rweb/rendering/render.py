@@ -239,6 +239,7 @@ class ComponentState(Tracker):
         self.dyns: list[Any] | None = None
         self.children: tuple[str, ...] = ()
         self.sources: list[Any] | None = None  # made at its first read (rweb.reactive.Tracker)
+        self.used = 0
         self.owner: Any = view  # the page whose state its reads are (rweb.reactive.on_shared_state)
         self.dirty = True
         self.actions: frozenset[str] | None = None
@@ -592,14 +593,29 @@ class View:
         ``earlier``, its patch from an earlier pass of this flush), its render kept."""
         name = comp.name
         old = comp.statics
-        patch = diff(old, comp.dyns, statics, dyns)
+        olds = comp.dyns
+        patch = diff(old, olds, statics, dyns)
         if patch is None or "s" not in patch:
             comp.statics = old
         else:
             comp.statics = _shared(statics)
             self.fulls += 1
-        comp.dyns = dyns
-        if _COMPILED:
+        if not _COMPILED:
+            comp.dyns = dyns
+        elif (
+            olds is not None
+            and _refcnt(olds) == 2  # type: ignore[name-defined]  # noqa: F821 (render.pxd: comp.dyns and olds)
+            and len(olds) == len(dyns)
+            and (comp.group is None or dyns is not comp.group.dyns)
+        ):
+            # The last render's list, held by nothing else (no patch, snapshot or group), takes the
+            # new values: a page open for a while has it far from what a click touches, and freeing
+            # it would reach its allocator's page and the collector's header (misses to RAM among
+            # thousands of pages); the new list, just made, is freed instead.
+            for k in range(len(dyns)):  # (not a slice assignment: no slice object, no call)
+                olds[k] = dyns[k]
+        else:
+            comp.dyns = dyns
             # Out of the cyclic collector's lists (PyObject_GC_UnTrack, render.pxd): a render's
             # dynamics are strings and CRefs, never in a cycle.  Left tracked, a page open for
             # hours has it in the oldest list, and freeing it at the next render unlinks it between
@@ -1144,6 +1160,7 @@ _SHARED_MAX = 8192
 _statics_table: dict[tuple[str, ...], tuple[str, ...]] = {}
 _rc_table: dict[str, str] = {}
 _attr_table: dict[str, dict[str, str]] = {}  # attribute name -> value -> its markup (_attr)
+_present_table: dict[str, str] = {}  # a boolean attribute's name -> `` name`` (_attribute)
 _attr_count = 0  # values in _attr_table
 
 
@@ -1299,8 +1316,8 @@ def _attribute(name: str, v: Any, p: RenderContext, tag: str) -> str:
     on a ``<tag>``: escaped, checked, its actions recorded in ``p``; ``""`` when it is absent."""
     if v is None or v is False:
         return ""
-    if v is True:
-        return " " + name
+    if v is True:  # present: `` name``, one string per name (not one per render)
+        return _present_table.get(name) or _remember(_present_table, name, " " + name)
     sv = v if type(v) is str else str(v)
     if type(name) is not str:  # an action, a URL...: see html._SpecialName
         kind = name.kind  # type: ignore[attr-defined]  # a _SpecialName (a str subclass)
