@@ -176,6 +176,32 @@ def test_a_component_re_renders_only_the_holes_that_changed() -> None:
     assert view.flush() == {}
 
 
+@reactive
+class Choice:
+    cls: str = "a"
+    act: str = "go"
+    href: str = "/a"
+
+
+def test_attribute_holes_re_rendered_take_each_value_and_still_bind_their_actions() -> None:
+    # Filled again and again (values met before, values new, an action's and a URL's among them):
+    # each render gives what a fresh one gives, and binds the action it names.
+    state = Choice()
+    tpl = Template("<a class={cls} data-action={act} href={href}>x</a>")
+    view = View(lambda: component("b", lambda: tpl(cls=state.cls, act=state.act, href=state.href)))
+    view.mount()
+    for cls, act, href in [("b", "stop", "/b"), ("a", "go", "/a"), ("a", "stop", "/b"), ("<c>", "go", "/a")]:
+        state.cls, state.act, state.href = cls, act, href
+        view.flush()
+        fresh = View(lambda: component("b", lambda: tpl(cls=state.cls, act=state.act, href=state.href)))
+        fresh.mount()
+        assert view.comps["b"].dyns == fresh.comps["b"].dyns
+        assert view.actions == fresh.actions == {act}
+    state.href = "javascript:alert(1)"
+    view.flush()  # refused, as the first time: the component keeps its last render
+    assert view.comps["b"].dyns == fresh.comps["b"].dyns
+
+
 def test_rows_of_one_template_share_their_statics_on_the_wire() -> None:
     view, _ = _todo_view()
     view.share = True

@@ -18,6 +18,7 @@ cdef class Template:
     cdef readonly frozenset keys, actions
     cdef readonly bint rooted
     cdef readonly dict firsts
+    cdef readonly list tables
 
 cdef class Filled:
     cdef readonly Template template

@@ -338,7 +338,8 @@ class Template:
     """
 
     __slots__ = (
-        "actions", "attrs", "first", "firsts", "head", "keys", "names", "pieces", "rooms", "rooted", "source", "tags",
+        "actions", "attrs", "first", "firsts", "head", "keys", "names", "pieces", "rooms", "rooted", "source", "tables",
+        "tags",
     )
 
     def __init__(self, source: str) -> None:
@@ -357,6 +358,8 @@ class Template:
         self.actions = c.actions
         self.rooted = c.rooted
         self.firsts: dict[str, str] = {}  # rweb.render's: the first static with a component's data-rc
+        # rweb.render's: per hole, the table of its attribute's markups by value (None until filled).
+        self.tables: list[dict[str, str] | None] = [None] * len(c.names)
 
     def __call__(self, **values: Any) -> Filled:
         if len(values) != len(self.keys):

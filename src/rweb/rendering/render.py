@@ -1367,6 +1367,7 @@ def _fill(f: Filled, p: RenderContext, cur: str, room: int, extra: str = "") -> 
         values = f.values
         attrs = t.attrs
         pieces = t.pieces
+        tables = t.tables
         for i in range(n):
             v = values.get(names[i], _ABSENT)
             if v is _ABSENT:
@@ -1374,7 +1375,18 @@ def _fill(f: Filled, p: RenderContext, cur: str, room: int, extra: str = "") -> 
             name = attrs[i]
             if name is not None:
                 p.st.append(cur)
-                p.dy.append(_attribute(name, v, p, t.tags[i]))
+                got = None
+                if type(v) is str:
+                    # The markups _attr shares for this hole's attribute, by value: one lookup where
+                    # _attribute makes two.  Plain names only (an action's is recorded at each render).
+                    by_value = tables[i]
+                    if by_value is not None:
+                        got = by_value.get(v)
+                if got is None:
+                    got = _attribute(name, v, p, t.tags[i])
+                    if type(name) is str:
+                        tables[i] = _attr_table.get(name)  # when _attr starts its tables over: the new one
+                p.dy.append(got)
                 cur = ""
             elif type(v) is str:
                 p.st.append(cur)
