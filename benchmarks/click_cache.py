@@ -24,7 +24,10 @@ exactly): per size, the process runs twice under ``valgrind --tool=callgrind
 --cache-sim=yes``, with ``--clicks`` and ``2 * --clicks`` random clicks after
 2,000 of warm-up; the difference of the totals over the extra clicks is one
 click's instructions and misses to RAM (start-up and the pages' opening cancel
-out).  ``--src DIR`` runs another checkout's ``src`` (a built one) the same way.
+out; the process ends without freeing its pages, whose misses would not).  Both
+modes set the collector as ``start_rweb``'s worker does (``settle_gc``), so no
+collection runs while the pages are clicked, as in a server.  ``--src DIR`` runs
+another checkout's ``src`` (a built one) the same way.
 
     python benchmarks/click_cache.py --callgrind --workload todo --sessions 1000 --clicks 2000
     python benchmarks/click_cache.py --callgrind --workload todo --sessions 1000 --clicks 2000 --src ../base/src
@@ -51,6 +54,7 @@ from click_instructions import COLLECTED, NO_ASLR  # noqa: E402  (beside this fi
 
 from rweb import App, ConnectionInfo  # noqa: E402  (after the path: the examples and the todo app)
 from rweb.live.connection import Connection  # noqa: E402
+from rweb.server import GC_THRESHOLD, settle_gc  # noqa: E402
 
 WARM = 2_000  # clicks before the counted ones (--callgrind): every page's state settled alike
 LL_MISSES = re.compile(r"LL misses:\s*([\d,]+)")
@@ -103,6 +107,7 @@ def page_kib(workload: str) -> float:
 
 def per_click(workload: str, n: int, clicks: int, rounds: int) -> float:
     """Best process-CPU µs per click over ``rounds``, clicking ``n`` pages in a random order."""
+    settle_gc(GC_THRESHOLD)  # as start_rweb's worker: no collection while the pages are clicked
     app, msgs = app_of(workload)
     pages = open_pages(app, n)
     rng = random.Random(1)
@@ -124,11 +129,16 @@ def clicked(workload: str, n: int, clicks: int) -> None:
     # layout (and so the misses) is the same from run to run.
     seeded = random.Random(0)
     os.urandom = random._urandom = seeded.randbytes  # type: ignore[attr-defined]
+    settle_gc(GC_THRESHOLD)  # as start_rweb's worker: no collection while the pages are clicked
     app, msgs = app_of(workload)
     pages = open_pages(app, n)
     rng = random.Random(1)
     for _ in range(WARM + clicks):
         pages[rng.randrange(n)].receive(msgs[rng.randrange(len(msgs))])
+    # No teardown: freeing 1,000 pages misses the cache differently from run to run, and the two
+    # runs' difference would carry it.
+    sys.stdout.flush()
+    os._exit(0)
 
 
 def counted(workload: str, n: int, clicks: int, src: Path) -> tuple[int, int]:

@@ -57,9 +57,9 @@ class Tracker:
     ``sources`` are current, all of them but between :func:`begin` and
     :func:`end`, where a render's reads overwrite the last render's entries
     in place (the list and its array are kept: freeing and making them again
-    at every render reaches memory far from the click, among many pages).  A base class rather than a
-    protocol: in the compiled build (see setup.py) both are then C-level
-    accesses.
+    at every render reaches memory far from the click, among many pages).
+    A base class rather than a protocol: in the compiled build (see
+    setup.py) both are then C-level accesses.
     """
 
     __slots__ = ("owner", "sources", "used")
