@@ -606,7 +606,7 @@ class View:
             olds is not None
             and _refcnt(olds) == 2  # type: ignore[name-defined]  # noqa: F821 (render.pxd: comp.dyns and olds)
             and len(olds) == len(dyns)
-            and (comp.group is None or dyns is not comp.group.dyns)
+            and (comp.group is None or dyns is not comp.group.dyns)  # a member holds the group's list itself
         ):
             # The last render's list, held by nothing else (no patch, snapshot or group), takes the
             # new values: a page open for a while has it far from what a click touches, and freeing
