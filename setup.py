@@ -8,6 +8,8 @@ render, diff, encode) then takes a quarter to a half of the time in-process
 is skipped: without a C compiler (each extension is optional; a module Cython
 cannot compile, such as the transport without picows's ``.pxd``, is left out
 with a warning), or with ``RWEB_PURE_PYTHON=1``.  ``rweb.COMPILED`` says which one is running.
+A ``.pyx`` module (``server/_arenas.pyx``: huge-page arenas) is C-level only: the plain build
+does without it.
 
 The generated C goes to ``build/cython``.  After editing a compiled module,
 rebuild (``make build``); the extension beside a source would otherwise shadow
@@ -24,6 +26,8 @@ from setuptools import Extension, setup
 
 PACKAGE = Path(__file__).resolve().parent / "src" / "rweb"
 COMPILED = sorted(".".join(p.relative_to(PACKAGE).with_suffix("").parts) for p in PACKAGE.rglob("*.pxd"))
+# Written in Cython itself (C-level hooks with no plain-Python form): absent from the plain build.
+NATIVE = sorted(".".join(p.relative_to(PACKAGE).with_suffix("").parts) for p in PACKAGE.rglob("*.pyx"))
 
 DIRECTIVES = {
     "language_level": 3,
@@ -43,10 +47,11 @@ def extensions() -> list[Extension]:
     except ImportError:
         return []
     exts = []
-    for name in COMPILED:
+    sources = [(name, ".py") for name in COMPILED] + [(name, ".pyx") for name in NATIVE]
+    for name, suffix in sources:
         try:
             exts += cythonize(
-                [Extension(f"rweb.{name}", [f"src/rweb/{name.replace('.', '/')}.py"])],
+                [Extension(f"rweb.{name}", [f"src/rweb/{name.replace('.', '/')}{suffix}"])],
                 compiler_directives=DIRECTIVES,
                 quiet=True,
                 build_dir="build/cython",  # generated C stays out of the sources

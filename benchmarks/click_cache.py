@@ -25,9 +25,11 @@ exactly): per size, the process runs twice under ``valgrind --tool=callgrind
 2,000 of warm-up; the difference of the totals over the extra clicks is one
 click's instructions and misses to RAM (start-up and the pages' opening cancel
 out; the process ends without freeing its pages, whose misses would not).  Both
-modes set the collector as ``start_rweb``'s worker does (``settle_gc``), so no
-collection runs while the pages are clicked, as in a server.  ``--src DIR`` runs
-another checkout's ``src`` (a built one) the same way.
+modes set the process up as ``start_rweb``'s worker is: the collector
+(``settle_gc``: no collection runs while the pages are clicked, as in a server)
+and the small objects on huge pages (``huge_page_arenas``, where the rweb run has
+it; ``--no-huge-pages``: not; Callgrind's model has no TLB, so it changes nothing
+there).  ``--src DIR`` runs another checkout's ``src`` (a built one) the same way.
 
     python benchmarks/click_cache.py --callgrind --workload todo --sessions 1000 --clicks 2000
     python benchmarks/click_cache.py --callgrind --workload todo --sessions 1000 --clicks 2000 --src ../base/src
@@ -105,9 +107,20 @@ def page_kib(workload: str) -> float:
     return held / len(pages) / 1024
 
 
+def as_a_worker(huge_pages: bool = True) -> None:
+    """This process set up as ``start_rweb``'s worker: its collector, and its arenas on huge pages."""
+    settle_gc(GC_THRESHOLD)  # no collection while the pages are clicked
+    if not huge_pages:
+        return
+    try:
+        from rweb.server.memory import huge_page_arenas
+    except ImportError:  # an rweb from before them (--src)
+        return
+    huge_page_arenas()
+
+
 def per_click(workload: str, n: int, clicks: int, rounds: int) -> float:
     """Best process-CPU µs per click over ``rounds``, clicking ``n`` pages in a random order."""
-    settle_gc(GC_THRESHOLD)  # as start_rweb's worker: no collection while the pages are clicked
     app, msgs = app_of(workload)
     pages = open_pages(app, n)
     rng = random.Random(1)
@@ -129,7 +142,7 @@ def clicked(workload: str, n: int, clicks: int) -> None:
     # layout (and so the misses) is the same from run to run.
     seeded = random.Random(0)
     os.urandom = random._urandom = seeded.randbytes  # type: ignore[attr-defined]
-    settle_gc(GC_THRESHOLD)  # as start_rweb's worker: no collection while the pages are clicked
+    as_a_worker()
     app, msgs = app_of(workload)
     pages = open_pages(app, n)
     rng = random.Random(1)
@@ -180,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--callgrind", action="store_true", help="count instructions and misses to RAM instead (see above)")
     p.add_argument("--src", type=Path, default=ROOT / "src", help="with --callgrind: the rweb sources to run")
+    p.add_argument("--no-huge-pages", action="store_true", help="leave pymalloc's arenas as they are")
     p.add_argument("--child", nargs=3, help=argparse.SUPPRESS)  # what --callgrind runs under valgrind
     opts = p.parse_args(argv)
     if opts.child:
@@ -193,7 +207,9 @@ def main(argv: list[str] | None = None) -> int:
     if opts.callgrind:
         callgrind(workloads, opts.sessions, opts.clicks, opts.src.resolve())
         return 0
-    print(f"last-level cache: {last_level_cache()}; CPU µs per click, best of {opts.rounds} rounds of {opts.clicks:,}")
+    as_a_worker(huge_pages=not opts.no_huge_pages)
+    print(f"last-level cache: {last_level_cache()}; CPU µs per click, best of {opts.rounds} rounds of {opts.clicks:,}"
+          f"{'; arenas on 4 KiB pages' if opts.no_huge_pages else ''}")
     for w in workloads:
         kib = page_kib(w)
         print(f"\n{w}: {kib:.1f} KiB a page")

@@ -76,6 +76,15 @@ def test_the_compiled_build_is_in_use() -> None:
     assert rweb.COMPILED, f"compiled: {_build.compiled_modules()} of {_build.COMPILED_MODULES}"
     # The server's transport too, which rweb.COMPILED leaves out (import rweb does not load it).
     assert _build.compiled_modules() == list(_build.COMPILED_MODULES)
+    # And the Cython-only modules (no plain form: the build fails quietly without them).
+    for name in _build.NATIVE_MODULES:
+        assert (importlib.import_module(f"rweb.{name}").__file__ or "").endswith(_EXT), name
+
+
+def test_every_native_module_is_a_pyx() -> None:
+    assert set(_build.NATIVE_MODULES) == {
+        ".".join(p.relative_to(PACKAGE).with_suffix("").parts) for p in PACKAGE.rglob("*.pyx")
+    } == {"server._arenas"}
 
 
 def test_stale_extensions_are_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -86,20 +95,28 @@ def test_stale_extensions_are_found(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     (tmp_path / "diff.py").write_text("x = 1\n")  # no extension: plain Python, never stale
     monkeypatch.setattr(_build, "_HERE", tmp_path)
     monkeypatch.setattr(_build, "COMPILED_MODULES", ("diff", "render"))
+    (tmp_path / "_arenas.pyx").write_text("\n")  # a Cython-only module: its .pyx is its source
+    arenas = tmp_path / ("_arenas" + _EXT[0])
+    arenas.write_bytes(b"")
+    monkeypatch.setattr(_build, "NATIVE_MODULES", ("_arenas",))
     os.utime(ext, (1000, 1000))
-    assert _build.stale_extensions() == ["render"]
+    os.utime(arenas, (1000, 1000))
+    assert _build.stale_extensions() == ["render", "_arenas"]
     os.utime(ext, None)
-    os.utime(tmp_path / "render.py", (1000, 1000))
-    os.utime(tmp_path / "render.pxd", (1000, 1000))
+    os.utime(arenas, None)
+    for name in ("render.py", "render.pxd", "_arenas.pyx"):
+        os.utime(tmp_path / name, (1000, 1000))
     assert _build.stale_extensions() == []
 
 
 def test_the_plain_python_build_passes_the_core_tests(tmp_path: Path) -> None:
     pure = _build.copy_plain_python(tmp_path / "src")
-    probe = "import rweb, rweb.render as r; print(rweb.COMPILED, r.__file__)"
+    probe = ("import rweb, rweb.render as r; from rweb.server import memory; "
+             "print(rweb.COMPILED, r.__file__, memory.huge_page_arenas(), memory.arena_stats())")
     env = {**os.environ, "PYTHONPATH": str(pure), "RWEB_EXPECT_COMPILED": ""}
     out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=60)
-    assert out.stdout.split() == ["False", str(pure / "rweb" / "rendering/render.py")], out.stderr
+    # No arena hook without the compiled build: the server runs as before.
+    assert out.stdout.split() == ["False", str(pure / "rweb" / "rendering/render.py"), "False", "None"], out.stderr
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *CORE_TESTS],
         cwd=ROOT / "tests", env=env, capture_output=True, text=True, timeout=300,

@@ -82,6 +82,8 @@ def test_the_sdist_is_complete(dist: Path) -> None:
     for name in _build.COMPILED_MODULES:
         path = name.replace(".", "/")
         assert f"src/rweb/{path}.py" in names and f"src/rweb/{path}.pxd" in names
+    for name in _build.NATIVE_MODULES:  # Cython-only: the .pyx is the source the build compiles
+        assert f"src/rweb/{name.replace('.', '/')}.pyx" in names, name
     for needed in ("setup.py", "pyproject.toml", "README.md", "CHANGELOG.md", "src/rweb/py.typed",
                    "src/rweb/client/00-state.js", "src/rweb/client/99-public.js", "src/rweb/server/picows_transport.py",
                    "src/rweb/ui/ui.css", "src/rweb/ui/ui.js"):
@@ -103,7 +105,7 @@ def test_the_wheel_is_the_compiled_build(wheel: Path) -> None:
     with zipfile.ZipFile(wheel) as zf:
         names = set(zf.namelist())
     ext = sysconfig.get_config_var("EXT_SUFFIX")
-    for name in _build.COMPILED_MODULES:
+    for name in _build.COMPILED_MODULES + _build.NATIVE_MODULES:
         assert f"rweb/{name.replace('.', '/')}{ext}" in names, name
     for needed in ("rweb/client/00-state.js", "rweb/client/99-public.js", "rweb/py.typed", "rweb/__init__.py",
                    "rweb/server/picows_transport.py",

@@ -20,7 +20,9 @@ import importlib.machinery
 import shutil
 from pathlib import Path
 
-__all__ = ["COMPILED", "COMPILED_MODULES", "compiled_modules", "copy_plain_python", "stale_extensions"]
+__all__ = [
+    "COMPILED", "COMPILED_MODULES", "NATIVE_MODULES", "compiled_modules", "copy_plain_python", "stale_extensions",
+]
 
 _HERE = Path(__file__).resolve().parent.parent
 _EXT = tuple(importlib.machinery.EXTENSION_SUFFIXES)
@@ -39,6 +41,11 @@ COMPILED_MODULES = (
 )
 
 
+# Written in Cython itself (a .pyx: C-level hooks with no plain-Python form), so absent from the
+# plain build, whose callers do without them (rweb.server.memory: huge-page arenas).
+NATIVE_MODULES = ("server._arenas",)
+
+
 # The compiled modules ``import rweb`` loads: the server's transport is only imported
 # when a server starts, and rweb.COMPILED does not import it either.
 LOADED_WITH_RWEB = tuple(name for name in COMPILED_MODULES if not name.startswith("server."))
@@ -51,15 +58,15 @@ def compiled_modules(names: tuple[str, ...] = COMPILED_MODULES) -> list[str]:
 
 
 def stale_extensions() -> list[str]:
-    """Extensions older than their ``.py`` or ``.pxd`` (an edit not yet rebuilt)."""
+    """Extensions older than their ``.py``, ``.pxd`` or ``.pyx`` (an edit not yet rebuilt)."""
     stale = []
-    for name in COMPILED_MODULES:
+    for name in COMPILED_MODULES + NATIVE_MODULES:
         base = _HERE.joinpath(*name.split("."))  # "core.diff": core/diff.py
         exts = [p for p in base.parent.glob(base.name + ".*") if p.name.endswith(_EXT)]
         if not exts:
             continue
         built = min(p.stat().st_mtime for p in exts)
-        for src in (base.with_suffix(".py"), base.with_suffix(".pxd")):
+        for src in (base.with_suffix(".py"), base.with_suffix(".pxd"), base.with_suffix(".pyx")):
             if src.exists() and src.stat().st_mtime > built:
                 stale.append(name)
                 break

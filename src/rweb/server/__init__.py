@@ -29,9 +29,11 @@ from typing import Any
 from ..app.app import App
 from ..rendering.proc import die_with_parent, listen
 from ..web.client_script import client_encoded
+from .memory import huge_page_arenas
 
 __all__ = [
-    "RestartPolicy", "Server", "default_workers", "describe_exit", "listen", "run_worker", "settle_gc", "start_rweb",
+    "RestartPolicy", "Server", "default_workers", "describe_exit", "huge_page_arenas", "listen", "run_worker",
+    "settle_gc", "start_rweb",
 ]
 
 
@@ -196,6 +198,7 @@ def start_rweb(
     log_format: str | None = None,
     gc_freeze: bool = True,
     gc_threshold: tuple[int, int, int] | None = GC_THRESHOLD,
+    huge_pages: bool = True,
 ) -> None:
     """Serve an app at ``http://host:port/`` until stopped.
 
@@ -248,6 +251,11 @@ def start_rweb(
     (:func:`settle_gc`), so that full collections walk only the sessions' objects;
     ``gc_threshold`` sets :func:`gc.set_threshold` first (:data:`GC_THRESHOLD` by default;
     None: Python's own, or what the program set).
+
+    ``huge_pages`` (docs/operations.md, "Huge pages"): Python's small objects allocated
+    from here on, the sessions' among them, come from 2 MiB huge pages
+    (:func:`rweb.server.memory.huge_page_arenas`), which a click among thousands of pages
+    reaches with fewer misses in address translation.
     """
     _setup_logging(log_format)
     if _importing_app is not None:
@@ -301,6 +309,8 @@ def start_rweb(
         "drain": drain,
         "drain_refuse": drain_refuse,
     }
+    if huge_pages:
+        huge_page_arenas()  # before any session's object: forked workers inherit the hook
     if gc_threshold is not None:
         settle_gc(gc_threshold, freeze=False)  # forked workers inherit it
     limits["gc_freeze"] = gc_freeze  # run_worker's, through the supervisor
