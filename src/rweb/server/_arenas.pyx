@@ -6,8 +6,9 @@ time, through a hook that CPython lets a program replace
 (``PyObject_SetArenaAllocator``).  The hook set here maps 2 MiB chunks aligned
 to 2 MiB, asks the kernel for a huge page under each (``madvise(MADV_HUGEPAGE)``)
 and hands out each chunk as two arenas.  A chunk is unmapped when both of its
-arenas are free.  Requests of another size, and arenas that the allocator
-before this one made, go to that allocator.
+arenas are free.  Requests of another size, arenas that the allocator before
+this one made, and an arena asked for when no chunk can be mapped, go to that
+allocator.
 
 Called by pymalloc with the GIL held: the bookkeeping needs no lock.
 """
@@ -77,8 +78,8 @@ cdef void *_alloc(void *ctx, size_t size) noexcept nogil:
         _capacity = grown
     # Twice the size, then the ends cut off: a chunk aligned to its own size.
     raw = <char *>mmap(NULL, 2 * CHUNK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
-    if <void *>raw == MAP_FAILED:
-        return NULL  # pymalloc then fails the allocation: MemoryError
+    if <void *>raw == MAP_FAILED:  # no 4 MiB of address space: the allocator before, 1 MiB
+        return _previous.alloc(_previous.ctx, size)
     base = <char *>((<uintptr_t>raw + CHUNK - 1) & ~(<uintptr_t>(CHUNK - 1)))
     if base != raw:
         munmap(raw, base - raw)
