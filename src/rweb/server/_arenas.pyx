@@ -95,7 +95,7 @@ cdef void *_alloc(void *ctx, size_t size) noexcept nogil:
 
 
 cdef void _free(void *ctx, void *ptr, size_t size) noexcept nogil:
-    global _count, _advised
+    global _count
     cdef size_t i
     cdef char *base
     if size == HALF:

@@ -22,7 +22,8 @@ as pymalloc reaches them (the last chunk, not each session: measured in
 docs/operations.md).  It needs the compiled build (the hook is C; the plain
 Python build has none) and Linux's transparent huge pages in ``madvise`` or
 ``always`` mode (``/sys/kernel/mm/transparent_hugepage/enabled``); with
-``never`` the chunks are ordinary pages, as before.
+``never`` nothing is installed, and where the mode cannot be read (no such
+file) the hook is installed and the kernel's answer to the advice decides.
 """
 
 from __future__ import annotations
