@@ -481,6 +481,11 @@ def machine_info(peer_ok: bool) -> dict[str, Any]:
     with contextlib.suppress(importlib.metadata.PackageNotFoundError):
         info["rweb_build"]["cython"] = importlib.metadata.version("Cython")
     info["rweb_build"]["all"] = rweb.COMPILED
+    with contextlib.suppress(ImportError):  # a checkout from before huge-page arenas
+        from rweb.server.memory import arena_stats, transparent_huge_pages
+
+        # start_rweb's default: the rweb rows' sessions on huge pages where the kernel allows them
+        info["huge_pages"] = {"thp": transparent_huge_pages(), "hook": arena_stats() is not None}
     if peer_ok:
         code = ("import importlib.metadata as m, json, platform\n"
                 "out = {'python': platform.python_version()}\n"
@@ -743,6 +748,13 @@ def write_markdown(path: Path, data: dict[str, Any], specs: list[Spec]) -> None:
         f"- Python {m.get('python')}; {pkgs}",
         f"- rweb build: {build_line(m.get('rweb_build'))}",
     ]
+    hp = m.get("huge_pages")
+    if hp:
+        on = hp["hook"] and hp["thp"] != "never"
+        lines.append(
+            f"- Transparent huge pages: {hp['thp'] or '?'}; this checkout's rweb rows hold their small "
+            f"objects on huge pages (start_rweb's default, docs/operations.md): {'yes' if on else 'no'}; "
+            "the bare servers and PyView: no (nor a baseline from before the hook)")
     probes = m.get("speed_probes") or []
     if probes:
         def spread(key: str, unit: str) -> str:
