@@ -291,3 +291,23 @@ def test_a_read_under_way_does_not_bring_back_an_untracked_member(
 
     assert la.run(race()) == {}
     assert [e[0] for e in ev.items] == ["join", "leave"]
+
+
+@needs_redis
+def test_background_jitter_leaves_the_apps_random_state_alone(
+    redis_server: RedisServer, broker: BrokerFactory
+) -> None:
+    # The heartbeat's and the reconnects' jitter come from generators of their own: an app (or a
+    # test) that seeds the random module sees its sequence unmoved by a broker running beside it.
+    import random
+
+    from rweb.redis_link import RedisLink
+
+    b, lb = broker(redis_server.url, presence_heartbeat=0.02, presence_timeout=1.0)
+    lb.call(lambda: b.presence.track("room", "k", None))
+    random.seed(5)
+    state = random.getstate()
+    time.sleep(0.3)  # about 15 heartbeats
+    delays = [RedisLink("redis://127.0.0.1:1", reconnect_min=0.1, reconnect_max=1.0)._backoff(a) for a in range(4)]
+    assert random.getstate() == state
+    assert all(0.5 * min(1.0, 0.1 * 2**a) <= d <= min(1.0, 0.1 * 2**a) for a, d in enumerate(delays))

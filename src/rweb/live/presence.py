@@ -67,6 +67,8 @@ if TYPE_CHECKING:
 __all__ = ["LocalPresence", "Presence", "PresenceHook", "RedisPresence", "presence_for"]
 
 log = logging.getLogger("rweb.presence")
+# The heartbeat's jitter: its own generator, so a background task never moves an app's seeded random.
+_jitter = random.Random()
 
 #: ``hook(topic, key, meta)``
 PresenceHook = Callable[[str, str, Any], Any]
@@ -483,7 +485,7 @@ class RedisPresence(_Views):
         wake = self._wake
         while True:
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(wake.wait(), self.heartbeat * random.uniform(0.8, 1.0))
+                await asyncio.wait_for(wake.wait(), self.heartbeat * _jitter.uniform(0.8, 1.0))
             wake.clear()
             if not self.link.connected:
                 continue

@@ -69,6 +69,8 @@ __all__ = ["Build", "DropListener", "LinkEvent", "RedisLink"]
 
 # The broker's logger: the layers on the link log as one service ("redis broker: ...").
 log = logging.getLogger("rweb.broker_redis")
+# Reconnect jitter (_backoff) from a generator of its own: the random module's state is the app's.
+_jitter = random.Random()
 
 Build = Callable[[], "tuple[Any, ...] | None"]
 """``build()``: a command's arguments, made when it is written (None: nothing to send after all)."""
@@ -584,7 +586,7 @@ class RedisLink:
     def _backoff(self, attempt: int) -> float:
         # Exponential, capped, jittered (half to full delay) so that workers spread out.
         delay = min(self.reconnect_max, self.reconnect_min * 2.0 ** min(attempt, 30))
-        return delay * random.uniform(0.5, 1.0)
+        return delay * _jitter.uniform(0.5, 1.0)
 
     async def _run(self) -> None:
         errors = _connection_errors()
