@@ -12,7 +12,10 @@ Servers (each on a free 127.0.0.1 port, one worker, started once and kept up):
   fixed ~60-byte reply (``bare_picows.py``, as in ``compare.py``);
 * ``baseline-todo`` and ``baseline-todo-template`` (with ``--baseline DIR``): the same
   todo app, both ways, on an earlier rweb (a built checkout), so a change is measured
-  against it in the same run (the template style only on a baseline that has templates).
+  against it in the same run (the template style only on a baseline that has templates);
+* ``rweb-todo-template-4k-pages`` (with ``--small-pages``): the template page served with
+  ``start_rweb(huge_pages=False)``, the same build: what huge pages alone give
+  (docs/operations.md, "Huge pages").
 
 The client (``rweb bench``) runs against each in turn, ``--rounds`` times alternated
 (rweb, bare, baseline, rweb, bare, ...), and the table gives the medians: throughput
@@ -24,6 +27,7 @@ over between days on a shared machine; absolute figures are printed for referenc
     python benchmarks/todo.py                       # 1000 clients x 100 clicks, 5 rounds
     python benchmarks/todo.py --quick               # 100 x 20, 2 rounds: a smoke run
     python benchmarks/todo.py --baseline ../base    # also an earlier build, same run
+    python benchmarks/todo.py --small-pages         # also the template page on 4 KiB pages
 """
 
 from __future__ import annotations
@@ -94,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-time", type=float, default=300.0, help="bound on one client run, s")
     p.add_argument("--json", metavar="FILE", help="also write the raw results as JSON")
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--small-pages", action="store_true",
+                   help="also the template page with start_rweb(huge_pages=False): the huge pages' own gain")
     a = p.parse_args(argv)
     clients = a.clients or (100 if a.quick else 1000)
     clicks = a.clicks or (20 if a.quick else 100)
@@ -110,6 +116,12 @@ def main(argv: list[str] | None = None) -> int:
         servers["rweb-todo-template"] = start(
             "rweb-template", [sys.executable, app, "--host", HOST, "--port", str(port), "--style", "template"], port
         )
+        if a.small_pages:
+            port = free_port()
+            servers["rweb-todo-template-4k-pages"] = start(
+                "rweb-template-4k", [sys.executable, app, "--host", HOST, "--port", str(port), "--style", "template",
+                                     "--no-huge-pages"], port
+            )
         picows = python_with("picows")
         if picows is None:
             raise SystemExit("no interpreter here can import picows (the bare server)")

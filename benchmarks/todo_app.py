@@ -112,5 +112,7 @@ if __name__ == "__main__":
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--style", choices=STYLES, default="elements", help="how the page is written")
+    parser.add_argument("--no-huge-pages", action="store_true", help="start_rweb(huge_pages=False)")
     args = parser.parse_args()
-    start_rweb(args.port, todo_app(args.style), host=args.host, workers=args.workers)
+    extra = {"huge_pages": False} if args.no_huge_pages else {}  # (an rweb from before it has no such keyword)
+    start_rweb(args.port, todo_app(args.style), host=args.host, workers=args.workers, **extra)
