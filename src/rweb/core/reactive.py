@@ -170,7 +170,8 @@ def _unlink(tracker: Tracker, sources: list[Any]) -> None:
         if i < 0:  # a collection
             obj._subs.discard(tracker)  # noqa: SLF001
             continue
-        slots = obj._rw_vals  # noqa: SLF001  # i: where the field's subscribers are (_Record)
+        rec = obj  # a _Record (only _read subscribes to a field): its C field in the compiled build
+        slots = rec._rw_vals  # noqa: SLF001  # i: where the field's subscribers are
         subs = slots[i]
         if subs is tracker:  # its only reader
             slots[i] = None

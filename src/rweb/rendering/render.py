@@ -818,8 +818,10 @@ def _markup(tree: Any, p: RenderContext, room: int, rc: str) -> str:
     """
     if type(tree) is Element:
         return _element(tree, p, "", room, rc)
-    if type(tree) is Filled and tree.template.rooted:
-        return _fill(tree, p, "", room, rc)
+    if type(tree) is Filled:
+        f = tree  # typed in the compiled build (render.pxd): its template's fields are C fields
+        if f.template.rooted:
+            return _fill(f, p, "", room, rc)
     if room <= 0:  # the <div> around what the component returned
         raise _too_deep(tree)
     return _walk(tree, p, "<div" + rc + ">", room - 1) + "</div>"
