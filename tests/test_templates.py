@@ -124,9 +124,10 @@ def test_attribute_holes_are_checked_at_render_as_an_elements_attributes() -> No
 def test_values_must_name_every_hole_and_no_other() -> None:
     with pytest.raises(TypeError, match=r"missing done, key, title \(it takes cls, done, key, title\)"):
         ROW(cls="a")
-    misspelt = ROW(cls="a", kee="1", done=True, title="t")  # as many values: found out when it renders
-    with pytest.raises(TypeError, match="missing key; unexpected kee"):
-        to_html(misspelt)
+    with pytest.raises(TypeError, match="missing key; unexpected kee"):  # as many values: found out at the call
+        ROW(cls="a", kee="1", done=True, title="t")
+    with pytest.raises(TypeError, match="missing key; unexpected kee"):  # through a dict: the same check
+        ROW(**{"cls": "a", "kee": "1", "done": True, "title": "t"})
     assert isinstance(ROW(cls="a", key="1", done=True, title="t"), Filled)
     assert to_html(Template("<hr>")()) == "<hr>"
 

@@ -14,18 +14,77 @@ cdef class Component:
 
 cdef class Template:
     cdef readonly str source, head, first
-    cdef readonly tuple pieces, names, attrs, tags, rooms
+    cdef readonly tuple pieces, names, attrs, tags, rooms, order, slots
     cdef readonly frozenset keys, actions
     cdef readonly bint rooted
-    cdef readonly dict firsts
+    cdef readonly dict firsts, index
     cdef readonly list tables
+    cdef readonly object _kwnames
+    cdef readonly tuple _perm
+    cdef readonly dict _perms
+    cdef void *_vectorcall  # _template_vectorcall, at the type's tp_vectorcall_offset (_arm); not a slot
+    cpdef tuple _arrange(self, tuple kwnames)
 
 cdef class Filled:
     cdef readonly Template template
-    cdef readonly dict values
+    cdef readonly tuple vals
 
 @cython.locals(f=Filled)
-cdef Filled _filled(Template template, dict values)
+cdef Filled _filled(Template template, tuple vals)
+
+
+# A template is called with keywords at every render of every row: CPython calls a type's
+# tp_call with a new tuple and a new dict of the keywords, which Cython copies again.  The
+# type takes vectorcall instead (PEP 590): the keywords' values arrive as an array beside
+# the call site's tuple of names, and go straight into the Filled's tuple, in the template's
+# order (Template._arrange, once per call site's names).  A call with positional arguments,
+# or through PyObject_Call (``ROW(**values)`` from C), still goes through __call__.
+from cpython.object cimport PyObject, PyTypeObject
+from cpython.ref cimport Py_INCREF
+from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
+
+cdef extern from *:
+    """
+    static void rweb_set_vectorcall(PyTypeObject *tp, Py_ssize_t offset) {
+        if (tp->tp_vectorcall_offset == offset && (tp->tp_flags & Py_TPFLAGS_HAVE_VECTORCALL)) return;
+        tp->tp_vectorcall_offset = offset;
+        tp->tp_flags |= Py_TPFLAGS_HAVE_VECTORCALL;
+        PyType_Modified(tp);
+    }
+    """
+    void rweb_set_vectorcall(PyTypeObject *tp, Py_ssize_t offset)
+    Py_ssize_t PyVectorcall_NARGS(size_t nargsf)
+    object PyObject_Call(object callable, object args, object kwargs)
+
+cdef inline object _template_vectorcall(object self, PyObject **args, size_t nargsf, PyObject *kwnames):
+    cdef Template t = <Template>self
+    cdef Py_ssize_t nargs = PyVectorcall_NARGS(nargsf)
+    cdef Py_ssize_t k, n
+    cdef tuple perm, vals, names
+    cdef object v
+    if nargs != 0 or kwnames == NULL:  # no keywords, or positional arguments: __call__'s error
+        names = () if kwnames == NULL else <tuple>kwnames
+        return PyObject_Call(
+            type(t).__call__,
+            (t,) + tuple([<object>args[k] for k in range(nargs)]),
+            {names[k]: <object>args[nargs + k] for k in range(len(names))},
+        )
+    names = <tuple>kwnames
+    if names is t._kwnames:
+        perm = t._perm
+    else:
+        perm = t._arrange(names)
+    n = len(perm)
+    vals = PyTuple_New(n)
+    for k in range(n):
+        v = <object>args[k]
+        Py_INCREF(v)
+        PyTuple_SET_ITEM(vals, <Py_ssize_t>perm[k], v)
+    return _filled(t, vals)
+
+cdef inline void _arm(Template t):
+    t._vectorcall = <void*>_template_vectorcall
+    rweb_set_vectorcall(<PyTypeObject*>Template, <Py_ssize_t>(<char*>&t._vectorcall - <char*><PyObject*>t))
 
 cdef object _new
 @cython.locals(el=Element)

@@ -338,8 +338,8 @@ class Template:
     """
 
     __slots__ = (
-        "actions", "attrs", "first", "firsts", "head", "keys", "names", "pieces", "rooms", "rooted", "source", "tables",
-        "tags",
+        "_kwnames", "_perm", "_perms", "actions", "attrs", "first", "firsts", "head", "index", "keys",
+        "names", "order", "pieces", "rooms", "rooted", "slots", "source", "tables", "tags",
     )
 
     def __init__(self, source: str) -> None:
@@ -355,6 +355,19 @@ class Template:
         self.tags = c.tags
         self.rooms = c.rooms
         self.keys = frozenset(c.names)
+        # Its names once each, in the order they first appear: a Filled holds its values in this order
+        # (a tuple), and hole i takes the value at slots[i] (a name may fill several holes).
+        self.order: tuple[str, ...] = tuple(dict.fromkeys(c.names))
+        self.index: dict[str, int] = {name: i for i, name in enumerate(self.order)}
+        self.slots: tuple[int, ...] = tuple(self.index[name] for name in c.names)
+        # The compiled build's call (html.pxd, _template_vectorcall; there, a C field beside these
+        # holds it): per call site's keywords (the tuple of names a call passes, one object per
+        # site), where each value goes in the order.
+        self._kwnames: tuple[str, ...] | None = None
+        self._perm: tuple[int, ...] | None = None
+        self._perms: dict[tuple[str, ...], tuple[int, ...]] = {}
+        if _COMPILED:
+            _arm(self)  # type: ignore[name-defined]  # noqa: F821 (an inline function of html.pxd)
         self.actions = c.actions
         self.rooted = c.rooted
         self.firsts: dict[str, str] = {}  # rweb.render's: the first static with a component's data-rc
@@ -362,9 +375,33 @@ class Template:
         self.tables: list[dict[str, str] | None] = [None] * len(c.names)
 
     def __call__(self, **values: Any) -> Filled:
-        if len(values) != len(self.keys):
+        # Compiled, a call with keywords is _template_vectorcall's (html.pxd); this is plain Python's,
+        # and the compiled build's for a call through a dict (``ROW(**values)`` from C code).
+        order = self.order
+        if len(values) != len(order):
             raise self.mismatch(values)
-        return _filled(self, values)
+        try:
+            vals = tuple([values[name] for name in order])
+        except KeyError:
+            raise self.mismatch(values) from None
+        return _filled(self, vals)
+
+    def _arrange(self, kwnames: tuple[str, ...]) -> tuple[int, ...]:
+        """Where each keyword of a call goes in :attr:`order` (the compiled call's, made once per call
+        site's names); the error of :meth:`mismatch` when they do not name every hole once."""
+        perm = self._perms.get(kwnames)
+        if perm is None:
+            index = self.index
+            got = [index.get(name, -1) for name in kwnames]
+            if len(got) != len(index) or -1 in got or len(set(got)) != len(got):
+                raise self.mismatch(dict.fromkeys(kwnames))
+            perm = tuple(got)
+            if len(self._perms) >= 64:  # bounded: call sites, not calls, make entries
+                self._perms.clear()
+            self._perms[kwnames] = perm
+        self._kwnames = kwnames
+        self._perm = perm
+        return perm
 
     def mismatch(self, values: dict[str, Any]) -> TypeError:
         """The error for ``values`` that do not name every hole, or name others."""
@@ -389,10 +426,15 @@ def _short(source: str) -> str:
 class Filled:
     """A :class:`Template` with a value for each of its holes: a node, rendered where it stands."""
 
-    __slots__ = ("template", "values")
+    __slots__ = ("template", "vals")
     # Made by calling the template (_filled: no __init__).
     template: Template
-    values: dict[str, Any]
+    vals: tuple[Any, ...]  # in the template's order (Template.order)
+
+    @property
+    def values(self) -> dict[str, Any]:
+        """The values by name."""
+        return dict(zip(self.template.order, self.vals, strict=True))
 
     def __repr__(self) -> str:
         return f"<Filled {_short(self.template.source)!r}>"
@@ -401,19 +443,26 @@ class Filled:
         return to_html(self)
 
 
-def _filled(template: Template, values: dict[str, Any]) -> Filled:
+def _filled(template: Template, vals: tuple[Any, ...]) -> Filled:
     f = Filled.__new__(Filled)  # Cython: the type's tp_new, no __init__
     f.template = template
-    f.values = values
+    f.vals = vals
     return f
 
 
-def component(name: str, fn: Callable[[], Any]) -> Component:
-    """Declare the component ``name`` rendered by ``fn()``.
+# Unpack[...], not *_Args: Cython keeps a starred annotation as "<???>" (the signature in docs/api.md).
+def component(name: str, fn: Callable[[Unpack[_Args]], Any], *args: Unpack[_Args]) -> Component:  # noqa: UP044
+    """Declare the component ``name`` rendered by ``fn(*args)``.
 
     A name may appear once per page; using it twice is an error at render time.
+    When its parent renders again, the component renders again only if a
+    reactive field it read was written, or if ``fn`` or ``args`` changed:
+    another function, or arguments that are not the very same objects (``is``).
+    Rows are written this way, one function for all of them and the row's
+    record as its argument (``component(f"row-{todo.id}", todo_row, todo)``):
+    no function made per row and per render, as a closure would be.
     """
-    return Component(name, fn)
+    return Component(name, fn, args)
 
 
 _renderer: Callable[[Any], str] | None = None  # rweb.render.to_html, installed by rweb.render

@@ -63,9 +63,10 @@ cdef str _element(Element el, RenderContext p, str cur, long room, str extra=*)
 cdef str _walk(object node, RenderContext p, str cur, long room)
 cdef str _attribute(object name, object v, RenderContext p, str tag)
 cdef set _own_acts(RenderContext p)
-@cython.locals(t=Template, names=tuple, attrs=tuple, pieces=tuple, values=dict, i=Py_ssize_t, n=Py_ssize_t, o=str, firsts=dict,
-               tables=list, by_value=dict)
+@cython.locals(t=Template, slots=tuple, attrs=tuple, pieces=tuple, vals=tuple, i=Py_ssize_t, j=Py_ssize_t, n=Py_ssize_t, o=str,
+               firsts=dict, tables=list, by_value=dict)
 cdef str _fill(Filled f, RenderContext p, str cur, long room, str extra=*)
+@cython.locals(f=Filled)
 cdef str _markup(object tree, RenderContext p, long room, str rc)
 @cython.locals(m=ComponentState, view=View, i=Py_ssize_t)
 cdef object _deliver(SharedRender g, list todo, Py_ssize_t start, Py_ssize_t stop)

@@ -1363,17 +1363,16 @@ def _fill(f: Filled, p: RenderContext, cur: str, room: int, extra: str = "") -> 
             p.acts = t.actions
         elif p.acts is not t.actions:
             _own_acts(p).update(t.actions)
-    names = t.names
-    n = len(names)
+    slots = t.slots
+    n = len(slots)
     if n:
-        values = f.values
+        vals = f.vals  # one per name, in the template's order (the call checked that it named them all)
         attrs = t.attrs
         pieces = t.pieces
         tables = t.tables
         for i in range(n):
-            v = values.get(names[i], _ABSENT)
-            if v is _ABSENT:
-                raise t.mismatch(values)
+            j = slots[i]
+            v = vals[j]
             name = attrs[i]
             if name is not None:
                 p.st.append(cur)
