@@ -64,10 +64,11 @@ LL_MISSES = re.compile(r"LL misses:\s*([\d,]+)")
 
 def app_of(workload: str) -> tuple[App, list[bytes]]:
     """The app and the messages a click picks from."""
-    if workload.startswith("todo"):  # "todo-template": the page written with templates
+    if workload.startswith("todo"):  # "todo-template": the page written with templates; "-closures": todo_app's
         from todo_app import ROWS, todo_app
 
-        app = todo_app("template" if workload == "todo-template" else "elements", slow_callback_ms=None)
+        style = "template" if workload.startswith("todo-template") else "elements"
+        app = todo_app(style, workload.endswith("-closures"), slow_callback_ms=None)
         msgs = [f'{{"action":"toggle","params":{{"id":"{i}"}}}}'.encode() for i in range(ROWS)]
     else:
         from rweb_counter import session_setup
@@ -187,7 +188,8 @@ def last_level_cache() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--workload", choices=("todo", "todo-template", "counter", "both"), default="both")
+    p.add_argument("--workload", default="both",
+                   choices=("todo", "todo-template", "todo-closures", "todo-template-closures", "counter", "both"))
     p.add_argument("--sessions", type=int, nargs="+", default=[1, 10, 100, 300, 1000, 3000])
     p.add_argument("--clicks", type=int, default=30_000, help="clicks per round")
     p.add_argument("--rounds", type=int, default=3)

@@ -15,7 +15,10 @@ Servers (each on a free 127.0.0.1 port, one worker, started once and kept up):
   against it in the same run (the template style only on a baseline that has templates);
 * ``rweb-todo-template-4k-pages`` (with ``--small-pages``): the template page served with
   ``start_rweb(huge_pages=False)``, the same build: what huge pages alone give
-  (docs/operations.md, "Huge pages").
+  (docs/operations.md, "Huge pages");
+* ``rweb-todo-template-closures`` (with ``--closures``): the template page with each row a
+  closure made per row (``todo_app.py --closures``), the same build: what giving rows their
+  arguments (``component(name, fn, *args)``) gives.
 
 The client (``rweb bench``) runs against each in turn, ``--rounds`` times alternated
 (rweb, bare, baseline, rweb, bare, ...), and the table gives the medians: throughput
@@ -28,6 +31,7 @@ over between days on a shared machine; absolute figures are printed for referenc
     python benchmarks/todo.py --quick               # 100 x 20, 2 rounds: a smoke run
     python benchmarks/todo.py --baseline ../base    # also an earlier build, same run
     python benchmarks/todo.py --small-pages         # also the template page on 4 KiB pages
+    python benchmarks/todo.py --closures            # also the template page with closures for rows
 """
 
 from __future__ import annotations
@@ -100,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true")
     p.add_argument("--small-pages", action="store_true",
                    help="also the template page with start_rweb(huge_pages=False): the huge pages' own gain")
+    p.add_argument("--closures", action="store_true",
+                   help="also the template page with a closure per row: what component arguments give")
     a = p.parse_args(argv)
     clients = a.clients or (100 if a.quick else 1000)
     clicks = a.clicks or (20 if a.quick else 100)
@@ -121,6 +127,12 @@ def main(argv: list[str] | None = None) -> int:
             servers["rweb-todo-template-4k-pages"] = start(
                 "rweb-template-4k", [sys.executable, app, "--host", HOST, "--port", str(port), "--style", "template",
                                      "--no-huge-pages"], port
+            )
+        if a.closures:
+            port = free_port()
+            servers["rweb-todo-template-closures"] = start(
+                "rweb-template-closures", [sys.executable, app, "--host", HOST, "--port", str(port), "--style",
+                                           "template", "--closures"], port
             )
         picows = python_with("picows")
         if picows is None:

@@ -2,7 +2,10 @@
 
 Each session has its own list of 100 todos; every row is a component (``row-<id>``)
 with a checkbox, the todo's title and a delete button, inside a page with a heading,
-an input and a footer. The action ``toggle`` (``{"id": "7"}``) flips one row's
+an input and a footer.  A row is one function for all rows, given the row's record and
+key as arguments (``component(name, fn, *args)``, docs/components.md); ``--closures``
+writes each row as a closure made per row instead, as pages were written before
+components took arguments (and as they are on an rweb without them: ``--baseline``). The action ``toggle`` (``{"id": "7"}``) flips one row's
 ``done``: the reply carries that row's patch (the workload of ../shared/reference/anchors.md,
 where Phoenix LiveView and PyView ran the same page).
 
@@ -46,9 +49,19 @@ PAGE_SOURCE = """
 </div>"""
 
 
-def todo_app(style: str = "elements", **app_options: Any) -> App:
+def takes_arguments() -> bool:
+    """Does this rweb's ``component`` take the function's arguments (older ones: no)?"""
+    try:
+        component("probe", lambda x: x, 1)
+    except TypeError:
+        return False
+    return True
+
+
+def todo_app(style: str = "elements", closures: bool = False, **app_options: Any) -> App:
     """The app, its page written with element functions (``style="elements"``) or with templates
-    (``"template"``); ``app_options`` go to :class:`rweb.App` (the in-process benchmarks turn the
+    (``"template"``), its rows given their arguments or (``closures``, or on an rweb without
+    them) closures; ``app_options`` go to :class:`rweb.App` (the in-process benchmarks turn the
     slow-handler log off: ``slow_callback_ms=None``)."""
     if style not in STYLES:
         raise ValueError(f"style: one of {STYLES}, not {style!r}")
@@ -57,12 +70,34 @@ def todo_app(style: str = "elements", **app_options: Any) -> App:
         from rweb.html import Template
 
         ROW, PAGE = Template(ROW_SOURCE), Template(PAGE_SOURCE)
+    closures = closures or not takes_arguments()
+
+    # A row, one function for them all: its record and key are its arguments.
+    def row_template(todo: Todo, key: str) -> Any:
+        done = todo.done
+        return ROW(cls="done" if done else None, key=key, done=done, title=todo.title)
+
+    def row_elements(todo: Todo, key: str) -> Any:
+        return li(
+            label(
+                input_(type="checkbox", checked=todo.done, data_action="toggle", data_param_id=key),
+                span(todo.title),
+            ),
+            button("x", aria_label="Delete", data_action="delete", data_param_id=key),
+            class_="done" if todo.done else None,
+            data_key=key,
+        )
+
+    row_fn = row_template if style == "template" else row_elements
 
     @app.page("/")
     def home(writer_id: Any) -> Any:
         todos = [Todo(f"Write the report, part {i + 1}", i % 3 == 0) for i in range(ROWS)]
+        keys = [str(i) for i in range(ROWS)]  # made once: the same arguments at each render of the page
 
         def row(i: int) -> Any:
+            if not closures:
+                return component(f"row-{i}", row_fn, todos[i], keys[i])
             todo = todos[i]
 
             def render_template() -> Any:
@@ -113,6 +148,7 @@ if __name__ == "__main__":
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--style", choices=STYLES, default="elements", help="how the page is written")
     parser.add_argument("--no-huge-pages", action="store_true", help="start_rweb(huge_pages=False)")
+    parser.add_argument("--closures", action="store_true", help="each row a closure made per row (see above)")
     args = parser.parse_args()
     extra = {"huge_pages": False} if args.no_huge_pages else {}  # (an rweb from before it has no such keyword)
-    start_rweb(args.port, todo_app(args.style), host=args.host, workers=args.workers, **extra)
+    start_rweb(args.port, todo_app(args.style, args.closures), host=args.host, workers=args.workers, **extra)

@@ -85,6 +85,20 @@ def room_app(room: Room, calls: dict[str, int]) -> App:
 
     counted = shown("v", lambda: span(room.value))
 
+    # Components given arguments (component(name, fn, *args)): one function for every session.
+    def room_line(r: Room) -> Any:  # the shared room its argument: shared
+        calls["va"] = calls.get("va", 0) + 1
+        return span(r.value)
+
+    def labelled(label: str, r: Room) -> Any:  # a per-session value its argument: never shared
+        return span(f"{label}: {r.value}")
+
+    def named(who: Me, r: Room) -> Any:  # a per-session record its argument: never shared
+        return span(f"{who.name}: {r.value}")
+
+    def odd(keep: int, r: Room) -> Any:  # a filter its argument: the same output at first, whatever it is
+        return span(" ".join(c for c in r.text.split() if len(c) % 2 == keep))
+
     def setup(writer_id: Any) -> Any:
         me = Me(f"reader-{writer_id}")  # a per-session record
         secret = f"secret-{writer_id}"  # a plain per-session value
@@ -96,6 +110,10 @@ def room_app(room: Room, calls: dict[str, int]) -> App:
                 component("name", lambda: span(f"{me.name}: {room.value}")),
                 component("plain", lambda: span(f"{secret}: {room.value}")),
                 component("odd", lambda: span(" ".join(c for c in room.text.split() if len(c) % 2 == keep))),
+                component("va", room_line, room),
+                component("sa", labelled, secret, room),
+                component("ma", named, me, room),
+                component("oa", odd, keep, room),
                 button("+", data_action="set"),
                 button("?", data_action="poke"),
             )
@@ -146,6 +164,10 @@ def test_a_shared_component_renders_once_and_per_session_state_never_crosses() -
                     "name": f"{mine}: {k}",
                     "plain": f"secret-{mine.removeprefix('reader-')}: {k}",
                     "odd": " ".join(c for c in text.split() if len(c) % 2 == keep_of[mine]),
+                    "va": str(k),
+                    "sa": f"secret-{mine.removeprefix('reader-')}: {k}",
+                    "ma": f"{mine}: {k}",
+                    "oa": " ".join(c for c in text.split() if len(c) % 2 == keep_of[mine]),
                 }
                 shown = states[i]
                 raw = []
@@ -166,8 +188,9 @@ def test_a_shared_component_renders_once_and_per_session_state_never_crosses() -
                     if other != mine:
                         assert not any(f"{other}:" in x or f"secret-{other.removeprefix('reader-')}:" in x
                                        for x in raw), (mine, raw)
-            # The shared component ran once for the n readers and the writer.
+            # The shared components ran once for the n readers and the writer.
             assert calls["v"] - before.get("v", 0) == 1, (calls, before)
+            assert calls["va"] - before.get("va", 0) == 1, (calls, before)
         for r in [*readers, writer]:
             r.close()
 

@@ -442,6 +442,60 @@ def test_child_with_equal_default_arguments_is_not_re_rendered() -> None:
     assert renders == {0: 1, 1: 1, 2: 1}
 
 
+@reactive
+class Task:
+    title: str
+    done: bool
+
+
+def test_a_component_with_arguments_renders_again_only_for_a_write_or_other_arguments() -> None:
+    state = Pair()
+    items = [Task(f"item {i}", False) for i in range(3)]
+    renders = Tally()
+
+    def row(item: Task, n: int) -> Any:  # one function for every row: the row's record its argument
+        renders[item.title] += 1
+        return li(item.title, " done" if item.done else "", data_n=n)
+
+    def page() -> Any:
+        return div(
+            p(state.a),
+            # Row 2's second argument is a new string at each render: equal, but not the same object.
+            [component(f"row-{i}", row, item, i if i < 2 else f"b={state.b}") for i, item in enumerate(items)],
+            button("a", data_action="a"),
+            button("done", data_action="done"),
+        )
+
+    def on_action(action: str, params: dict[str, Any]) -> None:
+        if action == "a":
+            state.a += 1
+        elif action == "done":
+            items[int(params["i"])].done = True
+
+    c = Client(lambda w: (page, on_action))
+    assert renders == {"item 0": 1, "item 1": 1, "item 2": 1}
+    assert '<li data-rc="row-0" data-n="0">item 0</li>' in c.html()
+    reply = c.send("a")  # the parent renders again: the same function over the same objects
+    assert renders == {"item 0": 1, "item 1": 1, "item 2": 2}  # row 2 rendered (to the same markup)
+    assert set(reply["d"]) == {"root"}
+    reply = c.send("done", {"i": "1"})  # a write to what a row read: that row, alone
+    assert set(reply["d"]) == {"row-1"}
+    assert renders == {"item 0": 1, "item 1": 2, "item 2": 2}
+    assert "item 1 done" in c.html()
+    items[0], items[1] = items[1], items[0]  # other records at the same places: they render
+    reply = c.send("a")
+    assert set(reply["d"]) >= {"row-0", "row-1"}
+    assert renders == {"item 0": 2, "item 1": 3, "item 2": 3}
+    assert to_html(component("x", row, items[0], 7)) == '<li data-n="7">item 1 done</li>'
+
+
+def test_component_arguments_are_checked() -> None:
+    with pytest.raises(TypeError, match="args must be a tuple"):
+        rweb.html.Component("x", len, [1])  # type: ignore[arg-type]
+    assert component("x", len, "abc").args == ("abc",)
+    assert component("x", len).args == ()
+
+
 def test_dirty_child_of_a_re_rendering_parent_renders_once() -> None:
     state = Pair()
     renders = Tally()

@@ -11,6 +11,7 @@ cdef class Element:
 
 cdef class Component:
     cdef public object fn, name
+    cdef public tuple args
 
 cdef class Template:
     cdef readonly str source, head, first

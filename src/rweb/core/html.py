@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVarTuple, Unpack
 
 try:  # True in the compiled build (setup.py), False when this file runs as plain Python
     import cython
@@ -26,6 +26,8 @@ try:  # True in the compiled build (setup.py), False when this file runs as plai
     _COMPILED: bool = cython.compiled
 except ImportError:
     _COMPILED = False
+
+_Args = TypeVarTuple("_Args")
 
 __all__ = [
     "SAFE_URL_SCHEMES",
@@ -301,21 +303,25 @@ class Element:
 
 
 class Component:
-    """A named unit of re-rendering: ``fn`` is called with no arguments.
+    """A named unit of re-rendering: ``fn(*args)`` renders it (:func:`component`).
 
     The component re-renders only when a reactive field that its last render
-    read has been written, or when the component that contains it re-renders.
+    read has been written, or when the component that contains it renders it
+    with another function or other arguments.
     """
 
-    __slots__ = ("fn", "name")
+    __slots__ = ("args", "fn", "name")
 
-    def __init__(self, name: str, fn: Callable[[], Any]):
+    def __init__(self, name: str, fn: Callable[..., Any], args: tuple[Any, ...] = ()):
         if not isinstance(name, str) or not name:
             raise TypeError(f"component name must be a non-empty string, got {name!r}")
         if not callable(fn):
             raise TypeError(f"component {name!r}: fn must be callable, got {type(fn).__name__}")
+        if type(args) is not tuple:
+            raise TypeError(f"component {name!r}: args must be a tuple, got {type(args).__name__}")
         self.name = name
         self.fn = fn
+        self.args = args
 
     def __repr__(self) -> str:
         return f"<Component {self.name!r}>"

@@ -21,6 +21,7 @@ cdef RenderContext _context(object comp, object view, object outer)
 
 cdef class ComponentState(Tracker):
     cdef public object actions, children, fn, group, name, parent, rc, statics, dyns
+    cdef public tuple args
     cdef public View view
     cdef public bint dirty
     cdef public int room  # beside dirty: fills the padding before depth
@@ -29,6 +30,7 @@ cdef class ComponentState(Tracker):
 
 cdef class SharedRender(Tracker):
     cdef public object actions, dyns, fanout, fn, key, name, rc, round, statics, todo
+    cdef public tuple args
     cdef public dict members, sent
     cdef public bint dirty, scheduled
     cdef public int room

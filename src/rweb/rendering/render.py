@@ -212,6 +212,7 @@ class ComponentState(Tracker):
 
     __slots__ = (
         "actions",
+        "args",
         "children",
         "claimed",
         "depth",
@@ -227,9 +228,12 @@ class ComponentState(Tracker):
         "view",
     )
 
-    def __init__(self, name: str, fn: Callable[[], Any], view: View, parent: ComponentState | None):
+    def __init__(
+        self, name: str, fn: Callable[..., Any], view: View, parent: ComponentState | None, args: tuple[Any, ...] = ()
+    ):
         self.name = name
         self.fn = fn
+        self.args = args  # fn(*args) renders it (rweb.html.component)
         self.view = view
         self.parent = parent
         self.depth: int = 0 if parent is None else parent.depth + 1
@@ -533,7 +537,8 @@ class View:
         prev = begin(comp)
         try:
             comp.dirty = False
-            last = _markup(comp.fn(), p, comp.room, comp.rc)
+            args = comp.args
+            last = _markup(comp.fn(*args) if args else comp.fn(), p, comp.room, comp.rc)
         except BaseException as exc:  # user code: even SystemExit is this component's error
             self.rendering = p.outer
             end(prev)
@@ -700,7 +705,7 @@ class View:
         if c is None:
             if parent.depth >= MAX_COMPONENT_DEPTH:
                 raise _components_too_deep(name)
-            c = ComponentState(name, node.fn, self, parent)
+            c = ComponentState(name, node.fn, self, parent, node.args)
             c.room = room
             comps[name] = c
         else:
@@ -726,10 +731,11 @@ class View:
                 c.parent = parent
                 c.depth = parent.depth + 1
             c.room = room
-            if not c.dirty and c.statics is not None and _same_fn(c.fn, node.fn):
+            if not c.dirty and c.statics is not None and _same_fn(c.fn, node.fn) and _same_objects(c.args, node.args):
                 c.claimed = self.epoch
                 return _cref(name)
             c.fn = node.fn
+            c.args = node.args
         c.claimed = self.epoch
         self._render(c, self._patches)
         return _cref(name)
@@ -858,7 +864,8 @@ class SharedRender(Tracker):
 
     - the same name and place (nesting room), and functions that are the same
       code over the very same captured objects (closure cells, defaults,
-      globals, bound ``self``, by identity: :func:`_same_fn` with ``exact``);
+      globals, bound ``self``, by identity: :func:`_same_fn` with ``exact``),
+      called with the very same arguments (``component(name, fn, *args)``);
     - a last render that read only records declared per process
       (:func:`rweb.reactive.process_local`, ``app.share``), and no child
       component;
@@ -882,7 +889,7 @@ class SharedRender(Tracker):
     """
 
     __slots__ = (
-        "actions", "dirty", "dyns", "fanout", "fn", "key", "members", "name", "pos", "rc", "room",
+        "actions", "args", "dirty", "dyns", "fanout", "fn", "key", "members", "name", "pos", "rc", "room",
         "round", "scheduled", "sent", "statics", "todo",
     )
 
@@ -890,6 +897,7 @@ class SharedRender(Tracker):
         super().__init__()
         self.key = key
         self.fn = comp.fn
+        self.args = comp.args
         self.name = comp.name
         self.rc = comp.rc
         self.room = comp.room
@@ -976,7 +984,7 @@ class SharedRender(Tracker):
         p = _context(None, self, None)
         prev = begin(self)
         try:
-            last = _markup(self.fn(), p, self.room, self.rc)
+            last = _markup(self.fn(*self.args), p, self.room, self.rc)
         except BaseException:  # user code: each member renders on its own, with its own error
             end(prev)
             self.dissolve()
@@ -1060,7 +1068,7 @@ def _from_group(comp: ComponentState, g: SharedRender) -> bool:
     No when its function changed (its parent rendered it with another): it leaves.  The group
     renders first if a write is pending (once, for every member).  Then ``comp`` takes the output.
     """
-    if g.room != comp.room or not _same_fn(g.fn, comp.fn, True):
+    if g.room != comp.room or not _same_fn(g.fn, comp.fn, True) or not _same_objects(g.args, comp.args):
         g.leave(comp)
         return False
     if g.dirty and not g.refresh():
@@ -1114,6 +1122,7 @@ def _group_of(t: ComponentState) -> SharedRender | None:
         if (
             g.members
             and _same_fn(g.fn, fn, True)
+            and _same_objects(g.args, t.args)
             and g.statics == t.statics
             and g.dyns == t.dyns
             and g.actions == t.actions
@@ -1430,7 +1439,7 @@ def _walk(node: Any, p: RenderContext, cur: str, room: int) -> str:
             raise _too_deep(node)
         view = p.view
         if view is None:  # a detached render: the component inline, untracked
-            tree = node.fn()
+            tree = node.fn(*node.args)
             if type(tree) is Element:  # (one call less: in plain Python, calls are the stack)
                 return _element(tree, p, cur, room - 1)
             return _walk(tree, p, cur, room - 1)
