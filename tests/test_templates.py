@@ -129,6 +129,12 @@ def test_values_must_name_every_hole_and_no_other() -> None:
     with pytest.raises(TypeError, match="missing key; unexpected kee"):  # through a dict: the same check
         ROW(**{"cls": "a", "kee": "1", "done": True, "title": "t"})
     assert isinstance(ROW(cls="a", key="1", done=True, title="t"), Filled)
+    # One made by hand, not by a template, is refused (compiled, it crashed the process): a TypeError,
+    # or in plain Python the AttributeError of its slots never set.
+    with pytest.raises((TypeError, AttributeError), match=r"made by calling its Template|has no attribute"):
+        to_html(Filled.__new__(Filled))
+    with pytest.raises((TypeError, AttributeError), match=r"made by calling its Template|has no attribute"):
+        to_html(ul(Filled.__new__(Filled)))
     assert to_html(Template("<hr>")()) == "<hr>"
 
 

@@ -68,7 +68,7 @@ cdef set _own_acts(RenderContext p)
 @cython.locals(t=Template, slots=tuple, attrs=tuple, pieces=tuple, vals=tuple, i=Py_ssize_t, j=Py_ssize_t, n=Py_ssize_t, o=str,
                firsts=dict, tables=list, by_value=dict)
 cdef str _fill(Filled f, RenderContext p, str cur, long room, str extra=*)
-@cython.locals(f=Filled)
+@cython.locals(f=Filled, t=Template)
 cdef str _markup(object tree, RenderContext p, long room, str rc)
 @cython.locals(m=ComponentState, view=View, i=Py_ssize_t)
 cdef object _deliver(SharedRender g, list todo, Py_ssize_t start, Py_ssize_t stop)

@@ -826,7 +826,8 @@ def _markup(tree: Any, p: RenderContext, room: int, rc: str) -> str:
         return _element(tree, p, "", room, rc)
     if type(tree) is Filled:
         f = tree  # typed in the compiled build (render.pxd): its template's fields are C fields
-        if f.template.rooted:
+        t = f.template
+        if t is not None and t.rooted:  # (None: not made by a template; _fill says so)
             return _fill(f, p, "", room, rc)
     if room <= 0:  # the <div> around what the component returned
         raise _too_deep(tree)
@@ -1065,7 +1066,7 @@ def _adopt_output(m: ComponentState, g: SharedRender) -> None:
 def _from_group(comp: ComponentState, g: SharedRender) -> bool:
     """``comp``, a member of ``g``, is to render (its page flushes): can it take ``g``'s output?
 
-    No when its function changed (its parent rendered it with another): it leaves.  The group
+    No when its function or arguments changed (its parent rendered it with others): it leaves.  The group
     renders first if a write is pending (once, for every member).  Then ``comp`` takes the output.
     """
     if g.room != comp.room or not _same_fn(g.fn, comp.fn, True) or not _same_objects(g.args, comp.args):
@@ -1355,6 +1356,8 @@ def _fill(f: Filled, p: RenderContext, cur: str, room: int, extra: str = "") -> 
     if room <= 0:
         raise _too_deep(f)
     t = f.template
+    if t is None or f.vals is None:  # Filled.__new__(Filled): its C fields are NULL-checked nowhere else
+        raise TypeError("a Filled is made by calling its Template, not Filled.__new__")
     if extra:  # a component's data-rc (_markup: rooted templates only; cur is "")
         # Made once per template and component name: the same string at each render, which the
         # diff then finds equal by identity.
