@@ -16,7 +16,7 @@ cdef class Component:
 cdef class Template:
     cdef readonly str source, head, first
     cdef readonly tuple pieces, names, attrs, tags, rooms, order, slots
-    cdef readonly frozenset keys, actions
+    cdef readonly frozenset actions
     cdef readonly bint rooted
     cdef readonly dict firsts, index
     cdef readonly list tables

@@ -344,7 +344,7 @@ class Template:
     """
 
     __slots__ = (
-        "_kwnames", "_perm", "_perms", "actions", "attrs", "first", "firsts", "head", "index", "keys",
+        "_kwnames", "_perm", "_perms", "actions", "attrs", "first", "firsts", "head", "index",
         "names", "order", "pieces", "rooms", "rooted", "slots", "source", "tables", "tags",
     )
 
@@ -360,7 +360,6 @@ class Template:
         self.attrs = c.attrs
         self.tags = c.tags
         self.rooms = c.rooms
-        self.keys = frozenset(c.names)
         # Its names once each, in the order they first appear: a Filled holds its values in this order
         # (a tuple), and hole i takes the value at slots[i] (a name may fill several holes).
         self.order: tuple[str, ...] = tuple(dict.fromkeys(c.names))
@@ -411,14 +410,15 @@ class Template:
 
     def mismatch(self, values: dict[str, Any]) -> TypeError:
         """The error for ``values`` that do not name every hole, or name others."""
-        missing = sorted(self.keys - values.keys())
-        extra = sorted(values.keys() - self.keys)
+        names = self.index.keys()  # each hole's name, once
+        missing = sorted(names - values.keys())
+        extra = sorted(values.keys() - names)
         what = []
         if missing:
             what.append(f"missing {', '.join(missing)}")
         if extra:
             what.append(f"unexpected {', '.join(extra)}")
-        return TypeError(f"template {_short(self.source)!r}: {'; '.join(what)} (it takes {', '.join(sorted(self.keys))})")
+        return TypeError(f"template {_short(self.source)!r}: {'; '.join(what)} (it takes {', '.join(sorted(names))})")
 
     def __repr__(self) -> str:
         return f"<Template {_short(self.source)!r}>"
