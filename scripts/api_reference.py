@@ -113,17 +113,30 @@ def render() -> tuple[str, list[str]]:
         "(tests/test_api_reference.py fails when it is stale). The guides in docs/ show the names in use.",
         "",
     ]
+    from rweb.html import ElementFactory
+
     for module_name in MODULES:
         module = importlib.import_module(module_name)
         out += [f"## `{module_name}`", ""]
         mdoc = inspect.getdoc(module)
         if mdoc:
             out += [mdoc.split("\n\n")[0], ""]
+        tags = []  # the element functions: one entry for them all (ElementFactory's says what they do)
         for name in module.__all__:
             obj = getattr(module, name)
             if inspect.ismodule(obj):
                 continue
+            if isinstance(obj, ElementFactory):
+                tags.append(f"`{name}`")
+                continue
             out += _entry(module_name, name, obj, missing)
+        if tags:
+            out += [
+                f"### The element functions of `{module_name}`",
+                "",
+                "Each `name(*children, **attrs) -> Element`, an `ElementFactory`: " + ", ".join(tags) + ".",
+                "",
+            ]
     return "\n".join(out).rstrip() + "\n", missing
 
 

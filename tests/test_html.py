@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import pytest
@@ -118,6 +119,51 @@ def test_element_functions_build_what_the_constructor_builds() -> None:
         assert {k: getattr(built, k) for k in Element.__slots__} == {
             k: getattr(made, k) for k in Element.__slots__
         }
+
+
+def test_element_functions_take_every_way_of_calling() -> None:
+    # Compiled, a call with its arguments in place is the type's vectorcall (html.pxd); a call
+    # through a tuple and a dict (``*args, **kwargs``, functools.partial, map) is __call__.
+    expect = Element("li", ("a", 2), {"class_": "c", "data_key": "k"})
+    children, attrs = ("a", 2), {"class_": "c", "data_key": "k"}
+    for built in [
+        li("a", 2, class_="c", data_key="k"),
+        li(*children, **attrs),
+        functools.partial(li, "a", class_="c")(2, data_key="k"),
+        html.ElementFactory.__call__(li, "a", 2, class_="c", data_key="k"),
+    ]:
+        assert {k: getattr(built, k) for k in Element.__slots__} == {k: getattr(expect, k) for k in Element.__slots__}
+    # Each call makes its own attribute dict: changing one element's leaves the next call's alone.
+    first, second = div(id="x"), div(id="x")
+    first.attrs["id"] = "y"
+    assert second.attrs == {"id": "x"} and div().attrs == {} and div().attrs is not div().attrs
+    assert list(map(span, ["a", "b"]))[1].children == ("b",)
+    assert (br(), br(**{})) and input_(*(), type="text").attrs == {"type": "text"}
+    for call in (lambda: br("x"), lambda: br(*["x"], id="i"), lambda: functools.partial(br, "x")()):
+        with pytest.raises(TypeError, match="void element"):
+            call()
+    for call in (lambda: html.script("x"), lambda: html.style("x", id="s"), lambda: html.script(*["x"])):
+        with pytest.raises(TypeError, match="not escaped by browsers"):
+            call()
+
+
+def test_an_element_function_for_another_tag() -> None:
+    my_map = html.ElementFactory("my-map")
+    assert (my_map.tag, my_map.void, my_map.raw) == ("my-map", False, False)
+    assert repr(my_map) == "<element function my-map>" and repr(div) == "<element function div>"
+    assert to_html(my_map(span("x"), data_zoom=3)) == '<my-map data-zoom="3"><span>x</span></my-map>'
+    assert html.ElementFactory("br").void and html.ElementFactory("style").raw
+    for tag in ("", None, 3):
+        with pytest.raises(TypeError, match="non-empty string"):
+            html.ElementFactory(tag)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="invalid HTML tag"):  # a tag that is no name is refused where it renders
+        to_html(html.ElementFactory("x onclick=alert(1)")())
+
+
+def test_an_element_function_made_without_init_is_refused_where_it_renders() -> None:
+    blank = html.ElementFactory.__new__(html.ElementFactory)
+    with pytest.raises((ValueError, AttributeError)):  # compiled: no tag (ValueError); plain: an unset slot
+        to_html(blank("x"))
 
 
 # -- children -----------------------------------------------------------------

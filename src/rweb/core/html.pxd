@@ -26,6 +26,11 @@ cdef class Template:
     cdef void *_vectorcall  # _template_vectorcall, at the type's tp_vectorcall_offset (_arm); not a slot
     cpdef tuple _arrange(self, tuple kwnames)
 
+cdef class ElementFactory:
+    cdef readonly str tag
+    cdef readonly bint void, raw
+    cdef void *_vectorcall  # _element_vectorcall (_arm_element), as Template's; not a slot
+
 cdef class Filled:
     cdef readonly Template template
     cdef readonly tuple vals
@@ -56,6 +61,17 @@ cdef extern from *:
     void rweb_set_vectorcall(PyTypeObject *tp, Py_ssize_t offset)
     Py_ssize_t PyVectorcall_NARGS(size_t nargsf)
     object PyObject_Call(object callable, object args, object kwargs)
+    dict _PyDict_NewPresized(Py_ssize_t minused)
+
+cdef inline object _call_slowly(object self, PyObject **args, Py_ssize_t nargs, PyObject *kwnames):
+    """A vectorcall passed on to the type's __call__ (its checks and its errors)."""
+    cdef Py_ssize_t k
+    cdef tuple names = () if kwnames == NULL else <tuple>kwnames
+    return PyObject_Call(
+        type(self).__call__,
+        (self,) + tuple([<object>args[k] for k in range(nargs)]),
+        {names[k]: <object>args[nargs + k] for k in range(len(names))},
+    )
 
 cdef inline object _template_vectorcall(object self, PyObject **args, size_t nargsf, PyObject *kwnames):
     cdef Template t = <Template>self
@@ -64,12 +80,7 @@ cdef inline object _template_vectorcall(object self, PyObject **args, size_t nar
     cdef tuple perm, vals, names
     cdef object v
     if nargs != 0 or kwnames == NULL:  # no keywords, or positional arguments: __call__'s error
-        names = () if kwnames == NULL else <tuple>kwnames
-        return PyObject_Call(
-            type(t).__call__,
-            (t,) + tuple([<object>args[k] for k in range(nargs)]),
-            {names[k]: <object>args[nargs + k] for k in range(len(names))},
-        )
+        return _call_slowly(self, args, nargs, kwnames)
     names = <tuple>kwnames
     if names is t._kwnames:
         perm = t._perm
@@ -87,9 +98,40 @@ cdef inline void _arm(Template t):
     t._vectorcall = <void*>_template_vectorcall
     rweb_set_vectorcall(<PyTypeObject*>Template, <Py_ssize_t>(<char*>&t._vectorcall - <char*><PyObject*>t))
 
-cdef object _new
 @cython.locals(el=Element)
 cpdef Element _build(str tag, tuple children, dict attrs, bint void)
+
+# An element function is called for every element of every render.  Its signature is
+# ``*children, **attrs``, for which CPython makes a tuple and a dict of the call's arguments
+# (and Cython's function wrapper works on them again): the type takes vectorcall instead,
+# and the children tuple and attribute dict are made once, from the call's arrays.
+cdef inline object _element_vectorcall(object self, PyObject **args, size_t nargsf, PyObject *kwnames):
+    cdef ElementFactory f = <ElementFactory>self
+    cdef Py_ssize_t nargs = PyVectorcall_NARGS(nargsf)
+    cdef Py_ssize_t k, nk
+    cdef tuple children, names
+    cdef dict attrs
+    cdef object v
+    if f.raw or (f.void and nargs != 0):  # text that must be checked, or children refused: __call__
+        return _call_slowly(self, args, nargs, kwnames)
+    children = PyTuple_New(nargs)
+    for k in range(nargs):
+        v = <object>args[k]
+        Py_INCREF(v)
+        PyTuple_SET_ITEM(children, k, v)
+    if kwnames == NULL:
+        attrs = {}
+    else:
+        names = <tuple>kwnames
+        nk = len(names)
+        attrs = _PyDict_NewPresized(nk)
+        for k in range(nk):
+            attrs[names[k]] = <object>args[nargs + k]
+    return _build(f.tag, children, attrs, f.void)
+
+cdef inline void _arm_element(ElementFactory f):
+    f._vectorcall = <void*>_element_vectorcall
+    rweb_set_vectorcall(<PyTypeObject*>ElementFactory, <Py_ssize_t>(<char*>&f._vectorcall - <char*><PyObject*>f))
 
 cdef dict _schemes
 @cython.locals(first=Py_UCS4)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any, Protocol, TypeVarTuple, Unpack
+from typing import Any, TypeVarTuple, Unpack
 
 try:  # True in the compiled build (setup.py), False when this file runs as plain Python
     import cython
@@ -528,21 +528,14 @@ svg path circle rect line polyline polygon g text
 """.split()
 
 
-class ElementFactory(Protocol):
-    """``tag(*children, **attrs) -> Element``."""
-
-    def __call__(self, *children: Any, **attrs: Any) -> Element: ...
-
-
-# The element functions build an Element without calling Element.__init__ (one
-# Python frame less per element of every render: -16% instructions for the counter's
-# display component); keep them in step with __init__.  Compiled (see setup.py),
-# they call _build instead, a C function that sets the Element's typed fields.
-_new = Element.__new__
-_COMPILED = not __file__.endswith(".py")
+# Elements whose text the browser does not decode: escaping would change it, not escaping
+# would let a value end the element early.  Only raw(...) text goes in.
+_RAW_TEXT = frozenset({"script", "style"})
 
 
 def _build(tag: str, children: tuple[Any, ...], attrs: dict[str, Any], void: bool) -> Element:
+    # An Element without Element.__init__ (one Python frame less per element of every render);
+    # keep in step with __init__.  Compiled, a C function that sets the typed fields.
     el = Element.__new__(Element)  # Cython: the type's tp_new, no __init__
     el.tag = tag
     el.children = children
@@ -551,177 +544,170 @@ def _build(tag: str, children: tuple[Any, ...], attrs: dict[str, Any], void: boo
     return el
 
 
-# Elements whose text the browser does not decode: escaping would change it, not escaping
-# would let a value end the element early.  Only raw(...) text goes in.
-_RAW_TEXT = frozenset({"script", "style"})
+class ElementFactory:
+    """The element function of one tag: ``div = ElementFactory("div")``, ``div(*children, **attrs)``
+    builds a ``<div>`` :class:`Element`.  Every standard element has one in this module; make
+    one for another tag (a custom element, ``ElementFactory("my-map")``): the tag is checked
+    when it is rendered.  A void element (``<br>``, ``<input>``...) takes no children, and
+    ``<script>`` / ``<style>`` take only :func:`raw` text (browsers do not decode theirs).
+    """
 
+    __slots__ = ("raw", "tag", "void")
 
-def _make(tag: str) -> ElementFactory:
-    void = tag in _VOID
+    def __init__(self, tag: str) -> None:
+        if not isinstance(tag, str) or not tag:
+            raise TypeError(f"an element's tag is a non-empty string, got {tag!r}")
+        self.tag = tag
+        self.void = tag in _VOID
+        self.raw = tag in _RAW_TEXT
+        # Compiled, a C field holds the call (html.pxd, _element_vectorcall): the children and
+        # attributes come from the call's arrays, without the tuple and dict CPython makes for a
+        # ``*children, **attrs`` signature.  A call that must be refused goes on to __call__.
+        if _COMPILED:
+            _arm_element(self)  # type: ignore[name-defined]  # noqa: F821 (an inline function of html.pxd)
 
-    if void:
-
-        def build(*children: Any, **attrs: Any) -> Element:
+    def __call__(self, *children: Any, **attrs: Any) -> Element:
+        if self.void:
             if children:
-                raise TypeError(f"<{tag}> is a void element and takes no children")
-            return _build(tag, (), attrs, True)
-
-    elif tag in _RAW_TEXT:
-
-        def build(*children: Any, **attrs: Any) -> Element:
+                raise TypeError(f"<{self.tag}> is a void element and takes no children")
+            return _build(self.tag, (), attrs, True)
+        if self.raw:
             for c in children:
                 if not isinstance(c, Markup):
                     raise TypeError(
-                        f"<{tag}> text is not escaped by browsers, so rweb cannot put {type(c).__name__} "
-                        f"there safely: use <{tag} src/href=...> with a static file, App(head=...) for a "
+                        f"<{self.tag}> text is not escaped by browsers, so rweb cannot put {type(c).__name__} "
+                        f"there safely: use <{self.tag} src/href=...> with a static file, App(head=...) for a "
                         "page-wide one, a client hook for code per element (docs/hooks.md), or raw(...) "
                         "for text you wrote yourself"
                     )
-            return _build(tag, children, attrs, False)
+        return _build(self.tag, children, attrs, False)
 
-    elif _COMPILED:
-
-        def build(*children: Any, **attrs: Any) -> Element:
-            return _build(tag, children, attrs, False)
-
-    else:
-
-        def build(*children: Any, **attrs: Any) -> Element:
-            el = _new(Element)
-            el.tag = tag
-            el.children = children
-            el.attrs = attrs
-            el.void = False
-            return el
-
-    build.__name__ = tag
-    build.__qualname__ = tag
-    build.__doc__ = f"Build a ``<{tag}>`` element."
-    return build
+    def __repr__(self) -> str:
+        return f"<element function {self.tag}>"
 
 
 # One function per element, spelled out so that editors and type checkers see them.
-a: ElementFactory = _make("a")
-abbr: ElementFactory = _make("abbr")
-address: ElementFactory = _make("address")
-area: ElementFactory = _make("area")
-article: ElementFactory = _make("article")
-aside: ElementFactory = _make("aside")
-audio: ElementFactory = _make("audio")
-b: ElementFactory = _make("b")
-base: ElementFactory = _make("base")
-bdi: ElementFactory = _make("bdi")
-bdo: ElementFactory = _make("bdo")
-blockquote: ElementFactory = _make("blockquote")
-body: ElementFactory = _make("body")
-br: ElementFactory = _make("br")
-button: ElementFactory = _make("button")
-canvas: ElementFactory = _make("canvas")
-caption: ElementFactory = _make("caption")
-cite: ElementFactory = _make("cite")
-code: ElementFactory = _make("code")
-col: ElementFactory = _make("col")
-colgroup: ElementFactory = _make("colgroup")
-data: ElementFactory = _make("data")
-datalist: ElementFactory = _make("datalist")
-dd: ElementFactory = _make("dd")
-del_: ElementFactory = _make("del")
-details: ElementFactory = _make("details")
-dfn: ElementFactory = _make("dfn")
-dialog: ElementFactory = _make("dialog")
-div: ElementFactory = _make("div")
-dl: ElementFactory = _make("dl")
-dt: ElementFactory = _make("dt")
-em: ElementFactory = _make("em")
-embed: ElementFactory = _make("embed")
-fieldset: ElementFactory = _make("fieldset")
-figcaption: ElementFactory = _make("figcaption")
-figure: ElementFactory = _make("figure")
-footer: ElementFactory = _make("footer")
-form: ElementFactory = _make("form")
-h1: ElementFactory = _make("h1")
-h2: ElementFactory = _make("h2")
-h3: ElementFactory = _make("h3")
-h4: ElementFactory = _make("h4")
-h5: ElementFactory = _make("h5")
-h6: ElementFactory = _make("h6")
-head: ElementFactory = _make("head")
-header: ElementFactory = _make("header")
-hgroup: ElementFactory = _make("hgroup")
-hr: ElementFactory = _make("hr")
-html: ElementFactory = _make("html")
-i: ElementFactory = _make("i")
-iframe: ElementFactory = _make("iframe")
-img: ElementFactory = _make("img")
-input_: ElementFactory = _make("input")
-ins: ElementFactory = _make("ins")
-kbd: ElementFactory = _make("kbd")
-label: ElementFactory = _make("label")
-legend: ElementFactory = _make("legend")
-li: ElementFactory = _make("li")
-link: ElementFactory = _make("link")
-main: ElementFactory = _make("main")
-map_: ElementFactory = _make("map")
-mark: ElementFactory = _make("mark")
-menu: ElementFactory = _make("menu")
-meta: ElementFactory = _make("meta")
-meter: ElementFactory = _make("meter")
-nav: ElementFactory = _make("nav")
-noscript: ElementFactory = _make("noscript")
-object_: ElementFactory = _make("object")
-ol: ElementFactory = _make("ol")
-optgroup: ElementFactory = _make("optgroup")
-option: ElementFactory = _make("option")
-output: ElementFactory = _make("output")
-p: ElementFactory = _make("p")
-picture: ElementFactory = _make("picture")
-pre: ElementFactory = _make("pre")
-progress: ElementFactory = _make("progress")
-q: ElementFactory = _make("q")
-rp: ElementFactory = _make("rp")
-rt: ElementFactory = _make("rt")
-ruby: ElementFactory = _make("ruby")
-s: ElementFactory = _make("s")
-samp: ElementFactory = _make("samp")
-script: ElementFactory = _make("script")
-search: ElementFactory = _make("search")
-section: ElementFactory = _make("section")
-select: ElementFactory = _make("select")
-slot: ElementFactory = _make("slot")
-small: ElementFactory = _make("small")
-source: ElementFactory = _make("source")
-span: ElementFactory = _make("span")
-strong: ElementFactory = _make("strong")
-style: ElementFactory = _make("style")
-sub: ElementFactory = _make("sub")
-summary: ElementFactory = _make("summary")
-sup: ElementFactory = _make("sup")
-table: ElementFactory = _make("table")
-tbody: ElementFactory = _make("tbody")
-td: ElementFactory = _make("td")
-template: ElementFactory = _make("template")
-textarea: ElementFactory = _make("textarea")
-tfoot: ElementFactory = _make("tfoot")
-th: ElementFactory = _make("th")
-thead: ElementFactory = _make("thead")
-time: ElementFactory = _make("time")
-title: ElementFactory = _make("title")
-tr: ElementFactory = _make("tr")
-track: ElementFactory = _make("track")
-u: ElementFactory = _make("u")
-ul: ElementFactory = _make("ul")
-var: ElementFactory = _make("var")
-video: ElementFactory = _make("video")
-wbr: ElementFactory = _make("wbr")
-svg: ElementFactory = _make("svg")
-path: ElementFactory = _make("path")
-circle: ElementFactory = _make("circle")
-rect: ElementFactory = _make("rect")
-line: ElementFactory = _make("line")
-polyline: ElementFactory = _make("polyline")
-polygon: ElementFactory = _make("polygon")
-g: ElementFactory = _make("g")
-text: ElementFactory = _make("text")
+a = ElementFactory("a")
+abbr = ElementFactory("abbr")
+address = ElementFactory("address")
+area = ElementFactory("area")
+article = ElementFactory("article")
+aside = ElementFactory("aside")
+audio = ElementFactory("audio")
+b = ElementFactory("b")
+base = ElementFactory("base")
+bdi = ElementFactory("bdi")
+bdo = ElementFactory("bdo")
+blockquote = ElementFactory("blockquote")
+body = ElementFactory("body")
+br = ElementFactory("br")
+button = ElementFactory("button")
+canvas = ElementFactory("canvas")
+caption = ElementFactory("caption")
+cite = ElementFactory("cite")
+code = ElementFactory("code")
+col = ElementFactory("col")
+colgroup = ElementFactory("colgroup")
+data = ElementFactory("data")
+datalist = ElementFactory("datalist")
+dd = ElementFactory("dd")
+del_ = ElementFactory("del")
+details = ElementFactory("details")
+dfn = ElementFactory("dfn")
+dialog = ElementFactory("dialog")
+div = ElementFactory("div")
+dl = ElementFactory("dl")
+dt = ElementFactory("dt")
+em = ElementFactory("em")
+embed = ElementFactory("embed")
+fieldset = ElementFactory("fieldset")
+figcaption = ElementFactory("figcaption")
+figure = ElementFactory("figure")
+footer = ElementFactory("footer")
+form = ElementFactory("form")
+h1 = ElementFactory("h1")
+h2 = ElementFactory("h2")
+h3 = ElementFactory("h3")
+h4 = ElementFactory("h4")
+h5 = ElementFactory("h5")
+h6 = ElementFactory("h6")
+head = ElementFactory("head")
+header = ElementFactory("header")
+hgroup = ElementFactory("hgroup")
+hr = ElementFactory("hr")
+html = ElementFactory("html")
+i = ElementFactory("i")
+iframe = ElementFactory("iframe")
+img = ElementFactory("img")
+input_ = ElementFactory("input")
+ins = ElementFactory("ins")
+kbd = ElementFactory("kbd")
+label = ElementFactory("label")
+legend = ElementFactory("legend")
+li = ElementFactory("li")
+link = ElementFactory("link")
+main = ElementFactory("main")
+map_ = ElementFactory("map")
+mark = ElementFactory("mark")
+menu = ElementFactory("menu")
+meta = ElementFactory("meta")
+meter = ElementFactory("meter")
+nav = ElementFactory("nav")
+noscript = ElementFactory("noscript")
+object_ = ElementFactory("object")
+ol = ElementFactory("ol")
+optgroup = ElementFactory("optgroup")
+option = ElementFactory("option")
+output = ElementFactory("output")
+p = ElementFactory("p")
+picture = ElementFactory("picture")
+pre = ElementFactory("pre")
+progress = ElementFactory("progress")
+q = ElementFactory("q")
+rp = ElementFactory("rp")
+rt = ElementFactory("rt")
+ruby = ElementFactory("ruby")
+s = ElementFactory("s")
+samp = ElementFactory("samp")
+script = ElementFactory("script")
+search = ElementFactory("search")
+section = ElementFactory("section")
+select = ElementFactory("select")
+slot = ElementFactory("slot")
+small = ElementFactory("small")
+source = ElementFactory("source")
+span = ElementFactory("span")
+strong = ElementFactory("strong")
+style = ElementFactory("style")
+sub = ElementFactory("sub")
+summary = ElementFactory("summary")
+sup = ElementFactory("sup")
+table = ElementFactory("table")
+tbody = ElementFactory("tbody")
+td = ElementFactory("td")
+template = ElementFactory("template")
+textarea = ElementFactory("textarea")
+tfoot = ElementFactory("tfoot")
+th = ElementFactory("th")
+thead = ElementFactory("thead")
+time = ElementFactory("time")
+title = ElementFactory("title")
+tr = ElementFactory("tr")
+track = ElementFactory("track")
+u = ElementFactory("u")
+ul = ElementFactory("ul")
+var = ElementFactory("var")
+video = ElementFactory("video")
+wbr = ElementFactory("wbr")
+svg = ElementFactory("svg")
+path = ElementFactory("path")
+circle = ElementFactory("circle")
+rect = ElementFactory("rect")
+line = ElementFactory("line")
+polyline = ElementFactory("polyline")
+polygon = ElementFactory("polygon")
+g = ElementFactory("g")
+text = ElementFactory("text")
 
 # ``input``, ``map`` and ``object`` are importable by name too; they are kept out
 # of ``__all__`` so that ``from rweb.html import *`` never shadows a builtin.
