@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import gc
 import json
+import random
 import re
 from collections import Counter as Tally
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import rweb
 from rweb import App, RDict, RList, reactive
+from rweb import render as R
 from rweb.core.diff import CRef
-from rweb.html import Markup, button, component, div, li, p, span, to_html, ul
+from rweb.html import Element, Markup, b, button, component, div, li, p, raw, span, to_html, ul
 from rweb.live.connection import Connection
 from rweb.protocol import expand_statics
 from rweb.reactive import subscribers
@@ -176,6 +180,116 @@ def test_shape_change_sends_the_whole_component() -> None:
     reply = c.send("t")
     assert set(reply["d"]["root"]) == {"s", "d"}
     assert "<span>on</span>" not in c.html()
+
+
+# -- plans: a render of the last shape refills the last statics ------------------------------------
+
+
+def _with_rc(tree: Any, rc: str = "root") -> str:
+    """``to_html(tree)`` as the page shows it: the component's ``data-rc`` on its root element."""
+    return to_html(tree).replace(f"<{tree.tag}", f'<{tree.tag} data-rc="{rc}"', 1)
+
+
+def _show(trees: list[Any]) -> None:
+    """One page shows ``trees`` in turn; after each click the browser's HTML is that of the tree."""
+    at = Counter(value=0)
+
+    def page() -> Any:
+        return div(component("shown", lambda: trees[at.value]), button("next", data_action="next"))
+
+    c = Client(lambda w: (page, lambda a, p: setattr(at, "value", at.value + 1)))
+    for i, tree in enumerate(trees):
+        if i:
+            c.send("next")
+        want = _with_rc(tree, "shown").replace("<b>in</b>", '<b data-rc="inner">in</b>')  # (a component in it)
+        assert c.html("shown") == want, tree
+
+
+def test_a_tree_of_the_last_shape_is_walked_along_its_plan() -> None:
+    state = Pair()
+
+    def row() -> Any:
+        return li(span(f"n{state.a}"), b(state.b), None, class_="on" if state.a % 2 else None, data_key="k")
+
+    view = View(lambda: component("row", row))
+    view.mount()
+    comp = view.comps["row"]
+    statics = comp.statics
+    assert R.plan_for(statics)[1][0] == "li"  # type: ignore[index]  # its plan is kept with its statics
+    for n in range(1, 4):
+        state.a = n
+        patch = view.flush()["row"]
+        assert "s" not in patch and patch["0"] == ("" if n % 2 == 0 else ' class="on"') and patch["2"] == f"n{n}"
+        assert comp.statics is statics
+    assert rebuild({"s": comp.statics, "d": comp.dyns}) == _with_rc(row(), "row")
+    view.close()
+
+
+def test_plans_give_what_a_full_walk_gives() -> None:
+    # Same shapes with other values; another tag, count, void flag or child kind at one place;
+    # other keys at the same count (their own names); children a plan does not cover.
+    img_ = Element("img", ("never shown",), {"alt": "a"}, True)
+    _show([
+        div(span("a"), 1, None, class_="x", title="t"),
+        div(span("b<"), 2, True, class_=None, title=3),
+        div(span(raw("<i>r</i>")), 2.5, False, class_=True, title="t"),
+        div(p("c"), 3, None, class_="x", title="t"),  # another tag
+        div(p("c"), 3, "now text", class_="x", title="t"),  # nothing -> a value
+        div(p("c", id="i"), 3, "t", class_="x", title="t"),  # an attribute more, below
+        div(p("c", id="i"), 3, "t", id="k", data_x="y"),  # other keys, the same count
+        div(p("c", id="j"), 4, "u", id="k2", data_x=None),
+        div(img_, [span(1), span(2)], "t", id="k"),  # a list: not planned
+        div(img_, [span(1), span(2), span(3)], "t", id="k"),
+        div(img_, component("inner", lambda: b("in")), "t", id="k"),  # a component: not planned
+        div(Element("img", (), {"alt": "b"}, True), "t", id="k"),
+        div(Element("img", (), {"alt": "b"}, False), "t", id="k"),  # the same tag, not void
+        div(Element("img", (), {"alt": "c"}, False), "t", id="k"),
+    ])
+
+
+_LEAVES = st.one_of(st.sampled_from(["x", "<y>", "", "&"]), st.integers(-3, 3), st.none(), st.booleans(),
+                    st.just(1.5), st.just(raw("<i>m</i>")))
+_VALUES = st.sampled_from([None, False, True, "a", "b<\"&", 7])
+
+
+def _elements(children: Any) -> Any:
+    # Element(...) itself: a void one may be given children (not rendered), and any tag may be void.
+    return st.builds(
+        lambda tag, attrs, kids, void: Element(tag, tuple(kids), attrs, void),
+        st.sampled_from(["div", "span", "b"]),
+        st.dictionaries(st.sampled_from(["class_", "id", "data_action", "href"]), _VALUES, max_size=2),
+        st.lists(children, max_size=3),
+        st.sampled_from([False, False, False, True]),
+    )
+
+
+_TREES = st.recursive(_LEAVES, lambda kids: st.one_of(_elements(kids), st.lists(kids, max_size=2)), max_leaves=12)
+
+
+_LEAF_POOL = ["x", "<y>", "", 0, 5, None, True, False, 1.5, raw("<i>m</i>")]
+_VALUE_POOL = [None, False, True, "a", "b<\"&", 7]
+
+
+def _revalue(node: Any, rng: random.Random) -> Any:
+    """``node`` with other values: its elements' tags and attribute keys kept, every attribute value
+    and leaf drawn again (a leaf may become nothing, or nothing a leaf: the same shape or not)."""
+    if type(node) is Element:
+        kids = tuple(_revalue(c, rng) for c in node.children)
+        return Element(node.tag, kids, {k: rng.choice(_VALUE_POOL) for k in node.attrs}, node.void)
+    if type(node) is list:
+        return [_revalue(c, rng) for c in node]
+    return rng.choice(_LEAF_POOL)
+
+
+@settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_elements(_TREES), min_size=1, max_size=3), st.lists(st.integers(0, 2**32), min_size=2, max_size=8))
+def test_any_sequence_of_trees_shows_as_its_last_tree(shapes: list[Any], seeds: list[int]) -> None:
+    # A few shapes, each shown again with other values: the same shape often, another one sometimes.
+    trees = []
+    for seed in seeds:
+        rng = random.Random(seed)
+        trees.append(_revalue(shapes[rng.randrange(len(shapes))], rng))
+    _show(trees)
 
 
 def test_same_value_write_sends_an_empty_reply_and_renders_nothing() -> None:

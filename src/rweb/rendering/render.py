@@ -538,7 +538,8 @@ class View:
         try:
             comp.dirty = False
             args = comp.args
-            last = _markup(comp.fn(*args) if args else comp.fn(), p, comp.room, comp.rc)
+            tree = comp.fn(*args) if args else comp.fn()
+            last = _render_tree(tree, p, comp.statics, comp.room, comp.rc)
         except BaseException as exc:  # user code: even SystemExit is this component's error
             self.rendering = p.outer
             end(prev)
@@ -567,8 +568,12 @@ class View:
             return
         self.rendering = p.outer
         end(prev)
-        p.st.append(last)
-        self._settle(comp, patches, earlier, tuple(p.st), p.dy)
+        if last is None:  # replayed (_replay): the dynamics of the statics held
+            self._settle(comp, patches, earlier, comp.statics, p.dy)  # type: ignore[arg-type]  # held: not None
+        else:
+            p.st.append(last)
+            self._settle(comp, patches, earlier, tuple(p.st), p.dy)
+            _keep_plan(comp.statics, tree, comp.room)  # type: ignore[arg-type]  # set by _settle
         if p.kids or old_children:
             # Children that this render no longer contains are removed.
             new_children = tuple(p.kids)
@@ -985,7 +990,8 @@ class SharedRender(Tracker):
         p = _context(None, self, None)
         prev = begin(self)
         try:
-            last = _markup(self.fn(*self.args), p, self.room, self.rc)
+            tree = self.fn(*self.args)
+            last = _render_tree(tree, p, self.statics, self.room, self.rc)
         except BaseException:  # user code: each member renders on its own, with its own error
             end(prev)
             self.dissolve()
@@ -994,9 +1000,11 @@ class SharedRender(Tracker):
         if self.dirty or not reads_only_shared(self):
             self.dissolve()  # it writes what it reads, or it read state that is not shared
             return False
-        p.st.append(last)
-        statics = tuple(p.st)
-        self.statics = self.statics if statics == self.statics else _shared(statics)
+        if last is not None:
+            p.st.append(last)
+            statics = tuple(p.st)
+            self.statics = self.statics if statics == self.statics else _shared(statics)
+            _keep_plan(self.statics, tree, self.room)
         self.dyns = p.dy
         if _COMPILED:
             _gc_untrack(p.dy)  # type: ignore[name-defined]  # noqa: F821 (as View._settle's)
@@ -1323,6 +1331,147 @@ def _element(el: Element, p: RenderContext, cur: str, room: int, extra: str = ""
     return cur + o
 
 
+# -- plans: an element tree's shape, so that a render of the same shape refills the last statics --
+#
+# A component whose function returns element functions' trees rebuilds, at each render, statics
+# that depend only on the tree's shape: its tags, how many attributes each element has, which
+# children are elements, which are values (text, numbers) and which render as nothing.  So a
+# walk's statics are kept with the shape that made them, as a plan (_plans: by statics, shared
+# by every component and page that renders them); a component's next render whose tree has that
+# shape walks it along the plan (_replay): only the dynamics are made, and the last statics are
+# kept as they are, the same object (the diff finds them equal at once).  A tree of another shape
+# is walked in full.  Any two trees of one shape make the same statics, so a plan is right for
+# whatever component holds its statics, however it came by them.  A plan covers trees of
+# elements and values only: a component, a template, a list or any other child is walked in full
+# at each render (its render has side effects, or a shape that varies with its length).
+#
+# A plan is (room, root): the nesting room the root was walked with, and for each element a tuple
+# (tag, void, keys, names, kids, tables): its attributes' keys as given and the markup names they
+# map to (attr_name); for each child a plan (an element), True (text, a number, raw markup: one
+# dynamic) or False (None, True, False: nothing); and per attribute, the markups _attr shares for
+# its name, by value (as a template's holes have them: one lookup where _attribute makes two).
+
+_UNPLANNED: tuple[Any, ...] = ()  # statics whose tree a plan does not cover
+_plans: dict[tuple[str, ...], tuple[Any, ...]] = {}
+
+
+def _plan(el: Element, room: int) -> tuple[Any, ...] | None:
+    """The plan of ``el``'s shape (``room``: as :func:`_element` is given it), or None when the tree
+    holds something a plan does not cover."""
+    room -= 1
+    if room < 0:
+        return None
+    attrs = el.attrs
+    keys = tuple(attrs)
+    names = _ATTR_NAMES
+    kids: list[Any] = []
+    if not el.void:  # (a void element's children are not rendered)
+        for c in el.children:
+            t = type(c)
+            if t is Element:
+                sub = _plan(c, room)
+                if sub is None:
+                    return None
+                kids.append(sub)
+            elif t is str or t is int or t is Markup or t is float:
+                kids.append(True)  # one dynamic
+            elif c is None or t is bool:
+                kids.append(False)  # nothing
+            else:
+                return None
+    named = tuple([names.get(k) or attr_name(k) for k in keys])
+    return (el.tag, el.void, keys, named, tuple(kids), [None] * len(keys))
+
+
+def _render_tree(tree: Any, p: RenderContext, statics: tuple[str, ...] | None, room: int, rc: str) -> str | None:
+    """Walk ``tree``, what a component's function returned, into ``p`` (:func:`_markup`): the markup
+    after its last dynamic slot; None when ``tree`` is of the shape of ``statics`` (the component's
+    last, None before its first render) and was walked along their plan (its statics are those)."""
+    if type(tree) is Element and statics is not None:
+        plan = _plans.get(statics)
+        if plan is not None and plan is not _UNPLANNED:
+            if plan[0] == room and _replay(tree, plan[1], p):
+                return None
+            p.dy = []  # replayed in part: walked again in full
+            p.acts = None
+    return _markup(tree, p, room, rc)
+
+
+def _keep_plan(statics: tuple[str, ...], tree: Any, room: int) -> None:
+    """After a full walk of ``tree`` (a component's, with ``room``) into ``statics``: their plan, kept
+    (once per statics: of any two trees that make them, either one's plan is right)."""
+    if type(tree) is Element and statics not in _plans:
+        got = _plan(tree, room)
+        _remember(_plans, statics, _UNPLANNED if got is None else (room, got))
+
+
+def plan_for(statics: tuple[str, ...]) -> tuple[Any, ...] | None:
+    """The plan kept for ``statics`` (None: none; ``()``: a tree no plan covers).  For tests and
+    tools: compiled, the table itself is not visible from Python."""
+    return _plans.get(statics)
+
+
+def _replay(el: Element, plan: tuple[Any, ...], p: RenderContext) -> bool:
+    """Append ``el``'s dynamics to ``p`` along ``plan``, as :func:`_element` would; False (``p``
+    partly filled) when ``el`` is not of the plan's shape."""
+    tag = el.tag
+    if (tag is not plan[0] and tag != plan[0]) or el.void is not plan[1]:
+        return False
+    attrs = el.attrs
+    keys = plan[2]
+    n = len(keys)
+    if len(attrs) != n:
+        return False
+    dyns = p.dy
+    if n:
+        names = plan[3]
+        tables = plan[5]
+        i = 0
+        for k, v in attrs.items():
+            if k is keys[i]:
+                name = names[i]
+                if type(v) is str and type(name) is str:  # (an action's is recorded at each render)
+                    by_value = tables[i]
+                    got = None if by_value is None else by_value.get(v)
+                    if got is None:
+                        got = _attribute(name, v, p, tag)
+                        tables[i] = _attr_table.get(name)  # when _attr starts its tables over: the new one
+                else:
+                    got = _attribute(name, v, p, tag)
+            else:  # another key at the same place (the same count) fills the same slot: its own name
+                got = _attribute(_ATTR_NAMES.get(k) or attr_name(k), v, p, tag)
+            dyns.append(got)
+            i += 1
+    if el.void:
+        return True
+    kids = plan[4]
+    children = el.children
+    n = len(kids)
+    if len(children) != n:
+        return False
+    for i in range(n):
+        c = children[i]
+        want = kids[i]
+        t = type(c)
+        if type(want) is tuple:
+            if t is not Element or not _replay(c, want, p):
+                return False
+        elif want is True:
+            if t is str:
+                dyns.append(_escaped.get(c) or _esc(c))
+            elif t is int:
+                dyns.append(str(c))
+            elif t is Markup:
+                dyns.append(str.__str__(c))
+            elif t is float:
+                dyns.append(repr(c))
+            else:
+                return False
+        elif not (c is None or t is bool):
+            return False
+    return True
+
+
 def _attribute(name: str, v: Any, p: RenderContext, tag: str) -> str:
     """The markup of the attribute ``name`` (from :func:`~rweb.html.attr_name`) with the value ``v``
     on a ``<tag>``: escaped, checked, its actions recorded in ``p``; ``""`` when it is absent."""
@@ -1395,10 +1544,12 @@ def _fill(f: Filled, p: RenderContext, cur: str, room: int, extra: str = "") -> 
                     by_value = tables[i]
                     if by_value is not None:
                         got = by_value.get(v)
-                if got is None:
+                    if got is None:
+                        got = _attribute(name, v, p, t.tags[i])
+                        if type(name) is str:
+                            tables[i] = _attr_table.get(name)  # when _attr starts its tables over: the new one
+                else:  # True, None, False, a number...: no table to look in
                     got = _attribute(name, v, p, t.tags[i])
-                    if type(name) is str:
-                        tables[i] = _attr_table.get(name)  # when _attr starts its tables over: the new one
                 p.dy.append(got)
                 cur = ""
             elif type(v) is str:
