@@ -100,6 +100,13 @@ def test_void_elements_reject_children(build: Any) -> None:
         build("child")
 
 
+def test_a_void_element_shows_no_children_however_it_was_made() -> None:
+    # Element(...) takes children for a void element; no walk shows them (one text child included).
+    for kids in [("x",), ("x", "y"), (span("x"),)]:
+        assert to_html(div(Element("br", kids, {}, True))) == "<div><br></div>"
+        assert page_html(lambda kids=kids: div(Element("br", kids, {}, True))) == '<div data-rc="root"><br></div>'
+
+
 def test_element_repr_and_structure() -> None:
     el = div("a", span("b"), id="x")
     assert isinstance(el, Element)
@@ -133,10 +140,13 @@ def test_element_functions_take_every_way_of_calling() -> None:
         html.ElementFactory.__call__(li, "a", 2, class_="c", data_key="k"),
     ]:
         assert {k: getattr(built, k) for k in Element.__slots__} == {k: getattr(expect, k) for k in Element.__slots__}
-    # Each call makes its own attribute dict: changing one element's leaves the next call's alone.
-    first, second = div(id="x"), div(id="x")
-    first.attrs["id"] = "y"
-    assert second.attrs == {"id": "x"} and div().attrs == {} and div().attrs is not div().attrs
+    # The attributes are read-only (an element is made anew for other ones), in the order given.
+    first = div(id="x", class_="c")
+    with pytest.raises(TypeError):
+        first.attrs["id"] = "y"  # type: ignore[index]
+    assert first.attrs == {"id": "x", "class_": "c"} and list(first.attrs) == ["id", "class_"] and div().attrs == {}
+    assert (first.attr_keys, first.attr_values) == (("id", "class_"), ("x", "c"))
+    assert Element("p", (), {"title": "t"}).attr_keys == ("title",)
     assert list(map(span, ["a", "b"]))[1].children == ("b",)
     assert (br(), br(**{})) and input_(*(), type="text").attrs == {"type": "text"}
     for call in (lambda: br("x"), lambda: br(*["x"], id="i"), lambda: functools.partial(br, "x")()):

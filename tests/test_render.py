@@ -242,6 +242,8 @@ def test_plans_give_what_a_full_walk_gives() -> None:
         div(img_, [span(1), span(2), span(3)], "t", id="k"),
         div(img_, component("inner", lambda: b("in")), "t", id="k"),  # a component: not planned
         div(Element("img", (), {"alt": "b"}, True), "t", id="k"),
+        div(Element("img", ("x",), {}, True), "t", id="k"),  # void: its one text child is not shown
+        div(Element("img", ("y",), {}, True), "u", id="k"),
         div(Element("img", (), {"alt": "b"}, False), "t", id="k"),  # the same tag, not void
         div(Element("img", (), {"alt": "c"}, False), "t", id="k"),
     ])

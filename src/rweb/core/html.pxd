@@ -5,8 +5,7 @@ cimport cython
 
 cdef class Element:
     cdef public str tag
-    cdef public tuple children
-    cdef public dict attrs
+    cdef public tuple children, attr_keys, attr_values
     cdef public bint void
 
 cdef class Component:
@@ -61,7 +60,6 @@ cdef extern from *:
     void rweb_set_vectorcall(PyTypeObject *tp, Py_ssize_t offset)
     Py_ssize_t PyVectorcall_NARGS(size_t nargsf)
     object PyObject_Call(object callable, object args, object kwargs)
-    dict _PyDict_NewPresized(Py_ssize_t minused)
 
 cdef inline object _call_slowly(object self, PyObject **args, Py_ssize_t nargs, PyObject *kwnames):
     """A vectorcall passed on to the type's __call__ (its checks and its errors)."""
@@ -99,18 +97,18 @@ cdef inline void _arm(Template t):
     rweb_set_vectorcall(<PyTypeObject*>Template, <Py_ssize_t>(<char*>&t._vectorcall - <char*><PyObject*>t))
 
 @cython.locals(el=Element)
-cpdef Element _build(str tag, tuple children, dict attrs, bint void)
+cpdef Element _build(str tag, tuple children, tuple keys, tuple values, bint void)
 
 # An element function is called for every element of every render.  Its signature is
 # ``*children, **attrs``, for which CPython makes a tuple and a dict of the call's arguments
 # (and Cython's function wrapper works on them again): the type takes vectorcall instead,
-# and the children tuple and attribute dict are made once, from the call's arrays.
+# and the children and the attributes' values are tuples made once from the call's arrays;
+# the attributes' keys are the call site's tuple of names, the same object at every call.
 cdef inline object _element_vectorcall(object self, PyObject **args, size_t nargsf, PyObject *kwnames):
     cdef ElementFactory f = <ElementFactory>self
     cdef Py_ssize_t nargs = PyVectorcall_NARGS(nargsf)
     cdef Py_ssize_t k, nk
-    cdef tuple children, names
-    cdef dict attrs
+    cdef tuple children, keys, values
     cdef object v
     if f.raw or (f.void and nargs != 0):  # text that must be checked, or children refused: __call__
         return _call_slowly(self, args, nargs, kwnames)
@@ -120,14 +118,16 @@ cdef inline object _element_vectorcall(object self, PyObject **args, size_t narg
         Py_INCREF(v)
         PyTuple_SET_ITEM(children, k, v)
     if kwnames == NULL:
-        attrs = {}
+        keys = values = ()
     else:
-        names = <tuple>kwnames
-        nk = len(names)
-        attrs = _PyDict_NewPresized(nk)
+        keys = <tuple>kwnames  # the call site's names: one tuple for every call there
+        nk = len(keys)
+        values = PyTuple_New(nk)
         for k in range(nk):
-            attrs[names[k]] = <object>args[nargs + k]
-    return _build(f.tag, children, attrs, f.void)
+            v = <object>args[nargs + k]
+            Py_INCREF(v)
+            PyTuple_SET_ITEM(values, k, v)
+    return _build(f.tag, children, keys, values, f.void)
 
 cdef inline void _arm_element(ElementFactory f):
     f._vectorcall = <void*>_element_vectorcall

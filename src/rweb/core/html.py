@@ -17,7 +17,8 @@ event-handler attributes (``on*``) are refused: see docs/security.md.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any, TypeVarTuple, Unpack
 
 try:  # True in the compiled build (setup.py), False when this file runs as plain Python
@@ -285,18 +286,30 @@ def _check_attr(kind: int, name: str, value: Any, text: str, tag: str) -> None:
 
 
 class Element:
-    """An HTML element: tag, attributes (Python-style keys) and children."""
+    """An HTML element: tag, attributes (Python-style keys) and children.
 
-    __slots__ = ("attrs", "children", "tag", "void")
+    The attributes are held as two tuples, their keys (``attr_keys``) and their values
+    (``attr_values``), in the order given: an element function's call makes no dictionary.
+    :attr:`attrs` gives them as a read-only mapping.
+    """
+
+    __slots__ = ("attr_keys", "attr_values", "children", "tag", "void")
 
     def __init__(self, tag: str, children: tuple[Any, ...], attrs: dict[str, Any], void: bool = False):
         self.tag = tag
         self.children = children
-        self.attrs = attrs
+        self.attr_keys = tuple(attrs)
+        self.attr_values = tuple(attrs.values())
         self.void = void
 
+    @property
+    def attrs(self) -> Mapping[str, Any]:
+        """The attributes by key (Python-style: ``class_``, ``data_action``), read-only: a new
+        element is made with other attributes."""
+        return MappingProxyType(dict(zip(self.attr_keys, self.attr_values, strict=True)))
+
     def __repr__(self) -> str:
-        return f"<Element {self.tag} attrs={self.attrs!r} children={len(self.children)}>"
+        return f"<Element {self.tag} attrs={dict(self.attrs)!r} children={len(self.children)}>"
 
     def __html__(self) -> str:
         return to_html(self)
@@ -533,13 +546,14 @@ svg path circle rect line polyline polygon g text
 _RAW_TEXT = frozenset({"script", "style"})
 
 
-def _build(tag: str, children: tuple[Any, ...], attrs: dict[str, Any], void: bool) -> Element:
+def _build(tag: str, children: tuple[Any, ...], keys: tuple[str, ...], values: tuple[Any, ...], void: bool) -> Element:
     # An Element without Element.__init__ (one Python frame less per element of every render);
     # keep in step with __init__.  Compiled, a C function that sets the typed fields.
     el = Element.__new__(Element)  # Cython: the type's tp_new, no __init__
     el.tag = tag
     el.children = children
-    el.attrs = attrs
+    el.attr_keys = keys
+    el.attr_values = values
     el.void = void
     return el
 
@@ -560,9 +574,10 @@ class ElementFactory:
         self.tag = tag
         self.void = tag in _VOID
         self.raw = tag in _RAW_TEXT
-        # Compiled, a C field holds the call (html.pxd, _element_vectorcall): the children and
-        # attributes come from the call's arrays, without the tuple and dict CPython makes for a
-        # ``*children, **attrs`` signature.  A call that must be refused goes on to __call__.
+        # Compiled, a C field holds the call (html.pxd, _element_vectorcall): the children and the
+        # attributes' values come from the call's arrays and its keys are the call site's names,
+        # without the tuple and dict CPython makes for a ``*children, **attrs`` signature.  A call
+        # that must be refused goes on to __call__.
         if _COMPILED:
             _arm_element(self)  # type: ignore[name-defined]  # noqa: F821 (an inline function of html.pxd)
 
@@ -570,7 +585,7 @@ class ElementFactory:
         if self.void:
             if children:
                 raise TypeError(f"<{self.tag}> is a void element and takes no children")
-            return _build(self.tag, (), attrs, True)
+            return _build(self.tag, (), tuple(attrs), tuple(attrs.values()), True)
         if self.raw:
             for c in children:
                 if not isinstance(c, Markup):
@@ -580,7 +595,7 @@ class ElementFactory:
                         "page-wide one, a client hook for code per element (docs/hooks.md), or raw(...) "
                         "for text you wrote yourself"
                     )
-        return _build(self.tag, children, attrs, False)
+        return _build(self.tag, children, tuple(attrs), tuple(attrs.values()), False)
 
     def __repr__(self) -> str:
         return f"<element function {self.tag}>"

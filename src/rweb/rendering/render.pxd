@@ -60,18 +60,19 @@ cdef long _GONE
 @cython.locals(by_value=dict)
 cdef str _attr(object name, object value)
 
-@cython.locals(attrs=dict, statics=list, dyns=list, names=dict, ce=Element, kids=tuple, o=str, tag=str, ctag=str)
+@cython.locals(keys=tuple, values=tuple, i=Py_ssize_t, statics=list, dyns=list, names=dict, ce=Element, kids=tuple, o=str,
+               tag=str, ctag=str)
 cdef str _element(Element el, RenderContext p, str cur, long room, str extra=*)
 cdef str _walk(object node, RenderContext p, str cur, long room)
 cdef object _UNPLANNED
 cdef dict _plans
-@cython.locals(attrs=dict, names=dict, kids=list, c=object, sub=object, keys=tuple, named=tuple)
+@cython.locals(names=dict, kids=list, c=object, sub=object, keys=tuple, named=tuple)
 cdef object _plan(Element el, long room)
 @cython.locals(plan=tuple)
 cdef str _render_tree(object tree, RenderContext p, tuple statics, long room, str rc)
 cdef object _keep_plan(tuple statics, object tree, long room)
-@cython.locals(tag=str, attrs=dict, keys=tuple, names=tuple, kids=tuple, children=tuple, dyns=list, tables=list,
-               by_value=dict, got=str, i=Py_ssize_t, n=Py_ssize_t, want=object, c=object)
+@cython.locals(tag=str, keys=tuple, values=tuple, planned=tuple, names=tuple, kids=tuple, children=tuple, dyns=list,
+               tables=list, by_value=dict, got=str, i=Py_ssize_t, n=Py_ssize_t, want=object, c=object)
 cdef bint _replay(Element el, tuple plan, RenderContext p) except -1
 cdef str _attribute(object name, object v, RenderContext p, str tag)
 cdef set _own_acts(RenderContext p)

@@ -1278,22 +1278,24 @@ def _element(el: Element, p: RenderContext, cur: str, room: int, extra: str = ""
     if room < 0:
         raise _too_deep(el)
     tag = el.tag
-    attrs = el.attrs
+    keys = el.attr_keys
     # The markup pieces go through ``o`` (a str in the compiled build, render.pxd): str + str
     # is a C-level concatenation there, not Python's generic addition.
-    if not attrs and not extra:
+    if not keys and not extra:
         o = _OPEN_BARE.get(tag) or (_tag_strings(tag) + ">")
         cur += o
     else:
         o = _OPEN.get(tag) or _tag_strings(tag)
         cur += o + extra
-    if attrs:
+    if keys:
         statics = p.st
         dyns = p.dy
         names = _ATTR_NAMES
-        for k, v in attrs.items():
+        values = el.attr_values
+        for i in range(len(keys)):
+            k = keys[i]
             statics.append(cur)
-            dyns.append(_attribute(names.get(k) or attr_name(k), v, p, tag))
+            dyns.append(_attribute(names.get(k) or attr_name(k), values[i], p, tag))
             cur = ""
         cur += ">"
     elif extra:
@@ -1305,7 +1307,7 @@ def _element(el: Element, p: RenderContext, cur: str, room: int, extra: str = ""
         if t is Element:
             ce = c  # typed Element in the compiled build (render.pxd)
             kids = ce.children
-            if len(kids) == 1 and not ce.attrs:
+            if len(kids) == 1 and not ce.attr_keys and not ce.void:  # (a void element's children are not shown)
                 # A leaf like span("Count: ") or td(n): inline, no recursive call.
                 x = kids[0]
                 tx = type(x)
@@ -1361,8 +1363,7 @@ def _plan(el: Element, room: int) -> tuple[Any, ...] | None:
     room -= 1
     if room < 0:
         return None
-    attrs = el.attrs
-    keys = tuple(attrs)
+    keys = el.attr_keys
     names = _ATTR_NAMES
     kids: list[Any] = []
     if not el.void:  # (a void element's children are not rendered)
@@ -1390,7 +1391,9 @@ def _render_tree(tree: Any, p: RenderContext, statics: tuple[str, ...] | None, r
     if type(tree) is Element and statics is not None:
         plan = _plans.get(statics)
         if plan is not None and plan is not _UNPLANNED:
-            if plan[0] == room and _replay(tree, plan[1], p):
+            # (The count of slots checked too: a plan that disagreed with the walk would be a bug,
+            # and the walk is right.)
+            if plan[0] == room and _replay(tree, plan[1], p) and len(p.dy) == len(statics) - 1:
                 return None
             p.dy = []  # replayed in part: walked again in full
             p.acts = None
@@ -1417,18 +1420,20 @@ def _replay(el: Element, plan: tuple[Any, ...], p: RenderContext) -> bool:
     tag = el.tag
     if (tag is not plan[0] and tag != plan[0]) or el.void is not plan[1]:
         return False
-    attrs = el.attrs
-    keys = plan[2]
-    n = len(keys)
-    if len(attrs) != n:
+    keys = el.attr_keys
+    planned = plan[2]
+    n = len(planned)
+    if len(keys) != n:
         return False
     dyns = p.dy
     if n:
         names = plan[3]
         tables = plan[5]
-        i = 0
-        for k, v in attrs.items():
-            if k is keys[i]:
+        values = el.attr_values
+        for i in range(n):
+            k = keys[i]
+            v = values[i]
+            if k is planned[i]:
                 name = names[i]
                 if type(v) is str and type(name) is str:  # (an action's is recorded at each render)
                     by_value = tables[i]
@@ -1441,7 +1446,6 @@ def _replay(el: Element, plan: tuple[Any, ...], p: RenderContext) -> bool:
             else:  # another key at the same place (the same count) fills the same slot: its own name
                 got = _attribute(_ATTR_NAMES.get(k) or attr_name(k), v, p, tag)
             dyns.append(got)
-            i += 1
     if el.void:
         return True
     kids = plan[4]
