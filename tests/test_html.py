@@ -176,6 +176,24 @@ def test_an_element_function_made_without_init_is_refused_where_it_renders() -> 
         to_html(blank("x"))
 
 
+def test_an_element_made_without_init_is_refused_not_a_crash() -> None:
+    # Compiled, its fields are NULL-checked only where the walks read them: an error, never a crash,
+    # in a full walk and along a plan (a page whose component returns it after a good render).
+    blank = Element.__new__(Element)
+    with pytest.raises((TypeError, ValueError, AttributeError)):
+        to_html(div(blank))
+    with pytest.raises((TypeError, AttributeError)):
+        blank.attrs  # noqa: B018
+    shown = [span("a")]
+    view = R.View(lambda: component("c", lambda: shown[0]))
+    view.mount()
+    shown[0] = blank
+    view.comps["c"].invalidate()
+    view.flush()  # the component's error is collected, and logged; the page keeps its last render
+    assert [type(e) for e in view.errors] == [R.RenderError] and view.comps["c"].dyns == ["a"]
+    view.close()
+
+
 # -- children -----------------------------------------------------------------
 
 

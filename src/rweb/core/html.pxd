@@ -61,13 +61,24 @@ cdef extern from *:
     Py_ssize_t PyVectorcall_NARGS(size_t nargsf)
     object PyObject_Call(object callable, object args, object kwargs)
 
+cdef inline tuple _tuple_of(PyObject **items, Py_ssize_t n):
+    """A new tuple of the ``n`` objects at ``items``."""
+    cdef tuple out = PyTuple_New(n)
+    cdef Py_ssize_t k
+    cdef object v
+    for k in range(n):
+        v = <object>items[k]
+        Py_INCREF(v)
+        PyTuple_SET_ITEM(out, k, v)
+    return out
+
 cdef inline object _call_slowly(object self, PyObject **args, Py_ssize_t nargs, PyObject *kwnames):
     """A vectorcall passed on to the type's __call__ (its checks and its errors)."""
     cdef Py_ssize_t k
     cdef tuple names = () if kwnames == NULL else <tuple>kwnames
     return PyObject_Call(
         type(self).__call__,
-        (self,) + tuple([<object>args[k] for k in range(nargs)]),
+        (self,) + _tuple_of(args, nargs),
         {names[k]: <object>args[nargs + k] for k in range(len(names))},
     )
 
@@ -107,27 +118,14 @@ cpdef Element _build(str tag, tuple children, tuple keys, tuple values, bint voi
 cdef inline object _element_vectorcall(object self, PyObject **args, size_t nargsf, PyObject *kwnames):
     cdef ElementFactory f = <ElementFactory>self
     cdef Py_ssize_t nargs = PyVectorcall_NARGS(nargsf)
-    cdef Py_ssize_t k, nk
-    cdef tuple children, keys, values
-    cdef object v
+    cdef tuple keys
     if f.raw or (f.void and nargs != 0):  # text that must be checked, or children refused: __call__
         return _call_slowly(self, args, nargs, kwnames)
-    children = PyTuple_New(nargs)
-    for k in range(nargs):
-        v = <object>args[k]
-        Py_INCREF(v)
-        PyTuple_SET_ITEM(children, k, v)
     if kwnames == NULL:
-        keys = values = ()
-    else:
-        keys = <tuple>kwnames  # the call site's names: one tuple for every call there
-        nk = len(keys)
-        values = PyTuple_New(nk)
-        for k in range(nk):
-            v = <object>args[nargs + k]
-            Py_INCREF(v)
-            PyTuple_SET_ITEM(values, k, v)
-    return _build(f.tag, children, keys, values, f.void)
+        return _build(f.tag, _tuple_of(args, nargs), (), (), f.void)
+    keys = <tuple>kwnames  # the call site's names: one tuple for every call there
+    return _build(f.tag, _tuple_of(args, nargs), keys, _tuple_of(args + nargs, len(keys)), f.void)
+
 
 cdef inline void _arm_element(ElementFactory f):
     f._vectorcall = <void*>_element_vectorcall
