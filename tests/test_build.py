@@ -113,7 +113,9 @@ def test_the_plain_python_build_passes_the_core_tests(tmp_path: Path) -> None:
     pure = _build.copy_plain_python(tmp_path / "src")
     probe = ("import rweb, rweb.render as r; from rweb.server import memory; "
              "print(rweb.COMPILED, r.__file__, memory.huge_page_arenas(), memory.arena_stats())")
-    env = {**os.environ, "PYTHONPATH": str(pure), "RWEB_EXPECT_COMPILED": ""}
+    # (Hypothesis keeps its files beside the run: in tmp_path, not in tests/.)
+    env = {**os.environ, "PYTHONPATH": str(pure), "RWEB_EXPECT_COMPILED": "",
+           "HYPOTHESIS_STORAGE_DIRECTORY": str(tmp_path / "hypothesis")}
     out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=60)
     # No arena hook without the compiled build: the server runs as before.
     assert out.stdout.split() == ["False", str(pure / "rweb" / "rendering/render.py"), "False", "None"], out.stderr

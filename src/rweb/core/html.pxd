@@ -126,7 +126,6 @@ cdef inline object _element_vectorcall(object self, PyObject **args, size_t narg
     keys = <tuple>kwnames  # the call site's names: one tuple for every call there
     return _build(f.tag, _tuple_of(args, nargs), keys, _tuple_of(args + nargs, len(keys)), f.void)
 
-
 cdef inline void _arm_element(ElementFactory f):
     f._vectorcall = <void*>_element_vectorcall
     rweb_set_vectorcall(<PyTypeObject*>ElementFactory, <Py_ssize_t>(<char*>&f._vectorcall - <char*><PyObject*>f))
