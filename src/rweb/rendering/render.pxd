@@ -72,12 +72,14 @@ cdef object _plan(Element el, long room)
 cdef str _render_tree(object tree, RenderContext p, tuple statics, long room, str rc)
 cdef object _keep_plan(tuple statics, object tree, long room)
 @cython.locals(tag=str, keys=tuple, values=tuple, planned=tuple, names=tuple, kids=tuple, children=tuple, dyns=list,
-               tables=list, by_value=dict, got=str, i=Py_ssize_t, n=Py_ssize_t, want=object, c=object)
+               tables=list, i=Py_ssize_t, n=Py_ssize_t, want=object, c=object)
 cdef bint _replay(Element el, tuple plan, RenderContext p) except -1
 cdef str _attribute(object name, object v, RenderContext p, str tag)
+@cython.locals(by_value=dict, got=str)
+cdef str _table_attr(list tables, Py_ssize_t i, object name, object v, RenderContext p, str tag)
 cdef set _own_acts(RenderContext p)
 @cython.locals(t=Template, slots=tuple, attrs=tuple, pieces=tuple, vals=tuple, i=Py_ssize_t, j=Py_ssize_t, n=Py_ssize_t, o=str,
-               firsts=dict, tables=list, by_value=dict)
+               firsts=dict, tables=list)
 cdef str _fill(Filled f, RenderContext p, str cur, long room, str extra=*)
 @cython.locals(f=Filled, t=Template)
 cdef str _markup(object tree, RenderContext p, long room, str rc)

@@ -1434,18 +1434,9 @@ def _replay(el: Element, plan: tuple[Any, ...], p: RenderContext) -> bool:
             k = keys[i]
             v = values[i]
             if k is planned[i]:
-                name = names[i]
-                if type(v) is str and type(name) is str:  # (an action's is recorded at each render)
-                    by_value = tables[i]
-                    got = None if by_value is None else by_value.get(v)
-                    if got is None:
-                        got = _attribute(name, v, p, tag)
-                        tables[i] = _attr_table.get(name)  # when _attr starts its tables over: the new one
-                else:
-                    got = _attribute(name, v, p, tag)
+                dyns.append(_table_attr(tables, i, names[i], v, p, tag))
             else:  # another key at the same place (the same count) fills the same slot: its own name
-                got = _attribute(_ATTR_NAMES.get(k) or attr_name(k), v, p, tag)
-            dyns.append(got)
+                dyns.append(_attribute(_ATTR_NAMES.get(k) or attr_name(k), v, p, tag))
     if el.void:
         return True
     kids = plan[4]
@@ -1495,6 +1486,22 @@ def _attribute(name: str, v: Any, p: RenderContext, tag: str) -> str:
     return _attr(name, sv)
 
 
+def _table_attr(tables: list[dict[str, str] | None], i: int, name: str, v: Any, p: RenderContext, tag: str) -> str:
+    """:func:`_attribute`, for a template's hole or a plan's attribute ``i``, whose ``tables[i]`` keeps
+    the markups :func:`_attr` shares for its name, by value: one lookup where :func:`_attribute`
+    makes two.  Plain names with text values only (an action's is recorded at each render)."""
+    if type(v) is str and type(name) is str:
+        by_value = tables[i]
+        if by_value is not None:
+            got = by_value.get(v)
+            if got is not None:
+                return got
+        got = _attribute(name, v, p, tag)
+        tables[i] = _attr_table.get(name)  # when _attr starts its tables over: the new one
+        return got
+    return _attribute(name, v, p, tag)
+
+
 def _own_acts(p: RenderContext) -> set[str]:
     """``p.acts`` as a set of the render's own, to add to (it may be a template's frozenset)."""
     acts = p.acts
@@ -1541,20 +1548,7 @@ def _fill(f: Filled, p: RenderContext, cur: str, room: int, extra: str = "") -> 
             name = attrs[i]
             if name is not None:
                 p.st.append(cur)
-                got = None
-                if type(v) is str:
-                    # The markups _attr shares for this hole's attribute, by value: one lookup where
-                    # _attribute makes two.  Plain names only (an action's is recorded at each render).
-                    by_value = tables[i]
-                    if by_value is not None:
-                        got = by_value.get(v)
-                    if got is None:
-                        got = _attribute(name, v, p, t.tags[i])
-                        if type(name) is str:
-                            tables[i] = _attr_table.get(name)  # when _attr starts its tables over: the new one
-                else:  # True, None, False, a number...: no table to look in
-                    got = _attribute(name, v, p, t.tags[i])
-                p.dy.append(got)
+                p.dy.append(_table_attr(tables, i, name, v, p, t.tags[i]))
                 cur = ""
             elif type(v) is str:
                 p.st.append(cur)
