@@ -215,13 +215,56 @@ def test_a_tree_of_the_last_shape_is_walked_along_its_plan() -> None:
     view.mount()
     comp = view.comps["row"]
     statics = comp.statics
-    assert R.plan_for(statics)[1][0] == "li"  # type: ignore[index]  # its plan is kept with its statics
+    plan = R.plan_for(statics)
+    assert plan is not None and plan[1][0] == "li" and plan[2] is statics  # kept with its statics
+    assert comp.plan is plan  # and held by the component: no lookup at its next render
     for n in range(1, 4):
         state.a = n
         patch = view.flush()["row"]
         assert "s" not in patch and patch["0"] == ("" if n % 2 == 0 else ' class="on"') and patch["2"] == f"n{n}"
-        assert comp.statics is statics
+        assert comp.statics is statics and comp.plan is plan
     assert rebuild({"s": comp.statics, "d": comp.dyns}) == _with_rc(row(), "row")
+    view.close()
+
+
+def test_a_held_plan_follows_its_components_statics(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A component holds its statics' plan; whatever changes its statics, the plan it renders along
+    # is theirs: equal statics that are another tuple (another session's, a restored page's) keep
+    # it, other statics (a tree of another shape) get theirs.
+    state = Pair()
+    walked: list[str] = []
+    if not rweb.COMPILED:  # plain Python: count the full walks too (compiled, they are C calls)
+        markup = R._markup
+        monkeypatch.setattr(R, "_markup", lambda tree, *a: walked.append("walk") or markup(tree, *a))
+
+    def row() -> Any:
+        if state.b % 2:
+            return li(b("odd"), span(state.a), data_key="k")
+        return li(span(state.a), data_key="k")
+
+    view = View(lambda: component("row", row))
+    view.mount()
+    comp = view.comps["row"]
+    even, plan = comp.statics, comp.plan
+    comp.statics = tuple(list(even))  # equal, not the same tuple
+    state.a = 1
+    walked.clear()
+    assert view.flush()["row"] == {"1": "1"}
+    assert comp.plan is plan and not walked  # along the plan it held
+    state.b = 1  # another shape: walked, and its own plan held
+    assert "s" in view.flush()["row"]
+    assert comp.plan is not plan and comp.plan[2] == comp.statics and comp.plan[1][4][0][0] == "b"
+    state.b = 2  # the first shape again: the plan kept for it, from the table
+    walked.clear()
+    state.a = 2
+    assert "s" in view.flush()["row"]
+    assert comp.plan is plan and comp.statics == even
+    assert rebuild({"s": comp.statics, "d": comp.dyns}) == _with_rc(row(), "row")
+    if not rweb.COMPILED:
+        assert walked == ["walk"]  # the tree of another shape than the last statics' is walked
+    state.a = 3
+    walked.clear()
+    assert view.flush()["row"] == {"1": "3"} and not walked
     view.close()
 
 

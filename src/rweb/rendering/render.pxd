@@ -20,7 +20,7 @@ cdef class RenderContext:
 cdef RenderContext _context(object comp, object view, object outer)
 
 cdef class ComponentState(Tracker):
-    cdef public object actions, children, fn, group, name, parent, rc, statics, dyns
+    cdef public object actions, children, fn, group, name, parent, plan, rc, statics, dyns
     cdef public tuple args
     cdef public View view
     cdef public bint dirty
@@ -52,7 +52,7 @@ cdef class View:
 
 cdef dict _statics_table, _rc_table, _attr_table, _present_table, _cref_table, _actions_table, _shape_table
 cdef dict _OPEN, _OPEN_BARE, _CLOSE, _escaped
-cdef object _KIND_ACTION, _KIND_ACTION_LIST, _html_room
+cdef object _ACTION_NAME, _KIND_ACTION_LIST, _html_room
 cdef View _acting
 cpdef View acting(View view)
 cdef Py_ssize_t _attr_count
@@ -64,18 +64,19 @@ cdef str _attr(object name, object value)
                tag=str, ctag=str)
 cdef str _element(Element el, RenderContext p, str cur, long room, str extra=*)
 cdef str _walk(object node, RenderContext p, str cur, long room)
-cdef object _UNPLANNED
 cdef dict _plans
 @cython.locals(names=dict, kids=list, c=object, sub=object, keys=tuple, named=tuple)
 cdef object _plan(Element el, long room)
-@cython.locals(plan=tuple)
-cdef str _render_tree(object tree, RenderContext p, tuple statics, long room, str rc)
-cdef object _keep_plan(tuple statics, object tree, long room)
+@cython.locals(shape=object)
+cdef str _render_tree(object tree, RenderContext p, tuple statics, long room, str rc, tuple plan)
+cdef tuple _plan_of(tuple statics, tuple held)
+cdef tuple _keep_plan(tuple statics, object tree, long room, tuple held)
 @cython.locals(tag=str, keys=tuple, values=tuple, planned=tuple, names=tuple, kids=tuple, children=tuple, dyns=list,
-               tables=list, i=Py_ssize_t, n=Py_ssize_t, want=object, c=object)
+               tables=list, i=Py_ssize_t, n=Py_ssize_t, want=object, c=object, same=bint)
 cdef bint _replay(Element el, tuple plan, RenderContext p) except -1
+@cython.locals(nt=object)
 cdef str _attribute(object name, object v, RenderContext p, str tag)
-@cython.locals(by_value=dict, got=str)
+@cython.locals(by_value=dict, got=str, nt=object)
 cdef str _table_attr(list tables, Py_ssize_t i, object name, object v, RenderContext p, str tag)
 cdef set _own_acts(RenderContext p)
 @cython.locals(t=Template, slots=tuple, attrs=tuple, pieces=tuple, vals=tuple, i=Py_ssize_t, j=Py_ssize_t, n=Py_ssize_t, o=str,

@@ -78,7 +78,7 @@ ROOT = "root"
 
 # Attributes whose value names an action the client may send.
 ACTION_ATTRS = frozenset(n for n, kind in _ATTR_KINDS.items() if kind == KIND_ACTION)
-_KIND_ACTION: Any = KIND_ACTION
+_ACTION_NAME: Any = type(attr_name("data_action"))  # the class of action attributes' names (html._SpecialName)
 _KIND_ACTION_LIST: Any = KIND_ACTION_LIST
 
 MAX_DEPTH = 512
@@ -222,6 +222,7 @@ class ComponentState(Tracker):
         "group",
         "name",
         "parent",
+        "plan",
         "rc",
         "room",
         "statics",
@@ -250,6 +251,7 @@ class ComponentState(Tracker):
         self.claimed = -1  # the view epoch in which a parent last rendered it; _GONE: out of the page
         self.rc = _rc_attr(name)  # marks the component's root element
         self.group: SharedRender | None = None  # the render it shares with other sessions' pages, if any
+        self.plan: tuple[Any, ...] | None = None  # its statics' plan, once kept (_plan_of)
 
     def invalidate(self) -> None:
         if not self.dirty:
@@ -539,7 +541,10 @@ class View:
             comp.dirty = False
             args = comp.args
             tree = comp.fn(*args) if args else comp.fn()
-            last = _render_tree(tree, p, comp.statics, comp.room, comp.rc)
+            plan = comp.plan
+            if type(tree) is Element and (plan is None or plan[2] is not comp.statics):
+                plan = comp.plan = _plan_of(comp.statics, plan)
+            last = _render_tree(tree, p, comp.statics, comp.room, comp.rc, plan)
         except BaseException as exc:  # user code: even SystemExit is this component's error
             self.rendering = p.outer
             end(prev)
@@ -573,7 +578,7 @@ class View:
         else:
             p.st.append(last)
             self._settle(comp, patches, earlier, tuple(p.st), p.dy)
-            _keep_plan(comp.statics, tree, comp.room)  # type: ignore[arg-type]  # set by _settle
+            comp.plan = _keep_plan(comp.statics, tree, comp.room, comp.plan)  # type: ignore[arg-type]  # set by _settle
         if p.kids or old_children:
             # Children that this render no longer contains are removed.
             new_children = tuple(p.kids)
@@ -991,7 +996,7 @@ class SharedRender(Tracker):
         prev = begin(self)
         try:
             tree = self.fn(*self.args)
-            last = _render_tree(tree, p, self.statics, self.room, self.rc)
+            last = _render_tree(tree, p, self.statics, self.room, self.rc, _plan_of(self.statics, None))
         except BaseException:  # user code: each member renders on its own, with its own error
             end(prev)
             self.dissolve()
@@ -1004,7 +1009,7 @@ class SharedRender(Tracker):
             p.st.append(last)
             statics = tuple(p.st)
             self.statics = self.statics if statics == self.statics else _shared(statics)
-            _keep_plan(self.statics, tree, self.room)
+            _keep_plan(self.statics, tree, self.room, None)
         self.dyns = p.dy
         if _COMPILED:
             _gc_untrack(p.dy)  # type: ignore[name-defined]  # noqa: F821 (as View._settle's)
@@ -1347,13 +1352,16 @@ def _element(el: Element, p: RenderContext, cur: str, room: int, extra: str = ""
 # elements and values only: a component, a template, a list or any other child is walked in full
 # at each render (its render has side effects, or a shape that varies with its length).
 #
-# A plan is (room, root): the nesting room the root was walked with, and for each element a tuple
-# (tag, void, keys, names, kids, tables): its attributes' keys as given and the markup names they
-# map to (attr_name); for each child a plan (an element), True (text, a number, raw markup: one
-# dynamic) or False (None, True, False: nothing); and per attribute, the markups _attr shares for
-# its name, by value (as a template's holes have them: one lookup where _attribute makes two).
+# A plan is (room, root, statics): the nesting room the root was walked with; for each element a
+# tuple (tag, void, keys, names, kids, tables): its attributes' keys as given and the markup names
+# they map to (attr_name); for each child a plan (an element), True (text, a number, raw markup:
+# one dynamic) or False (None, True, False: nothing); and per attribute, the markups _attr shares
+# for its name, by value (as a template's holes have them: one lookup where _attribute makes two);
+# root None when the tree holds what a plan does not cover.  And the statics it is kept under, the
+# table's key itself: a component holds its last plan (ComponentState.plan), which is its statics'
+# while they are those very statics or equal to them (_plan_of: ``plan[2] is statics`` at almost
+# every render, no hash of the statics; nothing to invalidate wherever a component's statics change).
 
-_UNPLANNED: tuple[Any, ...] = ()  # statics whose tree a plan does not cover
 _plans: dict[tuple[str, ...], tuple[Any, ...]] = {}
 
 
@@ -1384,33 +1392,47 @@ def _plan(el: Element, room: int) -> tuple[Any, ...] | None:
     return (el.tag, el.void, keys, named, tuple(kids), [None] * len(keys))
 
 
-def _render_tree(tree: Any, p: RenderContext, statics: tuple[str, ...] | None, room: int, rc: str) -> str | None:
+def _render_tree(tree: Any, p: RenderContext, statics: tuple[str, ...] | None, room: int, rc: str, plan: tuple[Any, ...] | None) -> str | None:
     """Walk ``tree``, what a component's function returned, into ``p`` (:func:`_markup`): the markup
     after its last dynamic slot; None when ``tree`` is of the shape of ``statics`` (the component's
-    last, None before its first render) and was walked along their plan (its statics are those)."""
-    if type(tree) is Element and statics is not None:
-        plan = _plans.get(statics)
-        if plan is not None and plan is not _UNPLANNED:
+    last, None before its first render) and was walked along their ``plan`` (:func:`_plan_of`:
+    their statics are those)."""
+    if plan is not None and type(tree) is Element:
+        shape = plan[1]
+        if shape is not None:
             # (The count of slots checked too: a plan that disagreed with the walk would be a bug,
             # and the walk is right.)
-            if plan[0] == room and _replay(tree, plan[1], p) and len(p.dy) == len(statics) - 1:
+            if plan[0] == room and _replay(tree, shape, p) and len(p.dy) == len(statics) - 1:  # type: ignore[arg-type]
                 return None
             p.dy = []  # replayed in part: walked again in full
             p.acts = None
     return _markup(tree, p, room, rc)
 
 
-def _keep_plan(statics: tuple[str, ...], tree: Any, room: int) -> None:
+def _plan_of(statics: tuple[str, ...] | None, held: tuple[Any, ...] | None) -> tuple[Any, ...] | None:
+    """The plan kept for ``statics``: ``held`` (a component's last) when it is theirs, else the one
+    in the table (None: none).  (Equal statics that are another tuple, say another session's
+    after the sharing table started over, are theirs too.)"""
+    if held is not None and (held[2] is statics or held[2] == statics):
+        return held
+    return None if statics is None else _plans.get(statics)
+
+
+def _keep_plan(statics: tuple[str, ...], tree: Any, room: int, held: tuple[Any, ...] | None) -> tuple[Any, ...] | None:
     """After a full walk of ``tree`` (a component's, with ``room``) into ``statics``: their plan, kept
-    (once per statics: of any two trees that make them, either one's plan is right)."""
-    if type(tree) is Element and statics not in _plans:
-        got = _plan(tree, room)
-        _remember(_plans, statics, _UNPLANNED if got is None else (room, got))
+    (once per statics: of any two trees that make them, either one's plan is right) and returned,
+    for the component to hold (``held``: the one it held); None when ``tree`` is not an element."""
+    if type(tree) is not Element:
+        return None
+    got = _plan_of(statics, held)
+    if got is None:
+        got = _remember(_plans, statics, (room, _plan(tree, room), statics))
+    return got
 
 
 def plan_for(statics: tuple[str, ...]) -> tuple[Any, ...] | None:
-    """The plan kept for ``statics`` (None: none; ``()``: a tree no plan covers).  For tests and
-    tools: compiled, the table itself is not visible from Python."""
+    """The plan kept for ``statics`` (None: none; its root None: a tree no plan covers).  For tests
+    and tools: compiled, the table itself is not visible from Python."""
     return _plans.get(statics)
 
 
@@ -1430,10 +1452,11 @@ def _replay(el: Element, plan: tuple[Any, ...], p: RenderContext) -> bool:
         names = plan[3]
         tables = plan[5]
         values = el.attr_values
+        same = keys is planned  # (the same call site's keyword names: one tuple for all its calls)
         for i in range(n):
             k = keys[i]
             v = values[i]
-            if k is planned[i]:
+            if same or k is planned[i]:
                 dyns.append(_table_attr(tables, i, names[i], v, p, tag))
             else:  # another key at the same place (the same count) fills the same slot: its own name
                 dyns.append(_attribute(_ATTR_NAMES.get(k) or attr_name(k), v, p, tag))
@@ -1475,11 +1498,12 @@ def _attribute(name: str, v: Any, p: RenderContext, tag: str) -> str:
     if v is True:  # present: `` name``, one string per name (not one per render)
         return _present_table.get(name) or _remember(_present_table, name, " " + name)
     sv = v if type(v) is str else str(v)
-    if type(name) is not str:  # an action, a URL...: see html._SpecialName
+    nt = type(name)
+    if nt is _ACTION_NAME:  # (the most frequent special name: known by its class, no lookup)
+        _own_acts(p).add(sv)
+    elif nt is not str:  # a URL, a hook's actions...: see html._SpecialName
         kind = name.kind  # type: ignore[attr-defined]  # a _SpecialName (a str subclass)
-        if kind is _KIND_ACTION:
-            _own_acts(p).add(sv)
-        elif kind is _KIND_ACTION_LIST:  # a hook's actions
+        if kind is _KIND_ACTION_LIST:  # a hook's actions
             _own_acts(p).update(sv.split())
         else:
             _check_attr(kind, name, v, sv, tag)
@@ -1489,16 +1513,21 @@ def _attribute(name: str, v: Any, p: RenderContext, tag: str) -> str:
 def _table_attr(tables: list[dict[str, str] | None], i: int, name: str, v: Any, p: RenderContext, tag: str) -> str:
     """:func:`_attribute`, for a template's hole or a plan's attribute ``i``, whose ``tables[i]`` keeps
     the markups :func:`_attr` shares for its name, by value: one lookup where :func:`_attribute`
-    makes two.  Plain names with text values only (an action's is recorded at each render)."""
-    if type(v) is str and type(name) is str:
-        by_value = tables[i]
-        if by_value is not None:
-            got = by_value.get(v)
-            if got is not None:
-                return got
-        got = _attribute(name, v, p, tag)
-        tables[i] = _attr_table.get(name)  # when _attr starts its tables over: the new one
-        return got
+    makes two.  Text values of plain names and of actions' (recorded at each render) only: other
+    special names' values are checked against the tag at each render."""
+    if type(v) is str:
+        nt = type(name)
+        if nt is str or nt is _ACTION_NAME:
+            by_value = tables[i]
+            if by_value is not None:
+                got = by_value.get(v)
+                if got is not None:
+                    if nt is not str:
+                        _own_acts(p).add(v)
+                    return got
+            got = _attribute(name, v, p, tag)
+            tables[i] = _attr_table.get(name)  # when _attr starts its tables over: the new one
+            return got
     return _attribute(name, v, p, tag)
 
 
