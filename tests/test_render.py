@@ -315,14 +315,19 @@ _LEAF_POOL = ["x", "<y>", "", 0, 5, None, True, False, 1.5, raw("<i>m</i>")]
 _VALUE_POOL = [None, False, True, "a", "b<\"&", 7]
 
 
-def _revalue(node: Any, rng: random.Random) -> Any:
-    """``node`` with other values: its elements' tags and attribute keys kept, every attribute value
-    and leaf drawn again (a leaf may become nothing, or nothing a leaf: the same shape or not)."""
+_KEY_POOL = ["class_", "id", "data_action", "href"]
+
+
+def _revalue(node: Any, rng: random.Random, rekey: bool = False) -> Any:
+    """``node`` with other values: its elements' tags and attribute keys kept (``rekey``: as many
+    keys, drawn again: the same statics), every attribute value and leaf drawn again (a leaf may
+    become nothing, or nothing a leaf: the same shape or not)."""
     if type(node) is Element:
-        kids = tuple(_revalue(c, rng) for c in node.children)
-        return Element(node.tag, kids, {k: rng.choice(_VALUE_POOL) for k in node.attrs}, node.void)
+        kids = tuple(_revalue(c, rng, rekey) for c in node.children)
+        keys = rng.sample(_KEY_POOL, len(node.attrs)) if rekey else list(node.attrs)
+        return Element(node.tag, kids, {k: rng.choice(_VALUE_POOL) for k in keys}, node.void)
     if type(node) is list:
-        return [_revalue(c, rng) for c in node]
+        return [_revalue(c, rng, rekey) for c in node]
     return rng.choice(_LEAF_POOL)
 
 
@@ -335,6 +340,69 @@ def test_any_sequence_of_trees_shows_as_its_last_tree(shapes: list[Any], seeds: 
         rng = random.Random(seed)
         trees.append(_revalue(shapes[rng.randrange(len(shapes))], rng))
     _show(trees)
+
+
+def _actions_of(node: Any) -> set[str]:
+    """The actions a tree binds, as a full walk finds them: its elements' ``data-action`` values
+    (not None, True or False; a number as its text), a void element's children not rendered."""
+    if type(node) is Element:
+        got = {str(v) for k, v in node.attrs.items() if k == "data_action" and v is not None and type(v) is not bool}
+        if not node.void:
+            for c in node.children:
+                got |= _actions_of(c)
+        return got
+    if type(node) is list:
+        return set().union(*map(_actions_of, node)) if node else set()
+    return set()
+
+
+@settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_elements(_TREES), min_size=1, max_size=3), st.lists(st.integers(0, 2**32), min_size=2, max_size=8),
+       st.integers(1, 3))
+def test_the_actions_a_render_binds_are_its_trees(shapes: list[Any], seeds: list[int], pages: int) -> None:
+    # Along a plan, a render's actions come from its action attributes' slots (made again when one
+    # changes): whatever the sequence of values, keys and shapes, and with other pages (other
+    # sessions) rendering the same statics in between, a component binds exactly its tree's actions.
+    at = [0] * pages
+    trees: list[Any] = []
+    for seed in seeds:
+        rng = random.Random(seed)
+        trees.append(_revalue(shapes[rng.randrange(len(shapes))], rng, rekey=rng.random() < 0.5))
+    views = []
+    for k in range(pages):
+        view = View(lambda k=k: component("shown", lambda: trees[at[k] % len(trees)]))
+        view.mount()
+        views.append(view)
+    rng = random.Random(seeds[0])
+    for _ in range(3 * len(trees)):
+        k = rng.randrange(pages)
+        at[k] += rng.randrange(1, 3)
+        comp = views[k].comps["shown"]
+        comp.invalidate()
+        views[k].flush()
+        tree = trees[at[k] % len(trees)]
+        assert set(comp.actions or ()) == _actions_of(tree), tree
+        assert rebuild({"s": comp.statics, "d": comp.dyns}) == _with_rc(tree, "shown")
+    for view in views:
+        view.close()
+
+
+def test_an_action_attribute_that_gives_way_to_another_key_takes_its_action_along() -> None:
+    # The same statics (an attribute's name is in its slot), the action's slot filled by another key.
+    state = Pair()
+
+    def row() -> Any:
+        return li("x", data_action="go") if state.a % 2 == 0 else li("x", id="go")
+
+    view = View(lambda: component("row", row))
+    view.mount()
+    comp = view.comps["row"]
+    statics = comp.statics
+    for n, want in ((1, None), (2, frozenset({"go"})), (3, None)):
+        state.a = n
+        view.flush()
+        assert comp.statics is statics and comp.actions == want, n
+    view.close()
 
 
 def test_same_value_write_sends_an_empty_reply_and_renders_nothing() -> None:

@@ -90,7 +90,9 @@ def diff(
     dyns: list[Any],
 ) -> dict[str, Any] | None:
     """Patch from the old render to the new one, or None when nothing changed."""
-    if old_dyns is None or old_statics != statics:
+    # (``is`` first: a tuple's ``!=`` compares item by item even with itself, and a render along a
+    # plan keeps the very statics.)
+    if old_dyns is None or (old_statics is not statics and old_statics != statics):
         return full(statics, dyns)
     # Same statics, so as many slots: one pass, and no dict unless one changed.
     patch: dict[str, Any] | None = None

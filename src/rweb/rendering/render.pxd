@@ -65,15 +65,21 @@ cdef str _attr(object name, object value)
 cdef str _element(Element el, RenderContext p, str cur, long room, str extra=*)
 cdef str _walk(object node, RenderContext p, str cur, long room)
 cdef dict _plans
-@cython.locals(names=dict, kids=list, c=object, sub=object, keys=tuple, named=tuple)
-cdef object _plan(Element el, long room)
-@cython.locals(shape=object)
+@cython.locals(names=dict, kids=list, c=object, sub=object, keys=tuple, named=tuple, last=list, i=Py_ssize_t)
+cdef object _plan(Element el, long room, list acts)
+@cython.locals(names=list, got=object)
+cdef object _plan_actions(list acts)
+@cython.locals(shape=tuple, acts=list, got=object)
 cdef str _render_tree(object tree, RenderContext p, tuple statics, long room, str rc, tuple plan)
 cdef tuple _plan_of(tuple statics, tuple held)
 cdef tuple _keep_plan(tuple statics, object tree, long room, tuple held)
 @cython.locals(tag=str, keys=tuple, values=tuple, planned=tuple, names=tuple, kids=tuple, children=tuple, dyns=list,
-               tables=list, i=Py_ssize_t, n=Py_ssize_t, want=object, c=object, same=bint)
+               last=list, i=Py_ssize_t, j=Py_ssize_t, n=Py_ssize_t, m=Py_ssize_t, want=object, c=object, same=bint,
+               nt=object, got=str)
 cdef bint _replay(Element el, tuple plan, RenderContext p) except -1
+@cython.locals(a=str, b=str)
+cdef bint _same_value(object v, object last)
+cdef object _NO_VALUE
 @cython.locals(nt=object)
 cdef str _attribute(object name, object v, RenderContext p, str tag)
 @cython.locals(by_value=dict, got=str, nt=object)

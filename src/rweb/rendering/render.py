@@ -1353,21 +1353,27 @@ def _element(el: Element, p: RenderContext, cur: str, room: int, extra: str = ""
 # at each render (its render has side effects, or a shape that varies with its length).
 #
 # A plan is (room, root, statics): the nesting room the root was walked with; for each element a
-# tuple (tag, void, keys, names, kids, tables): its attributes' keys as given and the markup names
-# they map to (attr_name); for each child a plan (an element), True (text, a number, raw markup:
-# one dynamic) or False (None, True, False: nothing); and per attribute, the markups _attr shares
-# for its name, by value (as a template's holes have them: one lookup where _attribute makes two);
-# root None when the tree holds what a plan does not cover.  And the statics it is kept under, the
+# tuple (tag, void, keys, names, kids, tables, last, acts): its attributes' keys as given and the
+# markup names they map to (attr_name); for each child a plan (an element), True (text, a number,
+# raw markup: one dynamic) or False (None, True, False: nothing); per attribute, the markups _attr
+# shares for its name, by value (as a template's holes have them: one lookup where _attribute
+# makes two); per attribute and child, the last value and its markup (``last``: the same value
+# again, or equal text, is the same markup, without a lookup); and the root's cell ``acts``, [the
+# actions of its action attributes' last values (_NO_VALUE: to be made again), their slots], so
+# that a render whose actions are the last ones makes no set of them.  Root None when the tree
+# holds what a plan does not cover.  And the statics it is kept under, the
 # table's key itself: a component holds its last plan (ComponentState.plan), which is its statics'
 # while they are those very statics or equal to them (_plan_of: ``plan[2] is statics`` at almost
 # every render, no hash of the statics; nothing to invalidate wherever a component's statics change).
 
 _plans: dict[tuple[str, ...], tuple[Any, ...]] = {}
+_NO_VALUE: Any = object()  # a plan's slot before its first value (_replay)
 
 
-def _plan(el: Element, room: int) -> tuple[Any, ...] | None:
+def _plan(el: Element, room: int, acts: list[Any]) -> tuple[Any, ...] | None:
     """The plan of ``el``'s shape (``room``: as :func:`_element` is given it), or None when the tree
-    holds something a plan does not cover."""
+    holds something a plan does not cover.  ``acts``: the root's cell (see below); its list of
+    action attributes' slots gets those of ``el``'s tree."""
     room -= 1
     if room < 0:
         return None
@@ -1378,7 +1384,7 @@ def _plan(el: Element, room: int) -> tuple[Any, ...] | None:
         for c in el.children:
             t = type(c)
             if t is Element:
-                sub = _plan(c, room)
+                sub = _plan(c, room, acts)
                 if sub is None:
                     return None
                 kids.append(sub)
@@ -1389,7 +1395,21 @@ def _plan(el: Element, room: int) -> tuple[Any, ...] | None:
             else:
                 return None
     named = tuple([names.get(k) or attr_name(k) for k in keys])
-    return (el.tag, el.void, keys, named, tuple(kids), [None] * len(keys))
+    last = [_NO_VALUE, None] * (len(keys) + len(kids))
+    for i in range(len(named)):
+        if type(named[i]) is _ACTION_NAME:
+            acts[1].append((last, 2 * i))
+    return (el.tag, el.void, keys, named, tuple(kids), [None] * len(keys), last, acts)
+
+
+def _plan_actions(acts: list[Any]) -> frozenset[str] | None:
+    """The actions of a plan's action attributes as they last were (their slots' last values): the
+    root's cell's, made again after one changed (:func:`_replay`)."""
+    got = acts[0]
+    if got is _NO_VALUE:
+        names = [last[j] for last, j in acts[1] if type(last[j]) is str]
+        got = acts[0] = _shared_actions(names) if names else None
+    return got  # type: ignore[no-any-return]
 
 
 def _render_tree(tree: Any, p: RenderContext, statics: tuple[str, ...] | None, room: int, rc: str, plan: tuple[Any, ...] | None) -> str | None:
@@ -1403,6 +1423,14 @@ def _render_tree(tree: Any, p: RenderContext, statics: tuple[str, ...] | None, r
             # (The count of slots checked too: a plan that disagreed with the walk would be a bug,
             # and the walk is right.)
             if plan[0] == room and _replay(tree, shape, p) and len(p.dy) == len(statics) - 1:  # type: ignore[arg-type]
+                acts = shape[7]
+                if acts[1]:  # its action attributes' actions, as their slots now are
+                    got = _plan_actions(acts)
+                    if got is not None:
+                        if p.acts is None:
+                            p.acts = got
+                        else:  # (and those of attributes the replay did not fill from their slots)
+                            _own_acts(p).update(got)
                 return None
             p.dy = []  # replayed in part: walked again in full
             p.acts = None
@@ -1426,7 +1454,7 @@ def _keep_plan(statics: tuple[str, ...], tree: Any, room: int, held: tuple[Any, 
         return None
     got = _plan_of(statics, held)
     if got is None:
-        got = _remember(_plans, statics, (room, _plan(tree, room), statics))
+        got = _remember(_plans, statics, (room, _plan(tree, room, [_NO_VALUE, []]), statics))
     return got
 
 
@@ -1448,26 +1476,44 @@ def _replay(el: Element, plan: tuple[Any, ...], p: RenderContext) -> bool:
     if len(keys) != n:
         return False
     dyns = p.dy
+    last = plan[6]
     if n:
         names = plan[3]
-        tables = plan[5]
         values = el.attr_values
         same = keys is planned  # (the same call site's keyword names: one tuple for all its calls)
         for i in range(n):
             k = keys[i]
             v = values[i]
             if same or k is planned[i]:
-                dyns.append(_table_attr(tables, i, names[i], v, p, tag))
+                name = names[i]
+                nt = type(name)
+                j = 2 * i
+                if _same_value(v, last[j]) and (nt is str or nt is _ACTION_NAME):
+                    got = last[j + 1]  # (an action's is among the plan's: _render_tree)
+                else:
+                    got = _table_attr(plan[5], i, name, v, p, tag)
+                    if nt is str or nt is _ACTION_NAME:
+                        if nt is not str:
+                            plan[7][0] = _NO_VALUE  # the plan's actions, to be made again
+                        if type(v) is str or v is None or type(v) is bool:
+                            last[j] = v
+                            last[j + 1] = got
+                        else:  # (another value: not kept, and no action from the slot)
+                            last[j] = _NO_VALUE
+                dyns.append(got)
             else:  # another key at the same place (the same count) fills the same slot: its own name
                 dyns.append(_attribute(_ATTR_NAMES.get(k) or attr_name(k), v, p, tag))
+                last[2 * i] = _NO_VALUE  # (the slot's last value is not this one's)
+                if type(names[i]) is _ACTION_NAME:
+                    plan[7][0] = _NO_VALUE  # nor its action an action of this render
     if el.void:
         return True
     kids = plan[4]
     children = el.children
-    n = len(kids)
-    if len(children) != n:
+    m = len(kids)
+    if len(children) != m:
         return False
-    for i in range(n):
+    for i in range(m):
         c = children[i]
         want = kids[i]
         t = type(c)
@@ -1476,7 +1522,14 @@ def _replay(el: Element, plan: tuple[Any, ...], p: RenderContext) -> bool:
                 return False
         elif want is True:
             if t is str:
-                dyns.append(_escaped.get(c) or _esc(c))
+                j = 2 * (n + i)
+                if _same_value(c, last[j]):
+                    dyns.append(last[j + 1])
+                else:
+                    got = _escaped.get(c) or _esc(c)
+                    last[j] = c
+                    last[j + 1] = got
+                    dyns.append(got)
             elif t is int:
                 dyns.append(str(c))
             elif t is Markup:
@@ -1488,6 +1541,18 @@ def _replay(el: Element, plan: tuple[Any, ...], p: RenderContext) -> bool:
         elif not (c is None or t is bool):
             return False
     return True
+
+
+def _same_value(v: Any, last: Any) -> bool:
+    """Is ``v`` the value a plan's slot last had (:func:`_replay`): the same object, or equal text
+    (another session's string for the same text: one comparison where a table lookup hashes)."""
+    if v is last:
+        return True
+    if type(v) is str and type(last) is str:
+        a = v
+        b = last
+        return a == b
+    return False
 
 
 def _attribute(name: str, v: Any, p: RenderContext, tag: str) -> str:
