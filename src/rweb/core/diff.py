@@ -100,8 +100,16 @@ def diff(
     for i in range(len(dyns)):
         v = dyns[i]
         old = old_dyns[i]
-        if v is not old and v != old:
-            if patch is None:
-                patch = {}
-            patch[keys[i] if i < 4096 else str(i)] = v.wire if type(v) is CRef else v
+        if v is old:
+            continue
+        if type(v) is str and type(old) is str:  # (text: its length first, the common change)
+            a = v
+            b = old
+            if len(a) == len(b) and a == b:
+                continue
+        elif v == old:
+            continue
+        if patch is None:
+            patch = {}
+        patch[keys[i] if i < 4096 else str(i)] = v.wire if type(v) is CRef else v
     return patch
