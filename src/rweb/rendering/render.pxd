@@ -16,8 +16,11 @@ cdef class RenderContext:
     cdef public object acts
     cdef public list st, dy, kids
 
+cdef RenderContext _spare
+cdef list _NO_DYNS
 @cython.locals(p=RenderContext)
 cdef RenderContext _context(object comp, object view, object outer)
+cdef object _recycle(RenderContext p)
 
 cdef class ComponentState(Tracker):
     cdef public object actions, children, fn, group, name, parent, plan, rc, statics, dyns
