@@ -1385,10 +1385,11 @@ def _element(el: Element, p: RenderContext, cur: str, room: int, extra: str = ""
 # again, or equal text, is the same markup, without a lookup); and the root's cell ``acts``, [the
 # actions of its action attributes' last values (_NO_VALUE: to be made again), their slots], so
 # that a render whose actions are the last ones makes no set of them.  Root None when the tree
-# holds what a plan does not cover.  And the statics it is kept under, the
-# table's key itself: a component holds its last plan (ComponentState.plan), which is its statics'
-# while they are those very statics or equal to them (_plan_of: ``plan[2] is statics`` at almost
-# every render, no hash of the statics; nothing to invalidate wherever a component's statics change).
+# holds what a plan does not cover.  And the statics it is kept under, the table's key itself: a
+# component holds its last plan (ComponentState.plan), which is its statics' while they are those
+# very statics or equal to them (_plan_of: ``plan[2] is statics`` at almost every render, no hash
+# of the statics; nothing to invalidate wherever a component's statics change).  Plans are
+# written by renders on the worker's event loop (View, SharedRender), never from other threads.
 
 _plans: dict[tuple[str, ...], tuple[Any, ...]] = {}
 _NO_VALUE: Any = object()  # a plan's slot before its first value (_replay)
@@ -1432,7 +1433,7 @@ def _plan_actions(acts: list[Any]) -> frozenset[str] | None:
     got = acts[0]
     if got is _NO_VALUE:
         names = [last[j] for last, j in acts[1] if type(last[j]) is str]
-        got = acts[0] = _shared_actions(names) if names else None
+        got = acts[0] = _shared_actions(frozenset(names)) if names else None
     return got  # type: ignore[no-any-return]
 
 
