@@ -26,6 +26,8 @@ as a share of the bare server's, server CPU per click as a multiple of the bare
 server's, reply bytes per click, the first WebSocket message, and the first HTTP page
 (with and without ``Accept-Encoding: gzip``). Ratios within one run are what carry
 over between days on a shared machine; absolute figures are printed for reference.
+The "per round" columns take each round's ratio to the bare server's run of the same
+round (next to it in time, so under the same background load) and give their median.
 
     python benchmarks/todo.py                       # 1000 clients x 100 clicks, 5 rounds
     python benchmarks/todo.py --quick               # 100 x 20, 2 rounds: a smoke run
@@ -187,13 +189,28 @@ def main(argv: list[str] | None = None) -> int:
     def cpu(r: dict[str, Any]) -> Any:
         return r["server"]["cpu_us_per_click"]
 
+    def per_round(key: str, get: Any) -> str:
+        """The median over rounds of ``key``'s figure over the bare server's of the same round."""
+        ratios = []
+        for r, b in zip(results[key], results["bare-picows"], strict=False):
+            try:
+                x, y = get(r), get(b)
+            except (KeyError, TypeError):
+                continue
+            if x and y:
+                ratios.append(x / y)
+        m = median(ratios)
+        return "-" if m is None else f"{m:.2f}"
+
     bare_tp, bare_cpu = med("bare-picows", tp), med("bare-picows", cpu)
     lines = [
         f"{clients:,} clients x {clicks:,} clicks, toggling 100 keyed rows; medians of {rounds} alternated rounds",
+        "(share and CPU x bare: of the medians; per round: the median of each round's ratio to the bare "
+        "server's run just before or after it)",
         "",
-        "| server | clicks/s | share of bare | server µs/click | CPU x bare | reply bytes/click | "
-        "first WS message | first page (gzip) |",
-        "|---|---|---|---|---|---|---|---|",
+        "| server | clicks/s | share of bare | server µs/click | CPU x bare | share, per round | CPU x bare, per round | "
+        "reply bytes/click | first WS message | first page (gzip) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for key in servers:
         t, c = med(key, tp), med(key, cpu)
@@ -203,12 +220,13 @@ def main(argv: list[str] | None = None) -> int:
         times = f"{c / bare_cpu:.2f}" if c and bare_cpu else "-"  # two places: the target is 1.5
         page = pages.get(key)
         lines.append(
-            f"| {key} | {t:,.0f} | {share} | {c:,.1f} | {times} | {reply:,.0f} | "
+            f"| {key} | {t:,.0f} | {share} | {c:,.1f} | {times} | {per_round(key, tp)} | {per_round(key, cpu)} | "
+            f"{reply:,.0f} | "
             f"{(first or 0) / 1000:,.1f} KB | "
             + (f"{page[0] / 1000:,.1f} KB ({page[1] / 1000:,.1f} KB)" if page else "-")
             + " |"
             if t is not None and c is not None and reply is not None
-            else f"| {key} | failed: {results[key][-1].get('error', '?') if results[key] else '?'} | | | | | | |"
+            else f"| {key} | failed: {results[key][-1].get('error', '?') if results[key] else '?'} | | | | | | | | |"
         )
     print("\n".join(lines))
     if a.json:
