@@ -76,9 +76,11 @@ def test_the_form_works_from_the_keyboard_alone(pw_open: Any) -> None:
     page.keyboard.press("Space")
     assert page.is_checked("#signup-newsletter")
     page.keyboard.press("Enter")  # submits the form from the checkbox, as HTML forms do
-    page.wait_for_function(
-        "document.getElementById('signup-email').getAttribute('aria-invalid') === 'true'", timeout=PW_TIMEOUT_MS
-    )
+    # The submit's answer: the form is submitted and invalid, so its button is disabled.  (The
+    # e-mail was already marked invalid before it: waiting for that returned before the answer,
+    # and the next Enter could then come while this submit was still in flight.)
+    page.wait_for_selector("button[type=submit][disabled]", timeout=PW_TIMEOUT_MS)
+    assert page.get_attribute("#signup-email", "aria-invalid") == "true"
     assert page.text_content("#done") == ""  # not signed up: the e-mail is still wrong
     page.focus("#signup-email")
     page.keyboard.press("Control+A")
