@@ -206,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         f"{clients:,} clients x {clicks:,} clicks, toggling 100 keyed rows; medians of {rounds} alternated rounds",
         "(share and CPU x bare: of the medians; per round: the median of each round's ratio to the bare "
-        "server's run just before or after it)",
+        "server's run in the same round)",
         "",
         "| server | clicks/s | share of bare | server µs/click | CPU x bare | share, per round | CPU x bare, per round | "
         "reply bytes/click | first WS message | first page (gzip) |",
