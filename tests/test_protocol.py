@@ -254,6 +254,11 @@ def test_the_fast_paths_take_the_common_messages() -> None:
     assert protocol._fast_patch(head, {"c": {"0": '5 "q"\n'}}, 3) == b'{"t":"r","d":{"c":{"0":"5 \\"q\\"\\n"}},"ref":3}'
     assert protocol._fast_patch(head, {"c": {"0": 5}}, None) is None  # a number: orjson writes it
     assert protocol._fast_patch(head, {"c": {"0": "x"}}, 2**80) is None  # past 64 bits
+    # A patch past the one-pass path's buffer on the stack: measured, then written (the same bytes).
+    for text in ('é"\n' * 700, "x" * 2040, "\x01" * 341 + "y"):
+        big = {"c": {"0": text}, "d": {"1": "z"}}
+        got = protocol._fast_patch(head, big, "r")
+        assert got is not None and got == protocol._reply_json(big, "r")
 
 
 # -- against the real server -----------------------------------------------------

@@ -162,11 +162,13 @@ cdef extern from *:
         }
         return size;
     }
-    /* Write a str measured by rweb_json_str_size (so it is writable) as orjson writes it. */
+    /* Write an exact str as orjson writes it; NULL (and no exception) when it is not UTF-8
+       encodable (measured by rweb_json_str_size first, it is). */
     static inline char *rweb_json_str(char *w, PyObject *s) {
         static const char hex[] = "0123456789abcdef";
         Py_ssize_t n, i;
         const unsigned char *u = rweb_json_utf8(s, &n);
+        if (u == NULL) return NULL;
         *w++ = '"';
         for (i = 0; i < n; i++) {
             unsigned char c = u[i];
@@ -188,6 +190,80 @@ cdef extern from *:
     }
     /* head + {"id":{"slot":"text",...},...} [+ ref_key + ref] + "}" as new bytes; None (a new
        reference) for another shape; NULL with an exception only when memory runs out. */
+    /* head + {"id":{"slot":"text",...},...} [+ ref_key + ref] + "}" written at w, its strings as
+       orjson writes them; the end, or NULL (no exception) when a string is not UTF-8 encodable
+       or the ref is an integer past 64 bits. */
+    static inline char *rweb_patch_write(char *w, PyObject *head, PyObject *patches, PyObject *ref_key, PyObject *ref) {
+        Py_ssize_t pos = 0, pos2;
+        PyObject *id, *slots, *slot, *text;
+        memcpy(w, PyBytes_AS_STRING(head), PyBytes_GET_SIZE(head));
+        w += PyBytes_GET_SIZE(head);
+        *w++ = '{';
+        while (PyDict_Next(patches, &pos, &id, &slots)) {
+            if (w[-1] != '{') *w++ = ',';
+            if ((w = rweb_json_str(w, id)) == NULL) return NULL;
+            *w++ = ':';
+            *w++ = '{';
+            pos2 = 0;
+            while (PyDict_Next(slots, &pos2, &slot, &text)) {
+                if (w[-1] != '{') *w++ = ',';
+                if ((w = rweb_json_str(w, slot)) == NULL) return NULL;
+                *w++ = ':';
+                if ((w = rweb_json_str(w, text)) == NULL) return NULL;
+            }
+            *w++ = '}';
+        }
+        *w++ = '}';
+        if (ref != Py_None) {
+            memcpy(w, PyBytes_AS_STRING(ref_key), PyBytes_GET_SIZE(ref_key));
+            w += PyBytes_GET_SIZE(ref_key);
+            if (PyLong_CheckExact(ref)) {
+                char num[24];
+                int overflow = 0, rn;
+                long long r = PyLong_AsLongLongAndOverflow(ref, &overflow);
+                if (overflow || (r == -1 && PyErr_Occurred())) { PyErr_Clear(); return NULL; }
+                rn = snprintf(num, sizeof num, "%lld", r);
+                memcpy(w, num, rn);
+                w += rn;
+            } else if ((w = rweb_json_str(w, ref)) == NULL) {
+                return NULL;
+            }
+        }
+        *w++ = '}';
+        return w;
+    }
+    /* The common patch, written in one pass into a buffer on the stack when a bound on its size
+       fits (a character takes at most 6 bytes: \\u00XX, and UTF-8 at most 4): no pass measuring
+       every string first.  None (a new reference) for another shape or a larger patch. */
+    #define RWEB_PATCH_BUF 2048
+    static inline PyObject *rweb_patch_small(PyObject *head, PyObject *patches, PyObject *ref_key, PyObject *ref) {
+        Py_ssize_t bound, pos = 0, pos2;
+        PyObject *id, *slots, *slot, *text;
+        char buf[RWEB_PATCH_BUF];
+        char *w;
+        bound = PyBytes_GET_SIZE(head) + 3 + PyBytes_GET_SIZE(ref_key) + 24;  /* {}, }, the ref's key, a number */
+        if (ref != Py_None) {
+            if (PyUnicode_CheckExact(ref)) bound += 6 * PyUnicode_GET_LENGTH(ref) + 2;
+            else if (!PyLong_CheckExact(ref)) Py_RETURN_NONE;
+        }
+        while (PyDict_Next(patches, &pos, &id, &slots)) {
+            if (!PyUnicode_CheckExact(id) || !PyDict_CheckExact(slots)) Py_RETURN_NONE;
+            bound += 6 * PyUnicode_GET_LENGTH(id) + 6;  /* quotes, :{}, a comma */
+            pos2 = 0;
+            while (PyDict_Next(slots, &pos2, &slot, &text)) {
+                if (!PyUnicode_CheckExact(slot) || !PyUnicode_CheckExact(text)) Py_RETURN_NONE;
+                bound += 6 * (PyUnicode_GET_LENGTH(slot) + PyUnicode_GET_LENGTH(text)) + 6;
+            }
+            if (bound > RWEB_PATCH_BUF) Py_RETURN_NONE;
+        }
+        if (bound > RWEB_PATCH_BUF) Py_RETURN_NONE;
+        w = rweb_patch_write(buf, head, patches, ref_key, ref);
+        if (w == NULL) Py_RETURN_NONE;
+        return PyBytes_FromStringAndSize(buf, w - buf);
+    }
+    /* head + {"id":{"slot":"text",...},...} [+ ref_key + ref] + "}" as new bytes; None (a new
+       reference) for another shape; NULL with an exception only when memory runs out.  Small:
+       in one pass (rweb_patch_small); larger: measured, then written into bytes of the exact size. */
     static inline PyObject *rweb_patch(PyObject *head, PyObject *patches, PyObject *ref_key, PyObject *ref) {
         Py_ssize_t size, pos = 0, pos2, s, hn, rn = 0;
         PyObject *id, *slots, *slot, *text, *out;
@@ -196,6 +272,9 @@ cdef extern from *:
         char num[24];
         char *w;
         if (!PyBytes_CheckExact(head) || !PyBytes_CheckExact(ref_key) || !PyDict_CheckExact(patches)) Py_RETURN_NONE;
+        out = rweb_patch_small(head, patches, ref_key, ref);
+        if (out != Py_None) return out;  /* (NULL too: out of memory) */
+        Py_DECREF(out);
         hn = PyBytes_GET_SIZE(head);
         size = hn + 3;  /* {} and the closing } */
         while (PyDict_Next(patches, &pos, &id, &slots)) {
@@ -221,34 +300,8 @@ cdef extern from *:
         }
         out = PyBytes_FromStringAndSize(NULL, size);
         if (out == NULL) return NULL;
-        w = PyBytes_AS_STRING(out);
-        memcpy(w, PyBytes_AS_STRING(head), hn);
-        w += hn;
-        *w++ = '{';
-        pos = 0;
-        while (PyDict_Next(patches, &pos, &id, &slots)) {
-            if (w[-1] != '{') *w++ = ',';
-            w = rweb_json_str(w, id);
-            *w++ = ':';
-            *w++ = '{';
-            pos2 = 0;
-            while (PyDict_Next(slots, &pos2, &slot, &text)) {
-                if (w[-1] != '{') *w++ = ',';
-                w = rweb_json_str(w, slot);
-                *w++ = ':';
-                w = rweb_json_str(w, text);
-            }
-            *w++ = '}';
-        }
-        *w++ = '}';
-        if (ref != Py_None) {
-            memcpy(w, PyBytes_AS_STRING(ref_key), PyBytes_GET_SIZE(ref_key));
-            w += PyBytes_GET_SIZE(ref_key);
-            if (PyLong_CheckExact(ref)) { memcpy(w, num, rn); w += rn; }
-            else w = rweb_json_str(w, ref);
-        }
-        *w++ = '}';
-        if (w - PyBytes_AS_STRING(out) != size) {  /* cannot happen: the two passes agree */
+        w = rweb_patch_write(PyBytes_AS_STRING(out), head, patches, ref_key, ref);
+        if (w == NULL || w - PyBytes_AS_STRING(out) != size) {  /* cannot happen: the two passes agree */
             Py_DECREF(out);
             PyErr_SetString(PyExc_AssertionError, "rweb_patch: size mismatch");
             return NULL;
