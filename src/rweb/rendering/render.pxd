@@ -78,7 +78,7 @@ cdef tuple _plan_of(tuple statics, tuple held)
 cdef tuple _keep_plan(tuple statics, object tree, long room, tuple held)
 @cython.locals(tag=str, keys=tuple, values=tuple, planned=tuple, names=tuple, kids=tuple, children=tuple, dyns=list,
                last=list, i=Py_ssize_t, j=Py_ssize_t, n=Py_ssize_t, m=Py_ssize_t, want=object, c=object, same=bint,
-               nt=object, got=str)
+               nt=object, got=str, kept=bint)
 cdef bint _replay(Element el, tuple plan, RenderContext p) except -1
 @cython.locals(a=str, b=str)
 cdef bint _same_value(object v, object last)

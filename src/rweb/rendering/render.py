@@ -1512,12 +1512,13 @@ def _replay(el: Element, plan: tuple[Any, ...], p: RenderContext) -> bool:
             if same or k is planned[i]:
                 name = names[i]
                 nt = type(name)
+                kept = nt is str or nt is _ACTION_NAME  # (other special names: checked at each render)
                 j = 2 * i
-                if _same_value(v, last[j]) and (nt is str or nt is _ACTION_NAME):
+                if kept and _same_value(v, last[j]):
                     got = last[j + 1]  # (an action's is among the plan's: _render_tree)
                 else:
                     got = _table_attr(plan[5], i, name, v, p, tag)
-                    if nt is str or nt is _ACTION_NAME:
+                    if kept:
                         if nt is not str:
                             plan[7][0] = _NO_VALUE  # the plan's actions, to be made again
                         if type(v) is str or v is None or type(v) is bool:
