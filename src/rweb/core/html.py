@@ -25,7 +25,9 @@ try:  # True in the compiled build (setup.py), False when this file runs as plai
     import cython
 
     _COMPILED: bool = cython.compiled
-except ImportError:
+except ImportError:  # plain Python without Cython: its class decorators (below) do nothing
+    from ._nocython import cython
+
     _COMPILED = False
 
 _Args = TypeVarTuple("_Args")
@@ -285,6 +287,8 @@ def _check_attr(kind: int, name: str, value: Any, text: str, tag: str) -> None:
         )
 
 
+@cython.freelist(64)
+@cython.cclass
 class Element:
     """An HTML element: tag, attributes (Python-style keys) and children.
 
