@@ -11,6 +11,7 @@ are the compiled build's C names (``__pyx_f_4rweb_..._View__render``) and CPytho
 
     python benchmarks/click_profile.py --workload todo              # the 40 costliest
     python benchmarks/click_profile.py --workload counter --match render --top 20
+    python benchmarks/click_profile.py --workload todo --self     # each function's own instructions
 """
 
 from __future__ import annotations
@@ -31,9 +32,9 @@ LINE = re.compile(r"\s*([\d,]+) \([ \d.]+%\)\s+(.*)$")
 NOISE = re.compile(r"\s*\[/[^]]*\]|/tmp/python-build[^:]*/|(?:\S*/)?build/cython/src/|/\S*/include/python3\.\d+/")
 
 
-def inclusive(out: Path) -> dict[str, int]:
-    """Each function's inclusive instructions in one Callgrind output file."""
-    text = subprocess.run(["callgrind_annotate", "--inclusive=yes", "--threshold=100", "--auto=no", str(out)],
+def inclusive(out: Path, self_only: bool = False) -> dict[str, int]:
+    """Each function's inclusive (or, ``self_only``, its own) instructions in one Callgrind output file."""
+    text = subprocess.run(["callgrind_annotate", f"--inclusive={'no' if self_only else 'yes'}", "--threshold=100", "--auto=no", str(out)],
                           capture_output=True, text=True, check=True).stdout
     got: dict[str, int] = {}
     for line in text.splitlines():
@@ -44,7 +45,7 @@ def inclusive(out: Path) -> dict[str, int]:
     return got
 
 
-def run(tmp: Path, sessions: int, clicks: int, workload: str) -> dict[str, int]:
+def run(tmp: Path, sessions: int, clicks: int, workload: str, self_only: bool = False) -> dict[str, int]:
     out = tmp / f"callgrind.{clicks}.out"
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT / "benchmarks")]),
                PYTHONHASHSEED="0")
@@ -55,7 +56,7 @@ def run(tmp: Path, sessions: int, clicks: int, workload: str) -> dict[str, int]:
     )
     if proc.returncode != 0:
         raise SystemExit(f"callgrind run failed:\n{proc.stderr[-2000:]}")
-    return inclusive(out)
+    return inclusive(out, self_only)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,16 +66,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--clicks", type=int, default=40, help="clicks per session in the shorter run")
     p.add_argument("--top", type=int, default=40)
     p.add_argument("--match", default="", help="only functions whose name contains this")
+    p.add_argument("--self", dest="self_only", action="store_true",
+                   help="each function's own instructions, without its callees'")
     opts = p.parse_args(argv)
     if shutil.which("valgrind") is None or shutil.which("callgrind_annotate") is None:
         print("valgrind is not installed (apt-get install valgrind)")
         return 1
     with tempfile.TemporaryDirectory() as tmp:
-        low = run(Path(tmp), opts.sessions, opts.clicks, opts.workload)
-        high = run(Path(tmp), opts.sessions, 2 * opts.clicks, opts.workload)
+        low = run(Path(tmp), opts.sessions, opts.clicks, opts.workload, opts.self_only)
+        high = run(Path(tmp), opts.sessions, 2 * opts.clicks, opts.workload, opts.self_only)
     extra = opts.sessions * opts.clicks
     rows = sorted(((high.get(k, 0) - low.get(k, 0)) / extra, k) for k in high.keys() | low.keys() if opts.match in k)
-    print(f"inclusive instructions per {opts.workload} click, by function (Callgrind, {opts.sessions} sessions)")
+    kind = "own" if opts.self_only else "inclusive"
+    print(f"{kind} instructions per {opts.workload} click, by function (Callgrind, {opts.sessions} sessions)")
     for cost, name in reversed(rows[-opts.top:]):
         print(f"{cost:10,.0f}  {name}")
     return 0

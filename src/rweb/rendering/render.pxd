@@ -10,6 +10,15 @@ from ..core.reactive cimport Tracker, begin, end, reads_only_shared, unsubscribe
 cdef extern from "Python.h":
     void _gc_untrack "PyObject_GC_UnTrack" (object op)
     Py_ssize_t _refcnt "Py_REFCNT" (object op)
+    list _list_new "PyList_New" (Py_ssize_t n)
+    void _list_set "PyList_SET_ITEM" (object op, Py_ssize_t i, object v)  # steals: see _list_fill
+
+from cpython.ref cimport Py_INCREF
+
+cdef inline void _list_fill(list dyns, Py_ssize_t i, object v):
+    """Slot ``i`` of a new list (PyList_New: NULL) takes a new reference to ``v``."""
+    Py_INCREF(v)
+    _list_set(dyns, i, v)
 
 cdef class RenderContext:
     cdef public object comp, view, outer
@@ -72,14 +81,16 @@ cdef dict _plans
 cdef object _plan(Element el, long room, list acts)
 @cython.locals(names=list, got=object)
 cdef object _plan_actions(list acts)
-@cython.locals(shape=tuple, acts=list, got=object)
+@cython.locals(shape=tuple, acts=list, got=object, n=Py_ssize_t, dyns=list)
 cdef str _render_tree(object tree, RenderContext p, tuple statics, long room, str rc, tuple plan)
 cdef tuple _plan_of(tuple statics, tuple held)
 cdef tuple _keep_plan(tuple statics, object tree, long room, tuple held)
-@cython.locals(tag=str, keys=tuple, values=tuple, planned=tuple, names=tuple, kids=tuple, children=tuple, dyns=list,
+@cython.locals(tag=str, keys=tuple, values=tuple, planned=tuple, names=tuple, kids=tuple, children=tuple,
                last=list, i=Py_ssize_t, j=Py_ssize_t, n=Py_ssize_t, m=Py_ssize_t, want=object, c=object, same=bint,
-               nt=object, got=str, kept=bint)
-cdef bint _replay(Element el, tuple plan, RenderContext p) except -1
+               nt=object, got=str, kept=bint, size=Py_ssize_t)
+cdef Py_ssize_t _replay(Element el, tuple plan, list dyns, Py_ssize_t pos, RenderContext p) except -2
+cdef list _new_dyns(Py_ssize_t n)
+cdef void _put(list dyns, Py_ssize_t i, object v)
 @cython.locals(a=str, b=str)
 cdef bint _same_value(object v, object last)
 cdef object _NO_VALUE

@@ -207,7 +207,7 @@ def _context(comp: ComponentState | None, view: View | SharedRender | None, oute
     p.comp = comp
     p.view = view
     p.outer = outer
-    p.dy = []
+    p.dy = _NO_DYNS  # its walk's own list: _render_tree (a replay's, or a new one), to_html
     p.kids = _NO_CHILDREN
     p.acts = None
     return p
@@ -226,7 +226,7 @@ def _recycle(p: RenderContext) -> None:
         _spare = p
 
 
-_NO_DYNS: list[Any] = []  # a spare context's dy until it is taken (never appended to)
+_NO_DYNS: list[Any] = []  # a context's dy until its walk has its own list (never appended to)
 _GONE = -2  # ComponentState.claimed of a component taken out of its page (View.dispose, View.close)
 
 
@@ -1444,10 +1444,14 @@ def _render_tree(tree: Any, p: RenderContext, statics: tuple[str, ...] | None, r
     their statics are those)."""
     if plan is not None and type(tree) is Element:
         shape = plan[1]
-        if shape is not None:
-            # (The count of slots checked too: a plan that disagreed with the walk would be a bug,
-            # and the walk is right.)
-            if plan[0] == room and _replay(tree, shape, p) and len(p.dy) == len(statics) - 1:  # type: ignore[arg-type]
+        if shape is not None and plan[0] == room:
+            # The dynamics go into a list of the statics' count of slots, by index: no list grown
+            # append by append.  (The count checked too: a plan that disagreed with the walk would
+            # be a bug, and the walk is right.)
+            n = len(statics) - 1  # type: ignore[arg-type]
+            dyns = _new_dyns(n)
+            if _replay(tree, shape, dyns, 0, p) == n:
+                p.dy = dyns
                 acts = shape[7]
                 if acts[1]:  # its action attributes' actions, as their slots now are
                     got = _plan_actions(acts)
@@ -1457,8 +1461,8 @@ def _render_tree(tree: Any, p: RenderContext, statics: tuple[str, ...] | None, r
                         else:  # (and those of attributes the replay did not fill from their slots)
                             _own_acts(p).update(got)
                 return None
-            p.dy = []  # replayed in part: walked again in full
-            p.acts = None
+            p.acts = None  # replayed in part (its list dropped): walked again in full
+    p.dy = []
     return _markup(tree, p, room, rc)
 
 
@@ -1489,23 +1493,26 @@ def plan_for(statics: tuple[str, ...]) -> tuple[Any, ...] | None:
     return _plans.get(statics)
 
 
-def _replay(el: Element, plan: tuple[Any, ...], p: RenderContext) -> bool:
-    """Append ``el``'s dynamics to ``p`` along ``plan``, as :func:`_element` would; False (``p``
-    partly filled) when ``el`` is not of the plan's shape."""
+def _replay(el: Element, plan: tuple[Any, ...], dyns: list[Any], pos: int, p: RenderContext) -> int:
+    """Put ``el``'s dynamics into ``dyns`` from ``pos`` on, along ``plan``, as :func:`_element` would
+    append them to ``p``; returns the position after them, or -1 (``dyns`` partly filled) when ``el``
+    is not of the plan's shape or they would not fit."""
     tag = el.tag
     if (tag is not plan[0] and tag != plan[0]) or el.void is not plan[1]:
-        return False
+        return -1
     keys = el.attr_keys
     planned = plan[2]
     n = len(planned)
     if len(keys) != n:
-        return False
-    dyns = p.dy
+        return -1
+    size = len(dyns)
     last = plan[6]
     if n:
         names = plan[3]
         values = el.attr_values
         same = keys is planned  # (the same call site's keyword names: one tuple for all its calls)
+        if pos + n > size:
+            return -1
         for i in range(n):
             k = keys[i]
             v = values[i]
@@ -1526,47 +1533,70 @@ def _replay(el: Element, plan: tuple[Any, ...], p: RenderContext) -> bool:
                             last[j + 1] = got
                         else:  # (another value: not kept, and no action from the slot)
                             last[j] = _NO_VALUE
-                dyns.append(got)
+                _put(dyns, pos, got)
             else:  # another key at the same place (the same count) fills the same slot: its own name
-                dyns.append(_attribute(_ATTR_NAMES.get(k) or attr_name(k), v, p, tag))
+                _put(dyns, pos, _attribute(_ATTR_NAMES.get(k) or attr_name(k), v, p, tag))
                 last[2 * i] = _NO_VALUE  # (the slot's last value is not this one's)
                 if type(names[i]) is _ACTION_NAME:
                     plan[7][0] = _NO_VALUE  # nor its action an action of this render
+            pos += 1
     if el.void:
-        return True
+        return pos
     kids = plan[4]
     children = el.children
     m = len(kids)
     if len(children) != m:
-        return False
+        return -1
     for i in range(m):
         c = children[i]
         want = kids[i]
         t = type(c)
         if type(want) is tuple:
-            if t is not Element or not _replay(c, want, p):
-                return False
+            if t is not Element:
+                return -1
+            pos = _replay(c, want, dyns, pos, p)
+            if pos < 0:
+                return -1
         elif want is True:
+            if pos == size:
+                return -1
             if t is str:
                 j = 2 * (n + i)
                 if _same_value(c, last[j]):
-                    dyns.append(last[j + 1])
+                    _put(dyns, pos, last[j + 1])
                 else:
                     got = _escaped.get(c) or _esc(c)
                     last[j] = c
                     last[j + 1] = got
-                    dyns.append(got)
+                    _put(dyns, pos, got)
             elif t is int:
-                dyns.append(str(c))
+                _put(dyns, pos, str(c))
             elif t is Markup:
-                dyns.append(str.__str__(c))
+                _put(dyns, pos, str.__str__(c))
             elif t is float:
-                dyns.append(repr(c))
+                _put(dyns, pos, repr(c))
             else:
-                return False
+                return -1
+            pos += 1
         elif not (c is None or t is bool):
-            return False
-    return True
+            return -1
+    return pos
+
+
+def _new_dyns(n: int) -> list[Any]:
+    """A list of ``n`` slots for :func:`_replay` to fill by index (compiled: empty slots, C NULLs,
+    each filled once by :func:`_put`; a list left part filled is only ever freed)."""
+    if _COMPILED:
+        return _list_new(n)  # type: ignore[name-defined, no-any-return]  # noqa: F821 (render.pxd: PyList_New)
+    return [None] * n
+
+
+def _put(dyns: list[Any], i: int, v: Any) -> None:
+    """Slot ``i`` of a list from :func:`_new_dyns`, empty until now, takes ``v``."""
+    if _COMPILED:
+        _list_fill(dyns, i, v)  # type: ignore[name-defined]  # noqa: F821 (render.pxd: a new reference into the NULL)
+    else:
+        dyns[i] = v
 
 
 def _same_value(v: Any, last: Any) -> bool:
@@ -1763,6 +1793,7 @@ def to_html(node: Any) -> str:
     :class:`~rweb.html.UnsafeURLError` and :class:`~rweb.html.UnsafeAttributeError`.
     """
     p = _context(None, None, None)
+    p.dy = []
     room = _html_room.get()
     # Called from an object's __html__ inside a render: a nested render, whose
     # calls (__html__, to_html) count three levels more.
