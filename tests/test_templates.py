@@ -8,11 +8,14 @@ puts a hole where escaping cannot make it safe.
 
 from __future__ import annotations
 
+import random
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import rweb.render
 from rweb import App, component, raw, reactive
@@ -281,3 +284,77 @@ def test_a_template_is_a_node_anywhere_an_element_is() -> None:
         '<ul><li><b>1</b></li><b>2</b><a href="/"><b>3</b></a></ul>'
     )
     assert badge(n=raw("<i>x</i>")).__html__() == "<b><i>x</i></b>"
+
+
+# A template whose holes each take one slot (an attribute, or text) is filled again along the plan
+# its component holds (rweb.render._refill: its statics kept, each hole's last value remembered
+# on the template, which every page shares); any other value in a text hole walks it in full.
+PLANNED = Template(
+    "<li class={cls} data-key={key}><a data-action={act} href={href}>{text}</a><span>{more}</span></li>"
+)
+_TEXTS: list[Any] = ["a", "b", 'x <y> & "z"', "", "a", 7, 2.5, None, True, raw("<i>r</i>"), span("el"), [span("l"), "t"]]
+_ATTRS: list[Any] = ["a", "b", 'q"<', "", None, True, False, 3]
+_ACTS: list[Any] = ["go", "stop", None, "go"]
+_HREFS: list[Any] = ["/a", "/b", "#top", None]
+
+
+def _planned(values: dict[str, Any]) -> Filled:
+    return PLANNED(**values)
+
+
+@settings(max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.integers(0, 2**32), min_size=2, max_size=10), st.integers(1, 3))
+def test_a_template_filled_along_its_plan_renders_as_a_fresh_page(seeds: list[int], pages: int) -> None:
+    # Pages (sessions) re-render one template's component with values drawn again and again: text,
+    # numbers, markup, elements and lists in the text holes (these walk in full), the same text as
+    # another page's, attributes present, absent and numbers.  Each render shows and binds what a
+    # fresh page given the same values shows and binds.
+    def draw(rng: random.Random) -> dict[str, Any]:
+        return {"cls": rng.choice(_ATTRS), "key": rng.choice(_ATTRS), "act": rng.choice(_ACTS),
+                "href": rng.choice(_HREFS), "text": rng.choice(_TEXTS), "more": rng.choice(_TEXTS)}
+
+    first = draw(random.Random(seeds[0]))
+    shown = [first] * pages
+    views = []
+    for k in range(pages):
+        view = View(lambda k=k: component("t", lambda: _planned(shown[k])))
+        view.mount()
+        views.append(view)
+    for seed in seeds:
+        rng = random.Random(seed)
+        k = rng.randrange(pages)
+        shown[k] = draw(rng)
+        comp = views[k].comps["t"]
+        comp.invalidate()
+        views[k].flush()
+        now = shown[k]
+        fresh = View(lambda now=now: component("t", lambda: _planned(now)))
+        fresh.mount()
+        want = fresh.comps["t"]
+        assert (comp.statics, comp.dyns) == (want.statics, want.dyns), shown[k]
+        assert views[k].actions == fresh.actions, shown[k]
+        fresh.close()
+    for view in views:
+        view.close()
+
+
+def test_a_template_holds_its_plan_while_its_holes_take_one_slot_each() -> None:
+    values = {"cls": "a", "key": "1", "act": "go", "href": "/a", "text": "t", "more": "m"}
+    view = View(lambda: component("t", lambda: _planned(values)))
+    view.mount()
+    comp = view.comps["t"]
+    assert comp.plan is not None and comp.plan[1] is PLANNED and comp.plan[2] is comp.statics
+    statics = comp.statics
+    values["text"] = "u"
+    comp.invalidate()  # (a plain dict: not tracked)
+    assert view.flush() == {"t": {"4": "u"}}
+    assert comp.plan[1] is PLANNED and comp.statics is statics
+    values["more"] = span("el")  # a hole holding an element: its statics are the element's too
+    comp.invalidate()
+    assert "s" in view.flush()["t"]
+    assert comp.plan is None
+    values["more"] = "m"
+    comp.invalidate()
+    view.flush()
+    assert comp.plan is not None and comp.plan[1] is PLANNED and comp.statics == statics
+    view.close()

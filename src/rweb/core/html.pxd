@@ -18,7 +18,7 @@ cdef class Template:
     cdef readonly frozenset actions
     cdef readonly bint rooted
     cdef readonly dict firsts, index
-    cdef readonly list tables
+    cdef readonly list tables, lasts
     cdef readonly object _kwnames
     cdef readonly tuple _perm
     cdef readonly dict _perms

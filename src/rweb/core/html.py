@@ -346,6 +346,9 @@ class Component:
         return f"<Component {self.name!r}>"
 
 
+_NO_LAST = object()  # a template's hole before its first value (Template.lasts)
+
+
 class Template:
     """Markup compiled once, with named holes: ``Template('<li class={cls}>{title}</li>')``.
 
@@ -364,7 +367,7 @@ class Template:
 
     __slots__ = (
         "_kwnames", "_perm", "_perms", "actions", "attrs", "first", "firsts", "head", "index",
-        "names", "order", "pieces", "rooms", "rooted", "slots", "source", "tables", "tags",
+        "lasts", "names", "order", "pieces", "rooms", "rooted", "slots", "source", "tables", "tags",
     )
 
     def __init__(self, source: str) -> None:
@@ -397,6 +400,8 @@ class Template:
         self.firsts: dict[str, str] = {}  # rweb.render's: the first static with a component's data-rc
         # rweb.render's: per hole, the table of its attribute's markups by value (None until filled).
         self.tables: list[dict[str, str] | None] = [None] * len(c.names)
+        # rweb.render's: per hole, its last value and that value's markup (a refill, _refill).
+        self.lasts: list[Any] = [_NO_LAST, None] * len(c.names)
 
     def __call__(self, **values: Any) -> Filled:
         # Compiled, a call with keywords is _template_vectorcall's (html.pxd); this is plain Python's,

@@ -81,16 +81,21 @@ cdef dict _plans
 cdef object _plan(Element el, long room, list acts)
 @cython.locals(names=list, got=object)
 cdef object _plan_actions(list acts)
-@cython.locals(shape=tuple, acts=list, got=object, n=Py_ssize_t, dyns=list)
+@cython.locals(held=object, shape=tuple, acts=list, got=object, n=Py_ssize_t, dyns=list, f=Filled)
 cdef str _render_tree(object tree, RenderContext p, tuple statics, long room, str rc, tuple plan)
 cdef tuple _plan_of(tuple statics, tuple held)
 cdef tuple _keep_plan(tuple statics, object tree, long room, tuple held)
+@cython.locals(t=Template, vals=tuple, slots=tuple, attrs=tuple, n=Py_ssize_t, i=Py_ssize_t)
+cdef tuple _template_plan(Filled f, long room, tuple statics)
+@cython.locals(t=Template, vals=tuple, slots=tuple, attrs=tuple, last=list, n=Py_ssize_t, i=Py_ssize_t, j=Py_ssize_t,
+               got=str)
+cdef bint _refill(Filled f, list dyns, RenderContext p) except -1
 @cython.locals(tag=str, keys=tuple, values=tuple, planned=tuple, names=tuple, kids=tuple, children=tuple,
                last=list, i=Py_ssize_t, j=Py_ssize_t, n=Py_ssize_t, m=Py_ssize_t, want=object, c=object, same=bint,
                nt=object, got=str, kept=bint, size=Py_ssize_t)
 cdef Py_ssize_t _replay(Element el, tuple plan, list dyns, Py_ssize_t pos, RenderContext p) except -2
 cdef list _new_dyns(Py_ssize_t n)
-cdef void _put(list dyns, Py_ssize_t i, object v)
+cdef void _put(list dyns, Py_ssize_t i, object v) noexcept
 @cython.locals(a=str, b=str)
 cdef bint _same_value(object v, object last)
 cdef object _NO_VALUE

@@ -35,6 +35,7 @@ from ..core.html import (
     Element,
     Filled,
     Markup,
+    Template,
     _check_attr,
     _check_tag,
     attr_name,
@@ -50,7 +51,9 @@ try:  # True in the compiled build (setup.py), False when this file runs as plai
     import cython
 
     _COMPILED: bool = cython.compiled
-except ImportError:
+except ImportError:  # plain Python without Cython: cython.compiled below is False
+    from ..core._nocython import cython
+
     _COMPILED = False
 
 
@@ -217,7 +220,7 @@ def _recycle(p: RenderContext) -> None:
     """``p``, a component's finished render, kept as the spare for the next one when nothing else
     holds it (compiled: its count of references; one allocation and one free less per render)."""
     global _spare
-    if _COMPILED and _refcnt(p) == 1:  # type: ignore[name-defined]  # noqa: F821 (render.pxd: the caller's, lent)
+    if cython.compiled and _refcnt(p) == 1:  # type: ignore[name-defined]  # noqa: F821 (render.pxd: the caller's, lent)
         p.comp = p.view = p.outer = p.acts = None
         p.dy = _NO_DYNS  # (not the component's list: its own count of references matters, View._settle)
         p.kids = _NO_CHILDREN
@@ -639,7 +642,7 @@ class View:
         else:
             comp.statics = _shared(statics)
             self.fulls += 1
-        if not _COMPILED:
+        if not cython.compiled:
             comp.dyns = dyns
         elif (
             olds is not None
@@ -1035,7 +1038,7 @@ class SharedRender(Tracker):
             self.statics = self.statics if statics == self.statics else _shared(statics)
             _keep_plan(self.statics, tree, self.room, None)
         self.dyns = p.dy
-        if _COMPILED:
+        if cython.compiled:
             _gc_untrack(p.dy)  # type: ignore[name-defined]  # noqa: F821 (as View._settle's)
         self.actions = _shared_actions(p.acts) if p.acts else None
         self.sent = {}
@@ -1442,9 +1445,12 @@ def _render_tree(tree: Any, p: RenderContext, statics: tuple[str, ...] | None, r
     after its last dynamic slot; None when ``tree`` is of the shape of ``statics`` (the component's
     last, None before its first render) and was walked along their ``plan`` (:func:`_plan_of`:
     their statics are those)."""
-    if plan is not None and type(tree) is Element:
-        shape = plan[1]
-        if shape is not None and plan[0] == room:
+    if plan is None or plan[0] != room:
+        pass
+    elif type(tree) is Element:
+        held = plan[1]
+        if type(held) is tuple:  # (not None: a tree no plan covers; nor a template's, below)
+            shape = held
             # The dynamics go into a list of the statics' count of slots, by index: no list grown
             # append by append.  (The count checked too: a plan that disagreed with the walk would
             # be a bug, and the walk is right.)
@@ -1462,6 +1468,15 @@ def _render_tree(tree: Any, p: RenderContext, statics: tuple[str, ...] | None, r
                             _own_acts(p).update(got)
                 return None
             p.acts = None  # replayed in part (its list dropped): walked again in full
+    elif type(tree) is Filled:
+        f = tree  # typed in the compiled build (render.pxd)
+        if plan[1] is f.template and plan[2] is statics:  # (its template's plan: _template_plan)
+            n = len(statics) - 1
+            dyns = _new_dyns(n)
+            if _refill(f, dyns, p):
+                p.dy = dyns
+                return None
+            p.acts = None
     p.dy = []
     return _markup(tree, p, room, rc)
 
@@ -1470,7 +1485,7 @@ def _plan_of(statics: tuple[str, ...] | None, held: tuple[Any, ...] | None) -> t
     """The plan kept for ``statics``: ``held`` (a component's last) when it is theirs, else the one
     in the table (None: none).  (Equal statics that are another tuple, say another session's
     after the sharing table started over, are theirs too.)"""
-    if held is not None and (held[2] is statics or held[2] == statics):
+    if held is not None and type(held[1]) is not Template and (held[2] is statics or held[2] == statics):
         return held
     return None if statics is None else _plans.get(statics)
 
@@ -1478,13 +1493,86 @@ def _plan_of(statics: tuple[str, ...] | None, held: tuple[Any, ...] | None) -> t
 def _keep_plan(statics: tuple[str, ...], tree: Any, room: int, held: tuple[Any, ...] | None) -> tuple[Any, ...] | None:
     """After a full walk of ``tree`` (a component's, with ``room``) into ``statics``: their plan, kept
     (once per statics: of any two trees that make them, either one's plan is right) and returned,
-    for the component to hold (``held``: the one it held); None when ``tree`` is not an element."""
+    for the component to hold (``held``: the one it held); None when ``tree`` is neither an element
+    nor a rooted template whose holes were each one slot (:func:`_template_plan`)."""
     if type(tree) is not Element:
-        return None
+        return _template_plan(tree, room, statics) if type(tree) is Filled else None
     got = _plan_of(statics, held)
     if got is None:
         got = _remember(_plans, statics, (room, _plan(tree, room, [_NO_VALUE, []]), statics))
     return got
+
+
+def _template_plan(f: Filled, room: int, statics: tuple[str, ...]) -> tuple[Any, ...] | None:
+    """A component's plan after a full walk of ``f``, its rooted template's fill, into ``statics``:
+    ``(room, template, statics)`` when each hole took one slot (an attribute, or text): a fill of the
+    template whose holes are again so makes these very statics, and only its holes' values need
+    filling (:func:`_refill`).  None when a hole held more (elements, components, lists): its
+    statics depend on what it held."""
+    t = f.template
+    vals = f.vals
+    if t is None or vals is None or not t.rooted:
+        return None
+    slots = t.slots
+    attrs = t.attrs
+    n = len(slots)
+    if len(statics) != n + 1:
+        return None
+    for i in range(n):
+        if attrs[i] is None and type(vals[slots[i]]) is not str:
+            return None
+    return (room, t, statics)
+
+
+def _refill(f: Filled, dyns: list[Any], p: RenderContext) -> bool:
+    """Fill ``dyns`` (:func:`_new_dyns`) with the holes of ``f``, whose template's plan the component
+    holds (:func:`_template_plan`), as :func:`_fill` would append them to ``p``; False (``dyns``
+    partly filled) when a hole holds more than one slot's value (then the fill walks in full).
+
+    Each hole keeps its last value and that value's markup (``Template.lasts``), as a plan's slots do
+    (:func:`_replay`): the same value, or equal text, takes the same markup without a lookup.  Not for
+    actions' names, whose values are recorded in ``p`` at each render."""
+    t = f.template
+    vals = f.vals
+    slots = t.slots
+    n = len(slots)
+    if vals is None or n != len(dyns):
+        return False
+    if t.actions:
+        if p.acts is None:  # (as _fill: the template's own set, shared)
+            p.acts = t.actions
+        elif p.acts is not t.actions:
+            _own_acts(p).update(t.actions)
+    attrs = t.attrs
+    last = t.lasts
+    for i in range(n):
+        v = vals[slots[i]]
+        name = attrs[i]
+        j = 2 * i
+        if name is not None:
+            if type(name) is str:  # a plain name
+                if _same_value(v, last[j]):
+                    got = last[j + 1]
+                else:
+                    got = _table_attr(t.tables, i, name, v, p, t.tags[i])
+                    if type(v) is str or v is None or type(v) is bool:
+                        last[j] = v
+                        last[j + 1] = got
+                    else:
+                        last[j] = _NO_VALUE
+            else:
+                got = _table_attr(t.tables, i, name, v, p, t.tags[i])
+        elif type(v) is str:
+            if _same_value(v, last[j]):
+                got = last[j + 1]
+            else:
+                got = _escaped.get(v) or _esc(v)
+                last[j] = v
+                last[j + 1] = got
+        else:
+            return False
+        _put(dyns, i, got)
+    return True
 
 
 def plan_for(statics: tuple[str, ...]) -> tuple[Any, ...] | None:
@@ -1586,14 +1674,16 @@ def _replay(el: Element, plan: tuple[Any, ...], dyns: list[Any], pos: int, p: Re
 def _new_dyns(n: int) -> list[Any]:
     """A list of ``n`` slots for :func:`_replay` to fill by index (compiled: empty slots, C NULLs,
     each filled once by :func:`_put`; a list left part filled is only ever freed)."""
-    if _COMPILED:
-        return _list_new(n)  # type: ignore[name-defined, no-any-return]  # noqa: F821 (render.pxd: PyList_New)
-    return [None] * n
+    if cython.compiled:
+        got: list[Any] = _list_new(n)  # type: ignore[name-defined]  # noqa: F821 (render.pxd: PyList_New)
+    else:
+        got = [None] * n
+    return got
 
 
 def _put(dyns: list[Any], i: int, v: Any) -> None:
     """Slot ``i`` of a list from :func:`_new_dyns`, empty until now, takes ``v``."""
-    if _COMPILED:
+    if cython.compiled:
         _list_fill(dyns, i, v)  # type: ignore[name-defined]  # noqa: F821 (render.pxd: a new reference into the NULL)
     else:
         dyns[i] = v

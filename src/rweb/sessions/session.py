@@ -40,9 +40,8 @@ try:  # True in the compiled build (setup.py), False when this file runs as plai
 
     _COMPILED: bool = cython.compiled
 except ImportError:  # plain Python without Cython: what _ticks asks of it
-    from types import SimpleNamespace
+    from ..core._nocython import cython
 
-    cython = SimpleNamespace(compiled=False)
     _COMPILED = False
 
 __all__ = ["SLOW_CALLBACK", "ConnectionInfo", "FrameworkActions", "Session", "SetupError", "UnknownAction", "report_slow"]

@@ -26,7 +26,9 @@ try:  # True in the compiled build (setup.py), False when this file runs as plai
     import cython
 
     _COMPILED: bool = cython.compiled
-except ImportError:
+except ImportError:  # plain Python without Cython: cython.compiled below is False
+    from ..core._nocython import cython
+
     _COMPILED = False
 
 __all__ = [
@@ -367,7 +369,7 @@ def decode(data: bytes | str) -> tuple[Any, dict[str, Any], Any]:
     A control message (``{"t": ...}``, no ``action``) decodes to
     ``(None, message, ref)``: see :func:`decode_control`.
     """
-    if _COMPILED:
+    if cython.compiled:
         fast = _fast_frame(data)
         if fast is not None:
             return fast
@@ -412,9 +414,10 @@ def _fast_frame(data: bytes | str) -> tuple[str, dict[str, str], int | None] | N
     test holds the two paths to that on generated frames).  In the compiled
     build only (a C function of protocol.pxd); plain Python always says None.
     """
-    if _COMPILED:
-        return _frame(data, _ACTION_HEAD, _PARAMS_HEAD, _REF_HEAD)  # type: ignore[no-any-return,name-defined]  # noqa: F821 (a C function of protocol.pxd)
-    return None
+    got = None
+    if cython.compiled:
+        got = _frame(data, _ACTION_HEAD, _PARAMS_HEAD, _REF_HEAD)  # type: ignore[name-defined]  # noqa: F821 (a C function of protocol.pxd)
+    return got
 
 
 def decode_control(msg: dict[str, Any], ref: Any) -> Nav | Ping | UploadStart | UploadCancel:
@@ -510,7 +513,7 @@ def encode_reply(
     error: tuple[str, str] | None = None,
     effects: list[Any] | None = None,
 ) -> bytes:
-    if _COMPILED and error is None and not effects:
+    if cython.compiled and error is None and not effects:
         fast = _fast_patch(_REPLY_HEAD, patches, ref)
         if fast is not None:
             return fast
@@ -558,7 +561,7 @@ def encode_push(
     error: tuple[str, str] | None = None,
     effects: list[Any] | None = None,
 ) -> bytes:
-    if _COMPILED and error is None and not effects:
+    if cython.compiled and error is None and not effects:
         fast = _fast_patch(_PUSH_HEAD, patches, None)
         if fast is not None:
             return fast
@@ -591,9 +594,10 @@ def _fast_patch(head: bytes, patches: dict[str, Any], ref: Any) -> bytes | None:
     message, and a test holds the two paths to the same bytes on generated patches.
     In the compiled build only (a C function of protocol.pxd); plain Python says None.
     """
-    if _COMPILED:
-        return _patch(head, patches, _REF_HEAD, ref)  # type: ignore[no-any-return,name-defined]  # noqa: F821 (a C function of protocol.pxd)
-    return None
+    got = None
+    if cython.compiled:
+        got = _patch(head, patches, _REF_HEAD, ref)  # type: ignore[name-defined]  # noqa: F821 (a C function of protocol.pxd)
+    return got
 
 
 def _effects(effects: list[Any]) -> list[Any]:
