@@ -2,6 +2,8 @@
 
 cimport cython
 
+cdef tuple _KEYS
+
 cdef class CRef:
     cdef public object name, wire
 
