@@ -1144,3 +1144,26 @@ def test_a_renders_dynamics_hold_no_containers_and_are_not_collected_compiled() 
         assert c.dyns and all(type(v) in (str, Markup, CRef) for v in c.dyns), c.dyns
         assert gc.is_tracked(c.dyns) is not rweb.COMPILED
     view.close()
+
+
+def test_an_element_given_fewer_attribute_values_than_keys_fails_its_render_not_the_process() -> None:
+    # An Element's attr_values may be set from Python: along a plan (compiled: indices unchecked),
+    # a tuple shorter than its keys is refused before it is read, and the full walk reports it.
+    state = Pair()
+
+    def row() -> Any:
+        el = li("x", id="a", title=str(state.a))
+        if state.a == 2:
+            el.attr_values = ("a",)
+        return el
+
+    view = View(lambda: component("row", row))
+    view.mount()
+    state.a = 1
+    assert view.flush() == {"row": {"1": ' title="1"'}}
+    state.a = 2
+    view.flush()
+    assert view.errors and view.errors[0].component == "row"
+    state.a = 3
+    assert view.flush() == {"row": {"1": ' title="3"'}}
+    view.close()

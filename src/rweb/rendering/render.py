@@ -1524,6 +1524,8 @@ def _template_plan(f: Filled, room: int, statics: tuple[str, ...]) -> tuple[Any,
     return (room, t, statics)
 
 
+@cython.boundscheck(False)  # type: ignore[untyped-decorator]  # (indices: the template's own, its holes')
+@cython.wraparound(False)  # type: ignore[untyped-decorator]
 def _refill(f: Filled, dyns: list[Any], p: RenderContext) -> bool:
     """Fill ``dyns`` (:func:`_new_dyns`) with the holes of ``f``, whose template's plan the component
     holds (:func:`_template_plan`), as :func:`_fill` would append them to ``p``; False (``dyns``
@@ -1581,6 +1583,8 @@ def plan_for(statics: tuple[str, ...]) -> tuple[Any, ...] | None:
     return _plans.get(statics)
 
 
+@cython.boundscheck(False)  # type: ignore[untyped-decorator]  # (indices: checked against its plan's counts)
+@cython.wraparound(False)  # type: ignore[untyped-decorator]
 def _replay(el: Element, plan: tuple[Any, ...], dyns: list[Any], pos: int, p: RenderContext) -> int:
     """Put ``el``'s dynamics into ``dyns`` from ``pos`` on, along ``plan``, as :func:`_element` would
     append them to ``p``; returns the position after them, or -1 (``dyns`` partly filled) when ``el``
@@ -1598,6 +1602,8 @@ def _replay(el: Element, plan: tuple[Any, ...], dyns: list[Any], pos: int, p: Re
     if n:
         names = plan[3]
         values = el.attr_values
+        if len(values) != n:  # (a user's Element may have been given other values)
+            return -1
         same = keys is planned  # (the same call site's keyword names: one tuple for all its calls)
         if pos + n > size:
             return -1
