@@ -17,7 +17,9 @@ try:  # True in the compiled build (setup.py), False when this file runs as plai
     import cython
 
     _COMPILED: bool = cython.compiled
-except ImportError:
+except ImportError:  # plain Python without Cython: its decorators (diff's) do nothing
+    from ._nocython import cython
+
     _COMPILED = False
 
 __all__ = ["CRef", "diff", "full", "wire_statics"]
@@ -83,6 +85,8 @@ def wire_statics(statics: tuple[str, ...]) -> Any:
     return statics if out is None else out
 
 
+@cython.boundscheck(False)  # type: ignore[untyped-decorator]  # (indices: below both lists' lengths)
+@cython.wraparound(False)  # type: ignore[untyped-decorator]
 def diff(
     old_statics: tuple[str, ...] | None,
     old_dyns: list[Any] | None,
@@ -92,12 +96,13 @@ def diff(
     """Patch from the old render to the new one, or None when nothing changed."""
     # (``is`` first: a tuple's ``!=`` compares item by item even with itself, and a render along a
     # plan keeps the very statics.)
-    if old_dyns is None or (old_statics is not statics and old_statics != statics):
+    n = len(dyns)
+    if old_dyns is None or (old_statics is not statics and old_statics != statics) or len(old_dyns) != n:
         return full(statics, dyns)
     # Same statics, so as many slots: one pass, and no dict unless one changed.
     patch: dict[str, Any] | None = None
     keys = _KEYS
-    for i in range(len(dyns)):
+    for i in range(n):
         v = dyns[i]
         old = old_dyns[i]
         if v is old:
