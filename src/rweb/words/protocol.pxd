@@ -188,24 +188,31 @@ cdef extern from *:
         *w++ = '"';
         return w;
     }
-    /* head + {"id":{"slot":"text",...},...} [+ ref_key + ref] + "}" as new bytes; None (a new
-       reference) for another shape; NULL with an exception only when memory runs out. */
     /* head + {"id":{"slot":"text",...},...} [+ ref_key + ref] + "}" written at w, its strings as
-       orjson writes them; the end, or NULL (no exception) when a string is not UTF-8 encodable
-       or the ref is an integer past 64 bits. */
-    static inline char *rweb_patch_write(char *w, PyObject *head, PyObject *patches, PyObject *ref_key, PyObject *ref) {
+       orjson writes them; the end, or NULL (no exception) when a string is not UTF-8 encodable,
+       the ref is an integer past 64 bits, the patch is of another shape (checked here: not a str,
+       not a dict), or, with an end (not NULL), the patch may not fit before it: each string is
+       bounded before it is written (a character takes at most 6 bytes, \\u00XX; UTF-8 at most 4). */
+    #define RWEB_ROOM(k) (end == NULL || end - w >= (Py_ssize_t)(k))
+    static inline char *rweb_patch_write(char *w, char *end, PyObject *head, PyObject *patches, PyObject *ref_key,
+                                         PyObject *ref) {
         Py_ssize_t pos = 0, pos2;
         PyObject *id, *slots, *slot, *text;
+        if (!RWEB_ROOM(PyBytes_GET_SIZE(head) + 1)) return NULL;
         memcpy(w, PyBytes_AS_STRING(head), PyBytes_GET_SIZE(head));
         w += PyBytes_GET_SIZE(head);
         *w++ = '{';
         while (PyDict_Next(patches, &pos, &id, &slots)) {
+            if (!PyUnicode_CheckExact(id) || !PyDict_CheckExact(slots)) return NULL;
+            if (!RWEB_ROOM(6 * PyUnicode_GET_LENGTH(id) + 6)) return NULL;  /* quotes, a comma, :{} */
             if (w[-1] != '{') *w++ = ',';
             if ((w = rweb_json_str(w, id)) == NULL) return NULL;
             *w++ = ':';
             *w++ = '{';
             pos2 = 0;
             while (PyDict_Next(slots, &pos2, &slot, &text)) {
+                if (!PyUnicode_CheckExact(slot) || !PyUnicode_CheckExact(text)) return NULL;
+                if (!RWEB_ROOM(6 * (PyUnicode_GET_LENGTH(slot) + PyUnicode_GET_LENGTH(text)) + 6)) return NULL;
                 if (w[-1] != '{') *w++ = ',';
                 if ((w = rweb_json_str(w, slot)) == NULL) return NULL;
                 *w++ = ':';
@@ -213,6 +220,8 @@ cdef extern from *:
             }
             *w++ = '}';
         }
+        if (!RWEB_ROOM(2 + PyBytes_GET_SIZE(ref_key) + 24 + (PyUnicode_CheckExact(ref) ? 6 * PyUnicode_GET_LENGTH(ref) + 2 : 0)))
+            return NULL;  /* }, the ref's key and value (a number: at most 20 digits), } */
         *w++ = '}';
         if (ref != Py_None) {
             memcpy(w, PyBytes_AS_STRING(ref_key), PyBytes_GET_SIZE(ref_key));
@@ -225,39 +234,19 @@ cdef extern from *:
                 rn = snprintf(num, sizeof num, "%lld", r);
                 memcpy(w, num, rn);
                 w += rn;
-            } else if ((w = rweb_json_str(w, ref)) == NULL) {
+            } else if (!PyUnicode_CheckExact(ref) || (w = rweb_json_str(w, ref)) == NULL) {
                 return NULL;
             }
         }
         *w++ = '}';
         return w;
     }
-    /* The common patch, written in one pass into a buffer on the stack when a bound on its size
-       fits (a character takes at most 6 bytes: \\u00XX, and UTF-8 at most 4): no pass measuring
-       every string first.  None (a new reference) for another shape or a larger patch. */
+    /* The common patch, written in one pass into a buffer on the stack: no pass measuring every
+       string first.  None (a new reference) for another shape or a patch that may not fit. */
     #define RWEB_PATCH_BUF 2048
     static inline PyObject *rweb_patch_small(PyObject *head, PyObject *patches, PyObject *ref_key, PyObject *ref) {
-        Py_ssize_t bound, pos = 0, pos2;
-        PyObject *id, *slots, *slot, *text;
         char buf[RWEB_PATCH_BUF];
-        char *w;
-        bound = PyBytes_GET_SIZE(head) + 3 + PyBytes_GET_SIZE(ref_key) + 24;  /* {}, }, the ref's key, a number */
-        if (ref != Py_None) {
-            if (PyUnicode_CheckExact(ref)) bound += 6 * PyUnicode_GET_LENGTH(ref) + 2;
-            else if (!PyLong_CheckExact(ref)) Py_RETURN_NONE;
-        }
-        while (PyDict_Next(patches, &pos, &id, &slots)) {
-            if (!PyUnicode_CheckExact(id) || !PyDict_CheckExact(slots)) Py_RETURN_NONE;
-            bound += 6 * PyUnicode_GET_LENGTH(id) + 6;  /* quotes, :{}, a comma */
-            pos2 = 0;
-            while (PyDict_Next(slots, &pos2, &slot, &text)) {
-                if (!PyUnicode_CheckExact(slot) || !PyUnicode_CheckExact(text)) Py_RETURN_NONE;
-                bound += 6 * (PyUnicode_GET_LENGTH(slot) + PyUnicode_GET_LENGTH(text)) + 6;
-            }
-            if (bound > RWEB_PATCH_BUF) Py_RETURN_NONE;
-        }
-        if (bound > RWEB_PATCH_BUF) Py_RETURN_NONE;
-        w = rweb_patch_write(buf, head, patches, ref_key, ref);
+        char *w = rweb_patch_write(buf, buf + RWEB_PATCH_BUF, head, patches, ref_key, ref);
         if (w == NULL) Py_RETURN_NONE;
         return PyBytes_FromStringAndSize(buf, w - buf);
     }
@@ -300,7 +289,7 @@ cdef extern from *:
         }
         out = PyBytes_FromStringAndSize(NULL, size);
         if (out == NULL) return NULL;
-        w = rweb_patch_write(PyBytes_AS_STRING(out), head, patches, ref_key, ref);
+        w = rweb_patch_write(PyBytes_AS_STRING(out), NULL, head, patches, ref_key, ref);
         if (w == NULL || w - PyBytes_AS_STRING(out) != size) {  /* cannot happen: the two passes agree */
             Py_DECREF(out);
             PyErr_SetString(PyExc_AssertionError, "rweb_patch: size mismatch");
