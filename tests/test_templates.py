@@ -358,3 +358,15 @@ def test_a_template_holds_its_plan_while_its_holes_take_one_slot_each() -> None:
     view.flush()
     assert comp.plan is not None and comp.plan[1] is PLANNED and comp.statics == statics
     view.close()
+
+
+def test_pages_share_a_template_plan() -> None:
+    # One plan per statics (a row of one name on every page), not one tuple per component.
+    values = {"cls": "a", "key": "1", "act": "go", "href": "/a", "text": "t", "more": "m"}
+    views = [View(lambda: component("t", lambda: _planned(values))) for _ in range(3)]
+    for view in views:
+        view.mount()
+    plans = {id(view.comps["t"].plan) for view in views}
+    assert len(plans) == 1 and views[0].comps["t"].plan is not None
+    for view in views:
+        view.close()

@@ -78,7 +78,7 @@ cdef str _attr(object name, object value)
                tag=str, ctag=str)
 cdef str _element(Element el, RenderContext p, str cur, long room, str extra=*)
 cdef str _walk(object node, RenderContext p, str cur, long room)
-cdef dict _plans
+cdef dict _plans, _template_plans
 @cython.locals(names=dict, kids=list, c=object, sub=object, keys=tuple, named=tuple, last=list, i=Py_ssize_t)
 cdef object _plan(Element el, long room, list acts)
 @cython.locals(names=list, got=object)

@@ -1395,6 +1395,7 @@ def _element(el: Element, p: RenderContext, cur: str, room: int, extra: str = ""
 # written by renders on the worker's event loop (View, SharedRender), never from other threads.
 
 _plans: dict[tuple[str, ...], tuple[Any, ...]] = {}
+_template_plans: dict[tuple[str, ...], tuple[Any, ...]] = {}  # (_template_plan)
 _NO_VALUE: Any = object()  # a plan's slot before its first value (_replay)
 
 
@@ -1521,7 +1522,12 @@ def _template_plan(f: Filled, room: int, statics: tuple[str, ...]) -> tuple[Any,
     for i in range(n):
         if attrs[i] is None and type(vals[slots[i]]) is not str:
             return None
-    return (room, t, statics)
+    # One plan for every component holding these statics (each page's row of that name), as
+    # element plans are: a tuple per component would be a page's memory.
+    got = _template_plans.get(statics)
+    if got is None or got[1] is not t or got[2] is not statics or got[0] != room:
+        got = _remember(_template_plans, statics, (room, t, statics))
+    return got
 
 
 @cython.boundscheck(False)  # type: ignore[untyped-decorator]  # (indices: the template's own, its holes')
