@@ -1167,3 +1167,23 @@ def test_an_element_given_fewer_attribute_values_than_keys_fails_its_render_not_
     state.a = 3
     assert view.flush() == {"row": {"1": ' title="3"'}}
     view.close()
+
+
+def test_no_list_the_collector_lists_has_empty_slots() -> None:
+    # Compiled, a replay fills a list of empty (NULL) slots by index, and a render's list is kept
+    # with its slots emptied for the next one: neither may reach Python, where gc.get_objects()
+    # (memory tools use it) would hand it out and reading it would crash the process.
+    state = Pair()
+
+    def row() -> Any:
+        return li(span(str(state.a)), "x", id=str(state.b), title="t")
+
+    view = View(lambda: component("row", row))
+    view.mount()
+    for n in range(1, 6):
+        state.a = n
+        view.flush()
+    # (A list's repr shows an empty slot as a bare <NULL>; reading it any other way would crash.)
+    lists = [repr(o) for o in gc.get_objects() if type(o) is list]
+    assert lists and not [r for r in lists if re.search(r"(\[|, )<NULL>", r)]
+    view.close()

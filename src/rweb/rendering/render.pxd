@@ -15,6 +15,23 @@ cdef extern from "Python.h":
 
 from cpython.ref cimport Py_INCREF
 
+cdef extern from *:
+    """
+    /* Empty every slot of a list (NULL, as PyList_New leaves them), its items released. */
+    static inline void rweb_list_empty_slots(PyObject *l) {
+        PyListObject *o = (PyListObject *)l;
+        Py_ssize_t i, n = Py_SIZE(o);
+        for (i = 0; i < n; i++) {
+            PyObject *v = o->ob_item[i];
+            o->ob_item[i] = NULL;
+            Py_XDECREF(v);
+        }
+    }
+    """
+    void _list_empty_slots "rweb_list_empty_slots" (list l)
+
+cdef list _spare_dyns
+
 cdef inline void _list_fill(list dyns, Py_ssize_t i, object v):
     """Slot ``i`` of a new list (PyList_New: NULL) takes a new reference to ``v``."""
     Py_INCREF(v)
@@ -96,6 +113,7 @@ cdef bint _refill(Filled f, list dyns, RenderContext p) except -1
                last=list, i=Py_ssize_t, j=Py_ssize_t, n=Py_ssize_t, m=Py_ssize_t, want=object, c=object, same=bint,
                nt=object, got=str, kept=bint, size=Py_ssize_t)
 cdef Py_ssize_t _replay(Element el, tuple plan, list dyns, Py_ssize_t pos, RenderContext p) except -2
+@cython.locals(spare=list, got=list)
 cdef list _new_dyns(Py_ssize_t n)
 cdef void _put(list dyns, Py_ssize_t i, object v) noexcept
 @cython.locals(a=str, b=str)

@@ -219,10 +219,18 @@ def _context(comp: ComponentState | None, view: View | SharedRender | None, oute
 def _recycle(p: RenderContext) -> None:
     """``p``, a component's finished render, kept as the spare for the next one when nothing else
     holds it (compiled: its count of references; one allocation and one free less per render)."""
-    global _spare
+    global _spare, _spare_dyns
     if cython.compiled and _refcnt(p) == 1:  # type: ignore[name-defined]  # noqa: F821 (render.pxd: the caller's, lent)
         p.comp = p.view = p.outer = p.acts = None
+        dy = p.dy
         p.dy = _NO_DYNS  # (not the component's list: its own count of references matters, View._settle)
+        if dy is not _NO_DYNS and _refcnt(dy) == 1:  # type: ignore[name-defined]  # noqa: F821 (this local's alone)
+            # A render's list whose values went into the component's last one (View._settle): its
+            # slots emptied, it is the next replay's of that many slots (_new_dyns), not freed.
+            # Out of the collector's lists: empty slots must not reach Python (gc.get_objects()).
+            _gc_untrack(dy)  # type: ignore[name-defined]  # noqa: F821 (render.pxd)
+            _list_empty_slots(dy)  # type: ignore[name-defined]  # noqa: F821 (render.pxd)
+            _spare_dyns = dy
         p.kids = _NO_CHILDREN
         if p.st:
             p.st = []
@@ -230,6 +238,7 @@ def _recycle(p: RenderContext) -> None:
 
 
 _NO_DYNS: list[Any] = []  # a context's dy until its walk has its own list (never appended to)
+_spare_dyns: list[Any] | None = None  # compiled: a render's list, its slots empty, for the next replay
 _GONE = -2  # ComponentState.claimed of a component taken out of its page (View.dispose, View.close)
 
 
@@ -1685,9 +1694,16 @@ def _replay(el: Element, plan: tuple[Any, ...], dyns: list[Any], pos: int, p: Re
 
 def _new_dyns(n: int) -> list[Any]:
     """A list of ``n`` slots for :func:`_replay` to fill by index (compiled: empty slots, C NULLs,
-    each filled once by :func:`_put`; a list left part filled is only ever freed)."""
+    each filled once by :func:`_put`; a list left part filled is only ever freed): the last
+    render's, kept by :func:`_recycle`, when it has that many, else a new one."""
+    global _spare_dyns
     if cython.compiled:
-        got: list[Any] = _list_new(n)  # type: ignore[name-defined]  # noqa: F821 (render.pxd: PyList_New)
+        spare = _spare_dyns  # (_recycle)
+        if spare is not None and len(spare) == n:
+            got = spare
+            _spare_dyns = None
+        else:
+            got = _list_new(n)  # type: ignore[name-defined]  # noqa: F821 (render.pxd: PyList_New)
     else:
         got = [None] * n
     return got
