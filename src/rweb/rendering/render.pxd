@@ -118,6 +118,8 @@ cdef list _new_dyns(Py_ssize_t n)
 cdef void _put(list dyns, Py_ssize_t i, object v) noexcept
 @cython.locals(a=str, b=str)
 cdef bint _same_value(object v, object last)
+@cython.locals(got=str)
+cdef str _text_slot(str v, list last, Py_ssize_t j)
 cdef object _NO_VALUE
 @cython.locals(nt=object)
 cdef str _attribute(object name, object v, RenderContext p, str tag)

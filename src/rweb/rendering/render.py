@@ -29,6 +29,7 @@ from ..core.diff import CRef, diff, full
 from ..core.html import (
     _ATTR_KINDS,
     _ATTR_NAMES,
+    _NO_LAST,
     KIND_ACTION,
     KIND_ACTION_LIST,
     Component,
@@ -1405,7 +1406,7 @@ def _element(el: Element, p: RenderContext, cur: str, room: int, extra: str = ""
 
 _plans: dict[tuple[str, ...], tuple[Any, ...]] = {}
 _template_plans: dict[tuple[str, ...], tuple[Any, ...]] = {}  # (_template_plan)
-_NO_VALUE: Any = object()  # a plan's slot before its first value (_replay)
+_NO_VALUE: Any = _NO_LAST  # a plan's slot before its first value (_replay), as a template's hole
 
 
 def _plan(el: Element, room: int, acts: list[Any]) -> tuple[Any, ...] | None:
@@ -1580,12 +1581,7 @@ def _refill(f: Filled, dyns: list[Any], p: RenderContext) -> bool:
             else:
                 got = _table_attr(t.tables, i, name, v, p, t.tags[i])
         elif type(v) is str:
-            if _same_value(v, last[j]):
-                got = last[j + 1]
-            else:
-                got = _escaped.get(v) or _esc(v)
-                last[j] = v
-                last[j + 1] = got
+            got = _text_slot(v, last, j)
         else:
             return False
         _put(dyns, i, got)
@@ -1670,14 +1666,7 @@ def _replay(el: Element, plan: tuple[Any, ...], dyns: list[Any], pos: int, p: Re
             if pos == size:
                 return -1
             if t is str:
-                j = 2 * (n + i)
-                if _same_value(c, last[j]):
-                    _put(dyns, pos, last[j + 1])
-                else:
-                    got = _escaped.get(c) or _esc(c)
-                    last[j] = c
-                    last[j + 1] = got
-                    _put(dyns, pos, got)
+                _put(dyns, pos, _text_slot(c, last, 2 * (n + i)))
             elif t is int:
                 _put(dyns, pos, str(c))
             elif t is Markup:
@@ -1715,6 +1704,19 @@ def _put(dyns: list[Any], i: int, v: Any) -> None:
         _list_fill(dyns, i, v)  # type: ignore[name-defined]  # noqa: F821 (render.pxd: a new reference into the NULL)
     else:
         dyns[i] = v
+
+
+@cython.boundscheck(False)  # type: ignore[untyped-decorator]  # (j: its callers' slot, within their plan's)
+@cython.wraparound(False)  # type: ignore[untyped-decorator]
+def _text_slot(v: str, last: list[Any], j: int) -> str:
+    """The markup of the text ``v`` in a slot whose last value and markup are ``last[j]`` and
+    ``last[j + 1]`` (a plan's, :func:`_replay`; a template's hole, :func:`_refill`), kept there."""
+    if _same_value(v, last[j]):
+        return last[j + 1]  # type: ignore[no-any-return]  # (a markup: what the line below kept)
+    got = _escaped.get(v) or _esc(v)
+    last[j] = v
+    last[j + 1] = got
+    return got
 
 
 def _same_value(v: Any, last: Any) -> bool:
