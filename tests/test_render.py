@@ -1146,15 +1146,17 @@ def test_a_renders_dynamics_hold_no_containers_and_are_not_collected_compiled() 
     view.close()
 
 
-def test_an_element_given_fewer_attribute_values_than_keys_fails_its_render_not_the_process() -> None:
-    # An Element's attr_values may be set from Python: along a plan (compiled: indices unchecked),
-    # a tuple shorter than its keys is refused before it is read, and the full walk reports it.
+def test_an_element_given_more_attribute_keys_than_values_fails_its_render_not_the_process() -> None:
+    # An Element's attr_keys may be set from Python (its values, held with its children in one
+    # tuple, may not): along a plan (compiled: indices unchecked), keys that outnumber the values
+    # are refused before a value is read, and the full walk reports it.
     state = Pair()
 
     def row() -> Any:
         el = li("x", id="a", title=str(state.a))
         if state.a == 2:
-            el.attr_values = ("a",)
+            el = li("x", id="a")
+            el.attr_keys = ("id", "title")  # the plan's count of keys, one value
         return el
 
     view = View(lambda: component("row", row))
@@ -1164,9 +1166,20 @@ def test_an_element_given_fewer_attribute_values_than_keys_fails_its_render_not_
     state.a = 2
     view.flush()
     assert view.errors and view.errors[0].component == "row"
+    assert "2 attribute keys for 1 values" in str(view.errors[0])
     state.a = 3
     assert view.flush() == {"row": {"1": ' title="3"'}}
     view.close()
+
+
+def test_an_elements_children_and_values_are_read_only() -> None:
+    el = li("x", "y", id="a", title="t")
+    assert el.children == ("x", "y") and el.attr_values == ("a", "t") and el.attr_keys == ("id", "title")
+    assert li("x").attr_values == () and li(id="a").children == () and li().children == li().attr_values == ()
+    assert el.attrs == {"id": "a", "title": "t"}
+    for name in ("children", "attr_values"):
+        with pytest.raises(AttributeError):
+            setattr(el, name, ())
 
 
 def test_no_list_the_collector_lists_has_empty_slots() -> None:

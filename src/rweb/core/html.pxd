@@ -5,7 +5,9 @@ cimport cython
 
 cdef class Element:
     cdef public str tag
-    cdef public tuple children, attr_keys, attr_values
+    cdef public tuple attr_keys
+    cdef readonly tuple items  # the children, then the attributes' values
+    cdef readonly Py_ssize_t nkids  # how many of items are children
     cdef public bint void
 
 cdef class Component:
@@ -108,13 +110,14 @@ cdef inline void _arm(Template t):
     rweb_set_vectorcall(<PyTypeObject*>Template, <Py_ssize_t>(<char*>&t._vectorcall - <char*><PyObject*>t))
 
 @cython.locals(el=Element)
-cpdef Element _build(str tag, tuple children, tuple keys, tuple values, bint void)
+cpdef Element _build(str tag, tuple items, Py_ssize_t nkids, tuple keys, bint void)
 
 # An element function is called for every element of every render.  Its signature is
 # ``*children, **attrs``, for which CPython makes a tuple and a dict of the call's arguments
 # (and Cython's function wrapper works on them again): the type takes vectorcall instead,
-# and the children and the attributes' values are tuples made once from the call's arrays;
-# the attributes' keys are the call site's tuple of names, the same object at every call.
+# and the children and the attributes' values are one tuple (Element.items), made once from
+# the call's array, where they sit in that order; the attributes' keys are the call site's
+# tuple of names, the same object at every call.
 cdef inline object _element_vectorcall(object self, PyObject **args, size_t nargsf, PyObject *kwnames):
     cdef ElementFactory f = <ElementFactory>self
     cdef Py_ssize_t nargs = PyVectorcall_NARGS(nargsf)
@@ -122,9 +125,9 @@ cdef inline object _element_vectorcall(object self, PyObject **args, size_t narg
     if f.raw or (f.void and nargs != 0):  # text that must be checked, or children refused: __call__
         return _call_slowly(self, args, nargs, kwnames)
     if kwnames == NULL:
-        return _build(f.tag, _tuple_of(args, nargs), (), (), f.void)
+        return _build(f.tag, _tuple_of(args, nargs), nargs, (), f.void)
     keys = <tuple>kwnames  # the call site's names: one tuple for every call there
-    return _build(f.tag, _tuple_of(args, nargs), keys, _tuple_of(args + nargs, len(keys)), f.void)
+    return _build(f.tag, _tuple_of(args, nargs + len(keys)), nargs, keys, f.void)
 
 cdef inline void _arm_element(ElementFactory f):
     f._vectorcall = <void*>_element_vectorcall

@@ -294,19 +294,36 @@ def _check_attr(kind: int, name: str, value: Any, text: str, tag: str) -> None:
 class Element:
     """An HTML element: tag, attributes (Python-style keys) and children.
 
-    The attributes are held as two tuples, their keys (``attr_keys``) and their values
-    (``attr_values``), in the order given: an element function's call makes no dictionary.
-    :attr:`attrs` gives them as a read-only mapping.
+    The attributes' keys are a tuple (``attr_keys``), in the order given.  The children and
+    then the attributes' values are held in one tuple (``items``, the first ``nkids`` of them
+    the children): an element function's call makes no dictionary, and one tuple, where
+    children and values apart took two.  :attr:`children` and :attr:`attr_values` give each
+    part, :attr:`attrs` the attributes as a read-only mapping.
     """
 
-    __slots__ = ("attr_keys", "attr_values", "children", "tag", "void")
+    __slots__ = ("attr_keys", "items", "nkids", "tag", "void")
 
     def __init__(self, tag: str, children: tuple[Any, ...], attrs: dict[str, Any], void: bool = False):
+        kids = tuple(children)
         self.tag = tag
-        self.children = children
         self.attr_keys = tuple(attrs)
-        self.attr_values = tuple(attrs.values())
+        self.items = kids + tuple(attrs.values()) if attrs else kids
+        self.nkids = len(kids)
         self.void = void
+
+    @property
+    def children(self) -> tuple[Any, ...]:
+        """The children, in order (a void element's are not rendered)."""
+        items = self.items
+        n = self.nkids
+        return items if n == len(items) else items[:n]
+
+    @property
+    def attr_values(self) -> tuple[Any, ...]:
+        """The attributes' values, in the order of :attr:`attr_keys`."""
+        items = self.items
+        n = self.nkids
+        return items if n == 0 else items[n:]
 
     @property
     def attrs(self) -> Mapping[str, Any]:
@@ -559,14 +576,14 @@ svg path circle rect line polyline polygon g text
 _RAW_TEXT = frozenset({"script", "style"})
 
 
-def _build(tag: str, children: tuple[Any, ...], keys: tuple[str, ...], values: tuple[Any, ...], void: bool) -> Element:
+def _build(tag: str, items: tuple[Any, ...], nkids: int, keys: tuple[str, ...], void: bool) -> Element:
     # An Element without Element.__init__ (one Python frame less per element of every render);
     # keep in step with __init__.  Compiled, a C function that sets the typed fields.
     el = Element.__new__(Element)  # Cython: the type's tp_new, no __init__
     el.tag = tag
-    el.children = children
+    el.items = items
+    el.nkids = nkids
     el.attr_keys = keys
-    el.attr_values = values
     el.void = void
     return el
 
@@ -598,7 +615,7 @@ class ElementFactory:
         if self.void:
             if children:
                 raise TypeError(f"<{self.tag}> is a void element and takes no children")
-            return _build(self.tag, (), tuple(attrs), tuple(attrs.values()), True)
+            return _build(self.tag, tuple(attrs.values()), 0, tuple(attrs), True)
         if self.raw:
             for c in children:
                 if not isinstance(c, Markup):
@@ -608,7 +625,7 @@ class ElementFactory:
                         "page-wide one, a client hook for code per element (docs/hooks.md), or raw(...) "
                         "for text you wrote yourself"
                     )
-        return _build(self.tag, children, tuple(attrs), tuple(attrs.values()), False)
+        return _build(self.tag, children + tuple(attrs.values()) if attrs else children, len(children), tuple(attrs), False)
 
     def __repr__(self) -> str:
         return f"<element function {self.tag}>"

@@ -91,12 +91,13 @@ cdef long _GONE
 @cython.locals(by_value=dict)
 cdef str _attr(object name, object value)
 
-@cython.locals(keys=tuple, values=tuple, i=Py_ssize_t, statics=list, dyns=list, names=dict, ce=Element, kids=tuple, o=str,
+@cython.locals(keys=tuple, items=tuple, nk=Py_ssize_t, i=Py_ssize_t, statics=list, dyns=list, names=dict, ce=Element, o=str,
                tag=str, ctag=str)
 cdef str _element(Element el, RenderContext p, str cur, long room, str extra=*)
 cdef str _walk(object node, RenderContext p, str cur, long room)
 cdef dict _plans, _template_plans
-@cython.locals(names=dict, kids=list, c=object, sub=object, keys=tuple, named=tuple, last=list, i=Py_ssize_t)
+@cython.locals(names=dict, kids=list, c=object, sub=object, keys=tuple, named=tuple, last=list, i=Py_ssize_t,
+               items=tuple)
 cdef object _plan(Element el, long room, list acts)
 @cython.locals(names=list, got=object)
 cdef object _plan_actions(list acts)
@@ -109,7 +110,7 @@ cdef tuple _template_plan(Filled f, long room, tuple statics)
 @cython.locals(t=Template, vals=tuple, slots=tuple, attrs=tuple, last=list, n=Py_ssize_t, i=Py_ssize_t, j=Py_ssize_t,
                got=str)
 cdef bint _refill(Filled f, list dyns, RenderContext p) except -1
-@cython.locals(tag=str, keys=tuple, values=tuple, planned=tuple, names=tuple, kids=tuple, children=tuple,
+@cython.locals(tag=str, keys=tuple, items=tuple, nk=Py_ssize_t, planned=tuple, names=tuple, kids=tuple,
                last=list, i=Py_ssize_t, j=Py_ssize_t, n=Py_ssize_t, m=Py_ssize_t, want=object, c=object, same=bint,
                nt=object, got=str, kept=bint, size=Py_ssize_t)
 cdef Py_ssize_t _replay(Element el, tuple plan, list dyns, Py_ssize_t pos, RenderContext p) except -2

@@ -1329,29 +1329,32 @@ def _element(el: Element, p: RenderContext, cur: str, room: int, extra: str = ""
     else:
         o = _OPEN.get(tag) or _tag_strings(tag)
         cur += o + extra
+    items = el.items  # the children, then the attributes' values
+    nk = el.nkids
+    if len(items) - nk != len(keys):  # (a user's Element may have been given other keys)
+        raise ValueError(f"<{tag}> has {len(keys)} attribute keys for {len(items) - nk} values")
     if keys:
         statics = p.st
         dyns = p.dy
         names = _ATTR_NAMES
-        values = el.attr_values
         for i in range(len(keys)):
             k = keys[i]
             statics.append(cur)
-            dyns.append(_attribute(names.get(k) or attr_name(k), values[i], p, tag))
+            dyns.append(_attribute(names.get(k) or attr_name(k), items[nk + i], p, tag))
             cur = ""
         cur += ">"
     elif extra:
         cur += ">"
     if el.void:
         return cur
-    for c in el.children:
+    for i in range(nk):
+        c = items[i]
         t = type(c)
         if t is Element:
             ce = c  # typed Element in the compiled build (render.pxd)
-            kids = ce.children
-            if len(kids) == 1 and not ce.attr_keys and not ce.void:  # (a void element's children are not shown)
+            if ce.nkids == 1 and not ce.attr_keys and not ce.void:  # (a void element's children are not shown)
                 # A leaf like span("Count: ") or td(n): inline, no recursive call.
-                x = kids[0]
+                x = ce.items[0]
                 tx = type(x)
                 if (tx is str or tx is int) and room > 0:
                     ctag = ce.tag
@@ -1420,7 +1423,9 @@ def _plan(el: Element, room: int, acts: list[Any]) -> tuple[Any, ...] | None:
     names = _ATTR_NAMES
     kids: list[Any] = []
     if not el.void:  # (a void element's children are not rendered)
-        for c in el.children:
+        items = el.items
+        for i in range(el.nkids):
+            c = items[i]
             t = type(c)
             if t is Element:
                 sub = _plan(c, room, acts)
@@ -1608,19 +1613,20 @@ def _replay(el: Element, plan: tuple[Any, ...], dyns: list[Any], pos: int, p: Re
     n = len(planned)
     if len(keys) != n:
         return -1
+    items = el.items  # the children, then the attributes' values
+    nk = el.nkids
+    if len(items) - nk != n:  # (a user's Element may have been given other keys)
+        return -1
     size = len(dyns)
     last = plan[6]
     if n:
         names = plan[3]
-        values = el.attr_values
-        if len(values) != n:  # (a user's Element may have been given other values)
-            return -1
         same = keys is planned  # (the same call site's keyword names: one tuple for all its calls)
         if pos + n > size:
             return -1
         for i in range(n):
             k = keys[i]
-            v = values[i]
+            v = items[nk + i]
             if same or k is planned[i]:
                 name = names[i]
                 nt = type(name)
@@ -1648,12 +1654,11 @@ def _replay(el: Element, plan: tuple[Any, ...], dyns: list[Any], pos: int, p: Re
     if el.void:
         return pos
     kids = plan[4]
-    children = el.children
     m = len(kids)
-    if len(children) != m:
+    if nk != m:
         return -1
     for i in range(m):
-        c = children[i]
+        c = items[i]
         want = kids[i]
         t = type(c)
         if type(want) is tuple:
