@@ -1007,10 +1007,12 @@ def workers_table(data: dict[str, dict[str, dict[str, Any]]], sizes: list[int],
     return out
 
 
-def scaling_table(rounds: dict[str, dict[str, list[dict[str, Any]]]], sizes: list[int]) -> list[str]:
+def scaling_table(rounds: dict[str, dict[str, list[dict[str, Any]]]], sizes: list[int],
+                  medians: dict[str, dict[str, dict[str, Any]]] | None = None) -> list[str]:
     """Two workers through Redis against one worker (with the broker, and without): deliveries/s,
     the ratio of each alternated round's runs (so that a machine busy for a while weighs on both),
-    their median and range."""
+    their median and range; then, from ``medians`` (the modes' medians), what the target would
+    take on this machine (:func:`core_bound`)."""
     out: list[str] = []
     for n in sizes:
         runs = rounds.get(str(n), {})
@@ -1024,8 +1026,35 @@ def scaling_table(rounds: dict[str, dict[str, list[dict[str, Any]]]], sizes: lis
                 out.append(f"| {n:,} | {MODES[base]} | {statistics.median(ratios):.2f} | {each} |")
     if not out:
         return []
-    return ["| sessions | 2 workers through Redis against | deliveries/s ratio (median of rounds) | each round |",
-            "|---:|---|---:|---|", *out]
+    lines = ["| sessions | 2 workers through Redis against | deliveries/s ratio (median of rounds) | each round |",
+             "|---:|---|---:|---|", *out]
+    bound = [row for n in sizes if (row := core_bound(n, (medians or {}).get(str(n), {})))]
+    if bound:
+        lines += ["", f"What 1.3x one worker would take on this machine ({os.cpu_count()} cores, the client's "
+                  "among them): cores = deliveries/s x (server CPU + client CPU) per delivery, each of "
+                  "the medians above. The client's CPU per delivery is its cores over the 2-worker run's "
+                  "deliveries/s.", "",
+                  "| sessions | 1 worker: cores busy (server + client) | 1.3x: cores needed at the 2 workers' "
+                  "server CPU per delivery | 1.3x: cores needed even at the bare server's | cores here |",
+                  "|---:|---:|---:|---:|---:|", *bound]
+    return lines
+
+
+def core_bound(n: int, med: dict[str, dict[str, Any]]) -> str | None:
+    """One row of :func:`scaling_table`'s bound: the cores that the 1-worker run kept busy, and the
+    cores that 1.3x its deliveries/s would need, with the 2-worker run's server and client CPU per
+    delivery, and with the bare server's in place of rweb's (a floor no server of this protocol
+    goes below here); None when a figure is missing."""
+    one, two, bare = med.get("local") or {}, med.get("redis") or {}, med.get("bare") or {}
+    try:
+        d1, d2 = one["deliveries_per_s"], two["deliveries_per_s"]
+        busy = d1 * (one["server_cpu_us_per_delivery"] + one["client_cores"] / d1 * 1e6) / 1e6
+        client2 = two["client_cores"] / d2 * 1e6
+        need = 1.3 * d1 * (two["server_cpu_us_per_delivery"] + client2) / 1e6
+        floor = 1.3 * d1 * (bare["server_cpu_us_per_delivery"] + client2) / 1e6
+    except (KeyError, TypeError, ZeroDivisionError):
+        return None
+    return f"| {n:,} | {busy:.2f} | {need:.2f} | {floor:.2f} | {os.cpu_count()} |"
 
 
 def anchor_table(data: dict[str, dict[str, dict[str, Any]]], sizes: list[int]) -> list[str]:
@@ -1265,7 +1294,7 @@ def print_report(data: dict[str, Any], args: argparse.Namespace, notes: list[str
         if across:
             lines += ["", "### Through Redis, per worker (the writer's session is on one of the two)",
                       "", *across]
-        scaling = scaling_table(data.get("fanout_rounds", {}), args.sessions)
+        scaling = scaling_table(data.get("fanout_rounds", {}), args.sessions, data["fanout"])
         if scaling:
             lines += ["", "### Two workers against one (issue 19's target: 1.3x)", "", *scaling]
         anchors = anchor_table(data["fanout"], args.sessions)
