@@ -1166,7 +1166,7 @@ def test_an_element_given_more_attribute_keys_than_values_fails_its_render_not_t
     state.a = 2
     view.flush()
     assert view.errors and view.errors[0].component == "row"
-    assert "2 attribute keys for 1 values" in str(view.errors[0])
+    assert "2 attribute key(s) (attr_keys) for 1 value(s)" in str(view.errors[0])
     state.a = 3
     assert view.flush() == {"row": {"1": ' title="3"'}}
     view.close()

@@ -1332,7 +1332,7 @@ def _element(el: Element, p: RenderContext, cur: str, room: int, extra: str = ""
     items = el.items  # the children, then the attributes' values
     nk = el.nkids
     if len(items) - nk != len(keys):  # (a user's Element may have been given other keys)
-        raise ValueError(f"<{tag}> has {len(keys)} attribute keys for {len(items) - nk} values")
+        raise ValueError(f"<{tag}>: {len(keys)} attribute key(s) (attr_keys) for {len(items) - nk} value(s)")
     if keys:
         statics = p.st
         dyns = p.dy
