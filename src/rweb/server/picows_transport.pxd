@@ -3,10 +3,11 @@
 # through the C method table, not as a Python method, and the frame's fields are read in C.
 
 from picows.picows cimport WSFrame, WSListener, WSTransport
+from picows.picows cimport WSMsgType as _WSMsgType  # (the .py imports the Python WSMsgType)
 
 from ..live.connection cimport Connection
 
-cdef unsigned int _TEXT_CODE
+cdef _WSMsgType _TEXT_CODE
 
 cdef class _Listener(WSListener):
     cdef public object close_code, frag_kind, fragments, server

@@ -63,7 +63,9 @@ __all__ = ["Server"]
 log = logging.getLogger("rweb.server")
 
 _TEXT = WSMsgType.TEXT
-_TEXT_CODE: int = _TEXT.value  # a C int in the compiled build: the frame's type compared in C
+# Compiled, a C enum global (picows_transport.pxd): each frame's type is compared with it, and
+# each send is given it, in C (no module-dictionary read, no conversion from the IntEnum).
+_TEXT_CODE: WSMsgType = _TEXT
 _BINARY = WSMsgType.BINARY
 _CONT = WSMsgType.CONTINUATION
 _CLOSE = WSMsgType.CLOSE
@@ -141,7 +143,7 @@ class _Listener(WSListener):
     def _send(self, data: bytes) -> None:
         t = self.transport
         if t is not None and not t.is_disconnected:
-            t.send(_TEXT, data)
+            t.send(_TEXT_CODE, data)
             srv = self.server
             if srv.paused and self in srv.paused:
                 self._check_buffer(t)
@@ -218,7 +220,7 @@ class _Listener(WSListener):
             srv.app.meter.joins += 1
         first, close = self.conn.start()
         if first is not None:  # None: a session restored, or an async guard awaited: it comes through _send
-            transport.send(_TEXT, first)
+            transport.send(_TEXT_CODE, first)
         if close is not None:
             self._hangup(close)
 
@@ -226,7 +228,7 @@ class _Listener(WSListener):
         mt = frame.msg_type
         try:
             # picows.pyi says Enum: at runtime an IntEnum, compiled a C enum (an int either way).
-            if self.whole and mt == _TEXT_CODE and frame.fin and not (frame.rsv1 or frame.rsv2 or frame.rsv3):  # type: ignore[comparison-overlap]
+            if self.whole and mt == _TEXT_CODE and frame.fin and not (frame.rsv1 or frame.rsv2 or frame.rsv3):
                 # Answered by Server.answer; Connection.receive refuses what is
                 # over the size limit.
                 srv = self.server
@@ -292,7 +294,7 @@ class _Listener(WSListener):
         else:
             reply = self.conn.receive(b"".join(parts))
         if reply is not None:  # None: an async handler runs; the reply comes through _send
-            transport.send(_TEXT, reply)
+            transport.send(_TEXT_CODE, reply)
 
     def on_ws_disconnected(self, transport: WSTransport) -> None:
         self.transport = None
@@ -321,7 +323,7 @@ def _send_reply(listener: _Listener, reply: bytes) -> None:
     t = listener.transport
     if t is not None and not t.is_disconnected:
         try:
-            t.send(_TEXT, reply)
+            t.send(_TEXT_CODE, reply)
         except BaseException:  # one socket's failure must not cost the others their replies
             log.exception("session %s: send failed", listener.conn.writer_id)
 
