@@ -1,6 +1,6 @@
 """A smoke run of ``benchmarks/compare.py --quick`` (tiny sizes): the servers start,
 the interleaved rounds run, the control row gets its busy work, the table is written.
-Counts and shapes only, never timings."""
+Counts and shapes only, never timings; and the arithmetic of the benchmarks' derived tables."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -73,3 +75,27 @@ def test_render_cost_prints_both_pages_for_both_builds() -> None:
     for compiled, plain, ratio in rows.values():
         assert float(compiled) > 0 and float(plain) > 0
         assert abs(float(ratio) - float(compiled) / float(plain)) < 0.01
+
+
+def test_fanout_prints_the_cores_that_two_workers_target_would_need(monkeypatch: pytest.MonkeyPatch) -> None:
+    # benchmarks/fanout.py's bound under the 2-workers / 1-worker table: cores = deliveries/s x
+    # (server + client CPU per delivery), the client's per delivery from the 2-worker run.
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import fanout
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    monkeypatch.setattr(fanout.os, "cpu_count", lambda: 2)
+    med = {
+        "local": {"deliveries_per_s": 100_000.0, "server_cpu_us_per_delivery": 10.0, "client_cores": 0.6},
+        "redis": {"deliveries_per_s": 110_000.0, "server_cpu_us_per_delivery": 11.0, "client_cores": 0.66},
+        "bare": {"deliveries_per_s": 120_000.0, "server_cpu_us_per_delivery": 8.0, "client_cores": 0.7},
+    }
+    # busy: 1e5 x (10 + 6) µs = 1.60; the 2-worker client: 0.66 / 1.1e5 = 6 µs a delivery;
+    # 1.3x: 1.3e5 x (11 + 6) µs = 2.21, and at the bare server's 8 µs: 1.3e5 x 14 µs = 1.82.
+    assert fanout.core_bound(5000, med) == "| 5,000 | 1.60 | 2.21 | 1.82 | 2 |"
+    assert fanout.core_bound(5000, {**med, "redis": {"deliveries_per_s": None}}) is None
+    rounds = {"5000": {"redis": [{"deliveries_per_s": 130.0}], "local": [{"deliveries_per_s": 100.0}]}}
+    table = "\n".join(fanout.scaling_table(rounds, [5000], {"5000": med}))
+    assert "| 5,000 | rweb, 1 worker, no broker | 1.30 | 1.30 |" in table
+    assert "| 5,000 | 1.60 | 2.21 | 1.82 | 2 |" in table
