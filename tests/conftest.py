@@ -136,7 +136,16 @@ def wire() -> type[Wire]:
 
 def display_count(reply: dict[str, Any]) -> str:
     """The counter's number from a reply patch of the ``display`` component."""
-    return reply["d"]["display"]["1"]
+    return reply["d"]["display"]["0"]
+
+
+@pytest.fixture
+def elements_as_written(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Component functions run as written, not compiled to templates (rweb.core.element_templates):
+    for tests of the element walker itself (its plans, its slots)."""
+    from rweb.core import element_templates
+
+    monkeypatch.setattr(element_templates, "ENABLED", False)
 
 
 @pytest.fixture

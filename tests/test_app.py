@@ -208,7 +208,7 @@ def test_a_patch_to_the_same_page_keeps_the_session_and_calls_its_params_hook() 
     page = Page(app, "/items/1")
     page.click("button[data-action=click]")
     [reply] = page.navigate("/items/2")
-    assert reply["t"] == "r" and reply["d"] == {"item": {"1": "2"}}
+    assert reply["t"] == "r" and reply["d"] == {"item": {"0": "2"}}
     assert page.text("[data-rc=item]") == "item 2" and page.text("[data-rc=clicks]") == "1"
     assert events == ["setup item 1"]
 

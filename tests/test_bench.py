@@ -227,7 +227,7 @@ class PushThenReply(Silent):
 
         def reply() -> None:
             self.owed = False
-            transport.send(WSMsgType.TEXT, b'{"t":"r","d":{"display":{"1":"1"}}}')
+            transport.send(WSMsgType.TEXT, b'{"t":"r","d":{"display":{"0":"1"}}}')
 
         asyncio.get_running_loop().call_later(0.02, reply)
 

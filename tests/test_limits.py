@@ -301,7 +301,7 @@ async def click_latencies(wire: Any, url: str, clicks: int) -> list[float]:
             t0 = time.perf_counter()
             reply = await wire.click(ws, ref=i)
             out.append(time.perf_counter() - t0)
-            assert reply["ref"] == i and reply["d"]["display"]["1"] == str(i)
+            assert reply["ref"] == i and reply["d"]["display"]["0"] == str(i)
             await asyncio.sleep(0.01)
         return out
 

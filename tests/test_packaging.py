@@ -148,7 +148,7 @@ def test_the_wheel_installs_and_serves_the_counter(
         async def main() -> list[str]:
             async with wire.connect(server.url) as ws:
                 await wire.recv(ws)
-                return [(await wire.click(ws))["d"]["display"]["1"] for _ in range(3)]
+                return [(await wire.click(ws))["d"]["display"]["0"] for _ in range(3)]
 
         assert wire.run(main()) == ["1", "2", "3"], server.log()
     finally:

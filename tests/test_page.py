@@ -157,7 +157,7 @@ def test_click_sends_the_action_with_its_params_and_applies_the_reply() -> None:
     app, sent, _ = make_app()
     page = Page(app)
     (reply,) = page.click("#inc")
-    assert sent == [("inc", {"by": "2"})] and reply["d"] == {"display": {"2": "2"}}
+    assert sent == [("inc", {"by": "2"})] and reply["d"] == {"display": {"0": "2"}}
     assert page.text("#count") == "2"
     page.click("#nested .icon")  # the closest ancestor with data-action, as rweb.js finds it
     assert sent[-1] == ("inc", {}) and page.text("#count") == "3"

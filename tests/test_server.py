@@ -109,19 +109,19 @@ def test_500_clicks_one_reply_each(counter_server: Served, wire: Any) -> None:
     async def main() -> None:
         async with wire.connect(counter_server.ws_url) as ws:
             init = await wire.recv(ws)
-            assert init["t"] == "init" and init["c"]["display"]["d"] == ["Count: ", "0"]
+            assert init["t"] == "init" and init["c"]["display"]["d"] == ["0"]
             last = None
             for i in range(1, 501):
                 await ws.send(INC)
                 raw = await asyncio.wait_for(ws.recv(), 10)
                 last = json.loads(raw)
-                assert last == {"t": "r", "d": {"display": {"1": str(i)}}}, last
+                assert last == {"t": "r", "d": {"display": {"0": str(i)}}}, last
                 if i == 6:
-                    assert raw == '{"t":"r","d":{"display":{"1":"6"}}}' and len(raw) < 64
-            assert last is not None and last["d"]["display"]["1"] == "500"
+                    assert raw == '{"t":"r","d":{"display":{"0":"6"}}}' and len(raw) < 64
+            assert last is not None and last["d"]["display"]["0"] == "500"
             # Exactly one reply each: the next message is the reply to the next request.
             reply = await wire.click(ws, "dec", ref="end")
-            assert reply == {"t": "r", "d": {"display": {"1": "499"}}, "ref": "end"}
+            assert reply == {"t": "r", "d": {"display": {"0": "499"}}, "ref": "end"}
 
     wire.run(main())
 
@@ -145,13 +145,13 @@ def test_50_concurrent_clients_have_independent_sessions(counter_server: Served,
     async def one(k: int) -> str:
         async with wire.connect(counter_server.ws_url) as ws:
             init = await wire.recv(ws)
-            assert init["c"]["display"]["d"][1] == "0"
+            assert init["c"]["display"]["d"][0] == "0"
             extra = k % 3  # sessions end on different counts
             reply: dict[str, Any] = {}
             for i in range(1, clicks + extra + 1):
                 reply = await wire.click(ws, ref=i)
-                assert reply["ref"] == i and reply["d"]["display"]["1"] == str(i)
-            final = reply["d"]["display"]["1"]
+                assert reply["ref"] == i and reply["d"]["display"]["0"] == str(i)
+            final = reply["d"]["display"]["0"]
             sentinel = await wire.click(ws, "nope", ref="sentinel")
             assert sentinel["ref"] == "sentinel" and sentinel["e"]["code"] == "unknown_action"
             assert final == str(clicks + extra)
@@ -281,7 +281,7 @@ def test_messages_read_together_are_answered_in_order(counter_server: Served) ->
     expected: list[tuple[Any, str | None]] = [(i, str(i)) for i in range(1, 21)]
     expected += [("frag", "19"), (None, None)]
     expected += [(i, str(i - 1)) for i in range(21, 26)]
-    got = [(r.get("ref"), r["d"].get("display", {}).get("1")) for r in replies]
+    got = [(r.get("ref"), r["d"].get("display", {}).get("0")) for r in replies]
     assert got == expected
     assert replies[21]["e"]["code"] == "binary_frame"
     assert frames[-1][0] == 0x8
@@ -364,7 +364,7 @@ def test_each_connection_gets_its_own_writer_id(wire: Any) -> None:
         out = []
         for _ in range(3):
             async with wire.connect(url) as ws:
-                out.append((await wire.recv(ws))["c"]["root"]["d"][1])
+                out.append((await wire.recv(ws))["c"]["root"]["d"][0])
         return out
 
     with serve(setup) as srv:

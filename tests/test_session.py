@@ -433,7 +433,7 @@ def test_real_server_passes_cookies_query_and_headers(wire: Any) -> None:
             # Without a page URL in the join, the page is "/" and the socket's query is its query.
             assert "/" in root and "1" in root and "abc123" in root and "ua/1" in root
             assert "&lt;dark&gt;" in root  # cookie values are escaped like any text
-            assert (await wire.click(ws))["d"]["display"] == {"1": "1"}
+            assert (await wire.click(ws))["d"]["display"] == {"0": "1"}
 
     with serve(conn_setup) as srv:
         wire.run(main(srv.ws_url))
@@ -449,7 +449,7 @@ def test_real_server_setup_error_closes_only_that_socket(
     async def main(url: str) -> None:
         async with wire.connect(url) as good:
             await wire.recv(good)
-            assert (await wire.click(good))["d"]["display"] == {"1": "1"}
+            assert (await wire.click(good))["d"]["display"] == {"0": "1"}
             async with wire.connect(url + "?fail=1") as bad:
                 msg = await wire.recv(bad)
                 assert msg["e"]["code"] == "setup_error"
@@ -457,10 +457,10 @@ def test_real_server_setup_error_closes_only_that_socket(
                     await asyncio.wait_for(bad.recv(), 10)
                 assert bad.close_code == 1011
             assert any("setup refused" in r.getMessage() for r in caplog.records)
-            assert (await wire.click(good))["d"]["display"] == {"1": "2"}
+            assert (await wire.click(good))["d"]["display"] == {"0": "2"}
         async with wire.connect(url) as again:
             await wire.recv(again)
-            assert (await wire.click(again))["d"]["display"] == {"1": "1"}
+            assert (await wire.click(again))["d"]["display"] == {"0": "1"}
 
     with serve(conn_setup) as srv:
         wire.run(main(srv.ws_url))

@@ -117,7 +117,7 @@ async def session_works(wire: Any, url: str, timeout: float = 10.0) -> None:
             init = await wire.recv(ws, timeout)
             assert init["t"] == "init"
             reply = await wire.click(ws)
-            assert reply["d"]["display"]["1"] == "1"
+            assert reply["d"]["display"]["0"] == "1"
 
     await asyncio.wait_for(go(), timeout)
 

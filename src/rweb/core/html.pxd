@@ -38,6 +38,7 @@ cdef class Filled:
 
 @cython.locals(f=Filled)
 cdef Filled _filled(Template template, tuple vals)
+cpdef Template _counted_as_elements(Template t)
 
 
 # A template is called with keywords at every render of every row: CPython calls a type's

@@ -465,6 +465,16 @@ class Template:
         return f"<Template {_short(self.source)!r}>"
 
 
+def _counted_as_elements(t: Template) -> Template:
+    """``t``, its holes' contents given the nesting room an element's children get, as in the
+    tree of element functions it was compiled from (rweb.core.element_templates): a template
+    counts one level itself (so that one that fills itself cannot recurse without bound), and
+    each element around the hole one more.  Only for a template whose every hole is inside an
+    element (its root), where the elements alone bound the recursion."""
+    t.rooms = tuple([r - 1 for r in t.rooms])
+    return t
+
+
 def _short(source: str) -> str:
     text = " ".join(source.split())
     return text if len(text) <= 60 else text[:57] + "..."

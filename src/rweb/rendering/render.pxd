@@ -49,7 +49,7 @@ cdef RenderContext _context(object comp, object view, object outer)
 cdef object _recycle(RenderContext p)
 
 cdef class ComponentState(Tracker):
-    cdef public object actions, children, fn, group, name, parent, plan, rc, statics, dyns
+    cdef public object actions, children, fn, group, name, parent, plan, rc, render_fn, statics, dyns
     cdef public tuple args
     cdef public View view
     cdef public bint dirty
@@ -58,7 +58,7 @@ cdef class ComponentState(Tracker):
     cpdef invalidate(self)
 
 cdef class SharedRender(Tracker):
-    cdef public object actions, dyns, fanout, fn, key, name, rc, round, statics, todo
+    cdef public object actions, dyns, fanout, fn, key, name, rc, render_fn, round, statics, todo
     cdef public tuple args
     cdef public dict members, sent
     cdef public bint dirty, scheduled

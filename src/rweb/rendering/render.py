@@ -26,6 +26,8 @@ from sys import intern as _intern
 from typing import Any, Protocol
 
 from ..core.diff import CRef, diff, full
+from ..core.element_templates import AS_WRITTEN as _AS_WRITTEN
+from ..core.element_templates import fast as _fast
 from ..core.html import (
     _ATTR_KINDS,
     _ATTR_NAMES,
@@ -260,6 +262,7 @@ class ComponentState(Tracker):
         "parent",
         "plan",
         "rc",
+        "render_fn",
         "room",
         "statics",
         "view",
@@ -270,6 +273,7 @@ class ComponentState(Tracker):
     ):
         self.name = name
         self.fn = fn
+        self.render_fn = _fast(fn)  # what renders it: fn, or its twin compiled to a template (rweb.core.element_templates)
         self.args = args  # fn(*args) renders it (rweb.html.component)
         self.view = view
         self.parent = parent
@@ -576,7 +580,9 @@ class View:
         try:
             comp.dirty = False
             args = comp.args
-            tree = comp.fn(*args) if args else comp.fn()
+            tree = comp.render_fn(*args) if args else comp.render_fn()
+            if tree is _AS_WRITTEN:  # its twin's element functions were rebound (rweb.core.element_templates)
+                tree = comp.fn(*args)
             plan = comp.plan
             if type(tree) is Element and (plan is None or plan[2] is not comp.statics):
                 plan = comp.plan = _plan_of(comp.statics, plan)
@@ -782,6 +788,7 @@ class View:
                 c.claimed = self.epoch
                 return _cref(name)
             c.fn = node.fn
+            c.render_fn = _fast(node.fn)
             c.args = node.args
         c.claimed = self.epoch
         self._render(c, self._patches)
@@ -937,14 +944,31 @@ class SharedRender(Tracker):
     """
 
     __slots__ = (
-        "actions", "args", "dirty", "dyns", "fanout", "fn", "key", "members", "name", "pos", "rc", "room",
-        "round", "scheduled", "sent", "statics", "todo",
+        "actions",
+        "args",
+        "dirty",
+        "dyns",
+        "fanout",
+        "fn",
+        "key",
+        "members",
+        "name",
+        "pos",
+        "rc",
+        "render_fn",
+        "room",
+        "round",
+        "scheduled",
+        "sent",
+        "statics",
+        "todo",
     )
 
     def __init__(self, comp: ComponentState, key: tuple[Any, ...]) -> None:
         super().__init__()
         self.key = key
         self.fn = comp.fn
+        self.render_fn = comp.render_fn
         self.args = comp.args
         self.name = comp.name
         self.rc = comp.rc
@@ -1032,7 +1056,9 @@ class SharedRender(Tracker):
         p = _context(None, self, None)
         prev = begin(self)
         try:
-            tree = self.fn(*self.args)
+            tree = self.render_fn(*self.args)
+            if tree is _AS_WRITTEN:
+                tree = self.fn(*self.args)
             last = _render_tree(tree, p, self.statics, self.room, self.rc, _plan_of(self.statics, None))
         except BaseException:  # user code: each member renders on its own, with its own error
             end(prev)
