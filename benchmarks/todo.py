@@ -108,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="also the template page with start_rweb(huge_pages=False): the huge pages' own gain")
     p.add_argument("--closures", action="store_true",
                    help="also the template page with a closure per row: what component arguments give")
+    p.add_argument("--as-written", action="store_true",
+                   help="also the element page with RWEB_COMPILE_ELEMENTS=0: what compiling it to a template gives")
     a = p.parse_args(argv)
     clients = a.clients or (100 if a.quick else 1000)
     clicks = a.clicks or (20 if a.quick else 100)
@@ -124,6 +126,12 @@ def main(argv: list[str] | None = None) -> int:
         servers["rweb-todo-template"] = start(
             "rweb-template", [sys.executable, app, "--host", HOST, "--port", str(port), "--style", "template"], port
         )
+        if a.as_written:
+            port = free_port()
+            servers["rweb-todo-as-written"] = start(
+                "rweb-as-written", [sys.executable, app, "--host", HOST, "--port", str(port)], port,
+                {"RWEB_COMPILE_ELEMENTS": "0"},
+            )
         if a.small_pages:
             port = free_port()
             servers["rweb-todo-template-4k-pages"] = start(

@@ -149,7 +149,7 @@ def _compile(fn: types.FunctionType) -> types.CodeType | str:
         return "a generator or a coroutine"
     if any(n.startswith(_PREFIX) for n in (*code.co_names, *code.co_varnames, *code.co_freevars, *code.co_cellvars)):
         return f"it uses a name starting {_PREFIX!r}"
-    found = _find(code)
+    found = _find(code, fn.__globals__)
     if isinstance(found, str):
         return found
     node, source = found
@@ -246,10 +246,11 @@ def _top_imports(body: list[ast.stmt]) -> set[str]:
     return out
 
 
-def _find(code: types.CodeType) -> tuple[ast.FunctionDef | ast.Lambda, _Source] | str:
-    """The function's node in its file's source, and that source (or why it is not found)."""
+def _find(code: types.CodeType, module: dict[str, Any]) -> tuple[ast.FunctionDef | ast.Lambda, _Source] | str:
+    """The function's node in its file's source, and that source (or why it is not found);
+    ``module``: its globals, whose loader gives the source of a module not in a file (a zip)."""
     filename = code.co_filename
-    lines = linecache.getlines(filename)
+    lines = linecache.getlines(filename, module)
     if not lines:
         return "its source is not available"
     text = "".join(lines)
