@@ -239,7 +239,7 @@ def test_a_function_without_source_or_edited_since_runs_as_written(load: Any, tm
     path = Path(m.__file__)
     path.write_text(path.read_text().replace("'old'", "'new'"))  # edited after it was imported
     linecache.checkcache(str(path))
-    assert "does not match its code" in (et.why_not(m.f) or "")
+    assert "does not compile to its code" in (et.why_not(m.f) or "")
     assert to_html(et.fast(m.f)(1)) == '<li title="old">1</li>'
 
 

@@ -86,7 +86,7 @@ def fast(fn: Any) -> Any:
     if not ENABLED:
         return fn
     if type(fn) is not types.FunctionType or fn.__closure__ is not None:
-        return _twin(fn)  # (a closure's twin holds its cells: made for it, not kept)
+        return _twin(fn)  # (a closure's twin shares its cells: made for it, not kept)
     got = _by_fn.get(fn)
     if got is None:
         got = _twin(fn)
@@ -124,6 +124,7 @@ def _twin(fn: Any) -> Any:
     if fn.__kwdefaults__:
         twin.__kwdefaults__ = fn.__kwdefaults__
     twin.__qualname__ = fn.__qualname__
+    twin.__doc__ = fn.__doc__  # (not its first constant, which may be a placeholder's)
     return twin
 
 
@@ -166,7 +167,7 @@ def _compile(fn: types.FunctionType) -> types.CodeType | str:
         return "its last statement returns no element call"
     # The original, compiled again here, must be its code: else the source was edited since.
     if not _same_code(_function_code(fn, node, body, source), code):
-        return "its source does not match its code (edited since it was loaded?)"
+        return "its source does not compile to its code (edited since it was loaded, or a class's private names)"
     folder = _Folder(fn, code, any(isinstance(n, ast.NamedExpr) for n in ast.walk(last.value)))
     markup = folder.element(last.value)
     if markup is None:
