@@ -334,3 +334,14 @@ def test_a_template_is_what_the_twin_fills(load: Any) -> None:
     m = load("def f(n):\n    return li(n, class_='x')\n")
     got = et.fast(m.f)(1)
     assert isinstance(got.template, Template) and got.template.source == '<li class="x">{h0}</li>'
+
+
+def test_the_environment_variable_turns_it_off() -> None:
+    import os
+    import subprocess
+
+    code = "from rweb.core import element_templates as et; print(et.ENABLED)"
+    for value, want in (("0", "False"), ("1", "True")):
+        env = {**os.environ, "RWEB_COMPILE_ELEMENTS": value}
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60, check=True)
+        assert out.stdout.strip() == want
