@@ -332,8 +332,8 @@ class _Folder:
         self.factories: dict[str, ElementFactory] = {}
         self.holes: list[ast.expr] = []
 
-    def factory(self, call: ast.expr) -> ElementFactory | None:
-        """The element function ``call`` calls, when it can be folded."""
+    def factory(self, call: ast.expr) -> tuple[ElementFactory, list[str]] | None:
+        """The element function ``call`` calls and its attributes' markup names, when it can be folded."""
         if not isinstance(call, ast.Call) or not isinstance(call.func, ast.Name):
             return None
         name = call.func.id
@@ -344,15 +344,10 @@ class _Folder:
             return None
         if f.tag in _VOID and call.args:
             return None  # refused at the call: it still is
-        names = []
-        for k in call.keywords:
-            n = attr_name(k.arg)  # type: ignore[arg-type]  # (None: ** above)
-            if n != n.lower():
-                return None
-            names.append(n)
-        if len(set(names)) != len(names):
+        names = [attr_name(k.arg) for k in call.keywords]  # type: ignore[arg-type]  # (None: ** above)
+        if any(n != n.lower() for n in names) or len(set(names)) != len(names):
             return None
-        return f
+        return f, names
 
     def hole(self, expr: ast.expr) -> str:
         if isinstance(expr, ast.Name) and expr.id in self.plain:
@@ -366,16 +361,16 @@ class _Folder:
         return got
 
     def element(self, call: ast.expr) -> str | None:
-        f = self.factory(call)
-        if f is None:
+        got = self.factory(call)
+        if got is None:
             return None
+        f, names = got
         assert isinstance(call, ast.Call) and isinstance(call.func, ast.Name)
         self.factories.setdefault(call.func.id, f)
         # The children are evaluated before the attributes, as the call evaluates its arguments.
         kids = [self.child(a) for a in call.args]
         out = ["<", f.tag]
-        for k in call.keywords:
-            name = attr_name(k.arg)  # type: ignore[arg-type]
+        for k, name in zip(call.keywords, names, strict=True):
             v = k.value
             if isinstance(v, ast.Constant) and (v.value is None or v.value is False):
                 continue

@@ -81,7 +81,8 @@ cdef class View:
 
 cdef dict _statics_table, _rc_table, _attr_table, _present_table, _cref_table, _actions_table, _shape_table
 cdef dict _OPEN, _OPEN_BARE, _CLOSE, _escaped
-cdef object _ACTION_NAME, _KIND_ACTION_LIST, _html_room, _ABSENT
+cdef object _ACTION_NAME, _KIND_ACTION_LIST, _html_room, _ABSENT, _AS_WRITTEN
+cdef inline object _rendered(object fn, object render_fn, tuple args)
 cdef list _NO_ERRORS
 cdef dict _NO_PATCHES
 cdef View _acting

@@ -309,6 +309,16 @@ class ComponentState(Tracker):
         return f"<ComponentState {self.name!r} depth={self.depth}>"
 
 
+def _rendered(fn: Any, render_fn: Any, args: tuple[Any, ...]) -> Any:
+    """What a component's function returns, called through ``render_fn`` (``fn`` itself, or its
+    twin compiled to a template: rweb.core.element_templates); ``fn`` as written when the twin
+    hands the call back (an element function's name was rebound since it was compiled)."""
+    tree = render_fn(*args) if args else render_fn()
+    if tree is _AS_WRITTEN:
+        tree = fn(*args)
+    return tree
+
+
 def _same_fn(a: Any, b: Any, exact: bool = False) -> bool:
     """Would ``b()`` render what ``a()`` rendered, reactive reads aside?
 
@@ -580,9 +590,7 @@ class View:
         try:
             comp.dirty = False
             args = comp.args
-            tree = comp.render_fn(*args) if args else comp.render_fn()
-            if tree is _AS_WRITTEN:  # its twin's element functions were rebound (rweb.core.element_templates)
-                tree = comp.fn(*args)
+            tree = _rendered(comp.fn, comp.render_fn, args)
             plan = comp.plan
             if type(tree) is Element and (plan is None or plan[2] is not comp.statics):
                 plan = comp.plan = _plan_of(comp.statics, plan)
@@ -1056,9 +1064,7 @@ class SharedRender(Tracker):
         p = _context(None, self, None)
         prev = begin(self)
         try:
-            tree = self.render_fn(*self.args)
-            if tree is _AS_WRITTEN:
-                tree = self.fn(*self.args)
+            tree = _rendered(self.fn, self.render_fn, self.args)
             last = _render_tree(tree, p, self.statics, self.room, self.rc, _plan_of(self.statics, None))
         except BaseException:  # user code: each member renders on its own, with its own error
             end(prev)
