@@ -286,9 +286,10 @@ def test_a_template_is_a_node_anywhere_an_element_is() -> None:
     assert badge(n=raw("<i>x</i>")).__html__() == "<b><i>x</i></b>"
 
 
-# A template whose holes each take one slot (an attribute, or text) is filled again along the plan
-# its component holds (rweb.render._refill: its statics kept, each hole's last value remembered
-# on the template, which every page shares); any other value in a text hole walks it in full.
+# A template whose holes each take one slot (an attribute, or text: a string, number or markup) is
+# filled again along the plan its component holds (rweb.render._refill: its statics kept, each
+# hole's last value remembered on the template, which every page shares); any other value in a
+# text hole walks it in full.
 PLANNED = Template(
     "<li class={cls} data-key={key}><a data-action={act} href={href}>{text}</a><span>{more}</span></li>"
 )
@@ -349,6 +350,12 @@ def test_a_template_holds_its_plan_while_its_holes_take_one_slot_each() -> None:
     comp.invalidate()  # (a plain dict: not tracked)
     assert view.flush() == {"t": {"4": "u"}}
     assert comp.plan[1] is PLANNED and comp.statics is statics
+    # Numbers and markup are one slot's text too (the counter's `span(counter.value)`): refilled.
+    for more, shown in ((7, "7"), (2.5, "2.5"), (raw("<i>r</i>"), "<i>r</i>"), (8, "8")):
+        values["more"] = more
+        comp.invalidate()
+        assert view.flush() == {"t": {"5": shown}}
+        assert comp.plan[1] is PLANNED and comp.statics is statics, more
     values["more"] = span("el")  # a hole holding an element: its statics are the element's too
     comp.invalidate()
     assert "s" in view.flush()["t"]

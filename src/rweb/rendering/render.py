@@ -1553,7 +1553,8 @@ def _keep_plan(statics: tuple[str, ...], tree: Any, room: int, held: tuple[Any, 
 
 def _template_plan(f: Filled, room: int, statics: tuple[str, ...]) -> tuple[Any, ...] | None:
     """A component's plan after a full walk of ``f``, its rooted template's fill, into ``statics``:
-    ``(room, template, statics)`` when each hole took one slot (an attribute, or text): a fill of the
+    ``(room, template, statics)`` when each hole took one slot (an attribute, or text: a string, a
+    number or markup, as the counter's ``span(counter.value)`` compiled): a fill of the
     template whose holes are again so makes these very statics, and only its holes' values need
     filling (:func:`_refill`).  None when a hole held more (elements, components, lists): its
     statics depend on what it held."""
@@ -1567,8 +1568,10 @@ def _template_plan(f: Filled, room: int, statics: tuple[str, ...]) -> tuple[Any,
     if len(statics) != n + 1:
         return None
     for i in range(n):
-        if attrs[i] is None and type(vals[slots[i]]) is not str:
-            return None
+        if attrs[i] is None:
+            vt = type(vals[slots[i]])
+            if not (vt is str or vt is int or vt is Markup or vt is float):  # (one slot each: _walk)
+                return None
     # One plan for every component holding these statics (each page's row of that name), as
     # element plans are: a tuple per component would be a page's memory.
     got = _template_plans.get(statics)
@@ -1619,6 +1622,12 @@ def _refill(f: Filled, dyns: list[Any], p: RenderContext) -> bool:
                 got = _table_attr(t.tables, i, name, v, p, t.tags[i])
         elif type(v) is str:
             got = _text_slot(v, last, j)
+        elif type(v) is int:  # (text of one slot, as _walk and _replay make it)
+            got = str(v)
+        elif type(v) is Markup:
+            got = str.__str__(v)
+        elif type(v) is float:
+            got = repr(v)
         else:
             return False
         _put(dyns, i, got)
