@@ -106,10 +106,10 @@ cdef object _plan_actions(list acts)
 cdef str _render_tree(object tree, RenderContext p, tuple statics, long room, str rc, tuple plan)
 cdef tuple _plan_of(tuple statics, tuple held)
 cdef tuple _keep_plan(tuple statics, object tree, long room, tuple held)
-@cython.locals(t=Template, vals=tuple, slots=tuple, attrs=tuple, n=Py_ssize_t, i=Py_ssize_t)
+@cython.locals(t=Template, vals=tuple, slots=tuple, attrs=tuple, n=Py_ssize_t, i=Py_ssize_t, k=Py_ssize_t)
 cdef tuple _template_plan(Filled f, long room, tuple statics)
 @cython.locals(t=Template, vals=tuple, slots=tuple, attrs=tuple, last=list, n=Py_ssize_t, i=Py_ssize_t, j=Py_ssize_t,
-               got=str)
+               k=Py_ssize_t, got=str)
 cdef bint _refill(Filled f, list dyns, RenderContext p) except -1
 @cython.locals(tag=str, keys=tuple, items=tuple, nk=Py_ssize_t, planned=tuple, names=tuple, kids=tuple,
                last=list, i=Py_ssize_t, j=Py_ssize_t, n=Py_ssize_t, m=Py_ssize_t, want=object, c=object, same=bint,

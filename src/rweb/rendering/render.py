@@ -1569,7 +1569,8 @@ def _template_plan(f: Filled, room: int, statics: tuple[str, ...]) -> tuple[Any,
         return None
     for i in range(n):
         if attrs[i] is None:
-            vt = type(vals[slots[i]])
+            k = slots[i]
+            vt = type(vals[k])
             if not (vt is str or vt is int or vt is Markup or vt is float):  # (one slot each: _walk)
                 return None
     # One plan for every component holding these statics (each page's row of that name), as
@@ -1604,7 +1605,8 @@ def _refill(f: Filled, dyns: list[Any], p: RenderContext) -> bool:
     attrs = t.attrs
     last = t.lasts
     for i in range(n):
-        v = vals[slots[i]]
+        k = slots[i]  # (a C index, render.pxd: the tuple read directly, not subscripted as an object)
+        v = vals[k]
         name = attrs[i]
         j = 2 * i
         if name is not None:
