@@ -27,9 +27,11 @@ from rweb.html import (
     UnsafeURLError,
     a,
     button,
+    div,
     input_,
     label,
     li,
+    p,
     span,
     to_html,
     ul,
@@ -364,6 +366,32 @@ def test_a_template_holds_its_plan_while_its_holes_take_one_slot_each() -> None:
     comp.invalidate()
     view.flush()
     assert comp.plan is not None and comp.plan[1] is PLANNED and comp.statics == statics
+    view.close()
+
+
+# Whole numbers at the edges of a C long (the compiled build writes those that fit with Cython's
+# formatter, render._int_text) and past them: each way a number reaches a slot shows str(n).
+EDGES = [0, 7, -1, -5, 9, 10, 99, 100, 2**31, -(2**31), 2**63 - 1, -(2**63), 2**63, -(2**63) - 1, 10**30, -(10**30)]
+
+
+def test_whole_numbers_show_as_str_in_every_kind_of_slot() -> None:
+    badge = Template('<b class="c">{n}</b>')
+    at = {"i": 0}
+    view = View(lambda: div(
+        component("tpl", lambda: badge(n=EDGES[at["i"]])),  # a template's hole (_refill)
+        component("el", lambda: p(span(EDGES[at["i"]]), EDGES[at["i"]])),  # a leaf and a child (_replay)
+    ))
+    view.mount()
+    for i, n in enumerate(EDGES):
+        assert to_html(span(n)) == f"<span>{n}</span>"  # the walk (_walk, _element's leaf)
+        assert to_html([n, "x", n]) == f"{n}x{n}"
+        at["i"] = i
+        view.comps["tpl"].invalidate()
+        view.comps["el"].invalidate()
+        view.flush()
+        assert view.comps["tpl"].dyns == [str(n)], n
+        assert view.comps["el"].dyns == [str(n), str(n)], n
+    assert view.comps["tpl"].plan is not None  # refilled along its plan, not walked in full
     view.close()
 
 

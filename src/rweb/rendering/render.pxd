@@ -30,6 +30,17 @@ cdef extern from *:
     """
     void _list_empty_slots "rweb_list_empty_slots" (list l)
 
+cdef extern from "Python.h":
+    long _as_long "PyLong_AsLongAndOverflow" (object v, int *overflow) except? -1
+
+cdef inline str _c_int_text(object v):
+    """``str(v)`` of an int (render._int_text): Cython's formatter for a C long, CPython's past one."""
+    cdef int overflow = 0
+    cdef long n = _as_long(v, &overflow)
+    if overflow:
+        return str(v)
+    return f"{n}"
+
 cdef list _spare_dyns
 
 cdef inline void _list_fill(list dyns, Py_ssize_t i, object v):
@@ -118,6 +129,7 @@ cdef Py_ssize_t _replay(Element el, tuple plan, list dyns, Py_ssize_t pos, Rende
 @cython.locals(spare=list, got=list)
 cdef list _new_dyns(Py_ssize_t n)
 cdef void _put(list dyns, Py_ssize_t i, object v) noexcept
+cdef str _int_text(object v)
 @cython.locals(a=str, b=str)
 cdef bint _same_value(object v, object last)
 @cython.locals(got=str)

@@ -1392,7 +1392,7 @@ def _element(el: Element, p: RenderContext, cur: str, room: int, extra: str = ""
                     ctag = ce.tag
                     o = _OPEN_BARE.get(ctag) or (_tag_strings(ctag) + ">")
                     p.st.append(cur + o)
-                    p.dy.append(str(x) if tx is int else (_escaped.get(x) or _esc(x)))
+                    p.dy.append(_int_text(x) if tx is int else (_escaped.get(x) or _esc(x)))
                     cur = _CLOSE[ctag]
                     continue
             cur = _element(ce, p, cur, room)
@@ -1402,7 +1402,7 @@ def _element(el: Element, p: RenderContext, cur: str, room: int, extra: str = ""
             cur = ""
         elif t is int:
             p.st.append(cur)
-            p.dy.append(str(c))
+            p.dy.append(_int_text(c))
             cur = ""
         else:
             cur = _walk(c, p, cur, room)
@@ -1625,7 +1625,7 @@ def _refill(f: Filled, dyns: list[Any], p: RenderContext) -> bool:
         elif type(v) is str:
             got = _text_slot(v, last, j)
         elif type(v) is int:  # (text of one slot, as _walk and _replay make it)
-            got = str(v)
+            got = _int_text(v)
         elif type(v) is Markup:
             got = str.__str__(v)
         elif type(v) is float:
@@ -1716,7 +1716,7 @@ def _replay(el: Element, plan: tuple[Any, ...], dyns: list[Any], pos: int, p: Re
             if t is str:
                 _put(dyns, pos, _text_slot(c, last, 2 * (n + i)))
             elif t is int:
-                _put(dyns, pos, str(c))
+                _put(dyns, pos, _int_text(c))
             elif t is Markup:
                 _put(dyns, pos, str.__str__(c))
             elif t is float:
@@ -1765,6 +1765,17 @@ def _text_slot(v: str, last: list[Any], j: int) -> str:
     last[j] = v
     last[j + 1] = got
     return got
+
+
+def _int_text(v: int) -> str:
+    """``str(v)`` of an ``int`` (exactly: not a bool), as a slot's text.  Compiled, one that fits a C
+    long is written by Cython's integer formatter (render.pxd: ``_c_int_text``), about a tenth of
+    the instructions of CPython's general conversion; larger ones take that conversion."""
+    if cython.compiled:
+        got = _c_int_text(v)  # type: ignore[name-defined]  # noqa: F821 (a C function of render.pxd)
+    else:
+        got = str(v)
+    return got  # type: ignore[no-any-return]
 
 
 def _same_value(v: Any, last: Any) -> bool:
@@ -1903,7 +1914,7 @@ def _walk(node: Any, p: RenderContext, cur: str, room: int) -> str:
     if t is str:
         v: Any = _escaped.get(node) or _esc(node)
     elif t is int:
-        v = str(node)
+        v = _int_text(node)
     elif t is Component:
         if room <= 0:
             raise _too_deep(node)
