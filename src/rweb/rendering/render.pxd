@@ -87,7 +87,7 @@ cdef class View:
     cpdef dict flush(self)
     @cython.locals(p=RenderContext, last=str)
     cpdef _render(self, ComponentState comp, dict patches)
-    @cython.locals(olds=list, k=Py_ssize_t)
+    @cython.locals(olds=list, k=Py_ssize_t, patch=dict)
     cdef object _settle(self, ComponentState comp, dict patches, object earlier, tuple statics, list dyns)
 
 cdef dict _statics_table, _rc_table, _attr_table, _present_table, _cref_table, _actions_table, _shape_table
@@ -113,7 +113,7 @@ cdef dict _plans, _template_plans
 cdef object _plan(Element el, long room, list acts)
 @cython.locals(names=list, got=object)
 cdef object _plan_actions(list acts)
-@cython.locals(held=object, shape=tuple, acts=list, got=object, n=Py_ssize_t, dyns=list, f=Filled)
+@cython.locals(held=object, shape=tuple, acts=list, got=object, n=Py_ssize_t, dyns=list, f=Filled, planned=long)
 cdef str _render_tree(object tree, RenderContext p, tuple statics, long room, str rc, tuple plan)
 cdef tuple _plan_of(tuple statics, tuple held)
 cdef tuple _keep_plan(tuple statics, object tree, long room, tuple held)

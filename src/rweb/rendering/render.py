@@ -1493,7 +1493,11 @@ def _render_tree(tree: Any, p: RenderContext, statics: tuple[str, ...] | None, r
     after its last dynamic slot; None when ``tree`` is of the shape of ``statics`` (the component's
     last, None before its first render) and was walked along their ``plan`` (:func:`_plan_of`:
     their statics are those)."""
-    if plan is None or plan[0] != room:
+    if plan is not None:
+        planned = plan[0]  # the room it was made for (a C long, render.pxd: compared without making an int)
+        if planned != room:
+            plan = None
+    if plan is None:
         pass
     elif type(tree) is Element:
         held = plan[1]
