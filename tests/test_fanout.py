@@ -12,7 +12,9 @@ sent; the readers are real WebSocket clients on plain sockets.  What must hold:
   the writes in order and ends on the last value, the writer's own reply
   carries its write;
 - a fan-out to 5,000 readers is delivered in slices: a click of an unrelated
-  session is answered before the fan-out is done.
+  session is answered before the fan-out is done;
+- readers left at different outputs by a write landing mid-fan-out each get
+  the patch from the output they hold.
 
 Every wait is bounded.
 """
@@ -406,3 +408,79 @@ def test_shared_records_written_in_one_action_are_published_before_any_local_pus
         assert at_publish == {name: [0] for name in names}, at_publish
         for r in [*readers, writer]:
             r.close()
+
+
+@reactive
+class Pair:
+    a: int
+    b: int
+
+
+def test_readers_behind_by_different_writes_each_get_the_patch_from_what_they_hold(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # In-process (Connection objects whose sends are applied to their pages): the fan-out goes in
+    # slices of 2 and a write lands after one slice, so readers hold two different outputs when the
+    # next write goes out.  Each must get the patch from what it holds (a patches object per old
+    # output: render.SharedRender.patches_from), and every page end on the last write.  The writes
+    # move `a` away and back: a reader given another's patch keeps a stale `a`.
+    import asyncio
+
+    from rweb import render
+    from rweb.live.connection import Connection
+    from rweb.sessions.session import ConnectionInfo
+    from rweb.wire.codec import page_html
+
+    monkeypatch.setattr(render, "FANOUT_SLICE", 2)
+    pair = process_local(Pair(0, 0))
+    calls = [0]
+
+    def shown() -> Any:
+        calls[0] += 1
+        return span(pair.a, "-", pair.b)
+
+    app = App("pairs", session_setup=lambda w: (lambda: div(component("v", shown)), {}))
+    loop = asyncio.new_event_loop()
+    try:
+        app.bind(loop)
+        pages: list[dict[str, Any]] = []
+        conns = []
+        for i in range(7):
+            page: dict[str, Any] = {}
+            pages.append(page)
+            conn = Connection(app, i, ConnectionInfo(), lambda b, page=page: apply_message(page, json.loads(b)),
+                              loop.call_soon)
+            first, ok = conn.open()
+            assert ok and first is not None
+            apply_message(page, json.loads(first))
+            conns.append(conn)
+
+        def run_once() -> None:
+            loop.call_soon(loop.stop)
+            loop.run_forever()
+
+        def showing(text: str) -> int:
+            return sum(f'<span data-rc="v">{text}</span>' in page_html(p, {}) for p in pages)
+
+        def drain() -> None:
+            for _ in range(20):  # bounded: 7 pages in slices of 2
+                run_once()
+
+        opened = calls[0]
+        pair.a = 1
+        drain()
+        assert showing("1-0") == 7
+        pair.a = 5
+        run_once()  # the first slice: two readers at 5-0
+        pair.a = 1
+        pair.b = 2
+        drain()
+        # The rest of that pass took the five at 1-0 to 1-2 (a patch of b alone), and a second pass
+        # the two at 5-0 (a patch of a and b); the first pass's render at 5-0 was sent to two only.
+        for p in pages:
+            assert '<span data-rc="v">1-2</span>' in page_html(p, {}), page_html(p, {})
+        assert calls[0] - opened == 3  # shared: one render per write, not one per reader
+        for conn in conns:
+            conn.close()
+    finally:
+        loop.close()

@@ -69,7 +69,7 @@ cdef class ComponentState(Tracker):
     cpdef invalidate(self)
 
 cdef class SharedRender(Tracker):
-    cdef public object actions, dyns, fanout, fn, key, name, rc, render_fn, round, statics, todo
+    cdef public object actions, dyns, fanout, fn, key, last_old, last_out, name, rc, render_fn, round, statics, todo
     cdef public tuple args
     cdef public dict members, sent
     cdef public bint dirty, scheduled

@@ -959,6 +959,8 @@ class SharedRender(Tracker):
         "fanout",
         "fn",
         "key",
+        "last_old",
+        "last_out",
         "members",
         "name",
         "pos",
@@ -992,6 +994,10 @@ class SharedRender(Tracker):
         self.pos = 0
         self.round: list[Any] | None = None  # the output when that pass started
         self.sent: dict[int, tuple[list[Any], SharedPatches | None]] = {}  # patches from an old output
+        # The last old output asked about and its patches (patches_from): the members in step with
+        # the group's previous output all hold that very list.
+        self.last_old: Any = _NO_VALUE
+        self.last_out: SharedPatches | None = None
         transfer(comp, self)  # the founder's subscriptions become the group's
         self.members[comp] = None
         comp.group = self
@@ -1084,16 +1090,23 @@ class SharedRender(Tracker):
             _gc_untrack(p.dy)  # type: ignore[name-defined]  # noqa: F821 (as View._settle's)
         self.actions = _shared_actions(p.acts) if p.acts else None
         self.sent = {}
+        self.last_old = _NO_VALUE
+        self.last_out = None
         return True
 
     def patches_from(self, statics: Any, dyns: Any) -> SharedPatches | None:
         """The patches from an old output to the current one (None: the same), made once per old output."""
+        if dyns is self.last_old:  # (a fan-out's members hold one old output: one identity check each)
+            return self.last_out
         got = self.sent.get(id(dyns))
         if got is not None and got[0] is dyns:
-            return got[1]
-        patch = diff(statics, dyns, self.statics, self.dyns)
-        out = None if patch is None else SharedPatches(self.name, patch)
-        self.sent[id(dyns)] = (dyns, out)  # the old list is kept: its id stays its own
+            out = got[1]
+        else:
+            patch = diff(statics, dyns, self.statics, self.dyns)
+            out = None if patch is None else SharedPatches(self.name, patch)
+            self.sent[id(dyns)] = (dyns, out)  # the old list is kept: its id stays its own
+        self.last_old = dyns  # (held: its identity stays its own)
+        self.last_out = out
         return out
 
     def run(self) -> None:
