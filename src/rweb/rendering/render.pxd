@@ -117,7 +117,7 @@ cdef object _plan_actions(list acts)
 cdef str _render_tree(object tree, RenderContext p, tuple statics, long room, str rc, tuple plan)
 cdef tuple _plan_of(tuple statics, tuple held)
 cdef tuple _keep_plan(tuple statics, object tree, long room, tuple held)
-@cython.locals(t=Template, vals=tuple, slots=tuple, attrs=tuple, n=Py_ssize_t, i=Py_ssize_t, k=Py_ssize_t)
+@cython.locals(t=Template, vals=tuple, slots=tuple, attrs=tuple, n=Py_ssize_t, i=Py_ssize_t, k=Py_ssize_t, v=object)
 cdef tuple _template_plan(Filled f, long room, tuple statics)
 @cython.locals(t=Template, vals=tuple, slots=tuple, attrs=tuple, last=list, n=Py_ssize_t, i=Py_ssize_t, j=Py_ssize_t,
                k=Py_ssize_t, got=str)
@@ -130,6 +130,7 @@ cdef Py_ssize_t _replay(Element el, tuple plan, list dyns, Py_ssize_t pos, Rende
 cdef list _new_dyns(Py_ssize_t n)
 cdef void _put(list dyns, Py_ssize_t i, object v) noexcept
 cdef str _int_text(object v)
+cdef str _number_text(object v)
 @cython.locals(a=str, b=str)
 cdef bint _same_value(object v, object last)
 @cython.locals(got=str)

@@ -1587,8 +1587,8 @@ def _template_plan(f: Filled, room: int, statics: tuple[str, ...]) -> tuple[Any,
     for i in range(n):
         if attrs[i] is None:
             k = slots[i]
-            vt = type(vals[k])
-            if not (vt is str or vt is int or vt is Markup or vt is float):  # (one slot each: _walk)
+            v = vals[k]
+            if type(v) is not str and _number_text(v) is None:
                 return None
     # One plan for every component holding these statics (each page's row of that name), as
     # element plans are: a tuple per component would be a page's memory.
@@ -1641,14 +1641,10 @@ def _refill(f: Filled, dyns: list[Any], p: RenderContext) -> bool:
                 got = _table_attr(t.tables, i, name, v, p, t.tags[i])
         elif type(v) is str:
             got = _text_slot(v, last, j)
-        elif type(v) is int:  # (text of one slot, as _walk and _replay make it)
-            got = _int_text(v)
-        elif type(v) is Markup:
-            got = str.__str__(v)
-        elif type(v) is float:
-            got = repr(v)
         else:
-            return False
+            got = _number_text(v)
+            if got is None:
+                return False
         _put(dyns, i, got)
     return True
 
@@ -1732,14 +1728,11 @@ def _replay(el: Element, plan: tuple[Any, ...], dyns: list[Any], pos: int, p: Re
                 return -1
             if t is str:
                 _put(dyns, pos, _text_slot(c, last, 2 * (n + i)))
-            elif t is int:
-                _put(dyns, pos, _int_text(c))
-            elif t is Markup:
-                _put(dyns, pos, str.__str__(c))
-            elif t is float:
-                _put(dyns, pos, repr(c))
             else:
-                return -1
+                got = _number_text(c)
+                if got is None:
+                    return -1
+                _put(dyns, pos, got)
             pos += 1
         elif not (c is None or t is bool):
             return -1
@@ -1793,6 +1786,20 @@ def _int_text(v: int) -> str:
     else:
         got = str(v)
     return got  # type: ignore[no-any-return]
+
+
+def _number_text(v: Any) -> str | None:
+    """The text of one slot holding ``v`` when it is a number or markup, as :func:`_walk` writes it
+    (the other values a plan's or a template's text slot takes: text itself has its own memo,
+    :func:`_text_slot`); None for anything else, which walks in full."""
+    t = type(v)
+    if t is int:
+        return _int_text(v)
+    if t is Markup:
+        return str.__str__(v)
+    if t is float:
+        return repr(v)
+    return None
 
 
 def _same_value(v: Any, last: Any) -> bool:
