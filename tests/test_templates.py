@@ -374,6 +374,7 @@ def test_a_template_holds_its_plan_while_its_holes_take_one_slot_each() -> None:
 EDGES = [0, 7, -1, -5, 9, 10, 99, 100, 2**31, -(2**31), 2**63 - 1, -(2**63), 2**63, -(2**63) - 1, 10**30, -(10**30)]
 
 
+@pytest.mark.usefixtures("elements_as_written")  # the element component walks its plan (_replay)
 def test_whole_numbers_show_as_str_in_every_kind_of_slot() -> None:
     badge = Template('<b class="c">{n}</b>')
     at = {"i": 0}
@@ -391,7 +392,8 @@ def test_whole_numbers_show_as_str_in_every_kind_of_slot() -> None:
         view.flush()
         assert view.comps["tpl"].dyns == [str(n)], n
         assert view.comps["el"].dyns == [str(n), str(n)], n
-    assert view.comps["tpl"].plan is not None  # refilled along its plan, not walked in full
+    # Refilled and replayed along their plans, not walked in full.
+    assert view.comps["tpl"].plan is not None and view.comps["el"].plan is not None
     view.close()
 
 
