@@ -33,6 +33,7 @@ the function as written.
 """
 
 from __future__ import annotations
+import __future__
 
 import ast
 import linecache
@@ -307,11 +308,12 @@ def _same_code(a: types.CodeType, b: types.CodeType) -> bool:
     return True
 
 
-_FUTURE_FLAGS = 0
-for _feature in ("annotations", "generator_stop", "barry_as_FLUFL"):
-    import __future__ as _f
-
-    _FUTURE_FLAGS |= getattr(_f, _feature).compiler_flag
+# The __future__ flags a function's code carries, which its recompile must be given too.
+_FUTURE_FLAGS = (
+    __future__.annotations.compiler_flag
+    | __future__.generator_stop.compiler_flag
+    | __future__.barry_as_FLUFL.compiler_flag
+)
 
 
 def _name(name: str) -> ast.Name:
