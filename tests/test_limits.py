@@ -712,6 +712,106 @@ def test_pushes_to_a_paused_socket_are_held_back_and_coalesced() -> None:
         slow.close()
 
 
+def test_a_shared_render_holds_back_its_push_to_a_paused_socket_and_delivers_to_the_others() -> (
+    None
+):
+    # Several pages read the record: its writes are rendered once and pushed to each page
+    # directly (rweb.render.SharedRender, Session.take_shared), not through the page's own
+    # push.  A page whose socket is paused must still get nothing until it drains, then one
+    # push with the latest value, while the pages that read keep getting every write.
+    from rweb import process_local
+
+    shared = process_local(
+        Shared(0, "")
+    )  # read by every page alike: one render for all (not per page)
+    with threaded_server(shared_app(shared), write_high_water=4096, write_low_water=1024) as server:
+        slow = RawClient(server.port, rcvbuf=2048)
+        slow.read_frame()
+        fast = [RawClient(server.port) for _ in range(3)]
+        for c in fast:
+            c.read_frame()
+        got: list[list[str]] = [[] for _ in fast]
+        stop = threading.Event()
+
+        def read(i: int) -> None:
+            c = fast[i]
+            while not stop.is_set():
+                if not c.buf and not select.select([c.sock], [], [], 0.2)[0]:
+                    continue
+                opcode, payload = (
+                    c.read_frame()
+                )  # a frame begun is read whole (the socket's 10 s timeout)
+                if opcode != 0x1:
+                    continue
+                d = json.loads(payload)["d"]
+                if "n" in d:
+                    got[i].append(d["n"]["0"])
+
+        readers = [threading.Thread(target=read, args=(i,), daemon=True) for i in range(len(fast))]
+        for t in readers:
+            t.start()
+        call = server.call_in_loop
+        writes = 0
+        for _ in range(200):
+            for _ in range(10):  # each write in a loop turn of its own: one push each
+                call(lambda: write(shared))
+                writes += 1
+            if call(lambda: len(server.paused)):
+                break
+        assert call(lambda: len(server.paused)) == 1, "the slow reader was never paused"
+        assert (
+            call(lambda: shared.n) > 1
+            and call(lambda: type(_group(server)).__name__) == "SharedRender"
+        )
+        buffered = call(
+            lambda: next(iter(server.paused)).transport.underlying_transport.get_write_buffer_size()
+        )
+        for _ in range(100):  # more writes: none is sent to the paused socket
+            call(lambda: write(shared, 64))
+            writes += 1
+        assert (
+            call(
+                lambda: next(
+                    iter(server.paused)
+                ).transport.underlying_transport.get_write_buffer_size()
+            )
+            == buffered
+        )
+        final = str(call(lambda: shared.n))
+        deadline = time.monotonic() + 10
+        while any(not g or g[-1] != final for g in got) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        stop.set()
+        for t in readers:
+            t.join(5)
+        assert all(g and g[-1] == final for g in got), [g[-3:] for g in got]
+        # The readers that read had the writes one by one (the last 100 at least).
+        assert all(len(g) >= 100 for g in got), [len(g) for g in got]
+        # Now the slow one reads: what the kernel held, then what was held back, as one push
+        # with the latest value (not the 100 writes made while it was paused).
+        slow.sock.settimeout(5)
+        seen = []
+        while True:
+            opcode, payload = slow.read_frame()
+            assert opcode == 0x1
+            d = json.loads(payload)["d"]
+            seen.append(d["n"]["0"] if "n" in d else None)
+            if seen[-1] == final:
+                break
+        assert seen.count(final) == 1 and len([v for v in seen if v is not None]) < writes - 90, (
+            len(seen),
+            writes,
+        )
+        for c in (slow, *fast):
+            c.close()
+
+
+def _group(server: Any) -> Any:
+    """The shared render of the component ``n`` on a page of the server that is not paused."""
+    conn = next(c for c in server.live if c not in server.paused).conn
+    return conn.session.view.comps["n"].group
+
+
 def test_a_paused_socket_over_the_hard_limit_is_closed(caplog: pytest.LogCaptureFixture) -> None:
     shared = Shared(0, "")
     limits = {"write_high_water": 8192, "write_low_water": 2048, "max_write_buffer": 32 * 1024}

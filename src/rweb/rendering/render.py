@@ -23,7 +23,7 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from secrets import token_hex as _token_hex
 from sys import intern as _intern
-from typing import Any, Protocol
+from typing import Any
 
 from ..core.diff import CRef, diff, full
 from ..core.element_templates import AS_WRITTEN as _AS_WRITTEN
@@ -374,20 +374,34 @@ def _same_objects(a: Any, b: Any) -> bool:
     return all(x is y for x, y in zip(a, b, strict=True))
 
 
-class ViewOwner(Protocol):
-    """What a :class:`View` tells whoever serves it (a live page's :class:`rweb.session.Session`).
+class ViewOwner:
+    """What a :class:`View` tells whoever serves it: a live page's :class:`rweb.session.Session`
+    is one (it subclasses this).
 
     The owner itself, not two bound methods per page: a page's idle memory is
-    what the session holds (docs/architecture.md, "What a page holds").
+    what the session holds (docs/architecture.md, "What a page holds").  A
+    class, not a protocol: in the compiled build the render calls these
+    through the class's own table, not by looking each up by name.
     """
+
+    __slots__ = ()
 
     def view_dirty(self) -> None:
         """A component became dirty outside a flush: render and push it soon."""
+        raise NotImplementedError
 
     def take_shared(self, patches: dict[str, Any]) -> bool:
         """A render shared with other pages changed (:class:`SharedRender`): push its ``patches``
         now; False: not now (the component is marked dirty instead)."""
-        ...
+        raise NotImplementedError
+
+    def warm(self) -> None:
+        """:meth:`take_shared` is called soon: bring what it reads into the CPU's caches.
+
+        A hint, asked one page ahead of each delivery of a fan-out (the pages'
+        objects lie all over memory, and waiting for them was a fan-out's
+        largest cost after the socket writes).  By default nothing.
+        """
 
 
 class View:
@@ -902,6 +916,10 @@ FANOUT_SLICE = 256
 """How many pages a shared render (:class:`SharedRender`) delivers to per event-loop
 callback; then the loop reads sockets and answers other sessions before the next slice."""
 
+# The bytes of a member and of its view, warmed ahead of a delivery (_deliver).
+_member_size: int = ComponentState.__basicsize__
+_view_size: int = View.__basicsize__
+
 
 class SharedPatches(dict):  # type: ignore[type-arg]  # {component name: patch}
     """One shared render's patches for every page that was in step with it: one object, so
@@ -1135,7 +1153,13 @@ class SharedRender(Tracker):
 def _deliver(g: SharedRender, todo: list[ComponentState], start: int, stop: int) -> None:
     """Members ``todo[start:stop]`` brought up to ``g``'s output: pushed now, or marked dirty."""
     dyns = g.dyns
+    n = len(todo)
     for i in range(start, stop):
+        if cython.compiled:
+            # The members' pages lie all over memory, and waiting for them was a fan-out's largest cost
+            # after the socket writes: ask ahead for what the next deliveries read (one delivery's send
+            # is long enough for the memory to answer).
+            _warm_ahead(todo, i, n)  # type: ignore[name-defined]  # noqa: F821
         m = todo[i]
         if m.group is not g or m.dirty or m.dyns is dyns:  # left, will render anyway, or in step
             continue

@@ -31,7 +31,16 @@ from urllib.parse import parse_qsl
 from ..core.diff import full
 from ..core.html import escape
 from ..core.reactive import SharedStateError, end, trim
-from ..rendering.render import ROOT, ComponentState, RenderError, View, acting, describe, error_ref
+from ..rendering.render import (
+    ROOT,
+    ComponentState,
+    RenderError,
+    View,
+    ViewOwner,
+    acting,
+    describe,
+    error_ref,
+)
 from ..words.http_base import parse_cookies
 from ..words.protocol import ErrorCode
 
@@ -116,7 +125,23 @@ class ConnectionInfo:
         return cls(path=path or "/", query=query, headers=hdrs, cookies=cookies, client=client)
 
 
-class Session:
+# The transport's scheduler class last asked about, and its ``holds_pushes`` (None: it has none):
+# one class per process in practice, so a page keeps no bound method for it.
+_holds_cls: Any = None
+_holds_fn: Any = None
+
+
+def _holds_pushes(sched: Any) -> bool:
+    """Does the scheduler ``sched`` hold this page's pushes back now (picows: its socket is paused)?"""
+    global _holds_cls, _holds_fn
+    cls = type(sched)
+    if cls is not _holds_cls:
+        _holds_cls = cls
+        _holds_fn = getattr(cls, "holds_pushes", None)
+    return _holds_fn is not None and bool(_holds_fn(sched))
+
+
+class Session(ViewOwner):
     """The state and page of one connection.
 
     ``dispatch(action, params)`` answers ``(patches, error)``; for an async
@@ -126,8 +151,6 @@ class Session:
     """
 
     __slots__ = (
-        "_holds",
-        "_holds_of",
         "_push_pending",
         "closed",
         "debug",
@@ -170,8 +193,6 @@ class Session:
         self.schedule = schedule
         self.push = push
         self._push_pending = False
-        self._holds: Callable[[], bool] | None = None  # schedule.holds_pushes, looked up once per scheduler
-        self._holds_of: Any = None
         self.closed = False
         self.meter: Any = None  # rweb.meter.Meter while metrics are on (set by the connection)
         # Seconds of user code that are logged as blocking the loop (0: never).
@@ -341,15 +362,16 @@ class Session:
         view = self.view
         if self.closed or view.hold or self._push_pending or view.dirty or self.push is None:
             return False
-        sched = self.schedule
-        if sched is not self._holds_of:  # the transport's scheduler: does it hold pushes back (picows)?
-            self._holds_of = sched
-            self._holds = getattr(sched, "holds_pushes", None)
-        holds = self._holds
-        if holds is not None and holds():
+        if _holds_pushes(self.schedule):
             return False
         self.push(patches, None)
         return True
+
+    def warm(self) -> None:
+        """:meth:`take_shared` is called soon (rweb.render.ViewOwner.warm): ask for the objects a push
+        reads, what it pushes to (the connection) and what schedules it (the transport's listener)."""
+        if cython.compiled:
+            _warm_push(self)  # type: ignore[name-defined]  # noqa: F821
 
     def call(self, fn: Callable[..., Any], *args: Any) -> tuple[dict[str, Any], tuple[str, str] | None]:
         """Run ``fn(*args)`` as an action runs (its writes batched) and re-render: ``(patches, error)``."""
