@@ -44,6 +44,7 @@ from ..core.reactive import capture, checks_owners, own
 from ..rendering.render import RenderError, SharedPatches, describe, error_ref
 from ..sessions.session import (
     ConnectionInfo,
+    PushTarget,
     Session,
     SetupError,
     _discard,
@@ -132,7 +133,7 @@ class _Busy:
         self.lost = False  # the socket was lost meanwhile: the session waits for its browser once done
 
 
-class Connection:
+class Connection(PushTarget):
     __slots__ = (
         "action",
         "address",
@@ -1031,13 +1032,21 @@ class Connection:
         if effects is not None:
             self.effects = None
         elif error is None and type(patches) is SharedPatches:  # a render shared by many pages: encoded once
-            data = patches.data
-            if data is None:
-                data = patches.data = encode_push(patches)
-            self.send(data)
+            self._send_shared(patches)
             return
         self._counted(error)
         self.send(encode_push(patches, error, effects))
+
+    def _send_shared(self, patches: SharedPatches) -> None:
+        data = patches.data
+        if data is None:
+            data = patches.data = encode_push(patches)
+        self.send(data)
+
+    def warm(self) -> None:
+        """A shared render pushes here soon (rweb.session.PushTarget): ask the CPU for what ``send`` is."""
+        if cython.compiled:
+            _warm_send(self)  # type: ignore[name-defined]  # noqa: F821
 
     def close(self) -> None:
         state = self.state

@@ -103,7 +103,10 @@ cdef class SharedRender(Tracker):
 cdef class ViewOwner:
     cpdef view_dirty(self)
     cpdef bint take_shared(self, object patches) except -1
-    cdef void warm(self) noexcept
+    cdef void warm(self, int hop) noexcept
+
+cdef class SharedPatches(dict):
+    cdef public object data
 
 cdef class View:
     cdef public list dirty
@@ -183,23 +186,24 @@ cdef object _splice(str old, str new)
 
 cdef inline void _warm_ahead(list todo, Py_ssize_t i, Py_ssize_t n) noexcept:
     """Ahead of delivering to member ``todo[i]`` (render._deliver): ask for what the next members'
-    deliveries read, each step a member nearer, each reading only what the step before brought.
-    Borrowed pointers throughout: a reference taken would write to the object, and wait for it."""
-    cdef PyObject *m
+    deliveries read, a step a member nearer, each step reading only what the step before brought:
+    the member, its view, the view's owner, then the owner's own hops (ViewOwner.warm).  Borrowed
+    pointers throughout: a reference taken would write to the object, and wait for it."""
     cdef PyObject *v
     cdef PyObject *o
+    if i + 5 < n:
+        _warm(_list_item(todo, i + 5), _member_size)
     if i + 4 < n:
-        _warm(_list_item(todo, i + 4), _member_size)
+        _warm(<PyObject*>(<ComponentState>_list_item(todo, i + 4)).view, _view_size)
     if i + 3 < n:
-        m = _list_item(todo, i + 3)
-        _warm(<PyObject*>(<ComponentState>m).view, _view_size)
-    if i + 2 < n:
-        v = <PyObject*>(<ComponentState>_list_item(todo, i + 2)).view
+        v = <PyObject*>(<ComponentState>_list_item(todo, i + 3)).view
         if v != <PyObject*>None:
             _warm(<PyObject*>(<View>v).owner, _OBJECT_HEAD)
-    if i + 1 < n:
-        v = <PyObject*>(<ComponentState>_list_item(todo, i + 1)).view
-        if v != <PyObject*>None:
-            o = <PyObject*>(<View>v).owner
-            if o != <PyObject*>None:
-                (<ViewOwner>o).warm()
+    cdef int hop
+    for hop in range(2):
+        if i + 2 - hop < n:
+            v = <PyObject*>(<ComponentState>_list_item(todo, i + 2 - hop)).view
+            if v != <PyObject*>None:
+                o = <PyObject*>(<View>v).owner
+                if o != <PyObject*>None:
+                    (<ViewOwner>o).warm(hop)

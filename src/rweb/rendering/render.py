@@ -395,12 +395,14 @@ class ViewOwner:
         now; False: not now (the component is marked dirty instead)."""
         raise NotImplementedError
 
-    def warm(self) -> None:
-        """:meth:`take_shared` is called soon: bring what it reads into the CPU's caches.
+    def warm(self, hop: int) -> None:
+        """:meth:`take_shared` is called soon: ask the CPU for what it reads, ``hop`` references away.
 
-        A hint, asked one page ahead of each delivery of a fan-out (the pages'
-        objects lie all over memory, and waiting for them was a fan-out's
-        largest cost after the socket writes).  By default nothing.
+        A hint, asked ahead of each delivery of a fan-out (the pages' objects lie
+        all over memory, and waiting for them was a fan-out's largest cost after
+        the socket writes): with ``hop`` 0, two pages ahead, for the objects the
+        owner refers to; with ``hop`` 1, a page later, once those have come, for
+        the objects they refer to.  By default nothing.
         """
 
 

@@ -25,6 +25,9 @@ cdef extern from *:
 
 cdef double _ticks() noexcept
 
+cdef class PushTarget:
+    cdef void warm(self) noexcept
+
 cdef object _holds_cls, _holds_fn
 cdef bint _holds_pushes(object sched) except -1
 
@@ -41,13 +44,18 @@ cdef class Session(ViewOwner):
     cdef tuple _framework(self, str action, dict params, str why)
     cpdef view_dirty(self)
     cpdef bint take_shared(self, object patches) except -1
-    cdef void warm(self) noexcept
+    cdef void warm(self, int hop) noexcept
 
 @cython.locals(t=cython.double, slow=cython.double)
 cdef double _lap(Session session, str what, str action, double t0)
 cdef void _slow_path(Session session, str what, str action, double seconds)  # the cold path, out of line
 
-cdef inline void _warm_push(Session s) noexcept:
-    """What a push to ``s``'s page reads, asked for (Session.warm): borrowed, so not touched yet."""
-    _warm(<PyObject*>s.push, _OBJECT_HEAD)
-    _warm(<PyObject*>s.schedule, _OBJECT_HEAD)
+cdef inline void _warm_push(Session s, int hop) noexcept:
+    """What a push to ``s``'s page reads, asked for (Session.warm).  Hop 0: the push target and the
+    scheduler, borrowed, so not touched yet; hop 1 (they have come): the target's own (PushTarget)."""
+    cdef PyObject *push = <PyObject*>s.push
+    if hop == 0:
+        _warm(push, _OBJECT_HEAD)
+        _warm(<PyObject*>s.schedule, _OBJECT_HEAD)
+    elif isinstance(s.push, PushTarget):
+        (<PushTarget>push).warm()

@@ -53,7 +53,16 @@ except ImportError:  # plain Python without Cython: what _ticks asks of it
 
     _COMPILED = False
 
-__all__ = ["SLOW_CALLBACK", "ConnectionInfo", "FrameworkActions", "Session", "SetupError", "UnknownAction", "report_slow"]
+__all__ = [
+    "SLOW_CALLBACK",
+    "ConnectionInfo",
+    "FrameworkActions",
+    "PushTarget",
+    "Session",
+    "SetupError",
+    "UnknownAction",
+    "report_slow",
+]
 
 log = logging.getLogger("rweb.session")
 
@@ -123,6 +132,16 @@ class ConnectionInfo:
         cookies = parse_cookies(hdrs.get("cookie"))
         query = dict(parse_qsl(qs, keep_blank_values=True)) if qs else {}
         return cls(path=path or "/", query=query, headers=hdrs, cookies=cookies, client=client)
+
+
+class PushTarget:
+    """What a session's pushes go to may subclass this (a live page's :class:`rweb.connection.Connection`
+    does) to be warmed ahead of a fan-out's push to it (:meth:`Session.warm`)."""
+
+    __slots__ = ()
+
+    def warm(self) -> None:
+        """A push comes soon: ask the CPU for the objects it reads (a hint; by default nothing)."""
 
 
 # The transport's scheduler class last asked about, and its ``holds_pushes`` (None: it has none):
@@ -367,11 +386,12 @@ class Session(ViewOwner):
         self.push(patches, None)
         return True
 
-    def warm(self) -> None:
+    def warm(self, hop: int) -> None:
         """:meth:`take_shared` is called soon (rweb.render.ViewOwner.warm): ask for the objects a push
-        reads, what it pushes to (the connection) and what schedules it (the transport's listener)."""
+        reads: with ``hop`` 0, what it pushes to (the connection) and what schedules it (the
+        transport's listener); with ``hop`` 1, what the push target reads in turn (PushTarget.warm)."""
         if cython.compiled:
-            _warm_push(self)  # type: ignore[name-defined]  # noqa: F821
+            _warm_push(self, hop)  # type: ignore[name-defined]  # noqa: F821
 
     def call(self, fn: Callable[..., Any], *args: Any) -> tuple[dict[str, Any], tuple[str, str] | None]:
         """Run ``fn(*args)`` as an action runs (its writes batched) and re-render: ``(patches, error)``."""
