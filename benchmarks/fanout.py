@@ -69,7 +69,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from time import perf_counter_ns
@@ -197,9 +197,9 @@ def note_other_benchmarks() -> None:
 class Proc(compare.GroupProcess):
     """A server of this benchmark (compare.py's process handling: own group, log, SIGTERM then SIGKILL)."""
 
-    def __init__(self, argv: list[str], name: str, port: int) -> None:
+    def __init__(self, argv: list[str], name: str, port: int, env: dict[str, str] | None = None) -> None:
         self.name = name
-        super().__init__(argv, f"fanout-{name}", port)
+        super().__init__(argv, f"fanout-{name}", port, env)
 
     def wait_listening(self, timeout: float = 30.0) -> None:
         err = self.wait_ready(timeout)
@@ -216,13 +216,15 @@ class Proc(compare.GroupProcess):
 
 @contextlib.contextmanager
 def app_server(page: str, name: str, workers: int = 1, broker: str | None = None,
-               extra: list[str] | None = None) -> Iterator[Proc]:
+               extra: list[str] | None = None, src: Path | None = None) -> Iterator[Proc]:
+    """``fanout_app.py`` serving ``page``; on the rweb of ``src`` (another built checkout's
+    ``src/``) if given, else this checkout's."""
     port = compare.free_port()
     argv = [sys.executable, str(APP), "--page", page, "--host", HOST, "--port", str(port),
             "--workers", str(workers), *(extra or [])]
     if broker:
         argv += ["--broker", broker]
-    proc = Proc(argv, name, port)
+    proc = Proc(argv, name, port, None if src is None else {"PYTHONPATH": str(src)})
     try:
         proc.wait_listening()
         time.sleep(0.5 if workers == 1 else 1.0)  # every worker up (and, with a broker, subscribed)
@@ -476,7 +478,10 @@ class FanoutClient:
 
 async def fanout_client(url: str, n: int, workers: int, writes: int, warmup: int, gap: float,
                         timeout: float, rweb: bool, server: Proc, fd_budget: int,
-                        bystander_writes: int = 0, bystander_pause: float = 0.001) -> dict[str, Any]:
+                        bystander_writes: int = 0, bystander_pause: float = 0.001,
+                        on_counted: Callable[[bool], None] | None = None) -> dict[str, Any]:
+    """One fan-out run against ``server``; ``on_counted(True)`` is called as the counted writes
+    begin and ``on_counted(False)`` as they end (fanout_perf.py records the server between)."""
     c = FanoutClient(url, timeout)
     t = time.monotonic()
     try:
@@ -488,12 +493,16 @@ async def fanout_client(url: str, n: int, workers: int, writes: int, warmup: int
         cpu0: dict[int, int] = {}
         for k in range(warmup + writes):
             if k == warmup:
+                if on_counted is not None:
+                    on_counted(True)
                 cpu0 = cpu_snapshot_ns(server.pids())
             res = await c.write(k, 90_000_000 + k, rweb)
             if k >= warmup:
                 results.append(res)
             await asyncio.sleep(gap)
         cpu1 = cpu_snapshot_ns(server.pids())
+        if on_counted is not None:
+            on_counted(False)
         server_cpu_s = cpu_seconds(cpu0, cpu1)
         lost_during = c.lost
         by: dict[str, Any] | None = None
