@@ -149,6 +149,16 @@ if __name__ == "__main__":
     parser.add_argument("--style", choices=STYLES, default="elements", help="how the page is written")
     parser.add_argument("--no-huge-pages", action="store_true", help="start_rweb(huge_pages=False)")
     parser.add_argument("--closures", action="store_true", help="each row a closure made per row (see above)")
+    parser.add_argument("--gc-threshold", default=None, help="start_rweb's gc_threshold: A,B,C (default: its default)")
+    parser.add_argument("--gc-log", default=None, metavar="PATH",
+                        help="time collections, written to PATH.<pid> at shutdown (fanout_app.log_gc)")
     args = parser.parse_args()
-    extra = {"huge_pages": False} if args.no_huge_pages else {}  # (an rweb from before it has no such keyword)
-    start_rweb(args.port, todo_app(args.style, args.closures), host=args.host, workers=args.workers, **extra)
+    extra: dict[str, Any] = {"huge_pages": False} if args.no_huge_pages else {}  # (older rweb: no such keyword)
+    if args.gc_threshold:
+        extra["gc_threshold"] = tuple(int(x) for x in args.gc_threshold.split(","))
+    app = todo_app(args.style, args.closures)
+    if args.gc_log:
+        from fanout_app import log_gc  # beside this file
+
+        log_gc(app, args.gc_log)
+    start_rweb(args.port, app, host=args.host, workers=args.workers, **extra)
