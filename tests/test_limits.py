@@ -676,54 +676,66 @@ def write(shared: Shared, size: int = 8192) -> None:
         shared.text = str(shared.n % 10) * size
 
 
+def write_until_paused(server: Any, shared: Shared) -> int:
+    """Write ``shared``, each write in a loop turn of its own (one push each), until the slow
+    reader's socket is paused (kernel buffers fill first); returns the writes made."""
+    call = server.call_in_loop
+    writes = 0
+    for _ in range(200):
+        for _ in range(10):
+            call(lambda: write(shared))
+            writes += 1
+        if call(lambda: len(server.paused)):
+            break
+    assert call(lambda: len(server.paused)) == 1, "the slow reader was never paused"
+    return writes
+
+
+def paused_buffer(server: Any) -> int:
+    """The bytes waiting in the paused socket's write buffer."""
+    return int(server.call_in_loop(
+        lambda: next(iter(server.paused)).transport.underlying_transport.get_write_buffer_size()))
+
+
+def values_until(client: RawClient, final: str) -> list[str | None]:
+    """The value of ``n`` in each message ``client`` reads (None: not in it), up to ``final``."""
+    client.sock.settimeout(5)
+    seen: list[str | None] = []
+    while not seen or seen[-1] != final:
+        opcode, payload = client.read_frame()
+        assert opcode == 0x1
+        d = json.loads(payload)["d"]
+        seen.append(d["n"]["0"] if "n" in d else None)
+    return seen
+
+
 def test_pushes_to_a_paused_socket_are_held_back_and_coalesced() -> None:
     shared = Shared(0, "")
     with threaded_server(shared_app(shared), write_high_water=4096, write_low_water=1024) as server:
         slow = RawClient(server.port, rcvbuf=2048)
         slow.read_frame()
         call = server.call_in_loop
-        writes = 0
-        # Write until the slow reader's socket is paused (kernel buffers fill first).
-        for _ in range(200):
-            for _ in range(10):  # each write in a loop turn of its own: one push each
-                call(lambda: write(shared))
-                writes += 1
-            if call(lambda: len(server.paused)):
-                break
-        assert call(lambda: len(server.paused)) == 1, "the slow reader was never paused"
-        buffered = call(lambda: next(iter(server.paused)).transport.underlying_transport.get_write_buffer_size())
+        writes = write_until_paused(server, shared)
+        buffered = paused_buffer(server)
         for _ in range(300):  # more writes: none is encoded for the paused socket
             call(lambda: write(shared))
             writes += 1
-        assert call(lambda: next(iter(server.paused)).transport.underlying_transport.get_write_buffer_size()) == buffered
-        final = call(lambda: shared.n)
+        assert paused_buffer(server) == buffered
         # Now it reads: the pushes that were held back arrive as one, with the latest value.
-        slow.sock.settimeout(5)
-        seen = []
-        while True:
-            opcode, payload = slow.read_frame()
-            assert opcode == 0x1
-            msg = json.loads(payload)
-            seen.append(msg["d"]["n"]["0"] if "n" in msg["d"] else None)
-            if seen[-1] == str(final):
-                break
+        seen = values_until(slow, str(call(lambda: shared.n)))
         assert len(seen) < writes - 250, (len(seen), writes)
         assert call(lambda: len(server.paused)) == 0
         slow.close()
 
 
-def test_a_shared_render_holds_back_its_push_to_a_paused_socket_and_delivers_to_the_others() -> (
-    None
-):
+def test_a_shared_render_holds_back_its_push_to_a_paused_socket_and_delivers_to_the_others() -> None:
     # Several pages read the record: its writes are rendered once and pushed to each page
     # directly (rweb.render.SharedRender, Session.take_shared), not through the page's own
     # push.  A page whose socket is paused must still get nothing until it drains, then one
     # push with the latest value, while the pages that read keep getting every write.
     from rweb import process_local
 
-    shared = process_local(
-        Shared(0, "")
-    )  # read by every page alike: one render for all (not per page)
+    shared = process_local(Shared(0, ""))  # read by every page alike: one render for all of them
     with threaded_server(shared_app(shared), write_high_water=4096, write_low_water=1024) as server:
         slow = RawClient(server.port, rcvbuf=2048)
         slow.read_frame()
@@ -733,50 +745,26 @@ def test_a_shared_render_holds_back_its_push_to_a_paused_socket_and_delivers_to_
         got: list[list[str]] = [[] for _ in fast]
         stop = threading.Event()
 
-        def read(i: int) -> None:
-            c = fast[i]
+        def read(c: RawClient, values: list[str]) -> None:
             while not stop.is_set():
                 if not c.buf and not select.select([c.sock], [], [], 0.2)[0]:
                     continue
-                opcode, payload = (
-                    c.read_frame()
-                )  # a frame begun is read whole (the socket's 10 s timeout)
-                if opcode != 0x1:
-                    continue
-                d = json.loads(payload)["d"]
+                opcode, payload = c.read_frame()  # a frame begun is read whole (the socket's timeout)
+                d = json.loads(payload)["d"] if opcode == 0x1 else {}
                 if "n" in d:
-                    got[i].append(d["n"]["0"])
+                    values.append(d["n"]["0"])
 
-        readers = [threading.Thread(target=read, args=(i,), daemon=True) for i in range(len(fast))]
+        readers = [threading.Thread(target=read, args=(c, g), daemon=True) for c, g in zip(fast, got, strict=True)]
         for t in readers:
             t.start()
         call = server.call_in_loop
-        writes = 0
-        for _ in range(200):
-            for _ in range(10):  # each write in a loop turn of its own: one push each
-                call(lambda: write(shared))
-                writes += 1
-            if call(lambda: len(server.paused)):
-                break
-        assert call(lambda: len(server.paused)) == 1, "the slow reader was never paused"
-        assert (
-            call(lambda: shared.n) > 1
-            and call(lambda: type(_group(server)).__name__) == "SharedRender"
-        )
-        buffered = call(
-            lambda: next(iter(server.paused)).transport.underlying_transport.get_write_buffer_size()
-        )
+        writes = write_until_paused(server, shared)
+        assert call(lambda: type(_group(server)).__name__) == "SharedRender"
+        buffered = paused_buffer(server)
         for _ in range(100):  # more writes: none is sent to the paused socket
             call(lambda: write(shared, 64))
             writes += 1
-        assert (
-            call(
-                lambda: next(
-                    iter(server.paused)
-                ).transport.underlying_transport.get_write_buffer_size()
-            )
-            == buffered
-        )
+        assert paused_buffer(server) == buffered
         final = str(call(lambda: shared.n))
         deadline = time.monotonic() + 10
         while any(not g or g[-1] != final for g in got) and time.monotonic() < deadline:
@@ -789,19 +777,8 @@ def test_a_shared_render_holds_back_its_push_to_a_paused_socket_and_delivers_to_
         assert all(len(g) >= 100 for g in got), [len(g) for g in got]
         # Now the slow one reads: what the kernel held, then what was held back, as one push
         # with the latest value (not the 100 writes made while it was paused).
-        slow.sock.settimeout(5)
-        seen = []
-        while True:
-            opcode, payload = slow.read_frame()
-            assert opcode == 0x1
-            d = json.loads(payload)["d"]
-            seen.append(d["n"]["0"] if "n" in d else None)
-            if seen[-1] == final:
-                break
-        assert seen.count(final) == 1 and len([v for v in seen if v is not None]) < writes - 90, (
-            len(seen),
-            writes,
-        )
+        seen = values_until(slow, final)
+        assert seen.count(final) == 1 and len([v for v in seen if v is not None]) < writes - 90, (len(seen), writes)
         for c in (slow, *fast):
             c.close()
 

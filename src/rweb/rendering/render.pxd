@@ -13,7 +13,7 @@ cdef extern from "Python.h":
     list _list_new "PyList_New" (Py_ssize_t n)
     void _list_set "PyList_SET_ITEM" (object op, Py_ssize_t i, object v)  # steals: see _list_fill
 
-from cpython.ref cimport Py_INCREF
+from cpython.ref cimport Py_INCREF, PyObject
 
 cdef extern from *:
     """
@@ -40,8 +40,6 @@ cdef inline str _c_int_text(object v):
     if overflow:
         return str(v)
     return f"{n}"
-
-from cpython.ref cimport PyObject
 
 cdef extern from *:
     """

@@ -69,9 +69,10 @@ and drops tens of thousands of short-lived containers; at 700 each young collect
 those still alive (the sessions' new outputs) until full collections walked every session's
 objects, hundreds of ms each.  The middle generation is collected at every second young
 collection, not every eleventh: what a burst of new pages leaves there (each a few hundred
-objects) is walked 100,000 objects at a time, not 550,000 (a 1,000-session burst of 100-row
-pages: 89 ms at most, against 266); the oldest is asked about every 101 middle collections,
-about as often as before in young collections (docs/operations.md, "Garbage collection")."""
+objects) is walked 100,000 objects at a time, not 550,000 (1,000 new 100-row pages: 96 ms at
+most, against 262; benchmarks/gc_pauses.py).  The oldest is asked about every 101 middle
+collections, about as often as before in young collections (docs/operations.md, "Garbage
+collection")."""
 
 
 def settle_gc(threshold: tuple[int, int, int] | None = None, *, freeze: bool = True) -> None:
