@@ -99,3 +99,32 @@ def test_fanout_prints_the_cores_that_two_workers_target_would_need(monkeypatch:
     table = "\n".join(fanout.scaling_table(rounds, [5000], {"5000": med}))
     assert "| 5,000 | rweb, 1 worker, no broker | 1.30 | 1.30 |" in table
     assert "| 5,000 | 1.60 | 2.21 | 1.82 | 2 |" in table
+
+
+def _bench_module(name: str) -> object:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        return __import__(name)
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+
+
+def test_gc_pauses_reads_its_settings_as_default_and_triples() -> None:
+    gc_pauses = _bench_module("gc_pauses")
+    assert gc_pauses.parse_settings("default,50000,10,10,700,10,10") == ["default", "50000,10,10", "700,10,10"]  # type: ignore[attr-defined]
+    assert gc_pauses.parse_settings("50000,1,100,default") == ["50000,1,100", "default"]  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match="three numbers"):
+        gc_pauses.parse_settings("default,50000,10")  # type: ignore[attr-defined]
+
+
+def test_fanout_perf_splits_perf_reports_rows_into_samples_and_names() -> None:
+    # `perf report --stdio --no-children -n --sort dso`: overhead, samples, then the name.
+    fanout_perf = _bench_module("fanout_perf")
+    rows = """# Samples: 6K of event 'cpu-clock'
+#
+    74.69%          4512  [kernel.kallsyms]
+     5.53%           334  render.cpython-311-x86_64-linux-gnu.so
+     0.02%             1  [vdso]
+"""
+    parsed = [m.groups()[1:] for line in rows.splitlines() if (m := fanout_perf.SAMPLE_LINE.match(line))]  # type: ignore[attr-defined]
+    assert parsed == [("4512", "[kernel.kallsyms]"), ("334", "render.cpython-311-x86_64-linux-gnu.so"), ("1", "[vdso]")]
