@@ -135,30 +135,53 @@ def pct(values: list[float], q: float) -> float:
     return s[max(0, min(len(s) - 1, math.ceil(q / 100 * len(s)) - 1))]
 
 
+def schedstat_ns(pid: int) -> tuple[int, int] | None:
+    """A process's time on a CPU and time runnable but waiting for one (ns), its live threads
+    summed: the first two fields of /proc/PID/task/*/schedstat (the second is the kernel's run
+    delay); None where the process or its schedstat is missing."""
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return None
+    run = wait = 0
+    ok = False
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                fields = f.read().split()
+            run += int(fields[0])
+            wait += int(fields[1])
+            ok = True
+        except (OSError, ValueError, IndexError):
+            continue
+    return (run, wait) if ok else None
+
+
 def cpu_snapshot_ns(pids: list[int]) -> dict[int, int]:
-    """CPU time (ns) of each process, its live threads summed, from /proc/PID/task/*/schedstat
-    (nanoseconds; /proc/PID/stat counts 10 ms ticks, too coarse for a few hundred ms of work).
-    Falls back to the ticks where schedstat is missing."""
+    """CPU time (ns) of each process, its live threads summed (:func:`schedstat_ns`: nanoseconds;
+    /proc/PID/stat counts 10 ms ticks, too coarse for a few hundred ms of work). Falls back to the
+    ticks where schedstat is missing."""
     out: dict[int, int] = {}
     for pid in pids:
-        try:
-            tids = os.listdir(f"/proc/{pid}/task")
-        except OSError:
+        got = schedstat_ns(pid)
+        if got is not None:
+            out[pid] = got[0]
             continue
-        total, ok = 0, False
-        for tid in tids:
-            try:
-                with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
-                    total += int(f.read().split()[0])
-                ok = True
-            except (OSError, ValueError, IndexError):
-                continue
-        if not ok:
-            ticks = procfs.cpu_ticks(pid)
-            if ticks is None:
-                continue
-            total = ticks * 1_000_000_000 // os.sysconf("SC_CLK_TCK")
-        out[pid] = total
+        ticks = procfs.cpu_ticks(pid)
+        if ticks is not None:
+            out[pid] = ticks * 1_000_000_000 // os.sysconf("SC_CLK_TCK")
+    return out
+
+
+def wait_snapshot_ns(groups: dict[str, list[int]]) -> dict[str, int]:
+    """Per group of processes (the servers, the client, Redis), the time they spent runnable
+    but waiting for a CPU so far (ns, :func:`schedstat_ns`); a group none of whose processes
+    can be read is left out."""
+    out: dict[str, int] = {}
+    for name, pids in groups.items():
+        got = [w for pid in pids if (w := schedstat_ns(pid)) is not None]
+        if got:
+            out[name] = sum(wait for _, wait in got)
     return out
 
 
@@ -233,6 +256,10 @@ def app_server(page: str, name: str, workers: int = 1, broker: str | None = None
         proc.stop()
 
 
+# The private redis-server's pid while it runs (its waits for a CPU are counted: fanout_client).
+REDIS_PIDS: list[int] = []
+
+
 @contextlib.contextmanager
 def redis_server(url: str | None) -> Iterator[str]:
     """A private redis-server on a free loopback port (redis_client.start_redis), or ``url``."""
@@ -240,9 +267,11 @@ def redis_server(url: str | None) -> Iterator[str]:
         yield url
         return
     proc, url, workdir = redis_client.start_redis()
+    REDIS_PIDS.append(proc.pid)
     try:
         yield url
     finally:
+        REDIS_PIDS.remove(proc.pid)
         proc.terminate()
         try:
             proc.wait(5)
@@ -491,16 +520,20 @@ async def fanout_client(url: str, n: int, workers: int, writes: int, warmup: int
         writer_pid = c.writer.pid
         results: list[WriteResult] = []
         cpu0: dict[int, int] = {}
+        waits = {"servers": server.pids(), "client": [os.getpid()], "redis": list(REDIS_PIDS)}
+        wait0: dict[str, int] = {}
         for k in range(warmup + writes):
             if k == warmup:
                 if on_counted is not None:
                     on_counted(True)
                 cpu0 = cpu_snapshot_ns(server.pids())
+                wait0 = wait_snapshot_ns(waits)
             res = await c.write(k, 90_000_000 + k, rweb)
             if k >= warmup:
                 results.append(res)
             await asyncio.sleep(gap)
         cpu1 = cpu_snapshot_ns(server.pids())
+        wait1 = wait_snapshot_ns(waits)
         if on_counted is not None:
             on_counted(False)
         server_cpu_s = cpu_seconds(cpu0, cpu1)
@@ -530,8 +563,13 @@ async def fanout_client(url: str, n: int, workers: int, writes: int, warmup: int
         if rweb else None,
         "bystander": by,
         "server_cpu_us_per_delivery": server_cpu_s * 1e6 / delivered if delivered else None,
+        "server_cpu_ms_per_write": server_cpu_s * 1e3 / len(results) if results else None,
+        # runnable but not running, per counted write: who waited for one of the cores, and how long
+        "wait_ms_per_write": {g: (wait1[g] - wait0[g]) / 1e6 / len(results)
+                              for g in wait1 if g in wait0 and results},
         "client_cores": (sum(r.client_cpu_s for r in results) / sum(r.wall_s for r in results)
                          if results else None),
+        "client_cpu_ms_per_write": sum(r.client_cpu_s for r in results) * 1e3 / len(results) if results else None,
     }
     if done:
         out["p50_ms"] = pct(done, 50)
@@ -1049,6 +1087,28 @@ def scaling_table(rounds: dict[str, dict[str, list[dict[str, Any]]]], sizes: lis
     return lines
 
 
+def wait_table(data: dict[str, dict[str, dict[str, Any]]], sizes: list[int], modes: list[str]) -> list[str]:
+    """Per fan-out row (its median run): the CPU that one write took, the servers' and the client's,
+    beside the time to its last delivery and the time each party spent runnable but waiting for a
+    core (:func:`wait_snapshot_ns`), per write. Rows without the waits (a run before they were
+    measured, or no schedstat) are left out."""
+    out = ["| server | sessions | to last delivery P50 | CPU per write: servers | client "
+           "| waiting for a core per write: servers | client | Redis |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for n in sizes:
+        for mode in modes:
+            r = data.get(str(n), {}).get(mode) or {}
+            waits = r.get("wait_ms_per_write")
+            if not waits or r.get("p50_ms") is None:
+                continue
+            out.append(
+                f"| {MODES[mode]} | {n:,} | {fmt_ms(r['p50_ms'])} | {fmt_ms(r.get('server_cpu_ms_per_write'))} | "
+                f"{fmt_ms(r.get('client_cpu_ms_per_write'))} | {fmt_ms(waits.get('servers'))} | "
+                f"{fmt_ms(waits.get('client'))} | {fmt_ms(waits.get('redis'))} |"
+            )
+    return out if len(out) > 2 else []
+
+
 def core_bound(n: int, med: dict[str, dict[str, Any]]) -> str | None:
     """One row of :func:`scaling_table`'s bound: the cores that the 1-worker run kept busy, and the
     cores that 1.3x its deliveries/s would need, with the 2-worker run's server and client CPU per
@@ -1306,6 +1366,14 @@ def print_report(data: dict[str, Any], args: argparse.Namespace, notes: list[str
         scaling = scaling_table(data.get("fanout_rounds", {}), args.sessions, data["fanout"])
         if scaling:
             lines += ["", "### Two workers against one (issue 19's target: 1.3x)", "", *scaling]
+        waited = wait_table(data["fanout"], args.sessions, args.modes)
+        if waited:
+            lines += ["", "### Who waited for a core (the median run of each row; schedstat's run delay "
+                      "over the counted writes, per write)", "",
+                      "A write's work is its servers' CPU and the client's (which reads every delivery). "
+                      "Time runnable but not running means another process had the core: on this "
+                      f"machine's {os.cpu_count()} cores the servers, the client and Redis take turns.",
+                      "", *waited]
         anchors = anchor_table(data["fanout"], args.sessions)
         if anchors:
             lines += ["", "### Against the anchors (shared/reference/anchors.md: 1 writer -> 1,000 "

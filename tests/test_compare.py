@@ -5,9 +5,12 @@ Counts and shapes only, never timings; and the arithmetic of the benchmarks' der
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -99,6 +102,35 @@ def test_fanout_prints_the_cores_that_two_workers_target_would_need(monkeypatch:
     table = "\n".join(fanout.scaling_table(rounds, [5000], {"5000": med}))
     assert "| 5,000 | rweb, 1 worker, no broker | 1.30 | 1.30 |" in table
     assert "| 5,000 | 1.60 | 2.21 | 1.82 | 2 |" in table
+
+
+def test_fanout_counts_a_busy_process_waiting_for_a_core_and_tables_it() -> None:
+    # benchmarks/fanout.py's waits (schedstat's run delay): three spinning processes on one core
+    # take turns, so at any moment two of them wait for it; the table prints a row's figures per write.
+    fanout: Any = _bench_module("fanout")
+    if fanout.schedstat_ns(os.getpid()) is None or shutil.which("taskset") is None:
+        pytest.skip("no /proc/PID/task/*/schedstat or no taskset here")
+    spin = "import time\nt = time.process_time()\nwhile time.process_time() - t < 5: pass"
+    procs = [subprocess.Popen(["taskset", "-c", "0", sys.executable, "-c", spin]) for _ in range(3)]
+    try:
+        groups = {"spinners": [p.pid for p in procs], "gone": [2**22 + 7]}
+        time.sleep(0.2)  # all three started
+        before = fanout.wait_snapshot_ns(groups)
+        time.sleep(0.6)
+        after = fanout.wait_snapshot_ns(groups)
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait(10)
+    assert set(before) == set(after) == {"spinners"}  # a group with no readable process is left out
+    # 0.6 s with two of the three waiting at any moment: about 1.2 s of waiting between the readings.
+    assert 0.6e9 < after["spinners"] - before["spinners"] < 1.9e9  # (at most: all three waiting all along)
+    data = {"1000": {"redis": {"p50_ms": 10.0, "server_cpu_ms_per_write": 11.2, "client_cpu_ms_per_write": 7.9,
+                               "wait_ms_per_write": {"servers": 3.3, "client": 3.2, "redis": 0.018}},
+                     "bare": {"p50_ms": 9.0}}}
+    table = fanout.wait_table(data, [1000], ["bare", "redis"])
+    assert table[2:] == ["| rweb, 2 workers, Redis broker | 1,000 | 10.0 ms | 11.2 ms | 7.90 ms | 3.30 ms | 3.20 ms | 18 µs |"]
+    assert fanout.wait_table({"1000": {"bare": {"p50_ms": 9.0}}}, [1000], ["bare"]) == []
 
 
 def _bench_module(name: str) -> object:
