@@ -29,10 +29,13 @@ modes set the process up as ``start_rweb``'s worker is: the collector
 (``settle_gc``: no collection runs while the pages are clicked, as in a server)
 and the small objects on huge pages (``huge_page_arenas``, where the rweb run has
 it; ``--no-huge-pages``: not; Callgrind's model has no TLB, so it changes nothing
-there).  ``--src DIR`` runs another checkout's ``src`` (a built one) the same way.
+there).  ``--src DIR`` runs another checkout's ``src`` (a built one) the same way;
+``--ll-mib N`` models a last level of N MiB instead (2: about an L2's size, what a
+click's objects outgrow first).
 
     python benchmarks/click_cache.py --callgrind --workload todo --sessions 1000 --clicks 2000
     python benchmarks/click_cache.py --callgrind --workload todo --sessions 1000 --clicks 2000 --src ../base/src
+    python benchmarks/click_cache.py --callgrind --workload todo-template --sessions 1000 --clicks 2000 --ll-mib 2
 """
 
 from __future__ import annotations
@@ -151,12 +154,12 @@ def clicked(workload: str, n: int, clicks: int) -> None:
         pages[rng.randrange(n)].receive(msgs[rng.randrange(len(msgs))])
 
 
-def counted(workload: str, n: int, clicks: int, src: Path) -> tuple[int, int]:
-    """(instructions, misses to RAM) of one whole run under Callgrind's cache model."""
+def counted(workload: str, n: int, clicks: int, src: Path, ll_mib: int = 32) -> tuple[int, int]:
+    """(instructions, misses of the last level) of one whole run under Callgrind's cache model."""
     env = dict(os.environ, PYTHONPATH=str(src), PYTHONHASHSEED="0")
     proc = subprocess.run(
         [*NO_ASLR, "valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", "--cache-sim=yes",
-         "--LL=33554432,16,64", sys.executable, __file__, "--child", workload, str(n), str(clicks)],
+         f"--LL={ll_mib * 1024 * 1024},16,64", sys.executable, __file__, "--child", workload, str(n), str(clicks)],
         env=env, capture_output=True, text=True, timeout=3600, check=False,
     )
     found, misses = COLLECTED.search(proc.stderr), LL_MISSES.search(proc.stderr)
@@ -165,13 +168,13 @@ def counted(workload: str, n: int, clicks: int, src: Path) -> tuple[int, int]:
     return int(found.group(1)), int(misses.group(1).replace(",", ""))
 
 
-def callgrind(workloads: tuple[str, ...], sizes: list[int], clicks: int, src: Path) -> None:
-    print(f"Callgrind's cache model (LL 32 MiB), {src}: per click, from runs of {clicks:,} and {2 * clicks:,} clicks")
-    print("| workload | pages | instructions | misses to RAM |")
+def callgrind(workloads: tuple[str, ...], sizes: list[int], clicks: int, src: Path, ll_mib: int = 32) -> None:
+    print(f"Callgrind's cache model (LL {ll_mib} MiB), {src}: per click, from runs of {clicks:,} and {2 * clicks:,} clicks")
+    print(f"| workload | pages | instructions | misses of the {ll_mib} MiB last level |")
     print("|---|---|---|---|")
     for w in workloads:
         for n in sizes:
-            (i1, m1), (i2, m2) = counted(w, n, clicks, src), counted(w, n, 2 * clicks, src)
+            (i1, m1), (i2, m2) = counted(w, n, clicks, src, ll_mib), counted(w, n, 2 * clicks, src, ll_mib)
             print(f"| {w} | {n:,} | {(i2 - i1) / clicks:,.0f} | {(m2 - m1) / clicks:.2f} |", flush=True)
 
 
@@ -195,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--callgrind", action="store_true", help="count instructions and misses to RAM instead (see above)")
     p.add_argument("--src", type=Path, default=ROOT / "src", help="with --callgrind: the rweb sources to run")
+    p.add_argument("--ll-mib", type=int, default=32, help="with --callgrind: the modelled last level, MiB (default 32)")
     p.add_argument("--no-huge-pages", action="store_true", help="leave pymalloc's arenas as they are")
     p.add_argument("--child", nargs=3, help=argparse.SUPPRESS)  # what --callgrind runs under valgrind
     opts = p.parse_args(argv)
@@ -207,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     workloads = ("todo", "counter") if opts.workload == "both" else (opts.workload,)
     if opts.callgrind:
-        callgrind(workloads, opts.sessions, opts.clicks, opts.src.resolve())
+        callgrind(workloads, opts.sessions, opts.clicks, opts.src.resolve(), opts.ll_mib)
         return 0
     as_a_worker(huge_pages=not opts.no_huge_pages)
     print(f"last-level cache: {last_level_cache()}; CPU µs per click, best of {opts.rounds} rounds of {opts.clicks:,}"
